@@ -1,0 +1,78 @@
+# borough - build, run, test and benchmark. `make run` and `make test` are
+# all a newcomer needs; both install missing Debian packages first (deps).
+
+CC      ?= cc
+PKGS    := lua5.4 sqlite3 libuv
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wvla -Wno-unused-parameter
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -MMD -MP
+LIBS     = -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto -largon2 -lpthread -lm
+
+# pkg-config is asked only when building, so `make deps` works on a bare machine.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BUILD   ?= build
+SRCS    := $(wildcard core/*.c)
+OBJS    := $(SRCS:core/%.c=$(BUILD)/%.o)
+LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNITS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
+
+APPS    ?= apps
+LISTEN  ?= 127.0.0.1:8080
+DATA    ?= data
+
+.PHONY: all deps run test unit asan bench clean
+.DELETE_ON_ERROR:
+
+all: deps
+	@$(MAKE) --no-print-directory borough
+
+borough: $(BUILD)/borough
+	cp $< $@
+
+$(BUILD)/borough: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/%.o: core/%.c | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icore -o $@ $< $(LIBOBJS) $(PKG_LIBS) $(LIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+deps:
+	@tools/deps.sh
+
+run: all
+	./borough serve $(APPS) --listen $(LISTEN) --data $(DATA)
+
+unit: all
+	@$(MAKE) --no-print-directory $(UNITS)
+
+# The whole suite: C unit tests, Lua tests and end-to-end tests against the
+# real server. BOROUGH names the binary under test.
+test: all
+	@$(MAKE) --no-print-directory $(UNITS)
+	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build-asan/borough \
+	  $(UNIT_SRCS:tests/unit/%.c=build-asan/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  BOROUGH=$(CURDIR)/build-asan/borough BUILD=build-asan SANITIZED=1 tests/run
+
+bench: all
+	tools/bench/run.sh
+
+clean:
+	rm -rf build build-asan borough
+
+-include $(OBJS:.o=.d) $(UNITS:=.d)

@@ -1,0 +1,101 @@
+/*
+ * app.h - an app folder and its loaded generations.
+ *
+ * bo_app_info is what the server knows about one app folder after loading
+ * it: name, folder, mount, host, title, limits, or the error that stopped it
+ * loading. It is immutable and shared by every worker (reference counted).
+ *
+ * bo_gen is one loaded generation of an app inside one thread: its sandboxed
+ * Lua state, compiled routes, handlers and database handle. Each worker holds
+ * its own bo_gen per app; the main thread loads one too, to judge an app and
+ * run its migrations before any worker takes it. A generation stays alive
+ * while requests run on it, and is freed once it is retired and idle.
+ */
+#ifndef BO_APP_H
+#define BO_APP_H
+
+#include "bo.h"
+#include "db.h"
+#include "router.h"
+#include "sandbox.h"
+
+#include <stdatomic.h>
+
+#define BO_DEFAULT_MAX_BODY (1024 * 1024)
+
+typedef struct bo_app_info {
+    atomic_int refs;
+    char *name;            /* the folder name */
+    char *dir;             /* the folder path as configured, e.g. "apps/grants" */
+    char *mount;           /* normalised: "" for the root, "/grants"; NULL if host-only */
+    char *host;            /* virtual host, or NULL */
+    char *title;
+    char *error;           /* why it did not load ("apps/x/app.lua:12: ..."), or NULL */
+    bo_limits limits;
+    size_t max_body;
+    bool public_;
+    uint64_t generation;   /* counts loads of this folder */
+} bo_app_info;
+
+/* Where things live; shared by every load. */
+typedef struct bo_paths {
+    const char *data_dir;  /* data/: app databases under data/<app>/ */
+    const char *lib_dir;   /* lua/: the platform library */
+} bo_paths;
+
+typedef struct bo_gen_route {
+    int handler_ref;       /* the handler function, in the registry */
+    bool public_;
+    bool csrf;
+    char *role;
+    size_t max_body;
+} bo_gen_route;
+
+typedef struct bo_gen {
+    bo_app_info *info;     /* a reference */
+    bo_sandbox sb;
+    bo_routes routes;
+    bo_gen_route *route_opts;   /* indexed by bo_route.index */
+    unsigned nroutes;
+    const bo_paths *paths;
+    char *db_path;
+    bo_db *db;             /* opened on first use */
+    unsigned inflight;     /* requests running on this generation */
+    bool retired;          /* replaced; freed when inflight drops to 0 */
+    bool primary;          /* the main thread's load: may migrate */
+    bool poisoned;         /* its state is near the memory cap: replace it */
+    char *static_root;     /* resolved <app>/static, or NULL */
+    lua_State **pool;      /* finished request threads, ready for reuse */
+    int *pool_refs;
+    unsigned npool;
+} bo_gen;
+
+/* Creates an info for the app folder dir (named by its last component),
+   with defaults and no load yet. Returns a new reference. */
+bo_app_info *bo_app_info_new(const char *dir);
+bo_app_info *bo_app_info_ref(bo_app_info *info);
+void bo_app_info_unref(bo_app_info *info);
+
+/* Loads the app folder of info into a new generation: runs app.lua in a new
+   sandbox and compiles its routes. On success returns 0 and *out; if
+   fill_info is set, the manifest (title, mount, host, limits) is written
+   into info (only while info is not yet shared). On failure returns a BO_E*
+   code with a one-line reason in err ("apps/x/app.lua:12: ..."). */
+int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool primary,
+                bool fill_info, char *err, size_t errlen);
+void bo_gen_free(bo_gen *g);
+
+/* Opens the app database on first use; returns NULL with err set on failure. */
+bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen);
+
+/* A thread to run a request on (from the pool or new), referenced in the
+   registry; *ref receives the reference. */
+lua_State *bo_gen_thread(bo_gen *g, int *ref);
+/* Gives a thread back: pooled if it finished cleanly, else released. */
+void bo_gen_thread_release(bo_gen *g, lua_State *co, int ref, bool clean);
+
+/* Lists the app folders under apps_dir (those holding app.lua), sorted by
+   name. Returns the count and a new array of new strings, or -1 with err. */
+int bo_app_scan(const char *apps_dir, char ***dirs, char *err, size_t errlen);
+
+#endif

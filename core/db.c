@@ -1,0 +1,438 @@
+/*
+ * db.c - SQLite connections with the platform's pragmas, the app authorizer
+ * and a statement cache (see db.h).
+ *
+ * The cache is an open-addressing table keyed by SQL text (FNV-1a), sized
+ * for CACHE_SLOTS statements; when full, the least recently used half is
+ * finalized. Statements are only ever used by the connection's own thread
+ * and are fully stepped or reset before control returns to the event loop,
+ * so one cached statement is never shared by two running requests.
+ */
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define CACHE_SLOTS 256              /* a power of two */
+#define CACHE_MAX (CACHE_SLOTS / 2)
+#define BUSY_TIMEOUT_MS 5000
+#define MAX_VALUE_BYTES (64 * 1024 * 1024)
+#define PROGRESS_EVERY 10000
+
+typedef struct cache_entry {
+    char *sql;                 /* NULL when the slot is free */
+    size_t len;
+    uint64_t hash;
+    uint64_t used;             /* last use tick, for eviction */
+    sqlite3_stmt *stmt;
+    int user_ref;
+} cache_entry;
+
+struct bo_db {
+    sqlite3 *sqlite;
+    unsigned flags;
+    int tx_depth;
+    uint64_t tick;
+    unsigned cached;
+    cache_entry slots[CACHE_SLOTS];
+    bo_db_evict_fn evict;
+    void *evict_ud;
+    int (*progress)(void *);
+    void *progress_ud;
+};
+
+int bo_db_error(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK: return BO_OK;
+    case SQLITE_NOMEM: return BO_ENOMEM;
+    case SQLITE_BUSY: case SQLITE_LOCKED: return BO_EBUSY;
+    case SQLITE_CANTOPEN: return BO_ENOENT;
+    case SQLITE_AUTH: case SQLITE_PERM: case SQLITE_READONLY: return BO_EPERM;
+    case SQLITE_INTERRUPT: return BO_ELIMIT;
+    case SQLITE_IOERR: return BO_EIO;
+    default: return BO_EDB;
+    }
+}
+
+/* PRAGMAs an app may run: ones that take a name as their argument, and
+   read-only values queried without an argument. */
+static const char *const pragmas_with_name[] = {
+    "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", NULL
+};
+static const char *const pragmas_read_only[] = {
+    "user_version", "data_version", "page_count", "page_size", "freelist_count",
+    "journal_mode", "foreign_keys", "schema_version", "encoding", "table_list",
+    "synchronous", "busy_timeout", "compile_options", NULL
+};
+
+static bool in_list(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcasecmp(*list, name) == 0)
+            return true;
+    return false;
+}
+
+static bool is_schema_table(const char *name)
+{
+    return name && (strcasecmp(name, "sqlite_master") == 0 || strcasecmp(name, "sqlite_schema") == 0 ||
+                    strcasecmp(name, "sqlite_temp_master") == 0 || strcasecmp(name, "sqlite_temp_schema") == 0);
+}
+
+static int app_authorizer(void *ud, int action, const char *a, const char *b, const char *dbname,
+                          const char *trigger)
+{
+    BO_UNUSED(ud);
+    BO_UNUSED(dbname);
+    BO_UNUSED(trigger);
+    switch (action) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+        return SQLITE_DENY;
+    case SQLITE_PRAGMA:
+        if (in_list(pragmas_with_name, a))
+            return SQLITE_OK;
+        return (in_list(pragmas_read_only, a) && b == NULL) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_FUNCTION:
+        return (strcasecmp(b, "load_extension") == 0 || strcasecmp(b, "fts3_tokenizer") == 0)
+                   ? SQLITE_DENY : SQLITE_OK;
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+        return is_schema_table(a) ? SQLITE_DENY : SQLITE_OK;
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_VTABLE:
+        return (strcasecmp(b, "fts5") == 0 || strcasecmp(b, "fts4") == 0 || strcasecmp(b, "rtree") == 0)
+                   ? SQLITE_OK : SQLITE_DENY;
+    default:
+        return SQLITE_OK;
+    }
+}
+
+static int progress_trampoline(void *ud)
+{
+    bo_db *db = ud;
+    return db->progress ? db->progress(db->progress_ud) : 0;
+}
+
+/* mkdir -p for the folder that will hold path (owner-only). */
+static int make_parent(const char *path)
+{
+    char *dir = bo_strdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; *p; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                rc = -1;
+            *p = '/';
+        }
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
+static int pragma(bo_db *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return bo_db_error(rc);
+    }
+    return 0;
+}
+
+int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen)
+{
+    *out = NULL;
+    int oflags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    oflags |= (flags & BO_DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (flags & BO_DB_CREATE) {
+        oflags |= SQLITE_OPEN_CREATE;
+        if (make_parent(path) < 0) {
+            snprintf(err, errlen, "cannot create the folder for %s: %s", path, strerror(errno));
+            return BO_EIO;
+        }
+    }
+    bo_db *db = bo_calloc(1, sizeof *db);
+    db->flags = flags;
+    int rc = sqlite3_open_v2(path, &db->sqlite, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db->sqlite, 1);
+    sqlite3_busy_timeout(db->sqlite, BUSY_TIMEOUT_MS);
+    sqlite3_limit(db->sqlite, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(db->sqlite, SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
+    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    if (!(flags & BO_DB_READONLY)) {
+        if ((rc = pragma(db, "PRAGMA journal_mode=WAL", err, errlen)) < 0)
+            goto fail_code;
+    }
+    if ((rc = pragma(db, "PRAGMA synchronous=NORMAL", err, errlen)) < 0 ||
+        (rc = pragma(db, "PRAGMA foreign_keys=ON", err, errlen)) < 0)
+        goto fail_code;
+    sqlite3_progress_handler(db->sqlite, PROGRESS_EVERY, progress_trampoline, db);
+    if (flags & BO_DB_APP)
+        sqlite3_set_authorizer(db->sqlite, app_authorizer, db);
+    *out = db;
+    return 0;
+fail:
+    rc = bo_db_error(rc);
+    if (rc == 0)
+        rc = BO_EDB;
+fail_code:
+    bo_db_close(db);
+    return rc;
+}
+
+static void entry_clear(bo_db *db, cache_entry *e)
+{
+    if (db->evict && e->user_ref)
+        db->evict(db->evict_ud, e->user_ref);
+    sqlite3_finalize(e->stmt);
+    free(e->sql);
+    memset(e, 0, sizeof *e);
+}
+
+void bo_db_close(bo_db *db)
+{
+    if (!db)
+        return;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++)
+        if (db->slots[i].sql)
+            entry_clear(db, &db->slots[i]);
+    if (db->tx_depth > 0)
+        sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close_v2(db->sqlite);
+    free(db);
+}
+
+sqlite3 *bo_db_sqlite(bo_db *db)
+{
+    return db->sqlite;
+}
+
+void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud)
+{
+    db->evict = fn;
+    db->evict_ud = ud;
+}
+
+void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud)
+{
+    db->progress = fn;
+    db->progress_ud = ud;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int compare_ticks(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Finalizes the least recently used half, then rehashes the survivors. */
+static void cache_shrink(bo_db *db)
+{
+    uint64_t ticks[CACHE_SLOTS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++)
+        if (db->slots[i].sql)
+            ticks[n++] = db->slots[i].used;
+    qsort(ticks, n, sizeof *ticks, compare_ticks);
+    uint64_t cut = ticks[n / 2];
+    cache_entry keep[CACHE_SLOTS];
+    unsigned kept = 0;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+        cache_entry *e = &db->slots[i];
+        if (!e->sql)
+            continue;
+        if (e->used >= cut) {
+            keep[kept++] = *e;
+            memset(e, 0, sizeof *e);
+        } else {
+            entry_clear(db, e);
+        }
+    }
+    db->cached = 0;
+    for (unsigned i = 0; i < kept; i++) {
+        unsigned slot = (unsigned)keep[i].hash & (CACHE_SLOTS - 1);
+        while (db->slots[slot].sql)
+            slot = (slot + 1) & (CACHE_SLOTS - 1);
+        db->slots[slot] = keep[i];
+        db->cached++;
+    }
+}
+
+/* Skips whitespace and SQL comments. */
+static const char *skip_space(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f'))
+            p++;
+        if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            const char *close = p + 2;
+            while (close + 1 < end && !(close[0] == '*' && close[1] == '/'))
+                close++;
+            p = close + 1 < end ? close + 2 : end;
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool refused_statement(const char *sql, size_t len)
+{
+    const char *p = skip_space(sql, sql + len);
+    size_t left = (size_t)(sql + len - p);
+    return left >= 6 && strncasecmp(p, "VACUUM", 6) == 0 &&
+           (left == 6 || !((p[6] >= 'a' && p[6] <= 'z') || (p[6] >= 'A' && p[6] <= 'Z') || p[6] == '_'));
+}
+
+sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
+{
+    uint64_t h = fnv1a(sql, len);
+    unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
+    while (db->slots[slot].sql) {
+        cache_entry *e = &db->slots[slot];
+        if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0) {
+            e->used = ++db->tick;
+            sqlite3_reset(e->stmt);
+            sqlite3_clear_bindings(e->stmt);
+            return e->stmt;
+        }
+        slot = (slot + 1) & (CACHE_SLOTS - 1);
+    }
+    if ((db->flags & BO_DB_APP) && refused_statement(sql, len)) {
+        snprintf(err, errlen, "VACUUM is not allowed");
+        return NULL;
+    }
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v3(db->sqlite, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db->sqlite));
+        return NULL;
+    }
+    if (!stmt) {
+        snprintf(err, errlen, "no SQL statement given");
+        return NULL;
+    }
+    if (tail && skip_space(tail, sql + len) != sql + len) {
+        sqlite3_finalize(stmt);
+        snprintf(err, errlen, "only one SQL statement is allowed per call");
+        return NULL;
+    }
+    if (db->cached >= CACHE_MAX) {
+        cache_shrink(db);
+        slot = (unsigned)h & (CACHE_SLOTS - 1);
+        while (db->slots[slot].sql)
+            slot = (slot + 1) & (CACHE_SLOTS - 1);
+    }
+    cache_entry *e = &db->slots[slot];
+    e->sql = bo_strndup(sql, len);
+    e->len = len;
+    e->hash = h;
+    e->used = ++db->tick;
+    e->stmt = stmt;
+    e->user_ref = 0;
+    db->cached++;
+    return stmt;
+}
+
+int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt)
+{
+    const char *sql = sqlite3_sql(stmt);
+    size_t len = strlen(sql);
+    uint64_t h = fnv1a(sql, len);
+    unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
+    while (db->slots[slot].sql) {
+        if (db->slots[slot].stmt == stmt)
+            return &db->slots[slot].user_ref;
+        slot = (slot + 1) & (CACHE_SLOTS - 1);
+    }
+    return NULL;
+}
+
+int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return bo_db_error(rc);
+    }
+    return 0;
+}
+
+int bo_db_begin(bo_db *db, char *err, size_t errlen)
+{
+    const char *sql = db->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT bo_tx";
+    int rc = bo_db_exec_script(db, sql, err, errlen);
+    if (rc == 0)
+        db->tx_depth++;
+    return rc;
+}
+
+int bo_db_commit(bo_db *db, char *err, size_t errlen)
+{
+    if (db->tx_depth == 0) {
+        snprintf(err, errlen, "no transaction is open");
+        return BO_EINVAL;
+    }
+    const char *sql = db->tx_depth == 1 ? "COMMIT" : "RELEASE bo_tx";
+    int rc = bo_db_exec_script(db, sql, err, errlen);
+    if (rc == 0)
+        db->tx_depth--;
+    return rc;
+}
+
+int bo_db_rollback(bo_db *db)
+{
+    if (db->tx_depth == 0)
+        return BO_EINVAL;
+    const char *sql = db->tx_depth == 1 ? "ROLLBACK" : "ROLLBACK TO bo_tx; RELEASE bo_tx";
+    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL);
+    db->tx_depth--;
+    if (db->tx_depth == 0 && !sqlite3_get_autocommit(db->sqlite))
+        sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+    return bo_db_error(rc);
+}
+
+int bo_db_tx_depth(const bo_db *db)
+{
+    return db->tx_depth;
+}

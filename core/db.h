@@ -1,0 +1,62 @@
+/*
+ * db.h - the core's SQLite connection: one per app per worker (and one for
+ * the platform database). Opening sets WAL, synchronous=NORMAL, foreign keys,
+ * a busy timeout and, for app connections, the authorizer that keeps an app
+ * inside its own file. Statements are prepared once and cached by their SQL
+ * text. A progress callback lets the owner interrupt a long statement (the
+ * Lua bindings use it to hold SQL to the request's budget).
+ *
+ * All SQL of the platform goes through here and lua/, so another engine can
+ * slot in behind the same interface later.
+ */
+#ifndef BO_DB_H
+#define BO_DB_H
+
+#include "bo.h"
+
+#include <sqlite3.h>
+
+typedef struct bo_db bo_db;
+
+enum {
+    BO_DB_APP = 1 << 0,       /* an app's database: authorizer on */
+    BO_DB_READONLY = 1 << 1,
+    BO_DB_CREATE = 1 << 2,    /* create the file (and its folder) if missing */
+};
+
+/* Opens path with the pragmas above. Returns 0 and *out, or a BO_E* code
+   with the reason in err. The new handle is freed with bo_db_close(). */
+int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen);
+void bo_db_close(bo_db *db);
+sqlite3 *bo_db_sqlite(bo_db *db);
+
+/* Returns the cached statement for sql (reset, bindings cleared), preparing
+   it on first use, or NULL with the reason in err. Exactly one statement is
+   allowed; a second one, or a statement the app may not run (VACUUM), is an
+   error. The statement stays owned by the cache. */
+sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen);
+
+/* Runs one or more statements without results (platform use: schema,
+   migrations; the authorizer still applies to app connections). */
+int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen);
+
+/* Called with the user pointer of a cache entry when it is evicted. */
+typedef void (*bo_db_evict_fn)(void *ud, int user_ref);
+void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud);
+/* A small integer the owner may attach to the cached statement for sql. */
+int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt);
+
+/* Registers a progress check run every few thousand VM steps; returning
+   non-zero interrupts the statement (it fails with SQLITE_INTERRUPT). */
+void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud);
+
+/* Transactions: BEGIN IMMEDIATE at depth 0, savepoints inside. */
+int bo_db_begin(bo_db *db, char *err, size_t errlen);
+int bo_db_commit(bo_db *db, char *err, size_t errlen);
+int bo_db_rollback(bo_db *db);
+int bo_db_tx_depth(const bo_db *db);
+
+/* Translates an SQLite result code into a BO_E* code. */
+int bo_db_error(int rc);
+
+#endif

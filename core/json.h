@@ -1,0 +1,50 @@
+/*
+ * json.h - JSON text <-> Lua values, in C (the `json` global of DESIGN.md and
+ * the encoder behind borough.json()).
+ *
+ * Encoding: nil and json.null -> null; booleans; integers as integers; floats
+ * in the shortest form that reads back to the same double (NaN and infinities
+ * are errors); strings must be valid UTF-8 and are escaped as JSON requires
+ * and no more (non-ASCII, '<', '&', '/' stay literal). A table is an array when
+ * its keys are exactly 1..n, otherwise an object with keys in byte order; an
+ * empty table is {} unless marked with json.array(). A table whose metatable
+ * has __columns (an array of key names, as db rows have) is an object with
+ * those keys in that order, absent ones as null. Tables nest at most
+ * BO_JSON_MAX_DEPTH deep (which also stops cycles).
+ *
+ * Decoding: RFC 8259, strictly; numbers without fraction or exponent that fit
+ * in 64 bits become integers; null becomes json.null; arrays come back marked
+ * with json.array() so they re-encode as arrays even when empty. An error
+ * names the 1-based byte position: "unexpected character 'x' at byte 17".
+ */
+#ifndef BO_JSON_H
+#define BO_JSON_H
+
+#include "bo.h"
+#include "buf.h"
+
+#include <lua.h>
+
+#define BO_JSON_MAX_DEPTH 128
+
+/* Appends the JSON text of the value at idx to out. Returns 0, or BO_EINVAL
+   with a message in err (NUL-terminated, truncated to errlen). May raise a
+   Lua error only for out-of-memory inside the Lua state. */
+int bo_json_encode(lua_State *L, int idx, bo_buf *out, char *err, size_t errlen);
+
+/* Decodes text and pushes the value. Returns 0, or BO_EPARSE with a message
+   naming the byte position in err (nothing pushed). */
+int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t errlen);
+
+/* Pushes json.null (a light userdata shared by every state). */
+void bo_json_push_null(lua_State *L);
+
+/* Marks the table at idx as a JSON array (as json.array does). */
+void bo_json_mark_array(lua_State *L, int idx);
+
+/* The `json` library: encode(v [, {indent = n}]) -> string (raises on values
+   JSON cannot hold), decode(s) -> value | nil, message, null, array(t) and
+   object(t) (mark t and return it). */
+int bo_json_open(lua_State *L);
+
+#endif

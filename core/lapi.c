@@ -1,0 +1,294 @@
+/*
+ * lapi.c - the platform's C functions for app code: the C half of the
+ * borough table (response makers, escape, url, sleep) and log. bo_lapi_open
+ * installs them with json and db as globals of a new app state.
+ */
+#include "lapi.h"
+#include "app.h"
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "lreq.h"
+#include "request.h"
+#include "router.h"
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <string.h>
+
+static const char scratch_key = 0;
+
+struct bo_request *bo_lapi_current(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    return sb ? sb->current : NULL;
+}
+
+/* A buffer owned by the state (freed by __gc), reused by encoders: nothing
+   leaks if a Lua error interrupts its user. */
+static bo_buf *scratch(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &scratch_key);
+    bo_buf *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    b->len = 0;
+    return b;
+}
+
+static int scratch_gc(lua_State *L)
+{
+    bo_buf_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Pushes {status = status, headers = {["Content-Type"] = type}, body = body at idx}. */
+static void push_response(lua_State *L, lua_Integer status, const char *type, int body)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
+    if (type) {
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, type);
+        lua_setfield(L, -2, "Content-Type");
+        lua_setfield(L, -2, "headers");
+    }
+    if (body) {
+        lua_pushvalue(L, body);
+        lua_setfield(L, -2, "body");
+    }
+}
+
+static lua_Integer opt_status(lua_State *L, int arg, lua_Integer dflt, lua_Integer lo, lua_Integer hi)
+{
+    lua_Integer status = luaL_optinteger(L, arg, dflt);
+    luaL_argcheck(L, status >= lo && status <= hi, arg, "not a valid status for this response");
+    return status;
+}
+
+/* borough.json(value [, status]) */
+static int l_json(lua_State *L)
+{
+    lua_Integer status = opt_status(L, 2, 200, 200, 599);
+    bo_buf *b = scratch(L);
+    char err[200];
+    if (bo_json_encode(L, 1, b, err, sizeof err) < 0)
+        return luaL_error(L, "borough.json: %s", err);
+    lua_pushlstring(L, b->data ? b->data : "", b->len);
+    push_response(L, status, "application/json", lua_gettop(L));
+    return 1;
+}
+
+/* borough.text(text [, status]) */
+static int l_text(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_Integer status = opt_status(L, 2, 200, 200, 599);
+    push_response(L, status, "text/plain; charset=utf-8", 1);
+    return 1;
+}
+
+/* borough.redirect(url [, status]): 302 after GET, 303 after a form post. */
+static int l_redirect(lua_State *L)
+{
+    size_t len;
+    const char *url = luaL_checklstring(L, 1, &len);
+    for (size_t i = 0; i < len; i++)
+        if (url[i] == '\r' || url[i] == '\n' || url[i] == '\0')
+            return luaL_argerror(L, 1, "a redirect URL may not contain CR, LF or NUL");
+    bo_request *r = bo_lapi_current(L);
+    int method = r ? r->http->method : HTTP_GET;
+    lua_Integer dflt = (method == HTTP_GET || method == HTTP_HEAD) ? 302 : 303;
+    lua_Integer status = luaL_optinteger(L, 2, dflt);
+    luaL_argcheck(L, status == 301 || status == 302 || status == 303 || status == 307 || status == 308,
+                  2, "a redirect status is 301, 302, 303, 307 or 308");
+    push_response(L, status, NULL, 0);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "Location");
+    lua_setfield(L, -2, "headers");
+    return 1;
+}
+
+/* borough.status(code [, body]): the platform's page for code unless a body is given. */
+static int l_status(lua_State *L)
+{
+    lua_Integer status = opt_status(L, 1, 200, 200, 599);
+    if (lua_isnoneornil(L, 2)) {
+        const char *reason = bo_http_reason((int)status);
+        lua_pushfstring(L,
+                        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
+                        "</head><body><main><h1>%s</h1></main></body></html>\n",
+                        reason, reason);
+    } else {
+        luaL_checkstring(L, 2);
+        lua_pushvalue(L, 2);
+    }
+    push_response(L, status, "text/html; charset=utf-8", lua_gettop(L));
+    return 1;
+}
+
+/* The HTML entity for a byte that needs one, or NULL. */
+static const char *html_entity(char c, size_t *len)
+{
+    switch (c) {
+    case '&': *len = 5; return "&amp;";
+    case '<': *len = 4; return "&lt;";
+    case '>': *len = 4; return "&gt;";
+    case '"': *len = 6; return "&quot;";
+    case '\'': *len = 5; return "&#39;";
+    default: return NULL;
+    }
+}
+
+/* borough.escape(text): HTML-escapes & < > " ' (safe in text and quoted attributes). */
+static int l_escape(lua_State *L)
+{
+    size_t len, elen;
+    const char *s = luaL_checklstring(L, 1, &len);
+    size_t i = 0;
+    while (i < len && !html_entity(s[i], &elen))
+        i++;
+    if (i == len) {                 /* nothing to escape: the same string */
+        lua_settop(L, 1);
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinitsize(L, &b, len + len / 8 + 16);
+    size_t start = 0;
+    for (; i < len; i++) {
+        const char *entity = html_entity(s[i], &elen);
+        if (entity) {
+            luaL_addlstring(&b, s + start, i - start);
+            luaL_addlstring(&b, entity, elen);
+            start = i + 1;
+        }
+    }
+    luaL_addlstring(&b, s + start, len - start);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* borough.url(path): path inside the app, as a URL path from the site root. */
+static int l_url(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_argcheck(L, path[0] == '/', 1, "an app path starts with '/'");
+    bo_request *r = bo_lapi_current(L);
+    if (r) {
+        lua_pushlstring(L, bo_http_str(r->http, r->http->path), r->rest);
+    } else {
+        bo_sandbox *sb = bo_sandbox_of(L);
+        bo_gen *g = sb ? sb->owner : NULL;
+        lua_pushstring(L, g && g->info->mount ? g->info->mount : "");
+    }
+    lua_pushvalue(L, 1);
+    lua_concat(L, 2);
+    return 1;
+}
+
+/* borough.sleep(seconds): the request waits; the worker goes on serving. */
+static int l_sleep(lua_State *L)
+{
+    lua_Number secs = luaL_checknumber(L, 1);
+    luaL_argcheck(L, secs >= 0 && isfinite(secs), 1, "seconds must be a positive number");
+    bo_request *r = bo_lapi_current(L);
+    if (!r)
+        return luaL_error(L, "borough.sleep can only wait while a request is being handled");
+    if (!lua_isyieldable(L))
+        return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
+    bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)(secs * 1000.0 + 0.5));
+    bo_sandbox_push_sentinel(L);
+    return lua_yield(L, 1);
+}
+
+/* borough._where(level): "file:line:" of a caller, for platform messages. */
+static int l_where(lua_State *L)
+{
+    luaL_where(L, (int)luaL_checkinteger(L, 1));
+    return 1;
+}
+
+/* borough._check_route(pattern): true, or nil and why the pattern is bad. */
+static int l_check_route(lua_State *L)
+{
+    const char *pattern = luaL_checkstring(L, 1);
+    bo_routes rs;
+    char err[256];
+    bo_routes_init(&rs);
+    int rc = bo_routes_add(&rs, 1, pattern, 0, err, sizeof err);
+    bo_routes_free(&rs);
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg borough_fns[] = {
+    { "json", l_json },
+    { "text", l_text },
+    { "redirect", l_redirect },
+    { "status", l_status },
+    { "escape", l_escape },
+    { "url", l_url },
+    { "sleep", l_sleep },
+    { "_where", l_where },
+    { "_check_route", l_check_route },
+    { NULL, NULL },
+};
+
+/* log.info(...), log.warn(...), log.error(...): the values, separated by spaces. */
+static int log_at(lua_State *L, int level)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, ' ');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_getfield(L, LUA_REGISTRYINDEX, "bo.app_name");
+    bo_log(level, lua_tostring(L, -1), "%s", lua_tostring(L, -2));
+    return 0;
+}
+
+static int l_log_info(lua_State *L) { return log_at(L, BO_LOG_INFO); }
+static int l_log_warn(lua_State *L) { return log_at(L, BO_LOG_WARN); }
+static int l_log_error(lua_State *L) { return log_at(L, BO_LOG_ERROR); }
+
+static const luaL_Reg log_fns[] = {
+    { "info", l_log_info },
+    { "warn", l_log_warn },
+    { "error", l_log_error },
+    { NULL, NULL },
+};
+
+int bo_lapi_open(lua_State *L)
+{
+    bo_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    bo_buf_init(b);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
+
+    luaL_newlib(L, borough_fns);
+    lua_setglobal(L, "borough");
+    luaL_newlib(L, log_fns);
+    lua_setglobal(L, "log");
+    bo_json_open(L);
+    lua_setglobal(L, "json");
+    bo_ldb_open(L);
+    lua_setglobal(L, "db");
+    bo_lreq_open(L);
+    return 0;
+}

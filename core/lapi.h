@@ -1,0 +1,26 @@
+/*
+ * lapi.h - the platform API as app code sees it: the globals borough, json,
+ * log and db. The C parts live in lapi.c (borough.*, log.*), ldb.c (db.*) and
+ * json.c (json.*); the Lua part of borough (borough.app and the building
+ * blocks) is lua/borough/init.lua, loaded on top.
+ */
+#ifndef BO_LAPI_H
+#define BO_LAPI_H
+
+#include <lua.h>
+
+struct bo_gen;
+struct bo_request;
+
+/* Installs the globals into a new app state; runs in protected mode. */
+int bo_lapi_open(lua_State *L);
+
+/* Pushes the db table (ldb.c). */
+int bo_ldb_open(lua_State *L);
+/* Rolls back whatever transaction a failed request left open (ldb.c). */
+void bo_ldb_abandon(struct bo_gen *g);
+
+/* The request running on this state now, or NULL (at load). */
+struct bo_request *bo_lapi_current(lua_State *L);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * ldb.c - the db global: db.query, db.one, db.exec and db.tx over the app's
+ * own SQLite database (see db.h). Parameters are always bound, never spliced
+ * into SQL. Rows are tables keyed by column name; NULL columns are absent;
+ * integers stay integers, blobs are strings. Each row carries a shared
+ * metatable whose __columns lists the columns in SELECT order, so
+ * borough.json(row) keeps that order. Statement time counts against the
+ * request's budget: the progress handler interrupts SQL when it is spent.
+ */
+#include "app.h"
+#include "db.h"
+#include "json.h"
+#include "lapi.h"
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+static bo_gen *gen_of(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb || !sb->owner)
+        luaL_error(L, "db is only available to apps");
+    return sb->owner;
+}
+
+static int over_budget(void *ud)
+{
+    return bo_sandbox_over_budget(ud, 10000);
+}
+
+static void unref_columns(void *ud, int ref)
+{
+    luaL_unref(ud, LUA_REGISTRYINDEX, ref);
+}
+
+static bo_db *db_of(lua_State *L)
+{
+    bo_gen *g = gen_of(L);
+    if (!g->db) {
+        char err[512];
+        if (!bo_gen_db(g, err, sizeof err))
+            luaL_error(L, "db: %s", err);
+        bo_db_on_progress(g->db, over_budget, &g->sb);
+        bo_db_on_evict(g->db, unref_columns, g->sb.L);
+    }
+    return g->db;
+}
+
+/* Raises the error for a failed step or prepare; the statement is reset so
+   it holds no lock or snapshot. */
+static int db_error(lua_State *L, bo_db *db, sqlite3_stmt *stmt, const char *msg)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (stmt)
+        sqlite3_reset(stmt);
+    if (sb && sb->budget->spent) {
+        bo_sandbox_poison(L, sb->budget->spent);
+        return luaL_error(L, "%s", sb->budget->spent);
+    }
+    return luaL_error(L, "db: %s", msg ? msg : sqlite3_errmsg(bo_db_sqlite(db)));
+}
+
+static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
+{
+    size_t len;
+    const char *sql = luaL_checklstring(L, 1, &len);
+    char err[512];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
+    if (!stmt)
+        db_error(L, db, NULL, err);
+    int top = lua_gettop(L);
+    int wanted = sqlite3_bind_parameter_count(stmt);
+    if (top - 1 != wanted) {
+        sqlite3_reset(stmt);
+        luaL_error(L, "db: the SQL has %d parameter%s but %d value%s given", wanted,
+                   wanted == 1 ? "" : "s", top - 1, top - 1 == 1 ? " was" : "s were");
+    }
+    for (int i = 2; i <= top; i++) {
+        int rc;
+        switch (lua_type(L, i)) {
+        case LUA_TNIL:
+            rc = sqlite3_bind_null(stmt, i - 1);
+            break;
+        case LUA_TBOOLEAN:
+            rc = sqlite3_bind_int(stmt, i - 1, lua_toboolean(L, i));
+            break;
+        case LUA_TNUMBER:
+            if (lua_isinteger(L, i))
+                rc = sqlite3_bind_int64(stmt, i - 1, lua_tointeger(L, i));
+            else
+                rc = sqlite3_bind_double(stmt, i - 1, lua_tonumber(L, i));
+            break;
+        case LUA_TSTRING: {
+            size_t n;
+            const char *s = lua_tolstring(L, i, &n);
+            rc = sqlite3_bind_text64(stmt, i - 1, s, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+            break;
+        }
+        case LUA_TLIGHTUSERDATA: {
+            /* json.null binds as NULL */
+            bo_json_push_null(L);
+            bool is_null = lua_rawequal(L, -1, i);
+            lua_pop(L, 1);
+            if (is_null) {
+                rc = sqlite3_bind_null(stmt, i - 1);
+                break;
+            }
+        }
+        /* fall through */
+        default:
+            sqlite3_reset(stmt);
+            luaL_error(L, "db: cannot bind a %s (parameter %d)", luaL_typename(L, i), i - 1);
+            return NULL;
+        }
+        if (rc != SQLITE_OK)
+            db_error(L, db, stmt, NULL);
+    }
+    return stmt;
+}
+
+/* Pushes the shared row metatable for stmt's columns. */
+static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
+{
+    int *ref = bo_db_stmt_user_ref(db, stmt);
+    if (ref && *ref > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+        return;
+    }
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, ncols, 0);
+    for (int i = 0; i < ncols; i++) {
+        lua_pushstring(L, sqlite3_column_name(stmt, i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "__columns");
+    lua_pushliteral(L, "borough.row");
+    lua_setfield(L, -2, "__name");
+    if (ref) {
+        lua_pushvalue(L, -1);
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+}
+
+static void push_row(lua_State *L, sqlite3_stmt *stmt, int ncols, int mt)
+{
+    lua_createtable(L, 0, ncols);
+    for (int i = 0; i < ncols; i++) {
+        switch (sqlite3_column_type(stmt, i)) {
+        case SQLITE_INTEGER:
+            lua_pushinteger(L, sqlite3_column_int64(stmt, i));
+            break;
+        case SQLITE_FLOAT:
+            lua_pushnumber(L, sqlite3_column_double(stmt, i));
+            break;
+        case SQLITE_TEXT:
+        case SQLITE_BLOB: {
+            const void *p = sqlite3_column_blob(stmt, i);
+            lua_pushlstring(L, p ? p : "", (size_t)sqlite3_column_bytes(stmt, i));
+            break;
+        }
+        default:
+            continue;   /* NULL: the key is absent */
+        }
+        lua_setfield(L, -2, sqlite3_column_name(stmt, i));
+    }
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
+}
+
+/* db.query(sql, ...) -> array of rows */
+static int l_query(lua_State *L)
+{
+    bo_db *db = db_of(L);
+    sqlite3_stmt *stmt = prepare_and_bind(L, db);
+    int ncols = sqlite3_column_count(stmt);
+    push_row_mt(L, db, stmt, ncols);
+    int mt = lua_gettop(L);
+    lua_newtable(L);
+    lua_Integer n = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        push_row(L, stmt, ncols, mt);
+        lua_rawseti(L, -2, ++n);
+    }
+    if (rc != SQLITE_DONE)
+        return db_error(L, db, stmt, NULL);
+    sqlite3_reset(stmt);
+    bo_json_mark_array(L, -1);
+    return 1;
+}
+
+/* db.one(sql, ...) -> the first row, or nil */
+static int l_one(lua_State *L)
+{
+    bo_db *db = db_of(L);
+    sqlite3_stmt *stmt = prepare_and_bind(L, db);
+    int ncols = sqlite3_column_count(stmt);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        push_row_mt(L, db, stmt, ncols);
+        push_row(L, stmt, ncols, lua_gettop(L));
+        sqlite3_reset(stmt);
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return db_error(L, db, stmt, NULL);
+    sqlite3_reset(stmt);
+    lua_pushnil(L);
+    return 1;
+}
+
+/* db.exec(sql, ...) -> changes, last_insert_id */
+static int l_exec(lua_State *L)
+{
+    bo_db *db = db_of(L);
+    sqlite3_stmt *stmt = prepare_and_bind(L, db);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        ;
+    if (rc != SQLITE_DONE)
+        return db_error(L, db, stmt, NULL);
+    sqlite3_reset(stmt);
+    sqlite3 *s = bo_db_sqlite(db);
+    lua_pushinteger(L, sqlite3_changes64(s));
+    lua_pushinteger(L, sqlite3_last_insert_rowid(s));
+    return 2;
+}
+
+/* db.tx(fn, ...) -> fn's results; commits if fn returns, rolls back and
+   re-raises if it fails. Nested calls use savepoints. fn cannot wait
+   (sleep, outbound I/O): a transaction never spans a yield. */
+static int l_tx(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    bo_db *db = db_of(L);
+    char err[512];
+    if (bo_db_begin(db, err, sizeof err) < 0)
+        return luaL_error(L, "db.tx: %s", err);
+    int base = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 2, 1);            /* fn, fn, args... */
+    if (lua_pcall(L, base - 1, LUA_MULTRET, 0) != LUA_OK) {
+        bo_db_rollback(db);
+        return lua_error(L);
+    }
+    if (bo_db_commit(db, err, sizeof err) < 0) {
+        bo_db_rollback(db);
+        return luaL_error(L, "db.tx: %s", err);
+    }
+    return lua_gettop(L) - 1;
+}
+
+static const luaL_Reg db_fns[] = {
+    { "query", l_query },
+    { "one", l_one },
+    { "exec", l_exec },
+    { "tx", l_tx },
+    { NULL, NULL },
+};
+
+int bo_ldb_open(lua_State *L)
+{
+    luaL_newlib(L, db_fns);
+    return 1;
+}
+
+void bo_ldb_abandon(bo_gen *g)
+{
+    if (!g->db)
+        return;
+    sqlite3 *s = bo_db_sqlite(g->db);
+    for (sqlite3_stmt *st = sqlite3_next_stmt(s, NULL); st; st = sqlite3_next_stmt(s, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+    while (bo_db_tx_depth(g->db) > 0)
+        bo_db_rollback(g->db);
+}

@@ -1,0 +1,41 @@
+/*
+ * log.h - the server's log: one line per event on stderr, as text or JSON.
+ * Every thread may log; each line goes out in a single write(2), so lines
+ * from different workers never interleave.
+ */
+#ifndef BO_LOG_H
+#define BO_LOG_H
+
+#include <stdarg.h>
+
+enum { BO_LOG_DEBUG, BO_LOG_INFO, BO_LOG_WARN, BO_LOG_ERROR };
+
+/* Chooses the format of every later line: 0 text (the default), 1 JSON. */
+void bo_log_set_json(int on);
+void bo_log_set_level(int level);
+/* Sends lines to fd instead of stderr (the CLI keeps stderr for its own use). */
+void bo_log_set_fd(int fd);
+
+/* Sets (or clears, with NULL) the request id this thread is serving; every
+   line logged meanwhile carries it. The string must outlive the setting. */
+void bo_log_set_request(const char *id);
+
+/* Logs a line; app names the app it concerns, or NULL for the server. */
+void bo_log(int level, const char *app, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void bo_logv(int level, const char *app, const char *fmt, va_list ap);
+
+/* One access-log line per finished request. */
+typedef struct bo_log_request {
+    const char *app;        /* NULL when no app answered */
+    const char *method;
+    const char *path;       /* raw request target path, without the query */
+    int status;
+    double ms;              /* from head received to response queued */
+    unsigned long long bytes; /* response bytes, head included */
+    const char *request_id;
+    const char *ip;
+} bo_log_request;
+
+void bo_log_access(const bo_log_request *r);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * lreq.h - requests and responses as Lua sees them.
+ *
+ * The req table a handler receives is filled lazily: each field (method,
+ * path, params, query, form, headers, body, cookies, ...) is computed on
+ * first access from the parsed request and then cached in the table, so a
+ * handler pays only for what it reads. The table reaches the C request
+ * through a small handle that is cut when the request ends, so a req kept
+ * past its request reads as empty instead of touching freed memory.
+ *
+ * What a handler returns becomes the response: a string (200, text/html), a
+ * table {status=, headers=, body=} as made by borough.json/redirect/status,
+ * or nothing (204). A body may be a function returning the next chunk of
+ * text each call (nil at the end): the response is then streamed.
+ */
+#ifndef BO_LREQ_H
+#define BO_LREQ_H
+
+#include <lua.h>
+
+struct bo_request;
+
+/* Prepares a new app state (metatables, the stream pump). */
+void bo_lreq_open(lua_State *L);
+
+/* The function a request's coroutine starts with: its argument is the
+   request (light userdata); it builds req and calls the route's handler. */
+int bo_lreq_main(lua_State *co);
+
+/* Turns the handler's results (above index base on co) into a response on
+   the request's connection; run in protected mode with the request as its
+   first argument. Returns 1 with the body function on top when the body is
+   to be streamed, else 0. */
+int bo_lreq_respond(lua_State *co);
+
+/* Pushes the pump that streams a body function: call it with the function. */
+void bo_lreq_push_pump(lua_State *co);
+
+/* Cuts the req handle of a finished request. */
+void bo_lreq_release(struct bo_request *r);
+
+#endif

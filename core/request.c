@@ -1,0 +1,577 @@
+/*
+ * request.c - a request from its routed head to its finished response (see
+ * request.h): built-in pages, static files, and app routes run as Lua
+ * coroutines that may wait and be resumed.
+ */
+#include "request.h"
+#include "app.h"
+#include "conn.h"
+#include "lapi.h"
+#include "log.h"
+#include "lreq.h"
+#include "server.h"
+#include "static.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATIC_MAX (32 * 1024 * 1024)
+
+static void resume(bo_request *r, int nargs);
+
+void bo_request_init(bo_request *r, bo_conn *c, bo_worker *w)
+{
+    memset(r, 0, sizeof *r);
+    r->conn = c;
+    r->worker = w;
+    r->co_ref = LUA_NOREF;
+    r->handle_ref = LUA_NOREF;
+    bo_buf_init(&r->scratch);
+    uv_timer_init(&w->loop, &r->timer);
+    r->timer.data = r;
+}
+
+void bo_request_close(bo_request *r, void (*done)(uv_handle_t *))
+{
+    bo_buf_free(&r->scratch);
+    uv_close((uv_handle_t *)&r->timer, done);
+}
+
+/* ---- pages ---- */
+
+void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text)
+{
+    bo_conn *c = r->conn;
+    bo_buf page;
+    bo_buf_init(&page);
+    bo_buf_printf(&page,
+                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                  "<title>%s</title></head>\n<body><main>\n<h1>%s</h1>\n%s\n</main></body></html>\n",
+                  title, title, text);
+    bo_conn_response_begin(c, status);
+    bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
+    if (status == 405 || r->target == BO_TARGET_OPTIONS) {
+        char allow[128] = "";
+        static const int methods[] = { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH,
+                                       HTTP_DELETE, HTTP_OPTIONS };
+        for (size_t i = 0; i < BO_COUNT(methods); i++)
+            if ((r->match.allowed & (1u << methods[i])) || methods[i] == HTTP_OPTIONS) {
+                if (allow[0])
+                    strcat(allow, ", ");
+                strcat(allow, http_method_str((enum http_method)methods[i]));
+            }
+        bo_conn_response_header(c, "Allow", 5, allow, strlen(allow));
+    }
+    if (status >= 400)
+        bo_conn_response_header(c, "Cache-Control", 13, "no-store", 8);
+    bo_conn_response_end(c, page.data, page.len);
+    bo_buf_free(&page);
+}
+
+static void error_page(bo_request *r, int status)
+{
+    char text[200];
+    switch (status) {
+    case 404:
+        bo_request_respond_page(r, 404, "Page not found",
+                                "<p>If you typed the web address, check it is correct.</p>");
+        break;
+    case 405:
+        bo_request_respond_page(r, 405, "Method not allowed",
+                                "<p>This page does not accept that kind of request.</p>");
+        break;
+    case 503:
+        bo_request_respond_page(r, 503, "Sorry, the service is unavailable",
+                                "<p>You will be able to use the service later.</p>");
+        break;
+    case 500:
+        snprintf(text, sizeof text, "<p>Try again later.</p>\n<p>Reference: %s</p>", r->id);
+        bo_request_respond_page(r, 500, "Sorry, there is a problem with the service", text);
+        break;
+    default:
+        bo_request_respond_page(r, status, bo_http_reason(status), "");
+        break;
+    }
+}
+
+static void home_page(bo_request *r)
+{
+    bo_worker *w = r->worker;
+    bo_buf list;
+    bo_buf_init(&list);
+    bo_buf_puts(&list, "<p>These services run here:</p>\n<ul>\n");
+    for (unsigned i = 0; i < w->napps; i++) {
+        bo_app_info *info = w->apps[i].info;
+        if (!info->mount)
+            continue;
+        bo_buf_puts(&list, "<li><a href=\"");
+        bo_buf_puts(&list, info->mount[0] ? info->mount : "");
+        bo_buf_puts(&list, "/\">");
+        for (const char *p = info->title; *p; p++) {
+            switch (*p) {
+            case '&': bo_buf_puts(&list, "&amp;"); break;
+            case '<': bo_buf_puts(&list, "&lt;"); break;
+            case '>': bo_buf_puts(&list, "&gt;"); break;
+            case '"': bo_buf_puts(&list, "&quot;"); break;
+            default: bo_buf_putc(&list, *p);
+            }
+        }
+        bo_buf_puts(&list, "</a>");
+        if (!w->apps[i].gen)
+            bo_buf_puts(&list, " (unavailable)");
+        bo_buf_puts(&list, "</li>\n");
+    }
+    if (w->napps == 0)
+        bo_buf_puts(&list, "<li>No apps yet: add a folder with an app.lua to the apps folder.</li>\n");
+    bo_buf_puts(&list, "</ul>");
+    bo_buf_putc(&list, '\0');
+    bo_request_respond_page(r, 200, "borough", list.data);
+    bo_buf_free(&list);
+}
+
+static void redirect_to_slash(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const bo_http_request *h = r->http;
+    bo_buf loc;
+    bo_buf_init(&loc);
+    bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
+    bo_buf_putc(&loc, '/');
+    if (h->query_len) {
+        bo_buf_putc(&loc, '?');
+        bo_buf_append(&loc, bo_http_str(h, h->query), h->query_len);
+    }
+    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
+    bo_conn_response_begin(c, safe ? 301 : 308);
+    bo_conn_response_header(c, "Location", 8, loc.data, loc.len);
+    bo_conn_response_end(c, NULL, 0);
+    bo_buf_free(&loc);
+}
+
+static void serve_static(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const bo_http_request *h = r->http;
+    const char *root = r->gen->static_root;
+    const char *path = bo_http_str(h, h->path) + r->rest + 8;   /* after "/static/" */
+    size_t len = r->rest_len - 8;
+    bo_static_file f;
+    int rc = root ? bo_static_open(root, path, len, &f) : BO_ENOENT;
+    if (rc < 0) {
+        if (rc == BO_EIO)
+            bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s: %s", (int)len, path, strerror(errno));
+        error_page(r, rc == BO_EIO ? 500 : 404);
+        return;
+    }
+    if (f.size > STATIC_MAX) {
+        bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s is over %d MiB; serve it elsewhere",
+               (int)len, path, STATIC_MAX >> 20);
+        bo_static_close(&f);
+        error_page(r, 500);
+        return;
+    }
+    size_t inm_len;
+    const char *inm = bo_http_header_get(h, "if-none-match", &inm_len);
+    bool fresh = inm && bo_static_etag_matches(inm, inm_len, f.etag);
+    bo_conn_response_begin(c, fresh ? 304 : 200);
+    bo_conn_response_header(c, "ETag", 4, f.etag, strlen(f.etag));
+    bo_conn_response_header(c, "Cache-Control", 13, "no-cache", 8);
+    if (!fresh)
+        bo_conn_response_header(c, "Content-Type", 12, f.content_type, strlen(f.content_type));
+    char *dst = bo_conn_response_end_reserve(c, fresh ? 0 : (size_t)f.size);
+    if (dst) {
+        size_t got = 0;
+        while (got < f.size) {
+            ssize_t n = pread(f.fd, dst + got, (size_t)f.size - got, (off_t)got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        if (got < f.size) {
+            /* The head promised more than the file now holds: end the connection. */
+            memset(dst + got, 0, (size_t)f.size - got);
+            c->close_after_write = true;
+            bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s shrank while being read", (int)len, path);
+        }
+    }
+    bo_static_close(&f);
+}
+
+/* ---- routing ---- */
+
+static void make_id(bo_request *r)
+{
+    bo_worker *w = r->worker;
+    snprintf(r->id, sizeof r->id, "%s%llx", w->id_prefix, (unsigned long long)++w->requests);
+}
+
+static size_t route_error(bo_request *r, int status)
+{
+    r->target = BO_TARGET_ERROR;
+    r->status = status;
+    return BO_DEFAULT_MAX_BODY;
+}
+
+size_t bo_request_route(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    bo_worker *w = r->worker;
+    bo_http_request *h = &c->http;
+    r->http = h;
+    r->target = BO_TARGET_NONE;
+    r->app = NULL;
+    r->gen = NULL;
+    r->rest = r->rest_len = 0;
+    r->match.route = NULL;
+    r->match.nparams = 0;
+    r->match.allowed = 0;
+    r->wait = BO_WAIT_NONE;
+    r->streaming = false;
+    r->response_status = 0;
+    r->response_bytes = 0;
+    r->start_ns = uv_hrtime();
+    make_id(r);
+
+    const char *path = bo_http_str(h, h->path);
+    size_t plen = h->path_len;
+    if (plen == 8 && memcmp(path, "/healthz", 8) == 0) {
+        r->target = BO_TARGET_HEALTH;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    size_t host_len = 0, rest_off = 0;
+    const char *host = bo_http_header_get(h, "host", &host_len);
+    const bo_mount *m = bo_mounts_find(&w->mounts, host, host_len, path, plen, &rest_off);
+    if (!m) {
+        if (plen == 1 && path[0] == '/') {
+            r->target = BO_TARGET_HOME;
+            return BO_DEFAULT_MAX_BODY;
+        }
+        return route_error(r, 404);
+    }
+    bo_worker_app *a = &w->apps[m->index];
+    r->app = a->info;
+    if (!a->gen)
+        return route_error(r, 503);
+    r->rest = (uint32_t)rest_off;
+    r->rest_len = (uint32_t)(plen - rest_off);
+    if (r->rest_len == 0 && rest_off > 0) {
+        r->target = BO_TARGET_REDIRECT;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    const char *rest = r->rest_len ? path + rest_off : "/";
+    size_t rlen = r->rest_len ? r->rest_len : 1;
+    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
+    if (rlen > 8 && memcmp(rest, "/static/", 8) == 0 && safe) {
+        r->target = BO_TARGET_STATIC;
+        r->gen = a->gen;
+        a->gen->inflight++;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    bo_buf_reserve(&r->scratch, 2 * rlen + 1);
+    int rc = bo_routes_match(&a->gen->routes, h->method, rest, rlen, r->scratch.data, &r->match);
+    if (rc == 0) {
+        r->target = BO_TARGET_ROUTE;
+        r->gen = a->gen;
+        a->gen->inflight++;
+        return a->gen->route_opts[r->match.route->index].max_body;
+    }
+    if (rc == BO_EPERM) {
+        if (h->method == HTTP_OPTIONS) {
+            r->target = BO_TARGET_OPTIONS;
+            return BO_DEFAULT_MAX_BODY;
+        }
+        return route_error(r, 405);
+    }
+    return route_error(r, rc == BO_EINVAL ? 400 : 404);
+}
+
+/* ---- finishing ---- */
+
+static void finish(bo_request *r)
+{
+    bo_worker *w = r->worker;
+    bo_conn *c = r->conn;
+    if (w->server->cfg.access_log) {
+        const bo_http_request *h = r->http;
+        char path[512];
+        size_t n = h->path_len < sizeof path - 1 ? h->path_len : sizeof path - 1;
+        memcpy(path, bo_http_str(h, h->path), n);
+        path[n] = '\0';
+        bo_log_request line = {
+            .app = r->app ? r->app->name : NULL,
+            .method = h->method_name ? h->method_name : "-",
+            .path = path,
+            .status = r->response_status,
+            .ms = (double)(uv_hrtime() - r->start_ns) / 1e6,
+            .bytes = r->response_bytes,
+            .request_id = r->id,
+            .ip = c->ip,
+        };
+        bo_log_access(&line);
+    }
+    if (r->gen) {
+        if (r->handle)
+            bo_lreq_release(r);
+        if (r->co) {
+            bo_gen_thread_release(r->gen, r->co, r->co_ref, true);
+            r->co = NULL;
+        }
+        bo_worker_gen_release(w, r->gen);
+        r->gen = NULL;
+    }
+    uv_timer_stop(&r->timer);
+    r->wait = BO_WAIT_NONE;
+    r->target = BO_TARGET_NONE;
+    r->active = false;
+    bo_log_set_request(NULL);
+    bo_conn_request_done(c);
+}
+
+void bo_request_abort(bo_request *r)
+{
+    if (r->gen) {
+        bo_worker_gen_release(r->worker, r->gen);
+        r->gen = NULL;
+    }
+    r->target = BO_TARGET_NONE;
+}
+
+/* Builds "message\n<traceback>" for the log; runs on the main state. */
+static int traceback(lua_State *L)
+{
+    lua_State *co = lua_touserdata(L, 1);
+    luaL_traceback(L, co, lua_tostring(L, 2), 0);
+    return 1;
+}
+
+/* The handler failed: log why, answer 500 if nothing was sent yet. */
+static void fail(bo_request *r, const char *why)
+{
+    bo_gen *g = r->gen;
+    bo_conn *c = r->conn;
+    lua_State *L = g->sb.L;
+    if (!bo_conn_alive(c)) {
+        bo_log(BO_LOG_INFO, g->info->name, "%s (the client had gone)", why);
+    } else {
+        lua_pushcfunction(L, traceback);
+        lua_pushlightuserdata(L, r->co);
+        lua_pushstring(L, why);
+        bool traced = lua_pcall(L, 2, 1, 0) == LUA_OK;
+        const char *text = traced ? lua_tostring(L, -1) : why;
+        const char *nl = strchr(text, '\n');
+        bo_log(BO_LOG_ERROR, g->info->name, "%.*s", nl ? (int)(nl - text) : (int)strlen(text), text);
+        if (nl)
+            bo_log(BO_LOG_DEBUG, g->info->name, "%s", nl + 1);
+        lua_pop(L, 1);
+    }
+    bo_ldb_abandon(g);
+    bo_gen_thread_release(g, r->co, r->co_ref, false);
+    r->co = NULL;
+    /* A state left near its memory cap (globals kept growing) is replaced. */
+    if (g->sb.mem_used > g->sb.mem_limit / 2) {
+        bo_sandbox_collect(&g->sb);
+        if (g->sb.mem_used > g->sb.mem_limit / 10 * 9)
+            g->poisoned = true;
+    }
+    if (!bo_conn_alive(c))
+        return;
+    if (r->streaming) {
+        c->close_after_write = true;   /* the client sees the body cut short */
+        return;
+    }
+    error_page(r, 500);
+}
+
+static void respond(bo_request *r, int nres)
+{
+    bo_conn *c = r->conn;
+    lua_State *co = r->co;
+    if (!bo_conn_alive(c)) {
+        finish(r);
+        return;
+    }
+    size_t mark = c->out.len;
+    lua_pushcfunction(co, bo_lreq_respond);
+    lua_insert(co, -(nres + 1));
+    lua_pushlightuserdata(co, r);
+    lua_insert(co, -(nres + 1));
+    bo_sandbox *sb = &r->gen->sb;
+    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
+    sb->current = r;
+    int status = lua_pcall(co, nres + 1, 1, 0);
+    sb->current = NULL;
+    bo_sandbox_leave(sb, prev);
+    if (status != LUA_OK) {
+        c->out.len = mark;                 /* drop the half-made head */
+        r->response_status = 0;
+        fail(r, lua_tostring(co, -1) ? lua_tostring(co, -1) : "invalid response");
+        finish(r);
+        return;
+    }
+    if (lua_isfunction(co, -1)) {
+        /* Stream: run the pump on the same coroutine, which may wait. */
+        r->streaming = true;
+        lua_replace(co, 1);
+        lua_settop(co, 1);
+        bo_lreq_push_pump(co);
+        lua_insert(co, 1);
+        resume(r, 1);
+        return;
+    }
+    lua_settop(co, 0);
+    finish(r);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    bo_request *r = t->data;
+    if (r->wait == BO_WAIT_NONE)
+        return;
+    if (r->budget.deadline_ns && uv_hrtime() >= r->budget.deadline_ns)
+        bo_sandbox_poison(r->co, "the request ran for too long (limits.time)");
+    r->wait = BO_WAIT_NONE;
+    resume(r, 0);
+}
+
+static void arm_timer(bo_request *r)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t left = UINT64_MAX;
+    if (r->budget.deadline_ns)
+        left = r->budget.deadline_ns > now ? (r->budget.deadline_ns - now) / 1000000 + 1 : 0;
+    uint64_t due = r->wait == BO_WAIT_SLEEP && r->wait_ms < left ? r->wait_ms : left;
+    if (due == UINT64_MAX)
+        return;
+    uv_timer_start(&r->timer, on_timer, due, 0);
+}
+
+void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms)
+{
+    r->wait = kind;
+    r->wait_ms = ms;
+    r->drained = false;
+}
+
+void bo_request_kill(bo_request *r, const char *why)
+{
+    if (!r->active || r->wait == BO_WAIT_NONE)
+        return;
+    uv_timer_stop(&r->timer);
+    bo_sandbox_poison(r->co, why);
+    r->wait = BO_WAIT_NONE;
+    resume(r, 0);
+}
+
+void bo_request_drained(bo_request *r)
+{
+    if (r->wait != BO_WAIT_DRAIN || r->drained)
+        return;
+    /* Resumed from the loop, never from inside the caller's write path. */
+    r->drained = true;
+    uv_timer_start(&r->timer, on_timer, 0, 0);
+}
+
+static void resume(bo_request *r, int nargs)
+{
+    bo_gen *g = r->gen;
+    bo_sandbox *sb = &g->sb;
+    lua_State *co = r->co;
+    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
+    sb->current = r;
+    bo_log_set_request(r->id);
+    r->wait = BO_WAIT_NONE;
+    int nres = 0;
+    int status = lua_resume(co, sb->L, nargs, &nres);
+    sb->current = NULL;
+    bo_sandbox_leave(sb, prev);
+
+    if (status == LUA_YIELD) {
+        bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && r->wait != BO_WAIT_NONE;
+        lua_pop(co, nres);
+        if (platform) {
+            arm_timer(r);
+            bo_log_set_request(NULL);
+            return;
+        }
+        lua_pushliteral(co, "coroutine.yield was called outside a coroutine the app created");
+        status = LUA_ERRRUN;
+    }
+    if (status != LUA_OK) {
+        fail(r, lua_tostring(co, -1) ? lua_tostring(co, -1) : "(an error without a message)");
+        finish(r);
+        return;
+    }
+    if (r->streaming) {
+        if (bo_conn_alive(r->conn))
+            bo_conn_response_stream_end(r->conn);
+        lua_settop(co, 0);
+        finish(r);
+        return;
+    }
+    respond(r, nres);
+}
+
+static void run_route(bo_request *r)
+{
+    bo_gen *g = r->gen;
+    bo_budget_start(&r->budget, &g->sb.limits);
+    r->co = bo_gen_thread(g, &r->co_ref);
+    lua_pushcfunction(r->co, bo_lreq_main);
+    lua_pushlightuserdata(r->co, r);
+    resume(r, 1);
+}
+
+void bo_request_run(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const bo_http_request *h = r->http;
+    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
+    r->active = true;
+    bo_log_set_request(r->id);
+    switch (r->target) {
+    case BO_TARGET_ROUTE:
+        run_route(r);
+        return;
+    case BO_TARGET_HEALTH:
+        if (!safe) {
+            r->match.allowed = (1u << HTTP_GET) | (1u << HTTP_HEAD);
+            error_page(r, 405);
+            break;
+        }
+        bo_conn_response_begin(c, 200);
+        bo_conn_response_header(c, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+        bo_conn_response_header(c, "Cache-Control", 13, "no-store", 8);
+        bo_conn_response_end(c, "ok\n", 3);
+        break;
+    case BO_TARGET_HOME:
+        if (!safe) {
+            r->match.allowed = (1u << HTTP_GET) | (1u << HTTP_HEAD);
+            error_page(r, 405);
+            break;
+        }
+        home_page(r);
+        break;
+    case BO_TARGET_REDIRECT:
+        redirect_to_slash(r);
+        break;
+    case BO_TARGET_STATIC:
+        serve_static(r);
+        break;
+    case BO_TARGET_OPTIONS:
+        bo_request_respond_page(r, 204, "", "");
+        break;
+    case BO_TARGET_ERROR:
+    default:
+        error_page(r, r->status ? r->status : 500);
+        break;
+    }
+    finish(r);
+}

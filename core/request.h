@@ -1,0 +1,107 @@
+/*
+ * request.h - one request's life after its head is parsed: choosing who
+ * answers (built-in pages, an app's static files, an app route), running the
+ * route's handler as a Lua coroutine on the app's generation, waiting when
+ * the handler waits (borough.sleep; outbound I/O later), enforcing the wall
+ * clock while it waits, and turning the result into a response.
+ *
+ * A bo_request is embedded in its connection (one request at a time per
+ * connection; pipelined requests queue in the connection's buffer). The
+ * connection calls bo_request_route() at the end of the head, to learn the
+ * body limit, and bo_request_run() once the body is complete. The request
+ * ends by calling bo_conn_request_done().
+ */
+#ifndef BO_REQUEST_H
+#define BO_REQUEST_H
+
+#include "bo.h"
+#include "buf.h"
+#include "http.h"
+#include "router.h"
+#include "sandbox.h"
+
+#include <lua.h>
+#include <uv.h>
+
+struct bo_conn;
+struct bo_worker;
+struct bo_gen;
+struct bo_app_info;
+
+typedef enum bo_target {
+    BO_TARGET_NONE,
+    BO_TARGET_ERROR,       /* answer `status` with a plain page */
+    BO_TARGET_HEALTH,      /* GET /healthz */
+    BO_TARGET_HOME,        /* GET / when no app mounts there */
+    BO_TARGET_REDIRECT,    /* /mount -> /mount/ */
+    BO_TARGET_STATIC,      /* <mount>/static/... */
+    BO_TARGET_ROUTE,       /* an app route */
+    BO_TARGET_OPTIONS,     /* OPTIONS on a path some route has */
+} bo_target;
+
+/* What the handler waits for while its coroutine is suspended. */
+typedef enum bo_wait {
+    BO_WAIT_NONE,
+    BO_WAIT_SLEEP,
+    BO_WAIT_DRAIN,         /* a streamed body waits for the client to read */
+} bo_wait;
+
+typedef struct bo_request {
+    struct bo_conn *conn;
+    struct bo_worker *worker;
+    bo_http_request *http;          /* the parsed request, owned by the conn */
+    bo_target target;
+    int status;                     /* for BO_TARGET_ERROR */
+    const char *error_detail;       /* static, shown on error pages */
+    struct bo_app_info *app;        /* the app chosen, if any (borrowed from the worker) */
+    struct bo_gen *gen;             /* its generation; inflight counted */
+    uint32_t rest;                  /* in-app path: offset into the path */
+    uint32_t rest_len;
+    bo_route_match match;
+    bo_buf scratch;                 /* decoded route params */
+    lua_State *co;                  /* the handler's coroutine */
+    int co_ref;
+    int handle_ref;                 /* the Lua handle that req tables point through */
+    void *handle;
+    bo_budget budget;
+    bo_wait wait;
+    uint64_t wait_ms;
+    bool drained;
+    bool streaming;                 /* the head is sent; the pump runs */
+    uv_timer_t timer;               /* sleeps, and the wall clock while waiting */
+    uint64_t start_ns;
+    int response_status;
+    uint64_t response_bytes;
+    bool active;
+    char id[32];
+} bo_request;
+
+/* Sets up the embedded request of a new connection (its timer included). */
+void bo_request_init(bo_request *r, struct bo_conn *c, struct bo_worker *w);
+/* Closes the timer handle; calls done(c) once it is closed. */
+void bo_request_close(bo_request *r, void (*done)(uv_handle_t *));
+
+/* Chooses the target once the head is parsed. Returns the body limit in
+   bytes (0 when no body is accepted). */
+size_t bo_request_route(bo_request *r);
+/* Runs the request once its body is complete; may finish synchronously. */
+void bo_request_run(bo_request *r);
+/* Forgets a routed request whose body never arrived complete (parse error,
+   timeout, closed connection). */
+void bo_request_abort(bo_request *r);
+
+/* Records what a suspending platform function waits for; for a sleep,
+   ms is its length. The wall-clock cap still applies while it waits. */
+void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms);
+
+/* Ends a waiting request at once (the server is stopping): its handler
+   fails with why at the point where it waited. */
+void bo_request_kill(bo_request *r, const char *why);
+
+/* The connection has written enough for a waiting streamed body to go on. */
+void bo_request_drained(bo_request *r);
+
+/* Response helpers used by the Lua bindings and the built-in pages. */
+void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text);
+
+#endif

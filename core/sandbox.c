@@ -1,0 +1,535 @@
+/*
+ * sandbox.c - the Lua state an app runs in (see sandbox.h).
+ *
+ * Memory: lua_newstate() gets a counting allocator that refuses to grow past
+ * the cap, which Lua turns into an ordinary "not enough memory" error after
+ * an emergency collection.
+ *
+ * Time: a count hook fires every HOOK_EVERY VM instructions (new threads
+ * inherit it) and charges the current budget; pattern matching charges its
+ * steps through bo_sandbox_charge(). When a budget is spent the hook raises
+ * an error and re-arms itself to fire after every instruction, so code that
+ * catches the error (pcall, coroutine.resume) cannot carry on: the very next
+ * instruction raises again, until the error reaches the request's top level.
+ *
+ * Libraries: base (without dofile, loadfile, and with load limited to text),
+ * string (without dump, with metered patterns), table, math, utf8, coroutine
+ * (wrapped so platform waits pass through app coroutines, and a request's own
+ * coroutine cannot be resumed or closed by app code) and os.time/date/clock.
+ * require() resolves dotted names to files in the app folder, then lua/;
+ * names under "borough." only in lua/.
+ */
+#include "sandbox.h"
+#include "log.h"
+#include "lpattern.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define HOOK_EVERY 1000
+#define MAX_SOURCE (16 * 1024 * 1024)
+
+const bo_limits bo_limits_default = {
+    .memory = 64 * 1024 * 1024,
+    .instructions = 50 * 1000 * 1000,
+    .wall_ms = 30 * 1000,
+};
+
+const bo_limits bo_limits_max = {
+    .memory = 1024 * 1024 * 1024,
+    .instructions = 2000 * 1000 * 1000,
+    .wall_ms = 10 * 60 * 1000,
+};
+
+static const char yield_sentinel = 0;
+static const char request_threads_key = 0;
+static const char loaded_key = 0;
+
+/* ---- memory ---- */
+
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    bo_sandbox *sb = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        sb->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old && sb->mem_used - old + nsize > sb->mem_limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (!p)
+        return NULL;
+    sb->mem_used = sb->mem_used - old + nsize;
+    if (sb->mem_used > sb->mem_peak)
+        sb->mem_peak = sb->mem_used;
+    return p;
+}
+
+bo_sandbox *bo_sandbox_of(lua_State *L)
+{
+    void *ud;
+    return lua_getallocf(L, &ud) == sandbox_alloc ? ud : NULL;
+}
+
+/* ---- budgets ---- */
+
+void bo_budget_start(bo_budget *b, const bo_limits *limits)
+{
+    b->used = 0;
+    b->max = limits->instructions;
+    b->deadline_ns = limits->wall_ms ? uv_hrtime() + limits->wall_ms * 1000000ULL : 0;
+    b->spent = NULL;
+}
+
+bo_budget *bo_sandbox_enter(bo_sandbox *sb, bo_budget *b)
+{
+    bo_budget *previous = sb->budget;
+    sb->budget = b;
+    return previous;
+}
+
+void bo_sandbox_leave(bo_sandbox *sb, bo_budget *previous)
+{
+    sb->budget = previous ? previous : &sb->idle;
+    sb->idle.used = 0;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Records what ran out; returns the reason if the budget is spent. */
+static const char *judge(bo_budget *b)
+{
+    if (!b->spent) {
+        if (b->used > b->max)
+            b->spent = "the code ran too many instructions (limits.instructions)";
+        else if (b->deadline_ns && uv_hrtime() > b->deadline_ns)
+            b->spent = "the code ran for too long (limits.wall_ms)";
+    }
+    return b->spent;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    BO_UNUSED(ar);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_budget *b = sb->budget;
+    int every = lua_gethookcount(L);
+    b->used += (uint64_t)every;
+    const char *spent = judge(b);
+    if (spent) {
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", spent);
+    } else if (every != HOOK_EVERY) {
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    }
+}
+
+void bo_sandbox_charge(lua_State *L, unsigned steps)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb)
+        return;
+    sb->budget->used += steps;
+    const char *spent = judge(sb->budget);
+    if (spent) {
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", spent);
+    }
+}
+
+bool bo_sandbox_over_budget(bo_sandbox *sb, unsigned steps)
+{
+    sb->budget->used += steps;
+    return judge(sb->budget) != NULL;
+}
+
+void bo_sandbox_poison(lua_State *co, const char *reason)
+{
+    bo_sandbox *sb = bo_sandbox_of(co);
+    if (sb && !sb->budget->spent)
+        sb->budget->spent = reason;
+    lua_sethook(co, count_hook, LUA_MASKCOUNT, 1);
+}
+
+/* ---- loading source ---- */
+
+int bo_sandbox_load(lua_State *L, const char *chunk, size_t len, const char *chunkname)
+{
+    if (len >= 3 && memcmp(chunk, "\xEF\xBB\xBF", 3) == 0)
+        chunk += 3, len -= 3;
+    return luaL_loadbufferx(L, chunk, len, chunkname, "t");
+}
+
+/* Reads a whole file; returns a malloc'd buffer or NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_SOURCE) {
+        if (errno == 0 || S_ISDIR(st.st_mode))
+            errno = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
+        close(fd);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *buf = bo_malloc(n + 1);
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+int bo_sandbox_loadfile(lua_State *L, const char *path, const char *chunkname)
+{
+    size_t len;
+    char *src = read_file(path, &len);
+    if (!src) {
+        lua_pushfstring(L, "cannot read %s: %s", path, strerror(errno));
+        return LUA_ERRFILE;
+    }
+    int status = bo_sandbox_load(L, src, len, chunkname);   /* protected: no longjmp */
+    free(src);
+    return status;
+}
+
+/* ---- require ---- */
+
+/* Module names are dotted identifiers: nothing that could leave a folder. */
+static bool valid_module_name(const char *name, size_t len)
+{
+    if (len == 0 || len > 200 || name[0] == '.' || name[len - 1] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c == '-';
+        if (!ident && !(c == '.' && name[i + 1] != '.'))
+            return false;
+    }
+    return true;
+}
+
+/* Pushes the file name for a module under dir, or nothing; returns found. */
+static bool find_module(lua_State *L, const char *dir, const char *name)
+{
+    static const char *const forms[] = { "%s/%s.lua", "%s/%s/init.lua" };
+    char rel[256];
+    size_t n = strlen(name);
+    memcpy(rel, name, n + 1);
+    for (size_t i = 0; i < n; i++)
+        if (rel[i] == '.')
+            rel[i] = '/';
+    for (size_t i = 0; i < BO_COUNT(forms); i++) {
+        const char *path = lua_pushfstring(L, forms[i], dir, rel);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            return true;
+        lua_pop(L, 1);
+    }
+    return false;
+}
+
+static int sb_require(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &loaded_key);          /* 2: loaded */
+    lua_getfield(L, 2, name);
+    if (lua_toboolean(L, -1)) {
+        if (lua_islightuserdata(L, -1) && lua_touserdata(L, -1) == (void *)&loaded_key)
+            return luaL_error(L, "module '%s' requires itself (a require loop)", name);
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (!valid_module_name(name, len))
+        return luaL_error(L, "invalid module name '%s' (use dotted names like \"models\" or \"lib.money\")", name);
+
+    bool platform = strncmp(name, "borough.", 8) == 0;
+    if (!((!platform && find_module(L, sb->app_dir, name)) || find_module(L, sb->lib_dir, name)))
+        return luaL_error(L, "module '%s' not found in %s%s", name, platform ? "" : sb->app_dir,
+                          platform ? sb->lib_dir : " or the platform library");
+    const char *path = lua_tostring(L, -1);                  /* 3: file */
+    lua_pushfstring(L, "@%s", path);
+    int status = bo_sandbox_loadfile(L, path, lua_tostring(L, -1));
+    if (status != LUA_OK)
+        return lua_error(L);
+    lua_remove(L, -2);                                      /* the chunk name */
+    lua_pushlightuserdata(L, (void *)&loaded_key);          /* marks "loading" */
+    lua_setfield(L, 2, name);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 3);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        lua_pushnil(L);                     /* forget "loading" so a retry reloads */
+        lua_setfield(L, 2, name);
+        return lua_error(L);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 2, name);
+    return 1;
+}
+
+/* ---- replaced base functions ---- */
+
+/* load(chunk [, chunkname [, mode [, env]]]) with mode always "t". */
+static int sb_load(lua_State *L)
+{
+    int top = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "t");
+    int nargs = 3;
+    if (top >= 4) {
+        lua_pushvalue(L, 4);
+        nargs = 4;
+    }
+    lua_call(L, nargs, LUA_MULTRET);
+    return lua_gettop(L) - top;
+}
+
+static int sb_print(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_getfield(L, LUA_REGISTRYINDEX, "bo.app_name");
+    bo_log(BO_LOG_INFO, lua_tostring(L, -1), "%s", lua_tostring(L, -2));
+    return 0;
+}
+
+/* collectgarbage("count" | "collect" | "step"): nothing that tunes or stops it. */
+static int sb_collectgarbage(lua_State *L)
+{
+    static const char *const opts[] = { "collect", "count", "step", NULL };
+    int o = luaL_checkoption(L, 1, "collect", opts);
+    switch (o) {
+    case 0:
+        lua_gc(L, LUA_GCCOLLECT);
+        lua_pushinteger(L, 0);
+        return 1;
+    case 1: {
+        int kb = lua_gc(L, LUA_GCCOUNT), b = lua_gc(L, LUA_GCCOUNTB);
+        lua_pushnumber(L, (lua_Number)kb + (lua_Number)b / 1024);
+        return 1;
+    }
+    default:
+        lua_pushboolean(L, lua_gc(L, LUA_GCSTEP, 0));
+        return 1;
+    }
+}
+
+static void warn_to_log(void *ud, const char *msg, int tocont)
+{
+    BO_UNUSED(ud);
+    BO_UNUSED(tocont);
+    if (msg[0] != '@')   /* control messages ("@on") are not warnings */
+        bo_log(BO_LOG_WARN, NULL, "lua: %s", msg);
+}
+
+/* The coroutine library as apps see it; runs once per state with the
+   original functions, the yield sentinel and the request-thread set. */
+static const char coroutine_wrapper[] =
+    "local sentinel, request_threads = ...\n"
+    "local create, resume, yield, status, close = coroutine.create, coroutine.resume,\n"
+    "  coroutine.yield, coroutine.status, coroutine.close\n"
+    "local error = error\n"
+    "local function pass(co, ok, ...)\n"
+    "  if ok and ... == sentinel and status(co) == 'suspended' then\n"
+    "    return pass(co, resume(co, yield(...)))\n"
+    "  end\n"
+    "  return ok, ...\n"
+    "end\n"
+    "local function guarded_resume(co, ...)\n"
+    "  if request_threads[co] then return false, \"cannot resume a request's own coroutine\" end\n"
+    "  return pass(co, resume(co, ...))\n"
+    "end\n"
+    "coroutine.resume = guarded_resume\n"
+    "coroutine.close = function(co)\n"
+    "  if request_threads[co] then error(\"cannot close a request's own coroutine\", 2) end\n"
+    "  return close(co)\n"
+    "end\n"
+    "coroutine.wrap = function(f)\n"
+    "  local co = create(f)\n"
+    "  local function check(ok, ...)\n"
+    "    if not ok then\n"
+    "      if status(co) == 'dead' then close(co) end\n"
+    "      error((...), 0)\n"
+    "    end\n"
+    "    return ...\n"
+    "  end\n"
+    "  return function(...) return check(guarded_resume(co, ...)) end\n"
+    "end\n";
+
+void bo_sandbox_push_sentinel(lua_State *L)
+{
+    lua_pushlightuserdata(L, (void *)&yield_sentinel);
+}
+
+bool bo_sandbox_is_sentinel(lua_State *L, int idx)
+{
+    return lua_islightuserdata(L, idx) && lua_touserdata(L, idx) == (void *)&yield_sentinel;
+}
+
+void bo_sandbox_mark_request_thread(lua_State *L, lua_State *co)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &request_threads_key);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction open)
+{
+    luaL_requiref(L, name, open, 1);
+    lua_pop(L, 1);
+}
+
+static void remove_field(lua_State *L, int table, const char *name)
+{
+    table = lua_absindex(L, table);
+    lua_pushnil(L);
+    lua_setfield(L, table, name);
+}
+
+/* Builds the environment; run under lua_pcall. */
+static int setup(lua_State *L)
+{
+    open_lib(L, LUA_GNAME, luaopen_base);
+    open_lib(L, LUA_STRLIBNAME, luaopen_string);
+    open_lib(L, LUA_TABLIBNAME, luaopen_table);
+    open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+    open_lib(L, LUA_UTF8LIBNAME, luaopen_utf8);
+    open_lib(L, LUA_COLIBNAME, luaopen_coroutine);
+
+    lua_pushglobaltable(L);
+    int g = lua_gettop(L);
+    remove_field(L, g, "dofile");
+    remove_field(L, g, "loadfile");
+    remove_field(L, g, "warn");
+    lua_getfield(L, g, "load");
+    lua_pushcclosure(L, sb_load, 1);
+    lua_setfield(L, g, "load");
+    lua_pushcfunction(L, sb_print);
+    lua_setfield(L, g, "print");
+    lua_pushcfunction(L, sb_collectgarbage);
+    lua_setfield(L, g, "collectgarbage");
+    lua_pushcfunction(L, sb_require);
+    lua_setfield(L, g, "require");
+
+    lua_getfield(L, g, "string");
+    remove_field(L, -1, "dump");
+    bo_lpattern_install(L);
+    lua_pop(L, 1);
+
+    /* os: only the clock and calendar functions. */
+    luaopen_os(L);
+    lua_createtable(L, 0, 3);
+    lua_getfield(L, -2, "time");
+    lua_setfield(L, -2, "time");
+    lua_getfield(L, -2, "date");
+    lua_setfield(L, -2, "date");
+    lua_getfield(L, -2, "clock");
+    lua_setfield(L, -2, "clock");
+    lua_setfield(L, g, "os");
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
+
+    lua_newtable(L);                          /* request threads, weak keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &request_threads_key);
+    if (luaL_loadbufferx(L, coroutine_wrapper, sizeof coroutine_wrapper - 1, "=coroutine", "t"))
+        return lua_error(L);
+    bo_sandbox_push_sentinel(L);
+    lua_pushvalue(L, -3);
+    lua_call(L, 2, 0);
+    lua_pop(L, 1);
+    return 0;
+}
+
+int bo_sandbox_open(bo_sandbox *sb, const bo_limits *limits, const char *app_dir,
+                    const char *lib_dir)
+{
+    memset(sb, 0, sizeof *sb);
+    sb->limits = *limits;
+    sb->mem_limit = limits->memory;
+    sb->idle.max = limits->instructions;
+    sb->budget = &sb->idle;
+    sb->app_dir = bo_strdup(app_dir);
+    sb->lib_dir = bo_strdup(lib_dir);
+    lua_State *L = lua_newstate(sandbox_alloc, sb);
+    if (!L)
+        goto err;
+    sb->L = L;
+    lua_setwarnf(L, warn_to_log, sb);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_pushcfunction(L, setup);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        goto err;
+    return 0;
+err:
+    bo_sandbox_close(sb);
+    return BO_ENOMEM;
+}
+
+void bo_sandbox_close(bo_sandbox *sb)
+{
+    if (sb->L) {
+        /* Finalizers run now, under the idle budget. */
+        sb->budget = &sb->idle;
+        sb->idle.used = 0;
+        lua_close(sb->L);
+        sb->L = NULL;
+    }
+    free(sb->app_dir);
+    free(sb->lib_dir);
+    sb->app_dir = sb->lib_dir = NULL;
+}
+
+void bo_sandbox_collect(bo_sandbox *sb)
+{
+    bo_budget *previous = bo_sandbox_enter(sb, &sb->idle);
+    sb->idle.used = 0;
+    lua_gc(sb->L, LUA_GCCOLLECT);
+    bo_sandbox_leave(sb, previous == &sb->idle ? NULL : previous);
+}

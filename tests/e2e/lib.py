@@ -1,0 +1,319 @@
+"""End-to-end test support: start the real borough on a loopback port, speak
+raw HTTP/1.1 to it, and report results in the suite's format.
+
+    from lib import test, run, Server, Client
+
+    @test
+    def hello_answers():
+        with Server({"hello": HELLO}) as s:
+            r = Client(s.port).get("/hello/")
+            assert r.status == 200, r
+
+    run()   # prints "ok name" / "FAIL name" lines and "N passed, N failed"
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOROUGH = os.environ.get("BOROUGH", os.path.join(ROOT, "borough"))
+SANITIZED = os.environ.get("SANITIZED") == "1"
+# Sanitizer builds run slower: stretch every wait.
+SLOW = 4.0 if SANITIZED else 1.0
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def run():
+    only = sys.argv[1:]
+    passed = failed = 0
+    suite = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    for fn in _tests:
+        if only and fn.__name__ not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+        except Exception:
+            failed += 1
+            print("FAIL %s/%s (%.2fs)" % (suite, fn.__name__, time.time() - t0))
+            print("  " + traceback.format_exc().replace("\n", "\n  "))
+        else:
+            passed += 1
+            print("ok   %s/%s (%.2fs)" % (suite, fn.__name__, time.time() - t0))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def write_tree(root, tree):
+    """Writes {"name": "text" | {subtree}} under root."""
+    for name, content in tree.items():
+        path = os.path.join(root, name)
+        if isinstance(content, dict):
+            os.makedirs(path, exist_ok=True)
+            write_tree(path, content)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            mode = "wb" if isinstance(content, bytes) else "w"
+            with open(path, mode) as f:
+                f.write(content)
+
+
+class Server:
+    """Runs `borough serve` on 127.0.0.1 with a free port.
+
+    apps: {"appname": {"app.lua": "...", ...}} written to a temp apps folder,
+    or a path to an existing apps folder. Extra command-line args in args.
+    """
+
+    def __init__(self, apps, workers=1, args=(), expect_exit=0, env=None):
+        self.tmp = tempfile.mkdtemp(prefix="borough-e2e-")
+        if isinstance(apps, str):
+            self.apps_dir = apps
+        else:
+            self.apps_dir = os.path.join(self.tmp, "apps")
+            os.makedirs(self.apps_dir)
+            write_tree(self.apps_dir, apps)
+        self.data_dir = os.path.join(self.tmp, "data")
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.workers = workers
+        self.args = list(args)
+        self.expect_exit = expect_exit
+        self.env = env
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        cmd = [BOROUGH, "serve", self.apps_dir, "--listen", "127.0.0.1:0", "--data", self.data_dir,
+               "--workers", str(self.workers)] + self.args
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 20 * SLOW
+        while time.time() < deadline:
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.log())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("borough exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            time.sleep(0.02)
+        raise AssertionError("borough did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=5):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            if re.search(pattern, self.log()):
+                return
+            time.sleep(0.02)
+        raise AssertionError("log never matched %r:\n%s" % (pattern, self.log()))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the server; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("borough did not stop on %s:\n%s" % (sig, self.log()))
+        self.log_file.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        status = self.stop()
+        if exc_type is None and self.expect_exit is not None and status != self.expect_exit:
+            raise AssertionError("borough exited with %s (expected %s):\n%s"
+                                 % (status, self.expect_exit, self.log()[-4000:]))
+        if exc_type is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            sys.stderr.write("server log (%s):\n%s\n" % (self.log_path, self.log()[-3000:]))
+        return False
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, version):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # lower-case name -> list of values
+        self.body = body
+        self.version = version
+
+    def header(self, name):
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8")
+
+    def __repr__(self):
+        return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:300])
+
+
+class Client:
+    """One connection to the server; reads responses exactly as framed."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self, head=False):
+        line = self._line()
+        m = re.match(rb"HTTP/(1\.[01]) (\d{3}) ?(.*)", line)
+        assert m, "bad status line %r" % line
+        version, status, reason = m.group(1).decode(), int(m.group(2)), m.group(3).decode()
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            name, _, value = line.partition(b":")
+            headers.setdefault(name.decode().lower(), []).append(value.strip().decode("latin-1"))
+        if status == 100:
+            return self.read_response(head)
+        body = b""
+        if head or status in (204, 304) or status < 200:
+            pass
+        elif "transfer-encoding" in headers:
+            assert headers["transfer-encoding"] == ["chunked"], headers
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():
+                        pass
+                    break
+                body += self._exact(size)
+                assert self._exact(2) == b"\r\n"
+        elif "content-length" in headers:
+            body = self._exact(int(headers["content-length"][0]))
+        else:
+            while True:
+                try:
+                    self._fill()
+                except EOFError:
+                    break
+            body, self.buf = self.buf, b""
+        return Response(status, reason, headers, body, version)
+
+    def request(self, method, path, headers=None, body=b"", host="127.0.0.1"):
+        if isinstance(body, str):
+            body = body.encode()
+        h = {"Host": host}
+        if body or method in ("POST", "PUT", "PATCH"):
+            h["Content-Length"] = str(len(body))
+        h.update(headers or {})
+        head = "%s %s HTTP/1.1\r\n" % (method, path) + "".join("%s: %s\r\n" % kv for kv in h.items()) + "\r\n"
+        self.send(head.encode() + body)
+        return self.read_response(head=method == "HEAD")
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers)
+
+    def post_form(self, path, fields, headers=None):
+        from urllib.parse import urlencode
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        return self.request("POST", path, h, urlencode(fields))
+
+    def closed(self, timeout=2):
+        """True if the server closes the connection (after any pending bytes)."""
+        self.sock.settimeout(timeout * SLOW)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+
+def get(port, path, headers=None):
+    c = Client(port)
+    try:
+        return c.get(path, headers)
+    finally:
+        c.close()
+
+
+def raw(port, data, timeout=5):
+    """Sends raw bytes, returns everything the server sends until it closes
+    (or until timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+HELLO_APP = {"app.lua": '''
+local app = borough.app { title = "Hello", mount = "/hello" }
+app:get("/", function(req) return "Hello, World!" end)
+return app
+'''}
