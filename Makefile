@@ -31,17 +31,24 @@ DATA    ?= data
 all: deps
 	@$(MAKE) --no-print-directory borough
 
+# Replaced by rename, so a running server keeps its (old) binary.
 borough: $(BUILD)/borough
-	cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
+
+# V=1 shows the full commands.
+Q = $(if $(V),,@)
 
 $(BUILD)/borough: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/%.o: core/%.c | $(BUILD)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icore -o $@ $< $(LIBOBJS) $(PKG_LIBS) $(LIBS)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icore -o $@ $< $(LIBOBJS) $(PKG_LIBS) $(LIBS)
 
 $(BUILD):
 	mkdir -p $@

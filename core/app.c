@@ -294,7 +294,11 @@ int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool pri
     int status = lua_pcall(L, 1, 0, 1);
     bo_sandbox_leave(&g->sb, previous);
     if (status != LUA_OK) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        if (status == LUA_ERRMEM)       /* Lua's message for it names no file */
+            snprintf(err, errlen, "%s/app.lua: not enough memory while loading the app (limits.memory)",
+                     info->dir);
+        else
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
         rc = status == LUA_ERRMEM ? BO_ENOMEM : BO_ELUA;
         goto fail;
     }
@@ -335,7 +339,8 @@ void bo_gen_free(bo_gen *g)
 
 bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen)
 {
-    if (!g->db && bo_db_open(&g->db, g->db_path, BO_DB_APP | BO_DB_CREATE, err, errlen) < 0)
+    unsigned flags = BO_DB_APP | BO_DB_CREATE | (g->paths->wal_keeper ? BO_DB_NO_CHECKPOINT : 0);
+    if (!g->db && bo_db_open(&g->db, g->db_path, flags, err, errlen) < 0)
         return NULL;
     return g->db;
 }
@@ -400,7 +405,8 @@ int bo_app_scan(const char *apps_dir, char ***dirs, char *err, size_t errlen)
         names[n++] = bo_strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, compare_names);
+    if (n > 1)                  /* names is NULL when there are none */
+        qsort(names, (size_t)n, sizeof *names, compare_names);
     size_t len = strlen(apps_dir);
     while (len > 1 && apps_dir[len - 1] == '/')
         len--;

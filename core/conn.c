@@ -31,22 +31,36 @@ enum {
     H_COOP = 1 << 6,
 };
 
-static const struct { const char *name; unsigned flag; const char *line; } defaults[] = {
-    { "content-security-policy", H_CSP,
-      "Content-Security-Policy: default-src 'self'; img-src 'self' data:; object-src 'none'; "
-      "base-uri 'self'; form-action 'self'; frame-ancestors 'none'\r\n" },
-    { "x-frame-options", H_FRAME, "X-Frame-Options: DENY\r\n" },
-    { "referrer-policy", H_REFERRER, "Referrer-Policy: same-origin\r\n" },
-    { "x-content-type-options", H_NOSNIFF, "X-Content-Type-Options: nosniff\r\n" },
-    { "cross-origin-opener-policy", H_COOP, "Cross-Origin-Opener-Policy: same-origin\r\n" },
-    { "cache-control", H_CACHE, NULL },
-    { "content-type", H_CONTENT_TYPE, NULL },
+#define H_SECURITY (H_CSP | H_FRAME | H_REFERRER | H_NOSNIFF | H_COOP)
+
+/* The security headers every response carries unless the app set its own. */
+#define CSP_LINE                                                                             \
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; object-src 'none'; " \
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'\r\n"
+#define FRAME_LINE "X-Frame-Options: DENY\r\n"
+#define REFERRER_LINE "Referrer-Policy: same-origin\r\n"
+#define NOSNIFF_LINE "X-Content-Type-Options: nosniff\r\n"
+#define COOP_LINE "Cross-Origin-Opener-Policy: same-origin\r\n"
+
+static const char security_block[] = CSP_LINE FRAME_LINE REFERRER_LINE NOSNIFF_LINE COOP_LINE;
+
+#define NAME(s) s, sizeof(s) - 1
+
+static const struct { const char *name; size_t len; unsigned flag; const char *line; } defaults[] = {
+    { NAME("content-security-policy"), H_CSP, CSP_LINE },
+    { NAME("x-frame-options"), H_FRAME, FRAME_LINE },
+    { NAME("referrer-policy"), H_REFERRER, REFERRER_LINE },
+    { NAME("x-content-type-options"), H_NOSNIFF, NOSNIFF_LINE },
+    { NAME("cross-origin-opener-policy"), H_COOP, COOP_LINE },
+    { NAME("cache-control"), H_CACHE, NULL },
+    { NAME("content-type"), H_CONTENT_TYPE, NULL },
 };
 
 /* Framing and hop-by-hop headers are the server's business. */
-static const char *const reserved[] = {
-    "content-length", "transfer-encoding", "connection", "keep-alive", "date", "server",
-    "upgrade", "trailer", "te", "proxy-connection",
+static const struct { const char *name; size_t len; } reserved[] = {
+    { NAME("content-length") }, { NAME("transfer-encoding") }, { NAME("connection") },
+    { NAME("keep-alive") }, { NAME("date") }, { NAME("server") }, { NAME("upgrade") },
+    { NAME("trailer") }, { NAME("te") }, { NAME("proxy-connection") },
 };
 
 static bo_server *server_of(bo_conn *c)
@@ -57,6 +71,7 @@ static bo_server *server_of(bo_conn *c)
 static void on_tcp_closed(uv_handle_t *h);
 static void start_reading(bo_conn *c);
 static size_t parse_some(bo_conn *c, const char *data, size_t len);
+static void parse_kept(bo_conn *c);
 
 bool bo_conn_alive(const bo_conn *c)
 {
@@ -110,14 +125,49 @@ static void on_tcp_closed(uv_handle_t *h)
 
 /* ---- writing ---- */
 
+/* True when `in` holds requests not yet parsed because the client was
+   behind on reading (parse_some stops only between requests for that):
+   after the client's EOF they are still to be answered. */
+static bool held_back(const bo_conn *c)
+{
+    return c->phase == PH_IDLE && c->in.len > 0;
+}
+
 static void after_output(bo_conn *c)
 {
     if (c->closing)
         return;
     if (c->req.active && c->req.wait == BO_WAIT_DRAIN && bo_conn_pending(c) < BO_CONN_OUT_HIGH / 2)
         bo_request_drained(&c->req);
-    if (bo_conn_pending(c) == 0 && !c->req.active && (c->close_after_write || c->eof))
+    if (bo_conn_pending(c) == 0 && !c->req.active &&
+        (c->close_after_write || (c->eof && !held_back(c))))
         bo_conn_close(c);
+}
+
+/*
+ * Goes on with pipelined requests that parse_some() held back because the
+ * client was behind on reading its answers (BO_CONN_OUT_HIGH), now that a
+ * write has completed. Nothing else would: the client may have sent them
+ * all already and be waiting. Runs from the write callback only.
+ */
+static void resume_pipeline(bo_conn *c)
+{
+    while (!c->closing && !c->req.active && !c->close_after_write && !c->write_active &&
+           c->in.len > 0) {
+        size_t before = c->in.len;
+        parse_kept(c);
+        bo_conn_flush(c);
+        if (c->in.len == before)
+            break;      /* the rest is an unfinished request */
+    }
+    if (c->closing || c->req.active || c->close_after_write)
+        return;
+    if (c->eof && bo_conn_pending(c) == 0) {
+        bo_conn_close(c);   /* what is left can never become a whole request */
+        return;
+    }
+    if (c->in.len <= 64 * 1024)
+        start_reading(c);
 }
 
 static void on_write(uv_write_t *wr, int status)
@@ -135,6 +185,7 @@ static void on_write(uv_write_t *wr, int status)
         bo_conn_flush(c);
     else
         after_output(c);
+    resume_pipeline(c);
 }
 
 void bo_conn_flush(bo_conn *c)
@@ -213,11 +264,14 @@ int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const cha
     for (size_t i = 0; i < vlen; i++)
         if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
             return BO_EINVAL;
+    char first = (char)(name[0] | 0x20);
     for (size_t i = 0; i < BO_COUNT(reserved); i++)
-        if (strlen(reserved[i]) == nlen && strncasecmp(reserved[i], name, nlen) == 0)
+        if (reserved[i].len == nlen && reserved[i].name[0] == first &&
+            strncasecmp(reserved[i].name, name, nlen) == 0)
             return 0;
     for (size_t i = 0; i < BO_COUNT(defaults); i++)
-        if (strlen(defaults[i].name) == nlen && strncasecmp(defaults[i].name, name, nlen) == 0)
+        if (defaults[i].len == nlen && defaults[i].name[0] == first &&
+            strncasecmp(defaults[i].name, name, nlen) == 0)
             c->set_headers |= defaults[i].flag;
     char *p = bo_buf_reserve(&c->out, nlen + vlen + 4);
     memcpy(p, name, nlen);
@@ -233,10 +287,15 @@ int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const cha
 /* Adds the defaults the app did not set, and the Connection header. */
 static void finish_head_common(bo_conn *c)
 {
-    for (size_t i = 0; i < BO_COUNT(defaults); i++)
-        if (defaults[i].line && !(c->set_headers & defaults[i].flag))
-            bo_buf_puts(&c->out, defaults[i].line);
-    c->keep_alive = c->http.keep_alive && !c->eof && !c->close_after_write &&
+    if (!(c->set_headers & H_SECURITY)) {
+        /* The usual case: every default, in one copy. */
+        bo_buf_append(&c->out, security_block, sizeof security_block - 1);
+    } else {
+        for (size_t i = 0; i < BO_COUNT(defaults); i++)
+            if (defaults[i].line && !(c->set_headers & defaults[i].flag))
+                bo_buf_puts(&c->out, defaults[i].line);
+    }
+    c->keep_alive = c->http.keep_alive && !(c->eof && c->in.len == 0) && !c->close_after_write &&
                     !c->worker->stopping;
     if (!c->keep_alive)
         bo_buf_append(&c->out, "Connection: close\r\n", 19);
@@ -341,8 +400,16 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
     bo_server *s = server_of(c);
     size_t total = 0;
     c->in_process = true;
-    while (!c->closing && !c->req.active && !c->close_after_write &&
-           bo_conn_pending(c) < BO_CONN_OUT_HIGH) {
+    while (!c->closing && !c->req.active && !c->close_after_write) {
+        /* A client behind on reading its answers: before a new request,
+           hand what is queued to the kernel, and stop if it will not take it
+           all. A write is then in flight, and its callback goes on
+           (resume_pipeline). */
+        if (c->phase == PH_IDLE && bo_conn_pending(c) >= BO_CONN_OUT_HIGH) {
+            bo_conn_flush(c);
+            if (c->closing || bo_conn_pending(c) >= BO_CONN_OUT_HIGH)
+                break;
+        }
         size_t used = 0;
         bo_http_event ev = bo_http_parse(&c->parser, data + total, len - total, &used);
         total += used;
@@ -416,7 +483,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             bo_conn_close(c);
             return;
         }
-        /* The client has finished sending: answer what is running, then close. */
+        /* The client has finished sending: answer what is running and what
+           it pipelined before, then close. */
         c->eof = true;
         uv_read_stop(stream);
         c->reading = false;
@@ -432,8 +500,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         bo_buf_append(&c->in, buf->base, (size_t)nread);
         parse_kept(c);
     }
-    /* While a request runs, pipelined bytes wait in the kernel beyond 64 KiB. */
-    if (!c->closing && c->req.active && c->in.len > 64 * 1024) {
+    /* While a request runs, or the client is behind on reading its answers,
+       pipelined bytes wait in the kernel beyond 64 KiB. */
+    if (!c->closing && (c->req.active || bo_conn_pending(c) >= BO_CONN_OUT_HIGH) &&
+        c->in.len > 64 * 1024) {
         uv_read_stop(stream);
         c->reading = false;
     }
@@ -520,8 +590,10 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
     if (open > s->cfg.max_conns || w->stopping) {
         /* Shed the newest politely: a 503 it can read, then close. */
         static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Retry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
+            "HTTP/1.1 503 Service Unavailable\r\nServer: borough\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"
+            CSP_LINE FRAME_LINE REFERRER_LINE NOSNIFF_LINE COOP_LINE
+            "Connection: close\r\nContent-Length: 37\r\n\r\n"
             "The server is busy. Try again soon.\r\n";
         uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
         uv_try_write((uv_stream_t *)&c->tcp, &b, 1);

@@ -80,12 +80,11 @@ static bool in_list(const char *const *list, const char *name)
     return false;
 }
 
-static bool is_schema_table(const char *name)
-{
-    return name && (strcasecmp(name, "sqlite_master") == 0 || strcasecmp(name, "sqlite_schema") == 0 ||
-                    strcasecmp(name, "sqlite_temp_master") == 0 || strcasecmp(name, "sqlite_temp_schema") == 0);
-}
-
+/* Writes to the schema table are not judged here: SQLite reports every
+   CREATE, DROP and ALTER as an INSERT, DELETE or UPDATE of sqlite_schema, so
+   refusing those would refuse all DDL. A direct write to the schema table is
+   refused by SQLite itself unless writable_schema is on, which
+   SQLITE_DBCONFIG_DEFENSIVE and the PRAGMA allowlist both rule out. */
 static int app_authorizer(void *ud, int action, const char *a, const char *b, const char *dbname,
                           const char *trigger)
 {
@@ -103,10 +102,6 @@ static int app_authorizer(void *ud, int action, const char *a, const char *b, co
     case SQLITE_FUNCTION:
         return (strcasecmp(b, "load_extension") == 0 || strcasecmp(b, "fts3_tokenizer") == 0)
                    ? SQLITE_DENY : SQLITE_OK;
-    case SQLITE_INSERT:
-    case SQLITE_UPDATE:
-    case SQLITE_DELETE:
-        return is_schema_table(a) ? SQLITE_DENY : SQLITE_OK;
     case SQLITE_CREATE_VTABLE:
     case SQLITE_DROP_VTABLE:
         return (strcasecmp(b, "fts5") == 0 || strcasecmp(b, "fts4") == 0 || strcasecmp(b, "rtree") == 0)
@@ -188,6 +183,12 @@ int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t 
         if ((rc = pragma(db, "PRAGMA journal_mode=WAL", err, errlen)) < 0)
             goto fail_code;
     }
+    /* Without checkpoints on commit, the keeper's copies are what bound the
+       log; after a reset the file is cut back to this size. */
+    if ((flags & BO_DB_NO_CHECKPOINT) &&
+        ((rc = pragma(db, "PRAGMA wal_autocheckpoint=0", err, errlen)) < 0 ||
+         (rc = pragma(db, "PRAGMA journal_size_limit=67108864", err, errlen)) < 0))
+        goto fail_code;
     if ((rc = pragma(db, "PRAGMA synchronous=NORMAL", err, errlen)) < 0 ||
         (rc = pragma(db, "PRAGMA foreign_keys=ON", err, errlen)) < 0)
         goto fail_code;
@@ -313,12 +314,30 @@ static const char *skip_space(const char *p, const char *end)
     }
 }
 
-static bool refused_statement(const char *sql, size_t len)
+/* True if the statement at p (left bytes) starts with the keyword kw. */
+static bool starts_with_keyword(const char *p, size_t left, const char *kw)
 {
+    size_t n = strlen(kw);
+    return left >= n && strncasecmp(p, kw, n) == 0 &&
+           (left == n || !((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+                           (p[n] >= '0' && p[n] <= '9') || p[n] == '_'));
+}
+
+/* Why an app may not run this statement, or NULL. VACUUM could write
+   anywhere (VACUUM INTO) and stalls every writer. Transaction control is the
+   platform's (db.tx): a BEGIN left open by a handler would outlive its
+   request, hold the write lock and swallow later requests' writes. */
+static const char *refused_statement(const char *sql, size_t len)
+{
+    static const char *const tx_words[] = { "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE" };
     const char *p = skip_space(sql, sql + len);
     size_t left = (size_t)(sql + len - p);
-    return left >= 6 && strncasecmp(p, "VACUUM", 6) == 0 &&
-           (left == 6 || !((p[6] >= 'a' && p[6] <= 'z') || (p[6] >= 'A' && p[6] <= 'Z') || p[6] == '_'));
+    if (starts_with_keyword(p, left, "VACUUM"))
+        return "VACUUM is not allowed";
+    for (size_t i = 0; i < BO_COUNT(tx_words); i++)
+        if (starts_with_keyword(p, left, tx_words[i]))
+            return "transaction statements are not allowed; use db.tx(fn) for a transaction";
+    return NULL;
 }
 
 sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
@@ -335,8 +354,9 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
         }
         slot = (slot + 1) & (CACHE_SLOTS - 1);
     }
-    if ((db->flags & BO_DB_APP) && refused_statement(sql, len)) {
-        snprintf(err, errlen, "VACUUM is not allowed");
+    const char *refused = (db->flags & BO_DB_APP) ? refused_statement(sql, len) : NULL;
+    if (refused) {
+        snprintf(err, errlen, "%s", refused);
         return NULL;
     }
     sqlite3_stmt *stmt = NULL;
@@ -429,6 +449,25 @@ int bo_db_rollback(bo_db *db)
     db->tx_depth--;
     if (db->tx_depth == 0 && !sqlite3_get_autocommit(db->sqlite))
         sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+    return bo_db_error(rc);
+}
+
+#define TRUNCATE_FRAMES 16384     /* about 64 MiB of 4 KiB pages */
+
+int bo_db_checkpoint(bo_db *db, int *frames)
+{
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc == SQLITE_OK && log >= TRUNCATE_FRAMES && copied == log) {
+        /* Everything is copied: try (without waiting) to reset the file. */
+        sqlite3_busy_timeout(db->sqlite, 0);
+        rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
+        sqlite3_busy_timeout(db->sqlite, BUSY_TIMEOUT_MS);
+        if ((rc & 0xff) == SQLITE_BUSY)
+            rc = SQLITE_OK;
+    }
+    if (frames)
+        *frames = log;
     return bo_db_error(rc);
 }
 

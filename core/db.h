@@ -22,6 +22,7 @@ enum {
     BO_DB_APP = 1 << 0,       /* an app's database: authorizer on */
     BO_DB_READONLY = 1 << 1,
     BO_DB_CREATE = 1 << 2,    /* create the file (and its folder) if missing */
+    BO_DB_NO_CHECKPOINT = 1 << 3, /* commits never checkpoint: a wal_keeper does */
 };
 
 /* Opens path with the pragmas above. Returns 0 and *out, or a BO_E* code
@@ -55,6 +56,11 @@ int bo_db_begin(bo_db *db, char *err, size_t errlen);
 int bo_db_commit(bo_db *db, char *err, size_t errlen);
 int bo_db_rollback(bo_db *db);
 int bo_db_tx_depth(const bo_db *db);
+
+/* Copies committed WAL frames into the database without blocking readers or
+   writers (a PASSIVE checkpoint); when the log is large and fully copied,
+   also truncates it. *frames receives the frames still in the log. */
+int bo_db_checkpoint(bo_db *db, int *frames);
 
 /* Translates an SQLite result code into a BO_E* code. */
 int bo_db_error(int rc);

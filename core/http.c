@@ -10,7 +10,8 @@
  * the head the framing is judged: Content-Length and Transfer-Encoding
  * together, twice, malformed, or an unknown coding are all 400.
  * The body then streams through http-parser with its size bounded by
- * max_body and its chunk framing bounded relative to the data it carries.
+ * max_body; chunk framing is checked strictly (CRLF line ends, CRLF after
+ * each chunk's data) and bounded relative to the data it carries.
  */
 #include "http.h"
 
@@ -19,6 +20,8 @@
 
 enum { PHASE_HEAD, PHASE_BODY, PHASE_DONE, PHASE_ERROR };
 enum { CB_NONE, CB_FIELD, CB_VALUE };
+/* Where check_chunk_framing() is: in a line, after its CR, or after chunk data. */
+enum { CF_LINE_START, CF_LINE, CF_CR, CF_DATA_END, CF_DATA_END_CR };
 
 /* Framing allowed around body data in a chunked body: a fixed allowance
    for sizes, extensions and trailers, plus a multiple of the data. */
@@ -111,22 +114,47 @@ static bool is_tchar(unsigned char c)
            (c && strchr(extra, c));
 }
 
+/*
+ * Refuses a Content-Length or Transfer-Encoding that clashes with one seen
+ * before (index is the header just named). This runs as each name ends,
+ * before http-parser reads the value, so the verdict is ours whatever the
+ * parser underneath would make of it.
+ */
+static int check_framing_name(bo_http_parser *p, unsigned index)
+{
+    bo_http_request *r = p->req;
+    const bo_http_header *h = &r->headers[index];
+    bo_str name = { bo_http_str(r, h->name), h->name_len };
+    bool length = bo_str_ieq(name, "content-length");
+    if (!length && !bo_str_ieq(name, "transfer-encoding"))
+        return 0;
+    for (unsigned i = 0; i < index; i++) {
+        const bo_http_header *o = &r->headers[i];
+        bo_str other = { bo_http_str(r, o->name), o->name_len };
+        if (bo_str_ieq(other, "content-length"))
+            return fail(p, 400, length ? "more than one Content-Length"
+                                       : "both Content-Length and Transfer-Encoding");
+        if (bo_str_ieq(other, "transfer-encoding"))
+            return fail(p, 400, length ? "both Content-Length and Transfer-Encoding"
+                                       : "more than one Transfer-Encoding");
+    }
+    return 0;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     bo_http_parser *p = parser_of(hp);
     bo_http_request *r = p->req;
-    if (p->phase == PHASE_BODY) {   /* a trailer: counted as framing, not kept */
-        p->framing_bytes += n;
-        return 0;
-    }
     for (size_t i = 0; i < n; i++)
         if (!is_tchar((unsigned char)at[i]))
             return fail(p, 400, "invalid character in a header name");
+    if (p->phase == PHASE_BODY)
+        return 0;   /* a trailer: checked, not kept (bo_http_parse counts it as framing) */
     if (p->last_callback == CB_FIELD) {
         bo_http_header *h = &r->headers[r->nheaders - 1];
         extend(r, at, n);
         h->name_len += (uint32_t)n;
-        return 0;
+        return check_framing_name(p, r->nheaders - 1);
     }
     if (r->nheaders == BO_HTTP_MAX_HEADERS)
         return fail(p, 431, "too many header fields");
@@ -135,22 +163,20 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
     h->name_len = (uint32_t)n;
     h->value = h->value_len = 0;
     p->last_callback = CB_FIELD;
-    return 0;
+    return check_framing_name(p, r->nheaders - 1);
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     bo_http_parser *p = parser_of(hp);
     bo_http_request *r = p->req;
-    if (p->phase == PHASE_BODY) {
-        p->framing_bytes += n;
-        return 0;
-    }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)at[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return fail(p, 400, "invalid character in a header value");
     }
+    if (p->phase == PHASE_BODY)
+        return 0;   /* a trailer */
     bo_http_header *h = &r->headers[r->nheaders - 1];
     if (p->last_callback == CB_VALUE) {
         extend(r, at, n);
@@ -262,9 +288,22 @@ static int check_head(bo_http_parser *p)
     return 0;
 }
 
+/* Drops the whitespace that ends each field value (RFC 9112 5: it is not
+   part of the value); http-parser drops only the leading whitespace. */
+static void trim_values(bo_http_request *r)
+{
+    for (unsigned i = 0; i < r->nheaders; i++) {
+        bo_http_header *h = &r->headers[i];
+        char *v = r->raw.data + h->value;
+        while (h->value_len && (v[h->value_len - 1] == ' ' || v[h->value_len - 1] == '\t'))
+            v[--h->value_len] = '\0';
+    }
+}
+
 static int on_headers_complete(http_parser *hp)
 {
     bo_http_parser *p = parser_of(hp);
+    trim_values(p->req);
     if (check_head(p) < 0)
         return -1;
     p->last_callback = CB_NONE;
@@ -272,9 +311,58 @@ static int on_headers_complete(http_parser *hp)
     return 0;
 }
 
+/*
+ * Checks the framing of a chunked body between the pieces of chunk data:
+ * size lines with their extensions, the CRLF after each chunk's data, the
+ * trailers and the final CRLF. http-parser 2.9 takes these loosely unless
+ * built strict (any two bytes after chunk data, a bare CR or LF in a size
+ * line or a trailer, folded trailers), so here every line must end in CRLF,
+ * may not start with whitespace and holds no control character but HT, and
+ * chunk data must be followed by CRLF. The state carries over between calls.
+ */
+static int check_chunk_framing(bo_http_parser *p, const char *s, const char *end)
+{
+    for (; s < end; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (p->chunk_state) {
+        case CF_DATA_END:
+        case CF_DATA_END_CR:
+            if (c != (p->chunk_state == CF_DATA_END ? '\r' : '\n'))
+                return fail(p, 400, "chunk data not followed by CRLF");
+            p->chunk_state = p->chunk_state == CF_DATA_END ? CF_DATA_END_CR : CF_LINE_START;
+            break;
+        case CF_CR:
+            if (c != '\n')
+                return fail(p, 400, "bare CR in chunked framing");
+            p->chunk_state = CF_LINE_START;
+            break;
+        default:
+            if (c == '\r')
+                p->chunk_state = CF_CR;
+            else if (c == '\n')
+                return fail(p, 400, "bare LF in chunked framing");
+            else if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return fail(p, 400, "invalid character in chunked framing");
+            else if (p->chunk_state == CF_LINE_START && (c == ' ' || c == '\t'))
+                return fail(p, 400, "obsolete line folding");
+            else
+                p->chunk_state = CF_LINE;
+            break;
+        }
+    }
+    return 0;
+}
+
 static int on_body(http_parser *hp, const char *at, size_t n)
 {
     bo_http_parser *p = parser_of(hp);
+    if (p->req->chunked) {
+        if (check_chunk_framing(p, p->frame_from, at) < 0)
+            return -1;
+        p->frame_from = at + n;
+        if (hp->content_length == 0)
+            p->chunk_state = CF_DATA_END;   /* this chunk's data is complete */
+    }
     if (p->body_bytes + n > p->max_body)
         return fail(p, 413, "body over the limit");
     p->body_bytes += n;
@@ -317,9 +405,34 @@ void bo_http_parser_reset(bo_http_parser *p)
     p->max_body = 0;
     p->body_bytes = 0;
     p->framing_bytes = 0;
+    p->chunk_state = CF_LINE_START;
+    p->frame_from = NULL;
     p->message_complete = false;
     p->status = 0;
     p->error = NULL;
+}
+
+/*
+ * Checks a request line (without its CRLF) against RFC 9112 3: a method
+ * token, one space, a target of visible characters, one space, and
+ * "HTTP/" DIGIT "." DIGIT. http-parser 2.9 lets through extra spaces, and
+ * (unless built strict) a version such as "HTTX/1.1".
+ */
+static bool request_line_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_tchar((unsigned char)s[i]))
+        i++;
+    if (i == 0 || i == n || s[i] != ' ')
+        return false;
+    size_t target = ++i;
+    while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] != 0x7f)
+        i++;
+    if (i == target || n - i != 9 || s[i] != ' ')
+        return false;
+    const char *v = s + i + 1;
+    return memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+           v[7] >= '0' && v[7] <= '9';
 }
 
 /*
@@ -353,6 +466,8 @@ static long scan_head(bo_http_parser *p, const char *data, size_t len)
         }
         if (data[pos] == ' ' || data[pos] == '\t')
             return fail(p, 400, p->head_lines ? "obsolete line folding" : "malformed request line");
+        if (p->head_lines == 0 && !request_line_ok(data + pos, end - 1 - pos))
+            return fail(p, 400, "malformed request line");
         if (++p->head_lines > BO_HTTP_MAX_HEADERS + 1)
             return fail(p, 431, "too many header fields");
         pos = end + 1;
@@ -363,6 +478,23 @@ static bo_http_event error_event(bo_http_parser *p, const char *why)
 {
     fail(p, 400, why);
     return BO_HTTP_ERROR;
+}
+
+/* The reason for an error http-parser found, in our words where the client
+   may see it, so that the answer does not change with the parser. */
+static const char *parser_error(enum http_errno e)
+{
+    switch (e) {
+    case HPE_INVALID_CONTENT_LENGTH: return "invalid Content-Length";
+    case HPE_UNEXPECTED_CONTENT_LENGTH: return "conflicting Content-Length";
+    case HPE_INVALID_HEADER_TOKEN: return "invalid character in a header";
+    case HPE_INVALID_METHOD: return "unknown method";
+    case HPE_INVALID_URL: return "malformed request target";
+    case HPE_INVALID_CHUNK_SIZE: return "invalid chunk size";
+    case HPE_STRICT:
+    case HPE_LF_EXPECTED: return "malformed chunk";
+    default: return http_errno_description(e);
+    }
 }
 
 bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, size_t *used)
@@ -400,7 +532,7 @@ bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, siz
             return BO_HTTP_ERROR;
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
         if ((e != HPE_OK && e != HPE_PAUSED) || p->phase != PHASE_BODY)
-            return error_event(p, http_errno_description(e));
+            return error_event(p, parser_error(e));
         if (n != (size_t)head && !p->message_complete)
             return error_event(p, "malformed head");
         *used = skip + (size_t)head;
@@ -412,14 +544,24 @@ bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, siz
         if (len == 0)
             return BO_HTTP_AGAIN;
         size_t before = p->body_bytes;
+        p->frame_from = data;
         size_t n = http_parser_execute(&p->hp, &settings, data, len);
         if (p->phase == PHASE_ERROR)
             return BO_HTTP_ERROR;
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
-        if (e != HPE_OK && e != HPE_PAUSED)
-            return error_event(p, http_errno_description(e));
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            /* Framing before the error gives the reason, however the bytes arrived. */
+            if (p->req->chunked && check_chunk_framing(p, p->frame_from, data + n) < 0)
+                return BO_HTTP_ERROR;
+            /* http-parser reports a chunk size that overflows as a bad length. */
+            if (e == HPE_INVALID_CONTENT_LENGTH && p->req->chunked)
+                return error_event(p, "invalid chunk size");
+            return error_event(p, parser_error(e));
+        }
         *used = n;
         if (p->req->chunked) {
+            if (check_chunk_framing(p, p->frame_from, data + n) < 0)
+                return BO_HTTP_ERROR;
             p->framing_bytes += n - (p->body_bytes - before);
             if (p->framing_bytes > FRAMING_BASE + FRAMING_PER_BODY_BYTE * p->body_bytes)
                 return error_event(p, "chunk framing too large");

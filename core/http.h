@@ -63,8 +63,10 @@ typedef struct bo_http_parser {
     size_t max_body;            /* set by the owner after BO_HTTP_HEAD */
     size_t body_bytes;
     size_t framing_bytes;       /* chunk sizes, extensions and trailers */
+    int chunk_state;            /* where the strict check of chunked framing is */
+    const char *frame_from;     /* during a parse: framing not yet checked */
     bool message_complete;
-    int status;                 /* with BO_HTTP_ERROR: 400, 413, 414, 431, 501, 505 */
+    int status;                 /* with BO_HTTP_ERROR: 400, 413, 414, 417, 431, 501, 505 */
     const char *error;          /* with BO_HTTP_ERROR: a short reason for the log */
 } bo_http_parser;
 

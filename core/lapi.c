@@ -19,6 +19,7 @@
 #include <string.h>
 
 static const char scratch_key = 0;
+static const char mount_key = 0;     /* registry[&mount_key] = the prefix borough.app declared */
 
 struct bo_request *bo_lapi_current(lua_State *L)
 {
@@ -171,7 +172,10 @@ static int l_escape(lua_State *L)
     return 1;
 }
 
-/* borough.url(path): path inside the app, as a URL path from the site root. */
+/* borough.url(path): path inside the app, as a URL path from the site root.
+   In a request the prefix is the one the request came in by; at load time it
+   is the one borough.app{...} declared (the server reads the manifest only
+   once app.lua has returned), else the app's configured mount. */
 static int l_url(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -179,7 +183,8 @@ static int l_url(lua_State *L)
     bo_request *r = bo_lapi_current(L);
     if (r) {
         lua_pushlstring(L, bo_http_str(r->http, r->http->path), r->rest);
-    } else {
+    } else if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mount_key) != LUA_TSTRING) {
+        lua_pop(L, 1);
         bo_sandbox *sb = bo_sandbox_of(L);
         bo_gen *g = sb ? sb->owner : NULL;
         lua_pushstring(L, g && g->info->mount ? g->info->mount : "");
@@ -187,6 +192,29 @@ static int l_url(lua_State *L)
     lua_pushvalue(L, 1);
     lua_concat(L, 2);
     return 1;
+}
+
+/* borough._declare_mount(prefix): remembers the URL prefix borough.app{...}
+   declared ("" for the root or a host-only app) for borough.url at load time. */
+static int l_declare_mount(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &mount_key);
+    return 0;
+}
+
+/* Where a request that slept carries on: one that was ended while it slept
+   (its time ran out, the server is stopping) fails here, so that the error
+   names the line that called borough.sleep. */
+static int sleep_done(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    BO_UNUSED(ctx);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb && sb->budget->spent)
+        return luaL_error(L, "%s", sb->budget->spent);
+    return 0;
 }
 
 /* borough.sleep(seconds): the request waits; the worker goes on serving. */
@@ -201,13 +229,18 @@ static int l_sleep(lua_State *L)
         return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
     bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)(secs * 1000.0 + 0.5));
     bo_sandbox_push_sentinel(L);
-    return lua_yield(L, 1);
+    return lua_yieldk(L, 1, 0, sleep_done);
 }
 
-/* borough._where(level): "file:line:" of a caller, for platform messages. */
+/* borough._where(level): "file:line:" of a caller, for platform messages
+   (luaL_where's text without its trailing space), or "" if not known. */
 static int l_where(lua_State *L)
 {
     luaL_where(L, (int)luaL_checkinteger(L, 1));
+    size_t len;
+    const char *where = lua_tolstring(L, -1, &len);
+    if (len > 0 && where[len - 1] == ' ')
+        lua_pushlstring(L, where, len - 1);
     return 1;
 }
 
@@ -239,6 +272,7 @@ static const luaL_Reg borough_fns[] = {
     { "sleep", l_sleep },
     { "_where", l_where },
     { "_check_route", l_check_route },
+    { "_declare_mount", l_declare_mount },
     { NULL, NULL },
 };
 

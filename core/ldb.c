@@ -119,13 +119,27 @@ static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
     return stmt;
 }
 
-/* Pushes the shared row metatable for stmt's columns. */
+static const char stamp_key = 0;    /* mt[&stamp_key] = the statement's re-prepare count */
+
+/* Pushes the shared row metatable for stmt's columns. Call it after the first
+   step: SQLite re-prepares a statement whose schema changed (ALTER TABLE, or
+   another connection's migration) inside sqlite3_step, and its columns may
+   change with it. The cached table is rebuilt when the re-prepare count has
+   moved since it was made. */
 static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
 {
     int *ref = bo_db_stmt_user_ref(db, stmt);
+    lua_Integer stamp = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
     if (ref && *ref > 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
-        return;
+        lua_rawgetp(L, -1, &stamp_key);
+        bool current = lua_tointeger(L, -1) == stamp;
+        lua_pop(L, 1);
+        if (current)
+            return;
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+        *ref = 0;
     }
     lua_createtable(L, 0, 2);
     lua_createtable(L, ncols, 0);
@@ -136,33 +150,38 @@ static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
     lua_setfield(L, -2, "__columns");
     lua_pushliteral(L, "borough.row");
     lua_setfield(L, -2, "__name");
+    lua_pushinteger(L, stamp);
+    lua_rawsetp(L, -2, &stamp_key);
     if (ref) {
         lua_pushvalue(L, -1);
         *ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
 }
 
-static void push_row(lua_State *L, sqlite3_stmt *stmt, int ncols, int mt)
+/* Pushes the current row; keys come from the __columns table at cols, so no
+   column name is hashed again per row. */
+static void push_row(lua_State *L, sqlite3_stmt *stmt, int ncols, int mt, int cols)
 {
     lua_createtable(L, 0, ncols);
     for (int i = 0; i < ncols; i++) {
-        switch (sqlite3_column_type(stmt, i)) {
+        int type = sqlite3_column_type(stmt, i);
+        if (type == SQLITE_NULL)
+            continue;   /* NULL: the key is absent */
+        lua_rawgeti(L, cols, i + 1);
+        switch (type) {
         case SQLITE_INTEGER:
             lua_pushinteger(L, sqlite3_column_int64(stmt, i));
             break;
         case SQLITE_FLOAT:
             lua_pushnumber(L, sqlite3_column_double(stmt, i));
             break;
-        case SQLITE_TEXT:
-        case SQLITE_BLOB: {
+        default: {
             const void *p = sqlite3_column_blob(stmt, i);
             lua_pushlstring(L, p ? p : "", (size_t)sqlite3_column_bytes(stmt, i));
             break;
         }
-        default:
-            continue;   /* NULL: the key is absent */
         }
-        lua_setfield(L, -2, sqlite3_column_name(stmt, i));
+        lua_rawset(L, -3);
     }
     lua_pushvalue(L, mt);
     lua_setmetatable(L, -2);
@@ -173,14 +192,18 @@ static int l_query(lua_State *L)
 {
     bo_db *db = db_of(L);
     sqlite3_stmt *stmt = prepare_and_bind(L, db);
+    int rc = sqlite3_step(stmt);        /* columns are known after it (see push_row_mt) */
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(L, db, stmt, NULL);
     int ncols = sqlite3_column_count(stmt);
     push_row_mt(L, db, stmt, ncols);
     int mt = lua_gettop(L);
+    lua_getfield(L, mt, "__columns");
+    int cols = lua_gettop(L);
     lua_newtable(L);
     lua_Integer n = 0;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        push_row(L, stmt, ncols, mt);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
+        push_row(L, stmt, ncols, mt, cols);
         lua_rawseti(L, -2, ++n);
     }
     if (rc != SQLITE_DONE)
@@ -195,11 +218,12 @@ static int l_one(lua_State *L)
 {
     bo_db *db = db_of(L);
     sqlite3_stmt *stmt = prepare_and_bind(L, db);
-    int ncols = sqlite3_column_count(stmt);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
+        int ncols = sqlite3_column_count(stmt);     /* after the step (see push_row_mt) */
         push_row_mt(L, db, stmt, ncols);
-        push_row(L, stmt, ncols, lua_gettop(L));
+        lua_getfield(L, -1, "__columns");
+        push_row(L, stmt, ncols, lua_gettop(L) - 1, lua_gettop(L));
         sqlite3_reset(stmt);
         return 1;
     }

@@ -247,6 +247,14 @@ static int req_index(lua_State *L)
     return 1;
 }
 
+/* The continuation of bo_lreq_main: the handler's results are the stack. */
+static int main_done(lua_State *co, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    BO_UNUSED(ctx);
+    return lua_gettop(co);
+}
+
 int bo_lreq_main(lua_State *co)
 {
     bo_request *r = lua_touserdata(co, 1);
@@ -264,8 +272,10 @@ int bo_lreq_main(lua_State *co)
     lua_rawgetp(co, LUA_REGISTRYINDEX, &req_mt_key);
     lua_setmetatable(co, -2);
 
-    lua_call(co, 1, LUA_MULTRET);
-    return lua_gettop(co);
+    /* With a continuation, so the handler may wait (borough.sleep, outbound
+       I/O): a plain lua_call would make every yield inside it an error. */
+    lua_callk(co, 1, LUA_MULTRET, 0, main_done);
+    return main_done(co, LUA_OK, 0);
 }
 
 void bo_lreq_release(bo_request *r)

@@ -89,7 +89,8 @@ static int parse_seconds(const char *s, uint64_t *ms)
     return 0;
 }
 
-static int parse_listen(const char *s, bo_config *cfg)
+/* HOST:PORT or [IPV6]:PORT; the host is copied into host (hostlen bytes). */
+static int parse_listen(const char *s, bo_config *cfg, char *host, size_t hostlen)
 {
     const char *colon = strrchr(s, ':');
     unsigned long port;
@@ -97,9 +98,12 @@ static int parse_listen(const char *s, bo_config *cfg)
         return -1;
     size_t n = (size_t)(colon - s);
     if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
-        cfg->host = bo_strndup(s + 1, n - 2);
-    else
-        cfg->host = bo_strndup(s, n);
+        s++, n -= 2;
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    cfg->host = host;
     cfg->port = (int)port;
     return 0;
 }
@@ -107,8 +111,8 @@ static int parse_listen(const char *s, bo_config *cfg)
 static int cmd_serve(int argc, char **argv, const char *lib_arg)
 {
     bo_config cfg;
+    char host[256];
     bo_config_defaults(&cfg);
-    bool host_allocated = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,9 +129,8 @@ static int cmd_serve(int argc, char **argv, const char *lib_arg)
             return bad_usage("%s needs a value", a);
         i++;
         if (strcmp(a, "--listen") == 0) {
-            if (parse_listen(v, &cfg) < 0)
+            if (parse_listen(v, &cfg, host, sizeof host) < 0)
                 return bad_usage("--listen wants HOST:PORT, not %s", v);
-            host_allocated = true;
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
         } else if (strcmp(a, "--workers") == 0) {
@@ -170,8 +173,6 @@ static int cmd_serve(int argc, char **argv, const char *lib_arg)
     cfg.lib_dir = lib;
     int status = bo_server_run(&cfg);
     free(lib);
-    if (host_allocated)
-        free((char *)cfg.host);
     return status;
 }
 
@@ -200,7 +201,7 @@ static int cmd_check(int argc, char **argv, const char *lib_arg)
         free(lib);
         return 1;
     }
-    bo_paths paths = { tmp, lib };
+    bo_paths paths = { tmp, lib, false };
     bo_log_set_level(BO_LOG_ERROR);
     int broken = bo_server_check(path, &paths);
     if (nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

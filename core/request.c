@@ -207,10 +207,21 @@ static void serve_static(bo_request *r)
 
 /* ---- routing ---- */
 
+/* "<run>.<worker>-<hex count>", made without printf: it runs per request. */
 static void make_id(bo_request *r)
 {
     bo_worker *w = r->worker;
-    snprintf(r->id, sizeof r->id, "%s%llx", w->id_prefix, (unsigned long long)++w->requests);
+    size_t n = strlen(w->id_prefix);
+    memcpy(r->id, w->id_prefix, n);
+    char hex[17];
+    int h = 16;
+    uint64_t v = ++w->requests;
+    hex[16] = '\0';
+    do {
+        hex[--h] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    memcpy(r->id + n, hex + h, (size_t)(17 - h));
 }
 
 static size_t route_error(bo_request *r, int status)
@@ -419,7 +430,7 @@ static void respond(bo_request *r, int nres)
     if (lua_isfunction(co, -1)) {
         /* Stream: run the pump on the same coroutine, which may wait. */
         r->streaming = true;
-        lua_replace(co, 1);
+        lua_insert(co, 1);       /* the body function alone stays, at 1 */
         lua_settop(co, 1);
         bo_lreq_push_pump(co);
         lua_insert(co, 1);
@@ -430,20 +441,35 @@ static void respond(bo_request *r, int nres)
     finish(r);
 }
 
+/* Spends the waiting request's budget, so that its handler fails with why
+   where it waited. The budget must be the sandbox's current one while it is
+   marked: between resumes the sandbox holds its idle budget, which must not
+   be the one spent. */
+static void poison(bo_request *r, const char *why)
+{
+    bo_sandbox *sb = &r->gen->sb;
+    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
+    bo_sandbox_poison(r->co, why);
+    bo_sandbox_leave(sb, prev);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     bo_request *r = t->data;
     if (r->wait == BO_WAIT_NONE)
         return;
     if (r->budget.deadline_ns && uv_hrtime() >= r->budget.deadline_ns)
-        bo_sandbox_poison(r->co, "the request ran for too long (limits.time)");
+        poison(r, "the request ran for too long (limits.time)");
     r->wait = BO_WAIT_NONE;
     resume(r, 0);
 }
 
 static void arm_timer(bo_request *r)
 {
-    uint64_t now = uv_hrtime();
+    /* Measured from loop time, which lags uv_hrtime() (both are the
+       monotonic clock), a timer set for the deadline cannot fire before
+       on_timer sees the deadline passed. */
+    uint64_t now = uv_now(&r->worker->loop) * 1000000ULL;
     uint64_t left = UINT64_MAX;
     if (r->budget.deadline_ns)
         left = r->budget.deadline_ns > now ? (r->budget.deadline_ns - now) / 1000000 + 1 : 0;
@@ -465,7 +491,7 @@ void bo_request_kill(bo_request *r, const char *why)
     if (!r->active || r->wait == BO_WAIT_NONE)
         return;
     uv_timer_stop(&r->timer);
-    bo_sandbox_poison(r->co, why);
+    poison(r, why);
     r->wait = BO_WAIT_NONE;
     resume(r, 0);
 }
@@ -497,6 +523,9 @@ static void resume(bo_request *r, int nargs)
         bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && r->wait != BO_WAIT_NONE;
         lua_pop(co, nres);
         if (platform) {
+            /* A new wait (whoever recorded it): no drain has been seen for it
+               yet, or a streamed body would sleep through the next one. */
+            r->drained = false;
             arm_timer(r);
             bo_log_set_request(NULL);
             return;

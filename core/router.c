@@ -78,8 +78,11 @@ int bo_routes_add(bo_routes *rs, int method, const char *pattern, int index, cha
     unsigned nsegs = 0, nparams = 0;
     const char *p = pattern + 1;
     size_t total = strlen(pattern);
-    if (total > 1 && pattern[total - 1] == '/')
+    if (total > 1 && pattern[total - 1] == '/') {
         total--;   /* one trailing slash is not significant */
+        if (pattern[total - 1] == '/')
+            goto bad_empty;   /* "//" or "/a//": an empty last segment */
+    }
     const char *end = pattern + total;
     while (p < end) {
         const char *slash = memchr(p, '/', (size_t)(end - p));
@@ -172,7 +175,8 @@ static int split(const char *path, size_t len, char *scratch, split_path *sp)
     if (len > 1 && path[len - 1] == '/')
         len--;
     size_t i = (len > 0 && path[0] == '/') ? 1 : 0;
-    while (i < len) {
+    bool more = i < len;   /* each further '/' starts a segment, perhaps empty */
+    while (more) {
         const char *slash = memchr(path + i, '/', len - i);
         size_t n = slash ? (size_t)(slash - (path + i)) : len - i;
         if (sp->count == BO_ROUTE_MAX_SEGMENTS) {
@@ -187,18 +191,23 @@ static int split(const char *path, size_t len, char *scratch, split_path *sp)
         sp->seg[sp->count].dec = scratch + i;
         sp->seg[sp->count].dec_len = (uint32_t)d;
         sp->count++;
+        more = slash != NULL;
         i += n + 1;
     }
     return 0;
 }
 
-/* Compares how specific two matching routes are; > 0 if a is more specific. */
+/* Compares how specific two matching routes are; > 0 if a is more specific.
+   Segment by segment, a literal beats a parameter beats a splat. Where one
+   route has ended, the other (matching the same path) can only go on with a
+   splat that matches nothing: the route that ended is the exact match and
+   wins: for the path "/files", the route "/files" beats "/files" + splat. */
 static int specificity(const bo_route *a, const bo_route *b)
 {
     unsigned n = a->nsegments > b->nsegments ? a->nsegments : b->nsegments;
     for (unsigned i = 0; i < n; i++) {
-        int ka = i < a->nsegments ? 2 - a->segments[i].kind : -1;
-        int kb = i < b->nsegments ? 2 - b->segments[i].kind : -1;
+        int ka = i < a->nsegments ? 2 - a->segments[i].kind : 3;
+        int kb = i < b->nsegments ? 2 - b->segments[i].kind : 3;
         if (ka != kb)
             return ka - kb;
     }
@@ -215,6 +224,8 @@ static bool route_matches(const bo_route *r, const split_path *sp)
         const bo_route_segment *s = &r->segments[i];
         if (s->kind == BO_SEG_SPLAT)
             break;
+        if (s->kind == BO_SEG_PARAM && sp->seg[i].raw_len == 0)
+            return false;   /* a param is never empty */
         if (s->kind == BO_SEG_LITERAL &&
             (s->len != sp->seg[i].dec_len || memcmp(s->text, sp->seg[i].dec, s->len) != 0))
             return false;

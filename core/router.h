@@ -7,8 +7,9 @@
  * root mount ("/") as the fallback.
  *
  * bo_routes maps a method and an in-app path to a route. Patterns are split
- * on '/': a literal segment, ":name" (one segment, %-decoded into params) or
- * a final "*" (the rest of the path, as param "splat"). When several routes
+ * on '/': a literal segment, ":name" (one non-empty segment, %-decoded into
+ * params) or a final "*" (the rest of the path, perhaps empty, as param
+ * "splat"). When several routes
  * match, the most specific wins, segment by segment (literal over :param
  * over *), then the one declared first. One trailing slash on the request
  * path is ignored. HEAD is answered by GET routes. A path that matches only
@@ -98,8 +99,10 @@ int bo_mounts_add(bo_mounts *ms, const char *host, const char *prefix, int index
    the mount or NULL; *rest_off is where the in-app path starts in path. */
 const bo_mount *bo_mounts_find(const bo_mounts *ms, const char *host, size_t host_len,
                                const char *path, size_t path_len, size_t *rest_off);
-/* Normalises a declared mount ("/hello/", "hello", "/") to the stored form;
-   returns a new string or NULL if it is not a plain path. */
+/* Normalises a declared mount to the stored form ("/hello/" -> "/hello",
+   "/" -> ""); returns a new string, or NULL if it is not a plain absolute
+   path (no leading '/', an empty, "." or ".." segment, a space or another
+   character outside [A-Za-z0-9-._~/]). */
 char *bo_mount_normalise(const char *mount);
 
 #endif

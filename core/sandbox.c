@@ -9,8 +9,30 @@
  * inherit it) and charges the current budget; pattern matching charges its
  * steps through bo_sandbox_charge(). When a budget is spent the hook raises
  * an error and re-arms itself to fire after every instruction, so code that
- * catches the error (pcall, coroutine.resume) cannot carry on: the very next
- * instruction raises again, until the error reaches the request's top level.
+ * catches the error (pcall) cannot carry on: the very next instruction
+ * raises again, until the error reaches the request's top level. Hooks are
+ * per thread, so the coroutine library checks the budget each time a
+ * coroutine gives control back, and re-arms the hook of the thread that
+ * resumed it.
+ *
+ * The hook never fires inside a C function, so the library functions whose
+ * work is not bounded by the size of their result are metered too:
+ * table.move, insert, remove and sort charge the elements they touch, and
+ * string.rep of an empty string returns at once.
+ *
+ * Finalizers: Lua runs __gc metamethods with hooks off, so a finalizer
+ * would run outside every budget (a loop in one would hang the worker).
+ * App code therefore cannot make an object finalizable: setmetatable
+ * refuses a metatable with a __gc field, and a metatable that platform C
+ * code set (a request's, a row's, a JSON mark) is guarded before
+ * getmetatable hands it out, so that no __gc can be added to it and then
+ * given to new objects. Objects are marked for finalization only when
+ * their metatable is set, so a __gc added later to an app's own metatable
+ * does nothing.
+ *
+ * Lua also calls an xpcall message handler with hooks off when the error
+ * came from the hook, so xpcall runs its handler after the error has
+ * unwound, as a pcall followed by a call would.
  *
  * Libraries: base (without dofile, loadfile, and with load limited to text),
  * string (without dump, with metered patterns), table, math, utf8, coroutine
@@ -25,6 +47,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -52,6 +75,8 @@ const bo_limits bo_limits_max = {
 static const char yield_sentinel = 0;
 static const char request_threads_key = 0;
 static const char loaded_key = 0;
+static const char app_metatables_key = 0;
+static const char guard_key = 0;
 
 /* ---- memory ---- */
 
@@ -113,7 +138,7 @@ static const char *judge(bo_budget *b)
         if (b->used > b->max)
             b->spent = "the code ran too many instructions (limits.instructions)";
         else if (b->deadline_ns && uv_hrtime() > b->deadline_ns)
-            b->spent = "the code ran for too long (limits.wall_ms)";
+            b->spent = "the code ran for too long (limits.time)";
     }
     return b->spent;
 }
@@ -128,7 +153,11 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     const char *spent = judge(b);
     if (spent) {
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "%s", spent);
+        /* A hook has no frame of its own: level 0 is the Lua code running. */
+        luaL_where(L, 0);
+        lua_pushstring(L, spent);
+        lua_concat(L, 2);
+        lua_error(L);
     } else if (every != HOOK_EVERY) {
         lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     }
@@ -145,6 +174,12 @@ void bo_sandbox_charge(lua_State *L, unsigned steps)
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "%s", spent);
     }
+}
+
+/* Charges work that may be far larger than one charge can say. */
+static void charge_wide(lua_State *L, uint64_t steps)
+{
+    bo_sandbox_charge(L, steps > UINT_MAX ? UINT_MAX : (unsigned)steps);
 }
 
 bool bo_sandbox_over_budget(bo_sandbox *sb, unsigned steps)
@@ -296,21 +331,68 @@ static int sb_require(lua_State *L)
 
 /* ---- replaced base functions ---- */
 
-/* load(chunk [, chunkname [, mode [, env]]]) with mode always "t". */
+/* Runs the wrapped library function (upvalue 1, a C function that uses no
+   upvalues) in this call's own frame, so that its errors name the function
+   and the caller's line as if the app had called it directly. */
+static int call_wrapped(lua_State *L)
+{
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+    return fn(L);
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]) with mode always "t". An
+   absent env stays absent (load tells none from nil). */
 static int sb_load(lua_State *L)
 {
-    int top = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
+    if (lua_gettop(L) < 3)
+        lua_settop(L, 3);
     lua_pushliteral(L, "t");
-    int nargs = 3;
-    if (top >= 4) {
-        lua_pushvalue(L, 4);
-        nargs = 4;
+    lua_replace(L, 3);
+    return call_wrapped(L);
+}
+
+/* xpcall's second half (and its continuation after a yield): on success
+   returns true and the results; on an error calls the message handler with
+   it, now that it has unwound, and returns false and what the handler gave
+   ("error in error handling" if it failed; as in Lua, a memory error is
+   returned as it is). A spent budget is raised again at once, with its
+   first message, without running the handler. */
+static int xpcall_done(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(ctx);
+    if (status == LUA_OK || status == LUA_YIELD)
+        return lua_gettop(L) - 2;           /* true and the results */
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb->budget->spent)
+        return lua_error(L);
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    if (status == LUA_ERRMEM) {             /* as in Lua: no handler for it */
+        lua_remove(L, -2);
+    } else if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        if (sb->budget->spent)
+            return lua_error(L);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error in error handling");
     }
-    lua_call(L, nargs, LUA_MULTRET);
-    return lua_gettop(L) - top;
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* xpcall(f, msgh, ...): Lua calls the handler where the error was raised,
+   which for an error raised by the count hook is inside the hook, where
+   hooks are off: a handler that looped would never be stopped. This one
+   calls it once the error has unwound, which app code (without the debug
+   library) cannot tell apart. */
+static int sb_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1);                  /* the first result if all goes well */
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);                    /* f, msgh, true, f, args... */
+    return xpcall_done(L, lua_pcallk(L, n - 2, LUA_MULTRET, 0, 0, xpcall_done), 0);
 }
 
 static int sb_print(lua_State *L)
@@ -351,6 +433,172 @@ static int sb_collectgarbage(lua_State *L)
     }
 }
 
+/* ---- metatables without finalizers (see the top of the file) ---- */
+
+static bool is_app_metatable(lua_State *L, int mt)
+{
+    mt = lua_absindex(L, mt);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &app_metatables_key);
+    lua_pushvalue(L, mt);
+    bool mine = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    return mine;
+}
+
+static bool is_guarded(lua_State *L, int t)
+{
+    if (!lua_getmetatable(L, t))
+        return false;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &guard_key);
+    bool guarded = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return guarded;
+}
+
+static int no_finalizers(lua_State *L)
+{
+    return luaL_error(L, "__gc metamethods are not available to apps (finalizers would run outside the "
+                         "request's limits)");
+}
+
+/* setmetatable(t, mt): Lua's, but refuses a metatable with a __gc field and
+   notes mt as the app's own. */
+static int sb_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return no_finalizers(L);
+        lua_pop(L, 1);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &app_metatables_key);
+        lua_pushvalue(L, 2);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* getmetatable(v): Lua's, but a table's or userdata's metatable that the
+   app did not set itself is guarded first. */
+static int sb_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return 1;
+    int type = lua_type(L, 1);
+    if ((type == LUA_TTABLE || type == LUA_TUSERDATA) && !is_app_metatable(L, 2) &&
+        !lua_getmetatable(L, 2)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &guard_key);
+        lua_setmetatable(L, 2);
+    }
+    lua_settop(L, 2);
+    return 1;
+}
+
+/* The guard's __newindex: a guarded metatable takes any new field but __gc. */
+static int guard_newindex(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "__gc") == 0)
+        return no_finalizers(L);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* rawset(t, k, v): Lua's, but not __gc into a guarded metatable. */
+static int sb_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "__gc") == 0 && is_guarded(L, 1))
+        return no_finalizers(L);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* ---- C functions whose work the count hook cannot see ---- */
+
+/* string.rep(s, n [, sep]): Lua's copies an empty string n times, one empty
+   copy at a time, so ("").rep(2^62) would never end. */
+static int sb_rep(lua_State *L)
+{
+    size_t l, lsep;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0 || (l == 0 && (lsep == 0 || n == 1))) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    return call_wrapped(L);     /* at least n bytes: bounded by the memory cap */
+}
+
+/* The length of the table argument, if it is a table (else the wrapped
+   function raises its own error). */
+static lua_Integer table_len(lua_State *L, int idx)
+{
+    return lua_type(L, idx) == LUA_TTABLE ? luaL_len(L, idx) : 0;
+}
+
+/* table.move(a1, f, e, t [, a2]): e - f + 1 elements, whatever a1 holds. */
+static int sb_table_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    if (e >= f)
+        charge_wide(L, (uint64_t)e - (uint64_t)f + 1);
+    return call_wrapped(L);
+}
+
+/* table.insert(t, pos, v) and table.remove(t, pos) shift the elements
+   after pos; the forms at the end are cheap. */
+static int sb_table_insert(lua_State *L)
+{
+    if (lua_gettop(L) >= 3)
+        charge_wide(L, (uint64_t)table_len(L, 1));
+    return call_wrapped(L);
+}
+
+static int sb_table_remove(lua_State *L)
+{
+    if (lua_gettop(L) >= 2)
+        charge_wide(L, (uint64_t)table_len(L, 1));
+    return call_wrapped(L);
+}
+
+/* table.sort(t [, comp]): about n log2 n comparisons (a comparator written
+   in Lua is metered as well, as it runs). */
+static int sb_table_sort(lua_State *L)
+{
+    lua_Integer n = table_len(L, 1);
+    uint64_t steps = 0;
+    for (lua_Integer k = n; k > 1; k >>= 1)
+        steps += (uint64_t)n;
+    charge_wide(L, steps);
+    return call_wrapped(L);
+}
+
+/* Replaces t[name] (t at the top of the stack) with fn wrapping it. */
+static void wrap_field(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, name);
+}
+
 static void warn_to_log(void *ud, const char *msg, int tocont)
 {
     BO_UNUSED(ud);
@@ -359,29 +607,60 @@ static void warn_to_log(void *ud, const char *msg, int tocont)
         bo_log(BO_LOG_WARN, NULL, "lua: %s", msg);
 }
 
+/* ---- the coroutine library ---- */
+
+/* check_budget(ok, err), after a coroutine gave control back: if the
+   budget ran out meanwhile, arms the count hook of the calling thread (hooks
+   are per thread) and raises, with err if the coroutine ended with one. */
+static int sb_check_budget(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb->budget->spent)
+        return 0;
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    if (lua_toboolean(L, 1) || lua_type(L, 2) != LUA_TSTRING)
+        lua_pushstring(L, sb->budget->spent);
+    return lua_error(L);
+}
+
 /* The coroutine library as apps see it; runs once per state with the
-   original functions, the yield sentinel and the request-thread set. */
+   original functions, the yield sentinel, the request-thread set and
+   check_budget. */
 static const char coroutine_wrapper[] =
-    "local sentinel, request_threads = ...\n"
+    "local sentinel, request_threads, check_budget = ...\n"
     "local create, resume, yield, status, close = coroutine.create, coroutine.resume,\n"
     "  coroutine.yield, coroutine.status, coroutine.close\n"
-    "local error = error\n"
+    "local error, type, format = error, type, string.format\n"
+    "local function expect(v, want, fn)\n"
+    "  if type(v) ~= want then\n"
+    "    error(format(\"bad argument #1 to '%s' (%s expected, got %s)\", fn,\n"
+    "      want == 'thread' and 'coroutine' or want, type(v)), 3)\n"
+    "  end\n"
+    "end\n"
     "local function pass(co, ok, ...)\n"
+    "  check_budget(ok, (...))\n"
     "  if ok and ... == sentinel and status(co) == 'suspended' then\n"
     "    return pass(co, resume(co, yield(...)))\n"
     "  end\n"
     "  return ok, ...\n"
     "end\n"
+    "local function closed(ok, ...)\n"
+    "  check_budget(ok, (...))\n"
+    "  return ok, ...\n"
+    "end\n"
     "local function guarded_resume(co, ...)\n"
+    "  expect(co, 'thread', 'resume')\n"
     "  if request_threads[co] then return false, \"cannot resume a request's own coroutine\" end\n"
     "  return pass(co, resume(co, ...))\n"
     "end\n"
     "coroutine.resume = guarded_resume\n"
     "coroutine.close = function(co)\n"
+    "  expect(co, 'thread', 'close')\n"
     "  if request_threads[co] then error(\"cannot close a request's own coroutine\", 2) end\n"
-    "  return close(co)\n"
+    "  return closed(close(co))\n"
     "end\n"
     "coroutine.wrap = function(f)\n"
+    "  expect(f, 'function', 'wrap')\n"
     "  local co = create(f)\n"
     "  local function check(ok, ...)\n"
     "    if not ok then\n"
@@ -450,10 +729,39 @@ static int setup(lua_State *L)
     lua_setfield(L, g, "collectgarbage");
     lua_pushcfunction(L, sb_require);
     lua_setfield(L, g, "require");
+    lua_pushcfunction(L, sb_setmetatable);
+    lua_setfield(L, g, "setmetatable");
+    lua_pushcfunction(L, sb_getmetatable);
+    lua_setfield(L, g, "getmetatable");
+    lua_pushcfunction(L, sb_rawset);
+    lua_setfield(L, g, "rawset");
+    lua_pushcfunction(L, sb_xpcall);
+    lua_setfield(L, g, "xpcall");
+
+    lua_newtable(L);                          /* the app's own metatables, weak keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &app_metatables_key);
+    lua_createtable(L, 0, 2);                 /* the guard of platform metatables */
+    lua_pushcfunction(L, guard_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "a platform metatable");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &guard_key);
 
     lua_getfield(L, g, "string");
     remove_field(L, -1, "dump");
     bo_lpattern_install(L);
+    wrap_field(L, "rep", sb_rep);
+    lua_pop(L, 1);
+
+    lua_getfield(L, g, "table");
+    wrap_field(L, "move", sb_table_move);
+    wrap_field(L, "insert", sb_table_insert);
+    wrap_field(L, "remove", sb_table_remove);
+    wrap_field(L, "sort", sb_table_sort);
     lua_pop(L, 1);
 
     /* os: only the clock and calendar functions. */
@@ -482,7 +790,8 @@ static int setup(lua_State *L)
         return lua_error(L);
     bo_sandbox_push_sentinel(L);
     lua_pushvalue(L, -3);
-    lua_call(L, 2, 0);
+    lua_pushcfunction(L, sb_check_budget);
+    lua_call(L, 3, 0);
     lua_pop(L, 1);
     return 0;
 }
@@ -503,6 +812,8 @@ int bo_sandbox_open(bo_sandbox *sb, const bo_limits *limits, const char *app_dir
     sb->L = L;
     lua_setwarnf(L, warn_to_log, sb);
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    /* Requests make short-lived garbage: young collections find it cheaply. */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK)
         goto err;

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* How often committed WAL frames are copied into the databases. */
+#define WAL_CHECKPOINT_MS 200
+
 void bo_config_defaults(bo_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -272,6 +275,7 @@ static void on_worker_event(uv_async_t *a)
                h, strchr(h, ':') ? "]" : "", s->port, s->nworkers, s->nworkers == 1 ? "" : "s");
     }
     if (atomic_load(&s->done) == s->nworkers) {
+        bo_walkeeper_stop(&s->keeper);
         for (size_t i = 0; i < BO_COUNT(s->signals); i++)
             uv_close((uv_handle_t *)&s->signals[i], NULL);
         uv_close((uv_handle_t *)&s->worker_event, NULL);
@@ -312,6 +316,7 @@ int bo_server_run(const bo_config *cfg)
     s->cfg = *cfg;
     s->paths.data_dir = cfg->data_dir;
     s->paths.lib_dir = cfg->lib_dir;
+    s->paths.wal_keeper = true;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
     unsigned char rnd[3] = { 0 };
@@ -333,6 +338,7 @@ int bo_server_run(const bo_config *cfg)
         goto out;
 
     uv_loop_init(&s->loop);
+    bo_walkeeper_start(&s->keeper, &s->loop, s, WAL_CHECKPOINT_MS);
     uv_async_init(&s->loop, &s->worker_event, on_worker_event);
     s->worker_event.data = s;
     static const int signums[] = { SIGINT, SIGTERM, SIGHUP };
@@ -353,6 +359,7 @@ int bo_server_run(const bo_config *cfg)
         }
     }
     if (s->nworkers == 0) {
+        bo_walkeeper_stop(&s->keeper);
         for (size_t i = 0; i < BO_COUNT(signums); i++)
             uv_close((uv_handle_t *)&s->signals[i], NULL);
         uv_close((uv_handle_t *)&s->worker_event, NULL);

@@ -12,6 +12,7 @@
 #define BO_SERVER_H
 
 #include "app.h"
+#include "walkeeper.h"
 #include "worker.h"
 
 #include <pthread.h>
@@ -61,6 +62,7 @@ typedef struct bo_server {
     uv_loop_t loop;             /* the main thread's */
     uv_async_t worker_event;    /* a worker became ready or finished */
     uv_signal_t signals[3];
+    bo_walkeeper keeper;        /* WAL checkpoints, on the main loop */
     atomic_int ready;
     atomic_int done;
     bool announced;

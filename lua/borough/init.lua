@@ -25,6 +25,49 @@ local manifest_fields = {
   roles = "table", limits = "table",
 }
 
+local limit_fields = { memory = true, instructions = true, time = true, body = true }
+
+-- A mount is "/" or a path of segments made of letters, digits and - _ . ~
+-- ("." and ".." are not segments); trailing slashes do not count. The server
+-- applies the same rule (bo_mount_normalise); checking here puts the line of
+-- app.lua in the message.
+local function valid_mount(mount)
+  local path = mount:gsub("/+$", "")
+  if mount:sub(1, 1) ~= "/" or path:find("[^%w%-_.~/]") or path:find("//", 1, true) then
+    return false
+  end
+  for segment in path:gmatch("[^/]+") do
+    if segment == "." or segment == ".." then return false end
+  end
+  return true
+end
+
+-- A host is a name such as "grants.example.gov.uk": letters, digits, '-'
+-- and '.', without a scheme, a port or a path.
+local function valid_host(host)
+  return host:find("^[%w%-]+[%w%-.]*$") ~= nil and not host:find("..", 1, true)
+end
+
+-- Checks one manifest field; errors point at the borough.app{...} line (level 3).
+local function check_field(k, v)
+  if k == "mount" and not valid_mount(v) then
+    error(("borough.app: mount must be a path such as \"/grants\", not %q"):format(v), 3)
+  elseif k == "host" and not valid_host(v) then
+    error(("borough.app: host must be a host name such as \"grants.example.gov.uk\", not %q"):format(v), 3)
+  elseif k == "limits" then
+    for name, n in pairs(v) do
+      if not limit_fields[name] then
+        error(("borough.app: unknown limit '%s' (limits are memory, instructions, time and body)")
+              :format(tostring(name)), 3)
+      end
+      if math.type(n) == "float" then n = math.tointeger(n) end
+      if math.type(n) ~= "integer" or n <= 0 then
+        error(("borough.app: limits.%s must be a positive whole number"):format(name), 3)
+      end
+    end
+  end
+end
+
 function borough.app(manifest)
   manifest = manifest or {}
   if type(manifest) ~= "table" then
@@ -39,7 +82,15 @@ function borough.app(manifest)
     if type(v) ~= want then
       error(("borough.app: %s must be a %s, not a %s"):format(k, want, type(v)), 2)
     end
+    check_field(k, v)
     app[k] = v
+  end
+  -- borough.url at load time answers with the prefix declared here: the
+  -- server reads the manifest only once app.lua has returned.
+  if app.mount then
+    borough._declare_mount((app.mount:gsub("/+$", "")))
+  elseif app.host then
+    borough._declare_mount("")
   end
   return setmetatable(app, App)
 end
@@ -76,16 +127,17 @@ local function add(app, method, pattern, opts, handler)
     method = method, pattern = pattern, opts = opts, handler = handler,
     where = borough._where(3),
   }
-  return app
 end
 
 --- app:get(pattern, [opts,] handler) and friends declare routes.
 -- `pattern` segments: literal text, ":name" (into req.params.name) or a
 -- final "*" (the rest of the path, into req.params.splat).
-function App:get(pattern, opts, handler) return add(self, "GET", pattern, opts, handler) end
-function App:post(pattern, opts, handler) return add(self, "POST", pattern, opts, handler) end
-function App:put(pattern, opts, handler) return add(self, "PUT", pattern, opts, handler) end
-function App:patch(pattern, opts, handler) return add(self, "PATCH", pattern, opts, handler) end
-function App:delete(pattern, opts, handler) return add(self, "DELETE", pattern, opts, handler) end
+-- None of them tail-calls add: a tail call would drop its own frame, and the
+-- level 3 that add reports (app.lua's line) would point past app.lua.
+function App:get(pattern, opts, handler) add(self, "GET", pattern, opts, handler) return self end
+function App:post(pattern, opts, handler) add(self, "POST", pattern, opts, handler) return self end
+function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler) return self end
+function App:patch(pattern, opts, handler) add(self, "PATCH", pattern, opts, handler) return self end
+function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, handler) return self end
 
 return borough

@@ -130,8 +130,10 @@ class Server:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the server; returns its exit status."""
+    def stop(self, sig=None):
+        """Stops the server (SIGTERM unless sig is given); returns its exit status."""
+        if sig is None:
+            sig = signal.SIGTERM    # the module: inside the class, `signal` is the method above
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
