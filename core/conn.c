@@ -284,6 +284,11 @@ int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const cha
     return 0;
 }
 
+bool bo_conn_response_has_type(const bo_conn *c)
+{
+    return (c->set_headers & H_CONTENT_TYPE) != 0;
+}
+
 /* Adds the defaults the app did not set, and the Connection header. */
 static void finish_head_common(bo_conn *c)
 {

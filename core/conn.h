@@ -76,6 +76,8 @@ void bo_conn_response_begin(bo_conn *c, int status);
    a token or a value with CR, LF or NUL. Framing headers are ignored. */
 int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const char *value,
                             size_t vlen);
+/* True once the response being assembled has a Content-Type. */
+bool bo_conn_response_has_type(const bo_conn *c);
 void bo_conn_response_end(bo_conn *c, const char *body, size_t len);
 /* Ends the head with a body of len bytes the caller writes at the returned
    address (NULL when no body is sent: HEAD, 204, 304). */

@@ -44,17 +44,16 @@ static int scratch_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes {status = status, headers = {["Content-Type"] = type}, body = body at idx}. */
+/* Pushes {status = status, type = type, body = <the value at body>}; type
+   and body are left out when NULL or 0. */
 static void push_response(lua_State *L, lua_Integer status, const char *type, int body)
 {
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
     if (type) {
-        lua_createtable(L, 0, 1);
         lua_pushstring(L, type);
-        lua_setfield(L, -2, "Content-Type");
-        lua_setfield(L, -2, "headers");
+        lua_setfield(L, -2, "type");
     }
     if (body) {
         lua_pushvalue(L, body);

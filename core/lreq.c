@@ -290,10 +290,12 @@ void bo_lreq_release(bo_request *r)
 
 /* ---- the response ---- */
 
+/* Adds the header named at name_idx (0: Content-Type) with the value at
+   value_idx. */
 static void add_header(lua_State *L, bo_conn *c, int name_idx, int value_idx)
 {
-    size_t nlen, vlen;
-    const char *name = lua_tolstring(L, name_idx, &nlen);
+    size_t nlen = 12, vlen;
+    const char *name = name_idx ? lua_tolstring(L, name_idx, &nlen) : "Content-Type";
     const char *value = lua_tolstring(L, value_idx, &vlen);
     if (bo_conn_response_header(c, name, nlen, value, vlen) < 0)
         luaL_error(L, "invalid response header %s (a name must be a token; a value may not hold CR, LF or NUL)",
@@ -363,6 +365,11 @@ int bo_lreq_respond(lua_State *co)
         headers = lua_gettop(co);
         check_headers(co, headers);
     }
+    /* type: the Content-Type, for responses that need no other header. */
+    int tt = lua_getfield(co, 2, "type");
+    int ctype = lua_gettop(co);
+    if (tt != LUA_TNIL && tt != LUA_TSTRING)
+        return luaL_error(co, "response type must be a string such as \"text/csv\"");
     int bt = lua_getfield(co, 2, "body");
     int body = lua_gettop(co);
     if (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION)
@@ -385,8 +392,12 @@ int bo_lreq_respond(lua_State *co)
             lua_pop(co, 1);
         }
     }
-    if (!(c->set_headers & 1) && bt != LUA_TNIL)   /* no Content-Type given */
-        bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
+    if (!bo_conn_response_has_type(c)) {
+        if (tt == LUA_TSTRING)
+            add_header(co, c, 0, ctype);
+        else if (bt != LUA_TNIL)
+            bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
+    }
     if (bt == LUA_TFUNCTION) {
         bo_conn_response_stream_begin(c);
         lua_pushvalue(co, body);

@@ -85,13 +85,14 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     bo_sandbox *sb = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr)
+            bo_pool_free(&sb->pool, ptr, osize);
         sb->mem_used -= old;
         return NULL;
     }
     if (nsize > old && sb->mem_used - old + nsize > sb->mem_limit)
         return NULL;
-    void *p = realloc(ptr, nsize);
+    void *p = ptr ? bo_pool_realloc(&sb->pool, ptr, osize, nsize) : bo_pool_alloc(&sb->pool, nsize);
     if (!p)
         return NULL;
     sb->mem_used = sb->mem_used - old + nsize;
@@ -832,6 +833,7 @@ void bo_sandbox_close(bo_sandbox *sb)
         lua_close(sb->L);
         sb->L = NULL;
     }
+    bo_pool_drain(&sb->pool);
     free(sb->app_dir);
     free(sb->lib_dir);
     sb->app_dir = sb->lib_dir = NULL;

@@ -14,6 +14,7 @@
 #define BO_SANDBOX_H
 
 #include "bo.h"
+#include "pool.h"
 
 #include <lua.h>
 
@@ -37,6 +38,7 @@ typedef struct bo_budget {
 
 typedef struct bo_sandbox {
     lua_State *L;
+    bo_pool pool;             /* free lists behind the allocator */
     size_t mem_used;
     size_t mem_limit;
     size_t mem_peak;

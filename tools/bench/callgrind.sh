@@ -9,7 +9,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 workload=${1:-hello} n=${2:-2000}
 work=$(mktemp -d /tmp/borough-callgrind.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# KEEP=1 keeps the callgrind output (its path is printed) for callgrind_annotate.
+if [[ -n ${KEEP:-} ]]; then echo "callgrind output: $work/cg.$n"; else trap 'rm -rf "$work"' EXIT; fi
 /work/shared/bench/tools/seed.sh "$work/seed.db" >/dev/null 2>&1 || "$root/../shared/bench/tools/seed.sh" "$work/seed.db" >/dev/null
 
 count() {  # count N -> total instructions of a server run that answers N requests
