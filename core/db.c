@@ -33,8 +33,15 @@ typedef struct cache_entry {
     int user_ref;
 } cache_entry;
 
+#define RECENT_SLOTS 16           /* a power of two */
+
 struct bo_db {
     sqlite3 *sqlite;
+    /* The entry last prepared for a given SQL string address: app SQL is
+       mostly string constants, whose address does not change, so a hit
+       costs one comparison of the text instead of hashing it. */
+    cache_entry *recent[RECENT_SLOTS];
+    cache_entry *last;         /* the entry bo_db_prepare returned last */
     unsigned flags;
     int tx_depth;
     uint64_t tick;
@@ -45,6 +52,13 @@ struct bo_db {
     int (*progress)(void *);
     void *progress_ud;
 };
+
+void bo_db_global_init(void)
+{
+    /* Statistics would take a global mutex on every SQLite allocation. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
 
 int bo_db_error(int rc)
 {
@@ -285,6 +299,8 @@ static void cache_shrink(bo_db *db)
         }
     }
     db->cached = 0;
+    memset(db->recent, 0, sizeof db->recent);
+    db->last = NULL;
     for (unsigned i = 0; i < kept; i++) {
         unsigned slot = (unsigned)keep[i].hash & (CACHE_SLOTS - 1);
         while (db->slots[slot].sql)
@@ -340,18 +356,28 @@ static const char *refused_statement(const char *sql, size_t len)
     return NULL;
 }
 
+static sqlite3_stmt *cache_hit(bo_db *db, cache_entry *e, unsigned recent)
+{
+    e->used = ++db->tick;
+    db->recent[recent] = e;
+    db->last = e;
+    sqlite3_reset(e->stmt);
+    sqlite3_clear_bindings(e->stmt);
+    return e->stmt;
+}
+
 sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
 {
+    unsigned recent = (unsigned)((uintptr_t)sql >> 4) & (RECENT_SLOTS - 1);
+    cache_entry *r = db->recent[recent];
+    if (r && r->sql && r->len == len && memcmp(r->sql, sql, len) == 0)
+        return cache_hit(db, r, recent);
     uint64_t h = fnv1a(sql, len);
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     while (db->slots[slot].sql) {
         cache_entry *e = &db->slots[slot];
-        if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0) {
-            e->used = ++db->tick;
-            sqlite3_reset(e->stmt);
-            sqlite3_clear_bindings(e->stmt);
-            return e->stmt;
-        }
+        if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0)
+            return cache_hit(db, e, recent);
         slot = (slot + 1) & (CACHE_SLOTS - 1);
     }
     const char *refused = (db->flags & BO_DB_APP) ? refused_statement(sql, len) : NULL;
@@ -389,11 +415,15 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
     e->stmt = stmt;
     e->user_ref = 0;
     db->cached++;
+    db->recent[recent] = e;
+    db->last = e;
     return stmt;
 }
 
 int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt)
 {
+    if (db->last && db->last->stmt == stmt)
+        return &db->last->user_ref;
     const char *sql = sqlite3_sql(stmt);
     size_t len = strlen(sql);
     uint64_t h = fnv1a(sql, len);

@@ -18,6 +18,9 @@
 
 typedef struct bo_db bo_db;
 
+/* Process-wide SQLite settings; call once, before any connection opens. */
+void bo_db_global_init(void);
+
 enum {
     BO_DB_APP = 1 << 0,       /* an app's database: authorizer on */
     BO_DB_READONLY = 1 << 1,

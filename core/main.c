@@ -5,6 +5,7 @@
  * usage.
  */
 #include "bo.h"
+#include "db.h"
 #include "log.h"
 #include "server.h"
 
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     int status;
+    bo_db_global_init();
     if (strcmp(cmd, "serve") == 0)
         status = cmd_serve(nrest, rest, lib);
     else if (strcmp(cmd, "check") == 0)
