@@ -339,8 +339,7 @@ void bo_gen_free(bo_gen *g)
 
 bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen)
 {
-    unsigned flags = BO_DB_APP | BO_DB_CREATE | (g->paths->wal_keeper ? BO_DB_NO_CHECKPOINT : 0);
-    if (!g->db && bo_db_open(&g->db, g->db_path, flags, err, errlen) < 0)
+    if (!g->db && bo_db_open(&g->db, g->db_path, BO_DB_APP | BO_DB_CREATE, err, errlen) < 0)
         return NULL;
     return g->db;
 }

@@ -41,7 +41,6 @@ typedef struct bo_app_info {
 typedef struct bo_paths {
     const char *data_dir;  /* data/: app databases under data/<app>/ */
     const char *lib_dir;   /* lua/: the platform library */
-    bool wal_keeper;       /* a background checkpointer runs (the server) */
 } bo_paths;
 
 typedef struct bo_gen_route {

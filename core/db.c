@@ -197,11 +197,9 @@ int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t 
         if ((rc = pragma(db, "PRAGMA journal_mode=WAL", err, errlen)) < 0)
             goto fail_code;
     }
-    /* Without checkpoints on commit, the keeper's copies are what bound the
-       log; after a reset the file is cut back to this size. */
-    if ((flags & BO_DB_NO_CHECKPOINT) &&
-        ((rc = pragma(db, "PRAGMA wal_autocheckpoint=0", err, errlen)) < 0 ||
-         (rc = pragma(db, "PRAGMA journal_size_limit=67108864", err, errlen)) < 0))
+    /* When the log restarts, its file is cut back to this size. */
+    if (!(flags & BO_DB_READONLY) &&
+        (rc = pragma(db, "PRAGMA journal_size_limit=67108864", err, errlen)) < 0)
         goto fail_code;
     if ((rc = pragma(db, "PRAGMA synchronous=NORMAL", err, errlen)) < 0 ||
         (rc = pragma(db, "PRAGMA foreign_keys=ON", err, errlen)) < 0)
@@ -482,7 +480,8 @@ int bo_db_rollback(bo_db *db)
     return bo_db_error(rc);
 }
 
-#define TRUNCATE_FRAMES 16384     /* about 64 MiB of 4 KiB pages */
+/* A log this long (about 40 MiB of 4 KiB pages) is cut back once copied. */
+#define TRUNCATE_FRAMES 10000
 
 int bo_db_checkpoint(bo_db *db, int *frames)
 {

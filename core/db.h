@@ -25,7 +25,6 @@ enum {
     BO_DB_APP = 1 << 0,       /* an app's database: authorizer on */
     BO_DB_READONLY = 1 << 1,
     BO_DB_CREATE = 1 << 2,    /* create the file (and its folder) if missing */
-    BO_DB_NO_CHECKPOINT = 1 << 3, /* commits never checkpoint: a wal_keeper does */
 };
 
 /* Opens path with the pragmas above. Returns 0 and *out, or a BO_E* code
@@ -61,8 +60,9 @@ int bo_db_rollback(bo_db *db);
 int bo_db_tx_depth(const bo_db *db);
 
 /* Copies committed WAL frames into the database without blocking readers or
-   writers (a PASSIVE checkpoint); when the log is large and fully copied,
-   also truncates it. *frames receives the frames still in the log. */
+   writers (a PASSIVE checkpoint); when the log is long and fully copied,
+   also tries (without waiting) to truncate it. *frames receives the frames
+   in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
 
 /* Translates an SQLite result code into a BO_E* code. */

@@ -202,7 +202,7 @@ static int cmd_check(int argc, char **argv, const char *lib_arg)
         free(lib);
         return 1;
     }
-    bo_paths paths = { tmp, lib, false };
+    bo_paths paths = { tmp, lib };
     bo_log_set_level(BO_LOG_ERROR);
     int broken = bo_server_check(path, &paths);
     if (nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

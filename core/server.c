@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How often committed WAL frames are copied into the databases. */
-#define WAL_CHECKPOINT_MS 200
+/* How often the WAL keeper checkpoints every app database. */
+#define WAL_CHECKPOINT_MS 2000
 
 void bo_config_defaults(bo_config *cfg)
 {
@@ -316,7 +316,6 @@ int bo_server_run(const bo_config *cfg)
     s->cfg = *cfg;
     s->paths.data_dir = cfg->data_dir;
     s->paths.lib_dir = cfg->lib_dir;
-    s->paths.wal_keeper = true;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
     unsigned char rnd[3] = { 0 };
