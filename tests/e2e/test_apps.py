@@ -1255,29 +1255,32 @@ def check_passes_good_apps_and_single_folders():
 
 @test
 def command_line_usage_errors_exit_2():
-    for args, first in [
-        (("check", "a", "b"), "borough: check takes one PATH, not b"),
-        (("frobnicate",), "borough: unknown command frobnicate"),
-        (("serve", "--workers", "0"), "borough: --workers wants a number from 1 to 256, not 0"),
-        (("serve", "--workers", "many"), "borough: --workers wants a number from 1 to 256, not many"),
-        (("serve", "--listen"), "borough: --listen needs a value"),
-        (("serve", "--listen", "nowhere"), "borough: --listen wants HOST:PORT, not nowhere"),
-        (("serve", "--bogus", "1"), "borough: unknown option --bogus"),
-        ((), None),
+    for args, first, usage in [
+        (("check", "a", "b"), "borough check: takes one PATH, not b", "usage: borough check [PATH]"),
+        (("frobnicate",), "borough: unknown command frobnicate", "  borough serve"),
+        (("serve", "--workers", "0"), "borough serve: --workers wants a number from 1 to 256, not 0",
+         "usage: borough serve"),
+        (("serve", "--workers", "many"), "borough serve: --workers wants a number from 1 to 256, not many",
+         "usage: borough serve"),
+        (("serve", "--listen"), "borough serve: --listen needs a value", "usage: borough serve"),
+        (("serve", "--listen", "nowhere"), "borough serve: --listen wants HOST:PORT, not nowhere",
+         "usage: borough serve"),
+        (("serve", "--bogus", "1"), "borough serve: unknown option --bogus", "usage: borough serve"),
+        (("version", "extra"), "borough version: takes no arguments", "usage: borough version"),
+        ((), "usage:", "  borough serve"),
     ]:
         status, out, err = borough(*args)
         assert status == 2, (args, status, out, err)
         assert out == "", (args, out)
         lines = err.splitlines()
-        if first:
-            assert lines[0] == first, (args, err)
-        assert any(l.startswith("usage: borough serve") for l in lines), (args, err)
+        assert lines[0] == first, (args, err)
+        assert any(l.startswith(usage) for l in lines), (args, err)
     status, out, err = borough("version")
     assert status == 0 and err == "", (status, out, err)
     assert re.fullmatch(r"borough \S+ \(Lua 5\.4, SQLite 3\.\S+, libuv 1\.\S+\)\n", out), out
     # serve with an apps folder that does not exist is a user error.
     status, out, err = borough("serve", "/nonexistent/apps", "--listen", "127.0.0.1:0")
-    assert status == 1 and err == "borough: the apps folder /nonexistent/apps does not exist\n", (status, err)
+    assert status == 1 and err == "borough serve: the apps folder /nonexistent/apps does not exist\n", (status, err)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+/*
+ * cli.h - what the commands of the borough command line share, and the
+ * commands themselves (one file each: cmd_<name>.c). main.c dispatches.
+ * Exit status of every command: 0 success, 1 a user error (one line saying
+ * what and where, like "apps/grants/app.lua:12: ..."), 2 bad usage.
+ */
+#ifndef BO_CLI_H
+#define BO_CLI_H
+
+#include "bo.h"
+
+#include <stdint.h>
+
+typedef struct bo_cli {
+    const char *name;          /* the command */
+    const char *usage;         /* its usage line(s), for messages */
+    const char *lib_arg;       /* --lib DIR, or NULL */
+} bo_cli;
+
+/* Prints "borough: <message>" and the command's usage on stderr; returns 2. */
+int bo_cli_usage(const bo_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "borough <command>: <message>" on stderr; returns 1. */
+int bo_cli_fail(const bo_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The platform library (lua/): --lib, $BOROUGH_LIB, beside the binary, or
+   installed. Returns a new absolute path, or NULL (after saying so). */
+char *bo_cli_lib(const bo_cli *cli);
+
+bool bo_cli_is_dir(const char *path);
+int bo_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
+int bo_cli_parse_seconds(const char *s, uint64_t *ms);
+/* Removes a folder and everything under it. */
+int bo_cli_remove_tree(const char *path);
+
+int bo_cmd_serve(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_check(int argc, char **argv, const bo_cli *cli);
+
+#endif

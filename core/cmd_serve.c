@@ -1,0 +1,94 @@
+/*
+ * cmd_serve.c - `borough serve [APPS_DIR] [options]`: runs the server.
+ */
+#include "cli.h"
+#include "log.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* HOST:PORT or [IPV6]:PORT; the host is copied into host (hostlen bytes). */
+static int parse_listen(const char *s, bo_config *cfg, char *host, size_t hostlen)
+{
+    const char *colon = strrchr(s, ':');
+    unsigned long port;
+    if (!colon || bo_cli_parse_uint(colon + 1, 65535, &port) < 0)
+        return -1;
+    size_t n = (size_t)(colon - s);
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+        s++, n -= 2;
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    cfg->host = host;
+    cfg->port = (int)port;
+    return 0;
+}
+
+int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
+{
+    bo_config cfg;
+    char host[256];
+    bo_config_defaults(&cfg);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long n;
+        if (a[0] != '-') {
+            cfg.apps_dir = a;
+            continue;
+        }
+        if (strcmp(a, "--no-access-log") == 0) {
+            cfg.access_log = false;
+            continue;
+        }
+        if (!v)
+            return bo_cli_usage(cli, "%s needs a value", a);
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            if (parse_listen(v, &cfg, host, sizeof host) < 0)
+                return bo_cli_usage(cli, "--listen wants HOST:PORT, not %s", v);
+        } else if (strcmp(a, "--data") == 0) {
+            cfg.data_dir = v;
+        } else if (strcmp(a, "--workers") == 0) {
+            if (bo_cli_parse_uint(v, 256, &n) < 0 || n == 0)
+                return bo_cli_usage(cli, "--workers wants a number from 1 to 256, not %s", v);
+            cfg.workers = (int)n;
+        } else if (strcmp(a, "--max-conns") == 0) {
+            if (bo_cli_parse_uint(v, 1000000, &n) < 0 || n == 0)
+                return bo_cli_usage(cli, "--max-conns wants a positive number, not %s", v);
+            cfg.max_conns = (unsigned)n;
+        } else if (strcmp(a, "--log-format") == 0) {
+            if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+                return bo_cli_usage(cli, "--log-format is text or json, not %s", v);
+            bo_log_set_json(strcmp(v, "json") == 0);
+        } else if (strcmp(a, "--header-timeout") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.header_timeout_ms) < 0)
+                return bo_cli_usage(cli, "--header-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--body-timeout") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.body_timeout_ms) < 0)
+                return bo_cli_usage(cli, "--body-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.idle_timeout_ms) < 0)
+                return bo_cli_usage(cli, "--idle-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--drain") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.drain_ms) < 0)
+                return bo_cli_usage(cli, "--drain wants seconds, not %s", v);
+        } else {
+            return bo_cli_usage(cli, "unknown option %s", a);
+        }
+    }
+    if (!bo_cli_is_dir(cfg.apps_dir))
+        return bo_cli_fail(cli, "the apps folder %s does not exist", cfg.apps_dir);
+    char *lib = bo_cli_lib(cli);
+    if (!lib)
+        return 1;
+    cfg.lib_dir = lib;
+    int status = bo_server_run(&cfg);
+    free(lib);
+    return status;
+}
+
