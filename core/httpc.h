@@ -1,0 +1,69 @@
+/*
+ * httpc.h - the outbound HTTP/1.1 client, asynchronous on a uv loop: DNS
+ * through libuv's resolver, TCP, TLS through the engine of tls.h (verifying
+ * the certificate and host name), a request, and a response parsed by
+ * http-parser with its size and the whole exchange's time bounded.
+ * Redirects are followed up to a limit, each hop checked against the
+ * caller's host policy. The Lua binding (http.request) and the Notify
+ * sender build on it.
+ *
+ * One exchange per connection (Connection: close): simple, and enough for
+ * the rates an app sends at.
+ */
+#ifndef BO_HTTPC_H
+#define BO_HTTPC_H
+
+#include "bo.h"
+#include "buf.h"
+#include "tls.h"
+
+#include <uv.h>
+
+typedef struct bo_httpc bo_httpc;
+
+typedef struct bo_httpc_header {
+    const char *name;
+    const char *value;
+} bo_httpc_header;
+
+typedef struct bo_httpc_options {
+    const char *method;          /* "GET" when NULL */
+    const char *url;             /* http:// or https:// */
+    const bo_httpc_header *headers;
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+    uint64_t timeout_ms;         /* the whole exchange, redirects included */
+    size_t max_response;         /* body bytes */
+    int max_redirects;
+    bo_tls_config *tls;          /* client TLS configuration (https) */
+    /* Decides whether a host may be reached (first and every redirect);
+       NULL allows every host. */
+    bool (*allow)(void *ud, const char *host, int port);
+    void *allow_ud;
+} bo_httpc_options;
+
+typedef struct bo_httpc_result {
+    int error;                   /* 0, or a BO_E* code with message set */
+    const char *message;         /* why it failed, for people */
+    int status;
+    bo_buf headers;              /* "name\0value\0" pairs, names lower-case */
+    size_t nheaders;
+    bo_buf body;
+    char *url;                   /* the final URL after redirects */
+} bo_httpc_result;
+
+/* Called once when the exchange ends, successfully or not. The result is
+   borrowed until the callback returns. */
+typedef void (*bo_httpc_done)(bo_httpc *h, const bo_httpc_result *res, void *ud);
+
+/* Starts an exchange. The options are copied. Returns 0 and *out, or
+   BO_EINVAL with a message in err for a malformed URL or a host the policy
+   refuses (the callback then never runs). */
+int bo_httpc_start(bo_httpc **out, uv_loop_t *loop, const bo_httpc_options *opts, bo_httpc_done done,
+                   void *ud, char *err, size_t errlen);
+/* Abandons an exchange: the callback will not run; memory goes once its
+   handles have closed. */
+void bo_httpc_cancel(bo_httpc *h);
+
+#endif
