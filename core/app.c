@@ -247,6 +247,15 @@ static int run_app(lua_State *L)
         return lua_error(L);
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1) || lua_getfield(L, -1, "routes") != LUA_TTABLE)
+    /* The platform's work once app.lua has run (compiling the views). */
+    lua_getglobal(L, "borough");
+    if (lua_getfield(L, -1, "_loaded") == LUA_TFUNCTION) {
+        lua_pushvalue(L, -3);
+        lua_call(L, 1, 0);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
         luaL_error(L, "%s: must end with `return app`, the app made by borough.app{...}",
                    lua_tostring(L, 1));
     lua_pop(L, 1);

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "lreq.h"
+#include "lview.h"
 #include "request.h"
 #include "router.h"
 #include "sandbox.h"
@@ -315,6 +316,7 @@ int bo_lapi_open(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
 
     luaL_newlib(L, borough_fns);
+    bo_lview_open(L);
     lua_setglobal(L, "borough");
     luaL_newlib(L, log_fns);
     lua_setglobal(L, "log");

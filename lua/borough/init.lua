@@ -140,4 +140,13 @@ function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler
 function App:patch(pattern, opts, handler) add(self, "PATCH", pattern, opts, handler) return self end
 function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, handler) return self end
 
+-- Views, GOV.UK components and translations (borough.view, borough.t, ...).
+local view = require "borough.view"
+
+--- Called by the server once app.lua has returned the app: compiles every
+-- view, so that a template mistake stops the load with its file:line.
+function borough._loaded(app)
+  view.load_all()
+end
+
 return borough
