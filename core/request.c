@@ -5,6 +5,7 @@
  */
 #include "request.h"
 #include "app.h"
+#include "assets.h"
 #include "conn.h"
 #include "lapi.h"
 #include "log.h"
@@ -154,23 +155,23 @@ static void redirect_to_slash(bo_request *r)
     bo_buf_free(&loc);
 }
 
-static void serve_static(bo_request *r)
+/* Sends the file at the %-encoded path under root (NULL: nothing there)
+   with the given Cache-Control; app names the log lines (NULL: the server). */
+static void send_file(bo_request *r, const char *root, const char *path, size_t len, const char *cache,
+                      const char *app)
 {
     bo_conn *c = r->conn;
     const bo_http_request *h = r->http;
-    const char *root = r->gen->static_root;
-    const char *path = bo_http_str(h, h->path) + r->rest + 8;   /* after "/static/" */
-    size_t len = r->rest_len - 8;
     bo_static_file f;
     int rc = root ? bo_static_open(root, path, len, &f) : BO_ENOENT;
     if (rc < 0) {
         if (rc == BO_EIO)
-            bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s: %s", (int)len, path, strerror(errno));
+            bo_log(BO_LOG_ERROR, app, "static file %.*s: %s", (int)len, path, strerror(errno));
         error_page(r, rc == BO_EIO ? 500 : 404);
         return;
     }
     if (f.size > STATIC_MAX) {
-        bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s is over %d MiB; serve it elsewhere",
+        bo_log(BO_LOG_ERROR, app, "static file %.*s is over %d MiB; serve it elsewhere",
                (int)len, path, STATIC_MAX >> 20);
         bo_static_close(&f);
         error_page(r, 500);
@@ -181,7 +182,7 @@ static void serve_static(bo_request *r)
     bool fresh = inm && bo_static_etag_matches(inm, inm_len, f.etag);
     bo_conn_response_begin(c, fresh ? 304 : 200);
     bo_conn_response_header(c, "ETag", 4, f.etag, strlen(f.etag));
-    bo_conn_response_header(c, "Cache-Control", 13, "no-cache", 8);
+    bo_conn_response_header(c, "Cache-Control", 13, cache, strlen(cache));
     if (!fresh)
         bo_conn_response_header(c, "Content-Type", 12, f.content_type, strlen(f.content_type));
     char *dst = bo_conn_response_end_reserve(c, fresh ? 0 : (size_t)f.size);
@@ -199,10 +200,56 @@ static void serve_static(bo_request *r)
             /* The head promised more than the file now holds: end the connection. */
             memset(dst + got, 0, (size_t)f.size - got);
             c->close_after_write = true;
-            bo_log(BO_LOG_ERROR, r->app->name, "static file %.*s shrank while being read", (int)len, path);
+            bo_log(BO_LOG_ERROR, app, "static file %.*s shrank while being read", (int)len, path);
         }
     }
     bo_static_close(&f);
+}
+
+static void serve_static(bo_request *r)
+{
+    const bo_http_request *h = r->http;
+    const char *path = bo_http_str(h, h->path) + r->rest + 8;   /* after "/static/" */
+    send_file(r, r->gen->static_root, path, r->rest_len - 8, "no-cache", r->app->name);
+}
+
+/* /assets/<version>/...: immutable for a year; /assets/site.css and
+   /assets/site/...: the deployment's look, revalidated. */
+static void serve_assets(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const bo_http_request *h = r->http;
+    const bo_config *cfg = &r->worker->server->cfg;
+    const char *path = bo_http_str(h, h->path) + 8;             /* after "/assets/" */
+    size_t len = h->path_len - 8;
+    if (h->method != HTTP_GET && h->method != HTTP_HEAD) {
+        r->match.allowed = (1u << HTTP_GET) | (1u << HTTP_HEAD);
+        error_page(r, 405);
+        return;
+    }
+    if (len == 8 && memcmp(path, "site.css", 8) == 0) {
+        const bo_site *site = bo_site_get(cfg->data_dir);
+        size_t inm_len;
+        const char *inm = bo_http_header_get(h, "if-none-match", &inm_len);
+        bool fresh = inm && bo_static_etag_matches(inm, inm_len, site->etag);
+        bo_conn_response_begin(c, fresh ? 304 : 200);
+        bo_conn_response_header(c, "ETag", 4, site->etag, strlen(site->etag));
+        bo_conn_response_header(c, "Cache-Control", 13, "no-cache", 8);
+        bo_conn_response_header(c, "Content-Type", 12, "text/css; charset=utf-8", 23);
+        bo_conn_response_end(c, fresh ? NULL : site->css, fresh ? 0 : strlen(site->css));
+        return;
+    }
+    if (len > 5 && memcmp(path, "site/", 5) == 0) {
+        send_file(r, bo_site_get(cfg->data_dir)->site_dir, path + 5, len - 5, "no-cache", NULL);
+        return;
+    }
+    const bo_assets *a = bo_assets_get(cfg->lib_dir);
+    size_t vlen = strlen(a->version);
+    if (!a->root || len <= vlen + 1 || memcmp(path, a->version, vlen) != 0 || path[vlen] != '/') {
+        error_page(r, 404);
+        return;
+    }
+    send_file(r, a->root, path + vlen + 1, len - vlen - 1, "public, max-age=31536000, immutable", NULL);
 }
 
 /* ---- routing ---- */
@@ -255,6 +302,10 @@ size_t bo_request_route(bo_request *r)
     size_t plen = h->path_len;
     if (plen == 8 && memcmp(path, "/healthz", 8) == 0) {
         r->target = BO_TARGET_HEALTH;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    if (plen > 8 && memcmp(path, "/assets/", 8) == 0) {
+        r->target = BO_TARGET_ASSETS;
         return BO_DEFAULT_MAX_BODY;
     }
     size_t host_len = 0, rest_off = 0;
@@ -593,6 +644,9 @@ void bo_request_run(bo_request *r)
         break;
     case BO_TARGET_STATIC:
         serve_static(r);
+        break;
+    case BO_TARGET_ASSETS:
+        serve_assets(r);
         break;
     case BO_TARGET_OPTIONS:
         bo_request_respond_page(r, 204, "", "");

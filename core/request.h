@@ -37,6 +37,7 @@ typedef enum bo_target {
     BO_TARGET_STATIC,      /* <mount>/static/... */
     BO_TARGET_ROUTE,       /* an app route */
     BO_TARGET_OPTIONS,     /* OPTIONS on a path some route has */
+    BO_TARGET_ASSETS,      /* /assets/...: GOV.UK Frontend and the site's look */
 } bo_target;
 
 /* What the handler waits for while its coroutine is suspended. */

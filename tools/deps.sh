@@ -4,10 +4,13 @@
 # `make deps` (and so by `make run` and `make test`).
 set -eu
 
-# Build: the C libraries of DESIGN.md. Tests: python3 (the end-to-end
-# client), sqlite3 (inspecting databases), curl and openssl (TLS peers).
+# Build: the C libraries of DESIGN.md; nodejs and npm fetch GOV.UK Frontend
+# (vendor/package.json). Tests: python3 (the end-to-end client), sqlite3
+# (inspecting databases), curl and openssl (TLS peers).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
 libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl"
+# A machine may have node and npm from elsewhere (nodesource): keep those.
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 [ $# -gt 0 ] && pkgs="$pkgs $*"
 
 missing=""
@@ -15,7 +18,24 @@ for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
     missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# GOV.UK Frontend, exactly as vendor/package-lock.json pins it, then the
+# assets built from it (tools/assets.sh). Both are quiet when up to date.
+front_end() {
+  vendor="$root/vendor"
+  hidden="$vendor/node_modules/.package-lock.json"
+  if [ ! -f "$hidden" ] || [ "$vendor/package-lock.json" -nt "$hidden" ]; then
+    echo "deps: npm ci (vendor/)"
+    (cd "$vendor" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  "$root/tools/assets.sh"
+}
+
+if [ -z "$missing" ]; then
+  front_end
+  exit 0
+fi
 
 echo "deps: installing$missing"
 sudo=""
@@ -28,3 +48,4 @@ if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls /var/lib/apt/lists 2>/dev/null | gr
   $sudo apt-get update -qq
 fi
 $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+front_end
