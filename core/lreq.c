@@ -10,6 +10,7 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,8 @@
 static const char handle_key = 0;    /* req[&handle_key] = the handle */
 static const char req_mt_key = 0;
 static const char pump_key = 0;
+
+static void platform_headers(bo_request *r);
 
 typedef struct lreq_handle {
     bo_request *r;
@@ -177,6 +180,121 @@ static void push_cookies(lua_State *L, const bo_http_request *h)
     }
 }
 
+/* ---- the language ---- */
+
+/* The languages borough has messages for (lua/borough/messages/). */
+static const char *const languages[] = { "en", "cy" };
+
+/* The supported language named by s[0..n), or NULL. */
+static const char *language_of(const char *s, size_t n)
+{
+    for (size_t i = 0; i < BO_COUNT(languages); i++)
+        if (n == 2 && strncasecmp(s, languages[i], 2) == 0)
+            return languages[i];
+    return NULL;
+}
+
+/* The value of the first query field name=..., or NULL. */
+static const char *query_field(const bo_http_request *h, const char *name, size_t *len)
+{
+    const char *q = bo_http_str(h, h->query);
+    size_t n = h->query_len, nl = strlen(name), i = 0;
+    while (i < n) {
+        const char *amp = memchr(q + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - q) : n;
+        if (end - i > nl && memcmp(q + i, name, nl) == 0 && q[i + nl] == '=') {
+            *len = end - i - nl - 1;
+            return q + i + nl + 1;
+        }
+        i = end + 1;
+    }
+    return NULL;
+}
+
+/* The value of the cookie name, or NULL. */
+static const char *cookie_value(const bo_http_request *h, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        const bo_http_header *hd = &h->headers[i];
+        if (!bo_str_ieq((bo_str){ bo_http_str(h, hd->name), hd->name_len }, "cookie"))
+            continue;
+        const char *s = bo_http_str(h, hd->value);
+        size_t n = hd->value_len, p = 0;
+        while (p < n) {
+            while (p < n && (s[p] == ' ' || s[p] == ';'))
+                p++;
+            size_t start = p;
+            while (p < n && s[p] != ';')
+                p++;
+            if (p - start > nl && memcmp(s + start, name, nl) == 0 && s[start + nl] == '=') {
+                *len = p - start - nl - 1;
+                while (*len && s[start + nl + *len] == ' ')
+                    (*len)--;
+                return s + start + nl + 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+const char *bo_lreq_lang_asked(const bo_http_request *h)
+{
+    size_t n;
+    const char *v = query_field(h, "lang", &n);
+    return v ? language_of(v, n) : NULL;
+}
+
+const char *bo_lreq_lang(const bo_http_request *h)
+{
+    const char *lang = bo_lreq_lang_asked(h);
+    if (lang)
+        return lang;
+    size_t n;
+    const char *v = cookie_value(h, "borough_lang", &n);
+    if (v && (lang = language_of(v, n)))
+        return lang;
+    /* Accept-Language: the first supported one listed ("cy-GB,cy;q=0.9,en"). */
+    v = bo_http_header_get(h, "accept-language", &n);
+    for (size_t i = 0; v && i < n;) {
+        while (i < n && (v[i] == ' ' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] != ',' && v[i] != ';' && v[i] != '-' && v[i] != ' ')
+            i++;
+        if ((lang = language_of(v + start, i - start)))
+            return lang;
+        while (i < n && v[i] != ',')
+            i++;
+    }
+    return NULL;
+}
+
+/* borough._lang(): the language the request asks for (?lang=, the
+   borough_lang cookie, Accept-Language), or nil. */
+static int l_lang(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    const char *lang = r ? bo_lreq_lang(r->http) : NULL;
+    if (!lang)
+        return 0;
+    lua_pushstring(L, lang);
+    return 1;
+}
+
+/* borough._request(): the req table of the request running now, or nil. */
+static int l_request(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    if (!r || !r->handle)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
+    lua_getiuservalue(L, -1, 1);
+    return 1;
+}
+
 /* ---- the req table ---- */
 
 static bo_request *request_of(lua_State *L, int t)
@@ -263,8 +381,10 @@ int bo_lreq_main(lua_State *co)
     lua_rawgeti(co, LUA_REGISTRYINDEX, g->route_opts[r->match.route->index].handler_ref);
 
     lua_createtable(co, 0, 4);
-    lreq_handle *h = lua_newuserdatauv(co, sizeof *h, 0);
+    lreq_handle *h = lua_newuserdatauv(co, sizeof *h, 1);
     h->r = r;
+    lua_pushvalue(co, -2);
+    lua_setiuservalue(co, -2, 1);            /* the handle finds req: borough._request() */
     lua_pushvalue(co, -1);
     r->handle_ref = luaL_ref(co, LUA_REGISTRYINDEX);
     r->handle = h;
@@ -337,12 +457,14 @@ int bo_lreq_respond(lua_State *co)
         size_t len;
         const char *body = lua_tolstring(co, 2, &len);
         bo_conn_response_begin(c, 200);
+        platform_headers(r);
         bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
         bo_conn_response_end(c, body, len);
         return 0;
     }
     if (type == LUA_TNIL) {
         bo_conn_response_begin(c, 204);
+        platform_headers(r);
         bo_conn_response_end(c, NULL, 0);
         return 0;
     }
@@ -376,6 +498,7 @@ int bo_lreq_respond(lua_State *co)
         return luaL_error(co, "response body must be a string or a function, not a %s", lua_typename(co, bt));
 
     bo_conn_response_begin(c, (int)status);
+    platform_headers(r);
     if (headers) {
         lua_pushnil(co);
         while (lua_next(co, headers)) {
@@ -448,6 +571,18 @@ void bo_lreq_push_pump(lua_State *co)
     lua_rawgetp(co, LUA_REGISTRYINDEX, &pump_key);
 }
 
+/* Adds what the platform adds to every response of a handler: the language
+   cookie when ?lang= chose one. */
+static void platform_headers(bo_request *r)
+{
+    const char *lang = bo_lreq_lang_asked(r->http);
+    if (lang) {
+        char cookie[96];
+        int n = snprintf(cookie, sizeof cookie, "borough_lang=%s; Path=/; Max-Age=31536000; SameSite=Lax", lang);
+        bo_conn_response_header(r->conn, "Set-Cookie", 10, cookie, (size_t)n);
+    }
+}
+
 void bo_lreq_open(lua_State *L)
 {
     lua_createtable(L, 0, 2);
@@ -456,6 +591,13 @@ void bo_lreq_open(lua_State *L)
     lua_pushliteral(L, "borough.request");
     lua_setfield(L, -2, "__name");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &req_mt_key);
+
+    lua_getglobal(L, "borough");
+    lua_pushcfunction(L, l_lang);
+    lua_setfield(L, -2, "_lang");
+    lua_pushcfunction(L, l_request);
+    lua_setfield(L, -2, "_request");
+    lua_pop(L, 1);
 
     if (luaL_loadbufferx(L, pump_source, sizeof pump_source - 1, "=stream", "t") != LUA_OK)
         lua_error(L);

@@ -16,6 +16,8 @@
 #ifndef BO_LREQ_H
 #define BO_LREQ_H
 
+#include "http.h"
+
 #include <lua.h>
 
 struct bo_request;
@@ -35,6 +37,12 @@ int bo_lreq_respond(lua_State *co);
 
 /* Pushes the pump that streams a body function: call it with the function. */
 void bo_lreq_push_pump(lua_State *co);
+
+/* The language a request asks for: ?lang=, else the borough_lang cookie,
+   else the first supported one in Accept-Language; NULL if none ("en" and
+   "cy" are supported). bo_lreq_lang_asked() looks at ?lang= only. */
+const char *bo_lreq_lang(const bo_http_request *h);
+const char *bo_lreq_lang_asked(const bo_http_request *h);
 
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);

@@ -12,6 +12,7 @@
  */
 #include "lview.h"
 #include "app.h"
+#include "assets.h"
 #include "buf.h"
 #include "sandbox.h"
 
@@ -154,8 +155,34 @@ static int l_view_sources(lua_State *L)
     return 1;
 }
 
+/* borough._site(): the deployment's look (site.conf) as a table:
+   { name, url, logo (a URL or nil), assets ("/assets/<version>") }. */
+static int l_site(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
+    lua_createtable(L, 0, 4);
+    if (!g)
+        return 1;
+    const bo_site *site = bo_site_get(g->paths->data_dir);
+    const bo_assets *a = bo_assets_get(sb->lib_dir);
+    lua_pushstring(L, site->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, site->url);
+    lua_setfield(L, -2, "url");
+    if (site->logo) {
+        lua_pushstring(L, site->logo);
+        lua_setfield(L, -2, "logo");
+    }
+    lua_pushstring(L, a->prefix);
+    lua_setfield(L, -2, "assets");
+    return 1;
+}
+
 void bo_lview_open(lua_State *L)
 {
+    lua_pushcfunction(L, l_site);
+    lua_setfield(L, -2, "_site");
     lua_pushcfunction(L, l_view_sources);
     lua_setfield(L, -2, "_view_sources");
 }

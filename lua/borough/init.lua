@@ -16,13 +16,20 @@
 --   public  true if routes need no sign-in unless a route says otherwise
 --   roles   the roles this app knows
 --   limits  { memory = bytes, instructions = n, time = seconds, body = bytes }
+--   lang    the language of pages when a request asks for none ("en" or "cy")
+
+-- Views, GOV.UK components and translations (borough.view, borough.t, ...).
+local view = require "borough.view"
+local i18n = require "borough.i18n"
+local layout = require "borough.layout"
+require "borough.govuk"
 
 local App = {}
 App.__index = App
 
 local manifest_fields = {
   title = "string", mount = "string", host = "string", public = "boolean",
-  roles = "table", limits = "table",
+  roles = "table", limits = "table", lang = "string",
 }
 
 local limit_fields = { memory = true, instructions = true, time = true, body = true }
@@ -85,6 +92,7 @@ function borough.app(manifest)
     check_field(k, v)
     app[k] = v
   end
+  if app.lang then i18n.set_default(app.lang) end
   -- borough.url at load time answers with the prefix declared here: the
   -- server reads the manifest only once app.lua has returned.
   if app.mount then
@@ -140,12 +148,11 @@ function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler
 function App:patch(pattern, opts, handler) add(self, "PATCH", pattern, opts, handler) return self end
 function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, handler) return self end
 
--- Views, GOV.UK components and translations (borough.view, borough.t, ...).
-local view = require "borough.view"
 
 --- Called by the server once app.lua has returned the app: compiles every
 -- view, so that a template mistake stops the load with its file:line.
 function borough._loaded(app)
+  layout.set_service(app)
   view.load_all()
 end
 
