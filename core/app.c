@@ -58,6 +58,7 @@ void bo_app_info_unref(bo_app_info *info)
     free(info->host);
     free(info->title);
     free(info->error);
+    bo_snapshot_free(info->snapshot);
     free(info);
 }
 
@@ -237,12 +238,8 @@ static int run_app(lua_State *L)
     lua_pushliteral(L, "borough");
     lua_call(L, 1, 0);
 
-    char *path = bo_sprintf("%s/app.lua", c->info->dir);
-    lua_pushstring(L, path);                        /* 1: where, for messages */
-    char *chunk = bo_sprintf("@%s", path);
-    int status = bo_sandbox_loadfile(L, path, chunk);
-    free(chunk);
-    free(path);
+    lua_pushfstring(L, "%s/app.lua", c->info->dir); /* 1: where, for messages */
+    int status = bo_sandbox_load_app_file(L, "app.lua");
     if (status != LUA_OK)
         return lua_error(L);
     lua_call(L, 0, 1);
@@ -287,6 +284,7 @@ int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool pri
         goto fail;
     }
     g->sb.owner = g;
+    g->sb.snapshot = info->snapshot;
     lua_State *L = g->sb.L;
 
     bo_limits load_limits = info->limits;

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "router.h"
 #include "sandbox.h"
+#include "snapshot.h"
 
 #include <stdatomic.h>
 
@@ -35,6 +36,8 @@ typedef struct bo_app_info {
     size_t max_body;
     bool public_;
     uint64_t generation;   /* counts loads of this folder */
+    bo_snapshot *snapshot; /* the source every generation of it loads from (owned),
+                              or NULL to read the folder itself */
 } bo_app_info;
 
 /* Where things live; shared by every load. */
@@ -77,7 +80,8 @@ bo_app_info *bo_app_info_ref(bo_app_info *info);
 void bo_app_info_unref(bo_app_info *info);
 
 /* Loads the app folder of info into a new generation: runs app.lua in a new
-   sandbox and compiles its routes. On success returns 0 and *out; if
+   sandbox and compiles its routes. The app's own files come from
+   info->snapshot when it has one. On success returns 0 and *out; if
    fill_info is set, the manifest (title, mount, host, limits) is written
    into info (only while info is not yet shared). On failure returns a BO_E*
    code with a one-line reason in err ("apps/x/app.lua:12: ..."). */

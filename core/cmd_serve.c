@@ -45,6 +45,10 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
             cfg.access_log = false;
             continue;
         }
+        if (strcmp(a, "--watch") == 0) {
+            cfg.watch = true;
+            continue;
+        }
         if (!v)
             return bo_cli_usage(cli, "%s needs a value", a);
         i++;
@@ -74,6 +78,11 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.idle_timeout_ms) < 0)
                 return bo_cli_usage(cli, "--idle-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--metrics-from") == 0) {
+            if (cfg.nmetrics_from == BO_COUNT(cfg.metrics_from))
+                return bo_cli_usage(cli, "--metrics-from may be given at most %zu times", BO_COUNT(cfg.metrics_from));
+            if (bo_cidr_parse(v, &cfg.metrics_from[cfg.nmetrics_from++]) < 0)
+                return bo_cli_usage(cli, "--metrics-from wants an address range such as 10.0.0.0/8, not %s", v);
         } else if (strcmp(a, "--drain") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.drain_ms) < 0)
                 return bo_cli_usage(cli, "--drain wants seconds, not %s", v);

@@ -33,7 +33,9 @@ static const struct command {
     { "serve", bo_cmd_serve,
       "borough serve [APPS_DIR] [--listen HOST:PORT] [--data DIR] [--workers N]\n"
       "                     [--log-format text|json] [--no-access-log] [--max-conns N]\n"
-      "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]" },
+      "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]\n"
+      "                     [--watch] [--metrics-from CIDR]..." },
+    { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
     { "check", bo_cmd_check, "borough check [PATH]" },
     { "version", cmd_version, "borough version" },
     { "help", cmd_help, "borough help" },

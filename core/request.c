@@ -252,6 +252,26 @@ static void serve_assets(bo_request *r)
     send_file(r, a->root, path + vlen + 1, len - vlen - 1, "public, max-age=31536000, immutable", NULL);
 }
 
+/* GET /metrics: Prometheus text, for the addresses --metrics-from allows
+   (loopback when it is not given). */
+static void serve_metrics(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    bo_server *s = r->worker->server;
+    if (!bo_metrics_allowed(s->cfg.metrics_from, s->cfg.nmetrics_from, c->ip)) {
+        error_page(r, 403);
+        return;
+    }
+    bo_buf text;
+    bo_buf_init(&text);
+    bo_server_metrics(s, &text);
+    bo_conn_response_begin(c, 200);
+    bo_conn_response_header(c, "Content-Type", 12, "text/plain; version=0.0.4; charset=utf-8", 40);
+    bo_conn_response_header(c, "Cache-Control", 13, "no-store", 8);
+    bo_conn_response_end(c, text.data, text.len);
+    bo_buf_free(&text);
+}
+
 /* ---- routing ---- */
 
 /* "<run>.<worker>-<hex count>", made without printf: it runs per request. */
@@ -296,12 +316,17 @@ size_t bo_request_route(bo_request *r)
     r->response_status = 0;
     r->response_bytes = 0;
     r->start_ns = uv_hrtime();
+    r->metrics = w->metrics_none;
     make_id(r);
 
     const char *path = bo_http_str(h, h->path);
     size_t plen = h->path_len;
     if (plen == 8 && memcmp(path, "/healthz", 8) == 0) {
         r->target = BO_TARGET_HEALTH;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    if (plen == 8 && memcmp(path, "/metrics", 8) == 0) {
+        r->target = BO_TARGET_METRICS;
         return BO_DEFAULT_MAX_BODY;
     }
     if (plen > 8 && memcmp(path, "/assets/", 8) == 0) {
@@ -320,6 +345,7 @@ size_t bo_request_route(bo_request *r)
     }
     bo_worker_app *a = &w->apps[m->index];
     r->app = a->info;
+    r->metrics = a->metrics;
     if (!a->gen)
         return route_error(r, 503);
     r->rest = (uint32_t)rest_off;
@@ -361,6 +387,8 @@ static void finish(bo_request *r)
 {
     bo_worker *w = r->worker;
     bo_conn *c = r->conn;
+    uint64_t ns = uv_hrtime() - r->start_ns;
+    bo_metrics_request(r->metrics, r->response_status, ns);
     if (w->server->cfg.access_log) {
         const bo_http_request *h = r->http;
         char path[512];
@@ -368,11 +396,11 @@ static void finish(bo_request *r)
         memcpy(path, bo_http_str(h, h->path), n);
         path[n] = '\0';
         bo_log_request line = {
-            .app = r->app ? r->app->name : NULL,
+            .app = r->app ? r->metrics->name : NULL,
             .method = h->method_name ? h->method_name : "-",
             .path = path,
             .status = r->response_status,
-            .ms = (double)(uv_hrtime() - r->start_ns) / 1e6,
+            .ms = (double)ns / 1e6,
             .bytes = r->response_bytes,
             .request_id = r->id,
             .ip = c->ip,
@@ -420,6 +448,7 @@ static void fail(bo_request *r, const char *why)
     bo_gen *g = r->gen;
     bo_conn *c = r->conn;
     lua_State *L = g->sb.L;
+    bo_counter_add(&r->metrics->lua_errors, 1);
     if (!bo_conn_alive(c)) {
         bo_log(BO_LOG_INFO, g->info->name, "%s (the client had gone)", why);
     } else {
@@ -647,6 +676,14 @@ void bo_request_run(bo_request *r)
         break;
     case BO_TARGET_ASSETS:
         serve_assets(r);
+        break;
+    case BO_TARGET_METRICS:
+        if (!safe) {
+            r->match.allowed = (1u << HTTP_GET) | (1u << HTTP_HEAD);
+            error_page(r, 405);
+            break;
+        }
+        serve_metrics(r);
         break;
     case BO_TARGET_OPTIONS:
         bo_request_respond_page(r, 204, "", "");

@@ -38,6 +38,7 @@ typedef enum bo_target {
     BO_TARGET_ROUTE,       /* an app route */
     BO_TARGET_OPTIONS,     /* OPTIONS on a path some route has */
     BO_TARGET_ASSETS,      /* /assets/...: GOV.UK Frontend and the site's look */
+    BO_TARGET_METRICS,     /* GET /metrics (Prometheus), for allowed addresses */
 } bo_target;
 
 /* What the handler waits for while its coroutine is suspended. */
@@ -54,7 +55,10 @@ typedef struct bo_request {
     bo_target target;
     int status;                     /* for BO_TARGET_ERROR */
     const char *error_detail;       /* static, shown on error pages */
-    struct bo_app_info *app;        /* the app chosen, if any (borrowed from the worker) */
+    struct bo_app_info *app;        /* the app chosen, if any (borrowed from the worker: a
+                                       catalog swap may free it before the request ends,
+                                       unless gen holds it) */
+    struct bo_metrics_app *metrics; /* the row counting it (its name outlives any swap) */
     struct bo_gen *gen;             /* its generation; inflight counted */
     uint32_t rest;                  /* in-app path: offset into the path */
     uint32_t rest_len;

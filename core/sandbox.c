@@ -265,10 +265,13 @@ static bool valid_module_name(const char *name, size_t len)
     return true;
 }
 
-/* Pushes the file name for a module under dir, or nothing; returns found. */
-static bool find_module(lua_State *L, const char *dir, const char *name)
+/* Pushes the file name for a module under dir, or nothing; returns found.
+   With a snapshot, the app folder's modules are looked up in it: then the
+   name pushed is relative to the app folder. */
+static bool find_module(lua_State *L, const char *dir, const char *name, const bo_snapshot *snap)
 {
     static const char *const forms[] = { "%s/%s.lua", "%s/%s/init.lua" };
+    static const char *const rel_forms[] = { "%s.lua", "%s/init.lua" };
     char rel[256];
     size_t n = strlen(name);
     memcpy(rel, name, n + 1);
@@ -276,6 +279,13 @@ static bool find_module(lua_State *L, const char *dir, const char *name)
         if (rel[i] == '.')
             rel[i] = '/';
     for (size_t i = 0; i < BO_COUNT(forms); i++) {
+        if (snap) {
+            const char *path = lua_pushfstring(L, rel_forms[i], rel);
+            if (bo_snapshot_find(snap, path))
+                return true;
+            lua_pop(L, 1);
+            continue;
+        }
         const char *path = lua_pushfstring(L, forms[i], dir, rel);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
@@ -283,6 +293,26 @@ static bool find_module(lua_State *L, const char *dir, const char *name)
         lua_pop(L, 1);
     }
     return false;
+}
+
+int bo_sandbox_load_app_file(lua_State *L, const char *rel)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    const char *chunk = lua_pushfstring(L, "@%s/%s", sb->app_dir, rel);
+    int status;
+    if (sb->snapshot) {
+        const bo_snapshot_file *f = bo_snapshot_find(sb->snapshot, rel);
+        if (f)
+            status = bo_sandbox_load(L, f->data, f->len, chunk);
+        else {
+            lua_pushfstring(L, "cannot read %s/%s: No such file or directory", sb->app_dir, rel);
+            status = LUA_ERRFILE;
+        }
+    } else {
+        status = bo_sandbox_loadfile(L, chunk + 1, chunk);
+    }
+    lua_remove(L, -2);                                      /* the chunk name */
+    return status;
 }
 
 static int sb_require(lua_State *L)
@@ -303,15 +333,23 @@ static int sb_require(lua_State *L)
         return luaL_error(L, "invalid module name '%s' (use dotted names like \"models\" or \"lib.money\")", name);
 
     bool platform = strncmp(name, "borough.", 8) == 0;
-    if (!((!platform && find_module(L, sb->app_dir, name)) || find_module(L, sb->lib_dir, name)))
+    bool in_app = !platform && find_module(L, sb->app_dir, name, sb->snapshot);
+    if (!in_app && !find_module(L, sb->lib_dir, name, NULL))
         return luaL_error(L, "module '%s' not found in %s%s", name, platform ? "" : sb->app_dir,
                           platform ? sb->lib_dir : " or the platform library");
-    const char *path = lua_tostring(L, -1);                  /* 3: file */
-    lua_pushfstring(L, "@%s", path);
-    int status = bo_sandbox_loadfile(L, path, lua_tostring(L, -1));
+    int status;                                             /* 3: file */
+    if (in_app && sb->snapshot) {
+        status = bo_sandbox_load_app_file(L, lua_tostring(L, 3));
+        lua_pushfstring(L, "%s/%s", sb->app_dir, lua_tostring(L, 3));
+        lua_replace(L, 3);                                  /* the file, as on disk */
+    } else {
+        const char *path = lua_tostring(L, -1);
+        lua_pushfstring(L, "@%s", path);
+        status = bo_sandbox_loadfile(L, path, lua_tostring(L, -1));
+        lua_remove(L, -2);                                  /* the chunk name */
+    }
     if (status != LUA_OK)
         return lua_error(L);
-    lua_remove(L, -2);                                      /* the chunk name */
     lua_pushlightuserdata(L, (void *)&loaded_key);          /* marks "loading" */
     lua_setfield(L, 2, name);
     lua_pushvalue(L, 1);

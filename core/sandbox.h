@@ -15,6 +15,7 @@
 
 #include "bo.h"
 #include "pool.h"
+#include "snapshot.h"
 
 #include <lua.h>
 
@@ -47,6 +48,7 @@ typedef struct bo_sandbox {
     bo_limits limits;
     char *app_dir;            /* absolute; require() looks here first */
     char *lib_dir;            /* absolute; the platform's lua/ */
+    const struct bo_snapshot *snapshot; /* the app's source (borrowed), or NULL: the disk */
     void *owner;              /* the app generation, for the bindings */
     void *current;            /* the request running now, or NULL */
 } bo_sandbox;
@@ -83,6 +85,10 @@ void bo_sandbox_poison(lua_State *co, const char *reason);
    Returns a lua_load status; on error the message is on the stack. */
 int bo_sandbox_load(lua_State *L, const char *chunk, size_t len, const char *chunkname);
 int bo_sandbox_loadfile(lua_State *L, const char *path, const char *chunkname);
+/* Loads the app's own file rel (e.g. "app.lua") from the sandbox's snapshot,
+   or from the app folder when it has none; the chunk is named
+   "@<app_dir>/<rel>" so errors read "apps/grants/app.lua:12: ...". */
+int bo_sandbox_load_app_file(lua_State *L, const char *rel);
 
 /* Pushes the light userdata a platform function yields to ask the request's
    scheduler to wait: `return lua_yield(L, 1)` after pushing it (and the

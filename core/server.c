@@ -1,7 +1,10 @@
 /*
  * server.c - the main thread (see server.h): loads the app catalog, binds
  * the listening sockets, runs the workers, and handles signals: SIGTERM and
- * SIGINT stop gracefully, SIGHUP reloads every app.
+ * SIGINT stop gracefully, SIGHUP reloads the apps that changed. Reloads
+ * (from SIGHUP, the control socket or --watch) run here, one at a time:
+ * the main thread judges each new version, publishes a catalog, and answers
+ * the client once every worker has taken it (check_waits).
  */
 #include "server.h"
 #include "log.h"
@@ -10,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +40,31 @@ void bo_config_defaults(bo_config *cfg)
     cfg->send_timeout_ms = 30000;
     cfg->drain_ms = 10000;
     cfg->access_log = true;
+    cfg->control = true;
 }
 
 /* ---- the catalog ---- */
+
+static bo_catalog *catalog_new(uint64_t version, unsigned cap)
+{
+    bo_catalog *c = bo_calloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    c->version = version;
+    c->apps = bo_calloc(cap ? cap : 1, sizeof *c->apps);
+    c->previous = bo_calloc(cap ? cap : 1, sizeof *c->previous);
+    return c;
+}
 
 void bo_catalog_unref(bo_catalog *c)
 {
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    for (unsigned i = 0; i < c->napps; i++)
+    for (unsigned i = 0; i < c->napps; i++) {
         bo_app_info_unref(c->apps[i]);
+        bo_app_info_unref(c->previous[i]);
+    }
     free(c->apps);
+    free(c->previous);
     free(c);
 }
 
@@ -59,93 +77,331 @@ bo_catalog *bo_server_catalog(bo_server *s)
     return c;
 }
 
-/* Finds the info for dir in a catalog, or NULL. */
-static bo_app_info *find_app(bo_catalog *c, const char *dir)
+static int find_app(const bo_catalog *c, const char *name)
 {
     for (unsigned i = 0; c && i < c->napps; i++)
-        if (strcmp(c->apps[i]->dir, dir) == 0)
-            return c->apps[i];
-    return NULL;
+        if (strcmp(c->apps[i]->name, name) == 0)
+            return (int)i;
+    return -1;
 }
 
-/* Loads one app folder on this thread. A failure yields an info carrying
-   the error (or, on reload, the previous good info). Reports to `report`
-   (the log, or stderr for check). */
-static bo_app_info *load_app(const char *dir, const bo_paths *paths, bo_catalog *previous,
-                             void (*report)(const char *app, const char *msg))
+/* ---- judging new versions ----
+ *
+ * A reload (and the first load at start) works on a list of entries, one
+ * per app folder in name order: what each will serve, what it served, and
+ * why a new version was refused. Only after every entry is settled (and the
+ * mounts checked) is a new catalog made from them.
+ */
+
+typedef struct entry {
+    bo_app_info *info;          /* the version that will serve (a reference) */
+    bo_app_info *previous;      /* the good one before it, for rollback (a reference) */
+    bo_app_info *running;       /* the good version serving now (borrowed), or NULL */
+    char *error;                /* why a new version was refused (owned) */
+    bool existed;               /* the app was in the running catalog */
+    bool loaded;                /* info is a new version that loaded cleanly */
+    bool unchanged;             /* its source did not change: nothing was loaded */
+    bool rolled_back;
+    bool rollback;              /* a rollback was asked for */
+    double ms;                  /* time to judge the new version */
+} entry;
+
+static void entry_clear(entry *e)
 {
-    bo_app_info *info = bo_app_info_new(dir);
-    bo_gen *g;
+    bo_app_info_unref(e->info);
+    bo_app_info_unref(e->previous);
+    free(e->error);
+    memset(e, 0, sizeof *e);
+}
+
+static uint64_t next_generation(const bo_catalog *cur, int ci)
+{
+    uint64_t g = 0;
+    if (ci >= 0) {
+        if (!cur->apps[ci]->error)
+            g = cur->apps[ci]->generation;
+        if (cur->previous[ci] && cur->previous[ci]->generation > g)
+            g = cur->previous[ci]->generation;
+    }
+    return g + 1;
+}
+
+/* Settles the entry of the app folder dir: reads its source and, unless it
+   is unchanged (and force is off), loads it on this thread as the primary
+   load (which migrates its database). ci is its index in cur, or -1. */
+static void judge(entry *e, const char *dir, const bo_catalog *cur, int ci, bool force, const bo_paths *paths)
+{
+    memset(e, 0, sizeof *e);
+    e->existed = ci >= 0;
+    bo_app_info *old = ci >= 0 ? cur->apps[ci] : NULL;
+    bo_app_info *prev = ci >= 0 ? cur->previous[ci] : NULL;
+    e->running = old && !old->error ? old : NULL;
+    uint64_t t0 = uv_hrtime();
     char err[2048];
-    if (bo_gen_load(&g, info, paths, true, true, err, sizeof err) == 0) {
-        bo_gen_free(g);
-        return info;
-    }
-    report(info->name, err);
-    bo_app_info *old = find_app(previous, info->dir);
-    if (old && !old->error) {
-        bo_log(BO_LOG_WARN, info->name, "the new version did not load; the running version keeps serving");
-        bo_app_info_unref(info);
-        return bo_app_info_ref(old);
-    }
-    free(info->error);
-    info->error = bo_strdup(err);
-    return info;
-}
-
-/* Two apps may not share a mount or a host: the later one (by name) fails. */
-static void check_mounts(bo_catalog *c, void (*report)(const char *app, const char *msg))
-{
-    bo_mounts seen;
-    bo_mounts_init(&seen);
-    for (unsigned i = 0; i < c->napps; i++) {
-        bo_app_info *info = c->apps[i];
-        if (info->error)
-            continue;
-        int rc = 0;
-        const char *what = NULL;
-        if (info->host && (rc = bo_mounts_add(&seen, info->host, NULL, (int)i)) < 0)
-            what = info->host;
-        else if (info->mount && (rc = bo_mounts_add(&seen, NULL, info->mount[0] ? info->mount : "/", (int)i)) < 0)
-            what = info->mount[0] ? info->mount : "/";
-        if (what) {
-            char *msg = bo_sprintf("%s/app.lua: %s %s is already used by another app", info->dir,
-                                   info->host && what == info->host ? "host" : "mount", what);
-            report(info->name, msg);
-            /* The info may be shared with a running catalog: make an error copy. */
-            bo_app_info *broken = bo_app_info_new(info->dir);
-            broken->error = msg;
-            bo_app_info_unref(info);
-            c->apps[i] = broken;
+    bo_snapshot *snap;
+    if (bo_snapshot_read(&snap, dir, err, sizeof err) < 0) {
+        e->error = bo_strdup(err);
+        if (e->running) {
+            e->info = bo_app_info_ref(e->running);
+        } else {
+            e->info = bo_app_info_new(dir);
+            e->info->error = bo_strdup(err);
         }
+        e->previous = prev ? bo_app_info_ref(prev) : NULL;
+        return;
     }
-    bo_mounts_free(&seen);
+    if (!force && e->running && bo_snapshot_equal(snap, e->running->snapshot)) {
+        bo_snapshot_free(snap);
+        e->info = bo_app_info_ref(e->running);
+        e->previous = prev ? bo_app_info_ref(prev) : NULL;
+        e->unchanged = true;
+        return;
+    }
+    bo_app_info *info = bo_app_info_new(dir);
+    info->snapshot = snap;
+    info->generation = next_generation(cur, ci);
+    bo_gen *g;
+    int rc = bo_gen_load(&g, info, paths, true, true, err, sizeof err);
+    e->ms = (double)(uv_hrtime() - t0) / 1e6;
+    if (rc == 0) {
+        bo_gen_free(g);
+        e->info = info;
+        e->loaded = true;
+        bo_app_info *before = e->running ? e->running : prev;
+        e->previous = before ? bo_app_info_ref(before) : NULL;
+        return;
+    }
+    e->error = bo_strdup(err);
+    e->previous = prev ? bo_app_info_ref(prev) : NULL;
+    if (e->running) {
+        bo_app_info_unref(info);
+        e->info = bo_app_info_ref(e->running);
+    } else {
+        info->error = bo_strdup(err);     /* not shared yet: it may still change */
+        e->info = info;
+    }
 }
 
-static bo_catalog *load_catalog(const char *apps_dir, const bo_paths *paths, bo_catalog *previous,
-                                void (*report)(const char *app, const char *msg), char *err,
-                                size_t errlen)
+/* Refuses the new version of e because of msg (taken): back to the running
+   one, or unavailable. */
+static void refuse(entry *e, char *msg)
 {
-    char **dirs;
-    int n = bo_app_scan(apps_dir, &dirs, err, errlen);
-    if (n < 0)
-        return NULL;
-    bo_catalog *c = bo_calloc(1, sizeof *c);
-    atomic_init(&c->refs, 1);
-    c->version = previous ? previous->version + 1 : 1;
-    c->apps = bo_calloc((size_t)(n ? n : 1), sizeof *c->apps);
-    for (int i = 0; i < n; i++) {
-        c->apps[c->napps++] = load_app(dirs[i], paths, previous, report);
-        free(dirs[i]);
+    free(e->error);
+    e->error = msg;
+    e->loaded = false;
+    e->rolled_back = false;
+    bo_app_info *info = e->info;
+    if (e->running) {
+        e->info = bo_app_info_ref(e->running);
+    } else {
+        e->info = bo_app_info_new(info->dir);
+        e->info->error = bo_strdup(msg);
     }
-    free(dirs);
-    check_mounts(c, report);
+    bo_app_info_unref(info);
+}
+
+/* Two apps may not share a mount or a host. Apps whose version does not
+   change claim theirs first (they are serving); then new versions, in name
+   order: one that conflicts is refused, and the check starts again, since
+   the version it returns to may claim other paths. */
+static void check_mounts(entry *entries, unsigned n)
+{
+    for (bool again = true; again;) {
+        again = false;
+        bo_mounts seen;
+        bo_mounts_init(&seen);
+        for (int pass = 0; pass < 2 && !again; pass++) {
+            for (unsigned i = 0; i < n && !again; i++) {
+                entry *e = &entries[i];
+                bo_app_info *info = e->info;
+                if (info->error || e->loaded != (pass == 1))
+                    continue;
+                const char *what = NULL, *kind = NULL;
+                if (info->host && bo_mounts_add(&seen, info->host, NULL, (int)i) < 0)
+                    what = info->host, kind = "host";
+                else if (info->mount && bo_mounts_add(&seen, NULL, info->mount[0] ? info->mount : "/", (int)i) < 0)
+                    what = info->mount[0] ? info->mount : "/", kind = "mount";
+                if (!what)
+                    continue;
+                refuse(e, bo_sprintf("%s/app.lua: %s %s is already used by another app", info->dir, kind, what));
+                again = e->info != NULL && !e->info->error;
+            }
+        }
+        bo_mounts_free(&seen);
+    }
+}
+
+static bo_catalog *catalog_of(entry *entries, unsigned n, uint64_t version)
+{
+    bo_catalog *c = catalog_new(version, n);
+    for (unsigned i = 0; i < n; i++) {
+        c->apps[c->napps] = bo_app_info_ref(entries[i].info);
+        c->previous[c->napps++] = entries[i].previous ? bo_app_info_ref(entries[i].previous) : NULL;
+    }
     return c;
 }
 
-static void report_to_log(const char *app, const char *msg)
+static bool catalog_same(const bo_catalog *a, const bo_catalog *b)
 {
-    bo_log(BO_LOG_ERROR, app, "%s", msg);
+    if (a->napps != b->napps)
+        return false;
+    for (unsigned i = 0; i < a->napps; i++)
+        if (a->apps[i] != b->apps[i] || a->previous[i] != b->previous[i])
+            return false;
+    return true;
+}
+
+/* The app folders to serve: the apps folder's, or the one app folder. */
+static int scan_dirs(const bo_config *cfg, char ***dirs, char *err, size_t errlen)
+{
+    if (cfg->only_app) {
+        size_t n = strlen(cfg->only_app);
+        while (n > 1 && cfg->only_app[n - 1] == '/')
+            n--;
+        *dirs = bo_calloc(1, sizeof **dirs);
+        (*dirs)[0] = bo_strndup(cfg->only_app, n);
+        return 1;
+    }
+    return bo_app_scan(cfg->apps_dir, dirs, err, errlen);
+}
+
+static const char *base_name(const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    return slash ? slash + 1 : dir;
+}
+
+/* Settles an entry for every app folder in dirs (all of them, or only the
+   one named app) against the running catalog cur; entries of apps out of
+   scope are kept as they are. The names of apps whose folder is gone are
+   added to *gone (new strings). Returns the number of entries, and sets
+   *matched when the app named was found. */
+static unsigned plan(entry **out, char **dirs, unsigned ndirs, const bo_catalog *cur, const char *app,
+                     bool force, const bo_paths *paths, char ***gone, unsigned *ngone, bool *matched)
+{
+    entry *entries = bo_calloc(ndirs + cur->napps + 1, sizeof *entries);
+    unsigned n = 0;
+    *matched = false;
+    unsigned di = 0, ci = 0;
+    while (di < ndirs || ci < cur->napps) {
+        /* Merge the two lists, both in name order. */
+        int cmp;
+        if (di == ndirs)
+            cmp = 1;
+        else if (ci == cur->napps)
+            cmp = -1;
+        else
+            cmp = strcmp(base_name(dirs[di]), cur->apps[ci]->name);
+        const char *name = cmp <= 0 ? base_name(dirs[di]) : cur->apps[ci]->name;
+        bool in_scope = !app || strcmp(app, name) == 0;
+        *matched |= in_scope && app;
+        int at = cmp >= 0 ? (int)ci : -1;
+        if (!in_scope) {
+            if (at >= 0) {          /* kept as it is, even if its folder is gone */
+                entry *e = &entries[n++];
+                e->info = bo_app_info_ref(cur->apps[at]);
+                e->previous = cur->previous[at] ? bo_app_info_ref(cur->previous[at]) : NULL;
+                e->existed = true;
+            }
+        } else if (cmp > 0) {       /* in the catalog, no folder any more */
+            *gone = bo_realloc(*gone, sizeof **gone * (*ngone + 1));
+            (*gone)[(*ngone)++] = bo_strdup(name);
+        } else {
+            judge(&entries[n++], dirs[di], cur, at, force, paths);
+        }
+        if (cmp <= 0)
+            di++;
+        if (cmp >= 0)
+            ci++;
+    }
+    check_mounts(entries, n);
+    *out = entries;
+    return n;
+}
+
+/* ---- reloading ---- */
+
+/* A reload published and not yet taken by every worker. */
+struct bo_reload_wait {
+    bo_reload_wait *next;
+    bo_control_client *client;  /* NULL: SIGHUP or --watch */
+    uint64_t version;
+    uint64_t started_ns;
+    int status;
+};
+
+/* Where a reload's outcome goes: the log, and the client that asked. */
+typedef struct outcome {
+    bo_control_client *client;
+    bo_metrics *metrics;        /* NULL at start: loading is not reloading */
+    int status;
+} outcome;
+
+static void tell(outcome *o, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void tell(outcome *o, const char *kind, const char *fmt, ...)
+{
+    if (!o->client)
+        return;
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    bo_control_reply(o->client, kind, "%s", text);
+}
+
+static const char *where_of(const bo_app_info *info)
+{
+    if (info->mount)
+        return info->mount[0] ? info->mount : "/";
+    return info->host ? info->host : "?";
+}
+
+/* Logs and tells the outcome of every entry and every app gone. */
+static void report(outcome *o, entry *entries, unsigned n, char **gone, unsigned ngone, bool all)
+{
+    for (unsigned i = 0; i < n; i++) {
+        entry *e = &entries[i];
+        const char *name = e->info->name;
+        bo_metrics_app *row = o->metrics ? bo_metrics_app_row(o->metrics, name) : NULL;
+        if (e->error) {
+            o->status = 1;
+            bo_log(BO_LOG_ERROR, name, "%s", e->error);
+            tell(o, "err", "%s", e->error);
+            if (!row)
+                continue;
+            bo_counter_add(&row->reload_failures, 1);
+            if (e->running) {
+                bo_log(BO_LOG_WARN, name, "the new version was refused; generation %llu keeps serving",
+                       (unsigned long long)e->running->generation);
+                tell(o, "err", "%s: not %s; generation %llu keeps serving", name,
+                     e->rollback ? "rolled back" : "reloaded", (unsigned long long)e->running->generation);
+            } else {
+                tell(o, "err", "%s: unavailable until it loads", name);
+            }
+        } else if (e->loaded && row) {
+            unsigned long long g = (unsigned long long)e->info->generation;
+            bo_counter_add(&row->reloads, 1);
+            if (e->rolled_back) {
+                bo_log(BO_LOG_INFO, name, "rolled back to generation %llu", g);
+                tell(o, "out", "%s: rolled back to generation %llu", name, g);
+            } else if (e->existed) {
+                bo_log(BO_LOG_INFO, name, "reloaded: generation %llu (loaded in %.1f ms)", g, e->ms);
+                tell(o, "out", "%s: reloaded (generation %llu)", name, g);
+            } else {
+                bo_log(BO_LOG_INFO, name, "mounted at %s: generation %llu (loaded in %.1f ms)",
+                       where_of(e->info), g, e->ms);
+                tell(o, "out", "%s: mounted at %s (generation %llu)", name, where_of(e->info), g);
+            }
+        } else if (e->unchanged && all) {
+            tell(o, "out", "%s: unchanged (generation %llu)", name, (unsigned long long)e->info->generation);
+        }
+    }
+    for (unsigned i = 0; i < ngone; i++) {
+        bo_log(BO_LOG_INFO, gone[i], "unmounted: its folder is gone");
+        tell(o, "out", "%s: unmounted", gone[i]);
+    }
 }
 
 static void publish(bo_server *s, bo_catalog *c)
@@ -159,22 +415,257 @@ static void publish(bo_server *s, bo_catalog *c)
         bo_worker_wake(&s->workers[i]);
 }
 
-static void reload_all(bo_server *s)
+/* Publishes next if it differs from the running catalog and answers the
+   client once every worker has taken it (now, if nothing changed). */
+static void finish_reload(bo_server *s, bo_catalog *next, outcome *o, uint64_t started)
 {
-    bo_catalog *current = bo_server_catalog(s);
-    char err[512];
-    bo_catalog *next = load_catalog(s->cfg.apps_dir, &s->paths, current, report_to_log, err, sizeof err);
-    bo_catalog_unref(current);
-    if (!next) {
-        bo_log(BO_LOG_ERROR, NULL, "reload: %s", err);
+    if (catalog_same(next, s->catalog)) {
+        bo_catalog_unref(next);
+        if (o->client)
+            bo_control_end(o->client, o->status);
         return;
     }
-    unsigned broken = 0;
-    for (unsigned i = 0; i < next->napps; i++)
-        broken += next->apps[i]->error != NULL;
+    bo_reload_wait *w = bo_calloc(1, sizeof *w);
+    w->client = o->client;
+    w->version = next->version;
+    w->started_ns = started;
+    w->status = o->status;
+    w->next = s->waits;
+    s->waits = w;
     publish(s, next);
-    bo_log(BO_LOG_INFO, NULL, "reloaded %u app%s (%u unavailable)", next->napps,
-           next->napps == 1 ? "" : "s", broken);
+}
+
+static bool valid_app_name(const char *name)
+{
+    return name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 256;
+}
+
+/* Reloads every app (app NULL: changed ones only) or the one named. */
+static void reload(bo_server *s, const char *app, bo_control_client *client)
+{
+    uint64_t started = uv_hrtime();
+    outcome o = { client, &s->metrics, 0 };
+    bo_catalog *cur = s->catalog;
+    char **dirs;
+    char err[512];
+    int ndirs = scan_dirs(&s->cfg, &dirs, err, sizeof err);
+    if (ndirs < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "reload: %s", err);
+        tell(&o, "err", "%s", err);
+        if (client)
+            bo_control_end(client, 1);
+        return;
+    }
+    entry *entries;
+    char **gone = NULL;
+    unsigned ngone = 0;
+    bool matched;
+    unsigned n = plan(&entries, dirs, (unsigned)ndirs, cur, app, app != NULL, &s->paths, &gone, &ngone, &matched);
+    for (int i = 0; i < ndirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    if (app && !matched) {
+        tell(&o, "err", "borough: there is no app %s (no %s/%s/app.lua)", app, s->cfg.apps_dir, app);
+        o.status = 1;
+    }
+    report(&o, entries, n, gone, ngone, app == NULL);
+    bo_catalog *next = catalog_of(entries, n, cur->version + 1);
+    for (unsigned i = 0; i < n; i++)
+        entry_clear(&entries[i]);
+    free(entries);
+    for (unsigned i = 0; i < ngone; i++)
+        free(gone[i]);
+    free(gone);
+    finish_reload(s, next, &o, started);
+}
+
+/* Puts the previous good version of app back into service. */
+static void rollback(bo_server *s, const char *app, bo_control_client *client)
+{
+    uint64_t started = uv_hrtime();
+    outcome o = { client, &s->metrics, 0 };
+    bo_catalog *cur = s->catalog;
+    int at = find_app(cur, app);
+    if (at < 0 || !cur->previous[at]) {
+        if (at < 0)
+            tell(&o, "err", "borough: there is no app %s", app);
+        else
+            tell(&o, "err", "%s: there is no earlier version to roll back to", app);
+        bo_control_end(client, 1);
+        return;
+    }
+    entry *entries = bo_calloc(cur->napps, sizeof *entries);
+    for (unsigned i = 0; i < cur->napps; i++) {
+        entry *e = &entries[i];
+        e->info = bo_app_info_ref(cur->apps[i]);
+        e->previous = cur->previous[i] ? bo_app_info_ref(cur->previous[i]) : NULL;
+        e->existed = true;
+    }
+    entry *e = &entries[at];
+    bo_app_info *target = cur->previous[at];
+    e->rollback = true;
+    e->running = cur->apps[at]->error ? NULL : cur->apps[at];
+    /* Judged again: the database may have moved on since it last served. */
+    char err[2048];
+    bo_gen *g;
+    uint64_t t0 = uv_hrtime();
+    if (bo_gen_load(&g, target, &s->paths, true, false, err, sizeof err) == 0) {
+        bo_gen_free(g);
+        bo_app_info_unref(e->info);
+        bo_app_info_unref(e->previous);
+        e->info = bo_app_info_ref(target);
+        e->previous = e->running ? bo_app_info_ref(e->running) : NULL;
+        e->loaded = e->rolled_back = true;
+        e->ms = (double)(uv_hrtime() - t0) / 1e6;
+        check_mounts(entries, cur->napps);
+    } else {
+        e->error = bo_strdup(err);
+    }
+    report(&o, entries, cur->napps, NULL, 0, false);
+    bo_catalog *next = catalog_of(entries, cur->napps, cur->version + 1);
+    for (unsigned i = 0; i < cur->napps; i++)
+        entry_clear(&entries[i]);
+    free(entries);
+    finish_reload(s, next, &o, started);
+}
+
+/* Answers the reloads every worker has now taken. */
+static void check_waits(bo_server *s)
+{
+    uint64_t synced = UINT64_MAX, failed = 0;
+    for (int i = 0; i < s->nworkers; i++) {
+        uint64_t v = atomic_load(&s->workers[i].synced_version);
+        uint64_t f = atomic_load(&s->workers[i].failed_version);
+        if (v < synced)
+            synced = v;
+        if (f > failed)
+            failed = f;
+    }
+    for (bo_reload_wait **p = &s->waits; *p;) {
+        bo_reload_wait *w = *p;
+        if (w->version > synced) {
+            p = &w->next;
+            continue;
+        }
+        *p = w->next;
+        double ms = (double)(uv_hrtime() - w->started_ns) / 1e6;
+        bo_log(BO_LOG_INFO, NULL, "reload: every worker serves the new catalog (%.1f ms)", ms);
+        if (w->client) {
+            if (failed >= w->version) {
+                bo_control_reply(w->client, "err",
+                                 "borough: a worker could not load a new version and kept the running one; "
+                                 "see the server's log");
+                w->status = 1;
+            }
+            bo_control_end(w->client, w->status);
+        }
+        free(w);
+    }
+}
+
+/* The server is stopping: answer every reload still waiting. */
+static void drop_waits(bo_server *s)
+{
+    while (s->waits) {
+        bo_reload_wait *w = s->waits;
+        s->waits = w->next;
+        if (w->client) {
+            bo_control_reply(w->client, "err", "borough: the server is stopping");
+            bo_control_end(w->client, 1);
+        }
+        free(w);
+    }
+}
+
+/* A request line from the control socket (see control.h). */
+static void on_control(void *ud, bo_control_client *cl, const char *line)
+{
+    bo_server *s = ud;
+    char verb[16], app[256], extra[8];
+    int n = sscanf(line, "%15s %255s %7s", verb, app, extra);
+    if (atomic_load(&s->stopping)) {
+        bo_control_reply(cl, "err", "borough: the server is stopping");
+        bo_control_end(cl, 1);
+        return;
+    }
+    if (n == 1 && strcmp(verb, "reload") == 0) {
+        reload(s, NULL, cl);
+    } else if (n == 2 && (strcmp(verb, "reload") == 0 || strcmp(verb, "rollback") == 0)) {
+        if (!valid_app_name(app)) {
+            bo_control_reply(cl, "err", "borough: %s is not an app name", app);
+            bo_control_end(cl, 2);
+        } else if (verb[1] == 'e') {
+            reload(s, app, cl);
+        } else {
+            rollback(s, app, cl);
+        }
+    } else {
+        bo_control_reply(cl, "err", "borough: unknown request (expected reload [APP] or rollback APP)");
+        bo_control_end(cl, 2);
+    }
+}
+
+static void on_watch(void *ud)
+{
+    bo_server *s = ud;
+    if (atomic_load(&s->stopping))
+        return;
+    reload(s, NULL, NULL);
+    bo_watch_refresh(&s->watch);
+}
+
+/* Loads the first catalog (version 1); NULL if the apps folder cannot be read. */
+static bo_catalog *first_catalog(const bo_config *cfg, const bo_paths *paths,
+                                 void (*say)(const char *app, const char *msg), char *err, size_t errlen)
+{
+    char **dirs;
+    int ndirs = scan_dirs(cfg, &dirs, err, errlen);
+    if (ndirs < 0)
+        return NULL;
+    bo_catalog *none = catalog_new(0, 0);
+    entry *entries;
+    char **gone = NULL;
+    unsigned ngone = 0;
+    bool matched;
+    unsigned n = plan(&entries, dirs, (unsigned)ndirs, none, NULL, true, paths, &gone, &ngone, &matched);
+    for (int i = 0; i < ndirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    bo_catalog_unref(none);
+    for (unsigned i = 0; i < n; i++)
+        if (entries[i].error)
+            say(entries[i].info->name, entries[i].error);
+    bo_catalog *c = catalog_of(entries, n, 1);
+    for (unsigned i = 0; i < n; i++)
+        entry_clear(&entries[i]);
+    free(entries);
+    return c;
+}
+
+static void report_to_log(const char *app, const char *msg)
+{
+    bo_log(BO_LOG_ERROR, app, "%s", msg);
+}
+
+/* ---- /metrics ---- */
+
+void bo_server_metrics(bo_server *s, bo_buf *out)
+{
+    bo_catalog *c = bo_server_catalog(s);
+    bo_metrics_app_state *states = bo_calloc(c->napps ? c->napps : 1, sizeof *states);
+    for (unsigned i = 0; i < c->napps; i++) {
+        states[i].name = c->apps[i]->name;
+        states[i].up = c->apps[i]->error == NULL;
+        states[i].generation = c->apps[i]->generation;
+    }
+    bo_metrics **tables = bo_calloc((size_t)s->nworkers + 1, sizeof *tables);
+    tables[0] = &s->metrics;
+    for (int i = 0; i < s->nworkers; i++)
+        tables[i + 1] = &s->workers[i].metrics;
+    bo_metrics_render(out, tables, (unsigned)s->nworkers + 1, states, c->napps, atomic_load(&s->conns));
+    free(tables);
+    free(states);
+    bo_catalog_unref(c);
 }
 
 /* ---- sockets ---- */
@@ -259,35 +750,65 @@ void bo_server_worker_ready(bo_server *s)
     uv_async_send(&s->worker_event);
 }
 
+void bo_server_worker_synced(bo_server *s)
+{
+    uv_async_send(&s->worker_event);
+}
+
 void bo_server_worker_done(bo_server *s)
 {
     atomic_fetch_add(&s->done, 1);
     uv_async_send(&s->worker_event);
 }
 
+void bo_server_stop(bo_server *s)
+{
+    atomic_store(&s->stopping, true);
+    for (int i = 0; i < s->nworkers; i++)
+        bo_worker_wake(&s->workers[i]);
+}
+
+/* Closes the main loop's handles, so that uv_run returns. */
+static void close_main(bo_server *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    drop_waits(s);
+    bo_control_close(&s->control);
+    bo_watch_stop(&s->watch);
+    bo_walkeeper_stop(&s->keeper);
+    for (size_t i = 0; i < BO_COUNT(s->signals); i++)
+        uv_close((uv_handle_t *)&s->signals[i], NULL);
+    uv_close((uv_handle_t *)&s->worker_event, NULL);
+}
+
 static void on_worker_event(uv_async_t *a)
 {
     bo_server *s = a->data;
+    if (s->closed)
+        return;
     if (!s->announced && atomic_load(&s->ready) == s->nworkers) {
         s->announced = true;
         const char *h = s->cfg.host;
         bo_log(BO_LOG_INFO, NULL, "listening on http://%s%s%s:%d/ with %d worker%s", strchr(h, ':') ? "[" : "",
                h, strchr(h, ':') ? "]" : "", s->port, s->nworkers, s->nworkers == 1 ? "" : "s");
+        if (s->cfg.on_ready)
+            s->cfg.on_ready(s, s->cfg.ready_ud);
     }
-    if (atomic_load(&s->done) == s->nworkers) {
-        bo_walkeeper_stop(&s->keeper);
-        for (size_t i = 0; i < BO_COUNT(s->signals); i++)
-            uv_close((uv_handle_t *)&s->signals[i], NULL);
-        uv_close((uv_handle_t *)&s->worker_event, NULL);
-    }
+    check_waits(s);
+    if (atomic_load(&s->done) == s->nworkers)
+        close_main(s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     bo_server *s = h->data;
     if (signum == SIGHUP) {
-        if (!atomic_load(&s->stopping))
-            reload_all(s);
+        if (!atomic_load(&s->stopping)) {
+            bo_log(BO_LOG_INFO, NULL, "SIGHUP: reloading the apps that changed");
+            reload(s, NULL, NULL);
+        }
         return;
     }
     if (atomic_load(&s->stopping)) {
@@ -296,9 +817,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     bo_log(BO_LOG_INFO, NULL, "%s: stopping; in-flight requests have %.1f s to finish", strsignal(signum),
            (double)s->cfg.drain_ms / 1000);
-    atomic_store(&s->stopping, true);
-    for (int i = 0; i < s->nworkers; i++)
-        bo_worker_wake(&s->workers[i]);
+    bo_server_stop(s);
 }
 
 static int make_dir(const char *dir)
@@ -328,7 +847,7 @@ int bo_server_run(const bo_config *cfg)
     char err[512];
     if (make_dir(cfg->data_dir) < 0)
         goto out;
-    s->catalog = load_catalog(cfg->apps_dir, &s->paths, NULL, report_to_log, err, sizeof err);
+    s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
     if (!s->catalog) {
         bo_log(BO_LOG_ERROR, NULL, "%s", err);
         goto out;
@@ -337,6 +856,21 @@ int bo_server_run(const bo_config *cfg)
         goto out;
 
     uv_loop_init(&s->loop);
+    bo_metrics_init(&s->metrics);
+    if (cfg->control) {
+        /* Before any other thread runs: it sets the umask for a moment. */
+        char *path = bo_sprintf("%s/%s", cfg->data_dir, BO_CONTROL_NAME);
+        int rc = bo_control_open(&s->control, &s->loop, path, on_control, s, err, sizeof err);
+        free(path);
+        if (rc < 0) {
+            bo_log(BO_LOG_ERROR, NULL, "%s", err);
+            for (int i = 0; i < s->nworkers; i++)
+                close(fds[i]);
+            uv_run(&s->loop, UV_RUN_NOWAIT);
+            uv_loop_close(&s->loop);
+            goto out;
+        }
+    }
     bo_walkeeper_start(&s->keeper, &s->loop, s, WAL_CHECKPOINT_MS);
     uv_async_init(&s->loop, &s->worker_event, on_worker_event);
     s->worker_event.data = s;
@@ -357,15 +891,17 @@ int bo_server_run(const bo_config *cfg)
             break;
         }
     }
-    if (s->nworkers == 0) {
-        bo_walkeeper_stop(&s->keeper);
-        for (size_t i = 0; i < BO_COUNT(signums); i++)
-            uv_close((uv_handle_t *)&s->signals[i], NULL);
-        uv_close((uv_handle_t *)&s->worker_event, NULL);
-    }
+    if (s->nworkers == 0)
+        close_main(s);
+    else if (cfg->watch && bo_watch_start(&s->watch, &s->loop, cfg->only_app ? cfg->only_app : cfg->apps_dir,
+                                          BO_WATCH_DEBOUNCE_MS, on_watch, s) == 0)
+        bo_log(BO_LOG_INFO, NULL, "watching %s: changes reload the apps", cfg->only_app ? cfg->only_app : cfg->apps_dir);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     for (int i = 0; i < s->nworkers; i++)
         bo_worker_join(&s->workers[i]);
+    for (int i = 0; i < s->nworkers; i++)
+        bo_worker_free(&s->workers[i]);
+    bo_metrics_free(&s->metrics);
     uv_loop_close(&s->loop);
     status = atomic_load(&s->stopping) && s->announced ? 0 : 1;
     bo_log(BO_LOG_INFO, NULL, "stopped");
@@ -392,19 +928,15 @@ int bo_server_check(const char *path, const bo_paths *paths)
     struct stat st;
     bool is_app = stat(single, &st) == 0 && S_ISREG(st.st_mode);
     free(single);
-    bo_catalog *c;
-    if (is_app) {
-        c = bo_calloc(1, sizeof *c);
-        atomic_init(&c->refs, 1);
-        c->apps = bo_calloc(1, sizeof *c->apps);
-        c->apps[c->napps++] = load_app(path, paths, NULL, report_to_stderr);
-    } else {
-        char err[512];
-        c = load_catalog(path, paths, NULL, report_to_stderr, err, sizeof err);
-        if (!c) {
-            fprintf(stderr, "borough check: %s\n", err);
-            return -1;
-        }
+    bo_config cfg;
+    bo_config_defaults(&cfg);
+    cfg.apps_dir = path;
+    cfg.only_app = is_app ? path : NULL;
+    char err[512];
+    bo_catalog *c = first_catalog(&cfg, paths, report_to_stderr, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "borough check: %s\n", err);
+        return -1;
     }
     if (c->napps == 0) {
         fprintf(stderr, "borough check: no apps in %s (an app is a folder with an app.lua)\n", path);
@@ -416,8 +948,7 @@ int bo_server_check(const char *path, const bo_paths *paths)
         if (c->apps[i]->error)
             broken++;
         else
-            printf("ok %s (%s)\n", c->apps[i]->dir, c->apps[i]->mount ? (c->apps[i]->mount[0] ? c->apps[i]->mount : "/")
-                                                                       : c->apps[i]->host);
+            printf("ok %s (%s)\n", c->apps[i]->dir, where_of(c->apps[i]));
     }
     bo_catalog_unref(c);
     return broken;

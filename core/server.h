@@ -1,22 +1,38 @@
 /*
  * server.h - the running server: configuration, the catalog of apps, the
- * workers, and the main thread's loop (signals, graceful stop).
+ * workers, and the main thread's loop (signals, the control socket, --watch,
+ * reloads, graceful stop).
  *
- * The main thread loads every app folder once to judge it (and, later, to
- * migrate it), publishes the result as an immutable catalog, and starts the
- * workers, which each load their own generation of every good app. On
- * SIGTERM or SIGINT it stops accepting, lets in-flight requests finish (up
- * to drain_ms), and returns 0.
+ * The main thread loads every app folder once to judge it (and to migrate
+ * its database), publishes the result as an immutable catalog, and starts
+ * the workers, which each build their own generation of every good app
+ * from the same source snapshot. On SIGTERM or SIGINT it stops accepting,
+ * lets in-flight requests finish (up to drain_ms), and returns 0.
+ *
+ * Reload (`borough reload`, SIGHUP, --watch): the main thread judges the new
+ * version of each app asked for (all: only those whose source changed), and
+ * publishes a new catalog only with the versions that loaded cleanly; an
+ * app whose new version fails keeps its running version. Each worker builds
+ * generations for the apps whose info changed, swaps them in at once, and
+ * acknowledges the catalog version; a reload is answered when every worker
+ * has acknowledged it, so from then on every new request sees the new
+ * version. The previous good version of each app stays in the catalog for
+ * `--rollback`.
  */
 #ifndef BO_SERVER_H
 #define BO_SERVER_H
 
 #include "app.h"
+#include "control.h"
+#include "metrics.h"
 #include "walkeeper.h"
+#include "watch.h"
 #include "worker.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+
+struct bo_server;
 
 typedef struct bo_config {
     const char *apps_dir;
@@ -32,21 +48,35 @@ typedef struct bo_config {
     uint64_t send_timeout_ms;
     uint64_t drain_ms;
     bool access_log;
+    bool watch;                 /* reload when files under apps_dir change */
+    bool control;               /* open the control socket (on by default) */
+    const char *only_app;       /* serve this one app folder, not apps_dir's apps */
+    bo_cidr metrics_from[16];   /* who may read /metrics; none given: loopback */
+    unsigned nmetrics_from;
+    /* Called on the main thread once every worker listens (borough test). */
+    void (*on_ready)(struct bo_server *s, void *ud);
+    void *ready_ud;
 } bo_config;
 
 /* Fills the defaults of DESIGN.md (apps, data, 127.0.0.1:8080, one worker
    per core). */
 void bo_config_defaults(bo_config *cfg);
 
-/* The apps the server serves now: immutable, reference counted. */
+/* The apps the server serves now: immutable, reference counted. apps[i]
+   is the version serving (or an info carrying the error that keeps the app
+   unavailable); previous[i] the good version that served before it, kept
+   for rollback, or NULL. Sorted by folder name. */
 typedef struct bo_catalog {
     atomic_int refs;
     uint64_t version;
     bo_app_info **apps;
+    bo_app_info **previous;
     unsigned napps;
 } bo_catalog;
 
 void bo_catalog_unref(bo_catalog *c);
+
+typedef struct bo_reload_wait bo_reload_wait;
 
 typedef struct bo_server {
     bo_config cfg;
@@ -63,14 +93,27 @@ typedef struct bo_server {
     uv_async_t worker_event;    /* a worker became ready or finished */
     uv_signal_t signals[3];
     bo_walkeeper keeper;        /* WAL checkpoints, on the main loop */
+    bo_control control;         /* `borough reload` talks here */
+    bo_watch watch;             /* --watch */
+    bo_metrics metrics;         /* the main thread's: reloads */
+    bo_reload_wait *waits;      /* reloads published, not yet taken by every worker */
     atomic_int ready;
     atomic_int done;
     bool announced;
+    bool closed;                /* the main loop's handles are closing */
 } bo_server;
 
-/* Called by a worker thread once it listens, and once its loop has ended. */
+/* Called by a worker thread once it listens, once it has taken a new
+   catalog (its synced_version), and once its loop has ended. */
 void bo_server_worker_ready(bo_server *s);
+void bo_server_worker_synced(bo_server *s);
 void bo_server_worker_done(bo_server *s);
+
+/* Stops the server gracefully, as SIGTERM does (any thread). */
+void bo_server_stop(bo_server *s);
+
+/* Appends the Prometheus text of /metrics (any worker thread). */
+void bo_server_metrics(bo_server *s, bo_buf *out);
 
 /* Returns a new reference to the current catalog. */
 bo_catalog *bo_server_catalog(bo_server *s);

@@ -1,5 +1,11 @@
 /*
  * worker.c - worker threads (see worker.h).
+ *
+ * Generations: a worker holds one per app in its table (apps), and a list
+ * of retired ones that requests still run on. A request counts itself on
+ * its generation (inflight) for as long as it runs, even across waits; a
+ * retired generation is freed by the request that ends last on it
+ * (bo_worker_gen_release), or at once when it is replaced while idle.
  */
 #include "worker.h"
 #include "conn.h"
@@ -79,35 +85,107 @@ void bo_worker_gen_release(bo_worker *w, bo_gen *g)
         replace_gen(w, g);
 }
 
-/* Takes the server's current catalog: loads a generation of every good app,
-   rebuilds the mounts, retires what it replaces. */
-static void sync_apps(bo_worker *w)
+/* ---- taking a new catalog ---- */
+
+struct bo_worker_build {
+    uv_work_t work;
+    bo_worker *w;
+    bo_catalog *cat;            /* a reference */
+    bool *need;                 /* per catalog app: build a generation */
+    bo_gen **gens;              /* per catalog app: what was built */
+    char **errors;              /* per catalog app: why it was not */
+    unsigned nneed;
+};
+
+/* Which apps of cat this worker has no generation for yet. */
+static bo_worker_build *plan_build(bo_worker *w, bo_catalog *cat)
+{
+    bo_worker_build *b = bo_calloc(1, sizeof *b);
+    unsigned n = cat->napps ? cat->napps : 1;
+    b->w = w;
+    b->cat = cat;
+    b->need = bo_calloc(n, sizeof *b->need);
+    b->gens = bo_calloc(n, sizeof *b->gens);
+    b->errors = bo_calloc(n, sizeof *b->errors);
+    b->work.data = b;
+    for (unsigned i = 0; i < cat->napps; i++) {
+        bo_app_info *info = cat->apps[i];
+        bool have = false;
+        for (unsigned j = 0; j < w->napps && !have; j++)
+            have = w->apps[j].info == info && w->apps[j].gen;
+        b->need[i] = !have && !info->error;
+        b->nneed += b->need[i];
+    }
+    return b;
+}
+
+/* Loads the generations planned; runs on a thread-pool thread (or the
+   worker's own at start). Touches nothing of the worker's. */
+static void build_gens(bo_worker_build *b)
+{
+    for (unsigned i = 0; i < b->cat->napps; i++) {
+        if (!b->need[i])
+            continue;
+        char err[1024];
+        if (bo_gen_load(&b->gens[i], b->cat->apps[i], &b->w->server->paths, false, false, err, sizeof err) < 0)
+            b->errors[i] = bo_strdup(err);
+    }
+}
+
+static void build_free(bo_worker_build *b)
+{
+    for (unsigned i = 0; i < b->cat->napps; i++) {
+        bo_gen_free(b->gens[i]);
+        free(b->errors[i]);
+    }
+    bo_catalog_unref(b->cat);
+    free(b->need);
+    free(b->gens);
+    free(b->errors);
+    free(b);
+}
+
+/* Swaps in the catalog of b at once: generations kept (same info), built,
+   or (when this worker could not build the new version) the running one of
+   the same folder; rebuilds the mounts, retires what it replaces and tells
+   the main thread. */
+static void install(bo_worker *w, bo_worker_build *b)
 {
     bo_server *s = w->server;
-    bo_catalog *cat = bo_server_catalog(s);
-    if (cat->version == w->catalog_version) {
-        bo_catalog_unref(cat);
-        return;
-    }
+    bo_catalog *cat = b->cat;
+    bool failed = false;
     bo_worker_app *apps = bo_calloc(cat->napps ? cat->napps : 1, sizeof *apps);
     bo_mounts mounts;
     bo_mounts_init(&mounts);
     bool has_root = false;
     for (unsigned i = 0; i < cat->napps; i++) {
         bo_app_info *info = cat->apps[i];
-        apps[i].info = bo_app_info_ref(info);
-        /* Keep the generation we have if the app did not change. */
-        for (unsigned j = 0; j < w->napps; j++) {
+        for (unsigned j = 0; j < w->napps && !apps[i].gen; j++) {
             if (w->apps[j].info == info && w->apps[j].gen) {
                 apps[i].gen = w->apps[j].gen;
                 w->apps[j].gen = NULL;
             }
         }
-        if (!apps[i].gen && !info->error) {
-            char err[1024];
-            if (bo_gen_load(&apps[i].gen, info, &s->paths, false, false, err, sizeof err) < 0)
-                bo_log(BO_LOG_ERROR, info->name, "worker %d could not load it: %s", w->id, err);
+        if (!apps[i].gen && b->gens[i]) {
+            apps[i].gen = b->gens[i];
+            b->gens[i] = NULL;
         }
+        if (!apps[i].gen && b->errors[i]) {
+            failed = true;
+            for (unsigned j = 0; j < w->napps && !apps[i].gen; j++) {
+                if (w->apps[j].gen && strcmp(w->apps[j].info->dir, info->dir) == 0) {
+                    apps[i].gen = w->apps[j].gen;
+                    w->apps[j].gen = NULL;
+                    info = apps[i].gen->info;
+                }
+            }
+            bo_log(BO_LOG_ERROR, info->name, "worker %d could not load the new version (%s)%s", w->id,
+                   b->errors[i], apps[i].gen ? "; it keeps the running one" : "");
+        }
+        apps[i].info = bo_app_info_ref(info);
+        apps[i].metrics = bo_metrics_app_row(&w->metrics, info->name);
+        if (b->errors[i])
+            bo_counter_add(&apps[i].metrics->reload_failures, 1);
         if (info->host)
             bo_mounts_add(&mounts, info->host, NULL, (int)i);
         if (info->mount) {
@@ -122,7 +200,65 @@ static void sync_apps(bo_worker *w)
     w->mounts = mounts;
     w->has_root = has_root;
     w->catalog_version = cat->version;
-    bo_catalog_unref(cat);
+    if (failed)
+        atomic_store(&w->failed_version, cat->version);
+    atomic_store(&w->synced_version, cat->version);
+    bo_server_worker_synced(s);
+}
+
+static void sync_apps(bo_worker *w);
+
+static void on_build(uv_work_t *req)
+{
+    build_gens(req->data);
+}
+
+static void on_built(uv_work_t *req, int status)
+{
+    BO_UNUSED(status);
+    bo_worker_build *b = req->data;
+    bo_worker *w = b->w;
+    w->building = NULL;
+    if (!w->stopping)
+        install(w, b);
+    build_free(b);
+    if (w->resync && !w->stopping) {
+        w->resync = false;
+        sync_apps(w);
+    }
+}
+
+/* Takes the server's current catalog: generations it needs are built on the
+   thread pool and swapped in when ready (a newer catalog that arrives
+   meanwhile is taken after). */
+static void sync_apps(bo_worker *w)
+{
+    if (w->building) {
+        w->resync = true;
+        return;
+    }
+    bo_catalog *cat = bo_server_catalog(w->server);
+    if (cat->version == w->catalog_version) {
+        bo_catalog_unref(cat);
+        return;
+    }
+    bo_worker_build *b = plan_build(w, cat);
+    if (b->nneed > 0 && uv_queue_work(&w->loop, &b->work, on_build, on_built) == 0) {
+        w->building = b;
+        return;
+    }
+    build_gens(b);
+    install(w, b);
+    build_free(b);
+}
+
+/* The same, done at once on this thread (before the worker listens). */
+static void sync_now(bo_worker *w)
+{
+    bo_worker_build *b = plan_build(w, bo_server_catalog(w->server));
+    build_gens(b);
+    install(w, b);
+    build_free(b);
 }
 
 static void free_apps(bo_worker_app *apps, unsigned n, bo_worker *w)
@@ -223,7 +359,7 @@ static void on_wake(uv_async_t *a)
 static void worker_main(void *arg)
 {
     bo_worker *w = arg;
-    sync_apps(w);
+    sync_now(w);
     int rc = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
     if (rc < 0)
         bo_log(BO_LOG_ERROR, NULL, "worker %d cannot listen: %s", w->id, uv_strerror(rc));
@@ -257,6 +393,10 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd)
         return BO_EIO;
     w->read_buf = bo_malloc(BO_READ_BUF_SIZE);
     bo_mounts_init(&w->mounts);
+    bo_metrics_init(&w->metrics);
+    w->metrics_none = bo_metrics_app_row(&w->metrics, NULL);
+    atomic_init(&w->synced_version, 0);
+    atomic_init(&w->failed_version, 0);
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->sweep);
@@ -292,4 +432,9 @@ void bo_worker_join(bo_worker *w)
     uv_loop_close(&w->loop);
     free(w->read_buf);
     w->read_buf = NULL;
+}
+
+void bo_worker_free(bo_worker *w)
+{
+    bo_metrics_free(&w->metrics);
 }

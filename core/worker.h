@@ -5,12 +5,21 @@
  * enforces connection timeouts. Nothing Lua-visible is shared between
  * workers; the main thread talks to a worker only through its async handle
  * (to stop it, or to take a new app catalog).
+ *
+ * Taking a new catalog: the generations a worker needs (apps whose info is
+ * new to it) are built on libuv's thread pool, so the worker keeps serving
+ * meanwhile; when they are ready the worker swaps its whole app table at
+ * once, retires the generations it replaced (each is freed when its last
+ * request ends), and acknowledges the catalog version to the main thread.
  */
 #ifndef BO_WORKER_H
 #define BO_WORKER_H
 
 #include "app.h"
+#include "metrics.h"
 #include "router.h"
+
+#include <stdatomic.h>
 
 #include <uv.h>
 
@@ -21,7 +30,10 @@ struct bo_catalog;
 typedef struct bo_worker_app {
     bo_app_info *info;      /* a reference */
     bo_gen *gen;            /* NULL when the app failed to load */
+    bo_metrics_app *metrics;    /* its row in the worker's table */
 } bo_worker_app;
+
+typedef struct bo_worker_build bo_worker_build;
 
 typedef struct bo_worker {
     int id;
@@ -41,8 +53,14 @@ typedef struct bo_worker {
     bo_mounts mounts;
     bool has_root;              /* an app mounts at "/" */
     uint64_t catalog_version;
+    atomic_uint_fast64_t synced_version;    /* catalog_version, for the main thread */
+    atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */
+    bo_worker_build *building;  /* generations being built on the thread pool, or NULL */
+    bool resync;                /* a newer catalog came while building */
     bo_gen **retired;           /* replaced generations still running requests */
     unsigned nretired;
+    bo_metrics metrics;         /* this worker's counters (it is their only writer) */
+    bo_metrics_app *metrics_none;   /* the row of requests no app answered */
     bool stopping;
     uint64_t stop_deadline;
     char date[48];              /* "Date: ...\r\n", refreshed each second */
@@ -60,7 +78,11 @@ int bo_worker_init(bo_worker *w, struct bo_server *s, int id, int listen_fd);
 int bo_worker_start(bo_worker *w);
 /* Asks the worker to check the stop flag and catalog (any thread). */
 void bo_worker_wake(bo_worker *w);
+/* Waits for the thread to end and closes its loop. */
 void bo_worker_join(bo_worker *w);
+/* Frees what other threads may read until every worker has ended (its
+   metrics table). */
+void bo_worker_free(bo_worker *w);
 
 /* The current "Date: ...\r\n" header line. */
 const char *bo_worker_date(bo_worker *w);

@@ -1,0 +1,341 @@
+/*
+ * metrics.c - per-thread counter tables and their Prometheus rendering (see
+ * metrics.h).
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+const double bo_metrics_bounds[BO_METRICS_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+/* The bounds in nanoseconds, for the request path. */
+static const uint64_t bounds_ns[BO_METRICS_BUCKETS] = {
+    500000ULL, 1000000ULL, 2500000ULL, 5000000ULL, 10000000ULL, 25000000ULL, 50000000ULL,
+    100000000ULL, 250000000ULL, 500000000ULL, 1000000000ULL, 2500000000ULL, 5000000000ULL,
+    10000000000ULL,
+};
+
+void bo_metrics_init(bo_metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    atomic_init(&m->napps, 0);
+}
+
+void bo_metrics_free(bo_metrics *m)
+{
+    unsigned n = atomic_load(&m->napps);
+    for (unsigned i = 0; i < n; i++) {
+        free(m->apps[i]->name);
+        free(m->apps[i]);
+        m->apps[i] = NULL;
+    }
+    atomic_store(&m->napps, 0);
+}
+
+bo_metrics_app *bo_metrics_app_row(bo_metrics *m, const char *app)
+{
+    if (!app)
+        app = "-";
+    unsigned n = atomic_load_explicit(&m->napps, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(m->apps[i]->name, app) == 0)
+            return m->apps[i];
+    if (n == BO_METRICS_APPS)
+        return m->apps[n - 1];
+    bo_metrics_app *a = bo_calloc(1, sizeof *a);
+    a->name = bo_strdup(n == BO_METRICS_APPS - 1 ? "(other)" : app);
+    m->apps[n] = a;
+    atomic_store_explicit(&m->napps, n + 1, memory_order_release);
+    return a;
+}
+
+void bo_metrics_request(bo_metrics_app *a, int status, uint64_t ns)
+{
+    unsigned n = atomic_load_explicit(&a->ncodes, memory_order_relaxed);
+    bo_metrics_code *c = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        if (a->codes[i].code == status || a->codes[i].code == -1) {
+            c = &a->codes[i];
+            break;
+        }
+    }
+    if (!c) {
+        c = &a->codes[n];
+        c->code = n == BO_METRICS_CODES - 1 ? -1 : status;
+        atomic_store_explicit(&a->ncodes, n + 1, memory_order_release);
+    }
+    unsigned b = 0;
+    while (b < BO_METRICS_BUCKETS && ns > bounds_ns[b])
+        b++;
+    bo_counter_add(&c->buckets[b], 1);
+    bo_counter_add(&c->sum_us, ns / 1000);
+}
+
+/* ---- rendering ---- */
+
+typedef struct sum_code {
+    int code;
+    uint64_t buckets[BO_METRICS_BUCKETS + 1];
+    uint64_t sum_us;
+} sum_code;
+
+typedef struct sum_app {
+    const char *name;
+    uint64_t lua_errors, reloads, reload_failures;
+    sum_code *codes;
+    unsigned ncodes;
+} sum_app;
+
+static int compare_sum_apps(const void *a, const void *b)
+{
+    return strcmp(((const sum_app *)a)->name, ((const sum_app *)b)->name);
+}
+
+static int compare_codes(const void *a, const void *b)
+{
+    int x = ((const sum_code *)a)->code, y = ((const sum_code *)b)->code;
+    if ((x < 0) != (y < 0))
+        return x < 0 ? 1 : -1;          /* "other" (-1) last */
+    return (x > y) - (x < y);
+}
+
+static sum_app *find_sum(sum_app **apps, unsigned *n, const char *name)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (strcmp((*apps)[i].name, name) == 0)
+            return &(*apps)[i];
+    *apps = bo_realloc(*apps, sizeof **apps * (*n + 1));
+    sum_app *s = &(*apps)[(*n)++];
+    memset(s, 0, sizeof *s);
+    s->name = name;
+    return s;
+}
+
+/* Appends a label value with Prometheus escaping (\\, \", \n). */
+static void put_label(bo_buf *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            bo_buf_putc(out, '\\');
+        if (*v == '\n') {
+            bo_buf_puts(out, "\\n");
+            continue;
+        }
+        bo_buf_putc(out, *v);
+    }
+}
+
+static void put_app(bo_buf *out, const char *metric, const char *app)
+{
+    bo_buf_puts(out, metric);
+    bo_buf_puts(out, "{app=\"");
+    put_label(out, app);
+    bo_buf_putc(out, '"');
+}
+
+static void put_code(bo_buf *out, int code)
+{
+    if (code < 0)
+        bo_buf_puts(out, ",status=\"other\"");
+    else
+        bo_buf_printf(out, ",status=\"%d\"", code);
+}
+
+static void put_help(bo_buf *out, const char *name, const char *type, const char *help)
+{
+    bo_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
+                       const bo_metrics_app_state *states, unsigned nstates, unsigned open_conns)
+{
+    sum_app *apps = NULL;
+    unsigned napps = 0;
+    for (unsigned t = 0; t < ntables; t++) {
+        bo_metrics *m = tables[t];
+        unsigned n = atomic_load_explicit(&m->napps, memory_order_acquire);
+        for (unsigned i = 0; i < n; i++) {
+            bo_metrics_app *a = m->apps[i];
+            sum_app *s = find_sum(&apps, &napps, a->name);
+            s->lua_errors += bo_counter_get(&a->lua_errors);
+            s->reloads += bo_counter_get(&a->reloads);
+            s->reload_failures += bo_counter_get(&a->reload_failures);
+            unsigned nc = atomic_load_explicit(&a->ncodes, memory_order_acquire);
+            for (unsigned j = 0; j < nc; j++) {
+                bo_metrics_code *c = &a->codes[j];
+                sum_code *sc = NULL;
+                for (unsigned k = 0; k < s->ncodes && !sc; k++)
+                    if (s->codes[k].code == c->code)
+                        sc = &s->codes[k];
+                if (!sc) {
+                    s->codes = bo_realloc(s->codes, sizeof *s->codes * (s->ncodes + 1));
+                    sc = &s->codes[s->ncodes++];
+                    memset(sc, 0, sizeof *sc);
+                    sc->code = c->code;
+                }
+                for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++)
+                    sc->buckets[b] += bo_counter_get(&c->buckets[b]);
+                sc->sum_us += bo_counter_get(&c->sum_us);
+            }
+        }
+    }
+    for (unsigned i = 0; i < nstates; i++)
+        find_sum(&apps, &napps, states[i].name);
+    if (napps > 1)
+        qsort(apps, napps, sizeof *apps, compare_sum_apps);
+    for (unsigned i = 0; i < napps; i++)
+        if (apps[i].ncodes > 1)
+            qsort(apps[i].codes, apps[i].ncodes, sizeof *apps[i].codes, compare_codes);
+
+    put_help(out, "borough_requests_total", "counter", "Requests answered, by app and status code.");
+    for (unsigned i = 0; i < napps; i++) {
+        for (unsigned j = 0; j < apps[i].ncodes; j++) {
+            sum_code *c = &apps[i].codes[j];
+            uint64_t total = 0;
+            for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++)
+                total += c->buckets[b];
+            put_app(out, "borough_requests_total", apps[i].name);
+            put_code(out, c->code);
+            bo_buf_printf(out, "} %llu\n", (unsigned long long)total);
+        }
+    }
+    put_help(out, "borough_request_duration_seconds", "histogram",
+             "Time from a request's head to its response, by app and status code.");
+    for (unsigned i = 0; i < napps; i++) {
+        for (unsigned j = 0; j < apps[i].ncodes; j++) {
+            sum_code *c = &apps[i].codes[j];
+            uint64_t cum = 0;
+            for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++) {
+                cum += c->buckets[b];
+                put_app(out, "borough_request_duration_seconds_bucket", apps[i].name);
+                put_code(out, c->code);
+                if (b < BO_METRICS_BUCKETS)
+                    bo_buf_printf(out, ",le=\"%g\"} %llu\n", bo_metrics_bounds[b], (unsigned long long)cum);
+                else
+                    bo_buf_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+            }
+            put_app(out, "borough_request_duration_seconds_sum", apps[i].name);
+            put_code(out, c->code);
+            bo_buf_printf(out, "} %.6f\n", (double)c->sum_us / 1e6);
+            put_app(out, "borough_request_duration_seconds_count", apps[i].name);
+            put_code(out, c->code);
+            bo_buf_printf(out, "} %llu\n", (unsigned long long)cum);
+        }
+    }
+    static const struct { const char *name, *help; size_t off; } counters[] = {
+        { "borough_lua_errors_total", "Handlers that raised an error or broke a limit, by app.",
+          offsetof(sum_app, lua_errors) },
+        { "borough_reloads_total", "New versions put into service by a reload or a rollback, by app.",
+          offsetof(sum_app, reloads) },
+        { "borough_reload_failures_total",
+          "Versions a reload refused (the running one kept serving), by app.",
+          offsetof(sum_app, reload_failures) },
+    };
+    for (size_t k = 0; k < BO_COUNT(counters); k++) {
+        put_help(out, counters[k].name, "counter", counters[k].help);
+        for (unsigned i = 0; i < napps; i++) {
+            if (strcmp(apps[i].name, "-") == 0)
+                continue;
+            put_app(out, counters[k].name, apps[i].name);
+            bo_buf_printf(out, "} %llu\n",
+                          (unsigned long long)*(uint64_t *)((char *)&apps[i] + counters[k].off));
+        }
+    }
+    put_help(out, "borough_app_up", "gauge", "1 while a good version of the app serves, else 0.");
+    for (unsigned i = 0; i < nstates; i++) {
+        put_app(out, "borough_app_up", states[i].name);
+        bo_buf_printf(out, "} %d\n", states[i].up ? 1 : 0);
+    }
+    put_help(out, "borough_app_generation", "gauge", "The generation of the app that serves.");
+    for (unsigned i = 0; i < nstates; i++) {
+        put_app(out, "borough_app_generation", states[i].name);
+        bo_buf_printf(out, "} %llu\n", (unsigned long long)states[i].generation);
+    }
+    put_help(out, "borough_open_connections", "gauge", "Client connections open now.");
+    bo_buf_printf(out, "borough_open_connections %u\n", open_conns);
+    put_help(out, "borough_build_info", "gauge", "The running version of borough.");
+    bo_buf_puts(out, "borough_build_info{version=\"" BO_VERSION "\"} 1\n");
+
+    for (unsigned i = 0; i < napps; i++)
+        free(apps[i].codes);
+    free(apps);
+}
+
+/* ---- address ranges ---- */
+
+int bo_cidr_parse(const char *s, bo_cidr *out)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof addr)
+        return BO_EINVAL;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, addr, out->addr) == 1)
+        out->family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, out->addr) == 1)
+        out->family = AF_INET6;
+    else
+        return BO_EINVAL;
+    unsigned max = out->family == AF_INET ? 32 : 128;
+    out->bits = max;
+    if (slash) {
+        char *end;
+        unsigned long bits = strtoul(slash + 1, &end, 10);
+        if (end == slash + 1 || *end || bits > max)
+            return BO_EINVAL;
+        out->bits = (unsigned)bits;
+    }
+    return 0;
+}
+
+static bool prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+    unsigned bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, bytes) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+bool bo_cidr_match(const bo_cidr *list, unsigned n, const char *ip)
+{
+    unsigned char a[16];
+    int family;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        family = AF_INET;
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        family = AF_INET6;
+        if (memcmp(a, mapped, 12) == 0) {
+            memmove(a, a + 12, 4);
+            family = AF_INET;
+        }
+    } else {
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (list[i].family == family && prefix_equal(a, list[i].addr, list[i].bits))
+            return true;
+    return false;
+}
+
+bool bo_metrics_allowed(const bo_cidr *list, unsigned n, const char *ip)
+{
+    if (n > 0)
+        return bo_cidr_match(list, n, ip);
+    static const bo_cidr loopback[2] = {
+        { AF_INET, { 127 }, 8 },
+        { AF_INET6, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 128 },
+    };
+    return bo_cidr_match(loopback, 2, ip);
+}

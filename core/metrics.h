@@ -1,0 +1,109 @@
+/*
+ * metrics.h - counters for GET /metrics (Prometheus text format), kept
+ * without locks on the request path.
+ *
+ * Every thread that counts has its own table (each worker one, the main
+ * thread one for reloads): a table has exactly one writer, so a counter is
+ * bumped with a relaxed load and a relaxed store (plain moves on x86, no
+ * locked instruction, no shared cache line). A scrape, on whichever worker
+ * answers /metrics, reads every table with relaxed loads and sums them; it
+ * may see one table a request ahead of another, which Prometheus tolerates.
+ *
+ * Rows are found by app name, added by the writer and published with a
+ * release store of the row count, so a reader never sees a half-made row.
+ * Rows are never removed before the table is freed (counters of an app that
+ * was unmounted stay, as Prometheus counters must): a table holds at most
+ * BO_METRICS_APPS names (the last row, "(other)", takes the rest) and each
+ * row at most BO_METRICS_CODES status codes (the last, "other", the rest).
+ */
+#ifndef BO_METRICS_H
+#define BO_METRICS_H
+
+#include "bo.h"
+#include "buf.h"
+
+#include <stdatomic.h>
+
+#define BO_METRICS_APPS 128
+#define BO_METRICS_CODES 16
+#define BO_METRICS_BUCKETS 14       /* finite upper bounds; +Inf comes after */
+
+typedef _Atomic uint64_t bo_counter;
+
+/* Adds n to a counter of a table this thread writes. */
+static inline void bo_counter_add(bo_counter *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline uint64_t bo_counter_get(bo_counter *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Requests of one app answered with one status code: a latency histogram. */
+typedef struct bo_metrics_code {
+    int code;                               /* -1: every code past the table's room */
+    bo_counter buckets[BO_METRICS_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
+    bo_counter sum_us;                      /* total latency, microseconds */
+} bo_metrics_code;
+
+typedef struct bo_metrics_app {
+    char *name;
+    bo_counter lua_errors;                  /* handlers that raised or broke a limit */
+    bo_counter reloads;                     /* new generations published (main thread) */
+    bo_counter reload_failures;             /* versions refused (main thread) or not loaded by a worker */
+    atomic_uint ncodes;
+    bo_metrics_code codes[BO_METRICS_CODES];
+} bo_metrics_app;
+
+typedef struct bo_metrics {
+    atomic_uint napps;
+    bo_metrics_app *apps[BO_METRICS_APPS];
+} bo_metrics;
+
+/* The upper bounds of the latency buckets, in seconds. */
+extern const double bo_metrics_bounds[BO_METRICS_BUCKETS];
+
+void bo_metrics_init(bo_metrics *m);
+/* Frees the rows; no reader may be left. */
+void bo_metrics_free(bo_metrics *m);
+
+/* Returns the row of app (NULL: requests no app answered, named "-"),
+   adding it if needed. Only the table's writer may call it. The row lives
+   as long as the table. */
+bo_metrics_app *bo_metrics_app_row(bo_metrics *m, const char *app);
+
+/* Counts one request answered with status after ns nanoseconds. Only the
+   table's writer may call it. */
+void bo_metrics_request(bo_metrics_app *a, int status, uint64_t ns);
+
+/* What a scrape shows besides the tables: one entry per app in the catalog. */
+typedef struct bo_metrics_app_state {
+    const char *name;
+    uint64_t generation;
+    bool up;                                /* a good version serves */
+} bo_metrics_app_state;
+
+/* Appends the Prometheus text exposition of the tables (summed), the app
+   states and the open connection count to out. */
+void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
+                       const bo_metrics_app_state *apps, unsigned napps, unsigned open_conns);
+
+/* An address range allowed to read /metrics. */
+typedef struct bo_cidr {
+    int family;                             /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned bits;
+} bo_cidr;
+
+/* Parses "127.0.0.0/8", "::1/128", "10.1.2.3" (a single address). Returns 0
+   or BO_EINVAL. */
+int bo_cidr_parse(const char *s, bo_cidr *out);
+/* True when the textual address ip is inside one of the ranges; an IPv4
+   address mapped into IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+bool bo_cidr_match(const bo_cidr *list, unsigned n, const char *ip);
+/* The same, with loopback (127.0.0.0/8, ::1) standing for an empty list. */
+bool bo_metrics_allowed(const bo_cidr *list, unsigned n, const char *ip);
+
+#endif
