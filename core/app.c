@@ -244,6 +244,9 @@ static int run_app(lua_State *L)
         return lua_error(L);
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1) || lua_getfield(L, -1, "routes") != LUA_TTABLE)
+        luaL_error(L, "%s: must end with `return app`, the app made by borough.app{...}",
+                   lua_tostring(L, 1));
+    lua_pop(L, 1);
     /* The platform's work once app.lua has run (compiling the views). */
     lua_getglobal(L, "borough");
     if (lua_getfield(L, -1, "_loaded") == LUA_TFUNCTION) {
@@ -252,9 +255,6 @@ static int run_app(lua_State *L)
     } else {
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
-        luaL_error(L, "%s: must end with `return app`, the app made by borough.app{...}",
-                   lua_tostring(L, 1));
     lua_pop(L, 1);
     lua_insert(L, 1);                               /* 1: the app, 2: where */
     lua_settop(L, 2);
