@@ -132,6 +132,32 @@ static void walk(lua_State *L, int t, const char *root, const char *shown_root, 
     lua_pop(L, 2);    /* the names, the folder */
 }
 
+/* Adds the views of the app's source snapshot (see snapshot.h) to the array
+   at index t: the version of the templates that goes with the code being
+   loaded, even when the files on disk have changed since (rollback). */
+static void from_snapshot(lua_State *L, int t, const bo_snapshot *snap, const char *shown_root)
+{
+    for (unsigned i = 0; i < snap->nfiles; i++) {
+        const bo_snapshot_file *f = &snap->files[i];
+        size_t n = strlen(f->path);
+        if (n <= 11 || strncmp(f->path, "views/", 6) != 0 || strcmp(f->path + n - 5, ".html") != 0)
+            continue;
+        const char *sub = f->path + 6;
+        if (f->len > VIEW_MAX_BYTES)
+            luaL_error(L, "%s/%s: a view may be at most 1 MiB", shown_root, sub);
+        if (luaL_len(L, t) >= VIEW_MAX_COUNT)
+            luaL_error(L, "%s: more than %d views", shown_root, VIEW_MAX_COUNT);
+        lua_createtable(L, 0, 3);
+        lua_pushlstring(L, sub, n - 11);
+        lua_setfield(L, -2, "name");
+        lua_pushfstring(L, "%s/%s", shown_root, sub);
+        lua_setfield(L, -2, "path");
+        lua_pushlstring(L, f->data, f->len);
+        lua_setfield(L, -2, "source");
+        lua_rawseti(L, t, luaL_len(L, t) + 1);
+    }
+}
+
 /* borough._view_sources("app" | "platform") */
 static int l_view_sources(lua_State *L)
 {
@@ -143,7 +169,9 @@ static int l_view_sources(lua_State *L)
     int t = lua_gettop(L);
     if (!g)
         return 1;
-    if (w == 0) {
+    if (w == 0 && sb->snapshot) {
+        from_snapshot(L, t, sb->snapshot, lua_pushfstring(L, "%s/views", g->info->dir));
+    } else if (w == 0) {
         const char *root = lua_pushfstring(L, "%s/views", sb->app_dir);
         const char *shown = lua_pushfstring(L, "%s/views", g->info->dir);
         walk(L, t, root, shown, "", 0);

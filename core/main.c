@@ -37,6 +37,8 @@ static const struct command {
       "                     [--watch] [--metrics-from CIDR]..." },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
     { "check", bo_cmd_check, "borough check [PATH]" },
+    { "new", bo_cmd_new, "borough new NAME [--apps DIR]" },
+    { "test", bo_cmd_test, "borough test [PATH]" },
     { "version", cmd_version, "borough version" },
     { "help", cmd_help, "borough help" },
 };

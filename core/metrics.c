@@ -86,7 +86,7 @@ typedef struct sum_code {
 
 typedef struct sum_app {
     const char *name;
-    uint64_t lua_errors, reloads, reload_failures;
+    uint64_t lua_errors, reloads, reload_failures, generations;
     sum_code *codes;
     unsigned ncodes;
 } sum_app;
@@ -165,6 +165,7 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             s->lua_errors += bo_counter_get(&a->lua_errors);
             s->reloads += bo_counter_get(&a->reloads);
             s->reload_failures += bo_counter_get(&a->reload_failures);
+            s->generations += bo_counter_get(&a->generations);
             unsigned nc = atomic_load_explicit(&a->ncodes, memory_order_acquire);
             for (unsigned j = 0; j < nc; j++) {
                 bo_metrics_code *c = &a->codes[j];
@@ -255,6 +256,15 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
     for (unsigned i = 0; i < nstates; i++) {
         put_app(out, "borough_app_generation", states[i].name);
         bo_buf_printf(out, "} %llu\n", (unsigned long long)states[i].generation);
+    }
+    put_help(out, "borough_generations_loaded", "gauge",
+             "Generations of the app the workers hold: one each serving, plus replaced ones "
+             "still finishing requests.");
+    for (unsigned i = 0; i < napps; i++) {
+        if (strcmp(apps[i].name, "-") == 0)
+            continue;
+        put_app(out, "borough_generations_loaded", apps[i].name);
+        bo_buf_printf(out, "} %llu\n", (unsigned long long)apps[i].generations);
     }
     put_help(out, "borough_open_connections", "gauge", "Client connections open now.");
     bo_buf_printf(out, "borough_open_connections %u\n", open_conns);

@@ -53,6 +53,8 @@ typedef struct bo_metrics_app {
     bo_counter lua_errors;                  /* handlers that raised or broke a limit */
     bo_counter reloads;                     /* new generations published (main thread) */
     bo_counter reload_failures;             /* versions refused (main thread) or not loaded by a worker */
+    bo_counter generations;                 /* a gauge: generations a worker holds (serving or
+                                               retired, finishing requests) */
     atomic_uint ncodes;
     bo_metrics_code codes[BO_METRICS_CODES];
 } bo_metrics_app;

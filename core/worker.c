@@ -35,10 +35,22 @@ const char *bo_worker_date(bo_worker *w)
 
 /* ---- generations ---- */
 
+/* Counts a generation this worker takes (+1) or frees (-1), for /metrics. */
+static void count_gen(bo_worker *w, bo_gen *g, int delta)
+{
+    bo_counter_add(&bo_metrics_app_row(&w->metrics, g->info->name)->generations, (uint64_t)(int64_t)delta);
+}
+
+static void free_gen(bo_worker *w, bo_gen *g)
+{
+    count_gen(w, g, -1);
+    bo_gen_free(g);
+}
+
 static void retire(bo_worker *w, bo_gen *g)
 {
     if (g->inflight == 0) {
-        bo_gen_free(g);
+        free_gen(w, g);
         return;
     }
     g->retired = true;
@@ -60,6 +72,7 @@ static void replace_gen(bo_worker *w, bo_gen *old)
             return;
         }
         bo_log(BO_LOG_WARN, old->info->name, "its Lua state was near its memory cap; started a fresh one");
+        count_gen(w, fresh, 1);
         w->apps[i].gen = fresh;
         retire(w, old);
         return;
@@ -78,7 +91,7 @@ void bo_worker_gen_release(bo_worker *w, bo_gen *g)
                 break;
             }
         }
-        bo_gen_free(g);
+        free_gen(w, g);
         return;
     }
     if (g->poisoned)
@@ -169,6 +182,7 @@ static void install(bo_worker *w, bo_worker_build *b)
         if (!apps[i].gen && b->gens[i]) {
             apps[i].gen = b->gens[i];
             b->gens[i] = NULL;
+            count_gen(w, apps[i].gen, 1);
         }
         if (!apps[i].gen && b->errors[i]) {
             failed = true;
@@ -373,7 +387,7 @@ static void worker_main(void *arg)
     w->apps = NULL;
     w->napps = 0;
     for (unsigned i = 0; i < w->nretired; i++)
-        bo_gen_free(w->retired[i]);
+        free_gen(w, w->retired[i]);
     free(w->retired);
     w->retired = NULL;
     w->nretired = 0;
