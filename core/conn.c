@@ -9,6 +9,7 @@
  */
 #include "conn.h"
 #include "log.h"
+#include "lreq.h"
 #include "server.h"
 #include "worker.h"
 
@@ -445,6 +446,13 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
                 break;
             }
             c->parser.max_body = limit;
+            int refuse = bo_lreq_body_begin(&c->req, &c->parser);
+            if (refuse) {
+                bo_request_abort(&c->req);
+                c->phase = PH_IDLE;
+                respond_and_close(c, refuse, "a multipart body without a boundary");
+                break;
+            }
             if (c->http.has_body && c->http.expect_continue && c->http.http_minor >= 1)
                 bo_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             c->deadline = now + s->cfg.body_timeout_ms;

@@ -14,6 +14,7 @@
  * each chunk's data) and bounded relative to the data it carries.
  */
 #include "http.h"
+#include "multipart.h"
 
 #include <string.h>
 #include <strings.h>
@@ -41,6 +42,8 @@ void bo_http_request_free(bo_http_request *r)
 {
     bo_buf_free(&r->raw);
     bo_buf_free(&r->body);
+    bo_multipart_free(r->multipart);
+    r->multipart = NULL;
 }
 
 void bo_http_request_reset(bo_http_request *r)
@@ -58,6 +61,8 @@ void bo_http_request_reset(bo_http_request *r)
     r->chunked = r->keep_alive = r->expect_continue = r->has_body = false;
     r->raw = raw;
     r->body = body;
+    bo_multipart_free(r->multipart);   /* temporary files not kept go too */
+    r->multipart = NULL;
 }
 
 static bo_http_parser *parser_of(http_parser *hp)
@@ -366,6 +371,12 @@ static int on_body(http_parser *hp, const char *at, size_t n)
     if (p->body_bytes + n > p->max_body)
         return fail(p, 413, "body over the limit");
     p->body_bytes += n;
+    if (p->req->multipart) {
+        int rc = bo_multipart_feed(p->req->multipart, at, n);
+        if (rc < 0)
+            return fail(p, rc == BO_ELIMIT ? 413 : rc == BO_EIO ? 500 : 400, bo_multipart_error(p->req->multipart));
+        return 0;
+    }
     bo_buf_append(&p->req->body, at, n);
     return 0;
 }
@@ -574,6 +585,12 @@ bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, siz
     }
     }
     return BO_HTTP_ERROR;
+}
+
+void bo_http_stream_multipart(bo_http_parser *p, struct bo_multipart *m)
+{
+    bo_multipart_free(p->req->multipart);
+    p->req->multipart = m;
 }
 
 const char *bo_http_header_get(const bo_http_request *r, const char *name, size_t *len)

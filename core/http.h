@@ -43,7 +43,8 @@ typedef struct bo_http_request {
     bool keep_alive;
     bool expect_continue;
     bool has_body;              /* a body follows the head */
-    bo_buf body;
+    bo_buf body;                /* the body, unless it streams to multipart */
+    struct bo_multipart *multipart;  /* a multipart body's parser (owned), or NULL */
 } bo_http_request;
 
 typedef enum bo_http_event {
@@ -52,6 +53,8 @@ typedef enum bo_http_event {
     BO_HTTP_DONE,
     BO_HTTP_ERROR
 } bo_http_event;
+
+struct bo_multipart;
 
 typedef struct bo_http_parser {
     http_parser hp;
@@ -84,6 +87,11 @@ void bo_http_parser_reset(bo_http_parser *p);
    drops from its buffer. Unconsumed bytes must be offered again, with more
    appended, on the next call. */
 bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, size_t *used);
+
+/* Streams the body of the request being parsed to a multipart parser
+   (which the request then owns) instead of keeping it in body: set by the
+   owner after BO_HTTP_HEAD. */
+void bo_http_stream_multipart(bo_http_parser *p, struct bo_multipart *m);
 
 /* Looks up a request header by case-insensitive name; NULL if absent. */
 const char *bo_http_header_get(const bo_http_request *r, const char *name, size_t *len);

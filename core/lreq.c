@@ -4,16 +4,23 @@
 #include "lreq.h"
 #include "app.h"
 #include "conn.h"
+#include "csrf.h"
 #include "json.h"
 #include "log.h"
+#include "multipart.h"
 #include "request.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MAX_FIELDS 1000          /* query or form pairs decoded per request */
 
@@ -21,7 +28,9 @@ static const char handle_key = 0;    /* req[&handle_key] = the handle */
 static const char req_mt_key = 0;
 static const char pump_key = 0;
 
-static void platform_headers(bo_request *r);
+static void platform_headers(lua_State *L, bo_request *r);
+static const char csrf_nonce_key = 0;   /* req[&csrf_nonce_key] = the browser's nonce */
+static const char csrf_new_key = 0;     /* req[&csrf_new_key] = true: the nonce is new, set the cookie */
 
 typedef struct lreq_handle {
     bo_request *r;
@@ -283,6 +292,472 @@ static int l_lang(lua_State *L)
     return 1;
 }
 
+/* ---- CSRF (see csrf.h) ---- */
+
+/* What a token is bound to besides the browser's nonce. Anonymous forms
+   bind to nothing; sign-in (issue 6) returns the session id here, so that a
+   token is good only within the session it was made for. */
+static const char *bo_csrf_binding(bo_request *r)
+{
+    BO_UNUSED(r);
+    return "";
+}
+
+/* Pushes the req table of r, or nil. */
+static void push_req(lua_State *L, bo_request *r)
+{
+    if (!r || !r->handle) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
+    lua_getiuservalue(L, -1, 1);
+    lua_remove(L, -2);
+}
+
+/* The value of the first application/x-www-form-urlencoded body field
+   named name, or NULL. Only for tokens: no %-decoding (a token has none). */
+static const char *form_field(const bo_http_request *h, const char *name, size_t *len)
+{
+    const char *s = h->body.data;
+    size_t n = h->body.len, nl = strlen(name), i = 0;
+    while (s && i < n) {
+        const char *amp = memchr(s + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - s) : n;
+        if (end - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == '=') {
+            *len = end - i - nl - 1;
+            return s + i + nl + 1;
+        }
+        i = end + 1;
+    }
+    return NULL;
+}
+
+static bool is_form_body(const bo_http_request *h);
+
+/* Checks the CSRF token of an unsafe request; NULL if it passes, else why. */
+static const char *csrf_refusal(bo_request *r)
+{
+    const bo_http_request *h = r->http;
+    const unsigned char *key = bo_csrf_key(r->gen->paths->data_dir);
+    if (!key)
+        return "no CSRF key (see the log above)";
+    size_t nlen = 0, tlen = 0;
+    const char *nonce = cookie_value(h, "borough_csrf", &nlen);
+    if (!nonce || !bo_csrf_nonce_ok(nonce, nlen))
+        return "no CSRF cookie";
+    const char *token = bo_http_header_get(h, "x-csrf-token", &tlen);
+    if (!token && is_form_body(h))
+        token = form_field(h, "csrf_token", &tlen);
+    if (!token && h->multipart)
+        token = bo_multipart_field(h->multipart, "csrf_token", &tlen);
+    if (!token)
+        return "no CSRF token";
+    char n[BO_CSRF_NONCE_LEN + 1];
+    memcpy(n, nonce, BO_CSRF_NONCE_LEN);
+    n[BO_CSRF_NONCE_LEN] = '\0';
+    int rc = bo_csrf_check(key, n, bo_csrf_binding(r), token, tlen, (int64_t)time(NULL));
+    if (rc == BO_ETIMEDOUT)
+        return "an expired CSRF token";
+    return rc < 0 ? "a wrong CSRF token" : NULL;
+}
+
+/* borough.csrf_token(): the token for a form on this request's page. The
+   browser's nonce comes from its cookie, or is made now (and the response
+   sets the cookie). */
+static int l_csrf_token(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    if (!r || !r->handle)
+        return luaL_error(L, "borough.csrf_token: only while a request is being handled");
+    const unsigned char *key = bo_csrf_key(r->gen->paths->data_dir);
+    if (!key)
+        return luaL_error(L, "borough.csrf_token: the deployment has no CSRF key (see the log)");
+    push_req(L, r);
+    int req = lua_gettop(L);
+    char nonce[BO_CSRF_NONCE_LEN + 1];
+    if (lua_rawgetp(L, req, &csrf_nonce_key) == LUA_TSTRING) {
+        memcpy(nonce, lua_tostring(L, -1), BO_CSRF_NONCE_LEN + 1);
+    } else {
+        size_t n = 0;
+        const char *v = cookie_value(r->http, "borough_csrf", &n);
+        if (v && bo_csrf_nonce_ok(v, n)) {
+            memcpy(nonce, v, n);
+            nonce[n] = '\0';
+        } else {
+            bo_csrf_nonce(nonce);
+            lua_pushboolean(L, 1);
+            lua_rawsetp(L, req, &csrf_new_key);
+        }
+        lua_pushstring(L, nonce);
+        lua_rawsetp(L, req, &csrf_nonce_key);
+    }
+    char token[BO_CSRF_TOKEN_MAX];
+    bo_csrf_token(key, nonce, bo_csrf_binding(r), (int64_t)time(NULL), token);
+    lua_pushstring(L, token);
+    return 1;
+}
+
+/* ---- uploads (see multipart.h) ---- */
+
+#define MAX_RULES 32
+static const char rules_key = 0;      /* registry[&rules_key] = { [route index] = { rule, ... } } */
+
+typedef struct rules_read {
+    int route;
+    bo_upload_rule rules[MAX_RULES];
+    unsigned n;
+} rules_read;
+
+/* Copies the upload rules of a route out of the registry; run protected. */
+static int read_rules(lua_State *L)
+{
+    rules_read *rr = lua_touserdata(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rules_key) != LUA_TTABLE ||
+        lua_rawgeti(L, -1, rr->route) != LUA_TTABLE)
+        return 0;
+    int t = lua_gettop(L);
+    for (lua_Integer i = 1; rr->n < MAX_RULES && lua_rawgeti(L, t, i) == LUA_TTABLE; i++) {
+        bo_upload_rule *u = &rr->rules[rr->n];
+        lua_getfield(L, -1, "field");
+        lua_getfield(L, -2, "max");
+        lua_getfield(L, -3, "types");
+        const char *f = lua_tostring(L, -3);
+        if (f && strlen(f) < sizeof u->field) {
+            strcpy(u->field, f);
+            u->max = (uint64_t)lua_tointeger(L, -2);
+            u->types = (unsigned)lua_tointeger(L, -1);
+            rr->n++;
+        }
+        lua_pop(L, 4);
+    }
+    return 0;
+}
+
+/* borough._upload_rules(t): t[route index] = { { field =, max =, types = bits }, ... } */
+static int l_upload_rules(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &rules_key);
+    return 0;
+}
+
+/* borough._file_types(): { pdf = bit, ... }, for checking route options. */
+static int l_file_types(lua_State *L)
+{
+    static const char *const names[] = { "pdf", "png", "jpeg", "jpg", "gif", "docx", "xlsx", "csv", "txt" };
+    lua_createtable(L, 0, (int)BO_COUNT(names));
+    for (size_t i = 0; i < BO_COUNT(names); i++) {
+        lua_pushinteger(L, bo_file_type_of(names[i]));
+        lua_setfield(L, -2, names[i]);
+    }
+    return 1;
+}
+
+int bo_lreq_body_begin(bo_request *r, bo_http_parser *p)
+{
+    const bo_http_request *h = r->http;
+    size_t ct_len;
+    const char *ct = bo_http_header_get(h, "content-type", &ct_len);
+    if (r->target != BO_TARGET_ROUTE || !h->has_body || !ct || ct_len < 19 ||
+        strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return 0;
+    bo_gen *g = r->gen;
+    lua_State *L = g->sb.L;
+    rules_read rr;
+    memset(&rr, 0, sizeof rr);
+    rr.route = (int)r->match.route->index;
+    lua_pushcfunction(L, read_rules);
+    lua_pushlightuserdata(L, &rr);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return 500;
+    }
+    const bo_gen_route *ro = &g->route_opts[r->match.route->index];
+    char *tmp = bo_sprintf("%s/%s/files/tmp", g->paths->data_dir, g->info->name);
+    bo_multipart *m;
+    int rc = bo_multipart_new(&m, ct, ct_len, tmp, rr.rules, rr.n, ro->max_body, BO_FILE_ALL);
+    free(tmp);
+    if (rc < 0)
+        return 400;
+    bo_http_stream_multipart(p, m);
+    return 0;
+}
+
+/* Pushes req.files: field name -> { name, size, type, content_type, error,
+   message } (an array of them for a field sent more than once). */
+static void push_files(lua_State *L, bo_multipart *m)
+{
+    unsigned n = m ? bo_multipart_nfiles(m) : 0;
+    lua_createtable(L, 0, (int)n);
+    int t = lua_gettop(L);
+    for (unsigned i = 0; i < n; i++) {
+        const bo_upload *f = bo_multipart_file(m, i);
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, f->name);
+        lua_setfield(L, -2, "name");
+        lua_pushinteger(L, (lua_Integer)f->size);
+        lua_setfield(L, -2, "size");
+        if (f->type) {
+            lua_pushstring(L, bo_file_type_name(f->type));
+            lua_setfield(L, -2, "type");
+            lua_pushstring(L, bo_file_type_media(f->type));
+            lua_setfield(L, -2, "content_type");
+        }
+        static const char *const errors[] = { NULL, "too_large", "wrong_type", "empty" };
+        lua_pushinteger(L, (lua_Integer)f->max);
+        lua_setfield(L, -2, "max");
+        lua_pushinteger(L, (lua_Integer)f->allowed);
+        lua_setfield(L, -2, "allowed");
+        if (f->error) {
+            lua_pushstring(L, errors[f->error]);
+            lua_setfield(L, -2, "error");
+            /* The message in the request's language (lua/borough/upload.lua). */
+            lua_getglobal(L, "borough");
+            if (lua_getfield(L, -1, "_upload_message") == LUA_TFUNCTION) {
+                lua_pushvalue(L, -3);
+                lua_call(L, 1, 1);
+                lua_setfield(L, -3, "message");
+            } else {
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pushinteger(L, (lua_Integer)i);
+        lua_setfield(L, -2, "_index");
+        if (lua_getfield(L, t, f->field) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_setfield(L, t, f->field);
+        } else {
+            /* A second file for the field: make it an array. */
+            if (lua_getfield(L, -1, "_index") != LUA_TNIL) {
+                lua_pop(L, 1);
+                lua_createtable(L, 2, 0);
+                lua_insert(L, -2);
+                lua_rawseti(L, -2, 1);
+                lua_pushvalue(L, -1);
+                lua_setfield(L, t, f->field);
+            } else {
+                lua_pop(L, 1);
+            }
+            lua_insert(L, -2);
+            lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+            lua_pop(L, 1);
+        }
+    }
+}
+
+/* Pushes the multipart text fields as push_fields does for a form body. */
+static void push_multipart_fields(lua_State *L, bo_multipart *m, bool all)
+{
+    lua_newtable(L);
+    int t = lua_gettop(L);
+    for (unsigned i = 0; i < bo_multipart_nfields(m); i++) {
+        const char *name, *value;
+        size_t nl, vl;
+        bo_multipart_field_at(m, i, &name, &nl, &value, &vl);
+        lua_pushlstring(L, name, nl);
+        if (all) {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, t) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+                lua_pushvalue(L, -2);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, t);
+            }
+            lua_pushlstring(L, value, vl);
+            lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+            lua_pop(L, 2);
+        } else {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, t) == LUA_TNIL) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, value, vl);
+                lua_rawset(L, t);
+            } else {
+                lua_pop(L, 2);
+            }
+        }
+    }
+}
+
+/* borough.keep_file(file): keeps an uploaded file (from req.files) under
+   data/<app>/files/; returns its reference, or nil and why. */
+static int l_keep_file(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    bo_multipart *m = r ? r->http->multipart : NULL;
+    if (!m)
+        return luaL_error(L, "borough.keep_file: only a file of this request's req.files can be kept");
+    lua_getfield(L, 1, "_index");
+    int isnum;
+    lua_Integer i = lua_tointegerx(L, -1, &isnum);
+    bo_upload *f = isnum && i >= 0 ? bo_multipart_file(m, (unsigned)i) : NULL;
+    if (!f)
+        return luaL_argerror(L, 1, "not a file of req.files");
+    if (f->ref[0]) {
+        lua_pushstring(L, f->ref);
+        return 1;
+    }
+    if (f->error) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the file was not accepted (see file.error)");
+        return 2;
+    }
+    bo_gen *g = r->gen;
+    const char *dir = lua_pushfstring(L, "%s/%s/files", g->paths->data_dir, g->info->name);
+    if (bo_multipart_keep(m, (unsigned)i, dir) < 0) {
+        bo_log(BO_LOG_ERROR, g->info->name, "cannot keep an uploaded file in %s: %s", dir, strerror(errno));
+        return luaL_error(L, "borough.keep_file: the file could not be stored");
+    }
+    lua_pushstring(L, f->ref);
+    return 1;
+}
+
+/* A stored file being sent: owned by a userdata so that a Lua error cannot
+   leak the descriptor. */
+typedef struct stored_file {
+    int fd;
+    uint64_t size;
+} stored_file;
+
+static int stored_file_gc(lua_State *L)
+{
+    stored_file *sf = lua_touserdata(L, 1);
+    if (sf->fd >= 0)
+        close(sf->fd);
+    sf->fd = -1;
+    return 0;
+}
+
+/* True if ref is "<64 hex>.<type>" for a known type; sets *type. */
+static bool valid_ref(const char *ref, size_t n, unsigned *type)
+{
+    if (n < 66 || n > 70 || ref[64] != '.')
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!((ref[i] >= '0' && ref[i] <= '9') || (ref[i] >= 'a' && ref[i] <= 'f')))
+            return false;
+    char ext[8];
+    memcpy(ext, ref + 65, n - 65);
+    ext[n - 65] = '\0';
+    *type = bo_file_type_of(ext);
+    return *type != 0 && strcmp(ext, "jpg") != 0;
+}
+
+/* borough.file(ref [, { name =, download = }]): a response that sends a
+   stored file: its type from the reference, inline for PDF and images,
+   otherwise (or with download = true) as an attachment named name. */
+static int l_file(lua_State *L)
+{
+    size_t n;
+    const char *ref = luaL_checklstring(L, 1, &n);
+    unsigned type;
+    if (!valid_ref(ref, n, &type))
+        return luaL_argerror(L, 1, "not a file reference from borough.keep_file");
+    bool download = false;
+    const char *name = NULL;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "download");
+        download = lua_toboolean(L, -1);
+        lua_getfield(L, 2, "name");
+        name = lua_tostring(L, -1);
+    }
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
+    if (!g)
+        return luaL_error(L, "borough.file: no app");
+    stored_file *sf = lua_newuserdatauv(L, sizeof *sf, 0);   /* before the descriptor exists */
+    sf->fd = -1;
+    if (luaL_newmetatable(L, "borough.file")) {
+        lua_pushcfunction(L, stored_file_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, "a platform metatable");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    int body = lua_gettop(L);
+    const char *path = lua_pushfstring(L, "%s/%s/files/%s", g->paths->data_dir, g->info->name, ref);
+    sf->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (sf->fd < 0 || fstat(sf->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        lua_getglobal(L, "borough");
+        lua_getfield(L, -1, "status");
+        lua_pushinteger(L, 404);
+        lua_call(L, 1, 1);
+        return 1;
+    }
+    sf->size = (uint64_t)st.st_size;
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, 200);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, bo_file_type_media(type));
+    lua_setfield(L, -2, "type");
+    lua_pushvalue(L, body);
+    lua_setfield(L, -2, "body");
+    lua_createtable(L, 0, 3);
+    bool inline_ok = !download && (type & (BO_FILE_PDF | BO_FILE_PNG | BO_FILE_JPEG | BO_FILE_GIF));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, inline_ok ? "inline" : "attachment");
+    if (name) {
+        /* A quoted ASCII name with anything else replaced by '_'. */
+        luaL_addstring(&b, "; filename=\"");
+        for (const char *p = name; *p; p++)
+            luaL_addchar(&b, ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '"' || *p == '\\') ? '_' : *p);
+        luaL_addchar(&b, '"');
+    }
+    luaL_pushresult(&b);
+    lua_setfield(L, -2, "Content-Disposition");
+    lua_pushliteral(L, "private, no-store");
+    lua_setfield(L, -2, "Cache-Control");
+    lua_pushliteral(L, "default-src 'none'; sandbox");
+    lua_setfield(L, -2, "Content-Security-Policy");
+    lua_setfield(L, -2, "headers");
+    return 1;
+}
+
+/* Writes a stored file's bytes as the response body; false if it is not
+   one. No Lua call runs while the bytes are copied. */
+static bool respond_file(lua_State *L, int idx, bo_conn *c)
+{
+    stored_file *sf = luaL_testudata(L, idx, "borough.file");
+    if (!sf || sf->fd < 0)
+        return false;
+    char *dst = bo_conn_response_end_reserve(c, (size_t)sf->size);
+    size_t got = 0;
+    while (dst && got < sf->size) {
+        ssize_t k = pread(sf->fd, dst + got, (size_t)sf->size - got, (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    if (dst && got < sf->size) {
+        memset(dst + got, 0, (size_t)sf->size - got);
+        c->close_after_write = true;
+    }
+    close(sf->fd);
+    sf->fd = -1;
+    return true;
+}
+
+/* Answers 400 in place of a handler (its argument is req). */
+static int bad_request(lua_State *L)
+{
+    lua_getglobal(L, "borough");
+    lua_getfield(L, -1, "status");
+    lua_pushinteger(L, 400);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 /* borough._request(): the req table of the request running now, or nil. */
 static int l_request(lua_State *L)
 {
@@ -332,7 +807,9 @@ static int req_index(lua_State *L)
     } else if (strcmp(k, "query") == 0 || strcmp(k, "query_all") == 0) {
         push_fields(L, bo_http_str(h, h->query), h->query_len, k[5] == '_');
     } else if (strcmp(k, "form") == 0 || strcmp(k, "form_all") == 0) {
-        if (is_form_body(h))
+        if (h->multipart)
+            push_multipart_fields(L, h->multipart, k[4] == '_');
+        else if (is_form_body(h))
             push_fields(L, h->body.data ? h->body.data : "", h->body.len, k[4] == '_');
         else
             lua_newtable(L);
@@ -355,7 +832,7 @@ static int req_index(lua_State *L)
             return 0;
         lua_pushlstring(L, host, n);
     } else if (strcmp(k, "files") == 0) {
-        lua_newtable(L);
+        push_files(L, h->multipart);
     } else {
         return 0;
     }
@@ -391,6 +868,28 @@ int bo_lreq_main(lua_State *co)
     lua_rawsetp(co, -2, &handle_key);
     lua_rawgetp(co, LUA_REGISTRYINDEX, &req_mt_key);
     lua_setmetatable(co, -2);
+
+    /* A multipart body must have ended with its closing boundary, and
+       unsafe methods need a good CSRF token unless the route says
+       csrf = false; a refused request never reaches its handler. */
+    int m = r->http->method;
+    if (r->http->multipart && !bo_multipart_done(r->http->multipart)) {
+        bo_log(BO_LOG_INFO, g->info->name, "%s %.*s refused: a multipart body that ended before its last boundary",
+               r->http->method_name, (int)r->http->path_len, bo_http_str(r->http, r->http->path));
+        lua_pushcfunction(co, bad_request);
+        lua_replace(co, 1);
+    } else if ((m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH || m == HTTP_DELETE) &&
+               g->route_opts[r->match.route->index].csrf) {
+        const char *why = csrf_refusal(r);
+        if (why) {
+            bo_log(BO_LOG_INFO, g->info->name, "%s %.*s refused: %s", r->http->method_name,
+                   (int)r->http->path_len, bo_http_str(r->http, r->http->path), why);
+            lua_getglobal(co, "borough");
+            lua_getfield(co, -1, "_csrf_refused");
+            lua_replace(co, 1);
+            lua_pop(co, 1);
+        }
+    }
 
     /* With a continuation, so the handler may wait (borough.sleep, outbound
        I/O): a plain lua_call would make every yield inside it an error. */
@@ -457,14 +956,14 @@ int bo_lreq_respond(lua_State *co)
         size_t len;
         const char *body = lua_tolstring(co, 2, &len);
         bo_conn_response_begin(c, 200);
-        platform_headers(r);
+        platform_headers(co, r);
         bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
         bo_conn_response_end(c, body, len);
         return 0;
     }
     if (type == LUA_TNIL) {
         bo_conn_response_begin(c, 204);
-        platform_headers(r);
+        platform_headers(co, r);
         bo_conn_response_end(c, NULL, 0);
         return 0;
     }
@@ -494,11 +993,13 @@ int bo_lreq_respond(lua_State *co)
         return luaL_error(co, "response type must be a string such as \"text/csv\"");
     int bt = lua_getfield(co, 2, "body");
     int body = lua_gettop(co);
-    if (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION)
+    if (bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file"))
+        return luaL_error(co, "response body must be a string or a function, not a userdata");
+    if (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA)
         return luaL_error(co, "response body must be a string or a function, not a %s", lua_typename(co, bt));
 
     bo_conn_response_begin(c, (int)status);
-    platform_headers(r);
+    platform_headers(co, r);
     if (headers) {
         lua_pushnil(co);
         while (lua_next(co, headers)) {
@@ -526,6 +1027,8 @@ int bo_lreq_respond(lua_State *co)
         lua_pushvalue(co, body);
         return 1;
     }
+    if (bt == LUA_TUSERDATA && respond_file(co, body, c))
+        return 0;
     size_t len = 0;
     const char *text = bt == LUA_TSTRING ? lua_tolstring(co, body, &len) : NULL;
     bo_conn_response_end(c, text, len);
@@ -573,8 +1076,18 @@ void bo_lreq_push_pump(lua_State *co)
 
 /* Adds what the platform adds to every response of a handler: the language
    cookie when ?lang= chose one. */
-static void platform_headers(bo_request *r)
+static void platform_headers(lua_State *L, bo_request *r)
 {
+    int top = lua_gettop(L);
+    push_req(L, r);
+    if (lua_istable(L, -1) && lua_rawgetp(L, -1, &csrf_new_key) == LUA_TBOOLEAN &&
+        lua_rawgetp(L, -2, &csrf_nonce_key) == LUA_TSTRING) {
+        char cookie[128];
+        int n = snprintf(cookie, sizeof cookie, "borough_csrf=%s; Path=/; HttpOnly; SameSite=Lax",
+                         lua_tostring(L, -1));
+        bo_conn_response_header(r->conn, "Set-Cookie", 10, cookie, (size_t)n);
+    }
+    lua_settop(L, top);
     const char *lang = bo_lreq_lang_asked(r->http);
     if (lang) {
         char cookie[96];
@@ -597,6 +1110,16 @@ void bo_lreq_open(lua_State *L)
     lua_setfield(L, -2, "_lang");
     lua_pushcfunction(L, l_request);
     lua_setfield(L, -2, "_request");
+    lua_pushcfunction(L, l_csrf_token);
+    lua_setfield(L, -2, "csrf_token");
+    lua_pushcfunction(L, l_upload_rules);
+    lua_setfield(L, -2, "_upload_rules");
+    lua_pushcfunction(L, l_file_types);
+    lua_setfield(L, -2, "_file_types");
+    lua_pushcfunction(L, l_keep_file);
+    lua_setfield(L, -2, "keep_file");
+    lua_pushcfunction(L, l_file);
+    lua_setfield(L, -2, "file");
     lua_pop(L, 1);
 
     if (luaL_loadbufferx(L, pump_source, sizeof pump_source - 1, "=stream", "t") != LUA_OK)

@@ -44,6 +44,11 @@ void bo_lreq_push_pump(lua_State *co);
 const char *bo_lreq_lang(const bo_http_request *h);
 const char *bo_lreq_lang_asked(const bo_http_request *h);
 
+/* Called once a request's head is routed, before its body: a multipart
+   body to an app route is set to stream to a multipart parser with the
+   route's upload rules. Returns 0, or the status to refuse it with. */
+int bo_lreq_body_begin(struct bo_request *r, bo_http_parser *p);
+
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);
 

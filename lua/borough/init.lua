@@ -22,7 +22,10 @@
 local view = require "borough.view"
 local i18n = require "borough.i18n"
 local layout = require "borough.layout"
+local upload = require "borough.upload"
 require "borough.govuk"
+require "borough.csrf"
+
 
 local App = {}
 App.__index = App
@@ -103,7 +106,9 @@ function borough.app(manifest)
   return setmetatable(app, App)
 end
 
-local route_options = { public = "boolean", role = "string", csrf = "boolean", max_body = "number" }
+local route_options = {
+  public = "boolean", role = "string", csrf = "boolean", max_body = "number", files = "table",
+}
 
 -- Records one route. Errors point at the app:get(...) line (level 3).
 local function add(app, method, pattern, opts, handler)
@@ -131,9 +136,10 @@ local function add(app, method, pattern, opts, handler)
   local ok, why = borough._check_route(pattern)
   if not ok then error(why, 3) end
   local routes = app.routes
+  local where = borough._where(3)
   routes[#routes + 1] = {
-    method = method, pattern = pattern, opts = opts, handler = handler,
-    where = borough._where(3),
+    method = method, pattern = pattern, opts = opts, handler = handler, where = where,
+    uploads = opts.files and upload.rules(opts.files, ("app:%s(%q)"):format(method:lower(), pattern)),
   }
 end
 
@@ -154,6 +160,10 @@ function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, h
 function borough._loaded(app)
   layout.set_service(app)
   view.load_all()
+  -- Upload rules by route index (0-based, the order routes were declared).
+  local rules = {}
+  for i, route in ipairs(app.routes) do rules[i - 1] = route.uploads end
+  borough._upload_rules(rules)
 end
 
 return borough

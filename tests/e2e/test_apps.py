@@ -172,7 +172,8 @@ ROUTES_APP = {"app.lua": lua('''
     app:get("/opts", { public = true }, show)
     app:post("/opts", { csrf = false, max_body = 8 }, show)
     app:put("/opts", { public = false, csrf = false }, show)
-    app:patch("/opts", { max_body = 4 }, show)
+    app:patch("/opts", { max_body = 4, csrf = false }, show)
+    app:get("/token", function(req) return borough.text(borough.csrf_token()) end)
     app:delete("/opts", { csrf = false }, show)
     -- Declared most general first: precedence must not depend on order.
     app:get("/items/*", function(req) return "splat " .. req.params.splat end)
@@ -194,8 +195,12 @@ ROUTES_APP = {"app.lua": lua('''
 def routes_for_every_method_with_and_without_opts():
     with Server({"r": ROUTES_APP}) as s:
         c = Client(s.port)
+        # Unsafe methods on routes without csrf = false need a CSRF token.
+        t = c.get("/r/token")
+        nonce = t.header("set-cookie").split(";")[0]
+        token = {"Cookie": nonce, "X-CSRF-Token": t.text}
         for m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            expect(c.request(m, "/r/thing"), 200, "%s /thing" % m)
+            expect(c.request(m, "/r/thing", token), 200, "%s /thing" % m)
             expect(c.request(m, "/r/opts"), 200, "%s /opts" % m)
         # max_body from the route's opts.
         expect(c.request("POST", "/r/opts", body="12345678"), 200, "POST /opts")
@@ -285,15 +290,15 @@ REQ_APP = {"app.lua": lua('''
     end
     app:get("/dump", dump)
     app:get("/dump/:name", dump)
-    app:post("/dump", dump)
-    app:put("/dump", dump)
+    app:post("/dump", { csrf = false }, dump)
+    app:put("/dump", { csrf = false }, dump)
     app:get("/headers", function(req)
       return borough.json {
         headers = req.headers,
         upper = req.headers["X-Multi"] == nil,
       }
     end)
-    app:post("/body", function(req)
+    app:post("/body", { csrf = false }, function(req)
       return { headers = { ["Content-Type"] = "application/octet-stream" }, body = req.body }
     end)
     app:get("/id", function(req) return borough.text(req.id) end)
@@ -401,9 +406,9 @@ RESP_APP = {"app.lua": lua('''
       return borough.json(db.query("SELECT * FROM t WHERE id < 0"))
     end)
     app:get("/redirect", function(req) return borough.redirect("/resp/string") end)
-    app:post("/redirect", function(req) return borough.redirect("/resp/string") end)
+    app:post("/redirect", { csrf = false }, function(req) return borough.redirect("/resp/string") end)
     app:get("/redirect301", function(req) return borough.redirect("https://example.test/", 301) end)
-    app:post("/redirect307", function(req) return borough.redirect("/resp/x", 307) end)
+    app:post("/redirect307", { csrf = false }, function(req) return borough.redirect("/resp/x", 307) end)
     app:get("/status404", function(req) return borough.status(404) end)
     app:get("/status409", function(req) return borough.status(409, "<p>taken</p>") end)
     app:get("/text", function(req) return borough.text("a < b & c") end)
@@ -613,7 +618,7 @@ DB_APP = {"app.lua": lua('''
     db.exec([[CREATE TABLE IF NOT EXISTS residents (
       id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER, score REAL, photo BLOB)]])
 
-    app:post("/exec", function(req)
+    app:post("/exec", { csrf = false }, function(req)
       local c1, id1 = db.exec("INSERT INTO residents (name, age) VALUES (?, ?), (?, ?)", "Ada", 36, "Bo", 7)
       local c2, id2 = db.exec("UPDATE residents SET age = age + 1 WHERE age > ?", 0)
       local c3, id3 = db.exec("DELETE FROM residents WHERE name = ?", "nobody")
@@ -649,7 +654,7 @@ DB_APP = {"app.lua": lua('''
       return borough.json(row)
     end)
 
-    app:post("/bound", function(req)
+    app:post("/bound", { csrf = false }, function(req)
       local _, id = db.exec("INSERT INTO residents (name) VALUES (?)", req.form.name)
       local row = db.one("SELECT name FROM residents WHERE id = ?", id)
       local again = db.one("SELECT count(*) AS n FROM residents WHERE name = ?", req.form.name)
@@ -690,7 +695,7 @@ DB_APP = {"app.lua": lua('''
       return borough.json(out)
     end)
 
-    app:post("/tx/commit", function(req)
+    app:post("/tx/commit", { csrf = false }, function(req)
       local a, b = db.tx(function(x)
         db.exec("INSERT INTO residents (name) VALUES (?)", x)
         db.exec("INSERT INTO residents (name) VALUES (?)", x .. "2")
@@ -699,7 +704,7 @@ DB_APP = {"app.lua": lua('''
       return borough.json { a, b }
     end)
 
-    app:post("/tx/fail", function(req)
+    app:post("/tx/fail", { csrf = false }, function(req)
       db.tx(function()
         db.exec("INSERT INTO residents (name) VALUES ('lost')")
         error("tx failure on purpose")
@@ -707,7 +712,7 @@ DB_APP = {"app.lua": lua('''
       return "not reached"
     end)
 
-    app:post("/tx/caught", function(req)
+    app:post("/tx/caught", { csrf = false }, function(req)
       local ok, err = pcall(db.tx, function()
         db.exec("INSERT INTO residents (name) VALUES ('lost')")
         error({ code = 7 })
@@ -715,7 +720,7 @@ DB_APP = {"app.lua": lua('''
       return borough.json { ok = ok, code = err.code }
     end)
 
-    app:post("/tx/nested", function(req)
+    app:post("/tx/nested", { csrf = false }, function(req)
       db.tx(function()
         db.exec("INSERT INTO residents (name) VALUES ('outer1')")
         local ok, err = pcall(db.tx, function()
@@ -731,7 +736,7 @@ DB_APP = {"app.lua": lua('''
       return "ok"
     end)
 
-    app:post("/tx/sleep", function(req)
+    app:post("/tx/sleep", { csrf = false }, function(req)
       db.tx(function()
         db.exec("INSERT INTO residents (name) VALUES ('slept')")
         borough.sleep(0.01)
@@ -745,7 +750,7 @@ DB_APP = {"app.lua": lua('''
       return borough.json(json.array(names))
     end)
 
-    app:post("/reset", function(req) db.exec("DELETE FROM residents") end)
+    app:post("/reset", { csrf = false }, function(req) db.exec("DELETE FROM residents") end)
     return app
 ''')}
 
@@ -856,10 +861,10 @@ def db_schema_changes_while_serving():
         db.exec("CREATE TABLE IF NOT EXISTS cases (id INTEGER PRIMARY KEY, ref TEXT)")
         app:get("/all", function(req) return borough.json(db.query("SELECT * FROM cases")) end)
         app:get("/first", function(req) return borough.json(db.one("SELECT * FROM cases")) end)
-        app:post("/add", function(req)
+        app:post("/add", { csrf = false }, function(req)
           db.exec("INSERT INTO cases (ref) VALUES (?)", req.form.ref)
         end)
-        app:post("/migrate", function(req)
+        app:post("/migrate", { csrf = false }, function(req)
           db.exec("ALTER TABLE cases ADD COLUMN status TEXT NOT NULL DEFAULT 'open'")
           db.exec("CREATE INDEX cases_status ON cases (status)")
           db.exec("CREATE TABLE scratch (x)")
@@ -1293,7 +1298,7 @@ def db_at_load_time_works_with_several_workers():
         local app = borough.app { title = "Notes" }
         db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         local schema = db.one("SELECT sql FROM sqlite_master WHERE name = 'notes'")
-        app:post("/", function(req)
+        app:post("/", { csrf = false }, function(req)
           local _, id = db.exec("INSERT INTO notes (body) VALUES (?)", req.form.body)
           return borough.redirect(borough.url("/" .. id))
         end)
