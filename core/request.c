@@ -7,6 +7,7 @@
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
+#include "i18n.h"
 #include "lapi.h"
 #include "log.h"
 #include "lreq.h"
@@ -45,16 +46,29 @@ void bo_request_close(bo_request *r, void (*done)(uv_handle_t *))
 
 /* ---- pages ---- */
 
+/* The language of the platform's own pages for this request. */
+static const char *page_lang(bo_request *r)
+{
+    const char *lang = r->http ? bo_lreq_lang(r->http) : NULL;
+    return lang ? lang : "en";
+}
+
+/* A message of lua/borough/messages/ in the request's language. */
+static const char *msg(bo_request *r, const char *key)
+{
+    return bo_i18n(r->worker->server->cfg.lib_dir, page_lang(r), key);
+}
+
 void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text)
 {
     bo_conn *c = r->conn;
     bo_buf page;
     bo_buf_init(&page);
     bo_buf_printf(&page,
-                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                   "<title>%s</title></head>\n<body><main>\n<h1>%s</h1>\n%s\n</main></body></html>\n",
-                  title, title, text);
+                  page_lang(r), title, title, text);
     bo_conn_response_begin(c, status);
     bo_conn_response_header(c, "Content-Type", 12, "text/html; charset=utf-8", 24);
     if (status == 405 || r->target == BO_TARGET_OPTIONS) {
@@ -75,30 +89,28 @@ void bo_request_respond_page(bo_request *r, int status, const char *title, const
     bo_buf_free(&page);
 }
 
+/* The platform's page for an error status, in the request's language
+   (messages error.<status>.title and .text). */
 static void error_page(bo_request *r, int status)
 {
-    char text[200];
-    switch (status) {
-    case 404:
-        bo_request_respond_page(r, 404, "Page not found",
-                                "<p>If you typed the web address, check it is correct.</p>");
-        break;
-    case 405:
-        bo_request_respond_page(r, 405, "Method not allowed",
-                                "<p>This page does not accept that kind of request.</p>");
-        break;
-    case 503:
-        bo_request_respond_page(r, 503, "Sorry, the service is unavailable",
-                                "<p>You will be able to use the service later.</p>");
-        break;
-    case 500:
-        snprintf(text, sizeof text, "<p>Try again later.</p>\n<p>Reference: %s</p>", r->id);
-        bo_request_respond_page(r, 500, "Sorry, there is a problem with the service", text);
-        break;
-    default:
+    char key[32], text[600];
+    snprintf(key, sizeof key, "error.%d.title", status);
+    const char *title = msg(r, key);
+    if (strcmp(title, key) == 0) {        /* no page of its own */
         bo_request_respond_page(r, status, bo_http_reason(status), "");
-        break;
+        return;
     }
+    snprintf(key, sizeof key, "error.%d.text", status);
+    if (status == 500) {
+        /* "Reference: %{id}" */
+        const char *ref = msg(r, "error.500.reference");
+        const char *at = strstr(ref, "%{id}");
+        snprintf(text, sizeof text, "<p>%s</p>\n<p>%.*s%s%s</p>", msg(r, key), at ? (int)(at - ref) : (int)strlen(ref),
+                 ref, at ? r->id : "", at ? at + 5 : "");
+    } else {
+        snprintf(text, sizeof text, "<p>%s</p>", msg(r, key));
+    }
+    bo_request_respond_page(r, status, title, text);
 }
 
 static void home_page(bo_request *r)

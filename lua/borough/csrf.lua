@@ -30,10 +30,10 @@ borough.csrf_field = csrf.field
 
 --- The response to a refused request (called by the server instead of the handler).
 function borough._csrf_refused(req)
-  local title = borough.escape(i18n.t("error.403.title"))
+  local title = borough.escape(i18n.t("error.csrf.title"))
   local body = ('<!DOCTYPE html>\n<html lang="%s"><head><meta charset="utf-8"><title>%s</title></head>'
                 .. '<body><main><h1>%s</h1><p>%s</p></main></body></html>\n'):format(
-    i18n.lang(), title, title, borough.escape(i18n.t("error.403.text")))
+    i18n.lang(), title, title, borough.escape(i18n.t("error.csrf.text")))
   return { status = 403, type = "text/html; charset=utf-8", body = body,
            headers = { ["Cache-Control"] = "no-store" } }
 end

@@ -2,8 +2,8 @@
 -- shows around an app's pages: the council's name and logo from the
 -- deployment's site.conf, the service's name and link, the asset URLs, and
 -- the link to the other language. Templates reach these as
--- {{ site().name }}, {{ service().name }}, {{ assets() }} and
--- {{ other_language() }}.
+-- {{ site().name }}, {{ service().name }}, {{ assets() }},
+-- {{ other_language() }} and {{ url("/path") }} (borough.url).
 
 local view = require "borough.view"
 local i18n = require "borough.i18n"
@@ -48,6 +48,7 @@ function layout.other_language()
   return { href = "?lang=" .. other, text = i18n.names[other], lang = other }
 end
 
+view.globals.url = borough.url
 view.globals.site = layout.site
 view.globals.service = layout.service
 view.globals.assets = layout.assets

@@ -30,6 +30,7 @@ APP = textwrap.dedent('''
       local name = case.component:gsub("%-(%w)", string.upper)
       return tostring(govuk[name](case.params))
     end)
+    app:get("/boom", function(req) error("deliberate") end)
     app:get("/layout", function(req)
       return borough.view("layout_page", { title = "Your details" })
     end)
@@ -162,6 +163,29 @@ def the_page_layout_has_skip_link_header_main_footer_and_no_inline_script():
         assert '<html lang="cy" class="govuk-template">' in html, html
         assert ">Neidio i’r prif gynnwys</a>" in html, html
         assert 'href="?lang=en" hreflang="en" lang="en">English</a>' in html, html
+        c.close()
+
+
+@test
+def the_platform_error_pages_speak_welsh_when_asked():
+    with Server({"c": {"app.lua": APP, "views": VIEWS}}) as s:
+        c = Client(s.port)
+        r = c.get("/c/no/such/page?lang=cy")
+        assert r.status == 404, r
+        assert r.text == ('<!DOCTYPE html>\n<html lang="cy"><head><meta charset="utf-8">'
+                          '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                          '<title>Heb ddod o hyd i’r dudalen</title></head>\n<body><main>\n'
+                          '<h1>Heb ddod o hyd i’r dudalen</h1>\n'
+                          '<p>Os gwnaethoch deipio’r cyfeiriad gwe, gwiriwch ei fod yn gywir.</p>\n'
+                          '</main></body></html>\n'), r.text
+        r = c.get("/c/boom", {"Accept-Language": "cy"})
+        assert r.status == 500, r
+        assert "<h1>Mae’n ddrwg gennym, mae problem gyda’r gwasanaeth</h1>" in r.text, r.text
+        assert "<p>Rhowch gynnig arall arni yn nes ymlaen.</p>\n<p>Cyfeirnod: " in r.text, r.text
+        r = c.get("/c/boom")
+        assert "<p>Try again later.</p>\n<p>Reference: " in r.text, r.text
+        r = c.request("POST", "/c/layout", {"Cookie": "borough_lang=cy"})
+        assert r.status == 405 and "<h1>Ni chaniateir y dull hwn</h1>" in r.text, r.text
         c.close()
 
 

@@ -32,14 +32,12 @@ return {
   ["footer.support_links"] = "Dolenni cymorth",
 
   -- error pages
-  ["error.403.title"] = "Ni allwch wneud hynny",
-  ["error.403.text"] = "Efallai bod y ffurflen wedi dod i ben. Ewch yn ôl, ail-lwythwch y dudalen a rhowch gynnig arall arni.",
+  ["error.csrf.title"] = "Ni allwch wneud hynny",
+  ["error.csrf.text"] = "Efallai bod y ffurflen wedi dod i ben. Ewch yn ôl, ail-lwythwch y dudalen a rhowch gynnig arall arni.",
   ["error.404.title"] = "Heb ddod o hyd i’r dudalen",
   ["error.404.text"] = "Os gwnaethoch deipio’r cyfeiriad gwe, gwiriwch ei fod yn gywir.",
   ["error.405.title"] = "Ni chaniateir y dull hwn",
   ["error.405.text"] = "Nid yw’r dudalen hon yn derbyn y math hwnnw o gais.",
-  ["error.413.title"] = "Mae’r ffeil neu’r ffurflen yn rhy fawr",
-  ["error.413.text"] = "Ewch yn ôl ac anfonwch rywbeth llai.",
   ["error.500.title"] = "Mae’n ddrwg gennym, mae problem gyda’r gwasanaeth",
   ["error.500.text"] = "Rhowch gynnig arall arni yn nes ymlaen.",
   ["error.500.reference"] = "Cyfeirnod: %{id}",

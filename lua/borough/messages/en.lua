@@ -32,14 +32,12 @@ return {
   ["footer.support_links"] = "Support links",
 
   -- error pages
-  ["error.403.title"] = "You cannot do that",
-  ["error.403.text"] = "The form may have expired. Go back, reload the page and try again.",
+  ["error.csrf.title"] = "You cannot do that",
+  ["error.csrf.text"] = "The form may have expired. Go back, reload the page and try again.",
   ["error.404.title"] = "Page not found",
   ["error.404.text"] = "If you typed the web address, check it is correct.",
   ["error.405.title"] = "Method not allowed",
   ["error.405.text"] = "This page does not accept that kind of request.",
-  ["error.413.title"] = "The file or form is too large",
-  ["error.413.text"] = "Go back and send something smaller.",
   ["error.500.title"] = "Sorry, there is a problem with the service",
   ["error.500.text"] = "Try again later.",
   ["error.500.reference"] = "Reference: %{id}",
