@@ -99,6 +99,8 @@ local safe_schemes = { http = true, https = true, mailto = true, tel = true }
 --- view.safe_url(s): s if it is a relative URL or uses http, https, mailto
 -- or tel; otherwise "about:invalid#blocked".
 function view.safe_url(s)
+  -- No colon, no scheme: a relative URL (the usual case, kept cheap).
+  if not find(s, ":", 1, true) then return s end
   -- Browsers ignore leading spaces and control characters, and tabs or
   -- newlines anywhere in a scheme ("java\tscript:").
   local cleaned = s:gsub("^[%z\1-\32]+", ""):gsub("[\t\n\r]", "")
@@ -747,9 +749,29 @@ local function compile(src, path)
   local extends, nvars = nil, 0
   local blocks_seen = {}
 
+  -- Output statements write out[n + 1], out[n + 2], ... and n catches up
+  -- once, before the next statement of another kind (fewer instructions
+  -- per piece; each piece keeps its own line for error messages).
+  local function flush()
+    if (cur.pending or 0) > 0 then
+      local c = cur.code
+      c[#c + 1] = "n = n + " .. cur.pending
+      cur.lines[#c] = cur.lines[#c - 1]
+      cur.pending = 0
+    end
+  end
+
   local function emit(line, code)
+    flush()
     local c = cur.code
     c[#c + 1] = code
+    cur.lines[#c] = line
+  end
+
+  local function emit_out(line, expr)
+    cur.pending = (cur.pending or 0) + 1
+    local c = cur.code
+    c[#c + 1] = ("out[n + %d] = %s"):format(cur.pending, expr)
     cur.lines[#c] = line
   end
 
@@ -803,7 +825,7 @@ local function compile(src, path)
         end
       else
         ctx:feed(it.v)
-        emit(line, ("n = n + 1; out[n] = %s"):format(("%q"):format(it.v):gsub("\\\n", "\\n")))
+        emit_out(line, (("%q"):format(it.v):gsub("\\\n", "\\n")))
       end
     elseif it.k == "out" then
       if outside_blocks() then fail(path, line, "output outside {%% block %%} in a view that extends another") end
@@ -812,7 +834,7 @@ local function compile(src, path)
       local p = parse(it.v, line)
       local e = p:expr()
       p:done()
-      emit(line, ("n = n + 1; out[n] = %s(%s)"):format(esc, e))
+      emit_out(line, ("%s(%s)"):format(esc, e))
       if ctx.state == "attr" then ctx.valstart = false end
     else -- a tag
       local word, rest = it.v:match("^%s*([%a_]+)%s*(.-)%s*$")
@@ -972,6 +994,7 @@ local function compile(src, path)
           fail(path, line, "{%% endblock %s %%} closes block '%s'", rest, frame.name)
         end
         check_ctx(frame, line, "endblock")
+        flush()
         funcs[#funcs + 1] = frame.fn
         cur, scope = frame.saved, frame.saved_scope
       elseif word == "raw" or word == "endraw" then
@@ -997,6 +1020,8 @@ local function compile(src, path)
   if not extends and ctx.state ~= "text" then
     fail(path, #items > 0 and items[#items].line or 1, "the view ends inside an HTML %s", ctx.state)
   end
+
+  flush()
 
   -- Assemble: helpers, block functions, then main.
   local code, map = {}, {}
