@@ -150,16 +150,17 @@ static void push_headers(lua_State *L, const bo_http_request *h)
     }
 }
 
-static void push_cookies(lua_State *L, const bo_http_request *h)
+/* Walks the request's cookies: start with *hi = 0 and *pos = 0 and call
+   until it returns false; each call gives one name=value pair (the value
+   without trailing spaces). */
+static bool next_cookie(const bo_http_request *h, unsigned *hi, size_t *pos, bo_str *name, bo_str *value)
 {
-    lua_newtable(L);
-    int t = lua_gettop(L);
-    for (unsigned i = 0; i < h->nheaders; i++) {
-        const bo_http_header *hd = &h->headers[i];
+    for (; *hi < h->nheaders; (*hi)++, *pos = 0) {
+        const bo_http_header *hd = &h->headers[*hi];
         if (!bo_str_ieq((bo_str){ bo_http_str(h, hd->name), hd->name_len }, "cookie"))
             continue;
         const char *s = bo_http_str(h, hd->value);
-        size_t n = hd->value_len, p = 0;
+        size_t n = hd->value_len, p = *pos;
         while (p < n) {
             while (p < n && (s[p] == ' ' || s[p] == ';'))
                 p++;
@@ -172,20 +173,34 @@ static void push_cookies(lua_State *L, const bo_http_request *h)
             size_t vend = p;
             while (vend > (size_t)(eq - s) + 1 && s[vend - 1] == ' ')
                 vend--;
-            lua_pushlstring(L, s + start, (size_t)(eq - s) - start);
-            lua_pushvalue(L, -1);
-            if (lua_rawget(L, t) != LUA_TNIL) {
-                lua_pop(L, 2);
-                continue;
-            }
-            lua_pop(L, 1);
-            const char *v = eq + 1;
-            size_t vlen = vend - (size_t)(v - s);
-            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"')
-                v++, vlen -= 2;
-            lua_pushlstring(L, v, vlen);
-            lua_rawset(L, t);
+            *pos = p;
+            *name = (bo_str){ s + start, (size_t)(eq - s) - start };
+            *value = (bo_str){ eq + 1, vend - (size_t)(eq - s) - 1 };
+            return true;
         }
+    }
+    return false;
+}
+
+static void push_cookies(lua_State *L, const bo_http_request *h)
+{
+    lua_newtable(L);
+    int t = lua_gettop(L);
+    unsigned hi = 0;
+    size_t pos = 0;
+    bo_str name, value;
+    while (next_cookie(h, &hi, &pos, &name, &value)) {
+        lua_pushlstring(L, name.ptr, name.len);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, t) != LUA_TNIL) {     /* the first of a name wins */
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_pop(L, 1);
+        if (value.len >= 2 && value.ptr[0] == '"' && value.ptr[value.len - 1] == '"')
+            value.ptr++, value.len -= 2;
+        lua_pushlstring(L, value.ptr, value.len);
+        lua_rawset(L, t);
     }
 }
 
@@ -203,47 +218,40 @@ static const char *language_of(const char *s, size_t n)
     return NULL;
 }
 
-/* The value of the first query field name=..., or NULL. */
-static const char *query_field(const bo_http_request *h, const char *name, size_t *len)
+/* The raw value of the first field name=... of an &-separated list such as
+   a query string or a form body, or NULL. No %-decoding: for language codes
+   and tokens, which have none. */
+static const char *raw_field(const char *s, size_t n, const char *name, size_t *len)
 {
-    const char *q = bo_http_str(h, h->query);
-    size_t n = h->query_len, nl = strlen(name), i = 0;
-    while (i < n) {
-        const char *amp = memchr(q + i, '&', n - i);
-        size_t end = amp ? (size_t)(amp - q) : n;
-        if (end - i > nl && memcmp(q + i, name, nl) == 0 && q[i + nl] == '=') {
+    size_t nl = strlen(name), i = 0;
+    while (s && i < n) {
+        const char *amp = memchr(s + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - s) : n;
+        if (end - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == '=') {
             *len = end - i - nl - 1;
-            return q + i + nl + 1;
+            return s + i + nl + 1;
         }
         i = end + 1;
     }
     return NULL;
 }
 
+static const char *query_field(const bo_http_request *h, const char *name, size_t *len)
+{
+    return raw_field(bo_http_str(h, h->query), h->query_len, name, len);
+}
+
 /* The value of the cookie name, or NULL. */
 static const char *cookie_value(const bo_http_request *h, const char *name, size_t *len)
 {
-    size_t nl = strlen(name);
-    for (unsigned i = 0; i < h->nheaders; i++) {
-        const bo_http_header *hd = &h->headers[i];
-        if (!bo_str_ieq((bo_str){ bo_http_str(h, hd->name), hd->name_len }, "cookie"))
-            continue;
-        const char *s = bo_http_str(h, hd->value);
-        size_t n = hd->value_len, p = 0;
-        while (p < n) {
-            while (p < n && (s[p] == ' ' || s[p] == ';'))
-                p++;
-            size_t start = p;
-            while (p < n && s[p] != ';')
-                p++;
-            if (p - start > nl && memcmp(s + start, name, nl) == 0 && s[start + nl] == '=') {
-                *len = p - start - nl - 1;
-                while (*len && s[start + nl + *len] == ' ')
-                    (*len)--;
-                return s + start + nl + 1;
-            }
+    unsigned hi = 0;
+    size_t pos = 0;
+    bo_str n, v;
+    while (next_cookie(h, &hi, &pos, &n, &v))
+        if (n.len == strlen(name) && memcmp(n.ptr, name, n.len) == 0) {
+            *len = v.len;
+            return v.ptr;
         }
-    }
     return NULL;
 }
 
@@ -315,23 +323,6 @@ static void push_req(lua_State *L, bo_request *r)
     lua_remove(L, -2);
 }
 
-/* The value of the first application/x-www-form-urlencoded body field
-   named name, or NULL. Only for tokens: no %-decoding (a token has none). */
-static const char *form_field(const bo_http_request *h, const char *name, size_t *len)
-{
-    const char *s = h->body.data;
-    size_t n = h->body.len, nl = strlen(name), i = 0;
-    while (s && i < n) {
-        const char *amp = memchr(s + i, '&', n - i);
-        size_t end = amp ? (size_t)(amp - s) : n;
-        if (end - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == '=') {
-            *len = end - i - nl - 1;
-            return s + i + nl + 1;
-        }
-        i = end + 1;
-    }
-    return NULL;
-}
 
 static bool is_form_body(const bo_http_request *h);
 
@@ -348,7 +339,7 @@ static const char *csrf_refusal(bo_request *r)
         return "no CSRF cookie";
     const char *token = bo_http_header_get(h, "x-csrf-token", &tlen);
     if (!token && is_form_body(h))
-        token = form_field(h, "csrf_token", &tlen);
+        token = raw_field(h->body.data, h->body.len, "csrf_token", &tlen);
     if (!token && h->multipart)
         token = bo_multipart_field(h->multipart, "csrf_token", &tlen);
     if (!token)

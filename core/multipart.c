@@ -243,6 +243,16 @@ static const bo_upload_rule *rule_for(const bo_multipart *m, const char *field)
     return NULL;
 }
 
+/* Writes n (at most 32) random bytes as 2n hex digits and a NUL. */
+static int random_hex(char *out, size_t n)
+{
+    uint8_t raw[32];
+    if (n > sizeof raw || bo_random(raw, n) < 0)
+        return BO_EIO;
+    bo_hex(raw, n, out);
+    return 0;
+}
+
 static int open_temp(bo_multipart *m, bo_upload *f)
 {
     if (mkdir(m->tmp_dir, 0700) != 0 && errno != EEXIST) {
@@ -257,11 +267,9 @@ static int open_temp(bo_multipart *m, bo_upload *f)
         if (mkdir(m->tmp_dir, 0700) != 0 && errno != EEXIST)
             return BO_EIO;
     }
-    uint8_t raw[16];
     char hex[33];
-    if (bo_random(raw, sizeof raw) < 0)
+    if (random_hex(hex, 16) < 0)
         return BO_EIO;
-    bo_hex(raw, sizeof raw, hex);
     f->tmp_path = bo_sprintf("%s/upload-%s", m->tmp_dir, hex);
     m->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (m->fd < 0) {
@@ -697,11 +705,9 @@ int bo_multipart_keep(bo_multipart *m, unsigned i, const char *files_dir)
     bo_upload *f = bo_multipart_file(m, i);
     if (!f || f->error != BO_UPLOAD_OK || !f->tmp_path)
         return BO_EINVAL;
-    uint8_t raw[32];
     char hex[65];
-    if (bo_random(raw, sizeof raw) < 0)
+    if (random_hex(hex, 32) < 0)
         return BO_EIO;
-    bo_hex(raw, sizeof raw, hex);
     snprintf(f->ref, sizeof f->ref, "%s.%s", hex, bo_file_type_name(f->type));
     char *dest = bo_sprintf("%s/%s", files_dir, f->ref);
     int rc = rename(f->tmp_path, dest) == 0 ? 0 : BO_EIO;

@@ -218,6 +218,25 @@ local function form_group(p)
     has(p.errorMessage) and " govuk-form-group--error" or "", cls(fg.classes), attributes(fg.attributes))
 end
 
+-- Appends the hint and error message of a component whose ids start with
+-- base to out; returns describedBy with their ids added.
+local function hint_and_error(p, base, described, out)
+  if has(p.hint) then
+    local hid = str(base) .. "-hint"
+    described = has(described) and (str(described) .. " " .. hid) or hid
+    local h = p.hint
+    out[#out + 1] = C.hint { id = hid, classes = h.classes, attributes = h.attributes, html = h.html, text = h.text }
+  end
+  if has(p.errorMessage) then
+    local eid = str(base) .. "-error"
+    described = has(described) and (str(described) .. " " .. eid) or eid
+    local e = p.errorMessage
+    out[#out + 1] = C.errorMessage { id = eid, classes = e.classes, attributes = e.attributes, html = e.html,
+                                     text = e.text, visuallyHiddenText = e.visuallyHiddenText }
+  end
+  return described
+end
+
 -- Label, hint and error message of a single-field component; returns the
 -- HTML parts and the new describedBy.
 local function field_head(p, id, described)
@@ -225,29 +244,31 @@ local function field_head(p, id, described)
   local label = p.label or {}
   out[#out + 1] = C.label { html = label.html, text = label.text, classes = label.classes,
                             isPageHeading = label.isPageHeading, attributes = label.attributes, ["for"] = id }
-  if has(p.hint) then
-    local hid = str(id) .. "-hint"
-    described = has(described) and (str(described) .. " " .. hid) or hid
-    local h = p.hint
-    out[#out + 1] = C.hint { id = hid, classes = h.classes, attributes = h.attributes, html = h.html, text = h.text }
-  end
-  if has(p.errorMessage) then
-    local eid = str(id) .. "-error"
-    described = has(described) and (str(described) .. " " .. eid) or eid
-    local e = p.errorMessage
-    out[#out + 1] = C.errorMessage { id = eid, classes = e.classes, attributes = e.attributes, html = e.html,
-                                     text = e.text, visuallyHiddenText = e.visuallyHiddenText }
-  end
-  return out, described
+  return out, hint_and_error(p, id, described, out)
+end
+
+-- The start of a single-field component: the form group, label, hint and
+-- error message; returns its id, formGroup options, the parts so far and
+-- the describedBy ids.
+local function field_start(p, described)
+  local id = has(p.id) and p.id or p.name
+  local out = { form_group(p) }
+  local head
+  head, described = field_head(p, id, described)
+  for _, h in ipairs(head) do out[#out + 1] = h end
+  return id, p.formGroup or {}, out, described
+end
+
+-- The end of one: afterInput and the form group's closing tag.
+local function field_end(out, fg)
+  if has(fg.afterInput) then out[#out + 1] = block(fg.afterInput) end
+  out[#out + 1] = '</div>'
+  return concat(out, "\n")
 end
 
 function C.input(p)
-  local id = has(p.id) and p.id or p.name
   local classes = "govuk-input" .. cls(p.classes) .. (has(p.errorMessage) and " govuk-input--error" or "")
-  local fg = p.formGroup or {}
-  local out = { form_group(p) }
-  local head, described = field_head(p, id, has(p.describedBy) and p.describedBy or nil)
-  for _, h in ipairs(head) do out[#out + 1] = h end
+  local id, fg, out, described = field_start(p, has(p.describedBy) and p.describedBy or nil)
   local spell = p.spellcheck
   if spell == true or spell == false then spell = tostring(spell) else spell = false end
   local input = "<input" .. ordered {
@@ -282,11 +303,7 @@ function C.input(p)
 end
 
 function C.textarea(p)
-  local id = has(p.id) and p.id or p.name
-  local fg = p.formGroup or {}
-  local out = { form_group(p) }
-  local head, described = field_head(p, id, has(p.describedBy) and p.describedBy or "")
-  for _, h in ipairs(head) do out[#out + 1] = h end
+  local id, fg, out, described = field_start(p, has(p.describedBy) and p.describedBy or "")
   if has(fg.beforeInput) then out[#out + 1] = block(fg.beforeInput) end
   out[#out + 1] = ('<textarea class="govuk-textarea%s%s" id="%s" name="%s" rows="%s"%s%s%s%s%s>%s</textarea>'):format(
     has(p.errorMessage) and " govuk-textarea--error" or "", cls(p.classes), esc(id), esc(p.name),
@@ -296,9 +313,7 @@ function C.textarea(p)
     has(described) and (' aria-describedby="' .. esc(described) .. '"') or "",
     has(p.autocomplete) and (' autocomplete="' .. esc(p.autocomplete) .. '"') or "",
     attributes(p.attributes), esc(p.value))
-  if has(fg.afterInput) then out[#out + 1] = block(fg.afterInput) end
-  out[#out + 1] = '</div>'
-  return concat(out, "\n")
+  return field_end(out, fg)
 end
 
 function C.characterCount(p)
@@ -364,19 +379,7 @@ local function choices(p, kind)
   end
   local has_fieldset = fs ~= nil and fs ~= false
   local inner = {}
-  if has(p.hint) then
-    local hid = str(id_prefix) .. "-hint"
-    described = has(described) and (str(described) .. " " .. hid) or hid
-    local h = p.hint
-    inner[#inner + 1] = C.hint { id = hid, classes = h.classes, attributes = h.attributes, html = h.html, text = h.text }
-  end
-  if has(p.errorMessage) then
-    local eid = str(id_prefix) .. "-error"
-    described = has(described) and (str(described) .. " " .. eid) or eid
-    local e = p.errorMessage
-    inner[#inner + 1] = C.errorMessage { id = eid, classes = e.classes, attributes = e.attributes, html = e.html,
-                                         text = e.text, visuallyHiddenText = e.visuallyHiddenText }
-  end
+  described = hint_and_error(p, id_prefix, described, inner)
   local fg = p.formGroup or {}
   inner[#inner + 1] = ('<div class="govuk-%s%s"%s data-module="govuk-%s">'):format(
     kind, cls(p.classes), attributes(p.attributes), kind)
@@ -455,11 +458,7 @@ function C.radios(p) return choices(p, "radios") end
 function C.checkboxes(p) return choices(p, "checkboxes") end
 
 function C.select(p)
-  local id = has(p.id) and p.id or p.name
-  local fg = p.formGroup or {}
-  local out = { form_group(p) }
-  local head, described = field_head(p, id, has(p.describedBy) and p.describedBy or "")
-  for _, h in ipairs(head) do out[#out + 1] = h end
+  local id, fg, out, described = field_start(p, has(p.describedBy) and p.describedBy or "")
   if has(fg.beforeInput) then out[#out + 1] = block(fg.beforeInput) end
   out[#out + 1] = ('<select class="govuk-select%s%s" id="%s" name="%s"%s%s%s>'):format(
     cls(p.classes), has(p.errorMessage) and " govuk-select--error" or "", esc(id), esc(p.name),
@@ -481,9 +480,7 @@ function C.select(p)
     end
   end
   out[#out + 1] = '</select>'
-  if has(fg.afterInput) then out[#out + 1] = block(fg.afterInput) end
-  out[#out + 1] = '</div>'
-  return concat(out, "\n")
+  return field_end(out, fg)
 end
 
 local function contains(s, part)
@@ -501,21 +498,8 @@ function C.dateInput(p)
     if has(item.error) or contains(item.classes, "govuk-input--error") then any_error = true end
   end
   local fs = p.fieldset
-  local described = has(field(fs, "describedBy")) and fs.describedBy or ""
   local inner = {}
-  if has(p.hint) then
-    local hid = str(p.id) .. "-hint"
-    described = has(described) and (described .. " " .. hid) or hid
-    local h = p.hint
-    inner[#inner + 1] = C.hint { id = hid, classes = h.classes, attributes = h.attributes, html = h.html, text = h.text }
-  end
-  if has(p.errorMessage) then
-    local eid = str(p.id) .. "-error"
-    described = has(described) and (described .. " " .. eid) or eid
-    local e = p.errorMessage
-    inner[#inner + 1] = C.errorMessage { id = eid, classes = e.classes, attributes = e.attributes, html = e.html,
-                                         text = e.text, visuallyHiddenText = e.visuallyHiddenText }
-  end
+  local described = hint_and_error(p, p.id, has(field(fs, "describedBy")) and fs.describedBy or "", inner)
   local fg = p.formGroup or {}
   inner[#inner + 1] = ('<div class="govuk-date-input%s"%s%s>'):format(
     cls(p.classes), attributes(p.attributes), has(p.id) and (' id="' .. esc(p.id) .. '"') or "")
@@ -579,11 +563,7 @@ function C.dateInput(p)
 end
 
 function C.fileUpload(p)
-  local id = has(p.id) and p.id or p.name
-  local fg = p.formGroup or {}
-  local out = { form_group(p) }
-  local head, described = field_head(p, id, has(p.describedBy) and p.describedBy or "")
-  for _, h in ipairs(head) do out[#out + 1] = h end
+  local id, fg, out, described = field_start(p, has(p.describedBy) and p.describedBy or "")
   if has(fg.beforeInput) then out[#out + 1] = block(fg.beforeInput) end
   if p.javascript then
     out[#out + 1] = '<div class="govuk-file-upload-wrapper' .. cls(p.wrapperClasses) .. '" data-module="govuk-file-upload"'
@@ -600,9 +580,7 @@ function C.fileUpload(p)
     p.disabled and " disabled" or "", p.multiple and " multiple" or "",
     has(described) and (' aria-describedby="' .. esc(described) .. '"') or "", attributes(p.attributes))
   if p.javascript then out[#out + 1] = '</div>' end
-  if has(fg.afterInput) then out[#out + 1] = block(fg.afterInput) end
-  out[#out + 1] = '</div>'
-  return concat(out, "\n")
+  return field_end(out, fg)
 end
 
 function C.button(p)
