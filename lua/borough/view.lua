@@ -126,9 +126,6 @@ local function truthy(v)
 end
 H.T = truthy
 
-function H.OR(a, b) if truthy(a) then return a end return b end
-function H.AND(a, b) if not truthy(a) then return a end return b end
-function H.IF(c, a, b) if c then return a end return b end
 
 -- a.b and a[b]: nil when a is not a table (as Jinja's undefined).
 function H.I(o, k)
@@ -281,7 +278,8 @@ function F.indent(v) return v end   -- whitespace only: kept for pasted Nunjucks
 -------------------------------------------------------------------------------
 
 -- Names every template can use (components, csrf_field, t, url, ...);
--- filled in by the modules that provide them.
+-- filled in by the modules that provide them. A field of the context with
+-- the same name hides a helper.
 local globals = {}
 view.globals = globals
 
@@ -372,9 +370,11 @@ function Parser:name_code(name)
     scope = scope.parent
   end
   if name == "loop" then self:err("'loop' is only defined inside {%% for %%}") end
-  if globals[name] ~= nil then return "G." .. name end
-  if lua_keywords[name] then return ("ctx[%q]"):format(name) end
-  return "ctx." .. name
+  local field = lua_keywords[name] and ("ctx[%q]"):format(name) or ("ctx." .. name)
+  -- The context wins over a helper of the same name (a page may pass its
+  -- own `site` or `t`); helpers are functions, never false.
+  if globals[name] ~= nil then return ("(%s == nil and G.%s or %s)"):format(field, name, field) end
+  return field
 end
 
 function Parser:primary()
@@ -528,32 +528,77 @@ function Parser:cmp()
   end
 end
 
+-- `and`, `or`, `not` and `a if c else b` are kept as nodes until it is known
+-- whether a value or a condition is wanted: a condition compiles to Lua's
+-- own short-circuit operators over truthiness, a value to a small function
+-- that evaluates only the side it returns (as Jinja does).
+local Node = {}
+
+local function node(kind, a, b, c)
+  return setmetatable({ kind = kind, a = a, b = b, c = c }, Node)
+end
+
+local value_of, cond_of
+
+-- The Lua code of n as a value.
+function value_of(n)
+  if getmetatable(n) ~= Node then return n end
+  if n.kind == "not" then return "(not " .. cond_of(n.a) .. ")" end
+  if n.kind == "and" then
+    return ("(function() local v = %s if not T(v) then return v end return %s end)()"):format(value_of(n.a), value_of(n.b))
+  end
+  if n.kind == "or" then
+    return ("(function() local v = %s if T(v) then return v end return %s end)()"):format(value_of(n.a), value_of(n.b))
+  end
+  return ("(function() if %s then return %s end return %s end)()"):format(cond_of(n.c), value_of(n.a), value_of(n.b))
+end
+
+-- The Lua code of n as a condition (true or false).
+function cond_of(n)
+  if getmetatable(n) ~= Node then return "T(" .. n .. ")" end
+  if n.kind == "not" then return "(not " .. cond_of(n.a) .. ")" end
+  if n.kind == "and" then return "(" .. cond_of(n.a) .. " and " .. cond_of(n.b) .. ")" end
+  if n.kind == "or" then return "(" .. cond_of(n.a) .. " or " .. cond_of(n.b) .. ")" end
+  return "T(" .. value_of(n) .. ")"
+end
+
 function Parser:notx()
-  if self:accept("not") then return "(not T(" .. self:notx() .. "))" end
+  if self:accept("not") then return node("not", self:notx()) end
   return self:cmp()
 end
 
 function Parser:andx()
-  local code = self:notx()
-  while self:accept("and") do code = ("AND(%s, %s)"):format(code, self:notx()) end
-  return code
+  local n = self:notx()
+  while self:accept("and") do n = node("and", n, self:notx()) end
+  return n
 end
 
 function Parser:orx()
-  local code = self:andx()
-  while self:accept("or") do code = ("OR(%s, %s)"):format(code, self:andx()) end
-  return code
+  local n = self:andx()
+  while self:accept("or") do n = node("or", n, self:andx()) end
+  return n
 end
 
-function Parser:expr()
-  local code = self:orx()
+-- An expression as a node (for conditions).
+function Parser:node()
+  local n = self:orx()
   if self:accept("if") then
     local cond = self:orx()
     local other = "nil"
-    if self:accept("else") then other = self:expr() end
-    code = ("IF(T(%s), %s, %s)"):format(cond, code, other)
+    if self:accept("else") then other = self:node() end
+    n = node("if", n, other, cond)
   end
-  return code
+  return n
+end
+
+-- An expression as Lua code for its value.
+function Parser:expr()
+  return value_of(self:node())
+end
+
+--- Compiles a condition.
+function Parser:cond()
+  return cond_of(self:node())
 end
 
 ---- the HTML context tracker
@@ -841,11 +886,11 @@ local function compile(src, path)
       if not word then fail(path, line, "empty or malformed {%% %%} tag") end
       if word == "if" or word == "elif" or word == "elseif" then
         local p = parse(rest, line)
-        local cond = p:expr()
+        local cond = p:cond()
         p:done()
         if word == "if" then
           open("if", line)
-          emit(line, ("if T(%s) then"):format(cond))
+          emit(line, ("if %s then"):format(cond))
           scope = scope_new(scope)
         else
           local frame = stack[#stack]
@@ -854,7 +899,7 @@ local function compile(src, path)
           end
           check_ctx(frame, line, word)
           scope = scope_new(scope.parent)
-          emit(line, ("elseif T(%s) then"):format(cond))
+          emit(line, ("elseif %s then"):format(cond))
         end
       elseif word == "else" then
         local frame = stack[#stack]
@@ -1026,8 +1071,8 @@ local function compile(src, path)
   -- Assemble: helpers, block functions, then main.
   local code, map = {}, {}
   local function add(c, l) code[#code + 1] = c; map[#code] = l end
-  add("local H, G, F = ... local esc, url, T, I, OR, AND, IF, CAT, ADD, IN, CALL, PAIRS, LIST, INCLUDE, CHILD, CMP = "
-      .. "H.esc, H.url, H.T, H.I, H.OR, H.AND, H.IF, H.CAT, H.ADD, H.IN, H.CALL, H.PAIRS, H.LIST, H.INCLUDE, H.CHILD, H.CMP", 1)
+  add("local H, G, F = ... local esc, url, T, I, CAT, ADD, IN, CALL, PAIRS, LIST, INCLUDE, CHILD, CMP = "
+      .. "H.esc, H.url, H.T, H.I, H.CAT, H.ADD, H.IN, H.CALL, H.PAIRS, H.LIST, H.INCLUDE, H.CHILD, H.CMP", 1)
   add("local B = {}", 1)
   for _, fn in ipairs(funcs) do
     add(("B[%q] = function(ctx, out, n, blocks)"):format(fn.name), fn.lines[1] or 1)

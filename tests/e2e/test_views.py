@@ -85,7 +85,7 @@ VIEWS = {
     "partials/item.html": " [{{ c.ref }}]",
     "cond.html": lua('''
         {%- if n > 10 and not hidden %}big{% elif n == 0 or n == none %}zero{% else %}small{% endif -%}
-        |{{ "yes" if flag else "no" }}|{{ name or "anonymous" }}|{{ 1 + 2 * 3 }}|{{ "a" ~ n ~ "b" }}|{{ "x" in list }}|{{ "q" not in list }}
+        |{{ "yes" if flag else "no" }}|{{ name or "anonymous" }}|{{ 1 + 2 * 3 }}|{{ "a" ~ n ~ "b" }}|{{ "x" in list }}|{{ "q" not in list }}|{{ gone.call() if gone else "lazy" }}{{ gone and gone.call() }}
     '''),
     "filters.html": lua('''
         {{- name | upper }}|{{ name | lower }}|{{ missing | default("none") }}|{{ empty | default("was empty", true) }}|{{ list | join(", ") }}|{{ list | length }}|{{ "  pad  " | trim }}|{{ name | replace("o", "0") }}|{{ list | first }}/{{ list | last }}|{{ "a b&c" | urlencode }}|{{ 3.7 | round }}|{{ name | capitalize }}
@@ -94,6 +94,7 @@ VIEWS = {
     "set.html": "{% set title = \"T: \" ~ name %}{{ title }}{% for x in list %}{% set title = x %}{{ title }}{% endfor %}",
     "trim.html": "a  {{- \" b \" -}}  c\n{%- if true %} d {% endif -%}\n e",
     "runtime.html": "line one\nline two {{ value }}\n",
+    "shadow.html": "{{ t }}|{{ site }}|{{ t('back_link.text') if not t else '' }}",
     "govuk_import.html": '{% from "govuk/components/tag/macro.njk" import govukTag %}ok',
 }
 
@@ -203,12 +204,12 @@ def loops_with_loop_variables_else_and_key_value_pairs():
 def conditionals_and_expressions():
     with server() as s:
         assert body(s.port, "cond", {"n": 11, "flag": True, "name": "Al", "list": ["x"]}) == \
-            "big|yes|Al|7|a11b|true|true\n"
+            "big|yes|Al|7|a11b|true|true|lazy\n"
         assert body(s.port, "cond", {"n": 11, "hidden": True, "list": []}) == \
-            "small|no|anonymous|7|a11b|false|true\n"
+            "small|no|anonymous|7|a11b|false|true|lazy\n"
         assert body(s.port, "cond", {"n": 0, "flag": "", "name": ""}) == \
-            "zero|no|anonymous|7|a0b|false|true\n"
-        assert body(s.port, "cond", {}) == "zero|no|anonymous|7|abb|false|true\n".replace("abb", "ab")
+            "zero|no|anonymous|7|a0b|false|true|lazy\n"
+        assert body(s.port, "cond", {}) == "zero|no|anonymous|7|ab|false|true|lazy\n"
 
 
 @test
@@ -222,6 +223,8 @@ def filters_calls_tables_and_set():
         assert body(s.port, "set", {"name": "N", "list": ["x", "y"]}) == "T: Nxy"
         assert body(s.port, "trim") == "a b c d e"
         assert body(s.port, "govuk_import") == "ok"
+        # The context hides a helper of the same name.
+        assert body(s.port, "shadow", {"t": "mine", "site": "ours"}) == "mine|ours|"
 
 
 @test
