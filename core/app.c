@@ -9,6 +9,7 @@
  */
 #include "app.h"
 #include "lapi.h"
+#include "lentity.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -262,6 +263,7 @@ static int run_app(lua_State *L)
     if (c->fill_info)
         read_manifest(L, c, where);
     compile_routes(L, c, where);
+    bo_lentity_load(L, g);          /* the database in step with the app's entities and migrations */
     g->sb.limits = c->info->limits;
     g->sb.mem_limit = c->info->limits.memory;
     return 0;

@@ -31,6 +31,7 @@ typedef struct cache_entry {
     uint64_t used;             /* last use tick, for eviction */
     sqlite3_stmt *stmt;
     int user_ref;
+    bool platform;             /* prepared for the platform (bo_db_set_platform) */
 } cache_entry;
 
 #define RECENT_SLOTS 16           /* a power of two */
@@ -43,6 +44,7 @@ struct bo_db {
     cache_entry *recent[RECENT_SLOTS];
     cache_entry *last;         /* the entry bo_db_prepare returned last */
     unsigned flags;
+    bool platform;             /* the platform's own statements are running */
     int tx_depth;
     uint64_t tick;
     unsigned cached;
@@ -51,6 +53,7 @@ struct bo_db {
     void *evict_ud;
     int (*progress)(void *);
     void *progress_ud;
+    bool progress_paused;
 };
 
 void bo_db_global_init(void)
@@ -94,23 +97,44 @@ static bool in_list(const char *const *list, const char *name)
     return false;
 }
 
+/* True for the platform's own tables in an app database (the audit trail,
+   the migration record): an app reads them but never writes them. */
+static bool platform_table(const char *name)
+{
+    return name && strncasecmp(name, "_borough_", 9) == 0;
+}
+
 /* Writes to the schema table are not judged here: SQLite reports every
    CREATE, DROP and ALTER as an INSERT, DELETE or UPDATE of sqlite_schema, so
    refusing those would refuse all DDL. A direct write to the schema table is
    refused by SQLite itself unless writable_schema is on, which
-   SQLITE_DBCONFIG_DEFENSIVE and the PRAGMA allowlist both rule out. */
+   SQLITE_DBCONFIG_DEFENSIVE and the PRAGMA allowlist both rule out.
+   While the platform runs its own statements (db->platform) it may write
+   its tables and set pragmas; app code never runs then. */
 static int app_authorizer(void *ud, int action, const char *a, const char *b, const char *dbname,
                           const char *trigger)
 {
-    BO_UNUSED(ud);
+    bo_db *db = ud;
     BO_UNUSED(dbname);
     BO_UNUSED(trigger);
     switch (action) {
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+    case SQLITE_DROP_TABLE:
+    case SQLITE_CREATE_TABLE:
+        return platform_table(a) && !db->platform ? SQLITE_DENY : SQLITE_OK;
+    case SQLITE_ALTER_TABLE:
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_DROP_TRIGGER:
+        return (platform_table(a) || platform_table(b)) && !db->platform ? SQLITE_DENY : SQLITE_OK;
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
-        if (in_list(pragmas_with_name, a))
+        if (db->platform || in_list(pragmas_with_name, a))
             return SQLITE_OK;
         return (in_list(pragmas_read_only, a) && b == NULL) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_FUNCTION:
@@ -128,7 +152,7 @@ static int app_authorizer(void *ud, int action, const char *a, const char *b, co
 static int progress_trampoline(void *ud)
 {
     bo_db *db = ud;
-    return db->progress ? db->progress(db->progress_ud) : 0;
+    return db->progress && !db->progress_paused ? db->progress(db->progress_ud) : 0;
 }
 
 /* mkdir -p for the folder that will hold path (owner-only). */
@@ -257,6 +281,13 @@ void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud)
     db->progress_ud = ud;
 }
 
+bool bo_db_pause_progress(bo_db *db, bool pause)
+{
+    bool was = db->progress_paused;
+    db->progress_paused = pause;
+    return was;
+}
+
 static uint64_t fnv1a(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -368,13 +399,13 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
 {
     unsigned recent = (unsigned)((uintptr_t)sql >> 4) & (RECENT_SLOTS - 1);
     cache_entry *r = db->recent[recent];
-    if (r && r->sql && r->len == len && memcmp(r->sql, sql, len) == 0)
+    if (r && r->sql && r->len == len && r->platform == db->platform && memcmp(r->sql, sql, len) == 0)
         return cache_hit(db, r, recent);
-    uint64_t h = fnv1a(sql, len);
+    uint64_t h = fnv1a(sql, len) ^ db->platform;
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     while (db->slots[slot].sql) {
         cache_entry *e = &db->slots[slot];
-        if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0)
+        if (e->hash == h && e->len == len && e->platform == db->platform && memcmp(e->sql, sql, len) == 0)
             return cache_hit(db, e, recent);
         slot = (slot + 1) & (CACHE_SLOTS - 1);
     }
@@ -412,6 +443,7 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
     e->used = ++db->tick;
     e->stmt = stmt;
     e->user_ref = 0;
+    e->platform = db->platform;
     db->cached++;
     db->recent[recent] = e;
     db->last = e;
@@ -424,7 +456,7 @@ int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt)
         return &db->last->user_ref;
     const char *sql = sqlite3_sql(stmt);
     size_t len = strlen(sql);
-    uint64_t h = fnv1a(sql, len);
+    uint64_t h = fnv1a(sql, len) ^ db->platform;
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     while (db->slots[slot].sql) {
         if (db->slots[slot].stmt == stmt)
@@ -444,6 +476,45 @@ int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen)
         return bo_db_error(rc);
     }
     return 0;
+}
+
+int bo_db_run_app_script(bo_db *db, const char *sql, size_t len, int *line, char *err, size_t errlen)
+{
+    const char *end = sql + len, *p = sql;
+    *line = 0;
+    for (;;) {
+        p = skip_space(p, end);
+        if (p >= end)
+            return 0;
+        const char *refused = (db->flags & BO_DB_APP) ? refused_statement(p, (size_t)(end - p)) : NULL;
+        sqlite3_stmt *stmt = NULL;
+        const char *tail = end;
+        int rc = refused ? SQLITE_AUTH
+                         : sqlite3_prepare_v3(db->sqlite, p, (int)(end - p), 0, &stmt, &tail);
+        if (rc == SQLITE_OK && stmt) {
+            while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+                ;
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        }
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "%s", refused ? refused : sqlite3_errmsg(db->sqlite));
+            sqlite3_finalize(stmt);
+            *line = 1;
+            for (const char *q = sql; q < p; q++)
+                *line += *q == '\n';
+            return bo_db_error(rc);
+        }
+        sqlite3_finalize(stmt);
+        p = tail ? tail : end;
+    }
+}
+
+bool bo_db_set_platform(bo_db *db, bool on)
+{
+    bool was = db->platform;
+    db->platform = on;
+    return was;
 }
 
 int bo_db_begin(bo_db *db, char *err, size_t errlen)

@@ -43,6 +43,17 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
    migrations; the authorizer still applies to app connections). */
 int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen);
 
+/* Runs an app's SQL script (a migration file) one statement at a time, each
+   judged as an app's statement is (no transaction control, no VACUUM, the
+   authorizer). On failure returns a BO_E* code, the reason in err and, in
+   *line, the 1-based line of sql where the failing statement starts. */
+int bo_db_run_app_script(bo_db *db, const char *sql, size_t len, int *line, char *err, size_t errlen);
+
+/* The platform's own writes: while on, an app connection may also write the
+   platform's tables (named _borough_*) and run any PRAGMA. Off by default;
+   app code never runs while it is on. Returns the previous setting. */
+bool bo_db_set_platform(bo_db *db, bool on);
+
 /* Called with the user pointer of a cache entry when it is evicted. */
 typedef void (*bo_db_evict_fn)(void *ud, int user_ref);
 void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud);
@@ -52,6 +63,9 @@ int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt);
 /* Registers a progress check run every few thousand VM steps; returning
    non-zero interrupts the statement (it fails with SQLITE_INTERRUPT). */
 void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud);
+/* Suspends the progress check (the platform's schema work at load is not
+   the app's to pay for); returns the previous setting. */
+bool bo_db_pause_progress(bo_db *db, bool pause);
 
 /* Transactions: BEGIN IMMEDIATE at depth 0, savepoints inside. */
 int bo_db_begin(bo_db *db, char *err, size_t errlen);

@@ -31,8 +31,16 @@
  * The decoder is a recursive-descent parser over the bytes, strict RFC 8259,
  * pushing values as it goes; on error it restores the stack and reports the
  * 1-based byte position where the input went wrong.
+ *
+ * Both are metered in a sandboxed state, as pattern matching is (the count
+ * hook never fires inside C): the encoder charges each value and the bytes
+ * of each string as it walks, and stops when the request's budget is spent;
+ * the decoder, whose work is bounded by the text it was given, charges its
+ * values once it is done. A spent budget raises the sandbox's error after
+ * the coder has put everything back.
  */
 #include "json.h"
+#include "sandbox.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -56,6 +64,12 @@ static const char json_null = 0;
    value ({t, t} nested 128 deep), and it grows in C memory, outside the
    sandbox's cap: this bound keeps an app from exhausting the process. */
 #define MAX_TEXT_BYTES ((size_t)64 << 20)
+
+/* Budget steps charged per value coded, per STRING_BYTES_PER_STEP bytes of
+   a string, and how many the encoder gathers before charging them. */
+#define STEPS_PER_VALUE 8
+#define STRING_BYTES_PER_STEP 8
+#define METER_BATCH 4096
 
 /* The widest indentation json.encode accepts, per level. */
 #define MAX_INDENT 16
@@ -268,6 +282,9 @@ typedef struct encoder {
     int columns_name;
     char *err;
     size_t errlen;
+    bo_sandbox *sb;     /* the budget to charge, or NULL outside a sandbox */
+    uint64_t pending;   /* steps not yet charged */
+    bool spent;         /* stopped because the budget ran out */
 } encoder;
 
 static int encode_value(encoder *e, int idx);
@@ -636,10 +653,29 @@ static int encode_table(encoder *e, int t)
     return rc;
 }
 
+/* Charges steps of work to the sandbox's budget, in batches; fails the
+   encode when the budget is spent. */
+static int meter(encoder *e, size_t steps)
+{
+    if (!e->sb)
+        return 0;
+    e->pending += steps;
+    if (e->pending < METER_BATCH)
+        return 0;
+    unsigned n = e->pending > UINT32_MAX ? UINT32_MAX : (unsigned)e->pending;
+    e->pending = 0;
+    if (!bo_sandbox_over_budget(e->sb, n))
+        return 0;
+    e->spent = true;
+    return enc_fail(e, "%s", e->sb->budget->spent);
+}
+
 static int encode_value(encoder *e, int idx)
 {
     lua_State *L = e->L;
     int type = lua_type(L, idx), rc = 0;
+    if (meter(e, STEPS_PER_VALUE) < 0)
+        return -1;
     switch (type) {
     case LUA_TNIL:
         put(e->out, "null", 4);
@@ -659,7 +695,9 @@ static int encode_value(encoder *e, int idx)
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        rc = put_string(e, s, len);
+        rc = meter(e, len / STRING_BYTES_PER_STEP);
+        if (rc == 0)
+            rc = put_string(e, s, len);
         break;
     }
     case LUA_TTABLE:
@@ -686,7 +724,7 @@ static int encode_root(lua_State *L, int idx, bo_buf *out, int indent, char *err
                        size_t errlen)
 {
     size_t start = out->len;
-    encoder e = { L, out, start, NULL, indent, 0, 0, 0, 0, err, errlen };
+    encoder e = { L, out, start, NULL, indent, 0, 0, 0, 0, err, errlen, bo_sandbox_of(L), 0, false };
     int top = lua_gettop(L);
 
     if (lua_type(L, idx) == LUA_TTABLE) {
@@ -708,11 +746,11 @@ static int encode_root(lua_State *L, int idx, bo_buf *out, int indent, char *err
         e.sc->keys = NULL;
         e.sc->capkeys = e.sc->nkeys = 0;
     }
-    if (rc) {
+    if (rc)
         out->len = start;
-        return BO_EINVAL;
-    }
-    return 0;
+    if (e.sb && (e.spent || e.pending))
+        bo_sandbox_charge(L, (unsigned)e.pending);   /* raises if the budget is spent */
+    return rc ? BO_EINVAL : 0;
 }
 
 int bo_json_encode(lua_State *L, int idx, bo_buf *out, char *err, size_t errlen)
@@ -726,6 +764,7 @@ typedef struct decoder {
     lua_State *L;
     const unsigned char *start, *p, *end;
     json_scratch *sc;   /* fetched when first needed */
+    uint64_t values;    /* decoded so far, charged at the end */
     int depth;
     int array_mt;       /* stack slots of the marks */
     int object_mt;
@@ -1092,6 +1131,7 @@ static int parse_object(decoder *d)
 
 static int parse_value(decoder *d)
 {
+    d->values++;
     skip_space(d);
     if (d->p == d->end)
         return dec_unexpected(d, d->p);
@@ -1130,7 +1170,7 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
     if (!text)
         text = "";
     decoder d = { L, (const unsigned char *)text, (const unsigned char *)text,
-                  (const unsigned char *)text + len, NULL, 0, 0, 0, err, errlen };
+                  (const unsigned char *)text + len, NULL, 0, 0, 0, 0, err, errlen };
     int top = lua_gettop(L);
     luaL_checkstack(L, 4, NULL);
     push_mark(L, &key_array_mt, "json.array");
@@ -1146,10 +1186,14 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
     }
     if (d.sc)
         bo_buf_reset(&d.sc->str, KEEP_BUF_BYTES);
-    if (rc) {
+    if (rc)
         lua_settop(L, top);
-        return BO_EPARSE;
+    if (bo_sandbox_of(L)) {
+        uint64_t steps = d.values * STEPS_PER_VALUE + len / STRING_BYTES_PER_STEP;
+        bo_sandbox_charge(L, steps > UINT32_MAX ? UINT32_MAX : (unsigned)steps);
     }
+    if (rc)
+        return BO_EPARSE;
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return 0;

@@ -29,11 +29,13 @@
 
 /* Appends the JSON text of the value at idx to out. Returns 0, or BO_EINVAL
    with a message in err (NUL-terminated, truncated to errlen). May raise a
-   Lua error only for out-of-memory inside the Lua state. */
+   Lua error only for out-of-memory inside the Lua state, or in a sandboxed
+   state when the run's budget is spent (the work is charged to it). */
 int bo_json_encode(lua_State *L, int idx, bo_buf *out, char *err, size_t errlen);
 
 /* Decodes text and pushes the value. Returns 0, or BO_EPARSE with a message
-   naming the byte position in err (nothing pushed). */
+   naming the byte position in err (nothing pushed). In a sandboxed state
+   the work is charged to the run's budget, which raises when it is spent. */
 int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t errlen);
 
 /* Pushes json.null (a light userdata shared by every state). */

@@ -4,6 +4,7 @@
  * installs them with json and db as globals of a new app state.
  */
 #include "lapi.h"
+#include "lentity.h"
 #include "app.h"
 #include "buf.h"
 #include "http.h"
@@ -324,6 +325,7 @@ int bo_lapi_open(lua_State *L)
     lua_setglobal(L, "json");
     bo_ldb_open(L);
     lua_setglobal(L, "db");
+    bo_lentity_open(L);
     bo_lreq_open(L);
     return 0;
 }

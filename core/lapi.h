@@ -17,6 +17,9 @@ int bo_lapi_open(lua_State *L);
 
 /* Pushes the db table (ldb.c). */
 int bo_ldb_open(lua_State *L);
+/* The app's database as db.* uses it, opened on first use (ldb.c); raises
+   a Lua error if it cannot be opened. */
+struct bo_db *bo_ldb_get(lua_State *L);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
 

@@ -1,7 +1,8 @@
 /*
  * ldb.c - the db global: db.query, db.one, db.exec and db.tx over the app's
  * own SQLite database (see db.h). Parameters are always bound, never spliced
- * into SQL. Rows are tables keyed by column name; NULL columns are absent;
+ * into SQL; nil and db.NULL (the same value as json.null) bind as NULL.
+ * Rows are tables keyed by column name; NULL columns are absent;
  * integers stay integers, blobs are strings. Each row carries a shared
  * metatable whose __columns lists the columns in SELECT order, so
  * borough.json(row) keeps that order. Statement time counts against the
@@ -45,6 +46,11 @@ static bo_db *db_of(lua_State *L)
         bo_db_on_evict(g->db, unref_columns, g->sb.L);
     }
     return g->db;
+}
+
+bo_db *bo_ldb_get(lua_State *L)
+{
+    return db_of(L);
 }
 
 /* Raises the error for a failed step or prepare; the statement is reset so
@@ -286,6 +292,8 @@ static const luaL_Reg db_fns[] = {
 int bo_ldb_open(lua_State *L)
 {
     luaL_newlib(L, db_fns);
+    bo_json_push_null(L);            /* db.NULL is json.null: one sentinel for "no value" */
+    lua_setfield(L, -2, "NULL");
     return 1;
 }
 

@@ -24,6 +24,9 @@ local i18n = require "borough.i18n"
 local layout = require "borough.layout"
 local upload = require "borough.upload"
 require "borough.govuk"
+
+-- Entities: records declared in models.lua (see borough/entity.lua).
+borough.entity = require("borough.entity").declare
 require "borough.csrf"
 
 

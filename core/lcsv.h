@@ -1,0 +1,29 @@
+/*
+ * lcsv.h - borough.csv: the CSV reader of csv.c for Lua, so an app can read
+ * an uploaded file (and the entity layer can import one) with the same
+ * parser the import command uses.
+ *
+ *   for row, line, err, column in borough.csv.rows(text) do ... end
+ *       row is an array of strings; for a record that could not be read,
+ *       row is false, err says why and column is the 1-based field.
+ *   local r = borough.csv.reader(text); r:next() -> row, line | false, line, err, column | nil
+ *   r:position() -> bytes read, total bytes
+ *   borough.csv.line{ "a", "b,c" } -> 'a,"b,c"\r\n'
+ *
+ * Reading charges the request's budget by the bytes and fields read.
+ */
+#ifndef BO_LCSV_H
+#define BO_LCSV_H
+
+#include <lua.h>
+#include <stddef.h>
+
+/* Pushes the borough.csv table. */
+int bo_lcsv_open(lua_State *L);
+
+/* Pushes a reader over the file at path, mapped read-only (for commands;
+   apps cannot open files). Returns 0, or a BO_E* code with the reason in
+   err and nothing pushed. */
+int bo_lcsv_push_file(lua_State *L, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * lentity.c - the entity layer's private functions and the schema step of
+ * an app load (see lentity.h).
+ *
+ * The platform's tables in an app database (all named _borough_*, which
+ * the authorizer keeps app SQL from writing):
+ *   _borough_audit       one row per write made through an entity
+ *   _borough_entities    the declared entities, in import order
+ *   _borough_fields      their fields (type, label, ...), read by export
+ *   _borough_meta        the fingerprint of the schema last applied
+ *   _borough_migrations  the migration files applied (migrate.c)
+ */
+#include "lentity.h"
+#include "app.h"
+#include "db.h"
+#include "json.h"
+#include "lapi.h"
+#include "lcsv.h"
+#include "lfields.h"
+#include "log.h"
+#include "migrate.h"
+#include "request.h"
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+const char *(*bo_audit_user)(struct bo_request *r);
+
+/* Registry keys (their addresses). */
+static const char platform_key = 0;     /* the private table, until taken */
+static const char fingerprint_key = 0;  /* entity.lua's fingerprint() */
+static const char sync_key = 0;         /* entity.lua's sync(fresh, migrated) */
+static const char entities_key = 0;     /* entity.lua's registry: name -> entity */
+static const char who_key = 0;          /* bo_lentity_set_actor */
+static const char via_key = 0;
+static const char loading_key = 0;      /* true while the schema step runs */
+static const char scratch_key = 0;      /* two buffers for audit JSON */
+
+static const char platform_tables[] =
+    "CREATE TABLE IF NOT EXISTS _borough_audit (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  via TEXT,\n"
+    "  entity TEXT NOT NULL,\n"
+    "  record_id INTEGER NOT NULL,\n"
+    "  action TEXT NOT NULL,\n"
+    "  before TEXT,\n"
+    "  after TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _borough_audit_record ON _borough_audit (entity, record_id);\n"
+    "CREATE TABLE IF NOT EXISTS _borough_entities (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  position INTEGER NOT NULL,\n"
+    "  label TEXT NOT NULL,\n"
+    "  search TEXT,\n"
+    "  declared INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS _borough_fields (\n"
+    "  entity TEXT NOT NULL,\n"
+    "  position INTEGER NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  type TEXT NOT NULL,\n"
+    "  label TEXT NOT NULL,\n"
+    "  required INTEGER NOT NULL,\n"
+    "  is_unique INTEGER NOT NULL,\n"
+    "  reference TEXT,\n"
+    "  options TEXT,\n"
+    "  PRIMARY KEY (entity, name)\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS _borough_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n";
+
+typedef struct audit_scratch {
+    bo_buf before;
+    bo_buf after;
+} audit_scratch;
+
+static int scratch_gc(lua_State *L)
+{
+    audit_scratch *s = lua_touserdata(L, 1);
+    bo_buf_free(&s->before);
+    bo_buf_free(&s->after);
+    return 0;
+}
+
+static audit_scratch *scratch(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &scratch_key);
+    audit_scratch *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+static bool loading(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &loading_key);
+    bool on = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return on;
+}
+
+/* Work done in C during a load is not the app's: its time is given back
+   to the load's wall-clock budget. */
+static void give_back_time(lua_State *L, uint64_t since_ns)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb && sb->budget->deadline_ns)
+        sb->budget->deadline_ns += uv_hrtime() - since_ns;
+}
+
+/* ---- the private functions ---- */
+
+/* exec(sql, ...): one schema statement with the platform's rights, during
+   the schema step only. Values: strings, integers, booleans, nil. */
+static int p_exec(lua_State *L)
+{
+    size_t len;
+    const char *sql = luaL_checklstring(L, 1, &len);
+    if (!loading(L))
+        return luaL_error(L, "the platform's schema functions run only while an app loads");
+    int n = lua_gettop(L);
+    for (int i = 2; i <= n; i++) {
+        int t = lua_type(L, i);
+        if (!(t == LUA_TSTRING || t == LUA_TNIL || t == LUA_TBOOLEAN || (t == LUA_TNUMBER && lua_isinteger(L, i))))
+            return luaL_argerror(L, i, "a string, integer, boolean or nil");
+    }
+    bo_db *db = bo_ldb_get(L);
+    uint64_t start = uv_hrtime();
+    bool was = bo_db_set_platform(db, true);
+    bool paused = bo_db_pause_progress(db, true);
+    /* Nothing below can raise until the statement is finalized: the values
+       were checked above and reading them allocates nothing. */
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v3(bo_db_sqlite(db), sql, (int)len, 0, &stmt, NULL);
+    for (int i = 2; rc == SQLITE_OK && i <= n; i++) {
+        switch (lua_type(L, i)) {
+        case LUA_TSTRING: {
+            size_t slen;
+            const char *s = lua_tolstring(L, i, &slen);
+            rc = sqlite3_bind_text64(stmt, i - 1, s, slen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            break;
+        }
+        case LUA_TNUMBER:
+            rc = sqlite3_bind_int64(stmt, i - 1, lua_tointeger(L, i));
+            break;
+        case LUA_TBOOLEAN:
+            rc = sqlite3_bind_int(stmt, i - 1, lua_toboolean(L, i));
+            break;
+        default:
+            rc = sqlite3_bind_null(stmt, i - 1);
+            break;
+        }
+    }
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    char err[512];
+    if (rc != SQLITE_OK)
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    sqlite3_finalize(stmt);
+    bo_db_pause_progress(db, paused);
+    bo_db_set_platform(db, was);
+    give_back_time(L, start);
+    if (rc != SQLITE_OK)
+        return luaL_error(L, "%s", err);
+    return 0;
+}
+
+/* Who is writing now, and through what (see lentity.h). */
+static void push_actor(lua_State *L, bo_request *r)
+{
+    const char *user = r && bo_audit_user ? bo_audit_user(r) : NULL;
+    if (user) {
+        lua_pushstring(L, user);
+        lua_pushstring(L, r->id);
+        return;
+    }
+    if (r) {
+        lua_pushliteral(L, "public");
+        lua_pushstring(L, r->id);
+        return;
+    }
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &who_key) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "system");
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &via_key);
+}
+
+/* Encodes the table (or nil) at idx into b; returns the bytes or NULL. */
+static const char *encode_fields(lua_State *L, int idx, bo_buf *b, size_t *len)
+{
+    b->len = 0;
+    if (lua_isnil(L, idx))
+        return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    char err[160];
+    if (bo_json_encode(L, idx, b, err, sizeof err) < 0)
+        luaL_error(L, "the audit trail cannot record these fields: %s", err);
+    *len = b->len;
+    return b->data ? b->data : "";
+}
+
+/* audit(entity, record_id, action, before, after): one row of the audit
+   trail, in the caller's transaction. before and after are tables of
+   fields (json.null for a field that had or has no value) or nil. */
+static int p_audit(lua_State *L)
+{
+    const char *entity = luaL_checkstring(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    const char *action = luaL_checkstring(L, 3);
+    lua_settop(L, 5);
+    audit_scratch *s = scratch(L);
+    size_t blen = 0, alen = 0;
+    const char *before = encode_fields(L, 4, &s->before, &blen);
+    const char *after = encode_fields(L, 5, &s->after, &alen);
+    push_actor(L, bo_lapi_current(L));
+    const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
+
+    bo_db *db = bo_ldb_get(L);
+    static const char sql[] =
+        "INSERT INTO _borough_audit (at, who, via, entity, record_id, action, before, after) "
+        "VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?, ?, ?)";
+    char err[512];
+    bool was = bo_db_set_platform(db, true);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = SQLITE_ERROR;
+    if (stmt) {
+        sqlite3_bind_text(stmt, 1, who, -1, SQLITE_TRANSIENT);
+        if (via)
+            sqlite3_bind_text(stmt, 2, via, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 3, entity, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(stmt, 4, id);
+        sqlite3_bind_text(stmt, 5, action, -1, SQLITE_TRANSIENT);
+        if (before)
+            sqlite3_bind_text64(stmt, 6, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
+        if (after)
+            sqlite3_bind_text64(stmt, 7, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_reset(stmt);
+    }
+    bo_db_set_platform(db, was);
+    if (rc != SQLITE_DONE)
+        return luaL_error(L, "the audit trail could not be written: %s", err);
+    return 0;
+}
+
+/* register(fingerprint, sync, entities) */
+static int p_register(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &entities_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sync_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &fingerprint_key);
+    return 0;
+}
+
+/* borough._platform(): the private table, once; nil after that. */
+static int l_platform(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &platform_key);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &platform_key);
+    return 1;
+}
+
+void bo_lentity_open(lua_State *L)
+{
+    static const luaL_Reg private_fns[] = {
+        { "exec", p_exec },
+        { "audit", p_audit },
+        { "register", p_register },
+        { NULL, NULL },
+    };
+    audit_scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
+    bo_buf_init(&s->before);
+    bo_buf_init(&s->after);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
+
+    luaL_newlib(L, private_fns);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &platform_key);
+
+    lua_getglobal(L, "borough");
+    lua_pushcfunction(L, l_platform);
+    lua_setfield(L, -2, "_platform");
+    bo_lcsv_open(L);
+    lua_setfield(L, -2, "csv");
+    bo_lfields_open(L);
+    lua_setfield(L, -2, "_fields");
+    lua_pop(L, 1);
+}
+
+void bo_lentity_set_actor(lua_State *L, const char *who, const char *via)
+{
+    lua_pushstring(L, who);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &who_key);
+    lua_pushstring(L, via);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &via_key);
+}
+
+int bo_lentity_push(lua_State *L, const char *name)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &entities_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    int t = lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    return t;
+}
+
+/* ---- the schema step ---- */
+
+static int migrations_gc(lua_State *L)
+{
+    bo_migrations_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Pushes the stored fingerprint, or nil. The statement is the cache's, so
+   a memory error while pushing leaks nothing. */
+static void push_stored_fingerprint(lua_State *L, bo_db *db)
+{
+    static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'schema'";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+        lua_pushlstring(L, (const char *)sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+    else
+        lua_pushnil(L);
+    if (stmt)
+        sqlite3_reset(stmt);
+}
+
+/* Runs script (the platform's) with its rights; raises on failure after
+   rolling back. */
+static void platform_script(lua_State *L, bo_db *db, const char *sql, const char *what)
+{
+    char err[512];
+    bool was = bo_db_set_platform(db, true);
+    int rc = bo_db_exec_script(db, sql, err, sizeof err);
+    bo_db_set_platform(db, was);
+    if (rc < 0) {
+        bo_db_rollback(db);
+        luaL_error(L, "%s: %s", what, err);
+    }
+}
+
+/* True if the database holds no table of the app's own yet. */
+static bool database_is_new(bo_db *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                      "AND name NOT LIKE '\\_borough\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+    bool fresh = false;
+    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        fresh = sqlite3_column_int64(stmt, 0) == 0;
+    sqlite3_finalize(stmt);
+    return fresh;
+}
+
+/* Raises if any row refers to a record that does not exist (after the
+   migrations ran with the check deferred). */
+static void check_references(lua_State *L, bo_db *db, const char *where)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v3(bo_db_sqlite(db), "PRAGMA foreign_key_check", -1, 0, &stmt, NULL) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return;
+    }
+    char msg[512] = "";
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        snprintf(msg, sizeof msg, "%s: after the migrations, row %lld of %s refers to a missing record of %s",
+                 where, (long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
+                 (const char *)sqlite3_column_text(stmt, 2));
+    sqlite3_finalize(stmt);
+    if (msg[0]) {
+        bo_db_rollback(db);
+        luaL_error(L, "%s", msg);
+    }
+}
+
+/* Calls the function at the top with nargs arguments below it, in protected
+   mode; on failure rolls back and raises the same error. */
+static void call_or_rollback(lua_State *L, bo_db *db, int nargs, int nresults)
+{
+    if (lua_pcall(L, nargs, nresults, 0) != LUA_OK) {
+        bo_db_rollback(db);
+        lua_error(L);
+    }
+}
+
+static void set_loading(lua_State *L, bool on)
+{
+    lua_pushboolean(L, on);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &loading_key);
+}
+
+void bo_lentity_load(lua_State *L, bo_gen *g)
+{
+    const char *dir = g->info->dir;
+    char err[1024];
+    bo_migrations *m = lua_newuserdatauv(L, sizeof *m, 0);
+    memset(m, 0, sizeof *m);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, migrations_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    if (bo_migrations_read(m, dir, g->info->snapshot, err, sizeof err) < 0)
+        luaL_error(L, "%s", err);
+
+    /* The fingerprint of what the app declares: its entities and its
+       migration files. No entities and no migrations: nothing to do. */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &fingerprint_key) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    } else {
+        lua_call(L, 0, 1);
+    }
+    if (lua_isnil(L, -1) && m->n == 0)
+        return;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "entities: ");
+    if (lua_isstring(L, -2)) {
+        lua_pushvalue(L, -2);
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, "\nmigrations:");
+    for (size_t i = 0; i < m->n; i++) {
+        luaL_addchar(&b, ' ');
+        luaL_addstring(&b, m->list[i].name);
+    }
+    luaL_pushresult(&b);
+    int fingerprint = lua_gettop(L);
+
+    bo_db *db = bo_ldb_get(L);
+    push_stored_fingerprint(L, db);
+    if (!g->primary) {
+        if (!lua_rawequal(L, -1, fingerprint))
+            luaL_error(L, "%s: the database is not up to date with the app's entities and migrations "
+                          "(the server's main load updates it)", dir);
+        return;
+    }
+    lua_pop(L, 1);
+
+    const char *models = lua_pushfstring(L, "%s/models.lua", dir);
+    uint64_t start = uv_hrtime();
+    if (bo_db_begin(db, err, sizeof err) < 0)
+        luaL_error(L, "%s: cannot start the schema transaction: %s", dir, err);
+    bool fresh = database_is_new(db);
+    platform_script(L, db, platform_tables, models);
+    platform_script(L, db, "PRAGMA defer_foreign_keys = ON", models);
+    bool paused = bo_db_pause_progress(db, true);
+    unsigned applied = 0;
+    int rc = bo_migrate_prepare(db, err, sizeof err);
+    if (rc == 0)
+        rc = bo_migrate_apply(db, m, fresh, &applied, err, sizeof err);
+    bo_db_pause_progress(db, paused);
+    give_back_time(L, start);
+    if (rc < 0) {
+        bo_db_rollback(db);
+        luaL_error(L, "%s", err);
+    }
+    push_stored_fingerprint(L, db);
+    bool changed = !lua_rawequal(L, -1, fingerprint);
+    lua_pop(L, 1);
+    if (changed || applied > 0) {
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sync_key) == LUA_TFUNCTION) {
+            lua_pushboolean(L, fresh);
+            lua_pushboolean(L, applied > 0);
+            set_loading(L, true);
+            int status = lua_pcall(L, 2, 0, 0);
+            set_loading(L, false);
+            if (status != LUA_OK) {
+                bo_db_rollback(db);
+                lua_error(L);
+            }
+        } else {
+            lua_pop(L, 1);
+        }
+        check_references(L, db, models);
+        lua_pushcfunction(L, p_exec);
+        lua_pushliteral(L, "INSERT OR REPLACE INTO _borough_meta (key, value) VALUES ('schema', ?)");
+        lua_pushvalue(L, fingerprint);
+        set_loading(L, true);
+        call_or_rollback(L, db, 2, 0);
+        set_loading(L, false);
+    }
+    if (bo_db_commit(db, err, sizeof err) < 0) {
+        bo_db_rollback(db);
+        luaL_error(L, "%s: cannot commit the schema: %s", dir, err);
+    }
+    if (applied > 0)
+        bo_log(BO_LOG_INFO, g->info->name, "applied %u migration%s", applied, applied == 1 ? "" : "s");
+}

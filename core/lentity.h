@@ -1,0 +1,55 @@
+/*
+ * lentity.h - the C half of the entity layer (lua/borough/entity.lua): the
+ * platform's private functions that the Lua half needs and app code must
+ * not reach, and the schema step of an app load.
+ *
+ * Private functions. bo_lentity_open() puts borough._platform() in a new
+ * state; lua/borough/entity.lua calls it once, when the platform library
+ * loads (before any app code runs), and it gives out a table of functions
+ * only that once: exec (schema SQL with the platform's rights and outside
+ * the app's budget, at load only), audit (a row of the audit trail, written
+ * by C with who and when decided here), and register (the Lua functions the
+ * schema step calls).
+ *
+ * The schema step. After app.lua has run, bo_lentity_load() brings the app
+ * database in line with the app: on the main thread's load (primary) it
+ * applies pending migration files, then the additive changes of the entity
+ * declarations, in one transaction, and records a fingerprint of what it
+ * applied; any failure rolls all of it back and the app does not load. Any
+ * other load (a worker's) only checks the fingerprint, so a worker never
+ * changes the schema.
+ *
+ * Who. The audit trail records who made each write: the signed-in user of
+ * the current request (bo_audit_user, set by sign-in), "public" for a
+ * request nobody is signed in to, or the actor a command set with
+ * bo_lentity_set_actor ("system" when nothing says otherwise).
+ */
+#ifndef BO_LENTITY_H
+#define BO_LENTITY_H
+
+#include <lua.h>
+
+struct bo_gen;
+struct bo_request;
+
+/* Returns the id of the user signed in to request r, or NULL. NULL until
+   sign-in sets it. */
+extern const char *(*bo_audit_user)(struct bo_request *r);
+
+/* Installs borough._platform, borough.csv and borough._fields (lfields.h)
+   into a new app state (called by bo_lapi_open after the borough table
+   exists). */
+void bo_lentity_open(lua_State *L);
+
+/* The schema step of a load (see above). Runs in protected mode inside the
+   load; raises a Lua error whose message names the file and line at fault. */
+void bo_lentity_load(lua_State *L, struct bo_gen *g);
+
+/* Sets who writes made outside a request are by (who) and what made them
+   (via, e.g. "borough import residents.csv"), for commands. */
+void bo_lentity_set_actor(lua_State *L, const char *who, const char *via);
+
+/* Pushes the entity named name (from the entity layer's registry), or nil. */
+int bo_lentity_push(lua_State *L, const char *name);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * lfields.h - borough._fields: the lexical work of reading typed values for
+ * lua/borough/fields.lua, done in one pass over the bytes in C. Pattern
+ * matching in the sandbox is metered and costs about a microsecond a call;
+ * an import checks a dozen fields a row, a million rows at a time.
+ *
+ * The functions only read and normalise text; what counts as valid, and
+ * the messages, stay in fields.lua.
+ *
+ *   text(s, multiline) -> s trimmed | nil, "control" | "lines"
+ *       trims whitespace at both ends; fails on bytes that are not UTF-8,
+ *       on control characters, and (unless multiline) on line breaks;
+ *       multiline text has CRLF and CR turned into LF
+ *   digits(s [, extra]) -> the digits | nil
+ *       s without spaces, '-', '.', '(' and ')' (and the bytes in extra),
+ *       nil unless only ASCII digits remain (and at least one)
+ *   date(s) -> "YYYY-MM-DD" | nil
+ *       "2024-04-01", "1/4/2024", "1-4-2024", "1.4.2024" or "1 4 2024",
+ *       and only a real date (years 1000 to 9999)
+ *   postcode(s) -> "SW1A 1AA" | nil
+ *       a UK postcode in any case and spacing, in its standard form
+ *   email(s) -> true | false
+ *       name@domain.tld: no spaces, one @, a dot in the domain, no "..",
+ *       the domain of letters, digits, '-' and '.'
+ *
+ * Each call charges the budget for the bytes it reads.
+ */
+#ifndef BO_LFIELDS_H
+#define BO_LFIELDS_H
+
+#include <lua.h>
+
+/* Pushes the borough._fields table. */
+int bo_lfields_open(lua_State *L);
+
+#endif

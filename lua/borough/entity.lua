@@ -1,0 +1,1033 @@
+--- borough.entity: the records an app keeps, declared in models.lua.
+--
+--   local Residents = borough.entity "residents" {
+--     label = "resident",                       -- one record, in messages
+--     search = { "first_name", "last_name" },   -- full-text search over these
+--     { "nhs_number", "nhs_number", required = true, unique = true },
+--     { "first_name", "text", required = true, max_length = 50 },
+--     { "last_name", "text", required = true, max_length = 50 },
+--     { "date_of_birth", "date", max = "today" },
+--     { "household", "reference", to = "households" },
+--   }
+--
+-- A declaration is a table whose list part holds the fields in order, each
+-- { name, type, options... }, and whose named keys are options of the
+-- entity. From it the platform makes the table, its indexes and its search
+-- index (when the app loads; see docs/apps.md, "Entities" and
+-- "Migrations"), and gives the entity these methods:
+--
+--   Residents:create(values)            -> record | nil, errors
+--   Residents:find(id)                  -> record | nil
+--   Residents:find{ nhs_number = "..." } -> the first record that matches | nil
+--   Residents:where(conditions, opts)   -> records, page
+--   Residents:count(conditions)         -> n
+--   Residents:search(text, opts)        -> records, page
+--   Residents:update(id, changes)       -> record | nil, errors
+--   Residents:delete(id)                -> true | nil, message
+--   Residents:validate(values)          -> clean values | nil, errors
+--   Residents:history(id)               -> the audit trail of one record
+--   Residents:import(csv_text, opts)    -> summary | nil, message (borough.import)
+--
+-- Every create, update and delete writes a row of the audit trail in the
+-- same transaction: who, when, the record, and its fields before and after.
+--
+-- errors is a list of { field = name, message = text } in the order of the
+-- fields (for an error summary), and also maps each field name to its
+-- message (errors.email), so a form can show each message by its field.
+
+local fields = require "borough.fields"
+
+-- The platform's private functions (see core/lentity.h): taken once, here,
+-- before any app code runs, and kept in this file's locals.
+local platform = assert(borough._platform(), "borough.entity: the platform's functions were already taken")
+
+local NULL = db.NULL
+local types = fields.types
+
+local M = {}
+local registry = {}      -- name -> entity
+local declared = {}      -- entities in the order they were declared
+
+local Entity = {}
+Entity.__index = Entity
+
+-- ---- declaring ----
+
+local function quote(name)
+  return '"' .. name .. '"'
+end
+
+local function check_name(where, what, name)
+  if type(name) ~= "string" or not name:find("^[a-z][a-z0-9_]*$") or #name > 40 or name:find("__", 1, true) then
+    error(("%s %s name %s must be lower-case letters, digits and _ (starting with a letter, at most 40)")
+          :format(where, what, type(name) == "string" and ("'" .. name .. "'") or tostring(name)), 0)
+  end
+end
+
+local system_columns = { id = true, created_at = true, updated_at = true }
+
+local field_options = {
+  label = "string", required = "boolean", unique = "boolean", index = "boolean",
+  min_length = "number", max_length = "number", pattern = "string", options = "table",
+  to = "string", messages = "table", hint = "string",
+}
+
+-- Makes the field object of one { name, type, options... } declaration.
+local function declare_field(where, entity, spec)
+  local name, type_name = spec[1], spec[2]
+  check_name(where, "a field", name)
+  if system_columns[name] then
+    error(("%s %s: '%s' is made by the platform; choose another field name"):format(where, entity, name), 0)
+  end
+  if type(type_name) ~= "string" then
+    error(("%s %s.%s: the field's type must be a string such as \"text\""):format(where, entity, name), 0)
+  end
+  type_name = fields.aliases[type_name] or type_name
+  local t = types[type_name]
+  if not t then
+    error(("%s %s.%s: unknown field type '%s'"):format(where, entity, name, type_name), 0)
+  end
+  local f = { name = name, type = type_name, sql = t.sql, parse = t.parse, validators = {} }
+  for k, v in pairs(spec) do
+    if k ~= 1 and k ~= 2 then
+      local want = field_options[k]
+      if k == "min" or k == "max" or k == "validate" then
+        want = type(v)
+      elseif not want then
+        error(("%s %s.%s: unknown option '%s'"):format(where, entity, name, tostring(k)), 0)
+      end
+      if type(v) ~= want then
+        error(("%s %s.%s: %s must be a %s"):format(where, entity, name, k, want), 0)
+      end
+      f[k] = v
+    end
+  end
+  f.label = f.label or fields.label_from_name(name)
+  f.required = f.required or false
+  f.unique = f.unique or false
+  f.index = f.index or false
+  if type(f.validate) == "function" then
+    f.validators = { f.validate }
+  elseif type(f.validate) == "table" then
+    for i, fn in ipairs(f.validate) do
+      if type(fn) ~= "function" then
+        error(("%s %s.%s: validate[%d] must be a function"):format(where, entity, name, i), 0)
+      end
+      f.validators[i] = fn
+    end
+  elseif f.validate ~= nil then
+    error(("%s %s.%s: validate must be a function or a list of functions"):format(where, entity, name), 0)
+  end
+  f.validate = nil
+  if (f.min ~= nil or f.max ~= nil) and not t.ordered then
+    error(("%s %s.%s: min and max are for numbers, money and dates; use min_length and max_length for text")
+          :format(where, entity, name), 0)
+  end
+  for _, bound in ipairs({ "min", "max" }) do
+    if f[bound] ~= nil then
+      local v = fields.read_bound(f, f[bound])
+      if v == nil then
+        error(("%s %s.%s: %s %s is not a valid %s"):format(where, entity, name, bound, tostring(f[bound]), type_name), 0)
+      end
+      f[bound] = v
+    end
+  end
+  if (f.min_length or f.max_length or f.pattern) and not t.text then
+    error(("%s %s.%s: min_length, max_length and pattern are for text fields"):format(where, entity, name), 0)
+  end
+  f.max_length_given = f.max_length ~= nil
+  f.max_length = f.max_length or t.default_max_length
+  if type_name == "choice" then
+    if type(f.options) ~= "table" or #f.options == 0 then
+      error(("%s %s.%s: a choice needs options = { \"...\", ... }"):format(where, entity, name), 0)
+    end
+    f.option_set = {}
+    for _, o in ipairs(f.options) do
+      if type(o) ~= "string" then
+        error(("%s %s.%s: options must be strings"):format(where, entity, name), 0)
+      end
+      f.option_set[o] = o
+      f.option_set[o:lower()] = f.option_set[o:lower()] or o
+    end
+  elseif f.options then
+    error(("%s %s.%s: options are for choice fields"):format(where, entity, name), 0)
+  end
+  if type_name == "reference" then
+    if not f.to then
+      error(("%s %s.%s: a reference needs to = \"<entity>\""):format(where, entity, name), 0)
+    end
+  elseif f.to then
+    error(("%s %s.%s: to is for reference fields"):format(where, entity, name), 0)
+  end
+  return f
+end
+
+local entity_options = { label = "string", search = "table", validate = "function", indexes = "table" }
+
+-- Prepares the SQL an entity runs: every name in it comes from the
+-- declaration, every value is bound.
+local function prepare_sql(e)
+  local names, marks = {}, {}
+  for i, f in ipairs(e.fields) do
+    names[i] = quote(f.name)
+    marks[i] = "?"
+  end
+  local t = quote(e.name)
+  local cols = "\"id\", " .. table.concat(names, ", ") .. (#names > 0 and ", " or "") .. "\"created_at\", \"updated_at\""
+  local qualified = {}
+  for i, c in ipairs(e.columns) do qualified[i] = t .. "." .. quote(c) end
+  e.sql = {
+    select = "SELECT " .. cols .. " FROM " .. t,
+    select_qualified = "SELECT " .. table.concat(qualified, ", "),
+    find = "SELECT " .. cols .. " FROM " .. t .. " WHERE \"id\" = ?",
+    exists = "SELECT 1 AS found FROM " .. t .. " WHERE \"id\" = ?",
+    insert = "INSERT INTO " .. t .. " (" .. table.concat(names, ", ") .. (#names > 0 and ", " or "")
+             .. "\"created_at\", \"updated_at\") VALUES (" .. table.concat(marks, ", ")
+             .. (#marks > 0 and ", " or "") .. "?, ?)",
+    insert_id = "INSERT INTO " .. t .. " (" .. cols .. ") VALUES (?, " .. table.concat(marks, ", ")
+                .. (#marks > 0 and ", " or "") .. "?, ?)",
+    delete = "DELETE FROM " .. t .. " WHERE \"id\" = ?",
+    count = "SELECT count(*) AS n FROM " .. t,
+    update = {},         -- by the set of fields changed
+    unique = {},
+  }
+  for _, f in ipairs(e.fields) do
+    if f.unique then
+      e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
+    end
+  end
+  if e.search_fields then
+    local cols, qmarks = {}, {}
+    for i, name in ipairs(e.search_fields) do
+      cols[i] = quote(name)
+      qmarks[i] = "?"
+    end
+    local fts = quote(e.name .. "_fts")
+    e.sql.fts_insert = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") VALUES (?, "
+                       .. table.concat(qmarks, ", ") .. ")"
+    e.sql.fts_delete = "DELETE FROM " .. fts .. " WHERE rowid = ?"
+    e.sql.fts_clear = "DELETE FROM " .. fts
+    e.sql.fts_fill = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") SELECT \"id\", "
+                     .. table.concat(cols, ", ") .. " FROM " .. t
+  end
+end
+
+-- "file:line:" of the models.lua line declaring an entity: the first Lua
+-- caller above the platform's own frames.
+local function declaration_line()
+  for level = 4, 8 do
+    local where = borough._where(level)
+    if where ~= "" then return where end
+  end
+  return ""
+end
+
+local function declare(name, spec)
+  local where = declaration_line()
+  check_name(where, "an entity", name)
+  if name:find("_fts$") or name:find("^sqlite") then
+    error(("%s entity name '%s' is kept for the platform; choose another"):format(where, name), 0)
+  end
+  if type(spec) ~= "table" then
+    error(("%s borough.entity \"%s\" { ... } needs a table of fields"):format(where, name), 0)
+  end
+  if registry[name] then
+    error(("%s entity '%s' is declared twice"):format(where, name), 0)
+  end
+  local e = setmetatable({ name = name, source = where, fields = {}, field = {} }, Entity)
+  for k, v in pairs(spec) do
+    if math.type(k) ~= "integer" then
+      local want = entity_options[k]
+      if not want then
+        error(("%s %s: unknown option '%s'"):format(where, name, tostring(k)), 0)
+      end
+      if type(v) ~= want then
+        error(("%s %s: %s must be a %s"):format(where, name, k, want), 0)
+      end
+    end
+  end
+  for i, fspec in ipairs(spec) do
+    if type(fspec) ~= "table" then
+      error(("%s %s: field %d must be a table such as { \"name\", \"text\" }"):format(where, name, i), 0)
+    end
+    local f = declare_field(where, name, fspec)
+    if e.field[f.name] then
+      error(("%s %s: field '%s' is declared twice"):format(where, name, f.name), 0)
+    end
+    e.fields[i] = f
+    e.field[f.name] = f
+  end
+  e.label = spec.label or (name:gsub("ies$", "y"):gsub("s$", ""):gsub("_", " "))
+  e.validate_record = spec.validate
+  if spec.search then
+    e.search_fields = {}
+    for i, fname in ipairs(spec.search) do
+      local f = e.field[fname]
+      if not f or f.sql ~= "TEXT" then
+        error(("%s %s: search field '%s' must be a declared text field"):format(where, name, tostring(fname)), 0)
+      end
+      e.search_fields[i] = fname
+    end
+  end
+  e.indexes = {}
+  for i, idx in ipairs(spec.indexes or {}) do
+    if type(idx) ~= "table" or #idx == 0 then
+      error(("%s %s: indexes[%d] must be a list of field names"):format(where, name, i), 0)
+    end
+    for _, fname in ipairs(idx) do
+      if not e.field[fname] and not system_columns[fname] then
+        error(("%s %s: indexes[%d] names an unknown field '%s'"):format(where, name, i, tostring(fname)), 0)
+      end
+    end
+    e.indexes[i] = idx
+  end
+  e.columns = { "id" }
+  e.booleans = {}
+  for _, f in ipairs(e.fields) do
+    e.columns[#e.columns + 1] = f.name
+    if f.type == "boolean" then e.booleans[#e.booleans + 1] = f.name end
+  end
+  e.columns[#e.columns + 1] = "created_at"
+  e.columns[#e.columns + 1] = "updated_at"
+  e.record_mt = { __columns = e.columns, __name = "borough.record" }
+  prepare_sql(e)
+  registry[name] = e
+  declared[#declared + 1] = e
+  return e
+end
+
+--- borough.entity "name" { ... } declares an entity and returns it.
+-- (No tail calls here: declare names the caller's line from its stack.)
+function M.declare(name, spec)
+  if spec ~= nil then
+    local e = declare(name, spec)
+    return e
+  end
+  return function(s)
+    local e = declare(name, s)
+    return e
+  end
+end
+
+--- The entity declared with this name, or nil.
+function M.get(name)
+  return registry[name]
+end
+
+-- ---- records ----
+
+local function to_record(e, row)
+  for _, k in ipairs(e.booleans) do
+    local v = row[k]
+    if v ~= nil then row[k] = v ~= 0 end
+  end
+  return setmetatable(row, e.record_mt)
+end
+
+local function record_id(what)
+  if type(what) == "table" then what = what.id end
+  if type(what) == "string" and what:find("^%d+$") then what = math.tointeger(tonumber(what)) end
+  if math.type(what) == "integer" then return what end
+  return nil
+end
+
+local stamp_second, stamp = nil, nil
+
+-- Now, as records hold it: "2024-04-01T09:30:00Z" (UTC).
+local function timestamp()
+  local now = os.time()
+  if now ~= stamp_second then stamp_second, stamp = now, os.date("!%Y-%m-%dT%H:%M:%SZ", now) end
+  return stamp
+end
+
+-- A record's fields alone (no id or timestamps), for the audit trail.
+local function fields_of(e, record)
+  local out = {}
+  for _, f in ipairs(e.fields) do out[f.name] = record[f.name] end
+  return out
+end
+
+-- ---- validating ----
+
+-- errors: a list of { field =, message = } and a map field -> message. Its
+-- __columns (the fields with errors, in order) make borough.json(errors)
+-- an object of field -> message in the order of the form. A message about
+-- the record as a whole has the field "".
+local function add_error(errors, field, msg)
+  errors = errors or setmetatable({}, { __columns = {}, __name = "borough.errors" })
+  field = field or ""
+  errors[#errors + 1] = { field = field, message = msg }
+  if errors[field] == nil then
+    errors[field] = msg
+    local cols = getmetatable(errors).__columns
+    cols[#cols + 1] = field
+  end
+  return errors
+end
+
+local function empty(v)
+  if v == nil or v == NULL then return true end
+  if type(v) ~= "string" then return false end
+  local first = v:byte(1)
+  return first == nil or (first <= 32 and not v:find("%S"))
+end
+
+--- Checks values (a form's fields, a CSV row, a Lua table) as the entity
+-- declares them and returns the clean values to store, or nil and errors.
+-- Keys that are not fields are ignored. With `existing` (a record), only
+-- the fields present in values are checked and the others keep their
+-- stored values (an update).
+function Entity:validate(values, existing)
+  if type(values) ~= "table" then
+    error(("%s:validate: values must be a table"):format(self.name), 2)
+  end
+  local clean, errors = {}, nil
+  local checked = {}
+  for _, f in ipairs(self.fields) do
+    local name = f.name
+    local raw = values[name]
+    if existing and raw == nil then
+      clean[name] = existing[name]
+    elseif empty(raw) then
+      if f.required then errors = add_error(errors, name, fields.required_message(f)) end
+    else
+      local v, why = f.parse(f, raw)
+      if why then
+        errors = add_error(errors, name, why)
+      elseif v == nil then
+        if f.required then errors = add_error(errors, name, fields.required_message(f)) end
+      else
+        clean[name] = v
+        checked[#checked + 1] = f
+      end
+    end
+  end
+  local own_id = existing and existing.id or -1
+  for _, f in ipairs(checked) do
+    local v = clean[f.name]
+    local why = fields.check(f, v, clean)
+    if not why and f.type == "reference" then
+      local target = registry[f.to]
+      if not db.one(target.sql.exists, v) then
+        why = ("There is no %s with the id %d"):format(fields.lower(target.label), v)
+      end
+    end
+    if not why and f.unique and db.one(self.sql.unique[f.name], v, own_id) then
+      why = f.messages and f.messages.unique or
+            ("%s %s with this %s already exists"):format(fields.article(self.label):gsub("^%l", string.upper),
+                                                          self.label, fields.lower(f.label))
+    end
+    if why then errors = add_error(errors, f.name, why) end
+  end
+  if not errors and self.validate_record then
+    local more = self.validate_record(clean)
+    if type(more) == "string" then
+      errors = add_error(errors, nil, more)
+    elseif type(more) == "table" then
+      for _, f in ipairs(self.fields) do
+        if more[f.name] then errors = add_error(errors, f.name, more[f.name]) end
+      end
+    end
+  end
+  if errors then return nil, errors end
+  return clean
+end
+
+-- The errors for a constraint SQLite refused (a race another request won),
+-- or nil if the message is about something else.
+local function constraint_errors(e, msg)
+  local column = type(msg) == "string" and msg:match("UNIQUE constraint failed: [%w_]+%.([%w_]+)")
+  local f = column and e.field[column]
+  if f then
+    return add_error(nil, f.name, ("%s %s with this %s already exists")
+                     :format(fields.article(e.label):gsub("^%l", string.upper), e.label, fields.lower(f.label)))
+  end
+  if column == "id" then
+    return add_error(nil, "id", ("%s %s with this id already exists"):format(
+                     fields.article(e.label):gsub("^%l", string.upper), e.label))
+  end
+  return nil
+end
+
+-- ---- writing ----
+
+local insert_args = {}
+
+-- Adds a record's searchable text to the entity's full-text index.
+local fts_args = {}
+local function index_record(e, id, values)
+  local args = fts_args
+  args[1] = id
+  for i, name in ipairs(e.search_fields) do args[i + 1] = values[name] end
+  db.exec(e.sql.fts_insert, table.unpack(args, 1, #e.search_fields + 1))
+end
+
+--- Inserts clean values (already validated) and writes the audit row; for
+-- import, id and timestamps may be given. Runs in the caller's
+-- transaction. Returns the new record.
+function Entity:_insert(clean, id, created_at, updated_at)
+  local now = timestamp()
+  created_at, updated_at = created_at or now, updated_at or created_at or now
+  local args, n = insert_args, 0
+  if id then n = 1; args[1] = id end
+  local fs = self.fields
+  for i = 1, #fs do args[n + i] = clean[fs[i].name] end
+  n = n + #fs + 2
+  args[n - 1], args[n] = created_at, updated_at
+  local _, new_id = db.exec(id and self.sql.insert_id or self.sql.insert, table.unpack(args, 1, n))
+  if self.search_fields then index_record(self, new_id, clean) end
+  platform.audit(self.name, new_id, "create", nil, clean)
+  clean.id, clean.created_at, clean.updated_at = new_id, created_at, updated_at
+  return setmetatable(clean, self.record_mt)
+end
+
+--- Creates a record from values; returns it, or nil and errors.
+function Entity:create(values)
+  local clean, errors = self:validate(values)
+  if not clean then return nil, errors end
+  local ok, result = pcall(db.tx, self._insert, self, clean)
+  if ok then return result end
+  errors = constraint_errors(self, result)
+  if errors then return nil, errors end
+  error(result, 0)
+end
+
+local function not_found(e, id)
+  return add_error(nil, "id", ("There is no %s with the id %s"):format(fields.lower(e.label), tostring(id)))
+end
+
+local function update_sql(e, names)
+  local key = table.concat(names, ",")
+  local sql = e.sql.update[key]
+  if not sql then
+    local sets = {}
+    for i, n in ipairs(names) do sets[i] = quote(n) .. " = ?" end
+    sets[#sets + 1] = "\"updated_at\" = ?"
+    sql = "UPDATE " .. quote(e.name) .. " SET " .. table.concat(sets, ", ") .. " WHERE \"id\" = ?"
+    e.sql.update[key] = sql
+  end
+  return sql
+end
+
+local function update_in_tx(e, id, changes)
+  local old = e:find(id)
+  if not old then return nil, not_found(e, id) end
+  local clean, errors = e:validate(changes, old)
+  if not clean then return nil, errors end
+  local before, after, names, args = {}, {}, {}, {}
+  for _, f in ipairs(e.fields) do
+    local name = f.name
+    local was, now = old[name], clean[name]
+    if was ~= now then
+      names[#names + 1] = name
+      args[#names] = now
+      before[name] = was == nil and NULL or was
+      after[name] = now == nil and NULL or now
+    end
+  end
+  if #names == 0 then return old end
+  local n = #names
+  local updated_at = timestamp()
+  args[n + 1], args[n + 2] = updated_at, id
+  db.exec(update_sql(e, names), table.unpack(args, 1, n + 2))
+  platform.audit(e.name, id, "update", before, after)
+  for _, name in ipairs(names) do old[name] = clean[name] end
+  if e.search_fields then
+    for _, name in ipairs(e.search_fields) do
+      if after[name] ~= nil then
+        db.exec(e.sql.fts_delete, id)
+        index_record(e, id, old)
+        break
+      end
+    end
+  end
+  old.updated_at = updated_at
+  return old
+end
+
+--- Changes the fields given in changes (others keep their values; "" or
+-- db.NULL empties a field). Returns the record, or nil and errors.
+function Entity:update(id, changes)
+  if type(changes) ~= "table" then
+    error(("%s:update: changes must be a table"):format(self.name), 2)
+  end
+  local rid = record_id(id)
+  if not rid then return nil, not_found(self, id) end
+  local ok, record, errors = pcall(db.tx, update_in_tx, self, rid, changes)
+  if ok then return record, errors end
+  errors = constraint_errors(self, record)
+  if errors then return nil, errors end
+  error(record, 0)
+end
+
+local function delete_in_tx(e, id)
+  local old = e:find(id)
+  if not old then return nil, ("There is no %s with the id %s"):format(fields.lower(e.label), tostring(id)) end
+  db.exec(e.sql.delete, id)
+  if e.search_fields then db.exec(e.sql.fts_delete, id) end
+  platform.audit(e.name, id, "delete", fields_of(e, old), nil)
+  return true
+end
+
+--- Deletes a record; returns true, or nil and why not.
+function Entity:delete(id)
+  local rid = record_id(id)
+  if not rid then
+    return nil, ("There is no %s with the id %s"):format(fields.lower(self.label), tostring(id))
+  end
+  local ok, done, why = pcall(db.tx, delete_in_tx, self, rid)
+  if ok then return done, why end
+  if type(done) == "string" and done:find("FOREIGN KEY constraint failed", 1, true) then
+    return nil, ("This %s cannot be deleted because other records refer to it"):format(fields.lower(self.label))
+  end
+  error(done, 0)
+end
+
+-- ---- reading ----
+
+--- The record with this id (a number, a string of digits or a record), or
+-- the first record matching a table of conditions; nil if there is none.
+function Entity:find(what)
+  if type(what) == "table" and getmetatable(what) ~= self.record_mt then
+    local list = self:where(what, { per_page = 1 })
+    return list[1]
+  end
+  local id = record_id(what)
+  if not id then return nil end
+  local row = db.one(self.sql.find, id)
+  return row and to_record(self, row)
+end
+
+local ops = { eq = "=", ne = "<>", lt = "<", le = "<=", gt = ">", ge = ">=" }
+
+-- The stored form of a value compared with field f (nil if it cannot be one).
+local function stored(f, v)
+  if f == nil or v == NULL then return v end
+  if type(v) == "string" or type(v) == "boolean" or type(v) == "table" then
+    if f.type == "boolean" and type(v) == "boolean" then return v end
+    local s = f.parse(f, v)
+    return s
+  end
+  return v
+end
+
+-- Adds SQL for conditions to parts and args; false if no record can match.
+local function conditions(e, conds, parts, args, prefix)
+  local keys = {}
+  for k in pairs(conds) do
+    if type(k) ~= "string" or not (e.field[k] or system_columns[k]) then
+      error(("%s:where: unknown field '%s'"):format(e.name, tostring(k)), 4)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local f, v = e.field[k], conds[k]
+    local col = prefix .. quote(k)
+    if v == NULL then
+      parts[#parts + 1] = col .. " IS NULL"
+    elseif type(v) == "table" and v[1] ~= nil then
+      local marks = {}
+      for i, item in ipairs(v) do
+        local s = stored(f, item)
+        if s == nil then s = NULL end
+        marks[i] = "?"
+        args.n = args.n + 1
+        args[args.n] = s
+      end
+      parts[#parts + 1] = col .. " IN (" .. table.concat(marks, ", ") .. ")"
+    elseif type(v) == "table" and (v.contains ~= nil or v.eq ~= nil or v.ne ~= nil or v.lt ~= nil
+                                   or v.le ~= nil or v.gt ~= nil or v.ge ~= nil) then
+      local opkeys = {}
+      for op in pairs(v) do opkeys[#opkeys + 1] = op end
+      table.sort(opkeys)
+      for _, op in ipairs(opkeys) do
+        if op == "contains" then
+          local text = tostring(v.contains):gsub("[\\%%_]", "\\%0")
+          parts[#parts + 1] = col .. " LIKE ? ESCAPE '\\'"
+          args.n = args.n + 1
+          args[args.n] = "%" .. text .. "%"
+        elseif ops[op] then
+          local s = stored(f, v[op])
+          if s == nil then return false end
+          parts[#parts + 1] = col .. " " .. ops[op] .. " ?"
+          args.n = args.n + 1
+          args[args.n] = s
+        else
+          error(("%s:where: unknown comparison '%s' (use eq, ne, lt, le, gt, ge or contains)")
+                :format(e.name, tostring(op)), 4)
+        end
+      end
+    else
+      local s = stored(f, v)
+      if s == nil then return false end
+      parts[#parts + 1] = col .. " = ?"
+      args.n = args.n + 1
+      args[args.n] = s
+    end
+  end
+  return true
+end
+
+local function order_by(e, order, prefix)
+  if order == nil then return " ORDER BY " .. prefix .. "\"id\"" end
+  if type(order) == "string" then order = { order } end
+  local parts = {}
+  for _, o in ipairs(order) do
+    local desc, name = o:match("^(%-?)([%w_]+)$")
+    if not name or not (e.field[name] or system_columns[name]) then
+      error(("%s: cannot order by '%s' (not a field)"):format(e.name, tostring(o)), 4)
+    end
+    parts[#parts + 1] = prefix .. quote(name) .. (desc == "-" and " DESC" or "")
+  end
+  if not order[1] then return " ORDER BY " .. prefix .. "\"id\"" end
+  parts[#parts + 1] = prefix .. "\"id\""
+  return " ORDER BY " .. table.concat(parts, ", ")
+end
+
+local MAX_PER_PAGE = 500
+
+local function paging(e, opts)
+  local per_page = math.tointeger(tonumber(opts.per_page or 25))
+  local page = math.tointeger(tonumber(opts.page or 1))
+  if not per_page or per_page < 1 or per_page > MAX_PER_PAGE then
+    error(("%s: per_page must be a whole number from 1 to %d"):format(e.name, MAX_PER_PAGE), 4)
+  end
+  if not page or page < 1 then page = 1 end
+  return page, per_page
+end
+
+-- Runs a paged query and turns its rows into records.
+local function fetch(e, sql, args, page, per_page)
+  args.n = args.n + 2
+  args[args.n - 1] = per_page + 1
+  args[args.n] = (page - 1) * per_page
+  local rows = db.query(sql, table.unpack(args, 1, args.n))
+  local more = #rows > per_page
+  if more then rows[#rows] = nil end
+  for i = 1, #rows do to_record(e, rows[i]) end
+  return rows, { page = page, per_page = per_page, more = more }
+end
+
+local function no_records(page, per_page)
+  return json.array({}), { page = page, per_page = per_page, more = false }
+end
+
+--- Records matching conditions, a page at a time.
+-- conditions: { field = value } (equal), { field = { v1, v2 } } (any of),
+--   { field = { ge = 18, lt = 65 } } (eq ne lt le gt ge, or contains = text),
+--   { field = db.NULL } (no value). Values are read as the field reads them.
+-- opts: order = "field" | "-field" (descending) | { ... }, page = n,
+--   per_page = n (25; at most 500), after = id (the records after this id,
+--   when ordered by id: the fast way through a long list).
+-- Returns the records and { page =, per_page =, more = true if there are more }.
+function Entity:where(conds, opts)
+  opts = opts or {}
+  local page, per_page = paging(self, opts)
+  local parts, args = {}, { n = 0 }
+  if not conditions(self, conds or {}, parts, args, "") then return no_records(page, per_page) end
+  if opts.after ~= nil then
+    if opts.order ~= nil and opts.order ~= "id" then
+      error(("%s:where: after works only with the order by id"):format(self.name), 2)
+    end
+    parts[#parts + 1] = "\"id\" > ?"
+    args.n = args.n + 1
+    args[args.n] = record_id(opts.after) or 0
+  end
+  local sql = self.sql.select .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
+              .. order_by(self, opts.order, "") .. " LIMIT ? OFFSET ?"
+  return fetch(self, sql, args, page, per_page)
+end
+
+--- Every record, a page at a time (where with no conditions).
+function Entity:all(opts)
+  return self:where({}, opts)
+end
+
+--- How many records match conditions (as in where).
+function Entity:count(conds)
+  local parts, args = {}, { n = 0 }
+  if not conditions(self, conds or {}, parts, args, "") then return 0 end
+  local sql = self.sql.count .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
+  return db.one(sql, table.unpack(args, 1, args.n)).n
+end
+
+-- Search text as an FTS5 query: each word (letters and digits) a quoted
+-- prefix, all of them required. Nothing the person typed is FTS5 syntax.
+local function search_query(text)
+  local terms = {}
+  for word in tostring(text):gmatch("[^%s%p]+") do
+    terms[#terms + 1] = '"' .. word .. '"*'
+    if #terms == 16 then break end
+  end
+  return #terms > 0 and table.concat(terms, " ") or nil
+end
+
+--- Full-text search over the entity's search fields, best matches first.
+-- Every word must match the start of a word in some search field ("smi
+-- jo" finds "John Smith"). opts as for where, with where = conditions to
+-- narrow the search.
+function Entity:search(text, opts)
+  if not self.search_fields then
+    error(("%s:search: the entity declares no search fields (search = { ... })"):format(self.name), 2)
+  end
+  opts = opts or {}
+  local page, per_page = paging(self, opts)
+  local query = search_query(text)
+  if not query then return no_records(page, per_page) end
+  local t, fts = quote(self.name), quote(self.name .. "_fts")
+  local parts, args = { fts .. " MATCH ?" }, { n = 1, query }
+  if not conditions(self, opts.where or {}, parts, args, t .. ".") then return no_records(page, per_page) end
+  local order = opts.order and order_by(self, opts.order, t .. ".") or (" ORDER BY " .. fts .. ".\"rank\"")
+  local sql = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
+              .. fts .. ".\"rowid\" WHERE " .. table.concat(parts, " AND ") .. order .. " LIMIT ? OFFSET ?"
+  return fetch(self, sql, args, page, per_page)
+end
+
+--- Rebuilds the full-text index from the records. Records written through
+-- the entity keep it up to date; call this after changing searchable
+-- fields with db.exec.
+function Entity:reindex()
+  if not self.search_fields then return end
+  db.tx(function()
+    db.exec(self.sql.fts_clear)
+    db.exec(self.sql.fts_fill)
+  end)
+end
+
+--- The audit trail of one record, oldest first: a list of
+-- { id, at, who, via, action = "create" | "update" | "delete", before, after },
+-- where before and after hold the fields that changed (all fields on
+-- create and delete); a field that had or has no value is json.null.
+function Entity:history(id)
+  local rid = record_id(id)
+  local rows = db.query("SELECT \"id\", \"at\", \"who\", \"via\", \"action\", \"before\", \"after\" "
+                        .. "FROM \"_borough_audit\" WHERE \"entity\" = ? AND \"record_id\" = ? ORDER BY \"id\"",
+                        self.name, rid or -1)
+  for _, row in ipairs(rows) do
+    if row.before then row.before = json.decode(row.before) end
+    if row.after then row.after = json.decode(row.after) end
+  end
+  return rows
+end
+
+--- The errors for a failed write, if SQLite refused it for a duplicate
+-- (for borough.import); nil otherwise.
+function Entity:_constraint_errors(msg)
+  return constraint_errors(self, msg)
+end
+
+--- Imports CSV text (an uploaded file) as records: see borough.import.
+function Entity:import(source, opts)
+  return require("borough.import").run(self, source, opts)
+end
+
+-- ---- the schema (run by the platform while the app loads) ----
+
+-- What the declarations say, as text: the platform compares it with what
+-- it applied last, so an unchanged app loads without touching its schema.
+local function fingerprint()
+  if #declared == 0 then return nil end
+  local out = {}
+  for _, e in ipairs(declared) do
+    local fs = {}
+    for i, f in ipairs(e.fields) do
+      fs[i] = table.concat({ f.name, f.type, f.label, tostring(f.required), tostring(f.unique),
+                             tostring(f.index), f.to or "", f.options and table.concat(f.options, "|") or "" }, ":")
+    end
+    local idx = {}
+    for i, list in ipairs(e.indexes) do idx[i] = table.concat(list, "+") end
+    out[#out + 1] = ("%s[%s;%s;%s](%s)"):format(e.name, e.label, table.concat(e.search_fields or {}, ","),
+                                                table.concat(idx, ","), table.concat(fs, ","))
+  end
+  return table.concat(out, " ")
+end
+
+-- Entities in an order where each comes after the ones it refers to.
+local function import_order()
+  local done, out = {}, {}
+  local function visit(e, seen)
+    if done[e.name] or seen[e.name] then return end
+    seen[e.name] = true
+    for _, f in ipairs(e.fields) do
+      if f.type == "reference" and f.to ~= e.name then visit(registry[f.to], seen) end
+    end
+    done[e.name] = true
+    out[#out + 1] = e
+  end
+  for _, e in ipairs(declared) do visit(e, {}) end
+  return out
+end
+
+local function column_sql(f)
+  local sql = quote(f.name) .. " " .. f.sql
+  if f.type == "reference" then sql = sql .. " REFERENCES " .. quote(f.to) .. " (\"id\")" end
+  return sql
+end
+
+local function migration_needed(e, why)
+  error(("%s %s: %s. Data is never changed or dropped by itself: write a migration "
+         .. "(migrations/NNN_name.sql; see docs/apps.md, \"Migrations\")"):format(e.source, e.name, why), 0)
+end
+
+local function sync_table(e)
+  local exec = platform.exec
+  local info = db.query("PRAGMA table_info(" .. quote(e.name) .. ")")
+  if #info == 0 then
+    local cols = { "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT" }
+    for _, f in ipairs(e.fields) do cols[#cols + 1] = column_sql(f) end
+    cols[#cols + 1] = "\"created_at\" TEXT"
+    cols[#cols + 1] = "\"updated_at\" TEXT"
+    exec("CREATE TABLE " .. quote(e.name) .. " (\n  " .. table.concat(cols, ",\n  ") .. "\n)")
+    return
+  end
+  local cols = {}
+  for _, c in ipairs(info) do cols[c.name] = c end
+  if not cols.id or cols.id.pk ~= 1 then
+    error(("%s %s: a table of this name already exists and was not made by borough.entity "
+           .. "(it has no id primary key); choose another name"):format(e.source, e.name), 0)
+  end
+  local refs = {}
+  for _, fk in ipairs(db.query("PRAGMA foreign_key_list(" .. quote(e.name) .. ")")) do refs[fk.from] = fk.table end
+  for _, f in ipairs(e.fields) do
+    local c = cols[f.name]
+    if not c then
+      exec("ALTER TABLE " .. quote(e.name) .. " ADD COLUMN " .. column_sql(f))
+    elseif (c.type or ""):upper() ~= f.sql then
+      migration_needed(e, ("field %s is stored as %s but is now declared as %s"):format(
+                       f.name, c.type ~= "" and c.type or "untyped", f.type))
+    elseif (refs[f.name] or "") ~= (f.to or "") then
+      migration_needed(e, ("field %s referred to %s and now refers to %s"):format(
+                       f.name, refs[f.name] or "nothing", f.to or "nothing"))
+    end
+  end
+  for _, sys in ipairs({ "created_at", "updated_at" }) do
+    if not cols[sys] then exec("ALTER TABLE " .. quote(e.name) .. " ADD COLUMN " .. quote(sys) .. " TEXT") end
+  end
+  -- A column no longer declared keeps its data (a rollback to the version
+  -- before a new field must still load); a migration drops it for good.
+  for _, c in ipairs(info) do
+    if not e.field[c.name] and not system_columns[c.name] then
+      log.warn(("%s %s.%s is in the database but not declared; its data is kept "
+                .. "(a migration with ALTER TABLE %s DROP COLUMN %s; removes it)"):format(
+               e.source, e.name, c.name, e.name, c.name))
+    end
+  end
+end
+
+-- The indexes the platform manages for an entity: named bo_<entity>_...
+local function sync_indexes(e)
+  local exec = platform.exec
+  local t = quote(e.name)
+  local want, order = {}, {}
+  local function add(name, sql)
+    want[name] = sql
+    order[#order + 1] = name
+  end
+  for _, f in ipairs(e.fields) do
+    if f.unique then
+      add(("bo_%s_%s_unique"):format(e.name, f.name),
+          ("CREATE UNIQUE INDEX %s ON %s (%s)"):format(quote(("bo_%s_%s_unique"):format(e.name, f.name)), t, quote(f.name)))
+    elseif f.index or f.type == "reference" then
+      add(("bo_%s_%s_index"):format(e.name, f.name),
+          ("CREATE INDEX %s ON %s (%s)"):format(quote(("bo_%s_%s_index"):format(e.name, f.name)), t, quote(f.name)))
+    end
+  end
+  for _, list in ipairs(e.indexes) do
+    local name = ("bo_%s_%s_index"):format(e.name, table.concat(list, "__"))
+    local cols = {}
+    for i, c in ipairs(list) do cols[i] = quote(c) end
+    add(name, ("CREATE INDEX %s ON %s (%s)"):format(quote(name), t, table.concat(cols, ", ")))
+  end
+  local have = {}
+  for _, row in ipairs(db.query("SELECT \"name\" FROM \"sqlite_master\" WHERE \"type\" = 'index' AND \"tbl_name\" = ? "
+                                .. "AND \"name\" LIKE 'bo\\_%' ESCAPE '\\'", e.name)) do
+    have[row.name] = true
+    if not want[row.name] then exec("DROP INDEX " .. quote(row.name)) end
+  end
+  for _, name in ipairs(order) do
+    if not have[name] then
+      local ok, err = pcall(exec, want[name])
+      if not ok then
+        local field = name:match("^bo_" .. e.name .. "_(.-)_unique$")
+        if field then
+          local dup = db.one(("SELECT %s AS value, count(*) AS n FROM %s WHERE %s IS NOT NULL GROUP BY %s "
+                              .. "HAVING count(*) > 1 LIMIT 1"):format(quote(field), t, quote(field), quote(field)))
+          error(("%s %s.%s cannot be unique: %d records share the value %s"):format(
+                e.source, e.name, field, dup and dup.n or 2, dup and tostring(dup.value) or "?"), 0)
+        end
+        error(("%s %s: %s"):format(e.source, e.name, err), 0)
+      end
+    end
+  end
+end
+
+-- The full-text index of an entity: an FTS5 table over the search fields,
+-- kept in step with the records by the methods above (not by triggers: a
+-- trigger's write to FTS5 costs several times a direct one), made again
+-- when the search fields change.
+local function sync_search(e, previous)
+  local exec = platform.exec
+  local name = e.name .. "_fts"
+  local fts = quote(name)
+  local want = e.search_fields and table.concat(e.search_fields, ",") or ""
+  local exists = db.one("SELECT 1 AS found FROM \"sqlite_master\" WHERE \"name\" = ?", name) ~= nil
+  if want == (previous or "") and exists == (want ~= "") then return false end
+  exec("DROP TABLE IF EXISTS " .. fts)
+  if want == "" then return false end
+  local cols = {}
+  for i, f in ipairs(e.search_fields) do cols[i] = quote(f) end
+  exec(("CREATE VIRTUAL TABLE %s USING fts5(%s, tokenize='unicode61 remove_diacritics 2')")
+       :format(fts, table.concat(cols, ", ")))
+  exec(e.sql.fts_fill)
+  return true
+end
+
+-- Records the declarations for export (which reads the database alone).
+local function record_declarations()
+  local exec = platform.exec
+  exec("UPDATE \"_borough_entities\" SET \"declared\" = 0, \"position\" = 1000000 + rowid")
+  for position, e in ipairs(import_order()) do
+    exec("INSERT OR REPLACE INTO \"_borough_entities\" (\"name\", \"position\", \"label\", \"search\", \"declared\") "
+         .. "VALUES (?, ?, ?, ?, 1)", e.name, position, e.label,
+         e.search_fields and table.concat(e.search_fields, ",") or nil)
+    exec("DELETE FROM \"_borough_fields\" WHERE \"entity\" = ?", e.name)
+    for i, f in ipairs(e.fields) do
+      exec("INSERT INTO \"_borough_fields\" (\"entity\", \"position\", \"name\", \"type\", \"label\", \"required\", "
+           .. "\"is_unique\", \"reference\", \"options\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           e.name, i, f.name, f.type, f.label, f.required, f.unique, f.to,
+           f.options and json.encode(json.array(f.options)) or nil)
+    end
+  end
+end
+
+-- Brings the database in line with the declarations: the additive changes
+-- (new entities, fields, indexes, search) are made; anything else stops
+-- the load with a message asking for a migration.
+local function sync(fresh, migrated)
+  for _, e in ipairs(declared) do
+    for _, f in ipairs(e.fields) do
+      if f.type == "reference" and not registry[f.to] then
+        error(("%s %s.%s refers to '%s', which is not a declared entity"):format(e.source, e.name, f.name, f.to), 0)
+      end
+    end
+  end
+  local previous = {}
+  for _, row in ipairs(db.query("SELECT \"name\", \"search\" FROM \"_borough_entities\"")) do
+    previous[row.name] = row.search
+  end
+  for _, e in ipairs(declared) do
+    sync_table(e)
+    sync_indexes(e)
+    -- A migration may have changed searchable text with SQL: index it again.
+    if not sync_search(e, previous[e.name]) and migrated and e.search_fields then
+      platform.exec(e.sql.fts_clear)
+      platform.exec(e.sql.fts_fill)
+    end
+  end
+  record_declarations()
+end
+
+platform.register(fingerprint, sync, registry)
+
+return M
