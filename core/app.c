@@ -9,6 +9,7 @@
  */
 #include "app.h"
 #include "lapi.h"
+#include "loadcache.h"
 #include "lentity.h"
 #include "log.h"
 
@@ -60,6 +61,7 @@ void bo_app_info_unref(bo_app_info *info)
     free(info->title);
     free(info->error);
     bo_snapshot_free(info->snapshot);
+    bo_loadcache_free(info->cache);
     free(info);
 }
 
@@ -287,6 +289,7 @@ int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool pri
     }
     g->sb.owner = g;
     g->sb.snapshot = info->snapshot;
+    g->judging = fill_info;
     lua_State *L = g->sb.L;
 
     bo_limits load_limits = info->limits;
@@ -302,6 +305,7 @@ int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool pri
     lua_pushlightuserdata(L, &c);
     int status = lua_pcall(L, 1, 0, 1);
     bo_sandbox_leave(&g->sb, previous);
+    g->judging = false;
     if (status != LUA_OK) {
         if (status == LUA_ERRMEM)       /* Lua's message for it names no file */
             snprintf(err, errlen, "%s/app.lua: not enough memory while loading the app (limits.memory)",

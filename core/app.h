@@ -38,6 +38,7 @@ typedef struct bo_app_info {
     uint64_t generation;   /* counts loads of this folder */
     bo_snapshot *snapshot; /* the source every generation of it loads from (owned),
                               or NULL to read the folder itself */
+    struct bo_loadcache *cache; /* left by the judging load for the others (owned) */
 } bo_app_info;
 
 /* Where things live; shared by every load. */
@@ -66,6 +67,8 @@ typedef struct bo_gen {
     unsigned inflight;     /* requests running on this generation */
     bool retired;          /* replaced; freed when inflight drops to 0 */
     bool primary;          /* the main thread's load: may migrate */
+    bool judging;          /* while the load that judges a new version runs: it
+                              may fill info->cache */
     bool poisoned;         /* its state is near the memory cap: replace it */
     char *static_root;     /* resolved <app>/static, or NULL */
     lua_State **pool;      /* finished request threads, ready for reuse */

@@ -22,6 +22,7 @@ struct bo_control_client {
     uv_pipe_t pipe;                 /* first: the handle is the client */
     uv_timer_t timer;
     uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
     bo_control *ctl;
     bo_control_client *prev, *next;
     int state;
@@ -92,10 +93,45 @@ void bo_control_reply(bo_control_client *cl, const char *kind, const char *fmt, 
     bo_buf_free(&text);
 }
 
+static void on_client_timeout(uv_timer_t *t);
+
+/* After the answer: reads and drops whatever the client still sends until
+   it closes (closing with unread bytes would reset the connection before
+   the client has read the answer), for at most BO_CONTROL_TIMEOUT_MS. */
+static void on_drop_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    BO_UNUSED(suggested);
+    bo_control_client *cl = h->data;
+    *buf = uv_buf_init(cl->line, BO_CONTROL_LINE_MAX);
+}
+
+static void on_drop_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    BO_UNUSED(buf);
+    if (n < 0)
+        close_client(s->data);
+}
+
+static void on_shut(uv_shutdown_t *req, int status)
+{
+    bo_control_client *cl = req->data;
+    if (cl->closing)
+        return;
+    if (status < 0 || uv_read_start((uv_stream_t *)&cl->pipe, on_drop_alloc, on_drop_read) < 0) {
+        close_client(cl);
+        return;
+    }
+    uv_timer_start(&cl->timer, on_client_timeout, BO_CONTROL_TIMEOUT_MS, 0);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
-    BO_UNUSED(status);
-    close_client(req->data);
+    bo_control_client *cl = req->data;
+    if (cl->closing)
+        return;
+    cl->shutdown_req.data = cl;
+    if (status < 0 || uv_shutdown(&cl->shutdown_req, (uv_stream_t *)&cl->pipe, on_shut) < 0)
+        close_client(cl);
 }
 
 void bo_control_end(bo_control_client *cl, int status)
@@ -114,7 +150,7 @@ void bo_control_end(bo_control_client *cl, int status)
 static void on_client_timeout(uv_timer_t *t)
 {
     bo_control_client *cl = t->data;
-    if (cl->state == CL_READING)
+    if (cl->state != CL_HANDLED)       /* the handler holds a client it has not ended */
         close_client(cl);
 }
 

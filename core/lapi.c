@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "http.h"
 #include "json.h"
+#include "loadcache.h"
 #include "log.h"
 #include "lreq.h"
 #include "lview.h"
@@ -318,6 +319,7 @@ int bo_lapi_open(lua_State *L)
 
     luaL_newlib(L, borough_fns);
     bo_lview_open(L);
+    bo_loadcache_open(L);
     lua_setglobal(L, "borough");
     luaL_newlib(L, log_fns);
     lua_setglobal(L, "log");

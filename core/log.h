@@ -1,7 +1,8 @@
 /*
  * log.h - the server's log: one line per event on stderr, as text or JSON.
- * Every thread may log; each line goes out in a single write(2), so lines
- * from different workers never interleave.
+ * Every thread may log; lines go out in whole-line writes of at most
+ * PIPE_BUF bytes, so lines from different workers never interleave. A
+ * worker batches its access lines and flushes them once per loop turn.
  */
 #ifndef BO_LOG_H
 #define BO_LOG_H
@@ -37,5 +38,13 @@ typedef struct bo_log_request {
 } bo_log_request;
 
 void bo_log_access(const bo_log_request *r);
+
+/* From now on this thread's access lines collect in a batch, written by
+   bo_log_flush() (and before any other line of the thread). */
+void bo_log_batch_begin(void);
+/* Writes this thread's batch. */
+void bo_log_flush(void);
+/* Writes and frees this thread's batch; it writes each line at once again. */
+void bo_log_batch_end(void);
 
 #endif

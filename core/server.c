@@ -8,7 +8,6 @@
  */
 #include "server.h"
 #include "log.h"
-#include "platformdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -359,11 +358,21 @@ static const char *where_of(const bo_app_info *info)
     return info->host ? info->host : "?";
 }
 
-/* Logs and tells the outcome of every entry and every app gone. */
+static void report_gone(outcome *o, const char *name)
+{
+    bo_log(BO_LOG_INFO, name, "unmounted: its folder is gone");
+    tell(o, "out", "%s: unmounted", name);
+}
+
+/* Logs and tells the outcome of every entry and every app gone, in name
+   order. */
 static void report(outcome *o, entry *entries, unsigned n, char **gone, unsigned ngone, bool all)
 {
+    unsigned gi = 0;
     for (unsigned i = 0; i < n; i++) {
         entry *e = &entries[i];
+        while (gi < ngone && strcmp(gone[gi], e->info->name) < 0)
+            report_gone(o, gone[gi++]);
         const char *name = e->info->name;
         bo_metrics_app *row = o->metrics ? bo_metrics_app_row(o->metrics, name) : NULL;
         if (e->error) {
@@ -399,10 +408,8 @@ static void report(outcome *o, entry *entries, unsigned n, char **gone, unsigned
             tell(o, "out", "%s: unchanged (generation %llu)", name, (unsigned long long)e->info->generation);
         }
     }
-    for (unsigned i = 0; i < ngone; i++) {
-        bo_log(BO_LOG_INFO, gone[i], "unmounted: its folder is gone");
-        tell(o, "out", "%s: unmounted", gone[i]);
-    }
+    while (gi < ngone)
+        report_gone(o, gone[gi++]);
 }
 
 static void publish(bo_server *s, bo_catalog *c)
@@ -829,20 +836,6 @@ static int make_dir(const char *dir)
     return -1;
 }
 
-/* Creates data/borough.db or brings its schema up to date, so that a data
-   folder the server cannot use stops it before it listens. */
-static int open_platform_db(const char *data_dir)
-{
-    bo_db *db;
-    char err[512];
-    if (bo_platformdb_open(&db, data_dir, err, sizeof err) < 0) {
-        bo_log(BO_LOG_ERROR, NULL, "%s", err);
-        return -1;
-    }
-    bo_db_close(db);
-    return 0;
-}
-
 int bo_server_run(const bo_config *cfg)
 {
     bo_server *s = bo_calloc(1, sizeof *s);
@@ -860,7 +853,7 @@ int bo_server_run(const bo_config *cfg)
 
     int *fds = bo_calloc((size_t)s->nworkers, sizeof *fds);
     char err[512];
-    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0)
+    if (make_dir(cfg->data_dir) < 0)
         goto out;
     s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
     if (!s->catalog) {

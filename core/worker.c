@@ -312,6 +312,8 @@ static void finish_stop(bo_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->sweep))
         uv_close((uv_handle_t *)&w->sweep, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->flush))
+        uv_close((uv_handle_t *)&w->flush, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->wake))
         uv_close((uv_handle_t *)&w->wake, NULL);
 }
@@ -370,9 +372,17 @@ static void on_wake(uv_async_t *a)
     sync_apps(w);
 }
 
+static void on_flush(uv_prepare_t *p)
+{
+    BO_UNUSED(p);
+    bo_log_flush();
+}
+
 static void worker_main(void *arg)
 {
     bo_worker *w = arg;
+    bo_log_batch_begin();
+    uv_prepare_start(&w->flush, on_flush);
     sync_now(w);
     int rc = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
     if (rc < 0)
@@ -392,6 +402,7 @@ static void worker_main(void *arg)
     w->retired = NULL;
     w->nretired = 0;
     bo_mounts_free(&w->mounts);
+    bo_log_batch_end();
     bo_server_worker_done(w->server);
 }
 
@@ -415,6 +426,7 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd)
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
+    uv_prepare_init(&w->loop, &w->flush);
     uv_tcp_init(&w->loop, &w->listener);
     w->listener.data = w;
     rc = uv_tcp_open(&w->listener, listen_fd);

@@ -42,6 +42,7 @@ typedef struct bo_worker {
     uv_tcp_t listener;
     uv_async_t wake;
     uv_timer_t sweep;
+    uv_prepare_t flush;         /* writes the batched access lines once per loop turn */
     uv_thread_t thread;
     int listen_fd;
     bool started;

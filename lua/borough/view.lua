@@ -1124,9 +1124,21 @@ H.CHILD = function(ctx, locals)
   return setmetatable(locals, { __index = ctx })
 end
 
--- Compiles one view; returns the record or raises "path:line: why".
+-- Compiles one view; returns the record or raises "path:line: why". The
+-- load that judges an app version leaves what the compiler made in the load
+-- cache (core/loadcache.h), so every worker's load of that version skips
+-- the compiler.
 local function load_one(name, path, source)
-  local code, map, extends, includes = compile(source, path)
+  local code, map, extends, includes
+  local cached = borough._load_cache_get("view:" .. path)
+  if cached then
+    local c = json.decode(cached)
+    code, map, extends, includes = c.code, c.map, c.extends, c.includes
+  else
+    code, map, extends, includes = compile(source, path)
+    borough._load_cache_put("view:" .. path,
+      json.encode { code = code, map = map, extends = extends, includes = includes })
+  end
   by_path[path] = map
   local chunk, err = load(code, "=" .. path, "t", {})
   if not chunk then error(map_error(err), 0) end
