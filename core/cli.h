@@ -35,6 +35,8 @@ int bo_cli_remove_tree(const char *path);
 int bo_cmd_serve(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_check(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_reload(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_import(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_export(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_new(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_test(int argc, char **argv, const bo_cli *cli);
 

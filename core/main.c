@@ -37,6 +37,10 @@ static const struct command {
       "                     [--watch] [--metrics-from CIDR]..." },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
     { "check", bo_cmd_check, "borough check [PATH]" },
+    { "import", bo_cmd_import,
+      "borough import APP ENTITY FILE.csv [--mapping FILE | --map COLUMN=FIELD ...] [--skip-bad-rows]\n"
+      "                     [--rejects FILE] [--data DIR] [--apps DIR]" },
+    { "export", bo_cmd_export, "borough export APP [--format csv|json] OUT [--data DIR]" },
     { "new", bo_cmd_new, "borough new NAME [--apps DIR]" },
     { "test", bo_cmd_test, "borough test [PATH]" },
     { "version", cmd_version, "borough version" },

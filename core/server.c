@@ -8,6 +8,7 @@
  */
 #include "server.h"
 #include "log.h"
+#include "platformdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -836,6 +837,20 @@ static int make_dir(const char *dir)
     return -1;
 }
 
+/* Creates data/borough.db or brings its schema up to date, so that a data
+   folder the server cannot use stops it before it listens. */
+static int open_platform_db(const char *data_dir)
+{
+    bo_db *db;
+    char err[512];
+    if (bo_platformdb_open(&db, data_dir, err, sizeof err) < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
+    bo_db_close(db);
+    return 0;
+}
+
 int bo_server_run(const bo_config *cfg)
 {
     bo_server *s = bo_calloc(1, sizeof *s);
@@ -853,7 +868,7 @@ int bo_server_run(const bo_config *cfg)
 
     int *fds = bo_calloc((size_t)s->nworkers, sizeof *fds);
     char err[512];
-    if (make_dir(cfg->data_dir) < 0)
+    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0)
         goto out;
     s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
     if (!s->catalog) {

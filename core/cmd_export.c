@@ -1,0 +1,544 @@
+/*
+ * cmd_export.c - `borough export APP [--format csv|json] OUT`: all of an
+ * app's data, in files any other system can read (the council's exit
+ * route), and safe while the server runs.
+ *
+ * First a consistent copy of data/APP/app.db is made with SQLite's online
+ * backup API (OUT/app.db): it reads one snapshot while writers carry on.
+ * Everything else is read from that copy, so the files agree with each
+ * other and with the backup:
+ *   OUT/<entity>.csv|json   one file per entity, in import order
+ *   OUT/audit-trail.csv|json  the audit trail
+ *   OUT/schema.sql          the database schema
+ *   OUT/manifest.json       what is where, the fields of each entity, and
+ *                           the order to import the files in
+ * The export needs only the database, not the app's code. It is recorded
+ * in the platform audit log (data/borough.db).
+ *
+ * In CSV, values are written as `borough import` reads them back: money in
+ * pounds ("1250.50"), yes/no for booleans, empty for no value. In JSON,
+ * values are as Lua code sees them: money in pence, true/false, null.
+ */
+#include "cli.h"
+#include "csv.h"
+#include "db.h"
+#include "json.h"
+#include "platformdb.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct export_field {
+    char *name;
+    char *type;
+} export_field;
+
+typedef struct export_ctx {
+    const bo_cli *cli;
+    sqlite3 *db;               /* the backup copy */
+    lua_State *L;              /* for the JSON encoder */
+    bool json;
+    const char *out;
+    bo_buf line;
+    char err[512];
+} export_ctx;
+
+static bool is_type(const export_field *f, const char *type)
+{
+    return f && strcmp(f->type, type) == 0;
+}
+
+/* ---- writing files ---- */
+
+static FILE *create_file(export_ctx *x, const char *name)
+{
+    char *path = bo_sprintf("%s/%s", x->out, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        snprintf(x->err, sizeof x->err, "cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return f;
+}
+
+static int close_file(export_ctx *x, FILE *f, const char *name)
+{
+    if (ferror(f) | (fclose(f) != 0)) {
+        snprintf(x->err, sizeof x->err, "cannot write %s/%s: %s", x->out, name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* One CSV cell of column i of the current row of stmt, as the importer
+   reads it back. */
+static void csv_cell(bo_buf *b, sqlite3_stmt *stmt, int i, const export_field *f)
+{
+    int type = sqlite3_column_type(stmt, i);
+    if (type == SQLITE_NULL)
+        return;
+    if (type == SQLITE_INTEGER && is_type(f, "money")) {
+        long long p = sqlite3_column_int64(stmt, i);
+        unsigned long long a = p < 0 ? 0ULL - (unsigned long long)p : (unsigned long long)p;
+        bo_buf_printf(b, "%s%llu.%02llu", p < 0 ? "-" : "", a / 100, a % 100);
+    } else if (type == SQLITE_INTEGER && is_type(f, "boolean")) {
+        bo_buf_puts(b, sqlite3_column_int64(stmt, i) ? "yes" : "no");
+    } else if (type == SQLITE_INTEGER) {
+        bo_buf_put_int(b, sqlite3_column_int64(stmt, i));
+    } else if (type == SQLITE_FLOAT) {
+        bo_buf_printf(b, "%.17g", sqlite3_column_double(stmt, i));
+    } else {
+        bo_csv_put_field(b, (const char *)sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+    }
+}
+
+/* Pushes column i of the current row as Lua sees it. */
+static void push_cell(lua_State *L, sqlite3_stmt *stmt, int i, const export_field *f)
+{
+    switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_NULL:
+        bo_json_push_null(L);
+        break;
+    case SQLITE_INTEGER:
+        if (is_type(f, "boolean"))
+            lua_pushboolean(L, sqlite3_column_int64(stmt, i) != 0);
+        else
+            lua_pushinteger(L, sqlite3_column_int64(stmt, i));
+        break;
+    case SQLITE_FLOAT:
+        lua_pushnumber(L, sqlite3_column_double(stmt, i));
+        break;
+    default:
+        lua_pushlstring(L, (const char *)sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+        break;
+    }
+}
+
+/* Writes every row of stmt to f as CSV (with a header) or as a JSON array
+   of objects. fields[i] describes column i (NULL: no type). Columns named
+   in json_columns hold JSON text and are embedded as values. Returns the
+   row count, or -1 with x->err set. */
+static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_field **fields,
+                            const char *what, bool json_columns)
+{
+    int ncols = sqlite3_column_count(stmt);
+    lua_State *L = x->L;
+    bo_buf *b = &x->line;
+    long long rows = 0;
+    if (!x->json) {
+        b->len = 0;
+        for (int i = 0; i < ncols; i++) {
+            if (i)
+                bo_buf_putc(b, ',');
+            const char *name = sqlite3_column_name(stmt, i);
+            bo_csv_put_field(b, name, strlen(name));
+        }
+        bo_buf_append(b, "\r\n", 2);
+        fwrite(b->data, 1, b->len, f);
+    } else {
+        fputs("[", f);
+        /* The row metatable: __columns keeps the columns in table order. */
+        lua_settop(L, 0);
+        lua_createtable(L, 0, 1);
+        lua_createtable(L, ncols, 0);
+        for (int i = 0; i < ncols; i++) {
+            lua_pushstring(L, sqlite3_column_name(stmt, i));
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "__columns");
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        b->len = 0;
+        if (!x->json) {
+            for (int i = 0; i < ncols; i++) {
+                if (i)
+                    bo_buf_putc(b, ',');
+                csv_cell(b, stmt, i, fields ? fields[i] : NULL);
+            }
+            bo_buf_append(b, "\r\n", 2);
+        } else {
+            lua_settop(L, 1);
+            lua_createtable(L, 0, ncols);
+            for (int i = 0; i < ncols; i++) {
+                const char *name = sqlite3_column_name(stmt, i);
+                bool embed = json_columns && sqlite3_column_type(stmt, i) == SQLITE_TEXT &&
+                             (strcmp(name, "before") == 0 || strcmp(name, "after") == 0);
+                if (!embed || bo_json_decode(L, (const char *)sqlite3_column_text(stmt, i),
+                                             (size_t)sqlite3_column_bytes(stmt, i), x->err, sizeof x->err) < 0)
+                    push_cell(L, stmt, i, fields ? fields[i] : NULL);
+                lua_setfield(L, -2, name);
+            }
+            lua_pushvalue(L, 1);
+            lua_setmetatable(L, -2);
+            bo_buf_puts(b, rows ? ",\n" : "\n");
+            if (bo_json_encode(L, -1, b, x->err, sizeof x->err) < 0) {
+                char why[sizeof x->err];
+                memcpy(why, x->err, sizeof why);
+                snprintf(x->err, sizeof x->err, "%s row %lld: %.300s", what, rows + 1, why);
+                sqlite3_reset(stmt);
+                return -1;
+            }
+        }
+        fwrite(b->data, 1, b->len, f);
+        rows++;
+    }
+    if (x->json)
+        fputs(rows ? "\n]\n" : "]\n", f);
+    if (rc != SQLITE_DONE) {
+        snprintf(x->err, sizeof x->err, "%s: %s", what, sqlite3_errmsg(x->db));
+        return -1;
+    }
+    return rows;
+}
+
+/* ---- reading the copy ---- */
+
+static bool has_table(export_ctx *x, const char *name)
+{
+    sqlite3_stmt *stmt;
+    bool found = false;
+    if (sqlite3_prepare_v2(x->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(stmt) == SQLITE_ROW;
+    }
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+/* Exports one entity; adds its entry to the manifest's entity list (the
+   table on top of x->L's stack, under the row metatable slot). */
+static long long export_entity(export_ctx *x, const char *name, FILE *f)
+{
+    /* Its fields, from what the platform recorded at the last load. */
+    sqlite3_stmt *stmt;
+    export_field *fields = NULL;
+    size_t nfields = 0;
+    if (sqlite3_prepare_v2(x->db, "SELECT name, type FROM _borough_fields WHERE entity = ? ORDER BY position", -1,
+                           &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            fields = bo_realloc(fields, (nfields + 1) * sizeof *fields);
+            fields[nfields].name = bo_strdup((const char *)sqlite3_column_text(stmt, 0));
+            fields[nfields].type = bo_strdup((const char *)sqlite3_column_text(stmt, 1));
+            nfields++;
+        }
+    }
+    sqlite3_finalize(stmt);
+    /* The columns: id, the recorded fields that the table has, timestamps. */
+    bo_buf sql;
+    bo_buf_init(&sql);
+    bo_buf_puts(&sql, "SELECT \"id\"");
+    export_field **cols = bo_calloc(nfields + 3, sizeof *cols);
+    int ncols = 1;
+    for (size_t i = 0; i < nfields; i++) {
+        bo_buf_printf(&sql, ", \"%s\"", fields[i].name);   /* names are [a-z0-9_] (entity.lua) */
+        cols[ncols++] = &fields[i];
+    }
+    bo_buf_printf(&sql, ", \"created_at\", \"updated_at\" FROM \"%s\" ORDER BY \"id\"", name);
+    bo_buf_putc(&sql, '\0');
+    long long rows = -1;
+    if (sqlite3_prepare_v2(x->db, sql.data, -1, &stmt, NULL) != SQLITE_OK)
+        snprintf(x->err, sizeof x->err, "%s: %s", name, sqlite3_errmsg(x->db));
+    else
+        rows = write_rows(x, stmt, f, cols, name, false);
+    sqlite3_finalize(stmt);
+    bo_buf_free(&sql);
+    free(cols);
+    for (size_t i = 0; i < nfields; i++) {
+        free(fields[i].name);
+        free(fields[i].type);
+    }
+    free(fields);
+    return rows;
+}
+
+/* Runs a query whose rows become an array of objects at the top of L
+   (for the manifest). */
+static void push_query(lua_State *L, sqlite3 *db, const char *sql, const char *arg)
+{
+    sqlite3_stmt *stmt;
+    lua_newtable(L);
+    bo_json_mark_array(L, -1);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return;
+    if (arg)
+        sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+    lua_Integer n = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        lua_createtable(L, 0, sqlite3_column_count(stmt));
+        for (int i = 0; i < sqlite3_column_count(stmt); i++) {
+            if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+                continue;
+            const char *name = sqlite3_column_name(stmt, i);
+            if (strcmp(name, "options") == 0 &&
+                bo_json_decode(L, (const char *)sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i),
+                               NULL, 0) == 0) {
+                /* decoded */
+            } else if (strcmp(name, "required") == 0 || strcmp(name, "unique") == 0) {
+                lua_pushboolean(L, sqlite3_column_int(stmt, i));
+            } else {
+                push_cell(L, stmt, i, NULL);
+            }
+            lua_setfield(L, -2, name);
+        }
+        lua_rawseti(L, -2, ++n);
+    }
+    sqlite3_finalize(stmt);
+}
+
+/* The whole export from the copy; returns 0 or -1 with x->err set. */
+static int export_all(export_ctx *x, const char *app, long long *nentities, long long *nrecords,
+                      long long *naudit)
+{
+    lua_State *L = x->L;
+    const char *ext = x->json ? "json" : "csv";
+    lua_settop(L, 0);
+    lua_newtable(L);                                    /* 1: the manifest */
+    lua_pushstring(L, app);
+    lua_setfield(L, 1, "app");
+    lua_pushstring(L, ext);
+    lua_setfield(L, 1, "format");
+    lua_newtable(L);                                    /* 2: its entity list */
+    bo_json_mark_array(L, 2);
+    if (has_table(x, "_borough_entities")) {
+        sqlite3_stmt *list;
+        if (sqlite3_prepare_v2(x->db,
+                               "SELECT name, label, search FROM _borough_entities ORDER BY declared DESC, position, name",
+                               -1, &list, NULL) != SQLITE_OK) {
+            snprintf(x->err, sizeof x->err, "%s", sqlite3_errmsg(x->db));
+            return -1;
+        }
+        while (sqlite3_step(list) == SQLITE_ROW) {
+            char *name = bo_strdup((const char *)sqlite3_column_text(list, 0));
+            if (!has_table(x, name)) {
+                free(name);
+                continue;
+            }
+            char *file = bo_sprintf("%s.%s", name, ext);
+            FILE *f = create_file(x, file);
+            lua_State *T = lua_newthread(L);            /* rows are encoded on their own stack */
+            lua_State *saved = x->L;
+            x->L = T;
+            long long rows = f ? export_entity(x, name, f) : -1;
+            x->L = saved;
+            lua_pop(L, 1);
+            if (f && close_file(x, f, file) < 0)
+                rows = -1;
+            if (rows >= 0) {
+                lua_createtable(L, 0, 5);
+                lua_pushstring(L, name);
+                lua_setfield(L, -2, "name");
+                lua_pushstring(L, (const char *)sqlite3_column_text(list, 1));
+                lua_setfield(L, -2, "label");
+                lua_pushstring(L, file);
+                lua_setfield(L, -2, "file");
+                lua_pushinteger(L, rows);
+                lua_setfield(L, -2, "records");
+                push_query(L, x->db,
+                           "SELECT name, type, label, required, is_unique AS \"unique\", reference, options "
+                           "FROM _borough_fields WHERE entity = ? ORDER BY position", name);
+                lua_setfield(L, -2, "fields");
+                lua_rawseti(L, 2, (lua_Integer)lua_rawlen(L, 2) + 1);
+                (*nentities)++;
+                *nrecords += rows;
+            }
+            free(file);
+            free(name);
+            if (rows < 0) {
+                sqlite3_finalize(list);
+                return -1;
+            }
+        }
+        sqlite3_finalize(list);
+    }
+    lua_setfield(L, 1, "entities");
+
+    /* The audit trail. */
+    if (has_table(x, "_borough_audit")) {
+        char *file = bo_sprintf("audit-trail.%s", ext);
+        FILE *f = create_file(x, file);
+        sqlite3_stmt *stmt = NULL;
+        long long rows = -1;
+        if (f && sqlite3_prepare_v2(x->db,
+                                    "SELECT id, at, who, via, entity, record_id, action, before, after "
+                                    "FROM _borough_audit ORDER BY id", -1, &stmt, NULL) == SQLITE_OK) {
+            lua_State *T = lua_newthread(L);
+            lua_State *saved = x->L;
+            x->L = T;
+            rows = write_rows(x, stmt, f, NULL, "audit trail", true);
+            x->L = saved;
+            lua_pop(L, 1);
+        } else if (f) {
+            snprintf(x->err, sizeof x->err, "audit trail: %s", sqlite3_errmsg(x->db));
+        }
+        sqlite3_finalize(stmt);
+        if (f && close_file(x, f, file) < 0)
+            rows = -1;
+        if (rows < 0) {
+            free(file);
+            return -1;
+        }
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, file);
+        lua_setfield(L, -2, "file");
+        lua_pushinteger(L, rows);
+        lua_setfield(L, -2, "entries");
+        lua_setfield(L, 1, "audit_trail");
+        *naudit = rows;
+        free(file);
+    }
+
+    /* The schema. */
+    FILE *f = create_file(x, "schema.sql");
+    if (!f)
+        return -1;
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(x->db, "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(stmt) == SQLITE_ROW)
+            fprintf(f, "%s;\n", (const char *)sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    if (close_file(x, f, "schema.sql") < 0)
+        return -1;
+    lua_pushliteral(L, "schema.sql");
+    lua_setfield(L, 1, "schema");
+    lua_pushliteral(L, "app.db");
+    lua_setfield(L, 1, "backup");
+    lua_pushfstring(L, "borough import %s <entity> <entity>.csv --data <new data folder>, for each entity in "
+                       "the order listed", app);
+    lua_setfield(L, 1, "to_import");
+
+    bo_buf *b = &x->line;
+    b->len = 0;
+    if (bo_json_encode(L, 1, b, x->err, sizeof x->err) < 0)
+        return -1;
+    bo_buf_putc(b, '\n');
+    f = create_file(x, "manifest.json");
+    if (!f)
+        return -1;
+    fwrite(b->data, 1, b->len, f);
+    return close_file(x, f, "manifest.json");
+}
+
+/* Copies the live database into path with the online backup API. */
+static int backup(export_ctx *x, const char *src_path, const char *path, sqlite3 **copy)
+{
+    bo_db *src;
+    if (bo_db_open(&src, src_path, 0, x->err, sizeof x->err) < 0)
+        return -1;
+    int rc = sqlite3_open_v2(path, copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_backup *bk = sqlite3_backup_init(*copy, "main", bo_db_sqlite(src), "main");
+        if (!bk) {
+            rc = sqlite3_errcode(*copy);
+        } else {
+            /* One step copies every page under one read transaction: one snapshot. */
+            do {
+                rc = sqlite3_backup_step(bk, -1);
+                if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                    sqlite3_sleep(20);
+            } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+            sqlite3_backup_finish(bk);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK)
+        snprintf(x->err, sizeof x->err, "cannot copy %s: %s", src_path,
+                 *copy ? sqlite3_errmsg(*copy) : sqlite3_errstr(rc));
+    bo_db_close(src);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static const char *user_name(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
+{
+    const char *app = NULL, *out = NULL, *data = "data", *format = "csv";
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "--data") == 0) {
+            if (i + 1 >= argc)
+                return bo_cli_usage(cli, "%s needs a value", argv[i]);
+            *(strcmp(argv[i], "--data") == 0 ? &data : &format) = argv[i + 1];
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return bo_cli_usage(cli, "unknown option %s", argv[i]);
+        } else if (!app) {
+            app = argv[i];
+        } else if (!out) {
+            out = argv[i];
+        } else {
+            return bo_cli_usage(cli, "takes APP and OUT, not also %s", argv[i]);
+        }
+    }
+    if (!app || !out)
+        return bo_cli_usage(cli, "needs APP and OUT");
+    if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        return bo_cli_usage(cli, "--format is csv or json, not %s", format);
+    if (strchr(app, '/') || app[0] == '.')
+        return bo_cli_usage(cli, "APP is an app's name (its folder under apps/), not %s", app);
+
+    char *src = bo_sprintf("%s/%s/app.db", data, app);
+    struct stat st;
+    if (stat(src, &st) < 0) {
+        int status = bo_cli_fail(cli, "%s has no data: %s does not exist", app, src);
+        free(src);
+        return status;
+    }
+    if (mkdir(out, 0700) < 0) {
+        int status = errno == EEXIST ? bo_cli_fail(cli, "%s already exists: export into a new folder", out)
+                                     : bo_cli_fail(cli, "cannot create %s: %s", out, strerror(errno));
+        free(src);
+        return status;
+    }
+    export_ctx x = { .cli = cli, .json = strcmp(format, "json") == 0, .out = out };
+    bo_buf_init(&x.line);
+    char *copy_path = bo_sprintf("%s/app.db", out);
+    int status = 1;
+    long long nentities = 0, nrecords = 0, naudit = 0;
+    if (backup(&x, src, copy_path, &x.db) == 0) {
+        /* The copy is ours alone: a rollback journal keeps OUT to one file. */
+        sqlite3_exec(x.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        x.L = luaL_newstate();
+        if (!x.L) {
+            fprintf(stderr, "borough export: out of memory\n");
+            abort();
+        }
+        if (export_all(&x, app, &nentities, &nrecords, &naudit) == 0)
+            status = 0;
+        lua_close(x.L);
+    }
+    sqlite3_close(x.db);
+    if (status != 0) {
+        bo_cli_fail(cli, "%s", x.err);
+    } else {
+        bo_db *pdb = NULL;
+        char err[512];
+        char *detail = bo_sprintf("format=%s out=%s records=%lld audit=%lld", format, out, nrecords, naudit);
+        if (bo_platformdb_open(&pdb, data, err, sizeof err) < 0 ||
+            bo_platformdb_audit(pdb, user_name(), "export", app, detail, err, sizeof err) < 0)
+            fprintf(stderr, "borough export: the export is done but could not be recorded: %s\n", err);
+        bo_db_close(pdb);
+        free(detail);
+        printf("exported %lld entit%s (%lld record%s), %lld audit entr%s, the schema and a backup of %s to %s\n",
+               nentities, nentities == 1 ? "y" : "ies", nrecords, nrecords == 1 ? "" : "s", naudit,
+               naudit == 1 ? "y" : "ies", src, out);
+    }
+    bo_buf_free(&x.line);
+    free(copy_path);
+    free(src);
+    return status;
+}

@@ -1,0 +1,207 @@
+--- borough.import: CSV rows into an entity's records, each row checked
+-- exactly as the entity checks a form (Entity:validate), so a file cannot
+-- put in what a person could not.
+--
+--   local summary, err = Residents:import(csv_text, {
+--     mapping = { ["Surname"] = "last_name", ["Notes"] = false },  -- false: ignore the column
+--     skip_bad_rows = false,     -- false (the default): all rows or none
+--   })
+--
+-- Columns are matched to fields by name or label, ignoring case, spaces
+-- and punctuation ("NHS Number" and "nhs_number" both find nhs_number);
+-- `mapping` names the field for any other column, or false to ignore it.
+-- Columns that match nothing are ignored and listed. Columns id,
+-- created_at and updated_at, when present, are kept (an export reads back
+-- as it was). A required field without a column stops the import before
+-- any row is read.
+--
+-- All or nothing (the default): every row is checked and, if any is
+-- wrong, nothing is imported. With skip_bad_rows the good rows are
+-- imported, committed in batches (so other writers are not kept waiting)
+-- and the bad ones reported.
+--
+-- Returns a summary { rows, imported, rejected, rejects = { { line,
+-- column, message }, ... }, ignored_columns = { ... }, committed }, or nil
+-- and a message when the file cannot be imported at all. Other options:
+-- max_rejects (how many rejects the summary keeps, 1000), on_reject(line,
+-- column, message) (called for each instead), progress(bytes_read,
+-- bytes_total, rows) (called every 1,000 rows).
+
+local fields = require "borough.fields"
+
+local M = {}
+
+local BATCH = 5000
+local PROGRESS_EVERY = 1000
+
+local function normal(s)
+  return (s:lower():gsub("[^%w]+", "_"):gsub("^_+", ""):gsub("_+$", ""))
+end
+
+-- The columns kept whatever the declaration: a record's id and timestamps.
+local system = {
+  id = { name = "id", label = "ID", type = "integer", messages = {} },
+  created_at = { name = "created_at", label = "Created at", type = "datetime", messages = {} },
+  updated_at = { name = "updated_at", label = "Updated at", type = "datetime", messages = {} },
+}
+
+-- Which field each column of the header is for.
+local function map_columns(e, header, mapping)
+  local known = {}
+  for _, f in ipairs(e.fields) do
+    known[normal(f.name)] = f.name
+    known[normal(f.label)] = known[normal(f.label)] or f.name
+  end
+  for name in pairs(system) do known[name] = name end
+  local cols, used, ignored, seen, index = {}, {}, json.array({}), {}, {}
+  for i, text in ipairs(header) do
+    local name = fields.trim(text)
+    seen[name] = true
+    local target
+    if mapping and mapping[name] ~= nil then
+      target = mapping[name]
+      if target == false or target == "" or target == "-" then
+        target = nil
+      elseif not (e.field[target] or system[target]) then
+        return nil, ("The mapping gives column \"%s\" to %s, which is not a field of %s")
+                    :format(name, tostring(target), e.name)
+      end
+    else
+      target = known[normal(name)]
+      if not target then ignored[#ignored + 1] = name end
+    end
+    if target then
+      if used[target] then
+        return nil, ("Columns \"%s\" and \"%s\" are both for %s: map one of them to another field or to nothing")
+                    :format(used[target], name, target)
+      end
+      used[target] = name
+      index[target] = i
+    end
+    cols[i] = { field = target, name = name }
+  end
+  for col in pairs(mapping or {}) do
+    if not seen[col] then
+      return nil, ("The mapping names a column \"%s\" that the file does not have"):format(tostring(col))
+    end
+  end
+  for _, f in ipairs(e.fields) do
+    if f.required and not used[f.name] then
+      return nil, ("The file has no column for %s, which every %s must have"):format(fields.lower(f.label), e.label)
+    end
+  end
+  return cols, ignored, used, index
+end
+
+--- Imports CSV (text, or a reader from borough.csv.reader) into entity e.
+function M.run(e, source, opts)
+  opts = opts or {}
+  local reader = source
+  if type(source) == "string" then reader = borough.csv.reader(source) end
+  local header, line, why = reader:next()
+  if header == nil then return nil, "The file is empty" end
+  if header == false then return nil, ("Line %d: %s"):format(line, why) end
+  local cols, ignored, used, index = map_columns(e, header, opts.mapping)
+  if not cols then return nil, ignored end
+
+  local summary = { rows = 0, imported = 0, rejected = 0, rejects = json.array({}), ignored_columns = ignored,
+                    committed = false }
+  local max_rejects = opts.max_rejects or 1000
+  local on_reject, progress = opts.on_reject, opts.progress
+  local ncols = #header
+  local values = {}
+
+  local function reject(at, column, message)
+    if on_reject then
+      on_reject(at, column, message)
+    elseif #summary.rejects < max_rejects then
+      summary.rejects[#summary.rejects + 1] = { line = at, column = column, message = message }
+    end
+  end
+
+  local function system_value(row, name)
+    local i = index[name]
+    if not i or not row[i]:find("%S") then return nil end
+    local f = system[name]
+    return fields.types[f.type].parse(f, row[i])
+  end
+
+  -- One data row: checked, then inserted or reported.
+  local function import_row(row, at)
+    if #row ~= ncols then
+      summary.rejected = summary.rejected + 1
+      reject(at, "", ("The row has %d field%s but the header has %d"):format(#row, #row == 1 and "" or "s", ncols))
+      return
+    end
+    for i = 1, ncols do
+      local field = cols[i].field
+      if field then values[field] = row[i] end
+    end
+    local id, id_err = system_value(row, "id")
+    local created, created_err = system_value(row, "created_at")
+    local updated, updated_err = system_value(row, "updated_at")
+    if id and id <= 0 then id, id_err = nil, "ID must be a whole number above 0" end
+    local clean, errors = e:validate(values)
+    if clean and not (id_err or created_err or updated_err) then
+      local ok, err = pcall(e._insert, e, clean, id, created, updated)
+      if ok then
+        summary.imported = summary.imported + 1
+        return
+      end
+      errors = e:_constraint_errors(err)
+      if not errors then error(err, 0) end
+    end
+    summary.rejected = summary.rejected + 1
+    if id_err then reject(at, used.id, id_err) end
+    if created_err then reject(at, used.created_at, created_err) end
+    if updated_err then reject(at, used.updated_at, updated_err) end
+    for _, err in ipairs(errors or {}) do
+      reject(at, err.field and used[err.field] or "", err.message)
+    end
+  end
+
+  -- Reads and imports up to BATCH rows; false at the end of the file.
+  local function batch()
+    for _ = 1, BATCH do
+      local row, at, bad, column = reader:next()
+      if row == nil then return false end
+      summary.rows = summary.rows + 1
+      if row == false then
+        summary.rejected = summary.rejected + 1
+        reject(at, header[column] and fields.trim(header[column]) or ("column " .. column), bad)
+      else
+        import_row(row, at)
+      end
+      if progress and summary.rows % PROGRESS_EVERY == 0 then
+        local read, total = reader:position()
+        progress(read, total, summary.rows)
+      end
+    end
+    return true
+  end
+
+  local rollback = {}
+  local function all_rows()
+    while db.tx(batch) do end
+    if progress then
+      local read, total = reader:position()
+      progress(read, total, summary.rows)
+    end
+    if summary.rejected > 0 and not opts.skip_bad_rows then error(rollback) end
+  end
+  if opts.skip_bad_rows then
+    all_rows()
+  else
+    local ok, err = pcall(db.tx, all_rows)
+    if not ok then
+      if err ~= rollback then error(err, 0) end
+      summary.valid = summary.imported
+      summary.imported = 0
+      return summary
+    end
+  end
+  summary.committed = summary.imported > 0
+  return summary
+end
+
+return M

@@ -1,0 +1,487 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `borough import` and `borough export` (core/cmd_import.c,
+core/cmd_export.c, lua/borough/import.lua) and of importing from Lua: RFC
+4180 edge cases (quoted commas, line breaks in fields, CRLF, a byte order
+mark, bad UTF-8, ragged rows), header mapping, the rejects file, the
+all-or-nothing and skip-bad-rows modes, the progress bar on a terminal,
+the audit of imported rows, every file of an export, an export taken while
+the server writes, and the exit route: an export imported into an empty
+data folder reproduces the data row by row.
+"""
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import test, run, Server, Client, BOROUGH, write_tree  # noqa: E402
+
+
+def lua(text):
+    return textwrap.dedent(text).lstrip("\n")
+
+
+MODELS = lua('''
+    local M = {}
+    M.teams = borough.entity "teams" {
+      { "name", "text", required = true, unique = true },
+    }
+    M.patients = borough.entity "patients" {
+      label = "patient",
+      search = { "first_name", "last_name" },
+      { "nhs_number", "nhs_number", required = true, unique = true, label = "NHS number" },
+      { "first_name", "text", required = true },
+      { "last_name", "text", required = true },
+      { "born", "date", label = "Date of birth" },
+      { "grant", "money" },
+      { "score", "number" },
+      { "shielding", "boolean" },
+      { "seen_at", "datetime" },
+      { "phone", "phone" },
+      { "postcode", "postcode" },
+      { "notes", "long_text" },
+      { "colour", "choice", options = { "red", "green" } },
+      { "team", "reference", to = "teams" },
+    }
+    return M
+''')
+
+APP = lua('''
+    local app = borough.app { title = "Clinic", mount = "/clinic", public = true }
+    local m = require "models"
+    app:post("/:entity", { csrf = false }, function(req)
+      local r, errors = m[req.params.entity]:create(json.decode(req.body))
+      if not r then return borough.json({ errors = errors }, 422) end
+      return borough.json(r)
+    end)
+    app:post("/:entity/:id", { csrf = false }, function(req)
+      local r, errors = m[req.params.entity]:update(req.params.id, json.decode(req.body))
+      if not r then return borough.json({ errors = errors }, 422) end
+      return borough.json(r)
+    end)
+    app:delete("/:entity/:id", { csrf = false }, function(req)
+      return borough.json({ ok = m[req.params.entity]:delete(req.params.id) })
+    end)
+    -- An upload page's import: the body is the CSV.
+    app:post("/upload/:entity", { csrf = false, max_body = 10 * 1024 * 1024 }, function(req)
+      local summary, err = m[req.params.entity]:import(req.body, { skip_bad_rows = req.query.skip == "1" })
+      if not summary then return borough.json({ error = err }, 400) end
+      return borough.json(summary)
+    end)
+    return app
+''')
+
+HEADER = "NHS Number,First name,Last name,Date of birth,Grant,Shielding,Notes\r\n"
+
+
+class Tmp:
+    """A scratch folder with the clinic app in apps/clinic and a data folder."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="borough-import-")
+        write_tree(self.dir, {"apps": {"clinic": {"app.lua": APP, "models.lua": MODELS}}})
+        self.app = os.path.join(self.dir, "apps", "clinic")
+        self.data = os.path.join(self.dir, "data")
+
+    def write(self, name, content):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+        return path
+
+    def read(self, name):
+        with open(os.path.join(self.dir, name), "rb") as f:
+            return f.read().decode()
+
+    def borough(self, *args, data=None):
+        cmd = [BOROUGH] + [a.replace("APP", self.app) for a in args] + ["--data", data or self.data]
+        return subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=120)
+
+    def db(self, data=None):
+        return sqlite3.connect(os.path.join(data or self.data, "clinic", "app.db"))
+
+    def rows(self, sql, data=None):
+        db = self.db(data)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+SUMMARY = re.compile(r"^imported (\d+) (\w+) from (.+) in \d+\.\d\d s(.*)\n$")
+
+
+@test
+def rfc4180_edge_cases_import():
+    with Tmp() as t:
+        text = ("\ufeff" + HEADER +
+                '9434765919,Ada,"Lovelace, Countess",10/12/1815,"£1,250.50",yes,"Line one\r\nLine two, with ""quotes"""\r\n'
+                '4010232137,Alan,Turing,23/6/1912,,no,\r\n'
+                '4857773457,Grace,Hopper,,12,,"caf\u00e9 \u2014 \u00e0 la carte"')       # no final line break
+        path = t.write("in.csv", text)
+        p = t.borough("import", "APP", "patients", path)
+        assert p.returncode == 0, p
+        m = SUMMARY.match(p.stdout)
+        assert m and m.group(1, 2, 3, 4) == ("3", "patients", path, ""), p.stdout
+        assert p.stderr == "", p.stderr                      # no terminal: no progress bar
+        rows = t.rows("SELECT nhs_number, first_name, last_name, born, \"grant\", shielding, notes FROM patients "
+                      "ORDER BY id")
+        assert rows == [
+            ("9434765919", "Ada", "Lovelace, Countess", "1815-12-10", 125050, 1, 'Line one\nLine two, with "quotes"'),
+            ("4010232137", "Alan", "Turing", "1912-06-23", None, 0, None),
+            ("4857773457", "Grace", "Hopper", None, 1200, None, "caf\u00e9 \u2014 \u00e0 la carte"),
+        ], rows
+        audit = t.rows("SELECT who, via, entity, record_id, action FROM _borough_audit ORDER BY id")
+        assert audit == [("system", "borough import in.csv", "patients", i, "create") for i in (1, 2, 3)], audit
+        # The search index has them too.
+        assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'countess'") == [(1,)]
+
+
+BAD = (HEADER +
+       '9434765919,Ada,Lovelace,10/12/1815,,yes,\r\n'            # line 2: good
+       '4010232137,Al\xe9n,Turing,,,no,\r\n'                     # line 3: not UTF-8 (Latin-1 é)
+       '4857773457,Grace\r\n'                                     # line 4: ragged
+       '123,,Hopper,31/2/1900,lots,maybe,\r\n'                    # line 5: four wrong fields
+       '9434765919,Ada,Again,,,,\r\n'                              # line 6: duplicate NHS number
+       '"9990000018",Multi,Name,,,,"note\r\nline"\r\n'               # line 7 (spans 8): good
+       '9990000026,"Open,Quote,,,,\r\n')                          # line 9: never closed
+
+REJECTS = [
+    ["line", "column", "message"],
+    ["3", "First name", 'the text is not UTF-8 (save the file as "CSV UTF-8")'],
+    ["4", "", "The row has 2 fields but the header has 7"],
+    ["5", "NHS Number", "NHS number must be 10 digits"],
+    ["5", "First name", "Enter first name"],
+    ["5", "Date of birth", "Date of birth must be a real date"],
+    ["5", "Grant", "Grant must be an amount of money, like 150 or 150.50"],
+    ["5", "Shielding", "Shielding must be yes or no"],
+    ["6", "NHS Number", "A patient with this NHS number already exists"],
+    ["9", "First name", 'a quoted field is not closed (a " is missing)'],
+]
+
+
+def to_bytes(text):
+    # The file holds one Latin-1 byte on line 3, the rest is UTF-8.
+    return text.encode("utf-8").replace("Al\xe9n".encode("utf-8"), b"Al\xe9n")
+
+
+@test
+def all_or_nothing_reports_every_bad_row_and_imports_none():
+    with Tmp() as t:
+        path = t.write("bad.csv", to_bytes(BAD))
+        p = t.borough("import", "APP", "patients", path, "--rejects", "rejects.csv")
+        assert p.returncode == 1, p
+        assert p.stdout == ""
+        assert p.stderr == ("nothing imported: 5 of 7 rows of %s are wrong (see rejects.csv); fix them or use "
+                            "--skip-bad-rows\n" % path), p.stderr
+        assert list(csv.reader(io.StringIO(t.read("rejects.csv")))) == REJECTS
+        assert t.rows("SELECT count(*) FROM patients") == [(0,)]
+        assert t.rows("SELECT count(*) FROM _borough_audit") == [(0,)]
+        # Without --rejects the first rejects go to stderr as file:line: column: message.
+        p = t.borough("import", "APP", "patients", path)
+        lines = p.stderr.splitlines()
+        assert lines[0] == '%s:3: First name: the text is not UTF-8 (save the file as "CSV UTF-8")' % path, lines
+        assert lines[1] == "%s:4: The row has 2 fields but the header has 7" % path
+        assert len(lines) == len(REJECTS) - 1 + 1
+
+
+@test
+def skip_bad_rows_imports_the_good_ones():
+    with Tmp() as t:
+        path = t.write("bad.csv", to_bytes(BAD))
+        p = t.borough("import", "APP", "patients", path, "--skip-bad-rows", "--rejects", "rejects.csv")
+        assert p.returncode == 0, p
+        m = SUMMARY.match(p.stdout)
+        assert m and m.group(1) == "2" and m.group(4) == "; 5 rows rejected (see rejects.csv)", p.stdout
+        assert list(csv.reader(io.StringIO(t.read("rejects.csv")))) == REJECTS
+        assert t.rows("SELECT nhs_number, first_name, notes FROM patients ORDER BY id") == [
+            ("9434765919", "Ada", None), ("9990000018", "Multi", "note\nline")], t.rows("SELECT * FROM patients")
+
+
+@test
+def columns_map_by_name_label_or_mapping():
+    with Tmp() as t:
+        text = "Surname,first_name,NHS number,Ward,Shield?\r\nHopper,Grace,4857773457,North,yes\r\n"
+        path = t.write("map.csv", text)
+        p = t.borough("import", "APP", "patients", path)
+        assert p.returncode == 1
+        assert p.stderr == ("borough import: %s: The file has no column for last name, which every patient must "
+                            "have\n" % path), p.stderr
+        p = t.borough("import", "APP", "patients", path, "--map", "Surname=last_name", "--map", "Shield?=shielding")
+        assert p.returncode == 0, p
+        assert t.rows("SELECT last_name, shielding FROM patients") == [("Hopper", 1)]
+        mapping = t.write("mapping.txt", "# the council's list\nSurname = last_name\n  Ward = -\nShield? =\n")
+        text2 = text.replace("4857773457", "9434765919")
+        p = t.borough("import", "APP", "patients", t.write("map2.csv", text2), "--mapping", mapping)
+        assert p.returncode == 0, p
+        assert t.rows("SELECT last_name, shielding FROM patients ORDER BY id") == [("Hopper", 1), ("Hopper", None)]
+        p = t.borough("import", "APP", "patients", path, "--map", "Surname=surname")
+        assert p.stderr.endswith('The mapping gives column "Surname" to surname, which is not a field of patients\n'), p.stderr
+        p = t.borough("import", "APP", "patients", path, "--map", "Last=last_name")
+        assert p.stderr.endswith('The mapping names a column "Last" that the file does not have\n'), p.stderr
+        p = t.borough("import", "APP", "patients", path, "--map", "Ward=first_name")
+        assert p.stderr.endswith('Columns "first_name" and "Ward" are both for first_name: map one of them to another '
+                                 'field or to nothing\n'), p.stderr
+
+
+@test
+def command_line_mistakes():
+    with Tmp() as t:
+        path = t.write("x.csv", HEADER)
+        cases = [
+            (("import", "APP", "patients"), 2, "borough import: needs APP, ENTITY and FILE.csv\n"),
+            (("import", "APP", "patients", path, "--colour"), 2, "borough import: unknown option --colour\n"),
+            (("import", "APP", "patients", path, "--map", "nothing"), 2,
+             "borough import: --map takes COLUMN=FIELD, not nothing\n"),
+            (("import", "APP", "nurses", path), 1, "borough import: the app has no entity 'nurses'\n"),
+            (("import", "APP", "patients", os.path.join(t.dir, "missing.csv")), 1,
+             "borough import: cannot read %s: No such file or directory\n" % os.path.join(t.dir, "missing.csv")),
+            (("import", "APP", "patients", t.write("empty.csv", "")), 1,
+             "borough import: %s: The file is empty\n" % os.path.join(t.dir, "empty.csv")),
+            (("export", "clinic"), 2, "borough export: needs APP and OUT\n"),
+            (("export", "clinic", "out", "--format", "xml"), 2, "borough export: --format is csv or json, not xml\n"),
+            (("export", "nowhere", "out"), 1,
+             "borough export: nowhere has no data: %s/nowhere/app.db does not exist\n" % t.data),
+        ]
+        for args, status, stderr in cases:
+            p = t.borough(*args)
+            assert p.returncode == status, (args, p)
+            assert p.stderr.startswith(stderr), (args, p.stderr, stderr)
+
+
+@test
+def a_progress_bar_only_on_a_terminal():
+    import pty
+    with Tmp() as t:
+        rows = "".join("%s,First%d,Last%d,,,,\r\n" % (nhs, i, i) for i, nhs in enumerate(nhs_numbers(2500)))
+        path = t.write("many.csv", HEADER + rows)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([BOROUGH, "import", t.app, "patients", path, "--data", t.data], cwd=t.dir,
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out, chunks = p.communicate(timeout=120)[0], []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(master)
+        bar = b"".join(chunks).decode()
+        assert p.returncode == 0 and SUMMARY.match(out.decode()), out
+        assert "\r[" in bar and "%  1000 rows" in bar and "100%  2500 rows" in bar, repr(bar[:300])
+        assert bar.endswith("\r\x1b[K"), repr(bar[-40:])      # the bar is cleared before the summary
+
+
+def nhs_numbers(n, start=900000000):
+    """n fake NHS numbers (starting with 9) with valid check digits."""
+    out, base = [], start
+    while len(out) < n:
+        digits = str(base)
+        base += 1
+        total = sum(int(d) * (10 - i) for i, d in enumerate(digits))
+        check = (11 - total % 11) % 11
+        if check != 10:
+            out.append(digits + str(check))
+    return out
+
+
+@test
+def an_upload_page_imports_through_the_same_checks():
+    with Tmp() as t, Server(os.path.join(t.dir, "apps")) as s:
+        c = Client(s.port)
+        r = c.request("POST", "/clinic/upload/patients", {"Content-Type": "text/csv"}, to_bytes(BAD))
+        body = json.loads(r.body)
+        assert r.status == 200, r
+        assert (body["rows"], body["imported"], body["rejected"], body["valid"], body["committed"]) == (7, 0, 5, 2, False)
+        assert [[str(x["line"]), x["column"], x["message"]] for x in body["rejects"]] == REJECTS[1:]
+        r = c.request("POST", "/clinic/upload/patients?skip=1", {"Content-Type": "text/csv"}, to_bytes(BAD))
+        body = json.loads(r.body)
+        assert (body["imported"], body["rejected"], body["committed"]) == (2, 5, True), body
+        r = c.request("POST", "/clinic/upload/patients", {"Content-Type": "text/csv"}, "Name\r\nx\r\n")
+        assert json.loads(r.body) == {"error": "The file has no column for NHS number, which every patient must have"}
+        c.close()
+        db = sqlite3.connect(os.path.join(s.data_dir, "clinic", "app.db"))
+        audit = db.execute("SELECT who, via FROM _borough_audit").fetchall()
+        db.close()
+        assert len(audit) == 2 and all(w == "public" and v for w, v in audit), audit
+
+
+def post(port, path, value):
+    c = Client(port)
+    try:
+        r = c.request("POST", path, {"Content-Type": "application/json"}, json.dumps(value))
+        assert r.status == 200, (path, value, r)
+        return json.loads(r.body)
+    finally:
+        c.close()
+
+
+def seed(port):
+    post(port, "/clinic/teams", {"name": "North"})
+    post(port, "/clinic/teams", {"name": "South, \"the\" team"})
+    post(port, "/clinic/teams", {"name": "Gone"})
+    c = Client(port)
+    assert c.request("DELETE", "/clinic/teams/3").status == 200     # a gap in the ids
+    c.close()
+    people = [
+        {"nhs_number": "9434765919", "first_name": "Ada", "last_name": "Lovelace", "born": "1815-12-10",
+         "grant": "£1,250.50", "score": "0.1", "shielding": "yes", "seen_at": "2024-07-01 10:30",
+         "phone": "07700 900982", "postcode": "sw1a1aa", "notes": "Line one\nLine two, \"quoted\"\ttabbed",
+         "colour": "red", "team": 1},
+        {"nhs_number": "4010232137", "first_name": "Zo\u00eb", "last_name": "\u00c5ngstr\u00f6m \u2014 \u65e5\u672c",
+         "grant": "-5", "score": "42", "shielding": "no", "team": 2},
+        {"nhs_number": "4857773457", "first_name": " Grace ", "last_name": "Hopper"},
+    ]
+    for p in people:
+        post(port, "/clinic/patients", p)
+    post(port, "/clinic/patients/3", {"notes": "Updated", "score": "-1.5"})
+
+
+@test
+def export_writes_every_file():
+    with Tmp() as t, Server(os.path.join(t.dir, "apps"), args=()) as s:
+        seed(s.port)
+        p = t.borough("export", "clinic", "out", data=s.data_dir)
+        assert p.returncode == 0, p
+        assert p.stdout == ("exported 2 entities (5 records), 8 audit entries, the schema and a backup of "
+                            "%s/clinic/app.db to out\n" % s.data_dir), p.stdout
+        out = os.path.join(t.dir, "out")
+        assert sorted(os.listdir(out)) == ["app.db", "audit-trail.csv", "manifest.json", "patients.csv",
+                                           "schema.sql", "teams.csv"]
+        teams = t.read("out/teams.csv")
+        assert teams.startswith('id,name,created_at,updated_at\r\n1,North,') and '\r\n2,"South, ""the"" team",' in teams
+        patients = list(csv.reader(io.StringIO(t.read("out/patients.csv"))))
+        assert patients[0] == ["id", "nhs_number", "first_name", "last_name", "born", "grant", "score", "shielding",
+                               "seen_at", "phone", "postcode", "notes", "colour", "team", "created_at", "updated_at"]
+        assert patients[1][:14] == ["1", "9434765919", "Ada", "Lovelace", "1815-12-10", "1250.50", "0.10000000000000001",
+                                    "yes", "2024-07-01T09:30:00Z", "07700900982", "SW1A 1AA",
+                                    "Line one\nLine two, \"quoted\"\ttabbed", "red", "1"]
+        assert patients[2][5:8] == ["-5.00", "42", "no"]
+        assert patients[3][4:8] == ["", "", "-1.5", ""]
+        manifest = json.load(open(os.path.join(out, "manifest.json")))
+        assert [(e["name"], e["file"], e["records"]) for e in manifest["entities"]] == [
+            ("teams", "teams.csv", 2), ("patients", "patients.csv", 3)]
+        assert manifest["entities"][1]["fields"][4] == {"name": "grant", "type": "money", "label": "Grant",
+                                                        "required": False, "unique": False}
+        assert manifest["entities"][1]["fields"][11]["options"] == ["red", "green"]
+        assert manifest["audit_trail"] == {"file": "audit-trail.csv", "entries": 8}
+        assert (manifest["app"], manifest["format"], manifest["schema"], manifest["backup"]) == (
+            "clinic", "csv", "schema.sql", "app.db")
+        audit = list(csv.reader(io.StringIO(t.read("out/audit-trail.csv"))))
+        assert audit[0] == ["id", "at", "who", "via", "entity", "record_id", "action", "before", "after"]
+        assert [a[4:7] for a in audit[1:]] == [["teams", "1", "create"], ["teams", "2", "create"],
+                                               ["teams", "3", "create"], ["teams", "3", "delete"],
+                                               ["patients", "1", "create"], ["patients", "2", "create"],
+                                               ["patients", "3", "create"], ["patients", "3", "update"]]
+        assert json.loads(audit[-1][8]) == {"notes": "Updated", "score": -1.5}
+        assert "CREATE TABLE \"patients\"" in t.read("out/schema.sql")
+        copy = sqlite3.connect(os.path.join(out, "app.db"))
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT count(*) FROM patients").fetchone() == (3,)
+        copy.close()
+        pdb = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
+        event = pdb.execute("SELECT action, app, detail FROM platform_audit").fetchall()
+        pdb.close()
+        assert event == [("export", "clinic", "format=csv out=out records=5 audit=8")], event
+        p = t.borough("export", "clinic", "out", data=s.data_dir)
+        assert (p.returncode, p.stderr) == (1, "borough export: out already exists: export into a new folder\n")
+
+
+@test
+def export_as_json_keeps_lua_values():
+    with Tmp() as t, Server(os.path.join(t.dir, "apps")) as s:
+        seed(s.port)
+        p = t.borough("export", "clinic", "out", "--format", "json", data=s.data_dir)
+        assert p.returncode == 0, p
+        out = os.path.join(t.dir, "out")
+        assert sorted(os.listdir(out)) == ["app.db", "audit-trail.json", "manifest.json", "patients.json",
+                                           "schema.sql", "teams.json"]
+        patients = json.load(open(os.path.join(out, "patients.json")))
+        assert list(patients[0].keys())[:4] == ["id", "nhs_number", "first_name", "last_name"]
+        first = patients[0]
+        assert (first["grant"], first["score"], first["shielding"], first["team"]) == (125050, 0.1, True, 1)
+        assert patients[2]["born"] is None and patients[2]["first_name"] == "Grace"
+        assert patients[1]["last_name"] == "\u00c5ngstr\u00f6m \u2014 \u65e5\u672c"
+        audit = json.load(open(os.path.join(out, "audit-trail.json")))
+        assert audit[-1]["after"] == {"notes": "Updated", "score": -1.5}      # embedded as JSON, not text
+        assert audit[0]["before"] is None
+
+
+@test
+def an_export_imports_into_an_empty_data_folder_row_by_row():
+    with Tmp() as t, Server(os.path.join(t.dir, "apps")) as s:
+        seed(s.port)
+        assert t.borough("export", "clinic", "out", data=s.data_dir).returncode == 0
+        manifest = json.load(open(os.path.join(t.dir, "out", "manifest.json")))
+        fresh = os.path.join(t.dir, "fresh")
+        for e in manifest["entities"]:
+            p = t.borough("import", "APP", e["name"], os.path.join("out", e["file"]), data=fresh)
+            assert p.returncode == 0, p
+        for e in manifest["entities"]:
+            cols = ", ".join('"%s"' % c for c in ["id"] + [f["name"] for f in e["fields"]] + ["created_at", "updated_at"])
+            sql = "SELECT %s FROM %s ORDER BY id" % (cols, e["name"])
+            before, after = t.rows(sql, data=s.data_dir), t.rows(sql, data=fresh)
+            assert len(before) == e["records"] and before == after, (e["name"], before, after)
+        # Search works on the imported data too.
+        assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'lovelace'", data=fresh) == [(1,)]
+
+
+@test
+def export_is_consistent_while_the_server_writes():
+    with Tmp() as t, Server(os.path.join(t.dir, "apps"), workers=2) as s:
+        post(s.port, "/clinic/teams", {"name": "North"})
+        stop, done, failed = threading.Event(), [], []
+
+        def write(w):
+            c = Client(s.port)
+            i = 0
+            while not stop.is_set():
+                r = c.request("POST", "/clinic/teams", {"Content-Type": "application/json"},
+                              json.dumps({"name": "Team %d.%d" % (w, i)}))
+                if r.status != 200:
+                    failed.append(r)
+                i += 1
+            done.append(i)
+            c.close()
+
+        writers = [threading.Thread(target=write, args=(w,)) for w in range(3)]
+        for w in writers:
+            w.start()
+        try:
+            for n in range(3):
+                p = t.borough("export", "clinic", "out%d" % n, data=s.data_dir)
+                assert p.returncode == 0, p
+                teams = list(csv.reader(io.StringIO(t.read("out%d/teams.csv" % n))))[1:]
+                audit = list(csv.reader(io.StringIO(t.read("out%d/audit-trail.csv" % n))))[1:]
+                copy = sqlite3.connect(os.path.join(t.dir, "out%d" % n, "app.db"))
+                in_copy = copy.execute("SELECT count(*) FROM teams").fetchone()[0]
+                copy.close()
+                # One snapshot: the records, the audit trail and the backup agree.
+                assert len(teams) == len(audit) == in_copy, (len(teams), len(audit), in_copy)
+        finally:
+            stop.set()
+            for w in writers:
+                w.join()
+        assert sum(done) > 0 and not failed, failed[:3]
+
+
+run()
