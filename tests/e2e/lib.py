@@ -319,3 +319,41 @@ local app = borough.app { title = "Hello", mount = "/hello" }
 app:get("/", function(req) return "Hello, World!" end)
 return app
 '''}
+
+
+def control(data_dir, data, read=True, timeout=30):
+    """Sends raw bytes to the control socket of the server using data_dir;
+    returns everything it answers until it closes (b"" if read is False)."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(timeout * SLOW)
+    c.connect(os.path.join(data_dir, "control.sock"))
+    try:
+        c.sendall(data)
+        out = b""
+        while read:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        c.close()
+
+
+def reload(data_dir, *args, timeout=60):
+    """Runs `borough reload ARGS --data data_dir`; returns (status, stdout, stderr)."""
+    p = subprocess.run([BOROUGH, "reload", *args, "--data", data_dir], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout * SLOW)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def metrics(port):
+    """GET /metrics as {"name{labels}": value}."""
+    r = get(port, "/metrics")
+    assert r.status == 200, r
+    out = {}
+    for line in r.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out

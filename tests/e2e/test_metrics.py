@@ -8,12 +8,12 @@ import os
 import re
 import sys
 import textwrap
+import subprocess
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, SLOW, BOROUGH  # noqa: E402
-import subprocess  # noqa: E402
+from lib import test, run, Server, Client, SLOW, BOROUGH, metrics, reload  # noqa: E402
 
 
 def lua(text):
@@ -76,7 +76,7 @@ def metrics_count_requests_latency_errors_and_apps():
         assert m['borough_generations_loaded{app="shop"}'] == 2          # one per worker
         # Only this one is open (the server may not have seen the others close yet).
         deadline = time.time() + 5 * SLOW
-        while samples(get(s.port, "/metrics").body.decode())['borough_open_connections'] != 1:
+        while metrics(s.port)['borough_open_connections'] != 1:
             assert time.time() < deadline, "connections never closed"
             time.sleep(0.01)
         assert m['borough_build_info{version="0.1.0"}'] == 1
@@ -103,14 +103,12 @@ def metrics_count_requests_latency_errors_and_apps():
 def metrics_show_unavailable_apps_and_reload_failures():
     broken = {"app.lua": "error('not today')\n"}
     with Server({"shop": APP, "broken": broken}) as s:
-        m = samples(get(s.port, "/metrics").body.decode())
+        m = metrics(s.port)
         assert m['borough_app_up{app="broken"}'] == 0 and m['borough_app_up{app="shop"}'] == 1, m
         with open(os.path.join(s.apps_dir, "shop", "app.lua"), "w") as f:
             f.write("error('nor today')\n")
-        p = subprocess.run([BOROUGH, "reload", "shop", "--data", s.data_dir], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=30 * SLOW)
-        assert p.returncode == 1, p
-        m = samples(get(s.port, "/metrics").body.decode())
+        assert reload(s.data_dir, "shop")[0] == 1
+        m = metrics(s.port)
         assert m['borough_reload_failures_total{app="shop"}'] == 1, m
         assert m['borough_app_up{app="shop"}'] == 1, m          # the running version serves on
 

@@ -9,7 +9,6 @@ freed; and a steady load across many reloads without one failed request.
 Exact outputs throughout: the lines `borough reload` prints, its exit
 status, the error text (the same `borough check` prints).
 """
-import json
 import os
 import re
 import shutil
@@ -18,13 +17,13 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, SLOW, BOROUGH, SANITIZED, write_tree  # noqa: E402
+import lib  # noqa: E402
+from lib import test, run, Server, Client, SLOW, BOROUGH, SANITIZED, metrics  # noqa: E402
 
 
 def lua(text):
@@ -46,11 +45,8 @@ def versioned(v, mount="/hello", extra=""):
     ''' % (mount, v, v, extra))
 
 
-def reload(s, *args, timeout=60):
-    """Runs `borough reload ARGS --data <the server's>`; returns (status, out, err)."""
-    p = subprocess.run([BOROUGH, "reload", *args, "--data", s.data_dir], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout * SLOW)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+def reload(s, *args):
+    return lib.reload(s.data_dir, *args)
 
 
 def check(path):
@@ -76,18 +72,6 @@ def body(port, path, host="127.0.0.1"):
         return r.status, r.body.decode()
     finally:
         c.close()
-
-
-def metrics(port):
-    """The /metrics samples as {"name{labels}": value}."""
-    status, text = body(port, "/metrics")
-    assert status == 200, text
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.rsplit(" ", 1)
-            out[key] = float(value)
-    return out
 
 
 # ---- reload ----
@@ -352,21 +336,7 @@ def watch_reloads_on_change():
 # ---- the control socket ----
 
 def control(s, data, read=True):
-    """Sends raw bytes to the control socket; returns what it answers."""
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.settimeout(10 * SLOW)
-    c.connect(os.path.join(s.data_dir, "control.sock"))
-    try:
-        c.sendall(data)
-        out = b""
-        while read:
-            chunk = c.recv(4096)
-            if not chunk:
-                break
-            out += chunk
-        return out
-    finally:
-        c.close()
+    return lib.control(s.data_dir, data, read)
 
 
 @test

@@ -16,13 +16,12 @@ size means nothing: there the test runs 100 reloads and relies on the leak
 checker at exit and on the count of loaded generations.
 """
 import os
-import socket
 import sys
 import textwrap
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, SLOW, SANITIZED  # noqa: E402
+from lib import test, run, Server, Client, SLOW, SANITIZED, control  # noqa: E402
 
 RELOADS = 100 if SANITIZED else 1000
 WARMUP = 50
@@ -57,22 +56,6 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
-def control(s, line):
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.settimeout(30 * SLOW)
-    c.connect(os.path.join(s.data_dir, "control.sock"))
-    try:
-        c.sendall(line)
-        out = b""
-        while True:
-            chunk = c.recv(4096)
-            if not chunk:
-                return out.decode()
-            out += chunk
-    finally:
-        c.close()
-
-
 def write_version(s, v):
     path = os.path.join(s.apps_dir, "mem", "lib", "words.lua")
     with open(path + ".tmp", "w") as f:
@@ -102,7 +85,7 @@ def resident_memory_comes_back_after_1000_reloads():
                 if i == WARMUP:
                     warm = rss_kib(s.proc.pid)
                 write_version(s, "v%d" % (i % 2))
-                out = control(s, b"reload mem\n")
+                out = control(s.data_dir, b"reload mem\n").decode()
                 assert out == "out mem: reloaded (generation %d)\nexit 0\n" % (i + 2), out
             end = rss_kib(s.proc.pid)
         finally:
