@@ -269,6 +269,51 @@ def rollback_needs_an_earlier_version_and_an_app():
         assert body(s.port, "/hello/") == (200, "v1")
 
 
+PEOPLE_APP = lua('''
+    local app = borough.app { title = "People", mount = "/people", public = true }
+    local M = require "models"
+    app:get("/", function(req) return "version " .. VERSION .. ", " .. M.People:count() .. " people" end)
+    return app
+''')
+
+
+def people_models(version, extra_field=""):
+    return lua('''
+        VERSION = "%s"
+        local M = {}
+        M.People = borough.entity "people" {
+          { "name", "text", required = true },%s
+        }
+        return M
+    ''') % (version, extra_field)
+
+
+@test
+def a_failing_migration_is_refused_and_rollback_crosses_a_migration():
+    with Server({"people": {"app.lua": PEOPLE_APP, "models.lua": people_models("1")}}, workers=2) as s:
+        assert body(s.port, "/people/") == (200, "version 1, 0 people")
+        # v2: a new field and a migration that runs.
+        write(s, "people/models.lua", people_models("2", '\n  { "phone", "text" },'))
+        write(s, "people/migrations/001_index.sql", "CREATE INDEX people_name ON people (name);\n")
+        assert reload(s, "people") == (0, "people: reloaded (generation 2)\n", "")
+        assert body(s.port, "/people/") == (200, "version 2, 0 people")
+        s.wait_log(r"info  \[people\] applied 1 migration")
+        # v3: a migration that fails is refused; nothing of it is applied.
+        write(s, "people/migrations/002_bad.sql", "CREATE TABLE extra (x);\nSELECT nope FROM people;\n")
+        status, out, err = reload(s, "people")
+        assert (status, out) == (1, ""), (status, out, err)
+        assert err == ("%s/people/migrations/002_bad.sql:2: no such column: nope\n"
+                       "people: not reloaded; generation 2 keeps serving\n" % s.apps_dir), err
+        assert body(s.port, "/people/") == (200, "version 2, 0 people")
+        # Rollback to v1 across the applied migration: v1 is judged again
+        # against the database as it is, and serves.
+        assert reload(s, "people", "--rollback") == (0, "people: rolled back to generation 1\n", "")
+        assert body(s.port, "/people/") == (200, "version 1, 0 people")
+        s.wait_log(r"warn  \[people\] \S+/models\.lua:\d+: people\.phone is in the database but not declared")
+        assert reload(s, "people", "--rollback") == (0, "people: rolled back to generation 2\n", "")
+        assert body(s.port, "/people/") == (200, "version 2, 0 people")
+
+
 # ---- generations ----
 
 @test
