@@ -357,3 +357,27 @@ def metrics(port):
             key, value = line.rsplit(" ", 1)
             out[key] = float(value)
     return out
+
+
+def borough(*args, cwd=None, timeout=120):
+    """Runs the borough command line; returns (status, stdout, stderr)."""
+    p = subprocess.run([BOROUGH, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout * SLOW)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class Folder:
+    """A temporary folder holding apps/ (a tree as write_tree takes); the
+    context gives its path and removes it afterwards."""
+
+    def __init__(self, tree):
+        self.path = tempfile.mkdtemp(prefix="borough-e2e-folder-")
+        os.makedirs(os.path.join(self.path, "apps"))
+        write_tree(os.path.join(self.path, "apps"), tree)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False

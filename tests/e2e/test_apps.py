@@ -10,16 +10,13 @@ headers and bodies. Static files have their own file, test_static_files.py.
 import json
 import os
 import re
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, SLOW, BOROUGH, write_tree, HELLO_APP  # noqa: E402
+from lib import test, run, Server, Client, SLOW, BOROUGH, write_tree, HELLO_APP, borough, Folder  # noqa: E402
 
 
 def lua(text):
@@ -1167,28 +1164,6 @@ def two_apps_claiming_one_mount():
 # ---------------------------------------------------------------------------
 # borough check
 # ---------------------------------------------------------------------------
-
-def borough(*args, cwd=None):
-    p = subprocess.run([BOROUGH] + list(args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=60 * SLOW)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-class Folder:
-    """A temporary folder holding apps/ (a tree as lib.write_tree takes)."""
-
-    def __init__(self, tree):
-        self.path = tempfile.mkdtemp(prefix="borough-check-e2e-")
-        os.makedirs(os.path.join(self.path, "apps"))
-        write_tree(os.path.join(self.path, "apps"), tree)
-
-    def __enter__(self):
-        return self.path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
-
 
 @test
 def check_reports_every_broken_app_and_exits_1():

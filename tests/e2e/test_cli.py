@@ -4,41 +4,15 @@
 and `borough version`. Exact outputs and exit statuses."""
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, SLOW, BOROUGH, write_tree, get  # noqa: E402
+from lib import test, run, Server, borough, Folder, get  # noqa: E402
 
 
 def lua(text):
     return textwrap.dedent(text).lstrip("\n")
-
-
-def borough(*args, cwd=None):
-    p = subprocess.run([BOROUGH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                       timeout=120 * SLOW)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-class Folder:
-    """A temporary folder holding apps/ with the given tree."""
-
-    def __init__(self, tree):
-        self.tree = tree
-
-    def __enter__(self):
-        self.root = tempfile.mkdtemp(prefix="borough-cli-")
-        os.makedirs(os.path.join(self.root, "apps"))
-        write_tree(os.path.join(self.root, "apps"), self.tree)
-        return self.root
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.root, ignore_errors=True)
-        return False
 
 
 # ---- borough new ----
