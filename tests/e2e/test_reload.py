@@ -216,6 +216,27 @@ def a_new_app_that_does_not_load_is_unavailable_until_it_does():
         assert body(s.port, "/gamma/") == (200, "g1")
 
 
+@test
+def a_worker_that_cannot_build_the_judged_version_keeps_the_running_one_and_says_so():
+    # The judging load is the first to run this app.lua; every later load
+    # (the worker's) fails: a load that depends on the database's state.
+    flaky = versioned("v2", extra='''
+        db.exec("CREATE TABLE IF NOT EXISTS loads (n INTEGER)")
+        db.exec("INSERT INTO loads VALUES (1)")
+        if db.one("SELECT count(*) AS n FROM loads").n > 1 then error("not the first load") end
+    ''')
+    with Server({"hello": {"app.lua": versioned("v1")}}) as s:
+        write(s, "hello/app.lua", flaky)
+        status, out, err = reload(s, "hello")
+        assert (status, out) == (1, "hello: reloaded (generation 2)\n"), (status, out, err)
+        assert err == ("borough: a worker could not load a new version and kept the running one; "
+                       "see the server's log\n"), err
+        assert body(s.port, "/hello/") == (200, "v1")
+        s.wait_log(r"error \[hello\] worker 1 could not load the new version \(\S+/hello/app\.lua:\d+: "
+                   r"not the first load\); it keeps the running one")
+        assert metrics(s.port)['borough_reload_failures_total{app="hello"}'] == 1
+
+
 # ---- rollback ----
 
 def three_part(v):
