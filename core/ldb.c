@@ -98,9 +98,12 @@ static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
                 rc = sqlite3_bind_double(stmt, i - 1, lua_tonumber(L, i));
             break;
         case LUA_TSTRING: {
+            /* Not copied: the string stays on this call's stack while the
+               statement runs, and the cache clears a statement's bindings
+               each time it hands the statement out (bo_db_prepare). */
             size_t n;
             const char *s = lua_tolstring(L, i, &n);
-            rc = sqlite3_bind_text64(stmt, i - 1, s, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+            rc = sqlite3_bind_text64(stmt, i - 1, s, n, SQLITE_STATIC, SQLITE_UTF8);
             break;
         }
         case LUA_TLIGHTUSERDATA: {

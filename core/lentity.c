@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 const char *(*bo_audit_user)(struct bo_request *r);
@@ -194,6 +195,31 @@ static void push_actor(lua_State *L, bo_request *r)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &via_key);
 }
 
+/* Writes the time now, in UTC with milliseconds ("2024-04-01T09:30:00.123Z"),
+   into out (at least 25 bytes). The date and time of day are worked out
+   once a second. */
+static void utc_now(char *out)
+{
+    static _Thread_local time_t second = -1;
+    static _Thread_local char prefix[24];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != second) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+        second = ts.tv_sec;
+    }
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+    memcpy(out, prefix, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
 /* Encodes the table (or nil) at idx into b; returns the bytes or NULL. */
 static const char *encode_fields(lua_State *L, int idx, bo_buf *b, size_t *len)
 {
@@ -227,22 +253,25 @@ static int p_audit(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     static const char sql[] =
         "INSERT INTO _borough_audit (at, who, via, entity, record_id, action, before, after) "
-        "VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?, ?, ?)";
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    char at[32];
+    utc_now(at);
     char err[512];
     bool was = bo_db_set_platform(db, true);
     sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     int rc = SQLITE_ERROR;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, who, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_TRANSIENT);
         if (via)
-            sqlite3_bind_text(stmt, 2, via, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, entity, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 4, id);
-        sqlite3_bind_text(stmt, 5, action, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(stmt, 3, via, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(stmt, 5, id);
+        sqlite3_bind_text(stmt, 6, action, -1, SQLITE_TRANSIENT);
         if (before)
-            sqlite3_bind_text64(stmt, 6, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            sqlite3_bind_text64(stmt, 7, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
         if (after)
-            sqlite3_bind_text64(stmt, 7, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            sqlite3_bind_text64(stmt, 8, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_DONE)
             snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));

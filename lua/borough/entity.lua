@@ -43,6 +43,9 @@ local platform = assert(borough._platform(), "borough.entity: the platform's fun
 
 local NULL = db.NULL
 local types = fields.types
+-- Kept in locals: validate runs for every field of every row of an import.
+local type, byte, find = type, string.byte, string.find
+local check, required_message = fields.check, fields.required_message
 
 local M = {}
 local registry = {}      -- name -> entity
@@ -137,6 +140,8 @@ local function declare_field(where, entity, spec)
   end
   f.max_length_given = f.max_length ~= nil
   f.max_length = f.max_length or t.default_max_length
+  f.checks = fields.has_checks(f)
+  f.validated = f.checks or f.unique or type_name == "reference"
   if type_name == "choice" then
     if type(f.options) ~= "table" or #f.options == 0 then
       error(("%s %s.%s: a choice needs options = { \"...\", ... }"):format(where, entity, name), 0)
@@ -207,8 +212,10 @@ local function prepare_sql(e)
                        .. table.concat(qmarks, ", ") .. ")"
     e.sql.fts_delete = "DELETE FROM " .. fts .. " WHERE rowid = ?"
     e.sql.fts_clear = "DELETE FROM " .. fts
+    e.sql.fts_count = "SELECT count(*) AS n FROM (SELECT 1 FROM " .. fts .. " WHERE " .. fts .. " MATCH ? LIMIT ?)"
     e.sql.fts_fill = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") SELECT \"id\", "
                      .. table.concat(cols, ", ") .. " FROM " .. t
+    e.sql.fts_fill_ids = e.sql.fts_fill .. " WHERE \"id\" IN (SELECT \"value\" FROM json_each(?))"
   end
 end
 
@@ -283,13 +290,18 @@ local function declare(name, spec)
   end
   e.columns = { "id" }
   e.booleans = {}
-  for _, f in ipairs(e.fields) do
+  e.names = {}
+  for i, f in ipairs(e.fields) do
+    e.names[i] = f.name
     e.columns[#e.columns + 1] = f.name
     if f.type == "boolean" then e.booleans[#e.booleans + 1] = f.name end
   end
   e.columns[#e.columns + 1] = "created_at"
   e.columns[#e.columns + 1] = "updated_at"
   e.record_mt = { __columns = e.columns, __name = "borough.record" }
+  -- The audit trail's snapshot of a record: every field, in order (null
+  -- for no value).
+  e.fields_mt = { __columns = e.names, __name = "borough.fields" }
   prepare_sql(e)
   registry[name] = e
   declared[#declared + 1] = e
@@ -342,7 +354,7 @@ end
 
 -- A record's fields alone (no id or timestamps), for the audit trail.
 local function fields_of(e, record)
-  local out = {}
+  local out = setmetatable({}, e.fields_mt)
   for _, f in ipairs(e.fields) do out[f.name] = record[f.name] end
   return out
 end
@@ -365,12 +377,6 @@ local function add_error(errors, field, msg)
   return errors
 end
 
-local function empty(v)
-  if v == nil or v == NULL then return true end
-  if type(v) ~= "string" then return false end
-  local first = v:byte(1)
-  return first == nil or (first <= 32 and not v:find("%S"))
-end
 
 --- Checks values (a form's fields, a CSV row, a Lua table) as the entity
 -- declares them and returns the clean values to store, or nil and errors.
@@ -382,30 +388,39 @@ function Entity:validate(values, existing)
     error(("%s:validate: values must be a table"):format(self.name), 2)
   end
   local clean, errors = {}, nil
-  local checked = {}
-  for _, f in ipairs(self.fields) do
+  local checked, nchecked = {}, 0
+  local fs = self.fields
+  for i = 1, #fs do
+    local f = fs[i]
     local name = f.name
     local raw = values[name]
-    if existing and raw == nil then
+    if raw == nil and existing then
       clean[name] = existing[name]
-    elseif empty(raw) then
-      if f.required then errors = add_error(errors, name, fields.required_message(f)) end
     else
-      local v, why = f.parse(f, raw)
+      local v, why
+      -- Empty (nil, db.NULL, "" or only spaces) is no value.
+      if raw ~= nil and raw ~= NULL and not (type(raw) == "string" and (raw == "" or
+         (byte(raw, 1) <= 32 and not find(raw, "%S")))) then
+        v, why = f.parse(f, raw)
+      end
       if why then
         errors = add_error(errors, name, why)
       elseif v == nil then
-        if f.required then errors = add_error(errors, name, fields.required_message(f)) end
+        if f.required then errors = add_error(errors, name, required_message(f)) end
       else
         clean[name] = v
-        checked[#checked + 1] = f
+        if f.validated then
+          nchecked = nchecked + 1
+          checked[nchecked] = f
+        end
       end
     end
   end
   local own_id = existing and existing.id or -1
-  for _, f in ipairs(checked) do
+  for i = 1, nchecked do
+    local f = checked[i]
     local v = clean[f.name]
-    local why = fields.check(f, v, clean)
+    local why = f.checks and check(f, v, clean) or nil
     if not why and f.type == "reference" then
       local target = registry[f.to]
       if not db.one(target.sql.exists, v) then
@@ -463,22 +478,28 @@ local function index_record(e, id, values)
 end
 
 --- Inserts clean values (already validated) and writes the audit row; for
--- import, id and timestamps may be given. Runs in the caller's
--- transaction. Returns the new record.
-function Entity:_insert(clean, id, created_at, updated_at)
+-- import, id and timestamps may be given, and the search index may be
+-- left to _index (unindexed: an import indexes a batch of records in one
+-- statement). Runs in the caller's transaction. Returns the new record.
+function Entity:_insert(clean, id, created_at, updated_at, unindexed)
   local now = timestamp()
   created_at, updated_at = created_at or now, updated_at or created_at or now
   local args, n = insert_args, 0
   if id then n = 1; args[1] = id end
-  local fs = self.fields
-  for i = 1, #fs do args[n + i] = clean[fs[i].name] end
-  n = n + #fs + 2
+  local names = self.names
+  for i = 1, #names do args[n + i] = clean[names[i]] end
+  n = n + #names + 2
   args[n - 1], args[n] = created_at, updated_at
   local _, new_id = db.exec(id and self.sql.insert_id or self.sql.insert, table.unpack(args, 1, n))
-  if self.search_fields then index_record(self, new_id, clean) end
-  platform.audit(self.name, new_id, "create", nil, clean)
+  if self.search_fields and not unindexed then index_record(self, new_id, clean) end
+  platform.audit(self.name, new_id, "create", nil, setmetatable(clean, self.fields_mt))
   clean.id, clean.created_at, clean.updated_at = new_id, created_at, updated_at
   return setmetatable(clean, self.record_mt)
+end
+
+--- Adds the records with these ids (a json.array) to the search index.
+function Entity:_index(ids)
+  if self.search_fields and #ids > 0 then db.exec(self.sql.fts_fill_ids, json.encode(ids)) end
 end
 
 --- Creates a record from values; returns it, or nil and errors.
@@ -763,10 +784,16 @@ local function search_query(text)
   return #terms > 0 and table.concat(terms, " ") or nil
 end
 
+-- Ranking the matches (bm25) costs a few microseconds each: beyond this
+-- many, the matches come in the order of their ids instead.
+local RANK_AT_MOST = 1000
+
 --- Full-text search over the entity's search fields, best matches first.
 -- Every word must match the start of a word in some search field ("smi
 -- jo" finds "John Smith"). opts as for where, with where = conditions to
--- narrow the search.
+-- narrow the search. When more than 1,000 records match, they are not
+-- ranked but come in the order they were made (page.ranked is false), so a
+-- search costs about the same however common its words are.
 function Entity:search(text, opts)
   if not self.search_fields then
     error(("%s:search: the entity declares no search fields (search = { ... })"):format(self.name), 2)
@@ -778,10 +805,19 @@ function Entity:search(text, opts)
   local t, fts = quote(self.name), quote(self.name .. "_fts")
   local parts, args = { fts .. " MATCH ?" }, { n = 1, query }
   if not conditions(self, opts.where or {}, parts, args, t .. ".") then return no_records(page, per_page) end
-  local order = opts.order and order_by(self, opts.order, t .. ".") or (" ORDER BY " .. fts .. ".\"rank\"")
+  local ranked = false
+  local order = opts.order and order_by(self, opts.order, t .. ".")
+  if not order then
+    local matches = db.one(self.sql.fts_count, query, RANK_AT_MOST + 1).n
+    ranked = matches <= RANK_AT_MOST
+    -- By the search table's rowid (the record's id): the order it reads in.
+    order = " ORDER BY " .. (ranked and (fts .. ".\"rank\", ") or "") .. fts .. ".\"rowid\""
+  end
   local sql = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
               .. fts .. ".\"rowid\" WHERE " .. table.concat(parts, " AND ") .. order .. " LIMIT ? OFFSET ?"
-  return fetch(self, sql, args, page, per_page)
+  local records, info = fetch(self, sql, args, page, per_page)
+  info.ranked = ranked
+  return records, info
 end
 
 --- Rebuilds the full-text index from the records. Records written through
@@ -966,19 +1002,24 @@ end
 -- kept in step with the records by the methods above (not by triggers: a
 -- trigger's write to FTS5 costs several times a direct one), made again
 -- when the search fields change.
-local function sync_search(e, previous)
+local function sync_search(e)
   local exec = platform.exec
   local name = e.name .. "_fts"
   local fts = quote(name)
-  local want = e.search_fields and table.concat(e.search_fields, ",") or ""
-  local exists = db.one("SELECT 1 AS found FROM \"sqlite_master\" WHERE \"name\" = ?", name) ~= nil
-  if want == (previous or "") and exists == (want ~= "") then return false end
+  local want = nil
+  if e.search_fields then
+    local cols = {}
+    for i, f in ipairs(e.search_fields) do cols[i] = quote(f) end
+    -- Prefix indexes of 2 and 3 characters: "gr sm" finds Grace Smith
+    -- without reading every word that starts with "gr".
+    want = ("CREATE VIRTUAL TABLE %s USING fts5(%s, tokenize='unicode61 remove_diacritics 2', prefix='2 3')")
+           :format(fts, table.concat(cols, ", "))
+  end
+  local have = db.one("SELECT \"sql\" FROM \"sqlite_master\" WHERE \"name\" = ?", name)
+  if (have and have.sql) == want then return false end
   exec("DROP TABLE IF EXISTS " .. fts)
-  if want == "" then return false end
-  local cols = {}
-  for i, f in ipairs(e.search_fields) do cols[i] = quote(f) end
-  exec(("CREATE VIRTUAL TABLE %s USING fts5(%s, tokenize='unicode61 remove_diacritics 2')")
-       :format(fts, table.concat(cols, ", ")))
+  if not want then return false end
+  exec(want)
   exec(e.sql.fts_fill)
   return true
 end
@@ -1012,15 +1053,11 @@ local function sync(fresh, migrated)
       end
     end
   end
-  local previous = {}
-  for _, row in ipairs(db.query("SELECT \"name\", \"search\" FROM \"_borough_entities\"")) do
-    previous[row.name] = row.search
-  end
   for _, e in ipairs(declared) do
     sync_table(e)
     sync_indexes(e)
     -- A migration may have changed searchable text with SQL: index it again.
-    if not sync_search(e, previous[e.name]) and migrated and e.search_fields then
+    if not sync_search(e) and migrated and e.search_fields then
       platform.exec(e.sql.fts_clear)
       platform.exec(e.sql.fts_fill)
     end

@@ -97,8 +97,9 @@ end
 
 -- Text trimmed at both ends: valid UTF-8 without control characters (a
 -- tab is fine); long text may hold line breaks (stored as "\n").
+local lex_text = lex.text
 local function clean_text(f, s, multiline)
-  local text, why = lex.text(s, multiline)
+  local text, why = lex_text(s, multiline)
   if text then return text end
   if why == "lines" then
     return nil, message(f, "invalid", upper(lower(f.label)) .. " must be on one line")
@@ -284,13 +285,12 @@ end
 
 --- True if the 10 digits pass the NHS number's modulus 11 check.
 function fields.nhs_check(digits)
-  local sum = 0
-  for i = 1, 9 do
-    sum = sum + (digits:byte(i) - 48) * (11 - i)
-  end
+  local d1, d2, d3, d4, d5, d6, d7, d8, d9, d10 = digits:byte(1, 10)
+  local sum = (d1 - 48) * 10 + (d2 - 48) * 9 + (d3 - 48) * 8 + (d4 - 48) * 7 + (d5 - 48) * 6
+              + (d6 - 48) * 5 + (d7 - 48) * 4 + (d8 - 48) * 3 + (d9 - 48) * 2
   local check = 11 - sum % 11
   if check == 11 then check = 0 end
-  return check ~= 10 and check == digits:byte(10) - 48
+  return check ~= 10 and check == d10 - 48
 end
 
 -- A UK postcode in its standard form ("SW1A 1AA"): an outward code of the
@@ -329,6 +329,10 @@ end
 
 types.text = { sql = "TEXT", verb = "Enter", text = true, default_max_length = 1000,
   parse = function(f, v)
+    if type(v) == "string" then     -- the common case, without a call more
+      local text = lex_text(v, false)
+      if text then return text end
+    end
     local s = as_text(v)
     if not s then return invalid(f, upper(lower(f.label)) .. " must be text") end
     return clean_text(f, s, false)
@@ -432,10 +436,16 @@ types.postcode = { sql = "TEXT", verb = "Enter", text = true,
     return pc
   end }
 
+-- The digits of a number written with spaces, dashes, dots or brackets
+-- ("943 476 5919", "30-94-30"), or nil if it holds anything else.
+local function digits_of(v)
+  local s = as_text(v)
+  return s and lex.digits(s)
+end
+
 types.nhs_number = { sql = "TEXT", verb = "Enter", text = true,
   parse = function(f, v)
-    local s = as_text(v)
-    s = s and lex.digits(s)
+    local s = digits_of(v)
     if not s or #s ~= 10 then
       return invalid(f, upper(lower(f.label)) .. " must be 10 digits")
     end
@@ -445,8 +455,7 @@ types.nhs_number = { sql = "TEXT", verb = "Enter", text = true,
 
 types.sort_code = { sql = "TEXT", verb = "Enter", text = true,
   parse = function(f, v)
-    local s = as_text(v)
-    s = s and lex.digits(s)
+    local s = digits_of(v)
     if not s then return invalid(f, "Enter a valid sort code like 309430") end
     if #s ~= 6 then return invalid(f, upper(lower(f.label)) .. " must be 6 digits long") end
     return s
@@ -454,8 +463,7 @@ types.sort_code = { sql = "TEXT", verb = "Enter", text = true,
 
 types.account_number = { sql = "TEXT", verb = "Enter", text = true,
   parse = function(f, v)
-    local s = as_text(v)
-    s = s and lex.digits(s)
+    local s = digits_of(v)
     if not s then return invalid(f, "Enter a valid account number like 00733445") end
     if #s < 6 or #s > 8 then
       return invalid(f, upper(lower(f.label)) .. " must be between 6 and 8 digits")
@@ -510,6 +518,14 @@ local function date_bound(b)
   return b
 end
 
+--- True if fields.check has something to check for field f (bounds,
+-- length, a pattern, validators); the entity skips the call otherwise.
+function fields.has_checks(f)
+  local t = types[f.type]
+  return (t.ordered and (f.min ~= nil or f.max ~= nil)) or (t.text and (f.min_length or f.max_length or f.pattern))
+         or #f.validators > 0
+end
+
 --- Checks a parsed value against the field's min, max, length, pattern
 -- and custom validators; returns nil or the message. `values` is the whole
 -- record being checked (for validators that look at other fields).
@@ -543,8 +559,10 @@ function fields.check(f, v, values)
     end
   end
   if t.text then
-    local n = utf8.len(v) or #v
     local lo, hi = f.min_length, f.max_length
+    -- A character is 1 to 4 bytes: count them only when the bytes cannot tell.
+    local bytes = #v
+    local n = ((hi and bytes > hi) or (lo and bytes < 4 * lo)) and (utf8.len(v) or bytes) or bytes
     if (lo and n < lo) or (hi and n > hi) then
       local label, default = upper(lower(f.label)), nil
       if lo and hi and f.max_length_given then
@@ -560,8 +578,9 @@ function fields.check(f, v, values)
       return message(f, "pattern", "Enter " .. lower(f.label) .. " in the correct format")
     end
   end
-  for _, validate in ipairs(f.validators) do
-    local ok, why = validate(v, values)
+  local validators = f.validators
+  for i = 1, #validators do
+    local ok, why = validators[i](v, values)
     if type(ok) == "string" then return ok end
     if ok == false then return why or message(f, "invalid", "Enter a valid " .. lower(f.label)) end
   end

@@ -110,6 +110,7 @@ function M.run(e, source, opts)
   local on_reject, progress = opts.on_reject, opts.progress
   local ncols = #header
   local values = {}
+  local batch_ids, nbatch = json.array({}), 0     -- the records of this batch, to index for search
 
   local function reject(at, column, message)
     if on_reject then
@@ -143,11 +144,14 @@ function M.run(e, source, opts)
     if id and id <= 0 then id, id_err = nil, "ID must be a whole number above 0" end
     local clean, errors = e:validate(values)
     if clean and not (id_err or created_err or updated_err) then
-      local ok, err = pcall(e._insert, e, clean, id, created, updated)
+      local ok, record = pcall(e._insert, e, clean, id, created, updated, true)
       if ok then
         summary.imported = summary.imported + 1
+        nbatch = nbatch + 1
+        batch_ids[nbatch] = record.id
         return
       end
+      local err = record
       errors = e:_constraint_errors(err)
       if not errors then error(err, 0) end
     end
@@ -162,9 +166,14 @@ function M.run(e, source, opts)
 
   -- Reads and imports up to BATCH rows; false at the end of the file.
   local function batch()
+    for i = 1, nbatch do batch_ids[i] = nil end
+    nbatch = 0
     for _ = 1, BATCH do
       local row, at, bad, column = reader:next()
-      if row == nil then return false end
+      if row == nil then
+        e:_index(batch_ids)
+        return false
+      end
       summary.rows = summary.rows + 1
       if row == false then
         summary.rejected = summary.rejected + 1
@@ -177,6 +186,7 @@ function M.run(e, source, opts)
         progress(read, total, summary.rows)
       end
     end
+    e:_index(batch_ids)
     return true
   end
 

@@ -442,12 +442,13 @@ def every_write_leaves_an_audit_row_in_the_same_database():
         assert [h["action"] for h in history] == ["create", "update", "delete"], history
         create, update, delete = history
         assert create["before"] is None
+        # create and delete hold every field, in order; update only what changed.
         assert create["after"] == {"nhs_number": "9434765919", "first_name": "Ada", "last_name": "Lovelace",
-                                   "shielding": False}
+                                   "age": None, "phone": None, "shielding": False, "owner": None}
         assert update["before"] == {"last_name": "Lovelace", "age": None}
         assert update["after"] == {"last_name": "King", "age": 36}
         assert delete["before"] == {"nhs_number": "9434765919", "first_name": "Ada", "last_name": "King",
-                                    "age": 36, "shielding": False}
+                                    "age": 36, "phone": None, "shielding": False, "owner": None}
         assert delete["after"] is None
         assert all(h["who"] == "public" for h in history)      # nobody signs in to this app
         assert delete["via"] == deleted["request"]              # the request's id
@@ -455,6 +456,9 @@ def every_write_leaves_an_audit_row_in_the_same_database():
         db = sqlite3.connect(os.path.join(s.data_dir, "data", "app.db"))
         rows = db.execute("SELECT entity, record_id, action FROM _borough_audit ORDER BY id").fetchall()
         assert rows == [("patients", 1, "create"), ("patients", 1, "update"), ("patients", 1, "delete")], rows
+        after = db.execute("SELECT after FROM _borough_audit WHERE action = 'create'").fetchone()[0]
+        assert after == ('{"nhs_number":"9434765919","first_name":"Ada","last_name":"Lovelace","age":null,'
+                         '"phone":null,"shielding":false,"owner":null}'), after
         db.close()
 
 
