@@ -280,9 +280,19 @@ static int l_email(lua_State *L)
     return 1;
 }
 
+/* record(n) -> a new table with room for n fields (no rehash as it fills) */
+static int l_record(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 0 && n <= 4096, 1, "from 0 to 4096");
+    lua_createtable(L, 0, (int)n);
+    return 1;
+}
+
 int bo_lfields_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
+        { "record", l_record },
         { "text", l_text },
         { "digits", l_digits },
         { "date", l_date },

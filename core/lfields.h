@@ -22,6 +22,8 @@
  *   email(s) -> true | false
  *       name@domain.tld: no spaces, one @, a dot in the domain, no "..",
  *       the domain of letters, digits, '-' and '.'
+ *   record(n) -> a new table sized for n fields (it never rehashes while
+ *       an entity's checked values fill it)
  *
  * Each call charges the budget for the bytes it reads.
  */

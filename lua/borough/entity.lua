@@ -46,6 +46,7 @@ local types = fields.types
 -- Kept in locals: validate runs for every field of every row of an import.
 local type, byte, find = type, string.byte, string.find
 local check, required_message = fields.check, fields.required_message
+local new_record = borough._fields.record
 
 local M = {}
 local registry = {}      -- name -> entity
@@ -72,7 +73,7 @@ local system_columns = { id = true, created_at = true, updated_at = true }
 local field_options = {
   label = "string", required = "boolean", unique = "boolean", index = "boolean",
   min_length = "number", max_length = "number", pattern = "string", options = "table",
-  to = "string", messages = "table", hint = "string",
+  to = "string", messages = "table",
 }
 
 -- Makes the field object of one { name, type, options... } declaration.
@@ -212,7 +213,6 @@ local function prepare_sql(e)
                        .. table.concat(qmarks, ", ") .. ")"
     e.sql.fts_delete = "DELETE FROM " .. fts .. " WHERE rowid = ?"
     e.sql.fts_clear = "DELETE FROM " .. fts
-    e.sql.fts_count = "SELECT count(*) AS n FROM (SELECT 1 FROM " .. fts .. " WHERE " .. fts .. " MATCH ? LIMIT ?)"
     e.sql.fts_fill = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") SELECT \"id\", "
                      .. table.concat(cols, ", ") .. " FROM " .. t
     e.sql.fts_fill_ids = e.sql.fts_fill .. " WHERE \"id\" IN (SELECT \"value\" FROM json_each(?))"
@@ -387,9 +387,9 @@ function Entity:validate(values, existing)
   if type(values) ~= "table" then
     error(("%s:validate: values must be a table"):format(self.name), 2)
   end
-  local clean, errors = {}, nil
-  local checked, nchecked = {}, 0
   local fs = self.fields
+  local clean, errors = new_record(#fs + 3), nil    -- + id and timestamps, added on insert
+  local nchecked = 0
   for i = 1, #fs do
     local f = fs[i]
     local name = f.name
@@ -409,30 +409,31 @@ function Entity:validate(values, existing)
         if f.required then errors = add_error(errors, name, required_message(f)) end
       else
         clean[name] = v
-        if f.validated then
-          nchecked = nchecked + 1
-          checked[nchecked] = f
-        end
+        if f.validated then nchecked = nchecked + 1 end
       end
     end
   end
+  -- Checks that may look at other fields run once every field is read.
   local own_id = existing and existing.id or -1
-  for i = 1, nchecked do
-    local f = checked[i]
+  for i = 1, nchecked > 0 and #fs or 0 do
+    local f = fs[i]
     local v = clean[f.name]
-    local why = f.checks and check(f, v, clean) or nil
-    if not why and f.type == "reference" then
-      local target = registry[f.to]
-      if not db.one(target.sql.exists, v) then
-        why = ("There is no %s with the id %d"):format(fields.lower(target.label), v)
+    -- (On an update, a field not given keeps its value and is not checked again.)
+    if v ~= nil and f.validated and (not existing or values[f.name] ~= nil) then
+      local why = f.checks and check(f, v, clean) or nil
+      if not why and f.type == "reference" then
+        local target = registry[f.to]
+        if not db.one(target.sql.exists, v) then
+          why = ("There is no %s with the id %d"):format(fields.lower(target.label), v)
+        end
       end
+      if not why and f.unique and db.one(self.sql.unique[f.name], v, own_id) then
+        why = f.messages and f.messages.unique or
+              ("%s %s with this %s already exists"):format(fields.article(self.label):gsub("^%l", string.upper),
+                                                            self.label, fields.lower(f.label))
+      end
+      if why then errors = add_error(errors, f.name, why) end
     end
-    if not why and f.unique and db.one(self.sql.unique[f.name], v, own_id) then
-      why = f.messages and f.messages.unique or
-            ("%s %s with this %s already exists"):format(fields.article(self.label):gsub("^%l", string.upper),
-                                                          self.label, fields.lower(f.label))
-    end
-    if why then errors = add_error(errors, f.name, why) end
   end
   if not errors and self.validate_record then
     local more = self.validate_record(clean)
@@ -775,25 +776,33 @@ end
 
 -- Search text as an FTS5 query: each word (letters and digits) a quoted
 -- prefix, all of them required. Nothing the person typed is FTS5 syntax.
+-- One-character words are left out when there are longer ones: "j smith"
+-- would otherwise read every word that starts with "j".
 local function search_query(text)
-  local terms = {}
+  local words, long = {}, false
   for word in tostring(text):gmatch("[^%s%p]+") do
-    terms[#terms + 1] = '"' .. word .. '"*'
-    if #terms == 16 then break end
+    words[#words + 1] = word
+    long = long or utf8.len(word) ~= 1
+    if #words == 16 then break end
+  end
+  local terms = {}
+  for _, word in ipairs(words) do
+    if not long or utf8.len(word) ~= 1 then terms[#terms + 1] = '"' .. word .. '"*' end
   end
   return #terms > 0 and table.concat(terms, " ") or nil
 end
 
 -- Ranking the matches (bm25) costs a few microseconds each: beyond this
 -- many, the matches come in the order of their ids instead.
-local RANK_AT_MOST = 1000
+local RANK_AT_MOST = 250
 
 --- Full-text search over the entity's search fields, best matches first.
 -- Every word must match the start of a word in some search field ("smi
 -- jo" finds "John Smith"). opts as for where, with where = conditions to
--- narrow the search. When more than 1,000 records match, they are not
+-- narrow the search. When more than 250 records match, they are not
 -- ranked but come in the order they were made (page.ranked is false), so a
--- search costs about the same however common its words are.
+-- search costs about the same however common its words are. An order
+-- (opts.order) sorts every match, which costs more on common words.
 function Entity:search(text, opts)
   if not self.search_fields then
     error(("%s:search: the entity declares no search fields (search = { ... })"):format(self.name), 2)
@@ -801,22 +810,36 @@ function Entity:search(text, opts)
   opts = opts or {}
   local page, per_page = paging(self, opts)
   local query = search_query(text)
-  if not query then return no_records(page, per_page) end
   local t, fts = quote(self.name), quote(self.name .. "_fts")
-  local parts, args = { fts .. " MATCH ?" }, { n = 1, query }
-  if not conditions(self, opts.where or {}, parts, args, t .. ".") then return no_records(page, per_page) end
-  local ranked = false
-  local order = opts.order and order_by(self, opts.order, t .. ".")
-  if not order then
-    local matches = db.one(self.sql.fts_count, query, RANK_AT_MOST + 1).n
-    ranked = matches <= RANK_AT_MOST
-    -- By the search table's rowid (the record's id): the order it reads in.
-    order = " ORDER BY " .. (ranked and (fts .. ".\"rank\", ") or "") .. fts .. ".\"rowid\""
+  local parts, args = {}, { n = 0 }
+  if not query or not conditions(self, opts.where or {}, parts, args, t .. ".") then
+    local none, info = no_records(page, per_page)
+    info.ranked = false
+    return none, info
   end
-  local sql = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
-              .. fts .. ".\"rowid\" WHERE " .. table.concat(parts, " AND ") .. order .. " LIMIT ? OFFSET ?"
-  local records, info = fetch(self, sql, args, page, per_page)
-  info.ranked = ranked
+  local filter = #parts > 0 and (" AND " .. table.concat(parts, " AND ")) or ""
+  local function unranked(order)
+    local sql = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
+                .. fts .. ".\"rowid\" WHERE " .. fts .. " MATCH ?" .. filter .. order .. " LIMIT ? OFFSET ?"
+    local records, info = fetch(self, sql, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
+    info.ranked = false
+    return records, info
+  end
+  if opts.order then return unranked(order_by(self, opts.order, t .. ".")) end
+  -- Ranked among the first RANK_AT_MOST + 1 matches, which also counts them
+  -- (one pass over the index); more than that, and they are not ranked.
+  local sql = self.sql.select_qualified .. ", \"m\".\"n\" AS \"_matches\" FROM (SELECT \"rowid\" AS \"rid\", "
+              .. "\"rank\" AS \"r\", count(*) OVER () AS \"n\" FROM (SELECT \"rowid\", \"rank\" FROM " .. fts
+              .. " WHERE " .. fts .. " MATCH ? LIMIT " .. (RANK_AT_MOST + 1) .. ")) AS \"m\" JOIN " .. t .. " ON "
+              .. t .. ".\"id\" = \"m\".\"rid\"" .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
+              .. " ORDER BY \"m\".\"r\", \"m\".\"rid\" LIMIT ? OFFSET ?"
+  local records, info = fetch(self, sql, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
+  local first = records[1]
+  if (first and first._matches > RANK_AT_MOST) or (not first and #parts > 0) then
+    return unranked(" ORDER BY " .. fts .. ".\"rowid\"")
+  end
+  for _, r in ipairs(records) do r._matches = nil end
+  info.ranked = true
   return records, info
 end
 

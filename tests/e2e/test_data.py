@@ -32,6 +32,9 @@ SQL_APP = {"sql": {"app.lua": lua('''
       if not ok then return borough.text(row, 400) end
       return borough.json(row or json.null)
     end)
+    app:get("/platform", function(req)
+      return borough.text(tostring(borough._platform()))     -- taken by the platform before app code ran
+    end)
     app:get("/fan", function(req)
       local t = { "x" }
       for i = 1, 20 do t = { t, t } end       -- a million leaves, from twenty tables
@@ -98,6 +101,9 @@ def the_authorizer_refuses_each_way_out():
         assert sql(s.port, "SELECT count(*) AS n FROM _borough_audit") == (200, '{"n":0}')
         assert sql(s.port, "SELECT name FROM sqlite_master WHERE name = 'notes'") == (200, '{"name":"notes"}')
         assert sql(s.port, "SELECT * FROM pragma_table_info('notes') WHERE name = 'text'")[0] == 200
+        # The platform's private functions were handed out once, before app code ran.
+        r = Client(s.port).get("/sql/platform")
+        assert (r.status, r.text) == (200, "nil"), r
         # Nothing refused reached the files.
         assert not os.path.exists("/tmp/copy.db") or os.path.getmtime("/tmp/copy.db") < time.time() - 60
 

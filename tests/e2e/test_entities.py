@@ -127,7 +127,11 @@ APP = lua('''
       local list, page = m[req.params.entity]:search(req.query.q, { page = req.query.page, per_page = 2 })
       local ids = json.array({})
       for i, r in ipairs(list) do ids[i] = r.id end
-      return borough.json({ ids = ids, more = page.more })
+      return borough.json({ ids = ids, more = page.more, ranked = page.ranked })
+    end)
+    app:post("/import/:entity", { csrf = false, max_body = 4 * 1024 * 1024 }, function(req)
+      local summary, err = m[req.params.entity]:import(req.body)
+      return borough.json(summary or { error = err })
     end)
     -- How NULL looks in Lua: absent keys, and db.NULL is json.null.
     app:get("/null/:id", function(req)
@@ -406,7 +410,21 @@ def search(port, q, page=1):
     from urllib.parse import quote
     status, body = call(port, "GET", "/data/search/patients?q=%s&page=%d" % (quote(q), page))
     assert status == 200, body
+    del body["ranked"]
     return body
+
+
+def nhs_numbers(n, start=900000000):
+    """n fake NHS numbers (starting with 9) with valid check digits."""
+    out, base = [], start
+    while len(out) < n:
+        digits = str(base)
+        base += 1
+        total = sum(int(d) * (10 - i) for i, d in enumerate(digits))
+        check = (11 - total % 11) % 11
+        if check != 10:
+            out.append(digits + str(check))
+    return out
 
 
 @test
@@ -428,6 +446,26 @@ def full_text_search_over_the_declared_fields():
         assert search(s.port, "turing")["ids"] == [] and search(s.port, "ross")["ids"] == [2]
         call(s.port, "DELETE", "/data/patients/2")
         assert search(s.port, "ross")["ids"] == []
+
+
+@test
+def search_ranks_at_most_250_matches():
+    with Server(app_files()) as s:
+        csv_text = "nhs_number,first_name,last_name\r\n" + "".join(
+            "%s,Ann%d,Smith\r\n" % (nhs, i) for i, nhs in enumerate(nhs_numbers(1001)))
+        c = Client(s.port)
+        r = c.request("POST", "/data/import/patients", {"Content-Type": "text/csv"}, csv_text)
+        c.close()
+        assert json.loads(r.body)["imported"] == 1001, r.body
+        from urllib.parse import quote
+        # 1,001 matches (more than 250): in the order of their ids, not ranked.
+        status, body = call(s.port, "GET", "/data/search/patients?q=smith")
+        assert body == {"ids": [1, 2], "more": True, "ranked": False}, body
+        # Ann5, Ann50-Ann59 and Ann500-Ann599: 111 matches, ranked best first.
+        status, body = call(s.port, "GET", "/data/search/patients?q=%s" % quote("ann5"))
+        assert body["ranked"] is True and body["more"] is True, body
+        status, body = call(s.port, "GET", "/data/search/patients?q=%s" % quote("ann5 smith"))
+        assert body["ranked"] is True, body
 
 
 @test

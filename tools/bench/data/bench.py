@@ -41,6 +41,15 @@ FIRST = ["Oliver", "Amelia", "Grace", "Harry", "Noah", "Isla", "Margaret", "Bria
 LAST = ["Smith", "Jones", "Patel", "Khan", "Taylor", "Begum", "Wilson", "Okafor", "Nowak", "Hughes"]
 
 
+def probe():
+    """Seconds for a fixed CPU-bound SQLite job (the probe of ../shared/bench):
+    about 0.3 on a quiet host; higher means the host was slower then."""
+    t0 = time.time()
+    subprocess.run(["sqlite3", ":memory:", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                    "WHERE x < 2000000) SELECT count(*) FROM c"], capture_output=True, check=True)
+    return time.time() - t0
+
+
 def csv_file(rows):
     os.makedirs(WORK, exist_ok=True)
     path = os.path.join(WORK, "shielding-%d.csv" % rows)
@@ -158,12 +167,14 @@ def main():
     big = 100_000 if args.quick else 1_000_000
     print("%s; kernel %s" % (subprocess.run([BOROUGH, "version"], capture_output=True, text=True).stdout.strip(),
                              os.uname().release))
+    before = probe()
     if args.queries_only:
         data = os.path.join(WORK, "data-%d" % big)
     else:
         bench_import(23_000, args.rounds)
         data = bench_import(big, args.rounds)
     bench_queries(data, args.rounds, args.requests)
+    print("CPU speed probe (seconds; about 0.3 on a quiet host): %.2f before, %.2f after" % (before, probe()))
 
 
 if __name__ == "__main__":
