@@ -10,6 +10,7 @@
 #include "app.h"
 #include "lapi.h"
 #include "loadcache.h"
+#include "jobs.h"
 #include "lentity.h"
 #include "log.h"
 
@@ -60,9 +61,32 @@ void bo_app_info_unref(bo_app_info *info)
     free(info->host);
     free(info->title);
     free(info->error);
+    for (unsigned i = 0; i < info->nallow_hosts; i++)
+        free(info->allow_hosts[i]);
+    free(info->allow_hosts);
     bo_snapshot_free(info->snapshot);
     bo_loadcache_free(info->cache);
     free(info);
+}
+
+bool bo_app_allows_host(const bo_app_info *info, const char *host, int port)
+{
+    size_t hlen = strlen(host);
+    for (unsigned i = 0; i < info->nallow_hosts; i++) {
+        const char *e = info->allow_hosts[i];
+        const char *colon = strrchr(e, ':');
+        size_t elen = colon ? (size_t)(colon - e) : strlen(e);
+        if (colon && atoi(colon + 1) != port)
+            continue;
+        if (elen > 2 && e[0] == '*' && e[1] == '.') {
+            size_t dlen = elen - 1;                       /* ".domain" */
+            if (hlen > dlen && strncmp(host + hlen - dlen, e + 1, dlen) == 0)
+                return true;
+        } else if (elen == hlen && strncmp(host, e, elen) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- reading the manifest ---- */
@@ -137,6 +161,21 @@ static void read_manifest(lua_State *L, load_ctx *c, const char *where)
     }
     lua_getfield(L, 1, "public");
     info->public_ = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "allow_hosts") == LUA_TTABLE) {  /* checked by borough.app */
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
+                info->allow_hosts = bo_realloc(info->allow_hosts, sizeof *info->allow_hosts * (info->nallow_hosts + 1));
+                char *e = bo_strdup(lua_tostring(L, -1));
+                for (char *p = e; *p; p++)
+                    if (*p >= 'A' && *p <= 'Z')
+                        *p = (char)(*p - 'A' + 'a');
+                info->allow_hosts[info->nallow_hosts++] = e;
+            }
+            lua_pop(L, 1);
+        }
+    }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "limits") == LUA_TTABLE) {
         int t = lua_gettop(L);
@@ -266,6 +305,7 @@ static int run_app(lua_State *L)
         read_manifest(L, c, where);
     compile_routes(L, c, where);
     bo_lentity_load(L, g);          /* the database in step with the app's entities and migrations */
+    bo_jobs_load(L, 1, g);          /* app:job and app:every */
     g->sb.limits = c->info->limits;
     g->sb.mem_limit = c->info->limits.memory;
     return 0;
@@ -339,6 +379,7 @@ void bo_gen_free(bo_gen *g)
         bo_db_on_evict(g->db, NULL, NULL);
     bo_db_close(g->db);
     bo_routes_free(&g->routes);
+    bo_jobs_gen_free(g);
     for (unsigned i = 0; i < g->nroutes; i++)
         free(g->route_opts[i].role);
     free(g->route_opts);

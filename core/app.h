@@ -35,6 +35,9 @@ typedef struct bo_app_info {
     bo_limits limits;
     size_t max_body;
     bool public_;
+    char **allow_hosts;    /* hosts http.request may reach: "host", "host:port",
+                              "*.domain" (lower case) */
+    unsigned nallow_hosts;
     uint64_t generation;   /* counts loads of this folder */
     bo_snapshot *snapshot; /* the source every generation of it loads from (owned),
                               or NULL to read the folder itself */
@@ -71,6 +74,7 @@ typedef struct bo_gen {
                               may fill info->cache */
     bool poisoned;         /* its state is near the memory cap: replace it */
     char *static_root;     /* resolved <app>/static, or NULL */
+    struct bo_gen_jobs *jobs;   /* handlers and schedules it declares (jobs.c) */
     lua_State **pool;      /* finished request threads, ready for reuse */
     int *pool_refs;
     unsigned npool;
@@ -81,6 +85,10 @@ typedef struct bo_gen {
 bo_app_info *bo_app_info_new(const char *dir);
 bo_app_info *bo_app_info_ref(bo_app_info *info);
 void bo_app_info_unref(bo_app_info *info);
+/* True if the manifest's allow_hosts lets the app reach host (lower case)
+   on port: an entry "host" allows any port, "host:port" that port, and
+   "*.domain" any host under domain (not domain itself). */
+bool bo_app_allows_host(const bo_app_info *info, const char *host, int port);
 
 /* Loads the app folder of info into a new generation: runs app.lua in a new
    sandbox and compiles its routes. The app's own files come from

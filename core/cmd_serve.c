@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* HOST:PORT or [IPV6]:PORT; the host is copied into host (hostlen bytes). */
-static int parse_listen(const char *s, bo_config *cfg, char *host, size_t hostlen)
+/* HOST:PORT or [IPV6]:PORT; the host is copied into host (hostlen bytes),
+   which *host_out then points to. */
+static int parse_address(const char *s, const char **host_out, int *port_out, char *host, size_t hostlen)
 {
     const char *colon = strrchr(s, ':');
     unsigned long port;
@@ -23,15 +24,15 @@ static int parse_listen(const char *s, bo_config *cfg, char *host, size_t hostle
         return -1;
     memcpy(host, s, n);
     host[n] = '\0';
-    cfg->host = host;
-    cfg->port = (int)port;
+    *host_out = host;
+    *port_out = (int)port;
     return 0;
 }
 
 int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
 {
     bo_config cfg;
-    char host[256];
+    char host[256], redirect_host[256];
     bo_config_defaults(&cfg);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -53,8 +54,18 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
             return bo_cli_usage(cli, "%s needs a value", a);
         i++;
         if (strcmp(a, "--listen") == 0) {
-            if (parse_listen(v, &cfg, host, sizeof host) < 0)
+            if (parse_address(v, &cfg.host, &cfg.port, host, sizeof host) < 0)
                 return bo_cli_usage(cli, "--listen wants HOST:PORT, not %s", v);
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            cfg.tls_cert = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            cfg.tls_key = v;
+        } else if (strcmp(a, "--redirect-http") == 0) {
+            if (parse_address(v, &cfg.redirect_host, &cfg.redirect_port, redirect_host, sizeof redirect_host) < 0)
+                return bo_cli_usage(cli, "--redirect-http wants HOST:PORT, not %s", v);
+        } else if (strcmp(a, "--handshake-timeout") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.handshake_timeout_ms) < 0 || cfg.handshake_timeout_ms == 0)
+                return bo_cli_usage(cli, "--handshake-timeout wants seconds, not %s", v);
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
         } else if (strcmp(a, "--workers") == 0) {
@@ -90,6 +101,10 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
             return bo_cli_usage(cli, "unknown option %s", a);
         }
     }
+    if (!cfg.tls_cert != !cfg.tls_key)
+        return bo_cli_usage(cli, "--tls-cert and --tls-key go together");
+    if (cfg.redirect_host && !cfg.tls_cert)
+        return bo_cli_usage(cli, "--redirect-http redirects to HTTPS: it needs --tls-cert and --tls-key");
     if (!bo_cli_is_dir(cfg.apps_dir))
         return bo_cli_fail(cli, "the apps folder %s does not exist", cfg.apps_dir);
     char *lib = bo_cli_lib(cli);

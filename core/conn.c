@@ -1,11 +1,13 @@
 /*
  * conn.c - client connections (see conn.h).
  *
- * Phases: IDLE (between requests), HEAD (a request has begun), BODY (head
- * done, body arriving), RUNNING (the request is being answered). Each phase
- * may carry a deadline, checked by the worker's sweep: a silent keep-alive
- * connection is closed quietly, a head or body that arrives too slowly gets
- * 408, and a client that stops reading its responses is dropped.
+ * Phases: HANDSHAKE (HTTPS only: the TLS handshake), IDLE (between
+ * requests), HEAD (a request has begun), BODY (head done, body arriving),
+ * RUNNING (the request is being answered). Each phase may carry a deadline,
+ * checked by the worker's sweep: a handshake that does not finish in time
+ * and a silent keep-alive connection are closed quietly, a head or body
+ * that arrives too slowly gets 408, and a client that stops reading its
+ * responses is dropped.
  */
 #include "conn.h"
 #include "log.h"
@@ -13,13 +15,14 @@
 #include "server.h"
 #include "worker.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-enum { PH_IDLE, PH_HEAD, PH_BODY, PH_RUNNING };
+enum { PH_IDLE, PH_HEAD, PH_BODY, PH_RUNNING, PH_HANDSHAKE };
 
 /* Headers the app may set in place of the server's defaults. */
 enum {
@@ -34,16 +37,24 @@ enum {
 
 #define H_SECURITY (H_CSP | H_FRAME | H_REFERRER | H_NOSNIFF | H_COOP)
 
-/* The security headers every response carries unless the app set its own. */
-#define CSP_LINE                                                                             \
-    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; object-src 'none'; " \
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'\r\n"
+/* The security headers every response carries unless the app set its own.
+   The CSP names each kind of thing the GOV.UK pages load, all from the site
+   itself (/assets/, an app's static/), and denies the rest: no inline script
+   or style, no plugins, frames, other origins or <base>. */
+#define CSP_LINE                                                                                   \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
+    "img-src 'self'; font-src 'self'; connect-src 'self'; manifest-src 'self'; form-action 'self'; " \
+    "base-uri 'none'; frame-ancestors 'none'\r\n"
 #define FRAME_LINE "X-Frame-Options: DENY\r\n"
 #define REFERRER_LINE "Referrer-Policy: same-origin\r\n"
 #define NOSNIFF_LINE "X-Content-Type-Options: nosniff\r\n"
 #define COOP_LINE "Cross-Origin-Opener-Policy: same-origin\r\n"
+/* HTTPS only (browsers ignore it over plain HTTP), and the server's alone:
+   an app cannot shorten or drop it for the whole host. */
+#define HSTS_LINE "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
 
 static const char security_block[] = CSP_LINE FRAME_LINE REFERRER_LINE NOSNIFF_LINE COOP_LINE;
+static const char security_block_tls[] = CSP_LINE FRAME_LINE REFERRER_LINE NOSNIFF_LINE COOP_LINE HSTS_LINE;
 
 #define NAME(s) s, sizeof(s) - 1
 
@@ -57,12 +68,18 @@ static const struct { const char *name; size_t len; unsigned flag; const char *l
     { NAME("content-type"), H_CONTENT_TYPE, NULL },
 };
 
-/* Framing and hop-by-hop headers are the server's business. */
-static const struct { const char *name; size_t len; } reserved[] = {
-    { NAME("content-length") }, { NAME("transfer-encoding") }, { NAME("connection") },
-    { NAME("keep-alive") }, { NAME("date") }, { NAME("server") }, { NAME("upgrade") },
-    { NAME("trailer") }, { NAME("te") }, { NAME("proxy-connection") },
-};
+/* Framing and hop-by-hop headers are the server's business, and so is
+   HSTS. Names shorter than 32 bytes: reserved_lengths has a bit for each
+   length, which rules most names an app sets out of the table at once. */
+#define RESERVED(X)                                                                             \
+    X("content-length") X("transfer-encoding") X("connection") X("keep-alive") X("date")        \
+    X("server") X("upgrade") X("trailer") X("te") X("proxy-connection")                         \
+    X("strict-transport-security")
+#define RESERVED_ENTRY(s) { NAME(s) },
+#define RESERVED_BIT(s) | (1u << (sizeof(s) - 1))
+
+static const struct { const char *name; size_t len; } reserved[] = { RESERVED(RESERVED_ENTRY) };
+static const uint32_t reserved_lengths = 0 RESERVED(RESERVED_BIT);
 
 static bo_server *server_of(bo_conn *c)
 {
@@ -77,6 +94,11 @@ static void parse_kept(bo_conn *c);
 bool bo_conn_alive(const bo_conn *c)
 {
     return !c->closing;
+}
+
+bool bo_conn_secure(const bo_conn *c)
+{
+    return c->tls != NULL;
 }
 
 size_t bo_conn_pending(const bo_conn *c)
@@ -94,6 +116,8 @@ static void on_request_timer_closed(uv_handle_t *h)
     bo_buf_free(&c->out);
     bo_buf_free(&c->writing);
     bo_http_request_free(&c->http);
+    bo_tls_free(c->tls);
+    bo_https_cert_unref(c->cert);
     free(c);
 }
 
@@ -113,6 +137,15 @@ void bo_conn_close(bo_conn *c)
         bo_request_abort(&c->req);
     if (c->req.active && c->req.wait == BO_WAIT_DRAIN)
         bo_request_drained(&c->req);   /* the pump learns the client is gone */
+    if (c->tls && !c->write_active && bo_tls_established(c->tls)) {
+        /* close_notify, if the socket takes it now: the client learns the
+           session ended here, not that it was cut. */
+        bo_tls_close(c->tls);
+        bo_buf *o = bo_tls_output(c->tls);
+        uv_buf_t b = uv_buf_init(o->data, (unsigned)o->len);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        o->len = 0;
+    }
     uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }
 
@@ -182,17 +215,42 @@ static void on_write(uv_write_t *wr, int status)
         bo_conn_close(c);
         return;
     }
-    if (c->out.len)
-        bo_conn_flush(c);
-    else
-        after_output(c);
+    bo_conn_flush(c);
     resume_pipeline(c);
+}
+
+/* HTTPS: encrypts the plaintext queued in out into the engine's output
+   (after any handshake message or alert waiting there), then trades
+   buffers with the engine so that out holds the ciphertext to write.
+   Out holds plaintext again as soon as the flush that called this returns:
+   all of it written, or the rest moved to writing. */
+static int tls_seal(bo_conn *c)
+{
+    bo_buf *sealed = bo_tls_output(c->tls);
+    if (c->out.len) {
+        assert(bo_tls_established(c->tls));
+        if (bo_tls_write(c->tls, c->out.data, c->out.len) < 0) {
+            bo_log(BO_LOG_INFO, NULL, "%s: closed: %s", c->ip, bo_tls_error(c->tls));
+            return BO_EIO;
+        }
+        c->out.len = 0;
+    }
+    if (sealed->len) {
+        bo_buf t = c->out;
+        c->out = *sealed;
+        *sealed = t;
+    }
+    return 0;
 }
 
 void bo_conn_flush(bo_conn *c)
 {
     if (c->closing || c->write_active)
         return;
+    if (c->tls && tls_seal(c) < 0) {
+        bo_conn_close(c);
+        return;
+    }
     if (c->out.len == 0) {
         after_output(c);
         return;
@@ -266,10 +324,11 @@ int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const cha
         if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
             return BO_EINVAL;
     char first = (char)(name[0] | 0x20);
-    for (size_t i = 0; i < BO_COUNT(reserved); i++)
-        if (reserved[i].len == nlen && reserved[i].name[0] == first &&
-            strncasecmp(reserved[i].name, name, nlen) == 0)
-            return 0;
+    if (nlen < 32 && (reserved_lengths >> nlen & 1))
+        for (size_t i = 0; i < BO_COUNT(reserved); i++)
+            if (reserved[i].len == nlen && reserved[i].name[0] == first &&
+                strncasecmp(reserved[i].name, name, nlen) == 0)
+                return 0;
     for (size_t i = 0; i < BO_COUNT(defaults); i++)
         if (defaults[i].len == nlen && defaults[i].name[0] == first &&
             strncasecmp(defaults[i].name, name, nlen) == 0)
@@ -295,11 +354,16 @@ static void finish_head_common(bo_conn *c)
 {
     if (!(c->set_headers & H_SECURITY)) {
         /* The usual case: every default, in one copy. */
-        bo_buf_append(&c->out, security_block, sizeof security_block - 1);
+        if (!c->tls)
+            bo_buf_append(&c->out, security_block, sizeof security_block - 1);
+        else
+            bo_buf_append(&c->out, security_block_tls, sizeof security_block_tls - 1);
     } else {
         for (size_t i = 0; i < BO_COUNT(defaults); i++)
             if (defaults[i].line && !(c->set_headers & defaults[i].flag))
                 bo_buf_puts(&c->out, defaults[i].line);
+        if (c->tls)
+            bo_buf_append(&c->out, HSTS_LINE, sizeof HSTS_LINE - 1);
     }
     c->keep_alive = c->http.keep_alive && !(c->eof && c->in.len == 0) && !c->close_after_write &&
                     !c->worker->stopping;
@@ -375,9 +439,13 @@ void bo_conn_response_stream_end(bo_conn *c)
     c->streaming = false;
 }
 
-/* An answer the connection gives itself (bad request, timeout), closing after. */
-static void respond_and_close(bo_conn *c, int status, const char *why)
+/* An answer the connection gives itself (bad request, timeout), closing
+   after. routed: the request has its id already (its head was routed);
+   otherwise it gets one now, for its log line. */
+static void respond_and_close(bo_conn *c, int status, const char *why, bool routed)
 {
+    if (!routed)
+        bo_request_new_id(&c->req);
     c->close_after_write = true;
     bo_http_request_reset(&c->http);   /* nothing of the bad request is used */
     c->http.keep_alive = false;
@@ -386,7 +454,9 @@ static void respond_and_close(bo_conn *c, int status, const char *why)
     char body[160];
     int n = snprintf(body, sizeof body, "%d %s: %s\n", status, bo_http_reason(status), why);
     bo_conn_response_end(c, body, (size_t)n);
+    bo_log_set_request(c->req.id);
     bo_log(BO_LOG_INFO, NULL, "%s: %d %s (%s)", c->ip, status, bo_http_reason(status), why);
+    bo_log_set_request(NULL);
     bo_conn_flush(c);
 }
 
@@ -430,10 +500,11 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
             break;
         }
         if (ev == BO_HTTP_ERROR) {
-            if (c->phase == PH_BODY)
+            bool routed = c->phase == PH_BODY;
+            if (routed)
                 bo_request_abort(&c->req);
             c->phase = PH_IDLE;
-            respond_and_close(c, c->parser.status, c->parser.error);
+            respond_and_close(c, c->parser.status, c->parser.error, routed);
             break;
         }
         if (ev == BO_HTTP_HEAD) {
@@ -442,7 +513,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
             if (c->http.content_length > 0 && (uint64_t)c->http.content_length > limit) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;
-                respond_and_close(c, 413, "body over the limit");
+                respond_and_close(c, 413, "body over the limit", true);
                 break;
             }
             c->parser.max_body = limit;
@@ -450,7 +521,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
             if (refuse) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;
-                respond_and_close(c, refuse, "a multipart body without a boundary");
+                respond_and_close(c, refuse, "a multipart body without a boundary", true);
                 break;
             }
             if (c->http.has_body && c->http.expect_continue && c->http.http_minor >= 1)
@@ -486,33 +557,127 @@ static void parse_kept(bo_conn *c)
         bo_buf_reset(&c->in, 0);
 }
 
+/* The client has finished sending (EOF, or its TLS close_notify): answer
+   what is running and what it pipelined before, then close. In the middle
+   of a handshake, head or body, close now. */
+static void peer_finished(bo_conn *c)
+{
+    if (c->phase == PH_HEAD || c->phase == PH_BODY || c->phase == PH_HANDSHAKE) {
+        bo_conn_close(c);
+        return;
+    }
+    c->eof = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+    if (!c->req.active && bo_conn_pending(c) == 0)
+        bo_conn_close(c);
+}
+
+/* Request bytes: parsed where they lie when nothing is kept from before,
+   and what is left (an unfinished or held-back request) kept in `in`. */
+static inline void take_input(bo_conn *c, const char *data, size_t len)
+{
+    if (c->in.len == 0) {
+        size_t used = parse_some(c, data, len);
+        if (used < len && !c->closing)
+            bo_buf_append(&c->in, data + used, len - used);
+    } else {
+        bo_buf_append(&c->in, data, len);
+        parse_kept(c);
+    }
+}
+
+/* ---- HTTPS ---- */
+
+/* What a client that speaks plain HTTP to the HTTPS port reads. */
+static const char plain_to_tls[] =
+    "HTTP/1.1 400 Bad Request\r\nServer: borough\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Connection: close\r\nContent-Length: 45\r\n\r\n"
+    "This port speaks HTTPS: use an https:// URL.\n";
+
+/* Advances the handshake with what the engine was fed; true once it is
+   complete. Its messages (or a failure's alert) wait in the engine's
+   output for the next flush; a failure closes after it. */
+static bool tls_handshake(bo_conn *c)
+{
+    int rc = bo_tls_handshake(c->tls);
+    if (rc == 0)
+        return false;
+    if (rc < 0) {
+        bo_log(BO_LOG_INFO, NULL, "%s: TLS handshake refused: %s", c->ip, bo_tls_error(c->tls));
+        c->close_after_write = true;
+        return false;
+    }
+    c->phase = PH_IDLE;
+    c->deadline = uv_now(&c->worker->loop) + server_of(c)->cfg.header_timeout_ms;
+    return true;
+}
+
+/* Ciphertext read from the socket: fed to the engine (which copies it),
+   through the handshake, then decrypted into the worker's read buffer, free
+   again, and taken as plain request bytes. */
+__attribute__((noinline)) static void tls_input(bo_conn *c, const char *data, size_t len)
+{
+    if (c->phase == PH_HANDSHAKE && c->close_after_write)
+        return;                        /* a refused handshake: only its alert is left to send */
+    if (c->phase == PH_HANDSHAKE && !c->tls_fed && data[0] >= 'A' && data[0] <= 'Z') {
+        /* A request line, not a TLS record (whose first byte is 20 to 23):
+           say so in words the client can read. */
+        uv_buf_t b = uv_buf_init((char *)plain_to_tls, sizeof plain_to_tls - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        bo_log(BO_LOG_INFO, NULL, "%s: plain HTTP sent to the HTTPS port", c->ip);
+        bo_conn_close(c);
+        return;
+    }
+    c->tls_fed = true;
+    bo_tls_feed(c->tls, data, len);
+    if (c->phase == PH_HANDSHAKE && !tls_handshake(c))
+        return;
+    char *plain = c->worker->read_buf;
+    size_t got = 0;
+    for (;;) {
+        long n = bo_tls_read(c->tls, plain + got, BO_READ_BUF_SIZE - got);
+        if (n > 0) {
+            got += (size_t)n;
+            if (got < BO_READ_BUF_SIZE)
+                continue;
+        }
+        if (got) {
+            take_input(c, plain, got);
+            got = 0;
+            if (c->closing)
+                return;
+        }
+        if (n > 0)
+            continue;
+        if (n == BO_ECLOSED) {
+            peer_finished(c);
+        } else if (n < 0) {
+            bo_log(BO_LOG_INFO, NULL, "%s: closed: %s", c->ip, bo_tls_error(c->tls));
+            bo_conn_close(c);
+        }
+        return;
+    }
+}
+
+/* ---- reading ---- */
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     bo_conn *c = (bo_conn *)stream;
     if (nread == 0)
         return;
     if (nread < 0) {
-        if (nread != UV_EOF || c->phase == PH_HEAD || c->phase == PH_BODY) {
-            bo_conn_close(c);
-            return;
-        }
-        /* The client has finished sending: answer what is running and what
-           it pipelined before, then close. */
-        c->eof = true;
-        uv_read_stop(stream);
-        c->reading = false;
-        if (!c->req.active && bo_conn_pending(c) == 0)
+        if (nread == UV_EOF)
+            peer_finished(c);
+        else
             bo_conn_close(c);
         return;
     }
-    if (c->in.len == 0) {
-        size_t used = parse_some(c, buf->base, (size_t)nread);
-        if (used < (size_t)nread && !c->closing)
-            bo_buf_append(&c->in, buf->base + used, (size_t)nread - used);
-    } else {
-        bo_buf_append(&c->in, buf->base, (size_t)nread);
-        parse_kept(c);
-    }
+    if (!c->tls)
+        take_input(c, buf->base, (size_t)nread);
+    else
+        tls_input(c, buf->base, (size_t)nread);
     /* While a request runs, or the client is behind on reading its answers,
        pipelined bytes wait in the kernel beyond 64 KiB. */
     if (!c->closing && (c->req.active || bo_conn_pending(c) >= BO_CONN_OUT_HIGH) &&
@@ -552,7 +717,7 @@ void bo_conn_drain(bo_conn *c)
 {
     if (c->closing)
         return;
-    if (c->phase == PH_IDLE && !c->req.active && bo_conn_pending(c) == 0)
+    if ((c->phase == PH_IDLE || c->phase == PH_HANDSHAKE) && !c->req.active && bo_conn_pending(c) == 0)
         bo_conn_close(c);
 }
 
@@ -561,12 +726,19 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
     if (c->closing || !c->deadline || now < c->deadline)
         return;
     if (c->write_active) {
+        bo_log_set_request(c->req.id[0] ? c->req.id : NULL);
         bo_log(BO_LOG_INFO, NULL, "%s: closed, the client stopped reading", c->ip);
+        bo_log_set_request(NULL);
         bo_conn_close(c);
         return;
     }
     switch (c->phase) {
     case PH_IDLE:
+        bo_conn_close(c);
+        break;
+    case PH_HANDSHAKE:
+        bo_log(BO_LOG_INFO, NULL, "%s: closed: the TLS handshake took longer than %.1f s", c->ip,
+               (double)server_of(c)->cfg.handshake_timeout_ms / 1000);
         bo_conn_close(c);
         break;
     case PH_HEAD:
@@ -575,7 +747,7 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
         if (body)
             bo_request_abort(&c->req);
         c->phase = PH_IDLE;
-        respond_and_close(c, 408, body ? "the body arrived too slowly" : "the head arrived too slowly");
+        respond_and_close(c, 408, body ? "the body arrived too slowly" : "the head arrived too slowly", body);
         break;
     }
     default:
@@ -599,9 +771,12 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
         uv_close((uv_handle_t *)&c->tcp, on_shed_closed);
         return;
     }
+    bool to_https = listener == (uv_stream_t *)&w->redirect;
+    bool tls = s->cfg.tls_cert && !to_https;
     unsigned open = atomic_fetch_add(&s->conns, 1) + 1;
     if (open > s->cfg.max_conns || w->stopping) {
-        /* Shed the newest politely: a 503 it can read, then close. */
+        /* Shed the newest politely: a 503 it can read (over HTTPS, where
+           it could not read one before a handshake, just the close). */
         static const char busy[] =
             "HTTP/1.1 503 Service Unavailable\r\nServer: borough\r\n"
             "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"
@@ -609,7 +784,8 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
             "Connection: close\r\nContent-Length: 37\r\n\r\n"
             "The server is busy. Try again soon.\r\n";
         uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (!tls)
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         atomic_fetch_sub(&s->conns, 1);
         uv_close((uv_handle_t *)&c->tcp, on_shed_closed);
         return;
@@ -638,5 +814,18 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
     w->nconns++;
     c->phase = PH_IDLE;
     c->deadline = uv_now(&w->loop) + s->cfg.header_timeout_ms;
+    c->to_https = to_https;
+    if (tls) {
+        char err[200];
+        c->cert = bo_server_cert(s);
+        c->tls = bo_tls_new(c->cert->tls, NULL, err, sizeof err);
+        if (!c->tls) {
+            bo_log(BO_LOG_ERROR, NULL, "%s: %s", c->ip, err);
+            bo_conn_close(c);
+            return;
+        }
+        c->phase = PH_HANDSHAKE;
+        c->deadline = uv_now(&w->loop) + s->cfg.handshake_timeout_ms;
+    }
     start_reading(c);
 }

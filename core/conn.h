@@ -11,13 +11,23 @@
  * A connection is freed only when its socket is closed AND no request is
  * running on it: a handler may still be running (or waiting) when the
  * client goes away; its response is then dropped.
+ *
+ * HTTPS: a connection accepted while the server has a certificate carries a
+ * TLS engine (tls.h) and begins in a handshake phase with its own
+ * deadline. What the socket reads goes through the engine before the
+ * parser (decrypted into the worker's shared buffer, then parsed as plain
+ * bytes are); responses are still assembled in plaintext in `out`, and a
+ * flush encrypts them into the engine's output, which is what is written.
+ * A plain connection pays one pointer test per read and per flush.
  */
 #ifndef BO_CONN_H
 #define BO_CONN_H
 
 #include "buf.h"
 #include "http.h"
+#include "https.h"
 #include "request.h"
+#include "tls.h"
 
 #include <uv.h>
 
@@ -34,6 +44,10 @@ typedef struct bo_conn {
     bo_http_parser parser;
     bo_http_request http;
     bo_request req;
+    bo_tls *tls;                    /* HTTPS: the TLS engine; NULL: plain HTTP */
+    bo_https_cert *cert;            /* the certificate tls was made with (a reference) */
+    bool to_https;                  /* accepted by the redirect listener */
+    bool tls_fed;                   /* the engine has had the client's first bytes */
     int phase;
     uint64_t deadline;              /* loop time (ms) the phase must end by; 0 = none */
     uint64_t head_started;          /* loop time of the request's first byte */
@@ -66,6 +80,8 @@ void bo_conn_sweep(bo_conn *c, uint64_t now);
 void bo_conn_request_done(bo_conn *c);
 /* True while the client is still there to receive a response. */
 bool bo_conn_alive(const bo_conn *c);
+/* True when the connection is HTTPS (cookies then get Secure). */
+bool bo_conn_secure(const bo_conn *c);
 
 /* Response assembly, in this order: begin, any headers, then end (a whole
    body) or stream_begin/chunk/stream_end. The status line, Date, Server,

@@ -2,7 +2,7 @@
  * csrf.h - cross-site request forgery tokens: a signed double submit.
  *
  * A browser holds a random nonce in the borough_csrf cookie (HttpOnly,
- * SameSite=Lax). A form carries a token made from it:
+ * SameSite=Lax, and Secure over HTTPS). A form carries a token made from it:
  *
  *     token = <unix time> "." hex(HMAC-SHA256(key, "borough-csrf" 0 nonce 0 binding 0 time))[0..32]
  *

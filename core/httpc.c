@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <http_parser.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,4 +634,37 @@ int bo_httpc_start(bo_httpc **out, uv_loop_t *loop, const bo_httpc_options *o, b
     *out = h;
     start_hop(h);
     return 0;
+}
+
+/* ---- the shared client configuration ---- */
+
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static bo_tls_config *default_tls;
+static char default_error[256];
+static bool default_tried;
+
+bo_tls_config *bo_httpc_tls_default(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&default_lock);
+    if (!default_tried) {
+        default_tried = true;
+        const char *file = getenv("SSL_CERT_FILE");
+        char why[200];
+        if (bo_tls_config_client(&default_tls, file && file[0] ? file : NULL, why, sizeof why) < 0)
+            snprintf(default_error, sizeof default_error, "https is not available: %s", why);
+    }
+    bo_tls_config *c = default_tls;
+    if (!c)
+        snprintf(err, errlen, "%s", default_error);
+    pthread_mutex_unlock(&default_lock);
+    return c;
+}
+
+void bo_httpc_tls_default_free(void)
+{
+    pthread_mutex_lock(&default_lock);
+    bo_tls_config_free(default_tls);
+    default_tls = NULL;
+    default_tried = false;
+    pthread_mutex_unlock(&default_lock);
 }

@@ -66,4 +66,13 @@ int bo_httpc_start(bo_httpc **out, uv_loop_t *loop, const bo_httpc_options *opts
    handles have closed. */
 void bo_httpc_cancel(bo_httpc *h);
 
+/* The client TLS configuration outbound exchanges share (http.request, the
+   Notify sender): certificates are verified against the system CA store, or
+   against the PEM bundle the environment variable SSL_CERT_FILE names (as
+   OpenSSL's tools read it). Made on first use, by any thread. Returns NULL
+   with the reason in err if it cannot be made (no CA bundle). */
+bo_tls_config *bo_httpc_tls_default(char *err, size_t errlen);
+/* Frees it, once no thread can use it any more (the server's end). */
+void bo_httpc_tls_default_free(void);
+
 #endif

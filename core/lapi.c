@@ -4,7 +4,10 @@
  * installs them with json and db as globals of a new app state.
  */
 #include "lapi.h"
+#include "jobs.h"
 #include "lentity.h"
+#include "lhttp.h"
+#include "lnotify.h"
 #include "app.h"
 #include "buf.h"
 #include "http.h"
@@ -28,6 +31,12 @@ struct bo_request *bo_lapi_current(lua_State *L)
 {
     bo_sandbox *sb = bo_sandbox_of(L);
     return sb ? sb->current : NULL;
+}
+
+struct bo_request *bo_lapi_task(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    return sb ? sb->task : NULL;
 }
 
 /* A buffer owned by the state (freed by __gc), reused by encoders: nothing
@@ -219,14 +228,14 @@ static int sleep_done(lua_State *L, int status, lua_KContext ctx)
     return 0;
 }
 
-/* borough.sleep(seconds): the request waits; the worker goes on serving. */
+/* borough.sleep(seconds): the request (or job) waits; the worker goes on serving. */
 static int l_sleep(lua_State *L)
 {
     lua_Number secs = luaL_checknumber(L, 1);
     luaL_argcheck(L, secs >= 0 && isfinite(secs), 1, "seconds must be a positive number");
-    bo_request *r = bo_lapi_current(L);
+    bo_request *r = bo_lapi_task(L);
     if (!r)
-        return luaL_error(L, "borough.sleep can only wait while a request is being handled");
+        return luaL_error(L, "borough.sleep can only wait while a request or a job runs");
     if (!lua_isyieldable(L))
         return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
     bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)(secs * 1000.0 + 0.5));
@@ -318,6 +327,8 @@ int bo_lapi_open(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
 
     luaL_newlib(L, borough_fns);
+    bo_jobs_open(L);
+    bo_lnotify_open(L);
     bo_lview_open(L);
     bo_loadcache_open(L);
     lua_setglobal(L, "borough");
@@ -327,6 +338,8 @@ int bo_lapi_open(lua_State *L)
     lua_setglobal(L, "json");
     bo_ldb_open(L);
     lua_setglobal(L, "db");
+    bo_lhttp_open(L);
+    lua_setglobal(L, "http");
     bo_lentity_open(L);
     bo_lreq_open(L);
     return 0;

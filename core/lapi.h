@@ -25,5 +25,9 @@ void bo_ldb_abandon(struct bo_gen *g);
 
 /* The request running on this state now, or NULL (at load). */
 struct bo_request *bo_lapi_current(lua_State *L);
+/* The request or job whose coroutine runs now (what a platform function
+   that waits waits for), or NULL (at load). A job's is a bo_request without
+   a connection (r->job set). */
+struct bo_request *bo_lapi_task(lua_State *L);
 
 #endif

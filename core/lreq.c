@@ -824,6 +824,10 @@ static int req_index(lua_State *L)
         lua_pushlstring(L, host, n);
     } else if (strcmp(k, "files") == 0) {
         push_files(L, h->multipart);
+    } else if (strcmp(k, "secure") == 0) {
+        lua_pushboolean(L, bo_conn_secure(r->conn));
+    } else if (strcmp(k, "scheme") == 0) {
+        lua_pushstring(L, bo_conn_secure(r->conn) ? "https" : "http");
     } else {
         return 0;
     }
@@ -1065,24 +1069,26 @@ void bo_lreq_push_pump(lua_State *co)
     lua_rawgetp(co, LUA_REGISTRYINDEX, &pump_key);
 }
 
-/* Adds what the platform adds to every response of a handler: the language
-   cookie when ?lang= chose one. */
+/* Adds what the platform adds to every response of a handler: the CSRF
+   cookie when the nonce is new, the language cookie when ?lang= chose one.
+   Over HTTPS both are Secure, so a browser never sends them in clear. */
 static void platform_headers(lua_State *L, bo_request *r)
 {
     int top = lua_gettop(L);
     push_req(L, r);
     if (lua_istable(L, -1) && lua_rawgetp(L, -1, &csrf_new_key) == LUA_TBOOLEAN &&
         lua_rawgetp(L, -2, &csrf_nonce_key) == LUA_TSTRING) {
-        char cookie[128];
-        int n = snprintf(cookie, sizeof cookie, "borough_csrf=%s; Path=/; HttpOnly; SameSite=Lax",
-                         lua_tostring(L, -1));
+        char cookie[136];
+        int n = snprintf(cookie, sizeof cookie, "borough_csrf=%s; Path=/; HttpOnly; SameSite=Lax%s",
+                         lua_tostring(L, -1), bo_conn_secure(r->conn) ? "; Secure" : "");
         bo_conn_response_header(r->conn, "Set-Cookie", 10, cookie, (size_t)n);
     }
     lua_settop(L, top);
     const char *lang = bo_lreq_lang_asked(r->http);
     if (lang) {
-        char cookie[96];
-        int n = snprintf(cookie, sizeof cookie, "borough_lang=%s; Path=/; Max-Age=31536000; SameSite=Lax", lang);
+        char cookie[104];
+        int n = snprintf(cookie, sizeof cookie, "borough_lang=%s; Path=/; Max-Age=31536000; SameSite=Lax%s", lang,
+                         bo_conn_secure(r->conn) ? "; Secure" : "");
         bo_conn_response_header(r->conn, "Set-Cookie", 10, cookie, (size_t)n);
     }
 }

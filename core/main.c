@@ -34,7 +34,8 @@ static const struct command {
       "borough serve [APPS_DIR] [--listen HOST:PORT] [--data DIR] [--workers N]\n"
       "                     [--log-format text|json] [--no-access-log] [--max-conns N]\n"
       "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]\n"
-      "                     [--watch] [--metrics-from CIDR]..." },
+      "                     [--watch] [--metrics-from CIDR]...\n"
+      "                     [--tls-cert FILE --tls-key FILE [--redirect-http HOST:PORT] [--handshake-timeout S]]" },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
     { "check", bo_cmd_check, "borough check [PATH]" },
     { "import", bo_cmd_import,

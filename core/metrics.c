@@ -87,6 +87,8 @@ typedef struct sum_code {
 typedef struct sum_app {
     const char *name;
     uint64_t lua_errors, reloads, reload_failures, generations;
+    uint64_t jobs_done, jobs_retried, jobs_failed, notify_sent, notify_retried, notify_failed;
+    uint64_t outbox_depth, outbox_failed, jobs_waiting, jobs_dead;
     sum_code *codes;
     unsigned ncodes;
 } sum_app;
@@ -166,6 +168,16 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             s->reloads += bo_counter_get(&a->reloads);
             s->reload_failures += bo_counter_get(&a->reload_failures);
             s->generations += bo_counter_get(&a->generations);
+            s->jobs_done += bo_counter_get(&a->jobs_done);
+            s->jobs_retried += bo_counter_get(&a->jobs_retried);
+            s->jobs_failed += bo_counter_get(&a->jobs_failed);
+            s->notify_sent += bo_counter_get(&a->notify_sent);
+            s->notify_retried += bo_counter_get(&a->notify_retried);
+            s->notify_failed += bo_counter_get(&a->notify_failed);
+            s->outbox_depth += bo_counter_get(&a->outbox_depth);
+            s->outbox_failed += bo_counter_get(&a->outbox_failed);
+            s->jobs_waiting += bo_counter_get(&a->jobs_waiting);
+            s->jobs_dead += bo_counter_get(&a->jobs_dead);
             unsigned nc = atomic_load_explicit(&a->ncodes, memory_order_acquire);
             for (unsigned j = 0; j < nc; j++) {
                 bo_metrics_code *c = &a->codes[j];
@@ -265,6 +277,36 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             continue;
         put_app(out, "borough_generations_loaded", apps[i].name);
         bo_buf_printf(out, "} %llu\n", (unsigned long long)apps[i].generations);
+    }
+    /* Jobs and notifications: counters, by outcome; gauges, by state. */
+    static const struct { const char *name, *type, *help, *label, *value; size_t off; } work[] = {
+        { "borough_jobs_total", "counter", "Job runs that ended, by app and outcome (done, retry, failed).",
+          "outcome", "done", offsetof(sum_app, jobs_done) },
+        { "borough_jobs_total", NULL, NULL, "outcome", "retry", offsetof(sum_app, jobs_retried) },
+        { "borough_jobs_total", NULL, NULL, "outcome", "failed", offsetof(sum_app, jobs_failed) },
+        { "borough_jobs", "gauge", "Jobs by app and state: waiting (queued or running) or failed for good.",
+          "state", "waiting", offsetof(sum_app, jobs_waiting) },
+        { "borough_jobs", NULL, NULL, "state", "failed", offsetof(sum_app, jobs_dead) },
+        { "borough_notifications_total", "counter",
+          "Notify sends that ended, by app and outcome (sent, retry, failed).", "outcome", "sent",
+          offsetof(sum_app, notify_sent) },
+        { "borough_notifications_total", NULL, NULL, "outcome", "retry", offsetof(sum_app, notify_retried) },
+        { "borough_notifications_total", NULL, NULL, "outcome", "failed", offsetof(sum_app, notify_failed) },
+        { "borough_outbox_depth", "gauge",
+          "Messages in the app's outbox by state: waiting (not yet accepted by Notify) or failed for good.",
+          "state", "waiting", offsetof(sum_app, outbox_depth) },
+        { "borough_outbox_depth", NULL, NULL, "state", "failed", offsetof(sum_app, outbox_failed) },
+    };
+    for (size_t k = 0; k < BO_COUNT(work); k++) {
+        if (work[k].type)
+            put_help(out, work[k].name, work[k].type, work[k].help);
+        for (unsigned i = 0; i < napps; i++) {
+            if (strcmp(apps[i].name, "-") == 0)
+                continue;
+            put_app(out, work[k].name, apps[i].name);
+            bo_buf_printf(out, ",%s=\"%s\"} %llu\n", work[k].label, work[k].value,
+                          (unsigned long long)*(uint64_t *)((char *)&apps[i] + work[k].off));
+        }
     }
     put_help(out, "borough_open_connections", "gauge", "Client connections open now.");
     bo_buf_printf(out, "borough_open_connections %u\n", open_conns);

@@ -41,6 +41,12 @@ static inline uint64_t bo_counter_get(bo_counter *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* Sets a gauge of a table this thread writes. */
+static inline void bo_gauge_set(bo_counter *c, uint64_t v)
+{
+    atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
 /* Requests of one app answered with one status code: a latency histogram. */
 typedef struct bo_metrics_code {
     int code;                               /* -1: every code past the table's room */
@@ -55,6 +61,16 @@ typedef struct bo_metrics_app {
     bo_counter reload_failures;             /* versions refused (main thread) or not loaded by a worker */
     bo_counter generations;                 /* a gauge: generations a worker holds (serving or
                                                retired, finishing requests) */
+    bo_counter jobs_done;                   /* job runs that succeeded (workers) */
+    bo_counter jobs_retried;                /* runs that failed and will run again */
+    bo_counter jobs_failed;                 /* jobs that failed for good */
+    bo_counter notify_sent;                 /* messages Notify accepted (main thread) */
+    bo_counter notify_retried;              /* sends to try again (429, 5xx, time-outs) */
+    bo_counter notify_failed;               /* messages Notify refused for good */
+    bo_counter outbox_depth;                /* gauges, set by the main thread: messages not yet */
+    bo_counter outbox_failed;               /*   accepted; messages refused for good; */
+    bo_counter jobs_waiting;                /*   jobs queued or running; */
+    bo_counter jobs_dead;                   /*   jobs failed for good */
     atomic_uint ncodes;
     bo_metrics_code codes[BO_METRICS_CODES];
 } bo_metrics_app;

@@ -7,7 +7,9 @@
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
+#include "https.h"
 #include "i18n.h"
+#include "jobs.h"
 #include "lapi.h"
 #include "log.h"
 #include "lreq.h"
@@ -286,8 +288,9 @@ static void serve_metrics(bo_request *r)
 
 /* ---- routing ---- */
 
-/* "<run>.<worker>-<hex count>", made without printf: it runs per request. */
-static void make_id(bo_request *r)
+/* "<run>.<worker>-<hex count>", made without printf: it runs per request
+   (inlined into routing, its caller per request). */
+__attribute__((always_inline)) static inline void make_id(bo_request *r)
 {
     bo_worker *w = r->worker;
     size_t n = strlen(w->id_prefix);
@@ -301,6 +304,11 @@ static void make_id(bo_request *r)
         v >>= 4;
     } while (v);
     memcpy(r->id + n, hex + h, (size_t)(17 - h));
+}
+
+void bo_request_new_id(bo_request *r)
+{
+    make_id(r);
 }
 
 static size_t route_error(bo_request *r, int status)
@@ -335,6 +343,10 @@ size_t bo_request_route(bo_request *r)
     size_t plen = h->path_len;
     if (plen == 8 && memcmp(path, "/healthz", 8) == 0) {
         r->target = BO_TARGET_HEALTH;
+        return BO_DEFAULT_MAX_BODY;
+    }
+    if (c->to_https) {
+        r->target = BO_TARGET_HTTPS;
         return BO_DEFAULT_MAX_BODY;
     }
     if (plen == 8 && memcmp(path, "/metrics", 8) == 0) {
@@ -400,8 +412,9 @@ static void finish(bo_request *r)
     bo_worker *w = r->worker;
     bo_conn *c = r->conn;
     uint64_t ns = uv_hrtime() - r->start_ns;
-    bo_metrics_request(r->metrics, r->response_status, ns);
-    if (w->server->cfg.access_log) {
+    if (!r->job)
+        bo_metrics_request(r->metrics, r->response_status, ns);
+    if (!r->job && w->server->cfg.access_log) {
         const bo_http_request *h = r->http;
         char path[512];
         size_t n = h->path_len < sizeof path - 1 ? h->path_len : sizeof path - 1;
@@ -434,7 +447,10 @@ static void finish(bo_request *r)
     r->target = BO_TARGET_NONE;
     r->active = false;
     bo_log_set_request(NULL);
-    bo_conn_request_done(c);
+    if (r->job)
+        bo_job_ended(r->job);
+    else
+        bo_conn_request_done(c);
 }
 
 void bo_request_abort(bo_request *r)
@@ -460,8 +476,11 @@ static void fail(bo_request *r, const char *why)
     bo_gen *g = r->gen;
     bo_conn *c = r->conn;
     lua_State *L = g->sb.L;
+    bool gone = !r->job && !bo_conn_alive(c);
     bo_counter_add(&r->metrics->lua_errors, 1);
-    if (!bo_conn_alive(c)) {
+    if (r->job)
+        bo_job_failed(r->job, why);   /* before the thread (and why with it) goes */
+    if (gone) {
         bo_log(BO_LOG_INFO, g->info->name, "%s (the client had gone)", why);
     } else {
         lua_pushcfunction(L, traceback);
@@ -484,7 +503,7 @@ static void fail(bo_request *r, const char *why)
         if (g->sb.mem_used > g->sb.mem_limit / 10 * 9)
             g->poisoned = true;
     }
-    if (!bo_conn_alive(c))
+    if (r->job || !bo_conn_alive(c))
         return;
     if (r->streaming) {
         c->close_after_write = true;   /* the client sees the body cut short */
@@ -497,6 +516,11 @@ static void respond(bo_request *r, int nres)
 {
     bo_conn *c = r->conn;
     lua_State *co = r->co;
+    if (r->job) {                      /* a job's results go nowhere */
+        lua_settop(co, 0);
+        finish(r);
+        return;
+    }
     if (!bo_conn_alive(c)) {
         finish(r);
         return;
@@ -545,13 +569,34 @@ static void poison(bo_request *r, const char *why)
     bo_sandbox_leave(sb, prev);
 }
 
+/* Abandons the operation a request waits for (BO_WAIT_IO), so that its
+   completion never comes. */
+static void cancel_io(bo_request *r)
+{
+    void (*cancel)(void *) = r->io_cancel;
+    r->io_cancel = NULL;
+    if (r->wait == BO_WAIT_IO && cancel)
+        cancel(r->io_ctx);
+    r->io_ctx = NULL;
+}
+
+static void arm_timer(bo_request *r);
+
 static void on_timer(uv_timer_t *t)
 {
     bo_request *r = t->data;
     if (r->wait == BO_WAIT_NONE)
         return;
-    if (r->budget.deadline_ns && uv_hrtime() >= r->budget.deadline_ns)
-        poison(r, "the request ran for too long (limits.time)");
+    bool late = r->budget.deadline_ns && uv_hrtime() >= r->budget.deadline_ns;
+    if (r->wait == BO_WAIT_IO) {
+        if (!late) {                   /* only the deadline ends an I/O wait */
+            arm_timer(r);
+            return;
+        }
+        cancel_io(r);
+    }
+    if (late)
+        poison(r, r->job ? "the job ran for too long (limits.time)" : "the request ran for too long (limits.time)");
     r->wait = BO_WAIT_NONE;
     resume(r, 0);
 }
@@ -578,11 +623,32 @@ void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms)
     r->drained = false;
 }
 
+void bo_request_wait_io(bo_request *r, void (*cancel)(void *ctx), void *ctx)
+{
+    r->wait = BO_WAIT_IO;
+    r->wait_ms = 0;
+    r->io_cancel = cancel;
+    r->io_ctx = ctx;
+    r->drained = false;
+}
+
+void bo_request_wake(bo_request *r)
+{
+    if (!r->active || r->wait != BO_WAIT_IO)
+        return;
+    r->io_cancel = NULL;
+    r->io_ctx = NULL;
+    uv_timer_stop(&r->timer);
+    r->wait = BO_WAIT_NONE;
+    resume(r, 0);
+}
+
 void bo_request_kill(bo_request *r, const char *why)
 {
     if (!r->active || r->wait == BO_WAIT_NONE)
         return;
     uv_timer_stop(&r->timer);
+    cancel_io(r);
     poison(r, why);
     r->wait = BO_WAIT_NONE;
     resume(r, 0);
@@ -603,12 +669,16 @@ static void resume(bo_request *r, int nargs)
     bo_sandbox *sb = &g->sb;
     lua_State *co = r->co;
     bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
-    sb->current = r;
+    sb->current = r->job ? NULL : r;   /* what req and responses see: never a job */
+    sb->task = r;                      /* what waits go to */
     bo_log_set_request(r->id);
     r->wait = BO_WAIT_NONE;
+    if (r->job)
+        bo_job_enter(r->job, sb->L);
     int nres = 0;
     int status = lua_resume(co, sb->L, nargs, &nres);
     sb->current = NULL;
+    sb->task = NULL;
     bo_sandbox_leave(sb, prev);
 
     if (status == LUA_YIELD) {
@@ -646,6 +716,25 @@ static void run_route(bo_request *r)
     bo_budget_start(&r->budget, &g->sb.limits);
     r->co = bo_gen_thread(g, &r->co_ref);
     lua_pushcfunction(r->co, bo_lreq_main);
+    lua_pushlightuserdata(r->co, r);
+    resume(r, 1);
+}
+
+void bo_request_run_job(bo_request *r, bo_gen *g, bo_metrics_app *metrics, lua_CFunction main)
+{
+    r->target = BO_TARGET_NONE;
+    r->app = g->info;
+    r->metrics = metrics;
+    r->gen = g;
+    g->inflight++;
+    r->wait = BO_WAIT_NONE;
+    r->streaming = false;
+    r->start_ns = uv_hrtime();
+    r->active = true;
+    bo_log_set_request(r->id);
+    bo_budget_start(&r->budget, &g->sb.limits);
+    r->co = bo_gen_thread(g, &r->co_ref);
+    lua_pushcfunction(r->co, main);
     lua_pushlightuserdata(r->co, r);
     resume(r, 1);
 }
@@ -699,6 +788,9 @@ void bo_request_run(bo_request *r)
         break;
     case BO_TARGET_OPTIONS:
         bo_request_respond_page(r, 204, "", "");
+        break;
+    case BO_TARGET_HTTPS:
+        bo_https_redirect(r);
         break;
     case BO_TARGET_ERROR:
     default:

@@ -39,6 +39,7 @@ typedef enum bo_target {
     BO_TARGET_OPTIONS,     /* OPTIONS on a path some route has */
     BO_TARGET_ASSETS,      /* /assets/...: GOV.UK Frontend and the site's look */
     BO_TARGET_METRICS,     /* GET /metrics (Prometheus), for allowed addresses */
+    BO_TARGET_HTTPS,       /* the redirect listener: to the same URL over HTTPS */
 } bo_target;
 
 /* What the handler waits for while its coroutine is suspended. */
@@ -46,7 +47,10 @@ typedef enum bo_wait {
     BO_WAIT_NONE,
     BO_WAIT_SLEEP,
     BO_WAIT_DRAIN,         /* a streamed body waits for the client to read */
+    BO_WAIT_IO,            /* an operation another module started (outbound HTTP) */
 } bo_wait;
+
+struct bo_job;
 
 typedef struct bo_request {
     struct bo_conn *conn;
@@ -71,6 +75,10 @@ typedef struct bo_request {
     bo_budget budget;
     bo_wait wait;
     uint64_t wait_ms;
+    void (*io_cancel)(void *ctx);   /* BO_WAIT_IO: abandons the operation waited for */
+    void *io_ctx;
+    struct bo_job *job;             /* set for a background job's run: no connection
+                                       (conn and http are NULL), results discarded */
     bool drained;
     bool streaming;                 /* the head is sent; the pump runs */
     uv_timer_t timer;               /* sleeps, and the wall clock while waiting */
@@ -89,6 +97,9 @@ void bo_request_close(bo_request *r, void (*done)(uv_handle_t *));
 /* Chooses the target once the head is parsed. Returns the body limit in
    bytes (0 when no body is accepted). */
 size_t bo_request_route(bo_request *r);
+/* Gives the request a new id (routing does; the connection's own answers
+   to requests it could not route do too). */
+void bo_request_new_id(bo_request *r);
 /* Runs the request once its body is complete; may finish synchronously. */
 void bo_request_run(bo_request *r);
 /* Forgets a routed request whose body never arrived complete (parse error,
@@ -98,6 +109,27 @@ void bo_request_abort(bo_request *r);
 /* Records what a suspending platform function waits for; for a sleep,
    ms is its length. The wall-clock cap still applies while it waits. */
 void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms);
+
+/* Records that the running coroutine waits for an operation another module
+   has started (an outbound HTTP exchange). If the request must end first (its
+   wall clock runs out, the server stops), cancel(ctx) is called to abandon
+   the operation, so that its completion never comes, before the coroutine is
+   resumed to fail where it waited. Otherwise the module calls
+   bo_request_wake() when the operation completes; the platform function that
+   waited pushes its results in its continuation (lua_yieldk), inside the
+   coroutine, so a memory error there stays in protected mode. */
+void bo_request_wait_io(bo_request *r, void (*cancel)(void *ctx), void *ctx);
+/* The operation r waits for (bo_request_wait_io) has completed: resumes its
+   coroutine. Call it from a loop callback, never from inside Lua code. */
+void bo_request_wake(bo_request *r);
+
+/* Runs a background job (jobs.c) on r, which has no connection: r->job is
+   set, r->id names the run, and g is the generation it runs on (counted in
+   its inflight until the run ends). main(co) is the coroutine's body; it
+   finds r as a light userdata at index 1. Results are discarded; a failure
+   is handed to bo_job_failed(), and bo_job_ended() runs when the run is
+   over (possibly before this returns). */
+void bo_request_run_job(bo_request *r, struct bo_gen *g, struct bo_metrics_app *metrics, lua_CFunction main);
 
 /* Ends a waiting request at once (the server is stopping): its handler
    fails with why at the point where it waited. */

@@ -51,6 +51,9 @@ typedef struct bo_sandbox {
     const struct bo_snapshot *snapshot; /* the app's source (borrowed), or NULL: the disk */
     void *owner;              /* the app generation, for the bindings */
     void *current;            /* the request running now, or NULL */
+    void *task;               /* the request or job (a bo_request) whose coroutine
+                                 runs now: what a platform function that waits
+                                 waits for; NULL outside one */
 } bo_sandbox;
 
 /* Creates the state: allowed libraries, require, hooks, the yield sentinel.

@@ -7,7 +7,9 @@
  * the client once every worker has taken it (check_waits).
  */
 #include "server.h"
+#include "httpc.h"
 #include "log.h"
+#include "notify.h"
 #include "platformdb.h"
 
 #include <errno.h>
@@ -40,6 +42,7 @@ void bo_config_defaults(bo_config *cfg)
     cfg->idle_timeout_ms = 15000;
     cfg->send_timeout_ms = 30000;
     cfg->drain_ms = 10000;
+    cfg->handshake_timeout_ms = 10000;
     cfg->access_log = true;
     cfg->control = true;
 }
@@ -84,6 +87,16 @@ static int find_app(const bo_catalog *c, const char *name)
         if (strcmp(c->apps[i]->name, name) == 0)
             return (int)i;
     return -1;
+}
+
+/* ---- the certificate ---- */
+
+bo_https_cert *bo_server_cert(bo_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bo_https_cert *c = bo_https_cert_ref(s->cert);
+    pthread_mutex_unlock(&s->lock);
+    return c;
 }
 
 /* ---- judging new versions ----
@@ -449,11 +462,40 @@ static bool valid_app_name(const char *name)
     return name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 256;
 }
 
-/* Reloads every app (app NULL: changed ones only) or the one named. */
+/* Loads the certificate again when its files changed; new connections
+   get the new one, and each connection keeps the one it began with. A
+   certificate that does not load leaves the running one serving. */
+static void reload_cert(bo_server *s, outcome *o)
+{
+    const char *cert = s->cfg.tls_cert, *key = s->cfg.tls_key;
+    /* Only this thread replaces s->cert: it reads it without the lock. */
+    if (!cert || !bo_https_cert_changed(s->cert, cert, key))
+        return;
+    char err[512];
+    bo_https_cert *fresh;
+    if (bo_https_cert_load(&fresh, cert, key, err, sizeof err) < 0) {
+        o->status = 1;
+        bo_log(BO_LOG_ERROR, NULL, "%s; the running certificate keeps serving", err);
+        tell(o, "err", "%s; the running certificate keeps serving", err);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    bo_https_cert *old = s->cert;
+    s->cert = fresh;
+    pthread_mutex_unlock(&s->lock);
+    bo_https_cert_unref(old);
+    bo_log(BO_LOG_INFO, NULL, "TLS: new connections get the certificate reloaded from %s", cert);
+    tell(o, "out", "tls: certificate reloaded from %s", cert);
+}
+
+/* Reloads every app (app NULL: changed ones only, and the certificate if
+   its files changed) or the one named. */
 static void reload(bo_server *s, const char *app, bo_control_client *client)
 {
     uint64_t started = uv_hrtime();
     outcome o = { client, &s->metrics, 0 };
+    if (!app)
+        reload_cert(s, &o);
     bo_catalog *cur = s->catalog;
     char **dirs;
     char err[512];
@@ -717,32 +759,33 @@ static int bound_port(int fd)
                                             : ((struct sockaddr_in *)&addr)->sin_port);
 }
 
-/* Opens one socket per worker. A first bind without SO_REUSEPORT makes sure
+/* Opens one socket per worker on host:port (*bound gets the port, which
+   port 0 leaves to the kernel). A first bind without SO_REUSEPORT makes sure
    no other server (an old borough, say) holds the port: with SO_REUSEPORT
    the kernel would otherwise share it silently. */
-static int open_sockets(bo_server *s, int *fds)
+static int open_sockets(const char *host, int port, int n, int *fds, int *bound)
 {
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    if (parse_addr(s->cfg.host, s->cfg.port, &addr) < 0) {
-        bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: not an IP address", s->cfg.host, s->cfg.port);
+    if (parse_addr(host, port, &addr) < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: not an IP address", host, port);
         return -1;
     }
     int probe = bind_socket(&addr, false);
     if (probe < 0) {
-        bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port, strerror(errno));
+        bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: %s", host, port, strerror(errno));
         return -1;
     }
-    s->port = bound_port(probe);
+    *bound = bound_port(probe);
     close(probe);
     if (addr.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)s->port);
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)*bound);
     else
-        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)s->port);
-    for (int i = 0; i < s->nworkers; i++) {
+        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)*bound);
+    for (int i = 0; i < n; i++) {
         fds[i] = bind_socket(&addr, true);
         if (fds[i] < 0) {
-            bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: %s", s->cfg.host, s->port, strerror(errno));
+            bo_log(BO_LOG_ERROR, NULL, "cannot listen on %s:%d: %s", host, *bound, strerror(errno));
             while (i-- > 0)
                 close(fds[i]);
             return -1;
@@ -787,6 +830,7 @@ static void close_main(bo_server *s)
     bo_control_close(&s->control);
     bo_watch_stop(&s->watch);
     bo_walkeeper_stop(&s->keeper);
+    bo_notify_stop(s->notify);
     for (size_t i = 0; i < BO_COUNT(s->signals); i++)
         uv_close((uv_handle_t *)&s->signals[i], NULL);
     uv_close((uv_handle_t *)&s->worker_event, NULL);
@@ -800,8 +844,15 @@ static void on_worker_event(uv_async_t *a)
     if (!s->announced && atomic_load(&s->ready) == s->nworkers) {
         s->announced = true;
         const char *h = s->cfg.host;
-        bo_log(BO_LOG_INFO, NULL, "listening on http://%s%s%s:%d/ with %d worker%s", strchr(h, ':') ? "[" : "",
-               h, strchr(h, ':') ? "]" : "", s->port, s->nworkers, s->nworkers == 1 ? "" : "s");
+        bool v6 = strchr(h, ':') != NULL;
+        bo_log(BO_LOG_INFO, NULL, "listening on %s://%s%s%s:%d/ with %d worker%s", s->cert ? "https" : "http",
+               v6 ? "[" : "", h, v6 ? "]" : "", s->port, s->nworkers, s->nworkers == 1 ? "" : "s");
+        if (s->redirect_port) {
+            h = s->cfg.redirect_host;
+            v6 = strchr(h, ':') != NULL;
+            bo_log(BO_LOG_INFO, NULL, "plain HTTP on http://%s%s%s:%d/ redirects to HTTPS", v6 ? "[" : "", h,
+                   v6 ? "]" : "", s->redirect_port);
+        }
         if (s->cfg.on_ready)
             s->cfg.on_ready(s, s->cfg.ready_ud);
     }
@@ -866,8 +917,16 @@ int bo_server_run(const bo_config *cfg)
     snprintf(s->run_id, sizeof s->run_id, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
     signal(SIGPIPE, SIG_IGN);
 
-    int *fds = bo_calloc((size_t)s->nworkers, sizeof *fds);
+    /* fds[i]: worker i's listening socket; fds[nworkers + i]: its socket
+       of the redirect listener, or -1. */
+    int *fds = bo_calloc((size_t)s->nworkers * 2, sizeof *fds);
+    for (int i = 0; i < s->nworkers; i++)
+        fds[s->nworkers + i] = -1;
     char err[512];
+    if (cfg->tls_cert && bo_https_cert_load(&s->cert, cfg->tls_cert, cfg->tls_key, err, sizeof err) < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "%s", err);
+        goto out;
+    }
     if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0)
         goto out;
     s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
@@ -875,8 +934,14 @@ int bo_server_run(const bo_config *cfg)
         bo_log(BO_LOG_ERROR, NULL, "%s", err);
         goto out;
     }
-    if (open_sockets(s, fds) < 0)
+    if (open_sockets(cfg->host, cfg->port, s->nworkers, fds, &s->port) < 0)
         goto out;
+    if (cfg->redirect_host &&
+        open_sockets(cfg->redirect_host, cfg->redirect_port, s->nworkers, fds + s->nworkers, &s->redirect_port) < 0) {
+        for (int i = 0; i < s->nworkers; i++)
+            close(fds[i]);
+        goto out;
+    }
 
     uv_loop_init(&s->loop);
     bo_metrics_init(&s->metrics);
@@ -887,14 +952,16 @@ int bo_server_run(const bo_config *cfg)
         free(path);
         if (rc < 0) {
             bo_log(BO_LOG_ERROR, NULL, "%s", err);
-            for (int i = 0; i < s->nworkers; i++)
-                close(fds[i]);
+            for (int i = 0; i < s->nworkers * 2; i++)
+                if (fds[i] >= 0)
+                    close(fds[i]);
             uv_run(&s->loop, UV_RUN_NOWAIT);
             uv_loop_close(&s->loop);
             goto out;
         }
     }
     bo_walkeeper_start(&s->keeper, &s->loop, s, WAL_CHECKPOINT_MS);
+    bo_notify_start(&s->notify, &s->loop, s);
     uv_async_init(&s->loop, &s->worker_event, on_worker_event);
     s->worker_event.data = s;
     static const int signums[] = { SIGINT, SIGTERM, SIGHUP };
@@ -905,7 +972,8 @@ int bo_server_run(const bo_config *cfg)
     }
     s->workers = bo_calloc((size_t)s->nworkers, sizeof *s->workers);
     for (int i = 0; i < s->nworkers; i++) {
-        if (bo_worker_init(&s->workers[i], s, i + 1, fds[i]) < 0 || bo_worker_start(&s->workers[i]) < 0) {
+        if (bo_worker_init(&s->workers[i], s, i + 1, fds[i], fds[s->nworkers + i]) < 0 ||
+            bo_worker_start(&s->workers[i]) < 0) {
             bo_log(BO_LOG_ERROR, NULL, "cannot start worker %d", i + 1);
             atomic_store(&s->stopping, true);
             for (int j = 0; j < i; j++)
@@ -926,10 +994,13 @@ int bo_server_run(const bo_config *cfg)
         bo_worker_free(&s->workers[i]);
     bo_metrics_free(&s->metrics);
     uv_loop_close(&s->loop);
+    bo_httpc_tls_default_free();
+    bo_notify_conf_forget();
     status = atomic_load(&s->stopping) && s->announced ? 0 : 1;
     bo_log(BO_LOG_INFO, NULL, "stopped");
 out:
     bo_catalog_unref(s->catalog);
+    bo_https_cert_unref(s->cert);
     free(s->workers);
     free(fds);
     pthread_mutex_destroy(&s->lock);

@@ -24,6 +24,7 @@
 
 #include "app.h"
 #include "control.h"
+#include "https.h"
 #include "metrics.h"
 #include "walkeeper.h"
 #include "watch.h"
@@ -47,6 +48,11 @@ typedef struct bo_config {
     uint64_t idle_timeout_ms;
     uint64_t send_timeout_ms;
     uint64_t drain_ms;
+    uint64_t handshake_timeout_ms;  /* a TLS handshake must end within it */
+    const char *tls_cert;       /* with tls_key: serve HTTPS (PEM files) */
+    const char *tls_key;
+    const char *redirect_host;  /* a plain-HTTP listener redirecting to HTTPS, or NULL */
+    int redirect_port;
     bool access_log;
     bool watch;                 /* reload when files under apps_dir change */
     bool control;               /* open the control socket (on by default) */
@@ -81,18 +87,21 @@ typedef struct bo_reload_wait bo_reload_wait;
 typedef struct bo_server {
     bo_config cfg;
     bo_paths paths;
-    pthread_mutex_t lock;       /* guards catalog */
+    pthread_mutex_t lock;       /* guards catalog and cert */
     bo_catalog *catalog;
     bo_worker *workers;
     int nworkers;
     atomic_uint conns;          /* open connections, all workers */
     atomic_bool stopping;
     int port;                   /* the port actually bound */
+    int redirect_port;          /* the redirect listener's, or 0 */
+    bo_https_cert *cert;        /* HTTPS: the certificate new connections get (guarded by lock) */
     char run_id[8];             /* random, starts every request id */
     uv_loop_t loop;             /* the main thread's */
     uv_async_t worker_event;    /* a worker became ready or finished */
     uv_signal_t signals[3];
     bo_walkeeper keeper;        /* WAL checkpoints, on the main loop */
+    struct bo_notify *notify;   /* the one Notify sender, on the main loop (notify.c) */
     bo_control control;         /* `borough reload` talks here */
     bo_watch watch;             /* --watch */
     bo_metrics metrics;         /* the main thread's: reloads */
@@ -114,6 +123,10 @@ void bo_server_stop(bo_server *s);
 
 /* Appends the Prometheus text of /metrics (any worker thread). */
 void bo_server_metrics(bo_server *s, bo_buf *out);
+
+/* Returns a new reference to the certificate new HTTPS connections get
+   (any worker thread; NULL when the server speaks plain HTTP). */
+bo_https_cert *bo_server_cert(bo_server *s);
 
 /* Returns a new reference to the current catalog. */
 bo_catalog *bo_server_catalog(bo_server *s);

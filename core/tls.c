@@ -19,6 +19,12 @@
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
+/* A server's session cache (resumption by session id): mbedTLS keeps it as
+   a list it walks on each lookup, so it is bounded; an hour keeps a
+   session's secret in memory no longer than a browsing session needs. */
+#define SESSION_CACHE_ENTRIES 10000
+#define SESSION_CACHE_SECONDS 3600
+
 struct bo_tls_config {
     mbedtls_ssl_config conf;
     mbedtls_entropy_context entropy;
@@ -105,6 +111,12 @@ static bo_tls_config *config_new(bool server, char *err, size_t errlen)
     return c;
 }
 
+/* The high-level part of an mbedTLS error code (its module's error). */
+static int high_level(int rc)
+{
+    return -(-rc & 0xFF80);
+}
+
 int bo_tls_config_server(bo_tls_config **out, const char *cert_file, const char *key_file,
                          char *err, size_t errlen)
 {
@@ -112,23 +124,41 @@ int bo_tls_config_server(bo_tls_config **out, const char *cert_file, const char 
     bo_tls_config *c = config_new(true, err, errlen);
     if (!c)
         return BO_EIO;
+    char what[300];
     int rc = mbedtls_x509_crt_parse_file(&c->chain, cert_file);
     if (rc != 0) {
-        describe(rc, cert_file, err, errlen);
+        if (high_level(rc) == MBEDTLS_ERR_X509_INVALID_FORMAT) {
+            snprintf(err, errlen, "the certificate %s: no certificate in it (PEM, -----BEGIN CERTIFICATE-----)",
+                     cert_file);
+        } else {
+            snprintf(what, sizeof what, "the certificate %s", cert_file);
+            describe(rc, what, err, errlen);
+        }
         goto fail;
     }
     rc = mbedtls_pk_parse_keyfile(&c->key, key_file, NULL);
     if (rc != 0) {
-        describe(rc, key_file, err, errlen);
+        int high = high_level(rc);
+        if (high == MBEDTLS_ERR_PK_KEY_INVALID_FORMAT || high == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG) {
+            snprintf(err, errlen, "the key %s: no private key in it (PEM, -----BEGIN PRIVATE KEY-----)", key_file);
+        } else if (high == MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
+            snprintf(err, errlen, "the key %s: it is encrypted; give it without a passphrase", key_file);
+        } else {
+            snprintf(what, sizeof what, "the key %s", key_file);
+            describe(rc, what, err, errlen);
+        }
         goto fail;
     }
     rc = mbedtls_pk_check_pair(&c->chain.pk, &c->key);
     if (rc == 0)
         rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->chain, &c->key);
     if (rc != 0) {
-        describe(rc, "the certificate and key do not go together", err, errlen);
+        snprintf(err, errlen, "the certificate %s and the key %s do not go together (the key is not the "
+                 "certificate's)", cert_file, key_file);
         goto fail;
     }
+    mbedtls_ssl_cache_set_max_entries(&c->cache, SESSION_CACHE_ENTRIES);
+    mbedtls_ssl_cache_set_timeout(&c->cache, SESSION_CACHE_SECONDS);
     mbedtls_ssl_conf_session_cache(&c->conf, &c->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
     *out = c;
     return 0;

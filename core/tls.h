@@ -11,7 +11,9 @@
  * Policy: TLS 1.2 and newer only (Debian's mbedTLS 2.28 has no TLS 1.3),
  * ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only, no
  * renegotiation, and for clients certificate and host name verification
- * against the system CA store by default.
+ * against the system CA store by default. Servers resume sessions by id
+ * from a cache in their configuration (shared by every connection made
+ * with it, up to 10,000 sessions, each for an hour).
  */
 #ifndef BO_TLS_H
 #define BO_TLS_H
@@ -41,7 +43,7 @@ void bo_tls_free(bo_tls *t);
 /* Gives the engine ciphertext read from the peer. */
 void bo_tls_feed(bo_tls *t, const char *data, size_t len);
 /* The ciphertext waiting to be sent; the caller sends it and empties the
-   buffer (bo_buf_consume or len = 0). */
+   buffer (bo_buf_consume, len = 0, or by swapping in an empty bo_buf). */
 bo_buf *bo_tls_output(bo_tls *t);
 
 /* Advances the handshake. Returns 1 when it is complete, 0 when it needs

@@ -9,6 +9,7 @@
  */
 #include "worker.h"
 #include "conn.h"
+#include "jobs.h"
 #include "log.h"
 #include "server.h"
 
@@ -310,6 +311,7 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void finish_stop(bo_worker *w)
 {
+    bo_jobs_close(w->jobs);
     if (!uv_is_closing((uv_handle_t *)&w->sweep))
         uv_close((uv_handle_t *)&w->sweep, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->flush))
@@ -334,6 +336,7 @@ static void on_sweep(uv_timer_t *t)
             next = c->next;
             bo_request_kill(&c->req, "the server is stopping");
         }
+        bo_jobs_kill(w->jobs, "the server is stopping");
         for (bo_conn *c = w->conns, *next; c; c = next) {
             next = c->next;
             bo_conn_close(c);
@@ -344,7 +347,7 @@ static void on_sweep(uv_timer_t *t)
             bo_conn_drain(c);
         }
     }
-    if (w->nconns == 0)
+    if (w->nconns == 0 && bo_jobs_running(w->jobs) == 0)
         finish_stop(w);
 }
 
@@ -353,11 +356,14 @@ static void begin_stop(bo_worker *w)
     w->stopping = true;
     w->stop_deadline = uv_now(&w->loop) + w->server->cfg.drain_ms;
     uv_close((uv_handle_t *)&w->listener, NULL);
+    if (w->has_redirect)
+        uv_close((uv_handle_t *)&w->redirect, NULL);
+    bo_jobs_stop(w->jobs);
     for (bo_conn *c = w->conns, *next; c; c = next) {
         next = c->next;
         bo_conn_drain(c);
     }
-    if (w->nconns == 0)
+    if (w->nconns == 0 && bo_jobs_running(w->jobs) == 0)
         finish_stop(w);
 }
 
@@ -384,7 +390,10 @@ static void worker_main(void *arg)
     bo_log_batch_begin();
     uv_prepare_start(&w->flush, on_flush);
     sync_now(w);
+    bo_jobs_start(&w->jobs, w);
     int rc = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+    if (rc == 0 && w->has_redirect)
+        rc = uv_listen((uv_stream_t *)&w->redirect, 511, on_connection);
     if (rc < 0)
         bo_log(BO_LOG_ERROR, NULL, "worker %d cannot listen: %s", w->id, uv_strerror(rc));
     uv_timer_start(&w->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -406,7 +415,7 @@ static void worker_main(void *arg)
     bo_server_worker_done(w->server);
 }
 
-int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd)
+int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd, int redirect_fd)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
@@ -430,6 +439,12 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd)
     uv_tcp_init(&w->loop, &w->listener);
     w->listener.data = w;
     rc = uv_tcp_open(&w->listener, listen_fd);
+    if (rc == 0 && redirect_fd >= 0) {
+        uv_tcp_init(&w->loop, &w->redirect);
+        w->redirect.data = w;
+        w->has_redirect = true;
+        rc = uv_tcp_open(&w->redirect, redirect_fd);
+    }
     if (rc < 0) {
         bo_log(BO_LOG_ERROR, NULL, "worker %d: %s", id, uv_strerror(rc));
         return BO_EIO;

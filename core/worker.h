@@ -40,6 +40,8 @@ typedef struct bo_worker {
     struct bo_server *server;
     uv_loop_t loop;
     uv_tcp_t listener;
+    uv_tcp_t redirect;          /* the plain-HTTP listener that redirects to HTTPS */
+    bool has_redirect;
     uv_async_t wake;
     uv_timer_t sweep;
     uv_prepare_t flush;         /* writes the batched access lines once per loop turn */
@@ -57,6 +59,7 @@ typedef struct bo_worker {
     atomic_uint_fast64_t synced_version;    /* catalog_version, for the main thread */
     atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */
     bo_worker_build *building;  /* generations being built on the thread pool, or NULL */
+    struct bo_jobs *jobs;       /* the background job runner (jobs.c) */
     bool resync;                /* a newer catalog came while building */
     bo_gen **retired;           /* replaced generations still running requests */
     unsigned nretired;
@@ -72,9 +75,9 @@ typedef struct bo_worker {
 
 #define BO_READ_BUF_SIZE (64 * 1024)
 
-/* Prepares worker id; binds its listening socket (listen_fd is taken over,
-   or a new one is bound to the same address when it is -1). */
-int bo_worker_init(bo_worker *w, struct bo_server *s, int id, int listen_fd);
+/* Prepares worker id with its listening socket listen_fd and, unless it is
+   -1, its socket of the redirect listener (both taken over). */
+int bo_worker_init(bo_worker *w, struct bo_server *s, int id, int listen_fd, int redirect_fd);
 /* Starts the thread. */
 int bo_worker_start(bo_worker *w);
 /* Asks the worker to check the stop flag and catalog (any thread). */

@@ -17,6 +17,8 @@
 --   roles   the roles this app knows
 --   limits  { memory = bytes, instructions = n, time = seconds, body = bytes }
 --   lang    the language of pages when a request asks for none ("en" or "cy")
+--   allow_hosts  the hosts http.request may reach: "api.example.gov.uk",
+--           "api.example.gov.uk:8443" (that port only), "*.example.gov.uk"
 
 -- Views, GOV.UK components and translations (borough.view, borough.t, ...).
 local view = require "borough.view"
@@ -24,18 +26,24 @@ local i18n = require "borough.i18n"
 local layout = require "borough.layout"
 local upload = require "borough.upload"
 require "borough.govuk"
+require "borough.csrf"
 
 -- Entities: records declared in models.lua (see borough/entity.lua).
 borough.entity = require("borough.entity").declare
-require "borough.csrf"
 
+-- Background jobs (app:job, app:every), GOV.UK Notify, and their globals
+-- `jobs` and `notify` (DESIGN.md); `http` is core/lhttp.c's.
+local job_declarations = require "borough.jobs"
+jobs = job_declarations
+notify = require "borough.notify"
+local platform_pages = { require "borough.notify_pages", require "borough.jobs_page" }
 
 local App = {}
 App.__index = App
 
 local manifest_fields = {
   title = "string", mount = "string", host = "string", public = "boolean",
-  roles = "table", limits = "table", lang = "string",
+  roles = "table", limits = "table", lang = "string", allow_hosts = "table",
 }
 
 local limit_fields = { memory = true, instructions = true, time = true, body = true }
@@ -61,12 +69,33 @@ local function valid_host(host)
   return host:find("^[%w%-]+[%w%-.]*$") ~= nil and not host:find("..", 1, true)
 end
 
+-- An allow_hosts entry: a host name or IPv4 address, optionally "*." before
+-- it (any host under it) and ":port" after it.
+local function valid_allowed_host(entry)
+  if type(entry) ~= "string" then return false end
+  local host, port = entry:match("^(.-):(%d+)$")
+  if port and (tonumber(port) < 1 or tonumber(port) > 65535) then return false end
+  host = host or entry
+  return valid_host((host:gsub("^%*%.", ""))) and not host:find("*", 2, true)
+end
+
 -- Checks one manifest field; errors point at the borough.app{...} line (level 3).
 local function check_field(k, v)
   if k == "mount" and not valid_mount(v) then
     error(("borough.app: mount must be a path such as \"/grants\", not %q"):format(v), 3)
   elseif k == "host" and not valid_host(v) then
     error(("borough.app: host must be a host name such as \"grants.example.gov.uk\", not %q"):format(v), 3)
+  elseif k == "allow_hosts" then
+    for i, entry in ipairs(v) do
+      if not valid_allowed_host(entry) then
+        error(("borough.app: allow_hosts[%d] must be a host such as \"api.example.gov.uk\", "
+               .. "\"*.example.gov.uk\" or \"api.example.gov.uk:8443\", not %s")
+              :format(i, type(entry) == "string" and ("%q"):format(entry) or ("a " .. type(entry))), 3)
+      end
+    end
+    local n = 0
+    for _ in pairs(v) do n = n + 1 end
+    if n ~= #v then error("borough.app: allow_hosts must be a list of hosts", 3) end
   elseif k == "limits" then
     for name, n in pairs(v) do
       if not limit_fields[name] then
@@ -86,7 +115,7 @@ function borough.app(manifest)
   if type(manifest) ~= "table" then
     error("borough.app expects a table such as { title = \"Grants\" }", 2)
   end
-  local app = { routes = {} }
+  local app = { routes = {}, jobs = {}, schedules = {} }
   for k, v in pairs(manifest) do
     local want = manifest_fields[k]
     if not want then
@@ -157,12 +186,28 @@ function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler
 function App:patch(pattern, opts, handler) add(self, "PATCH", pattern, opts, handler) return self end
 function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, handler) return self end
 
+--- app:job(name, [opts,] fn): the handler of one-off jobs queued with
+-- jobs.enqueue(name, args); app:every(schedule, [opts,] fn): recurring
+-- work ("every 15 minutes", "every day at 07:00"). See borough/jobs.lua.
+function App:job(name, opts, fn) job_declarations.declare(self, name, opts, fn) return self end
+function App:every(schedule, opts, fn) job_declarations.every(self, schedule, opts, fn) return self end
+
 
 --- Called by the server once app.lua has returned the app: compiles every
 -- view, so that a template mistake stops the load with its file:line.
 function borough._loaded(app)
   layout.set_service(app)
   view.load_all()
+  -- The platform's own routes (<mount>/_outbox, /_jobs, /_notify/callback),
+  -- unless the app has its own of the same method and path.
+  local function platform_route(a, method, pattern, opts, handler)
+    for _, r in ipairs(a.routes) do
+      if r.method == method and r.pattern == pattern then return end
+    end
+    a.routes[#a.routes + 1] = { method = method, pattern = pattern, opts = opts, handler = handler,
+                                where = "lua/borough (the platform's " .. pattern .. ")" }
+  end
+  for _, pages in ipairs(platform_pages) do pages.add_routes(app, platform_route) end
   -- Upload rules by route index (0-based, the order routes were declared).
   local rules = {}
   for i, route in ipairs(app.routes) do rules[i - 1] = route.uploads end

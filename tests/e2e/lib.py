@@ -11,11 +11,13 @@ raw HTTP/1.1 to it, and report results in the suite's format.
 
     run()   # prints "ok name" / "FAIL name" lines and "N passed, N failed"
 """
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -106,7 +108,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20 * SLOW
         while time.time() < deadline:
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.log())
+            m = re.search(r"listening on https?://127\.0\.0\.1:(\d+)/", self.log())
             if m:
                 self.port = int(m.group(1))
                 return self
@@ -282,6 +284,37 @@ class Client:
             return False
         except ConnectionResetError:
             return True
+
+
+def wait_for(fn, timeout=10, what="the condition"):
+    """Calls fn until it returns something true (returned), for up to
+    timeout seconds (stretched by SLOW); else fails saying what."""
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def post_json(port, path, doc):
+    """POSTs doc as JSON on a new connection; returns the response."""
+    c = Client(port)
+    try:
+        return c.request("POST", path, {"Content-Type": "application/json"}, json.dumps(doc))
+    finally:
+        c.close()
+
+
+def query(db_path, sql, *args):
+    """The rows of sql in the SQLite database at db_path, as dicts."""
+    db = sqlite3.connect(db_path, timeout=10)
+    try:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(sql, args)]
+    finally:
+        db.close()
 
 
 def get(port, path, headers=None):

@@ -189,4 +189,55 @@ def the_platform_error_pages_speak_welsh_when_asked():
         c.close()
 
 
+@test
+def the_default_csp_allows_everything_the_page_loads_and_nothing_inline():
+    """The Content-Security-Policy against a real page: every stylesheet,
+    script, module import, image and CSS url() the layout loads is the
+    site's own (so 'self' allows it, and it loads), and nothing is inline
+    (no script body, style element or attribute, or event handler)."""
+    s = Server({"c": {"app.lua": APP, "views": VIEWS}})
+    os.makedirs(os.path.join(s.data_dir, "site"))
+    with open(os.path.join(s.data_dir, "site", "logo.svg"), "w") as f:
+        f.write('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>')
+    with open(os.path.join(s.data_dir, "site.conf"), "w") as f:
+        f.write("name = Barsetshire Council\nlogo = logo.svg\n")
+    with s:
+        c = Client(s.port)
+        r = c.get("/c/layout")
+        csp = dict((d.split(" ", 1) + [""])[:2] for d in r.header("content-security-policy").split("; "))
+        assert csp["default-src"] == "'none'", csp
+        for kind in ("script-src", "style-src", "img-src", "font-src", "connect-src", "manifest-src"):
+            assert csp[kind] == "'self'", (kind, csp)
+        assert "unsafe-inline" not in r.header("content-security-policy")
+        html = r.text
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=|javascript:", html, re.I), html
+        for m in re.finditer(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
+            assert 'src="' in m.group(1) and m.group(2) == "", m.group(0)
+        # Every resource, followed from the page through CSS url()s and module imports.
+        todo = [("style-src", u) for u in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)]
+        todo += [("script-src", u) for u in re.findall(r'<script[^>]* src="([^"]+)"', html)]
+        todo += [("img-src", u) for u in re.findall(r'<img[^>]* src="([^"]+)"', html)]
+        seen = set()
+        while todo:
+            kind, url = todo.pop()
+            assert url.startswith("/") and not url.startswith("//"), (kind, url)   # the site's own: 'self'
+            if url in seen:
+                continue
+            seen.add(url)
+            r = c.get(url)
+            assert r.status == 200, (url, r)
+            base = url.rsplit("/", 1)[0]
+            if url.endswith(".css"):
+                for ref in re.findall(r"url\(([^)]+)\)", r.text):
+                    ref = ref.strip("'\"")
+                    assert not ref.startswith("data:"), ref
+                    todo.append(("img-src", ref if ref.startswith("/") else base + "/" + ref))
+            if url.endswith(".mjs") or url.endswith(".js"):
+                for ref in re.findall(r"\bfrom\s*['\"]([^'\"]+)['\"]", r.text):
+                    todo.append(("script-src", ref if ref.startswith("/") else base + "/" + ref[2:]))
+        kinds = {u.rsplit(".", 1)[-1] for u in seen}
+        assert {"css", "mjs", "js", "svg"} <= kinds, seen
+        c.close()
+
+
 run()

@@ -102,8 +102,8 @@ return app
 
 APPS = {"t": TEST_APP}
 
-CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+       "connect-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 NOT_FOUND_PAGE = (
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -1,0 +1,156 @@
+/*
+ * https.c - the server's certificate and the redirect listener's answer
+ * (see https.h).
+ */
+#include "https.h"
+#include "conn.h"
+#include "log.h"
+#include "request.h"
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the certificate ---- */
+
+/* Opens file to learn that it can be read, and what it is now. */
+static int check_file(const char *file, const char *what, struct stat *st, char *err, size_t errlen)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "TLS: cannot read the %s %s: %s", what, file, strerror(errno));
+        return BO_EIO;
+    }
+    int rc = fstat(fd, st);
+    close(fd);
+    if (rc < 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, errlen, "TLS: cannot read the %s %s: not a file", what, file);
+        return BO_EINVAL;
+    }
+    return 0;
+}
+
+int bo_https_cert_load(bo_https_cert **out, const char *cert_file, const char *key_file, char *err,
+                       size_t errlen)
+{
+    *out = NULL;
+    struct stat cert_st, key_st;
+    int rc = check_file(cert_file, "certificate", &cert_st, err, errlen);
+    if (rc == 0)
+        rc = check_file(key_file, "key", &key_st, err, errlen);
+    if (rc < 0)
+        return rc;
+    char why[400];
+    bo_tls_config *tls;
+    rc = bo_tls_config_server(&tls, cert_file, key_file, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "TLS: %s", why);   /* it names the file and what is wrong */
+        return rc;
+    }
+    if (key_st.st_mode & S_IROTH)
+        bo_log(BO_LOG_WARN, NULL, "TLS: the key %s can be read by every user (mode %03o); chmod o-r it", key_file,
+               (unsigned)(key_st.st_mode & 0777));
+    bo_https_cert *c = bo_calloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    c->tls = tls;
+    c->cert_st = cert_st;
+    c->key_st = key_st;
+    *out = c;
+    return 0;
+}
+
+static bool same_file(const struct stat *a, const char *file)
+{
+    struct stat b;
+    return stat(file, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino && a->st_size == b.st_size &&
+           a->st_mtim.tv_sec == b.st_mtim.tv_sec && a->st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+bool bo_https_cert_changed(const bo_https_cert *cert, const char *cert_file, const char *key_file)
+{
+    return !same_file(&cert->cert_st, cert_file) || !same_file(&cert->key_st, key_file);
+}
+
+bo_https_cert *bo_https_cert_ref(bo_https_cert *cert)
+{
+    if (cert)
+        atomic_fetch_add(&cert->refs, 1);
+    return cert;
+}
+
+void bo_https_cert_unref(bo_https_cert *cert)
+{
+    if (!cert || atomic_fetch_sub(&cert->refs, 1) != 1)
+        return;
+    bo_tls_config_free(cert->tls);
+    free(cert);
+}
+
+/* ---- the redirect listener ---- */
+
+/* The length of the host name in a Host header value (without its port),
+   or 0 when it is not a DNS name, an IPv4 address or a bracketed IPv6
+   address, optionally followed by ":digits". */
+static size_t host_name_length(const char *v, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && v[0] == '[') {
+        for (i = 1; i < len && v[i] != ']'; i++)
+            if (!strchr("0123456789abcdefABCDEF:.", v[i]))
+                return 0;
+        if (i == len || i == 1)
+            return 0;
+        i++;
+    } else {
+        for (; i < len && v[i] != ':'; i++) {
+            char ch = v[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                  ch == '.'))
+                return 0;
+        }
+        if (i == 0)
+            return 0;
+    }
+    if (i < len) {
+        if (v[i] != ':' || i + 1 == len)
+            return 0;
+        for (size_t j = i + 1; j < len; j++)
+            if (v[j] < '0' || v[j] > '9')
+                return 0;
+    }
+    return i <= 255 ? i : 0;
+}
+
+void bo_https_redirect(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const bo_http_request *h = r->http;
+    size_t hlen = 0;
+    const char *host = bo_http_header_get(h, "host", &hlen);
+    size_t name_len = host ? host_name_length(host, hlen) : 0;
+    if (name_len == 0) {
+        bo_request_respond_page(r, 400, bo_http_reason(400), "");
+        return;
+    }
+    bo_buf loc;
+    bo_buf_init(&loc);
+    bo_buf_append(&loc, "https://", 8);
+    bo_buf_append(&loc, host, name_len);
+    int port = r->worker->server->port;
+    if (port != 443)
+        bo_buf_printf(&loc, ":%d", port);
+    bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
+    if (h->query_len) {
+        bo_buf_putc(&loc, '?');
+        bo_buf_append(&loc, bo_http_str(h, h->query), h->query_len);
+    }
+    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
+    bo_conn_response_begin(c, safe ? 301 : 308);
+    bo_conn_response_header(c, "Location", 8, loc.data, loc.len);
+    bo_conn_response_end(c, NULL, 0);
+    bo_buf_free(&loc);
+}

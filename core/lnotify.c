@@ -1,0 +1,212 @@
+/*
+ * lnotify.c - borough._notify, the C half of lua/borough/notify.lua: the
+ * outbox writes an app's code cannot make itself (the table is the
+ * platform's), the callback token check, and what the outbox page shows
+ * about the settings. The sender that empties the outbox is notify.c.
+ */
+#include "lnotify.h"
+#include "app.h"
+#include "lapi.h"
+#include "notify.h"
+#include "jobs.h"
+#include "request.h"
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+static bo_gen *gen_of(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb || !sb->owner)
+        luaL_error(L, "notify is only available to apps");
+    return sb->owner;
+}
+
+/* reference(): a reference no other message of the app has: the app's
+   name and 16 random hex digits (no personal data, as Notify asks). */
+static int p_reference(lua_State *L)
+{
+    bo_gen *g = gen_of(L);
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return luaL_error(L, "notify: no randomness for a reference");
+    char hex[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    lua_pushfstring(L, "%s-%s", g->info->name, hex);
+    return 1;
+}
+
+/* Inserts one queued message; SQLITE_DONE, or the failing code. */
+static int insert(bo_db *db, const char **v, const size_t *len, int64_t now, int *changes)
+{
+    static const char sql[] =
+        "INSERT INTO _borough_outbox (kind, recipient, template_id, body, reference, state, next_at, created_at, "
+        "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?6) ON CONFLICT (reference) DO NOTHING";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt)
+        return SQLITE_ERROR;
+    char at[32];
+    bo_iso_time(now, at, sizeof at);
+    for (int i = 0; i < 5; i++)
+        sqlite3_bind_text64(stmt, i + 1, v[i], len[i], SQLITE_STATIC, SQLITE_UTF8);
+    sqlite3_bind_int64(stmt, 6, now);
+    sqlite3_bind_text(stmt, 7, at, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    *changes = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(db)) : 0;
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+/* add(kind, recipient, template_id, body_json, reference) -> id | nil, why:
+   a queued message, in the caller's transaction if one is open (else in
+   its own). The outbox is made with the first message. */
+static int p_add(lua_State *L)
+{
+    const char *v[5];
+    size_t len[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = luaL_checklstring(L, i + 1, &len[i]);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb || !sb->task)
+        return luaL_error(L, "notify: messages can only be sent while a request or a job runs");
+    bo_db *db = bo_ldb_get(L);
+    char err[512] = "";
+    int64_t now = bo_unix_ms();
+    bool was = bo_db_set_platform(db, true);
+    int changes = 0, rc = SQLITE_ERROR;
+    if (bo_db_begin(db, err, sizeof err) == 0) {
+        rc = insert(db, v, len, now, &changes);
+        if (rc != SQLITE_DONE) {
+            /* No outbox yet (or the transaction that made it rolled back). */
+            bool paused = bo_db_pause_progress(db, true);
+            if (bo_db_exec_script(db, bo_notify_outbox_schema, err, sizeof err) == 0)
+                rc = insert(db, v, len, now, &changes);
+            bo_db_pause_progress(db, paused);
+        }
+        if (rc != SQLITE_DONE && !err[0])
+            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        if (rc == SQLITE_DONE && bo_db_commit(db, err, sizeof err) < 0)
+            rc = SQLITE_ERROR;
+        if (rc != SQLITE_DONE)
+            bo_db_rollback(db);
+    }
+    bo_db_set_platform(db, was);
+    if (rc != SQLITE_DONE) {
+        if (sb->budget->spent)
+            return luaL_error(L, "%s", sb->budget->spent);
+        return luaL_error(L, "notify: the message could not be kept: %s", err);
+    }
+    if (changes == 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "a message with the reference %s is already in the outbox", v[4]);
+        return 2;
+    }
+    lua_pushinteger(L, sqlite3_last_insert_rowid(bo_db_sqlite(db)));
+    return 1;
+}
+
+/* callback_ok(authorization) -> true if it is "Bearer <callback_token>". */
+static int p_callback_ok(lua_State *L)
+{
+    size_t n;
+    const char *auth = luaL_optlstring(L, 1, "", &n);
+    bo_gen *g = gen_of(L);
+    bo_notify_conf *conf = bo_notify_conf_get(g->paths->data_dir);
+    const bo_notify_app_conf *ac = bo_notify_conf_app(conf, g->info->name);
+    bool ok = false;
+    if (ac->callback_token && n > 7 && strncmp(auth, "Bearer ", 7) == 0) {
+        const char *t = ac->callback_token;
+        size_t tlen = strlen(t);
+        unsigned diff = (unsigned)(n - 7 != tlen);
+        for (size_t i = 0; i < n - 7; i++)          /* time independent of where they differ */
+            diff |= (unsigned char)auth[7 + i] ^ (unsigned char)t[i < tlen ? i : 0];
+        ok = diff == 0;
+    }
+    bo_notify_conf_unref(conf);
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* record_status(notify_id, reference|nil, status, at|nil) -> rows changed:
+   what a callback says of a message. A final status is never replaced, and
+   a message the sender had not yet seen accepted is marked sent, so it is
+   not posted again. */
+static int p_record_status(lua_State *L)
+{
+    const char *id = luaL_checkstring(L, 1);
+    const char *ref = luaL_optstring(L, 2, NULL);
+    const char *status = luaL_checkstring(L, 3);
+    const char *at = luaL_optstring(L, 4, NULL);
+    static const char sql[] =
+        "UPDATE _borough_outbox SET status = ?3, status_at = coalesce(?4, status_at), "
+        "notify_id = coalesce(notify_id, ?1), poll_at = NULL, sent_at = coalesce(sent_at, ?4), "
+        "claimed_by = CASE WHEN state IN ('queued', 'sending') THEN NULL ELSE claimed_by END, "
+        "state = CASE WHEN state IN ('queued', 'sending') THEN 'sent' ELSE state END "
+        "WHERE (notify_id = ?1 OR (notify_id IS NULL AND reference = ?2)) "
+        "AND (status IS NULL OR status NOT IN ('delivered', 'permanent-failure', 'temporary-failure', "
+        "'technical-failure', 'received', 'cancelled', 'validation-failed', 'virus-scan-failed', 'returned-letter'))";
+    bo_db *db = bo_ldb_get(L);
+    char err[256];
+    bool was = bo_db_set_platform(db, true);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = SQLITE_ERROR, changes = 0;
+    if (stmt) {
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+        if (ref)
+            sqlite3_bind_text(stmt, 2, ref, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+        if (at)
+            sqlite3_bind_text(stmt, 4, at, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        changes = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(db)) : 0;
+        sqlite3_reset(stmt);
+    }
+    bo_db_set_platform(db, was);
+    lua_pushinteger(L, changes);   /* no outbox yet: nothing of ours */
+    return 1;
+}
+
+/* settings() -> { api_key = bool, callbacks = bool, polling = bool, error = string|nil }:
+   what the outbox page tells staff (never the key itself). */
+static int p_settings(lua_State *L)
+{
+    bo_gen *g = gen_of(L);
+    bo_notify_conf *conf = bo_notify_conf_get(g->paths->data_dir);
+    const bo_notify_app_conf *ac = bo_notify_conf_app(conf, g->info->name);
+    bool key = ac->api_key != NULL && !conf->error, callbacks = ac->callback_token != NULL;
+    bool polling = key && !callbacks && ac->poll_s > 0;
+    char error[512];
+    snprintf(error, sizeof error, "%s", conf->error ? conf->error : "");
+    bo_notify_conf_unref(conf);
+    lua_createtable(L, 0, 4);
+    lua_pushboolean(L, key);
+    lua_setfield(L, -2, "api_key");
+    lua_pushboolean(L, callbacks);
+    lua_setfield(L, -2, "callbacks");
+    lua_pushboolean(L, polling);
+    lua_setfield(L, -2, "polling");
+    if (error[0]) {
+        lua_pushstring(L, error);
+        lua_setfield(L, -2, "error");
+    }
+    return 1;
+}
+
+void bo_lnotify_open(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        { "reference", p_reference },
+        { "add", p_add },
+        { "callback_ok", p_callback_ok },
+        { "record_status", p_record_status },
+        { "settings", p_settings },
+        { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    lua_setfield(L, -2, "_notify");
+}

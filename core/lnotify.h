@@ -1,0 +1,14 @@
+/*
+ * lnotify.h - borough._notify: the C half of lua/borough/notify.lua (the
+ * outbox writes, the callback token check, the settings the outbox page
+ * shows). See notify.h for the outbox and its sender.
+ */
+#ifndef BO_LNOTIFY_H
+#define BO_LNOTIFY_H
+
+#include <lua.h>
+
+/* Puts borough._notify into the borough table at the top of the stack. */
+void bo_lnotify_open(lua_State *L);
+
+#endif

@@ -1,0 +1,1244 @@
+/*
+ * notify.c - Notify settings, the outbox schema and the sender (see
+ * notify.h for the design and the delivery guarantee).
+ *
+ * The sender's data flow, once per tick of its timer (and after every
+ * exchange that ends):
+ *
+ *   for each app of the catalog: its database (the platform's connection,
+ *   opened once the app has an outbox) -> the gauges for /metrics, once a
+ *   second -> with an API key: a batch of rows due (queued, or left
+ *   'sending' by an earlier process) -> while fewer than MAX_INFLIGHT
+ *   exchanges run for the app and the key's window has room: claim a row
+ *   (UPDATE ... WHERE its state is still the one read) and start its
+ *   exchange (a send, or a look-up by reference for a row an earlier
+ *   process left 'sending') -> when there is nothing to send, status polls
+ *   of sent rows whose time has come.
+ *
+ *   an exchange ends -> its row is updated (sent, queued again, failed, or
+ *   its status) in one statement guarded by the claim, so a callback that
+ *   got there first is never undone.
+ *
+ * Everything here runs on the main thread: no locks but the settings
+ * cache's, which workers read too (the callback route).
+ */
+#include "notify.h"
+#include "httpc.h"
+#include "jobs.h"
+#include "jwt.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONF_MAX (64 * 1024)
+#define TICK_MS 100
+#define FETCH_IDLE_MS 250        /* how soon to look again after finding nothing to send */
+#define GAUGE_MS 1000
+#define BATCH 64
+#define MAX_INFLIGHT 16          /* exchanges at once per app */
+#define WINDOW_MS 61000          /* Notify counts a minute; one second of margin */
+#define PAUSE_429_MS 5000
+#define PAUSE_AUTH_MS 60000
+#define MAX_RETRY_MS (3600LL * 1000)
+#define MAX_POLL_MS (6LL * 3600 * 1000)
+#define POLL_FOR_MS (7LL * 86400 * 1000)
+#define MAX_RESPONSE (1024 * 1024)
+
+const char bo_notify_outbox_schema[] =
+    "CREATE TABLE IF NOT EXISTS _borough_outbox (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  recipient TEXT NOT NULL,\n"
+    "  template_id TEXT NOT NULL,\n"
+    "  body TEXT NOT NULL,\n"
+    "  reference TEXT NOT NULL UNIQUE,\n"
+    "  state TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_at INTEGER NOT NULL,\n"
+    "  claimed_by TEXT,\n"
+    "  last_try INTEGER,\n"
+    "  created_at TEXT NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  sent_at TEXT,\n"
+    "  notify_id TEXT,\n"
+    "  status TEXT,\n"
+    "  status_at TEXT,\n"
+    "  poll_at INTEGER,\n"
+    "  polls INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _borough_outbox_due ON _borough_outbox (state, next_at);\n"
+    "CREATE INDEX IF NOT EXISTS _borough_outbox_notify_id ON _borough_outbox (notify_id);\n"
+    "CREATE INDEX IF NOT EXISTS _borough_outbox_poll ON _borough_outbox (poll_at) WHERE poll_at IS NOT NULL;\n"
+    "CREATE INDEX IF NOT EXISTS _borough_outbox_last_try ON _borough_outbox (last_try);\n";
+
+/* ---- settings ---- */
+
+static void app_conf_init(bo_notify_app_conf *a)
+{
+    memset(a, 0, sizeof *a);
+    a->base_url = bo_strdup(BO_NOTIFY_DEFAULT_URL);
+    a->rate_limit = 3000;
+    a->timeout_s = 30;
+    a->retry_s = 10;
+    a->poll_s = 60;
+    a->give_up_s = 86400;
+}
+
+static void app_conf_free(bo_notify_app_conf *a)
+{
+    free(a->app);
+    free(a->api_key);
+    free(a->base_url);
+    free(a->callback_token);
+}
+
+static void app_conf_copy(bo_notify_app_conf *dst, const bo_notify_app_conf *src, const char *app)
+{
+    *dst = *src;
+    dst->app = app ? bo_strdup(app) : NULL;
+    dst->api_key = src->api_key ? bo_strdup(src->api_key) : NULL;
+    dst->base_url = bo_strdup(src->base_url);
+    dst->callback_token = src->callback_token ? bo_strdup(src->callback_token) : NULL;
+}
+
+void bo_notify_conf_unref(bo_notify_conf *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    app_conf_free(&c->defaults);
+    for (unsigned i = 0; i < c->napps; i++)
+        app_conf_free(&c->apps[i]);
+    free(c->apps);
+    free(c->error);
+    free(c);
+}
+
+static bool parse_seconds(const char *v, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0 && d <= max))
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Sets one key of a; NULL, or why the value is refused. */
+static const char *set_key(bo_notify_app_conf *a, const char *key, const char *v)
+{
+    if (strcmp(key, "api_key") == 0) {
+        if (bo_notify_key_parse(v, a->service_id, a->secret) < 0)
+            return "api_key is not a Notify API key (it looks like name-<service id>-<secret>)";
+        free(a->api_key);
+        a->api_key = bo_strdup(v);
+    } else if (strcmp(key, "base_url") == 0) {
+        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+            return "base_url must start with https:// (or http://)";
+        size_t n = strlen(v);
+        while (n > 8 && v[n - 1] == '/')
+            n--;
+        free(a->base_url);
+        a->base_url = bo_strndup(v, n);
+    } else if (strcmp(key, "callback_token") == 0) {
+        if (strlen(v) < 16)
+            return "callback_token must be at least 16 characters (Notify asks for 10; make it long and random)";
+        free(a->callback_token);
+        a->callback_token = bo_strdup(v);
+    } else if (strcmp(key, "rate_limit") == 0) {
+        double d;
+        if (!parse_seconds(v, 1000000, &d) || d < 1 || d != (int)d)
+            return "rate_limit must be a whole number of requests per minute";
+        a->rate_limit = (int)d;
+    } else if (strcmp(key, "timeout") == 0) {
+        if (!parse_seconds(v, 600, &a->timeout_s) || a->timeout_s <= 0)
+            return "timeout must be a number of seconds, more than 0 and at most 600";
+    } else if (strcmp(key, "retry_delay") == 0) {
+        if (!parse_seconds(v, 3600, &a->retry_s) || a->retry_s <= 0)
+            return "retry_delay must be a number of seconds, more than 0 and at most 3600";
+    } else if (strcmp(key, "poll_after") == 0) {
+        if (!parse_seconds(v, 86400, &a->poll_s))
+            return "poll_after must be a number of seconds (0: never poll)";
+    } else if (strcmp(key, "give_up_after") == 0) {
+        if (!parse_seconds(v, 30 * 86400, &a->give_up_s) || a->give_up_s <= 0)
+            return "give_up_after must be a number of seconds, at most 30 days";
+    } else {
+        return "unknown setting (the settings are api_key, base_url, callback_token, rate_limit, timeout, "
+               "retry_delay, poll_after and give_up_after)";
+    }
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+bo_notify_conf *bo_notify_conf_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    bo_notify_conf *c = bo_calloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    app_conf_init(&c->defaults);
+    bo_notify_app_conf *cur = &c->defaults;
+    char *copy = bo_strndup(text, len);
+    int lineno = 0;
+    for (char *line = copy, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        for (char *h = line; (h = strchr(h, '#'));) {     /* a comment: "#" at the start or after a space */
+            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+                *h = '\0';
+                break;
+            }
+            h++;
+        }
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        if (*s == '[') {
+            char *end = strchr(s, ']');
+            char *name = end ? (*end = '\0', trim(s + 1)) : NULL;
+            if (!end || !*name || *trim(end + 1) || strchr(name, '/')) {
+                snprintf(err, errlen, "notify.conf:%d: a section is an app's name in brackets, like [grants]", lineno);
+                goto fail;
+            }
+            for (unsigned i = 0; i < c->napps; i++)
+                if (strcmp(c->apps[i].app, name) == 0) {
+                    snprintf(err, errlen, "notify.conf:%d: [%s] appears twice", lineno, name);
+                    goto fail;
+                }
+            c->apps = bo_realloc(c->apps, sizeof *c->apps * (c->napps + 1));
+            app_conf_copy(&c->apps[c->napps], &c->defaults, name);
+            cur = &c->apps[c->napps++];
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "notify.conf:%d: expected key = value", lineno);
+            goto fail;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        const char *why = set_key(cur, key, value);
+        if (why) {
+            snprintf(err, errlen, "notify.conf:%d: %s", lineno, why);
+            goto fail;
+        }
+    }
+    free(copy);
+    return c;
+fail:
+    free(copy);
+    bo_notify_conf_unref(c);
+    return NULL;
+}
+
+const bo_notify_app_conf *bo_notify_conf_app(const bo_notify_conf *c, const char *app)
+{
+    for (unsigned i = 0; i < c->napps; i++)
+        if (strcmp(c->apps[i].app, app) == 0)
+            return &c->apps[i];
+    return &c->defaults;
+}
+
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static bo_notify_conf *conf_cur;
+static char *conf_dir;
+static uint64_t conf_checked;
+static struct stat conf_st;
+static bool conf_exists;
+static uint64_t conf_version;
+
+/* Reads path into a new conf; a missing file is the defaults. */
+static bo_notify_conf *conf_read(const char *path, bool exists)
+{
+    char err[512];
+    bo_notify_conf *c = NULL;
+    if (exists) {
+        FILE *f = fopen(path, "rb");
+        char *text = bo_malloc(CONF_MAX + 1);
+        size_t n = f ? fread(text, 1, CONF_MAX + 1, f) : 0;
+        if (!f)
+            snprintf(err, sizeof err, "%s: %s", path, strerror(errno));
+        else if (n > CONF_MAX)
+            snprintf(err, sizeof err, "%s: over %d KiB", path, CONF_MAX / 1024);
+        else
+            c = bo_notify_conf_parse(text, n, err, sizeof err);
+        if (f)
+            fclose(f);
+        free(text);
+        if (!c)
+            bo_log(BO_LOG_ERROR, NULL, "%s; no message is sent until it is put right", err);
+        else if (conf_st.st_mode & 077)
+            bo_log(BO_LOG_WARN, NULL, "%s can be read by other users: it holds API keys (chmod 600 it)", path);
+    }
+    if (!c) {
+        c = bo_calloc(1, sizeof *c);
+        atomic_init(&c->refs, 1);
+        app_conf_init(&c->defaults);
+        if (exists)
+            c->error = bo_strdup(err);
+    }
+    return c;
+}
+
+bo_notify_conf *bo_notify_conf_get(const char *data_dir)
+{
+    pthread_mutex_lock(&conf_lock);
+    uint64_t now = bo_now_ms();
+    if (!conf_cur || strcmp(conf_dir, data_dir) != 0 || now - conf_checked >= 1000) {
+        conf_checked = now;
+        char *path = bo_sprintf("%s/notify.conf", data_dir);
+        struct stat st;
+        bool exists = stat(path, &st) == 0;
+        bool changed = !conf_cur || strcmp(conf_dir, data_dir) != 0 || exists != conf_exists ||
+                       (exists && (st.st_mtim.tv_sec != conf_st.st_mtim.tv_sec ||
+                                   st.st_mtim.tv_nsec != conf_st.st_mtim.tv_nsec ||
+                                   st.st_size != conf_st.st_size || st.st_ino != conf_st.st_ino));
+        if (changed) {
+            conf_exists = exists;
+            if (exists)
+                conf_st = st;
+            bo_notify_conf *c = conf_read(path, exists);
+            c->version = ++conf_version;
+            bo_notify_conf_unref(conf_cur);
+            conf_cur = c;
+            free(conf_dir);
+            conf_dir = bo_strdup(data_dir);
+        }
+        free(path);
+    }
+    bo_notify_conf *c = conf_cur;
+    atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&conf_lock);
+    return c;
+}
+
+void bo_notify_conf_forget(void)
+{
+    pthread_mutex_lock(&conf_lock);
+    bo_notify_conf_unref(conf_cur);
+    conf_cur = NULL;
+    free(conf_dir);
+    conf_dir = NULL;
+    pthread_mutex_unlock(&conf_lock);
+}
+
+/* ---- a little JSON reading ---- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The end of the value starting at p, or NULL if it is malformed. */
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+    p = skip_ws(p, end);
+    if (p >= end || depth > 32)
+        return NULL;
+    if (*p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                return p + 1;
+        }
+        return NULL;
+    }
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if (!(p = skip_value(p, end, depth + 1)))      /* the key */
+                    return NULL;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p++;
+            }
+            if (!(p = skip_value(p, end, depth + 1)))
+                return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            return p < end && *p == close ? p + 1 : NULL;
+        }
+    }
+    const char *start = p;
+    while (p < end && !strchr(",}] \t\r\n", *p))
+        p++;
+    return p > start ? p : NULL;
+}
+
+const char *bo_json_at(const char *json, size_t len, const char *const *path, size_t *vlen)
+{
+    const char *p = json, *end = json + len;
+    for (; *path; path++) {
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (strcmp(*path, "#0") == 0) {
+            if (*p != '[')
+                return NULL;
+            p = skip_ws(p + 1, end);
+            if (p >= end || *p == ']')
+                return NULL;
+            continue;
+        }
+        if (*p != '{')
+            return NULL;
+        p = skip_ws(p + 1, end);
+        size_t klen = strlen(*path);
+        for (;;) {
+            if (p >= end || *p != '"')
+                return NULL;
+            const char *kend = skip_value(p, end, 0);
+            if (!kend)
+                return NULL;
+            bool match = (size_t)(kend - p) == klen + 2 && memcmp(p + 1, *path, klen) == 0;
+            p = skip_ws(kend, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+            if (match)
+                break;
+            if (!(p = skip_value(p, end, 0)))
+                return NULL;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ',')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+    }
+    p = skip_ws(p, end);
+    const char *vend = skip_value(p, end, 0);
+    if (!vend)
+        return NULL;
+    *vlen = (size_t)(vend - p);
+    return p;
+}
+
+bool bo_json_string(const char *v, size_t vlen, char *out, size_t cap)
+{
+    if (!v || vlen < 2 || v[0] != '"' || v[vlen - 1] != '"' || cap == 0)
+        return false;
+    size_t n = 0;
+    for (size_t i = 1; i + 1 < vlen; i++) {
+        char c = v[i];
+        if (c == '\\') {
+            c = v[++i];
+            switch (c) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': c = '?'; i += 4; break;      /* ids and statuses are ASCII */
+            default: break;                         /* \" \\ \/ */
+            }
+        }
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* ---- the sender ---- */
+
+/* The sliding window of one API key: the times of its last requests. */
+typedef struct limiter {
+    char key[128];
+    int64_t *times;            /* a ring of limit entries */
+    unsigned limit, n, head;   /* head: the oldest */
+    int64_t paused_until;      /* after a 429 */
+} limiter;
+
+typedef enum { ACT_SEND, ACT_LOOKUP, ACT_POLL } action;
+
+typedef struct row {
+    int64_t id;
+    action act;
+    char kind[8];
+    char *body;
+    char *reference;
+    char *notify_id;
+    int attempts;
+    int polls;
+    int64_t created_ms;
+    char state[12];            /* what it was when read: the claim checks it */
+} row;
+
+typedef struct sender_app {
+    char *name;
+    bo_db *db;                 /* NULL until the app has a database */
+    bool has_tables;           /* it has an outbox or job tables */
+    int64_t next_open;         /* when to look for them again */
+    int64_t next_gauge;
+    int64_t next_fetch;
+    int64_t paused_until;      /* the key was refused (401/403) */
+    uint64_t paused_conf;      /* the settings' version then: a new one ends the pause */
+    bool warned_auth;
+    char seeded_key[128];      /* the key its recent requests were counted for */
+    row *rows;                 /* a batch read from the outbox */
+    unsigned nrows, next;
+    unsigned inflight;
+    bo_metrics_app *metrics;
+} sender_app;
+
+typedef struct exchange {
+    struct exchange *prev, *next;
+    bo_notify *n;
+    sender_app *a;
+    bo_httpc *h;
+    row r;
+    bool poll_ok;              /* a status poll may follow a send */
+    uint64_t conf_version;     /* of the settings it was sent with */
+    double retry_s, give_up_s, poll_s;
+} exchange;
+
+struct bo_notify {
+    struct bo_server *server;
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    sender_app **apps;
+    unsigned napps;
+    limiter **limiters;
+    unsigned nlimiters;
+    exchange *exchanges;
+    char claimer[16];          /* this process's run id */
+    bool stopping;
+};
+
+static void row_clear(row *r)
+{
+    free(r->body);
+    free(r->reference);
+    free(r->notify_id);
+    memset(r, 0, sizeof *r);
+}
+
+static limiter *limiter_of(bo_notify *n, const bo_notify_app_conf *conf)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s|%s", conf->service_id, conf->base_url);
+    for (unsigned i = 0; i < n->nlimiters; i++) {
+        limiter *l = n->limiters[i];
+        if (strcmp(l->key, key) != 0)
+            continue;
+        if (l->limit != (unsigned)conf->rate_limit) {    /* the setting changed: keep the newest times */
+            int64_t *times = bo_calloc((size_t)conf->rate_limit, sizeof *times);
+            unsigned keep = l->n < (unsigned)conf->rate_limit ? l->n : (unsigned)conf->rate_limit;
+            for (unsigned k = 0; k < keep; k++)
+                times[k] = l->times[(l->head + l->n - keep + k) % l->limit];
+            free(l->times);
+            l->times = times;
+            l->limit = (unsigned)conf->rate_limit;
+            l->n = keep;
+            l->head = 0;
+        }
+        return l;
+    }
+    limiter *l = bo_calloc(1, sizeof *l);
+    snprintf(l->key, sizeof l->key, "%s", key);
+    l->limit = (unsigned)conf->rate_limit;
+    l->times = bo_calloc(l->limit, sizeof *l->times);
+    n->limiters = bo_realloc(n->limiters, sizeof *n->limiters * (n->nlimiters + 1));
+    n->limiters[n->nlimiters++] = l;
+    return l;
+}
+
+/* When the window next has room: now, or later. */
+static int64_t limiter_next(const limiter *l, int64_t now)
+{
+    int64_t at = now;
+    if (l->n == l->limit && l->times[l->head] + WINDOW_MS > at)
+        at = l->times[l->head] + WINDOW_MS;
+    if (l->paused_until > at)
+        at = l->paused_until;
+    return at;
+}
+
+static void limiter_add(limiter *l, int64_t t)
+{
+    if (l->n < l->limit) {
+        l->times[(l->head + l->n++) % l->limit] = t;
+    } else {
+        l->times[l->head] = t;
+        l->head = (l->head + 1) % l->limit;
+    }
+}
+
+static int compare_times(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Counts the requests this app made in the last window (before a restart,
+   say) against its key, once per key. */
+static void seed(sender_app *a, limiter *l, int64_t now)
+{
+    if (strcmp(a->seeded_key, l->key) == 0)
+        return;
+    snprintf(a->seeded_key, sizeof a->seeded_key, "%s", l->key);
+    static const char sql[] = "SELECT last_try FROM _borough_outbox WHERE last_try > ?1 ORDER BY last_try";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt)
+        return;
+    sqlite3_bind_int64(stmt, 1, now - WINDOW_MS);
+    size_t cap = l->n + 64, n = 0;
+    int64_t *all = bo_malloc(sizeof *all * cap);
+    for (unsigned k = 0; k < l->n; k++)
+        all[n++] = l->times[(l->head + k) % l->limit];
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        if (n == cap)
+            all = bo_realloc(all, sizeof *all * (cap *= 2));
+        all[n++] = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_reset(stmt);
+    qsort(all, n, sizeof *all, compare_times);
+    l->n = 0;
+    l->head = 0;
+    for (size_t k = n > l->limit ? n - l->limit : 0; k < n; k++)
+        limiter_add(l, all[k]);
+    free(all);
+}
+
+static sender_app *app_of(bo_notify *n, const char *name)
+{
+    for (unsigned i = 0; i < n->napps; i++)
+        if (strcmp(n->apps[i]->name, name) == 0)
+            return n->apps[i];
+    sender_app *a = bo_calloc(1, sizeof *a);
+    a->name = bo_strdup(name);
+    a->metrics = bo_metrics_app_row(&n->server->metrics, name);
+    n->apps = bo_realloc(n->apps, sizeof *n->apps * (n->napps + 1));
+    n->apps[n->napps++] = a;
+    return a;
+}
+
+/* Opens the app's database once it exists, and says whether it has an
+   outbox or job tables yet (looked for once a second until it has). */
+static bool open_db(bo_notify *n, sender_app *a, int64_t now)
+{
+    if (a->has_tables)
+        return true;
+    if (now < a->next_open)
+        return false;
+    a->next_open = now + 1000;
+    if (!a->db) {
+        char *path = bo_sprintf("%s/%s/app.db", n->server->paths.data_dir, a->name);
+        struct stat st;
+        char err[512];
+        if (stat(path, &st) == 0 && bo_db_open(&a->db, path, 0, err, sizeof err) < 0) {
+            bo_log(BO_LOG_WARN, a->name, "notify: %s", err);
+            a->db = NULL;
+        }
+        free(path);
+        if (!a->db)
+            return false;
+    }
+    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name IN ('_borough_outbox', '_borough_jobs')";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    a->has_tables = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    if (stmt)
+        sqlite3_reset(stmt);
+    return a->has_tables;
+}
+
+/* The gauges of /metrics: the outbox's and the jobs'. */
+static void gauges(sender_app *a)
+{
+    static const char sql[] =
+        "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')), count(*) FILTER (WHERE state = 'failed') "
+        "FROM _borough_outbox";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    if (stmt) {
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            bo_gauge_set(&a->metrics->outbox_depth, (uint64_t)sqlite3_column_int64(stmt, 0));
+            bo_gauge_set(&a->metrics->outbox_failed, (uint64_t)sqlite3_column_int64(stmt, 1));
+        }
+        sqlite3_reset(stmt);
+    }
+    int64_t waiting, failed;
+    if (bo_jobs_count(a->db, &waiting, &failed) == 0) {
+        bo_gauge_set(&a->metrics->jobs_waiting, (uint64_t)waiting);
+        bo_gauge_set(&a->metrics->jobs_dead, (uint64_t)failed);
+    }
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int i)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, i);
+    return t ? bo_strdup((const char *)t) : NULL;
+}
+
+static void drop_batch(sender_app *a)
+{
+    for (unsigned i = a->next; i < a->nrows; i++)
+        row_clear(&a->rows[i]);
+    free(a->rows);
+    a->rows = NULL;
+    a->nrows = a->next = 0;
+}
+
+/* Reads the next batch: rows due to be sent or looked up, else (when
+   polling) sent rows whose status check is due. */
+static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
+{
+    static const char due[] =
+        "SELECT id, kind, body, reference, attempts, state, created_ms FROM _borough_outbox "
+        "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR claimed_by <> ?2) "
+        "ORDER BY id LIMIT ?3";
+    static const char polls[] =
+        "SELECT id, notify_id, polls, created_ms FROM _borough_outbox "
+        "WHERE poll_at IS NOT NULL AND poll_at <= ?1 AND state = 'sent' ORDER BY poll_at LIMIT ?2";
+    char err[256];
+    drop_batch(a);
+    a->rows = bo_calloc(BATCH, sizeof *a->rows);
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, due, sizeof due - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
+        return;
+    }
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, BATCH);
+    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+        row *r = &a->rows[a->nrows++];
+        r->id = sqlite3_column_int64(stmt, 0);
+        snprintf(r->kind, sizeof r->kind, "%s", (const char *)sqlite3_column_text(stmt, 1));
+        r->body = column_dup(stmt, 2);
+        r->reference = column_dup(stmt, 3);
+        r->attempts = sqlite3_column_int(stmt, 4);
+        snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(stmt, 5));
+        r->created_ms = sqlite3_column_int64(stmt, 6);
+        r->act = strcmp(r->state, "sending") == 0 ? ACT_LOOKUP : ACT_SEND;
+    }
+    sqlite3_reset(stmt);
+    if (a->nrows > 0 || !polling)
+        return;
+    if (!(stmt = bo_db_prepare(a->db, polls, sizeof polls - 1, err, sizeof err)))
+        return;
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_int(stmt, 2, BATCH);
+    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+        row *r = &a->rows[a->nrows++];
+        r->id = sqlite3_column_int64(stmt, 0);
+        r->notify_id = column_dup(stmt, 1);
+        r->polls = sqlite3_column_int(stmt, 2);
+        r->created_ms = sqlite3_column_int64(stmt, 3);
+        r->act = ACT_POLL;
+        snprintf(r->state, sizeof r->state, "sent");
+    }
+    sqlite3_reset(stmt);
+}
+
+/* Runs a prepared update on the app's outbox; returns the rows changed. */
+static int run(sender_app *a, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(a->db)) : 0;
+    if (rc != SQLITE_DONE)
+        bo_log(BO_LOG_ERROR, a->name, "notify: %s: %s", what, sqlite3_errmsg(bo_db_sqlite(a->db)));
+    sqlite3_reset(stmt);
+    return changed;
+}
+
+static sqlite3_stmt *prep(sender_app *a, const char *sql, size_t len)
+{
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
+    if (!stmt)
+        bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
+    return stmt;
+}
+
+#define PREP(a, sql) prep((a), (sql), sizeof(sql) - 1)
+
+/* Claims r for this process: false if it changed since it was read. */
+static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
+{
+    static const char send[] =
+        "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
+        "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR claimed_by <> ?2)";
+    static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
+    sqlite3_stmt *stmt;
+    if (r->act == ACT_POLL) {
+        if (!(stmt = PREP(a, poll)))
+            return false;
+        sqlite3_bind_int64(stmt, 1, r->id);
+        sqlite3_bind_int64(stmt, 2, now + 3600 * 1000);    /* not again while this one runs */
+        sqlite3_bind_int64(stmt, 3, now);
+        return run(a, stmt, "claiming a status check") == 1;
+    }
+    if (!(stmt = PREP(a, send)))
+        return false;
+    sqlite3_bind_int64(stmt, 1, r->id);
+    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_text(stmt, 4, r->state, -1, SQLITE_STATIC);
+    if (run(a, stmt, "claiming a message") != 1)
+        return false;
+    r->attempts++;
+    return true;
+}
+
+static void pump(bo_notify *n);
+
+static void exchange_free(exchange *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->n->exchanges = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    x->a->inflight--;
+    row_clear(&x->r);
+    free(x);
+}
+
+/* Notify's own words for a refusal: errors[0].message, or the status. */
+static void refusal(const bo_httpc_result *res, char *out, size_t cap)
+{
+    static const char *const path[] = { "errors", "#0", "message", NULL };
+    size_t vlen;
+    const char *v = res->body.data ? bo_json_at(res->body.data, res->body.len, path, &vlen) : NULL;
+    char msg[400];
+    if (v && bo_json_string(v, vlen, msg, sizeof msg))
+        snprintf(out, cap, "Notify answered %d: %s", res->status, msg);
+    else
+        snprintf(out, cap, "Notify answered %d", res->status);
+}
+
+static bool final_status(const char *s)
+{
+    static const char *const finals[] = { "delivered", "permanent-failure", "temporary-failure",
+                                          "technical-failure", "sent", "received", "cancelled",
+                                          "validation-failed", "virus-scan-failed", "returned-letter", NULL };
+    for (const char *const *f = finals; *f; f++)
+        if (strcmp(*f, s) == 0)
+            return true;
+    return false;
+}
+
+/* The message is with Notify as notify_id (from a send or a look-up). */
+static void mark_sent(exchange *x, const char *notify_id, const char *status, int64_t now)
+{
+    static const char sql[] =
+        "UPDATE _borough_outbox SET state = 'sent', claimed_by = NULL, notify_id = ?2, sent_at = ?3, "
+        "status = coalesce(status, ?4), status_at = coalesce(status_at, ?3), poll_at = ?5, error = NULL "
+        "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?6";
+    sqlite3_stmt *stmt = PREP(x->a, sql);
+    if (!stmt)
+        return;
+    char at[32];
+    bo_iso_time(now, at, sizeof at);
+    sqlite3_bind_int64(stmt, 1, x->r.id);
+    sqlite3_bind_text(stmt, 2, notify_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_TRANSIENT);
+    if (x->poll_ok && !final_status(status))
+        sqlite3_bind_int64(stmt, 5, now + (int64_t)(x->poll_s * 1000));
+    sqlite3_bind_text(stmt, 6, x->n->claimer, -1, SQLITE_STATIC);
+    run(x->a, stmt, "recording a message sent");
+    bo_counter_add(&x->a->metrics->notify_sent, 1);
+}
+
+/* The send did not happen (or is not known to have): queued again after a
+   delay that doubles with each attempt, unless it has waited too long.
+   give_back: the attempt does not count (the key was refused, or a look-up
+   found nothing and it should be sent at once). */
+static void requeue(exchange *x, const char *why, int64_t now, bool give_back, int64_t delay_ms)
+{
+    static const char again[] =
+        "UPDATE _borough_outbox SET state = 'queued', claimed_by = NULL, next_at = ?2, error = ?3, "
+        "attempts = attempts - ?5 WHERE id = ?1 AND state = 'sending' AND claimed_by = ?4";
+    static const char failed[] =
+        "UPDATE _borough_outbox SET state = 'failed', claimed_by = NULL, error = ?2 "
+        "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
+    sender_app *a = x->a;
+    if (!give_back && now - x->r.created_ms > (int64_t)(x->give_up_s * 1000)) {
+        sqlite3_stmt *stmt = PREP(a, failed);
+        if (!stmt)
+            return;
+        char msg[600];
+        snprintf(msg, sizeof msg, "gave up after %d attempts over %.0f hours: %s", x->r.attempts,
+                 x->give_up_s / 3600, why);
+        sqlite3_bind_int64(stmt, 1, x->r.id);
+        sqlite3_bind_text(stmt, 2, msg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+        if (run(a, stmt, "recording a message failed"))
+            bo_log(BO_LOG_ERROR, a->name, "notify: message #%lld failed for good: %s", (long long)x->r.id, msg);
+        bo_counter_add(&a->metrics->notify_failed, 1);
+        return;
+    }
+    if (delay_ms < 0) {
+        delay_ms = (int64_t)(x->retry_s * 1000);
+        for (int i = 1; i < x->r.attempts && delay_ms < MAX_RETRY_MS; i++)
+            delay_ms *= 2;
+        if (delay_ms > MAX_RETRY_MS)
+            delay_ms = MAX_RETRY_MS;
+    }
+    sqlite3_stmt *stmt = PREP(a, again);
+    if (!stmt)
+        return;
+    sqlite3_bind_int64(stmt, 1, x->r.id);
+    sqlite3_bind_int64(stmt, 2, now + delay_ms);
+    sqlite3_bind_text(stmt, 3, why, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, x->n->claimer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 5, give_back ? 1 : 0);
+    run(a, stmt, "queueing a message again");
+    if (!give_back)
+        bo_counter_add(&a->metrics->notify_retried, 1);
+}
+
+static void fail_for_good(exchange *x, const char *why)
+{
+    static const char sql[] =
+        "UPDATE _borough_outbox SET state = 'failed', claimed_by = NULL, error = ?2 "
+        "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
+    sqlite3_stmt *stmt = PREP(x->a, sql);
+    if (!stmt)
+        return;
+    sqlite3_bind_int64(stmt, 1, x->r.id);
+    sqlite3_bind_text(stmt, 2, why, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+    run(x->a, stmt, "recording a message failed");
+    bo_counter_add(&x->a->metrics->notify_failed, 1);
+    bo_log(BO_LOG_WARN, x->a->name, "notify: message #%lld refused: %s", (long long)x->r.id, why);
+}
+
+static void record_status(exchange *x, const char *status, int64_t now, bool stop_polling)
+{
+    static const char sql[] =
+        "UPDATE _borough_outbox SET status = ?2, status_at = ?3, poll_at = ?4, polls = polls + 1 "
+        "WHERE id = ?1 AND state = 'sent' AND (status IS NULL OR status NOT IN ('delivered', 'permanent-failure', "
+        "'temporary-failure', 'technical-failure', 'received', 'cancelled', 'validation-failed', "
+        "'virus-scan-failed', 'returned-letter'))";
+    static const char stop[] = "UPDATE _borough_outbox SET poll_at = ?2, polls = polls + 1 WHERE id = ?1";
+    int64_t next = (int64_t)(x->poll_s * 1000);
+    for (int i = 0; i < x->r.polls + 1 && next < MAX_POLL_MS; i++)
+        next *= 2;
+    if (next > MAX_POLL_MS)
+        next = MAX_POLL_MS;
+    bool more = !stop_polling && next > 0 && now - x->r.created_ms < POLL_FOR_MS && !(status && final_status(status));
+    sqlite3_stmt *stmt = status ? PREP(x->a, sql) : PREP(x->a, stop);
+    if (!stmt)
+        return;
+    char at[32];
+    bo_iso_time(now, at, sizeof at);
+    sqlite3_bind_int64(stmt, 1, x->r.id);
+    if (status) {
+        sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
+        if (more)
+            sqlite3_bind_int64(stmt, 4, now + next);
+    } else if (more) {
+        sqlite3_bind_int64(stmt, 2, now + next);
+    }
+    run(x->a, stmt, "recording a status");
+}
+
+static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
+{
+    BO_UNUSED(h);
+    exchange *x = ud;
+    x->h = NULL;
+    bo_notify *n = x->n;
+    sender_app *a = x->a;
+    int64_t now = bo_unix_ms();
+    int s = res->error ? 0 : res->status;
+    char why[600];
+    if (res->error)
+        snprintf(why, sizeof why, "%s", res->message ? res->message : bo_strerror(res->error));
+    else
+        refusal(res, why, sizeof why);
+    if (s == 401 || s == 403) {
+        /* The key (or the clock) is wrong: nothing of this app's can be
+           sent until it is put right, so nothing is failed for it. */
+        if (!a->warned_auth)
+            bo_log(BO_LOG_ERROR, a->name, "notify: %s; messages are kept and sending pauses for %d s, or until "
+                   "notify.conf changes (check its api_key, and the server's clock)", why, PAUSE_AUTH_MS / 1000);
+        a->warned_auth = true;
+        a->paused_until = now + PAUSE_AUTH_MS;
+        a->paused_conf = x->conf_version;
+        if (x->r.act == ACT_POLL)
+            record_status(x, NULL, now, false);
+        else
+            requeue(x, why, now, true, 0);
+    } else if (s == 429) {
+        for (unsigned i = 0; i < n->nlimiters; i++)    /* the key's window: pause it */
+            if (strcmp(n->limiters[i]->key, a->seeded_key) == 0)
+                n->limiters[i]->paused_until = now + PAUSE_429_MS;
+        if (x->r.act == ACT_POLL)
+            record_status(x, NULL, now, false);
+        else
+            requeue(x, why, now, false, -1);
+    } else if (x->r.act == ACT_SEND) {
+        static const char *const id_path[] = { "id", NULL };
+        size_t vlen;
+        const char *v = s == 201 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
+        char id[64];
+        if (v && bo_json_string(v, vlen, id, sizeof id)) {
+            a->warned_auth = false;
+            mark_sent(x, id, "created", now);
+        } else if (s >= 400 && s < 500) {
+            fail_for_good(x, why);
+        } else {                                   /* 5xx, time-outs, network, a 2xx without an id */
+            requeue(x, why, now, false, -1);
+        }
+    } else if (x->r.act == ACT_LOOKUP) {
+        static const char *const id_path[] = { "notifications", "#0", "id", NULL };
+        static const char *const status_path[] = { "notifications", "#0", "status", NULL };
+        size_t vlen, slen;
+        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
+        const char *sv = v ? bo_json_at(res->body.data, res->body.len, status_path, &slen) : NULL;
+        char id[64], status[40] = "created";
+        if (v && bo_json_string(v, vlen, id, sizeof id)) {
+            if (sv)
+                bo_json_string(sv, slen, status, sizeof status);
+            bo_log(BO_LOG_INFO, a->name, "notify: message #%lld had reached Notify before the restart (%s)",
+                   (long long)x->r.id, id);
+            mark_sent(x, id, status, now);
+        } else if (s == 200) {
+            requeue(x, "not at Notify after a restart: sent again", now, true, 0);   /* send it now */
+        } else {
+            requeue(x, why, now, false, -1);
+        }
+    } else {                                        /* ACT_POLL */
+        static const char *const status_path[] = { "status", NULL };
+        size_t vlen;
+        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, status_path, &vlen) : NULL;
+        char status[40];
+        if (v && bo_json_string(v, vlen, status, sizeof status))
+            record_status(x, status, now, false);
+        else
+            record_status(x, NULL, now, s == 404);  /* 404: past Notify's retention */
+    }
+    exchange_free(x);
+    if (!n->stopping)
+        pump(n);
+}
+
+/* "%xx"-escapes a reference for a query string. */
+static void url_escape(bo_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c))
+            bo_buf_putc(b, (char)c);
+        else
+            bo_buf_printf(b, "%%%02X", c);
+    }
+}
+
+/* Starts the exchange of a claimed row. */
+static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf *conf, uint64_t version)
+{
+    exchange *x = bo_calloc(1, sizeof *x);
+    x->n = n;
+    x->a = a;
+    x->r = *r;
+    memset(r, 0, sizeof *r);                        /* the row's strings move to x */
+    x->poll_ok = conf->poll_s > 0 && !conf->callback_token;
+    x->retry_s = conf->retry_s;
+    x->give_up_s = conf->give_up_s;
+    x->poll_s = conf->poll_s;
+    x->conf_version = version;
+    x->next = n->exchanges;
+    if (n->exchanges)
+        n->exchanges->prev = x;
+    n->exchanges = x;
+    a->inflight++;
+
+    char *token = bo_notify_token(conf->service_id, conf->secret, time(NULL));
+    char *auth = bo_sprintf("Bearer %s", token);
+    free(token);
+    bo_buf url;
+    bo_buf_init(&url);
+    bo_buf_puts(&url, conf->base_url);
+    const char *method = "GET";
+    if (x->r.act == ACT_SEND) {
+        bo_buf_printf(&url, "/v2/notifications/%s", x->r.kind);
+        method = "POST";
+    } else if (x->r.act == ACT_LOOKUP) {
+        bo_buf_puts(&url, "/v2/notifications?reference=");
+        url_escape(&url, x->r.reference);
+    } else {
+        bo_buf_puts(&url, "/v2/notifications/");
+        url_escape(&url, x->r.notify_id ? x->r.notify_id : "");
+    }
+    bo_buf_putc(&url, '\0');
+    bo_httpc_header headers[] = {
+        { "Authorization", auth },
+        { "Content-Type", "application/json" },
+        { "Accept", "application/json" },
+    };
+    char err[300];
+    bo_tls_config *tls = strncmp(conf->base_url, "https:", 6) == 0 ? bo_httpc_tls_default(err, sizeof err) : NULL;
+    bo_httpc_options o = {
+        .method = method,
+        .url = url.data,
+        .headers = headers,
+        .nheaders = BO_COUNT(headers),
+        .body = x->r.act == ACT_SEND ? x->r.body : NULL,
+        .body_len = x->r.act == ACT_SEND && x->r.body ? strlen(x->r.body) : 0,
+        .timeout_ms = (uint64_t)(conf->timeout_s * 1000),
+        .max_response = MAX_RESPONSE,
+        .max_redirects = 0,
+        .tls = tls,
+    };
+    int rc = bo_httpc_start(&x->h, n->loop, &o, on_response, x, err, sizeof err);
+    free(auth);
+    bo_buf_free(&url);
+    if (rc < 0) {                                   /* a malformed base_url: retried after a delay */
+        x->h = NULL;
+        int64_t now = bo_unix_ms();
+        if (x->r.act == ACT_POLL)
+            record_status(x, NULL, now, false);
+        else
+            requeue(x, err, now, false, -1);
+        exchange_free(x);
+    }
+}
+
+/* Sends what the app has to send, as far as its key's window lets it. */
+static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *conf, uint64_t version, int64_t now)
+{
+    if (a->paused_until > now && a->paused_conf != version) {
+        a->paused_until = 0;                        /* the settings changed: try the new ones */
+        a->warned_auth = false;
+    }
+    limiter *l = limiter_of(n, conf);
+    seed(a, l, now);
+    bool polling = conf->poll_s > 0 && !conf->callback_token;
+    while (a->inflight < MAX_INFLIGHT && !n->stopping && now >= a->paused_until) {
+        if (a->next >= a->nrows) {
+            if (now < a->next_fetch)
+                return;
+            fetch(n, a, now, polling);
+            if (a->nrows == 0) {
+                a->next_fetch = now + FETCH_IDLE_MS;
+                return;
+            }
+        }
+        if (limiter_next(l, now) > now)
+            return;
+        row *r = &a->rows[a->next++];
+        if (claim(n, a, r, now)) {
+            limiter_add(l, now);
+            start(n, a, r, conf, version);
+        }
+        row_clear(r);
+        if (a->next >= a->nrows)
+            a->next_fetch = now;                    /* more may be waiting */
+    }
+}
+
+static void pump(bo_notify *n)
+{
+    bo_catalog *cat = bo_server_catalog(n->server);
+    bo_notify_conf *conf = bo_notify_conf_get(n->server->paths.data_dir);
+    int64_t now = bo_unix_ms();
+    for (unsigned i = 0; i < cat->napps && !n->stopping; i++) {
+        bo_app_info *info = cat->apps[i];
+        sender_app *a = app_of(n, info->name);
+        if (!open_db(n, a, now))
+            continue;
+        if (now >= a->next_gauge) {
+            gauges(a);
+            a->next_gauge = now + GAUGE_MS;
+        }
+        const bo_notify_app_conf *ac = bo_notify_conf_app(conf, info->name);
+        if (ac->api_key && !conf->error)
+            serve_app(n, a, ac, conf->version, now);
+        else if (a->nrows)
+            drop_batch(a);                          /* the key went: keep nothing read under it */
+    }
+    bo_notify_conf_unref(conf);
+    bo_catalog_unref(cat);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+void bo_notify_start(bo_notify **out, uv_loop_t *loop, bo_server *s)
+{
+    bo_notify *n = bo_calloc(1, sizeof *n);
+    n->server = s;
+    n->loop = loop;
+    snprintf(n->claimer, sizeof n->claimer, "%s", s->run_id);
+    uv_timer_init(loop, &n->timer);
+    n->timer.data = n;
+    uv_timer_start(&n->timer, on_tick, TICK_MS, TICK_MS);
+    *out = n;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    bo_notify *n = h->data;
+    for (unsigned i = 0; i < n->napps; i++) {
+        sender_app *a = n->apps[i];
+        drop_batch(a);
+        bo_db_close(a->db);
+        free(a->name);
+        free(a);
+    }
+    free(n->apps);
+    for (unsigned i = 0; i < n->nlimiters; i++) {
+        free(n->limiters[i]->times);
+        free(n->limiters[i]);
+    }
+    free(n->limiters);
+    free(n);
+}
+
+void bo_notify_stop(bo_notify *n)
+{
+    if (!n || n->stopping)
+        return;
+    n->stopping = true;
+    while (n->exchanges) {
+        exchange *x = n->exchanges;
+        if (x->h)
+            bo_httpc_cancel(x->h);
+        x->h = NULL;
+        exchange_free(x);
+    }
+    uv_timer_stop(&n->timer);
+    uv_close((uv_handle_t *)&n->timer, on_closed);
+}

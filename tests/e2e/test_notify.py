@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""GOV.UK Notify: notify.email/sms/letter write to the app's outbox in the
+caller's transaction; the server's one sender delivers it to a local
+Notify-compatible peer (notify_peer.py), which checks the JWT and the body
+of every call and can answer 201, 400, 429, 500 or hang. Delivery status
+comes from callbacks or polling; with no API key, messages stay on the
+outbox page."""
+import json
+import os
+import shutil
+import signal
+import time
+from collections import Counter
+
+from lib import SLOW, Client, Server, get, metrics, post_json, query, run, test, wait_for
+from notify_peer import NotifyPeer
+
+TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
+
+APP = '''
+local app = borough.app { title = "Grants", mount = "/grants", public = true }
+
+app:post("/email", { csrf = false }, function(req)
+  local msg = json.decode(req.body)
+  local id, ref = notify.email(msg)
+  return borough.json({ id = id or json.null, reference = ref })
+end)
+
+app:post("/sms", { csrf = false }, function(req)
+  local id, ref = notify.sms(json.decode(req.body))
+  return borough.json({ id = id, reference = ref })
+end)
+
+app:post("/letter", { csrf = false }, function(req)
+  local id, ref = notify.letter(json.decode(req.body))
+  return borough.json({ id = id, reference = ref })
+end)
+
+-- A claim approved and its email, in one transaction; ?fail=1 fails after both.
+app:post("/approve", { csrf = false }, function(req)
+  local ok, err = pcall(db.tx, function()
+    db.exec("CREATE TABLE IF NOT EXISTS claims (id INTEGER PRIMARY KEY, state TEXT)")
+    db.exec("INSERT INTO claims (state) VALUES ('approved')")
+    notify.email { email_address = "claimant@example.com", template_id = "%(template)s",
+                   personalisation = { outcome = "approved" } }
+    if req.query.fail then error("the payment system said no") end
+  end)
+  return borough.json({ ok = ok })
+end)
+
+-- n invitations in one transaction.
+app:post("/invite", { csrf = false }, function(req)
+  local n = tonumber(req.query.n)
+  db.tx(function()
+    for i = 1, n do
+      notify.email { email_address = ("business%%d@example.com"):format(i), template_id = "%(template)s",
+                     personalisation = { business = "Business " .. i }, reference = "invite-" .. i }
+    end
+  end)
+  return borough.json({ queued = n })
+end)
+
+return app
+''' % {"template": TEMPLATE}
+
+
+class Setup:
+    """A server with the grants app and a notify.conf pointing at a peer."""
+
+    def __init__(self, peer, conf="", workers=1, args=()):
+        self.server = Server({"grants": {"app.lua": APP}}, workers=workers, args=args)
+        self.write_conf(peer, conf)
+
+    def write_conf(self, peer, conf):
+        os.makedirs(self.server.data_dir, exist_ok=True)
+        path = os.path.join(self.server.data_dir, "notify.conf")
+        with open(path + ".tmp", "w") as f:
+            if peer:
+                f.write("retry_delay = 0.2\ntimeout = 2\npoll_after = 0\n\n[grants]\n")
+                f.write("api_key = %s\nbase_url = %s\n" % (peer.api_key, peer.url))
+            f.write(conf)
+        os.chmod(path + ".tmp", 0o600)
+        os.replace(path + ".tmp", path)
+
+
+def post(port, path, doc=None):
+    return post_json(port, path, doc or {})
+
+
+def outbox(data_dir):
+    return query(os.path.join(data_dir, "grants", "app.db"), "SELECT * FROM _borough_outbox ORDER BY id")
+
+
+@test
+def email_sms_and_letter_reach_notify_as_its_api_wants_them():
+    peer = NotifyPeer().start()
+    try:
+        setup = Setup(peer)
+        with setup.server as s:
+            r = post(s.port, "/grants/email", {"email_address": "ada@example.com", "template_id": TEMPLATE,
+                                               "personalisation": {"name": "Ada", "items": ["a", "b"]},
+                                               "reference": "claim-42-approved"})
+            assert r.status == 200 and json.loads(r.body) == {"id": 1, "reference": "claim-42-approved"}, r
+            r = post(s.port, "/grants/sms", {"phone_number": "07700 900123", "template_id": TEMPLATE,
+                                             "personalisation": {"code": 1234}})
+            doc = json.loads(r.body)
+            assert doc["id"] == 2 and doc["reference"].startswith("grants-") and len(doc["reference"]) == 23, doc
+            letter = {"template_id": TEMPLATE, "postage": "second",
+                      "personalisation": {"address_line_1": "The Occupier", "address_line_2": "1 Test Street",
+                                          "postcode": "SW1A 1AA"}}
+            r = post(s.port, "/grants/letter", letter)
+            assert json.loads(r.body)["id"] == 3, r
+            wait_for(lambda: len(peer.accepted) == 3, what="three messages")
+            assert peer.rejected == [], peer.rejected
+            by_kind = {a["kind"]: a["body"] for a in peer.accepted}
+            assert by_kind["email"] == {"email_address": "ada@example.com", "template_id": TEMPLATE,
+                                        "personalisation": {"name": "Ada", "items": ["a", "b"]},
+                                        "reference": "claim-42-approved"}, by_kind
+            assert by_kind["sms"] == {"phone_number": "07700 900123", "template_id": TEMPLATE,
+                                      "personalisation": {"code": 1234}, "reference": doc["reference"]}, by_kind
+            assert by_kind["letter"] == dict(letter, reference=by_kind["letter"]["reference"]), by_kind
+            wait_for(lambda: all(m["state"] == "sent" for m in outbox(s.data_dir)), what="all sent")
+            rows = outbox(s.data_dir)
+            ids = {a["body"]["reference"]: a["id"] for a in peer.accepted}
+            assert [(m["kind"], m["notify_id"], m["status"], m["attempts"]) for m in rows] == \
+                [(k, ids[m["reference"]], "created", 1) for k, m in zip(("email", "sms", "letter"), rows)], rows
+            # The same reference again is the same message: refused, not sent twice.
+            r = post(s.port, "/grants/email", {"email_address": "ada@example.com", "template_id": TEMPLATE,
+                                               "reference": "claim-42-approved"})
+            assert json.loads(r.body) == {"id": None, "reference": "a message with the reference claim-42-approved "
+                                                                   "is already in the outbox"}, r
+            m = metrics(s.port)
+            assert m['borough_notifications_total{app="grants",outcome="sent"}'] == 3, m
+            wait_for(lambda: metrics(s.port)['borough_outbox_depth{app="grants",state="waiting"}'] == 0
+                     and 'borough_outbox_depth{app="grants",state="failed"}' in metrics(s.port), what="gauges")
+    finally:
+        peer.stop()
+
+
+@test
+def mistakes_in_a_message_raise():
+    with Server({"grants": {"app.lua": APP}}) as s:
+        for body, message in [
+            ({"template_id": TEMPLATE}, "notify.email: email_address is required"),
+            ({"email_address": "ada@example.com", "template_id": "nope"},
+             'notify.email: template_id must be an id such as "f33517ff-2a88-4f6e-b855-c550268ce08a"'),
+            ({"email_address": "ada", "template_id": TEMPLATE}, "notify.email: email_address is not an email address"),
+            ({"email_address": "ada@example.com", "template_id": TEMPLATE, "subject": "hi"},
+             "notify.email: unknown field 'subject'"),
+            ({"email_address": "ada@example.com", "template_id": TEMPLATE, "personalisation": {"a": {"b": 1}}},
+             "notify.email: personalisation.a must be text, a number or a list of them"),
+        ]:
+            r = post(s.port, "/grants/email", body)
+            assert r.status == 500, r
+            s.wait_log(r"grants/app.lua:6: " + message.replace("(", r"\(").replace(")", r"\)"))
+        r = post(s.port, "/grants/letter", {"template_id": TEMPLATE,
+                                            "personalisation": {"address_line_1": "The Occupier", "postcode": "SW1A 1AA"}})
+        assert r.status == 500
+        s.wait_log(r"notify.letter: an address needs at least 3 lines")
+
+
+@test
+def a_message_exists_if_and_only_if_its_transaction_commits():
+    peer = NotifyPeer().start()
+    try:
+        with Setup(peer).server as s:
+            r = post(s.port, "/grants/approve?fail=1")
+            assert json.loads(r.body) == {"ok": False}, r
+            r = post(s.port, "/grants/approve")
+            assert json.loads(r.body) == {"ok": True}, r
+            wait_for(lambda: len(peer.accepted) == 1, what="the one message")
+            time.sleep(0.5 * SLOW)
+            assert len(peer.accepted) == 1 and len(outbox(s.data_dir)) == 1
+    finally:
+        peer.stop()
+
+
+@test
+def without_an_api_key_messages_are_kept_and_shown_to_staff():
+    peer = NotifyPeer().start()
+    try:
+        setup = Setup(None)
+        with setup.server as s:
+            post(s.port, "/grants/email", {"email_address": "ada@example.com", "template_id": TEMPLATE,
+                                           "personalisation": {"name": "Ada"}, "reference": "kept-1"})
+            time.sleep(0.5 * SLOW)
+            assert [m["state"] for m in outbox(s.data_dir)] == ["queued"]
+            page = get(s.port, "/grants/_outbox")
+            assert page.status == 200, page
+            text = page.body.decode()
+            assert "No GOV.UK Notify API key is set up for this service" in text, text
+            assert "ada@example.com" in text and "name: Ada" in text and "kept-1" in text, text
+            assert "Waiting: 1" in text, text
+            # A key configured later: what was kept is sent.
+            setup.write_conf(peer, "")
+            wait_for(lambda: len(peer.accepted) == 1, what="the kept message")
+            assert peer.accepted[0]["body"]["reference"] == "kept-1"
+            text = wait_for(lambda: "Sent: 1" in get(s.port, "/grants/_outbox").body.decode() and
+                            get(s.port, "/grants/_outbox").body.decode(), what="the page")
+            assert "No GOV.UK Notify API key" not in text
+    finally:
+        peer.stop()
+
+
+@test
+def transient_failures_are_retried_and_permanent_ones_recorded():
+    peer = NotifyPeer().start()
+    try:
+        with Setup(peer).server as s:
+            peer.set_mode("500", count=2)
+            post(s.port, "/grants/email", {"email_address": "a@example.com", "template_id": TEMPLATE, "reference": "r-500"})
+            wait_for(lambda: len(peer.accepted) == 1, what="the message after two 500s")
+            peer.set_mode("429", count=2)
+            post(s.port, "/grants/email", {"email_address": "b@example.com", "template_id": TEMPLATE, "reference": "r-429"})
+            wait_for(lambda: len(peer.accepted) == 2, timeout=20, what="the message after two 429s")
+            peer.set_mode("hang", count=1)
+            post(s.port, "/grants/email", {"email_address": "c@example.com", "template_id": TEMPLATE, "reference": "r-hang"})
+            wait_for(lambda: len(peer.accepted) == 3, timeout=20, what="the message after a time-out")
+            peer.set_mode("400", count=1)
+            post(s.port, "/grants/email", {"email_address": "d@example.com", "template_id": TEMPLATE, "reference": "r-400"})
+            wait_for(lambda: outbox(s.data_dir)[-1]["state"] == "failed", what="the refusal")
+            rows = {m["reference"]: m for m in outbox(s.data_dir)}
+            assert [rows[r]["attempts"] for r in ("r-500", "r-429", "r-hang", "r-400")] == [3, 3, 2, 1], rows
+            assert rows["r-400"]["error"] == ("Notify answered 400: Can't send to this recipient using a "
+                                              "team-only API key"), rows["r-400"]
+            assert [a["body"]["reference"] for a in peer.accepted] == ["r-500", "r-429", "r-hang"]
+            m = metrics(s.port)
+            assert m['borough_notifications_total{app="grants",outcome="retry"}'] == 5, m
+            assert m['borough_notifications_total{app="grants",outcome="failed"}'] == 1, m
+            wait_for(lambda: metrics(s.port)['borough_outbox_depth{app="grants",state="failed"}'] == 1, what="gauge")
+    finally:
+        peer.stop()
+
+
+@test
+def a_refused_key_keeps_messages_until_the_settings_change():
+    peer = NotifyPeer().start()
+    wrong = NotifyPeer(service_id=peer.service_id)     # the same service, another secret
+    try:
+        setup = Setup(None)
+        setup.write_conf(peer, "")
+        with open(os.path.join(setup.server.data_dir, "notify.conf")) as f:
+            good = f.read()
+        with open(os.path.join(setup.server.data_dir, "notify.conf"), "w") as f:
+            f.write(good.replace(peer.api_key, wrong.api_key))
+        with setup.server as s:
+            post(s.port, "/grants/email", {"email_address": "a@example.com", "template_id": TEMPLATE, "reference": "k-1"})
+            s.wait_log(r"notify: Notify answered 403: bad signature; messages are kept")
+            wait_for(lambda: [(m["state"], m["attempts"]) for m in outbox(s.data_dir)] == [("queued", 0)],
+                     what="the message kept, its attempt given back")
+            assert peer.accepted == []
+            setup.write_conf(peer, "")
+            wait_for(lambda: len(peer.accepted) == 1, what="the message under the right key")
+    finally:
+        peer.stop()
+
+
+@test
+def delivery_status_comes_from_callbacks_with_the_right_token():
+    peer = NotifyPeer().start()
+    token = "s3cret-callback-token-0123456789"
+    try:
+        with Setup(peer, "callback_token = %s\n" % token).server as s:
+            post(s.port, "/grants/email", {"email_address": "a@example.com", "template_id": TEMPLATE, "reference": "cb-1"})
+            wait_for(lambda: outbox(s.data_dir) and outbox(s.data_dir)[0]["state"] == "sent", what="sent")
+            nid = outbox(s.data_dir)[0]["notify_id"]
+            receipt = {"id": nid, "reference": "cb-1", "to": "a@example.com", "status": "delivered",
+                       "created_at": "2026-01-05T10:00:00.000000Z", "completed_at": "2026-01-05T10:00:05.000000Z",
+                       "sent_at": "2026-01-05T10:00:01.000000Z", "notification_type": "email",
+                       "template_id": TEMPLATE, "template_version": 1}
+            c = Client(s.port)
+            for auth in (None, "Bearer wrong-token-wrong-token", token):
+                h = {"Content-Type": "application/json"}
+                if auth:
+                    h["Authorization"] = auth if auth.startswith("Bearer") else "Bearer " + auth
+                r = c.request("POST", "/grants/_notify/callback", h, json.dumps(receipt))
+                assert r.status == (204 if auth == token else 401), (auth, r)
+            row = outbox(s.data_dir)[0]
+            assert (row["status"], row["status_at"]) == ("delivered", "2026-01-05T10:00:05.000000Z"), row
+            # A late, earlier status does not undo a final one.
+            r = c.request("POST", "/grants/_notify/callback", {"Authorization": "Bearer " + token},
+                          json.dumps(dict(receipt, status="sending")))
+            assert r.status == 204 and outbox(s.data_dir)[0]["status"] == "delivered"
+            assert peer.gets == [], peer.gets          # with callbacks, nothing is polled
+    finally:
+        peer.stop()
+
+
+@test
+def delivery_status_is_polled_without_callbacks():
+    peer = NotifyPeer().start()
+    try:
+        with Setup(peer, "poll_after = 0.3\n").server as s:
+            post(s.port, "/grants/email", {"email_address": "a@example.com", "template_id": TEMPLATE, "reference": "p-1"})
+            wait_for(lambda: len(peer.accepted) == 1, what="the send")
+            peer.set_status(peer.accepted[0]["id"], "sending")
+            wait_for(lambda: outbox(s.data_dir)[0]["status"] == "sending", what="the first poll")
+            peer.set_status(peer.accepted[0]["id"], "permanent-failure")
+            wait_for(lambda: outbox(s.data_dir)[0]["status"] == "permanent-failure", what="the final status")
+            polls = len(peer.gets)
+            time.sleep(1.5 * SLOW)
+            assert len(peer.gets) == polls, "a final status was polled again"
+            assert outbox(s.data_dir)[0]["poll_at"] is None
+    finally:
+        peer.stop()
+
+
+def windows_ok(times, limit=3000, window=60.0):
+    """The most arrivals in any window of the given length."""
+    times = sorted(times)
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
+
+
+@test
+def five_thousand_messages_arrive_once_within_the_rate_limit_across_a_crash():
+    peer = NotifyPeer().start()
+    try:
+        setup = Setup(peer, "", workers=2)
+        s = setup.server
+        s.start()
+        try:
+            r = post(s.port, "/grants/invite?n=5000")
+            assert r.status == 200, r
+            # Killed while it sends: the rows it had claimed are looked up by
+            # reference, not lost and not (as far as Notify shows) sent twice.
+            wait_for(lambda: len(peer.accepted) >= 1000, timeout=60, what="a thousand sends")
+            s.proc.send_signal(signal.SIGKILL)
+            s.proc.wait()
+            s.log_file.close()
+            killed_at = len(peer.accepted)
+            s.start()
+            wait_for(lambda: len(peer.accepted) >= 3000, timeout=60, what="the first minute's worth")
+            wait_for(lambda: len({a["body"]["reference"] for a in peer.accepted}) == 5000, timeout=150,
+                     what="every invitation")
+            refs = [a["body"]["reference"] for a in peer.accepted]
+            assert set(refs) == {"invite-%d" % i for i in range(1, 5001)}
+            dupes = {r for r, n in Counter(refs).items() if n > 1}
+            for a in peer.accepted:                 # a duplicate is the same message, same reference
+                if a["body"]["reference"] in dupes:
+                    i = int(a["body"]["reference"].split("-")[1])
+                    assert a["body"]["personalisation"] == {"business": "Business %d" % i}, a
+            assert len(refs) - 5000 <= 16, "more duplicates than sends in flight: %d" % (len(refs) - 5000)
+            assert peer.rejected == [] or all(st == 400 for st, _ in peer.rejected), peer.rejected
+            assert windows_ok(peer.times) <= 3000, windows_ok(peer.times)
+            wait_for(lambda: all(m["state"] == "sent" for m in outbox(s.data_dir)), what="every row sent")
+            print("  killed after %d; %d duplicates; most in a minute %d" %
+                  (killed_at, len(refs) - 5000, windows_ok(peer.times)))
+        finally:
+            s.stop()
+            shutil.rmtree(s.tmp, ignore_errors=True)
+    finally:
+        peer.stop()
+
+
+run()
