@@ -1,0 +1,481 @@
+--- borough.workflow: cases that move through states by named steps.
+--
+-- A workflow belongs to an entity (the cases) and says which states a case
+-- can be in and which steps move it on: who may take each step, what must
+-- be filled in first, and what happens after. Every move is recorded (who,
+-- when, from, to, a note) in the same transaction as the change of state.
+--
+--   local workflow = require "borough.workflow"
+--
+--   M.Referrals = borough.entity "referrals" {
+--     { "resident", "reference", to = "residents", required = true },
+--     { "partner", "choice", options = { "Food bank", "Pharmacy" } },
+--     { "outcome", "long_text" },
+--     { "state", "text", index = true },       -- the workflow keeps these two
+--     { "due_at", "datetime", index = true },
+--   }
+--
+--   M.ReferralFlow = workflow.define {
+--     entity = M.Referrals,
+--     path = "/referrals",                -- where the case pages are (for links)
+--     states = {
+--       { "new", "New", colour = "blue" },
+--       { "sent", "Sent", colour = "yellow", due = "2 days" },  -- service level
+--       { "done", "Done", colour = "green" },
+--     },
+--     steps = {
+--       { "send", "Send the referral", from = "new", to = "sent",
+--         roles = { "call_handler", "manager" }, fields = { "partner" },
+--         after = function(case, move) notify.email { ... } end },
+--       { "complete", "Record the outcome", from = "sent", to = "done",
+--         roles = "manager", fields = { "outcome" } },
+--     },
+--   }
+--
+-- States are { name, label, colour = a GOV.UK tag colour, due = "N minutes |
+-- hours | days" }; the first is where a case starts. A state with `due`
+-- gives the case a due date (now + due) when it enters the state; entering
+-- a state without one clears it, so the cases past their due date are the
+-- overdue ones (flow:overdue()).
+--
+-- Steps are { name, label, from = a state or a list ("*" for any), to =
+-- a state, roles = a role or a list (nil: anyone signed in), fields =
+-- names of the entity's fields that must be filled in for this step (they
+-- are checked as the entity checks them, and required here even if the
+-- entity does not require them), note = true (a note may be added; it is
+-- kept in the history), after = function(case, move) }. `after` runs in
+-- the same transaction after the move: anything it writes (an email through
+-- notify, a follow-up record, a reminder with jobs.enqueue) commits with
+-- the move or not at all.
+--
+-- Moving:
+--   flow:start(values [, opts])          -> case | nil, errors (a new case in the first state)
+--   flow:move(case, "send", values [, opts]) -> case | nil, errors, why
+--       why is "forbidden" (the user has none of the step's roles),
+--       "conflict" (the case is not in a state the step starts from),
+--       or "invalid" (errors for the fields, as the entity gives them).
+--   opts.user: the user moving the case (default: the signed-in user,
+--   borough.user()), a table { id, email, name, roles = { name = true } }.
+--
+-- Reading:
+--   flow:steps_for(case [, user])   the steps this user may take now
+--   flow:history(case)              the moves, oldest first
+--   flow:overdue([opts])            cases past their due date, most overdue first
+--   flow:counts()                   { { state, label, count }, ... } for every state
+--
+-- Showing, as GOV.UK components (safe HTML for templates):
+--   flow:tag(case)                  the state as a tag
+--   flow:buttons(case [, user])     a button for each step the user may take now
+--   flow:history_table(case)        the history as a table
+--   flow:routes(app)                GET/POST <path>/:id/steps/:step: a page for
+--                                   a step's fields, and the move itself
+--
+-- The history lives in the entity "workflow_moves" (declared here, once),
+-- so it is exported and imported with the app's other records.
+
+local entity = require "borough.entity"
+local fields = require "borough.fields"
+local govuk = require "borough.govuk"
+local view = require "borough.view"
+
+local M = {}
+local Flow = {}
+Flow.__index = Flow
+
+local Moves = entity.get("workflow_moves") or borough.entity "workflow_moves" {
+  label = "move",
+  indexes = { { "workflow", "case_id" } },
+  { "workflow", "text", required = true },
+  { "case_id", "integer", required = true },
+  { "step", "text", required = true },
+  { "from_state", "text" },
+  { "to_state", "text", required = true },
+  { "user_id", "text" },
+  { "user_name", "text" },
+  { "note", "long_text" },
+}
+M.Moves = Moves
+
+local UNITS = { minute = 60, hour = 3600, day = 86400, week = 7 * 86400 }
+
+-- "2 days" -> 172800 (seconds); a number is seconds already.
+local function duration(where, v)
+  if type(v) == "number" then return v end
+  local n, unit = tostring(v):match("^%s*(%d+)%s+(%a-)s?%s*$")
+  if not n or not UNITS[unit] then
+    error(("%s: due must be like \"2 days\", \"4 hours\" or \"30 minutes\", not %q"):format(where, tostring(v)), 0)
+  end
+  return tonumber(n) * UNITS[unit]
+end
+
+local function list_of(v)
+  if v == nil then return nil end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+local iso = fields.iso_datetime
+
+--- workflow.define{ entity =, states =, steps =, path =, name =,
+-- state_field = "state", due_field = "due_at" } -> the workflow.
+function M.define(spec)
+  local where = borough._where(2)
+  local e = spec.entity
+  if type(e) == "string" then e = entity.get(e) end
+  if type(e) ~= "table" or not e.fields then
+    error(where .. " workflow.define: entity must be an entity (declare it first)", 0)
+  end
+  local flow = setmetatable({
+    name = spec.name or e.name, entity = e, path = spec.path or ("/" .. e.name),
+    state_field = spec.state_field or "state", due_field = spec.due_field or "due_at",
+    states = {}, state = {}, steps = {}, step = {},
+  }, Flow)
+  local what = where .. " workflow " .. flow.name
+  if not e.field[flow.state_field] then
+    error(("%s: the entity %s needs a text field '%s' for the state"):format(what, e.name, flow.state_field), 0)
+  end
+  for i, s in ipairs(spec.states or {}) do
+    local st = { name = s[1], label = s[2] or s[1], colour = s.colour or "grey",
+                 due = s.due and duration(what .. " state " .. tostring(s[1]), s.due) }
+    if type(st.name) ~= "string" or flow.state[st.name] then
+      error(("%s: state %d needs a name of its own"):format(what, i), 0)
+    end
+    if st.due and not e.field[flow.due_field] then
+      error(("%s: state %s has a due time, so the entity needs a datetime field '%s'")
+            :format(what, st.name, flow.due_field), 0)
+    end
+    flow.states[i], flow.state[st.name] = st, st
+  end
+  if #flow.states == 0 then error(what .. ": give at least one state", 0) end
+  flow.initial = flow.states[1].name
+  for i, s in ipairs(spec.steps or {}) do
+    local step = { name = s[1], label = s[2] or s[1], to = s.to, roles = list_of(s.roles),
+                   fields = s.fields or {}, note = s.note, after = s.after, from = {} }
+    if type(step.name) ~= "string" or not step.name:find("^[%w_%-]+$") or flow.step[step.name] then
+      error(("%s: step %d needs a name of its own (letters, digits, - and _)"):format(what, i), 0)
+    end
+    if not flow.state[step.to] then
+      error(("%s: step %s goes to an unknown state %s"):format(what, step.name, tostring(step.to)), 0)
+    end
+    for _, from in ipairs(list_of(s.from) or { "*" }) do
+      if from ~= "*" and not flow.state[from] then
+        error(("%s: step %s starts from an unknown state %s"):format(what, step.name, tostring(from)), 0)
+      end
+      step.from[from] = true
+    end
+    for _, fname in ipairs(step.fields) do
+      if not e.field[fname] then
+        error(("%s: step %s names an unknown field %s"):format(what, step.name, tostring(fname)), 0)
+      end
+    end
+    flow.steps[i], flow.step[step.name] = step, step
+  end
+  return flow
+end
+
+-- ---- who may do what ----
+
+local function current_user(opts)
+  if opts and opts.user ~= nil then return opts.user or nil end
+  return borough.user and borough.user() or nil
+end
+
+--- Whether user holds one of roles (nil roles: anyone signed in).
+function M.has_role(user, roles)
+  if not user then return false end
+  if not roles then return true end
+  local held = user.roles or {}
+  for _, r in ipairs(roles) do
+    if held[r] then return true end
+  end
+  return false
+end
+
+local function case_of(flow, case)
+  if type(case) == "table" and case[flow.state_field] ~= nil then return case end
+  return flow.entity:find(case)
+end
+
+--- The steps user may take from the case's state now, in declared order.
+function Flow:steps_for(case, user)
+  user = user or current_user()
+  local state, out = case[self.state_field], {}
+  for _, step in ipairs(self.steps) do
+    if (step.from[state] or step.from["*"]) and M.has_role(user, step.roles) then out[#out + 1] = step end
+  end
+  return out
+end
+
+-- ---- moving ----
+
+local function one_error(message)
+  return { { message = message } }
+end
+
+-- The changes a move makes to the case: the step's fields, the new state,
+-- the due date.
+local function changes_for(flow, case, step, values)
+  local changes, errors = {}, nil
+  for _, fname in ipairs(step.fields) do changes[fname] = values[fname] end
+  local clean, why = flow.entity:validate(changes, case)
+  if not clean then errors = why end
+  for _, fname in ipairs(step.fields) do
+    local v = clean and clean[fname]
+    if v == nil and not (errors and errors[fname]) then
+      local f = flow.entity.field[fname]
+      errors = errors or {}
+      errors[#errors + 1] = { field = fname, message = fields.required_message(f) }
+      errors[fname] = errors[#errors].message
+    end
+  end
+  if errors then return nil, errors end
+  changes[flow.state_field] = step.to
+  local due = flow.state[step.to].due
+  if flow.entity.field[flow.due_field] then
+    changes[flow.due_field] = due and iso(os.time() + due) or db.NULL
+  end
+  return changes
+end
+
+local function record_move(flow, case_id, step_name, from, to, user, note)
+  local move, errors = Moves:create {
+    workflow = flow.name, case_id = case_id, step = step_name, from_state = from, to_state = to,
+    user_id = user and user.id and tostring(user.id) or nil,
+    user_name = user and (user.name or user.email) or nil,
+    note = note,
+  }
+  if not move then error("workflow: cannot record the move: " .. errors[1].message, 0) end
+  return move
+end
+
+--- Creates a case in the first state (values as for Entity:create) and
+-- records the start in its history.
+function Flow:start(values, opts)
+  local user = current_user(opts)
+  local v = {}
+  for k, x in pairs(values) do v[k] = x end
+  v[self.state_field] = self.initial
+  local due = self.states[1].due
+  if due then v[self.due_field] = iso(os.time() + due) end
+  return db.tx(function()
+    local case, errors = self.entity:create(v)
+    if not case then return nil, errors end
+    record_move(self, case.id, "start", nil, self.initial, user, opts and opts.note)
+    return case
+  end)
+end
+
+--- Takes a step: checks the user's roles, the case's state and the step's
+-- fields, then changes the case, records the move and runs the step's
+-- `after`, all in one transaction. Returns the case as it now is, or nil,
+-- errors and why ("forbidden", "conflict", "invalid" or "missing").
+function Flow:move(case, step_name, values, opts)
+  local step = self.step[step_name]
+  if not step then error(("workflow %s has no step %s"):format(self.name, tostring(step_name)), 2) end
+  values = values or {}
+  local user = current_user(opts)
+  if not M.has_role(user, step.roles) then
+    return nil, one_error("You do not have permission to " .. step.label:lower()), "forbidden"
+  end
+  local id = type(case) == "table" and case.id or case
+  return db.tx(function()
+    local now = self.entity:find(id)      -- read again inside the transaction: no one else moves it meanwhile
+    if not now then return nil, one_error("There is no such " .. self.entity.label), "missing" end
+    local from = now[self.state_field]
+    if not (step.from[from] or step.from["*"]) then
+      return nil, one_error(("This %s is %s: it cannot %s now"):format(self.entity.label,
+        self:label(from):lower(), step.label:lower())), "conflict"
+    end
+    local changes, errors = changes_for(self, now, step, values)
+    if not changes then return nil, errors, "invalid" end
+    local updated, why = self.entity:update(now.id, changes)
+    if not updated then return nil, why, "invalid" end
+    local note = step.note and values.note and tostring(values.note):match("^%s*(.-)%s*$") or nil
+    local move = record_move(self, now.id, step.name, from, step.to, user, note ~= "" and note or nil)
+    if step.after then
+      step.after(updated, { step = step.name, from = from, to = step.to, user = user, note = move.note,
+                            values = values, at = move.created_at })
+    end
+    return updated
+  end)
+end
+
+-- ---- reading ----
+
+--- The label of a state.
+function Flow:label(state)
+  local st = self.state[state]
+  return st and st.label or tostring(state)
+end
+
+--- The moves of a case, oldest first: records of workflow_moves
+-- (step, from_state, to_state, user_id, user_name, note, created_at).
+function Flow:history(case)
+  local list = Moves:where({ workflow = self.name, case_id = type(case) == "table" and case.id or case },
+                          { per_page = 500 })
+  return list
+end
+
+--- Cases past their due date, most overdue first (opts as for Entity:where,
+-- plus where = more conditions).
+function Flow:overdue(opts)
+  opts = opts or {}
+  local conds = {}
+  for k, v in pairs(opts.where or {}) do conds[k] = v end
+  conds[self.due_field] = { lt = iso(os.time()) }
+  return self.entity:where(conds, { order = self.due_field, page = opts.page, per_page = opts.per_page })
+end
+
+--- How many cases are in each state, in the order of the states:
+-- { { state =, label =, colour =, count = }, ... }.
+function Flow:counts()
+  local n = {}
+  local sql = ('SELECT "%s" AS s, count(*) AS n FROM "%s" GROUP BY "%s"')
+              :format(self.state_field, self.entity.name, self.state_field)
+  for _, r in ipairs(db.query(sql)) do n[r.s or ""] = r.n end
+  local out = {}
+  for i, st in ipairs(self.states) do
+    out[i] = { state = st.name, label = st.label, colour = st.colour, count = n[st.name] or 0 }
+  end
+  return out
+end
+
+-- ---- showing ----
+
+--- The case's state as a GOV.UK tag.
+function Flow:tag(case)
+  local state = type(case) == "table" and case[self.state_field] or case
+  local st = self.state[state] or { label = tostring(state), colour = "grey" }
+  return govuk.tag { text = st.label, classes = "govuk-tag--" .. st.colour }
+end
+
+--- The address of a step's page for a case.
+function Flow:step_url(case, step_name)
+  return borough.url(self.path .. "/" .. case.id .. "/steps/" .. step_name)
+end
+
+--- A button for each step the user may take now: a step with fields or a
+-- note links to its page; one without posts at once.
+function Flow:buttons(case, user)
+  local out = {}
+  for i, step in ipairs(self:steps_for(case, user)) do
+    local classes = i > 1 and "govuk-button--secondary" or nil
+    if #step.fields > 0 or step.note then
+      out[#out + 1] = tostring(govuk.button { text = step.label, href = self:step_url(case, step.name),
+                                              classes = classes })
+    else
+      out[#out + 1] = '<form method="post" action="' .. borough.escape(self:step_url(case, step.name)) .. '">'
+        .. tostring(borough.csrf_field()) .. tostring(govuk.button { text = step.label, classes = classes })
+        .. "</form>"
+    end
+  end
+  if #out == 0 then return view.safe("") end
+  return view.safe('<div class="govuk-button-group">' .. table.concat(out) .. "</div>")
+end
+
+-- "2024-04-01T09:30:00Z" -> "1 April 2024 10:30" (UK time).
+local function uk_time(iso_text)
+  local y, mo, d, h, mi = tostring(iso_text):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+)")
+  if not y then return tostring(iso_text or "") end
+  y, mo = tonumber(y), tonumber(mo)
+  local yy = mo <= 2 and y - 1 or y                   -- days since 1970 (H. Hinnant's algorithm)
+  local era = yy // 400
+  local yoe = yy - era * 400
+  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60
+  return (os.date("!%d %B %Y %H:%M", t + fields.uk_offset(t)):gsub("^0", ""))
+end
+M.uk_time = uk_time
+
+--- The history of a case as a GOV.UK table: when, who, what, note.
+function Flow:history_table(case)
+  local rows = {}
+  for _, m in ipairs(self:history(case)) do
+    local step = self.step[m.step]
+    rows[#rows + 1] = {
+      { text = uk_time(m.created_at) },
+      { text = m.user_name or "" },
+      { text = (step and step.label or (m.step == "start" and "Started" or m.step)) .. " (" .. self:label(m.to_state) .. ")" },
+      { text = m.note or "" },
+    }
+  end
+  return govuk.table { caption = "History", captionClasses = "govuk-table__caption--m",
+    head = { { text = "When" }, { text = "Who" }, { text = "What" }, { text = "Note" } }, rows = rows }
+end
+
+-- The inputs of a step's page: each of its fields as the component that
+-- suits its type, then the note.
+local function inputs(flow, step, values, errors)
+  local out = {}
+  for _, fname in ipairs(step.fields) do
+    local f = flow.entity.field[fname]
+    local err = errors[fname] and { text = errors[fname] } or nil
+    local value = values[fname]
+    if f.type == "choice" then
+      local items = {}
+      for i, o in ipairs(f.options) do items[i] = { value = o, text = o, checked = value == o } end
+      out[#out + 1] = govuk.radios { name = fname, idPrefix = fname, items = items, errorMessage = err,
+        fieldset = { legend = { text = f.label, classes = "govuk-fieldset__legend--m" } } }
+    elseif f.type == "long_text" then
+      out[#out + 1] = govuk.textarea { name = fname, id = fname, value = value, errorMessage = err,
+        label = { text = f.label, classes = "govuk-label--m" } }
+    else
+      out[#out + 1] = govuk.input { name = fname, id = fname, value = value, errorMessage = err,
+        label = { text = f.label, classes = "govuk-label--m" } }
+    end
+  end
+  if step.note then
+    out[#out + 1] = govuk.textarea { name = "note", id = "note", value = values.note,
+      label = { text = "Note (optional)", classes = "govuk-label--m" } }
+  end
+  for i, html in ipairs(out) do out[i] = tostring(html) end
+  return view.safe(table.concat(out))
+end
+
+local statuses = { forbidden = 403, conflict = 409, missing = 404 }
+
+--- Adds the step pages of this workflow to app: GET <path>/:id/steps/:step
+-- shows the step's fields (view "borough/workflow_step", which an app view
+-- of that name replaces), POST takes the step and redirects to opts.done
+-- (case) or to <path>/:id. opts.role: the role(s) the routes require.
+function Flow:routes(app, opts)
+  opts = opts or {}
+  local route_opts = { role = opts.role }
+  local function page(req, case, step, values, errors, status)
+    return borough.view("borough/workflow_step", {
+      title = step.label, case = case, step = step, tag = self:tag(case), errors = errors,
+      back = borough.url(self.path .. "/" .. case.id), inputs = inputs(self, step, values, errors),
+      summary = #errors > 0 and govuk.error_summary { errorList = (function()
+        local l = {}
+        for i, e in ipairs(errors) do l[i] = { text = e.message, href = e.field and "#" .. e.field or nil } end
+        return l
+      end)() } or nil,
+    }, status)
+  end
+  local function find(req)
+    local case = self.entity:find(req.params.id)
+    local step = self.step[req.params.step]
+    return case, step
+  end
+  app:get(self.path .. "/:id/steps/:step", route_opts, function(req)
+    local case, step = find(req)
+    if not case or not step then return borough.status(404) end
+    local allowed = false
+    for _, s in ipairs(self:steps_for(case)) do allowed = allowed or s == step end
+    if not allowed then return borough.status(M.has_role(current_user(), step.roles) and 409 or 403) end
+    return page(req, case, step, case, {})
+  end)
+  app:post(self.path .. "/:id/steps/:step", route_opts, function(req)
+    local case, step = find(req)
+    if not case or not step then return borough.status(404) end
+    local moved, errors, why = self:move(case, step.name, req.form)
+    if not moved then
+      if why == "invalid" then return page(req, case, step, req.form, errors, 400) end
+      return borough.status(statuses[why] or 400, errors[1].message)
+    end
+    return borough.redirect(opts.done and opts.done(moved) or borough.url(self.path .. "/" .. moved.id))
+  end)
+end
+
+return M
