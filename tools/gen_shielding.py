@@ -4,6 +4,22 @@ received of residents advised to shield, for benchmarks and demos.
 
     tools/gen_shielding.py 23000 > shielding.csv
     tools/gen_shielding.py 1000000 --seed 7 > big.csv
+    tools/gen_shielding.py 500 --dirty 0.1 --report > dirty.csv
+
+Columns: NHS Number, First Name, Last Name, Date of Birth, Address,
+Postcode, Phone, Email, Category, Needs Food, Notes, Flags (the government
+list's: NHS number, name, date of birth, address, postcode, phone, flags).
+
+--dirty RATE makes about that share of the rows dirty, as real lists were,
+each in one of these ways (--report prints how many of each on stderr):
+  bad_nhs       an NHS number whose check digit is wrong     (rejected)
+  no_postcode   the postcode left empty                      (rejected if required)
+  duplicate     a row repeated, same NHS number              (rejected if unique)
+  latin1        a name with an accent saved as Latin-1 bytes (rejected: not UTF-8)
+  smart_quotes  O’Brien with a curly apostrophe (UTF-8) (kept)
+  whitespace    stray spaces and tabs around values          (kept, trimmed)
+Which rows are dirty, and how, depends on the seed alone, and the clean
+rows are the same with or without --dirty.
 
 Nothing in it is real personal data:
   - names are drawn at random from common first names and surnames;
@@ -16,6 +32,7 @@ The same seed gives the same file.
 """
 import argparse
 import csv
+import io
 import random
 import sys
 
@@ -45,6 +62,10 @@ STREETS = ("High Street, Station Road, Church Lane, Victoria Road, Green Lane, M
 TOWNS = "LS BD HX WF HD S DN YO HG BB M OL SK WA".split()
 LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 CATEGORIES = ["clinically extremely vulnerable", "clinically vulnerable", "other"]
+FLAGS = ["", "", "", "lives alone", "no phone", "carer", "dietary needs", "mobility", "lives alone; mobility",
+         "hearing impaired", "carer; dietary needs"]
+ACCENTED = ["Zo\u00eb", "Si\u00e2n", "Chlo\u00e9", "Ren\u00e9e", "Se\u00e1n", "Bj\u00f6rn", "Jos\u00e9"]
+DIRT = ["bad_nhs", "no_postcode", "duplicate", "latin1", "smart_quotes", "whitespace"]
 NOTES = ["", "", "", "Lives alone.", "Carer visits on Tuesdays.", "Prefers a phone call, not a letter.",
          "Needs large print.", "Deliveries to the side door, please.", "Has a guide dog.\nBark is worse than bite."]
 
@@ -68,15 +89,58 @@ def nhs_numbers(rng, n):
         yield digits + str(check)
 
 
+def bad_check_digit(nhs):
+    """The same NHS number with a check digit that is wrong."""
+    return nhs[:9] + str((int(nhs[9]) + 1) % 10)     # a number has one right check digit
+
+
+def dirty(row, kind, rng, earlier):
+    """row (a list of fields) spoiled in one way; returns it and its encoding."""
+    if kind == "bad_nhs":
+        digits = row[0].replace(" ", "")
+        row[0] = bad_check_digit(digits)
+    elif kind == "no_postcode":
+        row[5] = ""
+    elif kind == "duplicate" and earlier:
+        row = list(rng.choice(earlier))
+    elif kind == "latin1":
+        row[1] = rng.choice(ACCENTED)
+        return row, "latin-1"
+    elif kind == "smart_quotes":
+        row[2] = "O\u2019Brien"
+        row[10] = "\u201cPlease ring first\u201d \u2013 daughter\u2019s number on file"
+    elif kind == "whitespace":
+        row[1] = "  " + row[1] + "\t"
+        row[2] = row[2] + "   "
+        row[0] = " " + row[0] + " "
+        row[5] = row[5].lower() + " "
+    return row, "utf-8"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rows", type=int)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--dirty", type=float, default=0.0, metavar="RATE",
+                    help="share of rows made dirty (0 to 1), in the ways listed above")
+    ap.add_argument("--report", action="store_true", help="print how many rows of each kind of dirt on stderr")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    out = csv.writer(sys.stdout, lineterminator="\r\n")
-    out.writerow(["NHS Number", "First Name", "Last Name", "Date of Birth", "Address", "Postcode",
-                  "Phone", "Email", "Category", "Needs Food", "Notes"])
+    extra = random.Random(args.seed * 7919 + 1)     # flags and dirt: the clean rows stay as they were
+    counts = {k: 0 for k in DIRT}
+    earlier = []
+    out = sys.stdout.buffer
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+
+    def put(row, encoding="utf-8"):
+        writer.writerow(row)
+        out.write(text.getvalue().encode(encoding))
+        text.seek(0)
+        text.truncate()
+
+    put(["NHS Number", "First Name", "Last Name", "Date of Birth", "Address", "Postcode",
+         "Phone", "Email", "Category", "Needs Food", "Notes", "Flags"])
     for nhs in nhs_numbers(rng, args.rows):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         dob = "%02d/%02d/%d" % (rng.randint(1, 28), rng.randint(1, 12), rng.randint(1925, 2005))
@@ -89,8 +153,20 @@ def main():
             phone = "01632 960%03d" % rng.randint(0, 999)
         email = "" if rng.random() < 0.3 else "%s.%s%d@example.%s" % (
             first.lower(), last.lower().replace("'", ""), rng.randint(1, 99), rng.choice(["com", "org", "net"]))
-        out.writerow([nhs[:3] + " " + nhs[3:6] + " " + nhs[6:], first, last, dob, address, postcode, phone,
-                      email, rng.choice(CATEGORIES), rng.choice(["yes", "no"]), rng.choice(NOTES)])
+        row = [nhs[:3] + " " + nhs[3:6] + " " + nhs[6:], first, last, dob, address, postcode, phone,
+               email, rng.choice(CATEGORIES), rng.choice(["yes", "no"]), rng.choice(NOTES), extra.choice(FLAGS)]
+        encoding = "utf-8"
+        if args.dirty > 0 and extra.random() < args.dirty:
+            kind = extra.choice(DIRT)
+            if kind == "duplicate" and not earlier:
+                kind = "bad_nhs"
+            counts[kind] += 1
+            row, encoding = dirty(row, kind, extra, earlier)
+        elif len(earlier) < 1000:
+            earlier.append(row)
+        put(row, encoding)
+    if args.report:
+        sys.stderr.write(" ".join("%s=%d" % (k, counts[k]) for k in DIRT) + "\n")
 
 
 if __name__ == "__main__":
