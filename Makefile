@@ -25,7 +25,7 @@ APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan bench clean
+.PHONY: all deps run test unit asan bench bench-tls clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -76,8 +76,13 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  BOROUGH=$(CURDIR)/build-asan/borough BUILD=build-asan SANITIZED=1 tests/run
 
+# Both tables of docs/performance.md: plain HTTP (run.sh), then HTTPS (tls.sh).
 bench: all
 	tools/bench/run.sh
+	tools/bench/tls.sh
+
+bench-tls: all
+	tools/bench/tls.sh
 
 clean:
 	rm -rf build build-asan borough
