@@ -246,6 +246,7 @@ FIELD_CASES = [
     ("owner", 99, "error", "There is no owner with the id 99"),
     ("owner", "abc", "error", "Select owner from the list"),
     ("letter", "uploads/letter.pdf", "value", "uploads/letter.pdf"),
+    ("letter", "uploads/two\nlines.pdf", "error", "Letter must be the name of an uploaded file"),
     ("even", "4", "value", 4),
     ("even", "3", "error", "Even must be an even number"),
 ]
