@@ -39,5 +39,6 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_export(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_new(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_test(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_user(int argc, char **argv, const bo_cli *cli);
 
 #endif

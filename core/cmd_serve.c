@@ -86,6 +86,12 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
         } else if (strcmp(a, "--body-timeout") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.body_timeout_ms) < 0)
                 return bo_cli_usage(cli, "--body-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--session-idle") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.sessions.idle_ms) < 0 || cfg.sessions.idle_ms == 0)
+                return bo_cli_usage(cli, "--session-idle wants seconds, not %s", v);
+        } else if (strcmp(a, "--session-max") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.sessions.max_ms) < 0 || cfg.sessions.max_ms == 0)
+                return bo_cli_usage(cli, "--session-max wants seconds, not %s", v);
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.idle_timeout_ms) < 0)
                 return bo_cli_usage(cli, "--idle-timeout wants seconds, not %s", v);

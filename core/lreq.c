@@ -6,10 +6,12 @@
 #include "conn.h"
 #include "csrf.h"
 #include "json.h"
+#include "lentity.h"
 #include "log.h"
 #include "multipart.h"
 #include "request.h"
 #include "sandbox.h"
+#include "session.h"
 
 #include <lauxlib.h>
 #include <errno.h>
@@ -242,7 +244,7 @@ static const char *query_field(const bo_http_request *h, const char *name, size_
 }
 
 /* The value of the cookie name, or NULL. */
-static const char *cookie_value(const bo_http_request *h, const char *name, size_t *len)
+const char *bo_lreq_cookie(const bo_http_request *h, const char *name, size_t *len)
 {
     unsigned hi = 0;
     size_t pos = 0;
@@ -268,7 +270,7 @@ const char *bo_lreq_lang(const bo_http_request *h)
     if (lang)
         return lang;
     size_t n;
-    const char *v = cookie_value(h, "borough_lang", &n);
+    const char *v = bo_lreq_cookie(h, "borough_lang", &n);
     if (v && (lang = language_of(v, n)))
         return lang;
     /* Accept-Language: the first supported one listed ("cy-GB,cy;q=0.9,en"). */
@@ -302,13 +304,15 @@ static int l_lang(lua_State *L)
 
 /* ---- CSRF (see csrf.h) ---- */
 
-/* What a token is bound to besides the browser's nonce. Anonymous forms
-   bind to nothing; sign-in (issue 6) returns the session id here, so that a
-   token is good only within the session it was made for. */
-static const char *bo_csrf_binding(bo_request *r)
+/* What a token is bound to besides the browser's nonce: the session the
+   form was made in ("s<id>"), so that a token is good only within it;
+   anonymous forms bind to nothing. buf has room for 24 bytes. */
+static const char *bo_csrf_binding(bo_request *r, char *buf)
 {
-    BO_UNUSED(r);
-    return "";
+    if (!r->user)
+        return "";
+    snprintf(buf, 24, "s%lld", (long long)r->user->session);
+    return buf;
 }
 
 /* Pushes the req table of r, or nil. */
@@ -334,7 +338,7 @@ static const char *csrf_refusal(bo_request *r)
     if (!key)
         return "no CSRF key (see the log above)";
     size_t nlen = 0, tlen = 0;
-    const char *nonce = cookie_value(h, "borough_csrf", &nlen);
+    const char *nonce = bo_lreq_cookie(h, "borough_csrf", &nlen);
     if (!nonce || !bo_csrf_nonce_ok(nonce, nlen))
         return "no CSRF cookie";
     const char *token = bo_http_header_get(h, "x-csrf-token", &tlen);
@@ -344,10 +348,10 @@ static const char *csrf_refusal(bo_request *r)
         token = bo_multipart_field(h->multipart, "csrf_token", &tlen);
     if (!token)
         return "no CSRF token";
-    char n[BO_CSRF_NONCE_LEN + 1];
+    char n[BO_CSRF_NONCE_LEN + 1], binding[24];
     memcpy(n, nonce, BO_CSRF_NONCE_LEN);
     n[BO_CSRF_NONCE_LEN] = '\0';
-    int rc = bo_csrf_check(key, n, bo_csrf_binding(r), token, tlen, (int64_t)time(NULL));
+    int rc = bo_csrf_check(key, n, bo_csrf_binding(r, binding), token, tlen, (int64_t)time(NULL));
     if (rc == BO_ETIMEDOUT)
         return "an expired CSRF token";
     return rc < 0 ? "a wrong CSRF token" : NULL;
@@ -372,7 +376,7 @@ static int l_csrf_token(lua_State *L)
         memcpy(nonce, lua_tostring(L, -1), BO_CSRF_NONCE_LEN + 1);
     } else {
         size_t n = 0;
-        const char *v = cookie_value(r->http, "borough_csrf", &n);
+        const char *v = bo_lreq_cookie(r->http, "borough_csrf", &n);
         if (v && bo_csrf_nonce_ok(v, n)) {
             memcpy(nonce, v, n);
             nonce[n] = '\0';
@@ -384,8 +388,8 @@ static int l_csrf_token(lua_State *L)
         lua_pushstring(L, nonce);
         lua_rawsetp(L, req, &csrf_nonce_key);
     }
-    char token[BO_CSRF_TOKEN_MAX];
-    bo_csrf_token(key, nonce, bo_csrf_binding(r), (int64_t)time(NULL), token);
+    char token[BO_CSRF_TOKEN_MAX], binding[24];
+    bo_csrf_token(key, nonce, bo_csrf_binding(r, binding), (int64_t)time(NULL), token);
     lua_pushstring(L, token);
     return 1;
 }
@@ -763,6 +767,44 @@ static int l_request(lua_State *L)
 
 /* ---- the req table ---- */
 
+/* Pushes { id =, email =, name =, roles = { <role> = true, ... } }. */
+static void push_user(lua_State *L, const bo_user *u)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, u->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, u->email);
+    lua_setfield(L, -2, "email");
+    lua_pushstring(L, u->name);
+    lua_setfield(L, -2, "name");
+    lua_createtable(L, 0, 2);
+    for (const char *p = u->roles; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (n) {
+            lua_pushlstring(L, p, n);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -3);
+        }
+        p += n;
+    }
+    lua_setfield(L, -2, "roles");
+}
+
+/* borough.user(): the member of staff signed in to the request being
+   handled (the table req.user holds), or nil: anonymous, or no request
+   (a job, an import). */
+static int l_user(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    if (!r || !r->handle || !r->user)
+        return 0;
+    push_req(L, r);
+    lua_getfield(L, -1, "user");
+    return 1;
+}
+
 static bo_request *request_of(lua_State *L, int t)
 {
     lua_rawgetp(L, t, &handle_key);
@@ -824,6 +866,10 @@ static int req_index(lua_State *L)
         lua_pushlstring(L, host, n);
     } else if (strcmp(k, "files") == 0) {
         push_files(L, h->multipart);
+    } else if (strcmp(k, "user") == 0) {
+        if (!r->user)
+            return 0;
+        push_user(L, r->user);
     } else if (strcmp(k, "secure") == 0) {
         lua_pushboolean(L, bo_conn_secure(r->conn));
     } else if (strcmp(k, "scheme") == 0) {
@@ -868,7 +914,15 @@ int bo_lreq_main(lua_State *co)
        unsafe methods need a good CSRF token unless the route says
        csrf = false; a refused request never reaches its handler. */
     int m = r->http->method;
-    if (r->http->multipart && !bo_multipart_done(r->http->multipart)) {
+    if (r->refusal == BO_REFUSAL_ROLE) {
+        /* Signed in, without a role the route needs (request.c decided). */
+        bo_log(BO_LOG_INFO, g->info->name, "%s %.*s refused: %s lacks the role", r->http->method_name,
+               (int)r->http->path_len, bo_http_str(r->http, r->http->path), r->user->email);
+        lua_getglobal(co, "borough");
+        lua_getfield(co, -1, "_forbidden");
+        lua_replace(co, 1);
+        lua_pop(co, 1);
+    } else if (r->http->multipart && !bo_multipart_done(r->http->multipart)) {
         bo_log(BO_LOG_INFO, g->info->name, "%s %.*s refused: a multipart body that ended before its last boundary",
                r->http->method_name, (int)r->http->path_len, bo_http_str(r->http, r->http->path));
         lua_pushcfunction(co, bad_request);
@@ -1093,6 +1147,18 @@ static void platform_headers(lua_State *L, bo_request *r)
     }
 }
 
+/* bo_audit_user (lentity.h): the record audit trail names the signed-in
+   member of staff by email address. */
+static const char *audit_user(bo_request *r)
+{
+    return r->user ? r->user->email : NULL;
+}
+
+void bo_lreq_identify_writers(void)
+{
+    bo_audit_user = audit_user;
+}
+
 void bo_lreq_open(lua_State *L)
 {
     lua_createtable(L, 0, 2);
@@ -1107,6 +1173,8 @@ void bo_lreq_open(lua_State *L)
     lua_setfield(L, -2, "_lang");
     lua_pushcfunction(L, l_request);
     lua_setfield(L, -2, "_request");
+    lua_pushcfunction(L, l_user);
+    lua_setfield(L, -2, "user");
     lua_pushcfunction(L, l_csrf_token);
     lua_setfield(L, -2, "csrf_token");
     lua_pushcfunction(L, l_upload_rules);

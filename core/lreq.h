@@ -42,6 +42,9 @@ void bo_lreq_push_pump(lua_State *co);
    else the first supported one in Accept-Language; NULL if none ("en" and
    "cy" are supported). bo_lreq_lang_asked() looks at ?lang= only. */
 const char *bo_lreq_lang(const bo_http_request *h);
+/* The value of the request's cookie name (len bytes, not NUL-terminated),
+   or NULL. */
+const char *bo_lreq_cookie(const bo_http_request *h, const char *name, size_t *len);
 const char *bo_lreq_lang_asked(const bo_http_request *h);
 
 /* Called once a request's head is routed, before its body: a multipart
@@ -51,5 +54,9 @@ int bo_lreq_body_begin(struct bo_request *r, bo_http_parser *p);
 
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);
+
+/* Sets bo_audit_user (lentity.h) so that the record audit trail names who
+   is signed in; called once at start, before any worker runs. */
+void bo_lreq_identify_writers(void);
 
 #endif

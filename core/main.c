@@ -34,6 +34,7 @@ static const struct command {
       "borough serve [APPS_DIR] [--listen HOST:PORT] [--data DIR] [--workers N]\n"
       "                     [--log-format text|json] [--no-access-log] [--max-conns N]\n"
       "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]\n"
+      "                     [--session-idle S] [--session-max S]\n"
       "                     [--watch] [--metrics-from CIDR]...\n"
       "                     [--tls-cert FILE --tls-key FILE [--redirect-http HOST:PORT] [--handshake-timeout S]]" },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
@@ -44,6 +45,12 @@ static const struct command {
     { "export", bo_cmd_export, "borough export APP [--format csv|json] OUT [--data DIR]" },
     { "new", bo_cmd_new, "borough new NAME [--apps DIR]" },
     { "test", bo_cmd_test, "borough test [PATH]" },
+    { "user", bo_cmd_user,
+      "borough user add EMAIL --name NAME [--password-file FILE] [--data DIR]\n"
+      "       borough user password EMAIL [--password-file FILE] [--data DIR]\n"
+      "       borough user role EMAIL APP ROLE [--remove] [--data DIR]\n"
+      "       borough user list [--data DIR]\n"
+      "       borough user disable|enable EMAIL [--data DIR]" },
     { "version", cmd_version, "borough version" },
     { "help", cmd_help, "borough help" },
 };

@@ -24,6 +24,39 @@ static const struct {
       "  detail TEXT\n"
       ");\n"
       "CREATE INDEX platform_audit_at ON platform_audit (at);\n" },
+    /* Staff accounts (cmd_user.c), their roles in each app, sessions
+       (session.c: only the SHA-256 of a token is kept) and failed sign-ins
+       (for throttling). Times are Unix milliseconds. */
+    { "010_accounts",
+      "CREATE TABLE users (\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  email TEXT NOT NULL UNIQUE COLLATE NOCASE,\n"
+      "  name TEXT NOT NULL,\n"
+      "  password_hash TEXT NOT NULL,\n"
+      "  disabled INTEGER NOT NULL DEFAULT 0,\n"
+      "  created_ms INTEGER NOT NULL,\n"
+      "  password_ms INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE TABLE user_roles (\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+      "  app TEXT NOT NULL,\n"
+      "  role TEXT NOT NULL,\n"
+      "  PRIMARY KEY (user_id, app, role)\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE TABLE sessions (\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  token_hash BLOB NOT NULL UNIQUE,\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+      "  created_ms INTEGER NOT NULL,\n"
+      "  seen_ms INTEGER NOT NULL,\n"
+      "  ip TEXT\n"
+      ");\n"
+      "CREATE INDEX sessions_user ON sessions (user_id);\n"
+      "CREATE TABLE sign_in_failures (\n"
+      "  key TEXT NOT NULL,\n"
+      "  at_ms INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at_ms);\n" },
 };
 
 int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errlen)

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "lreq.h"
 #include "server.h"
+#include "session.h"
 #include "static.h"
 #include "worker.h"
 
@@ -443,6 +444,9 @@ static void finish(bo_request *r)
         r->gen = NULL;
     }
     uv_timer_stop(&r->timer);
+    free(r->user);
+    r->user = NULL;
+    r->refusal = BO_REFUSAL_NONE;
     r->wait = BO_WAIT_NONE;
     r->target = BO_TARGET_NONE;
     r->active = false;
@@ -710,6 +714,70 @@ static void resume(bo_request *r, int nargs)
     respond(r, nres);
 }
 
+/* 303 to the app's sign-in page, which sends the person back here after
+   (?next= holds this path and query, %-encoded). */
+static void redirect_to_sign_in(bo_request *r)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const bo_http_request *h = r->http;
+    const char *path = bo_http_str(h, h->path);
+    bo_buf loc;
+    bo_buf_init(&loc);
+    bo_buf_append(&loc, path, r->rest);          /* the mount */
+    bo_buf_puts(&loc, BO_SIGN_IN_PATH "?next=");
+    bo_buf here;
+    bo_buf_init(&here);
+    bo_buf_append(&here, path, h->path_len);
+    if (h->query_len) {
+        bo_buf_putc(&here, '?');
+        bo_buf_append(&here, bo_http_str(h, h->query), h->query_len);
+    }
+    for (size_t i = 0; i < here.len; i++) {
+        unsigned char ch = (unsigned char)here.data[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '/' || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            bo_buf_putc(&loc, (char)ch);
+        } else {
+            bo_buf_putc(&loc, '%');
+            bo_buf_putc(&loc, hex[ch >> 4]);
+            bo_buf_putc(&loc, hex[ch & 15]);
+        }
+    }
+    bo_buf_free(&here);
+    bo_conn *c = r->conn;
+    bo_conn_response_begin(c, 303);
+    bo_conn_response_header(c, "Location", 8, loc.data, loc.len);
+    bo_conn_response_header(c, "Cache-Control", 13, "no-store", 8);
+    bo_conn_response_end(c, NULL, 0);
+    bo_buf_free(&loc);
+}
+
+/* Who is signed in (the session cookie), and whether the route lets them
+   in: a route is for signed-in staff unless it is public, and a route
+   with roles needs one of them in this app. Returns false if the request
+   was answered here (the redirect to sign in). */
+#define ENFORCE_LATER 1   /* until every test app says public = true */
+static bool admit(bo_request *r)
+{
+    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
+    size_t n;
+    const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
+    if (token) {
+        bo_db *db = bo_session_db(r->worker);
+        if (db)
+            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
+    }
+    if (ro->public_ || ENFORCE_LATER)
+        return true;
+    if (!r->user) {
+        redirect_to_sign_in(r);
+        return false;
+    }
+    if (ro->role && !bo_user_has_any_role(r->user, ro->role))
+        r->refusal = BO_REFUSAL_ROLE;
+    return true;
+}
+
 static void run_route(bo_request *r)
 {
     bo_gen *g = r->gen;
@@ -748,6 +816,8 @@ void bo_request_run(bo_request *r)
     bo_log_set_request(r->id);
     switch (r->target) {
     case BO_TARGET_ROUTE:
+        if (!admit(r))
+            break;
         run_route(r);
         return;
     case BO_TARGET_HEALTH:

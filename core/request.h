@@ -51,6 +51,14 @@ typedef enum bo_wait {
 } bo_wait;
 
 struct bo_job;
+struct bo_user;
+
+/* Why the platform answers in place of a route's handler (the route's
+   `public` and `role` options, judged before the handler runs). */
+typedef enum bo_refusal {
+    BO_REFUSAL_NONE,
+    BO_REFUSAL_ROLE,       /* signed in without a role the route needs: 403 page */
+} bo_refusal;
 
 typedef struct bo_request {
     struct bo_conn *conn;
@@ -77,6 +85,8 @@ typedef struct bo_request {
     uint64_t wait_ms;
     void (*io_cancel)(void *ctx);   /* BO_WAIT_IO: abandons the operation waited for */
     void *io_ctx;
+    struct bo_user *user;           /* who is signed in (session.h), or NULL; owned */
+    bo_refusal refusal;             /* BO_TARGET_ROUTE: the handler is not to run */
     struct bo_job *job;             /* set for a background job's run: no connection
                                        (conn and http are NULL), results discarded */
     bool drained;
@@ -137,6 +147,9 @@ void bo_request_kill(bo_request *r, const char *why);
 
 /* The connection has written enough for a waiting streamed body to go on. */
 void bo_request_drained(bo_request *r);
+
+/* Where an app's sign-in page is, under its mount (lua/borough/auth.lua). */
+#define BO_SIGN_IN_PATH "/_account/sign-in"
 
 /* Response helpers used by the Lua bindings and the built-in pages. */
 void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text);

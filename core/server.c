@@ -7,6 +7,7 @@
  * the client once every worker has taken it (check_waits).
  */
 #include "server.h"
+#include "lreq.h"
 #include "httpc.h"
 #include "log.h"
 #include "notify.h"
@@ -43,6 +44,8 @@ void bo_config_defaults(bo_config *cfg)
     cfg->send_timeout_ms = 30000;
     cfg->drain_ms = 10000;
     cfg->handshake_timeout_ms = 10000;
+    cfg->sessions.idle_ms = BO_SESSION_IDLE_DEFAULT;
+    cfg->sessions.max_ms = BO_SESSION_MAX_DEFAULT;
     cfg->access_log = true;
     cfg->control = true;
 }
@@ -911,6 +914,7 @@ int bo_server_run(const bo_config *cfg)
     s->paths.lib_dir = cfg->lib_dir;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
+    bo_lreq_identify_writers();
     unsigned char rnd[3] = { 0 };
     if (getrandom(rnd, sizeof rnd, 0) < 0)
         memset(rnd, 0, sizeof rnd);

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "walkeeper.h"
 #include "watch.h"
+#include "session.h"
 #include "worker.h"
 
 #include <pthread.h>
@@ -49,6 +50,7 @@ typedef struct bo_config {
     uint64_t send_timeout_ms;
     uint64_t drain_ms;
     uint64_t handshake_timeout_ms;  /* a TLS handshake must end within it */
+    bo_session_limits sessions;     /* staff sessions' idle and absolute timeouts */
     const char *tls_cert;       /* with tls_key: serve HTTPS (PEM files) */
     const char *tls_key;
     const char *redirect_host;  /* a plain-HTTP listener redirecting to HTTPS, or NULL */

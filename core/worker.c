@@ -411,6 +411,9 @@ static void worker_main(void *arg)
     w->retired = NULL;
     w->nretired = 0;
     bo_mounts_free(&w->mounts);
+    if (w->platform_db)
+        bo_db_close(w->platform_db);
+    w->platform_db = NULL;
     bo_log_batch_end();
     bo_server_worker_done(w->server);
 }

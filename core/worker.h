@@ -60,6 +60,8 @@ typedef struct bo_worker {
     atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */
     bo_worker_build *building;  /* generations being built on the thread pool, or NULL */
     struct bo_jobs *jobs;       /* the background job runner (jobs.c) */
+    bo_db *platform_db;         /* its connection to data/borough.db (sessions), or NULL
+                                   until first used (session.c) */
     bool resync;                /* a newer catalog came while building */
     bo_gen **retired;           /* replaced generations still running requests */
     unsigned nretired;

@@ -1,0 +1,261 @@
+/*
+ * session.c - sessions and throttling in data/borough.db (see session.h).
+ */
+#include "session.h"
+#include "crypto.h"
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOUCH_MS (60 * 1000)      /* last use is written at most this often */
+
+int64_t bo_session_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool bo_user_has_role(const bo_user *u, const char *role, size_t len)
+{
+    if (!u || len == 0)
+        return false;
+    for (const char *p = u->roles; (p = strstr(p, " ")) && p[1]; p++)
+        if (strncmp(p + 1, role, len) == 0 && p[1 + len] == ' ')
+            return true;
+    return false;
+}
+
+bool bo_user_has_any_role(const bo_user *u, const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, " ");
+        if (bo_user_has_role(u, p, n))
+            return true;
+        p += n;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+bo_db *bo_session_db(bo_worker *w)
+{
+    if (w->platform_db)
+        return w->platform_db;
+    char err[512];
+    char *path = bo_sprintf("%s/borough.db", w->server->cfg.data_dir);
+    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
+    free(path);
+    if (rc < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->server->cfg.data_dir, err);
+        w->platform_db = NULL;
+    }
+    return w->platform_db;
+}
+
+/* Runs a prepared statement with integer parameters to its end. */
+static int exec_ints(bo_db *db, const char *sql, int n, const int64_t *values)
+{
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return BO_EDB;
+    }
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(stmt, i + 1, values[i]);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+}
+
+bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char *app,
+                           const bo_session_limits *lim)
+{
+    static const char sql[] =
+        "SELECT s.id, s.user_id, s.created_ms, s.seen_ms, u.email, u.name, "
+        "(SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = u.id AND app = ?2) "
+        "FROM sessions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.token_hash = ?1 AND u.disabled = 0";
+    if (len != BO_SESSION_TOKEN_CHARS)
+        return NULL;
+    uint8_t hash[32];
+    bo_sha256(token, len, hash);
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return NULL;
+    }
+    sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, app, -1, SQLITE_STATIC);
+    bo_user *u = NULL;
+    int64_t now = bo_session_now(), sid = 0, seen = 0;
+    bool expired = false;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        sid = sqlite3_column_int64(stmt, 0);
+        int64_t created = sqlite3_column_int64(stmt, 2);
+        seen = sqlite3_column_int64(stmt, 3);
+        if (now - created >= (int64_t)lim->max_ms || now - seen >= (int64_t)lim->idle_ms) {
+            expired = true;
+        } else {
+            const char *email = (const char *)sqlite3_column_text(stmt, 4);
+            const char *name = (const char *)sqlite3_column_text(stmt, 5);
+            const char *roles = (const char *)sqlite3_column_text(stmt, 6);
+            size_t el = strlen(email ? email : ""), nl = strlen(name ? name : ""), rl = strlen(roles ? roles : "");
+            char *p = bo_malloc(sizeof *u + el + nl + rl + 5);
+            u = (bo_user *)p;
+            p += sizeof *u;
+            u->id = sqlite3_column_int64(stmt, 1);
+            u->session = sid;
+            u->email = p;
+            memcpy(p, email ? email : "", el + 1);
+            p += el + 1;
+            u->name = p;
+            memcpy(p, name ? name : "", nl + 1);
+            p += nl + 1;
+            u->roles = p;
+            *p++ = ' ';
+            memcpy(p, roles ? roles : "", rl);
+            p += rl;
+            if (rl)
+                *p++ = ' ';
+            *p = '\0';
+        }
+    } else if (rc != SQLITE_DONE) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (expired) {
+        bo_session_end(db, sid);
+    } else if (u) {
+        /* Slide the idle time, writing at most once a minute (or a quarter
+           of a short idle time, so it still slides). */
+        int64_t touch = lim->idle_ms / 4 < TOUCH_MS ? (int64_t)lim->idle_ms / 4 : TOUCH_MS;
+        if (now - seen >= touch) {
+            int64_t v[2] = { now, sid };
+            exec_ints(db, "UPDATE sessions SET seen_ms = ?1 WHERE id = ?2", 2, v);
+        }
+    }
+    return u;
+}
+
+int bo_session_create(bo_db *db, int64_t user_id, const char *ip, const bo_session_limits *lim,
+                      char token[BO_SESSION_TOKEN_CHARS + 1], int64_t *id, char *err, size_t errlen)
+{
+    static const char sql[] = "INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms, ip) "
+                              "VALUES (?, ?, ?, ?, ?)";
+    uint8_t raw[32], hash[32];
+    if (bo_random(raw, sizeof raw) < 0) {
+        snprintf(err, errlen, "no randomness from the kernel");
+        return BO_EIO;
+    }
+    bo_base64url_encode(raw, sizeof raw, token);
+    bo_sha256(token, BO_SESSION_TOKEN_CHARS, hash);
+    int64_t now = bo_session_now();
+    int64_t old[2] = { now - (int64_t)lim->idle_ms, now - (int64_t)lim->max_ms };
+    exec_ints(db, "DELETE FROM sessions WHERE seen_ms < ?1 OR created_ms < ?2", 2, old);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
+    if (!stmt)
+        return BO_EDB;
+    sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_int64(stmt, 4, now);
+    if (ip)
+        sqlite3_bind_text(stmt, 5, ip, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 5);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE)
+        return bo_db_error(rc);
+    *id = sqlite3_last_insert_rowid(bo_db_sqlite(db));
+    return 0;
+}
+
+int bo_session_end(bo_db *db, int64_t id)
+{
+    return exec_ints(db, "DELETE FROM sessions WHERE id = ?1", 1, &id);
+}
+
+int bo_session_end_user(bo_db *db, int64_t user_id)
+{
+    return exec_ints(db, "DELETE FROM sessions WHERE user_id = ?1", 1, &user_id);
+}
+
+size_t bo_session_cookie(char *out, size_t cap, const char *token, bool secure)
+{
+    int n = snprintf(out, cap, "%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s", BO_SESSION_COOKIE,
+                     token ? token : "", token ? "" : "; Max-Age=0", secure ? "; Secure" : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *free_at_ms)
+{
+    static const char sql[] = "SELECT count(*), min(at_ms) FROM sign_in_failures WHERE key = ? AND at_ms > ?";
+    char err[256];
+    *free_at_ms = 0;
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return 0;
+    }
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, bo_session_now() - window_ms);
+    int count = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        count = sqlite3_column_int(stmt, 0);
+        if (count)
+            *free_at_ms = sqlite3_column_int64(stmt, 1) + window_ms;
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return count;
+}
+
+int bo_session_fail(bo_db *db, const char *key, int64_t window_ms)
+{
+    static const char sql[] = "INSERT INTO sign_in_failures (key, at_ms) VALUES (?, ?)";
+    int64_t now = bo_session_now(), old = now - window_ms;
+    exec_ints(db, "DELETE FROM sign_in_failures WHERE at_ms < ?1", 1, &old);
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return BO_EDB;
+    }
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+}
+
+int bo_session_forgive(bo_db *db, const char *key)
+{
+    static const char sql[] = "DELETE FROM sign_in_failures WHERE key = ?";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt)
+        return BO_EDB;
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+}

@@ -1,0 +1,97 @@
+/*
+ * session.h - staff sessions and sign-in throttling, kept in the platform
+ * database (data/borough.db, platformdb.c).
+ *
+ * A session is a random 256-bit token (bo_random, the kernel's CSPRNG)
+ * sent to the browser in the cookie `borough_session` (HttpOnly,
+ * SameSite=Lax, Path=/, Secure under TLS); the database keeps only its
+ * SHA-256, so a copy of borough.db signs nobody in. Sign-in always makes a
+ * new token (no fixation). A session ends when it has not been used for
+ * the idle time (sliding: last use is written at most once a minute, so a
+ * page view is one indexed read) or when it reaches its absolute age,
+ * whichever comes first; sign-out, a password change and disabling the
+ * account end sessions at once (their rows are deleted).
+ *
+ * Each worker reads sessions through its own connection to borough.db
+ * (bo_session_db), once per request that carries the cookie; requests
+ * without it cost nothing.
+ *
+ * Throttling counts failed sign-ins per key ("account:<email>",
+ * "address:<ip>") within a window, whether or not the account exists.
+ */
+#ifndef BO_SESSION_H
+#define BO_SESSION_H
+
+#include "bo.h"
+#include "db.h"
+
+#include <stdint.h>
+
+#define BO_SESSION_COOKIE "borough_session"
+#define BO_SESSION_TOKEN_CHARS 43           /* base64url of 32 bytes */
+
+struct bo_worker;
+
+/* How long sessions last (serve --session-idle / --session-max). */
+typedef struct bo_session_limits {
+    uint64_t idle_ms;      /* default 30 minutes */
+    uint64_t max_ms;       /* default 12 hours */
+} bo_session_limits;
+
+#define BO_SESSION_IDLE_DEFAULT (30 * 60 * 1000ULL)
+#define BO_SESSION_MAX_DEFAULT (12 * 3600 * 1000ULL)
+
+/* The member of staff signed in to a request, with their roles in the app
+   the request is for. One allocation; free with free(). */
+typedef struct bo_user {
+    int64_t id;
+    int64_t session;       /* the session row (binds CSRF tokens to it) */
+    const char *email;
+    const char *name;
+    const char *roles;     /* " assessor admin ": each role with a space either side */
+} bo_user;
+
+/* True if u has role (len bytes) in the app. */
+bool bo_user_has_role(const bo_user *u, const char *role, size_t len);
+/* True if u has any of the space-separated roles in list. */
+bool bo_user_has_any_role(const bo_user *u, const char *list);
+
+/* The current time in Unix milliseconds (the clock sessions use). */
+int64_t bo_session_now(void);
+
+/* The worker's connection to borough.db, opened on first use; NULL (after
+   logging why) if it cannot be opened. Owned by the worker. */
+bo_db *bo_session_db(struct bo_worker *w);
+
+/* Finds the session of token (the cookie's value, len bytes) and its user,
+   with the user's roles in app. Ends an expired session; slides the idle
+   time. Returns a new bo_user, or NULL (no such session, expired, a
+   disabled account, or a database error, which is logged). */
+bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char *app,
+                           const bo_session_limits *lim);
+
+/* Starts a session for user_id from address ip (may be NULL): writes the new
+   token (BO_SESSION_TOKEN_CHARS + NUL) into token and its row id into *id.
+   Also removes sessions that have expired. Returns 0 or a BO_E* code with
+   err. */
+int bo_session_create(bo_db *db, int64_t user_id, const char *ip, const bo_session_limits *lim,
+                      char token[BO_SESSION_TOKEN_CHARS + 1], int64_t *id, char *err, size_t errlen);
+/* Ends one session (sign-out). */
+int bo_session_end(bo_db *db, int64_t id);
+/* Ends every session of a user (password change, disable). */
+int bo_session_end_user(bo_db *db, int64_t user_id);
+
+/* Writes the Set-Cookie value for token into out (cap bytes; 160 is
+   enough); token NULL writes one that removes the cookie. Returns the
+   length. */
+size_t bo_session_cookie(char *out, size_t cap, const char *token, bool secure);
+
+/* Throttling: the failures recorded for key since now - window_ms, and the
+   time the oldest of them leaves the window (*free_at_ms, 0 if none). */
+int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *free_at_ms);
+/* Records a failure for key (and forgets failures older than window_ms). */
+int bo_session_fail(bo_db *db, const char *key, int64_t window_ms);
+/* Forgets the failures of key (a successful sign-in of the account). */
+int bo_session_forgive(bo_db *db, const char *key);
+
+#endif
