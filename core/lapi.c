@@ -4,6 +4,7 @@
  * installs them with json and db as globals of a new app state.
  */
 #include "lapi.h"
+#include "ldraft.h"
 #include "jobs.h"
 #include "lentity.h"
 #include "lhttp.h"
@@ -329,6 +330,7 @@ int bo_lapi_open(lua_State *L)
     luaL_newlib(L, borough_fns);
     bo_jobs_open(L);
     bo_lnotify_open(L);
+    bo_ldraft_open(L);
     bo_lview_open(L);
     bo_loadcache_open(L);
     lua_setglobal(L, "borough");

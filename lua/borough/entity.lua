@@ -229,7 +229,7 @@ local function declaration_line()
   return ""
 end
 
-local function declare(name, spec)
+local function declare(name, spec, unregistered)
   local where = declaration_line()
   check_name(where, "an entity", name)
   if name:find("_fts$") or name:find("^sqlite") then
@@ -238,7 +238,7 @@ local function declare(name, spec)
   if type(spec) ~= "table" then
     error(("%s borough.entity \"%s\" { ... } needs a table of fields"):format(where, name), 0)
   end
-  if registry[name] then
+  if registry[name] and not unregistered then
     error(("%s entity '%s' is declared twice"):format(where, name), 0)
   end
   local e = setmetatable({ name = name, source = where, fields = {}, field = {} }, Entity)
@@ -303,6 +303,7 @@ local function declare(name, spec)
   -- for no value).
   e.fields_mt = { __columns = e.names, __name = "borough.fields" }
   prepare_sql(e)
+  if unregistered then return e end
   registry[name] = e
   declared[#declared + 1] = e
   return e
@@ -319,6 +320,14 @@ function M.declare(name, spec)
     local e = declare(name, s)
     return e
   end
+end
+
+--- A set of fields declared as an entity's are, with the same types,
+-- options and messages, but no table: e:validate(values) checks values
+-- as the entity would (borough.form uses it for forms not kept as records).
+function M.fieldset(name, spec)
+  local e = declare(name, spec, true)
+  return e
 end
 
 --- The entity declared with this name, or nil.

@@ -28,6 +28,12 @@ local upload = require "borough.upload"
 require "borough.govuk"
 require "borough.csrf"
 
+-- Forms, one-thing-per-page flows and generated pages for entities
+-- (borough.form, borough.flow, borough.pages; see borough/form.lua and
+-- borough/pages.lua).
+require "borough.form"
+require "borough.pages"
+
 -- Entities: records declared in models.lua (see borough/entity.lua).
 borough.entity = require("borough.entity").declare
 

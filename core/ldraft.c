@@ -1,0 +1,162 @@
+/*
+ * ldraft.c - drafts of multi-page forms, kept server-side so that a form in
+ * progress survives a reload of the page and a restart of the server
+ * (lua/borough/form.lua is the only caller).
+ *
+ * _borough_drafts (made with the first draft) holds one row per browser
+ * (the random id in its cookie) and flow: the answers as JSON and when the
+ * draft expires. Every statement runs in the caller's transaction if one is
+ * open, so a submitted form's record and the deletion of its draft commit
+ * together. Expired drafts are deleted as new ones are saved.
+ */
+#include "ldraft.h"
+#include "crypto.h"
+#include "db.h"
+#include "jobs.h"
+#include "lapi.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char private_key = 0;    /* the private table, until taken */
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS _borough_drafts (\n"
+    "  id TEXT NOT NULL,\n"
+    "  flow TEXT NOT NULL,\n"
+    "  data TEXT NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  updated_at TEXT NOT NULL,\n"
+    "  PRIMARY KEY (id, flow)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX IF NOT EXISTS _borough_drafts_expiry ON _borough_drafts (expires_at);\n";
+
+/* Runs one statement with the platform's rights, binding the texts and
+   integers given (a NULL text binds an integer from ints); makes the table
+   first if it is missing. For a SELECT, pushes the first column of the first
+   row (or nil) and returns 1; otherwise returns 0. Raises on failure. */
+static int run(lua_State *L, const char *sql, int ntext, const char **text, const size_t *len,
+               int nint, const int64_t *ints, bool select)
+{
+    bo_db *db = bo_ldb_get(L);
+    char err[256] = "";
+    bool was = bo_db_set_platform(db, true);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    if (!stmt && bo_db_exec_script(db, schema, err, sizeof err) == 0)
+        stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    int rc = SQLITE_ERROR, pushed = 0;
+    if (stmt) {
+        for (int i = 0; i < ntext; i++)
+            sqlite3_bind_text64(stmt, i + 1, text[i], len[i], SQLITE_STATIC, SQLITE_UTF8);
+        for (int i = 0; i < nint; i++)
+            sqlite3_bind_int64(stmt, ntext + i + 1, ints[i]);
+        rc = sqlite3_step(stmt);
+        if (select && rc == SQLITE_ROW) {
+            lua_pushlstring(L, (const char *)sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+            pushed = 1;
+            rc = SQLITE_DONE;
+        }
+        if (rc != SQLITE_DONE)
+            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+    bo_db_set_platform(db, was);
+    if (rc != SQLITE_DONE) {
+        if (pushed)
+            lua_pop(L, 1);
+        return luaL_error(L, "drafts: %s", err);
+    }
+    if (select && !pushed) {
+        lua_pushnil(L);
+        pushed = 1;
+    }
+    return select ? pushed : 0;
+}
+
+/* save(id, flow, json, seconds): keeps the draft for that many seconds
+   more, and deletes drafts that have expired. */
+static int p_save(lua_State *L)
+{
+    const char *text[4];
+    size_t len[4];
+    for (int i = 0; i < 3; i++)
+        text[i] = luaL_checklstring(L, i + 1, &len[i]);
+    lua_Integer ttl = luaL_checkinteger(L, 4);
+    int64_t now = bo_unix_ms() / 1000;
+    char at[32];
+    bo_iso_time(now * 1000, at, sizeof at);
+    text[3] = at;
+    len[3] = strlen(at);
+    int64_t ints[1] = { now + ttl };
+    run(L, "INSERT INTO _borough_drafts (id, flow, data, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+           "ON CONFLICT (id, flow) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, "
+           "expires_at = excluded.expires_at", 4, text, len, 1, ints, false);
+    int64_t cut[1] = { now };
+    run(L, "DELETE FROM _borough_drafts WHERE expires_at < ?1", 0, NULL, NULL, 1, cut, false);
+    return 0;
+}
+
+/* load(id, flow) -> json | nil (none, or expired). */
+static int p_load(lua_State *L)
+{
+    const char *text[2];
+    size_t len[2];
+    for (int i = 0; i < 2; i++)
+        text[i] = luaL_checklstring(L, i + 1, &len[i]);
+    int64_t now[1] = { bo_unix_ms() / 1000 };
+    return run(L, "SELECT data FROM _borough_drafts WHERE id = ?1 AND flow = ?2 AND expires_at >= ?3",
+               2, text, len, 1, now, true);
+}
+
+/* delete(id, flow) */
+static int p_delete(lua_State *L)
+{
+    const char *text[2];
+    size_t len[2];
+    for (int i = 0; i < 2; i++)
+        text[i] = luaL_checklstring(L, i + 1, &len[i]);
+    run(L, "DELETE FROM _borough_drafts WHERE id = ?1 AND flow = ?2", 2, text, len, 0, NULL, false);
+    return 0;
+}
+
+/* random(n) -> n random bytes (1 to 64) as 2n hex digits, from the
+   system's random source: draft ids and reference numbers. */
+static int p_random(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= 64, 1, "from 1 to 64 bytes");
+    unsigned char raw[64];
+    if (bo_random(raw, (size_t)n) < 0)
+        return luaL_error(L, "drafts: no randomness");
+    char hex[129];
+    for (lua_Integer i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    lua_pushlstring(L, hex, (size_t)(2 * n));
+    return 1;
+}
+
+/* borough._drafts(): the private table, once; nil after that. */
+static int l_take(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &private_key);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
+    return 1;
+}
+
+void bo_ldraft_open(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        { "save", p_save },
+        { "load", p_load },
+        { "delete", p_delete },
+        { "random", p_random },
+        { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
+    lua_pushcfunction(L, l_take);
+    lua_setfield(L, -2, "_drafts");
+}

@@ -1,0 +1,844 @@
+--- borough.form: forms on GOV.UK Frontend, and one-thing-per-page flows.
+--
+-- A form shows fields with the right GOV.UK component for their type,
+-- checks what was sent with the same rules and messages as entities (the
+-- checking is the entity's own: see borough/entity.lua), and shows the
+-- errors with an error summary that links to each field.
+--
+--   -- the fields of an entity (all of them, or those named)
+--   local NewResident = borough.form(Residents, { "first_name", "last_name",
+--     { "date_of_birth", hint = "For example, 27 3 2007" } })
+--
+--   -- or fields of its own, declared as an entity's are
+--   local Contact = borough.form {
+--     { "name", "text", required = true, question = "What is your name?", autocomplete = "name" },
+--     { "email", "email", required = true },
+--   }
+--
+--   app:get("/contact", function(req) return Contact:show(req, { title = "Contact us" }) end)
+--   app:post("/contact", function(req)
+--     local values, errors = Contact:read(req)
+--     if not values then return Contact:show(req, { title = "Contact us", errors = errors }) end
+--     ...
+--   end)
+--
+-- or, in one line, Contact:mount(app, "/contact", { title = ..., done = function(req, values) ... end }).
+--
+-- A flow asks one thing per page, keeps the answers in a draft on the
+-- server (so they survive a reload of the page and of the server), shows a
+-- check-your-answers page and, once sent, a confirmation with a reference:
+--
+--   borough.flow {
+--     name = "feedback", entity = Feedback, reference = "reference",
+--     pages = { "service", { "rating", as = "radios" }, "comments", "email" },
+--   }:mount(app, "/give-feedback", { public = true })
+--
+-- Presentation options of a field (besides the entity's own options):
+--   question      the label or legend shown (the field's label by default)
+--   hint          hint text under it
+--   as            "input", "textarea", "radios", "select", "checkbox" (one
+--                 box for a yes/no), "date", "file"
+--   items         the text shown for each option of a choice: { food = "Food parcels" }
+--   autocomplete, inputmode, spellcheck, prefix ("£"), suffix, width (2,
+--                 3, 4, 5, 10, 20, 30 characters, or "one-half", "full", ...), rows
+--   files         for a file field: { max = bytes, types = { "pdf", ... } }
+
+local govuk = require "borough.govuk"
+local view = require "borough.view"
+local entity = require "borough.entity"
+local fields = require "borough.fields"
+local i18n = require "borough.i18n"
+
+local drafts = assert(borough._drafts(), "borough.form: the drafts' functions were already taken")
+
+local t, escape, safe = i18n.t, borough.escape, view.safe
+
+local M = {}
+
+local Form = {}
+Form.__index = Form
+
+local presentation = {
+  question = "string", hint = "string", as = "string", items = "table", autocomplete = "string",
+  inputmode = "string", spellcheck = "boolean", prefix = "string", suffix = "string",
+  width = true, rows = "number", files = "table",
+}
+
+local widgets = { input = true, textarea = true, radios = true, select = true, checkbox = true,
+                  date = true, file = true }
+
+-- What each type shows, when a field does not say.
+local defaults = {
+  email = { type = "email", autocomplete = "email", spellcheck = false },
+  phone = { type = "tel", autocomplete = "tel" },
+  postcode = { autocomplete = "postal-code", width = 10 },
+  integer = { inputmode = "numeric", width = 10 },
+  number = { inputmode = "decimal", width = 10 },
+  money = { inputmode = "decimal", prefix = "£", width = 10 },
+  nhs_number = { inputmode = "numeric", width = 10 },
+  sort_code = { inputmode = "numeric", width = 5 },
+  account_number = { inputmode = "numeric", width = 10 },
+}
+
+-- Splits one field entry into its declaration and its presentation.
+local function split(entry, where)
+  if type(entry) == "string" then return { entry }, {} end
+  if type(entry) ~= "table" or type(entry[1]) ~= "string" then
+    error(where .. ": each field is a name or a table such as { \"name\", \"text\", ... }", 0)
+  end
+  local decl, ui = {}, {}
+  for k, v in pairs(entry) do
+    local want = presentation[k]
+    if want then
+      if want ~= true and type(v) ~= want then
+        error(("%s: %s.%s must be a %s"):format(where, entry[1], k, want), 0)
+      end
+      ui[k] = v
+    else
+      decl[k] = v
+    end
+  end
+  if ui.as and not widgets[ui.as] then
+    error(("%s: %s.as must be one of input, textarea, radios, select, checkbox, date, file"):format(where, entry[1]), 0)
+  end
+  return decl, ui
+end
+
+-- The component a field gets.
+local function widget(f, ui)
+  if ui.as then return ui.as end
+  local ty = f.type
+  if ty == "date" then return "date" end
+  if ty == "long_text" then return "textarea" end
+  if ty == "boolean" then return "radios" end
+  if ty == "file" then return "file" end
+  if ty == "choice" then return #f.options <= 6 and "radios" or "select" end
+  if ty == "reference" then return "select" end
+  return "input"
+end
+
+local function where_called()
+  for level = 3, 8 do
+    local w = borough._where(level)
+    if w ~= "" and not w:find("borough/form.lua", 1, true) then return w end
+  end
+  return "borough.form"
+end
+
+--- borough.form(spec) or borough.form(Entity [, spec]): a form.
+-- spec's list part names the fields (or declares them, without an entity);
+-- spec.entity is the entity; spec.submit the button's text.
+function M.new(a, b)
+  local where = where_called()
+  local spec, e
+  if getmetatable(a) and a.fields and a.validate then
+    e, spec = a, b or {}
+  else
+    spec = a or {}
+    e = spec.entity
+  end
+  if type(spec) ~= "table" then error(where .. ": borough.form expects a table of fields", 2) end
+  local form = setmetatable({ entity = e, items = {}, item = {}, submit = spec.submit }, Form)
+  local entries = {}
+  for i, entry in ipairs(spec) do entries[i] = entry end
+  if e and #entries == 0 then
+    for i, f in ipairs(e.fields) do entries[i] = f.name end
+  end
+  local decls, uis = {}, {}
+  for i, entry in ipairs(entries) do
+    decls[i], uis[i] = split(entry, where)
+  end
+  if e then
+    for i, d in ipairs(decls) do
+      if not e.field[d[1]] then
+        error(("%s: %s has no field '%s'"):format(where, e.name, d[1]), 0)
+      end
+      if d[2] ~= nil then
+        error(("%s: %s.%s comes from the entity: give only presentation options (question, hint, as, ...)")
+              :format(where, e.name, d[1]), 0)
+      end
+      decls[i] = e.field[d[1]]
+    end
+    form.checker = e
+  else
+    form.checker = entity.fieldset("form", decls)
+    for i, d in ipairs(decls) do decls[i] = form.checker.field[d[1]] end
+  end
+  for i, f in ipairs(decls) do
+    local ui = uis[i]
+    local item = { name = f.name, field = f, ui = ui, as = widget(f, ui),
+                   question = ui.question or f.label, id = f.name:gsub("_", "-") }
+    form.items[i] = item
+    form.item[f.name] = item
+    if item.as == "file" then form.multipart = true end
+  end
+  return form
+end
+
+-- ---- values: what a record holds <-> what a form shows ----
+
+--- The text a form shows for a stored value (money in pounds, a date in
+-- its three boxes, yes/no).
+function M.form_value(f, v)
+  if v == nil or v == db.NULL then return nil end
+  local ty = f.type
+  if ty == "money" and math.type(v) == "integer" then
+    local s = fields.money_text(v)
+    return (s:gsub("%.00$", ""))
+  elseif ty == "date" and type(v) == "string" then
+    local y, m, d = v:match("^(%d+)-(%d+)-(%d+)$")
+    if y then return { day = tostring(tonumber(d)), month = tostring(tonumber(m)), year = y } end
+  elseif ty == "boolean" and type(v) == "boolean" then
+    return v and "yes" or "no"
+  elseif type(v) == "table" then
+    return v
+  end
+  return tostring(v)
+end
+
+--- The HTML that shows a stored value to a person (a summary list, a
+-- table): money as £1,250.50, dates as 1 April 2024, yes or no, the text
+-- of a choice, line breaks kept. Escaped.
+function M.display(f, v, ui)
+  if v == nil or v == db.NULL then return safe("") end
+  local ty, s = f.type, nil
+  if ty == "money" and math.type(v) == "integer" then s = fields.format_money(v)
+  elseif ty == "date" and type(v) == "string" then s = fields.format_date(v)
+  elseif ty == "datetime" and type(v) == "string" then s = (v:gsub("T", " "):gsub("Z$", " UTC"))
+  elseif ty == "boolean" then s = v and t("form.yes") or t("form.no")
+  elseif ty == "choice" and ui and ui.items and ui.items[v] then s = ui.items[v]
+  elseif ty == "reference" then
+    local target = entity.get(f.to)
+    s = (target and target.label:gsub("^%l", string.upper) or f.to) .. " " .. tostring(v)
+  else s = tostring(v) end
+  return safe((escape(s):gsub("\r?\n", "<br>")))
+end
+
+-- ---- reading a request ----
+
+-- The raw value of one item from a request: text, the three boxes of a
+-- date, a checkbox, a kept file. Returns value [, error message].
+local function raw_value(item, req, previous)
+  local name, id = item.name, item.id
+  local form = req.form
+  if item.as == "date" then
+    local d, m, y = form[id .. "-day"], form[id .. "-month"], form[id .. "-year"]
+    if (d or "") == "" and (m or "") == "" and (y or "") == "" then return "" end
+    return { day = d or "", month = m or "", year = y or "" }
+  elseif item.as == "checkbox" then
+    return form[name] and "yes" or "no"
+  elseif item.as == "file" then
+    local file = req.files and req.files[name]
+    if not file then return previous or "" end
+    if file.error then return previous or "", file.message end
+    return borough.keep_file(file)
+  end
+  return form[name] or ""
+end
+
+-- Errors in the entity's shape (a list of { field, message } and a map),
+-- with an href to the field of each (the first box of a date).
+local function error_list(form, errs)
+  local list = {}
+  for _, e in ipairs(errs) do
+    local item = form.item[e.field]
+    if item or e.field == "" then
+      local href = item and ("#" .. item.id .. (item.as == "date" and "-day" or "")) or nil
+      list[#list + 1] = { field = e.field, text = e.message, href = href }
+      list[e.field] = list[e.field] or e.message
+    end
+  end
+  return list
+end
+
+--- form:read(req [, existing]) -> values | nil, errors, raw
+-- Reads the form's fields from the request and checks them as the entity
+-- (or the form's own declaration) says. existing: values already known
+-- (a record being edited, the answers so far): fields not on this form
+-- keep them, and checks across fields see them. values holds the form's
+-- fields only. errors is a list of { field, text, href } (for the error
+-- summary), also by field name; raw is what was sent, to show again.
+function Form:read(req, existing)
+  local raw, upload_errors = {}, nil
+  for _, item in ipairs(self.items) do
+    local v, why = raw_value(item, req, existing and existing[item.name] or nil)
+    raw[item.name] = v
+    if why then
+      upload_errors = upload_errors or {}
+      upload_errors[#upload_errors + 1] = { field = item.name, message = why }
+    end
+  end
+  local clean, errs = self.checker:validate(raw, existing or {})
+  local all, refused = {}, {}
+  for _, e in ipairs(upload_errors or {}) do all[#all + 1] = e; refused[e.field] = true end
+  for _, e in ipairs(errs or {}) do
+    if not refused[e.field] then all[#all + 1] = e end
+  end
+  if #all > 0 then
+    local list = error_list(self, all)
+    if #list > 0 then return nil, list, raw end
+  end
+  local values = {}
+  for _, item in ipairs(self.items) do values[item.name] = clean[item.name] end
+  return values, nil, raw
+end
+
+-- ---- rendering ----
+
+local function width_class(w)
+  if w == nil then return nil end
+  if type(w) == "number" then return "govuk-input--width-" .. w end
+  return "govuk-!-width-" .. w
+end
+
+-- The options of a choice or reference, as items of radios or a select.
+local function options(item, value)
+  local f, list = item.field, {}
+  if f.type == "choice" then
+    for i, o in ipairs(f.options) do
+      list[i] = { value = o, text = item.ui.items and item.ui.items[o] or o }
+    end
+  elseif f.type == "reference" then
+    local target = entity.get(f.to)
+    local label = target and target.fields[1] and target.fields[1].name
+    for i, r in ipairs(target and target:all({ per_page = 500 }) or {}) do
+      list[i] = { value = tostring(r.id), text = label and r[label] and tostring(r[label]) or tostring(r.id) }
+    end
+  elseif f.type == "boolean" then
+    list = { { value = "yes", text = t("form.yes") }, { value = "no", text = t("form.no") } }
+  end
+  value = value ~= nil and tostring(value) or nil
+  for _, o in ipairs(list) do
+    if value and (o.value == value or o.value:lower() == value:lower()) then o.checked, o.selected = true, true end
+  end
+  return list
+end
+
+--- form:field_html(name, value, error [, heading]): one field's component.
+-- value is what the form shows (form_value of a stored value, or what was
+-- sent); heading makes its label the page's heading (one thing per page).
+function Form:field_html(name, value, err, heading)
+  local item = self.item[name]
+  local f, ui, as = item.field, item.ui, item.as
+  local d = defaults[f.type] or {}
+  local label = { text = item.question }
+  if heading then label.classes, label.isPageHeading = "govuk-label--l", true end
+  local legend = { legend = { text = item.question,
+                              classes = heading and "govuk-fieldset__legend--l" or "govuk-fieldset__legend--s",
+                              isPageHeading = heading or nil } }
+  local p = {
+    id = item.id, name = item.name, hint = ui.hint and { text = ui.hint } or nil,
+    errorMessage = err and { text = err } or nil,
+  }
+  if as == "date" then
+    p.namePrefix = item.id
+    p.name = nil
+    p.fieldset = legend
+    local v = type(value) == "table" and value or {}
+    local bad = err and " govuk-input--error" or ""
+    p.items = {
+      { name = "day", value = v.day, classes = "govuk-input--width-2" .. bad, autocomplete = ui.autocomplete and "bday-day" or nil },
+      { name = "month", value = v.month, classes = "govuk-input--width-2" .. bad, autocomplete = ui.autocomplete and "bday-month" or nil },
+      { name = "year", value = v.year, classes = "govuk-input--width-4" .. bad, autocomplete = ui.autocomplete and "bday-year" or nil },
+    }
+    for _, it in ipairs(p.items) do it.label = t("date_input." .. it.name) end
+    return govuk.dateInput(p)
+  elseif as == "radios" then
+    p.fieldset = legend
+    p.items = options(item, value)
+    if #p.items == 2 and f.type == "boolean" then p.classes = "govuk-radios--inline" end
+    return govuk.radios(p)
+  elseif as == "select" then
+    p.label = label
+    p.items = options(item, value)
+    table.insert(p.items, 1, { value = "", text = t("form.choose"), selected = value == nil or value == "" })
+    return govuk.select(p)
+  elseif as == "checkbox" then
+    p.fieldset = legend
+    p.items = { { value = "yes", text = item.question, checked = value == "yes" or value == true } }
+    p.fieldset.legend.classes = "govuk-visually-hidden"
+    if heading then p.fieldset.legend.classes = "govuk-fieldset__legend--l" end
+    return govuk.checkboxes(p)
+  elseif as == "file" then
+    p.label = label
+    local out = tostring(govuk.fileUpload(p))
+    if type(value) == "string" and value ~= "" then
+      out = out .. '<p class="govuk-body">' .. escape(t("form.file_kept", { name = value })) .. "</p>"
+    end
+    return safe(out)
+  elseif as == "textarea" then
+    p.label = label
+    p.value = value
+    p.rows = ui.rows
+    p.spellcheck = ui.spellcheck
+    p.autocomplete = ui.autocomplete
+    if f.max_length_given then
+      p.maxlength = f.max_length
+      return govuk.characterCount(p)
+    end
+    return govuk.textarea(p)
+  end
+  p.label = label
+  p.value = value
+  p.type = ui.type or d.type
+  p.autocomplete = ui.autocomplete or d.autocomplete
+  p.inputmode = ui.inputmode or d.inputmode
+  if ui.spellcheck ~= nil then p.spellcheck = ui.spellcheck else p.spellcheck = d.spellcheck end
+  local prefix, suffix = ui.prefix or d.prefix, ui.suffix
+  p.prefix = prefix and { text = prefix } or nil
+  p.suffix = suffix and { text = suffix } or nil
+  p.classes = width_class(ui.width or d.width or (f.max_length_given and f.max_length <= 30 and 20) or nil)
+  return govuk.input(p)
+end
+
+--- form:html{ values =, errors =, raw =, submit =, action =, heading =, names = }:
+-- the <form> with its CSRF token, fields and button. values are stored
+-- values (a record), raw what was sent (shown as it was); names: only these
+-- fields; heading: the only field's label is the page's heading.
+function Form:html(o)
+  o = o or {}
+  local out = { ('<form method="post" novalidate%s%s>'):format(
+    o.action and (' action="' .. escape(o.action) .. '"') or "",
+    self.multipart and ' enctype="multipart/form-data"' or ""), tostring(borough.csrf_field()) }
+  local errors, values, raw = o.errors or {}, o.values or {}, o.raw or {}
+  local list = o.names or {}
+  if #list == 0 then for i, item in ipairs(self.items) do list[i] = item.name end end
+  for _, name in ipairs(list) do
+    local item = self.item[name]
+    local value = raw[name]
+    if value == nil then value = M.form_value(item.field, values[name]) end
+    out[#out + 1] = tostring(self:field_html(name, value, errors[name], o.heading and #list == 1))
+  end
+  out[#out + 1] = tostring(govuk.button { text = o.submit or self.submit or t("form.continue"),
+                                          attributes = { ["data-prevent-double-click"] = "true" } })
+  out[#out + 1] = "</form>"
+  return safe(table.concat(out, "\n"))
+end
+
+--- form:show(req, ctx [, status]): the whole page (views/borough/form.html):
+-- ctx.title (the page's heading and title), caption, intro, back (a URL),
+-- values, errors, raw, submit. With errors, the title starts "Error: "
+-- and an error summary links to each field.
+function Form:show(req, ctx)
+  ctx = ctx or {}
+  local one = #self.items == 1 and not ctx.title
+  local page = {
+    title = ctx.title or self.items[1].question, heading = not one, caption = ctx.caption, intro = ctx.intro,
+    back = ctx.back, errors = ctx.errors,
+    form = self:html { values = ctx.values, errors = ctx.errors, raw = ctx.raw, submit = ctx.submit,
+                       heading = one, action = ctx.action or borough.url(req.path) },
+  }
+  if ctx.errors and #ctx.errors > 0 then page.page_title = t("form.error_title", { title = page.title }) end
+  return borough.view(ctx.view or "borough/form", page, ctx.status)
+end
+
+--- form:mount(app, path, opts): GET shows the form, POST checks it.
+-- opts: title, caption, intro, back, submit, public, role, files (route
+-- options); done = function(req, values) -> response, called with the
+-- checked values. Without done, a form of an entity creates the record
+-- and redirects to opts.redirect (a URL, or a function of the record).
+function Form:mount(app, path, opts)
+  opts = opts or {}
+  local route = M.route_options(opts, self)
+  local function page(req, extra)
+    local ctx = {}
+    for k, v in pairs(opts) do ctx[k] = v end
+    for k, v in pairs(extra or {}) do ctx[k] = v end
+    return self:show(req, ctx)
+  end
+  app:get(path, route, function(req) return page(req) end)
+  app:post(path, route, function(req)
+    local values, errors, raw = self:read(req)
+    if not values then return page(req, { errors = errors, raw = raw }) end
+    if opts.done then return opts.done(req, values) end
+    local record, errs = self.entity:create(values)
+    if not record then return page(req, { errors = error_list(self, errs), raw = raw }) end
+    local to = type(opts.redirect) == "function" and opts.redirect(record) or opts.redirect or path
+    return borough.redirect(borough.url(to))
+  end)
+end
+
+--- The route options (public, role, files, max_body) among opts, with
+-- the upload rules of the form's file fields.
+function M.route_options(opts, form)
+  local route = { public = opts.public, role = opts.role, max_body = opts.max_body }
+  local files = opts.files
+  for _, item in ipairs(form and form.items or {}) do
+    if item.as == "file" then
+      files = files or {}
+      files[item.name] = files[item.name] or item.ui.files or { max = 10 * 1024 * 1024 }
+      route.max_body = route.max_body or 12 * 1024 * 1024
+    end
+  end
+  route.files = files
+  return route
+end
+
+M.errors = error_list
+
+-- ---- drafts ----
+
+local COOKIE = "borough_draft"
+
+--- A cookie header value with the platform's attributes: HttpOnly,
+-- SameSite=Lax, and Secure over HTTPS.
+function M.cookie(req, name, value, path, max_age)
+  return ("%s=%s; Path=%s; Max-Age=%d; HttpOnly; SameSite=Lax%s"):format(
+    name, value, path, max_age, req.secure and "; Secure" or "")
+end
+
+-- ---- flows: one thing per page ----
+
+local Flow = {}
+Flow.__index = Flow
+
+-- Stored answers with json.null as nil again.
+local function plain(values)
+  local out = {}
+  for k, v in pairs(values) do if v ~= json.null then out[k] = v end end
+  return out
+end
+
+local letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"   -- no I or O: they look like 1 and 0
+
+--- A reference number like HDJ2123F: three letters, four digits, a letter
+-- (24^4 x 10^4 = 3.3 billion of them), from the system's random source.
+function M.reference()
+  local hex = drafts.random(16)
+  local out = {}
+  for i = 1, 8 do
+    local n = tonumber(hex:sub(4 * i - 3, 4 * i), 16)
+    if i >= 4 and i <= 7 then
+      out[i] = tostring(n % 10)
+    else
+      local k = n % #letters + 1
+      out[i] = letters:sub(k, k)
+    end
+  end
+  return table.concat(out)
+end
+
+--- borough.flow(spec): a one-thing-per-page form.
+-- spec.name      the flow's name (drafts are kept by it)
+-- spec.entity    the entity a record is made in when the answers are sent
+-- spec.pages     a list: a field (a name, or { name, presentation options }),
+--                for a page that asks one thing, or { name = "contact",
+--                title = "...", fields = { ... } } for a page of several;
+--                when = function(answers) -> false skips a page
+-- spec.fields    without an entity: the fields, declared as in borough.form
+-- spec.reference the field that holds the reference number (optional)
+-- spec.check     { title =, text =, submit = } for the check answers page
+-- spec.done      { title =, text = } for the confirmation page
+-- spec.submit    function(values, req) run when the answers are sent (in
+--                the same transaction; instead of, or after, making the record)
+-- spec.expires   seconds a draft is kept after its last change (1 day)
+function M.flow(spec)
+  local where = where_called()
+  if type(spec) ~= "table" or type(spec.name) ~= "string" or not spec.name:find("^[%w_-]+$") then
+    error(where .. ": borough.flow needs name = \"...\" (letters, digits, - and _)", 2)
+  end
+  if type(spec.pages) ~= "table" or #spec.pages == 0 then
+    error(where .. ": borough.flow needs pages = { ... }", 2)
+  end
+  local flow = setmetatable({ name = spec.name, entity = spec.entity, pages = {}, page = {},
+                              check = spec.check or {}, done = spec.done or {}, on_submit = spec.submit,
+                              reference_field = spec.reference, expires = spec.expires or 86400 }, Flow)
+  local entries = {}
+  for _, p in ipairs(spec.pages) do
+    if type(p) == "table" and p.fields then
+      for _, f in ipairs(p.fields) do entries[#entries + 1] = f end
+    else
+      entries[#entries + 1] = p
+    end
+  end
+  if not spec.entity then
+    for i, d in ipairs(spec.fields or {}) do entries[i] = d end
+  end
+  local fspec = { entity = spec.entity }
+  for i, entry in ipairs(entries) do
+    if type(entry) == "table" then
+      local copy = {}
+      for k, v in pairs(entry) do if k ~= "when" then copy[k] = v end end
+      fspec[i] = copy
+    else
+      fspec[i] = entry
+    end
+  end
+  flow.form = M.new(fspec)
+  for _, p in ipairs(spec.pages) do
+    local page
+    if type(p) == "table" and p.fields then
+      local names = {}
+      for i, f in ipairs(p.fields) do names[i] = type(f) == "table" and f[1] or f end
+      page = { slug = p.name or names[1], title = p.title, names = names, when = p.when, intro = p.intro }
+    else
+      local name = type(p) == "table" and p[1] or p
+      page = { slug = name, names = { name }, when = type(p) == "table" and p.when or nil }
+    end
+    page.slug = page.slug:gsub("_", "-")
+    if page.slug == "check" or page.slug == "done" or flow.page[page.slug] then
+      error(("%s: borough.flow: a page may not be called '%s'"):format(where, page.slug), 2)
+    end
+    flow.pages[#flow.pages + 1] = page
+    flow.page[page.slug] = page
+  end
+  if flow.reference_field and not flow.form.checker.field[flow.reference_field] then
+    error(("%s: borough.flow: reference = \"%s\" is not a field"):format(where, flow.reference_field), 2)
+  end
+  return flow
+end
+
+-- The draft of this visitor: its id (or nil) and its answers.
+function Flow:load(req)
+  local id = req.cookies[COOKIE]
+  if not id or not id:find("^%x+$") or #id ~= 32 then return nil, { values = {}, answered = {} } end
+  local data = drafts.load(id, self.name)
+  local draft = data and json.decode(data) or nil
+  if type(draft) ~= "table" then draft = { values = {}, answered = {} } end
+  draft.values = draft.values or {}
+  draft.answered = draft.answered or {}
+  return id, draft
+end
+
+-- Keeps the draft; returns the Set-Cookie header for a new one (or nil).
+function Flow:save(req, id, draft)
+  local cookie
+  if not id then
+    id = drafts.random(16)
+    cookie = M.cookie(req, COOKIE, id, self.base_url, self.expires)
+  end
+  drafts.save(id, self.name, json.encode(draft), self.expires)
+  return cookie
+end
+
+--- flow:answers(req): the answers so far (stored values by field name).
+function Flow:answers(req)
+  local _, draft = self:load(req)
+  return draft.values
+end
+
+local function applies(page, values)
+  return not page.when or page.when(values)
+end
+
+-- The first page (after index `after`) that applies and is not yet
+-- answered (or, with all = true, the next page that applies).
+function Flow:next_page(values, answered, after, all)
+  for i = (after or 0) + 1, #self.pages do
+    local p = self.pages[i]
+    if applies(p, values) and (all or not answered[p.slug]) then return p, i end
+  end
+end
+
+function Flow:index_of(page)
+  for i, p in ipairs(self.pages) do if p == page then return i end end
+end
+
+-- The page before this one that applies (for the back link).
+function Flow:previous(values, index)
+  for i = index - 1, 1, -1 do
+    if applies(self.pages[i], values) then return self.pages[i] end
+  end
+end
+
+function Flow:url(slug, query)
+  return self.base_url .. "/" .. slug .. (query or "")
+end
+
+function Flow:page_view(req, page, values, extra)
+  local form = self.form
+  local one = #page.names == 1
+  local i = self:index_of(page)
+  local prev = self:previous(values, i)
+  local back = extra.change and self:url("check") or (prev and self:url(prev.slug)) or self.back
+  local ctx = {
+    title = page.title or form.item[page.names[1]].question, heading = not one, intro = page.intro,
+    caption = self.caption, back = back, errors = extra.errors,
+    form = form:html { values = values, raw = extra.raw, errors = extra.errors, names = page.names,
+                       heading = one, submit = extra.change and t("form.continue") or nil,
+                       action = self:url(page.slug, extra.change and "?change=1" or nil) },
+  }
+  if extra.errors then ctx.page_title = t("form.error_title", { title = ctx.title }) end
+  return borough.view(self.views.page, ctx)
+end
+
+-- The values of every page that applies, ready for entity:create.
+function Flow:collect(values)
+  local out = {}
+  for _, p in ipairs(self.pages) do
+    if applies(p, values) then
+      for _, name in ipairs(p.names) do out[name] = values[name] end
+    end
+  end
+  return out
+end
+
+--- flow:mount(app, path, opts): the flow's pages under path:
+--   path            starts the flow (redirects to the first question)
+--   path/<page>     each question (GET shows, POST checks and moves on)
+--   path/check      check your answers (POST sends them)
+--   path/done       the confirmation, with the reference number
+-- opts: public, role (route options), back (the link on the first page),
+-- caption (above each question), views = { page =, check =, done = }.
+function Flow:mount(app, path, opts)
+  opts = opts or {}
+  local route = M.route_options(opts, self.form)
+  self.base = path:gsub("/+$", "")
+  self.base_url = borough.url(self.base)
+  self.back = opts.back and borough.url(opts.back) or nil
+  self.caption = opts.caption
+  local v = opts.views or {}
+  self.views = { page = v.page or "borough/form", check = v.check or "borough/check_answers",
+                 done = v.done or "borough/confirmation" }
+  local flow = self
+
+  app:get(path, route, function(req)
+    local _, draft = flow:load(req)
+    local page = flow:next_page(plain(draft.values), draft.answered) or flow.pages[1]
+    return borough.redirect(flow:url(page.slug))
+  end)
+
+  app:get(path .. "/check", route, function(req)
+    local _, draft = flow:load(req)
+    return flow:check_page(req, draft)
+  end)
+
+  app:post(path .. "/check", route, function(req)
+    local id, draft = flow:load(req)
+    return flow:send(req, id, draft)
+  end)
+
+  app:get(path .. "/done", route, function(req)
+    local ref = req.cookies.borough_reference
+    if not ref or not ref:find("^[%u%d]+$") then return borough.redirect(flow.base_url) end
+    local title = flow.done.title or t("form.done_title")
+    return borough.view(flow.views.done, {
+      title = title, reference = ref, text = flow.done.text,
+      panel = govuk.panel { titleText = title,
+                            html = escape(t("form.reference")) .. "<br><strong>" .. escape(ref) .. "</strong>" },
+    })
+  end)
+
+  app:get(path .. "/:page", route, function(req)
+    local page = flow.page[req.params.page]
+    if not page then return borough.status(404) end
+    local _, draft = flow:load(req)
+    local known = plain(draft.values)
+    if not applies(page, known) then return borough.redirect(flow.base_url) end
+    return flow:page_view(req, page, known, { change = req.query.change == "1" })
+  end)
+
+  app:post(path .. "/:page", route, function(req)
+    local page = flow.page[req.params.page]
+    if not page then return borough.status(404) end
+    local id, draft = flow:load(req)
+    local change = req.query.change == "1"
+    local sub = setmetatable({ items = {}, item = {} }, { __index = flow.form })
+    for i, name in ipairs(page.names) do sub.items[i] = flow.form.item[name]; sub.item[name] = sub.items[i] end
+    local known = plain(draft.values)
+    local values, errors, raw = sub:read(req, known)
+    if not values then
+      return flow:page_view(req, page, known, { errors = errors, raw = raw, change = change })
+    end
+    for _, name in ipairs(page.names) do
+      draft.values[name] = values[name] == nil and json.null or values[name]
+      known[name] = values[name]
+    end
+    draft.answered[page.slug] = true
+    local cookie = flow:save(req, id, draft)
+    local to
+    if change then       -- back to check answers, unless the change brings a new question
+      local nextp = flow:next_page(known, draft.answered)
+      to = nextp and flow:url(nextp.slug, "?change=1") or flow:url("check")
+    else
+      local nextp = flow:next_page(known, draft.answered, flow:index_of(page), true)
+      to = nextp and flow:url(nextp.slug) or flow:url("check")
+    end
+    local res = borough.redirect(to)
+    if cookie then res.headers["Set-Cookie"] = cookie end
+    return res
+  end)
+  return self
+end
+
+function Flow:check_page(req, draft, errors)
+  local values = plain(draft.values)
+  local missing = self:next_page(values, draft.answered)
+  if missing then return borough.redirect(self:url(missing.slug)) end
+  local rows = {}
+  for _, p in ipairs(self.pages) do
+    if applies(p, values) then
+      for _, name in ipairs(p.names) do
+        local item = self.form.item[name]
+        rows[#rows + 1] = {
+          key = { text = item.question },
+          value = { html = tostring(M.display(item.field, values[name], item.ui)) },
+          actions = { items = { { href = self:url(p.slug, "?change=1"), text = t("summary_list.change"),
+                                  visuallyHiddenText = fields.lower(item.field.label) } } },
+        }
+      end
+    end
+  end
+  local last = self:previous(values, #self.pages + 1)
+  local ctx = {
+    title = self.check.title or t("form.check_title"), text = self.check.text, errors = errors,
+    back = last and self:url(last.slug) or nil,
+    summary = govuk.summaryList { rows = rows },
+    form = safe('<form method="post" novalidate action="' .. escape(self:url("check")) .. '">'
+                .. tostring(borough.csrf_field())
+                .. tostring(govuk.button { text = self.check.submit or t("form.check_submit"),
+                                           attributes = { ["data-prevent-double-click"] = "true" } })
+                .. "</form>"),
+  }
+  if errors then ctx.page_title = t("form.error_title", { title = ctx.title }) end
+  return borough.view(self.views.check, ctx)
+end
+
+-- Sends the answers: makes the record (through the entity, so its checks,
+-- rules and audit trail apply) and deletes the draft, in one transaction.
+function Flow:send(req, id, draft)
+  local values = plain(draft.values)
+  if not id or self:next_page(values, draft.answered) then return borough.redirect(self.base_url) end
+  local record_values = self:collect(values)
+  local ref, errs
+  for _ = 1, 5 do
+    ref = M.reference()
+    if self.reference_field then record_values[self.reference_field] = ref end
+    local ok
+    ok, errs = db.tx(function()
+      local record, why
+      if self.entity then
+        record, why = self.entity:create(record_values)
+        if not record then return false, why end
+      end
+      if self.on_submit then self.on_submit(record or record_values, req, ref) end
+      drafts.delete(id, self.name)
+      return true
+    end)
+    if ok then break end
+    if not (self.reference_field and errs and errs[self.reference_field]) then break end
+  end
+  if errs then
+    local list = {}
+    for _, e in ipairs(errs) do
+      local page
+      for _, p in ipairs(self.pages) do
+        for _, n in ipairs(p.names) do if n == e.field then page = p end end
+      end
+      list[#list + 1] = { text = e.message, href = page and self:url(page.slug, "?change=1") or nil }
+    end
+    return self:check_page(req, draft, list)
+  end
+  local res = borough.redirect(self:url("done"))
+  res.headers["Set-Cookie"] = {
+    M.cookie(req, "borough_reference", ref, self.base_url, 3600),
+    M.cookie(req, COOKIE, "", self.base_url, 0),
+  }
+  return res
+end
+
+setmetatable(M, { __call = function(_, a, b) return M.new(a, b) end })
+borough.form = M
+borough.flow = M.flow
+
+return M
