@@ -95,7 +95,7 @@ local function declare_field(where, entity, spec)
   for k, v in pairs(spec) do
     if k ~= 1 and k ~= 2 then
       local want = field_options[k]
-      if k == "min" or k == "max" or k == "validate" then
+      if k == "min" or k == "max" or k == "validate" or k == "default" then
         want = type(v)
       elseif not want then
         error(("%s %s.%s: unknown option '%s'"):format(where, entity, name, tostring(k)), 0)
@@ -403,6 +403,7 @@ function Entity:validate(values, existing)
     local f = fs[i]
     local name = f.name
     local raw = values[name]
+    if raw == nil and not existing then raw = f.default end   -- a new record's value when none is given
     if raw == nil and existing then
       clean[name] = existing[name]
     else

@@ -93,11 +93,18 @@ local function map_columns(e, header, mapping)
   return cols, ignored, used, index
 end
 
---- Imports CSV (text, or a reader from borough.csv.reader) into entity e.
+--- Imports CSV (text, a file of req.files, or a reader from
+-- borough.csv.reader) into entity e.
 function M.run(e, source, opts)
   opts = opts or {}
   local reader = source
-  if type(source) == "string" then reader = borough.csv.reader(source) end
+  if type(source) == "string" then
+    reader = borough.csv.reader(source)
+  elseif type(source) == "table" and source._index then      -- a file of req.files (an upload page)
+    local why
+    reader, why = borough.csv.upload(source)
+    if not reader then return nil, why end
+  end
   local header, line, why = reader:next()
   if header == nil then return nil, "The file is empty" end
   if header == false then return nil, ("Line %d: %s"):format(line, why) end

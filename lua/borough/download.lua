@@ -1,0 +1,54 @@
+--- borough.download: CSV files for people to download, written as they are
+-- sent, a page of rows at a time, so a long list is never held in memory.
+--
+--   local download = require "borough.download"
+--   app:get("/return.csv", function(req)
+--     return download.csv("return.csv", { "NHS number", "Name" }, function(after)
+--       local page = Residents:where({}, { after = after, per_page = 500 })
+--       local rows = {}
+--       for i, r in ipairs(page) do rows[i] = { r.nhs_number, r.first_name } end
+--       return rows, page[#page] and page[#page].id     -- the rows, and where the next page starts
+--     end)
+--   end)
+--
+-- Each row is a list of values, one per column of the header; nil is an
+-- empty field. Values are quoted as RFC 4180 needs (borough.csv.line). As
+-- with `borough export`, a value starting with "=" is not changed: open
+-- downloads in a spreadsheet with care.
+
+local download = {}
+
+--- download.csv(filename, header, pages) -> a response: the header line,
+-- then the rows of pages(nil), pages(cursor), ... until a page is empty or
+-- no cursor comes back.
+function download.csv(filename, header, pages)
+  local n = #header
+  local cursor, state = nil, "header"
+  return {
+    headers = { ["Content-Type"] = "text/csv; charset=utf-8",
+                ["Content-Disposition"] = 'attachment; filename="' .. filename:gsub('[^%w%-_.]', "") .. '"' },
+    body = function()
+      if state == "header" then
+        state = "rows"
+        return borough.csv.line(header)
+      end
+      if state == "done" then return nil end
+      local rows, next_cursor = pages(cursor)
+      cursor = next_cursor
+      if cursor == nil then state = "done" end
+      local out = {}
+      for i, row in ipairs(rows or {}) do
+        local line = {}
+        for c = 1, n do line[c] = row[c] == nil and "" or row[c] end
+        out[i] = borough.csv.line(line)
+      end
+      if #out == 0 then
+        state = "done"
+        return nil
+      end
+      return table.concat(out)
+    end,
+  }
+end
+
+return download
