@@ -278,9 +278,12 @@ function Form:read(req, existing)
     local list = error_list(self, all)
     if #list > 0 then return nil, list, raw end
   end
-  local values = {}
-  for _, item in ipairs(self.items) do values[item.name] = clean[item.name] end
-  return values, nil, raw
+  local names, values = {}, {}
+  for i, item in ipairs(self.items) do
+    names[i] = item.name
+    values[item.name] = clean[item.name]
+  end
+  return setmetatable(values, { __columns = names }), nil, raw   -- borough.json keeps the form's order
 end
 
 -- ---- rendering ----
@@ -647,7 +650,7 @@ end
 
 function Flow:page_view(req, page, values, extra)
   local form = self.form
-  local one = #page.names == 1
+  local one = #page.names == 1 and not page.title
   local i = self:index_of(page)
   local prev = self:previous(values, i)
   local back = extra.change and self:url("check") or (prev and self:url(prev.slug)) or self.back

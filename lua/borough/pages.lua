@@ -96,7 +96,11 @@ function M.mount(app, path, e, opts)
   local entry_form = form.new(e, opts.fields or {})
   local file_route = form.route_options(opts, entry_form)
   local label = e.label
-  local a_label = fields.article(label) .. " " .. label
+  -- "Add a resident" in English; other languages have no article here.
+  local function add_title()
+    return t("pages.add", { label = i18n.lang() == "en" and (fields.article(label) .. " " .. label) or label })
+  end
+  local function edit_title() return t("pages.edit", { label = label }) end
   local title = opts.title or (e.name:gsub("_", " "):gsub("^%l", string.upper))
   local columns = opts.columns
   if not columns then
@@ -171,9 +175,9 @@ function M.mount(app, path, e, opts)
       } or nil,
       table = #rows > 0 and govuk.table { head = head, rows = rows, caption = title,
                                           captionClasses = "govuk-visually-hidden" } or nil,
-      none = t("pages.none"),
+      nothing = t("pages.none"),
       pagination = pagination,
-      add = can_create and { href = url("/new"), text = t("pages.add", { label = a_label }) } or nil,
+      add = can_create and { href = url("/new"), text = add_title() } or nil,
       deleted = q.deleted == "1" and t("pages.deleted", { label = label }) or nil,
     })
   end)
@@ -184,9 +188,8 @@ function M.mount(app, path, e, opts)
   end
 
   if can_create then
-    local add_title = t("pages.add", { label = a_label })
     app:get(path .. "/new", file_route, function(req)
-      return form_page(req, { title = add_title, submit = t("form.save") })
+      return form_page(req, { title = add_title(), submit = t("form.save") })
     end)
     app:post(path .. "/new", file_route, function(req)
       local values, errors, raw = entry_form:read(req)
@@ -196,7 +199,7 @@ function M.mount(app, path, e, opts)
         if not record then errors = form.errors(entry_form, errors) end
       end
       if not record then
-        return form_page(req, { title = add_title, submit = t("form.save"), errors = errors, raw = raw })
+        return form_page(req, { title = add_title(), submit = t("form.save"), errors = errors, raw = raw })
       end
       return borough.redirect(url("/" .. record.id .. "?saved=1"))
     end)
@@ -225,11 +228,10 @@ function M.mount(app, path, e, opts)
   end)
 
   if can_edit then
-    local edit_title = t("pages.edit", { label = label })
     app:get(path .. "/:id/edit", file_route, function(req)
       local r = e:find(req.params.id)
       if not r then return borough.status(404) end
-      return form_page(req, { title = edit_title, values = r, submit = t("form.save"), back = url("/" .. r.id) })
+      return form_page(req, { title = edit_title(), values = r, submit = t("form.save"), back = url("/" .. r.id) })
     end)
     app:post(path .. "/:id/edit", file_route, function(req)
       local r = e:find(req.params.id)
@@ -241,7 +243,7 @@ function M.mount(app, path, e, opts)
         if not record then errors = form.errors(entry_form, errors) end
       end
       if not record then
-        return form_page(req, { title = edit_title, values = r, raw = raw, errors = errors,
+        return form_page(req, { title = edit_title(), values = r, raw = raw, errors = errors,
                                 submit = t("form.save"), back = url("/" .. r.id) })
       end
       return borough.redirect(url("/" .. r.id .. "?saved=1"))
