@@ -349,8 +349,11 @@ function Client:submit(response, fields, which)
   for k, v in pairs(fields or {}) do
     if v == false then values[k] = nil else values[k] = v end
   end
-  local path = form.action or response.path
-  if path:sub(1, #mount + 1) == mount .. "/" and mount ~= "" then
+  local path = form.action
+  if path == nil then
+    path = response.path                -- the page itself: already the app's own path
+    if form.method == "GET" then path = path:gsub("%?.*$", "") end
+  elseif path:sub(1, #mount + 1) == mount .. "/" and mount ~= "" then
     path = path:sub(#mount + 1)         -- back to the app's own path
   elseif path:sub(1, 1) == "/" and mount ~= "" then
     path = "/" .. path                  -- outside the app: from the site root
