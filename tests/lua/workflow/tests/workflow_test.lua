@@ -134,7 +134,7 @@ t.test("the step pages: the form, its errors, and the move (signed in)", functio
   t.eq(t.get("/complaints/999999/steps/answer").status, 404)
   -- a manager sees the steps without fields as buttons that post at once
   local m = t.client()
-  m:login("mo@example.org", { roles = { "manager" } })
+  m:login("mo@example.org", { name = "Mo Manager", roles = { "manager" } })
   local show = m:get("/complaints/" .. c.id)
   t.contains(show.body, '<form method="post" action="/complaints/complaints/' .. c.id .. '/steps/close">')
   t.contains(show.body, "govuk-button--secondary")
