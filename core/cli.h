@@ -40,5 +40,7 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_new(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_test(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_user(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_keys(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_audit(int argc, char **argv, const bo_cli *cli);
 
 #endif

@@ -15,11 +15,16 @@
  * The export needs only the database, not the app's code. It is recorded
  * in the platform audit log (data/borough.db).
  *
+ * Encrypted fields (the 'sealed' list in _borough_meta) are opened with
+ * the data folder's keys as they are read, so the files hold what the app
+ * shows; OUT/app.db keeps them sealed (it needs the same keys to open).
+ *
  * In CSV, values are written as `borough import` reads them back: money in
  * pounds ("1250.50"), yes/no for booleans, empty for no value. In JSON,
  * values are as Lua code sees them: money in pence, true/false, null.
  */
 #include "cli.h"
+#include "crypto.h"
 #include "csv.h"
 #include "db.h"
 #include "json.h"
@@ -46,6 +51,9 @@ typedef struct export_ctx {
     lua_State *L;              /* for the JSON encoder */
     bool json;
     const char *out;
+    const char *app;
+    char *sealed;              /* " entity.field ... " or NULL */
+    bo_keyring *keys;          /* loaded when something is sealed */
     bo_buf line;
     char err[512];
 } export_ctx;
@@ -239,7 +247,14 @@ static long long export_entity(export_ctx *x, const char *name, FILE *f)
     export_field **cols = bo_calloc(nfields + 3, sizeof *cols);
     int ncols = 1;
     for (size_t i = 0; i < nfields; i++) {
-        bo_buf_printf(&sql, ", \"%s\"", fields[i].name);   /* names are [a-z0-9_] (entity.lua) */
+        /* names are [a-z0-9_] (entity.lua) */
+        char *key = bo_sprintf(" %s.%s ", name, fields[i].name);
+        if (x->sealed && strstr(x->sealed, key))
+            bo_buf_printf(&sql, ", bo_unseal('%s', '%s', \"%s\") AS \"%s\"", name, fields[i].name, fields[i].name,
+                          fields[i].name);
+        else
+            bo_buf_printf(&sql, ", \"%s\"", fields[i].name);
+        free(key);
         cols[ncols++] = &fields[i];
     }
     bo_buf_printf(&sql, ", \"created_at\", \"updated_at\" FROM \"%s\" ORDER BY \"id\"", name);
@@ -258,6 +273,55 @@ static long long export_entity(export_ctx *x, const char *name, FILE *f)
     }
     free(fields);
     return rows;
+}
+
+/* SQL bo_unseal(entity, field, value): the value of an encrypted field,
+   opened; an error if it does not open. */
+static void sql_unseal(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    export_ctx *x = sqlite3_user_data(ctx);
+    if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const char *sealed = (const char *)sqlite3_value_text(argv[2]);
+    char *aad = bo_sprintf("%s/%s/%s", x->app, (const char *)sqlite3_value_text(argv[0]),
+                           (const char *)sqlite3_value_text(argv[1]));
+    bo_buf plain;
+    bo_buf_init(&plain);
+    char err[256], msg[600];
+    if (bo_unseal(x->keys, aad, sealed, (size_t)sqlite3_value_bytes(argv[2]), &plain, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "%s cannot be opened: %s", aad, err);
+        sqlite3_result_error(ctx, msg, -1);
+    } else {
+        sqlite3_result_text(ctx, plain.data ? plain.data : "", (int)plain.len, SQLITE_TRANSIENT);
+    }
+    if (plain.data)
+        memset(plain.data, 0, plain.len);
+    bo_buf_free(&plain);
+    free(aad);
+}
+
+/* Finds what the copy seals and loads the keys to open it; 0 or -1 with
+   x->err. */
+static int prepare_unseal(export_ctx *x, const char *data)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(x->db, "SELECT value FROM _borough_meta WHERE key = 'sealed'", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) > 0)
+        x->sealed = bo_sprintf(" %s ", (const char *)sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if (!x->sealed)
+        return 0;
+    char err[400];
+    if (bo_keyring_load(&x->keys, data, false, err, sizeof err) < 0) {
+        snprintf(x->err, sizeof x->err, "%s has encrypted fields and their keys cannot be read: %s", x->app, err);
+        return -1;
+    }
+    sqlite3_create_function_v2(x->db, "bo_unseal", 3, SQLITE_UTF8, x, sql_unseal, NULL, NULL, NULL);
+    return 0;
 }
 
 /* Runs a query whose rows become an array of objects at the top of L
@@ -504,7 +568,7 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
         free(src);
         return status;
     }
-    export_ctx x = { .cli = cli, .json = strcmp(format, "json") == 0, .out = out };
+    export_ctx x = { .cli = cli, .json = strcmp(format, "json") == 0, .out = out, .app = app };
     bo_buf_init(&x.line);
     char *copy_path = bo_sprintf("%s/app.db", out);
     int status = 1;
@@ -517,11 +581,13 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
             fprintf(stderr, "borough export: out of memory\n");
             abort();
         }
-        if (export_all(&x, app, &nentities, &nrecords, &naudit) == 0)
+        if (prepare_unseal(&x, data) == 0 && export_all(&x, app, &nentities, &nrecords, &naudit) == 0)
             status = 0;
         lua_close(x.L);
     }
     sqlite3_close(x.db);
+    free(x.sealed);
+    bo_keyring_free(x.keys);
     if (status != 0) {
         bo_cli_fail(cli, "%s", x.err);
     } else {

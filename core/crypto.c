@@ -12,6 +12,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,56 @@ int bo_keyring_current(const bo_keyring *k)
     return k->keys[k->count - 1].id;
 }
 
+int bo_keyring_count(const bo_keyring *k)
+{
+    return k->count;
+}
+
+int bo_keyring_id(const bo_keyring *k, int i)
+{
+    return k->keys[i].id;
+}
+
+int bo_sealed_key_id(const char *sealed, size_t len)
+{
+    int id = 0;
+    size_t i = 4;
+    if (len < 6 || memcmp(sealed, "bo1.", 4) != 0)
+        return -1;
+    for (; i < len && sealed[i] >= '0' && sealed[i] <= '9' && id < 100000000; i++)
+        id = id * 10 + (sealed[i] - '0');
+    return i > 4 && i < len && sealed[i] == '.' ? id : -1;
+}
+
+typedef struct shared_ring {
+    char *data_dir;
+    bo_keyring *keys;
+    struct shared_ring *next;
+} shared_ring;
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static shared_ring *shared_rings;
+
+const bo_keyring *bo_keyring_shared(const char *data_dir, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&shared_lock);
+    shared_ring *r = shared_rings;
+    while (r && strcmp(r->data_dir, data_dir) != 0)
+        r = r->next;
+    if (!r) {
+        bo_keyring *k;
+        if (bo_keyring_load(&k, data_dir, true, err, errlen) == 0) {
+            r = bo_calloc(1, sizeof *r);
+            r->data_dir = bo_strdup(data_dir);
+            r->keys = k;
+            r->next = shared_rings;
+            shared_rings = r;
+        }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return r ? r->keys : NULL;
+}
+
 static void derive(const master_key *m, const char *purpose, uint8_t out[BO_KEY_BYTES])
 {
     static const uint8_t salt[] = "borough key derivation v1";
@@ -406,7 +457,7 @@ void bo_blind_index(const bo_keyring *k, const char *context, const void *value,
                     char out[BO_BLIND_INDEX_CHARS + 1])
 {
     uint8_t key[BO_KEY_BYTES], mac[32];
-    derive(&k->keys[0], "blind index", key);
+    derive(&k->keys[k->count - 1], "blind index", key);
     mbedtls_md_context_t md;
     mbedtls_md_init(&md);
     mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);

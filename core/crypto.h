@@ -11,8 +11,11 @@
  * last line current. Purpose keys are derived from a master key with HKDF,
  * so one secret serves field encryption, indexes, CSRF and sessions without
  * any two sharing a key. Rotation appends a new master key: new values are
- * sealed with it, old ones still open with theirs. Blind indexes always use
- * the first key, so indexes stay comparable across rotations.
+ * sealed with it, old ones still open with theirs. Blind indexes use the
+ * current key too, so they cannot be compared across a rotation: `borough
+ * keys rotate` (cmd_keys.c) recomputes them, with the server stopped, and
+ * an app database records the key its indexes use (lentity.c refuses to
+ * load one whose indexes were made with another).
  */
 #ifndef BO_CRYPTO_H
 #define BO_CRYPTO_H
@@ -54,6 +57,18 @@ void bo_keyring_free(bo_keyring *k);
 int bo_keyring_rotate(const char *data_dir, int *id, char *err, size_t errlen);
 /* The id of the current key. */
 int bo_keyring_current(const bo_keyring *k);
+/* How many keys the ring holds, and the id of the i-th (0 is the first,
+   the blind-index key). */
+int bo_keyring_count(const bo_keyring *k);
+int bo_keyring_id(const bo_keyring *k, int i);
+/* The key id a sealed value names, or -1 if it is not a sealed value. */
+int bo_sealed_key_id(const char *sealed, size_t len);
+
+/* The keyring of data_dir shared by the threads of this process (app
+   states seal and open entity fields with it): loaded, and made if
+   missing, on first use; kept until the process ends. Returns it, or NULL
+   with the reason in err. */
+const bo_keyring *bo_keyring_shared(const char *data_dir, char *err, size_t errlen);
 
 /* A purpose key ("csrf", "session", ...) derived from the current master. */
 void bo_keyring_derive(const bo_keyring *k, const char *purpose, uint8_t out[BO_KEY_BYTES]);
@@ -68,8 +83,9 @@ char *bo_seal(const bo_keyring *k, const char *aad, const void *plain, size_t n)
 int bo_unseal(const bo_keyring *k, const char *aad, const char *sealed, size_t len, bo_buf *out,
               char *err, size_t errlen);
 
-/* The blind index of value in context (e.g. "grants/applications/account_number"):
-   out receives BO_BLIND_INDEX_CHARS characters and a NUL. */
+/* The blind index of value in context (e.g. "grants/applications/account_number")
+   under the current key: out receives BO_BLIND_INDEX_CHARS characters and a
+   NUL. */
 void bo_blind_index(const bo_keyring *k, const char *context, const void *value, size_t n,
                     char out[BO_BLIND_INDEX_CHARS + 1]);
 

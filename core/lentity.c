@@ -12,6 +12,7 @@
  */
 #include "lentity.h"
 #include "app.h"
+#include "crypto.h"
 #include "db.h"
 #include "json.h"
 #include "lapi.h"
@@ -19,6 +20,7 @@
 #include "lfields.h"
 #include "log.h"
 #include "migrate.h"
+#include "platformdb.h"
 #include "request.h"
 #include "sandbox.h"
 
@@ -283,6 +285,162 @@ static int p_audit(lua_State *L)
     return 0;
 }
 
+/* ---- encrypted fields (see docs/security.md, "Data protection") ---- */
+
+static bo_gen *gen_here(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb || !sb->owner)
+        luaL_error(L, "encrypted fields are only available to apps");
+    return sb->owner;
+}
+
+static const bo_keyring *keys_here(lua_State *L, bo_gen *g)
+{
+    char err[512];
+    const bo_keyring *k = bo_keyring_shared(g->paths->data_dir, err, sizeof err);
+    if (!k)
+        luaL_error(L, "encrypted fields: %s", err);
+    return k;
+}
+
+/* "<app>/<entity>/<field>": where a sealed value belongs (its associated
+   data) and the context of its blind index. */
+static const char *place(lua_State *L, bo_gen *g)
+{
+    const char *entity = luaL_checkstring(L, 1), *field = luaL_checkstring(L, 2);
+    return lua_pushfstring(L, "%s/%s/%s", g->info->name, entity, field);
+}
+
+/* seal(entity, field, text) -> the sealed value */
+static int p_seal(lua_State *L)
+{
+    bo_gen *g = gen_here(L);
+    size_t n;
+    const char *plain = luaL_checklstring(L, 3, &n);
+    const char *aad = place(L, g);
+    char *sealed = bo_seal(keys_here(L, g), aad, plain, n);
+    lua_pushstring(L, sealed);   /* cannot raise past the free: strings this short fit */
+    free(sealed);
+    return 1;
+}
+
+/* A buffer holding opened text: wiped, then freed. */
+static int plain_gc(lua_State *L)
+{
+    bo_buf *b = lua_touserdata(L, 1);
+    if (b->data)
+        memset(b->data, 0, b->len);
+    bo_buf_free(b);
+    return 0;
+}
+
+/* unseal(entity, field, sealed) -> text | nil, why */
+static int p_unseal(lua_State *L)
+{
+    bo_gen *g = gen_here(L);
+    size_t n;
+    const char *sealed = luaL_checklstring(L, 3, &n);
+    const char *aad = place(L, g);
+    const bo_keyring *k = keys_here(L, g);
+    bo_buf *out = lua_newuserdatauv(L, sizeof *out, 0);   /* its __gc frees it */
+    bo_buf_init(out);
+    if (luaL_newmetatable(L, "borough.plain")) {
+        lua_pushcfunction(L, plain_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    char err[256];
+    if (bo_unseal(k, aad, sealed, n, out, err, sizeof err) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushlstring(L, out->data ? out->data : "", out->len);
+    return 1;
+}
+
+/* blind(entity, field, text) -> the blind index of text there */
+static int p_blind(lua_State *L)
+{
+    bo_gen *g = gen_here(L);
+    size_t n;
+    const char *plain = luaL_checklstring(L, 3, &n);
+    const char *context = place(L, g);
+    char out[BO_BLIND_INDEX_CHARS + 1];
+    bo_blind_index(keys_here(L, g), context, plain, n, out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* key_id() -> the id of the current key (the one blind indexes use) */
+static int p_key_id(lua_State *L)
+{
+    lua_pushinteger(L, bo_keyring_current(keys_here(L, gen_here(L))));
+    return 1;
+}
+
+/* Raises unless the app database's blind indexes were made with the
+   current key (they are recorded in _borough_meta as 'blind_key' when the
+   first lookup field is made, and by `borough keys rotate`). */
+static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
+{
+    static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'blind_key'";
+    sqlite3_stmt *stmt = NULL;
+    int made_with = 0;
+    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+        made_with = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (made_with == 0)
+        return;
+    int current = bo_keyring_current(keys_here(L, g));
+    if (made_with != current)
+        luaL_error(L, "%s: the blind indexes of %s were made with key %d but the current key is %d: stop the server "
+                      "and run `borough keys rotate --data %s`", g->info->dir, g->db_path, made_with, current,
+                   g->paths->data_dir);
+}
+
+/* The platform database of this thread, opened on first use. */
+static _Thread_local bo_db *platform_db;
+static _Thread_local char *platform_db_dir;
+
+/* log(action, detail): a row of the platform audit log (platformdb.h) by
+   whoever is acting now, about this app. Raises if it cannot be written:
+   what must be audited does not happen unaudited. */
+static int p_log(lua_State *L)
+{
+    const char *action = luaL_checkstring(L, 1), *detail = luaL_optstring(L, 2, NULL);
+    bo_gen *g = gen_here(L);
+    push_actor(L, bo_lapi_current(L));
+    const char *who = lua_tostring(L, -2);
+    char err[512];
+    if (platform_db && strcmp(platform_db_dir, g->paths->data_dir) != 0) {
+        bo_db_close(platform_db);
+        free(platform_db_dir);
+        platform_db = NULL;
+    }
+    if (!platform_db) {
+        if (bo_platformdb_open(&platform_db, g->paths->data_dir, err, sizeof err) < 0)
+            return luaL_error(L, "the platform audit log: %s", err);
+        platform_db_dir = bo_strdup(g->paths->data_dir);
+    }
+    if (bo_platformdb_audit(platform_db, who, action, g->info->name, detail, err, sizeof err) < 0)
+        return luaL_error(L, "the platform audit log: %s", err);
+    return 0;
+}
+
+/* request() -> an id for the request running now, or nil outside one (a
+   job, a command, the load). Row rules apply while it is not nil. */
+static int p_request(lua_State *L)
+{
+    bo_request *r = bo_lapi_current(L);
+    if (r)
+        lua_pushstring(L, r->id);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 /* register(fingerprint, sync, entities) */
 static int p_register(lua_State *L)
 {
@@ -311,6 +469,12 @@ void bo_lentity_open(lua_State *L)
         { "exec", p_exec },
         { "audit", p_audit },
         { "register", p_register },
+        { "seal", p_seal },
+        { "unseal", p_unseal },
+        { "blind", p_blind },
+        { "log", p_log },
+        { "request", p_request },
+        { "key_id", p_key_id },
         { NULL, NULL },
     };
     audit_scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
@@ -482,6 +646,7 @@ void bo_lentity_load(lua_State *L, bo_gen *g)
     int fingerprint = lua_gettop(L);
 
     bo_db *db = bo_ldb_get(L);
+    check_blind_key(L, g, db);
     push_stored_fingerprint(L, db);
     if (!g->primary) {
         if (!lua_rawequal(L, -1, fingerprint))

@@ -45,6 +45,10 @@ static const struct command {
     { "export", bo_cmd_export, "borough export APP [--format csv|json] OUT [--data DIR]" },
     { "new", bo_cmd_new, "borough new NAME [--apps DIR]" },
     { "test", bo_cmd_test, "borough test [PATH]" },
+    { "keys", bo_cmd_keys, "borough keys list|rotate|retire ID [--data DIR]" },
+    { "audit", bo_cmd_audit,
+      "borough audit [--app APP] [--since DATE] [--limit N] [--data DIR]\n"
+      "       borough audit verify [--data DIR]" },
     { "user", bo_cmd_user,
       "borough user add EMAIL --name NAME [--password-file FILE] [--data DIR]\n"
       "       borough user password EMAIL [--password-file FILE] [--data DIR]\n"

@@ -1,8 +1,19 @@
 /*
  * platformdb.c - data/borough.db and its built-in migrations (see
- * platformdb.h).
+ * platformdb.h), and the hash chain of the platform audit log.
+ *
+ * The chain. Each row of platform_audit stores
+ *     hash = hex(SHA-256(previous row's hash || the row's canonical form))
+ * where the first row's previous hash is 64 zeros and the canonical form
+ * is each of id, at, who, action, app, detail as "<length>:<bytes>" ("~"
+ * for no value). A row is added inside BEGIN IMMEDIATE, which reads the
+ * last hash and inserts after it while no other connection (worker or
+ * process) can write, so the chain never forks. Triggers refuse UPDATE and
+ * DELETE, so only someone editing the file by hand can change a row, and
+ * bo_platformdb_verify finds the first row where the chain breaks.
  */
 #include "platformdb.h"
+#include "crypto.h"
 #include "migrate.h"
 
 #include <stdio.h>
@@ -57,7 +68,89 @@ static const struct {
       "  at_ms INTEGER NOT NULL\n"
       ");\n"
       "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at_ms);\n" },
+    /* The audit log's hash chain. Rows made before it are chained by
+       bo_platformdb_open, once, in the same transaction (the trigger lets
+       a row without a hash get one). */
+    { "020_platform_audit_chain",
+      "ALTER TABLE platform_audit ADD COLUMN hash TEXT;\n"
+      "CREATE TRIGGER platform_audit_no_update BEFORE UPDATE ON platform_audit\n"
+      "WHEN OLD.hash IS NOT NULL\n"
+      "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n"
+      "CREATE TRIGGER platform_audit_no_delete BEFORE DELETE ON platform_audit\n"
+      "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n" },
 };
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+static void put_part(bo_buf *b, const char *s, size_t n)
+{
+    if (!s) {
+        bo_buf_putc(b, '~');
+        return;
+    }
+    bo_buf_printf(b, "%zu:", n);
+    bo_buf_append(b, s, n);
+}
+
+/* The hash of a row (hex, 65 bytes with the NUL) after the row with hash
+   prev. The six columns of stmt from col on are id, at, who, action, app,
+   detail. */
+static void row_hash(sqlite3_stmt *stmt, int col, const char *prev, char out[65])
+{
+    bo_buf b;
+    bo_buf_init(&b);
+    bo_buf_puts(&b, prev);
+    for (int i = col; i < col + 6; i++) {
+        const char *v = (const char *)sqlite3_column_text(stmt, i);
+        put_part(&b, v, (size_t)sqlite3_column_bytes(stmt, i));
+    }
+    uint8_t digest[32];
+    bo_sha256(b.data, b.len, digest);
+    bo_hex(digest, sizeof digest, out);
+    bo_buf_free(&b);
+}
+
+/* Gives every row without a hash (those logged before the chain existed)
+   its place in the chain, in id order. Runs inside the open's transaction,
+   right after the chain's migration; never later, so a row slipped into
+   the file by hand stays unchained and `borough audit verify` names it. */
+static int chain_old_rows(bo_db *db, char *err, size_t errlen)
+{
+    sqlite3 *s = bo_db_sqlite(db);
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = sqlite3_prepare_v2(s, "SELECT id, id, at, who, action, app, detail FROM platform_audit ORDER BY id",
+                                -1, &sel, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s, "UPDATE platform_audit SET hash = ? WHERE id = ?", -1, &upd, NULL);
+    char prev[65] = ZERO_HASH;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        char hash[65];
+        row_hash(sel, 1, prev, hash);
+        sqlite3_bind_text(upd, 1, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+        rc = sqlite3_step(upd) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(upd);
+        memcpy(prev, hash, sizeof prev);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "chaining the audit log: %s", sqlite3_errmsg(s));
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc == SQLITE_OK ? 0 : BO_EDB;
+}
+
+static bool has_chain(bo_db *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT 1 FROM pragma_table_info('platform_audit') WHERE name = 'hash'",
+                           -1, &stmt, NULL) == SQLITE_OK)
+        yes = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return yes;
+}
 
 int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errlen)
 {
@@ -78,8 +171,10 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
     }
     unsigned applied;
     if ((rc = bo_db_begin(db, err, errlen)) == 0) {
+        bool chained = has_chain(db);
         if ((rc = bo_migrate_prepare(db, err, errlen)) == 0 &&
-            (rc = bo_migrate_apply(db, &m, false, &applied, err, errlen)) == 0)
+            (rc = bo_migrate_apply(db, &m, false, &applied, err, errlen)) == 0 &&
+            (chained || (rc = chain_old_rows(db, err, errlen)) == 0))
             rc = bo_db_commit(db, err, errlen);
         if (rc < 0)
             bo_db_rollback(db);
@@ -99,17 +194,95 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
 int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const char *app,
                         const char *detail, char *err, size_t errlen)
 {
-    static const char sql[] = "INSERT INTO platform_audit (at, who, action, app, detail) "
-                              "VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?)";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
-    if (!stmt)
+    static const char last_sql[] = "SELECT id, hash FROM platform_audit ORDER BY id DESC LIMIT 1";
+    static const char now_sql[] = "SELECT ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?";
+    static const char insert_sql[] = "INSERT INTO platform_audit (id, at, who, action, app, detail, hash) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?)";
+    int rc = bo_db_begin(db, err, errlen);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *last = bo_db_prepare(db, last_sql, sizeof last_sql - 1, err, errlen);
+    sqlite3_stmt *now = last ? bo_db_prepare(db, now_sql, sizeof now_sql - 1, err, errlen) : NULL;
+    sqlite3_stmt *ins = now ? bo_db_prepare(db, insert_sql, sizeof insert_sql - 1, err, errlen) : NULL;
+    if (!ins) {
+        bo_db_rollback(db);
         return BO_EDB;
+    }
+    /* The row as it will be stored, made by one SELECT so its canonical
+       form is read back exactly as verify will read it. */
+    sqlite3_int64 id = 1;
+    char prev[65] = ZERO_HASH;
+    int step = sqlite3_step(last);
+    if (step == SQLITE_ROW) {
+        id = sqlite3_column_int64(last, 0) + 1;
+        const char *h = (const char *)sqlite3_column_text(last, 1);
+        snprintf(prev, sizeof prev, "%s", h ? h : "");
+    }
+    sqlite3_reset(last);
+    sqlite3_bind_int64(now, 1, id);
     const char *values[] = { who, action, app, detail };
     for (int i = 0; i < 4; i++)
-        sqlite3_bind_text(stmt, i + 1, values[i], -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
+        sqlite3_bind_text(now, i + 2, values[i], -1, SQLITE_TRANSIENT);
+    step = sqlite3_step(now);
+    if (step == SQLITE_ROW) {
+        char hash[65];
+        row_hash(now, 0, prev, hash);
+        sqlite3_bind_int64(ins, 1, id);
+        for (int i = 1; i < 6; i++)
+            sqlite3_bind_value(ins, i + 1, sqlite3_column_value(now, i));
+        sqlite3_bind_text(ins, 7, hash, -1, SQLITE_TRANSIENT);
+        step = sqlite3_step(ins);
+    }
+    if (step != SQLITE_DONE)
         snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+    sqlite3_reset(ins);
+    sqlite3_reset(now);
+    if (step != SQLITE_DONE) {
+        bo_db_rollback(db);
+        return bo_db_error(step);
+    }
+    return bo_db_commit(db, err, errlen);
+}
+
+int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[65], char *err, size_t errlen)
+{
+    static const char sql[] = "SELECT id, hash, id, at, who, action, app, detail FROM platform_audit ORDER BY id";
+    *bad = 0;
+    *rows = 0;
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(bo_db_sqlite(db), sql, -1, &stmt, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        return BO_EDB;
+    }
+    char prev[65] = ZERO_HASH;
+    sqlite3_int64 expect = 1;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(stmt, 0);
+        const char *stored = (const char *)sqlite3_column_text(stmt, 1);
+        char hash[65];
+        row_hash(stmt, 2, prev, hash);
+        (*rows)++;
+        if (id != expect) {
+            *bad = id;
+            snprintf(err, errlen, "row %lld follows row %lld: %s missing", (long long)id, (long long)expect - 1,
+                     id - expect == 1 ? "a row is" : "rows are");
+            break;
+        }
+        if (!stored || strcmp(stored, hash) != 0) {
+            *bad = id;
+            snprintf(err, errlen, "row %lld does not match its hash (edited, or inserted by hand)", (long long)id);
+            break;
+        }
+        memcpy(prev, hash, sizeof prev);
+        expect = id + 1;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_finalize(stmt);
+        return BO_EDB;
+    }
+    sqlite3_finalize(stmt);
+    memcpy(last, prev, 65);
+    return 0;
 }

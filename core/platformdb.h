@@ -20,8 +20,16 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
 
 /* Adds an event to the platform audit log: who did what (action, e.g.
    "export"), to which app, with a line of detail. app and detail may be
-   NULL. */
+   NULL. The row is chained to the one before it (platformdb.c) in its own
+   BEGIN IMMEDIATE transaction (a savepoint if one is open). */
 int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const char *app,
                         const char *detail, char *err, size_t errlen);
+
+/* Recomputes the audit log's hash chain. Returns 0 with *bad = 0 if every
+   row is in place, or *bad = the id of the first row that is not (edited,
+   inserted by hand, or after a deleted row) with the reason in err; *rows
+   counts the rows read and last receives the last good hash (hex). Returns
+   BO_EDB if the log cannot be read. */
+int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[65], char *err, size_t errlen);
 
 #endif

@@ -27,6 +27,14 @@
 --   Residents:validate(values)          -> clean values | nil, errors
 --   Residents:history(id)               -> the audit trail of one record
 --   Residents:import(csv_text, opts)    -> summary | nil, message (borough.import)
+--   Residents:duplicates("nhs_number")  -> groups of records sharing a value (lookup fields)
+--   Residents:csv(conditions)           -> CSV text of the records the user may read
+--   Residents:download(conditions)      -> that CSV as a response (a file to save)
+--
+-- A field may be stored encrypted ({ "nhs_number", "nhs_number",
+-- encrypted = true, lookup = true }), and an entity may say who may read
+-- and change its records (rules = { read = function(user) ... end, ... }):
+-- see docs/apps.md, "Encrypted fields" and "Row rules".
 --
 -- Every create, update and delete writes a row of the audit trail in the
 -- same transaction: who, when, the record, and its fields before and after.
@@ -73,7 +81,7 @@ local system_columns = { id = true, created_at = true, updated_at = true }
 local field_options = {
   label = "string", required = "boolean", unique = "boolean", index = "boolean",
   min_length = "number", max_length = "number", pattern = "string", options = "table",
-  to = "string", messages = "table",
+  to = "string", messages = "table", encrypted = "boolean", lookup = "boolean",
 }
 
 -- Makes the field object of one { name, type, options... } declaration.
@@ -158,6 +166,18 @@ local function declare_field(where, entity, spec)
   elseif f.options then
     error(("%s %s.%s: options are for choice fields"):format(where, entity, name), 0)
   end
+  if f.encrypted then
+    local why = t.sql ~= "TEXT" and ("a %s is stored as a number; only fields kept as text can be"):format(type_name)
+                or f.index and "index = true would order the ciphertexts; lookup = true indexes equal values"
+                or f.unique and not f.lookup and "it can be unique only through its blind index: add lookup = true"
+    if why then
+      error(("%s %s.%s cannot be encrypted: %s"):format(where, entity, name, why), 0)
+    end
+    f.blind = f.lookup and (name .. "__blind") or nil
+  elseif f.lookup then
+    error(("%s %s.%s: lookup is for encrypted fields (a plain field is found by where as it is)")
+          :format(where, entity, name), 0)
+  end
   if type_name == "reference" then
     if not f.to then
       error(("%s %s.%s: a reference needs to = \"<entity>\""):format(where, entity, name), 0)
@@ -168,7 +188,8 @@ local function declare_field(where, entity, spec)
   return f
 end
 
-local entity_options = { label = "string", search = "table", validate = "function", indexes = "table" }
+local entity_options = { label = "string", search = "table", validate = "function", indexes = "table", rules = "table" }
+local rule_names = { read = true, create = true, update = true, delete = true }
 
 -- Prepares the SQL an entity runs: every name in it comes from the
 -- declaration, every value is bound.
@@ -178,8 +199,15 @@ local function prepare_sql(e)
     names[i] = quote(f.name)
     marks[i] = "?"
   end
+  local select_names = table.concat(names, ", ")
+  -- Inserts also fill the blind indexes, after the fields.
+  for _, f in ipairs(e.lookups) do
+    names[#names + 1] = quote(f.blind)
+    marks[#marks + 1] = "?"
+  end
   local t = quote(e.name)
-  local cols = "\"id\", " .. table.concat(names, ", ") .. (#names > 0 and ", " or "") .. "\"created_at\", \"updated_at\""
+  local cols = "\"id\", " .. select_names .. (#e.fields > 0 and ", " or "") .. "\"created_at\", \"updated_at\""
+  local insert_cols = "\"id\", " .. table.concat(names, ", ") .. (#names > 0 and ", " or "") .. "\"created_at\", \"updated_at\""
   local qualified = {}
   for i, c in ipairs(e.columns) do qualified[i] = t .. "." .. quote(c) end
   e.sql = {
@@ -190,7 +218,7 @@ local function prepare_sql(e)
     insert = "INSERT INTO " .. t .. " (" .. table.concat(names, ", ") .. (#names > 0 and ", " or "")
              .. "\"created_at\", \"updated_at\") VALUES (" .. table.concat(marks, ", ")
              .. (#marks > 0 and ", " or "") .. "?, ?)",
-    insert_id = "INSERT INTO " .. t .. " (" .. cols .. ") VALUES (?, " .. table.concat(marks, ", ")
+    insert_id = "INSERT INTO " .. t .. " (" .. insert_cols .. ") VALUES (?, " .. table.concat(marks, ", ")
                 .. (#marks > 0 and ", " or "") .. "?, ?)",
     delete = "DELETE FROM " .. t .. " WHERE \"id\" = ?",
     count = "SELECT count(*) AS n FROM " .. t,
@@ -199,7 +227,7 @@ local function prepare_sql(e)
   }
   for _, f in ipairs(e.fields) do
     if f.unique then
-      e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
+      e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.blind or f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
     end
   end
   if e.search_fields then
@@ -273,6 +301,10 @@ local function declare(name, spec, unregistered)
       if not f or f.sql ~= "TEXT" then
         error(("%s %s: search field '%s' must be a declared text field"):format(where, name, tostring(fname)), 0)
       end
+      if f.encrypted then
+        error(("%s %s: search field '%s' is encrypted, and a search index would keep its words in plain text")
+              :format(where, name, fname), 0)
+      end
       e.search_fields[i] = fname
     end
   end
@@ -285,13 +317,30 @@ local function declare(name, spec, unregistered)
       if not e.field[fname] and not system_columns[fname] then
         error(("%s %s: indexes[%d] names an unknown field '%s'"):format(where, name, i, tostring(fname)), 0)
       end
+      if e.field[fname] and e.field[fname].encrypted then
+        error(("%s %s: indexes[%d] names the encrypted field '%s' (lookup = true indexes equal values)")
+              :format(where, name, i, fname), 0)
+      end
     end
     e.indexes[i] = idx
   end
+  for k, fn in pairs(spec.rules or {}) do
+    if not rule_names[k] then
+      error(("%s %s: rules.%s is not a rule (read, create, update or delete)"):format(where, name, tostring(k)), 0)
+    end
+    if type(fn) ~= "function" then
+      error(("%s %s: rules.%s must be a function"):format(where, name, k), 0)
+    end
+  end
+  e.rules = spec.rules
   e.columns = { "id" }
   e.booleans = {}
   e.names = {}
+  e.encrypted, e.lookups = {}, {}
   for i, f in ipairs(e.fields) do
+    f.position = i
+    if f.encrypted then e.encrypted[#e.encrypted + 1] = f end
+    if f.blind then e.lookups[#e.lookups + 1] = f end
     e.names[i] = f.name
     e.columns[#e.columns + 1] = f.name
     if f.type == "boolean" then e.booleans[#e.booleans + 1] = f.name end
@@ -343,6 +392,116 @@ local function to_record(e, row)
     if v ~= nil then row[k] = v ~= 0 end
   end
   return setmetatable(row, e.record_mt)
+end
+
+-- ---- encrypted fields ----
+
+-- An encrypted field's column holds its value sealed (AES-256-GCM, bound
+-- to the app, entity and field), and a lookup field's blind index column
+-- (<field>__blind) a keyed hash of it, so equal values can be found
+-- without opening any.
+
+local function seal(e, f, v)
+  if v == nil or v == NULL then return v end
+  return platform.seal(e.name, f.name, tostring(v))
+end
+
+local function blind(e, f, v)
+  if v == nil or v == NULL then return nil end
+  return platform.blind(e.name, f.name, tostring(v))
+end
+
+local function unseal(e, f, sealed, id)
+  local plain, why = platform.unseal(e.name, f.name, sealed)
+  if not plain then
+    error(("%s.%s of record %s cannot be read: %s"):format(e.name, f.name, tostring(id), why), 0)
+  end
+  return plain
+end
+
+-- The request whose reads were last recorded, and the entities recorded.
+local read_request, read_logged = nil, {}
+
+-- Opens the encrypted fields of rows (fresh from the database) and records
+-- in the platform audit log who read them: one row per request and
+-- entity, naming the records of that request's first read (outside a
+-- request, one row per read).
+local function open_rows(e, rows)
+  local ids, n = {}, 0
+  for _, row in ipairs(rows) do
+    local any = false
+    for _, f in ipairs(e.encrypted) do
+      local v = row[f.name]
+      if v ~= nil then
+        row[f.name] = unseal(e, f, v, row.id)
+        any = true
+      end
+    end
+    if any then
+      n = n + 1
+      if n <= 20 then ids[n] = tostring(row.id) end
+    end
+  end
+  if n == 0 then return end
+  local request = platform.request()
+  if request then
+    if request ~= read_request then read_request, read_logged = request, {} end
+    if read_logged[e.name] then return end
+    read_logged[e.name] = true
+  end
+  local names = {}
+  for i, f in ipairs(e.encrypted) do names[i] = f.name end
+  platform.log("read encrypted", ("%s (%s) of record%s %s%s"):format(e.name, table.concat(names, ", "),
+               n == 1 and "" or "s", table.concat(ids, ", "), n > 20 and (" and %d more"):format(n - 20) or ""))
+end
+
+-- Fills args after position n for an insert of clean values: the values,
+-- encrypted ones sealed, then the blind indexes. Returns the new n.
+local function insert_values(e, clean, args, n)
+  local names = e.names
+  for i = 1, #names do args[n + i] = clean[names[i]] end
+  if not e.encrypted[1] then return n + #names end
+  for _, f in ipairs(e.encrypted) do args[n + f.position] = seal(e, f, clean[f.name]) end
+  n = n + #names
+  for _, f in ipairs(e.lookups) do
+    n = n + 1
+    args[n] = blind(e, f, clean[f.name])
+  end
+  return n
+end
+
+-- Values as the audit trail keeps them: an encrypted field only says that
+-- it has a value.
+local function redacted(e, values)
+  if not values or not e.encrypted[1] then return values end
+  local out = setmetatable({}, getmetatable(values))
+  for k, v in pairs(values) do out[k] = v end
+  for _, f in ipairs(e.encrypted) do
+    if out[f.name] ~= nil and out[f.name] ~= NULL then out[f.name] = "(encrypted)" end
+  end
+  return out
+end
+
+-- ---- row rules ----
+
+local in_rule = false    -- while a rule runs, its own queries see every record
+
+-- The answer of rule `name` of e (called with the signed-in user or nil,
+-- then the arguments), or true when no rule applies: no such rule, no
+-- request running (a job or a command acts as the system), or a rule's
+-- own query.
+local function rule(e, name, ...)
+  local fn = e.rules and e.rules[name]
+  if not fn or in_rule or not platform.request() then return true end
+  in_rule = true
+  local ok, answer = pcall(fn, borough.user and borough.user() or nil, ...)
+  in_rule = false
+  if not ok then error(answer, 0) end
+  return answer
+end
+
+local function refused(e, verb)
+  return ("You cannot %s this %s"):format(verb, fields.lower(e.label))
 end
 
 local function record_id(what)
@@ -437,7 +596,7 @@ function Entity:validate(values, existing)
           why = ("There is no %s with the id %d"):format(fields.lower(target.label), v)
         end
       end
-      if not why and f.unique and db.one(self.sql.unique[f.name], v, own_id) then
+      if not why and f.unique and db.one(self.sql.unique[f.name], f.blind and blind(self, f, v) or v, own_id) then
         why = f.messages and f.messages.unique or
               ("%s %s with this %s already exists"):format(fields.article(self.label):gsub("^%l", string.upper),
                                                             self.label, fields.lower(f.label))
@@ -463,7 +622,7 @@ end
 -- or nil if the message is about something else.
 local function constraint_errors(e, msg)
   local column = type(msg) == "string" and msg:match("UNIQUE constraint failed: [%w_]+%.([%w_]+)")
-  local f = column and e.field[column]
+  local f = column and e.field[(column:gsub("__blind$", ""))]
   if f then
     return add_error(nil, f.name, ("%s %s with this %s already exists")
                      :format(fields.article(e.label):gsub("^%l", string.upper), e.label, fields.lower(f.label)))
@@ -492,18 +651,17 @@ end
 -- import, id and timestamps may be given, and the search index may be
 -- left to _index (unindexed: an import indexes a batch of records in one
 -- statement). Runs in the caller's transaction. Returns the new record.
-function Entity:_insert(clean, id, created_at, updated_at, unindexed)
+function Entity:_insert(clean, id, created_at, updated_at, unindexed, allowed)
+  if self.rules and not allowed and not rule(self, "create", clean) then error(refused(self, "add"), 0) end
   local now = timestamp()
   created_at, updated_at = created_at or now, updated_at or created_at or now
   local args, n = insert_args, 0
   if id then n = 1; args[1] = id end
-  local names = self.names
-  for i = 1, #names do args[n + i] = clean[names[i]] end
-  n = n + #names + 2
+  n = insert_values(self, clean, args, n) + 2
   args[n - 1], args[n] = created_at, updated_at
   local _, new_id = db.exec(id and self.sql.insert_id or self.sql.insert, table.unpack(args, 1, n))
   if self.search_fields and not unindexed then index_record(self, new_id, clean) end
-  platform.audit(self.name, new_id, "create", nil, setmetatable(clean, self.fields_mt))
+  platform.audit(self.name, new_id, "create", nil, redacted(self, setmetatable(clean, self.fields_mt)))
   clean.id, clean.created_at, clean.updated_at = new_id, created_at, updated_at
   return setmetatable(clean, self.record_mt)
 end
@@ -517,7 +675,8 @@ end
 function Entity:create(values)
   local clean, errors = self:validate(values)
   if not clean then return nil, errors end
-  local ok, result = pcall(db.tx, self._insert, self, clean)
+  if self.rules and not rule(self, "create", clean) then return nil, add_error(nil, nil, refused(self, "add")) end
+  local ok, result = pcall(db.tx, self._insert, self, clean, nil, nil, nil, nil, true)
   if ok then return result end
   errors = constraint_errors(self, result)
   if errors then return nil, errors end
@@ -558,11 +717,28 @@ local function update_in_tx(e, id, changes)
     end
   end
   if #names == 0 then return old end
-  local n = #names
+  if e.rules and not rule(e, "update", clean, old) then return nil, add_error(nil, nil, refused(e, "change")) end
+  local cols = names
+  if e.encrypted[1] then
+    cols = {}
+    for i, name in ipairs(names) do
+      local f = e.field[name]
+      cols[i] = name
+      if f.encrypted then args[i] = seal(e, f, args[i]) end
+    end
+    for _, name in ipairs(names) do
+      local f = e.field[name]
+      if f.blind then
+        cols[#cols + 1] = f.blind
+        args[#cols] = blind(e, f, clean[name])
+      end
+    end
+  end
+  local n = #cols
   local updated_at = timestamp()
   args[n + 1], args[n + 2] = updated_at, id
-  db.exec(update_sql(e, names), table.unpack(args, 1, n + 2))
-  platform.audit(e.name, id, "update", before, after)
+  db.exec(update_sql(e, cols), table.unpack(args, 1, n + 2))
+  platform.audit(e.name, id, "update", redacted(e, before), redacted(e, after))
   for _, name in ipairs(names) do old[name] = clean[name] end
   if e.search_fields then
     for _, name in ipairs(e.search_fields) do
@@ -595,9 +771,10 @@ end
 local function delete_in_tx(e, id)
   local old = e:find(id)
   if not old then return nil, ("There is no %s with the id %s"):format(fields.lower(e.label), tostring(id)) end
+  if e.rules and not rule(e, "delete", old) then return nil, refused(e, "delete") end
   db.exec(e.sql.delete, id)
   if e.search_fields then db.exec(e.sql.fts_delete, id) end
-  platform.audit(e.name, id, "delete", fields_of(e, old), nil)
+  platform.audit(e.name, id, "delete", redacted(e, fields_of(e, old)), nil)
   return true
 end
 
@@ -626,7 +803,12 @@ function Entity:find(what)
   end
   local id = record_id(what)
   if not id then return nil end
+  if self.rules and self.rules.read and not in_rule and platform.request() then
+    local list = self:where({ id = id }, { per_page = 1 })
+    return list[1]
+  end
   local row = db.one(self.sql.find, id)
+  if row and self.encrypted[1] then open_rows(self, { row }) end
   return row and to_record(self, row)
 end
 
@@ -656,6 +838,33 @@ local function conditions(e, conds, parts, args, prefix)
   for _, k in ipairs(keys) do
     local f, v = e.field[k], conds[k]
     local col = prefix .. quote(k)
+    if type(v) == "table" and v["in"] ~= nil then
+      v = v["in"]
+      if type(v) ~= "table" or v[1] == nil then return false end
+    end
+    if f and f.encrypted and v ~= NULL then
+      -- Equal values of an encrypted field are found by their blind index.
+      if not f.blind then
+        error(("%s:where: %s is encrypted; declare it with lookup = true to find records by it"):format(e.name, k), 4)
+      end
+      local list = v
+      if type(v) ~= "table" then
+        list = { v }
+      elseif v[1] == nil then
+        local only_eq = v.eq ~= nil
+        for op in pairs(v) do only_eq = only_eq and op == "eq" end
+        if not only_eq then
+          error(("%s:where: %s is encrypted: records can be found only by equal values"):format(e.name, k), 4)
+        end
+        list = { v.eq }
+      end
+      v = {}
+      for i, item in ipairs(list) do
+        local s = stored(f, item)
+        v[i] = s == nil and "" or blind(e, f, s)
+      end
+      f, col = nil, prefix .. quote(e.field[k].blind)
+    end
     if v == NULL then
       parts[#parts + 1] = col .. " IS NULL"
     elseif type(v) == "table" and v[1] ~= nil then
@@ -710,6 +919,9 @@ local function order_by(e, order, prefix)
     if not name or not (e.field[name] or system_columns[name]) then
       error(("%s: cannot order by '%s' (not a field)"):format(e.name, tostring(o)), 4)
     end
+    if e.field[name] and e.field[name].encrypted then
+      error(("%s: cannot order by '%s' (an encrypted field)"):format(e.name, name), 4)
+    end
     parts[#parts + 1] = prefix .. quote(name) .. (desc == "-" and " DESC" or "")
   end
   if not order[1] then return " ORDER BY " .. prefix .. "\"id\"" end
@@ -737,12 +949,23 @@ local function fetch(e, sql, args, page, per_page)
   local rows = db.query(sql, table.unpack(args, 1, args.n))
   local more = #rows > per_page
   if more then rows[#rows] = nil end
+  if e.encrypted[1] then open_rows(e, rows) end
   for i = 1, #rows do to_record(e, rows[i]) end
   return rows, { page = page, per_page = per_page, more = more }
 end
 
 local function no_records(page, per_page)
   return json.array({}), { page = page, per_page = per_page, more = false }
+end
+
+-- Adds the read rule's conditions to parts and args (the records the
+-- signed-in user may read); false if they may read none.
+local function within_rules(e, parts, args, prefix)
+  if not e.rules then return true end
+  local scope = rule(e, "read")
+  if scope == true then return true end
+  if type(scope) ~= "table" then return false end
+  return conditions(e, scope, parts, args, prefix)
 end
 
 --- Records matching conditions, a page at a time.
@@ -757,7 +980,9 @@ function Entity:where(conds, opts)
   opts = opts or {}
   local page, per_page = paging(self, opts)
   local parts, args = {}, { n = 0 }
-  if not conditions(self, conds or {}, parts, args, "") then return no_records(page, per_page) end
+  if not conditions(self, conds or {}, parts, args, "") or not within_rules(self, parts, args, "") then
+    return no_records(page, per_page)
+  end
   if opts.after ~= nil then
     if opts.order ~= nil and opts.order ~= "id" then
       error(("%s:where: after works only with the order by id"):format(self.name), 2)
@@ -779,7 +1004,7 @@ end
 --- How many records match conditions (as in where).
 function Entity:count(conds)
   local parts, args = {}, { n = 0 }
-  if not conditions(self, conds or {}, parts, args, "") then return 0 end
+  if not conditions(self, conds or {}, parts, args, "") or not within_rules(self, parts, args, "") then return 0 end
   local sql = self.sql.count .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
   return db.one(sql, table.unpack(args, 1, args.n)).n
 end
@@ -822,7 +1047,8 @@ function Entity:search(text, opts)
   local query = search_query(text)
   local t, fts = quote(self.name), quote(self.name .. "_fts")
   local parts, args = {}, { n = 0 }
-  if not query or not conditions(self, opts.where or {}, parts, args, t .. ".") then
+  if not query or not conditions(self, opts.where or {}, parts, args, t .. ".")
+     or not within_rules(self, parts, args, t .. ".") then
     local none, info = no_records(page, per_page)
     info.ranked = false
     return none, info
@@ -870,6 +1096,7 @@ end
 -- create and delete); a field that had or has no value is json.null.
 function Entity:history(id)
   local rid = record_id(id)
+  if self.rules and not self:find(rid) then return json.array({}) end
   local rows = db.query("SELECT \"id\", \"at\", \"who\", \"via\", \"action\", \"before\", \"after\" "
                         .. "FROM \"_borough_audit\" WHERE \"entity\" = ? AND \"record_id\" = ? ORDER BY \"id\"",
                         self.name, rid or -1)
@@ -878,6 +1105,82 @@ function Entity:history(id)
     if row.after then row.after = json.decode(row.after) end
   end
   return rows
+end
+
+--- Groups of records sharing a value of field name (for a lookup field,
+-- found by its blind index without opening a value): the fraud check of
+-- one bank account on several applications. Returns a list of
+-- { count = n, records = { ... } }, most records first, of the records the
+-- user may read; at most opts.limit groups (50) of at most 100 records.
+function Entity:duplicates(name, opts)
+  local f = self.field[name]
+  if not f or (f.encrypted and not f.blind) then
+    error(("%s:duplicates: '%s' is not a field that can be compared (encrypted fields need lookup = true)")
+          :format(self.name, tostring(name)), 2)
+  end
+  opts = opts or {}
+  local col = quote(f.blind or f.name)
+  local parts, args = { col .. " IS NOT NULL" }, { n = 0 }
+  if not within_rules(self, parts, args, "") then return json.array({}) end
+  local filter = " WHERE " .. table.concat(parts, " AND ")
+  local n = args.n
+  args[n + 1] = math.tointeger(opts.limit) or 50
+  local groups = db.query("SELECT " .. col .. " AS \"k\", count(*) AS \"n\" FROM " .. quote(self.name) .. filter
+                          .. " GROUP BY " .. col .. " HAVING count(*) > 1 ORDER BY \"n\" DESC, min(\"id\") LIMIT ?",
+                          table.unpack(args, 1, n + 1))
+  local out = json.array({})
+  local sql = self.sql.select .. filter .. " AND " .. col .. " = ? ORDER BY \"id\" LIMIT 100"
+  for i, g in ipairs(groups) do
+    args[n + 1] = g.k
+    local rows = db.query(sql, table.unpack(args, 1, n + 1))
+    if self.encrypted[1] then open_rows(self, rows) end
+    for _, row in ipairs(rows) do to_record(self, row) end
+    out[i] = { count = g.n, records = rows }
+  end
+  return out
+end
+
+-- A value as CSV holds it (as borough import reads it back).
+local function csv_value(f, v)
+  if v == nil then return nil end
+  if f and f.type == "boolean" then return v and "yes" or "no" end
+  if f and f.type == "money" then
+    local sign = v < 0 and "-" or ""
+    return ("%s%d.%02d"):format(sign, math.abs(v) // 100, math.abs(v) % 100)
+  end
+  return v
+end
+
+--- The records matching conditions (as in where) that the user may read,
+-- as CSV text: a header of column names (id, the fields, created_at,
+-- updated_at), then a line a record, encrypted fields opened; borough
+-- import reads it back. The export is recorded in the platform audit log.
+function Entity:csv(conds)
+  local line = borough.csv.line
+  local out = { line(self.columns) }
+  local after, count = 0, 0
+  repeat
+    local records, page = self:where(conds or {}, { after = after, per_page = 500 })
+    for _, r in ipairs(records) do
+      local values = {}
+      for i, c in ipairs(self.columns) do values[i] = csv_value(self.field[c], r[c]) end
+      out[#out + 1] = line(values)
+      after = r.id
+    end
+    count = count + #records
+  until not page.more
+  platform.log("export", ("%s: %d record%s as CSV"):format(self.name, count, count == 1 and "" or "s"))
+  return table.concat(out)
+end
+
+--- The CSV of csv(conds) as a response that a browser saves as a file
+-- (filename: the entity's name and ".csv" unless given).
+function Entity:download(conds, filename)
+  filename = (filename or (self.name .. ".csv")):gsub("[^%w%._-]", "_")
+  return { status = 200, body = self:csv(conds), headers = {
+    ["Content-Type"] = "text/csv; charset=utf-8",
+    ["Content-Disposition"] = ('attachment; filename="%s"'):format(filename),
+  } }
 end
 
 --- The errors for a failed write, if SQLite refused it for a duplicate
@@ -903,6 +1206,7 @@ local function fingerprint()
     for i, f in ipairs(e.fields) do
       fs[i] = table.concat({ f.name, f.type, f.label, tostring(f.required), tostring(f.unique),
                              tostring(f.index), f.to or "", f.options and table.concat(f.options, "|") or "" }, ":")
+              .. (f.encrypted ~= nil and (":encrypted=" .. tostring(f.encrypted)) or "") .. (f.blind and "+lookup" or "")
     end
     local idx = {}
     for i, list in ipairs(e.indexes) do idx[i] = table.concat(list, "+") end
@@ -945,6 +1249,7 @@ local function sync_table(e)
   if #info == 0 then
     local cols = { "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT" }
     for _, f in ipairs(e.fields) do cols[#cols + 1] = column_sql(f) end
+    for _, f in ipairs(e.lookups) do cols[#cols + 1] = quote(f.blind) .. " TEXT" end
     cols[#cols + 1] = "\"created_at\" TEXT"
     cols[#cols + 1] = "\"updated_at\" TEXT"
     exec("CREATE TABLE " .. quote(e.name) .. " (\n  " .. table.concat(cols, ",\n  ") .. "\n)")
@@ -973,10 +1278,13 @@ local function sync_table(e)
   for _, sys in ipairs({ "created_at", "updated_at" }) do
     if not cols[sys] then exec("ALTER TABLE " .. quote(e.name) .. " ADD COLUMN " .. quote(sys) .. " TEXT") end
   end
+  for _, f in ipairs(e.lookups) do
+    if not cols[f.blind] then exec("ALTER TABLE " .. quote(e.name) .. " ADD COLUMN " .. quote(f.blind) .. " TEXT") end
+  end
   -- A column no longer declared keeps its data (a rollback to the version
   -- before a new field must still load); a migration drops it for good.
   for _, c in ipairs(info) do
-    if not e.field[c.name] and not system_columns[c.name] then
+    if not e.field[c.name] and not system_columns[c.name] and not e.field[c.name:gsub("__blind$", "")] then
       log.warn(("%s %s.%s is in the database but not declared; its data is kept "
                 .. "(a migration with ALTER TABLE %s DROP COLUMN %s; removes it)"):format(
                e.source, e.name, c.name, e.name, c.name))
@@ -994,7 +1302,10 @@ local function sync_indexes(e)
     order[#order + 1] = name
   end
   for _, f in ipairs(e.fields) do
-    if f.unique then
+    if f.blind then
+      local name = ("bo_%s_%s_%s"):format(e.name, f.blind, f.unique and "unique" or "index")
+      add(name, ("CREATE %sINDEX %s ON %s (%s)"):format(f.unique and "UNIQUE " or "", quote(name), t, quote(f.blind)))
+    elseif f.unique then
       add(("bo_%s_%s_unique"):format(e.name, f.name),
           ("CREATE UNIQUE INDEX %s ON %s (%s)"):format(quote(("bo_%s_%s_unique"):format(e.name, f.name)), t, quote(f.name)))
     elseif f.index or f.type == "reference" then
@@ -1057,9 +1368,76 @@ local function sync_search(e)
   return true
 end
 
+-- The encrypted fields the last load recorded: "entity.field" -> true.
+local function sealed_before()
+  local row = db.one("SELECT \"value\" FROM \"_borough_meta\" WHERE \"key\" = 'sealed'")
+  local set = {}
+  for name in ((row and row.value) or ""):gmatch("%S+") do set[name] = true end
+  return set
+end
+
+-- Rewrites each non-empty value of column col of e with fn(value, id),
+-- a thousand rows at a time.
+local function rewrite_column(e, col, fn, where)
+  local t, after = quote(e.name), 0
+  repeat
+    local rows = db.query("SELECT \"id\", " .. quote(col) .. " AS \"v\" FROM " .. t .. " WHERE \"id\" > ? AND "
+                          .. (where or (quote(col) .. " IS NOT NULL")) .. " ORDER BY \"id\" LIMIT 1000", after)
+    for _, row in ipairs(rows) do
+      after = row.id
+      local set_col, value = fn(row.v, row.id)
+      platform.exec("UPDATE " .. t .. " SET " .. quote(set_col) .. " = ? WHERE \"id\" = ?", value, row.id)
+    end
+  until #rows < 1000
+end
+
+-- Brings stored values in line with what is declared encrypted: values of
+-- a newly encrypted field are sealed (and its old values in the audit
+-- trail redacted); blind indexes are filled; a field no longer encrypted
+-- is opened only when declared encrypted = false.
+local function seal_existing(e, was)
+  for _, f in ipairs(e.fields) do
+    local key = e.name .. "." .. f.name
+    if f.encrypted and not was[key] then
+      rewrite_column(e, f.name, function(v) return f.name, seal(e, f, v) end)
+      for _, side in ipairs({ "before", "after" }) do
+        platform.exec("UPDATE \"_borough_audit\" SET " .. quote(side) .. " = json_set(" .. quote(side)
+                      .. ", ?, '(encrypted)') WHERE \"entity\" = ? AND json_type(" .. quote(side) .. ", ?) = 'text'",
+                      "$." .. f.name, e.name, "$." .. f.name)
+      end
+    elseif was[key] and not f.encrypted then
+      if f.encrypted == nil then
+        error(("%s %s.%s holds encrypted values but is no longer declared encrypted = true: put it back, or declare "
+               .. "encrypted = false to store its values in plain text"):format(e.source, e.name, f.name), 0)
+      end
+      log.warn(("%s %s.%s: opening its encrypted values (declared encrypted = false)"):format(e.source, e.name, f.name))
+      rewrite_column(e, f.name, function(v, id) return f.name, unseal(e, f, v, id) end)
+    end
+    if f.blind then
+      rewrite_column(e, f.blind, function(_, id)
+        local row = db.one("SELECT " .. quote(f.name) .. " AS \"v\" FROM " .. quote(e.name) .. " WHERE \"id\" = ?", id)
+        return f.blind, blind(e, f, unseal(e, f, row.v, id))
+      end, quote(f.blind) .. " IS NULL AND " .. quote(f.name) .. " IS NOT NULL")
+    end
+  end
+end
+
 -- Records the declarations for export (which reads the database alone).
 local function record_declarations()
   local exec = platform.exec
+  local sealed = {}
+  for _, e in ipairs(declared) do
+    for _, f in ipairs(e.encrypted) do sealed[#sealed + 1] = e.name .. "." .. f.name end
+  end
+  exec("INSERT OR REPLACE INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('sealed', ?)", table.concat(sealed, " "))
+  for _, e in ipairs(declared) do
+    if e.lookups[1] then
+      -- The key the blind indexes are made with (borough keys rotate changes it).
+      exec("INSERT OR IGNORE INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('blind_key', ?)",
+           tostring(platform.key_id()))
+      break
+    end
+  end
   exec("UPDATE \"_borough_entities\" SET \"declared\" = 0, \"position\" = 1000000 + rowid")
   for position, e in ipairs(import_order()) do
     exec("INSERT OR REPLACE INTO \"_borough_entities\" (\"name\", \"position\", \"label\", \"search\", \"declared\") "
@@ -1086,8 +1464,10 @@ local function sync(fresh, migrated)
       end
     end
   end
+  local was = sealed_before()
   for _, e in ipairs(declared) do
     sync_table(e)
+    seal_existing(e, was)
     sync_indexes(e)
     -- A migration may have changed searchable text with SQL: index it again.
     if not sync_search(e) and migrated and e.search_fields then
