@@ -31,8 +31,8 @@ function S.clear()
   end
 end
 
-S.handler = { "callum@example.org", { roles = { "call_handler" } } }
-S.officer = { "vera@example.org", { roles = { "visiting_officer" } } }
-S.manager = { "mina@example.org", { roles = { "manager" } } }
+S.handler = { "callum@example.org", { name = "Callum Caller", roles = { "call_handler" } } }
+S.officer = { "vera@example.org", { name = "Vera Visitor", roles = { "visiting_officer" } } }
+S.manager = { "mina@example.org", { name = "Mina Manager", roles = { "manager" } } }
 
 return S

@@ -42,7 +42,12 @@ t.test("the upload page imports the good rows and lists the rejects", function()
   t.eq({ grace.first_name, grace.last_name, grace.postcode, grace.status, grace.attempts },
        { "Grace", "Hopper", "LS1 4AB", "to_call", 0 })
   t.eq(m.Residents:find { nhs_number = S.nhs(105) }.last_name, "O\u{2019}Brien")
-  t.eq(m.Residents:find { nhs_number = S.nhs(101) }.flags, "lives alone")
+  local ada = m.Residents:find { nhs_number = S.nhs(101) }
+  t.eq(ada.flags, "lives alone")
+  -- NHS numbers and phone numbers are kept encrypted: the table holds neither
+  local raw = db.one("SELECT nhs_number, phone FROM residents WHERE id = ?", ada.id)
+  t.ok(raw.nhs_number ~= S.nhs(101) and not tostring(raw.nhs_number):find("999", 1, true), "NHS number sealed")
+  t.ok(raw.phone ~= "07700900001" and not tostring(raw.phone):find("900001", 1, true), "phone sealed")
 end)
 
 t.test("an upload without a file, or not a CSV, is refused with a message", function()
