@@ -6,9 +6,10 @@ set -eu
 
 # Build: the C libraries of DESIGN.md; nodejs and npm fetch GOV.UK Frontend
 # (vendor/package.json). Tests: python3 (the end-to-end client), sqlite3
-# (inspecting databases), curl and openssl (TLS peers).
+# (inspecting databases), curl and openssl (TLS peers), chromium (the
+# accessibility test, with tests/browser/package.json).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
-libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl"
+libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium"
 # A machine may have node and npm from elsewhere (nodesource): keep those.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 [ $# -gt 0 ] && pkgs="$pkgs $*"
@@ -30,6 +31,13 @@ front_end() {
     (cd "$vendor" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   "$root/tools/assets.sh"
+  # axe-core and playwright-core for tests/e2e/test_a11y.py, as pinned.
+  browser="$root/tests/browser"
+  if [ ! -f "$browser/node_modules/.package-lock.json" ] ||
+     [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci (tests/browser/)"
+    (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
 }
 
 if [ -z "$missing" ]; then

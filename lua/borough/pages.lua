@@ -141,7 +141,8 @@ function M.mount(app, path, e, opts)
       local now = sort == c and (desc and "descending" or "ascending") or "none"
       local flip = { q = text, sort = c, dir = (sort == c and not desc) and "desc" or nil }
       head[i] = {
-        html = ('<a class="govuk-link borough-sort" href="%s">%s</a>'):format(escape(url(query(flip))), escape(heading)),
+        html = ('<a class="govuk-link borough-sort" href="%s">%s</a>%s'):format(escape(url(query(flip))), escape(heading),
+          now == "none" and "" or (now == "ascending" and ' <span aria-hidden="true">▲</span>' or ' <span aria-hidden="true">▼</span>')),
         attributes = { ["aria-sort"] = now },
       }
     end

@@ -123,3 +123,37 @@ class Browser:
         """GETs where a redirect points."""
         assert r.status in (301, 302, 303), r
         return self.get(r.header("location"))
+
+
+STAFF = "sam.staff@example.gov.uk"
+PASSWORD = "correct horse battery staple 42"
+
+
+def add_staff(server, app, role="staff"):
+    """Makes the test's member of staff (once per server) with role in app.
+    Returns False on a platform without staff sign-in."""
+    from lib import borough
+    r = Browser(server.port).get("/%s/_account/sign-in" % app)
+    if r.status != 200:
+        return False
+    pw = os.path.join(server.tmp, "password")
+    if not os.path.exists(pw):
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        status, out, err = borough("user", "add", STAFF, "--name", "Sam Staff", "--password-file", pw,
+                                   "--data", server.data_dir)
+        assert status == 0, (out, err)
+    status, out, err = borough("user", "role", STAFF, app, role, "--data", server.data_dir)
+    assert status == 0, (out, err)
+    return True
+
+
+def staff_browser(server, app, role="staff"):
+    """A browser signed in as staff with role in app (just a browser on a
+    platform without sign-in)."""
+    b = Browser(server.port)
+    if add_staff(server, app, role):
+        page = b.get("/%s/_account/sign-in" % app)
+        r = b.submit(page, {"email": STAFF, "password": PASSWORD})
+        assert r.status in (302, 303), r.text[:2000]
+    return b

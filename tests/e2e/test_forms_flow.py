@@ -13,76 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, Server, query  # noqa: E402
-from formlib import Browser, forms  # noqa: E402
+from formlib import Browser, staff_browser  # noqa: E402
 
-MODELS = r'''
-local M = {}
-
-M.Residents = borough.entity "residents" {
-  label = "resident",
-  search = { "first_name", "last_name" },
-  { "first_name", "text", required = true, max_length = 50 },
-  { "last_name", "text", required = true, max_length = 50 },
-  { "date_of_birth", "date", max = "today" },
-  { "email", "email" },
-  { "phone", "phone" },
-  { "postcode", "postcode" },
-  { "grant", "money", max = "£500" },
-  { "support", "choice", options = { "food", "medicine", "both" } },
-  { "shielding", "boolean" },
-  { "notes", "long_text" },
-}
-
-M.Applications = borough.entity "applications" {
-  { "reference", "text", unique = true },
-  { "full_name", "text", required = true, label = "Full name" },
-  { "date_of_birth", "date", required = true, max = "today" },
-  { "needs_help", "boolean", required = true, label = "Whether you need help" },
-  { "help", "choice", options = { "Food", "Medicine", 'A "quoted" <b>choice</b> & more' }, label = "Help" },
-  { "amount", "money", max = "£500" },
-  { "details", "long_text", max_length = 500 },
-}
-
-return M
-'''
-
-APP = r'''
-local app = borough.app { title = "Forms & <pages>", mount = "/fx", roles = { "staff" } }
-local M = require "models"
-
-borough.pages(app, "/residents", M.Residents, {
-  role = "staff", title = "Residents", per_page = 3, delete = true,
-  columns = { "last_name", "first_name", "postcode", "grant" },
-  fields = { "first_name", "last_name", { "date_of_birth", hint = "For example, 27 3 1980" },
-             "email", "phone", "postcode", "grant", "support", { "shielding", as = "checkbox", question = "Shielding" },
-             "notes" },
-})
-
-local Contact = borough.form {
-  { "name", "text", required = true, question = "What is your name?", autocomplete = "name" },
-  { "amount", "money", required = true, label = "Amount" },
-}
-Contact:mount(app, "/contact", { title = "Contact us", public = true,
-  done = function(req, values) return borough.json(values) end })
-
-borough.flow {
-  name = "apply", entity = M.Applications, reference = "reference",
-  pages = {
-    { name = "name", title = "Your name", fields = { { "full_name", autocomplete = "name" } } },
-    { "date_of_birth", question = "What is your date of birth?" },
-    { "needs_help", question = "Do you need help?" },
-    { "help", question = "What help do you need?", when = function(a) return a.needs_help == true end },
-    { "amount", question = "How much do you need?" },
-    { "details", question = "Tell us more" },
-  },
-  check = { title = "Check your answers", submit = "Send application" },
-  done = { title = "Application sent", text = "We will contact you." },
-}:mount(app, "/apply", { public = true })
-
-return app
-'''
-
-TREE = {"fx": {"app.lua": APP, "models.lua": MODELS}}
+from forms_fixture import TREE  # noqa: E402
 
 XSS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "' onmouseover='alert(1)"]
 PAYLOAD = " ".join(XSS)
@@ -119,7 +52,7 @@ def add_resident(b, **fields):
 @test
 def each_field_type_gets_its_component():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         page = b.get("/fx/residents/new")
         assert page.status == 200, page
         t = page.text
@@ -147,7 +80,7 @@ def each_field_type_gets_its_component():
 @test
 def errors_show_the_summary_linked_to_each_field_and_keep_the_values():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         page = b.get("/fx/residents/new")
         r = b.submit(page, {"first_name": "Ada", "last_name": "", "date-of-birth-day": "31",
                             "date-of-birth-month": "2", "date-of-birth-year": "1980", "email": "not an email",
@@ -178,7 +111,7 @@ def errors_show_the_summary_linked_to_each_field_and_keep_the_values():
 @test
 def values_are_escaped_in_every_place_they_are_shown():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         # kept after an error: input values and the textarea
         page = b.get("/fx/residents/new")
         r = b.submit(page, {"first_name": PAYLOAD, "last_name": "", "notes": PAYLOAD, "postcode": PAYLOAD})
@@ -359,7 +292,7 @@ def a_draft_survives_a_reload_and_a_server_restart():
 @test
 def csrf_refusals_write_nothing():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         page = b.get("/fx/apply/name")
         # no token, a wrong token: 403, no draft
         r = b.submit(page, {"full_name": "Ada"}, drop=("csrf_token",))
@@ -403,7 +336,7 @@ PEOPLE = [("Ada", "Lovelace", "SW1A 1AA", "250"), ("Grace", "Hopper", "EC1A 1BB"
 @test
 def the_list_sorts_searches_and_pages():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         for first, last, pc, grant in PEOPLE:
             add_resident(b, first_name=first, last_name=last, postcode=pc, grant=grant)
         r = b.get("/fx/residents")
@@ -442,7 +375,7 @@ def the_list_sorts_searches_and_pages():
 @test
 def detail_create_edit_and_delete():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         r = add_resident(b, first_name="Ada", last_name="Lovelace", **{
             "date-of-birth-day": "10", "date-of-birth-month": "12", "date-of-birth-year": "1815",
             "grant": "£1,00", "support": "both", "shielding": "yes", "phone": "07700 900 982"})
@@ -482,7 +415,7 @@ def detail_create_edit_and_delete():
 @test
 def pages_are_in_welsh_when_asked():
     with Server(TREE) as s:
-        b = Browser(s.port)
+        b = staff_browser(s, "fx")
         t = b.get("/fx/residents?lang=cy").text
         assert "Chwilio" in t and "Ychwanegu" in t
         t = b.get("/fx/apply/name?lang=cy").text

@@ -55,7 +55,15 @@ t.test("feedback is sent after checking the answers, with a reference", function
   t.eq(db.one("SELECT count(*) AS n FROM _borough_drafts").n, 0)
 end)
 
+t.test("staff pages ask for sign-in; the form does not", function()
+  t.eq(t.get("/feedback/service").status, 200)
+  local r = t.get("/responses")
+  t.eq(r.status, 303)
+  t.match(r:header("location"), "^/tutorial/_account/sign%-in")
+end)
+
 t.test("staff see the feedback in a list, and each response", function()
+  t.login("sam.staff@example.gov.uk", { roles = { "staff" } })
   local f = Feedback:create { reference = "ABC1234D", service = "Parking", rating = "Dissatisfied",
                               comments = "Not enough spaces" }
   local list = t.get("/responses")

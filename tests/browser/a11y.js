@@ -1,0 +1,67 @@
+// tests/browser/a11y.js - drives Debian's chromium through pages of a
+// running borough and checks each with axe-core (run by tests/e2e/test_a11y.py).
+//
+//   node a11y.js SCENARIO.json OUT_DIR
+//
+// SCENARIO.json: { "base": "http://127.0.0.1:PORT", "tags": [...], "steps": [
+//   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
+//   ["click", "button.govuk-button"], ["audit", "name"] ] }
+// Every "audit" writes OUT_DIR/<name>.png (the whole page) and records axe's
+// violations for the tags. Prints one JSON object: { pages: [{ name, url,
+// title, violations: [{ id, impact, help, nodes: [html...] }] }] }.
+
+const fs = require("fs");
+const path = require("path");
+const { chromium } = require("playwright-core");
+const axe = require("axe-core");
+
+async function main() {
+  const [scenarioFile, outDir] = process.argv.slice(2);
+  const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
+  fs.mkdirSync(outDir, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+  const result = { pages: [] };
+  try {
+    // The pages' Content-Security-Policy allows only their own scripts:
+    // axe is put in through the DevTools protocol, which the CSP does not judge.
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const page = await context.newPage();
+    for (const [op, a, b] of scenario.steps) {
+      if (op === "goto") {
+        await page.goto(scenario.base + a, { waitUntil: "load" });
+      } else if (op === "fill") {
+        await page.fill(a, b);
+      } else if (op === "check") {
+        await page.check(a);
+      } else if (op === "select") {
+        await page.selectOption(a, b);
+      } else if (op === "click") {
+        await page.click(a);
+        await page.waitForLoadState("load");
+      } else if (op === "audit") {
+        await page.evaluate(axe.source);
+        const found = await page.evaluate(async (tags) => {
+          const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+          return r.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html),
+          }));
+        }, scenario.tags);
+        await page.screenshot({ path: path.join(outDir, a + ".png"), fullPage: true });
+        result.pages.push({ name: a, url: page.url(), title: await page.title(), violations: found });
+      } else {
+        throw new Error("unknown step " + op);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(result));
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e && e.stack || e) + "\n");
+  process.exit(1);
+});
