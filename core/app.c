@@ -8,6 +8,7 @@
  * handler referenced in the registry.
  */
 #include "app.h"
+#include "buf.h"
 #include "lapi.h"
 #include "loadcache.h"
 #include "jobs.h"
@@ -237,8 +238,33 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
                 ro->public_ = lua_toboolean(L, -1);
             if (lua_getfield(L, o, "csrf") != LUA_TNIL)
                 ro->csrf = lua_toboolean(L, -1);
-            if (lua_getfield(L, o, "role") == LUA_TSTRING)
-                ro->role = bo_strdup(lua_tostring(L, -1));
+            int rt = lua_getfield(L, o, "role");
+            if (rt == LUA_TSTRING || rt == LUA_TTABLE) {
+                /* "assessor", or { "assessor", "manager" }: kept as
+                   "assessor manager" (names checked by borough.app). A
+                   route with a role is never public. */
+                bo_buf roles;
+                bo_buf_init(&roles);
+                lua_Integer nroles = rt == LUA_TTABLE ? luaL_len(L, -1) : 1;
+                for (lua_Integer k = 1; k <= nroles; k++) {
+                    if (rt == LUA_TTABLE)
+                        lua_rawgeti(L, -1, k);
+                    else
+                        lua_pushvalue(L, -1);
+                    if (lua_type(L, -1) == LUA_TSTRING) {
+                        if (roles.len)
+                            bo_buf_putc(&roles, ' ');
+                        bo_buf_puts(&roles, lua_tostring(L, -1));
+                    }
+                    lua_pop(L, 1);
+                }
+                bo_buf_putc(&roles, '\0');
+                if (roles.len > 1) {
+                    ro->role = bo_strdup(roles.data);
+                    ro->public_ = false;
+                }
+                bo_buf_free(&roles);
+            }
             if (lua_getfield(L, o, "max_body") != LUA_TNIL) {
                 lua_Integer mb = lua_tointeger(L, -1);
                 if (mb <= 0)

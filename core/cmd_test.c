@@ -16,6 +16,7 @@
  * any test failed (or an app did not load), else 0.
  */
 #include "cli.h"
+#include "lauth.h"
 #include "log.h"
 #include "ltest.h"
 #include "server.h"
@@ -143,6 +144,7 @@ static void run_file(run *r, bo_gen *g, const char *file)
 static int open_client(lua_State *L)
 {
     bo_ltest_open(L, (int)lua_tointeger(L, 1), lua_tostring(L, 2));
+    bo_lauth_test_open(L, lua_tostring(L, 3), lua_tostring(L, 4));   /* t.login */
     return 0;
 }
 
@@ -166,7 +168,9 @@ static void on_ready(bo_server *s, void *ud)
         lua_pushcfunction(L, open_client);
         lua_pushinteger(L, s->port);
         lua_pushstring(L, info->mount ? info->mount : "");
-        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        lua_pushstring(L, s->paths.data_dir);
+        lua_pushstring(L, info->name);
+        if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
             print_failure(r->name, "the test client did not start", lua_tostring(L, -1));
             r->failed++;
         } else {

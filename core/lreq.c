@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "csrf.h"
 #include "json.h"
+#include "lauth.h"
 #include "lentity.h"
 #include "log.h"
 #include "multipart.h"
@@ -798,8 +799,10 @@ static int l_user(lua_State *L)
 {
     bo_sandbox *sb = bo_sandbox_of(L);
     bo_request *r = sb ? sb->current : NULL;
-    if (!r || !r->handle || !r->user)
-        return 0;
+    if (!r || !r->handle || !r->user) {
+        lua_pushnil(L);
+        return 1;
+    }
     push_req(L, r);
     lua_getfield(L, -1, "user");
     return 1;
@@ -1192,4 +1195,5 @@ void bo_lreq_open(lua_State *L)
     lua_pushcfunction(L, stream_write);
     lua_call(L, 1, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &pump_key);
+    bo_lauth_open(L);
 }

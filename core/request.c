@@ -756,7 +756,6 @@ static void redirect_to_sign_in(bo_request *r)
    in: a route is for signed-in staff unless it is public, and a route
    with roles needs one of them in this app. Returns false if the request
    was answered here (the redirect to sign in). */
-#define ENFORCE_LATER 1   /* until every test app says public = true */
 static bool admit(bo_request *r)
 {
     const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
@@ -767,7 +766,7 @@ static bool admit(bo_request *r)
         if (db)
             r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
     }
-    if (ro->public_ || ENFORCE_LATER)
+    if (ro->public_)
         return true;
     if (!r->user) {
         redirect_to_sign_in(r);

@@ -1,6 +1,6 @@
 -- The smallest complete borough app: two routes, one with a parameter.
 -- Served at http://127.0.0.1:8080/hello/ by `make run`.
-local app = borough.app { title = "Hello", mount = "/hello" }
+local app = borough.app { public = true, title = "Hello", mount = "/hello" }
 
 app:get("/", function(req)
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

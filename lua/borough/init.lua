@@ -42,7 +42,7 @@ borough.entity = require("borough.entity").declare
 local job_declarations = require "borough.jobs"
 jobs = job_declarations
 notify = require "borough.notify"
-local platform_pages = { require "borough.notify_pages", require "borough.jobs_page" }
+local platform_pages = { require "borough.notify_pages", require "borough.jobs_page", require "borough.auth" }
 
 local App = {}
 App.__index = App
@@ -145,8 +145,14 @@ function borough.app(manifest)
 end
 
 local route_options = {
-  public = "boolean", role = "string", csrf = "boolean", max_body = "number", files = "table",
+  public = "boolean", role = { string = true, table = true }, csrf = "boolean", max_body = "number", files = "table",
 }
+
+-- A role name: lower-case letters, digits, '_' and '-', starting with a
+-- letter (`borough user role` applies the same rule).
+local function valid_role(role)
+  return type(role) == "string" and #role <= 64 and role:find("^[a-z][a-z0-9_%-]*$") ~= nil
+end
 
 -- Records one route. Errors point at the app:get(...) line (level 3).
 local function add(app, method, pattern, opts, handler)
@@ -164,7 +170,18 @@ local function add(app, method, pattern, opts, handler)
     if not want then
       error(("app:%s(%q): unknown option '%s'"):format(method:lower(), pattern, tostring(k)), 3)
     end
-    if type(v) ~= want then
+    if k == "role" then
+      -- role = "assessor", or a list: any one of them lets a person in.
+      local list = type(v) == "table" and v or { v }
+      local n = 0
+      for _ in pairs(list) do n = n + 1 end
+      local ok = (type(v) == "string" or type(v) == "table") and n == #list and n > 0
+      for _, role in ipairs(list) do ok = ok and valid_role(role) end
+      if not ok then
+        error(("app:%s(%q): role must be a role name such as \"assessor\" (lower-case letters, "
+               .. "digits, '_' and '-') or a list of them"):format(method:lower(), pattern), 3)
+      end
+    elseif type(v) ~= want then
       error(("app:%s(%q): %s must be a %s"):format(method:lower(), pattern, k, want), 3)
     end
   end

@@ -1,5 +1,5 @@
 --- borough.jobs_page: <mount>/_jobs, the app's schedules and recent jobs,
--- for staff. Never public.
+-- for staff with the role "admin" in the app.
 
 local govuk = require "borough.govuk"
 local staff = require "borough.staff_page"
@@ -57,7 +57,7 @@ end
 
 --- Adds the route to app with route(app, method, pattern, opts, handler).
 function M.add_routes(app, route)
-  route(app, "GET", "/_jobs", { public = false }, function(req) return jobs_page(app, req) end)  -- issue 6: role
+  route(app, "GET", "/_jobs", { role = "admin" }, function(req) return jobs_page(app, req) end)
 end
 
 return M

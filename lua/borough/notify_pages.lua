@@ -1,6 +1,6 @@
 --- borough.notify_pages: the routes every app gets for its outbox.
 --
---   GET  <mount>/_outbox           the messages of the app's outbox, for staff
+--   GET  <mount>/_outbox           the messages of the app's outbox, for staff with the role "admin"
 --   POST <mount>/_notify/callback  Notify's delivery receipts (bearer token)
 --
 -- The outbox page shows what was sent and what waits; with no API key
@@ -82,7 +82,7 @@ end
 
 --- Adds the routes to app with route(app, method, pattern, opts, handler).
 function M.add_routes(app, route)
-  route(app, "GET", "/_outbox", { public = false }, outbox_page)   -- issue 6: role = the app's staff role
+  route(app, "GET", "/_outbox", { role = "admin" }, outbox_page)
   route(app, "POST", "/_notify/callback", { public = true, csrf = false, max_body = 64 * 1024 }, callback)
 end
 

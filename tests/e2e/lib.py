@@ -348,7 +348,7 @@ def raw(port, data, timeout=5):
 
 
 HELLO_APP = {"app.lua": '''
-local app = borough.app { title = "Hello", mount = "/hello" }
+local app = borough.app { public = true, title = "Hello", mount = "/hello" }
 app:get("/", function(req) return "Hello, World!" end)
 return app
 '''}
@@ -414,3 +414,30 @@ class Folder:
     def __exit__(self, *exc):
         shutil.rmtree(self.path, ignore_errors=True)
         return False
+
+
+def staff_cookie(server, app, roles=(), email="staff@example.gov.uk", name="Sam Staff"):
+    """Signs a member of staff in without the sign-in page: makes the account
+    (`borough user add`, then `user role` for each of roles in app) and
+    writes a session for it straight into borough.db, as sign-in would (only
+    the token's SHA-256 is kept). Returns the headers to send with it:
+    {"Cookie": "borough_session=<token>"}."""
+    import base64
+    import hashlib
+    if not query(os.path.join(server.data_dir, "borough.db"), "SELECT id FROM users WHERE email = ?", email):
+        p = subprocess.run([BOROUGH, "user", "add", email, "--name", name, "--data", server.data_dir],
+                           input=b"a long staff password for tests\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        assert p.returncode == 0, p.stderr
+    for role in roles:
+        status, out, err = borough("user", "role", email, app, role, "--data", server.data_dir)
+        assert status == 0, err
+    token = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(os.path.join(server.data_dir, "borough.db"), timeout=10)
+    with db:
+        uid = db.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()[0]
+        db.execute("INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, ?, ?, ?)",
+                   (hashlib.sha256(token.encode()).digest(), uid, now, now))
+    db.close()
+    return {"Cookie": "borough_session=" + token}

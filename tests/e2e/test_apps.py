@@ -103,12 +103,12 @@ def assert_security_headers(r):
 def manifest_title_and_mount_show_on_the_home_page():
     apps = {
         "grants": {"app.lua": lua('''
-            local app = borough.app { title = "Grants & <loans>", mount = "/business/grants" }
+            local app = borough.app { public = true, title = "Grants & <loans>", mount = "/business/grants" }
             app:get("/", function(req) return "grants home" end)
             return app
         ''')},
         "plain": {"app.lua": lua('''
-            local app = borough.app {}
+            local app = borough.app { public = true }
             app:get("/", function(req) return "plain home" end)
             return app
         ''')},
@@ -159,7 +159,7 @@ def manifest_public_and_limits_are_accepted_and_applied():
 # ---------------------------------------------------------------------------
 
 ROUTES_APP = {"app.lua": lua('''
-    local app = borough.app { title = "Routes", mount = "/r" }
+    local app = borough.app { public = true, title = "Routes", mount = "/r" }
     local function show(req) return req.method .. " " .. req.path end
     app:get("/thing", show)
     app:post("/thing", show)
@@ -198,7 +198,8 @@ def routes_for_every_method_with_and_without_opts():
         token = {"Cookie": nonce, "X-CSRF-Token": t.text}
         for m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             expect(c.request(m, "/r/thing", token), 200, "%s /thing" % m)
-            expect(c.request(m, "/r/opts"), 200, "%s /opts" % m)
+            # PUT /opts says public = false: anonymous, it goes to sign in.
+            expect(c.request(m, "/r/opts"), 303 if m == "PUT" else 200, "%s /opts" % m)
         # max_body from the route's opts.
         expect(c.request("POST", "/r/opts", body="12345678"), 200, "POST /opts")
         c.close()
@@ -274,7 +275,7 @@ def trailing_slash_is_ignored_and_head_is_answered_by_get():
 # ---------------------------------------------------------------------------
 
 REQ_APP = {"app.lua": lua('''
-    local app = borough.app { title = "Req", mount = "/req" }
+    local app = borough.app { public = true, title = "Req", mount = "/req" }
     local function dump(req)
       return borough.json {
         method = req.method, path = req.path, params = req.params,
@@ -385,7 +386,7 @@ def req_headers_cookies_body_and_id():
 # ---------------------------------------------------------------------------
 
 RESP_APP = {"app.lua": lua('''
-    local app = borough.app { title = "Responses", mount = "/resp" }
+    local app = borough.app { public = true, title = "Responses", mount = "/resp" }
     db.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
     app:get("/string", function(req) return "<p>hi</p>" end)
     app:get("/json", function(req)
@@ -542,7 +543,7 @@ def response_url_and_escape():
     apps = {
         "resp": RESP_APP,
         "rooted": {"app.lua": lua('''
-            local app = borough.app { title = "Root", mount = "/" }
+            local app = borough.app { public = true, title = "Root", mount = "/" }
             local at_load = borough.url("/x")
             app:get("/url", function(req) return borough.json { here = borough.url("/x"), at_load = at_load } end)
             return app
@@ -551,14 +552,14 @@ def response_url_and_escape():
         # read the manifest, borough.url must still use the declared mount
         # (the asserts would make the app fail to load).
         "folder": {"app.lua": lua('''
-            local app = borough.app { title = "Elsewhere", mount = "/else/where/" }
+            local app = borough.app { public = true, title = "Elsewhere", mount = "/else/where/" }
             local at_load = borough.url("/x")
             assert(at_load == "/else/where/x", at_load)
             app:get("/url", function(req) return borough.json { here = borough.url("/x"), at_load = at_load } end)
             return app
         ''')},
         "hosted": {"app.lua": lua('''
-            local app = borough.app { title = "Hosted", host = "h.example.test" }
+            local app = borough.app { public = true, title = "Hosted", host = "h.example.test" }
             local at_load = borough.url("/x")
             assert(at_load == "/x", at_load)
             app:get("/url", function(req) return borough.json { here = borough.url("/x"), at_load = at_load } end)
@@ -579,7 +580,7 @@ def response_url_and_escape():
 @test
 def sleep_waits_without_blocking_the_worker():
     apps = {"nap": {"app.lua": lua('''
-        local app = borough.app { title = "Nap" }
+        local app = borough.app { public = true, title = "Nap" }
         db.exec("CREATE TABLE IF NOT EXISTS log (what TEXT)")
         app:get("/sleep/:ms", function(req)
           db.exec("INSERT INTO log VALUES (?)", "before " .. req.params.ms)
@@ -611,7 +612,7 @@ def sleep_waits_without_blocking_the_worker():
 # ---------------------------------------------------------------------------
 
 DB_APP = {"app.lua": lua('''
-    local app = borough.app { title = "DB", mount = "/db" }
+    local app = borough.app { public = true, title = "DB", mount = "/db" }
     db.exec([[CREATE TABLE IF NOT EXISTS residents (
       id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER, score REAL, photo BLOB)]])
 
@@ -854,7 +855,7 @@ def db_tx_commits_on_return_and_rolls_back_on_error():
 @test
 def db_schema_changes_while_serving():
     apps = {"mig": {"app.lua": lua('''
-        local app = borough.app { title = "Migrations" }
+        local app = borough.app { public = true, title = "Migrations" }
         db.exec("CREATE TABLE IF NOT EXISTS cases (id INTEGER PRIMARY KEY, ref TEXT)")
         app:get("/all", function(req) return borough.json(db.query("SELECT * FROM cases")) end)
         app:get("/first", function(req) return borough.json(db.one("SELECT * FROM cases")) end)
@@ -886,7 +887,7 @@ def db_schema_changes_while_serving():
 def db_file_is_per_app_in_wal_mode():
     two = {
         "one": {"app.lua": lua('''
-            local app = borough.app { title = "One" }
+            local app = borough.app { public = true, title = "One" }
             db.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)")
             db.exec("INSERT OR REPLACE INTO kv VALUES ('who', 'one')")
             app:get("/", function(req) return db.one("SELECT v FROM kv WHERE k = 'who'").v end)
@@ -900,7 +901,7 @@ def db_file_is_per_app_in_wal_mode():
             return app
         ''')},
         "two": {"app.lua": lua('''
-            local app = borough.app { title = "Two" }
+            local app = borough.app { public = true, title = "Two" }
             db.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)")
             db.exec("CREATE TABLE IF NOT EXISTS only_two (x)")
             db.exec("INSERT OR REPLACE INTO kv VALUES ('who', 'two')")
@@ -934,7 +935,7 @@ def db_file_is_per_app_in_wal_mode():
 def host_app_answers_only_its_host():
     apps = {
         "grants": {"app.lua": lua('''
-            local app = borough.app { title = "Grants", host = "grants.example.test" }
+            local app = borough.app { public = true, title = "Grants", host = "grants.example.test" }
             app:get("/", function(req) return "grants " .. req.path .. " " .. borough.url("/apply") end)
             app:get("/apply", function(req) return "apply " .. req.path end)
             return app
@@ -959,7 +960,7 @@ def host_app_answers_only_its_host():
 @test
 def host_and_mount_together():
     apps = {"grants": {"app.lua": lua('''
-        local app = borough.app { title = "Grants", host = "grants.example.test", mount = "/grants" }
+        local app = borough.app { public = true, title = "Grants", host = "grants.example.test", mount = "/grants" }
         app:get("/", function(req) return "grants " .. borough.url("/x") end)
         return app
     ''')}}
@@ -972,7 +973,7 @@ def host_and_mount_together():
 def root_app_takes_unclaimed_paths_but_not_healthz():
     apps = {
         "site": {"app.lua": lua('''
-            local app = borough.app { title = "Site", mount = "/" }
+            local app = borough.app { public = true, title = "Site", mount = "/" }
             app:get("/", function(req) return "site home" end)
             app:get("/*", function(req) return "site " .. req.path .. " " .. req.params.splat end)
             app:post("/healthz", function(req) return "never" end)
@@ -996,7 +997,7 @@ def root_app_takes_unclaimed_paths_but_not_healthz():
 # ---------------------------------------------------------------------------
 
 GOOD_APP = {"app.lua": lua('''
-    local app = borough.app { title = "Good", mount = "/good" }
+    local app = borough.app { public = true, title = "Good", mount = "/good" }
     app:get("/", function(req) return "good" end)
     return app
 ''')}
@@ -1004,38 +1005,38 @@ GOOD_APP = {"app.lua": lua('''
 # name -> (app.lua, a regular expression for the message after "apps/<name>/app.lua")
 BROKEN = {
     "syntax": (lua('''
-        local app = borough.app { title = "Syntax" }
+        local app = borough.app { public = true, title = "Syntax" }
         app:get("/", function(req)
           return "x" +
         end)
         return app
     '''), r":4: unexpected symbol near 'end'"),
     "loaderr": (lua('''
-        local app = borough.app { title = "Load error" }
+        local app = borough.app { public = true, title = "Load error" }
         local t = nil
         app:get("/", function(req) return "x" end)
         local n = t.field
         return app
     '''), r":4: attempt to index a nil value \(local 't'\)"),
     "noreturn": (lua('''
-        local app = borough.app { title = "No return" }
+        local app = borough.app { public = true, title = "No return" }
         app:get("/", function(req) return "x" end)
     '''), r": must end with `return app`, the app made by borough\.app\{\.\.\.\}"),
     "badroute": (lua('''
-        local app = borough.app { title = "Bad route" }
+        local app = borough.app { public = true, title = "Bad route" }
         app:get("/", function(req) return "x" end)
         app:get("cases/:id", function(req) return "x" end)
         return app
     '''), r":3: invalid route pattern \"cases/:id\": it must start with '/'"),
     "badsplat": (lua('''
-        local app = borough.app { title = "Bad splat" }
+        local app = borough.app { public = true, title = "Bad splat" }
         app:get("/", function(req) return "x" end)
 
         app:get("/files/*/more", function(req) return "x" end)
         return app
     '''), r":4: invalid route pattern \"/files/\*/more\": '\*' must be the last segment"),
     "duproute": (lua('''
-        local app = borough.app { title = "Duplicate" }
+        local app = borough.app { public = true, title = "Duplicate" }
         app:get("/cases/:id", function(req) return "x" end)
         app:post("/cases/:id", function(req) return "x" end)
         app:get("/cases/:name/", function(req) return "y" end)
@@ -1043,23 +1044,23 @@ BROKEN = {
     '''), r":4: route GET /cases/:name/ is declared twice \(first as /cases/:id\)"),
     "unknownfield": (lua('''
         -- a comment first
-        local app = borough.app { title = "Unknown", colour = "red" }
+        local app = borough.app { public = true, title = "Unknown", colour = "red" }
         return app
     '''), r":2: borough\.app: unknown field 'colour'"),
     "wrongtype": (lua('''
-        local app = borough.app {
+        local app = borough.app { public = true,
           title = 5,
         }
         return app
     '''), r":1: borough\.app: title must be a string, not a number"),
     "badmount": (lua('''
-        local app = borough.app { title = "Bad mount",
+        local app = borough.app { public = true, title = "Bad mount",
           mount = "no-slash" }
         app:get("/", function(req) return "x" end)
         return app
     '''), r":1: borough\.app: mount must be a path such as \"/grants\", not \"no-slash\""),
     "badopt": (lua('''
-        local app = borough.app { title = "Bad option" }
+        local app = borough.app { public = true, title = "Bad option" }
         app:get("/", { pubic = true }, function(req) return "x" end)
         return app
     '''), r":2: app:get\(\"/\"\): unknown option 'pubic'"),
@@ -1068,20 +1069,20 @@ BROKEN = {
 
 # More manifest mistakes, each caught at the line of its borough.app call.
 MANIFEST_ERRORS = {
-    "m1": ('local app = borough.app { mount = "/a//b" }', r'mount must be a path such as "/grants", not "/a//b"'),
-    "m2": ('local app = borough.app { mount = "/a/../b" }', r'mount must be a path such as "/grants", not "/a/\.\./b"'),
-    "m3": ('local app = borough.app { mount = "/gr ants" }', r'mount must be a path such as "/grants", not "/gr ants"'),
-    "m4": ('local app = borough.app { mount = "" }', r'mount must be a path such as "/grants", not ""'),
-    "h1": ('local app = borough.app { host = "https://x.example.test" }',
+    "m1": ('local app = borough.app { public = true, mount = "/a//b" }', r'mount must be a path such as "/grants", not "/a//b"'),
+    "m2": ('local app = borough.app { public = true, mount = "/a/../b" }', r'mount must be a path such as "/grants", not "/a/\.\./b"'),
+    "m3": ('local app = borough.app { public = true, mount = "/gr ants" }', r'mount must be a path such as "/grants", not "/gr ants"'),
+    "m4": ('local app = borough.app { public = true, mount = "" }', r'mount must be a path such as "/grants", not ""'),
+    "h1": ('local app = borough.app { public = true, host = "https://x.example.test" }',
            r'host must be a host name such as "grants\.example\.gov\.uk", not "https://x\.example\.test"'),
-    "h2": ('local app = borough.app { host = "x.example.test:8080" }',
+    "h2": ('local app = borough.app { public = true, host = "x.example.test:8080" }',
            r'host must be a host name such as "grants\.example\.gov\.uk", not "x\.example\.test:8080"'),
-    "l1": ('local app = borough.app { limits = { memory = -1 } }', r"limits\.memory must be a positive whole number"),
-    "l2": ('local app = borough.app { limits = { time = 1.5 } }', r"limits\.time must be a positive whole number"),
-    "l3": ('local app = borough.app { limits = { cpu = 1 } }',
+    "l1": ('local app = borough.app { public = true, limits = { memory = -1 } }', r"limits\.memory must be a positive whole number"),
+    "l2": ('local app = borough.app { public = true, limits = { time = 1.5 } }', r"limits\.time must be a positive whole number"),
+    "l3": ('local app = borough.app { public = true, limits = { cpu = 1 } }',
            r"unknown limit 'cpu' \(limits are memory, instructions, time and body\)"),
     "p1": ('local app = borough.app { public = "yes" }', r"public must be a boolean, not a string"),
-    "r1": ('local app = borough.app { roles = "admin" }', r"roles must be a table, not a string"),
+    "r1": ('local app = borough.app { public = true, roles = "admin" }', r"roles must be a table, not a string"),
     "s1": ('local app = borough.app "Grants"', r'borough\.app expects a table such as \{ title = "Grants" \}'),
 }
 
@@ -1127,22 +1128,22 @@ def broken_apps_answer_503_beside_a_working_one():
 def two_apps_claiming_one_mount():
     apps = {
         "alpha": {"app.lua": lua('''
-            local app = borough.app { title = "Alpha", mount = "/shared" }
+            local app = borough.app { public = true, title = "Alpha", mount = "/shared" }
             app:get("/", function(req) return "alpha" end)
             return app
         ''')},
         "beta": {"app.lua": lua('''
-            local app = borough.app { title = "Beta", mount = "/shared/" }
+            local app = borough.app { public = true, title = "Beta", mount = "/shared/" }
             app:get("/", function(req) return "beta" end)
             return app
         ''')},
         "gamma": {"app.lua": lua('''
-            local app = borough.app { title = "Gamma", host = "g.example.test" }
+            local app = borough.app { public = true, title = "Gamma", host = "g.example.test" }
             app:get("/", function(req) return "gamma" end)
             return app
         ''')},
         "delta": {"app.lua": lua('''
-            local app = borough.app { title = "Delta", host = "G.example.test" }
+            local app = borough.app { public = true, title = "Delta", host = "G.example.test" }
             app:get("/", function(req) return "delta" end)
             return app
         ''')},
@@ -1204,10 +1205,10 @@ def check_reports_manifest_errors_at_their_line():
 @test
 def check_passes_good_apps_and_single_folders():
     tree = {"good": GOOD_APP, "hello": HELLO_APP, "root": {"app.lua": lua('''
-        local app = borough.app { mount = "/" }
+        local app = borough.app { public = true, mount = "/" }
         return app
     ''')}, "hosted": {"app.lua": lua('''
-        local app = borough.app { host = "h.example.test" }
+        local app = borough.app { public = true, host = "h.example.test" }
         return app
     ''')}, "notes": {"README.txt": "not an app: no app.lua"}}
     with Folder(tree) as root:
@@ -1270,7 +1271,7 @@ def command_line_usage_errors_exit_2():
 @test
 def db_at_load_time_works_with_several_workers():
     apps = {"notes": {"app.lua": lua('''
-        local app = borough.app { title = "Notes" }
+        local app = borough.app { public = true, title = "Notes" }
         db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         local schema = db.one("SELECT sql FROM sqlite_master WHERE name = 'notes'")
         app:post("/", { csrf = false }, function(req)

@@ -79,6 +79,7 @@ NOTES = {
         app:get("/cookie", function(req) return { headers = { ["Set-Cookie"] = "sid=42; Path=/" }, body = "set" } end)
         app:get("/echo-cookie", function(req) return req.headers.cookie or "none" end)
         app:get("/word", function(req) return words.word end)
+        app:get("/me", { role = "editor" }, function(req) return req.user.email end)
         return app
     ''').replace("borough.csrf_token_field()", "'<input type=\"hidden\" name=\"csrf_token\" value=\"' "
                  ".. borough.csrf_token() .. '\">'"),
@@ -121,8 +122,8 @@ NOTES = {
           t.contains(t.get("/word").body, "goodbye")
         end)
 
-        t.test("sign-in is not there yet", function()
-          t.login("ada@example.gov.uk")
+        t.test("t.login signs in", function()
+          t.eq({ t.get("/me").status, t.login("ada@example.gov.uk", { roles = { "editor" } }):get("/me").body }, { 303, "ada@example.gov.uk" })
         end)
 
         t.test("an error in the test itself", function()
@@ -149,13 +150,12 @@ def test_runs_every_test_and_reports_each_failure_at_its_line():
                  apps/notes/tests/b_failures_test.lua:4: expected 200, got 404
             FAIL notes: missing text
                  apps/notes/tests/b_failures_test.lua:8: expected "goodbye" in "hello"
-            FAIL notes: sign-in is not there yet
-                 apps/notes/tests/b_failures_test.lua:12: t.login: this platform has no staff sign-in yet; test public routes (public = true)
+            ok   notes: t.login signs in
             FAIL notes: an error in the test itself
                  apps/notes/tests/b_failures_test.lua:17: attempt to index a nil value (local 'x')
             FAIL notes: tests/c_broken_test.lua did not run
                  apps/notes/tests/c_broken_test.lua:3: 'end' expected (to close 'function' at line 2) near <eof>
-            4 passed, 5 failed
+            5 passed, 4 failed
             '''), out
 
 

@@ -527,7 +527,7 @@ def declaration_mistakes_name_the_line_of_models_lua():
         ('{ "x", "money", max = "lots" }', "models.lua:1: things.x: max lots is not a valid money"),
     ]
     for spec, want in cases:
-        apps = {"bad": {"app.lua": 'require "models"\nreturn borough.app { title = "Bad" }\n',
+        apps = {"bad": {"app.lua": 'require "models"\nreturn borough.app { public = true, title = "Bad" }\n',
                         "models.lua": "local things = borough.entity \"things\" {\n  %s,\n}\nreturn things\n" % spec}}
         with Server(apps) as s:
             s.wait_log(r"bad.*models\.lua")

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, Server, Client, SLOW  # noqa: E402
 
 APP = textwrap.dedent('''
-    local app = borough.app { title = "Forms", mount = "/f" }
+    local app = borough.app { public = true, title = "Forms", mount = "/f" }
     db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
 
     app:get("/form", function(req) return borough.view("form", {}) end)

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = json.load(open(os.path.join(HERE, "fixtures", "govuk.json"), encoding="utf-8"))
 
 APP = textwrap.dedent('''
-    local app = borough.app { title = "Components", mount = "/c" }
+    local app = borough.app { public = true, title = "Components", mount = "/c" }
     local govuk = require "borough.govuk"
     app:post("/render", { csrf = false }, function(req)
       local case = json.decode(req.body)

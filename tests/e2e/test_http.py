@@ -600,7 +600,7 @@ def path_outside_any_app_is_404():
 @test
 def home_page_lists_mounted_apps():
     apps = {"t": TEST_APP, "hello": HELLO_APP,
-            "plain": {"app.lua": 'local app = borough.app { mount = "/plain/x" }\n'
+            "plain": {"app.lua": 'local app = borough.app { public = true, mount = "/plain/x" }\n'
                                  'app:get("/", function() return "p" end)\nreturn app\n'}}
     with Server(apps) as s:
         r = Client(s.port).get("/")

@@ -11,7 +11,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lib import SLOW, Server, get, metrics, post_json, query, run, test, wait_for
+from lib import SLOW, Server, get, metrics, post_json, query, run, staff_cookie, test, wait_for
 
 APP = '''
 local app = borough.app { title = "Jobs", mount = "/jobs", public = true, allow_hosts = { "127.0.0.1" } }
@@ -131,7 +131,8 @@ def a_failing_job_is_retried_with_backoff_and_its_error_kept():
         assert m['borough_jobs_total{app="jobs",outcome="retry"}'] == 4, m
         assert m['borough_jobs_total{app="jobs",outcome="failed"}'] == 1, m
         wait_for(lambda: metrics(s.port)['borough_jobs{app="jobs",state="failed"}'] == 1, what="the gauge")
-        page = get(s.port, "/jobs/_jobs")
+        assert get(s.port, "/jobs/_jobs").status == 303       # staff only: sign in first
+        page = get(s.port, "/jobs/_jobs", staff_cookie(s, "jobs", ["admin"]))
         assert page.status == 200, page
         assert b"Background jobs" in page.body and b"not yet (attempt 3)" in page.body, page.body
         assert b"Failed: 1" in page.body and b"Done: 1" in page.body, page.body
@@ -223,7 +224,7 @@ def a_recurring_job_runs_once_per_tick_across_workers():
         assert t == sorted(t), t
         rows = [j for j in job_rows(s.data_dir) if j["kind"] == "every"]
         assert len({j["args"] for j in rows}) == len(rows), rows   # one job row per tick
-        page = get(s.port, "/jobs/_jobs")
+        page = get(s.port, "/jobs/_jobs", staff_cookie(s, "jobs", ["admin"]))
         assert b"every 1 second" in page.body and b"morning" in page.body and b"every day at 07:00" in page.body
 
 
@@ -246,12 +247,12 @@ def schedules_read_as_written():
         assert parse("every fortnight")["error"].startswith(
             '"every fortnight" is not a schedule borough understands: write it like "every 15 minutes"')
         assert "error" in parse("every 1 minutes seconds")
-    bad = '''local app = borough.app { mount = "/bad" }
+    bad = '''local app = borough.app { public = true, mount = "/bad" }
 app:every("at teatime", function() end)
 return app'''
     with Server({"bad": {"app.lua": bad}}) as s:
         s.wait_log(r'bad/app.lua:2: app:every: "at teatime" is not a schedule borough understands')
-    bad = '''local app = borough.app { mount = "/bad" }
+    bad = '''local app = borough.app { public = true, mount = "/bad" }
 app:job("x", function() end)
 app:get("/", function() jobs.enqueue("y") end)
 return app'''

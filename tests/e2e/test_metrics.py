@@ -21,7 +21,7 @@ def lua(text):
 
 
 APP = {"app.lua": lua('''
-    local app = borough.app { title = "Shop", mount = "/shop" }
+    local app = borough.app { public = true, title = "Shop", mount = "/shop" }
     app:get("/", function(req) return "shop" end)
     app:get("/fail", function(req) error("on purpose") end)
     app:get("/slow", function(req) borough.sleep(0.03) return "slow" end)

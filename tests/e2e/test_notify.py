@@ -12,7 +12,7 @@ import signal
 import time
 from collections import Counter
 
-from lib import SLOW, Client, Server, get, metrics, post_json, query, run, test, wait_for
+from lib import SLOW, Client, Server, get, metrics, post_json, query, run, staff_cookie, test, wait_for
 from notify_peer import NotifyPeer
 
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
@@ -185,7 +185,8 @@ def without_an_api_key_messages_are_kept_and_shown_to_staff():
                                            "personalisation": {"name": "Ada"}, "reference": "kept-1"})
             time.sleep(0.5 * SLOW)
             assert [m["state"] for m in outbox(s.data_dir)] == ["queued"]
-            page = get(s.port, "/grants/_outbox")
+            admin = staff_cookie(s, "grants", ["admin"])
+            page = get(s.port, "/grants/_outbox", admin)
             assert page.status == 200, page
             text = page.body.decode()
             assert "No GOV.UK Notify API key is set up for this service" in text, text
@@ -195,8 +196,8 @@ def without_an_api_key_messages_are_kept_and_shown_to_staff():
             setup.write_conf(peer, "")
             wait_for(lambda: len(peer.accepted) == 1, what="the kept message")
             assert peer.accepted[0]["body"]["reference"] == "kept-1"
-            text = wait_for(lambda: "Sent: 1" in get(s.port, "/grants/_outbox").body.decode() and
-                            get(s.port, "/grants/_outbox").body.decode(), what="the page")
+            text = wait_for(lambda: "Sent: 1" in get(s.port, "/grants/_outbox", admin).body.decode() and
+                            get(s.port, "/grants/_outbox", admin).body.decode(), what="the page")
             assert "No GOV.UK Notify API key" not in text
     finally:
         peer.stop()

@@ -180,7 +180,7 @@ def hosts_the_manifest_does_not_allow_are_refused():
 
 @test
 def allow_hosts_entries_are_checked_at_load():
-    bad = '''local app = borough.app { allow_hosts = { "https://api.example.gov.uk" } }
+    bad = '''local app = borough.app { public = true, allow_hosts = { "https://api.example.gov.uk" } }
 return app'''
     with Server({"bad": {"app.lua": bad}}) as s:
         r = get(s.port, "/bad/")

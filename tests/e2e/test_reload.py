@@ -33,7 +33,7 @@ def lua(text):
 def versioned(v, mount="/hello", extra=""):
     """An app whose every page says which version it is."""
     return lua('''
-        local app = borough.app { title = "Hello", mount = "%s" }
+        local app = borough.app { public = true, title = "Hello", mount = "%s" }
         app:get("/", function(req) return "%s" end)
         app:get("/slow", function(req)
           log.info("slow request started")
@@ -92,7 +92,7 @@ def reload_serves_the_new_version_once_the_command_returns():
 @test
 def reload_of_all_apps_reloads_only_those_that_changed():
     beta = lua('''
-        local app = borough.app { title = "Beta" }
+        local app = borough.app { public = true, title = "Beta" }
         local count = 0        -- lives as long as this generation's state
         app:get("/count", function(req) count = count + 1 return tostring(count) end)
         return app
@@ -144,7 +144,7 @@ FAILURES = {
                       r"apps/hello/app\.lua:1: the database is not ready"),
     "bad route": ({"app.lua": versioned("v2", extra='app:get("/", function() end)')},
                   r"apps/hello/app\.lua:\d+:? route GET / is declared twice .*"),
-    "no return app": ({"app.lua": 'local app = borough.app { mount = "/hello" }\n'},
+    "no return app": ({"app.lua": 'local app = borough.app { public = true, mount = "/hello" }\n'},
                       r"apps/hello/app\.lua: must end with `return app`, the app made by borough\.app\{\.\.\.\}"),
     "bad manifest": ({"app.lua": 'local app = borough.app { mount = "/hello", public = "yes" }\nreturn app\n'},
                      r"apps/hello/app\.lua:1: borough\.app: public must be a boolean, not a string"),
@@ -155,7 +155,7 @@ FAILURES = {
                      r"apps/hello/views/page\.html:\d+: .*"),
     "endless loop at load": ({"app.lua": "while true do end\n"},
                              r"apps/hello/app\.lua:1: the code ran too many instructions .*"),
-    "memory at load": ({"app.lua": 'local app = borough.app { mount = "/hello", limits = { memory = 4000000 } }\n'
+    "memory at load": ({"app.lua": 'local app = borough.app { public = true, mount = "/hello", limits = { memory = 4000000 } }\n'
                         'local t = {} for i = 1, 1e7 do t[i] = ("x"):rep(64) .. i end\nreturn app\n'},
                        r"apps/hello/app\.lua: not enough memory while loading the app \(limits\.memory\)"),
 }
@@ -243,7 +243,7 @@ def three_part(v):
     """app.lua, a module and a view, all saying v."""
     return {
         "app.lua": lua('''
-            local app = borough.app { title = "Hello", mount = "/hello" }
+            local app = borough.app { public = true, title = "Hello", mount = "/hello" }
             local words = require "lib.words"
             app:get("/", function(req) return borough.view("page", { word = words.word }) end)
             return app

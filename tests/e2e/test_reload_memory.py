@@ -32,7 +32,7 @@ def app_files(v):
     """A small app of a few modules and a view, so a reload has real work."""
     return {
         "app.lua": textwrap.dedent('''
-            local app = borough.app { title = "Mem", mount = "/mem" }
+            local app = borough.app { public = true, title = "Mem", mount = "/mem" }
             local cases = require "lib.cases"
             local words = require "lib.words"
             for i = 1, 20 do

@@ -775,19 +775,19 @@ def manifest_limits_make_the_caps_smaller():
 
 RUNAWAY_TREE = {
     "loopy": {"app.lua": lua('''
-        local app = borough.app { title = "Loopy" }
+        local app = borough.app { public = true, title = "Loopy" }
         local n = 0
         while true do n = n + 1 end
         return app
     ''')},
     "hungry": {"app.lua": lua('''
-        local app = borough.app { title = "Hungry" }
+        local app = borough.app { public = true, title = "Hungry" }
         local t = {}
         while true do t[#t + 1] = string.rep("x", 1000000) .. #t end
         return app
     ''')},
     "fine": {"app.lua": lua('''
-        local app = borough.app { title = "Fine" }
+        local app = borough.app { public = true, title = "Fine" }
         app:get("/", function(req) return "fine" end)
         return app
     ''')},

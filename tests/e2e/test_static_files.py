@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, Server, Client, raw  # noqa: E402
 
 APP_SOURCE = '''-- APP-SOURCE-MARKER: this text must never be served
-local app = borough.app { title = "Hello", mount = "/hello" }
+local app = borough.app { public = true, title = "Hello", mount = "/hello" }
 app:get("/", function(req) return "Hello, World!" end)
 return app
 '''
@@ -47,10 +47,10 @@ def static_server():
             },
         },
         "other": {
-            "app.lua": 'local app = borough.app { title = "Other" }\nreturn app\n',
+            "app.lua": 'local app = borough.app { public = true, title = "Other" }\nreturn app\n',
             "static": {"secret.txt": b"OTHER-APP-SECRET\n"},
         },
-        "bare": {"app.lua": 'local app = borough.app { title = "Bare" }\nreturn app\n'},
+        "bare": {"app.lua": 'local app = borough.app { public = true, title = "Bare" }\nreturn app\n'},
     })
     with open(os.path.join(srv.tmp, "secret.txt"), "wb") as f:
         f.write(SECRET)
@@ -254,9 +254,9 @@ def traversal_attempts_are_refused_with_404():
 @test
 def host_and_root_apps_serve_their_own_static_files():
     srv = Server({
-        "grants": {"app.lua": 'local app = borough.app { host = "grants.example.test" }\nreturn app\n',
+        "grants": {"app.lua": 'local app = borough.app { public = true, host = "grants.example.test" }\nreturn app\n',
                    "static": {"g.css": b"/* grants */\n"}},
-        "site": {"app.lua": 'local app = borough.app { mount = "/" }\nreturn app\n',
+        "site": {"app.lua": 'local app = borough.app { public = true, mount = "/" }\nreturn app\n',
                  "static": {"s.css": b"/* site */\n"}},
     })
     with srv as s:

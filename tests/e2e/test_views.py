@@ -25,7 +25,7 @@ def lua(text):
 
 
 APP = lua('''
-    local app = borough.app { title = "Views", mount = "/v" }
+    local app = borough.app { public = true, title = "Views", mount = "/v" }
     app:get("/:name", function(req)
       local ctx = req.query.ctx and json.decode(req.query.ctx) or {}
       ctx.fn = function(a, b) return "fn(" .. tostring(a) .. "," .. tostring(b) .. ")" end
@@ -245,7 +245,7 @@ def runtime_errors_name_the_template_line():
 # ---------------------------------------------------------------------------
 
 MINIMAL = lua('''
-    local app = borough.app { title = "Bad", mount = "/bad" }
+    local app = borough.app { public = true, title = "Bad", mount = "/bad" }
     app:get("/", function(req) return "ok" end)
     return app
 ''')
