@@ -30,6 +30,16 @@ M.Applications = borough.entity "applications" {
   { "details", "long_text", max_length = 500 },
 }
 
+-- Row rules: a person sees and changes only the north team's cases.
+M.Cases = borough.entity "cases" {
+  rules = {
+    read = function(user) return { team = "north" } end,
+    update = function(user, new) return new.team == "north" end,
+  },
+  { "title", "text", required = true },
+  { "team", "choice", required = true, options = { "north", "south" } },
+}
+
 return M
 '''
 
@@ -65,6 +75,20 @@ borough.flow {
   check = { title = "Check your answers", submit = "Send application" },
   done = { title = "Application sent", text = "We will contact you." },
 }:mount(app, "/apply", { public = true })
+
+borough.pages(app, "/cases", M.Cases, { role = "staff", columns = { "title", "team" } })
+
+-- A flow that keeps no entity: its own fields, and what to do when sent.
+db.exec("CREATE TABLE IF NOT EXISTS survey (reference TEXT, colour TEXT, reason TEXT)")
+borough.flow {
+  name = "survey",
+  fields = { { "colour", "choice", required = true, options = { "Red", "Blue" }, question = "Which colour?" },
+             { "reason", "text", max_length = 20, question = "Why?" } },
+  pages = { "colour", "reason" },
+  submit = function(values, req, reference)
+    db.exec("INSERT INTO survey (reference, colour, reason) VALUES (?, ?, ?)", reference, values.colour, values.reason)
+  end,
+}:mount(app, "/survey", { public = true })
 
 return app
 '''

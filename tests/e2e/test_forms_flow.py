@@ -9,7 +9,10 @@ pages of an entity.
 """
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, Server, query  # noqa: E402
@@ -420,6 +423,82 @@ def pages_are_in_welsh_when_asked():
         assert "Chwilio" in t and "Ychwanegu" in t
         t = b.get("/fx/apply/name?lang=cy").text
         assert "Parhau" in t
+
+
+@test
+def route_options_and_row_rules_reach_the_generated_pages():
+    with Server(TREE) as s:
+        anonymous = Browser(s.port)
+        assert anonymous.get("/fx/apply/name").status == 200          # public = true
+        b = staff_browser(s, "fx")
+        r = anonymous.get("/fx/residents")
+        if b.cookies:                                                 # a platform with sign-in
+            assert r.status in (302, 303) and "/_account/sign-in" in r.header("location"), r
+        db_path = os.path.join(s.data_dir, "fx", "app.db")
+        import sqlite3
+        con = sqlite3.connect(db_path)
+        con.execute("INSERT INTO cases (id, title, team, created_at, updated_at) VALUES "
+                    "(1, 'North case', 'north', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z'), "
+                    "(2, 'South case', 'south', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')")
+        con.commit()
+        con.close()
+        t = b.get("/fx/cases").text
+        assert "North case" in t and "South case" not in t, t
+        assert b.get("/fx/cases/1").status == 200
+        for path in ("/fx/cases/2", "/fx/cases/2/edit"):
+            assert b.get(path).status == 404, path
+        # a change the rules refuse is shown as an error, and not made
+        r = b.submit(b.get("/fx/cases/1/edit"), {"team": "south"})
+        assert r.status == 200 and "There is a problem" in r.text and "You cannot change this case" in r.text, r.text
+        assert db(s, "SELECT team FROM cases WHERE id = 1") == [{"team": "north"}]
+        r = b.submit(b.get("/fx/cases/1/edit"), {"title": "North case, updated"})
+        assert r.status == 303
+        assert db(s, "SELECT title FROM cases WHERE id = 1") == [{"title": "North case, updated"}]
+
+
+@test
+def a_flow_without_an_entity_runs_its_submit_in_the_transaction():
+    with Server(TREE) as s:
+        b = Browser(s.port)
+        page = b.get("/fx/survey/colour")
+        assert "Which colour?" in page.text
+        r = b.submit(page, {})
+        assert summary_links(r.text) == [("#colour", "Select colour")], r.text
+        b.submit(page, {"colour": "Blue"})
+        r = b.submit(b.get("/fx/survey/reason"), {"reason": "x" * 30})
+        assert summary_links(r.text) == [("#reason", "Reason must be 20 characters or less")], r.text
+        r = b.submit(b.get("/fx/survey/reason"), {"reason": "The sky"})
+        assert r.header("location") == "/fx/survey/check"
+        r = b.submit(b.get("/fx/survey/check"), {})
+        assert r.header("location") == "/fx/survey/done", r
+        ref = re.search(r"<strong>([A-Z]{3}[0-9]{4}[A-Z])</strong>", b.get("/fx/survey/done").text).group(1)
+        assert db(s, "SELECT reference, colour, reason FROM survey") == [
+            {"reference": ref, "colour": "Blue", "reason": "The sky"}]
+        assert db(s, "SELECT count(*) AS n FROM _borough_drafts")[0]["n"] == 0
+
+
+@test
+def the_draft_cookie_is_secure_over_https():
+    certs = tempfile.mkdtemp(prefix="borough-forms-tls-")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", "key.pem", "-out", "cert.pem"], cwd=certs, check=True, capture_output=True)
+    try:
+        with Server(TREE, args=["--tls-cert", os.path.join(certs, "cert.pem"),
+                                "--tls-key", os.path.join(certs, "key.pem")]) as s:
+            jar = os.path.join(certs, "jar")
+            base = "https://127.0.0.1:%d/fx/apply/name" % s.port
+
+            def curl(*args):
+                p = subprocess.run(["curl", "-sk", "-c", jar, "-b", jar, "-D", "-", *args, base],
+                                   capture_output=True, text=True, timeout=30)
+                return p.stdout
+            page = curl()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            out = curl("-d", "full_name=Ada", "-d", "csrf_token=" + token)
+            cookie = re.search(r"(?im)^set-cookie: (borough_draft=.*)$", out).group(1).strip()
+            assert cookie.endswith("; HttpOnly; SameSite=Lax; Secure"), cookie
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)
 
 
 if __name__ == "__main__":
