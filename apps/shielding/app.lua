@@ -142,6 +142,7 @@ app:get("/residents/:id", { role = STAFF }, function(req)
       ref.tag, ref.buttons = Flow:tag(ref), Flow:buttons(ref)
     end
     ctx.title, ctx.referrals, ctx.roles = r.first_name .. " " .. r.last_name, referrals, req.user.roles
+    ctx.nhs = r.nhs_number:gsub("^(%d%d%d)(%d%d%d)", "%1 %2 ")      -- 999 000 0018, as the NHS writes it
     ctx.calls = m.Calls:where({ resident = r.id }, { order = "-id", per_page = 100 })
     ctx.visits = m.Visits:where({ resident = r.id }, { order = "-id", per_page = 100 })
     return borough.view("resident", ctx)

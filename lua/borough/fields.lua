@@ -273,6 +273,20 @@ local function parse_datetime_text(s)
   return fields.iso_datetime(t)
 end
 
+--- "2024-04-01" (midnight UTC) or "2024-04-01T09:30:00Z" (as stored) ->
+-- seconds since 1970, UTC; nil for anything else.
+function fields.seconds(iso)
+  local y, m, d, rest = tostring(iso):match("^(%d%d%d%d)-(%d%d)-(%d%d)(.*)$")
+  if not y then return nil end
+  local h, mi, sec = 0, 0, 0
+  if rest ~= "" then
+    h, mi, sec = rest:match("^T(%d%d):(%d%d):(%d%d)Z$")
+    if not h then return nil end
+  end
+  return days_from_civil(tonumber(y), tonumber(m), tonumber(d)) * 86400 + tonumber(h) * 3600
+         + tonumber(mi) * 60 + tonumber(sec)
+end
+
 --- Seconds since 1970 (UTC) as "YYYY-MM-DDTHH:MM:SSZ".
 function fields.iso_datetime(t)
   local days = t // 86400

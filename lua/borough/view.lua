@@ -267,7 +267,16 @@ end
 function F.urlencode(v)
   return (text_of(v):gsub("[^%w%-%._~]", function(c) return format("%%%02X", c:byte()) end))
 end
+-- A date as entities keep it ("2024-04-01", or "2024-04-01T09:30:00Z",
+-- shown in UK time), or seconds since 1970.
 function F.date(v, fmt)
+  if type(v) == "string" and not tonumber(v) then
+    local fields = require "borough.fields"
+    local t = fields.seconds(v)
+    if not t then return v end
+    if v:find("T", 1, true) then t = t + fields.uk_offset(t) end
+    return os.date("!" .. (fmt or "%d %B %Y"), t)
+  end
   return os.date(fmt or "%d %B %Y", tonumber(v) or 0)
 end
 function F.dump(v) return json.encode(v) end

@@ -375,15 +375,8 @@ end
 
 -- "2024-04-01T09:30:00Z" -> "1 April 2024 10:30" (UK time).
 local function uk_time(iso_text)
-  local y, mo, d, h, mi = tostring(iso_text):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+)")
-  if not y then return tostring(iso_text or "") end
-  y, mo = tonumber(y), tonumber(mo)
-  local yy = mo <= 2 and y - 1 or y                   -- days since 1970 (H. Hinnant's algorithm)
-  local era = yy // 400
-  local yoe = yy - era * 400
-  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + tonumber(d) - 1
-  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60
+  local t = fields.seconds(iso_text)
+  if not t then return tostring(iso_text or "") end
   return (os.date("!%d %B %Y %H:%M", t + fields.uk_offset(t)):gsub("^0", ""))
 end
 M.uk_time = uk_time

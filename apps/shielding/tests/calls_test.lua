@@ -76,7 +76,7 @@ end)
 
 t.test("call -> food need -> referral -> email to the partner in the outbox", function()
   S.clear()
-  local r = S.resident { first_name = "Fiona", last_name = "Food", postcode = "LS2 7AB" }
+  local r = S.resident { first_name = "Fiona", last_name = "Food", postcode = "LS2 7AB", date_of_birth = "1940-12-10" }
   t.login(table.unpack(S.handler))
   local res = t.submit(t.get("/residents/" .. r.id .. "/call"),
                        { outcome = "Reached", needs = { "Food parcel", "Prescription collection" }, note = "Fine" })
@@ -87,6 +87,8 @@ t.test("call -> food need -> referral -> email to the partner in the outbox", fu
   t.eq(ref.state, "new")
   local page = t.get("/residents/" .. r.id)
   t.contains(page.body, "Food parcel to Food bank")
+  t.contains(page.body, "10 December 1940")
+  t.contains(page.body, r.nhs_number:sub(1, 3) .. " " .. r.nhs_number:sub(4, 6) .. " " .. r.nhs_number:sub(7))
   t.contains(page.body, "To send")
   local step = t.get("/referrals/" .. ref.id .. "/steps/send")
   t.eq(step.status, 200)
