@@ -78,38 +78,40 @@ app:post("/residents/:id/assign", { role = CALLERS }, function(req)
   return borough.redirect(borough.url("/calls"))
 end)
 
--- The page recording a call or a visit: its outcomes, the needs found.
-local function items(options, chosen)
+-- Recording a call or a visit: one view (record.html) with the outcomes
+-- of its kind and the needs found; POST saves through the model's rule
+-- (m.record_call, m.record_visit) and goes on to done(resident).
+local function choices(options, chosen)
   local set, list = {}, {}
   for _, c in ipairs(type(chosen) == "table" and chosen or { chosen }) do set[c] = true end
   for i, o in ipairs(options) do list[i] = { value = o, text = o, checked = set[o] or false } end
   return list
 end
 
-local function outcome_page(kind, outcomes)
-  return function(r, ctx)
+local function recording(kind, roles, outcomes, save, done)
+  local function page(r, ctx)
     local errors = ctx.errors or {}
     ctx.error_list = {}
     for i, e in ipairs(errors) do ctx.error_list[i] = { text = e.message, href = "#" .. (e.field or "outcome") } end
     ctx.title, ctx.kind, ctx.errors = "Record a " .. kind, kind, errors
-    ctx.outcome_items, ctx.need_items = items(outcomes, ctx.form.outcome), items(m.NEEDS, ctx.form.needs)
+    ctx.outcome_items, ctx.need_items = choices(outcomes, ctx.form.outcome), choices(m.NEEDS, ctx.form.needs)
     return borough.view("record", ctx, #errors > 0 and 400 or 200)
   end
+  app:get("/residents/:id/" .. kind, { role = roles }, function(req)
+    return resident_page(req, page, { form = {} })
+  end)
+  app:post("/residents/:id/" .. kind, { role = roles }, function(req)
+    return resident_page(req, function(r, ctx)
+      req.form.needs = req.form_all.needs
+      local ok, errors = save(r, req.form, req.user)
+      if ok then return borough.redirect(borough.url(done(r))) end
+      ctx.form, ctx.errors = req.form, errors
+      return page(r, ctx)
+    end, {})
+  end)
 end
 
-app:get("/residents/:id/call", { role = CALLERS }, function(req)
-  return resident_page(req, outcome_page("call", m.CALL_OUTCOMES), { form = {} })
-end)
-
-app:post("/residents/:id/call", { role = CALLERS }, function(req)
-  return resident_page(req, function(r, ctx)
-    req.form.needs = req.form_all.needs
-    local ok, errors = m.record_call(r, req.form, req.user)
-    if ok then return borough.redirect(borough.url("/residents/" .. r.id)) end
-    ctx.form, ctx.errors = req.form, errors
-    return outcome_page("call", m.CALL_OUTCOMES)(r, ctx)
-  end, {})
-end)
+recording("call", CALLERS, m.CALL_OUTCOMES, m.record_call, function(r) return "/residents/" .. r.id end)
 
 -- Visiting ----------------------------------------------------------------------
 
@@ -118,19 +120,7 @@ app:get("/visits", { role = VISITORS }, function(req)
   return borough.view("visits", { title = "Visiting list", residents = list, page = page })
 end)
 
-app:get("/residents/:id/visit", { role = VISITORS }, function(req)
-  return resident_page(req, outcome_page("visit", m.VISIT_OUTCOMES), { form = {} })
-end)
-
-app:post("/residents/:id/visit", { role = VISITORS }, function(req)
-  return resident_page(req, function(r, ctx)
-    req.form.needs = req.form_all.needs
-    local ok, errors = m.record_visit(r, req.form, req.user)
-    if ok then return borough.redirect(borough.url("/visits")) end
-    ctx.form, ctx.errors = req.form, errors
-    return outcome_page("visit", m.VISIT_OUTCOMES)(r, ctx)
-  end, {})
-end)
+recording("visit", VISITORS, m.VISIT_OUTCOMES, m.record_visit, function() return "/visits" end)
 
 -- Residents, referrals, search ------------------------------------------------
 
