@@ -784,7 +784,7 @@ function Flow:check_page(req, draft, errors)
   end
   local last = self:previous(values, #self.pages + 1)
   local ctx = {
-    title = self.check.title or t("form.check_title"), text = self.check.text, errors = errors,
+    title = self.check.title or t("form.check_title"), heading = true, text = self.check.text, errors = errors,
     back = last and self:url(last.slug) or nil,
     summary = govuk.summaryList { rows = rows },
     form = safe('<form method="post" novalidate action="' .. escape(self:url("check")) .. '">'

@@ -256,7 +256,7 @@ function M.mount(app, path, e, opts)
       local r = e:find(req.params.id)
       if not r then return borough.status(404) end
       return borough.view("borough/delete", {
-        title = t("pages.delete_confirm", { label = label }), back = url("/" .. r.id),
+        title = t("pages.delete_confirm", { label = label }), heading = true, back = url("/" .. r.id),
         form = safe('<form method="post" novalidate>' .. tostring(borough.csrf_field())
                     .. tostring(govuk.button { text = t("pages.delete_button"), classes = "govuk-button--warning" })
                     .. "</form>"),
@@ -267,8 +267,8 @@ function M.mount(app, path, e, opts)
       if not r then return borough.status(404) end
       local ok, why = e:delete(r.id)
       if not ok then
-        return borough.view("borough/delete", { title = t("pages.delete", { label = label }), back = url("/" .. r.id),
-                                                errors = { { text = why } } }, 409)
+        return borough.view("borough/delete", { title = t("pages.delete", { label = label }), heading = true,
+                                                back = url("/" .. r.id), errors = { { text = why } } }, 409)
       end
       return borough.redirect(url("?deleted=1"))
     end)
