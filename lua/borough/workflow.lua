@@ -77,6 +77,7 @@ local entity = require "borough.entity"
 local fields = require "borough.fields"
 local govuk = require "borough.govuk"
 local view = require "borough.view"
+local form = require "borough.form"
 
 local M = {}
 local Flow = {}
@@ -168,6 +169,7 @@ function M.define(spec)
         error(("%s: step %s names an unknown field %s"):format(what, step.name, tostring(fname)), 0)
       end
     end
+    if #step.fields > 0 then step.form = form.new(e, step.fields) end     -- its page's fields
     flow.steps[i], flow.step[step.name] = step, step
   end
   return flow
@@ -397,33 +399,31 @@ function Flow:history_table(case)
     head = { { text = "When" }, { text = "Who" }, { text = "What" }, { text = "Note" } }, rows = rows }
 end
 
--- The inputs of a step's page: each of its fields as the component that
--- suits its type, then the note.
-local function inputs(flow, step, values, errors)
+-- The inputs of a step's page: its fields as borough.form shows them (the
+-- component that suits each type), then the note.
+local function inputs(step, case, raw, errors)
   local out = {}
-  for _, fname in ipairs(step.fields) do
-    local f = flow.entity.field[fname]
-    local err = errors[fname] and { text = errors[fname] } or nil
-    local value = values[fname]
-    if f.type == "choice" then
-      local items = {}
-      for i, o in ipairs(f.options) do items[i] = { value = o, text = o, checked = value == o } end
-      out[#out + 1] = govuk.radios { name = fname, idPrefix = fname, items = items, errorMessage = err,
-        fieldset = { legend = { text = f.label, classes = "govuk-fieldset__legend--m" } } }
-    elseif f.type == "long_text" then
-      out[#out + 1] = govuk.textarea { name = fname, id = fname, value = value, errorMessage = err,
-        label = { text = f.label, classes = "govuk-label--m" } }
-    else
-      out[#out + 1] = govuk.input { name = fname, id = fname, value = value, errorMessage = err,
-        label = { text = f.label, classes = "govuk-label--m" } }
-    end
+  for i, fname in ipairs(step.fields) do
+    local f = step.form.item[fname].field
+    local value = raw[fname]
+    if value == nil then value = form.form_value(f, case[fname]) end
+    out[i] = tostring(step.form:field_html(fname, value, errors[fname]))
   end
   if step.note then
-    out[#out + 1] = govuk.textarea { name = "note", id = "note", value = values.note,
-      label = { text = "Note (optional)", classes = "govuk-label--m" } }
+    out[#out + 1] = tostring(govuk.textarea { name = "note", id = "note", value = raw.note,
+      label = { text = "Note (optional)", classes = "govuk-label--s" } })
   end
-  for i, html in ipairs(out) do out[i] = tostring(html) end
   return view.safe(table.concat(out))
+end
+
+-- The error summary's list: each error linking to its field.
+local function summary_list(step, errors)
+  local list = {}
+  for i, e in ipairs(errors) do
+    local item = e.field and step.form and step.form.item[e.field]
+    list[i] = { text = e.text or e.message, href = e.href or (item and "#" .. item.id) or nil }
+  end
+  return list
 end
 
 local statuses = { forbidden = 403, conflict = 409, missing = 404 }
@@ -435,21 +435,15 @@ local statuses = { forbidden = 403, conflict = 409, missing = 404 }
 function Flow:routes(app, opts)
   opts = opts or {}
   local route_opts = { role = opts.role }
-  local function page(req, case, step, values, errors, status)
+  local function page(case, step, raw, errors, status)
     return borough.view("borough/workflow_step", {
       title = step.label, case = case, step = step, tag = self:tag(case), errors = errors,
-      back = borough.url(self.path .. "/" .. case.id), inputs = inputs(self, step, values, errors),
-      summary = #errors > 0 and govuk.error_summary { errorList = (function()
-        local l = {}
-        for i, e in ipairs(errors) do l[i] = { text = e.message, href = e.field and "#" .. e.field or nil } end
-        return l
-      end)() } or nil,
+      back = borough.url(self.path .. "/" .. case.id), inputs = inputs(step, case, raw, errors),
+      summary = #errors > 0 and govuk.error_summary { errorList = summary_list(step, errors) } or nil,
     }, status)
   end
   local function find(req)
-    local case = self.entity:find(req.params.id)
-    local step = self.step[req.params.step]
-    return case, step
+    return self.entity:find(req.params.id), self.step[req.params.step]
   end
   app:get(self.path .. "/:id/steps/:step", route_opts, function(req)
     local case, step = find(req)
@@ -457,14 +451,21 @@ function Flow:routes(app, opts)
     local allowed = false
     for _, s in ipairs(self:steps_for(case)) do allowed = allowed or s == step end
     if not allowed then return borough.status(M.has_role(current_user(), step.roles) and 409 or 403) end
-    return page(req, case, step, case, {})
+    return page(case, step, {}, {})
   end)
   app:post(self.path .. "/:id/steps/:step", route_opts, function(req)
     local case, step = find(req)
     if not case or not step then return borough.status(404) end
-    local moved, errors, why = self:move(case, step.name, req.form)
+    local values, errors, raw = {}, nil, {}
+    if step.form then
+      values, errors, raw = step.form:read(req, case)
+      if not values then return page(case, step, raw, errors, 400) end
+    end
+    values.note, raw.note = req.form.note, req.form.note
+    local moved, why
+    moved, errors, why = self:move(case, step.name, values)
     if not moved then
-      if why == "invalid" then return page(req, case, step, req.form, errors, 400) end
+      if why == "invalid" then return page(case, step, raw, errors, 400) end
       return borough.status(statuses[why] or 400, errors[1].message)
     end
     return borough.redirect(opts.done and opts.done(moved) or borough.url(self.path .. "/" .. moved.id))
