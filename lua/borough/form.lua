@@ -70,7 +70,7 @@ local widgets = { input = true, textarea = true, radios = true, select = true, c
 -- What each type shows, when a field does not say.
 local defaults = {
   email = { type = "email", autocomplete = "email", spellcheck = false },
-  phone = { type = "tel", autocomplete = "tel" },
+  phone = { type = "tel", autocomplete = "tel", width = 20 },
   postcode = { autocomplete = "postal-code", width = 10 },
   integer = { inputmode = "numeric", width = 10 },
   number = { inputmode = "decimal", width = 10 },

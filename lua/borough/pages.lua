@@ -219,8 +219,13 @@ function M.mount(app, path, e, opts)
         value = { html = cell_html(e, name, r, ui_of(name)) },
       }
     end
+    -- The record is called by its first column (a name, a reference), else its id.
+    local first = columns[1] and r[columns[1]]
+    local name = first ~= nil and first ~= "" and e.field[columns[1]]
+                 and tostring(form.display(e.field[columns[1]], first, ui_of(columns[1]))) or nil
     return borough.view(opts.views and opts.views.record or "borough/record", {
-      title = title .. " " .. r.id, back = url(), back_text = t("pages.back_to_list"),
+      title = name and safe(name) or (label:gsub("^%l", string.upper) .. " " .. r.id), caption = title,
+      back = url(), back_text = t("pages.back_to_list"),
       summary = govuk.summaryList { rows = rows },
       edit = can_edit and { href = url("/" .. r.id .. "/edit"), text = t("pages.edit", { label = label }) } or nil,
       delete = can_delete and { href = url("/" .. r.id .. "/delete"), text = t("pages.delete", { label = label }) } or nil,
