@@ -46,44 +46,43 @@ static const char *trim(const char *s, size_t len, size_t *n)
     return s + a;
 }
 
-/* text(s, multiline) -> trimmed | nil, "control" | "lines" */
-static int l_text(lua_State *L)
+/* Reads text: trimmed (the start in *t, the length in *n), valid UTF-8
+   without control characters (a tab is fine) and, unless multiline,
+   without line breaks. Returns NULL, or why not: "control" or "lines".
+   *has_cr says whether a CR is left to turn into LF (push_text does). */
+static const char *read_text(const char *s, size_t len, bool multiline, const char **t, size_t *n, bool *has_cr)
 {
-    size_t len, n;
-    const char *s = check_string(L, &len);
-    bool multiline = lua_toboolean(L, 2);
-    const char *t = trim(s, len, &n);
-    bool has_cr = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t[i];
+    *t = trim(s, len, n);
+    *has_cr = false;
+    for (size_t i = 0; i < *n; i++) {
+        unsigned char c = (unsigned char)(*t)[i];
         if (c >= 0x20 && c != 0x7f)
             continue;
         if (c == '\t')
             continue;
         if (c == '\n' || c == '\r') {
-            if (!multiline) {
-                luaL_pushfail(L);
-                lua_pushliteral(L, "lines");
-                return 2;
-            }
-            has_cr |= c == '\r';
+            if (!multiline)
+                return "lines";
+            *has_cr |= c == '\r';
             continue;
         }
-        luaL_pushfail(L);
-        lua_pushliteral(L, "control");
-        return 2;
+        return "control";
     }
-    if (!bo_utf8_valid(t, n)) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "control");
-        return 2;
-    }
+    if (!bo_utf8_valid(*t, *n))
+        return "control";
+    return NULL;
+}
+
+/* Pushes text read by read_text from the string at idx (itself, when
+   nothing was trimmed or changed). */
+static void push_text(lua_State *L, int idx, size_t len, const char *t, size_t n, bool has_cr)
+{
     if (!has_cr) {
         if (n == len)
-            lua_settop(L, 1);                 /* unchanged: the same string */
+            lua_pushvalue(L, idx);            /* unchanged: the same string */
         else
             lua_pushlstring(L, t, n);
-        return 1;
+        return;
     }
     luaL_Buffer b;
     luaL_buffinitsize(L, &b, n);
@@ -97,7 +96,48 @@ static int l_text(lua_State *L)
         }
     }
     luaL_pushresult(&b);
+}
+
+/* text(s, multiline) -> trimmed | nil, "control" | "lines" */
+static int l_text(lua_State *L)
+{
+    size_t len, n;
+    const char *s = check_string(L, &len), *t;
+    bool has_cr;
+    const char *why = read_text(s, len, lua_toboolean(L, 2), &t, &n, &has_cr);
+    if (why) {
+        luaL_pushfail(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    push_text(L, 1, len, t, n, has_cr);
     return 1;
+}
+
+/* How digits() reads byte c: 1 a digit, 0 a separator it skips, -1 a byte
+   that makes the text not a number. */
+static int digit_class(unsigned char c, const char *extra)
+{
+    if (is_digit(c))
+        return 1;
+    if (is_space(c) || c == '-' || c == '.' || c == '(' || c == ')' || (c && strchr(extra, c)))
+        return 0;
+    return -1;
+}
+
+/* The digits of s[0..len) into out (at most cap of them); returns how
+   many, or -1 if s is not a number or has more than cap digits. */
+static int small_digits(const char *s, size_t len, char *out, int cap)
+{
+    int n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int k = digit_class((unsigned char)s[i], "");
+        if (k < 0 || (k == 1 && n == cap))
+            return -1;
+        if (k == 1)
+            out[n++] = s[i];
+    }
+    return n > 0 ? n : -1;
 }
 
 /* digits(s [, extra]) -> the digits | nil */
@@ -114,13 +154,14 @@ static int l_digits(lua_State *L)
         luaL_buffinitsize(L, &b, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (is_digit(c)) {
+        int k = digit_class(c, extra);
+        if (k == 1) {
             if (big)
                 luaL_addchar(&b, (char)c);
             else
                 small[n] = (char)c;
             n++;
-        } else if (!(is_space(c) || c == '-' || c == '.' || c == '(' || c == ')' || (c && strchr(extra, c)))) {
+        } else if (k < 0) {
             luaL_pushfail(L);
             return 1;
         }
@@ -162,11 +203,10 @@ static bool date_separator(char c)
     return c == '/' || c == '-' || c == '.' || c == ' ';
 }
 
-/* date(s) -> "YYYY-MM-DD" | nil */
-static int l_date(lua_State *L)
+/* Reads a date into out ("YYYY-MM-DD"); false if s is not a real date. */
+static bool read_date(const char *s, size_t len, char out[16])
 {
-    size_t len, n;
-    const char *s = check_string(L, &len);
+    size_t n;
     s = trim(s, len, &n);
     const char *p = s, *end = s + n;
     int y, m, d;
@@ -190,13 +230,29 @@ static int l_date(lua_State *L)
             p++, sep = true;
         y = sep ? number(&p, end, 4, 4) : -1;
     }
-    if (p != end || y < 0 || m < 0 || d < 0 || !real_date(y, m, d)) {
+    if (p != end || y < 0 || m < 0 || d < 0 || !real_date(y, m, d))
+        return false;
+    /* real_date() holds y to 1000..9999, m to 1..12 and d to 1..31. */
+    const char digits[] = "0123456789";
+    char *o = out;
+    *o++ = digits[y / 1000], *o++ = digits[y / 100 % 10], *o++ = digits[y / 10 % 10], *o++ = digits[y % 10];
+    *o++ = '-', *o++ = digits[m / 10], *o++ = digits[m % 10];
+    *o++ = '-', *o++ = digits[d / 10], *o++ = digits[d % 10];
+    *o = '\0';
+    return true;
+}
+
+/* date(s) -> "YYYY-MM-DD" | nil */
+static int l_date(lua_State *L)
+{
+    size_t len;
+    const char *s = check_string(L, &len);
+    char out[16];
+    if (!read_date(s, len, out)) {
         luaL_pushfail(L);
         return 1;
     }
-    char out[32];
-    snprintf(out, sizeof out, "%04d-%02d-%02d", y, m, d);
-    lua_pushstring(L, out);
+    lua_pushlstring(L, out, 10);
     return 1;
 }
 
@@ -205,58 +261,61 @@ static bool in_set(char c, const char *set)
     return c && strchr(set, c) != NULL;
 }
 
-/* postcode(s) -> "SW1A 1AA" | nil */
-static int l_postcode(lua_State *L)
+/* Reads a UK postcode into out in its standard form ("SW1A 1AA");
+   false if s is not one. */
+static bool read_postcode(const char *s, size_t len, char out[9])
 {
-    size_t len;
-    const char *s = check_string(L, &len);
     char pc[8];
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_space(c))
             continue;
-        if (n == 7 || !is_alnum(c)) {
-            luaL_pushfail(L);
-            return 1;
-        }
+        if (n == 7 || !is_alnum(c))
+            return false;
         pc[n++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
     }
     pc[n] = '\0';
     if (strcmp(pc, "GIR0AA") == 0) {
-        lua_pushliteral(L, "GIR 0AA");
-        return 1;
+        memcpy(out, "GIR 0AA", 8);
+        return true;
     }
     /* The inward code: a digit and two letters Royal Mail uses there. */
     static const char inward_letters[] = "ABDEFGHJLNPQRSTUWXYZ";
     if (n < 5 || !is_digit((unsigned char)pc[n - 3]) || !in_set(pc[n - 2], inward_letters) ||
-        !in_set(pc[n - 1], inward_letters)) {
-        luaL_pushfail(L);
-        return 1;
-    }
+        !in_set(pc[n - 1], inward_letters))
+        return false;
     /* The outward code: A9, A99, AA9, AA99, A9A or AA9A. */
-    size_t out = n - 3, i = 0;
+    size_t outward = n - 3, i = 0;
     bool ok = in_set(pc[i++], "ABCDEFGHIJKLMNOPRSTUWYZ");
-    if (ok && i < out && in_set(pc[i], "ABCDEFGHKLMNOPQRSTUVWXY"))
+    if (ok && i < outward && in_set(pc[i], "ABCDEFGHKLMNOPQRSTUVWXY"))
         i++;
-    ok = ok && i < out && is_digit((unsigned char)pc[i++]);
-    if (ok && i < out && (is_digit((unsigned char)pc[i]) || in_set(pc[i], "ABCDEFGHJKMNPRSTUVWXY")))
+    ok = ok && i < outward && is_digit((unsigned char)pc[i++]);
+    if (ok && i < outward && (is_digit((unsigned char)pc[i]) || in_set(pc[i], "ABCDEFGHJKMNPRSTUVWXY")))
         i++;
-    if (!ok || i != out) {
-        luaL_pushfail(L);
-        return 1;
-    }
-    char norm[9];
-    snprintf(norm, sizeof norm, "%.*s %s", (int)out, pc, pc + out);
-    lua_pushstring(L, norm);
-    return 1;
+    if (!ok || i != outward)
+        return false;
+    snprintf(out, 9, "%.*s %s", (int)outward, pc, pc + outward);
+    return true;
 }
 
-/* email(s) -> true | false */
-static int l_email(lua_State *L)
+/* postcode(s) -> "SW1A 1AA" | nil */
+static int l_postcode(lua_State *L)
 {
     size_t len;
     const char *s = check_string(L, &len);
+    char out[9];
+    if (!read_postcode(s, len, out)) {
+        luaL_pushfail(L);
+        return 1;
+    }
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* True if s looks like an email address (see lfields.h). */
+static bool email_ok(const char *s, size_t len)
+{
     const char *at = memchr(s, '@', len);
     bool ok = at && at > s && bo_utf8_valid(s, len) && !memchr(at + 1, '@', len - (size_t)(at + 1 - s));
     for (const char *p = s; ok && p < at; p++)
@@ -276,8 +335,417 @@ static int l_email(lua_State *L)
     }
     for (const char *p = s; ok && p + 1 < at; p++)
         ok = !(p[0] == '.' && p[1] == '.');
-    lua_pushboolean(L, ok && dot);
+    return ok && dot;
+}
+
+/* email(s) -> true | false */
+static int l_email(lua_State *L)
+{
+    size_t len;
+    const char *s = check_string(L, &len);
+    lua_pushboolean(L, email_ok(s, len));
     return 1;
+}
+
+/* ---- a new record's fields, read in one call (Entity:validate) ----
+
+   A plan says, for each field of an entity, what read_fields can do for
+   it: the types below, read exactly as their parse in fields.lua reads
+   text, and the checks it can make (length, a date's range). Everything
+   else (other types, values that are not text, pattern, validators,
+   unique, references) and every value that fails is left to
+   Entity:validate's loops, so a message always comes from fields.lua. */
+
+enum kind { K_LUA, K_TEXT, K_LONG_TEXT, K_EMAIL, K_POSTCODE, K_NHS, K_DATE, K_CHOICE, K_BOOLEAN, K_PHONE };
+
+#define MAX_PLANNED 62       /* fields a plan covers: bits of a Lua integer */
+
+enum bound { NO_BOUND, FIXED, TODAY };
+
+typedef struct planned {
+    enum kind kind;
+    bool required;
+    bool has_default;        /* an absent value takes it: left to Lua */
+    bool lua_check;          /* something only Lua checks: always left to it */
+    double min_length, max_length;    /* -1: none */
+    enum bound min, max;     /* a date's range */
+    char min_date[16], max_date[16];
+} planned;
+
+typedef struct plan {
+    int n;                   /* fields, or -1: more than MAX_PLANNED */
+    planned f[MAX_PLANNED];
+} plan;
+
+static const char *const kind_names[] = {
+    "", "text", "long_text", "email", "postcode", "nhs_number", "date", "choice", "boolean", "phone", NULL
+};
+
+static int plans_key;        /* registry: fields list -> plan (weak keys) */
+
+static bool field_bool(lua_State *L, int f, const char *key)
+{
+    lua_getfield(L, f, key);
+    bool b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+static double field_number(lua_State *L, int f, const char *key)
+{
+    lua_getfield(L, f, key);
+    double v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A date field's min or max: none, "today", or "YYYY-MM-DD"; false for
+   anything else (then Lua checks it). */
+static bool date_bound(lua_State *L, int f, const char *key, enum bound *b, char out[16])
+{
+    lua_getfield(L, f, key);
+    size_t len = 0;
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    bool ok = true;
+    *b = NO_BOUND;
+    if (lua_isnil(L, -1)) {
+        /* no bound */
+    } else if (s && strcmp(s, "today") == 0) {
+        *b = TODAY;
+    } else if (s && len == 10) {
+        *b = FIXED;
+        memcpy(out, s, 11);
+    } else {
+        ok = false;
+    }
+    lua_pop(L, 1);
+    return ok;
+}
+
+/* Makes the plan of the fields list at 1 (types: the table at 4); leaves
+   it on the stack, with its names and choice options as its user value. */
+static plan *make_plan(lua_State *L)
+{
+    int nf = (int)luaL_len(L, 1);
+    plan *p = lua_newuserdatauv(L, sizeof *p, 1);
+    int pi = lua_gettop(L);
+    memset(p, 0, sizeof *p);
+    if (nf > MAX_PLANNED) {
+        p->n = -1;
+        return p;
+    }
+    p->n = nf;
+    lua_createtable(L, 2 * nf, 0);
+    int uv = lua_gettop(L);
+    for (int i = 0; i < nf; i++) {
+        planned *pf = &p->f[i];
+        lua_rawgeti(L, 1, i + 1);
+        int f = lua_gettop(L);
+        luaL_checktype(L, f, LUA_TTABLE);
+        lua_getfield(L, f, "name");
+        lua_rawseti(L, uv, i + 1);
+        lua_getfield(L, f, "type");
+        const char *type = lua_tostring(L, -1);
+        /* The type's own parse, as fields.lua has it. */
+        lua_pushvalue(L, -1);
+        lua_gettable(L, 4);
+        int t = lua_gettop(L);
+        lua_getfield(L, t, "parse");
+        lua_getfield(L, f, "parse");
+        bool own_parse = lua_type(L, -1) == LUA_TFUNCTION && lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        pf->kind = K_LUA;
+        for (int k = 1; own_parse && type && kind_names[k]; k++)
+            if (strcmp(type, kind_names[k]) == 0)
+                pf->kind = (enum kind)k;
+        pf->required = field_bool(L, f, "required");
+        lua_getfield(L, f, "default");
+        pf->has_default = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, f, "validators");
+        bool validators = lua_type(L, -1) == LUA_TTABLE && luaL_len(L, -1) > 0;
+        lua_pop(L, 1);
+        lua_getfield(L, f, "pattern");
+        bool pattern = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        pf->lua_check = validators || pattern || field_bool(L, f, "unique");
+        pf->min_length = pf->max_length = -1;
+        if (field_bool(L, t, "text")) {
+            pf->min_length = field_number(L, f, "min_length");
+            pf->max_length = field_number(L, f, "max_length");
+        }
+        if (field_bool(L, t, "ordered")) {
+            bool ok = pf->kind == K_DATE && date_bound(L, f, "min", &pf->min, pf->min_date) &&
+                      date_bound(L, f, "max", &pf->max, pf->max_date);
+            if (!ok)
+                pf->lua_check = true;
+        }
+        if (pf->kind == K_CHOICE) {
+            lua_getfield(L, f, "option_set");
+            if (!lua_istable(L, -1))
+                pf->kind = K_LUA;
+            lua_rawseti(L, uv, nf + i + 1);
+        }
+        lua_settop(L, uv);
+    }
+    lua_setiuservalue(L, pi, 1);
+    return p;
+}
+
+/* The plan for the fields list at 1, from the registry or made now; its
+   user value is pushed above it. */
+static plan *plan_of(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &plans_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &plans_key);
+    }
+    int plans = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    plan *p = lua_rawget(L, plans) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    if (!p) {
+        lua_pop(L, 1);
+        p = make_plan(L);
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, plans);
+    }
+    lua_remove(L, plans);
+    lua_getiuservalue(L, -1, 1);
+    return p;
+}
+
+/* Lower-cases s[0..n) into out (ASCII letters, as string.lower does here). */
+static void lower(const char *s, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+}
+
+/* A telephone number as fields.lua's parse_phone reads it. */
+static int read_phone(const char *s, size_t len, char out[16])
+{
+    size_t i = 0;
+    while (i < len && is_space((unsigned char)s[i]))
+        i++;
+    bool plus = i < len && s[i] == '+';
+    if (plus)
+        s += i + 1, len -= i + 1;
+    char d[16];
+    int n = small_digits(s, len, d, 15);
+    if (n < 0)
+        return -1;
+    int from = 0;
+    if (plus) {
+        if (n < 2 || d[0] != '4' || d[1] != '4')
+            return -1;
+        from = n > 2 && d[2] == '0' ? 3 : 2;
+    } else if (n >= 4 && memcmp(d, "0044", 4) == 0) {
+        from = n > 4 && d[4] == '0' ? 5 : 4;
+    }
+    int m = 0;
+    if (from > 0)
+        out[m++] = '0';
+    memcpy(out + m, d + from, (size_t)(n - from));
+    m += n - from;
+    return out[0] == '0' && (m == 10 || m == 11) ? m : -1;
+}
+
+static bool nhs_check(const char *d)
+{
+    int sum = 0;
+    for (int i = 0; i < 9; i++)
+        sum += (d[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11)
+        check = 0;
+    return check != 10 && check == d[9] - '0';
+}
+
+/* Reads the text s (at stack index idx) as field pf: pushes the value to
+   store and returns true, or pushes nothing and returns false (the value
+   is wrong, or not a case read here). uv: the plan's user value. */
+static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len)
+{
+    char buf[64];
+    const char *t;
+    size_t n;
+    bool has_cr;
+    switch (pf->kind) {
+    case K_TEXT:
+    case K_LONG_TEXT:
+        if (read_text(s, len, pf->kind == K_LONG_TEXT, &t, &n, &has_cr))
+            return false;
+        push_text(L, idx, len, t, n, has_cr);
+        return true;
+    case K_EMAIL:
+        t = trim(s, len, &n);
+        if (!email_ok(t, n))
+            return false;
+        if (n == len)
+            lua_pushvalue(L, idx);
+        else
+            lua_pushlstring(L, t, n);
+        return true;
+    case K_POSTCODE:
+        if (!read_postcode(s, len, buf))
+            return false;
+        lua_pushstring(L, buf);
+        return true;
+    case K_NHS: {
+        if (small_digits(s, len, buf, 10) != 10 || !nhs_check(buf))
+            return false;
+        lua_pushlstring(L, buf, 10);
+        return true;
+    }
+    case K_DATE:
+        if (!read_date(s, len, buf))
+            return false;
+        lua_pushlstring(L, buf, 10);
+        return true;
+    case K_PHONE: {
+        int m = read_phone(s, len, buf);
+        if (m < 0)
+            return false;
+        lua_pushlstring(L, buf, (size_t)m);
+        return true;
+    }
+    case K_CHOICE:
+    case K_BOOLEAN: {
+        t = trim(s, len, &n);
+        if (pf->kind == K_BOOLEAN) {
+            static const char *const yes[] = { "yes", "y", "true", "1", "on", NULL };
+            static const char *const no[] = { "no", "n", "false", "0", "off", NULL };
+            if (n > 5)
+                return false;
+            lower(t, n, buf);
+            buf[n] = '\0';
+            for (int k = 0; yes[k]; k++) {
+                if (strcmp(buf, yes[k]) == 0 || strcmp(buf, no[k]) == 0) {
+                    lua_pushboolean(L, strcmp(buf, yes[k]) == 0);
+                    return true;
+                }
+            }
+            return false;
+        }
+        lua_rawgeti(L, uv, nf + i + 1);        /* option_set */
+        lua_pushlstring(L, t, n);
+        if (lua_rawget(L, -2) == LUA_TSTRING) {
+            lua_remove(L, -2);
+            return true;
+        }
+        lua_pop(L, 1);
+        luaL_Buffer b;
+        lower(t, n, luaL_buffinitsize(L, &b, n));
+        luaL_pushresultsize(&b, n);
+        if (lua_rawget(L, -2) == LUA_TSTRING) {
+            lua_remove(L, -2);
+            return true;
+        }
+        lua_pop(L, 2);
+        return false;
+    }
+    case K_LUA:
+        break;
+    }
+    return false;
+}
+
+/* The checks of fields.check that pf's plan covers, on the value on top. */
+static bool checks_pass(lua_State *L, const planned *pf, const char *today)
+{
+    if (pf->min_length >= 0 || pf->max_length >= 0) {
+        size_t len;
+        const char *v = lua_tolstring(L, -1, &len);
+        double chars = 0;
+        for (size_t i = 0; i < len; i++)
+            chars += ((unsigned char)v[i] & 0xC0) != 0x80;
+        if ((pf->min_length >= 0 && chars < pf->min_length) || (pf->max_length >= 0 && chars > pf->max_length))
+            return false;
+    }
+    if (pf->min != NO_BOUND || pf->max != NO_BOUND) {
+        const char *v = lua_tostring(L, -1);
+        if (pf->min != NO_BOUND && strcmp(v, pf->min == TODAY ? today : pf->min_date) < 0)
+            return false;
+        if (pf->max != NO_BOUND && strcmp(v, pf->max == TODAY ? today : pf->max_date) > 0)
+            return false;
+    }
+    return true;
+}
+
+/* read_fields(fields, values, clean, types, today) -> todo, recheck
+   Reads a new record's values as Entity:validate would, for the fields
+   and values a plan covers, into clean. Returns two bit sets (bit i-1:
+   field i): the fields left to read in Lua, and those read here that
+   Lua must still check. -1, 0 when the entity has too many fields. */
+static int l_read_fields(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 5);
+    plan *p = plan_of(L);
+    int uv = lua_gettop(L);
+    if (p->n < 0) {
+        lua_pushinteger(L, -1);
+        lua_pushinteger(L, 0);
+        return 2;
+    }
+    lua_Integer todo = 0, recheck = 0;
+    char today[16] = "";
+    size_t charged = 0;
+    for (int i = 0; i < p->n; i++) {
+        const planned *pf = &p->f[i];
+        lua_Integer bit = (lua_Integer)1 << i;
+        if (pf->kind == K_LUA) {
+            todo |= bit;
+            continue;
+        }
+        lua_rawgeti(L, uv, i + 1);             /* name */
+        lua_pushvalue(L, -1);
+        int type = lua_gettable(L, 2);         /* values[name] */
+        if (type != LUA_TSTRING) {
+            if (type != LUA_TNIL || pf->required || pf->has_default)
+                todo |= bit;
+            lua_settop(L, uv);
+            continue;
+        }
+        size_t len, n;
+        const char *s = lua_tolstring(L, -1, &len);
+        charged += len / BYTES_PER_STEP + 1;
+        trim(s, len, &n);
+        if (n == 0) {                          /* only spaces: no value */
+            if (pf->required)
+                todo |= bit;
+            lua_settop(L, uv);
+            continue;
+        }
+        if (!read_value(L, pf, i, p->n, uv, uv + 2, s, len)) {
+            todo |= bit;
+            lua_settop(L, uv);
+            continue;
+        }
+        if ((pf->min == TODAY || pf->max == TODAY) && !today[0]) {
+            lua_pushvalue(L, 5);
+            lua_call(L, 0, 1);
+            snprintf(today, sizeof today, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+            lua_pop(L, 1);
+        }
+        if (pf->lua_check || !checks_pass(L, pf, today))
+            recheck |= bit;
+        lua_remove(L, -2);                     /* name, value */
+        lua_rawset(L, 3);
+    }
+    bo_sandbox_charge(L, (unsigned)charged);
+    lua_pushinteger(L, todo);
+    lua_pushinteger(L, recheck);
+    return 2;
 }
 
 /* record(n) -> a new table with room for n fields (no rehash as it fills) */
@@ -298,6 +766,7 @@ int bo_lfields_open(lua_State *L)
         { "date", l_date },
         { "postcode", l_postcode },
         { "email", l_email },
+        { "read_fields", l_read_fields },
         { NULL, NULL },
     };
     luaL_newlib(L, fns);

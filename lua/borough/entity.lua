@@ -54,7 +54,7 @@ local types = fields.types
 -- Kept in locals: validate runs for every field of every row of an import.
 local type, byte, find = type, string.byte, string.find
 local check, required_message = fields.check, fields.required_message
-local new_record = borough._fields.record
+local new_record, read_fields = borough._fields.record, borough._fields.read_fields
 
 local M = {}
 local registry = {}      -- name -> entity
@@ -557,8 +557,16 @@ function Entity:validate(values, existing)
   end
   local fs = self.fields
   local clean, errors = new_record(#fs + 3), nil    -- + id and timestamps, added on insert
+  -- A new record's values given as text are read and checked in C first
+  -- (core/lfields.c: the common case, and every row of an import). Bit
+  -- i-1 of `todo` marks field i as left to the loop below (other types
+  -- and values, and every wrong value, so messages come from fields.lua),
+  -- of `recheck` one read there that the second loop must still check.
+  local todo, recheck = -1, 0
+  if not existing then todo, recheck = read_fields(fs, values, clean, types, fields.today) end
   local nchecked = 0
   for i = 1, #fs do
+    if todo ~= -1 and todo & (1 << (i - 1)) == 0 then goto next end
     local f = fs[i]
     local name = f.name
     local raw = values[name]
@@ -581,14 +589,17 @@ function Entity:validate(values, existing)
         if f.validated then nchecked = nchecked + 1 end
       end
     end
+    ::next::
   end
   -- Checks that may look at other fields run once every field is read.
   local own_id = existing and existing.id or -1
-  for i = 1, nchecked > 0 and #fs or 0 do
+  local checking = todo == -1 and -1 or todo | recheck
+  for i = 1, (nchecked > 0 or recheck ~= 0) and #fs or 0 do
     local f = fs[i]
     local v = clean[f.name]
     -- (On an update, a field not given keeps its value and is not checked again.)
-    if v ~= nil and f.validated and (not existing or values[f.name] ~= nil) then
+    if v ~= nil and f.validated and (checking == -1 or checking & (1 << (i - 1)) ~= 0)
+       and (not existing or values[f.name] ~= nil) then
       local why = f.checks and check(f, v, clean) or nil
       if not why and f.type == "reference" then
         local target = registry[f.to]
