@@ -21,6 +21,7 @@
 --   Residents:find{ nhs_number = "..." } -> the first record that matches | nil
 --   Residents:where(conditions, opts)   -> records, page
 --   Residents:count(conditions)         -> n
+--   Residents:count_by("field", conds)  -> { value = n, ... }
 --   Residents:search(text, opts)        -> records, page
 --   Residents:update(id, changes)       -> record | nil, errors
 --   Residents:delete(id)                -> true | nil, message
@@ -1018,6 +1019,23 @@ function Entity:count(conds)
   if not conditions(self, conds or {}, parts, args, "") or not within_rules(self, parts, args, "") then return 0 end
   local sql = self.sql.count .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
   return db.one(sql, table.unpack(args, 1, args.n)).n
+end
+
+--- How many records matching conditions have each value of field name:
+-- a table value -> n (records with no value count under "").
+function Entity:count_by(name, conds)
+  local f = self.field[name]
+  if not f or f.encrypted then
+    error(("%s:count_by: '%s' is not a field that can be counted by (encrypted fields cannot)")
+          :format(self.name, tostring(name)), 2)
+  end
+  local parts, args = {}, { n = 0 }
+  local out = {}
+  if not conditions(self, conds or {}, parts, args, "") or not within_rules(self, parts, args, "") then return out end
+  local sql = "SELECT " .. quote(name) .. " AS \"v\", count(*) AS \"n\" FROM " .. quote(self.name)
+              .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "") .. " GROUP BY " .. quote(name)
+  for _, r in ipairs(db.query(sql, table.unpack(args, 1, args.n))) do out[r.v == nil and "" or r.v] = r.n end
+  return out
 end
 
 -- Search text as an FTS5 query: each word (letters and digits) a quoted

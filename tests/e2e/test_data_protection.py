@@ -116,6 +116,11 @@ APP = lua('''
       return borough.json(out)
     end)
     app:get("/download", function(req) return A:download() end)
+    app:get("/by-portfolio", function(req)
+      local out = {}
+      for k, n in pairs(A:count_by("portfolio")) do out[tostring(k)] = n end
+      return borough.json(out)
+    end)
     app:post("/apps", { csrf = false }, function(req) return answer(A:create(json.decode(req.body))) end)
     app:post("/apps/:id", { csrf = false }, function(req)
       return answer(A:update(req.params.id, json.decode(req.body)))
@@ -491,6 +496,9 @@ def row_rules_hide_other_portfolios_everywhere():
         assert get_json(p, "/grants/apps", "b")["ids"] == [2, 3]
         assert get_json(p, "/grants/apps", "admin")["ids"] == [1, 2, 3]
         assert get_json(p, "/grants/apps")["ids"] == [] and get_json(p, "/grants/apps")["count"] == 0
+        # Counts by value too (a workflow's cases in each state).
+        assert get_json(p, "/grants/by-portfolio", "a") == {"1": 1}
+        assert get_json(p, "/grants/by-portfolio", "admin") == {"1": 1, "2": 2}
         # A lookup by an encrypted value stays inside the rules too.
         assert get_json(p, "/grants/apps?account=31926819", "a")["ids"] == [1]
         # Detail: guessed ids of the other portfolio answer 404, like ids that do not exist.
