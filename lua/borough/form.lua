@@ -237,12 +237,14 @@ local function raw_value(item, req, previous)
 end
 
 -- Errors in the entity's shape (a list of { field, message } and a map),
--- with an href to the field of each (the first box of a date).
-local function error_list(form, errs)
+-- with an href to the field of each (the first box of a date). With
+-- only_form, errors about fields the form does not show are left out (a
+-- page of a flow checks its own fields; the others are checked when sent).
+local function error_list(form, errs, only_form)
   local list = {}
   for _, e in ipairs(errs) do
     local item = form.item[e.field]
-    if item or e.field == "" then
+    if item or e.field == "" or not only_form then
       local href = item and ("#" .. item.id .. (item.as == "date" and "-day" or "")) or nil
       list[#list + 1] = { field = e.field, text = e.message, href = href }
       list[e.field] = list[e.field] or e.message
@@ -275,7 +277,7 @@ function Form:read(req, existing)
     if not refused[e.field] then all[#all + 1] = e end
   end
   if #all > 0 then
-    local list = error_list(self, all)
+    local list = error_list(self, all, true)
     if #list > 0 then return nil, list, raw end
   end
   local names, values = {}, {}
@@ -442,6 +444,10 @@ end
 -- and redirects to opts.redirect (a URL, or a function of the record).
 function Form:mount(app, path, opts)
   opts = opts or {}
+  if not opts.done and not self.entity then
+    error(("%s: form:mount needs done = function(req, values) ... end (the form keeps no entity)")
+          :format(where_called()), 2)
+  end
   local route = M.route_options(opts, self)
   local function page(req, extra)
     local ctx = {}
