@@ -146,6 +146,8 @@ app:get("/referrals/:id", { role = STAFF }, function(req)
     need = m.Needs:find(ref.need), tag = Flow:tag(ref), buttons = Flow:buttons(ref), history = Flow:history_table(ref) })
 end)
 
+app:job("remind_partner", function(args) m.remind_partner(args.referral) end)
+
 Flow:routes(app, { role = STAFF, done = function(ref) return borough.url("/residents/" .. ref.resident) end })
 
 app:get("/search", { role = STAFF }, function(req)

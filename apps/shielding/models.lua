@@ -84,14 +84,24 @@ M.Referrals = borough.entity "referrals" {
 -- Notify's template for a referral (made in GOV.UK Notify; its id here).
 local REFERRAL_TEMPLATE = "5f7d3c1e-2b4a-4c8e-9a61-0d2f8e7b3a10"
 
-local function send_referral(ref)
+-- Emails the partner; on sending, a reminder is queued for two days later.
+local function send_referral(ref, reminder)
   local r, need = M.Residents:find(ref.resident), M.Needs:find(ref.need)
   notify.email {
     email_address = partner_email[ref.partner], template_id = REFERRAL_TEMPLATE,
-    reference = "referral-" .. ref.id,          -- no personal data in the reference
+    reference = "referral-" .. ref.id .. (reminder and "-reminder" or ""),   -- no personal data in it
     personalisation = { name = r.first_name .. " " .. r.last_name, address = r.address, postcode = r.postcode,
-                        phone = r.phone or "none given", need = need.kind, detail = need.note or "" },
+                        phone = r.phone or "none given", need = need.kind, detail = need.note or "",
+                        reminder = reminder and "yes" or "no" },
   }
+  if not reminder then jobs.enqueue("remind_partner", { referral = ref.id }, { delay = 2 * 86400 }) end
+end
+
+--- The job remind_partner (app.lua): reminds the partner of a referral
+-- still not answered.
+function M.remind_partner(id)
+  local ref = M.Referrals:find(id)
+  if ref and ref.state == "sent" then send_referral(ref, true) end
 end
 
 M.ReferralFlow = workflow.define {
@@ -105,7 +115,7 @@ M.ReferralFlow = workflow.define {
   },
   steps = {
     { "send", "Send the referral", from = "new", to = "sent", roles = { "call_handler", "manager" },
-      fields = { "partner" }, after = send_referral },
+      fields = { "partner" }, after = function(ref) send_referral(ref) end },
     { "accept", "Partner accepted", from = "sent", to = "accepted", roles = { "call_handler", "manager" } },
     { "deliver", "Record delivery", from = { "sent", "accepted" }, to = "done",
       roles = { "call_handler", "manager" }, note = true },

@@ -102,6 +102,10 @@ t.test("call -> food need -> referral -> email to the partner in the outbox", fu
   t.eq(body.personalisation.name, "Fiona Food")
   t.eq(body.personalisation.postcode, "LS2 7AB")
   t.eq(body.personalisation.need, "Food parcel")
+  -- and a reminder is queued for two days later, in the same transaction
+  local job = db.one("SELECT args, run_at FROM _borough_jobs WHERE name = 'remind_partner'")
+  t.eq(json.decode(job.args), { referral = ref.id })
+  t.ok(math.abs(job.run_at // 1000 - (os.time() + 2 * 86400)) < 60, "in two days (run_at is in ms)")
   -- the referral page shows its history and the next steps
   page = t.get("/referrals/" .. ref.id)
   t.contains(page.body, "Send the referral (Sent)")
