@@ -1180,36 +1180,49 @@ local function csv_value(f, v)
   return v
 end
 
+-- The CSV lines of records (as borough import reads them back).
+local function csv_rows(e, records)
+  local rows = {}
+  for i, r in ipairs(records) do
+    local values = {}
+    for j, c in ipairs(e.columns) do values[j] = csv_value(e.field[c], r[c]) end
+    rows[i] = values
+  end
+  return rows
+end
+
+-- The pages of a CSV of the records matching conds that the user may read:
+-- a function for borough.download.csv.
+local function csv_pages(e, conds)
+  return function(after)
+    local records = e:where(conds or {}, { after = after, per_page = 500 })
+    return csv_rows(e, records), records[#records] and records[#records].id
+  end
+end
+
 --- The records matching conditions (as in where) that the user may read,
 -- as CSV text: a header of column names (id, the fields, created_at,
 -- updated_at), then a line a record, encrypted fields opened; borough
 -- import reads it back. The export is recorded in the platform audit log.
 function Entity:csv(conds)
   local line = borough.csv.line
-  local out = { line(self.columns) }
-  local after, count = 0, 0
+  local out, pages, after = { line(self.columns) }, csv_pages(self, conds), nil
   repeat
-    local records, page = self:where(conds or {}, { after = after, per_page = 500 })
-    for _, r in ipairs(records) do
-      local values = {}
-      for i, c in ipairs(self.columns) do values[i] = csv_value(self.field[c], r[c]) end
-      out[#out + 1] = line(values)
-      after = r.id
-    end
-    count = count + #records
-  until not page.more
-  platform.log("export", ("%s: %d record%s as CSV"):format(self.name, count, count == 1 and "" or "s"))
+    local rows
+    rows, after = pages(after)
+    for _, row in ipairs(rows) do out[#out + 1] = line(row) end
+  until not after
+  platform.log("export", ("%s: %d record%s as CSV"):format(self.name, #out - 1, #out == 2 and "" or "s"))
   return table.concat(out)
 end
 
---- The CSV of csv(conds) as a response that a browser saves as a file
--- (filename: the entity's name and ".csv" unless given).
+--- The same CSV as a response that a browser saves as a file (filename:
+-- the entity's name and ".csv" unless given), written as it is sent
+-- (borough.download.csv). The download is recorded in the platform audit
+-- log when it starts.
 function Entity:download(conds, filename)
-  filename = (filename or (self.name .. ".csv")):gsub("[^%w%._-]", "_")
-  return { status = 200, body = self:csv(conds), headers = {
-    ["Content-Type"] = "text/csv; charset=utf-8",
-    ["Content-Disposition"] = ('attachment; filename="%s"'):format(filename),
-  } }
+  platform.log("export", ("%s: CSV download"):format(self.name))
+  return require("borough.download").csv(filename or (self.name .. ".csv"), self.columns, csv_pages(self, conds))
 end
 
 --- The errors for a failed write, if SQLite refused it for a duplicate

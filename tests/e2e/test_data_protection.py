@@ -116,6 +116,7 @@ APP = lua('''
       return borough.json(out)
     end)
     app:get("/download", function(req) return A:download() end)
+    app:get("/csv", function(req) return borough.text(A:csv({ business = { contains = req.query.q } })) end)
     app:get("/by-portfolio", function(req)
       local out = {}
       for k, n in pairs(A:count_by("portfolio")) do out[tostring(k)] = n end
@@ -537,7 +538,12 @@ def row_rules_hide_other_portfolios_everywhere():
         assert [line.split(",")[0] for line in lines[1:]] == ["2"], lines
         assert lines[1].startswith("2,Bolt Cycles,2,31926819,200000,,"), lines
         assert g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' ORDER BY id DESC LIMIT 1") == \
-            [("b@council.example", "applications: 1 record as CSV")]
+            [("b@council.example", "applications: CSV download")]
+        r = call(p, "GET", "/grants/csv?q=c", "a")       # Bolt Cycles and Crux Books match too, but are b's
+        lines = r.text.split("\r\n")
+        assert len(lines) == 3 and lines[2] == "" and lines[1].startswith("1,Acme Bakery Ltd,1,31926819,601613,9434765919,"), lines
+        assert g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' ORDER BY id DESC LIMIT 1") == \
+            [("a@council.example", "applications: 1 record as CSV")]
 
 
 @test
