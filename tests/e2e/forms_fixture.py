@@ -76,6 +76,13 @@ borough.flow {
   done = { title = "Application sent", text = "We will contact you." },
 }:mount(app, "/apply", { public = true })
 
+local Evidence = borough.form {
+  { "evidence", "file", required = true, question = "Upload your evidence",
+    files = { max = 2000, types = { "png", "pdf" } } },
+}
+Evidence:mount(app, "/evidence", { title = "Evidence", public = true,
+  done = function(req, values) return borough.json(values) end })
+
 borough.pages(app, "/cases", M.Cases, { role = "staff", columns = { "title", "team" } })
 
 -- A flow that keeps no entity: its own fields, and what to do when sent.

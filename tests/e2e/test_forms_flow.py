@@ -477,6 +477,42 @@ def a_flow_without_an_entity_runs_its_submit_in_the_transaction():
         assert db(s, "SELECT count(*) AS n FROM _borough_drafts")[0]["n"] == 0
 
 
+def multipart(fields, files):
+    boundary = "----borough-test-boundary"
+    out = b""
+    for k, v in fields.items():
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (boundary, k, v)).encode()
+    for k, (name, data) in files.items():
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n" % (boundary, k, name)).encode() + data + b"\r\n"
+    out += ("--%s--\r\n" % boundary).encode()
+    return {"Content-Type": "multipart/form-data; boundary=" + boundary}, out
+
+
+@test
+def a_file_field_uploads_with_its_limits():
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+    with Server(TREE) as s:
+        b = Browser(s.port)
+        page = b.get("/fx/evidence")
+        t = page.text
+        assert 'enctype="multipart/form-data"' in t and 'class="govuk-file-upload" id="evidence" name="evidence" type="file"' in t, t
+        token = re.search(r'name="csrf_token" value="([^"]+)"', t).group(1)
+        for name, data, message in (("nothing.png", None, "Select evidence"),
+                                    ("page.png", b"<html><script>x</script></html>", "The selected file must be a PDF or PNG"),
+                                    ("big.png", png + b"\0" * 3000, "The selected file must be smaller than 1 KB")):
+            files = {"evidence": (name, data)} if data else {}
+            h, body = multipart({"csrf_token": token}, files)
+            r = b.request("POST", "/fx/evidence", h, body)
+            assert r.status == 200, r
+            assert summary_links(r.text) == [("#evidence", message)], (name, summary_links(r.text))
+        h, body = multipart({"csrf_token": token}, {"evidence": ("scan.png", png)})
+        r = b.request("POST", "/fx/evidence", h, body)
+        assert r.status == 200 and re.fullmatch(r'\{"evidence":"[0-9a-f]{64}\.png"\}', r.text), r.text
+        h, body = multipart({}, {"evidence": ("scan.png", png)})
+        assert b.request("POST", "/fx/evidence", h, body).status == 403
+
+
 @test
 def the_draft_cookie_is_secure_over_https():
     certs = tempfile.mkdtemp(prefix="borough-forms-tls-")
