@@ -84,14 +84,14 @@ local defaults = {
 local function split(entry, where)
   if type(entry) == "string" then return { entry }, {} end
   if type(entry) ~= "table" or type(entry[1]) ~= "string" then
-    error(where .. ": each field is a name or a table such as { \"name\", \"text\", ... }", 0)
+    error(where .. " each field is a name or a table such as { \"name\", \"text\", ... }", 0)
   end
   local decl, ui = {}, {}
   for k, v in pairs(entry) do
     local want = presentation[k]
     if want then
       if want ~= true and type(v) ~= want then
-        error(("%s: %s.%s must be a %s"):format(where, entry[1], k, want), 0)
+        error(("%s %s.%s must be a %s"):format(where, entry[1], k, want), 0)
       end
       ui[k] = v
     else
@@ -99,7 +99,7 @@ local function split(entry, where)
     end
   end
   if ui.as and not widgets[ui.as] then
-    error(("%s: %s.as must be one of input, textarea, radios, select, checkbox, date, file"):format(where, entry[1]), 0)
+    error(("%s %s.as must be one of input, textarea, radios, select, checkbox, date, file"):format(where, entry[1]), 0)
   end
   return decl, ui
 end
@@ -137,7 +137,7 @@ function M.new(a, b)
     spec = a or {}
     e = spec.entity
   end
-  if type(spec) ~= "table" then error(where .. ": borough.form expects a table of fields", 2) end
+  if type(spec) ~= "table" then error(where .. " borough.form expects a table of fields", 0) end
   local form = setmetatable({ entity = e, items = {}, item = {}, submit = spec.submit }, Form)
   local entries = {}
   for i, entry in ipairs(spec) do entries[i] = entry end
@@ -151,17 +151,21 @@ function M.new(a, b)
   if e then
     for i, d in ipairs(decls) do
       if not e.field[d[1]] then
-        error(("%s: %s has no field '%s'"):format(where, e.name, d[1]), 0)
+        error(("%s %s has no field '%s'"):format(where, e.name, d[1]), 0)
       end
       if d[2] ~= nil then
-        error(("%s: %s.%s comes from the entity: give only presentation options (question, hint, as, ...)")
+        error(("%s %s.%s comes from the entity: give only presentation options (question, hint, as, ...)")
               :format(where, e.name, d[1]), 0)
       end
       decls[i] = e.field[d[1]]
     end
     form.checker = e
   else
-    form.checker = entity.fieldset("form", decls)
+    local ok, checker = pcall(entity.fieldset, "form", decls)
+    if not ok then     -- the declaration's mistake, at the app's line
+      error(where .. " " .. tostring(checker):gsub("^%S+:%d+: ", ""), 0)
+    end
+    form.checker = checker
     for i, d in ipairs(decls) do decls[i] = form.checker.field[d[1]] end
   end
   for i, f in ipairs(decls) do
@@ -445,8 +449,8 @@ end
 function Form:mount(app, path, opts)
   opts = opts or {}
   if not opts.done and not self.entity then
-    error(("%s: form:mount needs done = function(req, values) ... end (the form keeps no entity)")
-          :format(where_called()), 2)
+    error(("%s form:mount needs done = function(req, values) ... end (the form keeps no entity)")
+          :format(where_called()), 0)
   end
   local route = M.route_options(opts, self)
   local function page(req, extra)
@@ -544,10 +548,10 @@ end
 function M.flow(spec)
   local where = where_called()
   if type(spec) ~= "table" or type(spec.name) ~= "string" or not spec.name:find("^[%w_-]+$") then
-    error(where .. ": borough.flow needs name = \"...\" (letters, digits, - and _)", 2)
+    error(where .. " borough.flow needs name = \"...\" (letters, digits, - and _)", 0)
   end
   if type(spec.pages) ~= "table" or #spec.pages == 0 then
-    error(where .. ": borough.flow needs pages = { ... }", 2)
+    error(where .. " borough.flow needs pages = { ... }", 0)
   end
   local flow = setmetatable({ name = spec.name, entity = spec.entity, pages = {}, page = {},
                               check = spec.check or {}, done = spec.done or {}, on_submit = spec.submit,
@@ -586,13 +590,13 @@ function M.flow(spec)
     end
     page.slug = page.slug:gsub("_", "-")
     if page.slug == "check" or page.slug == "done" or flow.page[page.slug] then
-      error(("%s: borough.flow: a page may not be called '%s'"):format(where, page.slug), 2)
+      error(("%s borough.flow: a page may not be called '%s'"):format(where, page.slug), 0)
     end
     flow.pages[#flow.pages + 1] = page
     flow.page[page.slug] = page
   end
   if flow.reference_field and not flow.form.checker.field[flow.reference_field] then
-    error(("%s: borough.flow: reference = \"%s\" is not a field"):format(where, flow.reference_field), 2)
+    error(("%s borough.flow: reference = \"%s\" is not a field"):format(where, flow.reference_field), 0)
   end
   return flow
 end

@@ -28,7 +28,10 @@
 -- names, or id, created_at, updated_at; the first links to the record);
 -- fields (the form's fields, as borough.form takes them; all by default);
 -- show (the fields of the details page; all by default); per_page (25);
--- create = false, edit = false (no such pages); delete = true.
+-- create = false, edit = false (no such pages); delete = true; workflow
+-- (a borough.workflow of this entity whose path is this path): the details
+-- page shows the state, the steps the person may take now and the history,
+-- and the step pages are added (see borough/workflow.lua).
 
 local govuk = require "borough.govuk"
 local form = require "borough.form"
@@ -42,11 +45,11 @@ local M = {}
 local system = { id = "ID", created_at = "Created", updated_at = "Updated" }
 
 -- A column's field (nil for id and the timestamps) and its heading.
-local function column(e, name)
+local function column(e, name, where)
   local f = e.field[name]
   if f then return f, f.label end
   if system[name] then return nil, system[name] end
-  error(("borough.pages: %s has no field '%s'"):format(e.name, tostring(name)), 4)
+  error(("%s borough.pages: %s has no field '%s'"):format(where or "", e.name, tostring(name)), 0)
 end
 
 local function cell_html(e, name, record, ui)
@@ -93,6 +96,12 @@ function M.mount(app, path, e, opts)
   end
   path = path:gsub("/+$", "")
   local route = { public = opts.public, role = opts.role }
+  local flow = opts.workflow
+  if flow and (flow.entity ~= e or flow.path ~= path) then
+    error(("borough.pages: the workflow is of %s at %s, not of %s at %s"):format(flow.entity.name, flow.path,
+          e.name, path), 2)
+  end
+  if flow then flow:routes(app, { role = opts.role }) end
   local entry_form = form.new(e, opts.fields or {})
   local file_route = form.route_options(opts, entry_form)
   local label = e.label
@@ -108,7 +117,9 @@ function M.mount(app, path, e, opts)
     for i = 1, math.min(4, #e.fields) do columns[i] = e.fields[i].name end
   end
   local sortable = {}
-  for _, c in ipairs(columns) do column(e, c); sortable[c] = true end
+  local where = borough._where(2)
+  for _, c in ipairs(columns) do column(e, c, where); sortable[c] = true end
+  for _, name in ipairs(opts.show or {}) do column(e, name, where) end
   local shown = opts.show
   if not shown then
     shown = {}
@@ -230,6 +241,7 @@ function M.mount(app, path, e, opts)
       edit = can_edit and { href = url("/" .. r.id .. "/edit"), text = t("pages.edit", { label = label }) } or nil,
       delete = can_delete and { href = url("/" .. r.id .. "/delete"), text = t("pages.delete", { label = label }) } or nil,
       saved = req.query.saved == "1" and t("pages.saved", { label = label }) or nil,
+      state = flow and flow:tag(r), steps = flow and flow:buttons(r), history = flow and flow:history_table(r),
     })
   end)
 

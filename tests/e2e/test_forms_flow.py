@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, query  # noqa: E402
+from lib import test, run, Server, query, ROOT  # noqa: E402
 from formlib import Browser, staff_browser  # noqa: E402
 
 from forms_fixture import TREE  # noqa: E402
@@ -535,6 +535,34 @@ def the_draft_cookie_is_secure_over_https():
             assert cookie.endswith("; HttpOnly; SameSite=Lax; Secure"), cookie
     finally:
         shutil.rmtree(certs, ignore_errors=True)
+
+
+@test
+def declaration_mistakes_name_the_line_of_app_lua():
+    head = 'local app = borough.app { title = "B" }\nlocal E = borough.entity "things" { { "name", "text" } }\n'
+    cases = [
+        ('borough.flow { name = "x", entity = E, pages = { "nmae" } }:mount(app, "/x")', 3,
+         "things has no field 'nmae'"),
+        ('borough.pages(app, "/t", E, { columns = { "nope" } })', 3, "borough.pages: things has no field 'nope'"),
+        ('local F = borough.form { { "name", "txt" } }', 3, "form.name: unknown field type 'txt'"),
+        ('borough.form(E, { { "name", as = "slider" } })', 3, "name.as must be one of input, textarea"),
+        ('borough.form { { "name", "text" } }:mount(app, "/f")', 3, "form:mount needs done"),
+        ('borough.flow { name = "x", entity = E, pages = { "name" }, reference = "ref" }', 3,
+         'reference = "ref" is not a field'),
+    ]
+    tmp = tempfile.mkdtemp(prefix="borough-forms-check-")
+    try:
+        for code, line, message in cases:
+            app = os.path.join(tmp, "b")
+            os.makedirs(app, exist_ok=True)
+            with open(os.path.join(app, "app.lua"), "w") as f:
+                f.write(head + code + "\nreturn app\n")
+            p = subprocess.run([os.environ.get("BOROUGH", os.path.join(ROOT, "borough")), "check", app],
+                               capture_output=True, text=True)
+            out = p.stdout + p.stderr
+            assert p.returncode == 1 and ("%s/app.lua:%d: " % (app, line)) in out and message in out, (code, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
