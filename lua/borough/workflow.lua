@@ -149,6 +149,9 @@ function M.define(spec)
   end
   if #flow.states == 0 then error(what .. ": give at least one state", 0) end
   flow.initial = flow.states[1].name
+  -- A case made without flow:start (a generated form, an import) starts there too.
+  local sf = e.field[flow.state_field]
+  if sf.default == nil then sf.default = flow.initial end
   for i, s in ipairs(spec.steps or {}) do
     local step = { name = s[1], label = s[2] or s[1], to = s.to, roles = list_of(s.roles),
                    fields = s.fields or {}, note = s.note, after = s.after, from = {} }
