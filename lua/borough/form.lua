@@ -606,7 +606,9 @@ function Flow:load(req)
   local id = req.cookies[COOKIE]
   if not id or not id:find("^%x+$") or #id ~= 32 then return nil, { values = {}, answered = {} } end
   local data = drafts.load(id, self.name)
-  local draft = data and json.decode(data) or nil
+  -- An id with no draft (expired, or made up) is not reused: a new draft gets a new id.
+  if not data then return nil, { values = {}, answered = {} } end
+  local draft = json.decode(data)
   if type(draft) ~= "table" then draft = { values = {}, answered = {} } end
   draft.values = draft.values or {}
   draft.answered = draft.answered or {}

@@ -288,6 +288,15 @@ def a_draft_survives_a_reload_and_a_server_restart():
         con.commit()
         con.close()
         assert 'value="Grace Hopper"' not in b.get("/fx/apply/name").text
+        # an id the server did not make (or whose draft is gone) is replaced, not adopted
+        made_up = "0123456789abcdef0123456789abcdef"
+        b.cookies["borough_draft"] = made_up
+        answer(b, "name", {"full_name": "Eve"})
+        assert b.cookies["borough_draft"] != made_up
+        assert db(s, "SELECT count(*) AS n FROM _borough_drafts WHERE id = ?", made_up)[0]["n"] == 0
+        for bad in ("../../etc", "x" * 5000, "%00"):
+            b.cookies["borough_draft"] = bad
+            assert b.get("/fx/apply/name").status == 200
     finally:
         s.stop()
 
