@@ -33,6 +33,17 @@
 --     pages = { "service", { "rating", as = "radios" }, "comments", "email" },
 --   }:mount(app, "/give-feedback", { public = true })
 --
+-- The functions (docs/apps.md, "Forms", "One thing per page", has more):
+--   borough.form(spec), borough.form(Entity [, spec])  -> a form
+--   form:read(req [, existing])      -> values | nil, errors, raw
+--   form:show(req, ctx)              -> the page (views/borough/form.html)
+--   form:html{ values, raw, errors, submit, action }  -> the <form> alone
+--   form:field_html(name, value, error [, heading])    -> one field's component
+--   form:mount(app, path, opts)      -> GET and POST routes
+--   borough.form.form_value(field, stored), .display(field, stored), .reference()
+--   borough.flow(spec)               -> a flow; flow:mount(app, path, opts),
+--                                       flow:answers(req)
+--
 -- Presentation options of a field (besides the entity's own options):
 --   question      the label or legend shown (the field's label by default)
 --   hint          hint text under it
