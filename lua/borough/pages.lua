@@ -57,7 +57,7 @@ local function cell_html(e, name, record, ui)
   local v = record[name]
   if f then return tostring(form.display(f, v, ui)) end
   if v == nil then return "" end
-  if name ~= "id" then v = tostring(v):gsub("T", " "):gsub("Z$", " UTC") end
+  if name ~= "id" then v = fields.format_datetime(tostring(v)) end
   return escape(tostring(v))
 end
 
@@ -118,7 +118,10 @@ function M.mount(app, path, e, opts)
   end
   local sortable = {}
   local where = borough._where(2)
-  for _, c in ipairs(columns) do column(e, c, where); sortable[c] = true end
+  for _, c in ipairs(columns) do
+    column(e, c, where)
+    sortable[c] = not (e.field[c] and e.field[c].encrypted)   -- sealed values have no order
+  end
   for _, name in ipairs(opts.show or {}) do column(e, name, where) end
   local shown = opts.show
   if not shown then
@@ -151,7 +154,7 @@ function M.mount(app, path, e, opts)
       local _, heading = column(e, c)
       local now = sort == c and (desc and "descending" or "ascending") or "none"
       local flip = { q = text, sort = c, dir = (sort == c and not desc) and "desc" or nil }
-      head[i] = {
+      head[i] = not sortable[c] and { text = heading } or {
         html = ('<a class="govuk-link borough-sort" href="%s">%s</a>%s'):format(escape(url(query(flip))), escape(heading),
           now == "none" and "" or (now == "ascending" and ' <span aria-hidden="true">▲</span>' or ' <span aria-hidden="true">▼</span>')),
         attributes = { ["aria-sort"] = now },

@@ -131,6 +131,7 @@ APP = lua('''
       return borough.json({ ok = ok or false, why = why })
     end)
     app:get("/history/:id", function(req) return borough.json(A:history(req.params.id)) end)
+    borough.pages(app, "/pages", A, { public = true, columns = { "business", "account_number" }, delete = true })
     return app
 ''')
 
@@ -530,6 +531,14 @@ def row_rules_hide_other_portfolios_everywhere():
         # History of a record outside the rules is empty.
         assert get_json(p, "/grants/history/2", "a") == []
         assert len(get_json(p, "/grants/history/1", "a")) == 2
+        # Generated pages follow the rules; an encrypted column is shown but not sortable.
+        r = call(p, "GET", "/grants/pages", "b")
+        assert r.status == 200 and "Bolt Cycles" in r.text and "Acme" not in r.text and "31926819" in r.text, r.text
+        assert "sort=account_number" not in r.text and "sort=business" in r.text
+        assert call(p, "GET", "/grants/pages?sort=account_number", "admin").status == 200
+        for page in ("/grants/pages/1", "/grants/pages/1/edit", "/grants/pages/1/delete"):
+            assert call(p, "GET", page, "b").status == 404, page
+        assert call(p, "GET", "/grants/pages/2/edit", "b").status == 200
         # The in-app download: only the records the user may read, opened, and audited.
         r = call(p, "GET", "/grants/download", "b")
         assert r.status == 200 and r.header("Content-Disposition") == 'attachment; filename="applications.csv"'
