@@ -211,6 +211,19 @@ function fields.format_date(iso)
   return ("%d %s %d"):format(tonumber(d), month_names[tonumber(m)], tonumber(y))
 end
 
+--- "2024-04-01T09:30:00Z" (UTC) -> "1 April 2024 at 10:30am" (UK time), as GOV.UK writes times.
+function fields.format_datetime(iso)
+  local y, mo, d, h, mi, sec = iso:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)Z$")
+  if not y then return iso end
+  local t = days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
+            + tonumber(mi) * 60 + tonumber(sec)
+  t = t + fields.uk_offset(t)
+  local yy, mm, dd = civil_from_days(t // 86400)
+  local hour, minute = t % 86400 // 3600, t % 3600 // 60
+  local clock = ("%d:%02d%s"):format((hour + 11) % 12 + 1, minute, hour < 12 and "am" or "pm")
+  return ("%d %s %d at %s"):format(dd, month_names[mm], yy, clock)
+end
+
 local function iso_date(y, m, d)
   return ("%04d-%02d-%02d"):format(y, m, d)
 end

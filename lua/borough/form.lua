@@ -219,7 +219,7 @@ function M.display(f, v, ui)
   local ty, s = f.type, nil
   if ty == "money" and math.type(v) == "integer" then s = fields.format_money(v)
   elseif ty == "date" and type(v) == "string" then s = fields.format_date(v)
-  elseif ty == "datetime" and type(v) == "string" then s = (v:gsub("T", " "):gsub("Z$", " UTC"))
+  elseif ty == "datetime" and type(v) == "string" then s = fields.format_datetime(v)
   elseif ty == "boolean" then s = v and t("form.yes") or t("form.no")
   elseif ty == "choice" and ui and ui.items and ui.items[v] then s = ui.items[v]
   elseif ty == "reference" then

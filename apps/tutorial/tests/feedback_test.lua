@@ -69,6 +69,7 @@ t.test("staff see the feedback in a list, and each response", function()
   local list = t.get("/responses")
   t.eq(list.status, 200)
   t.contains(list.body, "ABC1234D")
+  t.match(list.body, "%d+ %a+ %d%d%d%d at %d+:%d%d[ap]m")      -- when it was sent, in UK time
   t.contains(t.get("/responses?q=spaces").body, "ABC1234D")
   local one = t.get("/responses/" .. f.id)
   t.contains(one.body, "Not enough spaces")
