@@ -624,6 +624,41 @@ def the_audit_chain_verifies_and_catches_an_edited_deleted_or_inserted_row():
 
 
 @test
+def the_chain_does_not_fork_when_workers_and_processes_log_at_once():
+    import threading
+    g = Grants()
+    g.server.workers = 2
+    with g:
+        g.seed()
+        errors = []
+
+        def reader():
+            for _ in range(15):
+                r = call(g.port, "GET", "/grants/apps/1", "admin")
+                if r.status != 200:
+                    errors.append(r.status)
+
+        def exporter(i):
+            r = borough("export", "grants", os.path.join(g.server.tmp, "x%d" % i), "--data", g.data)
+            if r.returncode != 0:
+                errors.append(r.stderr)
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        threads += [threading.Thread(target=exporter, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+    reads = g.platform("SELECT count(*) FROM platform_audit WHERE action = 'read encrypted'")[0][0]
+    assert reads >= 60, reads
+    ids = [r[0] for r in g.platform("SELECT id FROM platform_audit ORDER BY id")]
+    assert ids == list(range(1, len(ids) + 1))
+    r = borough("audit", "verify", "--data", g.data)
+    assert r.returncode == 0, r.stderr
+
+
+@test
 def rows_logged_before_the_chain_are_chained_by_its_migration():
     tmp = tempfile.mkdtemp(prefix="borough-dp-")
     try:
