@@ -94,7 +94,11 @@ int bo_lcsv_push_file(lua_State *L, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* reader:next() -> row, line | false, line, message, column | nil */
+/* reader:next() -> row, line | false, line, message, column | nil
+   reader:next(into, names) -> into, line, count | the same false... | nil:
+   field i goes to into[names[i]] when names[i] is a string (an import's
+   columns straight into the values it checks); count is the record's
+   number of fields, for the caller to compare with #names. */
 static int reader_next(lua_State *L)
 {
     lcsv_reader *r = luaL_checkudata(L, 1, READER_MT);
@@ -112,6 +116,24 @@ static int reader_next(lua_State *L)
         lua_pushstring(L, rec.error);
         lua_pushinteger(L, (lua_Integer)rec.column);
         return 4;
+    }
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_settop(L, 3);
+        lua_Integer n = luaL_len(L, 3);
+        for (size_t i = 0; i < r->csv.nfields && (lua_Integer)i < n; i++) {
+            if (lua_rawgeti(L, 3, (lua_Integer)i + 1) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pushlstring(L, bo_csv_field_ptr(&r->csv, i), r->csv.fields[i].len);
+            lua_settable(L, 2);
+        }
+        lua_pushvalue(L, 2);
+        lua_pushinteger(L, (lua_Integer)rec.line);
+        lua_pushinteger(L, (lua_Integer)r->csv.nfields);
+        return 3;
     }
     lua_createtable(L, (int)r->csv.nfields, 0);
     for (size_t i = 0; i < r->csv.nfields; i++) {
@@ -131,11 +153,19 @@ static int reader_position(lua_State *L)
     return 2;
 }
 
+/* The iterator of rows(): a generic for passes the last row as a second
+   argument, which is not next's `into`. */
+static int rows_next(lua_State *L)
+{
+    lua_settop(L, 1);
+    return reader_next(L);
+}
+
 /* borough.csv.rows(text): for row, line, err, column in ... */
 static int l_rows(lua_State *L)
 {
     l_reader(L);
-    lua_pushcfunction(L, reader_next);
+    lua_pushcfunction(L, rows_next);
     lua_insert(L, -2);
     return 2;
 }

@@ -7,6 +7,8 @@
  *       row is an array of strings; for a record that could not be read,
  *       row is false, err says why and column is the 1-based field.
  *   local r = borough.csv.reader(text); r:next() -> row, line | false, line, err, column | nil
+ *   r:next(into, names) -> into, line, count | (the same): field i stored
+ *       as into[names[i]] where names[i] is a string; count: the fields read
  *   r:position() -> bytes read, total bytes
  *   borough.csv.line{ "a", "b,c" } -> 'a,"b,c"\r\n'
  *

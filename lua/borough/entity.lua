@@ -566,7 +566,7 @@ function Entity:validate(values, existing)
   local todo, recheck = -1, 0
   if not existing then todo, recheck = read_fields(fs, values, clean, types, fields.today) end
   local nchecked = 0
-  for i = 1, #fs do
+  for i = 1, todo ~= 0 and #fs or 0 do
     if todo ~= -1 and todo & (1 << (i - 1)) == 0 then goto next end
     local f = fs[i]
     local name = f.name
@@ -596,6 +596,7 @@ function Entity:validate(values, existing)
   local own_id = existing and existing.id or -1
   local checking = todo == -1 and -1 or todo | recheck
   for i = 1, (nchecked > 0 or recheck ~= 0) and #fs or 0 do
+    if checking ~= -1 and checking >> (i - 1) == 0 then break end    -- none left to check
     local f = fs[i]
     local v = clean[f.name]
     -- (On an update, a field not given keeps its value and is not checked again.)

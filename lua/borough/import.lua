@@ -116,7 +116,11 @@ function M.run(e, source, opts)
   local max_rejects = opts.max_rejects or 1000
   local on_reject, progress = opts.on_reject, opts.progress
   local ncols = #header
-  local values = {}
+  -- Each row's fields go straight into values, by the names of the fields
+  -- (or id and timestamps) their columns are for.
+  local values, names = {}, {}
+  for i = 1, ncols do names[i] = cols[i].field or false end
+  local kept = index.id or index.created_at or index.updated_at
   local batch_ids, nbatch = json.array({}), 0     -- the records of this batch, to index for search
 
   local function reject(at, column, message)
@@ -127,28 +131,27 @@ function M.run(e, source, opts)
     end
   end
 
-  local function system_value(row, name)
-    local i = index[name]
-    if not i or not row[i]:find("%S") then return nil end
+  local function system_value(name)
+    local s = index[name] and values[name]
+    if not s or not s:find("%S") then return nil end
     local f = system[name]
-    return fields.types[f.type].parse(f, row[i])
+    return fields.types[f.type].parse(f, s)
   end
 
-  -- One data row: checked, then inserted or reported.
-  local function import_row(row, at)
-    if #row ~= ncols then
+  -- One data row (its count fields in values): checked, then inserted or reported.
+  local function import_row(at, count)
+    if count ~= ncols then
       summary.rejected = summary.rejected + 1
-      reject(at, "", ("The row has %d field%s but the header has %d"):format(#row, #row == 1 and "" or "s", ncols))
+      reject(at, "", ("The row has %d field%s but the header has %d"):format(count, count == 1 and "" or "s", ncols))
       return
     end
-    for i = 1, ncols do
-      local field = cols[i].field
-      if field then values[field] = row[i] end
+    local id, id_err, created, created_err, updated, updated_err
+    if kept then
+      id, id_err = system_value("id")
+      created, created_err = system_value("created_at")
+      updated, updated_err = system_value("updated_at")
+      if id and id <= 0 then id, id_err = nil, "ID must be a whole number above 0" end
     end
-    local id, id_err = system_value(row, "id")
-    local created, created_err = system_value(row, "created_at")
-    local updated, updated_err = system_value(row, "updated_at")
-    if id and id <= 0 then id, id_err = nil, "ID must be a whole number above 0" end
     local clean, errors = e:validate(values)
     if clean and not (id_err or created_err or updated_err) then
       local ok, record = pcall(e._insert, e, clean, id, created, updated, true)
@@ -176,7 +179,7 @@ function M.run(e, source, opts)
     for i = 1, nbatch do batch_ids[i] = nil end
     nbatch = 0
     for _ = 1, BATCH do
-      local row, at, bad, column = reader:next()
+      local row, at, count_or_why, column = reader:next(values, names)
       if row == nil then
         e:_index(batch_ids)
         return false
@@ -184,9 +187,9 @@ function M.run(e, source, opts)
       summary.rows = summary.rows + 1
       if row == false then
         summary.rejected = summary.rejected + 1
-        reject(at, header[column] and fields.trim(header[column]) or ("column " .. column), bad)
+        reject(at, header[column] and fields.trim(header[column]) or ("column " .. column), count_or_why)
       else
-        import_row(row, at)
+        import_row(at, count_or_why)
       end
       if progress and summary.rows % PROGRESS_EVERY == 0 then
         local read, total = reader:position()
