@@ -312,19 +312,6 @@ static const char *place(lua_State *L, bo_gen *g)
     return lua_pushfstring(L, "%s/%s/%s", g->info->name, entity, field);
 }
 
-/* seal(entity, field, text) -> the sealed value */
-static int p_seal(lua_State *L)
-{
-    bo_gen *g = gen_here(L);
-    size_t n;
-    const char *plain = luaL_checklstring(L, 3, &n);
-    const char *aad = place(L, g);
-    char *sealed = bo_seal(keys_here(L, g), aad, plain, n);
-    lua_pushstring(L, sealed);   /* cannot raise past the free: strings this short fit */
-    free(sealed);
-    return 1;
-}
-
 /* A buffer holding opened text: wiped, then freed. */
 static int plain_gc(lua_State *L)
 {
@@ -335,6 +322,35 @@ static int plain_gc(lua_State *L)
     return 0;
 }
 
+/* Pushes an empty buffer owned by the state (its __gc wipes and frees
+   it), so nothing leaks if pushing its content raises. */
+static bo_buf *push_owned_buf(lua_State *L)
+{
+    bo_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    bo_buf_init(b);
+    if (luaL_newmetatable(L, "borough.plain")) {
+        lua_pushcfunction(L, plain_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+/* seal(entity, field, text) -> the sealed value */
+static int p_seal(lua_State *L)
+{
+    bo_gen *g = gen_here(L);
+    size_t n;
+    const char *plain = luaL_checklstring(L, 3, &n);
+    const char *aad = place(L, g);
+    const bo_keyring *k = keys_here(L, g);
+    bo_buf *b = push_owned_buf(L);
+    b->data = bo_seal(k, aad, plain, n);
+    b->len = b->cap = strlen(b->data);
+    lua_pushlstring(L, b->data, b->len);
+    return 1;
+}
+
 /* unseal(entity, field, sealed) -> text | nil, why */
 static int p_unseal(lua_State *L)
 {
@@ -343,13 +359,7 @@ static int p_unseal(lua_State *L)
     const char *sealed = luaL_checklstring(L, 3, &n);
     const char *aad = place(L, g);
     const bo_keyring *k = keys_here(L, g);
-    bo_buf *out = lua_newuserdatauv(L, sizeof *out, 0);   /* its __gc frees it */
-    bo_buf_init(out);
-    if (luaL_newmetatable(L, "borough.plain")) {
-        lua_pushcfunction(L, plain_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    bo_buf *out = push_owned_buf(L);
     char err[256];
     if (bo_unseal(k, aad, sealed, n, out, err, sizeof err) < 0) {
         lua_pushnil(L);
