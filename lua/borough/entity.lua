@@ -55,7 +55,7 @@ local types = fields.types
 -- Kept in locals: validate runs for every field of every row of an import.
 local type, byte, find = type, string.byte, string.find
 local check, required_message = fields.check, fields.required_message
-local new_record, read_fields = borough._fields.record, borough._fields.read_fields
+local new_record, read_fields, pick = borough._fields.record, borough._fields.read_fields, borough._fields.pick
 
 local M = {}
 local registry = {}      -- name -> entity
@@ -460,7 +460,7 @@ end
 -- encrypted ones sealed, then the blind indexes. Returns the new n.
 local function insert_values(e, clean, args, n)
   local names = e.names
-  for i = 1, #names do args[n + i] = clean[names[i]] end
+  pick(clean, names, args, n)          -- args[n + i] = clean[names[i]]
   if not e.encrypted[1] then return n + #names end
   for _, f in ipairs(e.encrypted) do args[n + f.position] = seal(e, f, clean[f.name]) end
   n = n + #names
@@ -1227,8 +1227,9 @@ function Entity:download(conds, filename)
 end
 
 --- The errors for a failed write, if SQLite refused it for a duplicate
--- (for borough.import); nil otherwise.
+-- or the create rule refused it (for borough.import); nil otherwise.
 function Entity:_constraint_errors(msg)
+  if msg == refused(self, "add") then return add_error(nil, nil, msg) end    -- the create rule said no
   return constraint_errors(self, msg)
 end
 

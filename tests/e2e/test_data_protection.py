@@ -131,6 +131,10 @@ APP = lua('''
       return borough.json({ ok = ok or false, why = why })
     end)
     app:get("/history/:id", function(req) return borough.json(A:history(req.params.id)) end)
+    app:post("/upload", { csrf = false }, function(req)
+      local summary, err = A:import(req.body, { skip_bad_rows = true })
+      return borough.json(summary or { error = err })
+    end)
     borough.pages(app, "/pages", A, { public = true, columns = { "business", "account_number" }, delete = true })
     return app
 ''')
@@ -520,6 +524,15 @@ def row_rules_hide_other_portfolios_everywhere():
         assert r.status == 422 and "You cannot change this application" in r.text, r.text
         r = call(p, "POST", "/grants/apps/1", "a", {"business": "Acme Bakery Ltd"})
         assert r.status == 200, r.text
+        # An upload page's import checks the create rule row by row.
+        c = Client(p)
+        r = c.request("POST", "/grants/upload", headers={"Cookie": "borough_session=" + TOKENS["a"],
+                      "Content-Type": "text/csv"},
+                      body=b"business,portfolio,account_number\r\nMine,1,12345678\r\nTheirs,2,12345678\r\n")
+        c.close()
+        summary = json.loads(r.body)
+        assert summary["imported"] == 1 and summary["rejected"] == 1, summary
+        assert g.rows("SELECT count(*) FROM applications WHERE business = 'Theirs'")[0][0] == 0
         # Create: only into one's own portfolio.
         r = call(p, "POST", "/grants/apps", "a", {"business": "Sneaky", "portfolio": 2})
         assert r.status == 422 and "You cannot add this application" in r.text, r.text
