@@ -55,7 +55,7 @@ local types = fields.types
 -- Kept in locals: validate runs for every field of every row of an import.
 local type, byte, find = type, string.byte, string.find
 local check, required_message = fields.check, fields.required_message
-local new_record, read_fields, pick = borough._fields.record, borough._fields.read_fields, borough._fields.pick
+local new_record, read_fields = borough._fields.record, borough._fields.read_fields
 
 local M = {}
 local registry = {}      -- name -> entity
@@ -460,7 +460,7 @@ end
 -- encrypted ones sealed, then the blind indexes. Returns the new n.
 local function insert_values(e, clean, args, n)
   local names = e.names
-  pick(clean, names, args, n)          -- args[n + i] = clean[names[i]]
+  for i = 1, #names do args[n + i] = clean[names[i]] end
   if not e.encrypted[1] then return n + #names end
   for _, f in ipairs(e.encrypted) do args[n + f.position] = seal(e, f, clean[f.name]) end
   n = n + #names
