@@ -11,6 +11,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "notify.h"
+#include "crypto.h"
 #include "platformdb.h"
 
 #include <errno.h>
@@ -905,6 +906,19 @@ static int open_platform_db(const char *data_dir)
     return 0;
 }
 
+/* Loads the data folder's keys (crypto.h), making data/keys at the first
+   start, so a key file others can read stops the server before it listens
+   rather than the first request that opens an encrypted field. */
+static int load_keys(const char *data_dir)
+{
+    char err[512];
+    if (!bo_keyring_shared(data_dir, err, sizeof err)) {
+        bo_log(BO_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 int bo_server_run(const bo_config *cfg)
 {
     bo_server *s = bo_calloc(1, sizeof *s);
@@ -931,7 +945,7 @@ int bo_server_run(const bo_config *cfg)
         bo_log(BO_LOG_ERROR, NULL, "%s", err);
         goto out;
     }
-    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0)
+    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0 || load_keys(cfg->data_dir) < 0)
         goto out;
     s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
     if (!s->catalog) {

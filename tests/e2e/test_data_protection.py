@@ -434,6 +434,21 @@ def an_app_whose_blind_indexes_use_another_key_does_not_load():
 
 
 @test
+def the_key_file_is_made_at_first_start_and_must_be_the_owners_alone():
+    g = Grants()
+    with g:
+        pass
+    keys = os.path.join(g.data, "keys")
+    assert os.stat(keys).st_mode & 0o777 == 0o600
+    with open(keys) as f:
+        assert re.match(r"^1 [0-9a-f]{64}\n$", f.read())
+    os.chmod(keys, 0o644)
+    r = subprocess.run([BOROUGH, "serve", g.server.apps_dir, "--listen", "127.0.0.1:0", "--data", g.data],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "must be readable by its owner only (chmod 600" in r.stdout + r.stderr, r
+
+
+@test
 def nonsense_declarations_are_refused_with_the_line():
     cases = [
         ('{ "n", "integer", encrypted = true }', "cannot be encrypted: a integer is stored as a number"),
