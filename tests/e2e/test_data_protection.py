@@ -584,6 +584,31 @@ def row_rules_hide_other_portfolios_everywhere():
 
 
 @test
+def a_person_signed_in_through_the_sign_in_page_sees_only_their_portfolio():
+    with Grants() as g:
+        g.seed()
+        c = Client(g.port)
+        try:
+            r = c.get("/grants/_account/sign-in")
+            assert r.status == 200, r
+            cookie = "; ".join(v.split(";")[0] for v in r.headers.get("set-cookie", []))
+            token = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
+            body = "csrf_token=%s&email=a%%40council.example&password=a+long+fake+passphrase+1234" % token
+            r = c.request("POST", "/grants/_account/sign-in", body=body.encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+            assert r.status in (302, 303), (r, r.text)
+            session = [v.split(";")[0] for v in r.headers.get("set-cookie", []) if v.startswith("borough_session=")]
+            assert session, r
+            headers = {"Cookie": session[0]}
+            r = c.request("GET", "/grants/apps", headers=headers)
+            assert json.loads(r.body)["ids"] == [1], r.text
+            assert c.request("GET", "/grants/apps/2", headers=headers).status == 404
+            assert c.request("GET", "/grants/apps/1", headers=headers).status == 200
+        finally:
+            c.close()
+
+
+@test
 def the_cli_export_opens_encrypted_fields_and_is_audited():
     g = Grants()
     with g:
