@@ -50,7 +50,7 @@ app:post("/upload", { role = MANAGERS, max_body = 20 * 1024 * 1024,
   if not file then problem = "Select the shielding list (a CSV file)" elseif file.error then problem = file.message end
   local summary, why
   if not problem then
-    summary, why = Residents:import(file, { skip_bad_rows = true, mapping = { ["Flags"] = "flags" } })
+    summary, why = Residents:import(file, { skip_bad_rows = true })
     problem = why
   end
   return borough.view("upload", { title = "Upload the shielding list", error = problem, summary = summary },
