@@ -20,7 +20,8 @@ t.test("every page needs sign-in, and the right role", function()
     { "POST", "/residents/" .. id .. "/call", CALLERS }, { "GET", "/visits", VISITORS },
     { "GET", "/residents/" .. id .. "/visit", VISITORS }, { "POST", "/residents/" .. id .. "/visit", VISITORS },
     { "GET", "/residents/" .. id, ALL }, { "GET", "/referrals/" .. ref.id, ALL },
-    { "GET", "/referrals/" .. ref.id .. "/steps/send", CALLERS }, { "GET", "/search?q=test", ALL },
+    { "GET", "/referrals/" .. ref.id .. "/steps/send", CALLERS },
+    { "POST", "/referrals/" .. ref.id .. "/steps/send", CALLERS }, { "GET", "/search?q=test", ALL },
     { "GET", "/export.csv", MANAGERS },
   }
   -- signed out: sent to sign in (or refused, for a form post)
