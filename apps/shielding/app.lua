@@ -33,9 +33,7 @@ app:get("/", { role = STAFF }, function(req)
 end)
 
 app:get("/dashboard", { role = MANAGERS }, function(req)
-  local counts = m.counts()
-  return borough.view("dashboard", { title = "Dashboard", counts = counts,
-    overdue = Flow:overdue({ per_page = 10 }), flow = Flow })
+  return borough.view("dashboard", { title = "Dashboard", counts = m.counts(), overdue = Flow:overdue({ per_page = 10 }) })
 end)
 
 -- Importing the government's list -------------------------------------------
