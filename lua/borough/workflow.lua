@@ -357,22 +357,27 @@ function Flow:step_url(case, step_name)
 end
 
 --- A button for each step the user may take now: a step with fields or a
--- note links to its page; one without posts at once.
+-- note links to its page; one without posts at once. One form holds them
+-- all (each posting button names its step with formaction), so they line
+-- up as one GOV.UK button group.
 function Flow:buttons(case, user)
-  local out = {}
+  local out, action = {}, nil
   for i, step in ipairs(self:steps_for(case, user)) do
     local classes = i > 1 and "govuk-button--secondary" or nil
+    local url = self:step_url(case, step.name)
     if #step.fields > 0 or step.note then
-      out[#out + 1] = tostring(govuk.button { text = step.label, href = self:step_url(case, step.name),
-                                              classes = classes })
+      out[i] = tostring(govuk.button { text = step.label, href = url, classes = classes })
     else
-      out[#out + 1] = '<form method="post" action="' .. borough.escape(self:step_url(case, step.name)) .. '">'
-        .. tostring(borough.csrf_field()) .. tostring(govuk.button { text = step.label, classes = classes })
-        .. "</form>"
+      action = action or url
+      out[i] = tostring(govuk.button { text = step.label, classes = classes,
+                                       attributes = url ~= action and { formaction = url } or nil })
     end
   end
   if #out == 0 then return view.safe("") end
-  return view.safe('<div class="govuk-button-group">' .. table.concat(out) .. "</div>")
+  local group = '<div class="govuk-button-group">' .. table.concat(out) .. "</div>"
+  if not action then return view.safe(group) end
+  return view.safe('<form method="post" action="' .. borough.escape(action) .. '">'
+                   .. tostring(borough.csrf_field()) .. group .. "</form>")
 end
 
 -- "2024-04-01T09:30:00Z" -> "1 April 2024 10:30" (UK time).

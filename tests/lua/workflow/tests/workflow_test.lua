@@ -143,6 +143,7 @@ t.test("the step pages: the form, its errors, and the move (signed in)", functio
   local show = m:get("/complaints/" .. c.id)
   t.contains(show.body, '<form method="post" action="/complaints/complaints/' .. c.id .. '/steps/close">')
   t.contains(show.body, "govuk-button--secondary")
+  t.contains(show.body, 'formaction="/complaints/complaints/' .. c.id .. '/steps/reopen"')   -- one form, two steps
   r = m:submit(show, {}, "/complaints/complaints/" .. c.id .. "/steps/close")
   t.eq(r.status, 303)
   t.eq(Complaints:find(c.id).state, "closed")
