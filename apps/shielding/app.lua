@@ -129,7 +129,9 @@ app:get("/residents/:id", { role = STAFF }, function(req)
       ref.need_kind = m.Needs:find(ref.need).kind
       ref.tag, ref.buttons = Flow:tag(ref), Flow:buttons(ref)
     end
-    ctx.title, ctx.referrals, ctx.roles = r.first_name .. " " .. r.last_name, referrals, req.user.roles
+    local roles = req.user.roles
+    ctx.title, ctx.referrals = r.first_name .. " " .. r.last_name, referrals
+    ctx.can_call, ctx.can_visit = roles.call_handler and r.status == "to_call", roles.visiting_officer and r.status == "to_visit"
     ctx.nhs = r.nhs_number:gsub("^(%d%d%d)(%d%d%d)", "%1 %2 ")      -- 999 000 0018, as the NHS writes it
     ctx.calls = m.Calls:where({ resident = r.id }, { order = "-id", per_page = 100 })
     ctx.visits = m.Visits:where({ resident = r.id }, { order = "-id", per_page = 100 })
