@@ -9,28 +9,18 @@ Needs chromium and tests/browser/node_modules (axe-core, playwright-core,
 pinned by tests/browser/package-lock.json): `make deps` installs them, and
 this test runs tools/deps.sh itself when they are missing.
 """
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, ROOT, write_tree, SLOW  # noqa: E402
+from lib import test, run, Server, ROOT, write_tree  # noqa: E402
 from formlib import add_staff, STAFF, PASSWORD  # noqa: E402
 from forms_fixture import TREE  # noqa: E402
+from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
-BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 OUT = os.path.join(ROOT, "build", "a11y")
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def ensure_tools():
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.path.exists(chromium) or not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "axe-core")):
-        subprocess.run([os.path.join(ROOT, "tools", "deps.sh")], check=True)
-    assert os.path.exists(chromium), "no chromium at " + chromium
 
 
 def apps_folder():
@@ -106,21 +96,11 @@ def every_page_state_has_no_axe_violations():
             steps = flow_steps()
             steps += staff_steps(s, "tutorial") + staff_steps(s, "fx")
             steps += generated_steps()
-            scenario = os.path.join(s.tmp, "scenario.json")
-            with open(scenario, "w") as f:
-                json.dump({"base": "http://127.0.0.1:%d" % s.port, "tags": TAGS, "steps": steps}, f)
-            shutil.rmtree(OUT, ignore_errors=True)
-            p = subprocess.run(["node", os.path.join(BROWSER_DIR, "a11y.js"), scenario, OUT],
-                               capture_output=True, text=True, timeout=300 * SLOW, cwd=BROWSER_DIR)
-            assert p.returncode == 0, p.stderr[-3000:]
-            pages = json.loads(p.stdout)["pages"]
+            pages = run_scenario(s.port, steps, OUT)
     finally:
         shutil.rmtree(apps, ignore_errors=True)
-    problems = []
+    problems = violations(pages)
     for page in pages:
-        print("     %-36s %-48s %s" % (page["name"], page["url"].split("/", 3)[-1][:48], page["title"][:60]))
-        for v in page["violations"]:
-            problems.append("%s: %s (%s, %s): %s" % (page["name"], v["id"], v["impact"], v["help"], v["nodes"][:3]))
         assert os.path.getsize(os.path.join(OUT, page["name"] + ".png")) > 1000
     assert len(pages) == 24, [p["name"] for p in pages]
     # the states the flow went through really are those states

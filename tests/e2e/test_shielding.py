@@ -7,16 +7,17 @@ a call handler signs in, takes the next resident, records a call with a
 food need and sends the referral; a visiting officer on a phone-sized
 screen records a visit. No axe violation on any of those pages;
 screenshots in build/a11y-shielding/."""
-import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, borough, Server, SLOW  # noqa: E402
+from lib import test, run, borough, Server  # noqa: E402
+from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -54,17 +55,8 @@ def a_dirty_list_imports_with_exactly_the_bad_rows_rejected():
         assert text.count("not UTF-8") == counts["latin1"], text
 
 
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PASSWORD = "a long fake password 7391"
 HANDLER, OFFICER = "callum.caller@example.org", "vera.visitor@example.org"
-
-
-def browser_tools():
-    browser_dir = os.path.join(ROOT, "tests", "browser")
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.path.exists(chromium) or not os.path.isdir(os.path.join(browser_dir, "node_modules", "axe-core")):
-        subprocess.run([os.path.join(ROOT, "tools", "deps.sh")], check=True)
-    return browser_dir
 
 
 def sign_in(email):
@@ -74,7 +66,7 @@ def sign_in(email):
 
 @test
 def a_call_and_a_visit_in_chromium_with_no_axe_violations():
-    browser_dir = browser_tools()
+    ensure_tools()
     apps = tempfile.mkdtemp(prefix="borough-shielding-apps-")
     out_dir = os.path.join(ROOT, "build", "a11y-shielding")
     try:
@@ -86,7 +78,8 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
                         "999 000 0018,Ada,Lovelace,10/12/1940,1 High Street,LS1 4AB,07700 900001,lives alone,to_call\n"
                         "999 000 0026,Alan,Turing,23/06/1942,2 High Street,LS1 4AB,07700 900002,,to_call\n"
                         "999 000 0034,Grace,Hopper,09/12/1936,3 Mill Lane,LS2 7AB,,mobility,to_visit\n")
-            status, out, err = borough("import", os.path.join(apps, "shielding"), "residents", listing, "--data", s.data_dir)
+            status, out, err = borough("import", os.path.join(apps, "shielding"), "residents", listing,
+                                       "--data", s.data_dir)
             assert status == 0, (out, err)
             pw = os.path.join(s.tmp, "password")
             with open(pw, "w") as f:
@@ -113,16 +106,8 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
                 ["click", "a.govuk-button:has-text('Record a visit')"], ["audit", "record-visit-phone"],
                 ["check", "#outcome"], ["click", save], ["audit", "visits-after-phone"],
             ]
-            scenario = os.path.join(s.tmp, "scenario.json")
-            with open(scenario, "w") as f:
-                json.dump({"base": "http://127.0.0.1:%d" % s.port, "tags": TAGS, "steps": steps}, f)
-            shutil.rmtree(out_dir, ignore_errors=True)
-            p = subprocess.run(["node", os.path.join(browser_dir, "a11y.js"), scenario, out_dir],
-                               capture_output=True, text=True, timeout=300 * SLOW, cwd=browser_dir)
-            assert p.returncode == 0, p.stderr[-3000:]
-            pages = {page["name"]: page for page in json.loads(p.stdout)["pages"]}
+            pages = {page["name"]: page for page in run_scenario(s.port, steps, out_dir)}
             db = os.path.join(s.data_dir, "shielding", "app.db")
-            import sqlite3
             con = sqlite3.connect(db)
             states = dict(con.execute("SELECT first_name, status FROM residents").fetchall())
             referral = con.execute("SELECT partner, state FROM referrals").fetchall()
@@ -131,11 +116,7 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
             con.close()
     finally:
         shutil.rmtree(apps, ignore_errors=True)
-    problems = []
-    for name, page in pages.items():
-        print("     %-22s %-40s %s" % (name, page["url"].split("/", 3)[-1][:40], page["title"][:50]))
-        for v in page["violations"]:
-            problems.append("%s: %s (%s, %s): %s" % (name, v["id"], v["impact"], v["help"], v["nodes"][:3]))
+    problems = violations(pages.values())
     assert len(pages) == 10, sorted(pages)
     assert pages["record-call"]["url"].endswith("/call"), pages["record-call"]
     assert pages["record-call-errors"]["title"].startswith("Error: Record a call"), pages["record-call-errors"]
