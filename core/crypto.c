@@ -27,7 +27,13 @@
 typedef struct master_key {
     int id;
     uint8_t key[BO_KEY_BYTES];
+    uint8_t seal_key[BO_KEY_BYTES];    /* derived once, at load: "field encryption" */
+    /* HMAC-SHA-256 under the "blind index" key with its padded key blocks
+       already absorbed: an index costs two SHA-256 blocks, not four. */
+    mbedtls_sha256_context index_inner, index_outer;
 } master_key;
+
+static void derive(const master_key *m, const char *purpose, uint8_t out[BO_KEY_BYTES]);
 
 struct bo_keyring {
     master_key keys[MAX_KEYS];
@@ -187,6 +193,23 @@ static int parse_keyring(bo_keyring *k, const char *text, const char *where, cha
     if (k->count == 0) {
         snprintf(err, errlen, "%s: no keys", where);
         return BO_EINVAL;
+    }
+    for (int i = 0; i < k->count; i++) {
+        master_key *m = &k->keys[i];
+        derive(m, "field encryption", m->seal_key);
+        uint8_t index_key[BO_KEY_BYTES], pad[64];
+        derive(m, "blind index", index_key);
+        for (int j = 0; j < 2; j++) {
+            mbedtls_sha256_context *c = j == 0 ? &m->index_inner : &m->index_outer;
+            memset(pad, j == 0 ? 0x36 : 0x5c, sizeof pad);
+            for (int b = 0; b < BO_KEY_BYTES; b++)
+                pad[b] ^= index_key[b];
+            mbedtls_sha256_init(c);
+            mbedtls_sha256_starts_ret(c, 0);
+            mbedtls_sha256_update_ret(c, pad, sizeof pad);
+        }
+        mbedtls_platform_zeroize(index_key, sizeof index_key);
+        mbedtls_platform_zeroize(pad, sizeof pad);
     }
     return 0;
 }
@@ -386,19 +409,16 @@ void bo_keyring_derive(const bo_keyring *k, const char *purpose, uint8_t out[BO_
 char *bo_seal(const bo_keyring *k, const char *aad, const void *plain, size_t n)
 {
     const master_key *m = &k->keys[k->count - 1];
-    uint8_t key[BO_KEY_BYTES];
-    derive(m, "field encryption", key);
     size_t raw_len = NONCE_BYTES + n + TAG_BYTES;
     uint8_t *raw = bo_malloc(raw_len);
     if (bo_random(raw, NONCE_BYTES) < 0)
         abort();   /* no randomness: nothing may be sealed with a repeated nonce */
     mbedtls_gcm_context gcm;
     mbedtls_gcm_init(&gcm);
-    mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 256);
+    mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, m->seal_key, 256);
     mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, n, raw, NONCE_BYTES, (const uint8_t *)aad,
                               strlen(aad), plain, raw + NONCE_BYTES, TAG_BYTES, raw + NONCE_BYTES + n);
     mbedtls_gcm_free(&gcm);
-    mbedtls_platform_zeroize(key, sizeof key);
     char *text = bo_malloc(32 + (raw_len * 4 + 2) / 3 + 1);
     int prefix = sprintf(text, "bo1.%d.", m->id);
     bo_base64url_encode(raw, raw_len, text + prefix);
@@ -433,16 +453,13 @@ int bo_unseal(const bo_keyring *k, const char *aad, const char *sealed, size_t l
         return BO_EINVAL;
     }
     size_t n = (size_t)raw_len - NONCE_BYTES - TAG_BYTES;
-    uint8_t key[BO_KEY_BYTES];
-    derive(m, "field encryption", key);
     char *plain = bo_buf_reserve(out, n + 1);
     mbedtls_gcm_context gcm;
     mbedtls_gcm_init(&gcm);
-    mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 256);
+    mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, m->seal_key, 256);
     int rc = mbedtls_gcm_auth_decrypt(&gcm, n, raw, NONCE_BYTES, (const uint8_t *)aad, strlen(aad),
                                       raw + NONCE_BYTES + n, TAG_BYTES, raw + NONCE_BYTES, (uint8_t *)plain);
     mbedtls_gcm_free(&gcm);
-    mbedtls_platform_zeroize(key, sizeof key);
     free(raw);
     if (rc != 0) {
         mbedtls_platform_zeroize(plain, n);
@@ -456,16 +473,18 @@ int bo_unseal(const bo_keyring *k, const char *aad, const char *sealed, size_t l
 void bo_blind_index(const bo_keyring *k, const char *context, const void *value, size_t n,
                     char out[BO_BLIND_INDEX_CHARS + 1])
 {
-    uint8_t key[BO_KEY_BYTES], mac[32];
-    derive(&k->keys[k->count - 1], "blind index", key);
-    mbedtls_md_context_t md;
-    mbedtls_md_init(&md);
-    mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
-    mbedtls_md_hmac_starts(&md, key, sizeof key);
-    mbedtls_md_hmac_update(&md, (const uint8_t *)context, strlen(context) + 1);   /* with its NUL */
-    mbedtls_md_hmac_update(&md, value, n);
-    mbedtls_md_hmac_finish(&md, mac);
-    mbedtls_md_free(&md);
-    mbedtls_platform_zeroize(key, sizeof key);
+    /* HMAC(index key, context NUL value), from the key's absorbed pads. */
+    const master_key *m = &k->keys[k->count - 1];
+    uint8_t inner[32], mac[32];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_clone(&c, &m->index_inner);
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)context, strlen(context) + 1);   /* with its NUL */
+    mbedtls_sha256_update_ret(&c, value, n);
+    mbedtls_sha256_finish_ret(&c, inner);
+    mbedtls_sha256_clone(&c, &m->index_outer);
+    mbedtls_sha256_update_ret(&c, inner, sizeof inner);
+    mbedtls_sha256_finish_ret(&c, mac);
+    mbedtls_sha256_free(&c);
     bo_base64url_encode(mac, 16, out);
 }

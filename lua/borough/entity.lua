@@ -407,9 +407,17 @@ local function seal(e, f, v)
   return platform.seal(e.name, f.name, tostring(v))
 end
 
+-- The last index made: a unique check and the insert after it ask for the
+-- same one.
+local last_field, last_value, last_index
+
 local function blind(e, f, v)
   if v == nil or v == NULL then return nil end
-  return platform.blind(e.name, f.name, tostring(v))
+  v = tostring(v)
+  if f ~= last_field or v ~= last_value then
+    last_field, last_value, last_index = f, v, platform.blind(e.name, f.name, v)
+  end
+  return last_index
 end
 
 local function unseal(e, f, sealed, id)
