@@ -148,6 +148,15 @@ TEST(sealed_values_are_bound_and_tamper_evident)
     CHECK_STR(i1, i2);
     CHECK(strcmp(i1, i3) != 0);
     CHECK_EQ_INT(strlen(i1), BO_BLIND_INDEX_CHARS);
+    /* An index is HMAC-SHA-256 under the "blind index" purpose key of
+       "<context> NUL <value>", its first 16 bytes in base64url. */
+    uint8_t ikey[BO_KEY_BYTES], mac[32];
+    bo_keyring_derive(k, "blind index", ikey);
+    const char msg[] = "grants/applications/account\0" "31926819";
+    bo_hmac_sha256(ikey, sizeof ikey, msg, sizeof msg - 1, mac);
+    char expect[BO_BLIND_INDEX_CHARS + 1];
+    bo_base64url_encode(mac, 16, expect);
+    CHECK_STR(i1, expect);
     free(a);
     free(b);
     free(e);
