@@ -78,6 +78,7 @@ local fields = require "borough.fields"
 local govuk = require "borough.govuk"
 local view = require "borough.view"
 local form = require "borough.form"
+local t = require("borough.i18n").t
 
 local M = {}
 local Flow = {}
@@ -280,16 +281,16 @@ function Flow:move(case, step_name, values, opts)
   values = values or {}
   local user = current_user(opts)
   if not M.has_role(user, step.roles) then
-    return nil, one_error("You do not have permission to " .. step.label:lower()), "forbidden"
+    return nil, one_error(t("workflow.forbidden", { step = step.label:lower() })), "forbidden"
   end
   local id = type(case) == "table" and case.id or case
   return db.tx(function()
     local now = self.entity:find(id)      -- read again inside the transaction: no one else moves it meanwhile
-    if not now then return nil, one_error("There is no such " .. self.entity.label), "missing" end
+    if not now then return nil, one_error(t("workflow.missing", { label = self.entity.label })), "missing" end
     local from = now[self.state_field]
     if not (step.from[from] or step.from["*"]) then
-      return nil, one_error(("This %s is %s: it cannot %s now"):format(self.entity.label,
-        self:label(from):lower(), step.label:lower())), "conflict"
+      return nil, one_error(t("workflow.conflict", { label = self.entity.label, state = self:label(from):lower(),
+                                                     step = step.label:lower() })), "conflict"
     end
     local changes, errors = changes_for(self, now, step, values)
     if not changes then return nil, errors, "invalid" end
@@ -396,12 +397,14 @@ function Flow:history_table(case)
     rows[#rows + 1] = {
       { text = uk_time(m.created_at) },
       { text = m.user_name or "" },
-      { text = (step and step.label or (m.step == "start" and "Started" or m.step)) .. " (" .. self:label(m.to_state) .. ")" },
+      { text = (step and step.label or (m.step == "start" and t("workflow.started") or m.step))
+               .. " (" .. self:label(m.to_state) .. ")" },
       { text = m.note or "" },
     }
   end
-  return govuk.table { caption = "History", captionClasses = "govuk-table__caption--m",
-    head = { { text = "When" }, { text = "Who" }, { text = "What" }, { text = "Note" } }, rows = rows }
+  return govuk.table { caption = t("workflow.history"), captionClasses = "govuk-table__caption--m",
+    head = { { text = t("workflow.when") }, { text = t("workflow.who") }, { text = t("workflow.what") },
+             { text = t("workflow.note_column") } }, rows = rows }
 end
 
 -- The inputs of a step's page: its fields as borough.form shows them (the
@@ -416,7 +419,7 @@ local function inputs(step, case, raw, errors)
   end
   if step.note then
     out[#out + 1] = tostring(govuk.textarea { name = "note", id = "note", value = raw.note,
-      label = { text = "Note (optional)", classes = "govuk-label--s" } })
+      label = { text = t("workflow.note"), classes = "govuk-label--s" } })
   end
   return view.safe(table.concat(out))
 end

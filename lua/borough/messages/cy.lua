@@ -109,4 +109,17 @@ return {
   ["pages.saved"] = "Mae’r %{label} wedi’i gadw",
   ["pages.deleted"] = "Mae’r %{label} wedi’i ddileu",
   ["pages.back_to_list"] = "Yn ôl i’r rhestr",
+
+  -- llifoedd gwaith (borough.workflow)
+  ["workflow.note"] = "Nodyn (dewisol)",
+  ["workflow.now"] = "Nawr:",
+  ["workflow.history"] = "Hanes",
+  ["workflow.when"] = "Pryd",
+  ["workflow.who"] = "Pwy",
+  ["workflow.what"] = "Beth",
+  ["workflow.note_column"] = "Nodyn",
+  ["workflow.started"] = "Dechreuwyd",
+  ["workflow.forbidden"] = "Nid oes gennych ganiatâd i %{step}",
+  ["workflow.conflict"] = "Mae’r %{label} hwn yn %{state}: ni ellir %{step} nawr",
+  ["workflow.missing"] = "Nid oes %{label} o’r fath",
 }

@@ -109,4 +109,17 @@ return {
   ["pages.saved"] = "The %{label} has been saved",
   ["pages.deleted"] = "The %{label} has been deleted",
   ["pages.back_to_list"] = "Back to the list",
+
+  -- workflows (borough.workflow)
+  ["workflow.note"] = "Note (optional)",
+  ["workflow.now"] = "Now:",
+  ["workflow.history"] = "History",
+  ["workflow.when"] = "When",
+  ["workflow.who"] = "Who",
+  ["workflow.what"] = "What",
+  ["workflow.note_column"] = "Note",
+  ["workflow.started"] = "Started",
+  ["workflow.forbidden"] = "You do not have permission to %{step}",
+  ["workflow.conflict"] = "This %{label} is %{state}: it cannot %{step} now",
+  ["workflow.missing"] = "There is no such %{label}",
 }

@@ -167,6 +167,9 @@ t.test("generated pages (borough.pages) show the state, the next steps and the h
   t.contains(page.body, "Olu Officer")
   t.contains(page.body, "Crew sent")
   t.contains(t.get("/complaints").body, "answered")
+  page = t.get("/complaints/" .. c.id .. "?lang=cy")              -- the platform's words in Welsh
+  t.contains(page.body, '<caption class="govuk-table__caption govuk-table__caption--m">Hanes</caption>')
+  t.contains(page.body, ">Pryd<")
 end)
 
 t.test("a workflow declared wrongly says where and what", function()
