@@ -371,12 +371,23 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli)
 
     /* A bulk load wants more of the database in memory than a request, and
        no checkpoint between its batches: the log is copied into the
-       database once, at the end. */
+       database once, at the end. The page cache is sized to the file
+       (records take about eight times the bytes of their CSV, with their
+       indexes, search index and audit rows), from 64 MiB to 1 GiB, taken
+       only as pages are used: an import larger than the cache spills
+       pages to the log mid-transaction and reads them back, over and
+       over for the pages of its indexes. Temporary b-trees (the batch of
+       ids the search index takes) stay in memory. */
     bo_db *db = g->db;
     if (db) {
+        long long kib = (long long)st.st_size * 8 / 1024;
+        kib = kib < 64 * 1024 ? 64 * 1024 : kib > 1024 * 1024 ? 1024 * 1024 : kib;
+        char *pragmas = bo_sprintf("PRAGMA cache_size = -%lld; PRAGMA wal_autocheckpoint = 0; "
+                                   "PRAGMA temp_store = MEMORY", kib);
         bool was = bo_db_set_platform(db, true);
-        bo_db_exec_script(db, "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0", err, sizeof err);
+        bo_db_exec_script(db, pragmas, err, sizeof err);
         bo_db_set_platform(db, was);
+        free(pragmas);
     }
     /* A command's import is not held to a request's budget, so the count
        hook that enforces one is not needed either (it costs on every VM

@@ -295,7 +295,9 @@ static bool read_postcode(const char *s, size_t len, char out[9])
         i++;
     if (!ok || i != outward)
         return false;
-    snprintf(out, 9, "%.*s %s", (int)outward, pc, pc + outward);
+    memcpy(out, pc, outward);
+    out[outward] = ' ';
+    memcpy(out + outward + 1, pc + outward, 4);      /* the inward code and its NUL */
     return true;
 }
 
@@ -734,7 +736,11 @@ static int l_read_fields(lua_State *L)
         if ((pf->min == TODAY || pf->max == TODAY) && !today[0]) {
             lua_pushvalue(L, 5);
             lua_call(L, 0, 1);
-            snprintf(today, sizeof today, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+            size_t tlen = 0;
+            const char *t = lua_tolstring(L, -1, &tlen);
+            if (!t || tlen >= sizeof today)
+                return luaL_error(L, "fields.today() did not give a date");
+            memcpy(today, t, tlen + 1);
             lua_pop(L, 1);
         }
         if (pf->lua_check || !checks_pass(L, pf, today))
