@@ -22,6 +22,7 @@
 #include "migrate.h"
 #include "platformdb.h"
 #include "request.h"
+#include "session.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
@@ -410,31 +411,28 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
                    g->paths->data_dir);
 }
 
-/* The platform database of this thread, opened on first use. */
-static _Thread_local bo_db *platform_db;
-static _Thread_local char *platform_db_dir;
-
 /* log(action, detail): a row of the platform audit log (platformdb.h) by
-   whoever is acting now, about this app. Raises if it cannot be written:
-   what must be audited does not happen unaudited. */
+   whoever is acting now, about this app, through the worker's connection
+   to borough.db (a command's call opens one for the row). Raises if it
+   cannot be written: what must be audited does not happen unaudited. */
 static int p_log(lua_State *L)
 {
     const char *action = luaL_checkstring(L, 1), *detail = luaL_optstring(L, 2, NULL);
     bo_gen *g = gen_here(L);
-    push_actor(L, bo_lapi_current(L));
+    bo_request *r = bo_lapi_current(L);
+    push_actor(L, r);
     const char *who = lua_tostring(L, -2);
+    if (!r)
+        r = bo_lapi_task(L);
     char err[512];
-    if (platform_db && strcmp(platform_db_dir, g->paths->data_dir) != 0) {
-        bo_db_close(platform_db);
-        free(platform_db_dir);
-        platform_db = NULL;
-    }
-    if (!platform_db) {
-        if (bo_platformdb_open(&platform_db, g->paths->data_dir, err, sizeof err) < 0)
-            return luaL_error(L, "the platform audit log: %s", err);
-        platform_db_dir = bo_strdup(g->paths->data_dir);
-    }
-    if (bo_platformdb_audit(platform_db, who, action, g->info->name, detail, err, sizeof err) < 0)
+    bo_db *db = r && r->worker ? bo_session_db(r->worker) : NULL, *own = NULL;
+    if (!db && r && r->worker)
+        return luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
+    if (!db && bo_platformdb_open(&own, g->paths->data_dir, err, sizeof err) < 0)
+        return luaL_error(L, "the platform audit log: %s", err);
+    int rc = bo_platformdb_audit(db ? db : own, who, action, g->info->name, detail, err, sizeof err);
+    bo_db_close(own);
+    if (rc < 0)
         return luaL_error(L, "the platform audit log: %s", err);
     return 0;
 }
