@@ -169,6 +169,7 @@ local function declare_field(where, entity, spec)
   end
   if f.encrypted then
     local why = t.sql ~= "TEXT" and ("a %s is stored as a number; only fields kept as text can be"):format(type_name)
+                or type_name == "file" and "only the file's name would be sealed, not the file"
                 or f.index and "index = true would order the ciphertexts; lookup = true indexes equal values"
                 or f.unique and not f.lookup and "it can be unique only through its blind index: add lookup = true"
     if why then

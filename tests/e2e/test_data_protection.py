@@ -455,6 +455,7 @@ def nonsense_declarations_are_refused_with_the_line():
         ('{ "n", "nhs_number", encrypted = true, unique = true }', "unique only through its blind index"),
         ('{ "n", "text", lookup = true }', "lookup is for encrypted fields"),
         ('{ "n", "text", encrypted = true, index = true }', "cannot be encrypted: index = true"),
+        ('{ "n", "file", encrypted = true }', "cannot be encrypted: only the file's name would be sealed"),
     ]
     for field, message in cases:
         models = 'local M = {}\nM.x = borough.entity "x" {\n  ' + field + ',\n}\nreturn M\n'
