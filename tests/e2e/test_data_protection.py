@@ -506,6 +506,16 @@ def encrypting_an_existing_field_seals_its_rows_and_removing_it_needs_encrypted_
     with g:
         assert get_json(g.port, "/grants/apps/1", "admin")["sort_code"] == "601613"
     assert g.rows("SELECT sort_code FROM applications WHERE id = 1")[0][0] == "601613"
+    # Sealed, then taken out of the declarations (the column keeps its data),
+    # then declared encrypted again: the values are not sealed twice.
+    for models in (MODELS, MODELS.replace('{ "sort_code", "sort_code", encrypted = true },', ''), MODELS):
+        with open(models_path, "w") as f:
+            f.write(models)
+        with g:
+            pass
+    assert g.rows("SELECT sort_code FROM applications WHERE id = 1")[0][0].startswith("bo1.1.")
+    with g:
+        assert get_json(g.port, "/grants/apps/1", "admin")["sort_code"] == "601613"
 
 
 @test
