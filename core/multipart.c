@@ -44,7 +44,8 @@ struct bo_multipart {
     int fd;
     unsigned char head[16];     /* its first bytes, for the signature */
     size_t head_len;
-    bool text_ok;               /* valid UTF-8 without control characters so far */
+    bool text_ok;               /* text without control characters so far */
+    bool not_utf8;              /* ... with bytes that are not UTF-8 (Latin-1, Windows-1252) */
     int utf8_left;              /* continuation bytes still expected */
     /* results */
     bo_buf text;
@@ -348,6 +349,7 @@ static int begin_part(bo_multipart *m, const char *hdr, size_t n)
     f->allowed = rule ? rule->types : m->default_types;
     m->head_len = 0;
     m->text_ok = true;
+    m->not_utf8 = false;
     m->utf8_left = 0;
     if (f->name[0] == '\0') {
         m->skip = true;     /* an empty file input: nothing chosen */
@@ -360,16 +362,28 @@ static int begin_part(bo_multipart *m, const char *hdr, size_t n)
 
 /* ---- part data ---- */
 
-/* Follows UTF-8 and control characters over data (a plain-text judge). */
+static bool ends_with_csv(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 4 && strcasecmp(name + n - 4, ".csv") == 0;
+}
+
+/* Follows UTF-8 and control characters over data (a plain-text judge):
+   a control character ends text_ok; a byte that breaks UTF-8 sets not_utf8
+   and is judged afresh. */
 static void judge_text(bo_multipart *m, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n && m->text_ok; i++) {
         unsigned char c = p[i];
         if (m->utf8_left) {
-            if ((c & 0xc0) != 0x80)
-                m->text_ok = false;
-            m->utf8_left--;
-        } else if (c < 0x80) {
+            if ((c & 0xc0) == 0x80) {
+                m->utf8_left--;
+                continue;
+            }
+            m->not_utf8 = true;
+            m->utf8_left = 0;
+        }
+        if (c < 0x80) {
             if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') || c == 0x7f)
                 m->text_ok = false;
         } else if (c >= 0xc2 && c <= 0xdf) {
@@ -379,9 +393,23 @@ static void judge_text(bo_multipart *m, const unsigned char *p, size_t n)
         } else if (c >= 0xf0 && c <= 0xf4) {
             m->utf8_left = 3;
         } else {
-            m->text_ok = false;
+            m->not_utf8 = true;
         }
     }
+}
+
+/* The text type of a judged file, or 0: UTF-8 text is a CSV (by its name)
+   or plain text; a CSV may also be in an older 8-bit encoding, as lists
+   saved by old spreadsheets are: its rows that are not UTF-8 are then
+   refused one by one by the import ("save the file as CSV UTF-8"). */
+static unsigned text_type(const bo_multipart *m, const char *name)
+{
+    if (!m->text_ok)
+        return 0;
+    bool utf8 = !m->not_utf8 && m->utf8_left == 0;
+    if (ends_with_csv(name))
+        return BO_FILE_CSV;
+    return utf8 ? BO_FILE_TXT : 0;
 }
 
 static int part_data(bo_multipart *m, const char *data, size_t n)
@@ -516,12 +544,6 @@ out:
     return type;
 }
 
-static bool ends_with_csv(const char *name)
-{
-    size_t n = strlen(name);
-    return n >= 4 && strcasecmp(name + n - 4, ".csv") == 0;
-}
-
 unsigned bo_file_sniff_fd(int fd, const char *name)
 {
     unsigned char head[16];
@@ -544,9 +566,7 @@ unsigned bo_file_sniff_fd(int fd, const char *name)
         judge_text(&probe, (const unsigned char *)buf, (size_t)r);
         off += r;
     }
-    if (!probe.text_ok || probe.utf8_left)
-        return 0;
-    return ends_with_csv(name) ? BO_FILE_CSV : BO_FILE_TXT;
+    return text_type(&probe, name);
 }
 
 static void end_part(bo_multipart *m)
@@ -570,8 +590,8 @@ static void end_part(bo_multipart *m)
         t = signature_type(m->head, m->head_len);
         if (t == (BO_FILE_DOCX | BO_FILE_XLSX))
             t = zip_type(m->fd);
-        else if (!t && m->text_ok && m->utf8_left == 0)
-            t = ends_with_csv(f->name) ? BO_FILE_CSV : BO_FILE_TXT;
+        else if (!t)
+            t = text_type(m, f->name);
         f->type = t;
         if (!t || !(t & f->allowed))
             f->error = BO_UPLOAD_WRONG_TYPE;

@@ -5,7 +5,8 @@
 //
 // SCENARIO.json: { "base": "http://127.0.0.1:PORT", "tags": [...], "steps": [
 //   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
-//   ["click", "button.govuk-button"], ["viewport", 375, 667], ["audit", "name"] ] }
+//   ["click", "button.govuk-button"], ["viewport", 375, 667], ["upload", "#list", "/tmp/list.csv"],
+//   ["audit", "name"] ] }
 // Every "audit" writes OUT_DIR/<name>.png (the whole page) and records axe's
 // violations for the tags. Prints one JSON object: { pages: [{ name, url,
 // title, violations: [{ id, impact, help, nodes: [html...] }] }] }.
@@ -36,6 +37,8 @@ async function main() {
         await page.fill(a, b);
       } else if (op === "viewport") {
         await page.setViewportSize({ width: a, height: b });    // e.g. [375, 667]: a phone
+      } else if (op === "upload") {
+        await page.setInputFiles(a, b);                         // a file input, a file's path
       } else if (op === "check") {
         await page.check(a);
       } else if (op === "select") {

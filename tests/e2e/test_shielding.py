@@ -56,7 +56,7 @@ def a_dirty_list_imports_with_exactly_the_bad_rows_rejected():
 
 
 PASSWORD = "a long fake password 7391"
-HANDLER, OFFICER = "callum.caller@example.org", "vera.visitor@example.org"
+HANDLER, OFFICER, MANAGER = "callum.caller@example.org", "vera.visitor@example.org", "mina.manager@example.org"
 
 
 def sign_in(email):
@@ -81,11 +81,19 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
             status, out, err = borough("import", os.path.join(apps, "shielding"), "residents", listing,
                                        "--data", s.data_dir)
             assert status == 0, (out, err)
+            dirty = os.path.join(s.tmp, "dirty.csv")
+            gen = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_shielding.py"), "40",
+                                  "--dirty", "0.3", "--seed", "5", "--report"], capture_output=True, check=True)
+            with open(dirty, "wb") as f:
+                f.write(gen.stdout)
+            dirt = {k: int(v) for k, v in (kv.split("=") for kv in gen.stderr.decode().split())}
+            assert dirt["latin1"] > 0, dirt
             pw = os.path.join(s.tmp, "password")
             with open(pw, "w") as f:
                 f.write(PASSWORD + "\n")
             for email, name, role in ((HANDLER, "Callum Caller", "call_handler"),
-                                      (OFFICER, "Vera Visitor", "visiting_officer")):
+                                      (OFFICER, "Vera Visitor", "visiting_officer"),
+                                      (MANAGER, "Mina Manager", "manager")):
                 assert borough("user", "add", email, "--name", name, "--password-file", pw,
                                "--data", s.data_dir)[0] == 0
                 assert borough("user", "role", email, "shielding", role, "--data", s.data_dir)[0] == 0
@@ -105,25 +113,37 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
                 ["goto", "/shielding/visits"], ["audit", "visits-phone"],
                 ["click", "a.govuk-button:has-text('Record a visit')"], ["audit", "record-visit-phone"],
                 ["check", "#outcome"], ["click", save], ["audit", "visits-after-phone"],
+                ["goto", "/shielding/_account/sign-out"], ["click", "form button.govuk-button"],
+                ["viewport", 1024, 768],
+            ] + sign_in(MANAGER) + [
+                ["goto", "/shielding/dashboard"], ["audit", "dashboard"],
+                ["goto", "/shielding/upload"], ["audit", "upload"],
+                ["upload", "#list", dirty], ["click", save], ["audit", "upload-rejects"],
+                ["goto", "/shielding/referrals/1"], ["audit", "referral"],
             ]
             pages = {page["name"]: page for page in run_scenario(s.port, steps, out_dir)}
             db = os.path.join(s.data_dir, "shielding", "app.db")
             con = sqlite3.connect(db)
-            states = dict(con.execute("SELECT first_name, status FROM residents").fetchall())
+            states = dict(con.execute("SELECT first_name, status FROM residents WHERE id <= 3").fetchall())
             referral = con.execute("SELECT partner, state FROM referrals").fetchall()
             outbox = con.execute("SELECT recipient FROM _borough_outbox").fetchall()
             visits = con.execute("SELECT outcome, officer FROM visits").fetchall()
+            residents = con.execute("SELECT count(*) FROM residents").fetchone()[0]
             con.close()
     finally:
         shutil.rmtree(apps, ignore_errors=True)
     problems = violations(pages.values())
-    assert len(pages) == 10, sorted(pages)
+    assert len(pages) == 14, sorted(pages)
     assert pages["record-call"]["url"].endswith("/call"), pages["record-call"]
     assert pages["record-call-errors"]["title"].startswith("Error: Record a call"), pages["record-call-errors"]
     assert states == {"Ada": "reached", "Alan": "to_call", "Grace": "visited"}, states
     assert referral == [("Food bank", "sent")], referral
     assert outbox == [("referrals@foodbank.example.org",)], outbox
     assert visits == [("Spoke to resident", "Vera Visitor")], visits
+    # the dirty list (Latin-1 rows included) uploaded: every clean row in, every dirty one listed
+    assert pages["upload-rejects"]["title"].startswith("Upload the shielding list"), pages["upload-rejects"]
+    bad = dirt["bad_nhs"] + dirt["no_postcode"] + dirt["duplicate"] + dirt["latin1"]
+    assert residents == 3 + 40 - bad, (residents, dirt)
     assert not problems, "\n".join(problems)
 
 

@@ -147,6 +147,10 @@ TEST(judges_types_from_the_content)
         { "x.csv", S("a\0b"), 0 },
         { "x.txt", S("\xc3("), 0 },                    /* not UTF-8 */
         { "x.txt", S("caf\xc3"), 0 },                  /* cut in a character */
+        { "x.csv", S("Zo\xeb,Smith\n"), BO_FILE_CSV },   /* a CSV saved as Latin-1: its rows judged by the import */
+        { "x.csv", S("caf\xc3"), BO_FILE_CSV },
+        { "x.csv", S("Zo\xeb\x01"), 0 },               /* control characters: not text in any encoding */
+        { "x.txt", S("Zo\xeb"), 0 },
         { "x.exe", S("MZ\x90\0"), 0 },
         { "x.docx", S("PK\x03\x04 not really a zip"), 0 },
     };

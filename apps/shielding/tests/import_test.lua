@@ -26,17 +26,19 @@ t.test("the upload page imports the good rows and lists the rejects", function()
     .. S.nhs(102):sub(1, 9) .. "0" .. ",Bad,Check,01/01/1950,2 High Street,LS1 4AB,,\r\n"      -- line 3
     .. S.nhs(103) .. ",No,Postcode,01/01/1950,3 High Street,,,\r\n"                             -- line 4
     .. S.nhs(101) .. ",Ada,Again,10/12/1940,1 High Street,LS1 4AB,,\r\n"                         -- line 5: duplicate
+    .. S.nhs(104) .. ",Zo\xEB,Latin,01/01/1950,4 High Street,LS1 4AB,,\r\n"                      -- line 6: Latin-1
     .. S.nhs(105) .. ",Isaac,O\u{2019}Brien,01/01/1950,5 High Street,LS1 4AB,,\r\n"
     .. "  " .. S.nhs(106) .. "  ,  Grace\t,Hopper  ,01/01/1950,6 High Street, ls1 4ab ,,\r\n"
   local r = upload(page, csv)
   t.eq(r.status, 200, r.body:match('govuk%-error%-message">(.-)</p>'))
   t.contains(r.body, "3 residents added")
-  t.contains(r.body, "3 rows could not be added")
+  t.contains(r.body, "4 rows could not be added")
   t.match(r.body, '<td class="govuk%-table__cell">3</td>%s*<td class="govuk%-table__cell">[^<]*</td>'
                   .. '<td class="govuk%-table__cell">Enter a real NHS number</td>')
   t.contains(r.body, "Enter a real NHS number")
   t.contains(r.body, "Enter postcode")
   t.contains(r.body, "A resident with this NHS number already exists")
+  t.contains(r.body, "the text is not UTF-8 (save the file as &quot;CSV UTF-8&quot;)")
   t.eq(m.Residents:count(), 3)
   local grace = m.Residents:find { nhs_number = S.nhs(106) }
   t.eq({ grace.first_name, grace.last_name, grace.postcode, grace.status, grace.attempts },
