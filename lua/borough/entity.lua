@@ -1481,12 +1481,24 @@ local function seal_existing(e, was)
 end
 
 -- Records the declarations for export (which reads the database alone).
-local function record_declarations()
+local function record_declarations(was)
   local exec = platform.exec
   local sealed = {}
   for _, e in ipairs(declared) do
     for _, f in ipairs(e.encrypted) do sealed[#sealed + 1] = e.name .. "." .. f.name end
   end
+  -- A sealed column no longer declared keeps its data, so it stays on the
+  -- list (key rotation reseals it; declaring it again in plain is refused).
+  for key in pairs(was) do
+    local entity, field = key:match("^([%w_]+)%.([%w_]+)$")
+    local e = registry[entity]
+    if entity and not (e and e.field[field]) then
+      for _, c in ipairs(db.query("PRAGMA table_info(" .. quote(entity) .. ")")) do
+        if c.name == field then sealed[#sealed + 1] = key end
+      end
+    end
+  end
+  table.sort(sealed)
   exec("INSERT OR REPLACE INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('sealed', ?)", table.concat(sealed, " "))
   for _, e in ipairs(declared) do
     if e.lookups[1] then
@@ -1533,7 +1545,7 @@ local function sync(fresh, migrated)
       platform.exec(e.sql.fts_fill)
     end
   end
-  record_declarations()
+  record_declarations(was)
 end
 
 platform.register(fingerprint, sync, registry)
