@@ -723,6 +723,32 @@ def the_chain_does_not_fork_when_workers_and_processes_log_at_once():
 
 
 @test
+def audit_and_keys_commands_filter_and_refuse_bad_usage():
+    g = Grants()
+    with g:
+        g.seed()
+        get_json(g.port, "/grants/apps/1", "admin")
+    out = borough("audit", "--data", g.data, "--app", "grants").stdout.rstrip().split("\n")
+    assert out and all(" grants" in line for line in out), out
+    assert re.match(r"^ +\d+  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d  \S+  ", out[0]), out
+    assert borough("audit", "--data", g.data, "--since", "2999-01-01").stdout == ""
+    assert len(borough("audit", "--data", g.data, "--limit", "1").stdout.strip().split("\n")) == 1
+    for args, status, message in [
+        (("audit", "--since", "yesterday"), 2, "--since takes a date"),
+        (("audit", "--limit", "0"), 2, "--limit takes a number"),
+        (("audit", "edit"), 2, "unexpected edit"),
+        (("keys",), 2, "say list, rotate or retire ID"),
+        (("keys", "retire"), 2, "retire needs a key id"),
+        (("keys", "burn"), 2, "unknown keys command burn"),
+        (("keys", "retire", "9"), 1, "there is no key 9"),
+        (("keys", "list", "--data", "/nonexistent/borough"), 1, "no data folder /nonexistent/borough"),
+    ]:
+        full = list(args) + ([] if "--data" in args else ["--data", g.data])
+        r = borough(*full)
+        assert r.returncode == status and message in r.stderr, (args, r.returncode, r.stderr)
+
+
+@test
 def rows_logged_before_the_chain_are_chained_by_its_migration():
     tmp = tempfile.mkdtemp(prefix="borough-dp-")
     try:
