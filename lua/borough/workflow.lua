@@ -53,9 +53,11 @@
 --   flow:move(case, "send", values [, opts]) -> case | nil, errors, why
 --       why is "forbidden" (the user has none of the step's roles),
 --       "conflict" (the case is not in a state the step starts from),
---       or "invalid" (errors for the fields, as the entity gives them).
+--       "invalid" (errors for the fields, as the entity gives them) or
+--       "missing" (no such case).
 --   opts.user: the user moving the case (default: the signed-in user,
---   borough.user()), a table { id, email, name, roles = { name = true } }.
+--   borough.user()), a table { id, email, name, roles = { name = true } },
+--   or false for no one (a start made by the system); opts.note (start).
 --
 -- Reading:
 --   flow:steps_for(case [, user])   the steps this user may take now
@@ -67,8 +69,13 @@
 --   flow:tag(case)                  the state as a tag
 --   flow:buttons(case [, user])     a button for each step the user may take now
 --   flow:history_table(case)        the history as a table
---   flow:routes(app)                GET/POST <path>/:id/steps/:step: a page for
+--   flow:routes(app [, opts])       GET/POST <path>/:id/steps/:step: a page for
 --                                   a step's fields, and the move itself
+--
+-- borough.pages(app, path, entity, { workflow = flow }) puts the tag, the
+-- buttons and the history on the generated details page, and adds the
+-- step pages. A case made without flow:start (a generated form, an import)
+-- starts in the first state too: it is the state field's default.
 --
 -- The history lives in the entity "workflow_moves" (declared here, once),
 -- so it is exported and imported with the app's other records.
@@ -195,11 +202,6 @@ function M.has_role(user, roles)
     if held[r] then return true end
   end
   return false
-end
-
-local function case_of(flow, case)
-  if type(case) == "table" and case[flow.state_field] ~= nil then return case end
-  return flow.entity:find(case)
 end
 
 --- The steps user may take from the case's state now, in declared order.
