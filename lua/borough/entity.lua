@@ -494,7 +494,10 @@ end
 
 -- ---- row rules ----
 
-local in_rule = false    -- while a rule runs, its own queries see every record
+-- The requests running a rule now (by request id): a rule's own queries
+-- see every record. (By request, not one flag: a rule that waits, on
+-- http.request say, lets other requests run meanwhile.)
+local in_rule = {}
 
 -- The answer of rule `name` of e (called with the signed-in user or nil,
 -- then the arguments), or true when no rule applies: no such rule, no
@@ -502,10 +505,11 @@ local in_rule = false    -- while a rule runs, its own queries see every record
 -- own query.
 local function rule(e, name, ...)
   local fn = e.rules and e.rules[name]
-  if not fn or in_rule or not platform.request() then return true end
-  in_rule = true
+  local request = fn and platform.request()
+  if not request or in_rule[request] then return true end
+  in_rule[request] = true
   local ok, answer = pcall(fn, borough.user and borough.user() or nil, ...)
-  in_rule = false
+  in_rule[request] = nil
   if not ok then error(answer, 0) end
   return answer
 end
@@ -825,7 +829,7 @@ function Entity:find(what)
   end
   local id = record_id(what)
   if not id then return nil end
-  if self.rules and self.rules.read and not in_rule and platform.request() then
+  if self.rules and self.rules.read and platform.request() then
     local list = self:where({ id = id }, { per_page = 1 })
     return list[1]
   end
