@@ -72,6 +72,11 @@ MODELS = lua('''
       { "sort_code", "sort_code", encrypted = true },
       { "nhs_number", "nhs_number", encrypted = true, lookup = true, unique = true, label = "NHS number" },
     }
+    -- A rule that waits (as one calling another service would).
+    M.notes = borough.entity "notes" {
+      rules = { read = function(user) borough.sleep(0.3) return user ~= nil end },
+      { "text", "text" },
+    }
     return M
 ''')
 
@@ -131,6 +136,8 @@ APP = lua('''
       return borough.json({ ok = ok or false, why = why })
     end)
     app:get("/history/:id", function(req) return borough.json(A:history(req.params.id)) end)
+    app:get("/notes", function(req) return borough.json({ n = m.notes:count() }) end)
+    app:post("/notes", { csrf = false }, function(req) return borough.json(m.notes:create({ text = "x" })) end)
     app:post("/upload", { csrf = false }, function(req)
       local summary, err = A:import(req.body, { skip_bad_rows = true })
       return borough.json(summary or { error = err })
@@ -592,6 +599,25 @@ def row_rules_hide_other_portfolios_everywhere():
         assert len(lines) == 3 and lines[2] == "" and lines[1].startswith("1,Acme Bakery Ltd,1,31926819,601613,9434765919,"), lines
         assert g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' ORDER BY id DESC LIMIT 1") == \
             [("a@council.example", "applications: 1 record as CSV")]
+
+
+@test
+def a_rule_that_waits_does_not_lift_the_rules_for_other_requests():
+    import threading
+    with Grants() as g:
+        g.seed()
+        assert call(g.port, "POST", "/grants/notes").status == 200
+        seen = {}
+
+        def ask(who):
+            seen[who] = json.loads(call(g.port, "GET", "/grants/notes", who).body)["n"]
+
+        t = threading.Thread(target=ask, args=("admin",))
+        t.start()
+        time.sleep(0.1)          # admin's rule is waiting now
+        ask(None)
+        t.join()
+        assert seen == {"admin": 1, None: 0}, seen
 
 
 @test
