@@ -20,6 +20,7 @@
 -- account and per client address, sessions in data/borough.db.
 
 local i18n = require "borough.i18n"
+local view = require "borough.view"
 
 local private = assert(borough._auth(), "borough.auth: the platform's functions were already taken")
 
@@ -79,7 +80,7 @@ local function sign_in(req)
   local ok, cookie_or_why, minutes = private.sign_in(email, password)
   if not ok then
     local message = cookie_or_why == "throttled"
-      and i18n.t("auth.error.throttled", { minutes = minutes })
+      and i18n.t(minutes == 1 and "auth.error.throttled_one" or "auth.error.throttled", { minutes = minutes })
       or i18n.t("auth.error.wrong")
     return sign_in_page(req, email, { { "email", message } }, cookie_or_why == "throttled" and 429 or 400)
   end
@@ -137,7 +138,7 @@ local function change_password(req)
   local ok, cookie_or_field, detail = private.change_password(current, new)
   if not ok then
     if cookie_or_field == "throttled" then
-      return password_page(req, { { "current", i18n.t("auth.error.throttled", { minutes = detail }) } }, 429)
+      return password_page(req, { { "current", i18n.t(detail == 1 and "auth.error.throttled_one" or "auth.error.throttled", { minutes = detail }) } }, 429)
     elseif cookie_or_field == "new" then
       return password_page(req, { { "new", detail } }, 400)
     end
@@ -160,6 +161,9 @@ function borough._forbidden(req)
   r.headers["Cache-Control"] = "no-store"
   return r
 end
+
+-- The page layout shows a "Sign out" link to whoever is signed in.
+view.globals.signed_in = borough.user
 
 --- Adds the pages to app with route(app, method, pattern, opts, handler)
 -- (borough._loaded does, for every app).

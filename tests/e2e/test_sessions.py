@@ -340,6 +340,9 @@ def signing_out_ends_the_session():
         b = Browser(s.port)
         b.sign_in()
         token = b.cookies["borough_session"]
+        # Every page of the layout links to sign-out while someone is signed in.
+        assert b'href="/cases/_account/sign-out"' in b.get("/cases/_account/password").body
+        assert b"_account/sign-out" not in Browser(s.port).get("/cases/_account/sign-in").body
         page = b.get("/cases/_account/sign-out")
         assert page.status == 200 and b"jo.bloggs@example.gov.uk" in page.body and b'method="post"' in page.body
         # Signing out is a POST with a CSRF token: a GET or a forged POST does nothing.

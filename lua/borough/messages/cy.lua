@@ -55,6 +55,7 @@ return {
   ["auth.error.password"] = "Rhowch eich cyfrinair",
   ["auth.error.wrong"] = "Rhowch gyfeiriad e-bost a chyfrinair cywir",
   ["auth.error.throttled"] = "Gormod o ymdrechion. Rhowch gynnig arall arni ymhen %{minutes} munud",
+  ["auth.error.throttled_one"] = "Gormod o ymdrechion. Rhowch gynnig arall arni ymhen 1 munud",
   ["auth.error.current"] = "Rhowch eich cyfrinair presennol",
   ["auth.error.current_wrong"] = "Nid yw eich cyfrinair presennol yn gywir",
   ["auth.error.new"] = "Rhowch gyfrinair newydd",

@@ -34,6 +34,7 @@ return {
   ["auth.error.password"] = "Enter your password",
   ["auth.error.wrong"] = "Enter a correct email address and password",
   ["auth.error.throttled"] = "Too many attempts. Try again in %{minutes} minutes",
+  ["auth.error.throttled_one"] = "Too many attempts. Try again in 1 minute",
   ["auth.error.current"] = "Enter your current password",
   ["auth.error.current_wrong"] = "Your current password is not correct",
   ["auth.error.new"] = "Enter a new password",
