@@ -692,9 +692,15 @@ function Entity:_insert(clean, id, created_at, updated_at, unindexed, allowed)
   return setmetatable(clean, self.record_mt)
 end
 
---- Adds the records with these ids (a json.array) to the search index.
-function Entity:_index(ids)
-  if self.search_fields and #ids > 0 then db.exec(self.sql.fts_fill_ids, json.encode(ids)) end
+--- Adds the records with these ids (a json.array) to the search index;
+-- given first and last, those with ids from first to last instead.
+function Entity:_index(ids, first, last)
+  if not self.search_fields then return end
+  if first then
+    db.exec(self.sql.fts_fill .. " WHERE \"id\" BETWEEN ? AND ?", first, last)
+  elseif #ids > 0 then
+    db.exec(self.sql.fts_fill_ids, json.encode(ids))
+  end
 end
 
 --- Creates a record from values; returns it, or nil and errors.

@@ -121,7 +121,8 @@ function M.run(e, source, opts)
   local values, names = {}, {}
   for i = 1, ncols do names[i] = cols[i].field or false end
   local kept = index.id or index.created_at or index.updated_at
-  local batch_ids, nbatch = json.array({}), 0     -- the records of this batch, to index for search
+  local batch_ids, nbatch = json.array({}), 0     -- the records to index for search (this batch's, or all)
+  local low, high                                  -- the least and greatest of their ids
 
   local function reject(at, column, message)
     if on_reject then
@@ -159,6 +160,8 @@ function M.run(e, source, opts)
         summary.imported = summary.imported + 1
         nbatch = nbatch + 1
         batch_ids[nbatch] = record.id
+        if not low or record.id < low then low = record.id end
+        if not high or record.id > high then high = record.id end
         return
       end
       local err = record
@@ -174,14 +177,24 @@ function M.run(e, source, opts)
     end
   end
 
+  -- The search index takes a batch's records in one statement: FTS5
+  -- writes its pending terms out at the end of every statement, so the
+  -- fewer the cheaper. All or nothing, that is once, at the end: the
+  -- import is one transaction, and a record is searchable when it commits.
+  local function index_batch()
+    if opts.skip_bad_rows then e:_index(batch_ids) end
+  end
+
   -- Reads and imports up to BATCH rows; false at the end of the file.
   local function batch()
-    for i = 1, nbatch do batch_ids[i] = nil end
-    nbatch = 0
+    if opts.skip_bad_rows then
+      for i = 1, nbatch do batch_ids[i] = nil end
+      nbatch = 0
+    end
     for _ = 1, BATCH do
       local row, at, count_or_why, column = reader:next(values, names)
       if row == nil then
-        e:_index(batch_ids)
+        index_batch()
         return false
       end
       summary.rows = summary.rows + 1
@@ -196,7 +209,7 @@ function M.run(e, source, opts)
         progress(read, total, summary.rows)
       end
     end
-    e:_index(batch_ids)
+    index_batch()
     return true
   end
 
@@ -207,7 +220,15 @@ function M.run(e, source, opts)
       local read, total = reader:position()
       progress(read, total, summary.rows)
     end
-    if summary.rejected > 0 and not opts.skip_bad_rows then error(rollback) end
+    if opts.skip_bad_rows then return end
+    if summary.rejected > 0 then error(rollback) end
+    -- Ids that fill low..high (distinct, nbatch of them) are exactly the
+    -- records of that range: indexed by range, without the list.
+    if nbatch > 0 and high - low + 1 == nbatch then
+      e:_index(batch_ids, low, high)
+    else
+      e:_index(batch_ids)
+    end
   end
   if opts.skip_bad_rows then
     all_rows()

@@ -166,6 +166,27 @@ def rfc4180_edge_cases_import():
         assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'countess'") == [(1,)]
 
 
+@test
+def imported_records_are_searchable_whatever_their_ids():
+    """All or nothing, the search index takes every record at the end, by
+    the range of their ids when they fill one, else by the list."""
+    with Tmp() as t:
+        t.write("gaps.csv", "id,NHS Number,First name,Last name\r\n"
+                            "7,9434765919,Ada,Lovelace\r\n2,4010232137,Alan,Turing\r\n30,4857773457,Grace,Hopper\r\n")
+        t.write("run.csv", "NHS Number,First name,Last name\r\n"
+                           "9990000018,Katherine,Johnson\r\n9990000026,Mary,Jackson\r\n")
+        for name in ("gaps.csv", "run.csv"):
+            p = t.borough("import", "APP", "patients", name)
+            assert p.returncode == 0, p
+        fts = t.rows("SELECT rowid, first_name, last_name FROM patients_fts ORDER BY rowid")
+        assert fts == [(2, "Alan", "Turing"), (7, "Ada", "Lovelace"), (30, "Grace", "Hopper"),
+                       (31, "Katherine", "Johnson"), (32, "Mary", "Jackson")], fts
+        # A rejected file indexes nothing.
+        t.write("bad.csv", "NHS Number,First name,Last name\r\n9990000034,Dorothy,Vaughan\r\n123,,\r\n")
+        assert t.borough("import", "APP", "patients", "bad.csv").returncode == 1
+        assert t.rows("SELECT count(*) FROM patients_fts") == [(5,)]
+
+
 BAD = (HEADER +
        '9434765919,Ada,Lovelace,10/12/1815,,yes,\r\n'            # line 2: good
        '4010232137,Al\xe9n,Turing,,,no,\r\n'                     # line 3: not UTF-8 (Latin-1 é)
