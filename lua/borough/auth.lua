@@ -93,10 +93,13 @@ end
 
 local function sign_out_page(req)
   if not req.user then return borough.redirect(borough.url(PREFIX .. "/sign-in"), 303) end
-  return borough.view("borough/sign_out", {
+  local r = borough.view("borough/sign_out", {
     title = i18n.t("auth.sign_out.title"), email = req.user.email,
     action = borough.url(PREFIX .. "/sign-out"), password_href = borough.url(PREFIX .. "/password"),
   })
+  r.headers = r.headers or {}
+  r.headers["Cache-Control"] = "no-store"
+  return r
 end
 
 local function sign_out(req)
@@ -114,6 +117,8 @@ local function password_page(req, list, status)
     errors = summary, field_errors = by_field,
   })
   r.status = status or 200
+  r.headers = r.headers or {}
+  r.headers["Cache-Control"] = "no-store"
   return r
 end
 

@@ -34,6 +34,19 @@ ratios=$(awk -F'\t' '
   }' "$RESULTS/results.tsv")
 
 doc=$root/docs/performance.md
+# Replaces the lines between <!-- bench:NAME begin ... --> and <!-- bench:NAME end -->
+# in docs/performance.md with FILE (which holds both markers), or appends FILE.
+put_section() {
+  local name=$1 file=$2
+  if grep -q "<!-- bench:$name begin" "$doc"; then
+    awk -v f="$file" -v b="<!-- bench:$name begin" -v e="<!-- bench:$name end" '
+      index($0, b) == 1 { while ((getline l < f) > 0) print l; skip = 1; next }
+      index($0, e) == 1 { skip = 0; next }
+      !skip' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+  else
+    { echo; cat "$file"; } >>"$doc"
+  fi
+}
 section=$(mktemp)
 {
   echo "<!-- bench:core begin (written by make bench; do not edit by hand) -->"
@@ -51,13 +64,16 @@ section=$(mktemp)
   "$shared/versions.sh" 2>/dev/null || true
   echo "<!-- bench:core end -->"
 } >"$section"
-if grep -q '<!-- bench:core begin' "$doc"; then
-  awk -v f="$section" '
-    /<!-- bench:core begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-    /<!-- bench:core end/ { skip = 0; next }
-    !skip' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
-else
-  cat "$section" >>"$doc"
-fi
+put_section core "$section"
+
+# Sign-in latency and the cost of a session lookup (tools/bench/signin.py, a few seconds).
+{
+  echo "<!-- bench:signin begin (written by make bench; do not edit by hand) -->"
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`tools/bench/signin.py\` (one worker; sequential requests on one keep-alive connection):"
+  echo
+  "$root/tools/bench/signin.py"
+  echo "<!-- bench:signin end -->"
+} >"$section"
+put_section signin "$section"
 rm -f "$section"
 echo "bench: table and ratios written to docs/performance.md"
