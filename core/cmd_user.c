@@ -138,20 +138,20 @@ static int get_password(const bo_cli *cli, const char *file, char *buf, size_t c
     return 0;
 }
 
-/* Checks a new password against the policy and hashes it; returns a new
-   hash or NULL after saying why. */
-static char *new_hash(const bo_cli *cli, const char *password, const char *email)
+/* Gets the new password (get_password), checks it against the policy and
+   hashes it; returns a new hash or NULL after saying why. */
+static char *new_hash(const bo_cli *cli, const char *file, const char *email)
 {
+    char password[BO_PASSWORD_MAX + 8];
+    if (get_password(cli, file, password, sizeof password))
+        return NULL;
     size_t len = strlen(password);
     const char *problem = bo_password_problem(password, len, email);
-    if (problem) {
-        bo_cli_fail(cli, "%s", problem);
-        return NULL;
-    }
     char err[256];
-    char *hash = bo_password_hash(password, len, err, sizeof err);
+    char *hash = problem ? NULL : bo_password_hash(password, len, err, sizeof err);
+    memset(password, 0, sizeof password);
     if (!hash)
-        bo_cli_fail(cli, "%s", err);
+        bo_cli_fail(cli, "%s", problem ? problem : err);
     return hash;
 }
 
@@ -207,11 +207,7 @@ static int user_add(const bo_cli *cli, bo_db *db, const char *email, const char 
         return bo_cli_fail(cli, "the name is longer than %d characters", NAME_MAX_LEN);
     if (user_id(db, email))
         return bo_cli_fail(cli, "there is already an account for %s", email);
-    char password[BO_PASSWORD_MAX + 8];
-    if (get_password(cli, file, password, sizeof password))
-        return 1;
-    char *hash = new_hash(cli, password, email);
-    memset(password, 0, sizeof password);
+    char *hash = new_hash(cli, file, email);
     if (!hash)
         return 1;
     char now[24], err[512];
@@ -235,11 +231,7 @@ static int user_password(const bo_cli *cli, bo_db *db, const char *email, const 
     int64_t id = user_id(db, email);
     if (!id)
         return bo_cli_fail(cli, "no account for %s", email);
-    char password[BO_PASSWORD_MAX + 8];
-    if (get_password(cli, file, password, sizeof password))
-        return 1;
-    char *hash = new_hash(cli, password, email);
-    memset(password, 0, sizeof password);
+    char *hash = new_hash(cli, file, email);
     if (!hash)
         return 1;
     char now[24], err[512];
