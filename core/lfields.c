@@ -511,6 +511,9 @@ static plan *plan_of(lua_State *L)
     int plans = lua_gettop(L);
     lua_pushvalue(L, 1);
     plan *p = lua_rawget(L, plans) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    lua_Unsigned nf = lua_rawlen(L, 1);
+    if (p && (p->n < 0 ? nf <= MAX_PLANNED : nf != (lua_Unsigned)p->n))
+        p = NULL;                              /* the list changed: made again */
     if (!p) {
         lua_pop(L, 1);
         p = make_plan(L);
