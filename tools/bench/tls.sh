@@ -18,7 +18,7 @@ KEY_TYPE=${KEY_TYPE:-ec}   # ec (ECDSA P-256) or rsa (RSA 2048): the server cert
 RESULTS=${RESULTS:-$BENCH_WORK/results/$(date -u +%Y%m%dT%H%M%SZ)}/tls
 export BENCH_DB=${BENCH_DB:-/tmp/bench.db}
 [[ -x $shared/check.sh ]] || { echo "bench-tls: the harness is not at $shared (set BENCH_HARNESS)" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || "$shared/anchors/install.sh"
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then "$shared/anchors/install.sh"; fi
 mkdir -p "$RESULTS"
 : >"$RESULTS/results.tsv"; : >"$RESULTS/probe.tsv"
 
