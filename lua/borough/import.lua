@@ -216,19 +216,20 @@ function M.run(e, source, opts)
   local rollback = {}
   local function all_rows()
     while db.tx(batch) do end
-    if progress then
+    if not opts.skip_bad_rows and summary.rejected == 0 then
+      -- Ids that fill low..high (distinct, nbatch of them) are exactly the
+      -- records of that range: indexed by range, without the list.
+      if nbatch > 0 and high - low + 1 == nbatch then
+        e:_index(batch_ids, low, high)
+      else
+        e:_index(batch_ids)
+      end
+    end
+    if progress then      -- (the bar's 100%, once the search index has them too)
       local read, total = reader:position()
       progress(read, total, summary.rows)
     end
-    if opts.skip_bad_rows then return end
-    if summary.rejected > 0 then error(rollback) end
-    -- Ids that fill low..high (distinct, nbatch of them) are exactly the
-    -- records of that range: indexed by range, without the list.
-    if nbatch > 0 and high - low + 1 == nbatch then
-      e:_index(batch_ids, low, high)
-    else
-      e:_index(batch_ids)
-    end
+    if summary.rejected > 0 and not opts.skip_bad_rows then error(rollback) end
   end
   if opts.skip_bad_rows then
     all_rows()
