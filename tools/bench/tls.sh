@@ -3,7 +3,8 @@
 # workloads of ../shared/bench/SPEC.md over HTTPS with keep-alive, borough
 # (--tls-cert/--tls-key, one worker) beside the harness's nginx-lua anchor
 # with TLS (tools/bench/nginx-tls.conf), plus a fifth row of new connections
-# (one request per connection, so one TLS handshake each). Each server is
+# (one request per connection, so one TLS handshake each, which wrk
+# resumes) and a sixth of full handshakes (openssl s_time -new). Each server is
 # pinned to CPU 0 and wrk (built with OpenSSL) to CPU 1, as the harness does;
 # each cell is the best of ROUNDS rounds. The table is written into
 # docs/performance.md between the "bench:tls" markers.
@@ -13,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 shared=${BENCH_HARNESS:-$root/../shared/bench}
 export LC_ALL=C BENCH_WORK=${BENCH_WORK:-/tmp/borough-bench}
-ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-3s} CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-3s} CONNS=${CONNS:-64} FULL_CLIENTS=${FULL_CLIENTS:-4}
 KEY_TYPE=${KEY_TYPE:-ec}   # ec (ECDSA P-256) or rsa (RSA 2048): the server certificate's key
 RESULTS=${RESULTS:-$BENCH_WORK/results/$(date -u +%Y%m%dT%H%M%SZ)}/tls
 export BENCH_DB=${BENCH_DB:-/tmp/bench.db}
@@ -109,6 +110,23 @@ run_target() {
             printf "%s\t%s\t%.0f\t%.2f\t%d\t%.0f\t%.0f\n", name, w, rps, p99, bad, 100 * s / hz / secs, 100 * c / hz / secs }
     ' "$out.$w.txt" | tee -a "$RESULTS/results.tsv" >&2
   done
+  # full: complete handshakes (nothing to resume: s_time -new starts every
+  # connection afresh), FULL_CLIENTS `openssl s_time` at once on CPU 1, a
+  # handshake and no request per connection.
+  local secs=${DURATION%s} pids=() k
+  [[ $secs =~ ^[0-9]+$ ]] || secs=10
+  s0=$(server_ticks) c0=$(ticks $$ 14 15) t0=$EPOCHREALTIME
+  for k in $(seq "$FULL_CLIENTS"); do
+    $client_cpu openssl s_time -connect "127.0.0.1:$PORT" -new -time "$secs" >"$out.full.$k.txt" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  t1=$EPOCHREALTIME c1=$(ticks $$ 14 15) s1=$(server_ticks)
+  cat "$out".full.*.txt | awk -v name="$name" -v hz="$(getconf CLK_TCK)" -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v secs="$t0 $t1" '
+    / connections in .* real seconds/ { n += $1 }
+    END { split(secs, t, " "); secs = t[2] - t[1]
+          printf "%s\tfull\t%.0f\t0\t0\t%.0f\t%.0f\n", name, n / secs, 100 * s / hz / secs, 100 * c / hz / secs }
+  ' | tee -a "$RESULTS/results.tsv" >&2
   stop
   printf '%s\t%s\t%s\n' "$name" "$probe_before" "$(probe)" >>"$RESULTS/probe.tsv"
 }
@@ -119,7 +137,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # The table: each cell's best run (and the range), with borough's ratio.
-table=$(awk -F'\t' -v conns="$CONNS" '
+table=$(awk -F'\t' -v full="$FULL_CLIENTS" '
   { k = ++runs[$2, $1]; rps[$2, $1, k] = $3 + 0; row[$2, $1, k] = $0 }
   function best(key, i, b) { b = 1; for (i = 2; i <= runs[key]; i++) if (rps[key, i] > rps[key, b]) b = i; return b }
   function cell(key, m, i, b, lo, hi, t) {
@@ -127,17 +145,20 @@ table=$(awk -F'\t' -v conns="$CONNS" '
     m = runs[key]; b = best(key); lo = hi = rps[key, 1]
     for (i = 2; i <= m; i++) { if (rps[key, i] < lo) lo = rps[key, i]; if (rps[key, i] > hi) hi = rps[key, i] }
     split(row[key, b], t, "\t")
+    if (t[2] == "full")
+      return sprintf("%d handshakes/s%s, cpu %d%%%s", t[3], m > 1 ? " (" lo "-" hi ")" : "", t[6], t[7] >= 95 ? " *" : "")
     return sprintf("%d req/s%s, p99 %.2f ms, cpu %d%%%s%s", t[3], m > 1 ? " (" lo "-" hi ")" : "", t[4], t[6],
                    t[7] >= 95 ? " *" : "", t[5] > 0 ? " (" t[5] " errors)" : "")
   }
   END {
     label["hello"] = "GET /hello"; label["resident"] = "GET /residents/:id"
     label["page"] = "GET /residents?page=N"; label["referral"] = "POST /referrals"
-    label["handshake"] = "GET /hello, new connection each (handshakes/s)"
-    split("hello resident page referral handshake", ws, " ")
+    label["handshake"] = "GET /hello, new connection each (resumed handshakes)"
+    label["full"] = "full handshakes, no request (" full " openssl s_time -new)"
+    split("hello resident page referral handshake full", ws, " ")
     print "| workload | nginx-lua-tls | borough-tls | borough / nginx |"
     print "|---|---|---|---|"
-    for (j = 1; j <= 5; j++) {
+    for (j = 1; j <= 6; j++) {
       w = ws[j]; n = w SUBSEP "nginx-lua-tls"; b = w SUBSEP "borough-tls"
       ratio = (n in runs) && (b in runs) && rps[n, best(n)] > 0 ? sprintf("%.2f", rps[b, best(b)] / rps[n, best(n)]) : "-"
       printf "| %s | %s | %s | %s |\n", label[w], cell(n), cell(b), ratio
