@@ -90,12 +90,11 @@ static bool read_line(FILE *f, char *buf, size_t cap)
     return true;
 }
 
-/* Asks on the terminal with echo off. */
+/* Asks on the terminal with echo off (turned off before the prompt shows,
+   so nothing typed after it is lost or shown). */
 static bool prompt_hidden(const char *prompt, char *buf, size_t cap)
 {
     struct termios old, quiet;
-    fputs(prompt, stderr);
-    fflush(stderr);
     bool echo_off = tcgetattr(STDIN_FILENO, &old) == 0;
     if (echo_off) {
         quiet = old;
@@ -103,9 +102,11 @@ static bool prompt_hidden(const char *prompt, char *buf, size_t cap)
         quiet.c_lflag |= ECHONL;
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
+    fputs(prompt, stderr);
+    fflush(stderr);
     bool ok = read_line(stdin, buf, cap);
     if (echo_off)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
     return ok;
 }
 

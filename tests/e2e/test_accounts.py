@@ -107,6 +107,8 @@ def run_on_a_terminal(args, answers):
             if pending and shown.endswith(b": "):
                 os.write(fd, pending.pop(0).encode() + b"\n")
                 time.sleep(0.05)
+    if pending or time.time() >= deadline:
+        os.kill(pid, 9)                 # it never asked: do not wait for ever
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
