@@ -106,6 +106,9 @@ static void on_work(uv_work_t *req)
         w->verified = BO_EPERM;      /* nobody has that address */
     if (w->verified == 0 && w->new_password)
         w->new_hash = bo_password_hash(w->new_password, w->new_len, w->err, sizeof w->err);
+    else if (w->verified == 0 && bo_password_needs_rehash(w->hash))
+        /* Made with older parameters: hash it again with today's. */
+        w->new_hash = bo_password_hash(w->password, w->len, w->err, sizeof w->err);
 }
 
 static void after_work(uv_work_t *req, int status)
@@ -267,6 +270,27 @@ static user_row find_user(bo_db *db, const char *sql, const char *email, int64_t
     return u;
 }
 
+/* Stores a new password hash for user id; returns the SQLite result. */
+static int set_hash(bo_db *db, int64_t id, const char *hash)
+{
+    static const char sql[] = "UPDATE users SET password_hash = ?, password_ms = ? WHERE id = ?";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return SQLITE_ERROR;
+    }
+    sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, bo_session_now());
+    sqlite3_bind_int64(stmt, 3, id);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc;
+}
+
 /* The continuation of sign_in: the box is at ctx, email at 1. */
 static int sign_in_done(lua_State *L, int status, lua_KContext ctx)
 {
@@ -284,6 +308,8 @@ static int sign_in_done(lua_State *L, int status, lua_KContext ctx)
     free(u.hash);
     bool known = w->hash != NULL;
     bool ok = w->verified == 0 && known && u.id && !u.disabled;
+    if (ok && w->new_hash)
+        set_hash(db, u.id, w->new_hash);
     b->w = NULL;
     work_unref(w);
     if (ok) {
@@ -386,24 +412,11 @@ static int change_done(lua_State *L, int status, lua_KContext ctx)
         lua_pushliteral(L, "current");
         return 2;
     }
-    char err[256];
-    static const char sql[] = "UPDATE users SET password_hash = ?, password_ms = ? WHERE id = ?";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
-    if (stmt) {
-        sqlite3_bind_text(stmt, 1, w->new_hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, bo_session_now());
-        sqlite3_bind_int64(stmt, 3, r->user->id);
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-    }
+    int rc = set_hash(db, r->user->id, w->new_hash);
     b->w = NULL;
     work_unref(w);
     if (rc != SQLITE_DONE)
-        return luaL_error(L, "cannot change the password: %s", err);
+        return luaL_error(L, "cannot change the password (see the log)");
     /* Every session of the account ends; this browser gets a new one. */
     bo_session_end_user(db, r->user->id);
     bo_session_forgive(db, account);

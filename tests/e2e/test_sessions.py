@@ -441,6 +441,30 @@ def the_cookie_is_secure_over_https():
 
 
 @test
+def a_hash_made_with_older_parameters_is_renewed_at_sign_in():
+    import ctypes
+    lib = ctypes.CDLL("libargon2.so.1")
+    size = ctypes.c_size_t
+    lib.argon2id_hash_encoded.argtypes = [ctypes.c_uint32] * 3 + [ctypes.c_char_p, size, ctypes.c_char_p, size, size,
+                                                                  ctypes.c_char_p, size]
+    out = ctypes.create_string_buffer(256)
+    pw = PASSWORD.encode()
+    assert lib.argon2id_hash_encoded(1, 4096, 1, pw, len(pw), b"0123456789abcdef", 16, 32, out, 256) == 0
+    with Server(TREE) as s:
+        add_user(s)
+        db = os.path.join(s.data_dir, "borough.db")
+        import sqlite3
+        c = sqlite3.connect(db)
+        with c:
+            c.execute("UPDATE users SET password_hash = ?", (out.value.decode(),))
+        c.close()
+        assert Browser(s.port).sign_in().status == 303
+        stored = query(db, "SELECT password_hash FROM users")[0]["password_hash"]
+        assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), stored
+        assert Browser(s.port).sign_in().status == 303
+
+
+@test
 def the_record_audit_trail_names_who_wrote():
     tree = {"notes": {"app.lua": r'''
 local app = borough.app { title = "Notes", mount = "/notes" }
