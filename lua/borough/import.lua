@@ -213,17 +213,32 @@ function M.run(e, source, opts)
     return true
   end
 
+  -- FTS5 holds the terms of the records it is given in memory until they
+  -- take `hashsize` bytes (1 MiB unless set), then writes them out as a
+  -- segment, which it merges with others as they add up: a million
+  -- records made hundreds of segments and merged them over and over. For
+  -- the one statement of an import it may hold 64 MiB; the setting goes
+  -- back to what it was in the same transaction.
+  local function search_memory(bytes)
+    local fts = '"' .. e.name .. '_fts"'
+    local was = db.one('SELECT v FROM "' .. e.name .. '_fts_config" WHERE k = \'hashsize\'')
+    db.exec("INSERT INTO " .. fts .. " (" .. fts .. ", rank) VALUES ('hashsize', ?)", bytes)
+    return was and was.v or 1024 * 1024
+  end
+
   local rollback = {}
   local function all_rows()
     while db.tx(batch) do end
-    if not opts.skip_bad_rows and summary.rejected == 0 then
+    if not opts.skip_bad_rows and summary.rejected == 0 and nbatch > 0 and e.search_fields then
+      local was = search_memory(64 * 1024 * 1024)
       -- Ids that fill low..high (distinct, nbatch of them) are exactly the
       -- records of that range: indexed by range, without the list.
-      if nbatch > 0 and high - low + 1 == nbatch then
+      if high - low + 1 == nbatch then
         e:_index(batch_ids, low, high)
       else
         e:_index(batch_ids)
       end
+      search_memory(was)
     end
     if progress then      -- (the bar's 100%, once the search index has them too)
       local read, total = reader:position()
