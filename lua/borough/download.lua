@@ -12,11 +12,23 @@
 --   end)
 --
 -- Each row is a list of values, one per column of the header; nil is an
--- empty field. Values are quoted as RFC 4180 needs (borough.csv.line). As
--- with `borough export`, a value starting with "=" is not changed: open
--- downloads in a spreadsheet with care.
+-- empty field. Values are quoted as RFC 4180 needs (borough.csv.line).
+-- A text value that a spreadsheet would run as a formula (one starting with
+-- "=", "+", "-", "@", a tab or a carriage return) is written with a "'"
+-- before it, so it shows as text (OWASP's advice on CSV injection); numbers,
+-- and text that is just a number such as "-12.50", are written as they are.
+-- `borough export` writes values unchanged, for `borough import` to read
+-- back exactly.
 
 local download = {}
+
+-- A value as a spreadsheet may safely open it.
+local function cell(v)
+  if type(v) ~= "string" or not v:find("^[=+%-@\t\r]") or v:find("^[+-]?%d+%.?%d*$") then
+    return v
+  end
+  return "'" .. v
+end
 
 --- download.csv(filename, header, pages) -> a response: the header line,
 -- then the rows of pages(nil), pages(cursor), ... until a page is empty or
@@ -39,7 +51,7 @@ function download.csv(filename, header, pages)
       local out = {}
       for i, row in ipairs(rows or {}) do
         local line = {}
-        for c = 1, n do line[c] = row[c] == nil and "" or row[c] end
+        for c = 1, n do line[c] = row[c] == nil and "" or cell(row[c]) end
         out[i] = borough.csv.line(line)
       end
       if #out == 0 then
