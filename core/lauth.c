@@ -313,7 +313,9 @@ static int sign_in_done(lua_State *L, int status, lua_KContext ctx)
     b->w = NULL;
     work_unref(w);
     if (ok) {
-        bo_session_forgive(db, account);
+        /* The attempt was counted as a failure when it began. */
+        bo_session_forgive(db, account, true);
+        bo_session_forgive(db, address, false);
         push_new_session(L, r, db, u.id);
         snprintf(detail, sizeof detail, "from %s", r->conn->ip);
         audit(db, r, email, "sign-in", detail);
@@ -321,8 +323,6 @@ static int sign_in_done(lua_State *L, int status, lua_KContext ctx)
         lua_insert(L, -2);
         return 2;
     }
-    bo_session_fail(db, account, WINDOW_MS);
-    bo_session_fail(db, address, WINDOW_MS);
     snprintf(detail, sizeof detail, "%s, from %s",
              !known ? "no such account" : u.disabled ? "account disabled" : "wrong password", r->conn->ip);
     audit(db, r, email, "sign-in-failed", detail);
@@ -358,6 +358,11 @@ static int p_sign_in(lua_State *L)
         lua_pushinteger(L, minutes);
         return 3;
     }
+    /* Counted as a failure now, before the password is checked, so that
+       guesses sent all at once cannot all pass the throttle above while
+       the first of them is still being checked; a success forgives it. */
+    bo_session_fail(db, account, WINDOW_MS);
+    bo_session_fail(db, address, WINDOW_MS);
     user_row u = find_user(db, "SELECT id, disabled, password_hash FROM users WHERE email = ?", email, 0);
     lua_settop(L, 2);
     int box = start_work(L, r, u.hash, password, plen, NULL, 0);
@@ -406,7 +411,6 @@ static int change_done(lua_State *L, int status, lua_KContext ctx)
         work_unref(w);
         if (hash_failed)
             return luaL_error(L, "the new password could not be hashed (see the log)");
-        bo_session_fail(db, account, WINDOW_MS);
         audit(db, r, r->user->email, "password-change-failed", "wrong current password");
         luaL_pushfail(L);
         lua_pushliteral(L, "current");
@@ -419,7 +423,7 @@ static int change_done(lua_State *L, int status, lua_KContext ctx)
         return luaL_error(L, "cannot change the password (see the log)");
     /* Every session of the account ends; this browser gets a new one. */
     bo_session_end_user(db, r->user->id);
-    bo_session_forgive(db, account);
+    bo_session_forgive(db, account, true);
     audit(db, r, r->user->email, "password-change", "every session ended");
     int64_t id = r->user->id;
     free(r->user);           /* its session is gone */
@@ -463,6 +467,7 @@ static int p_change_password(lua_State *L)
     user_row u = find_user(db, "SELECT id, disabled, password_hash FROM users WHERE id = ?", NULL, r->user->id);
     if (!u.hash)
         return luaL_error(L, "change_password: the account is gone");
+    bo_session_fail(db, account, WINDOW_MS);     /* counted now, as for sign-in */
     if (clen > BO_PASSWORD_MAX)
         clen = BO_PASSWORD_MAX + 1;
     lua_settop(L, 2);

@@ -246,11 +246,15 @@ int bo_session_fail(bo_db *db, const char *key, int64_t window_ms)
     return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
 }
 
-int bo_session_forgive(bo_db *db, const char *key)
+int bo_session_forgive(bo_db *db, const char *key, bool all)
 {
-    static const char sql[] = "DELETE FROM sign_in_failures WHERE key = ?";
+    static const char every[] = "DELETE FROM sign_in_failures WHERE key = ?";
+    static const char newest[] = "DELETE FROM sign_in_failures WHERE rowid = "
+                                 "(SELECT max(rowid) FROM sign_in_failures WHERE key = ?1)";
+    const char *sql = all ? every : newest;
+    size_t len = all ? sizeof every - 1 : sizeof newest - 1;
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
     if (!stmt)
         return BO_EDB;
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);

@@ -91,7 +91,8 @@ size_t bo_session_cookie(char *out, size_t cap, const char *token, bool secure);
 int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *free_at_ms);
 /* Records a failure for key (and forgets failures older than window_ms). */
 int bo_session_fail(bo_db *db, const char *key, int64_t window_ms);
-/* Forgets the failures of key (a successful sign-in of the account). */
-int bo_session_forgive(bo_db *db, const char *key);
+/* Forgets the failures of key (a successful sign-in of the account), or
+   with all false only the newest one (an attempt counted when it began). */
+int bo_session_forgive(bo_db *db, const char *key, bool all);
 
 #endif

@@ -1,13 +1,18 @@
 """Findings of the security review of sign-in, sessions, CSRF, forms, row
 rules, encrypted fields and downloads, each kept as a test against the real
-server: CSV downloads that a spreadsheet would run as formulas."""
+server: CSV downloads that a spreadsheet would run as formulas; sign-in
+attempts sent all at once, which must not get past the throttle."""
 import csv
 import io
 import os
+import re
+import subprocess
 import sys
+import threading
+from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import Client, Server, run, test  # noqa: E402
+from lib import BOROUGH, Client, Server, query, run, test  # noqa: E402
 
 MODELS = r'''
 local M = {}
@@ -61,6 +66,43 @@ def csv_download_defuses_formulas():
         assert got[3][1:4] == ["'-2+3", "0.00", "0"], got[3]
         got = rows(c.get("/r/raw.csv").body)
         assert got[1:] == [["-5", "-5"], ["'@SUM(A1)", "'\tx"], ["'\rx", "'+1+1"]], got
+
+
+@test
+def sign_in_attempts_at_once_are_throttled_too():
+    """The throttle counts an attempt when it starts, not when its password
+    check ends: 30 guesses sent together get at most 5 checked."""
+    with Server(TREE) as s:
+        p = subprocess.run([BOROUGH, "user", "add", "jo@example.gov.uk", "--name", "Jo", "--data", s.data_dir],
+                           input=b"correct horse battery\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert p.returncode == 0, p.stderr
+        page = Client(s.port).get("/r/_account/sign-in")
+        nonce = re.search(r"borough_csrf=([0-9a-f]+)", page.header("set-cookie")).group(1)
+        token = re.search(rb'name="csrf_token" value="([^"]+)"', page.body).group(1).decode()
+        body = urlencode({"email": "jo@example.gov.uk", "password": "a wrong guess at it",
+                          "csrf_token": token}).encode()
+        clients = [Client(s.port, timeout=60) for _ in range(30)]
+        statuses = []
+
+        def guess(c):
+            r = c.request("POST", "/r/_account/sign-in", {"Cookie": "borough_csrf=" + nonce,
+                          "Content-Type": "application/x-www-form-urlencoded"}, body)
+            statuses.append(r.status)
+
+        threads = [threading.Thread(target=guess, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rows = query(os.path.join(s.data_dir, "borough.db"), "SELECT action FROM platform_audit")
+        checked = sum(1 for r in rows if r["action"] == "sign-in-failed")
+        assert sorted(set(statuses)) == [400, 429], statuses
+        assert checked <= 5, (checked, statuses)
+        # The right password is throttled now too, and a success forgives the account.
+        r = Client(s.port).request("POST", "/r/_account/sign-in", {"Cookie": "borough_csrf=" + nonce,
+                                   "Content-Type": "application/x-www-form-urlencoded"},
+                                   body.replace(b"a+wrong+guess+at+it", b"correct+horse+battery"))
+        assert r.status == 429, r
 
 
 def json_body(doc):

@@ -124,7 +124,9 @@ TEST(failures_are_counted_within_the_window)
     CHECK(free_at > bo_session_now() + 55000 && free_at <= bo_session_now() + 60000);
     sql("UPDATE sign_in_failures SET at_ms = at_ms - 61000 WHERE rowid = (SELECT min(rowid) FROM sign_in_failures)");
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 2);
-    CHECK_EQ_INT(bo_session_forgive(db, "account:a@b.c"), 0);
+    CHECK_EQ_INT(bo_session_forgive(db, "account:a@b.c", false), 0);     /* the newest only */
+    CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 1);
+    CHECK_EQ_INT(bo_session_forgive(db, "account:a@b.c", true), 0);
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 0);
     CHECK_EQ_INT(bo_session_failures(db, "account:other@b.c", 60000, &free_at), 1);
 }
