@@ -5,18 +5,25 @@
  *
  * _borough_drafts (made with the first draft) holds one row per browser
  * (the random id in its cookie) and flow: the answers as JSON and when the
- * draft expires. Every statement runs in the caller's transaction if one is
+ * draft expires. A draft of a flow whose entity has encrypted fields is
+ * sealed whole (AES-256-GCM under the data folder's keys, associated data
+ * "<app>/_borough_drafts/<flow>"), so app.db never holds those answers in
+ * plain text; one that no longer opens is no draft. Every statement runs in the caller's transaction if one is
  * open, so a submitted form's record and the deletion of its draft commit
  * together. Expired drafts are deleted as new ones are saved.
  */
 #include "ldraft.h"
+#include "app.h"
 #include "crypto.h"
 #include "db.h"
 #include "jobs.h"
 #include "lapi.h"
+#include "log.h"
+#include "sandbox.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char private_key = 0;    /* the private table, until taken */
@@ -75,8 +82,24 @@ static int run(lua_State *L, const char *sql, int ntext, const char **text, cons
     return select ? pushed : 0;
 }
 
-/* save(id, flow, json, seconds): keeps the draft for that many seconds
-   more, and deletes drafts that have expired. */
+/* The keys of this app's data folder, and in aad where a draft of flow
+   belongs; raises if there are no keys. */
+static const bo_keyring *draft_keys(lua_State *L, const char *flow, char *aad, size_t cap)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
+    if (!g)
+        luaL_error(L, "drafts: only for apps");
+    char err[512];
+    const bo_keyring *k = bo_keyring_shared(g->paths->data_dir, err, sizeof err);
+    if (!k)
+        luaL_error(L, "drafts: %s", err);
+    snprintf(aad, cap, "%s/_borough_drafts/%s", g->info->name, flow);
+    return k;
+}
+
+/* save(id, flow, json, seconds [, seal]): keeps the draft (sealed if seal)
+   for that many seconds more, and deletes drafts that have expired. */
 static int p_save(lua_State *L)
 {
     const char *text[4];
@@ -84,6 +107,14 @@ static int p_save(lua_State *L)
     for (int i = 0; i < 3; i++)
         text[i] = luaL_checklstring(L, i + 1, &len[i]);
     lua_Integer ttl = luaL_checkinteger(L, 4);
+    if (lua_toboolean(L, 5)) {
+        char aad[256];
+        const bo_keyring *k = draft_keys(L, text[1], aad, sizeof aad);
+        char *sealed = bo_seal(k, aad, text[2], len[2]);
+        lua_pushstring(L, sealed);       /* kept on the stack while it is bound */
+        free(sealed);
+        text[2] = lua_tolstring(L, -1, &len[2]);
+    }
     int64_t now = bo_unix_ms() / 1000;
     char at[32];
     bo_iso_time(now * 1000, at, sizeof at);
@@ -98,7 +129,8 @@ static int p_save(lua_State *L)
     return 0;
 }
 
-/* load(id, flow) -> json | nil (none, or expired). */
+/* load(id, flow) -> json | nil (none, expired, or sealed and no longer
+   opening). */
 static int p_load(lua_State *L)
 {
     const char *text[2];
@@ -106,8 +138,26 @@ static int p_load(lua_State *L)
     for (int i = 0; i < 2; i++)
         text[i] = luaL_checklstring(L, i + 1, &len[i]);
     int64_t now[1] = { bo_unix_ms() / 1000 };
-    return run(L, "SELECT data FROM _borough_drafts WHERE id = ?1 AND flow = ?2 AND expires_at >= ?3",
-               2, text, len, 1, now, true);
+    run(L, "SELECT data FROM _borough_drafts WHERE id = ?1 AND flow = ?2 AND expires_at >= ?3",
+        2, text, len, 1, now, true);
+    size_t n;
+    const char *data = lua_tolstring(L, -1, &n);
+    if (!data || n < 4 || memcmp(data, "bo1.", 4) != 0)
+        return 1;
+    char aad[256], err[256];
+    const bo_keyring *k = draft_keys(L, text[1], aad, sizeof aad);
+    bo_buf out;
+    bo_buf_init(&out);
+    if (bo_unseal(k, aad, data, n, &out, err, sizeof err) < 0) {
+        bo_log(BO_LOG_WARN, NULL, "a draft of %s does not open (%s): it starts again", aad, err);
+        lua_pushnil(L);
+    } else {
+        lua_pushlstring(L, out.data ? out.data : "", out.len);
+    }
+    if (out.data)
+        memset(out.data, 0, out.len);
+    bo_buf_free(&out);
+    return 1;
 }
 
 /* delete(id, flow) */

@@ -633,7 +633,9 @@ function Flow:save(req, id, draft)
     id = drafts.random(16)
     cookie = M.cookie(req, COOKIE, id, self.base_url, self.expires)
   end
-  drafts.save(id, self.name, json.encode(draft), self.expires)
+  -- Sealed when the entity has encrypted fields, so they are never kept in plain text.
+  drafts.save(id, self.name, json.encode(draft), self.expires,
+              self.entity ~= nil and self.entity.encrypted ~= nil and self.entity.encrypted[1] ~= nil)
   return cookie
 end
 

@@ -1,7 +1,8 @@
 """Findings of the security review of sign-in, sessions, CSRF, forms, row
 rules, encrypted fields and downloads, each kept as a test against the real
 server: CSV downloads that a spreadsheet would run as formulas; sign-in
-attempts sent all at once, which must not get past the throttle."""
+attempts sent all at once, which must not get past the throttle; drafts of
+a flow whose entity has encrypted fields."""
 import csv
 import io
 import os
@@ -12,6 +13,7 @@ import threading
 from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from formlib import Browser  # noqa: E402
 from lib import BOROUGH, Client, Server, query, run, test  # noqa: E402
 
 MODELS = r'''
@@ -20,6 +22,11 @@ M.items = borough.entity "items" {
   { "name", "text" },
   { "amount", "money" },
   { "count", "number" },
+}
+M.referrals = borough.entity "referrals" {
+  { "reference", "text" },
+  { "full_name", "text", required = true },
+  { "nhs_number", "nhs_number", encrypted = true, lookup = true, label = "NHS number" },
 }
 return M
 '''
@@ -33,6 +40,10 @@ app:post("/items", { csrf = false }, function(req)
   if not r then return borough.json({ errors = errors }, 422) end
   return borough.json(r)
 end)
+borough.flow {
+  name = "refer", entity = m.referrals, reference = "reference",
+  pages = { "full_name", "nhs_number" },
+}:mount(app, "/refer", { public = true })
 app:get("/items.csv", function(req) return m.items:download() end)
 app:get("/raw.csv", function(req)
   return download.csv("raw.csv", { "a", "b" }, function(after)
@@ -103,6 +114,45 @@ def sign_in_attempts_at_once_are_throttled_too():
                                    "Content-Type": "application/x-www-form-urlencoded"},
                                    body.replace(b"a+wrong+guess+at+it", b"correct+horse+battery"))
         assert r.status == 429, r
+
+
+@test
+def drafts_keep_encrypted_answers_sealed():
+    """A flow's draft of an entity with encrypted fields is sealed in
+    _borough_drafts (a stolen app.db must not show them), and still
+    works: the answers come back on the check page and make the record."""
+    with Server(TREE) as s:
+        b = Browser(s.port)
+        page = b.get("/r/refer")
+        page = b.follow(page) if page.status in (302, 303) else page
+        r = b.submit(page, {"full_name": "Ann Example"})
+        assert r.status == 303, r
+        r = b.submit(b.follow(r), {"nhs_number": "943 476 5919"})
+        assert r.status == 303, r
+        rows = query(os.path.join(s.data_dir, "review", "app.db"), "SELECT data FROM _borough_drafts")
+        assert len(rows) == 1, rows
+        assert "9434765919" not in rows[0]["data"] and "943 476 5919" not in rows[0]["data"], rows
+        assert "Ann Example" not in rows[0]["data"], rows
+        # A draft that does not open (altered) is no draft: the flow starts again.
+        other = Browser(s.port)
+        other.cookies = dict(b.cookies)
+        import sqlite3
+        con = sqlite3.connect(os.path.join(s.data_dir, "review", "app.db"))
+        with con:
+            con.execute("UPDATE _borough_drafts SET data = ?", (rows[0]["data"][:-2] + "AA",))
+        r2 = other.get("/r/refer/check")
+        assert r2.status < 500 and "Ann Example" not in r2.text and "9434765919" not in r2.text, r2.text
+        assert "does not open" in s.log(), s.log()
+        with con:
+            con.execute("UPDATE _borough_drafts SET data = ?", (rows[0]["data"],))
+        con.close()
+        check = b.follow(r)
+        assert check.status == 200 and "9434765919" in check.text, check.text[:3000]
+        r = b.submit(check)
+        assert r.status == 303, r
+        done = query(os.path.join(s.data_dir, "review", "app.db"), "SELECT full_name, nhs_number FROM referrals")
+        assert len(done) == 1 and done[0]["full_name"] == "Ann Example", done
+        assert done[0]["nhs_number"].startswith("bo1."), done
 
 
 def json_body(doc):
