@@ -26,7 +26,8 @@
 --
 -- Options: public, role (passed to every route); title; columns (field
 -- names, or id, created_at, updated_at; the first links to the record);
--- fields (the form's fields, as borough.form takes them; all by default);
+-- fields (the form's fields, as borough.form takes them; all by default,
+-- but with a workflow not its state, due date or steps' fields);
 -- show (the fields of the details page; all by default); per_page (25);
 -- create = false, edit = false (no such pages); delete = true; workflow
 -- (a borough.workflow of this entity whose path is this path): the details
@@ -102,7 +103,16 @@ function M.mount(app, path, e, opts)
           e.name, path), 2)
   end
   if flow then flow:routes(app, { role = opts.role }) end
-  local entry_form = form.new(e, opts.fields or {})
+  local entry_fields = opts.fields
+  if flow and not entry_fields then
+    -- The state, due date and step fields change only through the steps,
+    -- which check their roles: the forms leave them out.
+    local own = { [flow.state_field] = true, [flow.due_field] = true }
+    for _, step in ipairs(flow.steps) do for _, name in ipairs(step.fields) do own[name] = true end end
+    entry_fields = {}
+    for _, f in ipairs(e.fields) do if not own[f.name] then entry_fields[#entry_fields + 1] = f.name end end
+  end
+  local entry_form = form.new(e, entry_fields or {})
   local file_route = form.route_options(opts, entry_form)
   local label = e.label
   -- "Add a resident" in English; other languages have no article here.

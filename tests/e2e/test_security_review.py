@@ -2,7 +2,8 @@
 rules, encrypted fields and downloads, each kept as a test against the real
 server: CSV downloads that a spreadsheet would run as formulas; sign-in
 attempts sent all at once, which must not get past the throttle; drafts of
-a flow whose entity has encrypted fields."""
+a flow whose entity has encrypted fields; generated edit pages of a
+workflow's entity."""
 import csv
 import io
 import os
@@ -14,7 +15,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from formlib import Browser  # noqa: E402
-from lib import BOROUGH, Client, Server, query, run, test  # noqa: E402
+from lib import BOROUGH, Client, Server, query, run, staff_cookie, test  # noqa: E402
 
 MODELS = r'''
 local M = {}
@@ -27,6 +28,17 @@ M.referrals = borough.entity "referrals" {
   { "reference", "text" },
   { "full_name", "text", required = true },
   { "nhs_number", "nhs_number", encrypted = true, lookup = true, label = "NHS number" },
+}
+M.cases = borough.entity "cases" {
+  { "subject", "text", required = true },
+  { "outcome", "text" },
+  { "state", "text" },
+  { "due_at", "datetime" },
+}
+M.flow = require("borough.workflow").define {
+  entity = M.cases, path = "/cases",
+  states = { { "open", "Open", due = "2 days" }, { "closed", "Closed" } },
+  steps = { { "close", "Close", from = "open", to = "closed", roles = "manager", fields = { "outcome" } } },
 }
 return M
 '''
@@ -44,6 +56,7 @@ borough.flow {
   name = "refer", entity = m.referrals, reference = "reference",
   pages = { "full_name", "nhs_number" },
 }:mount(app, "/refer", { public = true })
+borough.pages(app, "/cases", m.cases, { role = "officer", workflow = m.flow })
 app:get("/items.csv", function(req) return m.items:download() end)
 app:get("/raw.csv", function(req)
   return download.csv("raw.csv", { "a", "b" }, function(after)
@@ -153,6 +166,30 @@ def drafts_keep_encrypted_answers_sealed():
         done = query(os.path.join(s.data_dir, "review", "app.db"), "SELECT full_name, nhs_number FROM referrals")
         assert len(done) == 1 and done[0]["full_name"] == "Ann Example", done
         assert done[0]["nhs_number"].startswith("bo1."), done
+
+
+@test
+def generated_edit_pages_leave_a_workflow_to_its_steps():
+    """With a workflow and no fields given, the generated forms do not ask
+    for the state, the due date or a step's fields: an officer cannot close
+    a case (a manager's step) by editing it."""
+    with Server(TREE) as s:
+        b = Browser(s.port)
+        b.cookies["borough_session"] = staff_cookie(s, "review", roles=("officer",))["Cookie"].split("=", 1)[1]
+        page = b.get("/r/cases/new")
+        assert page.status == 200, page
+        assert 'name="state"' not in page.text and 'name="outcome"' not in page.text, page.text
+        assert 'name="due-at' not in page.text and 'name="due_at' not in page.text, page.text
+        r = b.submit(page, {"subject": "Bins not collected"})
+        assert r.status == 303, r.text[:2000]
+        case = query(os.path.join(s.data_dir, "review", "app.db"), "SELECT id, state FROM cases")[0]
+        assert case["state"] == "open", case
+        edit = b.get("/r/cases/%d/edit" % case["id"])
+        assert edit.status == 200 and 'name="state"' not in edit.text, edit.text
+        r = b.submit(edit, {"subject": "Bins", "state": "closed", "outcome": "done"})
+        assert r.status == 303, r.text[:2000]
+        case = query(os.path.join(s.data_dir, "review", "app.db"), "SELECT subject, state, outcome FROM cases")[0]
+        assert case == {"subject": "Bins", "state": "open", "outcome": None}, case
 
 
 def json_body(doc):
