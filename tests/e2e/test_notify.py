@@ -335,8 +335,10 @@ def five_thousand_messages_arrive_once_within_the_rate_limit_across_a_crash():
             s.log_file.close()
             killed_at = len(peer.accepted)
             s.start()
-            wait_for(lambda: len(peer.accepted) >= 3000, timeout=60, what="the first minute's worth")
-            wait_for(lambda: len({a["body"]["reference"] for a in peer.accepted}) == 5000, timeout=150,
+            # At 3,000 a minute the 5,000 take 100 s at the least; a slow
+            # host's peer may accept fewer a second, so the wait is generous
+            # (the rate limit itself is checked below, over every window).
+            wait_for(lambda: len({a["body"]["reference"] for a in peer.accepted}) == 5000, timeout=300,
                      what="every invitation")
             refs = [a["body"]["reference"] for a in peer.accepted]
             assert set(refs) == {"invite-%d" % i for i in range(1, 5001)}
