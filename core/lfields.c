@@ -684,7 +684,7 @@ static bool checks_pass(lua_State *L, const planned *pf, const char *today)
     return true;
 }
 
-/* read_fields(fields, values, clean, types, today) -> todo, recheck
+/* read_fields(fields, values, clean, types, today) -> unread, recheck
    Reads a new record's values as Entity:validate would, for the fields
    and values a plan covers, into clean. Returns two bit sets (bit i-1:
    field i): the fields left to read in Lua, and those read here that
@@ -702,14 +702,14 @@ static int l_read_fields(lua_State *L)
         lua_pushinteger(L, 0);
         return 2;
     }
-    lua_Integer todo = 0, recheck = 0;
+    lua_Integer unread = 0, recheck = 0;
     char today[16] = "";
     size_t charged = 0;
     for (int i = 0; i < p->n; i++) {
         const planned *pf = &p->f[i];
         lua_Integer bit = (lua_Integer)1 << i;
         if (pf->kind == K_LUA) {
-            todo |= bit;
+            unread |= bit;
             continue;
         }
         lua_rawgeti(L, uv, i + 1);             /* name */
@@ -717,7 +717,7 @@ static int l_read_fields(lua_State *L)
         int type = lua_gettable(L, 2);         /* values[name] */
         if (type != LUA_TSTRING) {
             if (type != LUA_TNIL || pf->required || pf->has_default)
-                todo |= bit;
+                unread |= bit;
             lua_settop(L, uv);
             continue;
         }
@@ -727,12 +727,12 @@ static int l_read_fields(lua_State *L)
         trim(s, len, &n);
         if (n == 0) {                          /* only spaces: no value */
             if (pf->required)
-                todo |= bit;
+                unread |= bit;
             lua_settop(L, uv);
             continue;
         }
         if (!read_value(L, pf, i, p->n, uv, uv + 2, s, len)) {
-            todo |= bit;
+            unread |= bit;
             lua_settop(L, uv);
             continue;
         }
@@ -752,7 +752,7 @@ static int l_read_fields(lua_State *L)
         lua_rawset(L, 3);
     }
     bo_sandbox_charge(L, (unsigned)charged);
-    lua_pushinteger(L, todo);
+    lua_pushinteger(L, unread);
     lua_pushinteger(L, recheck);
     return 2;
 }

@@ -573,14 +573,14 @@ function Entity:validate(values, existing)
   local clean, errors = new_record(#fs + 3), nil    -- + id and timestamps, added on insert
   -- A new record's values given as text are read and checked in C first
   -- (core/lfields.c: the common case, and every row of an import). Bit
-  -- i-1 of `todo` marks field i as left to the loop below (other types
+  -- i-1 of `unread` marks field i as left to the loop below (other types
   -- and values, and every wrong value, so messages come from fields.lua),
   -- of `recheck` one read there that the second loop must still check.
-  local todo, recheck = -1, 0
-  if not existing then todo, recheck = read_fields(fs, values, clean, types, fields.today) end
+  local unread, recheck = -1, 0
+  if not existing then unread, recheck = read_fields(fs, values, clean, types, fields.today) end
   local nchecked = 0
-  for i = 1, todo ~= 0 and #fs or 0 do
-    if todo ~= -1 and todo & (1 << (i - 1)) == 0 then goto next end
+  for i = 1, unread ~= 0 and #fs or 0 do
+    if unread ~= -1 and unread & (1 << (i - 1)) == 0 then goto next end
     local f = fs[i]
     local name = f.name
     local raw = values[name]
@@ -607,7 +607,7 @@ function Entity:validate(values, existing)
   end
   -- Checks that may look at other fields run once every field is read.
   local own_id = existing and existing.id or -1
-  local checking = todo == -1 and -1 or todo | recheck
+  local checking = unread == -1 and -1 or unread | recheck
   for i = 1, (nchecked > 0 or recheck ~= 0) and #fs or 0 do
     if checking ~= -1 and checking >> (i - 1) == 0 then break end    -- none left to check
     local f = fs[i]

@@ -4,7 +4,7 @@
   1. `borough import` of a generated shielding list of 23,000 rows and of
      1,000,000 rows (tools/gen_shielding.py: fake names, postcodes, NHS
      numbers with valid check digits) into an empty data folder, through the
-     app tools/bench/data/apps/shielding (11 fields checked per row, a
+     app tools/bench/records/apps/shielding (11 fields checked per row, a
      unique NHS number, an index on the name, a search index over three
      fields, one audit row per record);
   2. on the 1,000,000 records, request latency of a paged list (25 a page,
@@ -15,7 +15,7 @@
      figures are the server's latency and not queueing.
 
 Each measurement runs ROUNDS times; the best round is reported (the VM is
-shared and noisy). Usage: tools/bench/data/bench.py [--rounds N] [--quick]
+shared and noisy). Usage: tools/bench/records/bench.py [--rounds N] [--quick]
 (--quick: 100,000 rows instead of 1,000,000, for a try-out).
 Environment: BOROUGH (the binary, default ./borough), WORK (a scratch
 folder, default /tmp/borough-bench-data; generated files are kept there).
@@ -35,7 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BOROUGH = os.environ.get("BOROUGH", os.path.join(ROOT, "borough"))
 WORK = os.environ.get("WORK", "/tmp/borough-bench-data")
-APPS = os.path.join(ROOT, "tools", "bench", "data", "apps")
+APPS = os.path.join(ROOT, "tools", "bench", "records", "apps")
 APP = os.path.join(APPS, "shielding")
 FIRST = ["Oliver", "Amelia", "Grace", "Harry", "Noah", "Isla", "Margaret", "Brian", "Priya", "Aisha"]
 LAST = ["Smith", "Jones", "Patel", "Khan", "Taylor", "Begum", "Wilson", "Okafor", "Nowak", "Hughes"]
