@@ -1171,23 +1171,19 @@ void bo_lreq_open(lua_State *L)
     lua_setfield(L, -2, "__name");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &req_mt_key);
 
+    static const luaL_Reg borough_fns[] = {
+        { "_lang", l_lang },
+        { "_request", l_request },
+        { "user", l_user },
+        { "csrf_token", l_csrf_token },
+        { "_upload_rules", l_upload_rules },
+        { "_file_types", l_file_types },
+        { "keep_file", l_keep_file },
+        { "file", l_file },
+        { NULL, NULL },
+    };
     lua_getglobal(L, "borough");
-    lua_pushcfunction(L, l_lang);
-    lua_setfield(L, -2, "_lang");
-    lua_pushcfunction(L, l_request);
-    lua_setfield(L, -2, "_request");
-    lua_pushcfunction(L, l_user);
-    lua_setfield(L, -2, "user");
-    lua_pushcfunction(L, l_csrf_token);
-    lua_setfield(L, -2, "csrf_token");
-    lua_pushcfunction(L, l_upload_rules);
-    lua_setfield(L, -2, "_upload_rules");
-    lua_pushcfunction(L, l_file_types);
-    lua_setfield(L, -2, "_file_types");
-    lua_pushcfunction(L, l_keep_file);
-    lua_setfield(L, -2, "keep_file");
-    lua_pushcfunction(L, l_file);
-    lua_setfield(L, -2, "file");
+    luaL_setfuncs(L, borough_fns, 0);
     lua_pop(L, 1);
 
     if (luaL_loadbufferx(L, pump_source, sizeof pump_source - 1, "=stream", "t") != LUA_OK)

@@ -218,6 +218,23 @@ local function form_group(p)
     has(p.errorMessage) and " govuk-form-group--error" or "", cls(fg.classes), attributes(fg.attributes))
 end
 
+-- The form group around a component's inputs (inner, a list of lines),
+-- inside a fieldset when the component has one, as GOV.UK's radios,
+-- checkboxes and date input are; role is the fieldset's role, if any.
+local function grouped(p, fs, described, inner, role)
+  local inner_html = concat(inner, "\n")
+  local out = { form_group(p) }
+  if fs ~= nil and fs ~= false then
+    out[#out + 1] = C.fieldset { describedBy = described, classes = field(fs, "classes"), role = role,
+                                 attributes = field(fs, "attributes"), legend = field(fs, "legend"),
+                                 html = inner_html }
+  else
+    out[#out + 1] = inner_html
+  end
+  out[#out + 1] = '</div>'
+  return concat(out, "\n")
+end
+
 -- Appends the hint and error message of a component whose ids start with
 -- base to out; returns describedBy with their ids added.
 local function hint_and_error(p, base, described, out)
@@ -441,17 +458,7 @@ local function choices(p, kind)
   end
   if has(fg.afterInputs) then inner[#inner + 1] = block(fg.afterInputs) end
   inner[#inner + 1] = '</div>'
-  local inner_html = concat(inner, "\n")
-  local out = { form_group(p) }
-  if has_fieldset then
-    out[#out + 1] = C.fieldset { describedBy = described, classes = field(fs, "classes"),
-                                 attributes = field(fs, "attributes"), legend = field(fs, "legend"),
-                                 html = inner_html }
-  else
-    out[#out + 1] = inner_html
-  end
-  out[#out + 1] = '</div>'
-  return concat(out, "\n")
+  return grouped(p, fs, described, inner)
 end
 
 function C.radios(p) return choices(p, "radios") end
@@ -549,17 +556,7 @@ function C.dateInput(p)
   end
   if has(fg.afterInputs) then inner[#inner + 1] = block(fg.afterInputs) end
   inner[#inner + 1] = '</div>'
-  local inner_html = concat(inner, "\n")
-  local out = { form_group(p) }
-  if fs ~= nil and fs ~= false then
-    out[#out + 1] = C.fieldset { describedBy = described, classes = field(fs, "classes"), role = "group",
-                                 attributes = field(fs, "attributes"), legend = field(fs, "legend"),
-                                 html = inner_html }
-  else
-    out[#out + 1] = inner_html
-  end
-  out[#out + 1] = '</div>'
-  return concat(out, "\n")
+  return grouped(p, fs, described, inner, "group")
 end
 
 function C.fileUpload(p)
