@@ -127,7 +127,6 @@ static size_t host_name_length(const char *v, size_t len)
 
 void bo_https_redirect(bo_request *r)
 {
-    bo_conn *c = r->conn;
     const bo_http_request *h = r->http;
     size_t hlen = 0;
     const char *host = bo_http_header_get(h, "host", &hlen);
@@ -144,13 +143,5 @@ void bo_https_redirect(bo_request *r)
     if (port != 443)
         bo_buf_printf(&loc, ":%d", port);
     bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
-    if (h->query_len) {
-        bo_buf_putc(&loc, '?');
-        bo_buf_append(&loc, bo_http_str(h, h->query), h->query_len);
-    }
-    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
-    bo_conn_response_begin(c, safe ? 301 : 308);
-    bo_conn_response_header(c, "Location", 8, loc.data, loc.len);
-    bo_conn_response_end(c, NULL, 0);
-    bo_buf_free(&loc);
+    bo_request_moved(r, &loc);
 }

@@ -151,23 +151,28 @@ static void home_page(bo_request *r)
     bo_buf_free(&list);
 }
 
+void bo_request_moved(bo_request *r, bo_buf *loc)
+{
+    const bo_http_request *h = r->http;
+    if (h->query_len) {
+        bo_buf_putc(loc, '?');
+        bo_buf_append(loc, bo_http_str(h, h->query), h->query_len);
+    }
+    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
+    bo_conn_response_begin(r->conn, safe ? 301 : 308);
+    bo_conn_response_header(r->conn, "Location", 8, loc->data, loc->len);
+    bo_conn_response_end(r->conn, NULL, 0);
+    bo_buf_free(loc);
+}
+
 static void redirect_to_slash(bo_request *r)
 {
-    bo_conn *c = r->conn;
     const bo_http_request *h = r->http;
     bo_buf loc;
     bo_buf_init(&loc);
     bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
     bo_buf_putc(&loc, '/');
-    if (h->query_len) {
-        bo_buf_putc(&loc, '?');
-        bo_buf_append(&loc, bo_http_str(h, h->query), h->query_len);
-    }
-    bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
-    bo_conn_response_begin(c, safe ? 301 : 308);
-    bo_conn_response_header(c, "Location", 8, loc.data, loc.len);
-    bo_conn_response_end(c, NULL, 0);
-    bo_buf_free(&loc);
+    bo_request_moved(r, &loc);
 }
 
 /* Sends the file at the %-encoded path under root (NULL: nothing there)

@@ -153,5 +153,9 @@ void bo_request_drained(bo_request *r);
 
 /* Response helpers used by the Lua bindings and the built-in pages. */
 void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text);
+/* Answers that the resource has moved for good to loc (a buffer the call
+   frees), with the request's query appended: 301 for GET and HEAD, 308
+   (the method kept) for the others. */
+void bo_request_moved(bo_request *r, bo_buf *loc);
 
 #endif
