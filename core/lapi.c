@@ -239,7 +239,9 @@ static int l_sleep(lua_State *L)
         return luaL_error(L, "borough.sleep can only wait while a request or a job runs");
     if (!lua_isyieldable(L))
         return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
-    bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)(secs * 1000.0 + 0.5));
+    if (secs > 1e9)                    /* past any time limit; keeps the cast defined */
+        secs = 1e9;
+    bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)ceil(secs * 1000.0));
     bo_sandbox_push_sentinel(L);
     return lua_yieldk(L, 1, 0, sleep_done);
 }

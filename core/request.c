@@ -612,14 +612,20 @@ static void on_timer(uv_timer_t *t)
 
 static void arm_timer(bo_request *r)
 {
-    /* Measured from loop time, which lags uv_hrtime() (both are the
-       monotonic clock), a timer set for the deadline cannot fire before
-       on_timer sees the deadline passed. */
+    /* Loop time is cached at the top of each loop iteration and lags the
+       clock by however long this iteration has run: refresh it so that
+       borough.sleep(s) never wakes before s has passed. Loop time and
+       uv_hrtime() are the same monotonic clock, and loop time is whole
+       milliseconds rounded down, so with the +1 a timer set for the
+       deadline cannot fire before on_timer sees the deadline passed. */
+    uv_update_time(&r->worker->loop);
     uint64_t now = uv_now(&r->worker->loop) * 1000000ULL;
     uint64_t left = UINT64_MAX;
     if (r->budget.deadline_ns)
         left = r->budget.deadline_ns > now ? (r->budget.deadline_ns - now) / 1000000 + 1 : 0;
-    uint64_t due = r->wait == BO_WAIT_SLEEP && r->wait_ms < left ? r->wait_ms : left;
+    /* A sleep gets one more millisecond, for the same rounding down. */
+    uint64_t sleep_ms = r->wait_ms ? r->wait_ms + 1 : 0;
+    uint64_t due = r->wait == BO_WAIT_SLEEP && sleep_ms < left ? sleep_ms : left;
     if (due == UINT64_MAX)
         return;
     uv_timer_start(&r->timer, on_timer, due, 0);
