@@ -118,6 +118,45 @@ static void give_back_time(lua_State *L, uint64_t since_ns)
 
 /* ---- the private functions ---- */
 
+/* Binds the values at first..last (checked by check_values) to the
+   statement's parameters from param on; allocates nothing in Lua, so
+   cannot raise. */
+static int bind_values(lua_State *L, int first, int last, sqlite3_stmt *stmt, int param)
+{
+    int rc = SQLITE_OK;
+    for (int i = first; rc == SQLITE_OK && i <= last; i++, param++) {
+        switch (lua_type(L, i)) {
+        case LUA_TSTRING: {
+            size_t slen;
+            const char *s = lua_tolstring(L, i, &slen);
+            rc = sqlite3_bind_text64(stmt, param, s, slen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            break;
+        }
+        case LUA_TNUMBER:
+            rc = sqlite3_bind_int64(stmt, param, lua_tointeger(L, i));
+            break;
+        case LUA_TBOOLEAN:
+            rc = sqlite3_bind_int(stmt, param, lua_toboolean(L, i));
+            break;
+        default:
+            rc = sqlite3_bind_null(stmt, param);
+            break;
+        }
+    }
+    return rc;
+}
+
+/* Raises unless every argument from first on is a string, integer,
+   boolean or nil. */
+static void check_values(lua_State *L, int first)
+{
+    for (int i = first; i <= lua_gettop(L); i++) {
+        int t = lua_type(L, i);
+        if (!(t == LUA_TSTRING || t == LUA_TNIL || t == LUA_TBOOLEAN || (t == LUA_TNUMBER && lua_isinteger(L, i))))
+            luaL_argerror(L, i, "a string, integer, boolean or nil");
+    }
+}
+
 /* exec(sql, ...): one schema statement with the platform's rights, during
    the schema step only. Values: strings, integers, booleans, nil. */
 static int p_exec(lua_State *L)
@@ -126,12 +165,7 @@ static int p_exec(lua_State *L)
     const char *sql = luaL_checklstring(L, 1, &len);
     if (!loading(L))
         return luaL_error(L, "the platform's schema functions run only while an app loads");
-    int n = lua_gettop(L);
-    for (int i = 2; i <= n; i++) {
-        int t = lua_type(L, i);
-        if (!(t == LUA_TSTRING || t == LUA_TNIL || t == LUA_TBOOLEAN || (t == LUA_TNUMBER && lua_isinteger(L, i))))
-            return luaL_argerror(L, i, "a string, integer, boolean or nil");
-    }
+    check_values(L, 2);
     bo_db *db = bo_ldb_get(L);
     uint64_t start = uv_hrtime();
     bool was = bo_db_set_platform(db, true);
@@ -140,25 +174,8 @@ static int p_exec(lua_State *L)
        were checked above and reading them allocates nothing. */
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v3(bo_db_sqlite(db), sql, (int)len, 0, &stmt, NULL);
-    for (int i = 2; rc == SQLITE_OK && i <= n; i++) {
-        switch (lua_type(L, i)) {
-        case LUA_TSTRING: {
-            size_t slen;
-            const char *s = lua_tolstring(L, i, &slen);
-            rc = sqlite3_bind_text64(stmt, i - 1, s, slen, SQLITE_TRANSIENT, SQLITE_UTF8);
-            break;
-        }
-        case LUA_TNUMBER:
-            rc = sqlite3_bind_int64(stmt, i - 1, lua_tointeger(L, i));
-            break;
-        case LUA_TBOOLEAN:
-            rc = sqlite3_bind_int(stmt, i - 1, lua_toboolean(L, i));
-            break;
-        default:
-            rc = sqlite3_bind_null(stmt, i - 1);
-            break;
-        }
-    }
+    if (rc == SQLITE_OK)
+        rc = bind_values(L, 2, lua_gettop(L), stmt, 1);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
             ;
@@ -278,6 +295,51 @@ static int p_audit(lua_State *L)
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_DONE)
             snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_reset(stmt);
+    }
+    bo_db_set_platform(db, was);
+    if (rc != SQLITE_DONE)
+        return luaL_error(L, "the audit trail could not be written: %s", err);
+    return 0;
+}
+
+/* audit_rows(entity, action, select, ...): the audit rows of many records
+   in one statement, in the caller's transaction: select (with the values
+   after it for its parameters) gives each record's id and its fields
+   after the action as JSON text (an import's records, from the stored
+   rows: no round trip through Lua per record). Who, via and when are as
+   audit() writes them, when the same for every row. */
+static int p_audit_rows(lua_State *L)
+{
+    const char *entity = luaL_checkstring(L, 1);
+    const char *action = luaL_checkstring(L, 2);
+    const char *select = luaL_checkstring(L, 3);
+    check_values(L, 4);
+    int nvalues = lua_gettop(L);
+    const char *sql = lua_pushfstring(L,
+        "INSERT INTO _borough_audit (at, who, via, entity, record_id, action, after) "
+        "SELECT ?1, ?2, ?3, ?4, s.id, ?5, s.after FROM (%s) AS s ORDER BY s.id", select);
+    push_actor(L, bo_lapi_current(L));
+    const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
+    /* (the text, who and via stay anchored on the stack until the end) */
+    bo_db *db = bo_ldb_get(L);
+    char at[32], err[512];
+    utc_now(at);
+    bool was = bo_db_set_platform(db, true);
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    int rc = SQLITE_ERROR;
+    if (stmt) {
+        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, via, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, action, -1, SQLITE_STATIC);
+        rc = bind_values(L, 4, nvalues, stmt, 6);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_clear_bindings(stmt);
         sqlite3_reset(stmt);
     }
     bo_db_set_platform(db, was);
@@ -476,6 +538,7 @@ void bo_lentity_open(lua_State *L)
     static const luaL_Reg private_fns[] = {
         { "exec", p_exec },
         { "audit", p_audit },
+        { "audit_rows", p_audit_rows },
         { "register", p_register },
         { "seal", p_seal },
         { "unseal", p_unseal },

@@ -227,6 +227,22 @@ local function prepare_sql(e)
     update = {},         -- by the set of fields changed
     unique = {},
   }
+  -- Stored records' fields as the audit trail keeps them, made by SQLite
+  -- from the rows, for the audit rows of a bulk write (an import): as
+  -- json.encode writes the values of redacted(), that is in order, null
+  -- for no value, booleans true or false, an encrypted field only
+  -- "(encrypted)".
+  local members = {}
+  for i, f in ipairs(e.fields) do
+    local v = names[i]
+    if f.encrypted then
+      v = "CASE WHEN " .. v .. " IS NOT NULL THEN '(encrypted)' END"
+    elseif f.type == "boolean" then
+      v = "CASE " .. v .. " WHEN 0 THEN json('false') WHEN 1 THEN json('true') END"
+    end
+    members[i] = "'" .. f.name:gsub("'", "''") .. "', " .. v
+  end
+  e.sql.audit_after = "SELECT \"id\" AS id, json_object(" .. table.concat(members, ", ") .. ") AS after FROM " .. t
   for _, f in ipairs(e.fields) do
     if f.unique then
       e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.blind or f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
@@ -245,7 +261,6 @@ local function prepare_sql(e)
     e.sql.fts_clear = "DELETE FROM " .. fts
     e.sql.fts_fill = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") SELECT \"id\", "
                      .. table.concat(cols, ", ") .. " FROM " .. t
-    e.sql.fts_fill_ids = e.sql.fts_fill .. " WHERE \"id\" IN (SELECT \"value\" FROM json_each(?))"
   end
 end
 
@@ -674,10 +689,11 @@ local function index_record(e, id, values)
 end
 
 --- Inserts clean values (already validated) and writes the audit row; for
--- import, id and timestamps may be given, and the search index may be
--- left to _index (unindexed: an import indexes a batch of records in one
--- statement). Runs in the caller's transaction. Returns the new record.
-function Entity:_insert(clean, id, created_at, updated_at, unindexed, allowed)
+-- import, id and timestamps may be given, and the search index and the
+-- audit row may be left to _bulk_written (bulk: an import writes those
+-- for a batch of records in one statement each). Runs in the caller's
+-- transaction. Returns the new record.
+function Entity:_insert(clean, id, created_at, updated_at, bulk, allowed)
   if self.rules and not allowed and not rule(self, "create", clean) then error(refused(self, "add"), 0) end
   local now = timestamp()
   created_at, updated_at = created_at or now, updated_at or created_at or now
@@ -686,21 +702,29 @@ function Entity:_insert(clean, id, created_at, updated_at, unindexed, allowed)
   n = insert_values(self, clean, args, n) + 2
   args[n - 1], args[n] = created_at, updated_at
   local _, new_id = db.exec(id and self.sql.insert_id or self.sql.insert, table.unpack(args, 1, n))
-  if self.search_fields and not unindexed then index_record(self, new_id, clean) end
-  platform.audit(self.name, new_id, "create", nil, redacted(self, setmetatable(clean, self.fields_mt)))
+  if not bulk then
+    if self.search_fields then index_record(self, new_id, clean) end
+    platform.audit(self.name, new_id, "create", nil, redacted(self, setmetatable(clean, self.fields_mt)))
+  end
   clean.id, clean.created_at, clean.updated_at = new_id, created_at, updated_at
   return setmetatable(clean, self.record_mt)
 end
 
---- Adds the records with these ids (a json.array) to the search index;
--- given first and last, those with ids from first to last instead.
-function Entity:_index(ids, first, last)
-  if not self.search_fields then return end
+--- For records just inserted in bulk (_insert's bulk), writes their
+-- "create" audit rows and adds them to the search index: those with ids
+-- from first to last, or given no range those with these ids (a
+-- json.array).
+function Entity:_bulk_written(ids, first, last)
+  local where, args
   if first then
-    db.exec(self.sql.fts_fill .. " WHERE \"id\" BETWEEN ? AND ?", first, last)
+    where, args = " WHERE \"id\" BETWEEN ? AND ?", { first, last }
   elseif #ids > 0 then
-    db.exec(self.sql.fts_fill_ids, json.encode(ids))
+    where, args = " WHERE \"id\" IN (SELECT \"value\" FROM json_each(?))", { json.encode(ids) }
+  else
+    return
   end
+  platform.audit_rows(self.name, "create", self.sql.audit_after .. where, table.unpack(args))
+  if self.search_fields then db.exec(self.sql.fts_fill .. where, table.unpack(args)) end
 end
 
 --- Creates a record from values; returns it, or nil and errors.

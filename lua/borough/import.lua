@@ -121,8 +121,10 @@ function M.run(e, source, opts)
   local values, names = {}, {}
   for i = 1, ncols do names[i] = cols[i].field or false end
   local kept = index.id or index.created_at or index.updated_at
-  local batch_ids, nbatch = json.array({}), 0     -- the records to index for search (this batch's, or all)
-  local low, high                                  -- the least and greatest of their ids
+  -- The records inserted and not yet audited and indexed for search (this
+  -- batch's, or all of them): their ids, and the least and greatest.
+  local batch_ids, nbatch = json.array({}), 0
+  local low, high
 
   local function reject(at, column, message)
     if on_reject then
@@ -155,7 +157,7 @@ function M.run(e, source, opts)
     end
     local clean, errors = e:validate(values)
     if clean and not (id_err or created_err or updated_err) then
-      local ok, record = pcall(e._insert, e, clean, id, created, updated, true)
+      local ok, record = pcall(e._insert, e, clean, id, created, updated, "bulk")
       if ok then
         summary.imported = summary.imported + 1
         nbatch = nbatch + 1
@@ -177,24 +179,38 @@ function M.run(e, source, opts)
     end
   end
 
-  -- The search index takes a batch's records in one statement: FTS5
-  -- writes its pending terms out at the end of every statement, so the
-  -- fewer the cheaper. All or nothing, that is once, at the end: the
-  -- import is one transaction, and a record is searchable when it commits.
-  local function index_batch()
-    if opts.skip_bad_rows then e:_index(batch_ids) end
+  -- The audit trail and the search index take the records in one
+  -- statement each (Entity:_bulk_written), not a statement per record;
+  -- FTS5 also writes its pending terms out at the end of every statement,
+  -- so the fewer the cheaper. Ids that fill low..high (distinct, nbatch of
+  -- them) are exactly the records of that range: written by range,
+  -- without the list.
+  local function written()
+    if nbatch == 0 then return end
+    if high - low + 1 == nbatch then
+      e:_bulk_written(batch_ids, low, high)
+    else
+      e:_bulk_written(batch_ids)
+    end
+  end
+
+  -- With skip_bad_rows, a batch's records at the end of the batch, in its
+  -- transaction. All or nothing, that is once, at the end: the import is
+  -- one transaction, and a record is searchable when it commits.
+  local function batch_written()
+    if opts.skip_bad_rows then written() end
   end
 
   -- Reads and imports up to BATCH rows; false at the end of the file.
   local function batch()
     if opts.skip_bad_rows then
       for i = 1, nbatch do batch_ids[i] = nil end
-      nbatch = 0
+      nbatch, low, high = 0, nil, nil
     end
     for _ = 1, BATCH do
       local row, at, count_or_why, column = reader:next(values, names)
       if row == nil then
-        index_batch()
+        batch_written()
         return false
       end
       summary.rows = summary.rows + 1
@@ -209,7 +225,7 @@ function M.run(e, source, opts)
         progress(read, total, summary.rows)
       end
     end
-    index_batch()
+    batch_written()
     return true
   end
 
@@ -229,16 +245,10 @@ function M.run(e, source, opts)
   local rollback = {}
   local function all_rows()
     while db.tx(batch) do end
-    if not opts.skip_bad_rows and summary.rejected == 0 and nbatch > 0 and e.search_fields then
-      local was = search_memory(64 * 1024 * 1024)
-      -- Ids that fill low..high (distinct, nbatch of them) are exactly the
-      -- records of that range: indexed by range, without the list.
-      if high - low + 1 == nbatch then
-        e:_index(batch_ids, low, high)
-      else
-        e:_index(batch_ids)
-      end
-      search_memory(was)
+    if not opts.skip_bad_rows and summary.rejected == 0 then
+      local was = e.search_fields and search_memory(64 * 1024 * 1024)
+      written()
+      if was then search_memory(was) end
     end
     if progress then      -- (the bar's 100%, once the search index has them too)
       local read, total = reader:position()

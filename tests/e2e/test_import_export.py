@@ -187,6 +187,67 @@ def imported_records_are_searchable_whatever_their_ids():
         assert t.rows("SELECT count(*) FROM patients_fts") == [(5,)]
 
 
+@test
+def imported_records_are_audited_as_created_ones_are():
+    """An import writes its audit rows from the stored records in one
+    statement (not one per record): each must read exactly as the audit
+    row of the same record created through the entity, for every type of
+    field, by range of ids, by a list of ids and batch by batch."""
+    fields = ["nhs_number", "first_name", "last_name", "born", "grant", "score", "shielding", "seen_at",
+              "phone", "postcode", "notes", "colour", "team"]
+    header = ("NHS Number,First name,Last name,Date of birth,Grant,Score,Shielding,Seen at,Phone,Postcode,"
+              "Notes,Colour,Team\r\n")
+    values = [
+        ["Ada", "Lovelace", "10/12/1815", "1,250.50", "-1.5", "yes", "2024-04-01T09:30:00Z",
+         "07700 900123", "sw1a 1aa", 'Line one\nLine "two"\t\\ caf\u00e9 \U0001F600', "Red", "1"],
+        ["Alan", "Turing", "", "", "12", "no", "", "", "", "", "", ""],
+        ["Grace", "Hopper", "", "0", "0.1", "", "", "+44 7700 900456", "", "", "green", ""],
+    ]
+
+    def rows(first, ids=None):
+        """CSV lines of the three records, with NHS numbers from first on
+        (and ids in a first column, when given)."""
+        lines = []
+        for k, v in enumerate(values):
+            cells = ([str(ids[k])] if ids else []) + [nhs_numbers(3, first)[k]] + v
+            lines.append(",".join('"%s"' % c.replace('"', '""') for c in cells) + "\r\n")
+        return "".join(lines)
+
+    def afters(db):
+        return [a for (a,) in db.execute("SELECT after FROM _borough_audit WHERE entity = 'patients' ORDER BY id")]
+
+    with Tmp() as t:
+        t.write("team.csv", "name\r\nNorth\r\n")
+        t.write("run.csv", header + rows(910000000))
+        t.write("gaps.csv", "id," + header + rows(920000000, ids=(40, 20, 90)))
+        for name in ("team.csv", "run.csv", "gaps.csv"):
+            p = t.borough("import", "APP", "teams" if name == "team.csv" else "patients", name)
+            assert p.returncode == 0, p
+        imported = afters(t.db())
+        # The same values created one by one through the entity, on a server;
+        # then batch by batch (skip_bad_rows) by an upload page, a bad row between.
+        with Server(os.path.join(t.dir, "apps")) as s:
+            c = Client(s.port)
+            assert c.request("POST", "/clinic/teams", {}, json.dumps({"name": "North"})).status == 200
+            for first in (910000000, 920000000):
+                for k, v in enumerate(values):
+                    record = dict(zip(fields, [nhs_numbers(3, first)[k]] + v))
+                    r = c.request("POST", "/clinic/patients", {}, json.dumps(record))
+                    assert r.status == 200, r
+            upload = header + rows(930000000).replace(nhs_numbers(3, 930000000)[1], "123")
+            r = c.request("POST", "/clinic/upload/patients?skip=1", {"Content-Type": "text/csv"}, upload)
+            assert (json.loads(r.body)["imported"], json.loads(r.body)["rejected"]) == (2, 1), r.body
+            c.close()
+            made = afters(sqlite3.connect(os.path.join(s.data_dir, "clinic", "app.db")))
+        assert json.loads(made[0])["shielding"] is True and json.loads(made[1])["born"] is None, made
+        # By range, then by a list of ids: in the order of the ids (20, 40, 90).
+        assert imported == made[:3] + [made[4], made[3], made[5]], (imported, made)
+        first, upload = nhs_numbers(3, 910000000), nhs_numbers(3, 930000000)
+        assert made[6:] == [made[0].replace(first[0], upload[0]), made[2].replace(first[2], upload[2])], made
+        ids = [i for (i,) in t.rows("SELECT record_id FROM _borough_audit WHERE entity = 'patients' ORDER BY id")]
+        assert ids == [1, 2, 3, 20, 40, 90], ids
+
+
 BAD = (HEADER +
        '9434765919,Ada,Lovelace,10/12/1815,,yes,\r\n'            # line 2: good
        '4010232137,Al\xe9n,Turing,,,no,\r\n'                     # line 3: not UTF-8 (Latin-1 é)
