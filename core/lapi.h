@@ -11,6 +11,8 @@
 
 struct bo_gen;
 struct bo_request;
+struct bo_db;
+struct sqlite3_stmt;
 
 /* Installs the globals into a new app state; runs in protected mode. */
 int bo_lapi_open(lua_State *L);
@@ -20,6 +22,9 @@ int bo_ldb_open(lua_State *L);
 /* The app's database as db.* uses it, opened on first use (ldb.c); raises
    a Lua error if it cannot be opened. */
 struct bo_db *bo_ldb_get(lua_State *L);
+/* Raises db.*'s error for a failed step of stmt (reset first), or the
+   sandbox's own when the request's budget ran out meanwhile. */
+int bo_ldb_error(lua_State *L, struct bo_db *db, struct sqlite3_stmt *stmt);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
 

@@ -94,6 +94,24 @@ int bo_lcsv_push_file(lua_State *L, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+bo_csv *bo_lcsv_check(lua_State *L, int idx)
+{
+    return &((lcsv_reader *)luaL_checkudata(L, idx, READER_MT))->csv;
+}
+
+void bo_lcsv_put_fields(lua_State *L, const bo_csv *c, int into, int names)
+{
+    lua_Integer n = luaL_len(L, names);
+    for (size_t i = 0; i < c->nfields && (lua_Integer)i < n; i++) {
+        if (lua_rawgeti(L, names, (lua_Integer)i + 1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushlstring(L, bo_csv_field_ptr(c, i), c->fields[i].len);
+        lua_settable(L, into);
+    }
+}
+
 /* reader:next() -> row, line | false, line, message, column | nil
    reader:next(into, names) -> into, line, count | the same false... | nil:
    field i goes to into[names[i]] when names[i] is a string (an import's
@@ -121,15 +139,7 @@ static int reader_next(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
         luaL_checktype(L, 3, LUA_TTABLE);
         lua_settop(L, 3);
-        lua_Integer n = luaL_len(L, 3);
-        for (size_t i = 0; i < r->csv.nfields && (lua_Integer)i < n; i++) {
-            if (lua_rawgeti(L, 3, (lua_Integer)i + 1) != LUA_TSTRING) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pushlstring(L, bo_csv_field_ptr(&r->csv, i), r->csv.fields[i].len);
-            lua_settable(L, 2);
-        }
+        bo_lcsv_put_fields(L, &r->csv, 2, 3);
         lua_pushvalue(L, 2);
         lua_pushinteger(L, (lua_Integer)rec.line);
         lua_pushinteger(L, (lua_Integer)r->csv.nfields);

@@ -20,6 +20,8 @@
 #include <lua.h>
 #include <stddef.h>
 
+struct bo_csv;
+
 /* Pushes the borough.csv table. */
 int bo_lcsv_open(lua_State *L);
 
@@ -27,5 +29,14 @@ int bo_lcsv_open(lua_State *L);
    apps cannot open files). Returns 0, or a BO_E* code with the reason in
    err and nothing pushed. */
 int bo_lcsv_push_file(lua_State *L, const char *path, char *err, size_t errlen);
+
+/* The parser of the reader at idx (raises if it is not a reader), for C
+   that reads the records itself (the import's fast path, lfields.c). */
+struct bo_csv *bo_lcsv_check(lua_State *L, int idx);
+
+/* Sets into[names[i]] to field i of c's current record, for each i whose
+   names[i] is a string (into and names: stack indexes of tables), as
+   reader:next(into, names) does. */
+void bo_lcsv_put_fields(lua_State *L, const struct bo_csv *c, int into, int names);
 
 #endif

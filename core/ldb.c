@@ -67,6 +67,11 @@ static int db_error(lua_State *L, bo_db *db, sqlite3_stmt *stmt, const char *msg
     return luaL_error(L, "db: %s", msg ? msg : sqlite3_errmsg(bo_db_sqlite(db)));
 }
 
+int bo_ldb_error(lua_State *L, bo_db *db, sqlite3_stmt *stmt)
+{
+    return db_error(L, db, stmt, NULL);
+}
+
 static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
 {
     size_t len;

@@ -4,11 +4,16 @@
  */
 #include "lfields.h"
 #include "csv.h"
+#include "db.h"
+#include "lapi.h"
+#include "lcsv.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <time.h>
 
 #define BYTES_PER_STEP 16
 
@@ -78,7 +83,7 @@ static const char *read_text(const char *s, size_t len, bool multiline, const ch
 static void push_text(lua_State *L, int idx, size_t len, const char *t, size_t n, bool has_cr)
 {
     if (!has_cr) {
-        if (n == len)
+        if (n == len && idx)
             lua_pushvalue(L, idx);            /* unchanged: the same string */
         else
             lua_pushlstring(L, t, n);
@@ -369,6 +374,7 @@ typedef struct planned {
     bool required;
     bool has_default;        /* an absent value takes it: left to Lua */
     bool lua_check;          /* something only Lua checks: always left to it */
+    bool unique;             /* Lua checks it too, or (insert_rows) the table's index */
     double min_length, max_length;    /* -1: none */
     enum bound min, max;     /* a date's range */
     char min_date[16], max_date[16];
@@ -470,7 +476,8 @@ static plan *make_plan(lua_State *L)
         lua_getfield(L, f, "pattern");
         bool pattern = !lua_isnil(L, -1);
         lua_pop(L, 1);
-        pf->lua_check = validators || pattern || field_bool(L, f, "unique");
+        pf->lua_check = validators || pattern;
+        pf->unique = field_bool(L, f, "unique");
         pf->min_length = pf->max_length = -1;
         if (field_bool(L, t, "text")) {
             pf->min_length = field_number(L, f, "min_length");
@@ -573,9 +580,10 @@ static bool nhs_check(const char *d)
     return check != 10 && check == d[9] - '0';
 }
 
-/* Reads the text s (at stack index idx) as field pf: pushes the value to
-   store and returns true, or pushes nothing and returns false (the value
-   is wrong, or not a case read here). uv: the plan's user value. */
+/* Reads the text s (at stack index idx, or 0 when s is not a Lua string)
+   as field pf: pushes the value to store and returns true, or pushes
+   nothing and returns false (the value is wrong, or not a case read
+   here). uv: the plan's user value. */
 static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len)
 {
     char buf[64];
@@ -593,7 +601,7 @@ static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, i
         t = trim(s, len, &n);
         if (!email_ok(t, n))
             return false;
-        if (n == len)
+        if (n == len && idx)
             lua_pushvalue(L, idx);
         else
             lua_pushlstring(L, t, n);
@@ -684,6 +692,22 @@ static bool checks_pass(lua_State *L, const planned *pf, const char *today)
     return true;
 }
 
+/* Fills today (16 bytes, "" until then) from fields.today, the function
+   at stack index 5, if pf's range needs it. */
+static void need_today(lua_State *L, const planned *pf, char *today)
+{
+    if ((pf->min != TODAY && pf->max != TODAY) || today[0])
+        return;
+    lua_pushvalue(L, 5);
+    lua_call(L, 0, 1);
+    size_t tlen = 0;
+    const char *t = lua_tolstring(L, -1, &tlen);
+    if (!t || tlen >= 16)
+        luaL_error(L, "fields.today() did not give a date");
+    memcpy(today, t, tlen + 1);
+    lua_pop(L, 1);
+}
+
 /* read_fields(fields, values, clean, types, today) -> unread, recheck
    Reads a new record's values as Entity:validate would, for the fields
    and values a plan covers, into clean. Returns two bit sets (bit i-1:
@@ -736,17 +760,8 @@ static int l_read_fields(lua_State *L)
             lua_settop(L, uv);
             continue;
         }
-        if ((pf->min == TODAY || pf->max == TODAY) && !today[0]) {
-            lua_pushvalue(L, 5);
-            lua_call(L, 0, 1);
-            size_t tlen = 0;
-            const char *t = lua_tolstring(L, -1, &tlen);
-            if (!t || tlen >= sizeof today)
-                return luaL_error(L, "fields.today() did not give a date");
-            memcpy(today, t, tlen + 1);
-            lua_pop(L, 1);
-        }
-        if (pf->lua_check || !checks_pass(L, pf, today))
+        need_today(L, pf, today);
+        if (pf->lua_check || pf->unique || !checks_pass(L, pf, today))
             recheck |= bit;
         lua_remove(L, -2);                     /* name, value */
         lua_rawset(L, 3);
@@ -755,6 +770,197 @@ static int l_read_fields(lua_State *L)
     lua_pushinteger(L, unread);
     lua_pushinteger(L, recheck);
     return 2;
+}
+
+/* The time now as entity.lua's timestamp() writes it ("2024-04-01T09:30:00Z"). */
+static const char *timestamp(char out[32], time_t *second)
+{
+    time_t now = time(NULL);
+    if (now != *second) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        *second = now;
+    }
+    return out;
+}
+
+/* Reads the current record of csv as insert_rows inserts it: pushes the
+   value of each field j (whose column is col[j], or -1), nil for none.
+   Returns false for a record that read_fields would leave any of to Lua,
+   or check again there (unique aside: the table's index checks that). */
+static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, const int *col, char *today)
+{
+    size_t charged = 0;
+    bool ok = true;
+    for (int j = 0; ok && j < p->n; j++) {
+        const planned *pf = &p->f[j];
+        const char *s = NULL;
+        size_t len = 0, n = 0;
+        if (col[j] >= 0) {
+            s = bo_csv_field_ptr(csv, (size_t)col[j]);
+            len = csv->fields[col[j]].len;
+            trim(s, len, &n);
+            charged += len / BYTES_PER_STEP + 1;
+        }
+        if (n == 0) {                          /* no value (a blank one takes no default) */
+            ok = !pf->required && !(s == NULL && pf->has_default);
+            lua_pushnil(L);
+            continue;
+        }
+        ok = read_value(L, pf, j, p->n, uv, 0, s, len);
+        if (ok) {
+            need_today(L, pf, today);
+            ok = !pf->lua_check && checks_pass(L, pf, today);
+        }
+    }
+    bo_sandbox_charge(L, (unsigned)charged);
+    return ok;
+}
+
+/* Binds the n values above base (strings, which stay there until the
+   statement has run, booleans or nil) to parameters 1..n. Cannot raise. */
+static int bind_values(lua_State *L, int base, int n, sqlite3_stmt *stmt)
+{
+    int rc = SQLITE_OK;
+    for (int j = 1; rc == SQLITE_OK && j <= n; j++) {
+        switch (lua_type(L, base + j)) {
+        case LUA_TNIL:
+            rc = sqlite3_bind_null(stmt, j);
+            break;
+        case LUA_TBOOLEAN:
+            rc = sqlite3_bind_int(stmt, j, lua_toboolean(L, base + j));
+            break;
+        default: {
+            size_t len;
+            const char *v = lua_tolstring(L, base + j, &len);
+            rc = sqlite3_bind_text64(stmt, j, v, len, SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        }
+        }
+    }
+    return rc;
+}
+
+/* insert_rows(fields, values, names, types, today, reader, sql, ids, max)
+   -> inserted, first id, last id, then what stopped it:
+        true                          max records were read
+        nil                           the end of the text
+        false, line, message, column  a record that cannot be read
+        values, line, count           a record left to Lua, as
+                                      reader:next(values, names) gives it
+   An import's common case without a round trip through Lua per record
+   (Entity:_insert_rows): reads up to max records of the CSV reader
+   (names[i]: the field of column i, or false) and inserts each whose
+   values read_fields reads whole, with sql (the entity's insert: the
+   fields in order, then created_at and updated_at), appending the new ids
+   to ids. It stops at the first record it cannot insert (any value not
+   read here, or wrong, a ragged record, a duplicate the unique index
+   refuses), so that Lua reports it or imports it as it does any other. */
+static int l_insert_rows(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    bo_csv *csv = bo_lcsv_check(L, 6);
+    size_t sqllen;
+    const char *sql = luaL_checklstring(L, 7, &sqllen);
+    luaL_checktype(L, 8, LUA_TTABLE);
+    lua_Integer max = luaL_checkinteger(L, 9);
+    lua_settop(L, 9);
+    plan *p = plan_of(L);
+    int uv = lua_gettop(L);
+    if (p->n < 0)
+        return luaL_error(L, "insert_rows: too many fields");
+    luaL_checkstack(L, p->n + 8, "insert_rows");
+
+    /* The column of each field. */
+    size_t ncols = (size_t)luaL_len(L, 3);
+    int col[MAX_PLANNED];
+    for (int j = 0; j < p->n; j++) {
+        col[j] = -1;
+        lua_rawgeti(L, uv, j + 1);
+        for (size_t i = 0; i < ncols && col[j] < 0; i++) {
+            lua_rawgeti(L, 3, (lua_Integer)i + 1);
+            if (lua_rawequal(L, -1, -2))
+                col[j] = (int)i;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+
+    bo_db *db = bo_ldb_get(L);
+    char err[512];
+    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sqllen, err, sizeof err);
+    if (!stmt)
+        return luaL_error(L, "db: %s", err);
+    if (sqlite3_bind_parameter_count(stmt) != p->n + 2)
+        return luaL_error(L, "insert_rows: the statement does not take the fields and two timestamps");
+
+    char today[16] = "", stamp[32];
+    time_t second = -1;
+    lua_Integer inserted = 0, first = 0, last = 0, nids = (lua_Integer)lua_rawlen(L, 8);
+    int base = lua_gettop(L), rc = BO_CSV_ROW;
+    bool handed = false;
+    bo_csv_record rec;
+    for (lua_Integer k = 0; k < max && rc == BO_CSV_ROW && !handed; k++) {
+        size_t before = csv->pos;
+        rc = bo_csv_next(csv, &rec);
+        bo_sandbox_charge(L, (unsigned)((csv->pos - before) / BYTES_PER_STEP + csv->nfields));
+        if (rc != BO_CSV_ROW)
+            break;
+        bool ok = csv->nfields == ncols && read_record(L, p, uv, csv, col, today);
+        if (ok) {
+            /* From binding to clearing, nothing raises: the statement never
+               keeps a pointer into a string the stack has let go. */
+            timestamp(stamp, &second);
+            int step = bind_values(L, base, p->n, stmt);
+            if (step == SQLITE_OK)
+                step = sqlite3_bind_text(stmt, p->n + 1, stamp, -1, SQLITE_STATIC);
+            if (step == SQLITE_OK)
+                step = sqlite3_bind_text(stmt, p->n + 2, stamp, -1, SQLITE_STATIC);
+            if (step == SQLITE_OK)
+                step = sqlite3_step(stmt);
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+            if (step != SQLITE_DONE && (step & 0xff) != SQLITE_CONSTRAINT)
+                return bo_ldb_error(L, db, stmt);
+            ok = step == SQLITE_DONE;
+        }
+        lua_settop(L, base);
+        if (!ok) {
+            handed = true;
+            break;
+        }
+        last = sqlite3_last_insert_rowid(bo_db_sqlite(db));
+        if (!inserted++)
+            first = last;
+        lua_pushinteger(L, last);
+        lua_rawseti(L, 8, ++nids);
+    }
+    lua_pushinteger(L, inserted);
+    lua_pushinteger(L, first);
+    lua_pushinteger(L, last);
+    if (handed) {
+        bo_lcsv_put_fields(L, csv, 2, 3);
+        lua_pushvalue(L, 2);
+        lua_pushinteger(L, (lua_Integer)rec.line);
+        lua_pushinteger(L, (lua_Integer)csv->nfields);
+        return 6;
+    }
+    if (rc == BO_CSV_BAD) {
+        lua_pushboolean(L, 0);
+        lua_pushinteger(L, (lua_Integer)rec.line);
+        lua_pushstring(L, rec.error);
+        lua_pushinteger(L, (lua_Integer)rec.column);
+        return 7;
+    }
+    if (rc == BO_CSV_END)
+        lua_pushnil(L);
+    else
+        lua_pushboolean(L, 1);                 /* max records read */
+    return 4;
 }
 
 /* record(n) -> a new table with room for n fields (no rehash as it fills) */
@@ -776,6 +982,7 @@ int bo_lfields_open(lua_State *L)
         { "postcode", l_postcode },
         { "email", l_email },
         { "read_fields", l_read_fields },
+        { "insert_rows", l_insert_rows },
         { NULL, NULL },
     };
     luaL_newlib(L, fns);

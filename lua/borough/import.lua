@@ -201,24 +201,46 @@ function M.run(e, source, opts)
     if opts.skip_bad_rows then written() end
   end
 
+  -- Rows whose values are all read in C go in without Lua per row
+  -- (Entity:_insert_rows); it stops at any other row and hands it over.
+  local fast = not kept and e:_rows_insertable()
+
+  -- The next row for import_row: read by the reader, or handed over by
+  -- _insert_rows after it imported as many as it could (reading up to
+  -- `most` rows in all, so batches and the progress bar keep their
+  -- counts). true: it imported `most` rows and none is left over.
+  local function next_row(most)
+    if not fast then return reader:next(values, names) end
+    local n, first, last, row, at, count_or_why, column = e:_insert_rows(reader, names, values, batch_ids, most)
+    if n > 0 then
+      summary.rows, summary.imported, nbatch = summary.rows + n, summary.imported + n, nbatch + n
+      low, high = low or first, last
+    end
+    return row, at, count_or_why, column
+  end
+
   -- Reads and imports up to BATCH rows; false at the end of the file.
   local function batch()
     if opts.skip_bad_rows then
       for i = 1, nbatch do batch_ids[i] = nil end
       nbatch, low, high = 0, nil, nil
     end
-    for _ = 1, BATCH do
-      local row, at, count_or_why, column = reader:next(values, names)
+    local limit = summary.rows + BATCH
+    while summary.rows < limit do
+      local upto = progress and math.min(limit, (summary.rows // PROGRESS_EVERY + 1) * PROGRESS_EVERY) or limit
+      local row, at, count_or_why, column = next_row(upto - summary.rows)
       if row == nil then
         batch_written()
         return false
       end
-      summary.rows = summary.rows + 1
-      if row == false then
-        summary.rejected = summary.rejected + 1
-        reject(at, header[column] and fields.trim(header[column]) or ("column " .. column), count_or_why)
-      else
-        import_row(at, count_or_why)
+      if row ~= true then
+        summary.rows = summary.rows + 1
+        if row == false then
+          summary.rejected = summary.rejected + 1
+          reject(at, header[column] and fields.trim(header[column]) or ("column " .. column), count_or_why)
+        else
+          import_row(at, count_or_why)
+        end
       end
       if progress and summary.rows % PROGRESS_EVERY == 0 then
         local read, total = reader:position()
