@@ -580,88 +580,69 @@ static bool nhs_check(const char *d)
     return check != 10 && check == d[9] - '0';
 }
 
-/* Reads the text s (at stack index idx, or 0 when s is not a Lua string)
-   as field pf: pushes the value to store and returns true, or pushes
-   nothing and returns false (the value is wrong, or not a case read
-   here). uv: the plan's user value. */
-static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len)
-{
-    char buf[64];
-    const char *t;
+/* A value as read_bytes reads it: text (p, n: into the text read, or into
+   buf), or a boolean. A choice's text is still to be looked up in its
+   options, and long text with CRs still to have them turned into LF (both
+   make a Lua string: push_read). */
+typedef struct read_out {
+    const char *p;
     size_t n;
+    int boolean;             /* -1: text; 0 or 1: a boolean */
     bool has_cr;
+    char buf[64];
+} read_out;
+
+/* Reads the text s[0..len) as field pf into o; false if the value is
+   wrong, or not a case read here. Allocates nothing. */
+static bool read_bytes(const planned *pf, const char *s, size_t len, read_out *o)
+{
+    o->boolean = -1;
+    o->has_cr = false;
     switch (pf->kind) {
     case K_TEXT:
     case K_LONG_TEXT:
-        if (read_text(s, len, pf->kind == K_LONG_TEXT, &t, &n, &has_cr))
-            return false;
-        push_text(L, idx, len, t, n, has_cr);
-        return true;
+        return read_text(s, len, pf->kind == K_LONG_TEXT, &o->p, &o->n, &o->has_cr) == NULL;
     case K_EMAIL:
-        t = trim(s, len, &n);
-        if (!email_ok(t, n))
-            return false;
-        if (n == len && idx)
-            lua_pushvalue(L, idx);
-        else
-            lua_pushlstring(L, t, n);
-        return true;
+        o->p = trim(s, len, &o->n);
+        return email_ok(o->p, o->n);
     case K_POSTCODE:
-        if (!read_postcode(s, len, buf))
+        if (!read_postcode(s, len, o->buf))
             return false;
-        lua_pushstring(L, buf);
+        o->p = o->buf;
+        o->n = strlen(o->buf);
         return true;
-    case K_NHS: {
-        if (small_digits(s, len, buf, 10) != 10 || !nhs_check(buf))
-            return false;
-        lua_pushlstring(L, buf, 10);
-        return true;
-    }
+    case K_NHS:
+        o->p = o->buf;
+        o->n = 10;
+        return small_digits(s, len, o->buf, 10) == 10 && nhs_check(o->buf);
     case K_DATE:
-        if (!read_date(s, len, buf))
-            return false;
-        lua_pushlstring(L, buf, 10);
-        return true;
+        o->p = o->buf;
+        o->n = 10;
+        return read_date(s, len, o->buf);
     case K_PHONE: {
-        int m = read_phone(s, len, buf);
-        if (m < 0)
-            return false;
-        lua_pushlstring(L, buf, (size_t)m);
-        return true;
+        int m = read_phone(s, len, o->buf);
+        o->p = o->buf;
+        o->n = m < 0 ? 0 : (size_t)m;
+        return m >= 0;
     }
     case K_CHOICE:
+        o->p = trim(s, len, &o->n);
+        return true;
     case K_BOOLEAN: {
-        t = trim(s, len, &n);
-        if (pf->kind == K_BOOLEAN) {
-            static const char *const yes[] = { "yes", "y", "true", "1", "on", NULL };
-            static const char *const no[] = { "no", "n", "false", "0", "off", NULL };
-            if (n > 5)
-                return false;
-            lower(t, n, buf);
-            buf[n] = '\0';
-            for (int k = 0; yes[k]; k++) {
-                if (strcmp(buf, yes[k]) == 0 || strcmp(buf, no[k]) == 0) {
-                    lua_pushboolean(L, strcmp(buf, yes[k]) == 0);
-                    return true;
-                }
-            }
+        static const char *const yes[] = { "yes", "y", "true", "1", "on", NULL };
+        static const char *const no[] = { "no", "n", "false", "0", "off", NULL };
+        size_t n;
+        const char *t = trim(s, len, &n);
+        if (n > 5)
             return false;
+        lower(t, n, o->buf);
+        o->buf[n] = '\0';
+        for (int k = 0; yes[k]; k++) {
+            if (strcmp(o->buf, yes[k]) == 0 || strcmp(o->buf, no[k]) == 0) {
+                o->boolean = strcmp(o->buf, yes[k]) == 0;
+                return true;
+            }
         }
-        lua_rawgeti(L, uv, nf + i + 1);        /* option_set */
-        lua_pushlstring(L, t, n);
-        if (lua_rawget(L, -2) == LUA_TSTRING) {
-            lua_remove(L, -2);
-            return true;
-        }
-        lua_pop(L, 1);
-        luaL_Buffer b;
-        lower(t, n, luaL_buffinitsize(L, &b, n));
-        luaL_pushresultsize(&b, n);
-        if (lua_rawget(L, -2) == LUA_TSTRING) {
-            lua_remove(L, -2);
-            return true;
-        }
-        lua_pop(L, 2);
         return false;
     }
     case K_LUA:
@@ -670,26 +651,84 @@ static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, i
     return false;
 }
 
-/* The checks of fields.check that pf's plan covers, on the value on top. */
-static bool checks_pass(lua_State *L, const planned *pf, const char *today)
+/* Pushes the value read into o from the text s[0..len) (at stack index
+   idx, or 0 when s is not a Lua string: the same string is pushed again
+   when the value is all of it). A choice is looked up in field i's
+   options: false, pushing nothing, when it is not one. uv: the plan's
+   user value. */
+static bool push_read(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len,
+                      const read_out *o)
+{
+    if (o->boolean >= 0) {
+        lua_pushboolean(L, o->boolean);
+        return true;
+    }
+    if (pf->kind == K_CHOICE) {
+        lua_rawgeti(L, uv, nf + i + 1);        /* option_set */
+        lua_pushlstring(L, o->p, o->n);
+        if (lua_rawget(L, -2) == LUA_TSTRING) {
+            lua_remove(L, -2);
+            return true;
+        }
+        lua_pop(L, 1);
+        luaL_Buffer b;
+        lower(o->p, o->n, luaL_buffinitsize(L, &b, o->n));
+        luaL_pushresultsize(&b, o->n);
+        if (lua_rawget(L, -2) == LUA_TSTRING) {
+            lua_remove(L, -2);
+            return true;
+        }
+        lua_pop(L, 2);
+        return false;
+    }
+    if (o->has_cr || o->p != s)
+        push_text(L, 0, len, o->p, o->n, o->has_cr);
+    else
+        push_text(L, idx, len, o->p, o->n, false);
+    return true;
+}
+
+/* Reads the text s (at stack index idx, or 0 when s is not a Lua string)
+   as field pf: pushes the value to store and returns true, or pushes
+   nothing and returns false (the value is wrong, or not a case read
+   here). uv: the plan's user value. */
+static bool read_value(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len)
+{
+    read_out o;
+    return read_bytes(pf, s, len, &o) && push_read(L, pf, i, nf, uv, idx, s, len, &o);
+}
+
+/* Compares the text v[0..n) with the string z, as strcmp does. */
+static int compare(const char *v, size_t n, const char *z)
+{
+    size_t zn = strlen(z);
+    int c = memcmp(v, z, n < zn ? n : zn);
+    return c ? c : (n > zn) - (n < zn);
+}
+
+/* The checks of fields.check that pf's plan covers, on the text v[0..n). */
+static bool checks_pass(const planned *pf, const char *v, size_t n, const char *today)
 {
     if (pf->min_length >= 0 || pf->max_length >= 0) {
-        size_t len;
-        const char *v = lua_tolstring(L, -1, &len);
         double chars = 0;
-        for (size_t i = 0; i < len; i++)
+        for (size_t i = 0; i < n; i++)
             chars += ((unsigned char)v[i] & 0xC0) != 0x80;
         if ((pf->min_length >= 0 && chars < pf->min_length) || (pf->max_length >= 0 && chars > pf->max_length))
             return false;
     }
-    if (pf->min != NO_BOUND || pf->max != NO_BOUND) {
-        const char *v = lua_tostring(L, -1);
-        if (pf->min != NO_BOUND && strcmp(v, pf->min == TODAY ? today : pf->min_date) < 0)
-            return false;
-        if (pf->max != NO_BOUND && strcmp(v, pf->max == TODAY ? today : pf->max_date) > 0)
-            return false;
-    }
+    if (pf->min != NO_BOUND && compare(v, n, pf->min == TODAY ? today : pf->min_date) < 0)
+        return false;
+    if (pf->max != NO_BOUND && compare(v, n, pf->max == TODAY ? today : pf->max_date) > 0)
+        return false;
     return true;
+}
+
+/* checks_pass on the value on top of the stack (text; a boolean has none). */
+static bool top_checks_pass(lua_State *L, const planned *pf, const char *today)
+{
+    size_t n = 0;
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : "";
+    return checks_pass(pf, v, n, today);
 }
 
 /* Fills today (16 bytes, "" until then) from fields.today, the function
@@ -761,7 +800,7 @@ static int l_read_fields(lua_State *L)
             continue;
         }
         need_today(L, pf, today);
-        if (pf->lua_check || pf->unique || !checks_pass(L, pf, today))
+        if (pf->lua_check || pf->unique || !top_checks_pass(L, pf, today))
             recheck |= bit;
         lua_remove(L, -2);                     /* name, value */
         lua_rawset(L, 3);
@@ -785,16 +824,20 @@ static const char *timestamp(char out[32], time_t *second)
     return out;
 }
 
-/* Reads the current record of csv as insert_rows inserts it: pushes the
-   value of each field j (whose column is col[j], or -1), nil for none.
-   Returns false for a record that read_fields would leave any of to Lua,
-   or check again there (unique aside: the table's index checks that). */
-static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, const int *col, char *today)
+/* Reads the current record of csv as insert_rows inserts it: the value of
+   each field j (whose column is col[j], or -1) into out[j], text with
+   p == NULL for none. Returns false for a record that read_fields would
+   leave any of to Lua, or check again there (unique aside: the table's
+   index checks that). A value that had to become a Lua string (a choice,
+   long text with CRs) is left on the stack, where out[j] points. */
+static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, const int *col, char *today,
+                        read_out *out)
 {
     size_t charged = 0;
     bool ok = true;
     for (int j = 0; ok && j < p->n; j++) {
         const planned *pf = &p->f[j];
+        read_out *o = &out[j];
         const char *s = NULL;
         size_t len = 0, n = 0;
         if (col[j] >= 0) {
@@ -805,39 +848,36 @@ static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, 
         }
         if (n == 0) {                          /* no value (a blank one takes no default) */
             ok = !pf->required && !(s == NULL && pf->has_default);
-            lua_pushnil(L);
+            o->p = NULL;
+            o->boolean = -1;
             continue;
         }
-        ok = read_value(L, pf, j, p->n, uv, 0, s, len);
-        if (ok) {
+        ok = read_bytes(pf, s, len, o);
+        if (ok && (pf->kind == K_CHOICE || o->has_cr)) {
+            ok = push_read(L, pf, j, p->n, uv, 0, s, len, o);
+            if (ok)
+                o->p = lua_tolstring(L, -1, &o->n);
+        }
+        if (ok && o->boolean < 0) {
             need_today(L, pf, today);
-            ok = !pf->lua_check && checks_pass(L, pf, today);
+            ok = !pf->lua_check && checks_pass(pf, o->p, o->n, today);
         }
     }
     bo_sandbox_charge(L, (unsigned)charged);
     return ok;
 }
 
-/* Binds the n values above base (strings, which stay there until the
-   statement has run, booleans or nil) to parameters 1..n. Cannot raise. */
-static int bind_values(lua_State *L, int base, int n, sqlite3_stmt *stmt)
+/* Binds the n values of read_record to parameters 1..n. Cannot raise. */
+static int bind_values(sqlite3_stmt *stmt, const read_out *out, int n)
 {
     int rc = SQLITE_OK;
-    for (int j = 1; rc == SQLITE_OK && j <= n; j++) {
-        switch (lua_type(L, base + j)) {
-        case LUA_TNIL:
-            rc = sqlite3_bind_null(stmt, j);
-            break;
-        case LUA_TBOOLEAN:
-            rc = sqlite3_bind_int(stmt, j, lua_toboolean(L, base + j));
-            break;
-        default: {
-            size_t len;
-            const char *v = lua_tolstring(L, base + j, &len);
-            rc = sqlite3_bind_text64(stmt, j, v, len, SQLITE_STATIC, SQLITE_UTF8);
-            break;
-        }
-        }
+    for (int j = 0; rc == SQLITE_OK && j < n; j++) {
+        if (out[j].boolean >= 0)
+            rc = sqlite3_bind_int(stmt, j + 1, out[j].boolean);
+        else if (!out[j].p)
+            rc = sqlite3_bind_null(stmt, j + 1);
+        else
+            rc = sqlite3_bind_text64(stmt, j + 1, out[j].p, out[j].n, SQLITE_STATIC, SQLITE_UTF8);
     }
     return rc;
 }
@@ -900,6 +940,7 @@ static int l_insert_rows(lua_State *L)
 
     char today[16] = "", stamp[32];
     time_t second = -1;
+    read_out out[MAX_PLANNED];
     lua_Integer inserted = 0, first = 0, last = 0, nids = (lua_Integer)lua_rawlen(L, 8);
     int base = lua_gettop(L), rc = BO_CSV_ROW;
     bool handed = false;
@@ -910,12 +951,12 @@ static int l_insert_rows(lua_State *L)
         bo_sandbox_charge(L, (unsigned)((csv->pos - before) / BYTES_PER_STEP + csv->nfields));
         if (rc != BO_CSV_ROW)
             break;
-        bool ok = csv->nfields == ncols && read_record(L, p, uv, csv, col, today);
+        bool ok = csv->nfields == ncols && read_record(L, p, uv, csv, col, today, out);
         if (ok) {
             /* From binding to clearing, nothing raises: the statement never
                keeps a pointer into a string the stack has let go. */
             timestamp(stamp, &second);
-            int step = bind_values(L, base, p->n, stmt);
+            int step = bind_values(stmt, out, p->n);
             if (step == SQLITE_OK)
                 step = sqlite3_bind_text(stmt, p->n + 1, stamp, -1, SQLITE_STATIC);
             if (step == SQLITE_OK)
