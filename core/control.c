@@ -306,7 +306,11 @@ int bo_control_open(bo_control *c, uv_loop_t *loop, const char *path, bo_control
     c->path = bo_strdup(path);
     uv_pipe_init(loop, &c->pipe, 0);
     c->pipe.data = c;
-    if (uv_pipe_open(&c->pipe, fd) < 0 || uv_listen((uv_stream_t *)&c->pipe, 16, on_connection) < 0) {
+    /* A Unix socket whose backlog is full refuses a connect at once
+       (EAGAIN) rather than queueing it: room for a burst of clients (a
+       deploy script reloading every app, idle ones) while the loop is
+       busy, so that `borough reload` is not refused. */
+    if (uv_pipe_open(&c->pipe, fd) < 0 || uv_listen((uv_stream_t *)&c->pipe, SOMAXCONN, on_connection) < 0) {
         snprintf(err, errlen, "cannot listen on %s", path);
         uv_close((uv_handle_t *)&c->pipe, NULL);   /* closes fd; nothing else refers to c */
         unlink(path);
