@@ -24,13 +24,13 @@
  *       the domain of letters, digits, '-' and '.'
  *   record(n) -> a new table sized for n fields (it never rehashes while
  *       an entity's checked values fill it)
- *   read_fields(fields, values, clean, types, today) -> todo, recheck
+ *   read_fields(fields, values, clean, types, today) -> unread, recheck
  *       Entity:validate's common case in one call: a new record's values
  *       given as text, for fields of the types text, long_text, email,
  *       postcode, nhs_number, date, choice, boolean and phone, read
  *       exactly as their parse in fields.lua reads them (and checked for
  *       length and a date's range) into clean. It never makes a message:
- *       bit i-1 of todo marks field i as left to Lua (other types and
+ *       bit i-1 of unread marks field i as left to Lua (other types and
  *       values, and every value that is wrong), of recheck a field read
  *       here that Lua must still check (pattern, validators, unique).
  *       What it knows of each field is read once per fields list.

@@ -214,12 +214,12 @@ def the_default_csp_allows_everything_the_page_loads_and_nothing_inline():
         for m in re.finditer(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
             assert 'src="' in m.group(1) and m.group(2) == "", m.group(0)
         # Every resource, followed from the page through CSS url()s and module imports.
-        todo = [("style-src", u) for u in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)]
-        todo += [("script-src", u) for u in re.findall(r'<script[^>]* src="([^"]+)"', html)]
-        todo += [("img-src", u) for u in re.findall(r'<img[^>]* src="([^"]+)"', html)]
+        pending = [("style-src", u) for u in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)]
+        pending += [("script-src", u) for u in re.findall(r'<script[^>]* src="([^"]+)"', html)]
+        pending += [("img-src", u) for u in re.findall(r'<img[^>]* src="([^"]+)"', html)]
         seen = set()
-        while todo:
-            kind, url = todo.pop()
+        while pending:
+            kind, url = pending.pop()
             assert url.startswith("/") and not url.startswith("//"), (kind, url)   # the site's own: 'self'
             if url in seen:
                 continue
@@ -231,10 +231,10 @@ def the_default_csp_allows_everything_the_page_loads_and_nothing_inline():
                 for ref in re.findall(r"url\(([^)]+)\)", r.text):
                     ref = ref.strip("'\"")
                     assert not ref.startswith("data:"), ref
-                    todo.append(("img-src", ref if ref.startswith("/") else base + "/" + ref))
+                    pending.append(("img-src", ref if ref.startswith("/") else base + "/" + ref))
             if url.endswith(".mjs") or url.endswith(".js"):
                 for ref in re.findall(r"\bfrom\s*['\"]([^'\"]+)['\"]", r.text):
-                    todo.append(("script-src", ref if ref.startswith("/") else base + "/" + ref[2:]))
+                    pending.append(("script-src", ref if ref.startswith("/") else base + "/" + ref[2:]))
         kinds = {u.rsplit(".", 1)[-1] for u in seen}
         assert {"css", "mjs", "js", "svg"} <= kinds, seen
         c.close()
