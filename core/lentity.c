@@ -254,6 +254,25 @@ static const char *encode_fields(lua_State *L, int idx, bo_buf *b, size_t *len)
     return b->data ? b->data : "";
 }
 
+/* Runs the audit statement bound so far (rc: how the binding went, or
+   an error with err already set when stmt is NULL), puts the platform
+   flag back to was, and raises if the row could not be written. */
+static int write_audit(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int rc, bool was, char err[512])
+{
+    if (stmt) {
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            snprintf(err, 512, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        sqlite3_clear_bindings(stmt);
+        sqlite3_reset(stmt);
+    }
+    bo_db_set_platform(db, was);
+    if (rc != SQLITE_DONE)
+        return luaL_error(L, "the audit trail could not be written: %s", err);
+    return 0;
+}
+
 /* audit(entity, record_id, action, before, after): one row of the audit
    trail, in the caller's transaction. before and after are tables of
    fields (json.null for a field that had or has no value) or nil. */
@@ -292,15 +311,9 @@ static int p_audit(lua_State *L)
             sqlite3_bind_text64(stmt, 7, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
         if (after)
             sqlite3_bind_text64(stmt, 8, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
+        rc = SQLITE_OK;
     }
-    bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
-        return luaL_error(L, "the audit trail could not be written: %s", err);
-    return 0;
+    return write_audit(L, db, stmt, rc, was, err);
 }
 
 /* audit_rows(entity, action, select, ...): the audit rows of many records
@@ -335,17 +348,8 @@ static int p_audit_rows(lua_State *L)
         sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 5, action, -1, SQLITE_STATIC);
         rc = bind_values(L, 4, nvalues, stmt, 6);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_clear_bindings(stmt);
-        sqlite3_reset(stmt);
     }
-    bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
-        return luaL_error(L, "the audit trail could not be written: %s", err);
-    return 0;
+    return write_audit(L, db, stmt, rc, was, err);
 }
 
 /* ---- encrypted fields (see docs/security.md, "Data protection") ---- */
