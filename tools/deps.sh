@@ -41,6 +41,13 @@ front_end() {
     echo "deps: npm ci (tests/browser/)"
     (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+  # oidc-provider for the test OpenID provider (tests/oidc/provider.js), as pinned.
+  oidc="$root/tests/oidc"
+  if [ ! -f "$oidc/node_modules/.package-lock.json" ] ||
+     [ "$oidc/package-lock.json" -nt "$oidc/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci (tests/oidc/)"
+    (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
 }
 
 if [ -z "$missing" ]; then
