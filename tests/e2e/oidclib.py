@@ -11,7 +11,8 @@ HTTPS, with a certificate from a test CA made here with openssl.
         idp.issuer, idp.ca_file            # https://127.0.0.1:PORT, the CA's PEM
         idp.discovery(), idp.jwks()        # the provider's documents (dicts)
         flow = idp.sign_in("borough", "alice")   # authorization code + PKCE over plain HTTP
-        tokens = idp.token("borough", flow["code"], flow["verifier"])
+        status, tokens = idp.token("borough", flow["code"], flow["verifier"])
+        idp.sign_out("borough", tokens["id_token"], flow["cookies"])   # end_session
         idp.set_groups("alice", ["housing"])     # seen at the next sign-in
         kid = idp.rotate("RS256")                # a new key signs from now on
         idp.sign("RS256", {...claims...})        # a token signed with the provider's key
@@ -151,7 +152,7 @@ class Provider:
         """An HTTPS client trusting the test CA that does not follow
         redirects (3xx raise HttpError with the response headers)."""
         return urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.ssl),
-                                           urllib.request.HTTPCookieProcessor(cookies or http.cookiejar.CookieJar()),
+                                           urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar() if cookies is None else cookies),
                                            _NoRedirect())
 
     def request(self, url, data=None, headers=None, opener=None, method=None):
@@ -216,7 +217,7 @@ class Provider:
                 if url.startswith(redirect_uri):
                     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
                     return {"code": params.get("code"), "state": state, "nonce": nonce, "verifier": verifier,
-                            "redirect": url, "params": params}
+                            "redirect": url, "params": params, "cookies": jar}
                 continue
             m = re.search(r'<form method="post" action="([^"]+)"', body)
             if status == 200 and m:
@@ -238,6 +239,25 @@ class Provider:
             headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
         status, _, body = self.request(self.discovery()["token_endpoint"], data=form, headers=headers)
         return status, json.loads(body)
+
+    def sign_out(self, client_id, id_token, cookies, state="bye"):
+        """RP-initiated logout (end_session) with the sign-in's cookies: the
+        provider's confirmation form is posted with "Yes, sign me out".
+        Returns the URL it sends the user back to."""
+        opener = self.opener(cookies)
+        params = {"id_token_hint": id_token, "client_id": client_id, "state": state,
+                  "post_logout_redirect_uri": self.clients[client_id]["post_logout_redirect_uris"][0]}
+        url = self.discovery()["end_session_endpoint"] + "?" + urllib.parse.urlencode(params)
+        status, _, body = self.request(url, opener=opener)
+        form = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', body, re.S)
+        if status != 200 or not form:
+            raise HttpError(status, body)
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2)))
+        fields["logout"] = "yes"
+        status, headers, body = self.request(urllib.parse.urljoin(url, form.group(1)), data=fields, opener=opener)
+        if status not in (302, 303):
+            raise HttpError(status, body)
+        return headers["Location"]
 
     # ---- the test endpoints ----
 

@@ -224,6 +224,29 @@ def groups_follow_the_provider_at_each_sign_in():
 
 
 @test
+def end_session_signs_out_and_returns():
+    p = idp()
+    f = flow("borough")
+
+    def asks_who():
+        """Whether a new authorization request meets the sign-in form (or
+        goes straight back to the client with a code)."""
+        opener = p.opener(f["cookies"])
+        challenge = b64url(hashlib.sha256(b"v" * 43).digest())
+        status, headers, body = p.request(p.authorize_url("borough", "s", "n", challenge), opener=opener)
+        assert status in (302, 303), (status, body)
+        if headers["Location"].startswith("https://127.0.0.1:1/cb?code="):
+            return False
+        status, headers, body = p.request(headers["Location"], opener=opener)
+        return status == 200 and 'name="login"' in body
+
+    assert not asks_who()
+    back = p.sign_out("borough", f["id_token"], f["cookies"])
+    assert back == "https://127.0.0.1:1/signed-out?state=bye", back
+    assert asks_who()
+
+
+@test
 def unknown_user_is_not_signed_in():
     p = idp()
     try:
