@@ -27,6 +27,7 @@ static const char *const error_names[BO_ERROR_COUNT] = {
     "already exists",
     "not permitted",
     "closed",
+    "verification failed",
 };
 
 const char *bo_strerror(int err)

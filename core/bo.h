@@ -36,7 +36,8 @@ enum {
     BO_EEXIST = -11,
     BO_EPERM = -12,    /* refused by policy (sandbox, authorizer) */
     BO_ECLOSED = -13,  /* the peer or the object is gone */
-    BO_ERROR_COUNT = 14
+    BO_EVERIFY = -14,  /* a signature, token or code did not verify */
+    BO_ERROR_COUNT = 15
 };
 
 /* Returns a static English description of a BO_E* code. */

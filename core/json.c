@@ -43,6 +43,7 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -770,6 +771,7 @@ typedef struct decoder {
     int object_mt;
     char *err;
     size_t errlen;
+    bo_buf *tmp;        /* the Lua-free decoder's buffer (L is NULL) */
 } decoder;
 
 static int parse_value(decoder *d);
@@ -801,6 +803,12 @@ static json_scratch *dec_scratch(decoder *d)
     return d->sc;
 }
 
+/* The buffer for a string with escapes or a long number. */
+static bo_buf *dec_buf(decoder *d)
+{
+    return d->L ? &dec_scratch(d)->str : d->tmp;
+}
+
 static inline void skip_space(decoder *d)
 {
     const unsigned char *p = d->p, *end = d->end;
@@ -820,7 +828,15 @@ static int expect_literal(decoder *d, const char *lit, size_t len)
     return 0;
 }
 
-static int parse_number(decoder *d)
+/* A number read by read_number: an integer when it has no fraction or
+   exponent and fits in 64 bits, else a double. */
+typedef struct number {
+    bool integral;
+    long long i;
+    double f;
+} number;
+
+static int read_number(decoder *d, number *out)
 {
     const unsigned char *s = d->p, *p = s, *end = d->end;
     unsigned long long acc = 0;
@@ -865,13 +881,13 @@ static int parse_number(decoder *d)
     d->p = p;
 
     if (integral && !overflow) {
-        if (!neg && acc <= (unsigned long long)LUA_MAXINTEGER) {
-            lua_pushinteger(d->L, (lua_Integer)acc);
+        if (!neg && acc <= (unsigned long long)LLONG_MAX) {
+            *out = (number){ true, (long long)acc, (double)acc };
             return 0;
         }
-        if (neg && acc <= (unsigned long long)LUA_MAXINTEGER + 1) {
-            lua_pushinteger(d->L, acc == (unsigned long long)LUA_MAXINTEGER + 1
-                                      ? LUA_MININTEGER : -(lua_Integer)acc);
+        if (neg && acc <= (unsigned long long)LLONG_MAX + 1) {
+            long long v = acc == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)acc;
+            *out = (number){ true, v, (double)v };
             return 0;
         }
     }
@@ -880,7 +896,7 @@ static int parse_number(decoder *d)
     char tmp[64], *text = tmp;
     size_t len = (size_t)(p - s);
     if (len >= sizeof tmp) {
-        bo_buf *b = &dec_scratch(d)->str;
+        bo_buf *b = dec_buf(d);
         b->len = 0;
         text = room(b, len + 1);
     }
@@ -889,7 +905,19 @@ static int parse_number(decoder *d)
     double v = strtod(text, NULL);
     if (isinf(v))
         return dec_fail(d, s, "number out of range");
-    lua_pushnumber(d->L, (lua_Number)v);
+    *out = (number){ false, 0, v };
+    return 0;
+}
+
+static int parse_number(decoder *d)
+{
+    number n;
+    if (read_number(d, &n))
+        return -1;
+    if (n.integral)
+        lua_pushinteger(d->L, (lua_Integer)n.i);
+    else
+        lua_pushnumber(d->L, (lua_Number)n.f);
     return 0;
 }
 
@@ -1013,8 +1041,10 @@ static const unsigned char *scan_plain(decoder *d, const unsigned char *p)
     }
 }
 
-/* Parses the string at d->p (the opening quote) and pushes it. */
-static int parse_string(decoder *d)
+/* Reads the string at d->p (the opening quote): *s and *n receive its
+   bytes, in the input when it has no escapes, else in dec_buf(d) (valid
+   until the next string or number is read). */
+static int read_string(decoder *d, const char **s, size_t *n)
 {
     const unsigned char *run = d->p + 1, *p;
     bo_buf *b = NULL;
@@ -1026,9 +1056,11 @@ static int parse_string(decoder *d)
         if (*p == '"') {
             if (b) {
                 bo_buf_append(b, run, (size_t)(p - run));
-                lua_pushlstring(d->L, b->data, b->len);
+                *s = b->data;
+                *n = b->len;
             } else {
-                lua_pushlstring(d->L, (const char *)run, (size_t)(p - run));
+                *s = (const char *)run;
+                *n = (size_t)(p - run);
             }
             d->p = p + 1;
             return 0;
@@ -1036,7 +1068,7 @@ static int parse_string(decoder *d)
         if (*p != '\\')
             return dec_fail(d, p, "control character in a string");
         if (!b) {
-            b = &dec_scratch(d)->str;
+            b = dec_buf(d);
             b->len = 0;
         }
         bo_buf_append(b, run, (size_t)(p - run));
@@ -1044,6 +1076,17 @@ static int parse_string(decoder *d)
             return -1;
         run = p;
     }
+}
+
+/* Parses the string at d->p (the opening quote) and pushes it. */
+static int parse_string(decoder *d)
+{
+    const char *s;
+    size_t n;
+    if (read_string(d, &s, &n))
+        return -1;
+    lua_pushlstring(d->L, s, n);
+    return 0;
 }
 
 static int open_container(decoder *d)
@@ -1170,7 +1213,7 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
     if (!text)
         text = "";
     decoder d = { L, (const unsigned char *)text, (const unsigned char *)text,
-                  (const unsigned char *)text + len, NULL, 0, 0, 0, 0, err, errlen };
+                  (const unsigned char *)text + len, NULL, 0, 0, 0, 0, err, errlen, NULL };
     int top = lua_gettop(L);
     luaL_checkstack(L, 4, NULL);
     push_mark(L, &key_array_mt, "json.array");
@@ -1197,6 +1240,192 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return 0;
+}
+
+/* ---- The Lua-free tree ---- */
+
+static int tree_value(decoder *d, bo_jval **out);
+
+static bo_jval *tree_node(bo_jtype type)
+{
+    bo_jval *v = bo_calloc(1, sizeof *v);
+    v->type = type;
+    return v;
+}
+
+/* Copies the string at d->p into a new NUL-terminated string. */
+static int tree_string(decoder *d, char **s, size_t *n)
+{
+    const char *bytes;
+    if (read_string(d, &bytes, n))
+        return -1;
+    *s = bo_strndup(bytes, *n);
+    return 0;
+}
+
+static int tree_container(decoder *d, bo_jval *c)
+{
+    bool object = c->type == BO_JSON_OBJECT;
+    char close = object ? '}' : ']';
+    bo_jval **tail = &c->first;
+    if (d->depth >= BO_JSON_MAX_DEPTH)
+        return dec_fail(d, d->p, "nesting too deep");
+    d->depth++;
+    d->p++;
+    skip_space(d);
+    if (d->p < d->end && *d->p == close) {
+        d->p++;
+        d->depth--;
+        return 0;
+    }
+    for (;;) {
+        char *key = NULL;
+        size_t keylen = 0;
+        if (object) {
+            const unsigned char *at = d->p;
+            if (d->p == d->end || *d->p != '"')
+                return dec_unexpected(d, d->p);
+            if (c->count == BO_JSON_MAX_MEMBERS)
+                return dec_fail(d, at, "too many members in an object");
+            if (tree_string(d, &key, &keylen))
+                return -1;
+            for (const bo_jval *m = c->first; m; m = m->next)
+                if (m->keylen == keylen && memcmp(m->key, key, keylen) == 0) {
+                    free(key);
+                    return dec_fail(d, at, "duplicate member name");
+                }
+            skip_space(d);
+            if (d->p == d->end || *d->p != ':') {
+                free(key);
+                return dec_unexpected(d, d->p);
+            }
+            d->p++;
+        }
+        bo_jval *v = NULL;
+        if (tree_value(d, &v)) {
+            bo_jval_free(v);
+            free(key);
+            return -1;
+        }
+        v->key = key;
+        v->keylen = keylen;
+        *tail = v;
+        tail = &v->next;
+        c->count++;
+        skip_space(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            skip_space(d);
+            continue;
+        }
+        if (d->p < d->end && *d->p == close) {
+            d->p++;
+            d->depth--;
+            return 0;
+        }
+        return dec_unexpected(d, d->p);
+    }
+}
+
+/* Parses the value at d->p into *out (set, possibly half-built, even on
+   failure, so the caller frees it). */
+static int tree_value(decoder *d, bo_jval **out)
+{
+    skip_space(d);
+    if (d->p == d->end)
+        return dec_unexpected(d, d->p);
+    switch (*d->p) {
+    case '{':
+        *out = tree_node(BO_JSON_OBJECT);
+        return tree_container(d, *out);
+    case '[':
+        *out = tree_node(BO_JSON_ARRAY);
+        return tree_container(d, *out);
+    case '"':
+        *out = tree_node(BO_JSON_STRING);
+        return tree_string(d, &(*out)->str, &(*out)->len);
+    case 't':
+        if (expect_literal(d, "true", 4))
+            return -1;
+        *out = tree_node(BO_JSON_TRUE);
+        return 0;
+    case 'f':
+        if (expect_literal(d, "false", 5))
+            return -1;
+        *out = tree_node(BO_JSON_FALSE);
+        return 0;
+    case 'n':
+        if (expect_literal(d, "null", 4))
+            return -1;
+        *out = tree_node(BO_JSON_NULL);
+        return 0;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': {
+        number n;
+        if (read_number(d, &n))
+            return -1;
+        *out = tree_node(n.integral ? BO_JSON_INTEGER : BO_JSON_FLOAT);
+        (*out)->integer = n.i;
+        (*out)->number = n.f;
+        return 0;
+    }
+    default:
+        return dec_unexpected(d, d->p);
+    }
+}
+
+int bo_json_parse(const char *text, size_t len, bo_jval **out, char *err, size_t errlen)
+{
+    bo_buf tmp;
+    bo_buf_init(&tmp);
+    if (!text)
+        text = "";
+    decoder d = { NULL, (const unsigned char *)text, (const unsigned char *)text,
+                  (const unsigned char *)text + len, NULL, 0, 0, 0, 0, err, errlen, &tmp };
+    bo_jval *v = NULL;
+    int rc = tree_value(&d, &v);
+    if (rc == 0) {
+        skip_space(&d);
+        if (d.p != d.end)
+            rc = dec_unexpected(&d, d.p);
+    }
+    bo_buf_free(&tmp);
+    if (rc) {
+        bo_jval_free(v);
+        *out = NULL;
+        return BO_EPARSE;
+    }
+    *out = v;
+    return 0;
+}
+
+void bo_jval_free(bo_jval *v)
+{
+    while (v) {
+        bo_jval *next = v->next;
+        bo_jval_free(v->first);
+        free(v->key);
+        free(v->str);
+        free(v);
+        v = next;
+    }
+}
+
+const bo_jval *bo_jval_get(const bo_jval *obj, const char *key)
+{
+    if (!obj || obj->type != BO_JSON_OBJECT)
+        return NULL;
+    size_t n = strlen(key);
+    for (const bo_jval *m = obj->first; m; m = m->next)
+        if (m->keylen == n && memcmp(m->key, key, n) == 0)
+            return m;
+    return NULL;
+}
+
+const char *bo_jval_string(const bo_jval *obj, const char *key)
+{
+    const bo_jval *v = bo_jval_get(obj, key);
+    return v && v->type == BO_JSON_STRING ? v->str : NULL;
 }
 
 /* ---- The Lua library ---- */

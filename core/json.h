@@ -26,6 +26,33 @@
 #include <lua.h>
 
 #define BO_JSON_MAX_DEPTH 128
+#define BO_JSON_MAX_MEMBERS 1024
+
+typedef enum bo_jtype {
+    BO_JSON_NULL,
+    BO_JSON_FALSE,
+    BO_JSON_TRUE,
+    BO_JSON_INTEGER,    /* no fraction or exponent, fits in 64 bits */
+    BO_JSON_FLOAT,
+    BO_JSON_STRING,
+    BO_JSON_ARRAY,
+    BO_JSON_OBJECT,
+} bo_jtype;
+
+/* A value of a parsed tree. An array's elements and an object's members are
+   the list first -> next; a member's name is its key. */
+typedef struct bo_jval {
+    bo_jtype type;
+    long long integer;      /* BO_JSON_INTEGER */
+    double number;          /* BO_JSON_INTEGER and BO_JSON_FLOAT */
+    char *str;              /* BO_JSON_STRING: the bytes, NUL-terminated (may hold NULs) */
+    size_t len;
+    char *key;              /* a member's name (NULL in an array) */
+    size_t keylen;
+    struct bo_jval *first;  /* BO_JSON_ARRAY, BO_JSON_OBJECT */
+    struct bo_jval *next;
+    size_t count;           /* elements or members */
+} bo_jval;
 
 /* Appends the JSON text of the value at idx to out. Returns 0, or BO_EINVAL
    with a message in err (NUL-terminated, truncated to errlen). May raise a
@@ -37,6 +64,15 @@ int bo_json_encode(lua_State *L, int idx, bo_buf *out, char *err, size_t errlen)
    naming the byte position in err (nothing pushed). In a sandboxed state
    the work is charged to the run's budget, which raises when it is spent. */
 int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t errlen);
+
+/* Parses text into a new tree in *out (free with bo_jval_free). Returns 0,
+   or BO_EPARSE with a message naming the byte position in err (*out NULL). */
+int bo_json_parse(const char *text, size_t len, bo_jval **out, char *err, size_t errlen);
+void bo_jval_free(bo_jval *v);
+/* The member key of obj (NULL if obj is not an object or has no such member). */
+const bo_jval *bo_jval_get(const bo_jval *obj, const char *key);
+/* The member key of obj if it is a string, else NULL. */
+const char *bo_jval_string(const bo_jval *obj, const char *key);
 
 /* Pushes json.null (a light userdata shared by every state). */
 void bo_json_push_null(lua_State *L);

@@ -7,9 +7,12 @@ set -eu
 # Build: the C libraries of DESIGN.md; nodejs and npm fetch GOV.UK Frontend
 # (vendor/package.json). Tests: python3 (the end-to-end client), sqlite3
 # (inspecting databases), curl and openssl (TLS peers), chromium (the
-# accessibility test, with tests/browser/package.json).
+# accessibility test, with tests/browser/package.json), qrencode and
+# zbar-tools (test_qr checks core/qr.c's symbols bit for bit against
+# qrencode and reads them back with zbarimg).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
-libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium"
+libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium
+qrencode zbar-tools"
 # A machine may have node and npm from elsewhere (nodesource): keep those.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 [ $# -gt 0 ] && pkgs="$pkgs $*"
@@ -37,6 +40,13 @@ front_end() {
      [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
     echo "deps: npm ci (tests/browser/)"
     (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # oidc-provider for the test OpenID provider (tests/oidc/provider.js), as pinned.
+  oidc="$root/tests/oidc"
+  if [ ! -f "$oidc/node_modules/.package-lock.json" ] ||
+     [ "$oidc/package-lock.json" -nt "$oidc/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci (tests/oidc/)"
+    (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
 

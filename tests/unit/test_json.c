@@ -1107,7 +1107,91 @@ TEST(finalizers_may_reenter)
     lua_close(L);
 }
 
+/* ---- the Lua-free tree (bo_json_parse) ---- */
+
+static int tree(const char *text, bo_jval **v, char *err, size_t errlen)
+{
+    return bo_json_parse(text, strlen(text), v, err, errlen);
+}
+
+TEST(tree_values)
+{
+    bo_jval *v;
+    char err[96];
+    CHECK_EQ_INT(tree(" {\"a\":[1,-2.5e1,\"x\\u00e9\\n\",true,false,null,{}],\"b\":9223372036854775807,"
+                      "\"c\":18446744073709551616,\"\\u0000k\":\"\"} ", &v, err, sizeof err), 0);
+    CHECK_EQ_INT(v->type, BO_JSON_OBJECT);
+    CHECK_EQ_INT(v->count, 4);
+    const bo_jval *a = bo_jval_get(v, "a");
+    CHECK(a && a->type == BO_JSON_ARRAY && a->count == 7 && a->key && !a->first->key);
+    const bo_jval *e = a->first;
+    CHECK(e->type == BO_JSON_INTEGER && e->integer == 1);
+    e = e->next;
+    CHECK(e->type == BO_JSON_FLOAT && e->number == -25.0);
+    e = e->next;
+    CHECK(e->type == BO_JSON_STRING);
+    CHECK_MEM(e->str, e->len, "x\xc3\xa9\n");
+    CHECK_EQ_INT(e->next->type, BO_JSON_TRUE);
+    CHECK_EQ_INT(e->next->next->type, BO_JSON_FALSE);
+    CHECK_EQ_INT(e->next->next->next->type, BO_JSON_NULL);
+    CHECK_EQ_INT(e->next->next->next->next->type, BO_JSON_OBJECT);
+    CHECK_EQ_INT(bo_jval_get(v, "b")->integer, 9223372036854775807LL);
+    CHECK_EQ_INT(bo_jval_get(v, "c")->type, BO_JSON_FLOAT);
+    CHECK(bo_jval_get(v, "k") == NULL);          /* the key is "\0k" */
+    CHECK(bo_jval_string(v, "a") == NULL);
+    CHECK(bo_jval_get(a, "a") == NULL);          /* not an object */
+    bo_jval_free(v);
+    CHECK_EQ_INT(tree("\"s\"", &v, err, sizeof err), 0);
+    CHECK_STR(v->str, "s");
+    bo_jval_free(v);
+}
+
+TEST(tree_errors)
+{
+    static const struct { const char *text, *err; } cases[] = {
+        { "{\"a\":1,\"a\":2}", "duplicate member name at byte 8" },
+        { "{\"a\":1,\"\\u0061\":2}", "duplicate member name at byte 8" },
+        { "[1,2", "unexpected end of input at byte 5" },
+        { "[1,]", "unexpected character ']' at byte 4" },
+        { "{\"a\":[1,{\"b\":tru}]}", "unexpected character '}' at byte 17" },
+        { "\"\\ud800\"", "lone surrogate \\ud800 at byte 2" },
+        { "1 2", "unexpected character '2' at byte 3" },
+        { "", "unexpected end of input at byte 1" },
+        { "\"\xff\"", "invalid UTF-8 in a string at byte 2" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bo_jval *v = (bo_jval *)1;
+        char err[96];
+        CHECK_EQ_INT(tree(cases[i].text, &v, err, sizeof err), BO_EPARSE);
+        CHECK(v == NULL);
+        CHECK_STR(err, cases[i].err);
+    }
+    /* Nesting and member limits. */
+    char deep[2 * BO_JSON_MAX_DEPTH + 3];
+    memset(deep, '[', BO_JSON_MAX_DEPTH + 1);
+    memset(deep + BO_JSON_MAX_DEPTH + 1, ']', BO_JSON_MAX_DEPTH + 1);
+    deep[2 * BO_JSON_MAX_DEPTH + 2] = '\0';
+    bo_jval *v;
+    char err[96];
+    CHECK_EQ_INT(tree(deep, &v, err, sizeof err), BO_EPARSE);
+    CHECK_STR(err, "nesting too deep at byte 129");
+    deep[BO_JSON_MAX_DEPTH + BO_JSON_MAX_DEPTH + 1] = '\0';
+    CHECK_EQ_INT(tree(deep + 1, &v, err, sizeof err), 0);
+    bo_jval_free(v);
+    bo_buf b;
+    bo_buf_init(&b);
+    bo_buf_putc(&b, '{');
+    for (int i = 0; i <= BO_JSON_MAX_MEMBERS; i++)
+        bo_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    bo_buf_putc(&b, '}');
+    CHECK_EQ_INT(bo_json_parse(b.data, b.len, &v, err, sizeof err), BO_EPARSE);
+    CHECK(strstr(err, "too many members in an object") == err);
+    bo_buf_free(&b);
+}
+
 static const unit_case cases[] = {
+    UNIT_CASE(tree_values)
+    UNIT_CASE(tree_errors)
     UNIT_CASE(encodes_scalars)
     UNIT_CASE(encodes_integers)
     UNIT_CASE(encodes_floats)
