@@ -26,6 +26,7 @@ local i18n = require "borough.i18n"
 local layout = require "borough.layout"
 local upload = require "borough.upload"
 require "borough.govuk"
+require "borough.chart"
 require "borough.csrf"
 
 -- Forms, one-thing-per-page flows and generated pages for entities

@@ -123,4 +123,16 @@ return {
   ["workflow.forbidden"] = "Nid oes gennych ganiatâd i %{step}",
   ["workflow.conflict"] = "Mae’r %{label} hwn yn %{state}: ni ellir %{step} nawr",
   ["workflow.missing"] = "Nid oes %{label} o’r fath",
+
+  -- siartiau (borough.chart)
+  ["chart.show_data"] = "Dangos y data",
+  ["chart.value"] = "Gwerth",
+  ["chart.total"] = "Cyfanswm",
+  ["chart.rag.red"] = "Coch",
+  ["chart.rag.amber"] = "Ambr",
+  ["chart.rag.green"] = "Gwyrdd",
+  ["chart.rag.none"] = "Dim eto",
+  ["chart.rag.item"] = "Eitem",
+  ["chart.rag.status"] = "Statws",
+  ["chart.rag.count"] = "Nifer",
 }

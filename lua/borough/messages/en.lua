@@ -123,4 +123,16 @@ return {
   ["workflow.forbidden"] = "You do not have permission to %{step}",
   ["workflow.conflict"] = "This %{label} is %{state}: it cannot %{step} now",
   ["workflow.missing"] = "There is no such %{label}",
+
+  -- charts (borough.chart)
+  ["chart.show_data"] = "Show the data",
+  ["chart.value"] = "Value",
+  ["chart.total"] = "Total",
+  ["chart.rag.red"] = "Red",
+  ["chart.rag.amber"] = "Amber",
+  ["chart.rag.green"] = "Green",
+  ["chart.rag.none"] = "None yet",
+  ["chart.rag.item"] = "Item",
+  ["chart.rag.status"] = "Status",
+  ["chart.rag.count"] = "Number",
 }
