@@ -503,6 +503,110 @@ static int p_log(lua_State *L)
     return 0;
 }
 
+/* ---- the export row of a download ---- */
+
+struct bo_export {
+    char *what;          /* "CSV download return.csv" */
+    char *columns;       /* "Business, Account number" */
+    bo_buf entities;     /* the entities whose records were read while it was sent: "a, b" */
+    long long rows;
+    bool complete;
+};
+
+static void export_free(bo_export *x)
+{
+    if (!x)
+        return;
+    free(x->what);
+    free(x->columns);
+    bo_buf_free(&x->entities);
+    free(x);
+}
+
+/* The request a download's private function is called in: the current one,
+   if it sends a response (a job has none). */
+static bo_request *download_request(lua_State *L)
+{
+    bo_request *r = bo_lapi_current(L);
+    return r && !r->job ? r : NULL;
+}
+
+/* export_begin(what, columns): the request's response is a download (its
+   first bytes are about to go); its export row is written when the request
+   ends. Outside a request, nothing. */
+static int p_export_begin(lua_State *L)
+{
+    const char *what = luaL_checkstring(L, 1), *columns = luaL_checkstring(L, 2);
+    bo_request *r = download_request(L);
+    if (!r)
+        return 0;
+    export_free(r->export);
+    bo_export *x = bo_calloc(1, sizeof *x);
+    x->what = bo_strdup(what);
+    x->columns = bo_strdup(columns);
+    bo_buf_init(&x->entities);
+    r->export = x;
+    return 0;
+}
+
+/* export_rows(n, done): n more rows of the download were made; done: it
+   has made its last. */
+static int p_export_rows(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    bool done = lua_toboolean(L, 2);
+    bo_request *r = download_request(L);
+    if (r && r->export) {
+        r->export->rows += n;
+        r->export->complete |= done;
+    }
+    return 0;
+}
+
+/* loaded(entity): records of entity were read; a download being sent names
+   it in its export row. */
+static int p_loaded(lua_State *L)
+{
+    size_t n;
+    const char *name = luaL_checklstring(L, 1, &n);
+    bo_request *r = download_request(L);
+    if (!r || !r->export)
+        return 0;
+    bo_buf *b = &r->export->entities;
+    for (const char *p = b->data, *end = b->len ? b->data + b->len : p; p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 0;
+        p = comma ? comma + 2 : end;
+    }
+    if (b->len)
+        bo_buf_puts(b, ", ");
+    bo_buf_append(b, name, n);
+    return 0;
+}
+
+void bo_lentity_export_end(bo_request *r)
+{
+    bo_export *x = r->export;
+    r->export = NULL;
+    if (!x)
+        return;
+    const char *user = bo_audit_user ? bo_audit_user(r) : NULL;
+    const char *app = r->gen ? r->gen->info->name : NULL;
+    char *detail = bo_sprintf("%.*s%s%s of %lld row%s (%s)%s", (int)x->entities.len,
+                              x->entities.len ? x->entities.data : "", x->entities.len ? ": " : "", x->what, x->rows,
+                              x->rows == 1 ? "" : "s", x->columns, x->complete ? "" : ", cut short");
+    char err[512];
+    bo_db *db = r->worker ? bo_session_db(r->worker) : NULL;
+    int rc = db ? bo_platformdb_audit(db, user ? user : "public", "export", app, detail, err, sizeof err) : BO_EDB;
+    if (rc < 0)
+        bo_log(BO_LOG_ERROR, app, "the platform audit log could not record a download (%s): %s", detail,
+               db ? err : "borough.db cannot be opened");
+    free(detail);
+    export_free(x);
+}
+
 /* request() -> an id for the request running now, or nil outside one (a
    job, a command, the load). Row rules apply while it is not nil. */
 static int p_request(lua_State *L)
@@ -550,6 +654,9 @@ void bo_lentity_open(lua_State *L)
         { "log", p_log },
         { "request", p_request },
         { "key_id", p_key_id },
+        { "export_begin", p_export_begin },
+        { "export_rows", p_export_rows },
+        { "loaded", p_loaded },
         { NULL, NULL },
     };
     audit_scratch *s = lua_newuserdatauv(L, sizeof *s, 0);

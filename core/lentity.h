@@ -52,4 +52,16 @@ void bo_lentity_set_actor(lua_State *L, const char *who, const char *via);
 /* Pushes the entity named name (from the entity layer's registry), or nil. */
 int bo_lentity_push(lua_State *L, const char *name);
 
+/* A download being sent (borough.download.csv, through the private
+   functions export_begin, export_rows and loaded): what its export row in
+   the platform audit log will say. */
+typedef struct bo_export bo_export;
+
+/* The request r ends (however: sent whole, cut short by an error, the time
+   limit or the client going away): writes the export row of its download,
+   if it sent one, and frees it. An export row that cannot be written is
+   logged as an error (the response is gone by then). Called by request.c
+   before r lets go of its generation. */
+void bo_lentity_export_end(struct bo_request *r);
+
 #endif
