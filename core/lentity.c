@@ -389,9 +389,7 @@ static int plain_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes an empty buffer owned by the state (its __gc wipes and frees
-   it), so nothing leaks if pushing its content raises. */
-static bo_buf *push_owned_buf(lua_State *L)
+bo_buf *bo_lentity_push_plain(lua_State *L)
 {
     bo_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
     bo_buf_init(b);
@@ -411,7 +409,7 @@ static int p_seal(lua_State *L)
     const char *plain = luaL_checklstring(L, 3, &n);
     const char *aad = place(L, g);
     const bo_keyring *k = keys_here(L, g);
-    bo_buf *b = push_owned_buf(L);
+    bo_buf *b = bo_lentity_push_plain(L);
     b->data = bo_seal(k, aad, plain, n);
     b->len = b->cap = strlen(b->data);
     lua_pushlstring(L, b->data, b->len);
@@ -426,7 +424,7 @@ static int p_unseal(lua_State *L)
     const char *sealed = luaL_checklstring(L, 3, &n);
     const char *aad = place(L, g);
     const bo_keyring *k = keys_here(L, g);
-    bo_buf *out = push_owned_buf(L);
+    bo_buf *out = bo_lentity_push_plain(L);
     char err[256];
     if (bo_unseal(k, aad, sealed, n, out, err, sizeof err) < 0) {
         lua_pushnil(L);
@@ -477,13 +475,12 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
                    g->paths->data_dir);
 }
 
-/* log(action, detail): a row of the platform audit log (platformdb.h) by
-   whoever is acting now, about this app, through the worker's connection
-   to borough.db (a command's call opens one for the row). Raises if it
-   cannot be written: what must be audited does not happen unaudited. */
-static int p_log(lua_State *L)
+/* A row of the platform audit log (platformdb.h) by whoever is acting
+   now, about this app, through the worker's connection to borough.db (a
+   command's call opens one for the row). Raises if it cannot be written:
+   what must be audited does not happen unaudited. */
+static void platform_log(lua_State *L, const char *action, const char *detail)
 {
-    const char *action = luaL_checkstring(L, 1), *detail = luaL_optstring(L, 2, NULL);
     bo_gen *g = gen_here(L);
     bo_request *r = bo_lapi_current(L);
     push_actor(L, r);
@@ -493,13 +490,71 @@ static int p_log(lua_State *L)
     char err[512];
     bo_db *db = r && r->worker ? bo_session_db(r->worker) : NULL, *own = NULL;
     if (!db && r && r->worker)
-        return luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
+        luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
     if (!db && bo_platformdb_open(&own, g->paths->data_dir, err, sizeof err) < 0)
-        return luaL_error(L, "the platform audit log: %s", err);
+        luaL_error(L, "the platform audit log: %s", err);
     int rc = bo_platformdb_audit(db ? db : own, who, action, g->info->name, detail, err, sizeof err);
     bo_db_close(own);
     if (rc < 0)
-        return luaL_error(L, "the platform audit log: %s", err);
+        luaL_error(L, "the platform audit log: %s", err);
+    lua_pop(L, 2);
+}
+
+/* log(action, detail) */
+static int p_log(lua_State *L)
+{
+    platform_log(L, luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL));
+    return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
+    return (x > y) - (x < y);
+}
+
+void bo_lentity_log_reads(lua_State *L, const char *what, lua_Integer *ids, size_t n)
+{
+    if (n == 0)
+        return;
+    qsort(ids, n, sizeof *ids, compare_ids);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, what);
+    lua_pushfstring(L, " of %I record%s: ", (lua_Integer)n, n == 1 ? "" : "s");
+    luaL_addvalue(&b);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && ids[j + 1] == ids[j] + 1)
+            j++;
+        if (j - i >= 2) {
+            lua_pushfstring(L, "%s%I-%I", i ? ", " : "", ids[i], ids[j]);
+            i = j + 1;
+        } else {
+            lua_pushfstring(L, "%s%I", i ? ", " : "", ids[i]);
+            i++;
+        }
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    platform_log(L, "read encrypted", lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+/* log_reads(what, ids): the row of reads of encrypted fields (see
+   lentity.h), before any value read is used. */
+static int p_log_reads(lua_State *L)
+{
+    const char *what = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 2);
+    lua_Integer *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ids, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        ids[i] = luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    bo_lentity_log_reads(L, what, ids, n);
     return 0;
 }
 
@@ -652,6 +707,7 @@ void bo_lentity_open(lua_State *L)
         { "unseal", p_unseal },
         { "blind", p_blind },
         { "log", p_log },
+        { "log_reads", p_log_reads },
         { "request", p_request },
         { "key_id", p_key_id },
         { "export_begin", p_export_begin },

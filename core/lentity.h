@@ -52,6 +52,17 @@ void bo_lentity_set_actor(lua_State *L, const char *who, const char *via);
 /* Pushes the entity named name (from the entity layer's registry), or nil. */
 int bo_lentity_push(lua_State *L, const char *name);
 
+/* Pushes an empty buffer owned by the state, for opened text: its __gc
+   wipes and frees it, so nothing leaks if pushing its content raises. */
+struct bo_buf;
+struct bo_buf *bo_lentity_push_plain(lua_State *L);
+
+/* Writes the platform audit log's row of a read of encrypted values: "read
+   encrypted", by whoever acts now, with the detail "<what> of <n> records:
+   <ids as ranges>" ("applications (account_number) of 3 records: 1-2, 7";
+   sorts ids). Raises if the row cannot be written. Nothing for n = 0. */
+void bo_lentity_log_reads(lua_State *L, const char *what, lua_Integer *ids, size_t n);
+
 /* A download being sent (borough.download.csv, through the private
    functions export_begin, export_rows and loaded): what its export row in
    the platform audit log will say. */

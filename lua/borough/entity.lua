@@ -447,24 +447,6 @@ local function unseal(e, f, sealed, id)
   return plain
 end
 
--- Record ids as runs: "1-500, 502, 504-510" (sorts ids).
-local function ranges(ids)
-  table.sort(ids)
-  local out, i, n = {}, 1, #ids
-  while i <= n do
-    local j = i
-    while j < n and ids[j + 1] == ids[j] + 1 do j = j + 1 end
-    if j - i >= 2 then
-      out[#out + 1] = ids[i] .. "-" .. ids[j]
-      i = j + 1
-    else
-      out[#out + 1] = tostring(ids[i])
-      i = i + 1
-    end
-  end
-  return table.concat(out, ", ")
-end
-
 -- The request whose reads were last recorded, and the records recorded in
 -- it, by entity. (Only the last request's: another request reading between
 -- two reads of this one can make a record be named twice, never not at all.)
@@ -473,8 +455,9 @@ local read_request, read_logged = nil, {}
 -- Opens the encrypted fields of rows (fresh from the database) and records
 -- in the platform audit log who read them, before any value is used: one
 -- row per query that opened records, naming every record it opened that
--- this request has not already named ("applications (account_number) of
--- 500 records: 1-500"). A list page is one row; a download, one a page.
+-- this request has not already named, as ranges ("applications
+-- (account_number) of 500 records: 1-500"). A list page is one row; a
+-- download, one a page.
 local function open_rows(e, rows)
   local request = platform.request()
   if request ~= read_request then read_request, read_logged = request, {} end
@@ -501,8 +484,7 @@ local function open_rows(e, rows)
   if not ids[1] then return end
   local names = {}
   for i, f in ipairs(e.encrypted) do names[i] = f.name end
-  platform.log("read encrypted", ("%s (%s) of %d record%s: %s"):format(e.name, table.concat(names, ", "), #ids,
-               #ids == 1 and "" or "s", ranges(ids)))
+  platform.log_reads(("%s (%s)"):format(e.name, table.concat(names, ", ")), ids)
 end
 
 -- Rows of e fresh from the database: encrypted fields opened (and their
