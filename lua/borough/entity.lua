@@ -487,12 +487,12 @@ local function open_rows(e, rows)
   platform.log_reads(("%s (%s)"):format(e.name, table.concat(names, ", ")), ids)
 end
 
--- Rows of e fresh from the database: encrypted fields opened (and their
--- reading audited), and the read noted for a download's export row.
+-- Rows of e fresh from the database (perhaps none): encrypted fields
+-- opened (and their reading audited), and the read noted for a download's
+-- export row.
 local function loaded(e, rows)
-  if not rows[1] then return end
   platform.loaded(e.name)
-  if e.encrypted[1] then open_rows(e, rows) end
+  if rows[1] and e.encrypted[1] then open_rows(e, rows) end
 end
 
 -- Fills args after position n for an insert of clean values: the values,
@@ -896,7 +896,7 @@ function Entity:find(what)
     return list[1]
   end
   local row = db.one(self.sql.find, id)
-  if row then loaded(self, { row }) end
+  loaded(self, { row })
   return row and to_record(self, row)
 end
 
