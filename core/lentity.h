@@ -8,8 +8,11 @@
  * loads (before any app code runs), and it gives out a table of functions
  * only that once: exec (schema SQL with the platform's rights and outside
  * the app's budget, at load only), audit (a row of the audit trail, written
- * by C with who and when decided here), and register (the Lua functions the
- * schema step calls).
+ * by C with who and when decided here), register (the Lua functions the
+ * schema step calls), seal/unseal/blind (encrypted fields), log and
+ * log_reads (rows of the platform audit log), and export_begin,
+ * export_rows and loaded (a download's export row, which entity.lua hands
+ * on to borough.download).
  *
  * The schema step. After app.lua has run, bo_lentity_load() brings the app
  * database in line with the app: on the main thread's load (primary) it

@@ -8,15 +8,14 @@
  *   for each app of the catalog: its database (the platform's connection,
  *   opened once the app has an outbox, whose plain-text rows from an older
  *   version are sealed then) -> the gauges for /metrics, once a second ->
- *   the purge of messages done, when due -> with an API key: a batch of rows due (queued, or left
- *   'sending' by an earlier process) -> while fewer than MAX_INFLIGHT
- *   exchanges run for the app and the key's window has room: claim a row
- *   (UPDATE ... WHERE its state is still the one read) and start its
- *   exchange (a send, or a look-up by reference for a row an earlier
- *   process left 'sending') -> when there is nothing to send, status polls
- *   of sent rows whose time has come.
- *
- *   a send opens the row's sealed body just before it posts.
+ *   the purge of messages done, when due -> with an API key: a batch of
+ *   rows due (queued, or left 'sending' by an earlier process) -> while
+ *   fewer than MAX_INFLIGHT exchanges run for the app and the key's window
+ *   has room: claim a row (UPDATE ... WHERE its state is still the one
+ *   read) and start its exchange (a send, which opens the row's sealed
+ *   body just before it posts, or a look-up by reference for a row an
+ *   earlier process left 'sending') -> when there is nothing to send,
+ *   status polls of sent rows whose time has come.
  *
  *   an exchange ends -> its row is updated (sent, queued again, failed, or
  *   its status) in one statement guarded by the claim, so a callback that
