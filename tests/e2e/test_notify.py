@@ -423,6 +423,14 @@ def key_rotation_reseals_the_outbox_so_the_old_key_can_be_retired():
         assert status == 0 and "2 values sealed again" in out, (out, err)
         m = outbox(s.data_dir)[0]
         assert m["recipient"].startswith("bo1.3.") and m["body"].startswith("bo1.3."), m
+        # An export keeps the outbox in its copy of app.db only, sealed.
+        out = os.path.join(s.tmp, "export")
+        status, stdout, err = borough("export", "grants", out, *data)
+        assert status == 0, err
+        assert not [f for f in os.listdir(out) if "outbox" in f], os.listdir(out)
+        with open(os.path.join(out, "app.db"), "rb") as f:
+            copy = f.read()
+        assert b"grace@example.com" not in copy and b"Grace Hopper" not in copy
         setup.write_conf(peer, "")
         s.start()
         try:
