@@ -13,7 +13,10 @@
  *
  * The encrypted fields of an app are those its last load recorded in
  * _borough_meta ('sealed': "entity.field ..."), so this needs the data
- * folder only, not the apps. A running server keeps the keys it started
+ * folder only, not the apps; its Notify outbox's recipients and bodies are
+ * sealed the same way (notify.h) and are treated as two more fields (a
+ * purged value, '', seals nothing; rotate seals a value an older version
+ * kept in plain text). A running server keeps the keys it started
  * with, so rotate refuses while one answers on the data folder's control
  * socket: stop the server, rotate, start it again.
  */
@@ -57,9 +60,11 @@ static bool server_running(const char *data)
 typedef struct app_db {
     char name[256];
     bo_db *db;
-    char *sealed;          /* "entity.field entity.field" (owned) */
+    char *sealed;          /* "entity.field entity.field", the outbox's columns included (owned) */
     int blind_key;         /* 0 if it has no blind indexes */
 } app_db;
+
+#define OUTBOX "_borough_outbox"
 
 static char *meta(bo_db *db, const char *key)
 {
@@ -73,6 +78,19 @@ static char *meta(bo_db *db, const char *key)
     }
     sqlite3_finalize(stmt);
     return value;
+}
+
+static bool has_table(bo_db *db, const char *name)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                           &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(stmt) == SQLITE_ROW;
+    }
+    sqlite3_finalize(stmt);
+    return yes;
 }
 
 static void app_close(app_db *a)
@@ -105,6 +123,11 @@ static int each_app(const bo_cli *cli, const char *data, int (*fn)(app_db *, voi
                 rc = bo_cli_fail(cli, "%s", err);
             } else {
                 a.sealed = meta(a.db, "sealed");
+                if (has_table(a.db, OUTBOX)) {
+                    char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
+                    free(a.sealed);
+                    a.sealed = all;
+                }
                 char *bk = meta(a.db, "blind_key");
                 a.blind_key = bk ? atoi(bk) : 0;
                 free(bk);
@@ -171,12 +194,16 @@ static int count_app(app_db *a, void *ud)
     while (next_field(&p, entity, field)) {
         if (!entity[0] || !has_column(a->db, entity, field))
             continue;
-        char *sql = bo_sprintf("SELECT \"%s\" FROM \"%s\" WHERE \"%s\" IS NOT NULL", field, entity, field);
+        char *sql = bo_sprintf("SELECT \"%s\" FROM \"%s\" WHERE \"%s\" IS NOT NULL AND \"%s\" <> ''", field,
+                               entity, field, field);
+        bool outbox = strcmp(entity, OUTBOX) == 0;
         sqlite3_stmt *stmt = NULL;
         if (sqlite3_prepare_v2(bo_db_sqlite(a->db), sql, -1, &stmt, NULL) == SQLITE_OK) {
             while (sqlite3_step(stmt) == SQLITE_ROW) {
                 int id = bo_sealed_key_id((const char *)sqlite3_column_text(stmt, 0),
                                           (size_t)sqlite3_column_bytes(stmt, 0));
+                if (id < 0 && outbox)
+                    continue;                  /* kept in plain text by an older version: sealed by nothing */
                 int i = 0;
                 while (i < bo_keyring_count(u->k) && bo_keyring_id(u->k, i) != id)
                     i++;
@@ -242,8 +269,9 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
     char blind_col[80];
     snprintf(blind_col, sizeof blind_col, "%s__blind", field);
     bool reindex = a->blind_key != current && has_column(a->db, entity, blind_col);
+    bool outbox = strcmp(entity, OUTBOX) == 0;
     char *select = bo_sprintf("SELECT \"id\", \"%s\" FROM \"%s\" WHERE \"id\" > ? AND \"%s\" IS NOT NULL "
-                              "ORDER BY \"id\" LIMIT %d", field, entity, field, BATCH);
+                              "AND \"%s\" <> '' ORDER BY \"id\" LIMIT %d", field, entity, field, field, BATCH);
     char *update = bo_sprintf("UPDATE \"%s\" SET \"%s\" = ?%s%s%s WHERE \"id\" = ?", entity, field,
                               reindex ? ", \"" : "", reindex ? blind_col : "", reindex ? "\" = ?" : "");
     sqlite3 *s = bo_db_sqlite(a->db);
@@ -284,7 +312,9 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
                 continue;
             plain.len = 0;
             char why[256];
-            if (bo_unseal(r->k, aad, values[i], len, &plain, why, sizeof why) < 0) {
+            if (outbox && bo_sealed_key_id(values[i], len) < 0) {
+                bo_buf_append(&plain, values[i], len);      /* kept in plain text by an older version */
+            } else if (bo_unseal(r->k, aad, values[i], len, &plain, why, sizeof why) < 0) {
                 snprintf(err, errlen, "%s: %s.%s of record %lld: %s", a->name, entity, field, (long long)ids[i], why);
                 result = BO_EPERM;
                 break;

@@ -8,8 +8,9 @@
  *
  * where key is the deployment's secret (<data>/csrf.key, 32 random bytes,
  * made on first use, owner-only) and binding is what the token is tied to
- * besides the browser: nothing for anonymous public forms, the session once
- * sign-in exists (issue 6 supplies it; see bo_csrf_binding in lreq.c). A
+ * besides the browser: nothing for anonymous public forms, else the session
+ * (the SHA-256 of its token, which never repeats; see csrf_binding in
+ * lreq.c). Sign-in and sign-out give the browser a new nonce. A
  * request with an unsafe method passes only with a token whose MAC matches
  * the cookie's nonce and binding, made within BO_CSRF_MAX_AGE seconds. A
  * forged page on another site can neither read the cookie nor make a token

@@ -565,6 +565,25 @@ static void start_hop(bo_httpc *h)
     h->dns_pending = true;
 }
 
+/* A redirect left the origin (scheme, host or port) the caller addressed:
+   the headers that carry credentials stay behind, for this hop and every
+   later one (as browsers and curl do). */
+static void drop_credentials(bo_httpc *h)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const char *name = h->headers[i].name;
+        if (strcasecmp(name, "authorization") == 0 || strcasecmp(name, "proxy-authorization") == 0 ||
+            strcasecmp(name, "cookie") == 0) {
+            free((char *)h->headers[i].name);
+            free((char *)h->headers[i].value);
+        } else {
+            h->headers[kept++] = h->headers[i];
+        }
+    }
+    h->nheaders = kept;
+}
+
 static void on_hop_closed(uv_handle_t *handle)
 {
     bo_httpc *h = handle->data;
@@ -576,7 +595,19 @@ static void on_hop_closed(uv_handle_t *handle)
         return;
     }
     char err[300];
+    bool was_https = h->https;
+    char *was_host = bo_strdup(h->host), *was_port = bo_strdup(h->port);
     int rc = parse_url(h, h->location, err, sizeof err);
+    if (rc == 0 && was_https && !h->https) {
+        snprintf(err, sizeof err, "from https to http (%s)", h->location);
+        rc = BO_EPERM;
+    }
+    /* parse_url lower-cased the host and wrote the scheme's default port
+       out, so equal origins compare equal as strings. */
+    if (rc == 0 && (strcmp(was_host, h->host) != 0 || strcmp(was_port, h->port) != 0 || was_https != h->https))
+        drop_credentials(h);
+    free(was_host);
+    free(was_port);
     if (rc < 0) {
         fail(h, rc, "redirect refused: %s", err);
         return;

@@ -4,8 +4,10 @@
  * the certificate and host name), a request, and a response parsed by
  * http-parser with its size and the whole exchange's time bounded.
  * Redirects are followed up to a limit, each hop checked against the
- * caller's host policy. The Lua binding (http.request) and the Notify
- * sender build on it.
+ * caller's host policy; one from https to http is refused, and one that
+ * leaves the origin (scheme, host, port) drops the Authorization, Cookie
+ * and Proxy-Authorization headers from then on. The Lua binding
+ * (http.request) and the Notify sender build on it.
  *
  * One exchange per connection (Connection: close): simple, and enough for
  * the rates an app sends at.

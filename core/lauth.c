@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "crypto.h"
 #include "log.h"
+#include "lreq.h"
 #include "password.h"
 #include "platformdb.h"
 #include "request.h"
@@ -226,7 +227,8 @@ static int throttled(bo_db *db, const char *account, const char *address)
 }
 
 /* Starts a session for user id, ending the request's current one (a new
-   token at every sign-in); pushes the Set-Cookie value. */
+   token at every sign-in, and a new CSRF nonce); pushes the Set-Cookie
+   value. */
 static void push_new_session(lua_State *L, bo_request *r, bo_db *db, int64_t id)
 {
     char token[BO_SESSION_TOKEN_CHARS + 1], err[256], cookie[160];
@@ -235,6 +237,7 @@ static void push_new_session(lua_State *L, bo_request *r, bo_db *db, int64_t id)
         bo_session_end(db, r->user->session);
     if (bo_session_create(db, id, r->conn->ip, &r->worker->server->cfg.sessions, token, &sid, err, sizeof err) < 0)
         luaL_error(L, "cannot start a session: %s", err);
+    bo_lreq_csrf_rotate(L, r);
     bo_session_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
     lua_pushstring(L, cookie);
 }
@@ -372,8 +375,8 @@ static int p_sign_in(lua_State *L)
     return lua_yieldk(L, 1, box, sign_in_done);
 }
 
-/* sign_out(): ends the request's session; returns the Set-Cookie value
-   that removes the cookie. */
+/* sign_out(): ends the request's session and gives the browser a new CSRF
+   nonce; returns the Set-Cookie value that removes the session cookie. */
 static int p_sign_out(lua_State *L)
 {
     bo_request *r = current(L, "sign_out");
@@ -384,6 +387,7 @@ static int p_sign_out(lua_State *L)
         snprintf(detail, sizeof detail, "from %s", r->conn->ip);
         audit(db, r, r->user->email, "sign-out", detail);
     }
+    bo_lreq_csrf_rotate(L, r);
     char cookie[160];
     bo_session_cookie(cookie, sizeof cookie, NULL, bo_conn_secure(r->conn));
     lua_pushstring(L, cookie);

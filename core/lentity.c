@@ -389,9 +389,7 @@ static int plain_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes an empty buffer owned by the state (its __gc wipes and frees
-   it), so nothing leaks if pushing its content raises. */
-static bo_buf *push_owned_buf(lua_State *L)
+bo_buf *bo_lentity_push_plain(lua_State *L)
 {
     bo_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
     bo_buf_init(b);
@@ -411,7 +409,7 @@ static int p_seal(lua_State *L)
     const char *plain = luaL_checklstring(L, 3, &n);
     const char *aad = place(L, g);
     const bo_keyring *k = keys_here(L, g);
-    bo_buf *b = push_owned_buf(L);
+    bo_buf *b = bo_lentity_push_plain(L);
     b->data = bo_seal(k, aad, plain, n);
     b->len = b->cap = strlen(b->data);
     lua_pushlstring(L, b->data, b->len);
@@ -426,7 +424,7 @@ static int p_unseal(lua_State *L)
     const char *sealed = luaL_checklstring(L, 3, &n);
     const char *aad = place(L, g);
     const bo_keyring *k = keys_here(L, g);
-    bo_buf *out = push_owned_buf(L);
+    bo_buf *out = bo_lentity_push_plain(L);
     char err[256];
     if (bo_unseal(k, aad, sealed, n, out, err, sizeof err) < 0) {
         lua_pushnil(L);
@@ -477,13 +475,12 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
                    g->paths->data_dir);
 }
 
-/* log(action, detail): a row of the platform audit log (platformdb.h) by
-   whoever is acting now, about this app, through the worker's connection
-   to borough.db (a command's call opens one for the row). Raises if it
-   cannot be written: what must be audited does not happen unaudited. */
-static int p_log(lua_State *L)
+/* A row of the platform audit log (platformdb.h) by whoever is acting
+   now, about this app, through the worker's connection to borough.db (a
+   command's call opens one for the row). Raises if it cannot be written:
+   what must be audited does not happen unaudited. */
+static void platform_log(lua_State *L, const char *action, const char *detail)
 {
-    const char *action = luaL_checkstring(L, 1), *detail = luaL_optstring(L, 2, NULL);
     bo_gen *g = gen_here(L);
     bo_request *r = bo_lapi_current(L);
     push_actor(L, r);
@@ -493,14 +490,176 @@ static int p_log(lua_State *L)
     char err[512];
     bo_db *db = r && r->worker ? bo_session_db(r->worker) : NULL, *own = NULL;
     if (!db && r && r->worker)
-        return luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
+        luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
     if (!db && bo_platformdb_open(&own, g->paths->data_dir, err, sizeof err) < 0)
-        return luaL_error(L, "the platform audit log: %s", err);
+        luaL_error(L, "the platform audit log: %s", err);
     int rc = bo_platformdb_audit(db ? db : own, who, action, g->info->name, detail, err, sizeof err);
     bo_db_close(own);
     if (rc < 0)
-        return luaL_error(L, "the platform audit log: %s", err);
+        luaL_error(L, "the platform audit log: %s", err);
+    lua_pop(L, 2);
+}
+
+/* log(action, detail) */
+static int p_log(lua_State *L)
+{
+    platform_log(L, luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL));
     return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
+    return (x > y) - (x < y);
+}
+
+void bo_lentity_log_reads(lua_State *L, const char *what, lua_Integer *ids, size_t n)
+{
+    if (n == 0)
+        return;
+    qsort(ids, n, sizeof *ids, compare_ids);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, what);
+    lua_pushfstring(L, " of %I record%s: ", (lua_Integer)n, n == 1 ? "" : "s");
+    luaL_addvalue(&b);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && ids[j + 1] == ids[j] + 1)
+            j++;
+        if (j - i >= 2) {
+            lua_pushfstring(L, "%s%I-%I", i ? ", " : "", ids[i], ids[j]);
+            i = j + 1;
+        } else {
+            lua_pushfstring(L, "%s%I", i ? ", " : "", ids[i]);
+            i++;
+        }
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    platform_log(L, "read encrypted", lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+/* log_reads(what, ids): the row of reads of encrypted fields (see
+   lentity.h), before any value read is used. */
+static int p_log_reads(lua_State *L)
+{
+    const char *what = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 2);
+    lua_Integer *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ids, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        ids[i] = luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    bo_lentity_log_reads(L, what, ids, n);
+    return 0;
+}
+
+/* ---- the export row of a download ---- */
+
+struct bo_export {
+    char *what;          /* "CSV download return.csv" */
+    char *columns;       /* "Business, Account number" */
+    bo_buf entities;     /* the entities whose records were read while it was sent: "a, b" */
+    long long rows;
+    bool complete;
+};
+
+static void export_free(bo_export *x)
+{
+    if (!x)
+        return;
+    free(x->what);
+    free(x->columns);
+    bo_buf_free(&x->entities);
+    free(x);
+}
+
+/* The request a download's private function is called in: the current one,
+   if it sends a response (a job has none). */
+static bo_request *download_request(lua_State *L)
+{
+    bo_request *r = bo_lapi_current(L);
+    return r && !r->job ? r : NULL;
+}
+
+/* export_begin(what, columns): the request's response is a download (its
+   first bytes are about to go); its export row is written when the request
+   ends. Outside a request, nothing. */
+static int p_export_begin(lua_State *L)
+{
+    const char *what = luaL_checkstring(L, 1), *columns = luaL_checkstring(L, 2);
+    bo_request *r = download_request(L);
+    if (!r)
+        return 0;
+    export_free(r->export);
+    bo_export *x = bo_calloc(1, sizeof *x);
+    x->what = bo_strdup(what);
+    x->columns = bo_strdup(columns);
+    bo_buf_init(&x->entities);
+    r->export = x;
+    return 0;
+}
+
+/* export_rows(n, done): n more rows of the download were made; done: it
+   has made its last. */
+static int p_export_rows(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    bool done = lua_toboolean(L, 2);
+    bo_request *r = download_request(L);
+    if (r && r->export) {
+        r->export->rows += n;
+        r->export->complete |= done;
+    }
+    return 0;
+}
+
+/* loaded(entity): records of entity were read; a download being sent names
+   it in its export row. */
+static int p_loaded(lua_State *L)
+{
+    size_t n;
+    const char *name = luaL_checklstring(L, 1, &n);
+    bo_request *r = download_request(L);
+    if (!r || !r->export)
+        return 0;
+    bo_buf *b = &r->export->entities;
+    for (const char *p = b->data, *end = b->len ? b->data + b->len : p; p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 0;
+        p = comma ? comma + 2 : end;
+    }
+    if (b->len)
+        bo_buf_puts(b, ", ");
+    bo_buf_append(b, name, n);
+    return 0;
+}
+
+void bo_lentity_export_end(bo_request *r)
+{
+    bo_export *x = r->export;
+    r->export = NULL;
+    if (!x)
+        return;
+    const char *user = bo_audit_user ? bo_audit_user(r) : NULL;
+    const char *app = r->gen ? r->gen->info->name : NULL;
+    char *detail = bo_sprintf("%.*s%s%s of %lld row%s (%s)%s", (int)x->entities.len,
+                              x->entities.len ? x->entities.data : "", x->entities.len ? ": " : "", x->what, x->rows,
+                              x->rows == 1 ? "" : "s", x->columns, x->complete ? "" : ", cut short");
+    char err[512];
+    bo_db *db = r->worker ? bo_session_db(r->worker) : NULL;
+    int rc = db ? bo_platformdb_audit(db, user ? user : "public", "export", app, detail, err, sizeof err) : BO_EDB;
+    if (rc < 0)
+        bo_log(BO_LOG_ERROR, app, "the platform audit log could not record a download (%s): %s", detail,
+               db ? err : "borough.db cannot be opened");
+    free(detail);
+    export_free(x);
 }
 
 /* request() -> an id for the request running now, or nil outside one (a
@@ -548,8 +707,12 @@ void bo_lentity_open(lua_State *L)
         { "unseal", p_unseal },
         { "blind", p_blind },
         { "log", p_log },
+        { "log_reads", p_log_reads },
         { "request", p_request },
         { "key_id", p_key_id },
+        { "export_begin", p_export_begin },
+        { "export_rows", p_export_rows },
+        { "loaded", p_loaded },
         { NULL, NULL },
     };
     audit_scratch *s = lua_newuserdatauv(L, sizeof *s, 0);

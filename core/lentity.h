@@ -8,8 +8,11 @@
  * loads (before any app code runs), and it gives out a table of functions
  * only that once: exec (schema SQL with the platform's rights and outside
  * the app's budget, at load only), audit (a row of the audit trail, written
- * by C with who and when decided here), and register (the Lua functions the
- * schema step calls).
+ * by C with who and when decided here), register (the Lua functions the
+ * schema step calls), seal/unseal/blind (encrypted fields), log and
+ * log_reads (rows of the platform audit log), and export_begin,
+ * export_rows and loaded (a download's export row, which entity.lua hands
+ * on to borough.download).
  *
  * The schema step. After app.lua has run, bo_lentity_load() brings the app
  * database in line with the app: on the main thread's load (primary) it
@@ -51,5 +54,28 @@ void bo_lentity_set_actor(lua_State *L, const char *who, const char *via);
 
 /* Pushes the entity named name (from the entity layer's registry), or nil. */
 int bo_lentity_push(lua_State *L, const char *name);
+
+/* Pushes an empty buffer owned by the state, for opened text: its __gc
+   wipes and frees it, so nothing leaks if pushing its content raises. */
+struct bo_buf;
+struct bo_buf *bo_lentity_push_plain(lua_State *L);
+
+/* Writes the platform audit log's row of a read of encrypted values: "read
+   encrypted", by whoever acts now, with the detail "<what> of <n> records:
+   <ids as ranges>" ("applications (account_number) of 3 records: 1-2, 7";
+   sorts ids). Raises if the row cannot be written. Nothing for n = 0. */
+void bo_lentity_log_reads(lua_State *L, const char *what, lua_Integer *ids, size_t n);
+
+/* A download being sent (borough.download.csv, through the private
+   functions export_begin, export_rows and loaded): what its export row in
+   the platform audit log will say. */
+typedef struct bo_export bo_export;
+
+/* The request r ends (however: sent whole, cut short by an error, the time
+   limit or the client going away): writes the export row of its download,
+   if it sent one, and frees it. An export row that cannot be written is
+   logged as an error (the response is gone by then). Called by request.c
+   before r lets go of its generation. */
+void bo_lentity_export_end(struct bo_request *r);
 
 #endif

@@ -1,12 +1,15 @@
 /*
  * lnotify.c - borough._notify, the C half of lua/borough/notify.lua: the
  * outbox writes an app's code cannot make itself (the table is the
- * platform's), the callback token check, and what the outbox page shows
- * about the settings. The sender that empties the outbox is notify.c.
+ * platform's; recipient and body sealed, see notify.h), opening messages
+ * for the outbox page, the callback token check, and what the outbox page
+ * shows about the settings. The sender that empties the outbox is notify.c.
  */
 #include "lnotify.h"
 #include "app.h"
+#include "crypto.h"
 #include "lapi.h"
+#include "lentity.h"
 #include "notify.h"
 #include "jobs.h"
 #include "request.h"
@@ -14,6 +17,7 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -64,7 +68,8 @@ static int insert(bo_db *db, const char **v, const size_t *len, int64_t now, int
 
 /* add(kind, recipient, template_id, body_json, reference) -> id | nil, why:
    a queued message, in the caller's transaction if one is open (else in
-   its own). The outbox is made with the first message. */
+   its own), its recipient and body sealed (notify.h). The outbox is made
+   with the first message. */
 static int p_add(lua_State *L)
 {
     const char *v[5];
@@ -74,8 +79,22 @@ static int p_add(lua_State *L)
     bo_sandbox *sb = bo_sandbox_of(L);
     if (!sb || !sb->task)
         return luaL_error(L, "notify: messages can only be sent while a request or a job runs");
+    bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
     char err[512] = "";
+    const bo_keyring *keys = bo_keyring_shared(g->paths->data_dir, err, sizeof err);
+    if (!keys)
+        return luaL_error(L, "notify: the message cannot be sealed: %s", err);
+    /* No Lua call from here until both are freed. */
+    char aad[300];
+    bo_notify_aad(aad, sizeof aad, g->info->name, "recipient");
+    char *recipient = bo_seal(keys, aad, v[1], len[1]);
+    bo_notify_aad(aad, sizeof aad, g->info->name, "body");
+    char *body = bo_seal(keys, aad, v[3], len[3]);
+    v[1] = recipient;
+    len[1] = strlen(recipient);
+    v[3] = body;
+    len[3] = strlen(body);
     int64_t now = bo_unix_ms();
     bool was = bo_db_set_platform(db, true);
     int changes = 0, rc = SQLITE_ERROR;
@@ -96,6 +115,8 @@ static int p_add(lua_State *L)
             bo_db_rollback(db);
     }
     bo_db_set_platform(db, was);
+    free(recipient);
+    free(body);
     if (rc != SQLITE_DONE) {
         if (sb->budget->spent)
             return luaL_error(L, "%s", sb->budget->spent);
@@ -108,6 +129,57 @@ static int p_add(lua_State *L)
     }
     lua_pushinteger(L, sqlite3_last_insert_rowid(bo_db_sqlite(db)));
     return 1;
+}
+
+/* open(rows): opens the sealed recipient and body of each outbox row in
+   place (rows of the outbox page, which shows them to staff with the role
+   admin) and records the reading in the platform audit log, as a read of
+   encrypted fields is. A purged value ('') stays as it is; one that does
+   not open reads "(cannot be opened: why)". */
+static int p_open(lua_State *L)
+{
+    static const char *const columns[] = { "recipient", "body" };
+    luaL_checktype(L, 1, LUA_TTABLE);
+    bo_gen *g = gen_of(L);
+    char err[512], aad[2][300];
+    const bo_keyring *keys = bo_keyring_shared(g->paths->data_dir, err, sizeof err);
+    if (!keys)
+        return luaL_error(L, "notify: the outbox cannot be opened: %s", err);
+    for (int c = 0; c < 2; c++)
+        bo_notify_aad(aad[c], sizeof aad[c], g->info->name, columns[c]);
+    size_t n = (size_t)luaL_len(L, 1), nids = 0;
+    lua_Integer *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ids, 0);
+    bo_buf *plain = bo_lentity_push_plain(L);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);                    /* the row */
+        bool opened = false;
+        for (int c = 0; c < 2; c++) {
+            size_t len;
+            lua_getfield(L, -1, columns[c]);
+            const char *sealed = lua_tolstring(L, -1, &len);
+            lua_pop(L, 1);                                        /* the row keeps the string */
+            if (!sealed || len == 0)
+                continue;
+            plain->len = 0;
+            if (bo_unseal(keys, aad[c], sealed, len, plain, err, sizeof err) == 0) {
+                lua_pushlstring(L, plain->data ? plain->data : "", plain->len);
+                opened = true;
+            } else {
+                lua_pushfstring(L, "(cannot be opened: %s)", err);
+            }
+            if (plain->data)
+                memset(plain->data, 0, plain->len);
+            lua_setfield(L, -2, columns[c]);
+        }
+        if (opened) {
+            lua_getfield(L, -1, "id");
+            ids[nids++] = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    bo_lentity_log_reads(L, "_borough_outbox (recipient, body)", ids, nids);
+    return 0;
 }
 
 /* callback_ok(authorization) -> true if it is "Bearer <callback_token>". */
@@ -202,6 +274,7 @@ void bo_lnotify_open(lua_State *L)
     static const luaL_Reg fns[] = {
         { "reference", p_reference },
         { "add", p_add },
+        { "open", p_open },
         { "callback_ok", p_callback_ok },
         { "record_status", p_record_status },
         { "settings", p_settings },

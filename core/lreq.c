@@ -4,6 +4,7 @@
 #include "lreq.h"
 #include "app.h"
 #include "conn.h"
+#include "crypto.h"
 #include "csrf.h"
 #include "json.h"
 #include "lauth.h"
@@ -306,13 +307,17 @@ static int l_lang(lua_State *L)
 /* ---- CSRF (see csrf.h) ---- */
 
 /* What a token is bound to besides the browser's nonce: the session the
-   form was made in ("s<id>"), so that a token is good only within it;
-   anonymous forms bind to nothing. buf has room for 24 bytes. */
-static const char *bo_csrf_binding(bo_request *r, char *buf)
+   form was made in, so that a token is good only within it; anonymous
+   forms bind to nothing. The session is named by its token's SHA-256
+   ("s<hex>"), which no later session repeats, not by its row id, which
+   SQLite gives again once the newest session has ended. */
+#define CSRF_BINDING_SIZE 66
+static const char *csrf_binding(bo_request *r, char buf[CSRF_BINDING_SIZE])
 {
     if (!r->user)
         return "";
-    snprintf(buf, 24, "s%lld", (long long)r->user->session);
+    buf[0] = 's';
+    bo_hex(r->user->session_hash, sizeof r->user->session_hash, buf + 1);
     return buf;
 }
 
@@ -349,13 +354,35 @@ static const char *csrf_refusal(bo_request *r)
         token = bo_multipart_field(h->multipart, "csrf_token", &tlen);
     if (!token)
         return "no CSRF token";
-    char n[BO_CSRF_NONCE_LEN + 1], binding[24];
+    char n[BO_CSRF_NONCE_LEN + 1], binding[CSRF_BINDING_SIZE];
     memcpy(n, nonce, BO_CSRF_NONCE_LEN);
     n[BO_CSRF_NONCE_LEN] = '\0';
-    int rc = bo_csrf_check(key, n, bo_csrf_binding(r, binding), token, tlen, (int64_t)time(NULL));
+    int rc = bo_csrf_check(key, n, csrf_binding(r, binding), token, tlen, (int64_t)time(NULL));
     if (rc == BO_ETIMEDOUT)
         return "an expired CSRF token";
     return rc < 0 ? "a wrong CSRF token" : NULL;
+}
+
+/* Sets req's nonce to nonce; fresh: the response sets the cookie. */
+static void set_csrf_nonce(lua_State *L, int req, const char *nonce, bool fresh)
+{
+    if (fresh) {
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, req, &csrf_new_key);
+    }
+    lua_pushstring(L, nonce);
+    lua_rawsetp(L, req, &csrf_nonce_key);
+}
+
+void bo_lreq_csrf_rotate(lua_State *L, bo_request *r)
+{
+    push_req(L, r);
+    if (lua_istable(L, -1)) {
+        char nonce[BO_CSRF_NONCE_LEN + 1];
+        bo_csrf_nonce(nonce);
+        set_csrf_nonce(L, lua_gettop(L), nonce, true);
+    }
+    lua_pop(L, 1);
 }
 
 /* borough.csrf_token(): the token for a form on this request's page. The
@@ -378,19 +405,17 @@ static int l_csrf_token(lua_State *L)
     } else {
         size_t n = 0;
         const char *v = bo_lreq_cookie(r->http, "borough_csrf", &n);
-        if (v && bo_csrf_nonce_ok(v, n)) {
+        bool fresh = !(v && bo_csrf_nonce_ok(v, n));
+        if (fresh) {
+            bo_csrf_nonce(nonce);
+        } else {
             memcpy(nonce, v, n);
             nonce[n] = '\0';
-        } else {
-            bo_csrf_nonce(nonce);
-            lua_pushboolean(L, 1);
-            lua_rawsetp(L, req, &csrf_new_key);
         }
-        lua_pushstring(L, nonce);
-        lua_rawsetp(L, req, &csrf_nonce_key);
+        set_csrf_nonce(L, req, nonce, fresh);
     }
-    char token[BO_CSRF_TOKEN_MAX], binding[24];
-    bo_csrf_token(key, nonce, bo_csrf_binding(r, binding), (int64_t)time(NULL), token);
+    char token[BO_CSRF_TOKEN_MAX], binding[CSRF_BINDING_SIZE];
+    bo_csrf_token(key, nonce, csrf_binding(r, binding), (int64_t)time(NULL), token);
     lua_pushstring(L, token);
     return 1;
 }

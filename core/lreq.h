@@ -52,6 +52,12 @@ const char *bo_lreq_lang_asked(const bo_http_request *h);
    route's upload rules. Returns 0, or the status to refuse it with. */
 int bo_lreq_body_begin(struct bo_request *r, bo_http_parser *p);
 
+/* Gives the browser a new CSRF nonce (the response sets the cookie; tokens
+   made later in the request use it): sign-in and sign-out call it, so no
+   token made before either passes after it. Runs in the request's own
+   coroutine L; may raise (memory). */
+void bo_lreq_csrf_rotate(lua_State *L, struct bo_request *r);
+
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);
 

@@ -6,14 +6,16 @@
  * exchange that ends):
  *
  *   for each app of the catalog: its database (the platform's connection,
- *   opened once the app has an outbox) -> the gauges for /metrics, once a
- *   second -> with an API key: a batch of rows due (queued, or left
- *   'sending' by an earlier process) -> while fewer than MAX_INFLIGHT
- *   exchanges run for the app and the key's window has room: claim a row
- *   (UPDATE ... WHERE its state is still the one read) and start its
- *   exchange (a send, or a look-up by reference for a row an earlier
- *   process left 'sending') -> when there is nothing to send, status polls
- *   of sent rows whose time has come.
+ *   opened once the app has an outbox, whose plain-text rows from an older
+ *   version are sealed then) -> the gauges for /metrics, once a second ->
+ *   the purge of messages done, when due -> with an API key: a batch of
+ *   rows due (queued, or left 'sending' by an earlier process) -> while
+ *   fewer than MAX_INFLIGHT exchanges run for the app and the key's window
+ *   has room: claim a row (UPDATE ... WHERE its state is still the one
+ *   read) and start its exchange (a send, which opens the row's sealed
+ *   body just before it posts, or a look-up by reference for a row an
+ *   earlier process left 'sending') -> when there is nothing to send,
+ *   status polls of sent rows whose time has come.
  *
  *   an exchange ends -> its row is updated (sent, queued again, failed, or
  *   its status) in one statement guarded by the claim, so a callback that
@@ -23,6 +25,7 @@
  * cache's, which workers read too (the callback route).
  */
 #include "notify.h"
+#include "crypto.h"
 #include "httpc.h"
 #include "jobs.h"
 #include "jwt.h"
@@ -52,6 +55,7 @@
 #define MAX_POLL_MS (6LL * 3600 * 1000)
 #define POLL_FOR_MS (7LL * 86400 * 1000)
 #define MAX_RESPONSE (1024 * 1024)
+#define MAX_PURGE_EVERY_MS (600 * 1000)    /* the purge looks at most this long apart */
 
 const char bo_notify_outbox_schema[] =
     "CREATE TABLE IF NOT EXISTS _borough_outbox (\n"
@@ -81,6 +85,11 @@ const char bo_notify_outbox_schema[] =
     "CREATE INDEX IF NOT EXISTS _borough_outbox_poll ON _borough_outbox (poll_at) WHERE poll_at IS NOT NULL;\n"
     "CREATE INDEX IF NOT EXISTS _borough_outbox_last_try ON _borough_outbox (last_try);\n";
 
+void bo_notify_aad(char *out, size_t cap, const char *app, const char *column)
+{
+    snprintf(out, cap, "%s/_borough_outbox/%s", app, column);
+}
+
 /* ---- settings ---- */
 
 static void app_conf_init(bo_notify_app_conf *a)
@@ -92,6 +101,7 @@ static void app_conf_init(bo_notify_app_conf *a)
     a->retry_s = 10;
     a->poll_s = 60;
     a->give_up_s = 86400;
+    a->purge_s = 7 * 86400;
 }
 
 static void app_conf_free(bo_notify_app_conf *a)
@@ -172,9 +182,12 @@ static const char *set_key(bo_notify_app_conf *a, const char *key, const char *v
     } else if (strcmp(key, "give_up_after") == 0) {
         if (!parse_seconds(v, 30 * 86400, &a->give_up_s) || a->give_up_s <= 0)
             return "give_up_after must be a number of seconds, at most 30 days";
+    } else if (strcmp(key, "purge_after") == 0) {
+        if (!parse_seconds(v, 3660 * 86400, &a->purge_s))
+            return "purge_after must be a number of seconds, at most 10 years (0: as soon as a message is done)";
     } else {
         return "unknown setting (the settings are api_key, base_url, callback_token, rate_limit, timeout, "
-               "retry_delay, poll_after and give_up_after)";
+               "retry_delay, poll_after, give_up_after and purge_after)";
     }
     return NULL;
 }
@@ -502,6 +515,8 @@ typedef struct sender_app {
     int64_t next_open;         /* when to look for them again */
     int64_t next_gauge;
     int64_t next_fetch;
+    int64_t next_purge;
+    double purge_s;            /* the setting the last purge used: a new one purges at once */
     int64_t paused_until;      /* the key was refused (401/403) */
     uint64_t paused_conf;      /* the settings' version then: a new one ends the pause */
     bool warned_auth;
@@ -538,6 +553,8 @@ struct bo_notify {
 
 static void row_clear(row *r)
 {
+    if (r->body)
+        memset(r->body, 0, strlen(r->body));     /* it may be the opened message */
     free(r->body);
     free(r->reference);
     free(r->notify_id);
@@ -645,6 +662,88 @@ static sender_app *app_of(bo_notify *n, const char *name)
     return a;
 }
 
+static bool has_outbox(sender_app *a)
+{
+    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name = '_borough_outbox'";
+    char err[256];
+    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bool yes = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    if (stmt)
+        sqlite3_reset(stmt);
+    return yes;
+}
+
+/* Seals the recipients and bodies an outbox holds in plain text (kept by
+   a version before they were sealed), in one transaction. False (logged)
+   if they cannot be sealed now. */
+static bool seal_plain(bo_notify *n, sender_app *a)
+{
+    static const char find[] =
+        "SELECT id FROM _borough_outbox WHERE (recipient <> '' AND recipient NOT LIKE 'bo1.%') "
+        "OR (body <> '' AND body NOT LIKE 'bo1.%')";
+    static const char get[] = "SELECT recipient, body FROM _borough_outbox WHERE id = ?1";
+    static const char seal[] = "UPDATE _borough_outbox SET recipient = ?2, body = ?3 WHERE id = ?1";
+    if (!has_outbox(a))
+        return true;
+    char err[512];
+    const bo_keyring *k = bo_keyring_shared(n->server->paths.data_dir, err, sizeof err);
+    sqlite3_stmt *sel = k ? bo_db_prepare(a->db, find, sizeof find - 1, err, sizeof err) : NULL;
+    sqlite3_stmt *one = sel ? bo_db_prepare(a->db, get, sizeof get - 1, err, sizeof err) : NULL;
+    sqlite3_stmt *upd = one ? bo_db_prepare(a->db, seal, sizeof seal - 1, err, sizeof err) : NULL;
+    if (!upd || bo_db_begin(a->db, err, sizeof err) < 0) {
+        bo_log(BO_LOG_ERROR, a->name, "notify: the outbox cannot be sealed: %s", err);
+        return false;
+    }
+    /* The ids first: rows are not changed under a statement reading them. */
+    size_t nids = 0, cap = 64;
+    int64_t *ids = bo_malloc(cap * sizeof *ids);
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        if (nids == cap)
+            ids = bo_realloc(ids, (cap *= 2) * sizeof *ids);
+        ids[nids++] = sqlite3_column_int64(sel, 0);
+    }
+    sqlite3_reset(sel);
+    char aad[2][300];
+    bo_notify_aad(aad[0], sizeof aad[0], a->name, "recipient");
+    bo_notify_aad(aad[1], sizeof aad[1], a->name, "body");
+    for (size_t i = 0; i < nids && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(one, 1, ids[i]);
+        if ((rc = sqlite3_step(one)) != SQLITE_ROW)
+            break;
+        sqlite3_bind_int64(upd, 1, ids[i]);
+        for (int c = 0; c < 2; c++) {
+            const char *v = (const char *)sqlite3_column_text(one, c);
+            size_t len = (size_t)sqlite3_column_bytes(one, c);
+            char *s = v && len && bo_sealed_key_id(v, len) < 0 ? bo_seal(k, aad[c], v, len) : NULL;
+            if (s)
+                sqlite3_bind_text(upd, c + 2, s, -1, free);
+            else
+                sqlite3_bind_text(upd, c + 2, v ? v : "", (int)len, SQLITE_TRANSIENT);
+        }
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        sqlite3_reset(one);
+    }
+    free(ids);
+    bool ok = rc == SQLITE_DONE;
+    if (!ok)
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(a->db)));
+    sqlite3_reset(one);
+    sqlite3_clear_bindings(upd);
+    long long sealed = ok ? (long long)nids : 0;
+    if (ok && bo_db_commit(a->db, err, sizeof err) < 0)
+        ok = false;
+    if (!ok) {
+        bo_db_rollback(a->db);
+        bo_log(BO_LOG_ERROR, a->name, "notify: the outbox cannot be sealed: %s", err);
+    } else if (sealed) {
+        bo_log(BO_LOG_INFO, a->name, "notify: sealed %lld message%s kept in plain text by an earlier version "
+               "(VACUUM the database with the server stopped to drop the old pages)", sealed, sealed == 1 ? "" : "s");
+    }
+    return ok;
+}
+
 /* Opens the app's database once it exists, and says whether it has an
    outbox or job tables yet (looked for once a second until it has). */
 static bool open_db(bo_notify *n, sender_app *a, int64_t now)
@@ -672,6 +771,10 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
     a->has_tables = stmt && sqlite3_step(stmt) == SQLITE_ROW;
     if (stmt)
         sqlite3_reset(stmt);
+    /* Nothing is sent before the messages an older version kept in plain
+       text are sealed. */
+    if (a->has_tables && !seal_plain(n, a))
+        a->has_tables = false;
     return a->has_tables;
 }
 
@@ -1064,6 +1167,32 @@ static void url_escape(bo_buf *b, const char *s)
     }
 }
 
+/* Replaces the sealed body of x's row with the message to post. A body
+   that does not open (its key gone, or altered) fails the message for good:
+   sending it again would not help. */
+static bool open_body(bo_notify *n, exchange *x)
+{
+    char err[512], aad[300];
+    const bo_keyring *k = bo_keyring_shared(n->server->paths.data_dir, err, sizeof err);
+    bo_buf plain;
+    bo_buf_init(&plain);
+    bo_notify_aad(aad, sizeof aad, x->a->name, "body");
+    const char *sealed = x->r.body ? x->r.body : "";
+    if (k && bo_unseal(k, aad, sealed, strlen(sealed), &plain, err, sizeof err) == 0) {
+        bo_buf_putc(&plain, '\0');
+        free(x->r.body);
+        x->r.body = plain.data;                     /* row_clear wipes it */
+        return true;
+    }
+    if (plain.data)
+        memset(plain.data, 0, plain.len);
+    bo_buf_free(&plain);
+    char why[600];
+    snprintf(why, sizeof why, "the message cannot be opened: %s", err);
+    fail_for_good(x, why);
+    return false;
+}
+
 /* Starts the exchange of a claimed row. */
 static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf *conf, uint64_t version)
 {
@@ -1082,6 +1211,10 @@ static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf 
         n->exchanges->prev = x;
     n->exchanges = x;
     a->inflight++;
+    if (x->r.act == ACT_SEND && !open_body(n, x)) {
+        exchange_free(x);
+        return;
+    }
 
     char *token = bo_notify_token(conf->service_id, conf->secret, time(NULL));
     char *auth = bo_sprintf("Bearer %s", token);
@@ -1167,6 +1300,40 @@ static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *con
     }
 }
 
+/* Forgets the recipient and the personalisation (the whole body) of the
+   messages done at least purge_s ago: failed for good, sent with a final
+   status, or sent a week ago (Notify's own retention: no status will come
+   any more). What delivery and audit need stays: kind, template, reference,
+   states, status, Notify's id and the times. Looks again after purge_s,
+   but at least every MAX_PURGE_EVERY_MS and at most once a second. */
+static void purge(sender_app *a, const bo_notify_app_conf *conf, int64_t now)
+{
+    static const char sql[] =
+        "UPDATE _borough_outbox SET recipient = '', body = '' WHERE body <> '' AND ("
+        "(state = 'failed' AND coalesce(last_try, created_ms) <= ?1) "
+        "OR (state = 'sent' AND coalesce(status_at, sent_at, created_at) <= ?2 AND status IN ('delivered', "
+        "'permanent-failure', 'temporary-failure', 'technical-failure', 'sent', 'received', 'cancelled', "
+        "'validation-failed', 'virus-scan-failed', 'returned-letter')) "
+        "OR (state = 'sent' AND created_ms <= ?1 - ?3))";
+    int64_t keep = (int64_t)(conf->purge_s * 1000);
+    a->purge_s = conf->purge_s;
+    a->next_purge = now + (keep < 1000 ? 1000 : keep > MAX_PURGE_EVERY_MS ? MAX_PURGE_EVERY_MS : keep);
+    if (!has_outbox(a))
+        return;
+    sqlite3_stmt *stmt = PREP(a, sql);
+    if (!stmt)
+        return;
+    char cutoff[32];
+    bo_iso_time(now - keep, cutoff, sizeof cutoff);
+    sqlite3_bind_int64(stmt, 1, now - keep);
+    sqlite3_bind_text(stmt, 2, cutoff, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, POLL_FOR_MS);
+    int purged = run(a, stmt, "purging the personal data of messages done");
+    if (purged)
+        bo_log(BO_LOG_INFO, a->name, "notify: the recipients and personalisation of %d message%s done are purged",
+               purged, purged == 1 ? "" : "s");
+}
+
 static void pump(bo_notify *n)
 {
     bo_catalog *cat = bo_server_catalog(n->server);
@@ -1182,6 +1349,8 @@ static void pump(bo_notify *n)
             a->next_gauge = now + GAUGE_MS;
         }
         const bo_notify_app_conf *ac = bo_notify_conf_app(conf, info->name);
+        if (now >= a->next_purge || ac->purge_s != a->purge_s)
+            purge(a, ac, now);
         if (ac->api_key && !conf->error)
             serve_app(n, a, ac, conf->version, now);
         else if (a->nrows)

@@ -6,7 +6,12 @@
  * notify.email/sms/letter (lua/borough/notify.lua over lnotify.c) write a
  * message to the app's outbox table (_borough_outbox) in the caller's
  * transaction, so a message exists if and only if the change that made it
- * committed. The sender runs on the main thread's loop, exactly one for the
+ * committed. Its recipient and body (the whole message, personalisation
+ * included) are sealed with the data folder's keys (crypto.h) as encrypted
+ * fields are; the sender opens a body just before posting it, and once a
+ * message is done (delivered or another final status, failed for good, or
+ * a week past sending with no status) it purges both after the app's
+ * purge_after, keeping the kind, template, reference, states and times. The sender runs on the main thread's loop, exactly one for the
  * whole server (workers never send): for each app with an API key it
  * claims queued rows in the app's database (state 'sending', claimed_by
  * this process's run id), posts them to Notify's v2 API with a fresh HS256
@@ -53,6 +58,8 @@ typedef struct bo_notify_app_conf {
     double retry_s;            /* delay before the first retry; doubles */
     double poll_s;             /* delay before the first status check; 0: never poll */
     double give_up_s;          /* a message not accepted by then fails */
+    double purge_s;            /* a message done (delivered, failed) keeps its recipient and
+                                  personalisation this long, then loses them */
 } bo_notify_app_conf;
 
 typedef struct bo_notify_conf {
@@ -67,7 +74,7 @@ typedef struct bo_notify_conf {
 /* Parses notify.conf text: lines of "key = value", "# comments", and
    "[app]" sections whose keys override the ones above them for that app.
    Keys: api_key, base_url, callback_token, rate_limit, timeout,
-   retry_delay, poll_after, give_up_after (seconds). Returns a new conf
+   retry_delay, poll_after, give_up_after, purge_after (seconds). Returns a new conf
    (one reference); on a mistake returns NULL with "notify.conf:LINE: why"
    in err. */
 bo_notify_conf *bo_notify_conf_parse(const char *text, size_t len, char *err, size_t errlen);
@@ -85,6 +92,11 @@ void bo_notify_conf_forget(void);
 
 /* The outbox table and its indexes; the platform's rights are needed. */
 extern const char bo_notify_outbox_schema[];
+
+/* The associated data of the outbox's sealed columns (recipient, body):
+   "<app>/_borough_outbox/<column>", the scheme of encrypted entity fields,
+   so `borough keys` and `borough export` treat them alike. */
+void bo_notify_aad(char *out, size_t cap, const char *app, const char *column);
 
 /* The sender, on the main loop. */
 typedef struct bo_notify bo_notify;

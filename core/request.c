@@ -11,6 +11,7 @@
 #include "i18n.h"
 #include "jobs.h"
 #include "lapi.h"
+#include "lentity.h"
 #include "log.h"
 #include "lreq.h"
 #include "server.h"
@@ -438,6 +439,8 @@ static void finish(bo_request *r)
         };
         bo_log_access(&line);
     }
+    if (r->export)
+        bo_lentity_export_end(r);
     if (r->gen) {
         if (r->handle)
             bo_lreq_release(r);

@@ -86,6 +86,7 @@ typedef struct bo_request {
     void (*io_cancel)(void *ctx);   /* BO_WAIT_IO: abandons the operation waited for */
     void *io_ctx;
     struct bo_user *user;           /* who is signed in (session.h), or NULL; owned */
+    struct bo_export *export;       /* a download being sent (lentity.h), or NULL; owned */
     bo_refusal refusal;             /* BO_TARGET_ROUTE: the handler is not to run */
     struct bo_job *job;             /* set for a background job's run: no connection
                                        (conn and http are NULL), results discarded */

@@ -117,6 +117,7 @@ bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char 
             p += sizeof *u;
             u->id = sqlite3_column_int64(stmt, 1);
             u->session = sid;
+            memcpy(u->session_hash, hash, sizeof hash);
             u->email = p;
             memcpy(p, email ? email : "", el + 1);
             p += el + 1;

@@ -45,7 +45,8 @@ typedef struct bo_session_limits {
    the request is for. One allocation; free with free(). */
 typedef struct bo_user {
     int64_t id;
-    int64_t session;       /* the session row (binds CSRF tokens to it) */
+    int64_t session;       /* the session row (to end it); SQLite may give a later session the same id */
+    uint8_t session_hash[32];   /* SHA-256 of the session's token: never repeats (binds CSRF tokens) */
     const char *email;
     const char *name;
     const char *roles;     /* " assessor admin ": each role with a space either side */

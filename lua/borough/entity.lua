@@ -49,6 +49,8 @@ local fields = require "borough.fields"
 -- The platform's private functions (see core/lentity.h): taken once, here,
 -- before any app code runs, and kept in this file's locals.
 local platform = assert(borough._platform(), "borough.entity: the platform's functions were already taken")
+-- borough.download records each download in the platform audit log.
+require("borough.download")._given(platform.export_begin, platform.export_rows)
 
 local NULL = db.NULL
 local types = fields.types
@@ -445,15 +447,26 @@ local function unseal(e, f, sealed, id)
   return plain
 end
 
--- The request whose reads were last recorded, and the entities recorded.
+-- The request whose reads were last recorded, and the records recorded in
+-- it, by entity. (Only the last request's: another request reading between
+-- two reads of this one can make a record be named twice, never not at all.)
 local read_request, read_logged = nil, {}
 
 -- Opens the encrypted fields of rows (fresh from the database) and records
--- in the platform audit log who read them: one row per request and
--- entity, naming the records of that request's first read (outside a
--- request, one row per read).
+-- in the platform audit log who read them, before any value is used: one
+-- row per query that opened records, naming every record it opened that
+-- this request has not already named, as ranges ("applications
+-- (account_number) of 500 records: 1-500"). A list page is one row; a
+-- download, one a page.
 local function open_rows(e, rows)
-  local ids, n = {}, 0
+  local request = platform.request()
+  if request ~= read_request then read_request, read_logged = request, {} end
+  local logged = request and read_logged[e.name]
+  if request and not logged then
+    logged = {}
+    read_logged[e.name] = logged
+  end
+  local ids = {}
   for _, row in ipairs(rows) do
     local any = false
     for _, f in ipairs(e.encrypted) do
@@ -463,22 +476,23 @@ local function open_rows(e, rows)
         any = true
       end
     end
-    if any then
-      n = n + 1
-      if n <= 20 then ids[n] = tostring(row.id) end
+    if any and not (logged and logged[row.id]) then
+      ids[#ids + 1] = row.id
+      if logged then logged[row.id] = true end
     end
   end
-  if n == 0 then return end
-  local request = platform.request()
-  if request then
-    if request ~= read_request then read_request, read_logged = request, {} end
-    if read_logged[e.name] then return end
-    read_logged[e.name] = true
-  end
+  if not ids[1] then return end
   local names = {}
   for i, f in ipairs(e.encrypted) do names[i] = f.name end
-  platform.log("read encrypted", ("%s (%s) of record%s %s%s"):format(e.name, table.concat(names, ", "),
-               n == 1 and "" or "s", table.concat(ids, ", "), n > 20 and (" and %d more"):format(n - 20) or ""))
+  platform.log_reads(("%s (%s)"):format(e.name, table.concat(names, ", ")), ids)
+end
+
+-- Rows of e fresh from the database (perhaps none): encrypted fields
+-- opened (and their reading audited), and the read noted for a download's
+-- export row.
+local function loaded(e, rows)
+  platform.loaded(e.name)
+  if rows[1] and e.encrypted[1] then open_rows(e, rows) end
 end
 
 -- Fills args after position n for an insert of clean values: the values,
@@ -882,7 +896,7 @@ function Entity:find(what)
     return list[1]
   end
   local row = db.one(self.sql.find, id)
-  if row and self.encrypted[1] then open_rows(self, { row }) end
+  loaded(self, { row })
   return row and to_record(self, row)
 end
 
@@ -1023,7 +1037,7 @@ local function fetch(e, sql, args, page, per_page)
   local rows = db.query(sql, table.unpack(args, 1, args.n))
   local more = #rows > per_page
   if more then rows[#rows] = nil end
-  if e.encrypted[1] then open_rows(e, rows) end
+  loaded(e, rows)
   for i = 1, #rows do to_record(e, rows[i]) end
   return rows, { page = page, per_page = per_page, more = more }
 end
@@ -1224,7 +1238,7 @@ function Entity:duplicates(name, opts)
   for i, g in ipairs(groups) do
     args[n + 1] = g.k
     local rows = db.query(sql, table.unpack(args, 1, n + 1))
-    if self.encrypted[1] then open_rows(self, rows) end
+    loaded(self, rows)
     for _, row in ipairs(rows) do to_record(self, row) end
     out[i] = { count = g.n, records = rows }
   end
@@ -1265,7 +1279,8 @@ end
 --- The records matching conditions (as in where) that the user may read,
 -- as CSV text: a header of column names (id, the fields, created_at,
 -- updated_at), then a line a record, encrypted fields opened; borough
--- import reads it back. The export is recorded in the platform audit log.
+-- import reads it back. The export is recorded in the platform audit log
+-- (the entity, its columns and the number of records).
 function Entity:csv(conds)
   local line = borough.csv.line
   local out, pages, after = { line(self.columns) }, csv_pages(self, conds), nil
@@ -1274,16 +1289,15 @@ function Entity:csv(conds)
     rows, after = pages(after)
     for _, row in ipairs(rows) do out[#out + 1] = line(row) end
   until not after
-  platform.log("export", ("%s: %d record%s as CSV"):format(self.name, #out - 1, #out == 2 and "" or "s"))
+  platform.log("export", ("%s: %d record%s as CSV (%s)"):format(self.name, #out - 1, #out == 2 and "" or "s",
+                                                              table.concat(self.columns, ", ")))
   return table.concat(out)
 end
 
 --- The same CSV as a response that a browser saves as a file (filename:
 -- the entity's name and ".csv" unless given), written as it is sent
--- (borough.download.csv). The download is recorded in the platform audit
--- log when it starts.
+-- (borough.download.csv, which records it in the platform audit log).
 function Entity:download(conds, filename)
-  platform.log("export", ("%s: CSV download"):format(self.name))
   return require("borough.download").csv(filename or (self.name .. ".csv"), self.columns, csv_pages(self, conds))
 end
 

@@ -16,7 +16,9 @@
 -- accepts it. A reference is unique in the outbox: give one that names
 -- the event ("claim-42-approved") and a second message for the same event
 -- is refused (nil and a message) instead of sent twice; without one, the
--- platform makes one. References must not hold personal data.
+-- platform makes one. References must not hold personal data: the
+-- recipient and the message are kept sealed (core/notify.h) and removed
+-- once the message is done, the reference stays in the clear.
 --
 -- Mistakes in the fields raise an error; the global `notify` is this table.
 

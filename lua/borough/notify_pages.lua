@@ -5,7 +5,10 @@
 --
 -- The outbox page shows what was sent and what waits; with no API key
 -- configured it is where messages are read instead of sent. It is never
--- public.
+-- public. Recipients and messages are kept sealed (core/notify.h): the page
+-- opens those it shows, and the platform audit log records that it did. A
+-- message done (delivered, failed) has lost them after notify.conf's
+-- purge_after: the page says so.
 
 local P = borough._notify
 local govuk = require "borough.govuk"
@@ -41,13 +44,16 @@ local function outbox_page(req)
     columns = "id, kind, recipient, template_id, body, reference, state, attempts, created_ms / 1000 AS made, "
               .. "status, error",
   })
+  P.open(list.rows)
   local rows = {}
   for _, m in ipairs(list.rows) do
+    local purged = m.recipient == ""
     rows[#rows + 1] = {
       { text = tostring(m.id) },
       { text = staff.uk_clock(m.made) },
-      { html = borough.escape(m.kind) .. "<br>" .. borough.escape(m.recipient) },
-      { html = "Template " .. borough.escape(m.template_id) .. "<br>" .. details(m.body)
+      { html = borough.escape(m.kind) .. "<br>" .. borough.escape(purged and "(removed)" or m.recipient) },
+      { html = "Template " .. borough.escape(m.template_id) .. "<br>"
+               .. (purged and "Personal details removed" or details(m.body))
                .. "<br>Reference " .. borough.escape(m.reference) },
       { html = tostring(staff.tag(kinds, m.state)) .. (m.status and borough.escape(" (" .. m.status .. ")") or "")
                .. (m.error and ("<br>" .. borough.escape(m.error)) or "")

@@ -385,6 +385,17 @@ function Client:login(email, opts)
   error("t.login: this platform has no staff sign-in yet; test public routes (public = true)", 2)
 end
 
+--- t.outbox(reference): the message of the app's outbox with this
+-- reference ({ id, kind, recipient, template_id, body, reference, state,
+-- status }), its recipient and body (the message as Notify gets it, JSON)
+-- opened, since the outbox keeps them sealed; nil if there is none.
+function t.outbox(reference)
+  local row = db.one("SELECT id, kind, recipient, template_id, body, reference, state, status "
+                     .. "FROM _borough_outbox WHERE reference = ?", reference)
+  if row then borough._notify.open({ row }) end
+  return row
+end
+
 -- The module-level client: t.get(...) is the current test's client:get(...).
 local current = t.client()
 for _, name in ipairs { "request", "get", "post", "put", "patch", "delete", "json", "submit", "login" } do

@@ -3,7 +3,8 @@
 It checks what a real Notify would reject: the bearer JWT (HS256 signature
 with the service's secret, "iss" the service id, "iat" within 30 seconds),
 and the body shape of each kind of notification. It records what it
-accepted, and can be told to answer 429, 500 or never for a while.
+accepted, and can be told to answer 429, 500 or never for a while. An
+email address at invalid.example is refused (400), as an invalid one is.
 
     peer = NotifyPeer(service_id, secret).start()
     ...  # the server under test uses peer.url as its Notify base URL
@@ -159,6 +160,8 @@ class NotifyPeer:
                     return self.error(400, "ValidationError", "%s is a required property" % missing[0])
                 if "personalisation" in body and not isinstance(body["personalisation"], dict):
                     return self.error(400, "ValidationError", "personalisation is not of type object")
+                if str(body.get("email_address", "")).endswith("@invalid.example"):
+                    return self.error(400, "ValidationError", "email_address Not a valid email address")
                 nid = str(uuid.uuid4())
                 with peer.lock:
                     peer.accepted.append({"kind": kind, "body": body, "id": nid})

@@ -25,7 +25,7 @@ import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, BOROUGH, write_tree  # noqa: E402
+from lib import test, run, raw, Server, Client, BOROUGH, write_tree  # noqa: E402
 
 
 def lua(text):
@@ -141,6 +141,24 @@ APP = lua('''
     app:post("/upload", { csrf = false }, function(req)
       local summary, err = A:import(req.body, { skip_bad_rows = true })
       return borough.json(summary or { error = err })
+    end)
+    app:get("/finds", function(req)
+      local found = json.array({})
+      for id in req.query.ids:gmatch("%d+") do found[#found + 1] = A:find(id) and tonumber(id) or nil end
+      return borough.json(found)
+    end)
+    -- A download made with borough.download.csv (as apps/shielding's return);
+    -- ?fail=n: the pages fail after n pages.
+    app:get("/return.csv", function(req)
+      local pages, fail = 0, tonumber(req.query.fail)
+      return require("borough.download").csv("return.csv", { "Business", "Account number" }, function(after)
+        pages = pages + 1
+        if fail and pages > fail then error("the pages broke") end
+        local list = A:where({}, { after = after, per_page = 500 })
+        local rows = {}
+        for i, r in ipairs(list) do rows[i] = { r.business, r.account_number } end
+        return rows, list[#list] and list[#list].id
+      end)
     end)
     borough.pages(app, "/pages", A, { public = true, columns = { "business", "account_number" }, delete = true })
     return app
@@ -368,11 +386,87 @@ def reads_of_encrypted_fields_are_audited_once_per_request_and_entity():
         rows = rows[-2:]
         assert len(g.platform("SELECT 1 FROM platform_audit WHERE action = 'read encrypted'")) == before + 2
         assert rows[0] == ("b@council.example", "grants",
-                           "applications (account_number, sort_code, nhs_number) of records 2, 3"), rows
+                           "applications (account_number, sort_code, nhs_number) of 2 records: 2, 3"), rows
         assert rows[1] == ("admin@council.example", "grants",
-                           "applications (account_number, sort_code, nhs_number) of record 1"), rows
+                           "applications (account_number, sort_code, nhs_number) of 1 record: 1"), rows
         out = borough("audit", "--data", g.data, "--app", "grants").stdout
         assert re.search(r"b@council\.example  read encrypted  grants: applications \(account_number", out), out
+
+
+FIELDS = "account_number, sort_code, nhs_number"
+
+
+def opened(g, since):
+    """The 'read encrypted' rows after row since: [(who, set of record ids)],
+    read back from their detail ("applications (...) of 3 records: 1-2, 7")."""
+    out = []
+    for who, detail in g.platform("SELECT who, detail FROM platform_audit WHERE action = 'read encrypted' AND id > ? "
+                                  "ORDER BY id", since):
+        m = re.match(r"applications \(%s\) of (\d+) records?: ([\d, -]+)$" % FIELDS, detail)
+        assert m, detail
+        ids = set()
+        for part in m.group(2).split(", "):
+            first, _, last = part.partition("-")
+            ids.update(range(int(first), int(last or first) + 1))
+        assert len(ids) == int(m.group(1)), detail
+        out.append((who, ids))
+    return out
+
+
+def last_row(g):
+    return g.platform("SELECT coalesce(max(id), 0) FROM platform_audit")[0][0]
+
+
+@test
+def every_record_opened_is_audited_and_every_download_leaves_an_export_row():
+    """A manager downloading 1,203 applications leaves read rows that name
+    every record opened (a few rows, not one a record) and one export row
+    saying who, the app, the entity, the fields and how many rows."""
+    with Grants() as g:
+        g.seed()
+        lines = ["business,portfolio,account_number,sort_code"]
+        lines += ["Business %d,1,31926819,60-16-13" % i for i in range(1200)]
+        c = Client(g.port)
+        r = c.request("POST", "/grants/upload", {"Cookie": "borough_session=" + TOKENS["admin"],
+                                                 "Content-Type": "text/csv"}, "\n".join(lines) + "\n")
+        c.close()
+        assert r.status == 200 and json.loads(r.body)["committed"], r.text
+        everyone = set(range(1, 1204))
+        columns = "id, business, portfolio, account_number, sort_code, nhs_number, created_at, updated_at"
+        for path, export in (("/grants/download", "applications: CSV download applications.csv of 1203 rows (%s)"
+                              % columns),
+                             ("/grants/return.csv", "applications: CSV download return.csv of 1203 rows "
+                              "(Business, Account number)")):
+            mark = last_row(g)
+            r = call(g.port, "GET", path, "admin")
+            assert r.status == 200 and len(r.text.strip().split("\r\n")) == 1204, (path, r.text[:300])
+            reads = opened(g, mark)
+            assert 1 <= len(reads) <= 3 and {who for who, _ in reads} == {"admin@council.example"}, reads
+            assert set().union(*(ids for _, ids in reads)) == everyone, (path, reads)
+            exports = g.platform("SELECT who, app, detail FROM platform_audit WHERE action = 'export' AND id > ?", mark)
+            assert exports == [("admin@council.example", "grants", export)], exports
+        # A download cut short still leaves its export row, with the rows it sent.
+        mark = last_row(g)
+        got = raw(g.port, ("GET /grants/return.csv?fail=1 HTTP/1.1\r\nHost: x\r\nCookie: borough_session=%s\r\n\r\n"
+                           % TOKENS["admin"]).encode())
+        assert got.startswith(b"HTTP/1.1 200 ") and b"Business 0," in got and not got.endswith(b"\r\n0\r\n\r\n"), got[-200:]
+        exports = g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' AND id > ?", mark)
+        assert exports == [("admin@council.example", "applications: CSV download return.csv of 500 rows "
+                            "(Business, Account number), cut short")], exports
+        # Records found one by one in a request: every one is named.
+        mark = last_row(g)
+        assert get_json(g.port, "/grants/finds?ids=1,7,900,7", "admin") == [1, 7, 900, 7]
+        reads = opened(g, mark)
+        assert set().union(*(ids for _, ids in reads)) == {1, 7, 900} and len(reads) == 3, reads
+        # A generated list page and a search name the records they show.
+        mark = last_row(g)
+        r = call(g.port, "GET", "/grants/pages?page=3", "admin")
+        assert r.status == 200 and "Business 47<" in r.text and "Business 71<" in r.text, r.text
+        assert opened(g, mark) == [("admin@council.example", set(range(51, 76)))], opened(g, mark)
+        mark = last_row(g)
+        r = get_json(g.port, "/grants/search?q=Crux", "b")
+        assert r["ids"] == [3] and opened(g, mark) == [("b@council.example", {3})], (r, opened(g, mark))
+        assert borough("audit", "verify", "--data", g.data).returncode == 0
 
 
 @test
@@ -593,12 +687,14 @@ def row_rules_hide_other_portfolios_everywhere():
         assert [line.split(",")[0] for line in lines[1:]] == ["2"], lines
         assert lines[1].startswith("2,Bolt Cycles,2,31926819,200000,,"), lines
         assert g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' ORDER BY id DESC LIMIT 1") == \
-            [("b@council.example", "applications: CSV download")]
+            [("b@council.example", "applications: CSV download applications.csv of 1 row (id, business, portfolio, "
+                                   "account_number, sort_code, nhs_number, created_at, updated_at)")]
         r = call(p, "GET", "/grants/csv?q=c", "a")       # Bolt Cycles and Crux Books match too, but are b's
         lines = r.text.split("\r\n")
         assert len(lines) == 3 and lines[2] == "" and lines[1].startswith("1,Acme Bakery Ltd,1,31926819,601613,9434765919,"), lines
         assert g.platform("SELECT who, detail FROM platform_audit WHERE action = 'export' ORDER BY id DESC LIMIT 1") == \
-            [("a@council.example", "applications: 1 record as CSV")]
+            [("a@council.example", "applications: 1 record as CSV (id, business, portfolio, account_number, "
+                                   "sort_code, nhs_number, created_at, updated_at)")]
 
 
 @test

@@ -12,7 +12,7 @@ import signal
 import time
 from collections import Counter
 
-from lib import SLOW, Client, Server, get, metrics, post_json, query, run, staff_cookie, test, wait_for
+from lib import SLOW, Client, Server, borough, get, metrics, post_json, query, run, staff_cookie, test, wait_for
 from notify_peer import NotifyPeer
 
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
@@ -302,6 +302,178 @@ def delivery_status_is_polled_without_callbacks():
             time.sleep(1.5 * SLOW)
             assert len(peer.gets) == polls, "a final status was polled again"
             assert outbox(s.data_dir)[0]["poll_at"] is None
+    finally:
+        peer.stop()
+
+
+def app_db_bytes(data_dir):
+    """What a stolen app.db and its WAL hold."""
+    out = b""
+    for suffix in ("", "-wal"):
+        path = os.path.join(data_dir, "grants", "app.db" + suffix)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                out += f.read()
+    return out
+
+
+def platform_audit(data_dir, after=0):
+    return [(r["who"], r["action"], r["app"], r["detail"]) for r in
+            query(os.path.join(data_dir, "borough.db"), "SELECT * FROM platform_audit WHERE id > ? ORDER BY id", after)]
+
+
+PERSONAL = (b"ada@example.com", b"Ada Lovelace", b"12 Analytical Row", b"07700 900456", b"code-8765-x",
+            b"nobody@invalid.example")
+
+
+@test
+def the_outbox_keeps_personal_data_sealed_and_forgets_it_once_a_message_is_done():
+    """A stolen app.db or WAL shows no recipient or personalisation; staff
+    read them on the outbox page (audited); once a message is delivered or
+    has failed for good, purge_after later they are gone for ever and only
+    what delivery and audit need stays."""
+    peer = NotifyPeer().start()
+    token = "s3cret-callback-token-0123456789"
+    try:
+        setup = Setup(None)
+        with setup.server as s:
+            ada = {"email_address": "ada@example.com", "template_id": TEMPLATE, "reference": "seal-1",
+                   "personalisation": {"name": "Ada Lovelace", "address": "12 Analytical Row"}}
+            sms = {"phone_number": "07700 900456", "template_id": TEMPLATE, "reference": "seal-2",
+                   "personalisation": {"code": "code-8765-x"}}
+            bad = {"email_address": "nobody@invalid.example", "template_id": TEMPLATE, "reference": "seal-3"}
+            for path, doc in (("/grants/email", ada), ("/grants/sms", sms), ("/grants/email", bad)):
+                assert post(s.port, path, doc).status == 200
+            rows = outbox(s.data_dir)
+            assert [(m["kind"], m["template_id"], m["reference"], m["state"]) for m in rows] == \
+                [("email", TEMPLATE, "seal-1", "queued"), ("sms", TEMPLATE, "seal-2", "queued"),
+                 ("email", TEMPLATE, "seal-3", "queued")], rows
+            assert all(m["recipient"].startswith("bo1.") and m["body"].startswith("bo1.") for m in rows), rows
+            raw = app_db_bytes(s.data_dir)
+            assert [p for p in PERSONAL if p in raw] == [], [p for p in PERSONAL if p in raw]
+            # Staff read them opened on the outbox page, and the reading is audited.
+            admin = staff_cookie(s, "grants", ["admin"])
+            mark = len(platform_audit(s.data_dir))
+            text = get(s.port, "/grants/_outbox", admin).body.decode()
+            assert "ada@example.com" in text and "name: Ada Lovelace" in text and "07700 900456" in text, text
+            assert platform_audit(s.data_dir, mark) == [("staff@example.gov.uk", "read encrypted", "grants",
+                                                         "_borough_outbox (recipient, body) of 3 records: 1-3")]
+            # With a key, callbacks, and personal data kept for no time once a message is done.
+            setup.write_conf(peer, "callback_token = %s\npurge_after = 0\n" % token)
+            wait_for(lambda: len(peer.accepted) == 2 and outbox(s.data_dir)[2]["state"] == "failed", what="sends")
+            assert {a["body"]["reference"]: a["body"] for a in peer.accepted} == {"seal-1": ada, "seal-2": sms}
+            failed = wait_for(lambda: [m for m in outbox(s.data_dir) if m["body"] == ""], what="the purge")
+            assert [(m["reference"], m["state"], m["recipient"], m["template_id"], m["kind"], m["error"])
+                    for m in failed] == [("seal-3", "failed", "", TEMPLATE, "email",
+                                          "Notify answered 400: email_address Not a valid email address")], failed
+            # Sent but not yet delivered: kept, sealed.
+            assert all(m["body"].startswith("bo1.") for m in outbox(s.data_dir)[:2])
+            nid = outbox(s.data_dir)[0]["notify_id"]
+            r = Client(s.port).request("POST", "/grants/_notify/callback", {"Authorization": "Bearer " + token},
+                                       json.dumps({"id": nid, "reference": "seal-1", "status": "delivered",
+                                                   "completed_at": "2026-01-05T10:00:05.000000Z"}))
+            assert r.status == 204, r
+            wait_for(lambda: outbox(s.data_dir)[0]["body"] == "", what="the delivered message's purge")
+            m = outbox(s.data_dir)[0]
+            assert (m["kind"], m["recipient"], m["template_id"], m["reference"], m["state"], m["status"],
+                    m["notify_id"], m["status_at"]) == ("email", "", TEMPLATE, "seal-1", "sent", "delivered", nid,
+                                                        "2026-01-05T10:00:05.000000Z"), m
+            assert m["sent_at"] and m["created_at"], m
+            assert outbox(s.data_dir)[1]["body"].startswith("bo1."), outbox(s.data_dir)[1]
+            text = get(s.port, "/grants/_outbox", admin).body.decode()
+            assert "ada@example.com" not in text and "Ada Lovelace" not in text and "seal-1" in text, text
+            assert "07700 900456" in text, text
+            raw = app_db_bytes(s.data_dir)
+            assert [p for p in PERSONAL if p in raw] == [], [p for p in PERSONAL if p in raw]
+    finally:
+        peer.stop()
+
+
+@test
+def key_rotation_reseals_the_outbox_so_the_old_key_can_be_retired():
+    peer = NotifyPeer().start()
+    try:
+        setup = Setup(None)
+        s = setup.server
+        s.start()
+        try:
+            r = post(s.port, "/grants/email", {"email_address": "grace@example.com", "template_id": TEMPLATE,
+                                               "reference": "rot-1", "personalisation": {"name": "Grace Hopper"}})
+            assert r.status == 200, r
+        finally:
+            s.stop()
+        data = ["--data", s.data_dir]
+        status, out, err = borough("keys", "list", *data)
+        assert status == 0 and "key 1 (current): seals 2 values" in out, (out, err)
+        status, out, err = borough("keys", "rotate", *data)
+        assert status == 0 and "2 values sealed again" in out, (out, err)
+        m = outbox(s.data_dir)[0]
+        assert m["recipient"].startswith("bo1.2.") and m["body"].startswith("bo1.2."), m
+        status, out, err = borough("keys", "retire", "1", *data)
+        assert status == 0, (out, err)
+        # A message an older version kept in plain text is sealed by a rotation too.
+        import sqlite3
+        db = sqlite3.connect(os.path.join(s.data_dir, "grants", "app.db"))
+        with db:
+            db.execute("UPDATE _borough_outbox SET recipient = 'grace@example.com', body = ?",
+                       (json.dumps({"email_address": "grace@example.com", "template_id": TEMPLATE,
+                                    "reference": "rot-1", "personalisation": {"name": "Grace Hopper"}}),))
+        db.close()
+        status, out, err = borough("keys", "rotate", *data)
+        assert status == 0 and "2 values sealed again" in out, (out, err)
+        m = outbox(s.data_dir)[0]
+        assert m["recipient"].startswith("bo1.3.") and m["body"].startswith("bo1.3."), m
+        # An export keeps the outbox in its copy of app.db only, sealed.
+        out = os.path.join(s.tmp, "export")
+        status, stdout, err = borough("export", "grants", out, *data)
+        assert status == 0, err
+        assert not [f for f in os.listdir(out) if "outbox" in f], os.listdir(out)
+        with open(os.path.join(out, "app.db"), "rb") as f:
+            copy = f.read()
+        assert b"grace@example.com" not in copy and b"Grace Hopper" not in copy
+        setup.write_conf(peer, "")
+        s.start()
+        try:
+            wait_for(lambda: len(peer.accepted) == 1, what="the message under the new key")
+            assert peer.accepted[0]["body"] == {"email_address": "grace@example.com", "template_id": TEMPLATE,
+                                                "reference": "rot-1", "personalisation": {"name": "Grace Hopper"}}
+        finally:
+            s.stop()
+            shutil.rmtree(s.tmp, ignore_errors=True)
+    finally:
+        peer.stop()
+
+
+@test
+def messages_an_older_version_kept_in_plain_text_are_sealed_at_start():
+    import sqlite3
+    peer = NotifyPeer().start()
+    try:
+        setup = Setup(None)
+        s = setup.server
+        s.start()
+        try:
+            post(s.port, "/grants/email", {"email_address": "old@example.com", "template_id": TEMPLATE,
+                                           "reference": "old-1", "personalisation": {"name": "Old Timer"}})
+        finally:
+            s.stop()
+        plain = {"email_address": "old@example.com", "template_id": TEMPLATE, "reference": "old-1",
+                 "personalisation": {"name": "Old Timer"}}
+        db = sqlite3.connect(os.path.join(s.data_dir, "grants", "app.db"))
+        with db:
+            db.execute("UPDATE _borough_outbox SET recipient = 'old@example.com', body = ?", (json.dumps(plain),))
+        db.close()
+        setup.write_conf(peer, "")
+        s.start()
+        try:
+            s.wait_log(r"notify: sealed 1 message kept in plain text by an earlier version")
+            m = outbox(s.data_dir)[0]
+            assert m["recipient"].startswith("bo1.") and m["body"].startswith("bo1."), m
+            wait_for(lambda: len(peer.accepted) == 1, what="the old message")
+            assert peer.accepted[0]["body"] == plain, peer.accepted
+        finally:
+            s.stop()
+            shutil.rmtree(s.tmp, ignore_errors=True)
     finally:
         peer.stop()
 

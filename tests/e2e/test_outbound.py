@@ -69,6 +69,10 @@ class Service:
                     self.send(302, "", [("Location", "/loop")])
                 elif path == "/away":
                     self.send(302, "", [("Location", "http://elsewhere.test/")])
+                elif path == "/to":
+                    # /to?307&http://... : a redirect (302 unless a status is given) to what follows
+                    status, _, location = self.path.split("?", 1)[1].partition("&")
+                    self.send(int(status), "", [("Location", location)])
                 else:
                     self.send(404, "no")
 
@@ -101,6 +105,17 @@ app:get("/call", function(req)
   if not res then return borough.json({ error = err }) end
   return borough.json({ status = res.status, body = res.body, twice = res.headers["x-twice"],
                         type = res.headers["content-type"], url = res.url })
+end)
+
+-- /secret?url=...: a call that carries credentials (and one header that is not one)
+app:get("/secret", function(req)
+  local res, err = http.request {
+    url = req.query.url, method = req.query.method, body = req.query.method and "b=1" or nil,
+    headers = { Authorization = "Bearer s3cret", Cookie = "sid=abc", ["Proxy-Authorization"] = "Basic cHJveHk=",
+                ["X-Trace"] = "t1" },
+  }
+  if not res then return borough.json({ error = err }) end
+  return borough.json({ status = res.status, body = res.body, url = res.url })
 end)
 
 app:get("/fast", function() return "fast" end)
@@ -176,6 +191,63 @@ def hosts_the_manifest_does_not_allow_are_refused():
             assert all(req[1] != "/" for req in svc.requests)
     finally:
         svc.stop()
+
+
+CREDENTIALS = ("Authorization", "Cookie", "Proxy-Authorization")
+
+
+def secret_call(port, url, **params):
+    q = "".join("&%s=%s" % (k, quote(str(v))) for k, v in params.items())
+    r = get(port, "/out/secret?url=%s%s" % (quote(url, safe=""), q))
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+@test
+def credentials_are_dropped_when_a_redirect_leaves_the_origin():
+    a, b = Service(), Service()
+    try:
+        with Server(app()) as s:
+            # The same origin (scheme, host and port): every header follows.
+            r = secret_call(s.port, "http://127.0.0.1:%d/to?302&/ok" % a.port)
+            assert r["status"] == 200 and r["body"] == "hello", r
+            assert [req[1] for req in a.requests] == ["/to?302&/ok", "/ok"], a.requests
+            for req in a.requests:
+                assert [req[2].get(h) for h in CREDENTIALS + ("X-Trace",)] == \
+                    ["Bearer s3cret", "sid=abc", "Basic cHJveHk=", "t1"], req
+            # Another port: the credentials stay behind, the rest follows.
+            for status, method in ((302, None), (307, "POST"), (308, "PUT")):
+                a.requests.clear()
+                b.requests.clear()
+                r = secret_call(s.port, "http://127.0.0.1:%d/to?%d&http://127.0.0.1:%d/echo" % (a.port, status, b.port),
+                                **({"method": method} if method else {}))
+                assert r["status"] == 201, r
+                assert a.requests[0][2].get("Authorization") == "Bearer s3cret", a.requests
+                (m, path, headers, body), = b.requests
+                assert (m, path) == (method or "GET", "/echo"), b.requests
+                assert [headers.get(h) for h in CREDENTIALS] == [None, None, None], headers
+                assert headers.get("X-Trace") == "t1", headers
+                assert body == ("b=1" if method else ""), b.requests
+            # Another host on the same port: the same.
+            a.requests.clear()
+            r = secret_call(s.port, "http://127.0.0.1:%d/to?302&http://localhost:%d/ok" % (a.port, a.port))
+            assert r["status"] == 200 and r["url"] == "http://localhost:%d/ok" % a.port, r
+            first, second = a.requests
+            assert first[2].get("Authorization") == "Bearer s3cret", first
+            assert [second[2].get(h) for h in CREDENTIALS] == [None, None, None], second
+            # Back to the first origin after leaving it: they stay dropped.
+            a.requests.clear()
+            b.requests.clear()
+            r = secret_call(s.port, "http://127.0.0.1:%d/to?302&http://127.0.0.1:%d/to?302&http://127.0.0.1:%d/ok"
+                            % (a.port, b.port, a.port))
+            assert r["status"] == 200, r
+            assert [req[1] for req in a.requests + b.requests] == [
+                "/to?302&http://127.0.0.1:%d/to?302&http://127.0.0.1:%d/ok" % (b.port, a.port), "/ok",
+                "/to?302&http://127.0.0.1:%d/ok" % a.port], (a.requests, b.requests)
+            assert a.requests[1][2].get("Authorization") is None, a.requests
+    finally:
+        a.stop()
+        b.stop()
 
 
 @test
@@ -346,6 +418,14 @@ def https_verifies_the_certificate_against_the_trusted_cas():
             r = call(s.port, unknown.port, "/ok", host="localhost", scheme="https")
             assert r == {"error": "TLS with localhost: certificate verification failed: "
                                   "The certificate is not correctly signed by the trusted CA"}, r
+            # A redirect from https to http is refused, before anything is sent over http.
+            plain = Service()
+            try:
+                r = secret_call(s.port, "https://localhost:%d/to?302&http://127.0.0.1:%d/ok" % (good.port, plain.port))
+                assert r == {"error": "redirect refused: from https to http (http://127.0.0.1:%d/ok)" % plain.port}, r
+                assert plain.requests == [], plain.requests
+            finally:
+                plain.stop()
         # By default only the system's CAs are trusted: the test CA is not one.
         with Server(app()) as s:
             r = call(s.port, good.port, "/ok", host="localhost", scheme="https")

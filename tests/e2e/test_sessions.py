@@ -350,13 +350,52 @@ def signing_out_ends_the_session():
         assert b.get("/cases/").status == 200
         r = b.form_post("/cases/_account/sign-out", "/cases/_account/sign-out", {})
         assert r.status == 303 and r.header("location") == "/cases/_account/sign-in?signed_out=1", r
-        name, value, attrs = cookie_attrs(r.header("set-cookie"))
-        assert name == "borough_session" and value == "" and attrs["max-age"] == "0", r.header("set-cookie")
+        name, value, attrs = cookie_attrs([c for c in r.headers["set-cookie"] if c.startswith("borough_session=")][0])
+        assert name == "borough_session" and value == "" and attrs["max-age"] == "0", r.headers["set-cookie"]
         assert b"You have signed out" in b.get(r.header("location")).body
         old = Browser(s.port)
         old.cookies["borough_session"] = token
         assert old.get("/cases/").status == 303
         assert [a["action"] for a in audit(s) if a["action"].startswith("sign")] == ["sign-in", "sign-out"]
+
+
+@test
+def a_csrf_token_never_passes_in_the_next_persons_session():
+    """On a shared PC: Jo's token must not pass once Jo has signed out and
+    Sam has signed in in the same browser, even though SQLite gives Sam's
+    session the row id Jo's had."""
+    sam = "sam.smith@example.gov.uk"
+    with Server(TREE) as s:
+        add_user(s, roles=["assessor"])
+        add_user(s, email=sam, roles=["assessor"], name="Sam Smith")
+        b = Browser(s.port)
+        anonymous = b.get("/cases/token").body.decode()
+        before = b.cookies["borough_csrf"]
+        r = b.sign_in()
+        assert r.status == 303, r
+        # Signing in gives the browser a new nonce.
+        assert b.cookies["borough_csrf"] != before, b.cookies
+        assert b.request("POST", "/cases/assess", {"csrf_token": anonymous}).status == 403
+        platform = os.path.join(s.data_dir, "borough.db")
+        jos_session = query(platform, "SELECT id FROM sessions")[0]["id"]
+        jos_token = b.get("/cases/token").body.decode()
+        assert b.request("POST", "/cases/assess", {"csrf_token": jos_token}).status == 200
+        nonce = b.cookies["borough_csrf"]
+        r = b.form_post("/cases/_account/sign-out", "/cases/_account/sign-out", {})
+        assert r.status == 303, r
+        # Signing out does too.
+        assert b.cookies["borough_csrf"] != nonce, b.cookies
+        assert b.sign_in(sam).status == 303
+        rows = query(platform, "SELECT id FROM sessions")
+        assert rows == [{"id": jos_session}], (rows, jos_session)    # the same row id, as SQLite reuses it
+        assert b.get("/cases/").body.startswith(b"integer 2 sam.smith@example.gov.uk"), b.get("/cases/")
+        r = b.request("POST", "/cases/assess", {"csrf_token": jos_token})
+        assert r.status == 403, r
+        # Even with Jo's nonce put back in the browser.
+        b.cookies["borough_csrf"] = nonce
+        assert b.request("POST", "/cases/assess", {"csrf_token": jos_token}).status == 403
+        sams_token = b.get("/cases/token").body.decode()
+        assert b.request("POST", "/cases/assess", {"csrf_token": sams_token}).status == 200
 
 
 @test

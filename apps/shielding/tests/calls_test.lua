@@ -95,8 +95,7 @@ t.test("call -> food need -> referral -> email to the partner in the outbox", fu
   res = t.submit(step, {})
   t.eq(res.status, 303)
   t.eq(m.Referrals:find(ref.id).state, "sent")
-  local msg = db.one("SELECT recipient, template_id, body, reference FROM _borough_outbox WHERE reference = ?",
-                     "referral-" .. ref.id)
+  local msg = t.outbox("referral-" .. ref.id)
   t.eq(msg.recipient, "referrals@foodbank.example.org")
   local body = json.decode(msg.body)
   t.eq(body.personalisation.name, "Fiona Food")
