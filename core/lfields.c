@@ -633,7 +633,7 @@ static bool read_bytes(const planned *pf, const char *s, size_t len, read_out *o
         static const char *const no[] = { "no", "n", "false", "0", "off", NULL };
         size_t n;
         const char *t = trim(s, len, &n);
-        if (n > 5)
+        if (n > 5 || memchr(t, '\0', n))       /* (a NUL would end the word early) */
             return false;
         lower(t, n, o->buf);
         o->buf[n] = '\0';
@@ -858,9 +858,10 @@ static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, 
             if (ok)
                 o->p = lua_tolstring(L, -1, &o->n);
         }
+        ok = ok && !pf->lua_check;
         if (ok && o->boolean < 0) {
             need_today(L, pf, today);
-            ok = !pf->lua_check && checks_pass(pf, o->p, o->n, today);
+            ok = checks_pass(pf, o->p, o->n, today);
         }
     }
     bo_sandbox_charge(L, (unsigned)charged);
