@@ -403,7 +403,8 @@ end
 
 -- Every type C reads is read in C for some of the values (so a fast path
 -- turned off by mistake fails here).
-local C_TYPES = { "text", "long_text", "email", "phone", "postcode", "nhs_number", "choice", "boolean", "date" }
+local C_TYPES = { "text", "long_text", "email", "phone", "postcode", "nhs_number", "choice", "boolean", "date",
+                  "integer", "number", "money" }
 
 -- Spellings the C readers must read themselves (the differential tests
 -- only show that what C reads agrees; these, that C reads them at all).
@@ -413,6 +414,15 @@ local COMMON = {
   { "phone", "+44 (0)20 7946 0018", "02079460018" }, { "postcode", "sw1a1aa", "SW1A 1AA" },
   { "nhs_number", "943 476 5919", "9434765919" }, { "choice", " light BLUE ", "Light blue" },
   { "boolean", " Yes ", true }, { "boolean", "0", false }, { "date", "1/4/2024", "2024-04-01" },
+  { "integer", "1,250", 1250 }, { "integer", " -12 ", -12 }, { "integer", "+7", 7 }, { "integer", "1 000", 1000 },
+  { "integer", "1\t000", 1000 }, { "integer", "007", 7 }, { "integer", "-0", 0 },
+  { "integer", "9223372036854775807", math.maxinteger }, { "integer", "-9223372036854775808", math.mininteger },
+  { "number", "12.5", 12.5 }, { "number", "1,250.75", 1250.75 }, { "number", ".5", 0.5 }, { "number", "5.", 5 },
+  { "number", "-0.0", 0 }, { "number", "2.50", 2.5 }, { "number", "-3", -3 }, { "number", "1e3", nil },
+  { "number", "99999999999999999999", 1e20 }, { "number", "0.1", 0.1 },
+  { "money", "£1,250.50", 125050 }, { "money", "1250.5", 125050 }, { "money", "-£5", -500 },
+  { "money", "£-5", -500 }, { "money", "12", 1200 }, { "money", "0.05", 5 }, { "money", ".5", 50 },
+  { "money", "+£3", 300 }, { "money", "£ 1 250", 125000 }, { "money", "2,500.00", 250000 },
 }
 
 t.test("the C readers read the common spellings themselves", function()
