@@ -10,10 +10,16 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 #include <time.h>
+
+#if LUA_FLOAT_TYPE != LUA_FLOAT_DOUBLE || LUA_INT_TYPE != LUA_INT_LONGLONG
+#error "the number readers read as Lua does with 64-bit integers and double floats"
+#endif
 
 #define BYTES_PER_STEP 16
 
@@ -354,16 +360,188 @@ static int l_email(lua_State *L)
     return 1;
 }
 
+/* ---- whole numbers, numbers and money, as fields.lua's parse reads them ----
+
+   Each drops the spaces and commas anywhere in the text (gsub "[%s,]"),
+   then reads what is left as the parse's pattern and tonumber do. */
+
+/* A number as Lua holds one: an integer or a float. */
+typedef struct lnum {
+    bool is_int;
+    lua_Integer i;
+    double d;
+} lnum;
+
+#define NUMBER_MAX 64        /* bytes a number keeps; a longer one is left to Lua */
+
+/* s[0..len) without spaces and commas into out, NUL-terminated; its
+   length, or -1 when that is NUMBER_MAX or more. */
+static int squeeze(const char *s, size_t len, char out[NUMBER_MAX])
+{
+    int n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_space(c) || c == ',')
+            continue;
+        if (n == NUMBER_MAX - 1)
+            return -1;
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* How many digits start s[0..n). */
+static size_t digit_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_digit((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* `math.tointeger(tonumber(s)) or tonumber(s)` for s[0..n) (NUL-terminated:
+   an optional sign, then digits with at most one '.', and a digit): the
+   integer tonumber reads, or its float, made an integer when it is a
+   whole number in the integers' range. False if strtod does not read all
+   of s (a locale whose decimal point is not '.'; Lua then reads it). */
+static bool tonumber_as_lua(const char *s, size_t n, lnum *v)
+{
+    /* A decimal integer first, as Lua's l_str2int reads it: one past the
+       integers (or with a '.') is read as a float, by strtod, as Lua does. */
+    const lua_Unsigned maxby10 = (lua_Unsigned)LUA_MAXINTEGER / 10;
+    const int maxlastd = (int)((lua_Unsigned)LUA_MAXINTEGER % 10);
+    bool neg = s[0] == '-';
+    size_t i = s[0] == '-' || s[0] == '+';
+    lua_Unsigned a = 0;
+    for (; i < n && is_digit((unsigned char)s[i]); i++) {
+        int d = s[i] - '0';
+        if (a >= maxby10 && (a > maxby10 || d > maxlastd + neg))
+            break;
+        a = a * 10 + (lua_Unsigned)d;
+    }
+    if (i == n) {
+        v->is_int = true;
+        v->i = (lua_Integer)(neg ? 0u - a : a);
+        return true;
+    }
+    char *end;
+    v->d = strtod(s, &end);
+    if (end != s + n)
+        return false;
+    v->is_int = v->d >= -0x1p63 && v->d < 0x1p63 && v->d == floor(v->d);    /* math.tointeger */
+    if (v->is_int)
+        v->i = (lua_Integer)v->d;
+    return true;
+}
+
+/* An integer field's text as types.integer's parse reads it: an optional
+   sign and digits, a whole number Lua holds as an integer. */
+static bool read_integer(const char *s, size_t len, char buf[NUMBER_MAX], lnum *v)
+{
+    int n = squeeze(s, len, buf);
+    if (n <= 0)
+        return false;
+    size_t i = buf[0] == '-' || buf[0] == '+';
+    return i < (size_t)n && digit_run(buf + i, (size_t)n - i) == (size_t)n - i &&
+           tonumber_as_lua(buf, (size_t)n, v) && v->is_int;
+}
+
+/* A number field's text as types.number's parse reads it: an optional
+   sign, digits, a '.' and digits ("12", "12.", "12.5", ".5"). */
+static bool read_number(const char *s, size_t len, char buf[NUMBER_MAX], lnum *v)
+{
+    int n = squeeze(s, len, buf);
+    if (n <= 0)
+        return false;
+    size_t i = buf[0] == '-' || buf[0] == '+';
+    size_t whole = digit_run(buf + i, (size_t)n - i), frac = 0;
+    i += whole;
+    if (i < (size_t)n && buf[i] == '.') {
+        i++;
+        frac = digit_run(buf + i, (size_t)n - i);
+        i += frac;
+    }
+    return i == (size_t)n && (whole > 0 || frac > 0) && tonumber_as_lua(buf, (size_t)n, v);
+}
+
+/* A money field's text as fields.lua's parse_money_text reads it
+   ("£1,250.50", "-£5", "12"), in whole pence. */
+static bool read_money(const char *s, size_t len, char buf[NUMBER_MAX], lnum *v)
+{
+    int n = squeeze(s, len, buf);
+    if (n < 0)
+        return false;
+    const char *p = buf, *end = buf + n;
+    bool neg = false;
+    if (p < end && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    if (end - p >= 2 && p[0] == '\xC2' && p[1] == '\xA3')         /* "£" */
+        p += 2;
+    if (!neg && p < end && *p == '-')
+        neg = true, p++;
+    size_t whole = digit_run(p, (size_t)(end - p)), frac = 0;
+    if (whole > 15)
+        return false;
+    lua_Integer pounds = 0, pence = 0;
+    for (size_t k = 0; k < whole; k++)
+        pounds = pounds * 10 + (*p++ - '0');
+    if (p < end && *p == '.')
+        p++;
+    for (; frac < 2 && p < end && is_digit((unsigned char)*p); frac++)
+        pence = pence * 10 + (*p++ - '0');
+    if (p != end || (whole == 0 && frac == 0))
+        return false;
+    v->is_int = true;
+    v->i = pounds * 100 + (frac == 1 ? pence * 10 : pence);
+    if (neg)
+        v->i = -v->i;
+    return true;
+}
+
+/* -1, 0 or 1 as the integer i is less than, equal to or more than the
+   float d, exactly (as Lua compares them); 2 when d is NaN. */
+static int compare_int_float(lua_Integer i, double d)
+{
+    if (d != d)
+        return 2;
+    if (d >= 0x1p63)
+        return -1;
+    if (d < -0x1p63)
+        return 1;
+    double whole = floor(d);                   /* fits: -2^63 <= whole < 2^63 */
+    lua_Integer w = (lua_Integer)whole;
+    if (i != w)
+        return i < w ? -1 : 1;
+    return whole == d ? 0 : -1;
+}
+
+/* a < b, as Lua's < is for numbers, whatever their kinds. */
+static bool less(const lnum *a, const lnum *b)
+{
+    if (a->is_int && b->is_int)
+        return a->i < b->i;
+    if (!a->is_int && !b->is_int)
+        return a->d < b->d;
+    if (a->is_int)
+        return compare_int_float(a->i, b->d) == -1;
+    return compare_int_float(b->i, a->d) == 1;
+}
+
 /* ---- a new record's fields, read in one call (Entity:validate) ----
 
    A plan says, for each field of an entity, what read_fields can do for
    it: the types below, read exactly as their parse in fields.lua reads
-   text, and the checks it can make (length, a date's range). Everything
-   else (other types, values that are not text, pattern, validators,
-   unique, references) and every value that fails is left to
-   Entity:validate's loops, so a message always comes from fields.lua. */
+   text, and the checks it can make (length, the range of a date or a
+   number). Everything else (other types, values that are not text,
+   pattern, validators, unique, references) and every value that fails is
+   left to Entity:validate's loops, so a message always comes from
+   fields.lua. */
 
-enum kind { K_LUA, K_TEXT, K_LONG_TEXT, K_EMAIL, K_POSTCODE, K_NHS, K_DATE, K_CHOICE, K_BOOLEAN, K_PHONE };
+enum kind {
+    K_LUA, K_TEXT, K_LONG_TEXT, K_EMAIL, K_POSTCODE, K_NHS, K_DATE, K_CHOICE, K_BOOLEAN, K_PHONE,
+    K_INTEGER, K_NUMBER, K_MONEY
+};
 
 #define MAX_PLANNED 62       /* fields a plan covers: bits of a Lua integer */
 
@@ -376,8 +554,9 @@ typedef struct planned {
     bool lua_check;          /* something only Lua checks: always left to it */
     bool unique;             /* Lua checks it too, or (insert_rows) the table's index */
     double min_length, max_length;    /* -1: none */
-    enum bound min, max;     /* a date's range */
+    enum bound min, max;     /* the range of a date (TODAY or FIXED) or a number (FIXED) */
     char min_date[16], max_date[16];
+    lnum min_num, max_num;
 } planned;
 
 typedef struct plan {
@@ -386,7 +565,8 @@ typedef struct plan {
 } plan;
 
 static const char *const kind_names[] = {
-    "", "text", "long_text", "email", "postcode", "nhs_number", "date", "choice", "boolean", "phone", NULL
+    "", "text", "long_text", "email", "postcode", "nhs_number", "date", "choice", "boolean", "phone",
+    "integer", "number", "money", NULL
 };
 
 static int plans_key;        /* registry: fields list -> plan (weak keys) */
@@ -428,6 +608,19 @@ static bool date_bound(lua_State *L, int f, const char *key, enum bound *b, char
     }
     lua_pop(L, 1);
     return ok;
+}
+
+/* A number field's min or max (as fields.read_bound left it): none or a
+   number; false for anything else (then Lua checks it). */
+static bool number_bound(lua_State *L, int f, const char *key, enum bound *b, lnum *out)
+{
+    int type = lua_getfield(L, f, key);
+    *b = type == LUA_TNUMBER ? FIXED : NO_BOUND;
+    out->is_int = lua_isinteger(L, -1);
+    out->i = out->is_int ? lua_tointeger(L, -1) : 0;
+    out->d = (double)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return type == LUA_TNUMBER || type == LUA_TNIL;
 }
 
 /* Makes the plan of the fields list at 1 (types: the table at 4); leaves
@@ -484,8 +677,13 @@ static plan *make_plan(lua_State *L)
             pf->max_length = field_number(L, f, "max_length");
         }
         if (field_bool(L, t, "ordered")) {
-            bool ok = pf->kind == K_DATE && date_bound(L, f, "min", &pf->min, pf->min_date) &&
-                      date_bound(L, f, "max", &pf->max, pf->max_date);
+            bool ok = false;
+            if (pf->kind == K_DATE)
+                ok = date_bound(L, f, "min", &pf->min, pf->min_date) &&
+                     date_bound(L, f, "max", &pf->max, pf->max_date);
+            else if (pf->kind == K_INTEGER || pf->kind == K_NUMBER || pf->kind == K_MONEY)
+                ok = number_bound(L, f, "min", &pf->min, &pf->min_num) &&
+                     number_bound(L, f, "max", &pf->max, &pf->max_num);
             if (!ok)
                 pf->lua_check = true;
         }
@@ -581,22 +779,25 @@ static bool nhs_check(const char *d)
 }
 
 /* A value as read_bytes reads it: text (p, n: into the text read, or into
-   buf), or a boolean. A choice's text is still to be looked up in its
-   options, and long text with CRs still to have them turned into LF (both
-   make a Lua string: push_read). */
+   buf), a boolean or a number (none: a blank value, read_record's). A
+   choice's text is still to be looked up in its options, and long text
+   with CRs still to have them turned into LF (both make a Lua string:
+   push_read). */
 typedef struct read_out {
+    enum { V_NONE, V_TEXT, V_BOOLEAN, V_NUMBER } type;
     const char *p;
     size_t n;
-    int boolean;             /* -1: text; 0 or 1: a boolean */
+    bool boolean;
+    lnum num;
     bool has_cr;
-    char buf[64];
+    char buf[NUMBER_MAX];
 } read_out;
 
 /* Reads the text s[0..len) as field pf into o; false if the value is
    wrong, or not a case read here. Allocates nothing. */
 static bool read_bytes(const planned *pf, const char *s, size_t len, read_out *o)
 {
-    o->boolean = -1;
+    o->type = V_TEXT;
     o->has_cr = false;
     switch (pf->kind) {
     case K_TEXT:
@@ -633,18 +834,28 @@ static bool read_bytes(const planned *pf, const char *s, size_t len, read_out *o
         static const char *const no[] = { "no", "n", "false", "0", "off", NULL };
         size_t n;
         const char *t = trim(s, len, &n);
-        if (n > 5)
+        if (n > 5 || memchr(t, '\0', n))       /* (a NUL would end the word early) */
             return false;
         lower(t, n, o->buf);
         o->buf[n] = '\0';
         for (int k = 0; yes[k]; k++) {
             if (strcmp(o->buf, yes[k]) == 0 || strcmp(o->buf, no[k]) == 0) {
+                o->type = V_BOOLEAN;
                 o->boolean = strcmp(o->buf, yes[k]) == 0;
                 return true;
             }
         }
         return false;
     }
+    case K_INTEGER:
+        o->type = V_NUMBER;
+        return read_integer(s, len, o->buf, &o->num);
+    case K_NUMBER:
+        o->type = V_NUMBER;
+        return read_number(s, len, o->buf, &o->num);
+    case K_MONEY:
+        o->type = V_NUMBER;
+        return read_money(s, len, o->buf, &o->num);
     case K_LUA:
         break;
     }
@@ -659,8 +870,15 @@ static bool read_bytes(const planned *pf, const char *s, size_t len, read_out *o
 static bool push_read(lua_State *L, const planned *pf, int i, int nf, int uv, int idx, const char *s, size_t len,
                       const read_out *o)
 {
-    if (o->boolean >= 0) {
+    if (o->type == V_BOOLEAN) {
         lua_pushboolean(L, o->boolean);
+        return true;
+    }
+    if (o->type == V_NUMBER) {
+        if (o->num.is_int)
+            lua_pushinteger(L, o->num.i);
+        else
+            lua_pushnumber(L, o->num.d);
         return true;
     }
     if (pf->kind == K_CHOICE) {
@@ -723,9 +941,20 @@ static bool checks_pass(const planned *pf, const char *v, size_t n, const char *
     return true;
 }
 
-/* checks_pass on the value on top of the stack (text; a boolean has none). */
+/* The range check of fields.check on a number. */
+static bool in_range(const planned *pf, const lnum *v)
+{
+    return !(pf->min == FIXED && less(v, &pf->min_num)) && !(pf->max == FIXED && less(&pf->max_num, v));
+}
+
+/* The checks of pf's plan on the value on top of the stack (text or a
+   number; a boolean has none). */
 static bool top_checks_pass(lua_State *L, const planned *pf, const char *today)
 {
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lnum v = { .is_int = lua_isinteger(L, -1), .i = lua_tointeger(L, -1), .d = (double)lua_tonumber(L, -1) };
+        return in_range(pf, &v);
+    }
     size_t n = 0;
     const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : "";
     return checks_pass(pf, v, n, today);
@@ -848,8 +1077,7 @@ static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, 
         }
         if (n == 0) {                          /* no value (a blank one takes no default) */
             ok = !pf->required && !(s == NULL && pf->has_default);
-            o->p = NULL;
-            o->boolean = -1;
+            o->type = V_NONE;
             continue;
         }
         ok = read_bytes(pf, s, len, o);
@@ -858,9 +1086,12 @@ static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, 
             if (ok)
                 o->p = lua_tolstring(L, -1, &o->n);
         }
-        if (ok && o->boolean < 0) {
+        ok = ok && !pf->lua_check;
+        if (ok && o->type == V_TEXT) {
             need_today(L, pf, today);
-            ok = !pf->lua_check && checks_pass(pf, o->p, o->n, today);
+            ok = checks_pass(pf, o->p, o->n, today);
+        } else if (ok && o->type == V_NUMBER) {
+            ok = in_range(pf, &o->num);
         }
     }
     bo_sandbox_charge(L, (unsigned)charged);
@@ -872,12 +1103,17 @@ static int bind_values(sqlite3_stmt *stmt, const read_out *out, int n)
 {
     int rc = SQLITE_OK;
     for (int j = 0; rc == SQLITE_OK && j < n; j++) {
-        if (out[j].boolean >= 0)
-            rc = sqlite3_bind_int(stmt, j + 1, out[j].boolean);
-        else if (!out[j].p)
+        const read_out *o = &out[j];
+        if (o->type == V_BOOLEAN)
+            rc = sqlite3_bind_int(stmt, j + 1, o->boolean);
+        else if (o->type == V_NUMBER && o->num.is_int)
+            rc = sqlite3_bind_int64(stmt, j + 1, o->num.i);
+        else if (o->type == V_NUMBER)
+            rc = sqlite3_bind_double(stmt, j + 1, o->num.d);
+        else if (o->type == V_NONE)
             rc = sqlite3_bind_null(stmt, j + 1);
         else
-            rc = sqlite3_bind_text64(stmt, j + 1, out[j].p, out[j].n, SQLITE_STATIC, SQLITE_UTF8);
+            rc = sqlite3_bind_text64(stmt, j + 1, o->p, o->n, SQLITE_STATIC, SQLITE_UTF8);
     }
     return rc;
 }

@@ -27,13 +27,26 @@
  *   read_fields(fields, values, clean, types, today) -> unread, recheck
  *       Entity:validate's common case in one call: a new record's values
  *       given as text, for fields of the types text, long_text, email,
- *       postcode, nhs_number, date, choice, boolean and phone, read
- *       exactly as their parse in fields.lua reads them (and checked for
- *       length and a date's range) into clean. It never makes a message:
- *       bit i-1 of unread marks field i as left to Lua (other types and
- *       values, and every value that is wrong), of recheck a field read
- *       here that Lua must still check (pattern, validators, unique).
- *       What it knows of each field is read once per fields list.
+ *       postcode, nhs_number, date, choice, boolean, phone, integer,
+ *       number and money, read exactly as their parse in fields.lua reads
+ *       them (and checked for length and a date's or a number's range)
+ *       into clean: numbers as Lua holds them (an integer when tonumber
+ *       gives one or a whole float in range, else a float), money in
+ *       whole pence. It never makes a message: bit i-1 of unread marks
+ *       field i as left to Lua (other types and values, every value that
+ *       is wrong, and any the C reader is not sure of, such as a number
+ *       of 64 characters or more), of recheck a field read here that Lua must
+ *       still check (pattern, validators, unique). What it knows of each
+ *       field is read once per fields list.
+ *   insert_rows(fields, values, names, types, today, reader, sql, ids, max)
+ *       the import's common case: reads records of a CSV reader and, for
+ *       each whose values read_fields would read whole and find checked,
+ *       binds them straight to the entity's insert (no Lua per record);
+ *       it stops at the first other record and hands it to Lua.
+ *
+ * The C readers and fields.lua's parse must agree: tests/lua/fields
+ * (run by tests/e2e/test_fields.py) compares them on thousands of random
+ * and adversarial values of every field type.
  *
  * Each call charges the budget for the bytes it reads.
  */

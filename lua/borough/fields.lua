@@ -28,6 +28,11 @@ local fields = {}
 -- The lexical work (trimming, digits, dates, postcodes, email shapes) is
 -- done by C helpers (core/lfields.c), one pass over the text each: an
 -- import checks a dozen fields a row, a million rows at a time.
+-- core/lfields.c also reads text values of the common types itself, for
+-- Entity:validate and the import (read_fields, insert_rows), exactly as
+-- the parse functions below read them: a change to what a parse accepts
+-- needs the same change there (tests/lua/fields compares the two on
+-- random and adversarial values of every type).
 local lex = borough._fields
 
 -- ---- labels and messages ----

@@ -355,7 +355,7 @@ def the_fast_path_imports_exactly_as_lua_does():
         "%s,Katherine Johnson,,,,,yes,,,,," % good[5],                      # too long
         "%s,Dorothy,,,1/1/1850,,yes,,,,," % good[6],                        # out of range
         "%s,Again,,,,,yes,,,,," % good[0],                                  # duplicate
-        "%s,Count,,,,,yes,,,,12," % good[7],                                # an integer (Lua)
+        "%s,Count,,,,,yes,,,,12," % good[7],                                # an integer
         "%s,Ragged,," % good[4],                                            # ragged
         "123,Bad,,,31/2/2000,blue,maybe,not-an-email,123,nowhere,x,",       # every value wrong
         '%s,"Open,,,,,,,,,,,\r\n' % good[4],                               # a quote never closed

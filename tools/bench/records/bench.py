@@ -7,7 +7,11 @@
      app tools/bench/records/apps/shielding (11 fields checked per row, a
      unique NHS number, an index on the name, a search index over three
      fields, one audit row per record);
-  2. on the 1,000,000 records, request latency of a paged list (25 a page,
+  2. `borough import` of 23,000 generated grant applications (grants_file
+     below: a reference, names, a postcode, a date, a whole number, two
+     amounts of money, a score and yes/no) through the app
+     tools/bench/records/apps/grants, the records with numbers and money;
+  3. on the 1,000,000 records, request latency of a paged list (25 a page,
      ordered by surname and first name, pages 1 to 400 at random), of the same list by id
      after a given id (keyset), of a deep page (offset 500,000), and of a
      full-text search (a first name, a surname, or both, as typed prefixes),
@@ -16,11 +20,13 @@
 
 Each measurement runs ROUNDS times; the best round is reported (the VM is
 shared and noisy). Usage: tools/bench/records/bench.py [--rounds N] [--quick]
-(--quick: 100,000 rows instead of 1,000,000, for a try-out).
+(--quick: 100,000 rows instead of 1,000,000, for a try-out;
+--imports-only: no request latencies).
 Environment: BOROUGH (the binary, default ./borough), WORK (a scratch
 folder, default /tmp/borough-bench-data; generated files are kept there).
 """
 import argparse
+import csv
 import http.client
 import json
 import os
@@ -37,6 +43,7 @@ BOROUGH = os.environ.get("BOROUGH", os.path.join(ROOT, "borough"))
 WORK = os.environ.get("WORK", "/tmp/borough-bench-data")
 APPS = os.path.join(ROOT, "tools", "bench", "records", "apps")
 APP = os.path.join(APPS, "shielding")
+GRANTS = os.path.join(APPS, "grants")
 FIRST = ["Oliver", "Amelia", "Grace", "Harry", "Noah", "Isla", "Margaret", "Brian", "Priya", "Aisha"]
 LAST = ["Smith", "Jones", "Patel", "Khan", "Taylor", "Begum", "Wilson", "Okafor", "Nowak", "Hughes"]
 
@@ -61,25 +68,57 @@ def csv_file(rows):
     return path
 
 
-def import_once(path, data):
+def grants_file(rows):
+    """A FAKE list of grant applications (the same every time): money as
+    people write it ("£1,250.50", "800", "2,500.00"), whole numbers with
+    and without commas, a score with a decimal or none."""
+    os.makedirs(WORK, exist_ok=True)
+    path = os.path.join(WORK, "grants-%d.csv" % rows)
+    if os.path.exists(path):
+        return path
+    rng = random.Random(11)
+    groups = ["Friends of Elm Grove Park", "Northside Food Bank", "Brook Lane Youth Club", "Castle Street Choir",
+              "Meadow View Allotments", "Chapel Street Lunch Club", ""]
+    with open(path + ".tmp", "w", newline="") as out:
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(["Reference", "Applicant", "Organisation", "Postcode", "Applied On", "People Helped", "Amount",
+                    "Match Funding", "Score", "Approved"])
+        for i in range(rows):
+            pence = rng.randint(100, 2_500_000)
+            amount = rng.choice(["£{:,}.{:02d}".format(pence // 100, pence % 100), str(pence // 100),
+                                 "{:,}.{:02d}".format(pence // 100, pence % 100)])
+            helped = rng.randint(0, 5000)
+            w.writerow(["GR-%06d" % i, "%s %s" % (rng.choice(FIRST), rng.choice(LAST)), rng.choice(groups),
+                        "LS%d %d%s%s" % (rng.randint(1, 29), rng.randint(0, 9), rng.choice("ABDEFGHJ"),
+                                         rng.choice("LNPQRSTU")),
+                        "%d/%d/2025" % (rng.randint(1, 28), rng.randint(1, 12)),
+                        "{:,}".format(helped) if rng.random() < 0.5 else str(helped), amount,
+                        "" if rng.random() < 0.6 else "£%d" % rng.randint(50, 5000),
+                        rng.choice(["%d" % rng.randint(0, 10), "%d.%d" % (rng.randint(0, 9), rng.randint(0, 9))]),
+                        rng.choice(["yes", "no", ""])])
+    os.rename(path + ".tmp", path)
+    return path
+
+
+def import_once(app, entity, path, data):
     shutil.rmtree(data, ignore_errors=True)
     t0 = time.time()
-    p = subprocess.run([BOROUGH, "import", APP, "residents", path, "--data", data], capture_output=True, text=True)
+    p = subprocess.run([BOROUGH, "import", app, entity, path, "--data", data], capture_output=True, text=True)
     wall = time.time() - t0
-    m = re.match(r"imported (\d+) residents from .* in (\d+\.\d+) s", p.stdout)
+    m = re.match(r"imported (\d+) %s from .* in (\d+\.\d+) s" % entity, p.stdout)
     if p.returncode != 0 or not m:
         sys.exit("import failed: %s%s" % (p.stdout, p.stderr))
     return int(m.group(1)), float(m.group(2)), wall
 
 
-def bench_import(rows, rounds):
-    path = csv_file(rows)
-    data = os.path.join(WORK, "data-%d" % rows)
-    results = [import_once(path, data) for _ in range(rounds)]
+def bench_import(rows, rounds, what="rows", app=APP, entity="residents", path=None):
+    path = path or csv_file(rows)
+    data = os.path.join(WORK, "data-%s-%d" % (entity, rows))
+    results = [import_once(app, entity, path, data) for _ in range(rounds)]
     n = results[0][0]
     best = min(results, key=lambda r: r[1])
-    print("import of %d rows (%d records): best %.2f s (%.0f records/s; whole command %.2f s); all rounds: %s"
-          % (rows, n, best[1], n / best[1], best[2], ", ".join("%.2f" % r[1] for r in results)))
+    print("import of %d %s (%d records): best %.2f s (%.0f records/s; whole command %.2f s); all rounds: %s"
+          % (rows, what, n, best[1], n / best[1], best[2], ", ".join("%.2f" % r[1] for r in results)))
     return data
 
 
@@ -163,17 +202,20 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--queries-only", action="store_true", help="reuse the data of an earlier run")
+    ap.add_argument("--imports-only", action="store_true", help="no request latencies")
     args = ap.parse_args()
     big = 100_000 if args.quick else 1_000_000
     print("%s; kernel %s" % (subprocess.run([BOROUGH, "version"], capture_output=True, text=True).stdout.strip(),
                              os.uname().release))
     before = probe()
     if args.queries_only:
-        data = os.path.join(WORK, "data-%d" % big)
+        data = os.path.join(WORK, "data-residents-%d" % big)
     else:
         bench_import(23_000, args.rounds)
+        bench_import(23_000, args.rounds, "grant applications", GRANTS, "grants", grants_file(23_000))
         data = bench_import(big, args.rounds)
-    bench_queries(data, args.rounds, args.requests)
+    if not args.imports_only:
+        bench_queries(data, args.rounds, args.requests)
     print("CPU speed probe (seconds; about 0.3 on a quiet host): %.2f before, %.2f after" % (before, probe()))
 
 
