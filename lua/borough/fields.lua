@@ -397,7 +397,11 @@ types.number = { sql = "NUMERIC", verb = "Enter", ordered = true,
     end
     local s = type(v) == "string" and v:gsub("[%s,]", "")
     if s and (s:find("^[+-]?%d+%.?%d*$") or s:find("^[+-]?%.%d+$")) then
-      return math.tointeger(tonumber(s)) or tonumber(s)
+      local n = tonumber(s)
+      if n == math.huge or n == -math.huge then     -- 309 digits and more
+        return invalid(f, upper(lower(f.label)) .. " must be a smaller number")
+      end
+      return math.tointeger(n) or n
     end
     return invalid(f, upper(lower(f.label)) .. " must be a number")
   end }

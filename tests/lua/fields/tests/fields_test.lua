@@ -547,3 +547,12 @@ end)
 t.test("insert_rows stores what fields.lua reads: patterns and validators", function()
   insert_rows_agree("checked", 13)
 end)
+
+t.test("a number too large for a float is refused, not stored as infinity", function()
+  local fields = require "borough.fields"
+  local f = { name = "amount", type = "number", label = "Amount" }
+  local v, err = fields.types.number.parse(f, ("9"):rep(400))
+  t.eq(v, nil)
+  t.eq(err, "Amount must be a smaller number")
+  t.eq(fields.types.number.parse(f, "-1" .. ("0"):rep(300)), -1e300)
+end)
