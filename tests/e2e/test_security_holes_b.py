@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Holes of issue 12 (second half), each kept as a test against the real
+server: script URLs reaching href/src/action through templates and
+components; reference fields that reveal records a row rule hides;
+transaction control slipped past db.exec's guard, and transactions that
+outlive their request; personal pages the browser may cache; request
+bodies read before the sign-in check; the sign-in throttle and IPv6; and
+allow_hosts checked by name only."""
+import html.parser
+import json
+import os
+import re
+import sys
+import textwrap
+from urllib.parse import quote
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import Client, Server, query, run, staff_cookie, test  # noqa: E402
+
+
+def lua(text):
+    return textwrap.dedent(text).lstrip("\n")
+
+
+# ---- 5. script URLs in href, src, action and formaction ----
+
+URL_ATTRS = ("href", "src", "action", "formaction", "xlink:href", "poster", "data")
+
+
+class Links(html.parser.HTMLParser):
+    """Every URL attribute of a page, decoded as the browser decodes it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in URL_ATTRS and value is not None:
+                self.urls.append((tag, name, value))
+
+
+def scheme(url):
+    """The scheme a browser reads from url (WHATWG: leading C0 and spaces
+    stripped, tabs and newlines removed), or None for a relative URL."""
+    url = url.lstrip("".join(chr(i) for i in range(0x21)))
+    url = re.sub(r"[\t\n\r]", "", url)
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", url)
+    return m.group(1).lower() if m else None
+
+
+def script_urls(page):
+    p = Links()
+    p.feed(page)
+    return [u for u in p.urls if scheme(u[2]) not in (None, "http", "https", "mailto", "tel")
+            and u[2] != "about:invalid#blocked"]
+
+
+URL_APP = lua('''
+    local app = borough.app { public = true, title = "Links", mount = "/l" }
+    local govuk = require "borough.govuk"
+    app:get("/:name", function(req)
+      local ctx = json.decode(req.query.ctx or "{}")
+      if ctx.safe then ctx.u = borough.html(ctx.u) end
+      return borough.view(req.params.name, ctx)
+    end)
+    app:get("/lua/components", function(req)
+      local u = req.query.u
+      return govuk.backLink { href = u } .. govuk.button { href = u, text = "Go" }
+        .. govuk.breadcrumbs { items = { { href = u, text = "Home" } } }
+        .. govuk.errorSummary { errorList = { { href = u, text = "Wrong" } } }
+        .. govuk.back_link { href = borough.html(u) }
+        .. govuk.button { text = "Go", attributes = { formaction = u } }
+        .. govuk.button { text = "Go", attributes = { formaction = borough.html(u) } }
+    end)
+    return app
+''')
+
+URL_VIEWS = {
+    "plain.html": '<a href="{{ u }}">a</a>',
+    "e.html": '<a href="{{ u | e }}">a</a><a href="{{ u | escape }}">b</a>',
+    "safe.html": '<a href="{{ u }}">a</a><img src="{{ u | safe }}">',
+    "two.html": '<a href="{{ base }}{{ u }}">a</a><form action="{{ base ~ u }}"></form>',
+    "cond.html": '<a href="{% if f %}/x{% endif %}{{ u }}">a</a>'
+                 '<a href="{% for p in parts %}{{ p }}{% endfor %}">b</a>',
+    "space.html": '<a href=" {{ u }}">a</a><a href="\n{{ u }}">b</a><a href="&#32;{{ u }}">c</a>'
+                  "<a href='\t{{ u }}'>d</a>",
+    "attrs.html": '<button formaction="{{ u }}">a</button><svg><a xlink:href="{{ u }}"></a></svg>'
+                  '<video poster="{{ u }}"></video><object data="{{ u }}"></object>'
+                  '<A HREF="{{ u }}">b</A>',
+    "components.html": '{{ govukBackLink({ href: u }) }}{{ govukButton({ href: u, text: "Go" }) }}'
+                       '{{ govukBreadcrumbs({ items: [{ href: u, text: "Home" }] }) }}'
+                       '{{ govukErrorSummary({ errorList: [{ href: u, text: "Wrong" }] }) }}',
+    "good.html": '<a href="/cases/{{ id }}">a</a><a href="{{ base }}/x?a={{ q }}&amp;b=2">b</a>'
+                 '<a href="{{ u }}">c</a><a href="javascript-free.html">d</a>',
+}
+
+EVIL = ("javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)")
+
+
+def page(port, name, ctx):
+    c = Client(port)
+    r = c.get("/l/%s?ctx=%s" % (name, quote(json.dumps(ctx))))
+    c.close()
+    assert r.status == 200, (name, ctx, r)
+    return r.text
+
+
+@test
+def no_template_writes_a_script_url_into_a_url_attribute():
+    with Server({"l": {"app.lua": URL_APP, "views": URL_VIEWS}}) as s:
+        for evil in EVIL:
+            for name, ctx in [
+                ("plain", {"u": evil}),
+                ("e", {"u": evil}),
+                ("safe", {"u": evil}),
+                ("safe", {"u": evil, "safe": True}),
+                ("two", {"base": "", "u": evil}),
+                ("cond", {"f": False, "u": evil, "parts": ["", "java", "script:alert(1)"]}),
+                ("space", {"u": evil}),
+                ("attrs", {"u": evil}),
+                ("components", {"u": evil}),
+                ("components", {"u": evil, "safe": True}),
+            ]:
+                got = page(s.port, name, ctx)
+                assert not script_urls(got), (name, ctx, got, script_urls(got))
+                assert "about:invalid#blocked" in got, (name, ctx, got)
+        # HTML that is marked safe is read as the browser reads it:
+        # character references that spell out a colon or a letter.
+        for evil in ("javascript&#58;alert(1)", "&#106;avascript:alert(1)", "javascript&colon;alert(1)",
+                     "java&Tab;script:alert(1)", "&#x20;javascript:alert(1)"):
+            got = page(s.port, "safe", {"u": evil, "safe": True})
+            assert not script_urls(got), (evil, got)
+        c = Client(s.port)
+        for evil in EVIL:
+            r = c.get("/l/lua/components?u=" + quote(evil))
+            assert r.status == 200 and not script_urls(r.text), (evil, r.text)
+            assert r.text.count("about:invalid#blocked") == 7, (evil, r.text)
+        c.close()
+
+
+@test
+def ordinary_urls_are_written_as_they_were():
+    with Server({"l": {"app.lua": URL_APP, "views": URL_VIEWS}}) as s:
+        got = page(s.port, "good", {"id": 12, "base": "/l", "q": "a b&c", "u": "https://www.gov.uk/x?a=1&b=2"})
+        assert got == ('<a href="/cases/12">a</a><a href="/l/x?a=a b&amp;c&amp;b=2">b</a>'
+                       '<a href="https://www.gov.uk/x?a=1&amp;b=2">c</a><a href="javascript-free.html">d</a>'), got
+        for good in ("/cases/1", "cases/1", "#main", "?page=2", "mailto:a@b.gov.uk", "tel:01234", "/a:b"):
+            got = page(s.port, "two", {"base": "", "u": good})
+            esc = good.replace("&", "&amp;")
+            assert got == '<a href="%s">a</a><form action="%s"></form>' % (esc, esc), (good, got)
+            got = page(s.port, "cond", {"f": True, "u": good, "parts": ["/a", "/b"]})
+            assert got == '<a href="/x%s">a</a><a href="/a/b">b</a>' % esc, (good, got)
+            got = page(s.port, "components", {"u": good})
+            assert got.count('href="%s"' % esc) == 4, (good, got)
+
+
+if __name__ == "__main__":
+    run()
