@@ -156,5 +156,69 @@ def ordinary_urls_are_written_as_they_were():
             assert got.count('href="%s"' % esc) == 4, (good, got)
 
 
+# ---- 6. reference fields and row rules ----
+
+REF_MODELS = lua('''
+    local M = {}
+    M.households = borough.entity "households" {
+      rules = { read = function(user)
+        if not user then return true end
+        return { owner = user.email }
+      end },
+      { "owner", "text", required = true },
+    }
+    M.cases = borough.entity "cases" {
+      { "subject", "text", required = true },
+      { "household", "reference", to = "households" },
+    }
+    return M
+''')
+
+REF_APP = lua('''
+    local app = borough.app { title = "Refs", mount = "/r" }
+    local m = require "models"
+    app:post("/households", { public = true, csrf = false }, function(req)
+      return borough.json(assert(m.households:create(json.decode(req.body))))
+    end)
+    local function answer(record, errors)
+      if not record then return borough.json({ errors = errors }, 422) end
+      return borough.json(record)
+    end
+    app:post("/cases", { csrf = false }, function(req)
+      return answer(m.cases:create(json.decode(req.body)))
+    end)
+    app:post("/cases/:id", { csrf = false }, function(req)
+      return answer(m.cases:update(req.params.id, json.decode(req.body)))
+    end)
+    return app
+''')
+
+
+@test
+def a_reference_to_a_record_the_user_cannot_read_is_refused_as_if_it_did_not_exist():
+    with Server({"r": {"app.lua": REF_APP, "models.lua": REF_MODELS}}) as s:
+        c = Client(s.port)
+        send = lambda path, doc, h={}: c.request("POST", path, dict({"Content-Type": "application/json"}, **h),
+                                                  json.dumps(doc).encode())
+        theirs = json.loads(send("/r/households", {"owner": "other@example.gov.uk"}).text)["id"]
+        mine = json.loads(send("/r/households", {"owner": "staff@example.gov.uk"}).text)["id"]
+        me = staff_cookie(s, "r")
+        r = send("/r/cases", {"subject": "Mine", "household": mine}, me)
+        assert r.status == 200, r
+        case = json.loads(r.text)["id"]
+        answers = {}
+        for target in (theirs, 999):
+            for path in ("/r/cases", "/r/cases/%d" % case):
+                r = send(path, {"subject": "Linked", "household": target}, me)
+                assert r.status == 422, (target, path, r)
+                answers.setdefault(path, []).append(json.loads(r.text)["errors"])
+        for path, (hidden, missing) in answers.items():
+            assert hidden == {"household": "There is no household with the id %d" % theirs}, (path, hidden)
+            assert missing == {"household": "There is no household with the id 999"}, (path, missing)
+        rows = query(os.path.join(s.data_dir, "r", "app.db"), "SELECT household FROM cases ORDER BY id")
+        assert rows == [{"household": mine}], rows
+        c.close()
+
+
 if __name__ == "__main__":
     run()
