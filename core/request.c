@@ -413,6 +413,27 @@ size_t bo_request_route(bo_request *r)
 
 /* ---- finishing ---- */
 
+/* No transaction outlives the turn of app code that opened it. One still
+   open when the coroutine stops (to wait, or at its end) would hold the
+   app's write lock and take in the writes of every request after it, none
+   of them ever committed: it is rolled back, and the route or job named. */
+static void end_open_tx(bo_request *r)
+{
+    bo_gen *g = r->gen;
+    if (!g || !g->db || !bo_db_in_tx(g->db))
+        return;
+    bo_ldb_abandon(g);
+    if (r->job) {
+        bo_log(BO_LOG_ERROR, g->info->name, "job %s left a transaction open; it was rolled back",
+               bo_job_name(r->job));
+    } else {
+        const bo_http_request *h = r->http;
+        bo_log(BO_LOG_ERROR, g->info->name, "%s %s (route %s) left a transaction open; it was rolled back",
+               h->method_name ? h->method_name : "-", bo_http_str(h, h->path),
+               r->match.route ? r->match.route->pattern : "-");
+    }
+}
+
 static void finish(bo_request *r)
 {
     bo_worker *w = r->worker;
@@ -439,6 +460,7 @@ static void finish(bo_request *r)
         bo_log_access(&line);
     }
     if (r->gen) {
+        end_open_tx(r);
         if (r->handle)
             bo_lreq_release(r);
         if (r->co) {
@@ -695,6 +717,7 @@ static void resume(bo_request *r, int nargs)
     sb->current = NULL;
     sb->task = NULL;
     bo_sandbox_leave(sb, prev);
+    end_open_tx(r);
 
     if (status == LUA_YIELD) {
         bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && r->wait != BO_WAIT_NONE;

@@ -220,5 +220,99 @@ def a_reference_to_a_record_the_user_cannot_read_is_refused_as_if_it_did_not_exi
         c.close()
 
 
+# ---- 7. transaction control in app SQL ----
+
+TX_APP = lua('''
+    local app = borough.app { title = "Tx", mount = "/t", public = true }
+    db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
+    app:post("/run", { csrf = false }, function(req)
+      local ok, err = pcall(function() db.exec(req.body) end)
+      return borough.json({ ok = ok, err = not ok and err or nil })
+    end)
+    app:post("/write", { csrf = false }, function(req)
+      db.exec("INSERT INTO notes (text) VALUES (?)", req.body)
+      return "written"
+    end)
+    app:job("sneak", function(args)
+      db.exec("INSERT INTO notes (text) VALUES ('from the job')")
+      db.exec(args.sql)
+    end)
+    app:post("/job", { csrf = false }, function(req)
+      jobs.enqueue("sneak", { sql = req.body })
+      return "queued"
+    end)
+    app:post("/loop", { csrf = false }, function(req)
+      db.tx(function()
+        db.exec("INSERT INTO notes (text) VALUES ('in the loop')")
+        while true do end
+      end)
+    end)
+    app:post("/wait", { csrf = false }, function(req)
+      local ok, err = pcall(db.tx, function()
+        db.exec("INSERT INTO notes (text) VALUES ('before the wait')")
+        coroutine.wrap(function() borough.sleep(0.01) end)()
+      end)
+      return borough.json({ ok = ok, err = err })
+    end)
+    return app
+''')
+
+TX_TRICKS = ("; BEGIN IMMEDIATE", ";;BEGIN", "/* x */ ; BEGIN EXCLUSIVE", " \n;\tBEGIN DEFERRED TRANSACTION",
+             "SAVEPOINT s", "; SAVEPOINT s", "; RELEASE s", "; ROLLBACK", "; COMMIT", "; END")
+
+
+def notes(s):
+    return [r["text"] for r in query(os.path.join(s.data_dir, "t", "app.db"), "SELECT text FROM notes ORDER BY id")]
+
+
+@test
+def app_sql_cannot_control_transactions_however_it_is_written():
+    with Server({"t": {"app.lua": TX_APP}}) as s:
+        c = Client(s.port)
+        for i, sql in enumerate(TX_TRICKS):
+            r = c.request("POST", "/t/run", {}, sql.encode())
+            got = json.loads(r.text)
+            assert got["ok"] is False, (sql, got)
+            assert re.search(r"app\.lua:4: db: transaction statements are not allowed; use db\.tx\(fn\)",
+                             got["err"]), (sql, got)
+            # Every later write of the app is committed.
+            r = c.request("POST", "/t/write", {}, b"note %d" % i)
+            assert r.status == 200, r
+            assert notes(s)[-1] == "note %d" % i, (sql, notes(s))
+        for sql in ("SELECT 1; BEGIN", "INSERT INTO notes (text) VALUES ('x'); BEGIN IMMEDIATE"):
+            got = json.loads(c.request("POST", "/t/run", {}, sql.encode()).text)
+            assert got["ok"] is False and "only one SQL statement is allowed per call" in got["err"], (sql, got)
+        # Triggers keep their BEGIN ... END: that is not transaction control.
+        got = json.loads(c.request("POST", "/t/run", {}, b"CREATE TRIGGER t AFTER INSERT ON notes "
+                                   b"BEGIN UPDATE notes SET text = upper(new.text) WHERE id = new.id; END").text)
+        assert got["ok"] is True, got
+        c.request("POST", "/t/write", {}, b"loud")
+        assert notes(s)[-1] == "LOUD", notes(s)
+        # A job is held to the same rule, and the writes after it are kept.
+        r = c.request("POST", "/t/job", {}, b"; BEGIN IMMEDIATE")
+        assert r.status == 200, r
+        s.wait_log(r"app\.lua:13: db: transaction statements are not allowed", timeout=10)
+        s.wait_log(r"job sneak #1 failed")
+        assert "left a transaction open" not in s.log(), s.log()
+        r = c.request("POST", "/t/write", {}, b"after the job")
+        assert notes(s)[-1] == "AFTER THE JOB", notes(s)
+        c.close()
+
+
+@test
+def a_transaction_cut_short_by_the_budget_or_a_wait_leaves_nothing_open():
+    app = TX_APP.replace('public = true', 'public = true, limits = { instructions = 200000 }')
+    with Server({"t": {"app.lua": app}}) as s:
+        c = Client(s.port)
+        r = c.request("POST", "/t/loop", {}, b"")
+        assert r.status == 500, r
+        got = json.loads(c.request("POST", "/t/wait", {}, b"").text)
+        assert got["ok"] is False and "yield" in got["err"], got
+        c.request("POST", "/t/write", {}, b"kept")
+        assert notes(s) == ["kept"], notes(s)
+        assert "left a transaction open" not in s.log(), s.log()
+        c.close()
+
+
 if __name__ == "__main__":
     run()
