@@ -314,5 +314,66 @@ def a_transaction_cut_short_by_the_budget_or_a_wait_leaves_nothing_open():
         c.close()
 
 
+# ---- 8. personal pages and downloads are not cached ----
+
+CACHE_MODELS = lua('''
+    local M = {}
+    M.residents = borough.entity "residents" {
+      search = { "name" },
+      { "name", "text", required = true },
+    }
+    return M
+''')
+
+CACHE_APP = lua('''
+    local app = borough.app { title = "Cache", mount = "/c", roles = { "officer" } }
+    local m = require "models"
+    local download = require "borough.download"
+    borough.pages(app, "/residents", m.residents, { role = "officer" })
+    app:get("/csv", function(req)
+      return download.csv("people.csv", { "name" }, function() return {} end)
+    end)
+    app:get("/export.csv", function(req) return m.residents:download() end)
+    app:get("/cached", function(req)
+      return { headers = { ["Cache-Control"] = "public, max-age=3600" }, body = "<p>mine</p>" }
+    end)
+    app:get("/open", { public = true }, function(req) return "<p>for anyone</p>" end)
+    app:get("/open-cached", { public = true }, function(req)
+      return { headers = { ["Cache-Control"] = "public, max-age=60" }, body = "<p>a public page</p>" }
+    end)
+    return app
+''')
+
+
+@test
+def responses_to_signed_in_requests_and_downloads_are_never_stored():
+    tree = {"c": {"app.lua": CACHE_APP, "models.lua": CACHE_MODELS, "static": {"app.css": "p { }"}}}
+    with Server(tree) as s:
+        me = staff_cookie(s, "c", roles=("officer",))
+        c = Client(s.port)
+        r = c.request("POST", "/c/residents/new", me, b"")     # makes the tables, a CSRF refusal is fine
+        for path in ("/c/residents", "/c/residents?q=Smith", "/c/csv", "/c/export.csv", "/c/cached",
+                     "/c/open", "/c/open-cached", "/c/nowhere", "/c/_account/sign-in"):
+            r = c.get(path, me)
+            assert r.header("cache-control") == "no-store", (path, r)
+            assert len(r.headers.get("cache-control", [])) == 1, (path, r)
+        # Anonymous: a route's pages are not stored unless the app says so.
+        r = c.get("/c/open")
+        assert r.status == 200 and r.header("cache-control") == "no-store", r
+        r = c.get("/c/open-cached")
+        assert r.header("cache-control") == "public, max-age=60", r
+        r = c.get("/c/residents")
+        assert r.status == 303 and r.header("cache-control") == "no-store", r
+        # Public files keep their caching, signed in or not.
+        for h in ({}, me):
+            r = c.get("/c/static/app.css", h)
+            assert r.status == 200 and r.header("cache-control") == "no-cache", r
+        page = c.get("/c/_account/sign-in").text
+        asset = re.search(r'href="(/assets/[^"]+\.css)"', page).group(1)
+        r = c.get(asset, me)
+        assert r.status == 200 and r.header("cache-control") == "public, max-age=31536000, immutable", r
+        c.close()
+
+
 if __name__ == "__main__":
     run()
