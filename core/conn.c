@@ -527,6 +527,18 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
         if (ev == BO_HTTP_HEAD) {
             c->phase = PH_BODY;
             size_t limit = bo_request_route(&c->req);
+            if (c->req.refusal && c->http.has_body &&
+                (c->http.chunked || (uint64_t)c->http.content_length > limit)) {
+                /* Not signed in, or without the route's role: the body is
+                   not read (nor stored), the answer goes now, and the
+                   connection closes after it. */
+                c->close_after_write = true;
+                c->http.keep_alive = false;
+                c->phase = PH_RUNNING;
+                c->deadline = 0;
+                bo_request_run(&c->req);
+                break;
+            }
             if (c->http.content_length > 0 && (uint64_t)c->http.content_length > limit) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;
@@ -594,9 +606,13 @@ static void peer_finished(bo_conn *c)
    and what is left (an unfinished or held-back request) kept in `in`. */
 static inline void take_input(bo_conn *c, const char *data, size_t len)
 {
+    /* After an answer that closes the connection nothing more is parsed:
+       what still comes (the unread body of a refused request) is dropped. */
+    if (c->close_after_write && !c->req.active)
+        return;
     if (c->in.len == 0) {
         size_t used = parse_some(c, data, len);
-        if (used < len && !c->closing)
+        if (used < len && !c->closing && !(c->close_after_write && !c->req.active))
             bo_buf_append(&c->in, data + used, len - used);
     } else {
         bo_buf_append(&c->in, data, len);

@@ -324,6 +324,28 @@ static size_t route_error(bo_request *r, int status)
     return BO_DEFAULT_MAX_BODY;
 }
 
+/* Who is signed in (the session cookie), and whether the route lets them
+   in: a route is for signed-in staff unless it is public, and a route
+   with roles needs one of them in this app. Judged at the end of the head,
+   so that the body of a request that will be refused is never stored. */
+static void admit(bo_request *r)
+{
+    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
+    size_t n;
+    const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
+    if (token) {
+        bo_db *db = bo_session_db(r->worker);
+        if (db)
+            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
+    }
+    if (ro->public_)
+        return;
+    if (!r->user)
+        r->refusal = BO_REFUSAL_SIGN_IN;
+    else if (ro->role && !bo_user_has_any_role(r->user, ro->role))
+        r->refusal = BO_REFUSAL_ROLE;
+}
+
 size_t bo_request_route(bo_request *r)
 {
     bo_conn *c = r->conn;
@@ -331,6 +353,7 @@ size_t bo_request_route(bo_request *r)
     bo_http_request *h = &c->http;
     r->http = h;
     r->target = BO_TARGET_NONE;
+    r->refusal = BO_REFUSAL_NONE;
     r->app = NULL;
     r->gen = NULL;
     r->rest = r->rest_len = 0;
@@ -399,7 +422,9 @@ size_t bo_request_route(bo_request *r)
         r->target = BO_TARGET_ROUTE;
         r->gen = a->gen;
         a->gen->inflight++;
-        return a->gen->route_opts[r->match.route->index].max_body;
+        size_t limit = a->gen->route_opts[r->match.route->index].max_body;
+        admit(r);
+        return r->refusal && limit > BO_REFUSED_BODY_MAX ? BO_REFUSED_BODY_MAX : limit;
     }
     if (rc == BO_EPERM) {
         if (h->method == HTTP_OPTIONS) {
@@ -490,6 +515,9 @@ void bo_request_abort(bo_request *r)
         bo_worker_gen_release(r->worker, r->gen);
         r->gen = NULL;
     }
+    free(r->user);
+    r->user = NULL;
+    r->refusal = BO_REFUSAL_NONE;
     r->target = BO_TARGET_NONE;
 }
 
@@ -786,31 +814,6 @@ static void redirect_to_sign_in(bo_request *r)
     bo_buf_free(&loc);
 }
 
-/* Who is signed in (the session cookie), and whether the route lets them
-   in: a route is for signed-in staff unless it is public, and a route
-   with roles needs one of them in this app. Returns false if the request
-   was answered here (the redirect to sign in). */
-static bool admit(bo_request *r)
-{
-    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
-    size_t n;
-    const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
-    if (token) {
-        bo_db *db = bo_session_db(r->worker);
-        if (db)
-            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
-    }
-    if (ro->public_)
-        return true;
-    if (!r->user) {
-        redirect_to_sign_in(r);
-        return false;
-    }
-    if (ro->role && !bo_user_has_any_role(r->user, ro->role))
-        r->refusal = BO_REFUSAL_ROLE;
-    return true;
-}
-
 static void run_route(bo_request *r)
 {
     bo_gen *g = r->gen;
@@ -849,9 +852,11 @@ void bo_request_run(bo_request *r)
     bo_log_set_request(r->id);
     switch (r->target) {
     case BO_TARGET_ROUTE:
-        if (!admit(r))
+        if (r->refusal == BO_REFUSAL_SIGN_IN) {
+            redirect_to_sign_in(r);
             break;
-        run_route(r);
+        }
+        run_route(r);                /* a role refusal: the app's 403 page */
         return;
     case BO_TARGET_HEALTH:
         if (!safe) {

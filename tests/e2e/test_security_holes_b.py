@@ -10,6 +10,7 @@ import html.parser
 import json
 import os
 import re
+import socket
 import sys
 import textwrap
 from urllib.parse import quote
@@ -372,6 +373,113 @@ def responses_to_signed_in_requests_and_downloads_are_never_stored():
         asset = re.search(r'href="(/assets/[^"]+\.css)"', page).group(1)
         r = c.get(asset, me)
         assert r.status == 200 and r.header("cache-control") == "public, max-age=31536000, immutable", r
+        c.close()
+
+
+# ---- request bodies of routes that need sign-in ----
+
+BODY_APP = lua('''
+    local app = borough.app { title = "Uploads", mount = "/u", roles = { "officer" } }
+    db.exec("CREATE TABLE IF NOT EXISTS uploads (name TEXT)")     -- makes data/u/
+    local big = 20 * 1024 * 1024
+    app:post("/upload", { role = "officer", csrf = false, max_body = big, files = { doc = { max = big } } },
+             function(req)
+      return borough.json({ size = req.files.doc and req.files.doc.size })
+    end)
+    app:post("/note", { csrf = false }, function(req) return "noted " .. (req.form.text or "") end)
+    app:get("/", function(req) return "home" end)
+    app:post("/public", { public = true, csrf = false, max_body = big }, function(req)
+      return "got " .. #req.body
+    end)
+    return app
+''')
+
+BOUNDARY = "----b0r0ugh"
+
+
+def multipart_head(path, length, headers=""):
+    return ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
+            "Content-Length: %d\r\n%s\r\n" % (path, BOUNDARY, length, headers)).encode()
+
+
+FILE_PART = ("--%s\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n"
+             "Content-Type: text/plain\r\n\r\n" % BOUNDARY).encode() + b"x" * 65536
+
+
+def tmp_files(s):
+    tmp = os.path.join(s.data_dir, "u", "files", "tmp")
+    return os.listdir(tmp) if os.path.isdir(tmp) else []
+
+
+def answer_without_the_rest(port, head, first):
+    """Sends a head and the first bytes of a much longer body; returns what
+    the server answers (and whether it closed) without the rest."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(head + first)
+    got, closed = b"", False
+    try:
+        while b"\r\n\r\n" not in got:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        sock.settimeout(1)
+        while not closed:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+            got += chunk
+    except (socket.timeout, TimeoutError):
+        pass
+    except ConnectionResetError:
+        closed = True
+    sock.close()
+    return got, closed
+
+
+@test
+def a_body_for_a_route_that_needs_sign_in_is_not_read_before_the_check():
+    with Server({"u": {"app.lua": BODY_APP}}) as s:
+        size = 20 * 1024 * 1024
+        # Anonymous: 303 to sign in at once, nothing stored, the connection closed.
+        got, closed = answer_without_the_rest(s.port, multipart_head("/u/upload", size), FILE_PART)
+        assert got.startswith(b"HTTP/1.1 303 "), got[:300]
+        assert b"Location: /u/_account/sign-in?next=/u/upload" in got, got[:300]
+        assert b"Connection: close" in got and closed, got[:300]
+        assert tmp_files(s) == [], tmp_files(s)
+        # Chunked: the same.
+        head = ("POST /u/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                "boundary=%s\r\nTransfer-Encoding: chunked\r\n\r\n" % BOUNDARY).encode()
+        got, closed = answer_without_the_rest(s.port, head, b"%x\r\n" % len(FILE_PART) + FILE_PART + b"\r\n")
+        assert got.startswith(b"HTTP/1.1 303 ") and closed, got[:300]
+        assert tmp_files(s) == [], tmp_files(s)
+        # Signed in without the role: 403, nothing stored.
+        me = staff_cookie(s, "u")
+        cookie = "Cookie: %s\r\n" % me["Cookie"]
+        got, closed = answer_without_the_rest(s.port, multipart_head("/u/upload", size, cookie), FILE_PART)
+        assert got.startswith(b"HTTP/1.1 403 ") and closed, got[:300]
+        assert tmp_files(s) == [], tmp_files(s)
+        # A small form sent anonymously is read (and dropped): the answer is
+        # the redirect, and the connection goes on.
+        c = Client(s.port)
+        r = c.post_form("/u/note", {"text": "hello"})
+        assert r.status == 303 and "/_account/sign-in" in r.header("location"), r
+        r = c.get("/u/")
+        assert r.status == 303, r
+        r = c.post_form("/u/note", {"text": "hello"}, me)
+        assert r.status == 200 and r.text == "noted hello", r
+        # A public route reads its body as before.
+        r = c.request("POST", "/u/public", {}, b"y" * 100000)
+        assert r.status == 200 and r.text == "got 100000", r
+        c.close()
+        # With the role, the upload goes through.
+        officer = staff_cookie(s, "u", roles=("officer",), email="officer@example.gov.uk")
+        body = FILE_PART + ("\r\n--%s--\r\n" % BOUNDARY).encode()
+        c = Client(s.port)
+        c.send(multipart_head("/u/upload", len(body), "Cookie: %s\r\n" % officer["Cookie"]) + body)
+        r = c.read_response()
+        assert r.status == 200 and json.loads(r.text) == {"size": 65536}, r
         c.close()
 
 
