@@ -16,7 +16,7 @@ import textwrap
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import Client, Server, query, run, staff_cookie, test  # noqa: E402
+from lib import BOROUGH, Client, Server, query, run, staff_cookie, test  # noqa: E402
 
 
 def lua(text):
@@ -481,6 +481,58 @@ def a_body_for_a_route_that_needs_sign_in_is_not_read_before_the_check():
         r = c.read_response()
         assert r.status == 200 and json.loads(r.text) == {"size": 65536}, r
         c.close()
+
+
+# ---- the sign-in throttle and IPv6 ----
+
+class V6Server(Server):
+    """The server on the IPv6 loopback, [::1]."""
+
+    def start(self):
+        self.args = ["--listen", "[::1]:0"] + self.args
+        self.log_file = open(self.log_path, "wb")
+        import subprocess
+        import time
+        cmd = [BOROUGH, "serve", self.apps_dir, "--data", self.data_dir, "--workers", "1"] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT)
+        for _ in range(1000):
+            m = re.search(r"listening on http://\[::1\]:(\d+)/", self.log())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            time.sleep(0.02)
+        raise AssertionError("borough did not start:\n" + self.log())
+
+
+def v6_client(port):
+    c = Client.__new__(Client)
+    c.sock = socket.create_connection(("::1", port), timeout=10)
+    c.buf = b""
+    return c
+
+
+THROTTLE_APP = lua('''
+    local app = borough.app { title = "Desk", mount = "/d" }
+    app:get("/", function(req) return "desk" end)
+    return app
+''')
+
+
+@test
+def the_sign_in_throttle_counts_an_ipv6_client_by_its_64():
+    with V6Server({"d": {"app.lua": THROTTLE_APP}}) as s:
+        c = v6_client(s.port)
+        page = c.get("/d/_account/sign-in", {"Host": "[::1]"})
+        assert page.status == 200, page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        cookie = "; ".join(v.split(";")[0] for v in page.headers.get("set-cookie", []))
+        r = c.post_form("/d/_account/sign-in", {"email": "nobody@example.gov.uk", "password": "a wrong password",
+                                                "csrf_token": token}, {"Cookie": cookie, "Host": "[::1]"})
+        assert r.status == 400, r
+        c.close()
+        keys = [row["key"] for row in query(os.path.join(s.data_dir, "borough.db"),
+                                             "SELECT key FROM sign_in_failures ORDER BY rowid")]
+        assert "address:::/64" in keys and "address:::1" not in keys, keys
 
 
 if __name__ == "__main__":
