@@ -535,5 +535,99 @@ def the_sign_in_throttle_counts_an_ipv6_client_by_its_64():
         assert "address:::/64" in keys and "address:::1" not in keys, keys
 
 
+# ---- allow_hosts: the addresses a name resolves to ----
+
+class Peer:
+    """A loopback HTTP service that counts the requests it gets; /to?url=
+    redirects to url."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        peer = self
+        self.hits = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                peer.hits.append(self.path)
+                if self.path.startswith("/to?url="):
+                    from urllib.parse import unquote
+                    self.send_response(302)
+                    self.send_header("Location", unquote(self.path[8:]))
+                    body = b""
+                else:
+                    self.send_response(200)
+                    body = b"peer"
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def outbound_app(allow):
+    return lua('''
+        local app = borough.app { title = "Out", mount = "/o", public = true, allow_hosts = %s }
+        app:get("/call", function(req)
+          local res, err = http.request { url = req.query.url }
+          if not res then return borough.json({ error = err }) end
+          return borough.json({ status = res.status, body = res.body })
+        end)
+        return app
+    ''') % allow
+
+
+def call_out(port, url):
+    c = Client(port)
+    r = c.get("/o/call?url=" + quote(url, safe=""))
+    c.close()
+    assert r.status == 200, r
+    return json.loads(r.text)
+
+
+@test
+def a_name_that_resolves_to_an_internal_address_is_refused_unless_the_address_is_allowed():
+    peer, other = Peer(), Peer()
+    try:
+        # Allowed by name only: localhost is loopback, so it is refused, and
+        # nothing reaches the peer.
+        with Server({"o": {"app.lua": outbound_app('{ "localhost" }')}}) as s:
+            got = call_out(s.port, "http://localhost:%d/x" % peer.port)
+            assert "error" in got and got["error"].startswith("the app may not reach localhost:%d" % peer.port), got
+            assert "127.0.0.1" in got["error"] or "::1" in got["error"], got
+            assert peer.hits == [], peer.hits
+        # The address itself in allow_hosts allows it, by name too (and the
+        # literal address keeps working, as the tests' peers need).
+        allow = '{ "localhost", "127.0.0.1:%d", "127.0.0.1:%d" }' % (peer.port, other.port)
+        with Server({"o": {"app.lua": outbound_app(allow)}}) as s:
+            assert call_out(s.port, "http://localhost:%d/x" % peer.port) == {"status": 200, "body": "peer"}
+            assert call_out(s.port, "http://127.0.0.1:%d/y" % peer.port) == {"status": 200, "body": "peer"}
+            assert peer.hits == ["/x", "/y"], peer.hits
+            # A redirect to a name whose address is allowed only on another
+            # port is refused at the new hop.
+            third = Peer()
+            try:
+                got = call_out(s.port, "http://127.0.0.1:%d/to?url=%s" % (peer.port, quote("http://localhost:%d/z" % third.port)))
+                assert got.get("error", "").startswith("redirect refused: the app may not reach localhost:%d" % third.port), got
+                assert third.hits == [], third.hits
+            finally:
+                third.stop()
+    finally:
+        peer.stop()
+        other.stop()
+
+
 if __name__ == "__main__":
     run()
