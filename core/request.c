@@ -728,6 +728,17 @@ void bo_request_drained(bo_request *r)
     uv_timer_start(&r->timer, on_timer, 0, 0);
 }
 
+/* sandbox.h's abandon_wait: a wait r recorded could not reach its
+   coroutine (it was made in an app's coroutine inside db.tx, a metamethod
+   or an iterator): the operation is abandoned, so its end never wakes r,
+   or the request after it on the same connection. */
+static void abandon_wait(void *task)
+{
+    bo_request *r = task;
+    cancel_io(r);
+    r->wait = BO_WAIT_NONE;
+}
+
 static void resume(bo_request *r, int nargs)
 {
     bo_gen *g = r->gen;
@@ -736,6 +747,7 @@ static void resume(bo_request *r, int nargs)
     bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
     sb->current = r->job ? NULL : r;   /* what req and responses see: never a job */
     sb->task = r;                      /* what waits go to */
+    sb->abandon_wait = abandon_wait;
     bo_log_set_request(r->id);
     r->wait = BO_WAIT_NONE;
     if (r->job)
