@@ -4,8 +4,9 @@ server: script URLs reaching href/src/action through templates and
 components; reference fields that reveal records a row rule hides;
 transaction control slipped past db.exec's guard, and transactions that
 outlive their request; personal pages the browser may cache; request
-bodies read before the sign-in check; the sign-in throttle and IPv6; and
-allow_hosts checked by name only."""
+bodies read before the sign-in check; the sign-in throttle and IPv6;
+allow_hosts checked by name only; and a wait made where it cannot reach the
+request (found with the transaction holes)."""
 import html.parser
 import json
 import os
