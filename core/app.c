@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "lentity.h"
 #include "log.h"
+#include "netaddr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -86,6 +87,25 @@ bool bo_app_allows_host(const bo_app_info *info, const char *host, int port)
         } else if (elen == hlen && strncmp(host, e, elen) == 0) {
             return true;
         }
+    }
+    return false;
+}
+
+bool bo_app_allows_address(const bo_app_info *info, int port, const struct sockaddr *addr)
+{
+    if (!bo_netaddr_internal(addr))
+        return true;
+    for (unsigned i = 0; i < info->nallow_hosts; i++) {
+        const char *e = info->allow_hosts[i];
+        const char *colon = strrchr(e, ':');
+        size_t elen = colon ? (size_t)(colon - e) : strlen(e);
+        if ((colon && atoi(colon + 1) != port) || elen >= 64)
+            continue;
+        char host[64];
+        memcpy(host, e, elen);
+        host[elen] = '\0';
+        if (bo_netaddr_is(addr, host))
+            return true;
     }
     return false;
 }

@@ -22,6 +22,8 @@
 
 #include <stdatomic.h>
 
+struct sockaddr;
+
 #define BO_DEFAULT_MAX_BODY (1024 * 1024)
 
 typedef struct bo_app_info {
@@ -89,6 +91,11 @@ void bo_app_info_unref(bo_app_info *info);
    on port: an entry "host" allows any port, "host:port" that port, and
    "*.domain" any host under domain (not domain itself). */
 bool bo_app_allows_host(const bo_app_info *info, const char *host, int port);
+/* Whether the app may connect to addr (a name's resolved address, or a
+   literal one) at port: any address that is not internal (netaddr.h), and
+   an internal one only when an allow_hosts entry is that very address
+   ("127.0.0.1", "127.0.0.1:8443" at that port), never through a name. */
+bool bo_app_allows_address(const bo_app_info *info, int port, const struct sockaddr *addr);
 
 /* Loads the app folder of info into a new generation: runs app.lua in a new
    sandbox and compiles its routes. The app's own files come from

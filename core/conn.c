@@ -86,6 +86,19 @@ static bo_server *server_of(bo_conn *c)
     return c->worker->server;
 }
 
+/* An app route's answer to a signed-in person: never stored by the browser
+   (Cache-Control: no-store, whatever the app sets), so a shared computer
+   keeps no copy of a personal page or download after sign-out. An app
+   route's answer to anyone else is not stored either unless the app sets
+   its own Cache-Control. Public files (/assets/, an app's static/) are not
+   routes: they keep their caching. */
+static bool signed_in(const bo_conn *c)
+{
+    return c->req.target == BO_TARGET_ROUTE && c->req.user;
+}
+
+#define NO_STORE_LINE "Cache-Control: no-store\r\n"
+
 static void on_tcp_closed(uv_handle_t *h);
 static void start_reading(bo_conn *c);
 static size_t parse_some(bo_conn *c, const char *data, size_t len);
@@ -324,6 +337,8 @@ int bo_conn_response_header(bo_conn *c, const char *name, size_t nlen, const cha
         if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
             return BO_EINVAL;
     char first = (char)(name[0] | 0x20);
+    if (nlen == 13 && first == 'c' && signed_in(c) && strncasecmp(name, "cache-control", 13) == 0)
+        return 0;                      /* the server's no-store stands (signed_in) */
     if (nlen < 32 && (reserved_lengths >> nlen & 1))
         for (size_t i = 0; i < BO_COUNT(reserved); i++)
             if (reserved[i].len == nlen && reserved[i].name[0] == first &&
@@ -352,6 +367,8 @@ bool bo_conn_response_has_type(const bo_conn *c)
 /* Adds the defaults the app did not set, and the Connection header. */
 static void finish_head_common(bo_conn *c)
 {
+    if (c->req.target == BO_TARGET_ROUTE && (c->req.user || !(c->set_headers & H_CACHE)))
+        bo_buf_append(&c->out, NO_STORE_LINE, sizeof NO_STORE_LINE - 1);
     if (!(c->set_headers & H_SECURITY)) {
         /* The usual case: every default, in one copy. */
         if (!c->tls)
@@ -510,6 +527,18 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
         if (ev == BO_HTTP_HEAD) {
             c->phase = PH_BODY;
             size_t limit = bo_request_route(&c->req);
+            if (c->req.refusal && c->http.has_body &&
+                (c->http.chunked || (uint64_t)c->http.content_length > limit)) {
+                /* Not signed in, or without the route's role: the body is
+                   not read (nor stored), the answer goes now, and the
+                   connection closes after it. */
+                c->close_after_write = true;
+                c->http.keep_alive = false;
+                c->phase = PH_RUNNING;
+                c->deadline = 0;
+                bo_request_run(&c->req);
+                break;
+            }
             if (c->http.content_length > 0 && (uint64_t)c->http.content_length > limit) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;
@@ -577,9 +606,13 @@ static void peer_finished(bo_conn *c)
    and what is left (an unfinished or held-back request) kept in `in`. */
 static inline void take_input(bo_conn *c, const char *data, size_t len)
 {
+    /* After an answer that closes the connection nothing more is parsed:
+       what still comes (the unread body of a refused request) is dropped. */
+    if (c->close_after_write && !c->req.active)
+        return;
     if (c->in.len == 0) {
         size_t used = parse_some(c, data, len);
-        if (used < len && !c->closing)
+        if (used < len && !c->closing && !(c->close_after_write && !c->req.active))
             bo_buf_append(&c->in, data + used, len - used);
     } else {
         bo_buf_append(&c->in, data, len);

@@ -45,6 +45,8 @@ struct bo_db {
     cache_entry *last;         /* the entry bo_db_prepare returned last */
     unsigned flags;
     bool platform;             /* the platform's own statements are running */
+    bool tx_control;           /* bo_db_begin/commit/rollback are running */
+    const char *denied;        /* why the authorizer refused the last statement */
     int tx_depth;
     uint64_t tick;
     unsigned cached;
@@ -110,7 +112,12 @@ static bool platform_table(const char *name)
    refused by SQLite itself unless writable_schema is on, which
    SQLITE_DBCONFIG_DEFENSIVE and the PRAGMA allowlist both rule out.
    While the platform runs its own statements (db->platform) it may write
-   its tables and set pragmas; app code never runs then. */
+   its tables and set pragmas; app code never runs then.
+   Transaction control (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE) is
+   the platform's alone (db.tx), however the SQL is written: SQLite's own
+   parse names the statement here, not its text. A transaction an app
+   opened would outlive its request, hold the write lock and swallow the
+   writes of later requests. */
 static int app_authorizer(void *ud, int action, const char *a, const char *b, const char *dbname,
                           const char *trigger)
 {
@@ -132,6 +139,12 @@ static int app_authorizer(void *ud, int action, const char *a, const char *b, co
         return (platform_table(a) || platform_table(b)) && !db->platform ? SQLITE_DENY : SQLITE_OK;
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
+        return SQLITE_DENY;
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+        if (db->tx_control)
+            return SQLITE_OK;
+        db->denied = "transaction statements are not allowed; use db.tx(fn) for a transaction";
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
         if (db->platform || in_list(pragmas_with_name, a))
@@ -251,6 +264,19 @@ static void entry_clear(bo_db *db, cache_entry *e)
     memset(e, 0, sizeof *e);
 }
 
+/* Runs the platform's own transaction statement sql. */
+static int tx_exec(bo_db *db, const char *sql, char *err, size_t errlen)
+{
+    db->tx_control = true;
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, err ? &msg : NULL);
+    db->tx_control = false;
+    if (rc != SQLITE_OK && err)
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return rc;
+}
+
 void bo_db_close(bo_db *db)
 {
     if (!db)
@@ -258,8 +284,8 @@ void bo_db_close(bo_db *db)
     for (unsigned i = 0; i < CACHE_SLOTS; i++)
         if (db->slots[i].sql)
             entry_clear(db, &db->slots[i]);
-    if (db->tx_depth > 0)
-        sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(db->sqlite))
+        tx_exec(db, "ROLLBACK", NULL, 0);
     sqlite3_close_v2(db->sqlite);
     free(db);
 }
@@ -339,11 +365,12 @@ static void cache_shrink(bo_db *db)
     }
 }
 
-/* Skips whitespace and SQL comments. */
+/* Skips whitespace, SQL comments and empty statements (';'), as SQLite
+   does before a statement. */
 static const char *skip_space(const char *p, const char *end)
 {
     for (;;) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f'))
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == ';'))
             p++;
         if (p + 1 < end && p[0] == '-' && p[1] == '-') {
             while (p < end && *p != '\n')
@@ -369,19 +396,15 @@ static bool starts_with_keyword(const char *p, size_t left, const char *kw)
 }
 
 /* Why an app may not run this statement, or NULL. VACUUM could write
-   anywhere (VACUUM INTO) and stalls every writer. Transaction control is the
-   platform's (db.tx): a BEGIN left open by a handler would outlive its
-   request, hold the write lock and swallow later requests' writes. */
+   anywhere (VACUUM INTO) and stalls every writer. SQLite's authorizer has
+   no code for VACUUM, so its first keyword decides, found past what SQLite
+   itself skips (spaces, comments, empty statements). Everything else is
+   the authorizer's to judge. */
 static const char *refused_statement(const char *sql, size_t len)
 {
-    static const char *const tx_words[] = { "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE" };
     const char *p = skip_space(sql, sql + len);
-    size_t left = (size_t)(sql + len - p);
-    if (starts_with_keyword(p, left, "VACUUM"))
+    if (starts_with_keyword(p, (size_t)(sql + len - p), "VACUUM"))
         return "VACUUM is not allowed";
-    for (size_t i = 0; i < BO_COUNT(tx_words); i++)
-        if (starts_with_keyword(p, left, tx_words[i]))
-            return "transaction statements are not allowed; use db.tx(fn) for a transaction";
     return NULL;
 }
 
@@ -416,9 +439,10 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
     }
     sqlite3_stmt *stmt = NULL;
     const char *tail = NULL;
+    db->denied = NULL;
     int rc = sqlite3_prepare_v3(db->sqlite, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db->sqlite));
+        snprintf(err, errlen, "%s", db->denied ? db->denied : sqlite3_errmsg(db->sqlite));
         return NULL;
     }
     if (!stmt) {
@@ -489,8 +513,11 @@ int bo_db_run_app_script(bo_db *db, const char *sql, size_t len, int *line, char
         const char *refused = (db->flags & BO_DB_APP) ? refused_statement(p, (size_t)(end - p)) : NULL;
         sqlite3_stmt *stmt = NULL;
         const char *tail = end;
+        db->denied = NULL;
         int rc = refused ? SQLITE_AUTH
                          : sqlite3_prepare_v3(db->sqlite, p, (int)(end - p), 0, &stmt, &tail);
+        if (!refused)
+            refused = db->denied;
         if (rc == SQLITE_OK && stmt) {
             while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
                 ;
@@ -520,7 +547,7 @@ bool bo_db_set_platform(bo_db *db, bool on)
 int bo_db_begin(bo_db *db, char *err, size_t errlen)
 {
     const char *sql = db->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT bo_tx";
-    int rc = bo_db_exec_script(db, sql, err, errlen);
+    int rc = bo_db_error(tx_exec(db, sql, err, errlen));
     if (rc == 0)
         db->tx_depth++;
     return rc;
@@ -533,7 +560,7 @@ int bo_db_commit(bo_db *db, char *err, size_t errlen)
         return BO_EINVAL;
     }
     const char *sql = db->tx_depth == 1 ? "COMMIT" : "RELEASE bo_tx";
-    int rc = bo_db_exec_script(db, sql, err, errlen);
+    int rc = bo_db_error(tx_exec(db, sql, err, errlen));
     if (rc == 0)
         db->tx_depth--;
     return rc;
@@ -544,10 +571,10 @@ int bo_db_rollback(bo_db *db)
     if (db->tx_depth == 0)
         return BO_EINVAL;
     const char *sql = db->tx_depth == 1 ? "ROLLBACK" : "ROLLBACK TO bo_tx; RELEASE bo_tx";
-    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL);
+    int rc = tx_exec(db, sql, NULL, 0);
     db->tx_depth--;
     if (db->tx_depth == 0 && !sqlite3_get_autocommit(db->sqlite))
-        sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+        tx_exec(db, "ROLLBACK", NULL, 0);
     return bo_db_error(rc);
 }
 
@@ -574,4 +601,16 @@ int bo_db_checkpoint(bo_db *db, int *frames)
 int bo_db_tx_depth(const bo_db *db)
 {
     return db->tx_depth;
+}
+
+bool bo_db_in_tx(bo_db *db)
+{
+    return db->tx_depth > 0 || !sqlite3_get_autocommit(db->sqlite);
+}
+
+void bo_db_rollback_all(bo_db *db)
+{
+    if (!sqlite3_get_autocommit(db->sqlite))
+        tx_exec(db, "ROLLBACK", NULL, 0);
+    db->tx_depth = 0;
 }

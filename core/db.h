@@ -72,6 +72,11 @@ int bo_db_begin(bo_db *db, char *err, size_t errlen);
 int bo_db_commit(bo_db *db, char *err, size_t errlen);
 int bo_db_rollback(bo_db *db);
 int bo_db_tx_depth(const bo_db *db);
+/* True while any transaction is open on db: the platform's (bo_db_begin)
+   or one SQLite holds for another reason. */
+bool bo_db_in_tx(bo_db *db);
+/* Rolls back whatever transaction is open, savepoints and all. */
+void bo_db_rollback_all(bo_db *db);
 
 /* Copies committed WAL frames into the database without blocking readers or
    writers (a PASSIVE checkpoint); when the log is long and fully copied,

@@ -42,6 +42,7 @@ struct bo_httpc {
     int max_redirects;
     bo_tls_config *tls_config;
     bool (*allow)(void *, const char *, int);
+    bool (*allow_address)(void *, int, const struct sockaddr *);
     void *allow_ud;
     bo_httpc_done done;
     void *ud;
@@ -523,12 +524,40 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         fail(h, BO_ENOENT, "cannot find %s: %s", h->host, uv_strerror(status));
         return;
     }
+    /* Every address is checked; the first allowed one is connected to. */
+    const struct addrinfo *use = NULL, *refused = NULL;
+    int port = atoi(h->port);
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        if (!h->allow_address || h->allow_address(h->allow_ud, port, ai->ai_addr)) {
+            if (!use)
+                use = ai;
+        } else if (!refused) {
+            refused = ai;
+        }
+    }
+    if (!use) {
+        char addr[64] = "no address";
+        if (refused && refused->ai_family == AF_INET)
+            uv_ip4_name((const struct sockaddr_in *)refused->ai_addr, addr, sizeof addr);
+        else if (refused)
+            uv_ip6_name((const struct sockaddr_in6 *)refused->ai_addr, addr, sizeof addr);
+        uv_freeaddrinfo(res);
+        if (!refused)
+            fail(h, BO_ENOENT, "cannot find %s: no IP address", h->host);
+        else
+            fail(h, BO_EPERM, "%sthe app may not reach %s:%s: it is %s, a loopback, private or link-local "
+                 "address (name that address in the app's allowed hosts to allow it)",
+                 h->redirects ? "redirect refused: " : "", h->host, h->port, addr);
+        return;
+    }
     uv_tcp_init(h->loop, &h->tcp);
     h->tcp.data = h;
     h->tcp_open = true;
     h->open++;
     h->connect.data = h;
-    int rc = uv_tcp_connect(&h->connect, &h->tcp, res->ai_addr, on_connect);
+    int rc = uv_tcp_connect(&h->connect, &h->tcp, use->ai_addr, on_connect);
     uv_freeaddrinfo(res);
     if (rc < 0) {
         fail(h, BO_EIO, "cannot connect to %s:%s: %s", h->host, h->port, uv_strerror(rc));
@@ -644,6 +673,7 @@ int bo_httpc_start(bo_httpc **out, uv_loop_t *loop, const bo_httpc_options *o, b
     h->max_redirects = o->max_redirects;
     h->tls_config = o->tls;
     h->allow = o->allow;
+    h->allow_address = o->allow_address;
     h->allow_ud = o->allow_ud;
     h->done = done;
     h->ud = ud;

@@ -42,6 +42,12 @@ typedef struct bo_httpc_options {
     /* Decides whether a host may be reached (first and every redirect);
        NULL allows every host. */
     bool (*allow)(void *ud, const char *host, int port);
+    /* Decides whether an address the host resolves to (or its literal
+       address) may be connected to, at every hop; NULL allows every
+       address. Each address is checked, and the exchange connects only to
+       one that was allowed, that very address (no second look-up that DNS
+       could answer differently); the Host header and TLS keep the name. */
+    bool (*allow_address)(void *ud, int port, const struct sockaddr *addr);
     void *allow_ud;
 } bo_httpc_options;
 

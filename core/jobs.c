@@ -795,6 +795,11 @@ void bo_job_enter(struct bo_job *job, lua_State *L)
         lua_pop(L, 1);
 }
 
+const char *bo_job_name(const struct bo_job *job)
+{
+    return job->name;
+}
+
 void bo_job_failed(struct bo_job *job, const char *why)
 {
     free(job->error);

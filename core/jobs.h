@@ -66,6 +66,8 @@ void bo_jobs_kick(bo_jobs *j);
 void bo_job_enter(struct bo_job *job, lua_State *L);
 /* The run raised why (copied). */
 void bo_job_failed(struct bo_job *job, const char *why);
+/* The name the job was declared with (app:job or app:every). */
+const char *bo_job_name(const struct bo_job *job);
 /* The run is over: its outcome is recorded and the job freed. */
 void bo_job_ended(struct bo_job *job);
 

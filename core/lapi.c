@@ -19,6 +19,7 @@
 #include "lview.h"
 #include "request.h"
 #include "router.h"
+#include "safeurl.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
@@ -184,6 +185,54 @@ static int l_escape(lua_State *L)
     return 1;
 }
 
+/* borough._url_allowed(url [, html [, prefix]]) or
+   borough._url_allowed(out, i, j): whether a URL attribute may hold the
+   value (safeurl.h): a string (html: it is HTML attribute text, else the
+   URL itself; prefix: only the start of the value, nil if the rest
+   decides), or the pieces out[i..j] a template wrote into one attribute,
+   read as one HTML value. */
+static int l_url_allowed(lua_State *L)
+{
+    bo_str pieces[16];
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        pieces[0].ptr = luaL_checklstring(L, 1, &pieces[0].len);
+        if (lua_toboolean(L, 3)) {
+            int known = bo_safeurl_prefix(pieces[0].ptr, pieces[0].len, lua_toboolean(L, 2));
+            if (known < 0)
+                lua_pushnil(L);
+            else
+                lua_pushboolean(L, known);
+            return 1;
+        }
+        lua_pushboolean(L, bo_safeurl_allowed(pieces, 1, lua_toboolean(L, 2)));
+        return 1;
+    }
+    lua_Integer i = luaL_checkinteger(L, 2), j = luaL_checkinteger(L, 3);
+    size_t n = 0;
+    if (j - i < (lua_Integer)BO_COUNT(pieces)) {
+        /* The strings stay in the table while they are read. */
+        for (lua_Integer k = i; k <= j; k++, n++) {
+            if (lua_rawgeti(L, 1, k) != LUA_TSTRING)
+                return luaL_error(L, "a URL attribute holds a %s", luaL_typename(L, -1));
+            pieces[n].ptr = lua_tolstring(L, -1, &pieces[n].len);
+            lua_pop(L, 1);
+        }
+    } else {                         /* many pieces (a loop): joined first */
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (lua_Integer k = i; k <= j; k++) {
+            if (lua_rawgeti(L, 1, k) != LUA_TSTRING)
+                return luaL_error(L, "a URL attribute holds a %s", luaL_typename(L, -1));
+            luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);
+        pieces[0].ptr = lua_tolstring(L, -1, &pieces[0].len);
+        n = 1;
+    }
+    lua_pushboolean(L, bo_safeurl_allowed(pieces, n, true));
+    return 1;
+}
+
 /* borough.url(path): path inside the app, as a URL path from the site root.
    In a request the prefix is the one the request came in by; at load time it
    is the one borough.app{...} declared (the server reads the manifest only
@@ -286,6 +335,7 @@ static const luaL_Reg borough_fns[] = {
     { "sleep", l_sleep },
     { "_where", l_where },
     { "_check_route", l_check_route },
+    { "_url_allowed", l_url_allowed },
     { "_declare_mount", l_declare_mount },
     { NULL, NULL },
 };

@@ -16,6 +16,7 @@
  * password-change-failed.
  */
 #include "lauth.h"
+#include "netaddr.h"
 #include "app.h"
 #include "conn.h"
 #include "crypto.h"
@@ -201,14 +202,18 @@ static void audit(bo_db *db, bo_request *r, const char *who, const char *action,
         bo_log(BO_LOG_ERROR, NULL, "platform audit log: %s", err);
 }
 
-/* "account:<lower-case address>" and "address:<ip>". */
+/* "account:<lower-case address>" and "address:<client>": the client's
+   IPv4 address, or the /64 of its IPv6 one (which one subscriber holds
+   whole: counting each of its addresses apart would let it guess on). */
 static void throttle_keys(const char *email, const char *ip, char account[EMAIL_MAX + 16], char address[64])
 {
     int n = snprintf(account, EMAIL_MAX + 16, "account:");
     for (const char *p = email; *p && n < EMAIL_MAX + 14; p++)
         account[n++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
     account[n] = '\0';
-    snprintf(address, 64, "address:%s", ip);
+    char client[BO_NETADDR_KEY_MAX];
+    bo_netaddr_client_key(ip, client, sizeof client);
+    snprintf(address, 64, "address:%s", client);
 }
 
 /* Minutes until a throttled key frees a place (at least 1), or 0 if neither

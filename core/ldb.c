@@ -313,6 +313,5 @@ void bo_ldb_abandon(bo_gen *g)
     for (sqlite3_stmt *st = sqlite3_next_stmt(s, NULL); st; st = sqlite3_next_stmt(s, st))
         if (sqlite3_stmt_busy(st))
             sqlite3_reset(st);
-    while (bo_db_tx_depth(g->db) > 0)
-        bo_db_rollback(g->db);
+    bo_db_rollback_all(g->db);
 }

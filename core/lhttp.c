@@ -101,6 +101,11 @@ static bool allow(void *ud, const char *host, int port)
     return bo_app_allows_host(ud, host, port);
 }
 
+static bool allow_address(void *ud, int port, const struct sockaddr *addr)
+{
+    return bo_app_allows_address(ud, port, addr);
+}
+
 /* Pushes the result of a finished call: the response table, or nil and why. */
 static int push_result(lua_State *L, lhttp_call *c)
 {
@@ -289,6 +294,7 @@ static int l_request(lua_State *L)
         .max_redirects = (int)redirects,
         .tls = tls,
         .allow = allow,
+        .allow_address = allow_address,
         .allow_ud = r->gen->info,
     };
     c->r = r;

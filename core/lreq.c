@@ -482,9 +482,9 @@ int bo_lreq_body_begin(bo_request *r, bo_http_parser *p)
     const bo_http_request *h = r->http;
     size_t ct_len;
     const char *ct = bo_http_header_get(h, "content-type", &ct_len);
-    if (r->target != BO_TARGET_ROUTE || !h->has_body || !ct || ct_len < 19 ||
+    if (r->target != BO_TARGET_ROUTE || r->refusal || !h->has_body || !ct || ct_len < 19 ||
         strncasecmp(ct, "multipart/form-data", 19) != 0)
-        return 0;
+        return 0;               /* (a refused request's small body is read into memory and dropped) */
     bo_gen *g = r->gen;
     lua_State *L = g->sb.L;
     rules_read rr;

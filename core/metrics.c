@@ -4,7 +4,6 @@
  */
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -319,67 +318,6 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
 }
 
 /* ---- address ranges ---- */
-
-int bo_cidr_parse(const char *s, bo_cidr *out)
-{
-    char addr[64];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    if (n == 0 || n >= sizeof addr)
-        return BO_EINVAL;
-    memcpy(addr, s, n);
-    addr[n] = '\0';
-    memset(out, 0, sizeof *out);
-    if (inet_pton(AF_INET, addr, out->addr) == 1)
-        out->family = AF_INET;
-    else if (inet_pton(AF_INET6, addr, out->addr) == 1)
-        out->family = AF_INET6;
-    else
-        return BO_EINVAL;
-    unsigned max = out->family == AF_INET ? 32 : 128;
-    out->bits = max;
-    if (slash) {
-        char *end;
-        unsigned long bits = strtoul(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || bits > max)
-            return BO_EINVAL;
-        out->bits = (unsigned)bits;
-    }
-    return 0;
-}
-
-static bool prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-    unsigned bytes = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, bytes) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-bool bo_cidr_match(const bo_cidr *list, unsigned n, const char *ip)
-{
-    unsigned char a[16];
-    int family;
-    if (inet_pton(AF_INET, ip, a) == 1) {
-        family = AF_INET;
-    } else if (inet_pton(AF_INET6, ip, a) == 1) {
-        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        family = AF_INET6;
-        if (memcmp(a, mapped, 12) == 0) {
-            memmove(a, a + 12, 4);
-            family = AF_INET;
-        }
-    } else {
-        return false;
-    }
-    for (unsigned i = 0; i < n; i++)
-        if (list[i].family == family && prefix_equal(a, list[i].addr, list[i].bits))
-            return true;
-    return false;
-}
 
 bool bo_metrics_allowed(const bo_cidr *list, unsigned n, const char *ip)
 {

@@ -21,6 +21,7 @@
 
 #include "bo.h"
 #include "buf.h"
+#include "netaddr.h"
 
 #include <stdatomic.h>
 
@@ -108,20 +109,8 @@ typedef struct bo_metrics_app_state {
 void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
                        const bo_metrics_app_state *apps, unsigned napps, unsigned open_conns);
 
-/* An address range allowed to read /metrics. */
-typedef struct bo_cidr {
-    int family;                             /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    unsigned bits;
-} bo_cidr;
-
-/* Parses "127.0.0.0/8", "::1/128", "10.1.2.3" (a single address). Returns 0
-   or BO_EINVAL. */
-int bo_cidr_parse(const char *s, bo_cidr *out);
-/* True when the textual address ip is inside one of the ranges; an IPv4
-   address mapped into IPv6 (::ffff:a.b.c.d) counts as IPv4. */
-bool bo_cidr_match(const bo_cidr *list, unsigned n, const char *ip);
-/* The same, with loopback (127.0.0.0/8, ::1) standing for an empty list. */
+/* Whether ip may read /metrics: inside one of the ranges (--metrics-from),
+   or loopback (127.0.0.0/8, ::1) when the list is empty. */
 bool bo_metrics_allowed(const bo_cidr *list, unsigned n, const char *ip);
 
 #endif

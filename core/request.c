@@ -325,6 +325,28 @@ static size_t route_error(bo_request *r, int status)
     return BO_DEFAULT_MAX_BODY;
 }
 
+/* Who is signed in (the session cookie), and whether the route lets them
+   in: a route is for signed-in staff unless it is public, and a route
+   with roles needs one of them in this app. Judged at the end of the head,
+   so that the body of a request that will be refused is never stored. */
+static void admit(bo_request *r)
+{
+    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
+    size_t n;
+    const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
+    if (token) {
+        bo_db *db = bo_session_db(r->worker);
+        if (db)
+            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
+    }
+    if (ro->public_)
+        return;
+    if (!r->user)
+        r->refusal = BO_REFUSAL_SIGN_IN;
+    else if (ro->role && !bo_user_has_any_role(r->user, ro->role))
+        r->refusal = BO_REFUSAL_ROLE;
+}
+
 size_t bo_request_route(bo_request *r)
 {
     bo_conn *c = r->conn;
@@ -332,6 +354,7 @@ size_t bo_request_route(bo_request *r)
     bo_http_request *h = &c->http;
     r->http = h;
     r->target = BO_TARGET_NONE;
+    r->refusal = BO_REFUSAL_NONE;
     r->app = NULL;
     r->gen = NULL;
     r->rest = r->rest_len = 0;
@@ -400,7 +423,9 @@ size_t bo_request_route(bo_request *r)
         r->target = BO_TARGET_ROUTE;
         r->gen = a->gen;
         a->gen->inflight++;
-        return a->gen->route_opts[r->match.route->index].max_body;
+        size_t limit = a->gen->route_opts[r->match.route->index].max_body;
+        admit(r);
+        return r->refusal && limit > BO_REFUSED_BODY_MAX ? BO_REFUSED_BODY_MAX : limit;
     }
     if (rc == BO_EPERM) {
         if (h->method == HTTP_OPTIONS) {
@@ -413,6 +438,27 @@ size_t bo_request_route(bo_request *r)
 }
 
 /* ---- finishing ---- */
+
+/* No transaction outlives the turn of app code that opened it. One still
+   open when the coroutine stops (to wait, or at its end) would hold the
+   app's write lock and take in the writes of every request after it, none
+   of them ever committed: it is rolled back, and the route or job named. */
+static void end_open_tx(bo_request *r)
+{
+    bo_gen *g = r->gen;
+    if (!g || !g->db || !bo_db_in_tx(g->db))
+        return;
+    bo_ldb_abandon(g);
+    if (r->job) {
+        bo_log(BO_LOG_ERROR, g->info->name, "job %s left a transaction open; it was rolled back",
+               bo_job_name(r->job));
+    } else {
+        const bo_http_request *h = r->http;
+        bo_log(BO_LOG_ERROR, g->info->name, "%s %s (route %s) left a transaction open; it was rolled back",
+               h->method_name ? h->method_name : "-", bo_http_str(h, h->path),
+               r->match.route ? r->match.route->pattern : "-");
+    }
+}
 
 static void finish(bo_request *r)
 {
@@ -442,6 +488,7 @@ static void finish(bo_request *r)
     if (r->export)
         bo_lentity_export_end(r);
     if (r->gen) {
+        end_open_tx(r);
         if (r->handle)
             bo_lreq_release(r);
         if (r->co) {
@@ -471,6 +518,9 @@ void bo_request_abort(bo_request *r)
         bo_worker_gen_release(r->worker, r->gen);
         r->gen = NULL;
     }
+    free(r->user);
+    r->user = NULL;
+    r->refusal = BO_REFUSAL_NONE;
     r->target = BO_TARGET_NONE;
 }
 
@@ -681,6 +731,17 @@ void bo_request_drained(bo_request *r)
     uv_timer_start(&r->timer, on_timer, 0, 0);
 }
 
+/* sandbox.h's abandon_wait: a wait r recorded could not reach its
+   coroutine (it was made in an app's coroutine inside db.tx, a metamethod
+   or an iterator): the operation is abandoned, so its end never wakes r,
+   or the request after it on the same connection. */
+static void abandon_wait(void *task)
+{
+    bo_request *r = task;
+    cancel_io(r);
+    r->wait = BO_WAIT_NONE;
+}
+
 static void resume(bo_request *r, int nargs)
 {
     bo_gen *g = r->gen;
@@ -689,6 +750,7 @@ static void resume(bo_request *r, int nargs)
     bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
     sb->current = r->job ? NULL : r;   /* what req and responses see: never a job */
     sb->task = r;                      /* what waits go to */
+    sb->abandon_wait = abandon_wait;
     bo_log_set_request(r->id);
     r->wait = BO_WAIT_NONE;
     if (r->job)
@@ -698,6 +760,7 @@ static void resume(bo_request *r, int nargs)
     sb->current = NULL;
     sb->task = NULL;
     bo_sandbox_leave(sb, prev);
+    end_open_tx(r);
 
     if (status == LUA_YIELD) {
         bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && r->wait != BO_WAIT_NONE;
@@ -766,31 +829,6 @@ static void redirect_to_sign_in(bo_request *r)
     bo_buf_free(&loc);
 }
 
-/* Who is signed in (the session cookie), and whether the route lets them
-   in: a route is for signed-in staff unless it is public, and a route
-   with roles needs one of them in this app. Returns false if the request
-   was answered here (the redirect to sign in). */
-static bool admit(bo_request *r)
-{
-    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
-    size_t n;
-    const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
-    if (token) {
-        bo_db *db = bo_session_db(r->worker);
-        if (db)
-            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
-    }
-    if (ro->public_)
-        return true;
-    if (!r->user) {
-        redirect_to_sign_in(r);
-        return false;
-    }
-    if (ro->role && !bo_user_has_any_role(r->user, ro->role))
-        r->refusal = BO_REFUSAL_ROLE;
-    return true;
-}
-
 static void run_route(bo_request *r)
 {
     bo_gen *g = r->gen;
@@ -829,9 +867,11 @@ void bo_request_run(bo_request *r)
     bo_log_set_request(r->id);
     switch (r->target) {
     case BO_TARGET_ROUTE:
-        if (!admit(r))
+        if (r->refusal == BO_REFUSAL_SIGN_IN) {
+            redirect_to_sign_in(r);
             break;
-        run_route(r);
+        }
+        run_route(r);                /* a role refusal: the app's 403 page */
         return;
     case BO_TARGET_HEALTH:
         if (!safe) {

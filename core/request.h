@@ -54,11 +54,19 @@ struct bo_job;
 struct bo_user;
 
 /* Why the platform answers in place of a route's handler (the route's
-   `public` and `role` options, judged before the handler runs). */
+   `public` and `role` options, judged once the head is read, before any
+   byte of the body). */
 typedef enum bo_refusal {
     BO_REFUSAL_NONE,
+    BO_REFUSAL_SIGN_IN,    /* not signed in, the route is not public: 303 to sign in */
     BO_REFUSAL_ROLE,       /* signed in without a role the route needs: 403 page */
 } bo_refusal;
+
+/* The most body bytes read (into memory, then dropped) for a refused
+   request, so that the answer can go on a kept connection: a small form.
+   A longer body, or a chunked one, is not read: the answer goes at once
+   and the connection closes. */
+#define BO_REFUSED_BODY_MAX (16 * 1024)
 
 typedef struct bo_request {
     struct bo_conn *conn;
@@ -105,8 +113,10 @@ void bo_request_init(bo_request *r, struct bo_conn *c, struct bo_worker *w);
 /* Closes the timer handle; calls done(c) once it is closed. */
 void bo_request_close(bo_request *r, void (*done)(uv_handle_t *));
 
-/* Chooses the target once the head is parsed. Returns the body limit in
-   bytes (0 when no body is accepted). */
+/* Chooses the target once the head is parsed and, for an app route, who
+   is signed in and whether the route lets them in (r->refusal). Returns the
+   body limit in bytes (0 when no body is accepted; at most
+   BO_REFUSED_BODY_MAX for a refused request). */
 size_t bo_request_route(bo_request *r);
 /* Gives the request a new id (routing does; the connection's own answers
    to requests it could not route do too). */

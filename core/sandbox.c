@@ -662,13 +662,26 @@ static int sb_check_budget(lua_State *L)
     return lua_error(L);
 }
 
+/* abandon_wait(): a platform function in an app's coroutine recorded a
+   wait, but the coroutine that resumed it cannot yield (inside db.tx, a
+   metamethod or an iterator), so the wait never reaches the request: its
+   operation is abandoned, so that its end wakes nothing later. */
+static int sb_abandon_wait(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb->task && sb->abandon_wait)
+        sb->abandon_wait(sb->task);
+    return 0;
+}
+
 /* The coroutine library as apps see it; runs once per state with the
-   original functions, the yield sentinel, the request-thread set and
-   check_budget. */
+   original functions, the yield sentinel, the request-thread set,
+   check_budget and abandon_wait. */
 static const char coroutine_wrapper[] =
-    "local sentinel, request_threads, check_budget = ...\n"
+    "local sentinel, request_threads, check_budget, abandon_wait = ...\n"
     "local create, resume, yield, status, close = coroutine.create, coroutine.resume,\n"
     "  coroutine.yield, coroutine.status, coroutine.close\n"
+    "local isyieldable = coroutine.isyieldable\n"
     "local error, type, format = error, type, string.format\n"
     "local function expect(v, want, fn)\n"
     "  if type(v) ~= want then\n"
@@ -679,6 +692,11 @@ static const char coroutine_wrapper[] =
     "local function pass(co, ok, ...)\n"
     "  check_budget(ok, (...))\n"
     "  if ok and ... == sentinel and status(co) == 'suspended' then\n"
+    "    if not isyieldable() then\n"
+    "      abandon_wait()\n"
+    "      error('cannot wait here: a coroutine waited (borough.sleep, http.request) inside db.tx, '\n"
+    "        .. 'a metamethod or an iterator', 0)\n"
+    "    end\n"
     "    return pass(co, resume(co, yield(...)))\n"
     "  end\n"
     "  return ok, ...\n"
@@ -830,7 +848,8 @@ static int setup(lua_State *L)
     bo_sandbox_push_sentinel(L);
     lua_pushvalue(L, -3);
     lua_pushcfunction(L, sb_check_budget);
-    lua_call(L, 3, 0);
+    lua_pushcfunction(L, sb_abandon_wait);
+    lua_call(L, 4, 0);
     lua_pop(L, 1);
     return 0;
 }

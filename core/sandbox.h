@@ -54,6 +54,9 @@ typedef struct bo_sandbox {
     void *task;               /* the request or job (a bo_request) whose coroutine
                                  runs now: what a platform function that waits
                                  waits for; NULL outside one */
+    void (*abandon_wait)(void *task); /* forgets the wait task recorded, when its
+                                 yield could not reach task's coroutine (set by
+                                 task's owner) */
 } bo_sandbox;
 
 /* Creates the state: allowed libraries, require, hooks, the yield sentinel.

@@ -647,8 +647,13 @@ function Entity:validate(values, existing)
        and (not existing or values[f.name] ~= nil) then
       local why = f.checks and check(f, v, clean) or nil
       if not why and f.type == "reference" then
+        -- A record the user's read rule hides is one that does not exist:
+        -- the same answer, and it cannot be linked.
         local target = registry[f.to]
-        if not db.one(target.sql.exists, v) then
+        local found
+        if target.rules then found = target:count({ id = v }) > 0
+        else found = db.one(target.sql.exists, v) ~= nil end
+        if not found then
           why = ("There is no %s with the id %d"):format(fields.lower(target.label), v)
         end
       end

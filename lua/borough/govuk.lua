@@ -13,7 +13,11 @@
 --
 -- Text options (`text`, `titleText`, ...) are escaped; `html` options are
 -- output as they are, so only put trusted HTML there (another component's
--- output, or text you escaped yourself). Defaults the macros write in
+-- output, or text you escaped yourself). Every URL a component writes
+-- (href options, and href, src, formaction, ... in `attributes` given as a
+-- table) goes through the templates' one check (view.safe_url): a
+-- javascript: or data: URL, marked safe or not, becomes
+-- about:invalid#blocked. Defaults the macros write in
 -- English ("Back", "There is a problem", "Day", ...) come from the message
 -- table in the request's language (borough.t).
 --
@@ -58,6 +62,13 @@ local function esc(v)
   return escape(str(v))
 end
 
+-- A URL for an href: checked as every URL attribute is (view.safe_url:
+-- javascript: and the like become about:invalid#blocked), then escaped.
+local url_attr, url_attrs = view.url_attr, view.url_attrs
+local function url(v)
+  return url_attr(str(v))
+end
+
 -- The HTML of an option pair: html as it is, else text escaped.
 local function content(html, text)
   if has(html) then return str(html) end
@@ -98,7 +109,9 @@ local function attributes(a)
       local v = value
       if v == nil then v = "" end
       if type(v) == "boolean" then v = v and "true" or "false" end
-      local ve = getmetatable(v) == Safe and v.body or escape(str(v))
+      local ve
+      if url_attrs[name:lower()] then ve = url_attr(v)
+      else ve = getmetatable(v) == Safe and v.body or escape(str(v)) end
       out[#out + 1] = " " .. escape(name) .. '="' .. ve .. '"'
     end
   end
@@ -594,7 +607,7 @@ function C.button(p)
     .. 'width="17.5" height="19" viewBox="0 0 33 40" aria-hidden="true" focusable="false">\n'
     .. '<path fill="currentColor" d="M0 0h13l20 20-20 20H0l20-20z"/>\n</svg>' or ""
   if has(p.href) then
-    return ('<a href="%s" role="button" draggable="false"%s>\n%s%s\n</a>'):format(esc(p.href), common, text, icon)
+    return ('<a href="%s" role="button" draggable="false"%s>\n%s%s\n</a>'):format(url(p.href), common, text, icon)
   end
   local pdc = ""
   if p.preventDoubleClick ~= nil then
@@ -609,13 +622,13 @@ end
 
 function C.skipLink(p)
   return ('<a href="%s" class="govuk-skip-link%s"%s data-module="govuk-skip-link">%s</a>'):format(
-    has(p.href) and esc(p.href) or "#content", cls(p.classes), attributes(p.attributes), content(p.html, p.text))
+    has(p.href) and url(p.href) or "#content", cls(p.classes), attributes(p.attributes), content(p.html, p.text))
 end
 
 function C.backLink(p)
   local text = has(p.html) and str(p.html) or esc(has(p.text) and p.text or t("back_link.text"))
   return ('<a href="%s" class="govuk-back-link%s"%s>%s</a>'):format(
-    has(p.href) and esc(p.href) or "#", cls(p.classes), attributes(p.attributes), text)
+    has(p.href) and url(p.href) or "#", cls(p.classes), attributes(p.attributes), text)
 end
 
 function C.tag(p)
@@ -663,7 +676,7 @@ function C.breadcrumbs(p)
   for _, item in ipairs(p.items or {}) do
     if has(item.href) then
       out[#out + 1] = ('<li class="govuk-breadcrumbs__list-item">\n<a class="govuk-breadcrumbs__link" href="%s"%s>%s</a>\n</li>'):format(
-        esc(item.href), attributes(item.attributes), content(item.html, item.text))
+        url(item.href), attributes(item.attributes), content(item.html, item.text))
     else
       out[#out + 1] = ('<li class="govuk-breadcrumbs__list-item" aria-current="page">%s</li>'):format(
         content(item.html, item.text))
@@ -692,7 +705,7 @@ function C.errorSummary(p)
     for _, item in ipairs(list) do
       if has(item.href) then
         out[#out + 1] = ('<li>\n<a href="%s"%s>%s</a>\n</li>'):format(
-          esc(item.href), attributes(item.attributes), content(item.html, item.text))
+          url(item.href), attributes(item.attributes), content(item.html, item.text))
       else
         out[#out + 1] = '<li>\n' .. content(item.html, item.text) .. '\n</li>'
       end
@@ -711,7 +724,7 @@ local function action_link(action, card_title)
       .. (card_title and (" (" .. content(card_title.html, card_title.text) .. ")") or "") .. '</span>'
   end
   return ('<a class="govuk-link%s" href="%s"%s>%s%s</a>'):format(
-    cls(action.classes), esc(action.href), attributes(action.attributes), content(action.html, action.text), hidden)
+    cls(action.classes), url(action.href), attributes(action.attributes), content(action.html, action.text), hidden)
 end
 
 function C.summaryList(p)
@@ -832,7 +845,7 @@ function C.panel(p)
                                      attributes = a.attributes }
         else
           out[#out + 1] = ('<a class="govuk-link govuk-link--inverse%s" href="%s"%s>%s</a>'):format(
-            cls(a.classes), esc(a.href), attributes(a.attributes), esc(a.text))
+            cls(a.classes), url(a.href), attributes(a.attributes), esc(a.text))
         end
       end
       out[#out + 1] = '</div>'
@@ -883,7 +896,7 @@ function C.pagination(p)
     local title = (has(link.html) or has(link.text)) and content(link.html, link.text)
       or (esc(word) .. '<span class="govuk-visually-hidden">' .. esc(t("pagination.page_hidden")) .. '</span>')
     local o = { ('<div class="govuk-pagination__%s">\n<a class="govuk-link govuk-pagination__link" href="%s" rel="%s"%s>'):format(
-      kind, esc(link.href), kind, attributes(link.attributes)) }
+      kind, url(link.href), kind, attributes(link.attributes)) }
     if block_level or kind == "prev" then o[#o + 1] = kind == "prev" and arrow_prev or arrow_next end
     o[#o + 1] = ('<span class="govuk-pagination__link-title%s">\n%s\n</span>'):format(
       (block_level and not has(link.labelText)) and " govuk-pagination__link-title--decorated" or "", title)
@@ -908,7 +921,7 @@ function C.pagination(p)
           local label = has(item.visuallyHiddenText) and item.visuallyHiddenText
             or t("pagination.page_number", { number = str(item.number) })
           li = li .. ('\n<a class="govuk-link govuk-pagination__link" href="%s" aria-label="%s"%s%s>\n%s\n</a>\n'):format(
-            esc(item.href), esc(label), item.current and ' aria-current="page"' or "", attributes(item.attributes),
+            url(item.href), esc(label), item.current and ' aria-current="page"' or "", attributes(item.attributes),
             esc(item.number))
         end
         out[#out + 1] = li .. '</li>'
@@ -932,7 +945,7 @@ function C.taskList(p)
         has(item.href) and " govuk-task-list__item--with-link" or "", cls(item.classes))
       if has(item.href) then
         out[#out + 1] = ('<a class="govuk-link govuk-task-list__link%s" href="%s" aria-describedby="%s%s">\n%s\n</a>'):format(
-          cls(title.classes), esc(item.href), has(item.hint) and (esc(hint_id) .. " ") or "", esc(status_id),
+          cls(title.classes), url(item.href), has(item.hint) and (esc(hint_id) .. " ") or "", esc(status_id),
           content(title.html, title.text))
       else
         out[#out + 1] = ('<div%s>\n%s\n</div>'):format(
@@ -971,7 +984,7 @@ function C.genericHeader(p)
           .. '      <a href="%s" class="%s-header__homepage-link">\n        %s\n      </a>\n    </div>\n  </div>\n</div>'):format(
     ns, cls(p.classes), attributes(p.attributes), ns,
     has(p.containerClasses) and esc(p.containerClasses) or "govuk-width-container", ns,
-    has(p.url) and esc(p.url) or "/", ns, has(p.logoHtml) and str(p.logoHtml) or esc(p.logoText))
+    has(p.url) and url(p.url) or "/", ns, has(p.logoHtml) and str(p.logoHtml) or esc(p.logoText))
 end
 
 function C.header(p)
@@ -1008,7 +1021,7 @@ function C.footer(p)
         for _, item in ipairs(items) do
           if has(item.href) and has(item.text) then
             out[#out + 1] = ('<li class="govuk-footer__list-item">\n<a class="govuk-footer__link" href="%s"%s>\n%s\n</a>\n</li>'):format(
-              esc(item.href), attributes(item.attributes), esc(item.text))
+              url(item.href), attributes(item.attributes), esc(item.text))
           end
         end
         out[#out + 1] = '</ul>'
@@ -1026,7 +1039,7 @@ function C.footer(p)
       out[#out + 1] = '<ul class="govuk-footer__inline-list">'
       for _, item in ipairs(meta.items) do
         out[#out + 1] = ('<li class="govuk-footer__inline-list-item">\n<a class="govuk-footer__link" href="%s"%s>\n%s\n</a>\n</li>'):format(
-          esc(item.href), attributes(item.attributes), esc(item.text))
+          url(item.href), attributes(item.attributes), esc(item.text))
       end
       out[#out + 1] = '</ul>'
     end

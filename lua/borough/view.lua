@@ -20,9 +20,11 @@
 --
 -- Escaping depends on where the output stands, which the compiler works out
 -- from the HTML around it: in text and in quoted attribute values, & < > " '
--- become entities; in a URL attribute (href, src, action, ...) a value that
--- starts the attribute must be a relative URL or use http, https, mailto or
--- tel (anything else, javascript: included, becomes about:invalid#blocked).
+-- become entities. A URL attribute (href, src, action, formaction, ...) that
+-- holds any output is checked whole when the page is made, as the browser
+-- will read it (every piece of it, escaped or marked safe, entities
+-- decoded): it must be a relative URL or use http, https, mailto or tel, or
+-- it becomes about:invalid#blocked (javascript: and data: included).
 -- Output inside <script> or <style>, in an event handler or style
 -- attribute, in an unquoted attribute value, in a comment or between
 -- attributes is a compile error: there is no safe way to escape it.
@@ -93,28 +95,40 @@ function H.esc(v)
   return escape(text_of(v))
 end
 
--- Schemes a URL attribute may start with.
-local safe_schemes = { http = true, https = true, mailto = true, tel = true }
+-- The one check of URLs in attributes (core/safeurl.c): templates and the
+-- GOV.UK components both decide through it.
+local url_allowed = borough._url_allowed
+local BLOCKED = "about:invalid#blocked"
 
 --- view.safe_url(s): s if it is a relative URL or uses http, https, mailto
--- or tel; otherwise "about:invalid#blocked".
+-- or tel (read as a browser reads a URL: leading spaces, control
+-- characters, tabs and newlines ignored, any case); otherwise
+-- "about:invalid#blocked".
 function view.safe_url(s)
-  -- No colon, no scheme: a relative URL (the usual case, kept cheap).
-  if not find(s, ":", 1, true) then return s end
-  -- Browsers ignore leading spaces and control characters, and tabs or
-  -- newlines anywhere in a scheme ("java\tscript:").
-  local cleaned = s:gsub("^[%z\1-\32]+", ""):gsub("[\t\n\r]", "")
-  local scheme = cleaned:match("^([^/?#]-):")
-  if scheme and not safe_schemes[scheme:lower()] then
-    return "about:invalid#blocked"
-  end
-  return s
+  if url_allowed(s) then return s end
+  return BLOCKED
 end
 
--- Output at the start of a URL attribute value.
-function H.url(v)
-  if getmetatable(v) == Safe then return v.body end
+--- view.url_attr(v): the HTML of a URL attribute's value for v: text is
+-- checked, then escaped; safe HTML is checked as the browser decodes it.
+function view.url_attr(v)
+  if getmetatable(v) == Safe then
+    if url_allowed(v.body, true) then return v.body end
+    return BLOCKED
+  end
   return escape(view.safe_url(text_of(v)))
+end
+
+-- A URL attribute's value that is one {{ }} alone.
+H.url = view.url_attr
+
+-- The end of a URL attribute's value that holds output: out[u + 1 .. n]
+-- is the whole value (literal text, escaped values, safe HTML). Returns the
+-- new end of out.
+function H.URL(out, u, n)
+  if url_allowed(out, u + 1, n) then return n end
+  out[u + 1] = BLOCKED
+  return u + 1
 end
 
 -- Truthiness as in Jinja: nil, false, "", 0 and an empty table are false.
@@ -613,9 +627,11 @@ end
 ---- the HTML context tracker
 
 -- Attributes whose value is a URL.
+-- (srcset and ping hold lists: their first URL is the one checked.)
 local url_attrs = {}
 for a in ([[href src action formaction poster cite data srcset background icon longdesc
   manifest ping usemap codebase xlink:href]]):gmatch("%S+") do url_attrs[a] = true end
+view.url_attrs = url_attrs
 
 -- Elements whose content is not HTML text.
 local raw_elements = { script = true, style = true }
@@ -627,7 +643,7 @@ local Ctx = {}
 Ctx.__index = Ctx
 
 local function new_ctx()
-  return setmetatable({ state = "text", attr = nil, quote = nil, valstart = false, rawtag = nil }, Ctx)
+  return setmetatable({ state = "text", attr = nil, quote = nil, rawtag = nil }, Ctx)
 end
 
 function Ctx:key()
@@ -636,11 +652,13 @@ end
 
 function Ctx:copy()
   return setmetatable({ state = self.state, attr = self.attr, quote = self.quote,
-                        valstart = self.valstart, rawtag = self.rawtag }, Ctx)
+                        rawtag = self.rawtag }, Ctx)
 end
 
--- Advances over literal template text s.
-function Ctx:feed(s)
+-- Advances over literal template text s. With a table `urls`, appends the
+-- positions in s where the value of a URL attribute starts (just after its
+-- opening quote: { at = i, open = true }) and ends (its closing quote).
+function Ctx:feed(s, urls)
   local i, n = 1, #s
   while i <= n do
     local st = self.state
@@ -692,8 +710,9 @@ function Ctx:feed(s)
             i = i + #eq
             local q = s:sub(i, i)
             if q == '"' or q == "'" then
-              self.state, self.attr, self.quote, self.valstart = "attr", name:lower(), q, true
+              self.state, self.attr, self.quote = "attr", name:lower(), q
               i = i + 1
+              if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = i, open = true } end
             elseif i <= n then
               -- an unquoted value: skip it
               local v = s:match("^[^%s>]+", i) or ""
@@ -706,11 +725,8 @@ function Ctx:feed(s)
       end
     elseif st == "attr" then
       local a = find(s, self.quote, i, true)
-      if a and a > i then self.valstart = false end
-      if not a then
-        if i <= n then self.valstart = false end
-        return
-      end
+      if not a then return end
+      if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = a, open = false } end
       self.state, self.attr, self.quote = "tag", nil, nil
       i = a + 1
     elseif st == "unquoted" then
@@ -729,7 +745,6 @@ function Ctx:escaper()
     local a = self.attr
     if a:sub(1, 2) == "on" then return nil, "in an event handler attribute (" .. a .. ")" end
     if a == "style" or a == "srcdoc" then return nil, "in a " .. a .. " attribute" end
-    if url_attrs[a] and self.valstart then return "url" end
     return "esc"
   end
   if st == "raw" then return nil, "inside <" .. self.rawtag .. ">" end
@@ -802,6 +817,11 @@ local function compile(src, path)
   local ctx = new_ctx()
   local extends, nvars = nil, 0
   local blocks_seen = {}
+  -- Inside a URL attribute's value that holds output: how it is checked
+  -- ("decided": its literal start already makes it relative or an allowed
+  -- scheme; "single": its one {{ }} is checked as it is escaped; "marked":
+  -- checked whole at its end, from U), or nil.
+  local url_mode = nil
 
   -- Output statements write out[n + 1], out[n + 2], ... and n catches up
   -- once, before the next statement of another kind (fewer instructions
@@ -827,6 +847,10 @@ local function compile(src, path)
     local c = cur.code
     c[#c + 1] = ("out[n + %d] = %s"):format(cur.pending, expr)
     cur.lines[#c] = line
+  end
+
+  local function literal(line, text)
+    if text ~= "" then emit_out(line, (("%q"):format(text):gsub("\\\n", "\\n"))) end
   end
 
   local function new_var(name)
@@ -878,18 +902,49 @@ local function compile(src, path)
           fail(path, line + nl, "a view that extends another may hold only blocks outside {%% block %%}")
         end
       else
-        ctx:feed(it.v)
-        emit_out(line, (("%q"):format(it.v):gsub("\\\n", "\\n")))
+        -- A URL attribute's value that holds output ({{ }} or {% %}) is
+        -- checked whole, unless its literal start decides (the usual
+        -- "/cases/{{ id }}"). One that starts and ends in this text is the
+        -- author's own: unchecked.
+        local urls = {}
+        ctx:feed(it.v, urls)
+        local from = 1
+        for k, u in ipairs(urls) do
+          if u.open and not urls[k + 1] then
+            local start, after, after2 = it.v:sub(u.at), items[_ + 1], items[_ + 2]
+            if url_allowed(start, true, true) then
+              url_mode = "decided"
+            elseif start == "" and after and after.k == "out" and after2 and after2.k == "text"
+                   and after2.v:sub(1, 1) == ctx.quote then
+              url_mode = "single"
+            else
+              literal(line, it.v:sub(from, u.at - 1))
+              from = u.at
+              local c = cur.code     -- (pieces not yet counted in n come before U)
+              c[#c + 1] = ("U = n + %d"):format(cur.pending or 0)
+              cur.lines[#c] = line
+              cur.uses_url, url_mode = true, "marked"
+            end
+          elseif not u.open and url_mode then
+            if url_mode == "marked" then
+              literal(line, it.v:sub(from, u.at - 1))
+              from = u.at
+              emit(line, "n = URL(out, U, n)")
+            end
+            url_mode = nil
+          end
+        end
+        literal(line, it.v:sub(from))
       end
     elseif it.k == "out" then
       if outside_blocks() then fail(path, line, "output outside {%% block %%} in a view that extends another") end
       local esc, why = ctx:escaper()
       if not esc then fail(path, line, "{{ }} cannot be used %s", why) end
+      if url_mode == "single" then esc = "url" end
       local p = parse(it.v, line)
       local e = p:expr()
       p:done()
       emit_out(line, ("%s(%s)"):format(esc, e))
-      if ctx.state == "attr" then ctx.valstart = false end
     else -- a tag
       local word, rest = it.v:match("^%s*([%a_]+)%s*(.-)%s*$")
       if not word then fail(path, line, "empty or malformed {%% %%} tag") end
@@ -1080,11 +1135,12 @@ local function compile(src, path)
   -- Assemble: helpers, block functions, then main.
   local code, map = {}, {}
   local function add(c, l) code[#code + 1] = c; map[#code] = l end
-  add("local H, G, F = ... local esc, url, T, I, CAT, ADD, IN, CALL, PAIRS, LIST, INCLUDE, CHILD, CMP = "
-      .. "H.esc, H.url, H.T, H.I, H.CAT, H.ADD, H.IN, H.CALL, H.PAIRS, H.LIST, H.INCLUDE, H.CHILD, H.CMP", 1)
+  add("local H, G, F = ... local esc, url, URL, T, I, CAT, ADD, IN, CALL, PAIRS, LIST, INCLUDE, CHILD, CMP = "
+      .. "H.esc, H.url, H.URL, H.T, H.I, H.CAT, H.ADD, H.IN, H.CALL, H.PAIRS, H.LIST, H.INCLUDE, H.CHILD, H.CMP", 1)
   add("local B = {}", 1)
   for _, fn in ipairs(funcs) do
     add(("B[%q] = function(ctx, out, n, blocks)"):format(fn.name), fn.lines[1] or 1)
+    if fn.uses_url then add("local U", fn.lines[1] or 1) end
     for i, c in ipairs(fn.code) do add(c, fn.lines[i]) end
     add("return n end", fn.lines[#fn.code] or 1)
   end
@@ -1092,6 +1148,7 @@ local function compile(src, path)
     add("local main = nil", 1)
   else
     add("local function main(ctx, out, n, blocks)", 1)
+    if cur.uses_url then add("local U", 1) end
     for i, c in ipairs(cur.code) do add(c, cur.lines[i]) end
     add("return n end", cur.lines[#cur.code] or 1)
   end
