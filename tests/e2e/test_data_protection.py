@@ -142,7 +142,7 @@ APP = lua('''
       local summary, err = A:import(req.body, { skip_bad_rows = true })
       return borough.json(summary or { error = err })
     end)
-    borough.pages(app, "/pages", A, { public = true, columns = { "business", "account_number" }, delete = true })
+    borough.pages(A, { columns = { "business", "account_number" }, delete = true }):mount(app, "/pages", { public = true })
     return app
 ''')
 
