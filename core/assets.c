@@ -141,6 +141,8 @@ bool bo_public_url_valid(const char *v)
             return false;
         p += 1 + n;
     }
+    if (*p && *p != '/')
+        return false;
     for (; *p; p++)                        /* a path, without a query or fragment */
         if (!(isalnum((unsigned char)*p) || strchr("/-._~%!$&'()*+,;=:@", *p)))
             return false;
@@ -268,11 +270,14 @@ const bo_site *bo_site_get(const char *data_dir)
             bo_log(BO_LOG_WARN, NULL, "%s: %s; using the defaults", path, strerror(errno));
         if (bo_site_parse(s, text ? text : "", text ? len : 0) < 0) {
             char *why = s->error;
+            bool bad_url = s->bad_public_url;
             s->error = NULL;
-            bo_log(BO_LOG_ERROR, NULL, "%s/%s; using the defaults", data_dir, why);
+            if (!bad_url)              /* (a bad public_url stops the server instead: server.c) */
+                bo_log(BO_LOG_ERROR, NULL, "%s/%s; using the defaults", data_dir, why);
             bo_site_free(s);
             bo_site_parse(s, "", 0);
             s->error = why;
+            s->bad_public_url = bad_url;
         }
         free(text);
         char *dir = bo_sprintf("%s/site", data_dir);
