@@ -3,7 +3,10 @@
 -- The global `borough` table already holds the platform's C functions
 -- (borough.json, borough.redirect, borough.status, borough.text,
 -- borough.escape, borough.url, borough.sleep). This module adds
--- borough.app, which every app.lua starts with:
+-- borough.app, which every app.lua starts with, borough.cookie, and reaches
+-- the building blocks (borough.entity, .form, .flow, .pages, .workflow,
+-- .download, .govuk): an app uses each as borough.<name>, and `require`
+-- for its own modules only.
 --
 --   local app = borough.app { title = "Hello", mount = "/hello" }
 --   app:get("/", function(req) return "Hello, World!" end)
@@ -14,7 +17,8 @@
 --   mount   the path the app answers under (default "/<folder>"; "/" for the root)
 --   host    a virtual host (e.g. "grants.example.gov.uk") the app answers on
 --   public  true if routes need no sign-in unless a route says otherwise
---   roles   the roles this app knows
+--   roles   the roles this app knows: every role a route, page, form, flow
+--           or workflow step names must be one of them, or admin
 --   limits  { memory = bytes, instructions = n, time = seconds, body = bytes }
 --   lang    the language of pages when a request asks for none ("en" or "cy")
 --   allow_hosts  the hosts http.request may reach: "api.example.gov.uk",
