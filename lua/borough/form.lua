@@ -33,6 +33,10 @@
 --     pages = { "service", { "rating", as = "radios" }, "comments", "email" },
 --   }:mount(app, "/give-feedback", { public = true })
 --
+-- A flow may be mounted under a path with parameters ("/q/:token": each
+-- value has its own pages, cookie and draft) and, with record =
+-- function(req), fill in a record that exists instead of making one.
+--
 -- The functions (docs/apps.md, "Forms", "One thing per page", has more):
 --   borough.form(spec), borough.form(Entity [, spec])  -> a form
 --   form:read(req [, existing])      -> values | nil, errors, raw
@@ -40,7 +44,10 @@
 --   form:html{ values, raw, errors, submit, action }  -> the <form> alone
 --   form:field_html(name, value, error [, heading])    -> one field's component
 --   form:mount(app, path, opts)      -> GET and POST routes
---   borough.form.form_value(field, stored), .display(field, stored), .reference()
+--   borough.form.form_value(field, stored)  -> what a form shows for a stored value
+--   borough.form.display(field, stored)     -> it as people read it, plain text (emails, SMS)
+--   borough.form.display_html(field, stored) -> the same, HTML for a page
+--   borough.form.input_id(item), .option_text(field, value), .reference()
 --   borough.flow(spec)               -> a flow; flow:mount(app, path, opts),
 --                                       flow:answers(req)
 --
