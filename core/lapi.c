@@ -27,6 +27,7 @@
 
 static const char scratch_key = 0;
 static const char mount_key = 0;     /* registry[&mount_key] = the prefix borough.app declared */
+static const char response_mt_key = 0;   /* registry[&response_mt_key] = the responses' metatable */
 static const char settled_key = 0;   /* registry[&settled_key] = true: no app path can start with the
                                         mount, so a path that does is already a URL (borough._url_settled) */
 
@@ -59,16 +60,33 @@ static int scratch_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes {status = status, headers = {}, type = type, body = <the value at
-   body>}: a response an app may change before returning it (docs/apps.md,
-   "Responses"); type and body are left out when NULL or 0. */
+/* The metatable of the responses the platform makes: res.headers is a new
+   table the first time an app reads it, so a handler may add headers to
+   any response (res.headers["Cache-Control"] = "no-store") while a
+   response nobody touches costs no table for them. */
+static int response_index(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(k, "headers") != 0)
+        return 0;
+    lua_newtable(L);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Pushes {status = status, type = type, body = <the value at body>}, with
+   the response metatable: a response an app may change before returning
+   it (docs/apps.md, "Responses"); type and body are left out when NULL or
+   0. */
 static void push_response(lua_State *L, lua_Integer status, const char *type, int body)
 {
     lua_createtable(L, 0, 4);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &response_mt_key);
+    lua_setmetatable(L, -2);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    lua_createtable(L, 0, 1);
-    lua_setfield(L, -2, "headers");
     if (type) {
         lua_pushstring(L, type);
         lua_setfield(L, -2, "type");
@@ -123,10 +141,10 @@ static int l_redirect(lua_State *L)
     luaL_argcheck(L, status == 301 || status == 302 || status == 303 || status == 307 || status == 308,
                   2, "a redirect status is 301, 302, 303, 307 or 308");
     push_response(L, status, NULL, 0);
-    lua_getfield(L, -1, "headers");
+    lua_createtable(L, 0, 1);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "Location");
-    lua_pop(L, 1);
+    lua_setfield(L, -2, "headers");
     return 1;
 }
 
@@ -407,6 +425,12 @@ int bo_lapi_open(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, response_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "borough.response");
+    lua_setfield(L, -2, "__name");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &response_mt_key);
 
     luaL_newlib(L, borough_fns);
     bo_jobs_open(L);

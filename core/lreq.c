@@ -1036,27 +1036,33 @@ int bo_lreq_respond(lua_State *co)
                                                      "a table { status =, headers =, body = } or nothing",
                                                  luaL_typename(co, 2)));
 
+    /* Raw reads: a response of the platform makes its headers table only
+       when an app asks for it (lapi.c), and this read is not asking. */
     lua_settop(co, 2);
     lua_Integer status = 200;
-    if (lua_getfield(co, 2, "status") != LUA_TNIL) {
+    lua_pushliteral(co, "status");
+    if (lua_rawget(co, 2) != LUA_TNIL) {
         int isint;
         status = lua_tointegerx(co, -1, &isint);
         if (!isint || status < 200 || status > 599)
             return bad_result(co, r, "the response status must be a whole number from 200 to 599");
     }
     int headers = 0;
-    if (lua_getfield(co, 2, "headers") != LUA_TNIL) {
+    lua_pushliteral(co, "headers");
+    if (lua_rawget(co, 2) != LUA_TNIL) {
         if (!lua_istable(co, -1))
             return bad_result(co, r, "the response headers must be a table");
         headers = lua_gettop(co);
         check_headers(co, r, headers);
     }
     /* type: the Content-Type, for responses that need no other header. */
-    int tt = lua_getfield(co, 2, "type");
+    lua_pushliteral(co, "type");
+    int tt = lua_rawget(co, 2);
     int ctype = lua_gettop(co);
     if (tt != LUA_TNIL && tt != LUA_TSTRING)
         return bad_result(co, r, "the response type must be a string such as \"text/csv\"");
-    int bt = lua_getfield(co, 2, "body");
+    lua_pushliteral(co, "body");
+    int bt = lua_rawget(co, 2);
     int body = lua_gettop(co);
     if ((bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file")) ||
         (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA))

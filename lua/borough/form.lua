@@ -720,7 +720,8 @@ function Flow:place(req)
     key = key .. "/" .. table.concat(values, "/")
     if #key > 200 then return nil end
   end
-  return { path = path, url = borough.url(path), key = key }
+  local url = borough.url(path ~= "" and path or "/"):gsub("/+$", "")   -- (a flow at the app's root: "")
+  return { path = path ~= "" and path or "/", url = url, key = key }
 end
 
 -- The draft of this visitor at this place: its id (or nil) and its answers.

@@ -1211,13 +1211,14 @@ function view.render(name, ctx)
 end
 
 --- borough.view(name, ctx [, status]): an HTML response rendered from
--- views/<name>.html, { status =, headers = {}, body = }: a handler may set
--- its status and headers (cookies: borough.cookie) before returning it.
+-- views/<name>.html, made as borough.status makes one: { status =,
+-- headers =, body = }, whose status and headers (cookies: borough.cookie)
+-- a handler may set before returning it.
 function borough.view(name, ctx, status)
   if type(name) == "string" and not templates[name] then
     error(("borough.view: no view named '%s' (looked for views/%s.html)"):format(name, name), 2)
   end
-  return { status = status or 200, headers = {}, type = "text/html; charset=utf-8", body = view.render(name, ctx) }
+  return borough.status(status or 200, view.render(name, ctx))
 end
 
 --- borough.urlencode(text) percent-encodes text for a URL (all but
