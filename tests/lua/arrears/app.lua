@@ -55,6 +55,10 @@ local Everything = borough.form {
 Everything:mount(app, "/everything", { public = true, title = "Everything",
   done = function(req, values) return borough.json(values) end })
 
+-- A form of an entity that asks its fields in another order than the
+-- entity declares them: errors are listed as the page has them.
+borough.form(Accounts, { "name", "account_ref" }):mount(app, "/t/order", { public = true, redirect = "/t/order" })
+
 app:get("/t/download", { role = "officer" }, function(req)
   local q = req.query
   local function list(s) if not s then return nil end local l = {} for w in s:gmatch("[^,]+") do l[#l + 1] = w end return l end

@@ -113,6 +113,9 @@ t.test("every link of the error summary goes to an input of the page, in the ord
   _, hrefs = ids_and_summary(r.body)
   t.eq(hrefs[1], "pick-one")
   t.eq(hrefs[#hrefs], "money-owed")
+  -- a form asking an entity's fields in its own order lists them in that order
+  _, hrefs = ids_and_summary(t.submit(t.get("/t/order"), {}).body)
+  t.eq(hrefs, { "name", "account-ref" })
 end)
 
 t.test("display gives plain text for messages, display_html escaped HTML for pages", function()
