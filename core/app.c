@@ -239,7 +239,7 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
         lua_getfield(L, r, "pattern");
         lua_getfield(L, r, "where");
         const char *method = lua_tostring(L, -3), *pattern = lua_tostring(L, -2);
-        const char *at = lua_tostring(L, -1) ? lua_tostring(L, -1) : where;
+        const char *at = lua_tostring(L, -1) && *lua_tostring(L, -1) ? lua_tostring(L, -1) : where;
         int m = method ? method_of(method) : -1;
         if (m < 0 || !pattern)
             luaL_error(L, "%s: malformed route entry %d", where, (int)i);
@@ -249,6 +249,7 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
         lua_pop(L, 3);
 
         bo_gen_route *ro = &g->route_opts[g->nroutes++];
+        ro->where = bo_strdup(at);
         ro->public_ = c->info->public_;
         ro->csrf = true;
         ro->max_body = c->info->max_body;
@@ -426,8 +427,10 @@ void bo_gen_free(bo_gen *g)
     bo_db_close(g->db);
     bo_routes_free(&g->routes);
     bo_jobs_gen_free(g);
-    for (unsigned i = 0; i < g->nroutes; i++)
+    for (unsigned i = 0; i < g->nroutes; i++) {
         free(g->route_opts[i].role);
+        free(g->route_opts[i].where);
+    }
     free(g->route_opts);
     free(g->pool);
     free(g->pool_refs);

@@ -50,6 +50,9 @@ typedef struct bo_app_info {
 typedef struct bo_paths {
     const char *data_dir;  /* data/: app databases under data/<app>/ */
     const char *lib_dir;   /* lua/: the platform library */
+    const char *public_url;  /* the site's address from outside, without a trailing
+                                slash, for absolute links (borough.url); NULL when no
+                                server runs (check, import) */
 } bo_paths;
 
 typedef struct bo_gen_route {
@@ -58,6 +61,7 @@ typedef struct bo_gen_route {
     bool csrf;
     char *role;
     size_t max_body;
+    char *where;           /* "apps/x/app.lua:12:", the app's line that declared it */
 } bo_gen_route;
 
 typedef struct bo_gen {

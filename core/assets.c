@@ -5,6 +5,7 @@
 #include "assets.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -109,9 +110,49 @@ static bool valid_url(const char *v)
            (v[0] == '/' || strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0);
 }
 
+bool bo_public_url_valid(const char *v)
+{
+    const char *p = strncmp(v, "https://", 8) == 0 ? v + 8 : strncmp(v, "http://", 7) == 0 ? v + 7 : NULL;
+    if (!p)
+        return false;
+    size_t host = 0;
+    if (*p == '[') {                       /* an IPv6 address */
+        while (p[host + 1] && strchr("0123456789abcdefABCDEF:.", p[host + 1]))
+            host++;
+        if (host == 0 || p[host + 1] != ']')
+            return false;
+        host += 2;
+    } else {
+        while (p[host] && (isalnum((unsigned char)p[host]) || p[host] == '-' || p[host] == '.')) {
+            if (p[host] == '.' && (host == 0 || p[host - 1] == '.'))
+                return false;
+            host++;
+        }
+        if (host == 0 || p[0] == '-')
+            return false;
+    }
+    p += host;
+    if (*p == ':') {                       /* a port: 1 to 65535 */
+        unsigned long port = 0;
+        size_t n = 0;
+        while (isdigit((unsigned char)p[1 + n]) && n < 6)
+            port = port * 10 + (unsigned long)(p[1 + n++] - '0');
+        if (n == 0 || port == 0 || port > 65535)
+            return false;
+        p += 1 + n;
+    }
+    if (*p && *p != '/')
+        return false;
+    for (; *p; p++)                        /* a path, without a query or fragment */
+        if (!(isalnum((unsigned char)*p) || strchr("/-._~%!$&'()*+,;=:@", *p)))
+            return false;
+    return true;
+}
+
 void bo_site_free(bo_site *s)
 {
     free(s->name);
+    free(s->public_url);
     free(s->url);
     free(s->logo);
     free(s->colour);
@@ -196,13 +237,18 @@ int bo_site_parse(bo_site *s, const char *text, size_t len)
         } else if (strcmp(k, "link_colour") == 0 || strcmp(k, "link_color") == 0) {
             field = &s->link_colour;
             ok = valid_colour(v);
+        } else if (strcmp(k, "public_url") == 0) {
+            field = &s->public_url;
+            ok = bo_public_url_valid(v);
+            s->bad_public_url = !ok;
         } else {
-            s->error = bo_sprintf("site.conf:%d: unknown setting '%s' (name, url, logo, colour, link_colour)",
-                                  line, k);
+            s->error = bo_sprintf("site.conf:%d: unknown setting '%s' (name, url, logo, colour, link_colour, "
+                                  "public_url)", line, k);
             return BO_EPARSE;
         }
         if (!ok) {
-            s->error = bo_sprintf("site.conf:%d: '%s' is not a valid %s", line, v, k);
+            s->error = bo_sprintf("site.conf:%d: '%s' is not a valid %s%s", line, v, k,
+                                  s->bad_public_url ? " (like https://grants.example.gov.uk)" : "");
             return BO_EPARSE;
         }
         free(*field);
@@ -224,11 +270,14 @@ const bo_site *bo_site_get(const char *data_dir)
             bo_log(BO_LOG_WARN, NULL, "%s: %s; using the defaults", path, strerror(errno));
         if (bo_site_parse(s, text ? text : "", text ? len : 0) < 0) {
             char *why = s->error;
+            bool bad_url = s->bad_public_url;
             s->error = NULL;
-            bo_log(BO_LOG_ERROR, NULL, "%s/%s; using the defaults", data_dir, why);
+            if (!bad_url)              /* (a bad public_url stops the server instead: server.c) */
+                bo_log(BO_LOG_ERROR, NULL, "%s/%s; using the defaults", data_dir, why);
             bo_site_free(s);
             bo_site_parse(s, "", 0);
             s->error = why;
+            s->bad_public_url = bad_url;
         }
         free(text);
         char *dir = bo_sprintf("%s/site", data_dir);

@@ -10,7 +10,9 @@
  * The deployment's look comes from <data>/site.conf, lines of "key = value":
  * name (the council's name in every header), url (where the name links),
  * logo (a file in <data>/site/, shown before the name), colour (the header
- * and brand colour, #rgb or #rrggbb) and link_colour. /assets/site.css is
+ * and brand colour, #rgb or #rrggbb), link_colour, and public_url (the
+ * address the site is reached by from outside, for links in emails and
+ * text messages; `serve --public-url` overrides it). /assets/site.css is
  * made from the colours, and /assets/site/<file> serves <data>/site/.
  *
  * Both are read once per process, on first use, and are immutable after:
@@ -36,6 +38,9 @@ typedef struct bo_site {
     char *site_dir;       /* resolved <data>/site, or NULL */
     char *css;            /* the text of /assets/site.css */
     char etag[24];        /* of css */
+    char *public_url;     /* where the site is reached from outside, for links in
+                             messages ("https://grants.example.gov.uk"), or NULL */
+    bool bad_public_url;  /* the error is a malformed public_url */
     char *error;          /* why site.conf was not used, or NULL */
 } bo_site;
 
@@ -52,5 +57,9 @@ const bo_site *bo_site_get(const char *data_dir);
    Returns 0, or BO_EPARSE with "site.conf:LINE: why" in s->error. */
 int bo_site_parse(bo_site *s, const char *text, size_t len);
 void bo_site_free(bo_site *s);
+
+/* True if url is an http:// or https:// address with a host, an optional
+   port and an optional path, and no query, fragment or user part. */
+bool bo_public_url_valid(const char *url);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * cmd_serve.c - `borough serve [APPS_DIR] [options]`: runs the server.
  */
+#include "assets.h"
 #include "cli.h"
 #include "log.h"
 #include "server.h"
@@ -66,6 +67,11 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
         } else if (strcmp(a, "--handshake-timeout") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.handshake_timeout_ms) < 0 || cfg.handshake_timeout_ms == 0)
                 return bo_cli_usage(cli, "--handshake-timeout wants seconds, not %s", v);
+        } else if (strcmp(a, "--public-url") == 0) {
+            if (!bo_public_url_valid(v))
+                return bo_cli_usage(cli, "--public-url wants the site's address, like https://grants.example.gov.uk, "
+                                         "not %s", v);
+            cfg.public_url = v;
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
         } else if (strcmp(a, "--workers") == 0) {

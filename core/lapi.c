@@ -28,6 +28,9 @@
 
 static const char scratch_key = 0;
 static const char mount_key = 0;     /* registry[&mount_key] = the prefix borough.app declared */
+static const char response_mt_key = 0;   /* registry[&response_mt_key] = the responses' metatable */
+static const char settled_key = 0;   /* registry[&settled_key] = true: no app path can start with the
+                                        mount, so a path that does is already a URL (borough._url_settled) */
 
 struct bo_request *bo_lapi_current(lua_State *L)
 {
@@ -58,11 +61,31 @@ static int scratch_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes {status = status, type = type, body = <the value at body>}; type
-   and body are left out when NULL or 0. */
+/* The metatable of the responses the platform makes: res.headers is a new
+   table the first time an app reads it, so a handler may add headers to
+   any response (res.headers["Cache-Control"] = "no-store") while a
+   response nobody touches costs no table for them. */
+static int response_index(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(k, "headers") != 0)
+        return 0;
+    lua_newtable(L);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Pushes {status = status, type = type, body = <the value at body>}, with
+   the response metatable: a response an app may change before returning
+   it (docs/apps.md, "Responses"); type and body are left out when NULL or
+   0. */
 static void push_response(lua_State *L, lua_Integer status, const char *type, int body)
 {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &response_mt_key);
+    lua_setmetatable(L, -2);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
     if (type) {
@@ -233,25 +256,66 @@ static int l_url_allowed(lua_State *L)
     return 1;
 }
 
-/* borough.url(path): path inside the app, as a URL path from the site root.
-   In a request the prefix is the one the request came in by; at load time it
-   is the one borough.app{...} declared (the server reads the manifest only
-   once app.lua has returned), else the app's configured mount. */
+/* borough.url(path [, { absolute = true }]): path inside the app, as a URL
+   path from the site root. In a request the prefix is the one the request
+   came in by; at load time it is the one borough.app{...} declared (the
+   server reads the manifest only once app.lua has returned), else the app's
+   configured mount. Once the app has loaded, if none of its routes can
+   start with its mount, a path that already does is returned as it is:
+   borough.url never doubles the mount. With absolute = true the
+   URL is whole, for links sent out in emails and text messages: the site's
+   public URL (never the request's Host header) or, for an app on a host of
+   its own, that host; it is known while a request or a job runs. */
 static int l_url(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    size_t plen;
+    const char *path = luaL_checklstring(L, 1, &plen);
     luaL_argcheck(L, path[0] == '/', 1, "an app path starts with '/'");
+    bool absolute = false;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "absolute") != 0)
+                return luaL_error(L, "borough.url: unknown option '%s' (the option is absolute)",
+                                  luaL_tolstring(L, -2, NULL));
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, 2, "absolute");
+        absolute = lua_toboolean(L, -1);
+    }
+    lua_settop(L, 1);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
     bo_request *r = bo_lapi_current(L);
     if (r) {
         lua_pushlstring(L, bo_http_str(r->http, r->http->path), r->rest);
     } else if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mount_key) != LUA_TSTRING) {
         lua_pop(L, 1);
-        bo_sandbox *sb = bo_sandbox_of(L);
-        bo_gen *g = sb ? sb->owner : NULL;
         lua_pushstring(L, g && g->info->mount ? g->info->mount : "");
     }
-    lua_pushvalue(L, 1);
-    lua_concat(L, 2);
+    size_t mlen;
+    const char *mount = lua_tolstring(L, 2, &mlen);
+    /* (strchr finds the terminator too: the path may be the mount itself.) */
+    bool settled = lua_rawgetp(L, LUA_REGISTRYINDEX, &settled_key) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (settled && mlen > 0 && plen >= mlen && memcmp(path, mount, mlen) == 0 && strchr("/?#", path[mlen]))
+        lua_settop(L, 1);                 /* already from the site root */
+    else
+        lua_rotate(L, 1, 1);              /* the prefix, then the path */
+    if (absolute) {
+        const char *base = g ? g->paths->public_url : NULL;
+        if (!base || !bo_lapi_task(L))
+            return luaL_error(L, "borough.url: an absolute URL is made while a request or a job runs "
+                                 "(the site's public URL is the server's: --public-url)");
+        if (g->info->host) {              /* an app on a host of its own */
+            lua_pushfstring(L, "%s://%s", strncmp(base, "https:", 6) == 0 ? "https" : "http", g->info->host);
+        } else {
+            lua_pushstring(L, base);
+        }
+        lua_insert(L, 1);
+    }
+    lua_concat(L, lua_gettop(L));
     return 1;
 }
 
@@ -262,6 +326,16 @@ static int l_declare_mount(lua_State *L)
     luaL_checkstring(L, 1);
     lua_settop(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &mount_key);
+    return 0;
+}
+
+/* borough._url_settled(): called once the app has loaded and none of its
+   routes can start with its mount: borough.url then returns a path that
+   already starts with the mount as it is. */
+static int l_url_settled(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &settled_key);
     return 0;
 }
 
@@ -307,6 +381,27 @@ static int l_where(lua_State *L)
     return 1;
 }
 
+/* borough._app_where(): "file:line:" of the innermost caller that is the
+   app's own code (a file under its folder), or "" if none is: a mistake a
+   building block finds names the app's line, however deep in the platform
+   it is found. */
+static int l_app_where(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    size_t dlen = sb && sb->app_dir ? strlen(sb->app_dir) : 0;
+    lua_Debug ar;
+    for (int level = 1; dlen && lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0)
+            continue;
+        if (ar.source[0] == '@' && strncmp(ar.source + 1, sb->app_dir, dlen) == 0 && ar.source[dlen + 1] == '/') {
+            lua_pushfstring(L, "%s:%d:", ar.short_src, ar.currentline);
+            return 1;
+        }
+    }
+    lua_pushliteral(L, "");
+    return 1;
+}
+
 /* borough._check_route(pattern): true, or nil and why the pattern is bad. */
 static int l_check_route(lua_State *L)
 {
@@ -334,9 +429,11 @@ static const luaL_Reg borough_fns[] = {
     { "url", l_url },
     { "sleep", l_sleep },
     { "_where", l_where },
+    { "_app_where", l_app_where },
     { "_check_route", l_check_route },
     { "_url_allowed", l_url_allowed },
     { "_declare_mount", l_declare_mount },
+    { "_url_settled", l_url_settled },
     { NULL, NULL },
 };
 
@@ -378,6 +475,12 @@ int bo_lapi_open(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &scratch_key);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, response_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "borough.response");
+    lua_setfield(L, -2, "__name");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &response_mt_key);
 
     luaL_newlib(L, borough_fns);
     bo_jobs_open(L);

@@ -265,9 +265,11 @@ static int l_exec(lua_State *L)
     return 2;
 }
 
-/* db.tx(fn, ...) -> fn's results; commits if fn returns, rolls back and
-   re-raises if it fails. Nested calls use savepoints. fn cannot wait
-   (sleep, outbound I/O): a transaction never spans a yield. */
+/* db.tx(fn, ...) -> fn's results. Commits if fn returns values; rolls back
+   if fn returns nil (or false) and an error, the expected failure of Lua's
+   convention, and returns them; rolls back and re-raises if fn raises.
+   Nested calls use savepoints: an inner failure undoes only the inner part.
+   fn cannot wait (sleep, outbound I/O): a transaction never spans a yield. */
 static int l_tx(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -282,11 +284,16 @@ static int l_tx(lua_State *L)
         bo_db_rollback(db);
         return lua_error(L);
     }
+    int nres = lua_gettop(L) - 1;
+    if (nres >= 2 && !lua_toboolean(L, 2) && !lua_isnil(L, 3)) {
+        bo_db_rollback(db);         /* nil, err: the work failed as expected */
+        return nres;
+    }
     if (bo_db_commit(db, err, sizeof err) < 0) {
         bo_db_rollback(db);
         return luaL_error(L, "db.tx: %s", err);
     }
-    return lua_gettop(L) - 1;
+    return nres;
 }
 
 static const luaL_Reg db_fns[] = {

@@ -998,25 +998,36 @@ static void add_header(lua_State *L, bo_conn *c, int name_idx, int value_idx)
                    name);
 }
 
+/* Raises the error about what a handler returned, naming its route and
+   the app's line that declared the route: the mistake is the app's, and
+   the traceback would only show the platform. */
+static int bad_result(lua_State *L, const bo_request *r, const char *why)
+{
+    const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
+    return luaL_error(L, "%s%s%s %s: %s", ro->where ? ro->where : "", ro->where && *ro->where ? " " : "",
+                      r->http->method_name, r->match.route->pattern, why);
+}
+
 /* Checks the headers table before anything is written. */
-static void check_headers(lua_State *L, int t)
+static void check_headers(lua_State *L, const bo_request *r, int t)
 {
     lua_pushnil(L);
     while (lua_next(L, t)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            luaL_error(L, "response header names must be strings");
+            bad_result(L, r, "response header names must be strings");
         int vt = lua_type(L, -1);
         if (vt == LUA_TTABLE) {
             lua_Integer n = luaL_len(L, -1);
             for (lua_Integer i = 1; i <= n; i++) {
                 int et = lua_rawgeti(L, -1, i);
                 if (et != LUA_TSTRING && et != LUA_TNUMBER)
-                    luaL_error(L, "response header %s: values must be strings", lua_tostring(L, -4));
+                    bad_result(L, r, lua_pushfstring(L, "response header %s: values must be strings",
+                                                     lua_tostring(L, -4)));
                 lua_pop(L, 1);
             }
         } else if (vt != LUA_TSTRING && vt != LUA_TNUMBER) {
-            luaL_error(L, "response header %s must be a string, not a %s", lua_tostring(L, -2),
-                       luaL_typename(L, -1));
+            bad_result(L, r, lua_pushfstring(L, "response header %s must be a string, not a %s",
+                                             lua_tostring(L, -2), luaL_typename(L, -1)));
         }
         lua_pop(L, 1);
     }
@@ -1045,35 +1056,43 @@ int bo_lreq_respond(lua_State *co)
         return 0;
     }
     if (type != LUA_TTABLE)
-        return luaL_error(co, "the handler returned a %s; return a string, a response table "
-                              "(borough.json, borough.redirect, ...) or nothing", luaL_typename(co, 2));
+        return bad_result(co, r, lua_pushfstring(co, "the handler returned a %s; return a string, a response "
+                                                     "(borough.view, borough.json, borough.redirect, ...), "
+                                                     "a table { status =, headers =, body = } or nothing",
+                                                 luaL_typename(co, 2)));
 
+    /* Raw reads: a response of the platform makes its headers table only
+       when an app asks for it (lapi.c), and this read is not asking. */
     lua_settop(co, 2);
     lua_Integer status = 200;
-    if (lua_getfield(co, 2, "status") != LUA_TNIL) {
+    lua_pushliteral(co, "status");
+    if (lua_rawget(co, 2) != LUA_TNIL) {
         int isint;
         status = lua_tointegerx(co, -1, &isint);
         if (!isint || status < 200 || status > 599)
-            return luaL_error(co, "response status must be a whole number from 200 to 599");
+            return bad_result(co, r, "the response status must be a whole number from 200 to 599");
     }
     int headers = 0;
-    if (lua_getfield(co, 2, "headers") != LUA_TNIL) {
+    lua_pushliteral(co, "headers");
+    if (lua_rawget(co, 2) != LUA_TNIL) {
         if (!lua_istable(co, -1))
-            return luaL_error(co, "response headers must be a table");
+            return bad_result(co, r, "the response headers must be a table");
         headers = lua_gettop(co);
-        check_headers(co, headers);
+        check_headers(co, r, headers);
     }
     /* type: the Content-Type, for responses that need no other header. */
-    int tt = lua_getfield(co, 2, "type");
+    lua_pushliteral(co, "type");
+    int tt = lua_rawget(co, 2);
     int ctype = lua_gettop(co);
     if (tt != LUA_TNIL && tt != LUA_TSTRING)
-        return luaL_error(co, "response type must be a string such as \"text/csv\"");
-    int bt = lua_getfield(co, 2, "body");
+        return bad_result(co, r, "the response type must be a string such as \"text/csv\"");
+    lua_pushliteral(co, "body");
+    int bt = lua_rawget(co, 2);
     int body = lua_gettop(co);
-    if (bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file"))
-        return luaL_error(co, "response body must be a string or a function, not a userdata");
-    if (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA)
-        return luaL_error(co, "response body must be a string or a function, not a %s", lua_typename(co, bt));
+    if ((bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file")) ||
+        (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA))
+        return bad_result(co, r, lua_pushfstring(co, "the response body must be a string or a function, not a %s",
+                                                 luaL_typename(co, body)));
 
     bo_conn_response_begin(c, (int)status);
     platform_headers(co, r);
@@ -1118,8 +1137,8 @@ static int stream_write(lua_State *L)
     bo_sandbox *sb = bo_sandbox_of(L);
     bo_request *r = sb->current;
     if (lua_type(L, 1) != LUA_TSTRING)
-        return luaL_error(L, "a streamed body must return strings (or nil at the end), not a %s",
-                          luaL_typename(L, 1));
+        return bad_result(L, r, lua_pushfstring(L, "a streamed body must return strings (or nil at the end), "
+                                                   "not a %s", luaL_typename(L, 1)));
     if (!bo_conn_alive(r->conn))
         return luaL_error(L, "the client went away");
     size_t len;

@@ -35,7 +35,7 @@ static const struct command {
       "                     [--log-format text|json] [--no-access-log] [--max-conns N]\n"
       "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]\n"
       "                     [--session-idle S] [--session-max S]\n"
-      "                     [--watch] [--metrics-from CIDR]...\n"
+      "                     [--watch] [--metrics-from CIDR]... [--public-url URL]\n"
       "                     [--tls-cert FILE --tls-key FILE [--redirect-http HOST:PORT] [--handshake-timeout S]]" },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
     { "check", bo_cmd_check, "borough check [PATH]" },

@@ -7,6 +7,7 @@
  * the client once every worker has taken it (check_waits).
  */
 #include "server.h"
+#include "assets.h"
 #include "lreq.h"
 #include "httpc.h"
 #include "log.h"
@@ -919,6 +920,41 @@ static int load_keys(const char *data_dir)
     return 0;
 }
 
+/* The site's address from outside, for absolute links (borough.url with
+   absolute = true): --public-url, else site.conf's public_url, else the
+   listen address. A malformed public_url in site.conf stops the start
+   with one line. */
+static int set_public_url(bo_server *s, int port)
+{
+    const bo_config *cfg = &s->cfg;
+    char *url;
+    if (cfg->public_url) {
+        url = bo_strdup(cfg->public_url);
+    } else {
+        const bo_site *site = bo_site_get(cfg->data_dir);
+        if (site->bad_public_url) {
+            bo_log(BO_LOG_ERROR, NULL, "%s/%s", cfg->data_dir, site->error);
+            return -1;
+        }
+        if (site->public_url) {
+            url = bo_strdup(site->public_url);
+        } else {
+            const char *host = cfg->host;
+            bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || !*host;
+            bool v6 = !any && strchr(host, ':') != NULL;
+            url = bo_sprintf("%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
+                             any ? "localhost" : host, v6 ? "]" : "", port);
+        }
+    }
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    free(s->public_url);
+    s->public_url = url;
+    s->paths.public_url = url;
+    return 0;
+}
+
 int bo_server_run(const bo_config *cfg)
 {
     bo_server *s = bo_calloc(1, sizeof *s);
@@ -945,7 +981,8 @@ int bo_server_run(const bo_config *cfg)
         bo_log(BO_LOG_ERROR, NULL, "%s", err);
         goto out;
     }
-    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0 || load_keys(cfg->data_dir) < 0)
+    if (make_dir(cfg->data_dir) < 0 || open_platform_db(cfg->data_dir) < 0 || load_keys(cfg->data_dir) < 0 ||
+        set_public_url(s, cfg->port) < 0)
         goto out;
     s->catalog = first_catalog(cfg, &s->paths, report_to_log, err, sizeof err);
     if (!s->catalog) {
@@ -954,6 +991,8 @@ int bo_server_run(const bo_config *cfg)
     }
     if (open_sockets(cfg->host, cfg->port, s->nworkers, fds, &s->port) < 0)
         goto out;
+    if (cfg->port == 0)
+        set_public_url(s, s->port);       /* the port now known */
     if (cfg->redirect_host &&
         open_sockets(cfg->redirect_host, cfg->redirect_port, s->nworkers, fds + s->nworkers, &s->redirect_port) < 0) {
         for (int i = 0; i < s->nworkers; i++)
@@ -1019,6 +1058,7 @@ int bo_server_run(const bo_config *cfg)
 out:
     bo_catalog_unref(s->catalog);
     bo_https_cert_unref(s->cert);
+    free(s->public_url);
     free(s->workers);
     free(fds);
     pthread_mutex_destroy(&s->lock);

@@ -55,6 +55,8 @@ typedef struct bo_config {
     const char *tls_key;
     const char *redirect_host;  /* a plain-HTTP listener redirecting to HTTPS, or NULL */
     int redirect_port;
+    const char *public_url;     /* --public-url: the site's address from outside, or NULL
+                                   (then site.conf's public_url, else the listen address) */
     bool access_log;
     bool watch;                 /* reload when files under apps_dir change */
     bool control;               /* open the control socket (on by default) */
@@ -97,6 +99,7 @@ typedef struct bo_server {
     atomic_bool stopping;
     int port;                   /* the port actually bound */
     int redirect_port;          /* the redirect listener's, or 0 */
+    char *public_url;           /* paths.public_url: owned */
     bo_https_cert *cert;        /* HTTPS: the certificate new connections get (guarded by lock) */
     char run_id[8];             /* random, starts every request id */
     uv_loop_t loop;             /* the main thread's */

@@ -8,7 +8,6 @@ local app = borough.app {
   roles = { "call_handler", "visiting_officer", "manager" },
 }
 local m = require "models"
-local download = require "borough.download"
 local Residents, Flow = m.Residents, m.ReferralFlow
 
 local STAFF = { "call_handler", "visiting_officer", "manager" }
@@ -148,7 +147,7 @@ end)
 
 app:job("remind_partner", function(args) m.remind_partner(args.referral) end)
 
-Flow:routes(app, { role = STAFF, done = function(ref) return borough.url("/residents/" .. ref.resident) end })
+Flow:mount(app, "/referrals", { role = STAFF, redirect = function(ref) return "/residents/" .. ref.resident end })
 
 app:get("/search", { role = STAFF }, function(req)
   local q = req.query.q
@@ -160,7 +159,7 @@ end)
 app:get("/export.csv", { role = MANAGERS }, function(req)
   local header = { "NHS number", "First name", "Last name", "Date of birth", "Postcode", "Status", "Calls",
                    "Last call", "Needs", "Referrals" }
-  return download.csv("shielding-return.csv", header, function(after)
+  return borough.download.csv("shielding-return.csv", header, function(after)
     local page = Residents:where({}, { after = after, per_page = 500 })
     local rows = {}
     for i, r in ipairs(page) do

@@ -1,7 +1,6 @@
 -- The records of the shielding service: residents on the government list,
 -- the calls made to them, the needs found, the referrals to partner
 -- organisations (a workflow) and the visits to those never reached.
-local workflow = require "borough.workflow"
 local M = {}
 
 -- After this many calls without an answer (no answer, wrong number) a
@@ -104,8 +103,8 @@ function M.remind_partner(id)
   if ref and ref.state == "sent" then send_referral(ref, true) end
 end
 
-M.ReferralFlow = workflow.define {
-  entity = M.Referrals, path = "/referrals",
+M.ReferralFlow = borough.workflow {
+  entity = M.Referrals,
   states = {
     { "new", "To send", colour = "blue", due = "1 days" },
     { "sent", "Sent", colour = "yellow", due = "2 days" },
@@ -114,13 +113,13 @@ M.ReferralFlow = workflow.define {
     { "declined", "Declined by partner", colour = "red" },
   },
   steps = {
-    { "send", "Send the referral", from = "new", to = "sent", roles = { "call_handler", "manager" },
+    { "send", "Send the referral", from = "new", to = "sent", role = { "call_handler", "manager" },
       fields = { "partner" }, after = function(ref) send_referral(ref) end },
-    { "accept", "Partner accepted", from = "sent", to = "accepted", roles = { "call_handler", "manager" } },
+    { "accept", "Partner accepted", from = "sent", to = "accepted", role = { "call_handler", "manager" } },
     { "deliver", "Record delivery", from = { "sent", "accepted" }, to = "done",
-      roles = { "call_handler", "manager" }, note = true },
+      role = { "call_handler", "manager" }, note = true },
     { "decline", "Partner declined", from = { "sent", "accepted" }, to = "declined",
-      roles = "manager", fields = { "outcome" } },
+      role = "manager", fields = { "outcome" } },
   },
 }
 
@@ -128,25 +127,14 @@ local function name_of(user)
   return user and (user.name or user.email) or nil
 end
 
--- The needs found on a call or a visit, each with its referral (to send).
+-- The needs found on a call or a visit, each with its referral (to send);
+-- nil, or the errors of the first need that could not be recorded.
 local function record_needs(resident, form, user)
   for _, kind in ipairs(form.needs or {}) do
     local need, errors = M.Needs:create { resident = resident.id, kind = kind, note = form.other_need }
     if not need then return errors end
     M.ReferralFlow:start({ resident = resident.id, need = need.id, partner = partner_for[need.kind] }, { user = user })
   end
-end
-
-local function fail(errors)
-  error({ errors = errors }, 0)
-end
-
--- Runs fn in a transaction; returns true, or nil and the errors it raised.
-local function checked(fn)
-  local ok, err = pcall(db.tx, fn)
-  if ok then return true end
-  if type(err) == "table" and err.errors then return nil, err.errors end
-  error(err, 0)
 end
 
 --- The residents to call, next first: not yet reached, fewest calls, those
@@ -172,32 +160,34 @@ function M.assign(resident, user)
 end
 
 --- Records a call (form: outcome, note, needs = { kinds }, other_need);
--- true, or nil and errors.
+-- true, or nil and errors (and then nothing is kept: db.tx rolls back).
 function M.record_call(resident, form, user)
-  return checked(function()
+  return db.tx(function()
     local call, errors = M.Calls:create { resident = resident.id, outcome = form.outcome, note = form.note,
                                           handler = name_of(user) }
-    if not call then fail(errors) end
+    if not call then return nil, errors end
     local failed = (resident.failed_calls or 0) + ((call.outcome == "No answer" or call.outcome == "Wrong number") and 1 or 0)
     local status = ({ Reached = "reached", Declined = "declined" })[call.outcome]
                    or (failed >= M.FAILED_CALLS_BEFORE_VISIT and "to_visit" or "to_call")
     M.Residents:update(resident.id, { status = status, attempts = (resident.attempts or 0) + 1,
       failed_calls = failed, last_call_at = call.created_at, assigned_to = db.NULL, assigned_name = db.NULL })
     errors = call.outcome == "Reached" and record_needs(resident, form, user)
-    if errors then fail(errors) end
+    if errors then return nil, errors end
+    return true
   end)
 end
 
 --- Records a visit (form: outcome, note, needs, other_need); true, or nil
 -- and errors. A visit with no reply leaves the resident on the list.
 function M.record_visit(resident, form, user)
-  return checked(function()
+  return db.tx(function()
     local visit, errors = M.Visits:create { resident = resident.id, outcome = form.outcome, note = form.note,
                                             officer = name_of(user) }
-    if not visit then fail(errors) end
+    if not visit then return nil, errors end
     if visit.outcome ~= "No reply, card left" then M.Residents:update(resident.id, { status = "visited" }) end
     errors = visit.outcome == "Spoke to resident" and record_needs(resident, form, user)
-    if errors then fail(errors) end
+    if errors then return nil, errors end
+    return true
   end)
 end
 

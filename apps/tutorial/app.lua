@@ -30,12 +30,12 @@ borough.flow {
 
 -- Pages for staff: the list of feedback (sortable, searchable), each
 -- response, and a form to add notes.
-borough.pages(app, "/responses", Feedback, {
-  role = "staff",
+borough.pages(Feedback, {
   title = "Feedback received",
   columns = { "reference", "service", "rating", "created_at" },
+  filters = { "service", "rating" },
   fields = { "notes" },
   create = false,
-})
+}):mount(app, "/responses", { role = "staff" })
 
 return app

@@ -1,9 +1,8 @@
 --- borough.download: CSV files for people to download, written as they are
 -- sent, a page of rows at a time, so a long list is never held in memory.
 --
---   local download = require "borough.download"
 --   app:get("/return.csv", function(req)
---     return download.csv("return.csv", { "NHS number", "Name" }, function(after)
+--     return borough.download.csv("return.csv", { "NHS number", "Name" }, function(after)
 --       local page = Residents:where({}, { after = after, per_page = 500 })
 --       local rows = {}
 --       for i, r in ipairs(page) do rows[i] = { r.nhs_number, r.first_name } end

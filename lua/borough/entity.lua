@@ -45,6 +45,7 @@
 -- message (errors.email), so a form can show each message by its field.
 
 local fields = require "borough.fields"
+local options = require "borough.options"
 
 -- The platform's private functions (see core/lentity.h): taken once, here,
 -- before any app code runs, and kept in this file's locals.
@@ -85,7 +86,7 @@ local system_columns = { id = true, created_at = true, updated_at = true }
 local field_options = {
   label = "string", required = "boolean", unique = "boolean", index = "boolean",
   min_length = "number", max_length = "number", pattern = "string", options = "table",
-  to = "string", messages = "table", encrypted = "boolean", lookup = "boolean",
+  to = "string", messages = "table", encrypted = "boolean", lookup = "boolean", secret = "boolean",
 }
 
 -- Makes the field object of one { name, type, options... } declaration.
@@ -159,14 +160,23 @@ local function declare_field(where, entity, spec)
     if type(f.options) ~= "table" or #f.options == 0 then
       error(("%s %s.%s: a choice needs options = { \"...\", ... }"):format(where, entity, name), 0)
     end
+    -- An option is a string, or { value, label } for what people read.
+    local values = {}
     f.option_set = {}
-    for _, o in ipairs(f.options) do
-      if type(o) ~= "string" then
-        error(("%s %s.%s: options must be strings"):format(where, entity, name), 0)
+    for i, o in ipairs(f.options) do
+      if type(o) == "table" and type(o[1]) == "string" and type(o[2]) == "string" and o[3] == nil then
+        f.option_labels = f.option_labels or {}
+        f.option_labels[o[1]] = o[2]
+        o = o[1]
       end
+      if type(o) ~= "string" then
+        error(("%s %s.%s: options must be strings, or { value, label } pairs"):format(where, entity, name), 0)
+      end
+      values[i] = o
       f.option_set[o] = o
       f.option_set[o:lower()] = f.option_set[o:lower()] or o
     end
+    f.options = values
   elseif f.options then
     error(("%s %s.%s: options are for choice fields"):format(where, entity, name), 0)
   end
@@ -1261,12 +1271,12 @@ local function csv_value(f, v)
   return v
 end
 
--- The CSV lines of records (as borough import reads them back).
-local function csv_rows(e, records)
+-- The CSV lines of records (as borough import reads them back), in columns.
+local function csv_rows(e, records, columns)
   local rows = {}
   for i, r in ipairs(records) do
     local values = {}
-    for j, c in ipairs(e.columns) do values[j] = csv_value(e.field[c], r[c]) end
+    for j, c in ipairs(columns) do values[j] = csv_value(e.field[c], r[c]) end
     rows[i] = values
   end
   return rows
@@ -1274,36 +1284,63 @@ end
 
 -- The pages of a CSV of the records matching conds that the user may read:
 -- a function for borough.download.csv.
-local function csv_pages(e, conds)
+local function csv_pages(e, conds, columns)
   return function(after)
     local records = e:where(conds or {}, { after = after, per_page = 500 })
-    return csv_rows(e, records), records[#records] and records[#records].id
+    return csv_rows(e, records, columns), records[#records] and records[#records].id
   end
+end
+
+local csv_options = { columns = "table", exclude = "table", filename = "string" }
+
+-- The columns of a CSV of e: opts.columns (fields, id, created_at,
+-- updated_at) when given, else every column but the fields declared
+-- secret = true (a token must not leave by accident); less opts.exclude.
+local function csv_columns(e, what, opts)
+  opts = options.check(what, opts, csv_options)
+  local function known(c)
+    if not (e.field[c] or system_columns[c]) then options.fail(what, ("%s has no field '%s'"):format(e.name, tostring(c))) end
+    return c
+  end
+  local cols, drop = {}, {}
+  for _, c in ipairs(opts.exclude or {}) do drop[known(c)] = true end
+  for _, c in ipairs(opts.columns or e.columns) do
+    if opts.columns then known(c) end
+    if not drop[c] and (opts.columns or not (e.field[c] and e.field[c].secret)) then cols[#cols + 1] = c end
+  end
+  return cols, opts
 end
 
 --- The records matching conditions (as in where) that the user may read,
 -- as CSV text: a header of column names (id, the fields, created_at,
--- updated_at), then a line a record, encrypted fields opened; borough
--- import reads it back. The export is recorded in the platform audit log
--- (the entity, its columns and the number of records).
-function Entity:csv(conds)
+-- updated_at; opts.columns chooses them, opts.exclude leaves some out, and
+-- a secret field is written only when named), then a line a record,
+-- encrypted fields opened; borough import reads it back. The export is
+-- recorded in the platform audit log (the entity, its columns and the
+-- number of records).
+function Entity:csv(conds, opts)
+  local columns = csv_columns(self, self.name .. ":csv", opts)
   local line = borough.csv.line
-  local out, pages, after = { line(self.columns) }, csv_pages(self, conds), nil
+  local out, pages, after = { line(columns) }, csv_pages(self, conds, columns), nil
   repeat
     local rows
     rows, after = pages(after)
     for _, row in ipairs(rows) do out[#out + 1] = line(row) end
   until not after
   platform.log("export", ("%s: %d record%s as CSV (%s)"):format(self.name, #out - 1, #out == 2 and "" or "s",
-                                                              table.concat(self.columns, ", ")))
+                                                              table.concat(columns, ", ")))
   return table.concat(out)
 end
 
---- The same CSV as a response that a browser saves as a file (filename:
--- the entity's name and ".csv" unless given), written as it is sent
--- (borough.download.csv, which records it in the platform audit log).
-function Entity:download(conds, filename)
-  return require("borough.download").csv(filename or (self.name .. ".csv"), self.columns, csv_pages(self, conds))
+--- The same CSV as a response that a browser saves as a file (opts as for
+-- csv, and filename: the entity's name and ".csv" unless given), written as
+-- it is sent (borough.download.csv, which records it in the platform audit
+-- log).
+function Entity:download(conds, opts)
+  local columns
+  columns, opts = csv_columns(self, self.name .. ":download", opts)
+  return require("borough.download").csv(opts.filename or (self.name .. ".csv"), columns,
+                                         csv_pages(self, conds, columns))
 end
 
 --- The errors for a failed write, if SQLite refused it for a duplicate

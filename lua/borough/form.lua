@@ -33,6 +33,10 @@
 --     pages = { "service", { "rating", as = "radios" }, "comments", "email" },
 --   }:mount(app, "/give-feedback", { public = true })
 --
+-- A flow may be mounted under a path with parameters ("/q/:token": each
+-- value has its own pages, cookie and draft) and, with record =
+-- function(req), fill in a record that exists instead of making one.
+--
 -- The functions (docs/apps.md, "Forms", "One thing per page", has more):
 --   borough.form(spec), borough.form(Entity [, spec])  -> a form
 --   form:read(req [, existing])      -> values | nil, errors, raw
@@ -40,7 +44,10 @@
 --   form:html{ values, raw, errors, submit, action }  -> the <form> alone
 --   form:field_html(name, value, error [, heading])    -> one field's component
 --   form:mount(app, path, opts)      -> GET and POST routes
---   borough.form.form_value(field, stored), .display(field, stored), .reference()
+--   borough.form.form_value(field, stored)  -> what a form shows for a stored value
+--   borough.form.display(field, stored)     -> it as people read it, plain text (emails, SMS)
+--   borough.form.display_html(field, stored) -> the same, HTML for a page
+--   borough.form.input_id(item), .option_text(field, value), .reference()
 --   borough.flow(spec)               -> a flow; flow:mount(app, path, opts),
 --                                       flow:answers(req)
 --
@@ -59,6 +66,7 @@ local view = require "borough.view"
 local entity = require "borough.entity"
 local fields = require "borough.fields"
 local i18n = require "borough.i18n"
+local options = require "borough.options"
 
 local drafts = assert(borough._drafts(), "borough.form: the drafts' functions were already taken")
 
@@ -91,26 +99,36 @@ local defaults = {
   account_number = { inputmode = "numeric", width = 10 },
 }
 
--- Splits one field entry into its declaration and its presentation.
-local function split(entry, where)
+-- Splits one field entry into its declaration and its presentation. With
+-- an entity, the declaration is the entity's: an entry may add only
+-- required = true (the form asks for the field even though the entity, a
+-- record imported before anyone answered, may be without it).
+local function split(entry, what, e)
   if type(entry) == "string" then return { entry }, {} end
   if type(entry) ~= "table" or type(entry[1]) ~= "string" then
-    error(where .. " each field is a name or a table such as { \"name\", \"text\", ... }", 0)
+    options.fail(what, "each field is a name or a table such as { \"name\", \"text\", ... }")
   end
   local decl, ui = {}, {}
   for k, v in pairs(entry) do
     local want = presentation[k]
     if want then
       if want ~= true and type(v) ~= want then
-        error(("%s %s.%s must be a %s"):format(where, entry[1], k, want), 0)
+        options.fail(what, ("%s.%s must be a %s"):format(entry[1], k, want))
       end
       ui[k] = v
+    elseif e and k == "required" then
+      if v ~= true then options.fail(what, ("%s.required may only be true here"):format(entry[1])) end
+      ui.required = true
+    elseif e and k ~= 1 then
+      options.fail(what, ("%s.%s: unknown option, or one that comes from the entity (a form of an entity "
+                          .. "gives only presentation options: question, hint, as, ..., and required = true)")
+                         :format(entry[1], tostring(k)))
     else
       decl[k] = v
     end
   end
   if ui.as and not widgets[ui.as] then
-    error(("%s %s.as must be one of input, textarea, radios, select, checkbox, date, file"):format(where, entry[1]), 0)
+    options.fail(what, ("%s.as must be one of input, textarea, radios, select, checkbox, date, file"):format(entry[1]))
   end
   return decl, ui
 end
@@ -128,19 +146,10 @@ local function widget(f, ui)
   return "input"
 end
 
-local function where_called()
-  for level = 3, 8 do
-    local w = borough._where(level)
-    if w ~= "" and not w:find("borough/form.lua", 1, true) then return w end
-  end
-  return "borough.form"
-end
-
 --- borough.form(spec) or borough.form(Entity [, spec]): a form.
 -- spec's list part names the fields (or declares them, without an entity);
 -- spec.entity is the entity; spec.submit the button's text.
 function M.new(a, b)
-  local where = where_called()
   local spec, e
   if getmetatable(a) and a.fields and a.validate then
     e, spec = a, b or {}
@@ -148,46 +157,52 @@ function M.new(a, b)
     spec = a or {}
     e = spec.entity
   end
-  if type(spec) ~= "table" then error(where .. " borough.form expects a table of fields", 0) end
+  if type(spec) ~= "table" then options.fail("borough.form", "expects a table of fields") end
+  local what = "borough.form" .. (e and ("(" .. e.name .. ")") or "")
+  options.check(what, spec, { entity = "table", submit = "string" })
   local form = setmetatable({ entity = e, items = {}, item = {}, submit = spec.submit }, Form)
   local entries = {}
   for i, entry in ipairs(spec) do entries[i] = entry end
   if e and #entries == 0 then
-    for i, f in ipairs(e.fields) do entries[i] = f.name end
+    for _, f in ipairs(e.fields) do
+      if not f.secret then entries[#entries + 1] = f.name end    -- a secret only when named
+    end
   end
   local decls, uis = {}, {}
   for i, entry in ipairs(entries) do
-    decls[i], uis[i] = split(entry, where)
+    decls[i], uis[i] = split(entry, what, e)
   end
   if e then
     for i, d in ipairs(decls) do
-      if not e.field[d[1]] then
-        error(("%s %s has no field '%s'"):format(where, e.name, d[1]), 0)
-      end
-      if d[2] ~= nil then
-        error(("%s %s.%s comes from the entity: give only presentation options (question, hint, as, ...)")
-              :format(where, e.name, d[1]), 0)
-      end
+      if not e.field[d[1]] then options.fail(what, ("%s has no field '%s'"):format(e.name, d[1])) end
       decls[i] = e.field[d[1]]
     end
     form.checker = e
   else
     local ok, checker = pcall(entity.fieldset, "form", decls)
     if not ok then     -- the declaration's mistake, at the app's line
-      error(where .. " " .. tostring(checker):gsub("^%S+:%d+: ", ""), 0)
+      options.fail(what, (tostring(checker):gsub("^%S+:%d+: ", "")))
     end
     form.checker = checker
     for i, d in ipairs(decls) do decls[i] = form.checker.field[d[1]] end
   end
   for i, f in ipairs(decls) do
     local ui = uis[i]
-    local item = { name = f.name, field = f, ui = ui, as = widget(f, ui),
+    local item = { name = f.name, field = f, ui = ui, as = widget(f, ui), index = i, required = ui.required,
                    question = ui.question or f.label, id = f.name:gsub("_", "-") }
     form.items[i] = item
     form.item[f.name] = item
     if item.as == "file" then form.multipart = true end
   end
   return form
+end
+
+--- The id of a field's first input (where its label, and the error
+-- summary's link, take the person): the field's id ("date-of-birth"), or
+-- its day box for a date ("date-of-birth-day"). Radios and checkboxes get
+-- it as their idPrefix, so their first input has this id too.
+function M.input_id(item)
+  return item.as == "date" and (item.id .. "-day") or item.id
 end
 
 -- ---- values: what a record holds <-> what a form shows ----
@@ -211,22 +226,39 @@ function M.form_value(f, v)
   return tostring(v)
 end
 
---- The HTML that shows a stored value to a person (a summary list, a
--- table): money as £1,250.50, dates as 1 April 2024, yes or no, the text
--- of a choice, line breaks kept. Escaped.
+--- The text people read for an option of a choice: the form's items,
+-- else the label the entity declares for it ({ "plan_agreed", "Plan
+-- agreed" }), else the option itself made readable when it is written as a
+-- name ("plan_agreed" reads "Plan agreed").
+function M.option_text(f, v, ui)
+  local text = ui and ui.items and ui.items[v] or f.option_labels and f.option_labels[v]
+  if text then return text end
+  if type(v) == "string" and v:find("^%l[%l%d]*_[%l%d_]*$") then return fields.label_from_name(v) end
+  return v
+end
+
+--- A stored value as people read it, as plain text (for an email, a text
+-- message, a CSV): money as £1,250.50, dates as 1 April 2024, Yes or No,
+-- the text of a choice; "" for no value.
 function M.display(f, v, ui)
-  if v == nil or v == db.NULL then return safe("") end
-  local ty, s = f.type, nil
-  if ty == "money" and math.type(v) == "integer" then s = fields.format_money(v)
-  elseif ty == "date" and type(v) == "string" then s = fields.format_date(v)
-  elseif ty == "datetime" and type(v) == "string" then s = fields.format_datetime(v)
-  elseif ty == "boolean" then s = v and t("form.yes") or t("form.no")
-  elseif ty == "choice" and ui and ui.items and ui.items[v] then s = ui.items[v]
-  elseif ty == "reference" then
+  if v == nil or v == db.NULL then return "" end
+  local ty = f.type
+  if ty == "money" and math.type(v) == "integer" then return fields.format_money(v) end
+  if ty == "date" and type(v) == "string" then return fields.format_date(v) end
+  if ty == "datetime" and type(v) == "string" then return fields.format_datetime(v) end
+  if ty == "boolean" then return v and t("form.yes") or t("form.no") end
+  if ty == "choice" then return tostring(M.option_text(f, v, ui)) end
+  if ty == "reference" then
     local target = entity.get(f.to)
-    s = (target and target.label:gsub("^%l", string.upper) or f.to) .. " " .. tostring(v)
-  else s = tostring(v) end
-  return safe((escape(s):gsub("\r?\n", "<br>")))
+    return (target and target.label:gsub("^%l", string.upper) or f.to) .. " " .. tostring(v)
+  end
+  return tostring(v)
+end
+
+--- The same as HTML, for a page (a summary list, a table): escaped, line
+-- breaks kept.
+function M.display_html(f, v, ui)
+  return safe((escape(M.display(f, v, ui)):gsub("\r?\n", "<br>")))
 end
 
 -- ---- reading a request ----
@@ -252,44 +284,58 @@ local function raw_value(item, req, previous)
 end
 
 -- Errors in the entity's shape (a list of { field, message } and a map),
--- with an href to the field of each (the first box of a date). With
--- only_form, errors about fields the form does not show are left out (a
--- page of a flow checks its own fields; the others are checked when sent).
+-- as the error summary lists them: in the order the fields are on the page
+-- (a message about the whole record first), each linking to its field's
+-- first input. With only_form, errors about fields the form does not show
+-- are left out (a page of a flow checks its own fields; the others are
+-- checked when sent).
 local function error_list(form, errs, only_form)
-  local list = {}
-  for _, e in ipairs(errs) do
+  local kept = {}
+  for i, e in ipairs(errs) do
     local item = form.item[e.field]
-    if item or e.field == "" or not only_form then
-      local href = item and ("#" .. item.id .. (item.as == "date" and "-day" or "")) or nil
-      list[#list + 1] = { field = e.field, text = e.message, href = href }
-      list[e.field] = list[e.field] or e.message
-    end
+    if item or e.field == "" or not only_form then kept[#kept + 1] = { e = e, item = item, i = i } end
+  end
+  table.sort(kept, function(a, b)
+    local x, y = a.item and a.item.index or 0, b.item and b.item.index or 0
+    if x ~= y then return x < y end
+    return a.i < b.i
+  end)
+  local list = {}
+  for _, k in ipairs(kept) do
+    local e, item = k.e, k.item
+    list[#list + 1] = { field = e.field, text = e.message, href = item and ("#" .. M.input_id(item)) or nil }
+    list[e.field] = list[e.field] or e.message
   end
   return list
 end
 
 --- form:read(req [, existing]) -> values | nil, errors, raw
 -- Reads the form's fields from the request and checks them as the entity
--- (or the form's own declaration) says. existing: values already known
--- (a record being edited, the answers so far): fields not on this form
--- keep them, and checks across fields see them. values holds the form's
--- fields only. errors is a list of { field, text, href } (for the error
--- summary), also by field name; raw is what was sent, to show again.
+-- (or the form's own declaration) says, and that the fields the form
+-- marks required = true are there. existing: values already known (a
+-- record being edited, the answers so far): fields not on this form keep
+-- them, and checks across fields see them. values holds the form's fields
+-- only. errors is a list of { field, text, href } (for the error summary),
+-- also by field name; raw is what was sent, to show again.
 function Form:read(req, existing)
-  local raw, upload_errors = {}, nil
+  local raw, all, refused = {}, {}, {}
   for _, item in ipairs(self.items) do
     local v, why = raw_value(item, req, existing and existing[item.name] or nil)
     raw[item.name] = v
     if why then
-      upload_errors = upload_errors or {}
-      upload_errors[#upload_errors + 1] = { field = item.name, message = why }
+      all[#all + 1] = { field = item.name, message = why }
+      refused[item.name] = true
     end
   end
   local clean, errs = self.checker:validate(raw, existing or {})
-  local all, refused = {}, {}
-  for _, e in ipairs(upload_errors or {}) do all[#all + 1] = e; refused[e.field] = true end
   for _, e in ipairs(errs or {}) do
-    if not refused[e.field] then all[#all + 1] = e end
+    if not refused[e.field] then all[#all + 1] = e; refused[e.field] = true end
+  end
+  for _, item in ipairs(self.items) do
+    local v = raw[item.name]
+    if item.required and not refused[item.name] and (v == nil or (type(v) == "string" and not v:find("%S"))) then
+      all[#all + 1] = { field = item.name, message = fields.required_message(item.field) }
+    end
   end
   if #all > 0 then
     local list = error_list(self, all, true)
@@ -312,11 +358,11 @@ local function width_class(w)
 end
 
 -- The options of a choice or reference, as items of radios or a select.
-local function options(item, value)
+local function choice_items(item, value)
   local f, list = item.field, {}
   if f.type == "choice" then
     for i, o in ipairs(f.options) do
-      list[i] = { value = o, text = item.ui.items and item.ui.items[o] or o }
+      list[i] = { value = o, text = M.option_text(f, o, item.ui) }
     end
   elseif f.type == "reference" then
     local target = entity.get(f.to)
@@ -357,23 +403,26 @@ function Form:field_html(name, value, err, heading)
     local v = type(value) == "table" and value or {}
     local bad = err and " govuk-input--error" or ""
     p.items = {
-      { name = "day", value = v.day, classes = "govuk-input--width-2" .. bad, autocomplete = ui.autocomplete and "bday-day" or nil },
+      { name = "day", id = M.input_id(item), value = v.day, classes = "govuk-input--width-2" .. bad,
+        autocomplete = ui.autocomplete and "bday-day" or nil },
       { name = "month", value = v.month, classes = "govuk-input--width-2" .. bad, autocomplete = ui.autocomplete and "bday-month" or nil },
       { name = "year", value = v.year, classes = "govuk-input--width-4" .. bad, autocomplete = ui.autocomplete and "bday-year" or nil },
     }
     for _, it in ipairs(p.items) do it.label = t("date_input." .. it.name) end
     return govuk.dateInput(p)
   elseif as == "radios" then
+    p.idPrefix = M.input_id(item)
     p.fieldset = legend
-    p.items = options(item, value)
+    p.items = choice_items(item, value)
     if #p.items == 2 and f.type == "boolean" then p.classes = "govuk-radios--inline" end
     return govuk.radios(p)
   elseif as == "select" then
     p.label = label
-    p.items = options(item, value)
+    p.items = choice_items(item, value)
     table.insert(p.items, 1, { value = "", text = t("form.choose"), selected = value == nil or value == "" })
     return govuk.select(p)
   elseif as == "checkbox" then
+    p.idPrefix = M.input_id(item)
     p.fieldset = legend
     p.items = { { value = "yes", text = item.question, checked = value == "yes" or value == true } }
     p.fieldset.legend.classes = "govuk-visually-hidden"
@@ -452,22 +501,40 @@ function Form:show(req, ctx)
   return borough.view(ctx.view or "borough/form", page, ctx.status)
 end
 
+local route_keys = { public = "boolean", role = "role", max_body = "number", files = "table" }
+
+-- The options of a mount: the route options and those given.
+local function mount_options(more)
+  local all = {}
+  for k, v in pairs(route_keys) do all[k] = v end
+  for k, v in pairs(more) do all[k] = v end
+  return all
+end
+
+local form_mount = mount_options {
+  title = "string", caption = "string", intro = "string", back = "path", submit = "string",
+  done = "function", redirect = { "path", "function" }, view = "string",
+}
+
 --- form:mount(app, path, opts): GET shows the form, POST checks it.
--- opts: title, caption, intro, back, submit, public, role, files (route
--- options); done = function(req, values) -> response, called with the
--- checked values. Without done, a form of an entity creates the record
--- and redirects to opts.redirect (a URL, or a function of the record).
+-- opts: public, role, files, max_body (route options); title, caption,
+-- intro, back (a path inside the app), submit, view (the page); done =
+-- function(req, values) -> response, called with the checked values.
+-- Without done, a form of an entity creates the record and redirects to
+-- opts.redirect (a path inside the app, or a function of the record
+-- giving one; the form's own page by default).
 function Form:mount(app, path, opts)
-  opts = opts or {}
+  local what = ("form:mount(%q)"):format(tostring(path))
+  opts = options.check(what, opts, form_mount)
   if not opts.done and not self.entity then
-    error(("%s form:mount needs done = function(req, values) ... end (the form keeps no entity)")
-          :format(where_called()), 0)
+    options.fail(what, "needs done = function(req, values) ... end (the form keeps no entity)")
   end
   local route = M.route_options(opts, self)
   local function page(req, extra)
     local ctx = {}
     for k, v in pairs(opts) do ctx[k] = v end
     for k, v in pairs(extra or {}) do ctx[k] = v end
+    if opts.back then ctx.back = borough.url(opts.back) end
     return self:show(req, ctx)
   end
   app:get(path, route, function(req) return page(req) end)
@@ -477,8 +544,9 @@ function Form:mount(app, path, opts)
     if opts.done then return opts.done(req, values) end
     local record, errs = self.entity:create(values)
     if not record then return page(req, { errors = error_list(self, errs), raw = raw }) end
-    local to = type(opts.redirect) == "function" and opts.redirect(record) or opts.redirect or path
-    return borough.redirect(borough.url(to))
+    local to = opts.redirect
+    if type(to) == "function" then to = to(record) end
+    return borough.redirect(options.target(what, to or req.path))
   end)
 end
 
@@ -503,13 +571,6 @@ M.errors = error_list
 -- ---- drafts ----
 
 local COOKIE = "borough_draft"
-
---- A cookie header value with the platform's attributes: HttpOnly,
--- SameSite=Lax, and Secure over HTTPS.
-function M.cookie(req, name, value, path, max_age)
-  return ("%s=%s; Path=%s; Max-Age=%d; HttpOnly; SameSite=Lax%s"):format(
-    name, value, path, max_age, req.secure and "; Secure" or "")
-end
 
 -- ---- flows: one thing per page ----
 
@@ -542,50 +603,81 @@ function M.reference()
   return table.concat(out)
 end
 
+local flow_spec = {
+  name = "string", entity = "table", pages = "table", fields = "table", reference = "string",
+  check = "table", done = "table", submit = "function", expires = "integer", record = "function",
+}
+local flow_mount = mount_options { back = "path", caption = "string", views = "table" }
+
 --- borough.flow(spec): a one-thing-per-page form.
 -- spec.name      the flow's name (drafts are kept by it)
 -- spec.entity    the entity a record is made in when the answers are sent
--- spec.pages     a list: a field (a name, or { name, presentation options }),
---                for a page that asks one thing, or { name = "contact",
---                title = "...", fields = { ... } } for a page of several;
---                when = function(answers) -> false skips a page
+-- spec.record    function(req) -> the record of the entity the answers go
+--                into instead (a record imported before anyone answered,
+--                found by the mount's path parameters), or nil (404)
+-- spec.pages     a list: a field (a name, or { name, presentation options,
+--                required = true }), for a page that asks one thing, or
+--                { name = "contact", title = "...", fields = { ... } } for
+--                a page of several; when = function(answers) -> false
+--                skips a page
 -- spec.fields    without an entity: the fields, declared as in borough.form
+--                (the pages give their presentation)
 -- spec.reference the field that holds the reference number (optional)
 -- spec.check     { title =, text =, submit = } for the check answers page
 -- spec.done      { title =, text = } for the confirmation page
--- spec.submit    function(values, req) run when the answers are sent (in
---                the same transaction; instead of, or after, making the record)
+-- spec.submit    function(values, req, reference) run when the answers are
+--                sent (in the same transaction; instead of, or after,
+--                making or changing the record, which it is then given)
 -- spec.expires   seconds a draft is kept after its last change (1 day)
 function M.flow(spec)
-  local where = where_called()
-  if type(spec) ~= "table" or type(spec.name) ~= "string" or not spec.name:find("^[%w_-]+$") then
-    error(where .. " borough.flow needs name = \"...\" (letters, digits, - and _)", 0)
+  local what = "borough.flow"
+  if type(spec) ~= "table" then options.fail(what, "expects a table such as { name = ..., pages = { ... } }") end
+  options.check(what, spec, flow_spec)
+  if type(spec.name) ~= "string" or not spec.name:find("^[%w_-]+$") then
+    options.fail(what, "needs name = \"...\" (letters, digits, - and _)")
   end
-  if type(spec.pages) ~= "table" or #spec.pages == 0 then
-    error(where .. " borough.flow needs pages = { ... }", 0)
+  what = ("borough.flow(%q)"):format(spec.name)
+  if type(spec.pages) ~= "table" or #spec.pages == 0 then options.fail(what, "needs pages = { ... }") end
+  options.check(what .. " check", spec.check, { title = "string", text = "string", submit = "string" })
+  options.check(what .. " done", spec.done, { title = "string", text = "string" })
+  if spec.record and not spec.entity then
+    options.fail(what, "record = function(req) ... end names a record of the flow's entity: give entity = ...")
   end
-  local flow = setmetatable({ name = spec.name, entity = spec.entity, pages = {}, page = {},
+  if spec.entity and spec.fields then
+    options.fail(what, "fields = { ... } declares the fields of a flow without an entity; this one has an entity")
+  end
+  local flow = setmetatable({ name = spec.name, entity = spec.entity, pages = {}, page = {}, what = what,
                               check = spec.check or {}, done = spec.done or {}, on_submit = spec.submit,
-                              reference_field = spec.reference, expires = spec.expires or 86400 }, Flow)
-  local entries = {}
-  for _, p in ipairs(spec.pages) do
-    if type(p) == "table" and p.fields then
-      for _, f in ipairs(p.fields) do entries[#entries + 1] = f end
-    else
-      entries[#entries + 1] = p
-    end
+                              find_record = spec.record, reference_field = spec.reference,
+                              expires = spec.expires or 86400 }, Flow)
+  -- Without an entity, spec.fields declares the fields, and the pages'
+  -- entries add their presentation (question, hint, ...) to them.
+  local declared = {}
+  for _, d in ipairs(spec.fields or {}) do
+    if type(d) == "table" and type(d[1]) == "string" then declared[d[1]] = d end
   end
-  if not spec.entity then
-    for i, d in ipairs(spec.fields or {}) do entries[i] = d end
+  local function entry_of(f)
+    if type(f) ~= "table" then f = { f } end
+    local copy = {}
+    if not spec.entity then
+      local d = declared[f[1]]
+      if not d then options.fail(what, ("page field '%s' is not one of fields = { ... }"):format(tostring(f[1]))) end
+      for k, v in pairs(d) do copy[k] = v end
+    end
+    for k, v in pairs(f) do if k ~= "when" then copy[k] = v end end
+    return copy
   end
   local fspec = { entity = spec.entity }
-  for i, entry in ipairs(entries) do
-    if type(entry) == "table" then
-      local copy = {}
-      for k, v in pairs(entry) do if k ~= "when" then copy[k] = v end end
-      fspec[i] = copy
+  for _, p in ipairs(spec.pages) do
+    if type(p) == "table" and p.fields then
+      options.check(what .. " page", p, { name = "string", title = "string", fields = "table", when = "function",
+                                         intro = "string" })
+      for _, f in ipairs(p.fields) do fspec[#fspec + 1] = entry_of(f) end
     else
-      fspec[i] = entry
+      if type(p) == "table" and p.when ~= nil and type(p.when) ~= "function" then
+        options.fail(what, ("page %s: when must be a function"):format(tostring(p[1])))
+      end
+      fspec[#fspec + 1] = entry_of(p)
     end
   end
   flow.form = M.new(fspec)
@@ -601,47 +693,70 @@ function M.flow(spec)
     end
     page.slug = page.slug:gsub("_", "-")
     if page.slug == "check" or page.slug == "done" or flow.page[page.slug] then
-      error(("%s borough.flow: a page may not be called '%s'"):format(where, page.slug), 0)
+      options.fail(what, ("a page may not be called '%s'"):format(page.slug))
     end
     flow.pages[#flow.pages + 1] = page
     flow.page[page.slug] = page
   end
   if flow.reference_field and not flow.form.checker.field[flow.reference_field] then
-    error(("%s borough.flow: reference = \"%s\" is not a field"):format(where, flow.reference_field), 0)
+    options.fail(what, ("reference = \"%s\" is not a field"):format(flow.reference_field))
   end
   return flow
 end
 
--- The draft of this visitor: its id (or nil) and its answers.
-function Flow:load(req)
+-- ---- where a flow is: its path, with the values of its parameters ----
+
+-- The flow's address for this request: its mount path with each :name
+-- replaced by the request's value (so a flow under /q/:token has its own
+-- pages, draft and cookies for each token), and the key its drafts are
+-- kept under. nil when a value is too long to be a key.
+function Flow:place(req)
+  local path, key = self.base, self.name
+  if #self.params > 0 then
+    local values = {}
+    for i, name in ipairs(self.params) do values[i] = borough.urlencode(req.params[name] or "") end
+    local i = 0
+    path = self.base:gsub(":([%w_]+)", function() i = i + 1 return values[i] end)
+    key = key .. "/" .. table.concat(values, "/")
+    if #key > 200 then return nil end
+  end
+  local url = borough.url(path ~= "" and path or "/"):gsub("/+$", "")   -- (a flow at the app's root: "")
+  return { path = path ~= "" and path or "/", url = url, key = key }
+end
+
+-- The draft of this visitor at this place: its id (or nil) and its answers.
+function Flow:load(req, place)
   local id = req.cookies[COOKIE]
-  if not id or not id:find("^%x+$") or #id ~= 32 then return nil, { values = {}, answered = {} } end
-  local data = drafts.load(id, self.name)
+  local empty = { values = {}, answered = {} }
+  if not id or not id:find("^%x+$") or #id ~= 32 then return nil, empty end
+  local data = drafts.load(id, place.key)
   -- An id with no draft (expired, or made up) is not reused: a new draft gets a new id.
-  if not data then return nil, { values = {}, answered = {} } end
+  if not data then return nil, empty end
   local draft = json.decode(data)
-  if type(draft) ~= "table" then draft = { values = {}, answered = {} } end
+  if type(draft) ~= "table" then draft = empty end
   draft.values = draft.values or {}
   draft.answered = draft.answered or {}
   return id, draft
 end
 
 -- Keeps the draft; returns the Set-Cookie header for a new one (or nil).
-function Flow:save(req, id, draft)
+function Flow:save(place, id, draft)
   local cookie
   if not id then
     id = drafts.random(16)
-    cookie = M.cookie(req, COOKIE, id, self.base_url, self.expires)
+    cookie = borough.cookie(COOKIE, id, { path = place.path, max_age = self.expires })
   end
   -- Sealed when the entity has encrypted fields, so they are never kept in plain text.
-  drafts.save(id, self.name, json.encode(draft), self.expires,
+  drafts.save(id, place.key, json.encode(draft), self.expires,
               self.entity ~= nil and self.entity.encrypted ~= nil and self.entity.encrypted[1] ~= nil)
   return cookie
 end
 
 --- flow:answers(req): the answers so far (stored values by field name).
 function Flow:answers(req)
-  local _, draft = self:load(req)
+  local place = self:place(req)
+  if not place then return {} end
+  local _, draft = self:load(req, place)
   return draft.values
 end
 
@@ -669,22 +784,22 @@ function Flow:previous(values, index)
   end
 end
 
-function Flow:url(slug, query)
-  return self.base_url .. "/" .. slug .. (query or "")
+function Flow:url(place, slug, query)
+  return place.url .. "/" .. slug .. (query or "")
 end
 
-function Flow:page_view(req, page, values, extra)
+function Flow:page_view(req, place, page, values, extra)
   local form = self.form
   local one = #page.names == 1 and not page.title
   local i = self:index_of(page)
   local prev = self:previous(values, i)
-  local back = extra.change and self:url("check") or (prev and self:url(prev.slug)) or self.back
+  local back = extra.change and self:url(place, "check") or (prev and self:url(place, prev.slug)) or self.back
   local ctx = {
     title = page.title or form.item[page.names[1]].question, heading = not one, intro = page.intro,
     caption = self.caption, back = back, errors = extra.errors,
     form = form:html { values = values, raw = extra.raw, errors = extra.errors, names = page.names,
                        heading = one, submit = extra.change and t("form.continue") or nil,
-                       action = self:url(page.slug, extra.change and "?change=1" or nil) },
+                       action = self:url(place, page.slug, extra.change and "?change=1" or nil) },
   }
   if extra.errors then ctx.page_title = t("form.error_title", { title = ctx.title }) end
   return borough.view(self.views.page, ctx)
@@ -706,13 +821,25 @@ end
 --   path/<page>     each question (GET shows, POST checks and moves on)
 --   path/check      check your answers (POST sends them)
 --   path/done       the confirmation, with the reference number
--- opts: public, role (route options), back (the link on the first page),
--- caption (above each question), views = { page =, check =, done = }.
+-- path may have parameters ("/q/:token"): each value has its own pages and
+-- draft. opts: public, role, max_body, files (route options), back (a path
+-- inside the app: the first page's back link), caption (above each
+-- question), views = { page =, check =, done = }.
 function Flow:mount(app, path, opts)
-  opts = opts or {}
+  local what = ("flow:mount(%q)"):format(tostring(path))
+  opts = options.check(what, opts, flow_mount)
+  options.check(what .. " views", opts.views, { page = "string", check = "string", done = "string" })
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("*", 1, true) then
+    options.fail(what, "the path must be a path inside the app such as \"/apply\" or \"/q/:token\"")
+  end
+  if self.base then options.fail(what, ("the flow %s is already mounted at %s"):format(self.name, self.base)) end
   local route = M.route_options(opts, self.form)
   self.base = path:gsub("/+$", "")
-  self.base_url = borough.url(self.base)
+  self.params = {}
+  for name in self.base:gmatch(":([%w_]+)") do
+    if name == "page" then options.fail(what, "a parameter of the path may not be called :page (the flow's own)") end
+    self.params[#self.params + 1] = name
+  end
   self.back = opts.back and borough.url(opts.back) or nil
   self.caption = opts.caption
   local v = opts.views or {}
@@ -720,25 +847,44 @@ function Flow:mount(app, path, opts)
                  done = v.done or "borough/confirmation" }
   local flow = self
 
-  app:get(path, route, function(req)
-    local _, draft = flow:load(req)
+  -- Every page first finds where it is and, for a flow of a record, the
+  -- record: none (an unknown or spent token) answers 404.
+  local function handler(fn)
+    return function(req)
+      local place = flow:place(req)
+      if not place then return borough.status(404) end
+      local record
+      if flow.find_record then
+        record = flow.find_record(req)
+        if not record then return borough.status(404) end
+      end
+      return fn(req, place, record)
+    end
+  end
+
+  app:get(path, route, handler(function(req, place)
+    local _, draft = flow:load(req, place)
     local page = flow:next_page(plain(draft.values), draft.answered) or flow.pages[1]
-    return borough.redirect(flow:url(page.slug))
-  end)
+    return borough.redirect(flow:url(place, page.slug))
+  end))
 
-  app:get(path .. "/check", route, function(req)
-    local _, draft = flow:load(req)
-    return flow:check_page(req, draft)
-  end)
+  app:get(path .. "/check", route, handler(function(req, place)
+    local _, draft = flow:load(req, place)
+    return flow:check_page(place, draft)
+  end))
 
-  app:post(path .. "/check", route, function(req)
-    local id, draft = flow:load(req)
-    return flow:send(req, id, draft)
-  end)
+  app:post(path .. "/check", route, handler(function(req, place, record)
+    local id, draft = flow:load(req, place)
+    return flow:send(req, place, record, id, draft)
+  end))
 
+  -- The confirmation comes after the record's last page: a flow of a
+  -- record (spent once sent) shows it without looking the record up.
   app:get(path .. "/done", route, function(req)
+    local place = flow:place(req)
+    if not place then return borough.status(404) end
     local ref = req.cookies.borough_reference
-    if not ref or not ref:find("^[%u%d]+$") then return borough.redirect(flow.base_url) end
+    if not ref or not ref:find("^[%u%d]+$") then return borough.redirect(place.url) end
     local title = flow.done.title or t("form.done_title")
     return borough.view(flow.views.done, {
       title = title, reference = ref, text = flow.done.text,
@@ -747,61 +893,64 @@ function Flow:mount(app, path, opts)
     })
   end)
 
-  app:get(path .. "/:page", route, function(req)
+  app:get(path .. "/:page", route, handler(function(req, place)
     local page = flow.page[req.params.page]
     if not page then return borough.status(404) end
-    local _, draft = flow:load(req)
+    local _, draft = flow:load(req, place)
     local known = plain(draft.values)
-    if not applies(page, known) then return borough.redirect(flow.base_url) end
-    return flow:page_view(req, page, known, { change = req.query.change == "1" })
-  end)
+    if not applies(page, known) then return borough.redirect(place.url) end
+    return flow:page_view(req, place, page, known, { change = req.query.change == "1" })
+  end))
 
-  app:post(path .. "/:page", route, function(req)
+  app:post(path .. "/:page", route, handler(function(req, place)
     local page = flow.page[req.params.page]
     if not page then return borough.status(404) end
-    local id, draft = flow:load(req)
+    local id, draft = flow:load(req, place)
     local change = req.query.change == "1"
     local sub = setmetatable({ items = {}, item = {} }, { __index = flow.form })
     for i, name in ipairs(page.names) do sub.items[i] = flow.form.item[name]; sub.item[name] = sub.items[i] end
     local known = plain(draft.values)
     local values, errors, raw = sub:read(req, known)
     if not values then
-      return flow:page_view(req, page, known, { errors = errors, raw = raw, change = change })
+      return flow:page_view(req, place, page, known, { errors = errors, raw = raw, change = change })
     end
     for _, name in ipairs(page.names) do
       draft.values[name] = values[name] == nil and json.null or values[name]
       known[name] = values[name]
     end
     draft.answered[page.slug] = true
-    local cookie = flow:save(req, id, draft)
+    local cookie = flow:save(place, id, draft)
     local to
     if change then       -- back to check answers, unless the change brings a new question
       local nextp = flow:next_page(known, draft.answered)
-      to = nextp and flow:url(nextp.slug, "?change=1") or flow:url("check")
+      to = nextp and flow:url(place, nextp.slug, "?change=1") or flow:url(place, "check")
     else
       local nextp = flow:next_page(known, draft.answered, flow:index_of(page), true)
-      to = nextp and flow:url(nextp.slug) or flow:url("check")
+      to = nextp and flow:url(place, nextp.slug) or flow:url(place, "check")
     end
     local res = borough.redirect(to)
     if cookie then res.headers["Set-Cookie"] = cookie end
     return res
-  end)
+  end))
   return self
 end
 
-function Flow:check_page(req, draft, errors)
+function Flow:check_page(place, draft, errors)
   local values = plain(draft.values)
   local missing = self:next_page(values, draft.answered)
-  if missing then return borough.redirect(self:url(missing.slug)) end
+  if missing then return borough.redirect(self:url(place, missing.slug)) end
   local rows = {}
   for _, p in ipairs(self.pages) do
     if applies(p, values) then
       for _, name in ipairs(p.names) do
         local item = self.form.item[name]
+        local v = values[name]
         rows[#rows + 1] = {
           key = { text = item.question },
-          value = { html = tostring(M.display(item.field, values[name], item.ui)) },
-          actions = { items = { { href = self:url(p.slug, "?change=1"), text = t("summary_list.change"),
+          -- An optional question left empty says so (GOV.UK's wording).
+          value = v == nil and { text = t("form.not_provided") }
+                  or { html = tostring(M.display_html(item.field, v, item.ui)) },
+          actions = { items = { { href = self:url(place, p.slug, "?change=1"), text = t("summary_list.change"),
                                   visuallyHiddenText = fields.lower(item.field.label) } } },
         }
       end
@@ -810,9 +959,9 @@ function Flow:check_page(req, draft, errors)
   local last = self:previous(values, #self.pages + 1)
   local ctx = {
     title = self.check.title or t("form.check_title"), heading = true, text = self.check.text, errors = errors,
-    back = last and self:url(last.slug) or nil,
+    back = last and self:url(place, last.slug) or nil,
     summary = govuk.summaryList { rows = rows },
-    form = safe('<form method="post" novalidate action="' .. escape(self:url("check")) .. '">'
+    form = safe('<form method="post" novalidate action="' .. escape(self:url(place, "check")) .. '">'
                 .. tostring(borough.csrf_field())
                 .. tostring(govuk.button { text = self.check.submit or t("form.check_submit"),
                                            attributes = { ["data-prevent-double-click"] = "true" } })
@@ -822,11 +971,12 @@ function Flow:check_page(req, draft, errors)
   return borough.view(self.views.check, ctx)
 end
 
--- Sends the answers: makes the record (through the entity, so its checks,
--- rules and audit trail apply) and deletes the draft, in one transaction.
-function Flow:send(req, id, draft)
+-- Sends the answers: makes the record (or, for a flow of a record,
+-- changes it) through the entity, so its checks, rules and audit trail
+-- apply, and deletes the draft, in one transaction.
+function Flow:send(req, place, record, id, draft)
   local values = plain(draft.values)
-  if not id or self:next_page(values, draft.answered) then return borough.redirect(self.base_url) end
+  if not id or self:next_page(values, draft.answered) then return borough.redirect(place.url) end
   local record_values = self:collect(values)
   local ref, errs
   for _ = 1, 5 do
@@ -834,13 +984,15 @@ function Flow:send(req, id, draft)
     if self.reference_field then record_values[self.reference_field] = ref end
     local ok
     ok, errs = db.tx(function()
-      local record, why
-      if self.entity then
-        record, why = self.entity:create(record_values)
-        if not record then return false, why end
+      local saved, why
+      if record then
+        saved, why = self.entity:update(record.id, record_values)
+      elseif self.entity then
+        saved, why = self.entity:create(record_values)
       end
-      if self.on_submit then self.on_submit(record or record_values, req, ref) end
-      drafts.delete(id, self.name)
+      if self.entity and not saved then return nil, why end
+      if self.on_submit then self.on_submit(saved or record_values, req, ref) end
+      drafts.delete(id, place.key)
       return true
     end)
     if ok then break end
@@ -853,14 +1005,16 @@ function Flow:send(req, id, draft)
       for _, p in ipairs(self.pages) do
         for _, n in ipairs(p.names) do if n == e.field then page = p end end
       end
-      list[#list + 1] = { text = e.message, href = page and self:url(page.slug, "?change=1") or nil }
+      list[#list + 1] = { text = e.message, href = page and self:url(place, page.slug, "?change=1") or nil,
+                          index = page and self:index_of(page) or 0 }
     end
-    return self:check_page(req, draft, list)
+    table.sort(list, function(a, b) return a.index < b.index end)   -- as the pages come
+    return self:check_page(place, draft, list)
   end
-  local res = borough.redirect(self:url("done"))
+  local res = borough.redirect(self:url(place, "done"))
   res.headers["Set-Cookie"] = {
-    M.cookie(req, "borough_reference", ref, self.base_url, 3600),
-    M.cookie(req, COOKIE, "", self.base_url, 0),
+    borough.cookie("borough_reference", ref, { path = place.path, max_age = 3600 }),
+    borough.cookie(COOKIE, nil, { path = place.path }),
   }
   return res
 end

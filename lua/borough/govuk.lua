@@ -5,7 +5,7 @@
 -- returns the same HTML, as a safe string (templates output it as it is; a
 -- handler may return it, or tostring() it):
 --
---   local govuk = require "borough.govuk"
+--   local govuk = borough.govuk
 --   govuk.input { label = { text = "Full name" }, id = "name", name = "name",
 --                 errorMessage = errors.name and { text = errors.name } }
 --

@@ -28,6 +28,7 @@
 -- bytes_total, rows) (called every 1,000 rows).
 
 local fields = require "borough.fields"
+local options = require "borough.options"
 
 local M = {}
 
@@ -95,8 +96,11 @@ end
 
 --- Imports CSV (text, a file of req.files, or a reader from
 -- borough.csv.reader) into entity e.
+local import_options = { mapping = "table", skip_bad_rows = "boolean", max_rejects = "integer",
+                         on_reject = "function", progress = "function" }
+
 function M.run(e, source, opts)
-  opts = opts or {}
+  opts = options.check(e.name .. ":import", opts, import_options)
   local reader = source
   if type(source) == "string" then
     reader = borough.csv.reader(source)

@@ -3,7 +3,10 @@
 -- The global `borough` table already holds the platform's C functions
 -- (borough.json, borough.redirect, borough.status, borough.text,
 -- borough.escape, borough.url, borough.sleep). This module adds
--- borough.app, which every app.lua starts with:
+-- borough.app, which every app.lua starts with, borough.cookie, and reaches
+-- the building blocks (borough.entity, .form, .flow, .pages, .workflow,
+-- .download, .govuk): an app uses each as borough.<name>, and `require`
+-- for its own modules only.
 --
 --   local app = borough.app { title = "Hello", mount = "/hello" }
 --   app:get("/", function(req) return "Hello, World!" end)
@@ -14,7 +17,8 @@
 --   mount   the path the app answers under (default "/<folder>"; "/" for the root)
 --   host    a virtual host (e.g. "grants.example.gov.uk") the app answers on
 --   public  true if routes need no sign-in unless a route says otherwise
---   roles   the roles this app knows
+--   roles   the roles this app knows: every role a route, page, form, flow
+--           or workflow step names must be one of them, or admin
 --   limits  { memory = bytes, instructions = n, time = seconds, body = bytes }
 --   lang    the language of pages when a request asks for none ("en" or "cy")
 --   allow_hosts  the hosts http.request may reach: "api.example.gov.uk",
@@ -38,8 +42,19 @@ require "borough.pages"
 -- Entities: records declared in models.lua (see borough/entity.lua).
 borough.entity = require("borough.entity").declare
 
+-- Workflows (borough/workflow.lua), loaded on first use: the entity that
+-- keeps their history belongs only to apps that have one.
+function borough.workflow(spec)
+  local flow = require("borough.workflow").new(spec)
+  return flow
+end
+
+-- CSV files for people to download (borough/download.lua).
+borough.download = require "borough.download"
+
 -- Background jobs (app:job, app:every), GOV.UK Notify, and their globals
 -- `jobs` and `notify` (DESIGN.md); `http` is core/lhttp.c's.
+local options = require "borough.options"
 local job_declarations = require "borough.jobs"
 jobs = job_declarations
 notify = require "borough.notify"
@@ -134,6 +149,12 @@ function borough.app(manifest)
     check_field(k, v)
     app[k] = v
   end
+  for i, role in ipairs(app.roles or {}) do
+    if not options.valid_role(role) or role == "public" then
+      error(("borough.app: roles[%d] must be a role name such as \"assessor\" (lower-case letters, digits, "
+             .. "'_' and '-'; \"public\" is the word for what anyone may do, not a role)"):format(i), 2)
+    end
+  end
   if app.lang then i18n.set_default(app.lang) end
   -- borough.url at load time answers with the prefix declared here: the
   -- server reads the manifest only once app.lua has returned.
@@ -146,64 +167,33 @@ function borough.app(manifest)
 end
 
 local route_options = {
-  public = "boolean", role = { string = true, table = true }, csrf = "boolean", max_body = "number", files = "table",
+  public = "boolean", role = "role", csrf = "boolean", max_body = "number", files = "table",
 }
 
--- A role name: lower-case letters, digits, '_' and '-', starting with a
--- letter (`borough user role` applies the same rule).
-local function valid_role(role)
-  return type(role) == "string" and #role <= 64 and role:find("^[a-z][a-z0-9_%-]*$") ~= nil
-end
-
--- Records one route. Errors point at the app:get(...) line (level 3).
+-- Records one route. Mistakes name the app's line (the app:get(...) line,
+-- or the line that called a building block declaring routes).
 local function add(app, method, pattern, opts, handler)
   if handler == nil then
     handler, opts = opts, {}
   end
   if type(pattern) ~= "string" then
-    error(("app:%s: the pattern must be a string such as \"/cases/:id\""):format(method:lower()), 3)
+    options.fail(("app:%s"):format(method:lower()), "the pattern must be a string such as \"/cases/:id\"")
   end
-  if type(opts) ~= "table" then
-    error(("app:%s(%q): options must be a table"):format(method:lower(), pattern), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = route_options[k]
-    if not want then
-      error(("app:%s(%q): unknown option '%s'"):format(method:lower(), pattern, tostring(k)), 3)
-    end
-    if k == "role" then
-      -- role = "assessor", or a list: any one of them lets a person in.
-      local list = type(v) == "table" and v or { v }
-      local n = 0
-      for _ in pairs(list) do n = n + 1 end
-      local ok = (type(v) == "string" or type(v) == "table") and n == #list and n > 0
-      for _, role in ipairs(list) do ok = ok and valid_role(role) end
-      if not ok then
-        error(("app:%s(%q): role must be a role name such as \"assessor\" (lower-case letters, "
-               .. "digits, '_' and '-') or a list of them"):format(method:lower(), pattern), 3)
-      end
-    elseif type(v) ~= want then
-      error(("app:%s(%q): %s must be a %s"):format(method:lower(), pattern, k, want), 3)
-    end
-  end
-  if type(handler) ~= "function" then
-    error(("app:%s(%q): the handler must be a function"):format(method:lower(), pattern), 3)
-  end
+  local what = ("app:%s(%q)"):format(method:lower(), pattern)
+  options.check(what, opts, route_options)
+  if type(handler) ~= "function" then options.fail(what, "the handler must be a function") end
   local ok, why = borough._check_route(pattern)
-  if not ok then error(why, 3) end
+  if not ok then error(options.where() .. " " .. why, 0) end
   local routes = app.routes
-  local where = borough._where(3)
   routes[#routes + 1] = {
-    method = method, pattern = pattern, opts = opts, handler = handler, where = where,
-    uploads = opts.files and upload.rules(opts.files, ("app:%s(%q)"):format(method:lower(), pattern)),
+    method = method, pattern = pattern, opts = opts, handler = handler, where = options.where(),
+    uploads = opts.files and upload.rules(opts.files, what),
   }
 end
 
 --- app:get(pattern, [opts,] handler) and friends declare routes.
 -- `pattern` segments: literal text, ":name" (into req.params.name) or a
 -- final "*" (the rest of the path, into req.params.splat).
--- None of them tail-calls add: a tail call would drop its own frame, and the
--- level 3 that add reports (app.lua's line) would point past app.lua.
 function App:get(pattern, opts, handler) add(self, "GET", pattern, opts, handler) return self end
 function App:post(pattern, opts, handler) add(self, "POST", pattern, opts, handler) return self end
 function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler) return self end
@@ -217,9 +207,40 @@ function App:job(name, opts, fn) job_declarations.declare(self, name, opts, fn) 
 function App:every(schedule, opts, fn) job_declarations.every(self, schedule, opts, fn) return self end
 
 
+--- borough.cookie(name, value [, opts]): a Set-Cookie header value with
+-- safe defaults: HttpOnly, SameSite=Lax, Secure over HTTPS, and the app's
+-- own paths only. value nil or false clears the cookie. opts: max_age
+-- (seconds; without it the cookie ends with the browser session), path (a
+-- path inside the app, "/" by default), same_site ("Lax" or "Strict"),
+-- http_only = false (only for a value a script must read).
+--   local res = borough.view("done", ctx)
+--   res.headers["Set-Cookie"] = borough.cookie("seen_intro", "yes", { max_age = 86400 })
+local cookie_options = { max_age = "integer", path = "path", same_site = "string", http_only = "boolean" }
+
+function borough.cookie(name, value, opts)
+  opts = options.check("borough.cookie", opts, cookie_options)
+  if type(name) ~= "string" or not name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
+    options.fail("borough.cookie", "the name must be letters, digits and - _ . (a cookie name)")
+  end
+  if value ~= nil and value ~= false and (type(value) ~= "string" or value:find('[%c%s",;\\\127-\255]')) then
+    options.fail("borough.cookie", "the value must be text without spaces, quotes, commas, semicolons or "
+                                   .. "backslashes (borough.urlencode it)")
+  end
+  if opts.same_site and opts.same_site ~= "Lax" and opts.same_site ~= "Strict" then
+    options.fail("borough.cookie", "same_site must be \"Lax\" or \"Strict\"")
+  end
+  local path = borough.url(opts.path or "/"):gsub("/+$", "")
+  local req = borough._request()
+  local clear = value == nil or value == false
+  return ("%s=%s; Path=%s%s%s; SameSite=%s%s"):format(name, clear and "" or value, path == "" and "/" or path,
+    clear and "; Max-Age=0" or (opts.max_age and ("; Max-Age=" .. math.tointeger(opts.max_age)) or ""),
+    opts.http_only == false and "" or "; HttpOnly", opts.same_site or "Lax", req and req.secure and "; Secure" or "")
+end
+
 --- Called by the server once app.lua has returned the app: compiles every
 -- view, so that a template mistake stops the load with its file:line.
 function borough._loaded(app)
+  options.check_roles(app.roles)
   layout.set_service(app)
   view.load_all()
   -- The platform's own routes (<mount>/_outbox, /_jobs, /_notify/callback),
@@ -232,6 +253,23 @@ function borough._loaded(app)
                                 where = "lua/borough (the platform's " .. pattern .. ")" }
   end
   for _, pages in ipairs(platform_pages) do pages.add_routes(app, platform_route) end
+  -- borough.url never doubles the mount: once no route of the app can start
+  -- with the mount (a route /complaints in an app at /complaints could), a
+  -- path that does is taken as a URL already made.
+  local mount = {}
+  for seg in borough.url("/"):gmatch("[^/]+") do mount[#mount + 1] = seg end
+  local clash = #mount == 0
+  for _, r in ipairs(app.routes) do
+    local i, hit = 0, true
+    for seg in r.pattern:gmatch("[^/]+") do
+      i = i + 1
+      if i > #mount then break end
+      if seg:sub(1, 1) == "*" then break end
+      if seg ~= mount[i] and seg:sub(1, 1) ~= ":" then hit = false break end
+    end
+    clash = clash or (hit and (i >= #mount or r.pattern:find("*", 1, true) ~= nil))
+  end
+  if not clash then borough._url_settled() end
   -- Upload rules by route index (0-based, the order routes were declared).
   local rules = {}
   for i, route in ipairs(app.routes) do rules[i - 1] = route.uploads end

@@ -13,6 +13,7 @@
 -- `jobs` is this table.
 
 local P = borough._jobs          -- the C half: insert (core/jobs.c)
+local options = require "borough.options"
 
 local jobs = {}
 
@@ -83,24 +84,17 @@ end
 
 local option_types = { name = "string", attempts = "number", backoff = "number" }
 
--- Checks the options of app:job / app:every; errors point at app.lua (level 4).
+-- Checks the options of app:job / app:every; mistakes name the app's line.
 local function check_options(what, opts)
-  if type(opts) ~= "table" then error(what .. ": options must be a table", 4) end
-  for k, v in pairs(opts) do
-    local want = option_types[k]
-    if not want then
-      error(("%s: unknown option '%s' (the options are name, attempts and backoff)"):format(what, tostring(k)), 4)
-    end
-    if type(v) ~= want then error(("%s: %s must be a %s"):format(what, k, want), 4) end
-  end
+  options.check(what, opts, option_types)
   local attempts = opts.attempts or DEFAULT_ATTEMPTS
   if math.type(attempts) == "float" then attempts = math.tointeger(attempts) end
   if not attempts or attempts < 1 or attempts > 100 then
-    error(what .. ": attempts must be a whole number from 1 to 100", 4)
+    options.fail(what, "attempts must be a whole number from 1 to 100")
   end
   local backoff = opts.backoff or DEFAULT_BACKOFF
   if backoff <= 0 or backoff > 86400 then
-    error(what .. ": backoff must be a number of seconds, more than 0 and at most 86400", 4)
+    options.fail(what, "backoff must be a number of seconds, more than 0 and at most 86400")
   end
   return attempts, backoff
 end
@@ -111,13 +105,13 @@ end
 function jobs.declare(app, name, opts, fn)
   if fn == nil then fn, opts = opts, {} end
   if type(name) ~= "string" or not name:find("^[%a_][%w_.%-]*$") or #name > 100 then
-    error("app:job: the name must be a string of letters, digits and _ . - such as \"send_reminder\"", 3)
+    options.fail("app:job", "the name must be a string of letters, digits and _ . - such as \"send_reminder\"")
   end
   local what = ("app:job(%q)"):format(name)
   local attempts, backoff = check_options(what, opts)
-  if opts.name then error(what .. ": a job's name is its first argument", 3) end
-  if type(fn) ~= "function" then error(what .. ": the handler must be a function", 3) end
-  if handlers[name] then error(what .. ": a job of that name is already declared", 3) end
+  if opts.name then options.fail(what, "a job's name is its first argument") end
+  if type(fn) ~= "function" then options.fail(what, "the handler must be a function") end
+  if handlers[name] then options.fail(what, "a job of that name is already declared") end
   handlers[name] = true
   app.jobs[#app.jobs + 1] = { name = name, fn = fn, attempts = attempts, backoff = backoff }
 end
@@ -130,13 +124,13 @@ function jobs.every(app, schedule, opts, fn)
   if fn == nil then fn, opts = opts, {} end
   local what = ("app:every(%s)"):format(type(schedule) == "string" and ("%q"):format(schedule) or "...")
   local spec, why = jobs.parse(schedule)
-  if not spec then error("app:every: " .. why, 3) end
+  if not spec then options.fail("app:every", why) end
   local attempts, backoff = check_options(what, opts)
-  if type(fn) ~= "function" then error(what .. ": the handler must be a function", 3) end
+  if type(fn) ~= "function" then options.fail(what, "the handler must be a function") end
   local name = opts.name or schedule
   for _, s in ipairs(app.schedules) do
     if s.name == name then
-      error(what .. ": another schedule has the same name; give one of them { name = \"...\" }", 3)
+      options.fail(what, "another schedule has the same name; give one of them { name = \"...\" }")
     end
   end
   app.schedules[#app.schedules + 1] = {
@@ -154,19 +148,12 @@ local enqueue_options = { delay = "number", attempts = "number", backoff = "numb
 -- may run), attempts and backoff (those of app:job by default).
 function jobs.enqueue(name, args, opts)
   if type(name) ~= "string" or not handlers[name] then
-    error(("jobs.enqueue: no job named %s (declare it with app:job(name, fn))")
-          :format(type(name) == "string" and ("%q"):format(name) or "of type " .. type(name)), 2)
+    options.fail("jobs.enqueue", ("no job named %s (declare it with app:job(name, fn))")
+                 :format(type(name) == "string" and ("%q"):format(name) or "of type " .. type(name)))
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then error("jobs.enqueue: options must be a table", 2) end
-  for k, v in pairs(opts) do
-    if enqueue_options[k] ~= type(v) then
-      error(("jobs.enqueue: unknown option or wrong type: %s (the options are delay, attempts and backoff)")
-            :format(tostring(k)), 2)
-    end
-  end
+  opts = options.check("jobs.enqueue", opts, enqueue_options)
   local ok, text = pcall(json.encode, args == nil and json.null or args)
-  if not ok then error("jobs.enqueue: the arguments cannot be stored: " .. tostring(text), 2) end
+  if not ok then options.fail("jobs.enqueue", "the arguments cannot be stored: " .. tostring(text)) end
   return P.insert(name, text, opts.delay or 0, opts.attempts, opts.backoff)
 end
 

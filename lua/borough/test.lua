@@ -157,26 +157,10 @@ function t.client()
   return setmetatable({ cookies = {} }, Client)
 end
 
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
-
 --- Encodes { name = value | {values} } as a form body (names sorted, so the
 -- body is the same every run).
 local function form_body(fields)
-  local names = {}
-  for k in pairs(fields) do names[#names + 1] = k end
-  table.sort(names)
-  local out = {}
-  for _, k in ipairs(names) do
-    local v = fields[k]
-    if type(v) == "table" then
-      for _, x in ipairs(v) do out[#out + 1] = urlencode(k) .. "=" .. urlencode(x) end
-    elseif v ~= false and v ~= nil then
-      out[#out + 1] = urlencode(k) .. "=" .. urlencode(v == true and "on" or v)
-    end
-  end
-  return table.concat(out, "&")
+  return borough.urlencode(fields)
 end
 t.form_body = form_body
 

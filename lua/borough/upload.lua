@@ -26,6 +26,7 @@
 -- reachable through the app's own routes, by their 256-bit random reference.
 
 local i18n = require "borough.i18n"
+local options = require "borough.options"
 
 local upload = {}
 
@@ -62,24 +63,24 @@ end
 
 borough._upload_message = upload.message
 
---- Checks a route's `files` option and turns it into the server's rules.
--- Errors point at the app:post(...) line (level 4 from add()).
-function upload.rules(files, where)
-  if type(files) ~= "table" then error(where .. ": files must be a table", 4) end
+--- Checks a route's `files` option (what is the route, for messages,
+-- which name the app's line) and turns it into the server's rules.
+function upload.rules(files, what)
   local bits, rules = borough._file_types(), {}
   for field, rule in pairs(files) do
     if type(field) ~= "string" or type(rule) ~= "table" then
-      error(where .. ": files = { field = { max = bytes, types = { \"pdf\", ... } } }", 4)
+      options.fail(what, "files = { field = { max = bytes, types = { \"pdf\", ... } } }")
     end
+    options.check(what .. " files." .. field, rule, { max = "number", types = "table" })
     local max = rule.max
     if math.type(max) ~= "integer" or max <= 0 then
-      error(("%s: files.%s.max must be a positive number of bytes"):format(where, field), 4)
+      options.fail(what, ("files.%s.max must be a positive number of bytes"):format(field))
     end
     local mask = 0
     for _, name in ipairs(rule.types or type_names) do
       if not bits[name] then
-        error(("%s: files.%s: unknown type '%s' (pdf, png, jpeg, gif, docx, xlsx, csv, txt)")
-              :format(where, field, tostring(name)), 4)
+        options.fail(what, ("files.%s: unknown type '%s' (pdf, png, jpeg, gif, docx, xlsx, csv, txt)")
+                     :format(field, tostring(name)))
       end
       mask = mask | bits[name]
     end

@@ -279,7 +279,7 @@ function F.round(v, digits)
   return (digits or 0) == 0 and math.tointeger(r) or r
 end
 function F.urlencode(v)
-  return (text_of(v):gsub("[^%w%-%._~]", function(c) return format("%%%02X", c:byte()) end))
+  return view.urlencode(text_of(v))
 end
 -- A date as entities keep it ("2024-04-01", or "2024-04-01T09:30:00Z",
 -- shown in UK time), or seconds since 1970.
@@ -1267,15 +1267,41 @@ function view.render(name, ctx)
   return concat(out, "", 1, n)
 end
 
---- borough.view(name, ctx): a 200 HTML response rendered from views/<name>.html.
+--- borough.view(name, ctx [, status]): an HTML response rendered from
+-- views/<name>.html, made as borough.status makes one: { status =,
+-- headers =, body = }, whose status and headers (cookies: borough.cookie)
+-- a handler may set before returning it.
 function borough.view(name, ctx, status)
   if type(name) == "string" and not templates[name] then
     error(("borough.view: no view named '%s' (looked for views/%s.html)"):format(name, name), 2)
   end
-  return { status = status or 200, type = "text/html; charset=utf-8", body = view.render(name, ctx) }
+  return borough.status(status or 200, view.render(name, ctx))
+end
+
+--- borough.urlencode(text) percent-encodes text for a URL (all but
+-- letters, digits and - . _ ~); borough.urlencode{ q = "gr smi", page = 2 }
+-- gives a query string, "page=2&q=gr%20smi" (names sorted; a list gives
+-- its name once for each value; false or nil leaves a name out).
+function view.urlencode(v)
+  if type(v) ~= "table" then
+    return (tostring(v):gsub("[^%w%-%._~]", function(c) return format("%%%02X", c:byte()) end))
+  end
+  local names, out = {}, {}
+  for k in pairs(v) do names[#names + 1] = k end
+  table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(names) do
+    local x = v[k]
+    for _, one in ipairs(type(x) == "table" and x or { x }) do
+      if one ~= false and one ~= nil then
+        out[#out + 1] = view.urlencode(k) .. "=" .. view.urlencode(one == true and "on" or one)
+      end
+    end
+  end
+  return concat(out, "&")
 end
 
 --- borough.html(s): marks s as HTML that templates output as it is.
 borough.html = view.safe
+borough.urlencode = view.urlencode
 
 return view

@@ -5,8 +5,6 @@
 -- be filled in first, and what happens after. Every move is recorded (who,
 -- when, from, to, a note) in the same transaction as the change of state.
 --
---   local workflow = require "borough.workflow"
---
 --   M.Referrals = borough.entity "referrals" {
 --     { "resident", "reference", to = "residents", required = true },
 --     { "partner", "choice", options = { "Food bank", "Pharmacy" } },
@@ -15,9 +13,8 @@
 --     { "due_at", "datetime", index = true },
 --   }
 --
---   M.ReferralFlow = workflow.define {
+--   M.ReferralFlow = borough.workflow {
 --     entity = M.Referrals,
---     path = "/referrals",                -- where the case pages are (for links)
 --     states = {
 --       { "new", "New", colour = "blue" },
 --       { "sent", "Sent", colour = "yellow", due = "2 days" },  -- service level
@@ -25,12 +22,13 @@
 --     },
 --     steps = {
 --       { "send", "Send the referral", from = "new", to = "sent",
---         roles = { "call_handler", "manager" }, fields = { "partner" },
+--         role = { "call_handler", "manager" }, fields = { "partner" },
 --         after = function(case, move) notify.email { ... } end },
 --       { "complete", "Record the outcome", from = "sent", to = "done",
---         roles = "manager", fields = { "outcome" } },
+--         role = "manager", fields = { "outcome" } },
 --     },
 --   }
+--   M.ReferralFlow:mount(app, "/referrals", { role = STAFF })   -- the step pages (in app.lua)
 --
 -- States are { name, label, colour = a GOV.UK tag colour, due = "N minutes |
 -- hours | days" }; the first is where a case starts. A state with `due`
@@ -39,14 +37,15 @@
 -- overdue ones (flow:overdue()).
 --
 -- Steps are { name, label, from = a state or a list ("*" for any), to =
--- a state, roles = a role or a list (nil: anyone signed in), fields =
--- names of the entity's fields that must be filled in for this step (they
--- are checked as the entity checks them, and required here even if the
--- entity does not require them), note = true (a note may be added; it is
--- kept in the history), after = function(case, move) }. `after` runs in
--- the same transaction after the move: anything it writes (an email through
--- notify, a follow-up record, a reminder with jobs.enqueue) commits with
--- the move or not at all.
+-- a state, role = a role or a list ("public": anyone, also no one signed
+-- in, such as the platform acting on a citizen's answers; a step must say
+-- who), fields = names of the entity's fields that must be filled in for
+-- this step (they are checked as the entity checks them, and required here
+-- even if the entity does not require them), note = true (a note may be
+-- added; it is kept in the history), after = function(case, move) }.
+-- `after` runs in the same transaction after the move: anything it writes
+-- (an email through notify, a follow-up record, a reminder with
+-- jobs.enqueue) commits with the move or not at all.
 --
 -- Moving:
 --   flow:start(values [, opts])          -> case | nil, errors (a new case in the first state)
@@ -57,7 +56,7 @@
 --       "missing" (no such case).
 --   opts.user: the user moving the case (default: the signed-in user,
 --   borough.user()), a table { id, email, name, roles = { name = true } },
---   or false for no one (a start made by the system); opts.note (start).
+--   or false for no one (the system); opts.note (start).
 --
 -- Reading:
 --   flow:steps_for(case [, user])   the steps this user may take now
@@ -69,13 +68,14 @@
 --   flow:tag(case)                  the state as a tag
 --   flow:buttons(case [, user])     a button for each step the user may take now
 --   flow:history_table(case)        the history as a table
---   flow:routes(app [, opts])       GET/POST <path>/:id/steps/:step: a page for
+--   flow:mount(app, path [, opts])  GET/POST <path>/:id/steps/:step: a page for
 --                                   a step's fields, and the move itself
 --
--- borough.pages(app, path, entity, { workflow = flow }) puts the tag, the
--- buttons and the history on the generated details page, and adds the
--- step pages. A case made without flow:start (a generated form, an import)
--- starts in the first state too: it is the state field's default.
+-- borough.pages(Entity, { workflow = flow }):mount(app, path) puts the tag,
+-- the buttons and the history on the generated details page, and mounts the
+-- workflow at the same path. A case made without flow:start (a generated
+-- form, an import) starts in the first state too: it is the state field's
+-- default.
 --
 -- The history lives in the entity "workflow_moves" (declared here, once),
 -- so it is exported and imported with the app's other records.
@@ -85,6 +85,7 @@ local fields = require "borough.fields"
 local govuk = require "borough.govuk"
 local view = require "borough.view"
 local form = require "borough.form"
+local options = require "borough.options"
 local t = require("borough.i18n").t
 
 local M = {}
@@ -108,11 +109,11 @@ M.Moves = Moves
 local UNITS = { minute = 60, hour = 3600, day = 86400, week = 7 * 86400 }
 
 -- "2 days" -> 172800 (seconds); a number is seconds already.
-local function duration(where, v)
+local function duration(what, v)
   if type(v) == "number" then return v end
   local n, unit = tostring(v):match("^%s*(%d+)%s+(%a-)s?%s*$")
   if not n or not UNITS[unit] then
-    error(("%s: due must be like \"2 days\", \"4 hours\" or \"30 minutes\", not %q"):format(where, tostring(v)), 0)
+    options.fail(what, ("due must be like \"2 days\", \"4 hours\" or \"30 minutes\", not %q"):format(tostring(v)))
   end
   return tonumber(n) * UNITS[unit]
 end
@@ -125,59 +126,77 @@ end
 
 local iso = fields.iso_datetime
 
---- workflow.define{ entity =, states =, steps =, path =, name =,
--- state_field = "state", due_field = "due_at" } -> the workflow.
-function M.define(spec)
-  local where = borough._where(2)
+local workflow_spec = { entity = { "table", "string" }, name = "string", states = "table", steps = "table",
+                        state_field = "string", due_field = "string" }
+local state_spec = { colour = "string", due = { "string", "number" } }
+local step_spec = { from = { "string", "table" }, to = "string", role = "role", fields = "table", note = "boolean",
+                    after = "function" }
+
+--- borough.workflow{ entity =, states =, steps =, name =, state_field =
+-- "state", due_field = "due_at" } -> the workflow; flow:mount(app, path,
+-- opts) adds its step pages.
+function M.new(spec)
+  if type(spec) ~= "table" then options.fail("borough.workflow", "expects a table such as { entity = ..., states = ... }") end
+  options.check("borough.workflow", spec, workflow_spec)
   local e = spec.entity
   if type(e) == "string" then e = entity.get(e) end
   if type(e) ~= "table" or not e.fields then
-    error(where .. " workflow.define: entity must be an entity (declare it first)", 0)
+    options.fail("borough.workflow", "entity must be an entity (declare it first)")
   end
   local flow = setmetatable({
-    name = spec.name or e.name, entity = e, path = spec.path or ("/" .. e.name),
+    name = spec.name or e.name, entity = e,
     state_field = spec.state_field or "state", due_field = spec.due_field or "due_at",
     states = {}, state = {}, steps = {}, step = {},
   }, Flow)
-  local what = where .. " workflow " .. flow.name
+  local what = "workflow " .. flow.name
   if not e.field[flow.state_field] then
-    error(("%s: the entity %s needs a text field '%s' for the state"):format(what, e.name, flow.state_field), 0)
+    options.fail(what, ("the entity %s needs a text field '%s' for the state"):format(e.name, flow.state_field))
   end
   for i, s in ipairs(spec.states or {}) do
-    local st = { name = s[1], label = s[2] or s[1], colour = s.colour or "grey",
-                 due = s.due and duration(what .. " state " .. tostring(s[1]), s.due) }
+    local name = type(s) == "table" and s[1] or nil
+    options.check(("%s state %s"):format(what, tostring(name or i)), s, state_spec)
+    local st = { name = name, label = s[2] or name, colour = s.colour or "grey",
+                 due = s.due and duration(what .. " state " .. tostring(name), s.due) }
     if type(st.name) ~= "string" or flow.state[st.name] then
-      error(("%s: state %d needs a name of its own"):format(what, i), 0)
+      options.fail(what, ("state %d needs a name of its own"):format(i))
     end
     if st.due and not e.field[flow.due_field] then
-      error(("%s: state %s has a due time, so the entity needs a datetime field '%s'")
-            :format(what, st.name, flow.due_field), 0)
+      options.fail(what, ("state %s has a due time, so the entity needs a datetime field '%s'")
+                         :format(st.name, flow.due_field))
     end
     flow.states[i], flow.state[st.name] = st, st
   end
-  if #flow.states == 0 then error(what .. ": give at least one state", 0) end
+  if #flow.states == 0 then options.fail(what, "give at least one state") end
   flow.initial = flow.states[1].name
   -- A case made without flow:start (a generated form, an import) starts there too.
   local sf = e.field[flow.state_field]
   if sf.default == nil then sf.default = flow.initial end
   for i, s in ipairs(spec.steps or {}) do
-    local step = { name = s[1], label = s[2] or s[1], to = s.to, roles = list_of(s.roles),
-                   fields = s.fields or {}, note = s.note, after = s.after, from = {} }
-    if type(step.name) ~= "string" or not step.name:find("^[%w_%-]+$") or flow.step[step.name] then
-      error(("%s: step %d needs a name of its own (letters, digits, - and _)"):format(what, i), 0)
+    local name = type(s) == "table" and s[1] or nil
+    local swhat = ("%s step %s"):format(what, tostring(name or i))
+    options.check(swhat, s, step_spec, true)
+    if type(name) ~= "string" or not name:find("^[%w_%-]+$") or flow.step[name] then
+      options.fail(what, ("step %d needs a name of its own (letters, digits, - and _)"):format(i))
     end
+    -- Who may take a step is always said: a step anyone may take (the
+    -- public, or the platform on a citizen's behalf) says role = "public".
+    if s.role == nil then
+      options.fail(swhat, "say who may take it: role = \"manager\", a list of roles, or \"public\" for anyone")
+    end
+    local step = { name = name, label = s[2] or name, to = s.to, roles = list_of(s.role),
+                   fields = s.fields or {}, note = s.note, after = s.after, from = {} }
     if not flow.state[step.to] then
-      error(("%s: step %s goes to an unknown state %s"):format(what, step.name, tostring(step.to)), 0)
+      options.fail(what, ("step %s goes to an unknown state %s"):format(step.name, tostring(step.to)))
     end
     for _, from in ipairs(list_of(s.from) or { "*" }) do
       if from ~= "*" and not flow.state[from] then
-        error(("%s: step %s starts from an unknown state %s"):format(what, step.name, tostring(from)), 0)
+        options.fail(what, ("step %s starts from an unknown state %s"):format(step.name, tostring(from)))
       end
       step.from[from] = true
     end
     for _, fname in ipairs(step.fields) do
       if not e.field[fname] then
-        error(("%s: step %s names an unknown field %s"):format(what, step.name, tostring(fname)), 0)
+        options.fail(what, ("step %s names an unknown field %s"):format(step.name, tostring(fname)))
       end
     end
     if #step.fields > 0 then step.form = form.new(e, step.fields) end     -- its page's fields
@@ -193,13 +212,12 @@ local function current_user(opts)
   return borough.user and borough.user() or nil
 end
 
---- Whether user holds one of roles (nil roles: anyone signed in).
+--- Whether user (nil: no one signed in) may take a step for roles: one
+-- of them is "public", or the user holds one of them.
 function M.has_role(user, roles)
-  if not user then return false end
-  if not roles then return true end
-  local held = user.roles or {}
+  local held = user and user.roles or {}
   for _, r in ipairs(roles) do
-    if held[r] then return true end
+    if r == "public" or held[r] then return true end
   end
   return false
 end
@@ -356,6 +374,9 @@ end
 
 --- The address of a step's page for a case.
 function Flow:step_url(case, step_name)
+  if not self.path then
+    error(("workflow %s: its step pages are added by flow:mount(app, path, opts)"):format(self.name), 0)
+  end
   return borough.url(self.path .. "/" .. case.id .. "/steps/" .. step_name)
 end
 
@@ -426,24 +447,40 @@ local function inputs(step, case, raw, errors)
   return view.safe(table.concat(out))
 end
 
--- The error summary's list: each error linking to its field.
+-- The error summary's list: each error linking to its field's first
+-- input, in the order of the page (form:read's errors are so already;
+-- the entity's, from the move, are put so).
 local function summary_list(step, errors)
+  if errors[1] and errors[1].text then return errors end
+  if step.form then return form.errors(step.form, errors) end
   local list = {}
-  for i, e in ipairs(errors) do
-    local item = e.field and step.form and step.form.item[e.field]
-    list[i] = { text = e.text or e.message, href = e.href or (item and "#" .. item.id) or nil }
-  end
+  for i, e in ipairs(errors) do list[i] = { text = e.message } end
   return list
 end
 
 local statuses = { forbidden = 403, conflict = 409, missing = 404 }
 
---- Adds the step pages of this workflow to app: GET <path>/:id/steps/:step
--- shows the step's fields (view "borough/workflow_step", which an app view
--- of that name replaces), POST takes the step and redirects to opts.done
--- (case) or to <path>/:id. opts.role: the role(s) the routes require.
-function Flow:routes(app, opts)
-  opts = opts or {}
+local mount_options = { role = "role", redirect = "function" }
+
+--- flow:mount(app, path [, opts]): the step pages of this workflow, at
+-- GET <path>/:id/steps/:step (the step's fields, in the view
+-- "borough/workflow_step", which an app view of that name replaces) and
+-- POST (takes the step, then redirects). <path>/:id is the case's own page
+-- (the step pages' back link). opts: role (the role or roles the routes
+-- need), redirect = function(case) -> a path inside the app to go to after
+-- a step (<path>/<id> by default).
+function Flow:mount(app, path, opts)
+  local what = ("workflow %s: mount(%q)"):format(self.name, tostring(path))
+  opts = options.check(what, opts, mount_options)
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[:*]") then
+    options.fail(what, "the path must be a path inside the app such as \"/referrals\"")
+  end
+  path = path:gsub("/+$", "")
+  if self.path then
+    if self.path == path then return self end
+    options.fail(what, ("the workflow is already mounted at %s"):format(self.path))
+  end
+  self.path = path
   local route_opts = { role = opts.role }
   local function page(case, step, raw, errors, status)
     return borough.view("borough/workflow_step", {
@@ -455,7 +492,7 @@ function Flow:routes(app, opts)
   local function find(req)
     return self.entity:find(req.params.id), self.step[req.params.step]
   end
-  app:get(self.path .. "/:id/steps/:step", route_opts, function(req)
+  app:get(path .. "/:id/steps/:step", route_opts, function(req)
     local case, step = find(req)
     if not case or not step then return borough.status(404) end
     local allowed = false
@@ -463,7 +500,7 @@ function Flow:routes(app, opts)
     if not allowed then return borough.status(M.has_role(current_user(), step.roles) and 409 or 403) end
     return page(case, step, {}, {})
   end)
-  app:post(self.path .. "/:id/steps/:step", route_opts, function(req)
+  app:post(path .. "/:id/steps/:step", route_opts, function(req)
     local case, step = find(req)
     if not case or not step then return borough.status(404) end
     local values, errors, raw = {}, nil, {}
@@ -478,8 +515,19 @@ function Flow:routes(app, opts)
       if why == "invalid" then return page(case, step, raw, errors, 400) end
       return borough.status(statuses[why] or 400, errors[1].message)
     end
-    return borough.redirect(opts.done and opts.done(moved) or borough.url(self.path .. "/" .. moved.id))
+    return borough.redirect(options.target(what, opts.redirect and opts.redirect(moved)
+                                                 or (self.path .. "/" .. moved.id)))
   end)
+  return self
+end
+
+-- Shapes that were replaced (docs/apps.md, "Changes"): each says by what.
+function M.define()
+  options.fail("workflow.define", "is now borough.workflow { ... }, its path given to flow:mount(app, path, opts)")
+end
+function Flow.routes()
+  options.fail("flow:routes(app, opts)", "is now flow:mount(app, path, opts), with redirect = function(case) "
+                                         .. "returning a path inside the app in place of done")
 end
 
 return M

@@ -47,13 +47,13 @@ APP = r'''
 local app = borough.app { public = true, title = "Forms & <pages>", mount = "/fx", roles = { "staff" } }
 local M = require "models"
 
-borough.pages(app, "/residents", M.Residents, {
-  role = "staff", title = "Residents", per_page = 3, delete = true,
+borough.pages(M.Residents, {
+  title = "Residents", per_page = 3, delete = true,
   columns = { "last_name", "first_name", "postcode", "grant" },
   fields = { "first_name", "last_name", { "date_of_birth", hint = "For example, 27 3 1980" },
              "email", "phone", "postcode", "grant", "support", { "shielding", as = "checkbox", question = "Shielding" },
              "notes" },
-})
+}):mount(app, "/residents", { role = "staff" })
 
 local Contact = borough.form {
   { "name", "text", required = true, question = "What is your name?", autocomplete = "name" },
@@ -83,7 +83,7 @@ local Evidence = borough.form {
 Evidence:mount(app, "/evidence", { title = "Evidence", public = true,
   done = function(req, values) return borough.json(values) end })
 
-borough.pages(app, "/cases", M.Cases, { role = "staff", columns = { "title", "team" } })
+borough.pages(M.Cases, { columns = { "title", "team" } }):mount(app, "/cases", { role = "staff" })
 
 -- A flow that keeps no entity: its own fields, and what to do when sent.
 db.exec("CREATE TABLE IF NOT EXISTS survey (reference TEXT, colour TEXT, reason TEXT)")

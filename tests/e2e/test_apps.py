@@ -437,6 +437,7 @@ RESP_APP = {"app.lua": lua('''
     end)
     app:get("/nothing", function(req) end)
     app:get("/number", function(req) return 42 end)
+    app:get("/bad-body", function(req) return { body = { "not", "text" } } end)
     app:get("/bad-status", function(req) return { status = 99 } end)
     app:get("/bad-header", function(req)
       return { headers = { ["X-Evil"] = "a\\r\\nSet-Cookie: pwned=1" }, body = "x" }
@@ -524,9 +525,16 @@ def response_table_with_repeated_headers_and_nothing():
 def response_of_the_wrong_kind_is_a_500_with_a_log_line():
     with Server({"resp": RESP_APP}) as s:
         c = Client(s.port)
+        # A result of the wrong kind names the route and the app's line that declared it.
+        def line_of(route):
+            return RESP_APP["app.lua"].splitlines().index(next(
+                l for l in RESP_APP["app.lua"].splitlines() if 'app:get("%s"' % route in l)) + 1
         for path, why in [
-            ("/resp/number", r"the handler returned a number; return a string, a response table "
-                             r"\(borough\.json, borough\.redirect, \.\.\.\) or nothing"),
+            ("/resp/number", r"apps/resp/app\.lua:%d: GET /number: the handler returned a number; return a "
+                             r"string, a response \(borough\.view, borough\.json, borough\.redirect, \.\.\.\), "
+                             r"a table \{ status =, headers =, body = \} or nothing" % line_of("/number")),
+            ("/resp/bad-body", r"apps/resp/app\.lua:%d: GET /bad-body: the response body must be a string or a "
+                               r"function, not a table" % line_of("/bad-body")),
             ("/resp/bad-status", r"response status must be a whole number from 200 to 599"),
             ("/resp/bad-header", r"invalid response header X-Evil"),
             ("/resp/bad-redirect", r"bad argument #1 to 'redirect' \(a redirect URL may not contain CR, LF or NUL\)"),
@@ -1066,7 +1074,7 @@ BROKEN = {
         local app = borough.app { public = true, title = "Bad option" }
         app:get("/", { pubic = true }, function(req) return "x" end)
         return app
-    '''), r":2: app:get\(\"/\"\): unknown option 'pubic'"),
+    '''), r":2: app:get\(\"/\"\): unknown option 'pubic' \(the options are csrf, files, max_body, public, role\)"),
 }
 
 

@@ -61,7 +61,7 @@ def new_refuses_bad_names_and_existing_folders():
 
 NOTES = {
     "app.lua": lua('''
-        local app = borough.app { title = "Notes", mount = "/notes", public = true }
+        local app = borough.app { title = "Notes", mount = "/notes", public = true, roles = { "editor" } }
         local words = require "lib.words"
         db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
         app:get("/", function(req)

@@ -151,7 +151,7 @@ APP = lua('''
     -- ?fail=n: the pages fail after n pages.
     app:get("/return.csv", function(req)
       local pages, fail = 0, tonumber(req.query.fail)
-      return require("borough.download").csv("return.csv", { "Business", "Account number" }, function(after)
+      return borough.download.csv("return.csv", { "Business", "Account number" }, function(after)
         pages = pages + 1
         if fail and pages > fail then error("the pages broke") end
         local list = A:where({}, { after = after, per_page = 500 })
@@ -160,7 +160,7 @@ APP = lua('''
         return rows, list[#list] and list[#list].id
       end)
     end)
-    borough.pages(app, "/pages", A, { public = true, columns = { "business", "account_number" }, delete = true })
+    borough.pages(A, { columns = { "business", "account_number" }, delete = true }):mount(app, "/pages", { public = true })
     return app
 ''')
 

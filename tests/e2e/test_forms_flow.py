@@ -552,10 +552,34 @@ def declaration_mistakes_name_the_line_of_app_lua():
     cases = [
         ('borough.flow { name = "x", entity = E, pages = { "nmae" } }:mount(app, "/x")', 3,
          "things has no field 'nmae'"),
-        ('borough.pages(app, "/t", E, { columns = { "nope" } })', 3, "borough.pages: things has no field 'nope'"),
+        ('borough.pages(E, { columns = { "nope" } }):mount(app, "/t")', 3,
+         "borough.pages(things): things has no field 'nope'"),
+        # Every building block refuses an option it does not know, at the app's line.
+        ('borough.pages(E, { roles = "staff" }):mount(app, "/t")', 3,
+         "borough.pages(things): unknown option 'roles' (who may do it is role = "),
+        ('borough.pages(E):mount(app, "/t", { roles = "staff" })', 3,
+         "borough.pages(things):mount(\"/t\"): unknown option 'roles'"),
+        ('borough.pages(app, "/t", E, {})', 3, "is now borough.pages(Entity, spec):mount(app, path"),
+        ('borough.form(E):mount(app, "/f", { titel = "Add" })', 3, "form:mount(\"/f\"): unknown option 'titel'"),
+        ('borough.form(E, { { "name", hnit = "x" } })', 3, "name.hnit: unknown option"),
+        ('borough.flow { name = "x", entity = E, pages = { "name" }, chek = {} }', 3,
+         "borough.flow: unknown option 'chek'"),
+        ('borough.flow { name = "x", entity = E, pages = { "name" }, check = { titel = "x" } }', 3,
+         "borough.flow(\"x\") check: unknown option 'titel'"),
+        ('borough.flow { name = "x", entity = E, pages = { "name" } }:mount(app, "/x", { role = "staff", bak = "/" })',
+         3, "flow:mount(\"/x\"): unknown option 'bak'"),
+        ('app:job("x", { attemps = 3 }, function() end)', 3, "app:job(\"x\"): unknown option 'attemps'"),
+        # Every role named must be one of the app's roles (or admin).
+        ('app:get("/", { role = "manger" }, function() end)', 3,
+         'app:get("/"): role "manger" is not one of the app\'s roles'),
+        ('borough.pages(E):mount(app, "/t", { role = "staf" })', 3, 'role "staf" is not one of the app\'s roles'),
+        ('borough.form(E):mount(app, "/f", { role = "public" })', 3, 'role "public" is for workflow steps'),
+        # A platform error caused by the app names the app's line: here a
+        # route that two generated pages both declare.
+        ('borough.pages(E):mount(app, "/t")\nborough.pages(E):mount(app, "/t")', 4, "GET /t is declared twice"),
         ('local F = borough.form { { "name", "txt" } }', 3, "form.name: unknown field type 'txt'"),
         ('borough.form(E, { { "name", as = "slider" } })', 3, "name.as must be one of input, textarea"),
-        ('borough.form { { "name", "text" } }:mount(app, "/f")', 3, "form:mount needs done"),
+        ('borough.form { { "name", "text" } }:mount(app, "/f")', 3, 'form:mount("/f"): needs done'),
         ('borough.flow { name = "x", entity = E, pages = { "name" }, reference = "ref" }', 3,
          'reference = "ref" is not a field'),
     ]

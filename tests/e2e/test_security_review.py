@@ -35,18 +35,17 @@ M.cases = borough.entity "cases" {
   { "state", "text" },
   { "due_at", "datetime" },
 }
-M.flow = require("borough.workflow").define {
-  entity = M.cases, path = "/cases",
+M.flow = borough.workflow {
+  entity = M.cases,
   states = { { "open", "Open", due = "2 days" }, { "closed", "Closed" } },
-  steps = { { "close", "Close", from = "open", to = "closed", roles = "manager", fields = { "outcome" } } },
+  steps = { { "close", "Close", from = "open", to = "closed", role = "manager", fields = { "outcome" } } },
 }
 return M
 '''
 
 APP = r'''
-local app = borough.app { title = "Review", mount = "/r", public = true }
+local app = borough.app { title = "Review", mount = "/r", public = true, roles = { "officer", "manager" } }
 local m = require "models"
-local download = require "borough.download"
 app:post("/items", { csrf = false }, function(req)
   local r, errors = m.items:create(json.decode(req.body))
   if not r then return borough.json({ errors = errors }, 422) end
@@ -56,10 +55,10 @@ borough.flow {
   name = "refer", entity = m.referrals, reference = "reference",
   pages = { "full_name", "nhs_number" },
 }:mount(app, "/refer", { public = true })
-borough.pages(app, "/cases", m.cases, { role = "officer", workflow = m.flow })
+borough.pages(m.cases, { workflow = m.flow }):mount(app, "/cases", { role = "officer" })
 app:get("/items.csv", function(req) return m.items:download() end)
 app:get("/raw.csv", function(req)
-  return download.csv("raw.csv", { "a", "b" }, function(after)
+  return borough.download.csv("raw.csv", { "a", "b" }, function(after)
     if after then return {} end
     return { { -5, "-5" }, { "@SUM(A1)", "\tx" }, { "\rx", "+1+1" } }, nil
   end)

@@ -56,7 +56,7 @@ def the_app_docs_tutorial_md_builds_passes_its_own_tests():
         flow = flow.replace(first_page, block('  pages = {\n    { "service"'))
         app = block("local app = borough.app")
         app = app.replace('roles = { "staff" } }\n', 'roles = { "staff" } }\n' + block("local Feedback = require"))
-        app = app.replace("return app", flow + "\n" + block("borough.pages(app") + "\nreturn app")
+        app = app.replace("return app", flow + "\n" + block("borough.pages(Feedback") + "\nreturn app")
         with open(os.path.join(app_dir, "app.lua"), "w") as f:
             f.write(app)
         with open(os.path.join(app_dir, "tests", "feedback_test.lua"), "w") as f:

@@ -4,8 +4,9 @@
 local app = borough.app { title = "Complaints", mount = "/complaints", roles = { "officer", "manager" } }
 local models = require "models"
 
-borough.pages(app, "/complaints", models.Complaints, {
-  columns = { "subject", "state" }, fields = { "subject" }, workflow = models.ComplaintFlow,
-})
+borough.pages(models.Complaints, {
+  columns = { "subject", "state", "severity" }, fields = { "subject" }, workflow = models.ComplaintFlow,
+  filters = { "state", "severity" },
+}):mount(app, "/complaints")
 
 return app

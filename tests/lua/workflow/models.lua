@@ -1,4 +1,3 @@
-local workflow = require "borough.workflow"
 local M = {}
 
 M.Complaints = borough.entity "complaints" {
@@ -15,23 +14,26 @@ M.Followups = borough.entity "followups" {
   { "call_on", "date", required = true },
 }
 
-M.ComplaintFlow = workflow.define {
+M.ComplaintFlow = borough.workflow {
   entity = M.Complaints,
-  path = "/complaints",
   states = {
     { "open", "Open", colour = "blue", due = "2 days" },
     { "answered", "Answered", colour = "yellow", due = "1 hours" },
     { "closed", "Closed", colour = "green" },
   },
   steps = {
-    { "answer", "Answer the complaint", from = "open", to = "answered", roles = { "officer", "manager" },
+    { "answer", "Answer the complaint", from = "open", to = "answered", role = { "officer", "manager" },
       fields = { "answer", "severity" }, note = true,
       after = function(c, move)
         M.Followups:create { complaint = c.id, call_on = os.date("!%Y-%m-%d", os.time() + 7 * 86400) }
         if move.values.fail_after then error("after failed") end
       end },
-    { "close", "Close", from = "answered", to = "closed", roles = "manager" },
-    { "reopen", "Reopen", from = { "answered", "closed" }, to = "open", roles = "manager" },
+    { "close", "Close", from = "answered", to = "closed", role = "manager" },
+    { "reopen", "Reopen", from = { "answered", "closed" }, to = "open", role = "manager" },
+    -- The resident's reply to a closed complaint opens it again: anyone
+    -- may take the step, also with no one signed in (the platform acting
+    -- on the resident's message), and it says so.
+    { "reply", "Resident replied", from = "closed", to = "open", role = "public" },
   },
 }
 

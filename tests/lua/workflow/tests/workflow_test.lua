@@ -1,6 +1,5 @@
 -- Tests of lua/borough/workflow.lua on the complaints fixture app.
 local t = require "borough.test"
-local workflow = require "borough.workflow"
 local models = require "models"
 local Flow, Complaints = models.ComplaintFlow, models.Complaints
 
@@ -166,21 +165,81 @@ t.test("generated pages (borough.pages) show the state, the next steps and the h
   t.contains(page.body, "Answer the complaint (Answered)")
   t.contains(page.body, "Olu Officer")
   t.contains(page.body, "Crew sent")
-  t.contains(t.get("/complaints").body, "answered")
+  t.contains(t.get("/complaints").body, "Answered")
   page = t.get("/complaints/" .. c.id .. "?lang=cy")              -- the platform's words in Welsh
   t.contains(page.body, '<caption class="govuk-table__caption govuk-table__caption--m">Hanes</caption>')
   t.contains(page.body, ">Pryd<")
 end)
 
 t.test("a workflow declared wrongly says where and what", function()
-  t.raises(function() workflow.define { entity = Complaints, states = {} } end, "give at least one state")
-  t.raises(function()
-    workflow.define { entity = Complaints, states = { { "a" } }, steps = { { "go", to = "b" } } }
-  end, "step go goes to an unknown state b")
-  t.raises(function()
-    workflow.define { entity = Complaints, states = { { "a", due = "soon" } } }
-  end, 'due must be like "2 days"')
-  t.raises(function()
-    workflow.define { entity = Complaints, states = { { "a" } }, steps = { { "go", to = "a", fields = { "nope" } } } }
-  end, "step go names an unknown field nope")
+  local here = "tests/lua/workflow/tests/workflow_test.lua:%d+: "
+  local function refused(spec, message)
+    local ok, err = pcall(borough.workflow, spec)
+    t.eq(ok, false)
+    t.match(err, "^" .. here)
+    t.contains(err, message)
+  end
+  refused({ entity = Complaints, states = {} }, "workflow complaints: give at least one state")
+  refused({ entity = Complaints, states = { { "a" } }, steps = { { "go", to = "b", role = "manager" } } },
+          "step go goes to an unknown state b")
+  refused({ entity = Complaints, states = { { "a", due = "soon" } } }, 'due must be like "2 days"')
+  refused({ entity = Complaints, states = { { "a" } }, steps = { { "go", to = "a", role = "manager", fields = { "nope" } } } },
+          "step go names an unknown field nope")
+  -- Who may take a step is never left to a typo: `roles` (the old
+  -- spelling) is refused, and so is a step that does not say.
+  refused({ entity = Complaints, states = { { "a" } }, steps = { { "go", to = "a", roles = "manager" } } },
+          "workflow complaints step go: unknown option 'roles' (who may do it is role = \"x\" or role = { \"x\", \"y\" })")
+  refused({ entity = Complaints, states = { { "a" } }, steps = { { "go", to = "a" } } },
+          'step go: say who may take it: role = "manager", a list of roles, or "public" for anyone')
+  refused({ entity = Complaints, states = { { "a", color = "red" } } },
+          "workflow complaints state a: unknown option 'color'")
+  refused({ entity = Complaints, path = "/x", states = { { "a" } } },
+          "borough.workflow: unknown option 'path' (the path is the second argument of mount(app, path, opts))")
+  refused({ entity = Complaints, states = { { "a" } }, steps = { { "go", to = "a", role = "Boss!" } } },
+          "role must be a role name")
+  local ok, err = pcall(function() require("borough.workflow").define {} end)
+  t.eq(ok, false)
+  t.contains(err, "workflow.define: is now borough.workflow { ... }")
+  ok, err = pcall(function() Flow:mount({}, "/elsewhere") end)
+  t.contains(err, "the workflow is already mounted at /complaints")
+end)
+
+t.test("a step with role = \"public\" may be taken by anyone, also with no one signed in", function()
+  local c = Flow:start({ subject = "Noisy neighbours" }, { user = officer })
+  c = Flow:move(c, "answer", { answer = "Spoke to them", severity = "low" }, { user = officer })
+  c = Flow:move(c, "close", {}, { user = manager })
+  local moved, _, why = Flow:move(c, "reopen", {}, { user = false })
+  t.eq(why, "forbidden", "a manager's step, with no one signed in")
+  moved = t.ok(Flow:move(c, "reply", {}, { user = false }))
+  t.eq(moved.state, "open")
+  t.eq(Flow:history(c)[4].user_name, nil)
+  local names = {}
+  for i, s in ipairs(Flow:steps_for(Flow:move(moved, "answer", { answer = "Again", severity = "low" },
+                                              { user = officer }), visitor)) do names[i] = s.name end
+  t.eq(names, {}, "a member of staff without the roles may take only public steps")
+end)
+
+t.test("the list shows a state by its label and a choice by its text, and filters by both", function()
+  t.login("olu@example.org", { name = "Olu Officer", roles = { "officer" } })
+  local a = Flow:start({ subject = "Filter me one" }, { user = officer })
+  Flow:move(a, "answer", { answer = "Done", severity = "high" }, { user = officer })
+  Flow:start({ subject = "Filter me two" }, { user = officer })
+  local page = t.get("/complaints?state=answered&severity=high")
+  t.eq(page.status, 200)
+  t.contains(page.body, "Filter me one")
+  t.no_match(page.body, "Filter me two")
+  t.contains(page.body, '<strong class="govuk-tag govuk-tag--yellow">\n  Answered\n</strong>')
+  t.no_match(page.body, ">answered<")
+  -- the filters are selects in the list's form, the chosen ones selected
+  t.contains(page.body, '<select class="govuk-select" id="filter-state" name="state">')
+  t.contains(page.body, '<option value="answered" selected>Answered</option>')
+  t.contains(page.body, '<option value="high" selected>high</option>')
+  t.contains(page.body, '<option value="">All</option>')
+  -- sorting and paging keep the filters
+  t.contains(page.body, 'href="/complaints/complaints?severity=high&amp;sort=subject&amp;state=answered"')
+  -- a value that is not a choice filters nothing
+  t.contains(t.get("/complaints?state=nonsense").body, "Filter me two")
+  -- with no one filter, the open ones are there too
+  t.contains(t.get("/complaints?state=open").body, "Filter me two")
+  t.no_match(t.get("/complaints?state=open").body, "Filter me one")
 end)
