@@ -330,10 +330,9 @@ CACHE_MODELS = lua('''
 CACHE_APP = lua('''
     local app = borough.app { title = "Cache", mount = "/c", roles = { "officer" } }
     local m = require "models"
-    local download = require "borough.download"
-    borough.pages(app, "/residents", m.residents, { role = "officer" })
+    borough.pages(m.residents):mount(app, "/residents", { role = "officer" })
     app:get("/csv", function(req)
-      return download.csv("people.csv", { "name" }, function() return {} end)
+      return borough.download.csv("people.csv", { "name" }, function() return {} end)
     end)
     app:get("/export.csv", function(req) return m.residents:download() end)
     app:get("/cached", function(req)
