@@ -6,10 +6,18 @@
 // SCENARIO.json: { "base": "http://127.0.0.1:PORT", "tags": [...], "steps": [
 //   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
 //   ["click", "button.govuk-button"], ["viewport", 375, 667], ["upload", "#list", "/tmp/list.csv"],
-//   ["audit", "name"] ] }
-// Every "audit" writes OUT_DIR/<name>.png (the whole page) and records axe's
-// violations for the tags. Prints one JSON object: { pages: [{ name, url,
-// title, violations: [{ id, impact, help, nodes: [html...] }] }] }.
+//   ["audit", "name"], ["look", "name"], ["wait_url", "regexp"],
+//   ["hold", "regexp"], ["release"] ],
+//   "args": ["--extra-chromium-flag", ...] }
+// A "goto" to a full URL (https://...) leaves the site (an identity
+// provider's sign-in page). Every "audit" writes OUT_DIR/<name>.png (the
+// whole page) and records axe's violations for the tags; "look" records the
+// page without axe (another site's page). "wait_url" waits until the page's
+// URL matches (a page that moves on by itself); "hold" answers navigations
+// to matching URLs with 204 No Content, so a page that moves on by itself
+// stays to be audited, until "release". Prints one JSON object:
+// { pages: [{ name, url, title, text, violations: [{ id, impact, help,
+// nodes: [html...] }] }] }, text being what <main> (else <body>) shows.
 
 const fs = require("fs");
 const path = require("path");
@@ -22,7 +30,7 @@ async function main() {
   fs.mkdirSync(outDir, { recursive: true });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", ...(scenario.args || [])],
   });
   const result = { pages: [] };
   try {
@@ -32,7 +40,13 @@ async function main() {
     const page = await context.newPage();
     for (const [op, a, b] of scenario.steps) {
       if (op === "goto") {
-        await page.goto(scenario.base + a, { waitUntil: "load" });
+        await page.goto(/^https?:/.test(a) ? a : scenario.base + a, { waitUntil: "load" });
+      } else if (op === "hold") {
+        await page.route(new RegExp(a), (route) => route.fulfill({ status: 204, body: "" }));
+      } else if (op === "release") {
+        await page.unrouteAll();
+      } else if (op === "wait_url") {
+        await page.waitForURL(new RegExp(a), { waitUntil: "load" });
       } else if (op === "fill") {
         await page.fill(a, b);
       } else if (op === "viewport") {
@@ -46,16 +60,20 @@ async function main() {
       } else if (op === "click") {
         await page.click(a);
         await page.waitForLoadState("load");
-      } else if (op === "audit") {
-        await page.evaluate(axe.source);
-        const found = await page.evaluate(async (tags) => {
-          const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
-          return r.violations.map((v) => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html),
-          }));
-        }, scenario.tags);
+      } else if (op === "audit" || op === "look") {
+        let found = [];
+        if (op === "audit") {
+          await page.evaluate(axe.source);
+          found = await page.evaluate(async (tags) => {
+            const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+            return r.violations.map((v) => ({
+              id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html),
+            }));
+          }, scenario.tags);
+        }
         await page.screenshot({ path: path.join(outDir, a + ".png"), fullPage: true });
-        result.pages.push({ name: a, url: page.url(), title: await page.title(), violations: found });
+        const text = await page.evaluate(() => (document.querySelector("main") || document.body).innerText);
+        result.pages.push({ name: a, url: page.url(), title: await page.title(), text, violations: found });
       } else {
         throw new Error("unknown step " + op);
       }
