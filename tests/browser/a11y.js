@@ -7,7 +7,7 @@
 //   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
 //   ["click", "button.govuk-button"], ["viewport", 375, 667], ["upload", "#list", "/tmp/list.csv"],
 //   ["audit", "name"], ["look", "name"], ["wait_url", "regexp"],
-//   ["hold", "regexp"], ["release"] ],
+//   ["hold", "regexp"], ["release"], ["remember", "#secret"], ["totp", "#code", 1] ],
 //   "args": ["--extra-chromium-flag", ...] }
 // A "goto" to a full URL (https://...) leaves the site (an identity
 // provider's sign-in page). Every "audit" writes OUT_DIR/<name>.png (the
@@ -15,7 +15,10 @@
 // page without axe (another site's page). "wait_url" waits until the page's
 // URL matches (a page that moves on by itself); "hold" answers navigations
 // to matching URLs with 204 No Content, so a page that moves on by itself
-// stays to be audited, until "release". Prints one JSON object:
+// stays to be audited, until "release". "remember" keeps the text of an
+// element (a TOTP secret in base32, as a set-up page shows it) and "totp"
+// fills an input with the RFC 6238 code of the remembered secret, now or
+// so many 30-second steps away. Prints one JSON object:
 // { pages: [{ name, url, title, text, violations: [{ id, impact, help,
 // nodes: [html...] }] }] }, text being what <main> (else <body>) shows.
 
@@ -23,6 +26,20 @@ const fs = require("fs");
 const path = require("path");
 const { chromium } = require("playwright-core");
 const axe = require("axe-core");
+const crypto = require("crypto");
+
+// RFC 6238: HMAC-SHA-1 over the 30-second step, 6 digits.
+function totp(base32, offset) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/\s/g, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + (offset || 0)));
+  const mac = crypto.createHmac("sha1", key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
 
 async function main() {
   const [scenarioFile, outDir] = process.argv.slice(2);
@@ -38,9 +55,14 @@ async function main() {
     // axe is put in through the DevTools protocol, which the CSP does not judge.
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const page = await context.newPage();
+    let remembered = "";
     for (const [op, a, b] of scenario.steps) {
       if (op === "goto") {
         await page.goto(/^https?:/.test(a) ? a : scenario.base + a, { waitUntil: "load" });
+      } else if (op === "remember") {
+        remembered = await page.innerText(a);
+      } else if (op === "totp") {
+        await page.fill(a, totp(remembered, b));
       } else if (op === "hold") {
         await page.route(new RegExp(a), (route) => route.fulfill({ status: 204, body: "" }));
       } else if (op === "release") {
