@@ -429,17 +429,11 @@ static const bo_keyring *keyring(lua_State *L, bo_request *r)
     return k;
 }
 
-/* Where an account's TOTP secret belongs (sealed values are bound to it). */
-static void totp_aad(char *out, size_t cap, int64_t id)
-{
-    snprintf(out, cap, "borough/users/%lld/totp", (long long)id);
-}
-
 /* Opens the sealed secret of account id into key. */
 static bool open_secret(const bo_keyring *k, int64_t id, const char *sealed, uint8_t key[BO_TOTP_SECRET_BYTES])
 {
     char aad[64], err[256];
-    totp_aad(aad, sizeof aad, id);
+    bo_platformdb_totp_aad(aad, sizeof aad, id);
     bo_buf plain;
     bo_buf_init(&plain);
     int rc = bo_unseal(k, aad, sealed, strlen(sealed), &plain, err, sizeof err);
@@ -982,7 +976,7 @@ static int p_totp_setup(lua_State *L)
     uint8_t key[BO_TOTP_SECRET_BYTES];
     if (!p.secret || !open_secret(k, p.id, p.secret, key)) {
         char aad[64];
-        totp_aad(aad, sizeof aad, p.id);
+        bo_platformdb_totp_aad(aad, sizeof aad, p.id);
         if (bo_totp_secret(key) < 0) {
             pending_release(&p);
             return luaL_error(L, "no randomness from the kernel");

@@ -302,6 +302,11 @@ int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const ch
     return bo_db_commit(db, err, errlen);
 }
 
+void bo_platformdb_totp_aad(char *out, size_t cap, int64_t user_id)
+{
+    snprintf(out, cap, "borough/users/%lld/totp", (long long)user_id);
+}
+
 int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[65], char *err, size_t errlen)
 {
     static const char sql[] = "SELECT id, hash, id, at, who, action, app, detail FROM platform_audit ORDER BY id";

@@ -250,6 +250,27 @@ def a_reset_forgets_the_codes_and_ends_the_sessions():
 
 
 @test
+def key_rotation_seals_the_secrets_again():
+    with Server(TREE) as s:
+        add_user(s)
+        fresh_step()
+        _, secret, _ = enrol(s)
+        status, out, err = borough("keys", "list", "--data", s.data_dir)
+        assert status == 0 and "key 1 (current): seals 1 value\n" in out, (out, err)
+        s.stop()
+        assert borough("keys", "retire", "1", "--data", s.data_dir)[0] == 1       # current, and in use
+        status, out, err = borough("keys", "rotate", "--data", s.data_dir)
+        assert status == 0 and "1 value sealed again" in out, (out, err)
+        assert db(s, "SELECT totp_secret FROM users")[0]["totp_secret"].startswith("bo1.2.")
+        status, out, err = borough("keys", "retire", "1", "--data", s.data_dir)
+        assert status == 0, (out, err)
+        s.start()
+        b, r = sign_in(s)
+        r = b.form_post(SECOND, SECOND, {"code": totp(secret, step=1)})
+        assert r.status == 303, r
+
+
+@test
 def in_chromium_the_pages_pass_axe_in_english_and_welsh():
     ensure_tools()
     with Server(TREE) as s:
