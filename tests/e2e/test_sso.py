@@ -150,7 +150,7 @@ def a_first_sign_in_makes_the_account_with_the_mapped_role():
 
 @test
 def the_next_sign_in_uses_the_cached_keys_and_refreshes_name_and_email():
-    with Site() as site:
+    with Site(workers=2) as site:               # one cache for the process, whichever worker answers
         site.sign_in(Browser(site.port), "alice")
         before = site.idp.requests()
         assert before["/jwks"] == 1 and before["/.well-known/openid-configuration"] == 1, before
@@ -162,6 +162,9 @@ def the_next_sign_in_uses_the_cached_keys_and_refreshes_name_and_email():
         assert after["/jwks"] == 1 and after["/.well-known/openid-configuration"] == 1, after   # nothing fetched
         assert after["/token"] == 2
         assert b.get("/planning/").body == b"alice.newname@example.org | Alice Newname | [officer]"
+        for _ in range(6):
+            assert site.sign_in(Browser(site.port), "alice").status == 303
+        assert site.idp.requests()["/jwks"] == 1
         assert len(site.db("SELECT id FROM users")) == 1
         assert re.search(r"waiting for the provider in 1 exchange\n", site.server.log())
 
@@ -541,6 +544,14 @@ def borough_sso_checks_what_it_is_given():
         assert sso("map", "g", "planning", "Not A Role")[0] == 1
         assert sso("map", "g", "planning", "officer", "--remove") == (0, "g was not mapped to officer in planning\n", "")
         assert sso("link", "nobody@example.org", "x") == (1, "", "borough sso: no account for nobody@example.org\n")
+        # The address the callback names: the listen address unless set.
+        assert sso("set", "public_url=https://apps.example.gov.uk/")[0] == 1
+        assert sso("set", "public_url=https://apps.example.gov.uk")[0] == 0
+        _, params = site.begin(Browser(site.port))
+        assert params["redirect_uri"] == "https://apps.example.gov.uk/planning/_account/sso/callback", params
+        assert sso("unset", "public_url")[0] == 0
+        _, params = site.begin(Browser(site.port))
+        assert params["redirect_uri"] == site.callback, params
         status, out, err = sso("frobnicate")
         assert status == 2 and "unknown subcommand frobnicate" in err
         # link: a password account signs in as the provider's subject.
