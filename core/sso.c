@@ -351,20 +351,19 @@ int bo_sso_client_secret(const bo_sso_settings *s, char *out, size_t cap, char *
                  s->secret_file, S_ISREG(st.st_mode) ? "readable by anyone" : "not a file");
         return BO_EPERM;
     }
-    ssize_t got = read(fd, out, cap);
+    ssize_t got = read(fd, out, cap - 1);
     close(fd);
     if (got < 0) {
         snprintf(err, errlen, "%s (client_secret_file): %s", s->secret_file, strerror(errno));
         return BO_EIO;
     }
+    out[got] = '\0';
     n = strcspn(out, "\r\n");
-    if ((size_t)got == cap && n == cap) {
+    if (n == (size_t)got && n == cap - 1) {     /* no line end within cap - 1 bytes */
         memset(out, 0, cap);
-        snprintf(err, errlen, "the client secret in %s is longer than %zu bytes", s->secret_file, cap - 1);
+        snprintf(err, errlen, "the client secret in %s is longer than %zu bytes", s->secret_file, cap - 2);
         return BO_EINVAL;
     }
-    if (n > (size_t)got)
-        n = (size_t)got;
     memset(out + n, 0, cap - n);
     if (n == 0) {
         snprintf(err, errlen, "%s (client_secret_file) is empty: put the secret on its first line", s->secret_file);
