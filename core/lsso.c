@@ -47,6 +47,7 @@
 #include "lauth.h"
 #include "log.h"
 #include "lreq.h"
+#include "netaddr.h"
 #include "oidc.h"
 #include "platformdb.h"
 #include "request.h"
@@ -582,7 +583,16 @@ static int begin_run(lua_State *L, sso_call *c)
             f.redirect_uri = c->callback;
             f.next = (char *)lua_tostring(L, 2);
             f.created_ms = wall_ms();
-            if (bo_sso_flow_save(platform(L, c->r), state, browser, &f, err, sizeof err) < 0)
+            char client[BO_NETADDR_KEY_MAX];
+            bo_netaddr_client_key(c->r->conn->ip, client, sizeof client);
+            int rc = bo_sso_flow_save(platform(L, c->r), state, browser, client, &f, err, sizeof err);
+            if (rc == BO_ELIMIT) {
+                bo_log(BO_LOG_WARN, c->r->app ? c->r->app->name : NULL, "single sign-on: %s", err);
+                luaL_pushfail(L);
+                lua_pushliteral(L, "busy");
+                return 2;
+            }
+            if (rc < 0)
                 return luaL_error(L, "cannot record the sign-in: %s", err);
             bo_buf *url = &c->body;
             url->len = 0;
@@ -607,9 +617,10 @@ static int begin_run(lua_State *L, sso_call *c)
 
 /* sso_begin(callback_path, next): starts a sign-in at the provider: its
    authorization URL to send the browser to and the Set-Cookie value that
-   binds the sign-in to this browser; or nil and "off" (not set up) or
+   binds the sign-in to this browser; or nil and "off" (not set up),
    "unavailable" (the provider cannot be reached or answers nonsense; the
-   reason is logged). next (a path, or nil) is where the browser goes
+   reason is logged) or "busy" (too many sign-ins begun from the client's
+   address and not finished). next (a path, or nil) is where the browser goes
    afterwards. May wait for the provider's discovery document. */
 static int p_sso_begin(lua_State *L)
 {

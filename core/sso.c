@@ -374,12 +374,13 @@ int bo_sso_client_secret(const bo_sso_settings *s, char *out, size_t cap, char *
 
 /* ---- sign-ins in flight ---- */
 
-int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const bo_sso_flow *f, char *err,
-                     size_t errlen)
+int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const char *client, const bo_sso_flow *f,
+                     char *err, size_t errlen)
 {
     static const char old_sql[] = "DELETE FROM sso_flows WHERE created_ms < ?";
+    static const char count_sql[] = "SELECT count(*) FROM sso_flows WHERE client = ?";
     static const char sql[] = "INSERT INTO sso_flows (state_hash, browser_hash, nonce, verifier, redirect_uri, next, "
-                              "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)";
+                              "created_ms, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
     uint8_t sh[32], bh[32];
     bo_sha256(state, strlen(state), sh);
     bo_sha256(browser, strlen(browser), bh);
@@ -389,6 +390,17 @@ int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const bo
     sqlite3_bind_int64(old, 1, now_ms() - BO_SSO_FLOW_MS);
     sqlite3_step(old);
     sqlite3_reset(old);
+    sqlite3_stmt *count = bo_db_prepare(db, count_sql, sizeof count_sql - 1, err, errlen);
+    if (!count)
+        return BO_EDB;
+    sqlite3_bind_text(count, 1, client, -1, SQLITE_TRANSIENT);
+    int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : 0;
+    sqlite3_reset(count);
+    sqlite3_clear_bindings(count);
+    if (n >= BO_SSO_FLOWS_PER_CLIENT) {
+        snprintf(err, errlen, "%lld sign-ins begun from %s in ten minutes and not finished", (long long)n, client);
+        return BO_ELIMIT;
+    }
     sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
@@ -402,6 +414,7 @@ int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const bo
     else
         sqlite3_bind_null(stmt, 6);
     sqlite3_bind_int64(stmt, 7, f->created_ms);
+    sqlite3_bind_text(stmt, 8, client, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
         snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));

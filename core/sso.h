@@ -34,6 +34,7 @@
 #define BO_SSO_FLOW_MS (10 * 60 * 1000)   /* a sign-in in flight lasts ten minutes */
 #define BO_SSO_COOKIE "borough_sso"       /* binds a sign-in in flight to its browser */
 #define BO_SSO_NAME_MAX 200
+#define BO_SSO_FLOWS_PER_CLIENT 300       /* sign-ins in flight from one client address */
 
 /* The site's sign-in settings, with their defaults. Strings are new (free
    with bo_sso_settings_free); issuer NULL means single sign-on is off. */
@@ -89,10 +90,13 @@ typedef struct bo_sso_flow {
 } bo_sso_flow;
 
 /* Saves a new flow under state, for the browser holding the cookie value
-   browser (both BO_OIDC_TOKEN_CHARS); forgets flows past their ten
-   minutes. Returns 0 or BO_EDB with err. */
-int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const bo_sso_flow *f, char *err,
-                     size_t errlen);
+   browser (both BO_OIDC_TOKEN_CHARS), begun from client (the client's
+   address as the throttle counts it); forgets flows past their ten
+   minutes. Returns 0, BO_ELIMIT when the client already has
+   BO_SSO_FLOWS_PER_CLIENT in flight (so nobody can fill the database with
+   sign-ins never finished), or BO_EDB, with err. */
+int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const char *client, const bo_sso_flow *f,
+                     char *err, size_t errlen);
 /* Takes (deletes) the flow of state and fills *out (release with
    bo_sso_flow_release). Returns 0; BO_ENOENT (no such flow: never made,
    already used), BO_EPERM (begun in another browser: browser is the

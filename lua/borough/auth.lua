@@ -129,7 +129,7 @@ end
 
 -- The page for a sign-in single sign-on could not finish.
 local STATUS = { off = 404, expired = 400, cancelled = 400, refused = 403, unavailable = 502, config = 500,
-                 disabled = 403, conflict = 409, claims = 403, overage = 403 }
+                 disabled = 403, conflict = 409, claims = 403, overage = 403, busy = 429 }
 
 local function sso_problem(req, kind)
   local info = private.sso_info()

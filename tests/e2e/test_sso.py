@@ -101,6 +101,17 @@ def the_sign_in_page_offers_the_provider_and_passwords_where_allowed():
         assert b'id="password"' in page.body
         r = Browser(site.port).sign_in_password(KEEPER, PASSWORD)
         assert r.status == 303 and r.header("location") == "/planning/", r
+        # One client address cannot fill the database with sign-ins it never finishes.
+        import sqlite3
+        c = sqlite3.connect(os.path.join(site.data_dir, "borough.db"))
+        with c:
+            c.executemany("INSERT INTO sso_flows (state_hash, browser_hash, nonce, verifier, redirect_uri, client, "
+                          "created_ms) VALUES (?, x'00', '', '', '', '127.0.0.1', ?)",
+                          [(os.urandom(32), int(time.time() * 1000)) for _ in range(300)])
+        c.close()
+        r = Browser(site.port).get(MOUNT + "/_account/sso")
+        assert r.status == 429 and title_of(r) == "Too many sign-ins have been started from here", r
+        plain_page(r)
         # Without single sign-on set up, the page is the password form alone.
         site.sso("unset", "issuer")
         page = Browser(site.port).get(MOUNT + "/_account/sign-in")

@@ -137,7 +137,7 @@ static void save_flow(int64_t created)
     bo_sso_flow f = { .redirect_uri = "https://site/app/_account/sso/callback", .next = "/app/x", .created_ms = created };
     memset(f.nonce, 'n', BO_OIDC_TOKEN_CHARS);
     memset(f.verifier, 'v', BO_OIDC_TOKEN_CHARS);
-    CHECK_EQ_INT(bo_sso_flow_save(db, state, browser, &f, err, sizeof err), 0);
+    CHECK_EQ_INT(bo_sso_flow_save(db, state, browser, "10.0.0.1", &f, err, sizeof err), 0);
 }
 
 static int64_t now_ms(void)
@@ -167,9 +167,18 @@ TEST(a_sign_in_in_flight_is_taken_once_in_its_browser_within_ten_minutes)
     CHECK_EQ_INT(bo_sso_flow_take(db, state, browser, &f, err, sizeof err), BO_ETIMEDOUT);
     /* Saving forgets flows past their time. */
     save_flow(now_ms() - BO_SSO_FLOW_MS - 1000);
-    CHECK_EQ_INT(bo_sso_flow_save(db, "t", browser, &(bo_sso_flow){ .redirect_uri = "x", .created_ms = now_ms() },
-                                  err, sizeof err), 0);
+    CHECK_EQ_INT(bo_sso_flow_save(db, "t", browser, "10.0.0.1",
+                                  &(bo_sso_flow){ .redirect_uri = "x", .created_ms = now_ms() }, err, sizeof err), 0);
     CHECK_QUERY("SELECT count(*) FROM sso_flows", "1");
+    /* One client cannot fill the table with sign-ins it never finishes. */
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 299) "
+        "INSERT INTO sso_flows (state_hash, browser_hash, nonce, verifier, redirect_uri, client, created_ms) "
+        "SELECT randomblob(32), x'00', '', '', '', '10.0.0.9', strftime('%s', 'now') * 1000 FROM n");
+    bo_sso_flow f2 = { .redirect_uri = "x", .created_ms = now_ms() };
+    CHECK_EQ_INT(bo_sso_flow_save(db, "u", browser, "10.0.0.9", &f2, err, sizeof err), 0);
+    CHECK_EQ_INT(bo_sso_flow_save(db, "v", browser, "10.0.0.9", &f2, err, sizeof err), BO_ELIMIT);
+    CHECK_STR(err, "300 sign-ins begun from 10.0.0.9 in ten minutes and not finished");
+    CHECK_EQ_INT(bo_sso_flow_save(db, "w", browser, "10.0.0.8", &f2, err, sizeof err), 0);
     sql("DELETE FROM sso_flows");
 }
 

@@ -88,6 +88,8 @@ return {
   ["auth.sso.claims.text"] = "Ni roddodd eich cyfrif gwaith gyfeiriad e-bost i ni. Cysylltwch â’r bobl sy’n rhedeg y gwasanaeth hwn.",
   ["auth.sso.overage.title"] = "Mae’n ddrwg gennym, ni allem eich mewngofnodi",
   ["auth.sso.overage.text"] = "Mae eich cyfrif gwaith yn perthyn i ormod o grwpiau i ni eu darllen. Cysylltwch â’r bobl sy’n rhedeg y gwasanaeth hwn.",
+  ["auth.sso.busy.title"] = "Mae gormod o fewngofnodion wedi’u dechrau o’r fan hon",
+  ["auth.sso.busy.text"] = "Gorffennwch y mewngofnodion sydd wedi’u dechrau eisoes, neu rhowch gynnig arall arni ymhen 10 munud.",
   ["auth.sso.signing_out.title"] = "Rydych wedi allgofnodi",
   ["auth.sso.signing_out.text"] = "Rydym nawr yn eich allgofnodi o’ch cyfrif gwaith hefyd.",
   ["auth.sso.signing_out.link"] = "Parhau",

@@ -67,6 +67,8 @@ return {
   ["auth.sso.claims.text"] = "Your work account did not give us an email address. Contact the people who run this service.",
   ["auth.sso.overage.title"] = "Sorry, we could not sign you in",
   ["auth.sso.overage.text"] = "Your work account belongs to too many groups for us to read them. Contact the people who run this service.",
+  ["auth.sso.busy.title"] = "Too many sign-ins have been started from here",
+  ["auth.sso.busy.text"] = "Finish the sign-ins already started, or try again in 10 minutes.",
   ["auth.sso.signing_out.title"] = "You have signed out",
   ["auth.sso.signing_out.text"] = "Now signing you out of your work account too.",
   ["auth.sso.signing_out.link"] = "Continue",
