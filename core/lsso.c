@@ -42,6 +42,7 @@
 #include "lsso.h"
 #include "app.h"
 #include "conn.h"
+#include "crypto.h"
 #include "httpc.h"
 #include "jws.h"
 #include "lauth.h"
@@ -658,7 +659,7 @@ static int refuse(lua_State *L, sso_call *c, const char *who, const char *kind, 
     return 2;
 }
 
-static void start_token_request(lua_State *L, sso_call *c, const char *code)
+static void start_token_request(sso_call *c, const char *code)
 {
     char secret[SECRET_MAX], err[300];
     if (bo_sso_client_secret(&c->s, secret, sizeof secret, err, sizeof err) < 0) {
@@ -688,23 +689,15 @@ static void start_token_request(lua_State *L, sso_call *c, const char *code)
         bo_buf_puts(&body, "&client_secret=");
         bo_buf_put_escaped(&body, secret);
     } else {
-        /* RFC 6749 2.3.1: each form-encoded, then Basic (standard base64). */
+        /* RFC 6749 2.3.1: each form-encoded, then HTTP Basic. */
         bo_buf pair;
         bo_buf_init(&pair);
         bo_buf_put_escaped(&pair, c->s.client_id);
         bo_buf_putc(&pair, ':');
         bo_buf_put_escaped(&pair, secret);
-        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         bo_buf_puts(&auth, "Basic ");
-        const unsigned char *in = (const unsigned char *)pair.data;
-        for (size_t i = 0; i < pair.len; i += 3) {
-            unsigned v = (unsigned)in[i] << 16 | (i + 1 < pair.len ? (unsigned)in[i + 1] << 8 : 0) |
-                         (i + 2 < pair.len ? in[i + 2] : 0);
-            bo_buf_putc(&auth, b64[v >> 18 & 63]);
-            bo_buf_putc(&auth, b64[v >> 12 & 63]);
-            bo_buf_putc(&auth, i + 1 < pair.len ? b64[v >> 6 & 63] : '=');
-            bo_buf_putc(&auth, i + 2 < pair.len ? b64[v & 63] : '=');
-        }
+        char *b = bo_buf_reserve(&auth, (pair.len + 2) / 3 * 4 + 1);
+        auth.len += bo_base64_encode((const uint8_t *)pair.data, pair.len, b);
         bo_buf_putc(&auth, '\0');
         memset(pair.data, 0, pair.len);
         bo_buf_free(&pair);
@@ -713,7 +706,6 @@ static void start_token_request(lua_State *L, sso_call *c, const char *code)
     }
     bo_buf_putc(&body, '\0');
     memset(secret, 0, sizeof secret);
-    BO_UNUSED(L);
     fetch(c, "POST", c->p->token, body.data, headers, nheaders);
     /* httpc copied them. */
     memset(body.data, 0, body.len);
@@ -784,7 +776,7 @@ static int finish_run(lua_State *L, sso_call *c)
             break;
         case 2:             /* the code for tokens */
             c->step = 3;
-            start_token_request(L, c, lua_tostring(L, 3));
+            start_token_request(c, lua_tostring(L, 3));
             if (!c->done)
                 return WAIT;
             break;
