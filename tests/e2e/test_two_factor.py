@@ -299,6 +299,8 @@ def in_chromium_the_pages_pass_axe_in_english_and_welsh():
         assert pages["2fa-setup-cy"]["title"].startswith("Gosod mewngofnodi dau gam")
         assert pages["2fa-code-cy"]["title"].startswith("Rhowch eich cod diogelwch")
         assert "Rhowch god diogelwch cywir" in pages["2fa-code-errors-cy"]["text"]
+        assert pages["2fa-code-errors-cy"]["title"].startswith("Gwall: Rhowch eich cod diogelwch")
+        assert pages["2fa-code-errors-en"]["title"].startswith("Error: Enter your security code")
         assert pages["2fa-recovery-codes-en"]["title"].startswith("Two-factor sign-in is set up")
         # The QR code on the page, as a phone's camera reads it, is the secret the page shows.
         shown = re.search(r"\b((?:[A-Z2-7]{4} ){7}[A-Z2-7]{4})\b", pages["2fa-setup-en"]["text"]).group(1)
