@@ -399,23 +399,15 @@ static sso_call *new_call(lua_State *L, bo_request *r, sso_step run)
 }
 
 /* The address of this site as the provider's redirects must name it, with
-   path (a path of this app, from borough.url): the app's own host if it
-   has one, else the public_url setting, else the address the server
-   listens on. A new string. */
-static char *site_url(bo_request *r, const bo_sso_settings *st, const char *path)
+   path (a path of this app, from borough.url): the site's public URL
+   (--public-url, site.conf's public_url, else the listen address), or for
+   an app on a host of its own, that host. A new string. */
+static char *site_url(bo_request *r, const char *path)
 {
-    bo_server *s = r->worker->server;
-    const char *scheme = st->public_url && strncmp(st->public_url, "https:", 6) == 0 ? "https"
-                         : st->public_url ? "http" : s->cfg.tls_cert ? "https" : "http";
+    const char *base = r->worker->server->public_url;
     if (r->app && r->app->host)
-        return bo_sprintf("%s://%s%s", scheme, r->app->host, path);
-    if (st->public_url)
-        return bo_sprintf("%s%s", st->public_url, path);
-    const char *host = s->cfg.host;
-    bool any = !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
-    bool v6 = !any && strchr(host, ':') != NULL;
-    return bo_sprintf("%s://%s%s%s:%d%s", scheme, v6 ? "[" : "", any ? "localhost" : host, v6 ? "]" : "", s->port,
-                      path);
+        return bo_sprintf("%s://%s%s", strncmp(base, "https:", 6) == 0 ? "https" : "http", r->app->host, path);
+    return bo_sprintf("%s%s", base, path);
 }
 
 /* A path argument: one borough.url made ("/app/_account/..."). */
@@ -639,7 +631,7 @@ static int p_sso_begin(lua_State *L)
         lua_pushliteral(L, "off");
         return 2;
     }
-    c->callback = site_url(r, &c->s, path);
+    c->callback = site_url(r, path);
     return drive(L, c, 3);
 }
 
@@ -932,7 +924,7 @@ static int p_sso_finish(lua_State *L)
     if (rc < 0)
         return refuse(L, c, NULL, "expired", err);
     c->flow_taken = true;
-    char *here = site_url(r, &c->s, path);
+    char *here = site_url(r, path);
     bool same = strcmp(here, c->flow.redirect_uri) == 0;
     free(here);
     if (!same)
@@ -1008,7 +1000,7 @@ static int p_sso_sign_out(lua_State *L)
     char err[256];
     if (bo_sso_settings_load(db, &c->s, err, sizeof err) < 0 || !bo_sso_settings_on(&c->s))
         return 0;
-    c->callback = site_url(r, &c->s, path);
+    c->callback = site_url(r, path);
     return drive(L, c, 2);
 }
 

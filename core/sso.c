@@ -20,7 +20,7 @@
 
 const char *const bo_sso_setting_names[] = {
     "issuer", "client_id", "client_secret_file", "client_secret_env", "scopes", "roles_claim",
-    "subject_claim", "provider_name", "algorithms", "token_auth", "passwords", "two_factor", "public_url", NULL,
+    "subject_claim", "provider_name", "algorithms", "token_auth", "passwords", "two_factor", NULL,
 };
 
 static int64_t now_ms(void)
@@ -50,20 +50,6 @@ static bool https_url(const char *v)
     if (strncmp(v, "https://", 8) != 0 || !v[8] || v[8] == '/' || strlen(v) > 500)
         return false;
     for (const char *p = v; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("?#@\"<>\\", *p))
-            return false;
-    return true;
-}
-
-/* The site's address: http(s), a host, maybe a port and a path; no query,
-   fragment, user part, space or trailing slash. */
-static bool site_address(const char *v)
-{
-    const char *p = strncmp(v, "https://", 8) == 0 ? v + 8 : strncmp(v, "http://", 7) == 0 ? v + 7 : NULL;
-    size_t n = strlen(v);
-    if (!p || !*p || *p == '/' || n > 300 || v[n - 1] == '/')
-        return false;
-    for (; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("?#@\"<>\\", *p))
             return false;
     return true;
@@ -172,13 +158,10 @@ int bo_sso_setting_check(const char *key, const char *v, char *err, size_t errle
     } else if (strcmp(key, "two_factor") == 0) {
         if (strcmp(v, "admin") != 0 && strcmp(v, "all") != 0)
             want = "admin (required for holders of the role admin) or all (every password account)";
-    } else if (strcmp(key, "public_url") == 0) {
-        if (!site_address(v))
-            want = "the site's address as people reach it, such as https://apps.barsetshire.gov.uk (no trailing /)";
     } else {
         snprintf(err, errlen, "no setting %s (the settings are issuer, client_id, client_secret_file, "
                               "client_secret_env, scopes, roles_claim, subject_claim, provider_name, algorithms, "
-                              "token_auth, passwords, two_factor, public_url)", key);
+                              "token_auth, passwords, two_factor)", key);
         return BO_ENOENT;
     }
     if (want) {
@@ -211,7 +194,6 @@ int bo_sso_settings_load(bo_db *db, bo_sso_settings *s, char *err, size_t errlen
                        : strcmp(k, "roles_claim") == 0 ? &s->roles_claim
                        : strcmp(k, "subject_claim") == 0 ? &s->subject_claim
                        : strcmp(k, "provider_name") == 0 ? &s->provider_name
-                       : strcmp(k, "public_url") == 0 ? &s->public_url
                        : NULL;
         if (field) {
             free(*field);
@@ -251,7 +233,6 @@ void bo_sso_settings_free(bo_sso_settings *s)
     free(s->roles_claim);
     free(s->subject_claim);
     free(s->provider_name);
-    free(s->public_url);
     memset(s, 0, sizeof *s);
 }
 

@@ -47,8 +47,6 @@ typedef struct bo_sso_settings {
     char *roles_claim;      /* "groups" (default) or "roles" */
     char *subject_claim;    /* "sub" (default) or "oid" */
     char *provider_name;    /* shown as "Sign in with <name>", or NULL */
-    char *public_url;       /* the site's address as people reach it, for the
-                               callback's URL (else the listen address), or NULL */
     unsigned algs;          /* BO_JWS_* bits accepted; RS256 by default */
     bool secret_post;       /* token_auth = client_secret_post (else _basic) */
     bool passwords;         /* the sign-in page shows the password form (on) */

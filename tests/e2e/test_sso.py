@@ -28,8 +28,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import BOROUGH, ROOT, SLOW, borough, run, test  # noqa: E402
-from ssolib import MOUNT, SECRET, Browser, Site, path_of  # noqa: E402
+from lib import BOROUGH, ROOT, SLOW, Server, borough, run, test  # noqa: E402
+from ssolib import MOUNT, SECRET, TREE, Browser, Site, path_of  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 from oidclib import b64url  # noqa: E402
 
@@ -390,21 +390,25 @@ class Nonsense:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            try:
-                c = self.ctx.wrap_socket(conn, server_side=True)
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    head += chunk
-                path = head.split(b" ")[1].decode() if head.count(b" ") >= 2 else "/"
-                status, body = self.answer(path)
-                c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" %
-                          (status, len(body), body))
-                c.close()
-            except (OSError, ssl.SSLError):
-                conn.close()
+            threading.Thread(target=self.answer_one, args=(conn,), daemon=True).start()
+
+    def answer_one(self, conn):
+        conn.settimeout(10)
+        try:
+            c = self.ctx.wrap_socket(conn, server_side=True)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            path = head.split(b" ")[1].decode() if head.count(b" ") >= 2 else "/"
+            status, body = self.answer(path)
+            c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" %
+                      (status, len(body), body))
+            c.close()
+        except (OSError, ssl.SSLError):
+            conn.close()
 
     def close(self):
         self.sock.close()
@@ -485,7 +489,7 @@ def a_provider_down_slow_or_answering_nonsense_gets_a_plain_page_within_seconds(
             r = nb.get(path_of(back))
             assert r.status == 502 and "borough_session" not in nb.cookies, r
             plain_page(r)
-            assert "token endpoint: not a JSON object" in site.audit("sso-failed")[-1]["detail"]
+            assert "token endpoint: not a JSON object" in site.audit("sso-failed")[-1]["detail"], site.audit()[-3:]
         finally:
             peer.close()
         still_fine(site, b, Browser(site.port), before)
@@ -555,14 +559,6 @@ def borough_sso_checks_what_it_is_given():
         assert sso("map", "g", "planning", "Not A Role")[0] == 1
         assert sso("map", "g", "planning", "officer", "--remove") == (0, "g was not mapped to officer in planning\n", "")
         assert sso("link", "nobody@example.org", "x") == (1, "", "borough sso: no account for nobody@example.org\n")
-        # The address the callback names: the listen address unless set.
-        assert sso("set", "public_url=https://apps.example.gov.uk/")[0] == 1
-        assert sso("set", "public_url=https://apps.example.gov.uk")[0] == 0
-        _, params = site.begin(Browser(site.port))
-        assert params["redirect_uri"] == "https://apps.example.gov.uk/planning/_account/sso/callback", params
-        assert sso("unset", "public_url")[0] == 0
-        _, params = site.begin(Browser(site.port))
-        assert params["redirect_uri"] == site.callback, params
         status, out, err = sso("frobnicate")
         assert status == 2 and "unknown subcommand frobnicate" in err
         # link: a password account signs in as the provider's subject.
@@ -578,6 +574,19 @@ def borough_sso_checks_what_it_is_given():
         assert r.status == 409 and title_of(r) == "Your account needs to be linked", r
         actions = [a["action"] for a in site.audit()]
         assert "sso-link" in actions and "sso-unlink" in actions
+
+
+@test
+def the_callback_is_named_under_the_sites_public_address():
+    with Site() as site:
+        env = {"SSL_CERT_FILE": site.idp.ca_file, "BOROUGH_SSO_SECRET": SECRET}
+        with Server(TREE, args=["--public-url", "https://apps.example.gov.uk"], env=env) as other:
+            assert borough("sso", "set", "issuer=" + site.idp.issuer, "client_id=borough",
+                           "client_secret_env=BOROUGH_SSO_SECRET", "--data", other.data_dir)[0] == 0
+            r = Browser(other.port).get(MOUNT + "/_account/sso")
+            assert r.status == 303, r
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))
+            assert params["redirect_uri"] == "https://apps.example.gov.uk/planning/_account/sso/callback", params
 
 
 @test
