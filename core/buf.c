@@ -92,6 +92,21 @@ void bo_buf_put_int(bo_buf *b, long long v)
     bo_buf_append(b, p, (size_t)(end - p));
 }
 
+void bo_buf_put_escaped(bo_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            bo_buf_putc(b, (char)*p);
+        } else {
+            bo_buf_putc(b, '%');
+            bo_buf_putc(b, hex[*p >> 4]);
+            bo_buf_putc(b, hex[*p & 15]);
+        }
+    }
+}
+
 void bo_buf_reset(bo_buf *b, size_t keep)
 {
     b->len = 0;

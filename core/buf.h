@@ -29,6 +29,9 @@ void bo_buf_vprintf(bo_buf *b, const char *fmt, va_list ap);
 void bo_buf_consume(bo_buf *b, size_t n);
 /* Appends a decimal integer. */
 void bo_buf_put_int(bo_buf *b, long long v);
+/* Appends s percent-encoded (RFC 3986): every byte but the unreserved
+   characters A-Z a-z 0-9 - . _ ~ as %XX, for a query value or a form body. */
+void bo_buf_put_escaped(bo_buf *b, const char *s);
 /* Keeps the allocation but forgets the contents; shrinks a buffer that grew
    beyond keep bytes so one large request does not pin memory for ever. */
 void bo_buf_reset(bo_buf *b, size_t keep);

@@ -31,6 +31,12 @@ int bo_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int bo_cli_parse_seconds(const char *s, uint64_t *ms);
 /* Removes a folder and everything under it. */
 int bo_cli_remove_tree(const char *path);
+/* A role name: lower-case letters, digits, '_' and '-', starting with a
+   letter, at most 64 (the rule init.lua applies to a route's role). */
+bool bo_cli_role_name_ok(const char *s);
+/* An app's folder name: letters, digits, '.', '_' and '-', not starting
+   with '.'. */
+bool bo_cli_app_name_ok(const char *s);
 
 int bo_cmd_serve(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_check(int argc, char **argv, const bo_cli *cli);
@@ -42,5 +48,6 @@ int bo_cmd_test(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_user(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_keys(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_audit(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_sso(int argc, char **argv, const bo_cli *cli);
 
 #endif

@@ -18,7 +18,9 @@
  * purged value, '', seals nothing; rotate seals a value an older version
  * kept in plain text). A running server keeps the keys it started
  * with, so rotate refuses while one answers on the data folder's control
- * socket: stop the server, rotate, start it again.
+ * socket: stop the server, rotate, start it again. The platform database's
+ * sealed values (the two-factor secrets of staff accounts, and those being
+ * set up) are counted, and sealed again, with them.
  */
 #include "cli.h"
 #include "control.h"
@@ -177,6 +179,93 @@ static bool has_column(bo_db *db, const char *table, const char *column)
     return yes;
 }
 
+/* ---- the platform's own sealed values ---- */
+
+/* The two-factor secrets in data/borough.db: each table, the query of its
+   sealed values (row, account, value) and the statement that replaces one. */
+static const struct {
+    const char *select, *update;
+} platform_secrets[] = {
+    { "SELECT id, id, totp_secret FROM users WHERE totp_secret IS NOT NULL",
+      "UPDATE users SET totp_secret = ? WHERE id = ?" },
+    { "SELECT rowid, user_id, secret FROM two_factor_pending WHERE secret IS NOT NULL",
+      "UPDATE two_factor_pending SET secret = ? WHERE rowid = ?" },
+};
+
+/* Counts (count, by the keyring's position, and *other) or, with
+   resealed, seals again with the current key, in one transaction, the
+   values of borough.db sealed with another. */
+static int each_platform_secret(const bo_cli *cli, const char *data, const bo_keyring *k, long long *count,
+                                long long *other, long long *resealed)
+{
+    bo_db *db;
+    char err[512];
+    if (bo_platformdb_open(&db, data, err, sizeof err) < 0)
+        return bo_cli_fail(cli, "%s", err);
+    int rc = resealed ? bo_db_begin(db, err, sizeof err) : 0;
+    int current = bo_keyring_current(k);
+    sqlite3 *s = bo_db_sqlite(db);
+    for (size_t t = 0; t < BO_COUNT(platform_secrets) && rc == 0; t++) {
+        sqlite3_stmt *sel = NULL, *upd = NULL;
+        if (sqlite3_prepare_v2(s, platform_secrets[t].select, -1, &sel, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s, platform_secrets[t].update, -1, &upd, NULL) != SQLITE_OK) {
+            snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+            rc = BO_EDB;
+        }
+        while (rc == 0 && sqlite3_step(sel) == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(sel, 2);
+            size_t len = (size_t)sqlite3_column_bytes(sel, 2);
+            int id = bo_sealed_key_id(v, len);
+            if (!resealed) {
+                int i = 0;
+                while (i < bo_keyring_count(k) && bo_keyring_id(k, i) != id)
+                    i++;
+                if (i < bo_keyring_count(k))
+                    count[i]++;
+                else
+                    (*other)++;
+                continue;
+            }
+            if (id == current)
+                continue;
+            char aad[64];
+            bo_platformdb_totp_aad(aad, sizeof aad, sqlite3_column_int64(sel, 1));
+            bo_buf plain;
+            bo_buf_init(&plain);
+            char why[256];
+            if (bo_unseal(k, aad, v, len, &plain, why, sizeof why) < 0) {
+                snprintf(err, sizeof err, "borough.db: the two-factor secret of account %lld: %s",
+                         (long long)sqlite3_column_int64(sel, 1), why);
+                rc = BO_EPERM;
+            } else {
+                char *sealed = bo_seal(k, aad, plain.data, plain.len);
+                sqlite3_bind_text(upd, 1, sealed, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+                if (sqlite3_step(upd) != SQLITE_DONE) {
+                    snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+                    rc = BO_EDB;
+                }
+                sqlite3_reset(upd);
+                free(sealed);
+                (*resealed)++;
+            }
+            if (plain.data)
+                memset(plain.data, 0, plain.len);
+            bo_buf_free(&plain);
+        }
+        sqlite3_finalize(sel);
+        sqlite3_finalize(upd);
+    }
+    if (resealed && rc == 0)
+        rc = bo_db_commit(db, err, sizeof err);
+    if (resealed && rc < 0)
+        bo_db_rollback(db);
+    bo_db_close(db);
+    if (rc < 0)
+        return bo_cli_fail(cli, "%s%s", err, resealed ? " (nothing of borough.db changed)" : "");
+    return 0;
+}
+
 /* ---- list ---- */
 
 typedef struct usage {
@@ -227,7 +316,8 @@ static int count_usage(const bo_cli *cli, const char *data, usage *u)
     bo_buf_init(&u->blind);
     u->count = bo_calloc((size_t)bo_keyring_count(u->k), sizeof *u->count);
     u->other = 0;
-    return each_app(cli, data, count_app, u);
+    int rc = each_app(cli, data, count_app, u);
+    return rc ? rc : each_platform_secret(cli, data, u->k, u->count, &u->other, NULL);
 }
 
 static int keys_list(const bo_cli *cli, const char *data, const bo_keyring *k)
@@ -412,6 +502,8 @@ static int keys_rotate(const bo_cli *cli, const char *data)
         return bo_cli_fail(cli, "%s", err);
     rotation r = { .cli = cli, .k = k };
     int rc = each_app(cli, data, rotate_app, &r);
+    if (rc == 0)
+        rc = each_platform_secret(cli, data, k, NULL, NULL, &r.resealed);
     if (rc == 0) {
         printf("key %d is current%s; %lld value%s sealed again and %lld blind ind%s recomputed in %u app%s\n",
                bo_keyring_current(k), from_env ? " (the last line of BOROUGH_KEYS)" : " (new)", r.resealed,

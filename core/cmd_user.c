@@ -7,19 +7,24 @@
  *   borough user role EMAIL APP ROLE [--remove]
  *   borough user list
  *   borough user disable EMAIL | enable EMAIL
+ *   borough user 2fa-reset EMAIL
  *
  * every one with [--data DIR]. A password is never an argument (it would
  * show in `ps` and the shell's history): it is asked for with echo off on a
  * terminal, read from the first line of FILE, or from the first line of
  * standard input when that is not a terminal. It must pass the policy of
  * password.h and is stored as an argon2id hash. A new password, and
- * disabling an account, end the account's sessions. Every change goes to
- * the platform audit log, naming the operating-system user who made it.
+ * disabling an account, end the account's sessions. 2fa-reset forgets an
+ * account's two-factor secret and recovery codes (a lost phone): it sets
+ * up new ones at its next sign-in if it must have them, and its sessions
+ * end. Every change goes to the platform audit log, naming the
+ * operating-system user who made it.
  */
 #include "cli.h"
 #include "password.h"
 #include "platformdb.h"
 #include "session.h"
+#include "sso.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -30,55 +35,12 @@
 #include <unistd.h>
 
 #define NAME_MAX_LEN 200
-#define EMAIL_MAX_LEN 254
-#define ROLE_MAX_LEN 64
 
 static const char *operator_name(char *buf, size_t cap)
 {
     struct passwd *pw = getpwuid(getuid());
     snprintf(buf, cap, "cli:%s", pw ? pw->pw_name : "unknown");
     return buf;
-}
-
-/* An email address as staff accounts have them: one '@' with text either
-   side, no spaces or control characters. */
-static bool valid_email(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > EMAIL_MAX_LEN || !at || at == s || !at[1] || strchr(at + 1, '@'))
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
-/* A role or app name: lower-case letters, digits, '_' and '-', starting with
-   a letter (the same rule init.lua applies to a route's role). */
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > ROLE_MAX_LEN || !(s[0] >= 'a' && s[0] <= 'z'))
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-            return false;
-    return true;
-}
-
-/* An app's folder name: letters, digits, '.', '_' and '-', not starting
-   with '.'. */
-static bool valid_app(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || s[0] == '.')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-              *p == '-' || *p == '.'))
-            return false;
-    return true;
 }
 
 /* Reads one line (without its line end) into buf; false at end of input. */
@@ -200,7 +162,7 @@ static int audit(const bo_cli *cli, bo_db *db, const char *action, const char *a
 
 static int user_add(const bo_cli *cli, bo_db *db, const char *email, const char *name, const char *file)
 {
-    if (!valid_email(email))
+    if (!bo_account_email_valid(email))
         return bo_cli_fail(cli, "%s is not an email address such as jo.bloggs@example.gov.uk", email);
     if (!name || !*name)
         return bo_cli_usage(cli, "user add needs --name NAME");
@@ -252,9 +214,9 @@ static int user_password(const bo_cli *cli, bo_db *db, const char *email, const 
 static int user_role(const bo_cli *cli, bo_db *db, const char *email, const char *app, const char *role,
                      bool remove)
 {
-    if (!valid_app(app))
+    if (!bo_cli_app_name_ok(app))
         return bo_cli_fail(cli, "%s is not an app name (the app's folder name, such as grants)", app);
-    if (!valid_name(role))
+    if (!bo_cli_role_name_ok(role))
         return bo_cli_fail(cli, "%s is not a role name: lower-case letters, digits, '_' and '-', "
                                 "starting with a letter", role);
     int64_t id = user_id(db, email);
@@ -323,6 +285,35 @@ static int user_disable(const bo_cli *cli, bo_db *db, const char *email, bool di
     return 0;
 }
 
+static int user_2fa_reset(const bo_cli *cli, bo_db *db, const char *email)
+{
+    int64_t id = user_id(db, email);
+    if (!id)
+        return bo_cli_fail(cli, "no account for %s", email);
+    char ids[24], err[512];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *v[] = { ids };
+    int rc = bo_db_begin(db, err, sizeof err);
+    if (rc == 0 && run(db, "UPDATE users SET totp_secret = NULL, totp_step = -1 WHERE id = ?1", 1, v, err,
+                       sizeof err) < 0)
+        rc = -1;
+    if (rc == 0 && run(db, "DELETE FROM recovery_codes WHERE user_id = ?1", 1, v, err, sizeof err) < 0)
+        rc = -1;
+    if (rc == 0 && run(db, "DELETE FROM two_factor_pending WHERE user_id = ?1", 1, v, err, sizeof err) < 0)
+        rc = -1;
+    if (rc == 0 && bo_db_commit(db, err, sizeof err) < 0)
+        rc = -1;
+    if (rc < 0) {
+        bo_db_rollback(db);
+        return bo_cli_fail(cli, "%s", err);
+    }
+    bo_session_end_user(db, id);
+    if (audit(cli, db, "two-factor-reset", NULL, email))
+        return 1;
+    printf("Two-factor codes of %s forgotten; their sessions have ended\n", email);
+    return 0;
+}
+
 int bo_cmd_user(int argc, char **argv, const bo_cli *cli)
 {
     const char *data = "data", *name = NULL, *file = NULL;
@@ -349,10 +340,11 @@ int bo_cmd_user(int argc, char **argv, const bo_cli *cli)
         }
     }
     if (npos == 0)
-        return bo_cli_usage(cli, "which: add, password, role, list, disable or enable?");
+        return bo_cli_usage(cli, "which: add, password, role, list, disable, enable or 2fa-reset?");
     const char *sub = pos[0];
     static const struct { const char *name; int args; } subs[] = {
         { "add", 1 }, { "password", 1 }, { "role", 3 }, { "list", 0 }, { "disable", 1 }, { "enable", 1 },
+        { "2fa-reset", 1 },
     };
     int want = -1;
     for (size_t i = 0; i < BO_COUNT(subs); i++)
@@ -382,6 +374,8 @@ int bo_cmd_user(int argc, char **argv, const bo_cli *cli)
         rc = user_role(cli, db, pos[1], pos[2], pos[3], remove);
     else if (strcmp(sub, "list") == 0)
         rc = user_list(cli, db);
+    else if (strcmp(sub, "2fa-reset") == 0)
+        rc = user_2fa_reset(cli, db, pos[1]);
     else
         rc = user_disable(cli, db, pos[1], strcmp(sub, "disable") == 0);
     bo_db_close(db);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <mbedtls/base64.h>
 #include <mbedtls/constant_time.h>
 #include <mbedtls/gcm.h>
 #include <mbedtls/hkdf.h>
@@ -95,6 +96,15 @@ size_t bo_base64url_encode(const uint8_t *in, size_t n, char *out)
     }
     out[o] = '\0';
     return o;
+}
+
+size_t bo_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+    size_t written = 0;
+    /* The caller gives the room the header asks for, so it cannot fail. */
+    mbedtls_base64_encode((unsigned char *)out, (n + 2) / 3 * 4 + 1, &written, in, n);
+    out[written] = '\0';
+    return written;
 }
 
 static int b64_value(char c)

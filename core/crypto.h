@@ -42,6 +42,10 @@ bool bo_equal_ct(const void *a, const void *b, size_t n);
 size_t bo_base64url_encode(const uint8_t *in, size_t n, char *out);
 /* Decodes into out (cap bytes); returns the length or -1 if malformed. */
 long bo_base64url_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+/* Standard base64 with padding (RFC 4648 section 4), as HTTP Basic
+   credentials want it: out needs (n + 2) / 3 * 4 + 1 bytes; returns the
+   length written (NUL-terminated). */
+size_t bo_base64_encode(const uint8_t *in, size_t n, char *out);
 /* Lower-case hex: out needs 2n + 1 bytes. */
 void bo_hex(const uint8_t *in, size_t n, char *out);
 

@@ -1,16 +1,28 @@
 /*
  * lauth.h - the C half of staff sign-in for lua/borough/auth.lua: password
- * checks on the thread pool, sessions started and ended, password changes,
- * throttling of failed attempts (see lauth.c).
+ * checks on the thread pool, two-factor codes, sessions started and ended,
+ * password changes, throttling of failed attempts (see lauth.c). Single
+ * sign-on (lsso.c) adds its functions to the same private table.
  */
 #ifndef BO_LAUTH_H
 #define BO_LAUTH_H
 
+#include "db.h"
+
 #include <lua.h>
+#include <stdint.h>
+
+struct bo_request;
 
 /* Installs borough._auth (the private table, given once) in a new app
    state; called by bo_lreq_open. */
 void bo_lauth_open(lua_State *L);
+
+/* Starts a session for account id in the request r (running in L), ending
+   the request's current one: a new token at every sign-in, and a new CSRF
+   nonce. Pushes the Set-Cookie value and returns the session's row id.
+   Raises if the session cannot be made. */
+int64_t bo_lauth_push_session(lua_State *L, struct bo_request *r, bo_db *db, int64_t id);
 
 /* Installs borough._test_session for `borough test` (cmd_test.c): accounts
    and sessions made directly in data_dir/borough.db for app. */

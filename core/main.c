@@ -54,7 +54,13 @@ static const struct command {
       "       borough user password EMAIL [--password-file FILE] [--data DIR]\n"
       "       borough user role EMAIL APP ROLE [--remove] [--data DIR]\n"
       "       borough user list [--data DIR]\n"
-      "       borough user disable|enable EMAIL [--data DIR]" },
+      "       borough user disable|enable EMAIL [--data DIR]\n"
+      "       borough user 2fa-reset EMAIL [--data DIR]" },
+    { "sso", bo_cmd_sso,
+      "borough sso show|test [--data DIR]\n"
+      "       borough sso set KEY=VALUE ... | unset KEY ... [--data DIR]\n"
+      "       borough sso map VALUE APP ROLE [--remove] [--data DIR]\n"
+      "       borough sso link EMAIL SUBJECT | unlink EMAIL [--data DIR]" },
     { "version", cmd_version, "borough version" },
     { "help", cmd_help, "borough help" },
 };

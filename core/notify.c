@@ -1155,18 +1155,6 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
         pump(n);
 }
 
-/* "%xx"-escapes a reference for a query string. */
-static void url_escape(bo_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c))
-            bo_buf_putc(b, (char)c);
-        else
-            bo_buf_printf(b, "%%%02X", c);
-    }
-}
-
 /* Replaces the sealed body of x's row with the message to post. A body
    that does not open (its key gone, or altered) fails the message for good:
    sending it again would not help. */
@@ -1228,10 +1216,10 @@ static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf 
         method = "POST";
     } else if (x->r.act == ACT_LOOKUP) {
         bo_buf_puts(&url, "/v2/notifications?reference=");
-        url_escape(&url, x->r.reference);
+        bo_buf_put_escaped(&url, x->r.reference);
     } else {
         bo_buf_puts(&url, "/v2/notifications/");
-        url_escape(&url, x->r.notify_id ? x->r.notify_id : "");
+        bo_buf_put_escaped(&url, x->r.notify_id ? x->r.notify_id : "");
     }
     bo_buf_putc(&url, '\0');
     bo_httpc_header headers[] = {

@@ -78,6 +78,66 @@ static const struct {
       "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n"
       "CREATE TRIGGER platform_audit_no_delete BEFORE DELETE ON platform_audit\n"
       "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n" },
+    /* Single sign-on (sso.c) and two-factor codes (lauth.c). The settings
+       of `borough sso set`; the operator's mapping from a value of the
+       provider's groups (or roles) claim to a role in an app; accounts'
+       identities at the provider (issuer, claim, value); sign-ins in flight
+       (only the SHA-256 of the state and of the browser's cookie are kept);
+       where a role came from (NULL: given by hand; "sso <value>": by the
+       mapping, replaced at each sign-in); which sessions single sign-on
+       started. A password account's TOTP secret (sealed with the keyring,
+       bound to the account) and the last step used, its recovery codes
+       (SHA-256 of 80 random bits each), and password sign-ins waiting for
+       their second factor (by the SHA-256 of a cookie). An account made by
+       single sign-on has the empty string for a password hash: no password
+       opens it. */
+    { "030_sign_in",
+      "CREATE TABLE sign_in_settings (\n"
+      "  key TEXT PRIMARY KEY,\n"
+      "  value TEXT NOT NULL\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE TABLE sso_role_map (\n"
+      "  value TEXT NOT NULL,\n"
+      "  app TEXT NOT NULL,\n"
+      "  role TEXT NOT NULL,\n"
+      "  PRIMARY KEY (value, app, role)\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE TABLE sso_identities (\n"
+      "  issuer TEXT NOT NULL,\n"
+      "  claim TEXT NOT NULL,\n"
+      "  subject TEXT NOT NULL,\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+      "  created_ms INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (issuer, claim, subject)\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE INDEX sso_identities_user ON sso_identities (user_id);\n"
+      "CREATE TABLE sso_flows (\n"
+      "  state_hash BLOB PRIMARY KEY,\n"
+      "  browser_hash BLOB NOT NULL,\n"
+      "  nonce TEXT NOT NULL,\n"
+      "  verifier TEXT NOT NULL,\n"
+      "  redirect_uri TEXT NOT NULL,\n"
+      "  next TEXT,\n"
+      "  client TEXT NOT NULL,\n"
+      "  created_ms INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE INDEX sso_flows_client ON sso_flows (client, created_ms);\n"
+      "ALTER TABLE user_roles ADD COLUMN source TEXT;\n"
+      "ALTER TABLE sessions ADD COLUMN sso INTEGER NOT NULL DEFAULT 0;\n"
+      "ALTER TABLE users ADD COLUMN totp_secret TEXT;\n"
+      "ALTER TABLE users ADD COLUMN totp_step INTEGER NOT NULL DEFAULT -1;\n"
+      "CREATE TABLE recovery_codes (\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+      "  code_hash BLOB NOT NULL,\n"
+      "  used_ms INTEGER,\n"
+      "  PRIMARY KEY (user_id, code_hash)\n"
+      ") WITHOUT ROWID;\n"
+      "CREATE TABLE two_factor_pending (\n"
+      "  token_hash BLOB PRIMARY KEY,\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+      "  created_ms INTEGER NOT NULL,\n"
+      "  secret TEXT\n"
+      ");\n" },
 };
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -242,6 +302,11 @@ int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const ch
         return bo_db_error(step);
     }
     return bo_db_commit(db, err, errlen);
+}
+
+void bo_platformdb_totp_aad(char *out, size_t cap, int64_t user_id)
+{
+    snprintf(out, cap, "borough/users/%lld/totp", (long long)user_id);
 }
 
 int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[65], char *err, size_t errlen)

@@ -25,6 +25,11 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
 int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const char *app,
                         const char *detail, char *err, size_t errlen);
 
+/* Where the sealed two-factor secret of account user_id belongs (the AAD
+   it is sealed with, so it opens for that account only): lauth.c seals
+   and opens it, `borough keys` counts and seals it again. */
+void bo_platformdb_totp_aad(char *out, size_t cap, int64_t user_id);
+
 /* Recomputes the audit log's hash chain. Returns 0 with *bad = 0 if every
    row is in place, or *bad = the id of the first row that is not (edited,
    inserted by hand, or after a deleted row) with the reason in err; *rows

@@ -9,6 +9,7 @@
 #include "server.h"
 #include "assets.h"
 #include "lreq.h"
+#include "lsso.h"
 #include "httpc.h"
 #include "log.h"
 #include "notify.h"
@@ -1051,6 +1052,7 @@ int bo_server_run(const bo_config *cfg)
         bo_worker_free(&s->workers[i]);
     bo_metrics_free(&s->metrics);
     uv_loop_close(&s->loop);
+    bo_lsso_cache_free();
     bo_httpc_tls_default_free();
     bo_notify_conf_forget();
     status = atomic_load(&s->stopping) && s->announced ? 0 : 1;

@@ -114,22 +114,6 @@ long bo_base32_decode(const char *in, size_t n, uint8_t *out, size_t cap)
     return (long)o;
 }
 
-/* Appends s percent-encoded: everything but RFC 3986's unreserved characters. */
-static void put_escaped(bo_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            bo_buf_putc(b, (char)*p);
-        } else {
-            bo_buf_putc(b, '%');
-            bo_buf_putc(b, hex[*p >> 4]);
-            bo_buf_putc(b, hex[*p & 15]);
-        }
-    }
-}
-
 char *bo_totp_uri(const char *issuer, const char *account, const uint8_t *key, size_t keylen)
 {
     bo_buf b;
@@ -137,11 +121,11 @@ char *bo_totp_uri(const char *issuer, const char *account, const uint8_t *key, s
     char *secret = bo_malloc(keylen * 8 / 5 + 2);
     bo_base32_encode(key, keylen, secret);
     bo_buf_puts(&b, "otpauth://totp/");
-    put_escaped(&b, issuer);
+    bo_buf_put_escaped(&b, issuer);
     bo_buf_putc(&b, ':');
-    put_escaped(&b, account);
+    bo_buf_put_escaped(&b, account);
     bo_buf_printf(&b, "?secret=%s&issuer=", secret);
-    put_escaped(&b, issuer);
+    bo_buf_put_escaped(&b, issuer);
     bo_buf_printf(&b, "&algorithm=SHA1&digits=%d&period=%d", BO_TOTP_DIGITS, BO_TOTP_PERIOD);
     bo_buf_putc(&b, '\0');
     free(secret);

@@ -6,15 +6,40 @@
 // SCENARIO.json: { "base": "http://127.0.0.1:PORT", "tags": [...], "steps": [
 //   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
 //   ["click", "button.govuk-button"], ["viewport", 375, 667], ["upload", "#list", "/tmp/list.csv"],
-//   ["audit", "name"] ] }
-// Every "audit" writes OUT_DIR/<name>.png (the whole page) and records axe's
-// violations for the tags. Prints one JSON object: { pages: [{ name, url,
-// title, violations: [{ id, impact, help, nodes: [html...] }] }] }.
+//   ["audit", "name"], ["look", "name"], ["wait_url", "regexp"],
+//   ["hold", "regexp"], ["release"], ["remember", "#secret"], ["totp", "#code", 1] ],
+//   "args": ["--extra-chromium-flag", ...] }
+// A "goto" to a full URL (https://...) leaves the site (an identity
+// provider's sign-in page). Every "audit" writes OUT_DIR/<name>.png (the
+// whole page) and records axe's violations for the tags; "look" records the
+// page without axe (another site's page). "wait_url" waits until the page's
+// URL matches (a page that moves on by itself); "hold" answers navigations
+// to matching URLs with 204 No Content, so a page that moves on by itself
+// stays to be audited, until "release". "remember" keeps the text of an
+// element (a TOTP secret in base32, as a set-up page shows it) and "totp"
+// fills an input with the RFC 6238 code of the remembered secret, now or
+// so many 30-second steps away. Prints one JSON object:
+// { pages: [{ name, url, title, text, violations: [{ id, impact, help,
+// nodes: [html...] }] }] }, text being what <main> (else <body>) shows.
 
 const fs = require("fs");
 const path = require("path");
 const { chromium } = require("playwright-core");
 const axe = require("axe-core");
+const crypto = require("crypto");
+
+// RFC 6238: HMAC-SHA-1 over the 30-second step, 6 digits.
+function totp(base32, offset) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/\s/g, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + (offset || 0)));
+  const mac = crypto.createHmac("sha1", key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
 
 async function main() {
   const [scenarioFile, outDir] = process.argv.slice(2);
@@ -22,7 +47,7 @@ async function main() {
   fs.mkdirSync(outDir, { recursive: true });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", ...(scenario.args || [])],
   });
   const result = { pages: [] };
   try {
@@ -30,9 +55,20 @@ async function main() {
     // axe is put in through the DevTools protocol, which the CSP does not judge.
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const page = await context.newPage();
+    let remembered = "";
     for (const [op, a, b] of scenario.steps) {
       if (op === "goto") {
-        await page.goto(scenario.base + a, { waitUntil: "load" });
+        await page.goto(/^https?:/.test(a) ? a : scenario.base + a, { waitUntil: "load" });
+      } else if (op === "remember") {
+        remembered = await page.innerText(a);
+      } else if (op === "totp") {
+        await page.fill(a, totp(remembered, b));
+      } else if (op === "hold") {
+        await page.route(new RegExp(a), (route) => route.fulfill({ status: 204, body: "" }));
+      } else if (op === "release") {
+        await page.unrouteAll();
+      } else if (op === "wait_url") {
+        await page.waitForURL(new RegExp(a), { waitUntil: "load" });
       } else if (op === "fill") {
         await page.fill(a, b);
       } else if (op === "viewport") {
@@ -46,16 +82,20 @@ async function main() {
       } else if (op === "click") {
         await page.click(a);
         await page.waitForLoadState("load");
-      } else if (op === "audit") {
-        await page.evaluate(axe.source);
-        const found = await page.evaluate(async (tags) => {
-          const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
-          return r.violations.map((v) => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html),
-          }));
-        }, scenario.tags);
+      } else if (op === "audit" || op === "look") {
+        let found = [];
+        if (op === "audit") {
+          await page.evaluate(axe.source);
+          found = await page.evaluate(async (tags) => {
+            const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+            return r.violations.map((v) => ({
+              id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html),
+            }));
+          }, scenario.tags);
+        }
         await page.screenshot({ path: path.join(outDir, a + ".png"), fullPage: true });
-        result.pages.push({ name: a, url: page.url(), title: await page.title(), violations: found });
+        const text = await page.evaluate(() => (document.querySelector("main") || document.body).innerText);
+        result.pages.push({ name: a, url: page.url(), title: await page.title(), text, violations: found });
       } else {
         throw new Error("unknown step " + op);
       }

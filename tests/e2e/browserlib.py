@@ -24,15 +24,16 @@ def ensure_tools():
     assert os.path.exists(chromium), "no chromium at " + chromium
 
 
-def run_scenario(port, steps, out_dir):
+def run_scenario(port, steps, out_dir, args=()):
     """Runs steps (see a11y.js) against the server on port; screenshots go to
-    out_dir (emptied first). Returns the audited pages, each { name, url,
-    title, violations }, and prints one line for each."""
+    out_dir (emptied first); args are more flags for chromium. Returns the
+    audited pages, each { name, url, title, text, violations }, and prints
+    one line for each."""
     shutil.rmtree(out_dir, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="borough-browser-") as tmp:
         scenario = os.path.join(tmp, "scenario.json")
         with open(scenario, "w") as f:
-            json.dump({"base": "http://127.0.0.1:%d" % port, "tags": TAGS, "steps": steps}, f)
+            json.dump({"base": "http://127.0.0.1:%d" % port, "tags": TAGS, "steps": steps, "args": list(args)}, f)
         p = subprocess.run(["node", os.path.join(BROWSER_DIR, "a11y.js"), scenario, out_dir],
                            capture_output=True, text=True, timeout=300 * SLOW, cwd=BROWSER_DIR)
     assert p.returncode == 0, p.stderr[-3000:]

@@ -416,6 +416,21 @@ class Folder:
         return False
 
 
+def totp(secret, at=None, step=0):
+    """The RFC 6238 code (HMAC-SHA-1, 30-second steps, 6 digits) of a base32
+    secret (spaces allowed) at time at (default now), step steps away."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    secret = secret.replace(" ", "").upper()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30) + step
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
 def staff_cookie(server, app, roles=(), email="staff@example.gov.uk", name="Sam Staff"):
     """Signs a member of staff in without the sign-in page: makes the account
     (`borough user add`, then `user role` for each of roles in app) and

@@ -17,6 +17,12 @@ HTTPS, with a certificate from a test CA made here with openssl.
         kid = idp.rotate("RS256")                # a new key signs from now on
         idp.sign("RS256", {...claims...})        # a token signed with the provider's key
         idp.pem(kid)                             # a key's public half (SPKI PEM)
+        idp.queue_id_token(token)                # the token endpoint's next ID token
+        idp.requests()                           # {"/jwks": 2, ...}: requests served by path
+
+A client's redirect URIs may be set after the fact (set_client, then
+start() or a restart): a test can start borough first, learn its port, and
+then start the provider knowing where to send people back.
 
 A client's defaults: grant authorization_code, token_endpoint_auth_method
 client_secret_basic, id_token_signed_response_alg RS256.
@@ -73,7 +79,7 @@ class HttpError(Exception):
 
 
 class Provider:
-    def __init__(self, clients, users, start=True):
+    def __init__(self, clients, users, start=True, issuer_host=None):
         self.dir = tempfile.mkdtemp(prefix="borough-oidc-")
         make_ca(self.dir)
         self.ca_file = os.path.join(self.dir, "ca.pem")
@@ -86,17 +92,28 @@ class Provider:
             c.setdefault("token_endpoint_auth_method", "client_secret_basic")
             c.setdefault("id_token_signed_response_alg", "RS256")
             self.clients[c["client_id"]] = c
+        self.issuer_host = issuer_host
         self.admin_token = secrets.token_urlsafe(16)
         self.config_file = os.path.join(self.dir, "config.json")
-        with open(self.config_file, "w") as f:
-            json.dump({"cert": os.path.join(self.dir, "leaf.pem"), "key": os.path.join(self.dir, "leaf.key"),
-                       "users": self.users_file, "keys": os.path.join(self.dir, "keys.json"),
-                       "clients": list(self.clients.values()), "admin_token": self.admin_token}, f)
+        self._write_config()
         self.ssl = ssl.create_default_context(cafile=self.ca_file)
         self.proc = None
         self.issuer = None
         if start:
             self.start()
+
+    def _write_config(self):
+        with open(self.config_file, "w") as f:
+            json.dump({"cert": os.path.join(self.dir, "leaf.pem"), "key": os.path.join(self.dir, "leaf.key"),
+                       "users": self.users_file, "keys": os.path.join(self.dir, "keys.json"),
+                       "clients": list(self.clients.values()), "admin_token": self.admin_token,
+                       "issuer_host": self.issuer_host}, f)
+
+    def set_client(self, client_id, **fields):
+        """Changes a client's registration (redirect_uris, ...); the provider
+        reads it when it (re)starts."""
+        self.clients[client_id] = dict(self.clients[client_id], **fields)
+        self._write_config()
 
     def _write_users(self):
         tmp = self.users_file + ".tmp"
@@ -119,6 +136,14 @@ class Provider:
             if not line and self.proc.poll() is not None:
                 break
         raise RuntimeError("the test provider did not start: %r; log: %s" % (line, self.log()))
+
+    def spki_hash(self):
+        """base64 of the SHA-256 of the server certificate's public key, for
+        chromium's --ignore-certificate-errors-spki-list (trusting this
+        certificate alone, not every one)."""
+        der = subprocess.run(["sh", "-c", "openssl x509 -in leaf.pem -pubkey -noout | openssl pkey -pubin -outform der"],
+                             cwd=self.dir, check=True, capture_output=True).stdout
+        return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
     def log(self):
         with open(os.path.join(self.dir, "provider.log"), "rb") as f:
@@ -206,18 +231,26 @@ class Provider:
         verifier = verifier or secrets.token_urlsafe(32)
         challenge = b64url(hashlib.sha256(verifier.encode()).digest())
         jar = http.cookiejar.CookieJar()
-        opener = self.opener(jar)
         redirect_uri = self.clients[client_id]["redirect_uris"][0]
-        url, data = self.authorize_url(client_id, state, nonce, challenge, **extra), None
+        url = self.authorize(self.authorize_url(client_id, state, nonce, challenge, **extra), user, redirect_uri, jar)
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        return {"code": params.get("code"), "state": state, "nonce": nonce, "verifier": verifier,
+                "redirect": url, "params": params, "cookies": jar}
+
+    def authorize(self, url, user, redirect_uri, cookies=None):
+        """Follows an authorization request (url, made by a client) through
+        the provider's sign-in form for user, over plain HTTPS with cookies
+        (a CookieJar, kept across calls as a browser would), up to the
+        redirect back to redirect_uri; returns that URL."""
+        opener = self.opener(cookies)
+        data = None
         for _ in range(10):
             status, headers, body = self.request(url, data=data, opener=opener)
             data = None
             if status in (302, 303):
                 url = urllib.parse.urljoin(url, headers["Location"])
                 if url.startswith(redirect_uri):
-                    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-                    return {"code": params.get("code"), "state": state, "nonce": nonce, "verifier": verifier,
-                            "redirect": url, "params": params, "cookies": jar}
+                    return url
                 continue
             m = re.search(r'<form method="post" action="([^"]+)"', body)
             if status == 200 and m:
@@ -284,6 +317,14 @@ class Provider:
 
     def pem(self, kid):
         return self._admin("pem?kid=" + urllib.parse.quote(kid))
+
+    def queue_id_token(self, token):
+        """The token endpoint's next answer carries token as its id_token."""
+        self._admin("id_token", {"id_token": token})
+
+    def requests(self):
+        """The requests the provider has served since it started, by path."""
+        return json.loads(self._admin("stats"))["requests"]
 
     def set_groups(self, sub, groups):
         """Changes a user's groups; the next sign-in's ID token carries them."""

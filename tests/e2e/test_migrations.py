@@ -342,7 +342,7 @@ def the_platform_database_is_made_at_start():
         done = db.execute("SELECT name, how FROM _borough_migrations ORDER BY name").fetchall()
         assert done[:2] == [("001_platform_audit", "run"), ("010_accounts", "run")], done
         assert columns(db, "platform_audit")[:6] == ["id", "at", "who", "action", "app", "detail"]
-        assert columns(db, "sessions") == ["id", "token_hash", "user_id", "created_ms", "seen_ms", "ip"]
+        assert columns(db, "sessions") == ["id", "token_hash", "user_id", "created_ms", "seen_ms", "ip", "sso"]
         db.close()
     # A data folder the server cannot use stops it before it listens.
     import tempfile

@@ -8,6 +8,9 @@
 //   cert, key        PEM files of the server certificate (from a test CA)
 //   host             address to listen on (default 127.0.0.1); the port is
 //                    chosen by the kernel and the issuer is https://HOST:PORT
+//   issuer_host      the name in the issuer instead (e.g. localhost, for
+//                    clients whose TLS checks names but not IP addresses);
+//                    the provider then also listens on ::1 where it can
 //   users            a JSON file {"<sub>": {"name", "email", "groups": [...]}},
 //                    read afresh at every sign-in (change groups between them)
 //   keys             a JSON file where the signing keys are kept (private
@@ -36,6 +39,12 @@
 //        signs payload (an object) with the current (or named) key; header
 //        members are added to {"alg", "kid", "typ": "JWT"}. Answers {"token"}.
 //   GET  /_test/pem?kid=KID   the key's public half as an SPKI PEM.
+//   POST /_test/id_token {"id_token"}
+//        the next answer of the token endpoint carries this ID token in
+//        place of the one the provider made (a test of what the client
+//        refuses: a forged signature, another audience, alg none, ...).
+//   GET  /_test/stats         {"requests": {"<path>": count}}: the requests
+//        served since start, by path (how often the key set was fetched).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -52,6 +61,7 @@ const { default: initializeKeystore } = await import(
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const host = config.host || '127.0.0.1';
+const issuerHost = config.issuer_host || host;
 
 function newKey(alg) {
   const pair = alg === 'ES256'
@@ -78,6 +88,28 @@ function escapeHtml(s) {
 }
 
 let provider;
+const requests = {};        // path -> count
+const idTokens = [];        // replacements for the token endpoint's next answers
+
+// Puts the next queued ID token in place of the one in the token
+// endpoint's answer (JSON, written by res.end).
+function replaceIdToken(res) {
+  const replacement = idTokens.shift();
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    try {
+      const doc = JSON.parse(Buffer.from(chunk).toString('utf8'));
+      if (doc.id_token) {
+        doc.id_token = replacement;
+        chunk = JSON.stringify(doc);
+        res.setHeader('content-length', Buffer.byteLength(chunk));
+      }
+    } catch (e) {
+      // not JSON: an error page; left as it is
+    }
+    return end(chunk, ...rest);
+  };
+}
 
 function loginPage(res, uid, message) {
   res.writeHead(message ? 400 : 200, { 'content-type': 'text/html; charset=utf-8' });
@@ -158,6 +190,11 @@ async function admin(req, res, route, url) {
     const token = sign(body.alg, body.kid, body.header || {}, body.payload);
     return token ? json(res, 200, { token }) : json(res, 404, { error: 'no such key' });
   }
+  if (route === 'id_token' && req.method === 'POST') {
+    idTokens.push(body.id_token);
+    return json(res, 200, { queued: idTokens.length });
+  }
+  if (route === 'stats' && req.method === 'GET') return json(res, 200, { requests });
   if (route === 'pem' && req.method === 'GET') {
     const pem = publicPem(url.searchParams.get('kid'));
     if (!pem) return json(res, 404, { error: 'no such key' });
@@ -167,22 +204,32 @@ async function admin(req, res, route, url) {
   return json(res, 404, { error: 'not found' });
 }
 
-const server = https.createServer({
-  cert: fs.readFileSync(config.cert), key: fs.readFileSync(config.key),
-}, (req, res) => {
+function handle(req, res) {
   const url = new URL(req.url, 'https://localhost');
+  requests[url.pathname] = (requests[url.pathname] || 0) + 1;
+  if (url.pathname === '/token' && req.method === 'POST' && idTokens.length) replaceIdToken(res);
   const m = url.pathname.match(/^\/interaction\/([\w-]+)(?:\/(login))?$/);
-  const t = url.pathname.match(/^\/_test\/(rotate|sign|pem)$/);
+  const t = url.pathname.match(/^\/_test\/(rotate|sign|pem|id_token|stats)$/);
   const handled = m ? interaction(req, res, m[1], m[2]) : t ? admin(req, res, t[1], url) : null;
   if (!handled) return provider.callback()(req, res);
   return handled.catch((err) => {
     console.error(err);
     if (!res.headersSent) json(res, 500, { error: String(err.message || err) });
   });
-});
+}
+
+const tlsOptions = { cert: fs.readFileSync(config.cert), key: fs.readFileSync(config.key) };
+const server = https.createServer(tlsOptions, handle);
 
 server.listen(0, host, () => {
-  const issuer = `https://${host}:${server.address().port}`;
+  const port = server.address().port;
+  const issuer = `https://${issuerHost}:${port}`;
+  if (issuerHost !== host) {
+    // The name may resolve to ::1 first: answer there too, if there is one.
+    const v6 = https.createServer(tlsOptions, handle);
+    v6.on('error', () => {});
+    v6.listen(port, '::1');
+  }
   provider = new Provider(issuer, {
     clients: config.clients.map((c) => ({
       grant_types: ['authorization_code'],
@@ -205,7 +252,19 @@ server.listen(0, host, () => {
     scopes: ['openid', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,
     pkce: { required: () => true, methods: ['S256'] },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // The confirmation page, plain (the default loads a web font from elsewhere).
+        async logoutSource(ctx, form) {
+          ctx.body = `<!doctype html><html lang="en"><head><title>Test provider sign-out</title></head><body>
+<main><h1>Sign out of the test provider?</h1>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></main></body></html>`;
+        },
+      },
+    },
     interactions: { url: (ctx, i) => `/interaction/${i.uid}` },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     enabledJWA: { idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'] },

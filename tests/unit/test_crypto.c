@@ -47,6 +47,16 @@ TEST(base64url)
     CHECK_EQ_INT(bo_base64url_decode("Z", 1, dec, sizeof dec), -1);         /* impossible length */
     CHECK_EQ_INT(bo_base64url_decode("Zh", 2, dec, sizeof dec), -1);        /* non-zero spare bits */
     CHECK_EQ_INT(bo_base64url_decode("Zm9vYmFy", 8, dec, 5), -1);           /* too long for the buffer */
+    /* Standard base64 (HTTP Basic): padded, + and /. */
+    static const struct { const char *in, *out; } s[] = {
+        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+        { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" }, { "\xfb\xff", "+/8=" },
+    };
+    for (size_t i = 0; i < BO_COUNT(s); i++) {
+        char enc[16];
+        CHECK_EQ_INT(bo_base64_encode((const uint8_t *)s[i].in, strlen(s[i].in), enc), strlen(s[i].out));
+        CHECK_STR(enc, s[i].out);
+    }
 }
 
 TEST(keyring_is_created_owner_only_and_rotates)

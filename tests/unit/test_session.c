@@ -147,7 +147,7 @@ int main(void)
     }
     sql("INSERT INTO users (id, email, name, password_hash, created_ms, password_ms) "
         "VALUES (1, 'jo@example.gov.uk', 'Jo', 'x', 0, 0);"
-        "INSERT INTO user_roles VALUES (1, 'cases', 'assessor'), (1, 'cases', 'admin'), (1, 'other', 'boss');");
+        "INSERT INTO user_roles (user_id, app, role) VALUES (1, 'cases', 'assessor'), (1, 'cases', 'admin'), (1, 'other', 'boss');");
     int rc = UNIT_RUN("session", cases);
     bo_db_close(db);
     char cmd[128];

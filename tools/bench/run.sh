@@ -75,5 +75,15 @@ put_section core "$section"
   echo "<!-- bench:signin end -->"
 } >"$section"
 put_section signin "$section"
+
+# What single sign-on costs the server, and the cached key set (tools/bench/sso.py, about 15 s).
+{
+  echo "<!-- bench:sso begin (written by make bench; do not edit by hand) -->"
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`tools/bench/sso.py\` (one worker; sequential sign-ins over HTTP against the test provider on loopback):"
+  echo
+  "$root/tools/bench/sso.py"
+  echo "<!-- bench:sso end -->"
+} >"$section"
+put_section sso "$section"
 rm -f "$section"
 echo "bench: table and ratios written to docs/performance.md"
