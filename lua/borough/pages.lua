@@ -26,8 +26,9 @@
 --
 -- What the pages show (borough.pages(Entity, spec)): title; columns (field
 -- names, or id, created_at, updated_at; the first links to the record);
--- filters (choice and yes/no fields, and the workflow's state: a select
--- each above the list); fields (the form's fields, as borough.form takes
+-- filters (choice, yes/no and reference fields, and the workflow's
+-- state: a select each above the list; a reference's choices are the
+-- other entity's records, read as the list is shown); fields (the form's fields, as borough.form takes
 -- them; all by default, but with a workflow not its state, due date or
 -- steps' fields); show (the fields of the details page; all by default);
 -- per_page (25); create = false, edit = false (no such pages); delete =
@@ -104,9 +105,9 @@ function M.new(e, spec)
   for i, name in ipairs(spec.filters or {}) do
     local f = e.field[name]
     local state = flow and name == flow.state_field
-    if not (state or (f and (f.type == "choice" or f.type == "boolean"))) then
-      options.fail(what, ("filters names '%s': only choice and yes/no fields, and the workflow's state, "
-                          .. "filter a list"):format(tostring(name)))
+    if not (state or (f and (f.type == "choice" or f.type == "boolean" or f.type == "reference"))) then
+      options.fail(what, ("filters names '%s': only choice, yes/no and reference fields, and the workflow's "
+                          .. "state, filter a list"):format(tostring(name)))
     end
     if reserved[name] then options.fail(what, ("a field called %s cannot be a filter (the list's own)"):format(name)) end
     local choices = {}
@@ -114,6 +115,12 @@ function M.new(e, spec)
       for j, st in ipairs(flow.states) do choices[j] = { value = st.name, text = st.label } end
     elseif f.type == "boolean" then
       choices = { { value = "yes", text = t("form.yes"), stored = true }, { value = "no", text = t("form.no"), stored = false } }
+    elseif f.type == "reference" then
+      choices = function()       -- the records there are now, by their first field
+        local list = {}
+        for j, o in ipairs(form.choices(f)) do list[j] = { value = o.value, text = o.text, stored = tonumber(o.value) } end
+        return list
+      end
     else
       for j, o in ipairs(f.options) do choices[j] = { value = o, text = form.option_text(f, o) } end
     end
@@ -169,10 +176,14 @@ end
 
 -- The filters chosen in the query: conditions for where, and each filter's
 -- value as the query has it (a value not among the choices is no filter).
+local function choices_of(fl)
+  return type(fl.choices) == "function" and fl.choices() or fl.choices
+end
+
 function Pages:chosen(q)
   local conds, values = {}, {}
   for _, fl in ipairs(self.filters) do
-    for _, c in ipairs(fl.choices) do
+    for _, c in ipairs(q[fl.name] and choices_of(fl) or {}) do
       if q[fl.name] == c.value then
         conds[fl.name] = c.stored == nil and c.value or c.stored
         values[fl.name] = c.value
@@ -187,7 +198,7 @@ function Pages:filters_html(values)
   local out = {}
   for i, fl in ipairs(self.filters) do
     local items = { { value = "", text = t("pages.filter_all") } }
-    for _, c in ipairs(fl.choices) do
+    for _, c in ipairs(choices_of(fl)) do
       items[#items + 1] = { value = c.value, text = c.text, selected = values[fl.name] == c.value }
     end
     out[i] = tostring(govuk.select { id = "filter-" .. fl.name:gsub("_", "-"), name = fl.name,
