@@ -79,16 +79,29 @@ local function weight_row(line)
            exception = t[18] }
 end
 
-local function lines(text)
-  return (text .. "\n"):gmatch("([^\r\n]*)\r?\n")
+-- The lines of a file given as text, or as a file of req.files (an
+-- upload page): read with borough.csv.upload, which takes a line of
+-- valacdos.txt (no quotes) as a row, its commas, if any, splitting it.
+local function lines(source)
+  if type(source) == "string" then return (source .. "\n"):gmatch("([^\r\n]*)\r?\n") end
+  local reader, why = borough.csv.upload(source)
+  if not reader then error(why, 0) end
+  return function()
+    local row = reader:next()
+    if row then return table.concat(row, " ") end
+    if row == false then return "" end
+  end
 end
 
---- Loads the weight table (the text of valacdos.txt) and, if given, the
--- sort code substitutions (scsubtab.txt: "938173 938017" a line),
+--- Loads the weight table (the text of valacdos.txt, or the file of an
+-- upload page: req.files.table) and, if given, the sort code substitutions
+-- (scsubtab.txt: "938173 938017" a line, text or a file too),
 -- replacing the tables there were, in one transaction. Returns the number
 -- of ranges, or nil and "line N: what is wrong".
 function M.load(valacdos, scsubtab)
-  if type(valacdos) ~= "string" then error("bank.load: give the text of valacdos.txt", 2) end
+  if type(valacdos) ~= "string" and not (type(valacdos) == "table" and valacdos._index) then
+    error("bank.load: give the text of valacdos.txt, or the uploaded file", 2)
+  end
   return db.tx(function()
     db.exec('DELETE FROM "bank_weights"')
     local n = 0

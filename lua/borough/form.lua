@@ -283,6 +283,8 @@ function M.display(f, v, ui)
   if ty == "date" and type(v) == "string" then return fields.format_date(v) end
   if ty == "datetime" and type(v) == "string" then return fields.format_datetime(v) end
   if ty == "boolean" then return v and t("form.yes") or t("form.no") end
+  -- A kept file is a random reference: say what kind of file it is.
+  if ty == "file" then return t("form.file", { type = (tostring(v):match("%.(%w+)$") or ""):upper() }) end
   if ty == "choice" then return tostring(M.option_text(f, v, ui)) end
   if ty == "reference" then
     -- The other record by its first field (a scheme by its name), when it
@@ -374,7 +376,9 @@ function Form:read(req, existing)
   end
   for _, item in ipairs(self.items) do
     local v = raw[item.name]
-    if item.required and not refused[item.name] and (v == nil or (type(v) == "string" and not v:find("%S"))) then
+    -- (A required checkbox must be ticked: a declaration, say.)
+    if item.required and not refused[item.name] and (v == nil or (type(v) == "string" and not v:find("%S"))
+                                                      or (item.as == "checkbox" and v ~= "yes")) then
       all[#all + 1] = { field = item.name, message = fields.required_message(item.field) }
     end
   end
@@ -480,7 +484,7 @@ function Form:field_html(name, value, err, heading)
     p.label = label
     local out = tostring(govuk.fileUpload(p))
     if type(value) == "string" and value ~= "" then
-      out = out .. '<p class="govuk-body">' .. escape(t("form.file_kept", { name = value })) .. "</p>"
+      out = out .. '<p class="govuk-body">' .. escape(t("form.file_kept", { name = M.display(f, value) })) .. "</p>"
     end
     return safe(out)
   elseif as == "textarea" then

@@ -32,7 +32,9 @@
 -- them; all by default, but with a workflow not its state, due date or
 -- steps' fields); show (the fields of the details page; all by default);
 -- per_page (25); create = false, edit = false (no such pages); delete =
--- true; views = { list =, record = }; workflow (a borough.workflow of this
+-- true; details = false (no details page: the app declares its own at
+-- <path>/:id, where the list links and a save returns); views = { list =,
+-- record = }; workflow (a borough.workflow of this
 -- entity): the details page shows the state, the steps the person may take
 -- now and the history, and the workflow is mounted at the same path.
 -- Fields declared secret = true are left out of every default (columns,
@@ -60,7 +62,7 @@ local reserved = { q = true, sort = true, dir = true, page = true, saved = true,
 local spec_options = {
   title = "string", columns = "table", filters = "table", fields = "table", show = "table",
   per_page = "integer", create = "boolean", edit = "boolean", delete = "boolean", workflow = "table",
-  views = "table",
+  views = "table", details = "boolean",
 }
 local mount_options = { public = "boolean", role = "role", max_body = "number" }
 
@@ -344,7 +346,7 @@ function Pages:mount(app, path, opts)
   end
 
   -- the details of one record
-  app:get(path .. "/:id", route, function(req)
+  if spec.details ~= false then app:get(path .. "/:id", route, function(req)
     local r = e:find(req.params.id)
     if not r then return borough.status(404) end
     local rows = {}
@@ -368,7 +370,7 @@ function Pages:mount(app, path, opts)
       saved = req.query.saved == "1" and t("pages.saved", { label = label }) or nil,
       state = flow and flow:tag(r), steps = flow and flow:buttons(r), history = flow and flow:history_table(r),
     })
-  end)
+  end) end
 
   if can_edit then
     app:get(path .. "/:id/edit", file_route, function(req)

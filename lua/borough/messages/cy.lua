@@ -146,6 +146,7 @@ return {
   ["form.done_title"] = "Wedi’i gyflwyno",
   ["form.reference"] = "Eich cyfeirnod",
   ["form.expired"] = "Ni chadwyd eich atebion. Dechreuwch eto.",
+  ["form.file"] = "Ffeil %{type}",
   ["form.file_kept"] = "Wedi’i lwytho: %{name}",
   ["form.not_provided"] = "Heb ei ddarparu",
   ["pages.add"] = "Ychwanegu %{label}",

@@ -146,6 +146,7 @@ return {
   ["form.done_title"] = "Submitted",
   ["form.reference"] = "Your reference number",
   ["form.expired"] = "Your answers were not kept. Start again.",
+  ["form.file"] = "A %{type} file",
   ["form.file_kept"] = "Uploaded: %{name}",
   ["form.not_provided"] = "Not provided",
   ["pages.add"] = "Add %{label}",
