@@ -206,8 +206,16 @@ app:post("/schemes/:id/invite", { role = MANAGERS }, function(req)
   return go("/schemes/" .. s.id .. "?queued=1")
 end)
 
+app:post("/schemes/:id/remind", { role = MANAGERS }, function(req)
+  jobs.enqueue("remind", { scheme = tonumber(req.params.id) })
+  return go("/schemes/" .. req.params.id .. "?queued=1")
+end)
+
 app:job("invite", { attempts = 3 }, function(args) m.invite(args.scheme, args.first, args.last) end)
-app:every("every day at 09:00", function() m.remind() end)
+app:job("remind", function(args) m.remind(args.scheme) end)
+app:every("every day at 09:00", function()
+  for _, s in ipairs(Schemes:where({ who = "invited" }, { per_page = 500 })) do jobs.enqueue("remind", { scheme = s.id }) end
+end)
 
 borough.pages(Schemes, {
   title = "Schemes", columns = { "name", "who", "opens_on", "closes_on" }, details = false,

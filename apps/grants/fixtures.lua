@@ -52,11 +52,11 @@ local ANSWERS = {
 --- Applies as the public does, page by page, from `start` (an invitation's
 -- /start/<token>, or a scheme's short name), answering with ANSWERS and
 -- values; a scheme with evidence has it dropped first unless keep_evidence.
--- Returns the application. The fraud checks' IP and device flags (every
+-- opts.client: the browser to use (its device cookie). Returns the application. The fraud checks' IP and device flags (every
 -- test applies from 127.0.0.1) are taken off unless keep_flags.
 function F.apply(t, start, values, opts)
   opts = opts or {}
-  local c = t.client()
+  local c = opts.client or t.client()
   local base
   if start:find("^/start/") then
     base = (start:gsub("^/start/", "/apply/"))
@@ -69,10 +69,12 @@ function F.apply(t, start, values, opts)
     if at:find("/check$") then break end
     local page = c:get((at:gsub("^/grants", "")))
     local form, fill = t.forms(page.body)[1], {}
+    for name, v in pairs(values or {}) do fill[name] = v end
     for name, v in pairs(ANSWERS) do
-      local given = values and values[name]
-      if page.body:find('name="' .. name .. '"', 1, true)
-         and (given or form.fields[name] == nil or form.fields[name] == "") then fill[name] = given or v end
+      if fill[name] == nil and (form.fields[name] == nil or form.fields[name] == "") then fill[name] = v end
+    end
+    for name in pairs(fill) do
+      if not page.body:find('name="' .. name .. '"', 1, true) then fill[name] = nil end
     end
     local r = c:submit(page, fill)
     assert(r.status == 303, "page " .. at .. " did not take the answers: " .. tostring(r.body:match('error%-message">.-</span>(.-)<')))

@@ -258,7 +258,7 @@ M.Flow = borough.workflow {
 --- The pages an application asks, from its scheme: the eligibility
 -- questions (those with ineligible answers) first, the business's or
 -- person's details, the scheme's other questions, bank details, evidence
--- and the declaration. The key names this version of the scheme.
+-- and the declaration. The key names this version of them (what they are made of).
 function M.pages_for(a)
   local scheme = scheme_of(a)
   local list = json.decode(scheme.questions or "[]")
@@ -287,7 +287,7 @@ function M.pages_for(a)
   pages[#pages + 1] = { name = "declaration", title = "Declaration", fields = { need("declaration", { as = "checkbox",
     question = "I confirm that what I have told you is true, and that the council may check it and take back a grant "
                .. "paid because of false information" }) } }
-  return pages, ("%d-%s"):format(scheme.id, scheme.updated_at)
+  return pages, borough.sha256(json.encode { scheme.questions, scheme.details, scheme.evidence })
 end
 
 --- Whether a scheme takes applications today.
@@ -364,23 +364,24 @@ function M.invite_all(scheme)
   return n
 end
 
---- Reminds, once, those invited N days ago (the scheme's reminder_days)
+--- Reminds, once, those invited to a scheme N days ago (its reminder_days)
 -- who have not applied, with a new link (the first is not kept).
-function M.remind()
-  for _, scheme in ipairs(Schemes:where({ who = "invited" }, { per_page = 500 })) do
-    local before = fields.iso_datetime(os.time() - scheme.reminder_days * 86400)
-    if M.open(scheme) then
-      for _, a in ipairs(Apps:where({ scheme = scheme.id, state = "started", reminded_at = db.NULL,
-                                      created_at = { le = before } }, { per_page = 500 })) do
-        db.tx(function()
-          Apps:update(a.id, { reminded_at = now() })
-          local link = borough.url("/start/" .. links.new("apply", a.id, { days = days_left(scheme) }), { absolute = true })
-          email(a, T.reminder, "reminder", { link = link, closes = fields.format_date(scheme.closes_on) })
-          return true
-        end)
+function M.remind(scheme_id)
+  local scheme = Schemes:find(scheme_id)
+  if not M.open(scheme) then return end
+  local before = fields.iso_datetime(os.time() - scheme.reminder_days * 86400)
+  repeat
+    local page = Apps:where({ scheme = scheme.id, state = "started", reminded_at = db.NULL,
+                              created_at = { le = before } }, { per_page = 200 })
+    db.tx(function()
+      for _, a in ipairs(page) do
+        Apps:update(a.id, { reminded_at = now() })
+        local link = borough.url("/start/" .. links.new("apply", a.id, { days = days_left(scheme) }), { absolute = true })
+        email(a, T.reminder, "reminder", { link = link, closes = fields.format_date(scheme.closes_on) })
       end
-    end
-  end
+      return true
+    end)
+  until #page < 200
 end
 
 -- Paying and reporting ---------------------------------------------------------
