@@ -18,11 +18,13 @@ local EVIDENCE = { evidence_1 = FILES, evidence_2 = FILES, evidence_3 = FILES }
 
 local function go(path) return borough.redirect(borough.url(path)) end
 
--- A record's fields as a GOV.UK summary list, as people read them.
+-- A record's fields that have a value, as a GOV.UK summary list, as people read them.
 local function summary(e, r, names)
   local rows = {}
-  for i, n in ipairs(names) do
-    rows[i] = { key = { text = e.field[n].label }, value = { html = tostring(borough.form.display_html(e.field[n], r[n])) } }
+  for _, n in ipairs(names) do
+    if r[n] ~= nil then
+      rows[#rows + 1] = { key = { text = e.field[n].label }, value = { html = tostring(borough.form.display_html(e.field[n], r[n])) } }
+    end
   end
   return borough.govuk.summaryList { rows = rows }
 end
