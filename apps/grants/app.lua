@@ -53,17 +53,15 @@ local function start_page(req, scheme, start)
   return with_device(req, borough.view("start", { title = scheme.name, scheme = scheme, start = start }))
 end
 
-app:get("/apply-to/:slug", { public = true }, function(req)
+-- A scheme open to anyone: its start page, whose button makes the application and its link.
+local function open_to_anyone(req)
   local scheme = Schemes:find { slug = req.params.slug, who = "anyone" }
   if not m.open(scheme) then return borough.status(404) end
+  if req.method == "POST" then return go("/apply/" .. m.start(scheme)) end
   return start_page(req, scheme, false)
-end)
-
-app:post("/apply-to/:slug", { public = true }, function(req)
-  local scheme = Schemes:find { slug = req.params.slug, who = "anyone" }
-  if not m.open(scheme) then return borough.status(404) end
-  return go("/apply/" .. m.start(scheme))
-end)
+end
+app:get("/apply-to/:slug", { public = true }, open_to_anyone)
+app:post("/apply-to/:slug", { public = true }, open_to_anyone)
 
 local function linked(req, purpose)
   local id, why = links.find(purpose, req.params.token)
@@ -93,27 +91,25 @@ borough.flow {
 local MoreInfo = borough.form(Apps, { { "info_reply", required = true, question = "Your answer" },
   { "evidence_3", question = "Upload a file (optional)", hint = "A PDF, PNG or JPG, smaller than 10 MB" } })
 
-local function more_info(req, ctx)
+local function more_info(req)
   local a, page = linked(req, "more-info")
   if not a then return page end
-  ctx.title, ctx.intro, ctx.caption = "Tell us more about your application", a.info_request, a.reference
+  local ctx = { title = "Tell us more about your application", intro = a.info_request, caption = a.reference }
   if req.method == "POST" then
     local values, errors, raw = MoreInfo:read(req, a)
-    if values then
-      db.tx(function()
-        Apps:update(a.id, values)
-        links.use("more-info", a.id)
-        return Flow:move(a, "info_added", {}, { user = false })
-      end)
+    if values and db.tx(function()
+      Apps:update(a.id, values)
+      links.use("more-info", a.id)
+      return Flow:move(a, "info_added", {}, { user = false })
+    end) then
       return borough.view("closed", { title = "Thank you", text = "We have your answer and will carry on with your application." })
     end
-    ctx.errors, ctx.raw = errors, raw
+    ctx.errors, ctx.raw = errors or { { text = "Your application has moved on: " .. CONTACT } }, raw
   end
   return MoreInfo:show(req, ctx)
 end
-app:get("/more-info/:token", { public = true }, function(req) return more_info(req, {}) end)
-app:post("/more-info/:token", { public = true, files = { evidence_3 = FILES }, max_body = 12 * 1024 * 1024 },
-         function(req) return more_info(req, {}) end)
+app:get("/more-info/:token", { public = true }, more_info)
+app:post("/more-info/:token", { public = true, files = { evidence_3 = FILES }, max_body = 12 * 1024 * 1024 }, more_info)
 
 -- The dashboard and reports -----------------------------------------------------
 
@@ -126,8 +122,9 @@ app:get("/dashboard", { role = STAFF }, function(req)
   local chart = #reports > 0 and borough.chart.bar { title = "Budgets", prefix = "£", stacked = true, labels = labels,
     summary = "How much of each scheme's budget is committed to approved applications, and how much is left.",
     series = { { name = "Committed", values = spent }, { name = "Left", values = left } } }
-  return borough.view("dashboard", { title = "Dashboard", reports = reports, chart = chart,
-                                     overdue = Flow:overdue({ per_page = 10 }), manager = req.user.roles.manager })
+  local roles = req.user.roles
+  return borough.view("dashboard", { title = "Dashboard", reports = reports, chart = chart, manager = roles.manager,
+                                     assessor = roles.assessor or roles.manager, overdue = Flow:overdue({ per_page = 10 }) })
 end)
 
 app:get("/schemes/:id/return.csv", { role = MANAGERS }, function(req)

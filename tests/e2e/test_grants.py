@@ -485,5 +485,26 @@ def the_public_pages_on_their_own_host_name_in_the_councils_look():
     assert b"#1d5c3a" in css.body, css.body[:300]
 
 
+@test
+def a_building_block_with_records_of_its_own_is_named_while_the_app_loads():
+    late = {"app.lua": '''
+local app = borough.app { title = "Late", mount = "/late", public = true }
+app:get("/", function(req) return tostring(borough.links.find("x", "y")) end)
+return app
+'''}
+    early = {"app.lua": '''
+local links = borough.links
+local app = borough.app { title = "Early", mount = "/early", public = true }
+app:get("/", function(req) return tostring(select(2, links.find("x", "y"))) end)
+return app
+'''}
+    with Server({"late": late, "early": early}) as s:
+        r = get(s.port, "/late/")
+        assert r.status == 500, r
+        s.wait_log(r"late/app.lua:3: borough.links keeps records of its own: name it while the app loads")
+        r = get(s.port, "/early/")
+        assert r.status == 200 and r.body == b"unknown", r
+
+
 if __name__ == "__main__":
     run()
