@@ -951,7 +951,8 @@ function Flow:known(draft, record)
   for _, item in ipairs(self.form.items) do
     local name = item.name
     if draft.values[name] == nil then
-      local v = self.form.own[name] and kept[name] or record[name]
+      local v = record[name]
+      if self.form.own[name] then v = kept[name] end
       if v ~= json.null then out[name] = v end
     end
   end

@@ -119,7 +119,7 @@ t.test("a guessed or expired link shows a page saying what to do", function()
   t.contains(r.body, "This link has expired")
 end)
 
-t.test("evidence: PDF, JPEG or PNG, judged by what it holds; several files", function()
+t.test("evidence: PDF, JPEG or PNG, judged by what it holds, 10 MB at most; several files", function()
   F.clear()
   local s = F.schemes()
   local r = t.get("/apply-to/discretionary")
@@ -144,6 +144,8 @@ t.test("evidence: PDF, JPEG or PNG, judged by what it holds; several files", fun
   t.eq(page.status, 200)
   r = upload(page, base .. "/evidence", {}, { evidence_1 = { "statement.pdf", "application/pdf", "<html><script>x</script></html>" } })
   t.contains(r.body, "The selected file must be a PDF, PNG or JPG")
+  r = upload(page, base .. "/evidence", {}, { evidence_1 = { "big.pdf", "application/pdf", PDF .. ("x"):rep(10 * 1024 * 1024) } })
+  t.contains(r.body, "The selected file must be smaller than 10 MB")
   r = upload(page, base .. "/evidence", {}, { evidence_1 = { "statement.pdf", "application/pdf", PDF },
                                               evidence_2 = { "bill.png", "image/png", "\137PNG\r\n\26\n" .. ("\0"):rep(40) } })
   t.eq(r.status, 303)

@@ -123,3 +123,11 @@ t.test("the pages follow the record's questions as they change, with no reload",
   t.eq(r:header("location"), "/council/ask/" .. token .. "/colour")
   t.eq(t.get("/ask/" .. token .. "/trading").status, 404)
 end)
+
+t.test("a record's answers kept before (a no among them) open the pages already given", function()
+  local case, token = case_with_link()
+  m.Cases:update(case.id, { answers = json.encode({ trading = false, sector = "Retail" }) })
+  local page = t.get("/ask/" .. token .. "/trading")
+  t.match(page.body, 'id="trading%-2" name="trading" type="radio" value="no" checked')
+  t.match(t.get("/ask/" .. token .. "/sector").body, 'value="Retail" checked')
+end)
