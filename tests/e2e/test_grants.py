@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, borough, Server, Client, SLOW, wait_for, staff_cookie, get  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
-from notify_peer import NotifyPeer  # noqa: E402
+from notify_peer import NotifyPeer, windows_ok  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APP = os.path.join(ROOT, "apps", "grants")
@@ -414,7 +414,6 @@ def approvals_sent_all_at_once_to_four_workers_never_overspend_the_budget():
 
 @test
 def three_thousand_eight_hundred_invitations_leave_within_notifys_rate_limit():
-    from test_notify import windows_ok
     apps = apps_copy()
     peer = NotifyPeer().start()
     try:
