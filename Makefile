@@ -25,7 +25,7 @@ APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan bench bench-tls bench-shielding clean
+.PHONY: all deps run test unit asan bench bench-tls bench-shielding bench-grants clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -87,6 +87,10 @@ bench-tls: all
 # The shielding app with 23,000 residents and 100,000 calls (docs/performance.md, "Shielding").
 bench-shielding: all
 	tools/bench/shielding.py
+
+# The grants app: 3,800 invitations, 10,000 applications, a payment run of 3,800 (docs/performance.md, "Grants").
+bench-grants: all
+	tools/bench/grants.py
 
 clean:
 	rm -rf build build-asan borough

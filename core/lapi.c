@@ -1,7 +1,8 @@
 /*
  * lapi.c - the platform's C functions for app code: the C half of the
- * borough table (response makers, escape, url, sleep) and log. bo_lapi_open
- * installs them with json and db as globals of a new app state.
+ * borough table (response makers, escape, url, sleep, token, sha256) and
+ * log. bo_lapi_open installs them with json and db as globals of a new app
+ * state.
  */
 #include "lapi.h"
 #include "ldraft.h"
@@ -11,6 +12,7 @@
 #include "lnotify.h"
 #include "app.h"
 #include "buf.h"
+#include "crypto.h"
 #include "http.h"
 #include "json.h"
 #include "loadcache.h"
@@ -420,6 +422,37 @@ static int l_check_route(lua_State *L)
     return 1;
 }
 
+/* borough.token([bytes]): a token no one can guess, from the system's
+   random source: `bytes` random bytes (32 unless given, 16 to 64) as
+   base64url without padding (43 characters for 32 bytes). For the secret
+   of an emailed link, a key an app hands out; keep its borough.sha256. */
+static int l_token(lua_State *L)
+{
+    lua_Integer n = luaL_optinteger(L, 1, 32);
+    luaL_argcheck(L, n >= 16 && n <= 64, 1, "a token is 16 to 64 bytes");
+    uint8_t raw[64];
+    if (bo_random(raw, (size_t)n) < 0)
+        return luaL_error(L, "borough.token: the system's random source failed");
+    char out[(64 * 4 + 2) / 3 + 1];
+    size_t len = bo_base64url_encode(raw, (size_t)n, out);
+    lua_pushlstring(L, out, len);
+    return 1;
+}
+
+/* borough.sha256(text): the SHA-256 of text as 64 lower-case hex digits:
+   what to keep of a token, so a copy of the database holds none that work. */
+static int l_sha256(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    uint8_t digest[32];
+    char hex[65];
+    bo_sha256(s, len, digest);
+    bo_hex(digest, sizeof digest, hex);
+    lua_pushlstring(L, hex, 64);
+    return 1;
+}
+
 static const luaL_Reg borough_fns[] = {
     { "json", l_json },
     { "text", l_text },
@@ -428,6 +461,8 @@ static const luaL_Reg borough_fns[] = {
     { "escape", l_escape },
     { "url", l_url },
     { "sleep", l_sleep },
+    { "token", l_token },
+    { "sha256", l_sha256 },
     { "_where", l_where },
     { "_app_where", l_app_where },
     { "_check_route", l_check_route },

@@ -146,9 +146,39 @@ local function widget(f, ui)
   return "input"
 end
 
+-- Checks the entity's fields and the form's own together (a flow's
+-- questions kept as answers beside an entity's fields): the errors of
+-- both, in the entity's shape.
+local function joint_checker(e, own)
+  local field = setmetatable({}, { __index = function(_, k) return own.field[k] or e.field[k] end })
+  return { field = field, validate = function(_, raw, existing)
+    local mine, theirs = {}, {}
+    for k, v in pairs(raw) do if own.field[k] then mine[k] = v else theirs[k] = v end end
+    local clean, errs = e:validate(theirs, existing)
+    local clean2, errs2 = own:validate(mine, existing)
+    if clean and clean2 then
+      for k, v in pairs(clean2) do clean[k] = v end
+      return clean
+    end
+    local all = {}
+    for _, list in ipairs { errs or {}, errs2 or {} } do
+      for _, err in ipairs(list) do all[#all + 1] = err; all[err.field] = all[err.field] or err.message end
+    end
+    return nil, all
+  end }
+end
+
+-- A field's name that looks like a declaration of its own: { "name", "type", ... }.
+local function declares(entry)
+  return type(entry) == "table" and type(entry[1]) == "string" and type(entry[2]) == "string"
+end
+
 --- borough.form(spec) or borough.form(Entity [, spec]): a form.
 -- spec's list part names the fields (or declares them, without an entity);
--- spec.entity is the entity; spec.submit the button's text.
+-- spec.entity is the entity; spec.submit the button's text. spec.own =
+-- true (for borough.flow's answers): with an entity, an entry that
+-- declares a field the entity does not have ({ "employees", "integer",
+-- ... }) is the form's own, checked as borough.form checks its fields.
 function M.new(a, b)
   local spec, e
   if getmetatable(a) and a.fields and a.validate then
@@ -159,8 +189,8 @@ function M.new(a, b)
   end
   if type(spec) ~= "table" then options.fail("borough.form", "expects a table of fields") end
   local what = "borough.form" .. (e and ("(" .. e.name .. ")") or "")
-  options.check(what, spec, { entity = "table", submit = "string" })
-  local form = setmetatable({ entity = e, items = {}, item = {}, submit = spec.submit }, Form)
+  options.check(what, spec, { entity = "table", submit = "string", own = "boolean" })
+  local form = setmetatable({ entity = e, items = {}, item = {}, submit = spec.submit, own = {} }, Form)
   local entries = {}
   for i, entry in ipairs(spec) do entries[i] = entry end
   if e and #entries == 0 then
@@ -168,22 +198,28 @@ function M.new(a, b)
       if not f.secret then entries[#entries + 1] = f.name end    -- a secret only when named
     end
   end
-  local decls, uis = {}, {}
+  local decls, uis, own = {}, {}, {}
   for i, entry in ipairs(entries) do
-    decls[i], uis[i] = split(entry, what, e)
+    local mine = e and spec.own and declares(entry) and not e.field[entry[1]]
+    decls[i], uis[i] = split(entry, what, not mine and e or nil)
+    if mine then own[#own + 1] = decls[i]; form.own[entry[1]] = true end
   end
-  if e then
-    for i, d in ipairs(decls) do
-      if not e.field[d[1]] then options.fail(what, ("%s has no field '%s'"):format(e.name, d[1])) end
-      decls[i] = e.field[d[1]]
-    end
-    form.checker = e
-  else
-    local ok, checker = pcall(entity.fieldset, "form", decls)
+  local function fieldset(list)
+    local ok, checker = pcall(entity.fieldset, "form", list)
     if not ok then     -- the declaration's mistake, at the app's line
       options.fail(what, (tostring(checker):gsub("^%S+:%d+: ", "")))
     end
-    form.checker = checker
+    return checker
+  end
+  if e then
+    form.checker = e
+    if #own > 0 then form.checker = joint_checker(e, fieldset(own)) end
+    for i, d in ipairs(decls) do
+      if not form.checker.field[d[1]] then options.fail(what, ("%s has no field '%s'"):format(e.name, d[1])) end
+      decls[i] = form.checker.field[d[1]]
+    end
+  else
+    form.checker = fieldset(decls)
     for i, d in ipairs(decls) do decls[i] = form.checker.field[d[1]] end
   end
   for i, f in ipairs(decls) do
@@ -247,9 +283,16 @@ function M.display(f, v, ui)
   if ty == "date" and type(v) == "string" then return fields.format_date(v) end
   if ty == "datetime" and type(v) == "string" then return fields.format_datetime(v) end
   if ty == "boolean" then return v and t("form.yes") or t("form.no") end
+  -- A kept file is a random reference: say what kind of file it is.
+  if ty == "file" then return t("form.file", { type = (tostring(v):match("%.(%w+)$") or ""):upper() }) end
   if ty == "choice" then return tostring(M.option_text(f, v, ui)) end
   if ty == "reference" then
+    -- The other record by its first field (a scheme by its name), when it
+    -- has no encrypted fields to open; else by its label and id.
     local target = entity.get(f.to)
+    local first = target and not target.encrypted[1] and target.fields[1]
+    local other = first and target:find(v)
+    if other and other[first.name] ~= nil then return M.display(first, other[first.name]) end
     return (target and target.label:gsub("^%l", string.upper) or f.to) .. " " .. tostring(v)
   end
   return tostring(v)
@@ -333,7 +376,9 @@ function Form:read(req, existing)
   end
   for _, item in ipairs(self.items) do
     local v = raw[item.name]
-    if item.required and not refused[item.name] and (v == nil or (type(v) == "string" and not v:find("%S"))) then
+    -- (A required checkbox must be ticked: a declaration, say.)
+    if item.required and not refused[item.name] and (v == nil or (type(v) == "string" and not v:find("%S"))
+                                                      or (item.as == "checkbox" and v ~= "yes")) then
       all[#all + 1] = { field = item.name, message = fields.required_message(item.field) }
     end
   end
@@ -357,6 +402,17 @@ local function width_class(w)
   return "govuk-!-width-" .. w
 end
 
+--- The records a reference field may name, as { value = id (text), text =
+-- the record's first field } (at most 500).
+function M.choices(f)
+  local target, list = entity.get(f.to), {}
+  local label = target and target.fields[1] and target.fields[1].name
+  for i, r in ipairs(target and target:all({ per_page = 500 }) or {}) do
+    list[i] = { value = tostring(r.id), text = label and r[label] and tostring(r[label]) or tostring(r.id) }
+  end
+  return list
+end
+
 -- The options of a choice or reference, as items of radios or a select.
 local function choice_items(item, value)
   local f, list = item.field, {}
@@ -365,11 +421,7 @@ local function choice_items(item, value)
       list[i] = { value = o, text = M.option_text(f, o, item.ui) }
     end
   elseif f.type == "reference" then
-    local target = entity.get(f.to)
-    local label = target and target.fields[1] and target.fields[1].name
-    for i, r in ipairs(target and target:all({ per_page = 500 }) or {}) do
-      list[i] = { value = tostring(r.id), text = label and r[label] and tostring(r[label]) or tostring(r.id) }
-    end
+    list = M.choices(f)
   elseif f.type == "boolean" then
     list = { { value = "yes", text = t("form.yes") }, { value = "no", text = t("form.no") } }
   end
@@ -432,7 +484,7 @@ function Form:field_html(name, value, err, heading)
     p.label = label
     local out = tostring(govuk.fileUpload(p))
     if type(value) == "string" and value ~= "" then
-      out = out .. '<p class="govuk-body">' .. escape(t("form.file_kept", { name = value })) .. "</p>"
+      out = out .. '<p class="govuk-body">' .. escape(t("form.file_kept", { name = M.display(f, value) })) .. "</p>"
     end
     return safe(out)
   elseif as == "textarea" then
@@ -604,8 +656,9 @@ function M.reference()
 end
 
 local flow_spec = {
-  name = "string", entity = "table", pages = "table", fields = "table", reference = "string",
+  name = "string", entity = "table", pages = { "table", "function" }, fields = "table", reference = "string",
   check = "table", done = "table", submit = "function", expires = "integer", record = "function",
+  answers = "string",
 }
 local flow_mount = mount_options { back = "path", caption = "string", views = "table" }
 
@@ -614,20 +667,31 @@ local flow_mount = mount_options { back = "path", caption = "string", views = "t
 -- spec.entity    the entity a record is made in when the answers are sent
 -- spec.record    function(req) -> the record of the entity the answers go
 --                into instead (a record imported before anyone answered,
---                found by the mount's path parameters), or nil (404)
+--                found by the mount's path parameters), or nil (404), or
+--                nil and a response to answer with (borough.links.page)
 -- spec.pages     a list: a field (a name, or { name, presentation options,
 --                required = true }), for a page that asks one thing, or
 --                { name = "contact", title = "...", fields = { ... } } for
 --                a page of several; when = function(answers) -> false
---                skips a page
+--                skips a page; stop = function(answers) -> { title =,
+--                text = } ends the flow there with a page that says why
+--                (GOV.UK's "you cannot apply" page). Or a function(req,
+--                record) giving the list (and a key naming it, for a
+--                cache), decided as each page is asked for: questions
+--                kept as data (borough.questions); nil and a response
+--                answers with that response instead
 -- spec.fields    without an entity: the fields, declared as in borough.form
 --                (the pages give their presentation)
+-- spec.answers   with an entity: a long_text field of it where the answers
+--                to questions the entity does not declare are kept, as JSON
+--                (the pages declare those: { "employees", "integer", ... })
 -- spec.reference the field that holds the reference number (optional)
 -- spec.check     { title =, text =, submit = } for the check answers page
 -- spec.done      { title =, text = } for the confirmation page
 -- spec.submit    function(values, req, reference) run when the answers are
 --                sent (in the same transaction; instead of, or after,
---                making or changing the record, which it is then given)
+--                making or changing the record, which it is then given);
+--                nil and errors (or a message) undo it all and show them
 -- spec.expires   seconds a draft is kept after its last change (1 day)
 function M.flow(spec)
   local what = "borough.flow"
@@ -637,7 +701,9 @@ function M.flow(spec)
     options.fail(what, "needs name = \"...\" (letters, digits, - and _)")
   end
   what = ("borough.flow(%q)"):format(spec.name)
-  if type(spec.pages) ~= "table" or #spec.pages == 0 then options.fail(what, "needs pages = { ... }") end
+  if type(spec.pages) ~= "function" and (type(spec.pages) ~= "table" or #spec.pages == 0) then
+    options.fail(what, "needs pages = { ... }")
+  end
   options.check(what .. " check", spec.check, { title = "string", text = "string", submit = "string" })
   options.check(what .. " done", spec.done, { title = "string", text = "string" })
   if spec.record and not spec.entity then
@@ -646,10 +712,31 @@ function M.flow(spec)
   if spec.entity and spec.fields then
     options.fail(what, "fields = { ... } declares the fields of a flow without an entity; this one has an entity")
   end
-  local flow = setmetatable({ name = spec.name, entity = spec.entity, pages = {}, page = {}, what = what,
+  if spec.answers and not (spec.entity and spec.entity.field[spec.answers]
+                           and spec.entity.field[spec.answers].type == "long_text") then
+    options.fail(what, "answers = \"...\" names a long_text field of the flow's entity (the answers are kept there)")
+  end
+  local flow = setmetatable({ name = spec.name, entity = spec.entity, what = what, spec = spec,
                               check = spec.check or {}, done = spec.done or {}, on_submit = spec.submit,
                               find_record = spec.record, reference_field = spec.reference,
-                              expires = spec.expires or 86400 }, Flow)
+                              answers_field = spec.answers, expires = spec.expires or 86400, cache = {} }, Flow)
+  if flow.reference_field and spec.entity and not spec.entity.field[flow.reference_field] then
+    options.fail(what, ("reference = \"%s\" is not a field"):format(flow.reference_field))
+  end
+  if type(spec.pages) == "function" then
+    flow.dynamic = spec.pages
+  else
+    flow:build(spec.pages)
+  end
+  return flow
+end
+
+-- Makes the flow's form and pages from a list of pages (at load, or for a
+-- list given by spec.pages(req, record)); returns them as
+-- { form =, pages =, page = }, and on the flow itself when it is static.
+function Flow:build(list)
+  local spec, what = self.spec, self.what
+  local out = { pages = {}, page = {} }
   -- Without an entity, spec.fields declares the fields, and the pages'
   -- entries add their presentation (question, hint, ...) to them.
   local declared = {}
@@ -663,45 +750,71 @@ function M.flow(spec)
       local d = declared[f[1]]
       if not d then options.fail(what, ("page field '%s' is not one of fields = { ... }"):format(tostring(f[1]))) end
       for k, v in pairs(d) do copy[k] = v end
+    elseif declares(f) and not spec.entity.field[f[1]] and not spec.answers then
+      options.fail(what, ("page field '%s' is not a field of %s (declare answers = \"...\" to keep questions "
+                          .. "of the flow's own)"):format(f[1], spec.entity.name))
     end
-    for k, v in pairs(f) do if k ~= "when" then copy[k] = v end end
+    for k, v in pairs(f) do if k ~= "when" and k ~= "stop" then copy[k] = v end end
     return copy
   end
-  local fspec = { entity = spec.entity }
-  for _, p in ipairs(spec.pages) do
+  local fspec = { entity = spec.entity, own = spec.answers ~= nil or nil }
+  for _, p in ipairs(list) do
     if type(p) == "table" and p.fields then
       options.check(what .. " page", p, { name = "string", title = "string", fields = "table", when = "function",
-                                         intro = "string" })
+                                         intro = "string", stop = "function" })
       for _, f in ipairs(p.fields) do fspec[#fspec + 1] = entry_of(f) end
     else
-      if type(p) == "table" and p.when ~= nil and type(p.when) ~= "function" then
-        options.fail(what, ("page %s: when must be a function"):format(tostring(p[1])))
+      for _, k in ipairs { "when", "stop" } do
+        if type(p) == "table" and p[k] ~= nil and type(p[k]) ~= "function" then
+          options.fail(what, ("page %s: %s must be a function"):format(tostring(p[1]), k))
+        end
       end
       fspec[#fspec + 1] = entry_of(p)
     end
   end
-  flow.form = M.new(fspec)
-  for _, p in ipairs(spec.pages) do
+  out.form = M.new(fspec)
+  for _, p in ipairs(list) do
     local page
     if type(p) == "table" and p.fields then
       local names = {}
       for i, f in ipairs(p.fields) do names[i] = type(f) == "table" and f[1] or f end
-      page = { slug = p.name or names[1], title = p.title, names = names, when = p.when, intro = p.intro }
+      page = { slug = p.name or names[1], title = p.title, names = names, when = p.when, stop = p.stop, intro = p.intro }
     else
       local name = type(p) == "table" and p[1] or p
-      page = { slug = name, names = { name }, when = type(p) == "table" and p.when or nil }
+      page = { slug = name, names = { name }, when = type(p) == "table" and p.when or nil,
+               stop = type(p) == "table" and p.stop or nil }
     end
     page.slug = page.slug:gsub("_", "-")
-    if page.slug == "check" or page.slug == "done" or flow.page[page.slug] then
+    if page.slug == "check" or page.slug == "done" or out.page[page.slug] then
       options.fail(what, ("a page may not be called '%s'"):format(page.slug))
     end
-    flow.pages[#flow.pages + 1] = page
-    flow.page[page.slug] = page
+    out.pages[#out.pages + 1] = page
+    out.page[page.slug] = page
   end
-  if flow.reference_field and not flow.form.checker.field[flow.reference_field] then
-    options.fail(what, ("reference = \"%s\" is not a field"):format(flow.reference_field))
+  if self.reference_field and not out.form.checker.field[self.reference_field] then
+    options.fail(what, ("reference = \"%s\" is not a field"):format(self.reference_field))
   end
-  return flow
+  if not self.dynamic then self.form, self.pages, self.page = out.form, out.pages, out.page end
+  return out
+end
+
+-- The flow as this request sees it: itself, or, when its pages are
+-- decided per request, a view of it with the pages spec.pages gives (built
+-- once per key). nil and a response when spec.pages answers with one.
+function Flow:at(req, record)
+  if not self.dynamic then return self end
+  local list, key = self.dynamic(req, record)
+  if list == nil then return nil, key end
+  local built = key and self.cache[key]
+  if not built then
+    built = self:build(list)
+    if key then
+      self.ncache = (self.ncache or 0) + 1
+      if self.ncache > 50 then self.cache, self.ncache = {}, 1 end    -- old versions go
+      self.cache[key] = built
+    end
+  end
+  return setmetatable({ form = built.form, pages = built.pages, page = built.page }, { __index = self })
 end
 
 -- ---- where a flow is: its path, with the values of its parameters ----
@@ -805,35 +918,87 @@ function Flow:page_view(req, place, page, values, extra)
   return borough.view(self.views.page, ctx)
 end
 
--- The values of every page that applies, ready for entity:create.
+-- The values of every page that applies, ready for entity:create; the
+-- answers to the flow's own questions (spec.answers) as JSON in that field.
 function Flow:collect(values)
-  local out = {}
+  local out, own = {}, nil
   for _, p in ipairs(self.pages) do
     if applies(p, values) then
-      for _, name in ipairs(p.names) do out[name] = values[name] end
+      for _, name in ipairs(p.names) do
+        if self.form.own[name] then
+          own = own or setmetatable({}, { __columns = {} })
+          own[name] = values[name] == nil and json.null or values[name]
+          local cols = getmetatable(own).__columns
+          cols[#cols + 1] = name
+        else
+          out[name] = values[name]
+        end
+      end
+    end
+  end
+  if self.answers_field then out[self.answers_field] = own and json.encode(own) or db.NULL end
+  return out
+end
+
+-- The answers so far, as the pages show them: the draft's, and for a flow
+-- of a record, what the record already holds for a question not yet
+-- answered (so an invitation's form opens with the business's details).
+function Flow:known(draft, record)
+  local out = plain(draft.values)
+  if not record then return out end
+  local kept = self.answers_field and record[self.answers_field]
+  kept = type(kept) == "string" and json.decode(kept) or {}
+  for _, item in ipairs(self.form.items) do
+    local name = item.name
+    if draft.values[name] == nil then
+      local v = record[name]
+      if self.form.own[name] then v = kept[name] end
+      if v ~= json.null then out[name] = v end
     end
   end
   return out
 end
 
+-- The first page that applies, is answered and stops the flow (its stop
+-- says the person cannot go on with these answers), and what it says.
+function Flow:stopped(values, answered)
+  for _, p in ipairs(self.pages) do
+    if p.stop and answered[p.slug] and applies(p, values) then
+      local why = p.stop(values)
+      if why then return p, why end
+    end
+  end
+end
+
 --- flow:mount(app, path, opts): the flow's pages under path:
---   path            starts the flow (redirects to the first question)
---   path/<page>     each question (GET shows, POST checks and moves on)
---   path/check      check your answers (POST sends them)
---   path/done       the confirmation, with the reference number
+--   path              starts the flow (redirects to the first question)
+--   path/<page>       each question (GET shows, POST checks and moves on)
+--   path/<page>/stop  the page that says why the person cannot go on (a
+--                     page's stop said so of the answer)
+--   path/check        check your answers (POST sends them)
+--   path/done         the confirmation, with the reference number
 -- path may have parameters ("/q/:token"): each value has its own pages and
 -- draft. opts: public, role, max_body, files (route options), back (a path
 -- inside the app: the first page's back link), caption (above each
--- question), views = { page =, check =, done = }.
+-- question), views = { page =, check =, done =, stop = }.
 function Flow:mount(app, path, opts)
   local what = ("flow:mount(%q)"):format(tostring(path))
   opts = options.check(what, opts, flow_mount)
-  options.check(what .. " views", opts.views, { page = "string", check = "string", done = "string" })
+  options.check(what .. " views", opts.views, { page = "string", check = "string", done = "string", stop = "string" })
   if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("*", 1, true) then
     options.fail(what, "the path must be a path inside the app such as \"/apply\" or \"/q/:token\"")
   end
   if self.base then options.fail(what, ("the flow %s is already mounted at %s"):format(self.name, self.base)) end
-  local route = M.route_options(opts, self.form)
+  -- A flow whose pages come per request may ask for any file field of its
+  -- entity: the routes take each (opts.files says how big and of what type).
+  local files_of = self.form
+  if self.dynamic and self.entity then
+    files_of = { items = {} }
+    for _, f in ipairs(self.entity.fields) do
+      if f.type == "file" then files_of.items[#files_of.items + 1] = { name = f.name, as = "file", ui = {} } end
+    end
+  end
+  local route = M.route_options(opts, files_of)
   self.base = path:gsub("/+$", "")
   self.params = {}
   for name in self.base:gmatch(":([%w_]+)") do
@@ -844,38 +1009,44 @@ function Flow:mount(app, path, opts)
   self.caption = opts.caption
   local v = opts.views or {}
   self.views = { page = v.page or "borough/form", check = v.check or "borough/check_answers",
-                 done = v.done or "borough/confirmation" }
+                 done = v.done or "borough/confirmation", stop = v.stop or "borough/stop" }
   local flow = self
 
   -- Every page first finds where it is and, for a flow of a record, the
-  -- record: none (an unknown or spent token) answers 404.
+  -- record: none (an unknown or spent token) answers 404, or the response
+  -- record gave; then the flow as this request sees it (its pages).
   local function handler(fn)
     return function(req)
       local place = flow:place(req)
       if not place then return borough.status(404) end
-      local record
+      local record, why
       if flow.find_record then
-        record = flow.find_record(req)
-        if not record then return borough.status(404) end
+        record, why = flow.find_record(req)
+        if not record then return type(why) == "table" and why or borough.status(404) end
       end
-      return fn(req, place, record)
+      local f, response = flow:at(req, record)
+      if not f then return response or borough.status(404) end
+      return fn(req, place, record, f)
     end
   end
 
-  app:get(path, route, handler(function(req, place)
-    local _, draft = flow:load(req, place)
-    local page = flow:next_page(plain(draft.values), draft.answered) or flow.pages[1]
-    return borough.redirect(flow:url(place, page.slug))
+  app:get(path, route, handler(function(req, place, record, f)
+    local _, draft = f:load(req, place)
+    local known = f:known(draft, record)
+    local stop = f:stopped(known, draft.answered)
+    if stop then return borough.redirect(f:url(place, stop.slug .. "/stop")) end
+    local page = f:next_page(known, draft.answered) or f.pages[1]
+    return borough.redirect(f:url(place, page.slug))
   end))
 
-  app:get(path .. "/check", route, handler(function(req, place)
-    local _, draft = flow:load(req, place)
-    return flow:check_page(place, draft)
+  app:get(path .. "/check", route, handler(function(req, place, record, f)
+    local _, draft = f:load(req, place)
+    return f:check_page(place, draft, nil, record)
   end))
 
-  app:post(path .. "/check", route, handler(function(req, place, record)
-    local id, draft = flow:load(req, place)
-    return flow:send(req, place, record, id, draft)
+  app:post(path .. "/check", route, handler(function(req, place, record, f)
+    local id, draft = f:load(req, place)
+    return f:send(req, place, record, id, draft)
   end))
 
   -- The confirmation comes after the record's last page: a flow of a
@@ -893,40 +1064,57 @@ function Flow:mount(app, path, opts)
     })
   end)
 
-  app:get(path .. "/:page", route, handler(function(req, place)
-    local page = flow.page[req.params.page]
+  app:get(path .. "/:page", route, handler(function(req, place, record, f)
+    local page = f.page[req.params.page]
     if not page then return borough.status(404) end
-    local _, draft = flow:load(req, place)
-    local known = plain(draft.values)
+    local _, draft = f:load(req, place)
+    local known = f:known(draft, record)
     if not applies(page, known) then return borough.redirect(place.url) end
-    return flow:page_view(req, place, page, known, { change = req.query.change == "1" })
+    local stop = f:stopped(known, draft.answered)
+    if stop and f:index_of(stop) < f:index_of(page) then return borough.redirect(f:url(place, stop.slug .. "/stop")) end
+    return f:page_view(req, place, page, known, { change = req.query.change == "1" })
   end))
 
-  app:post(path .. "/:page", route, handler(function(req, place)
-    local page = flow.page[req.params.page]
+  app:get(path .. "/:page/stop", route, handler(function(req, place, record, f)
+    local page = f.page[req.params.page]
     if not page then return borough.status(404) end
-    local id, draft = flow:load(req, place)
+    local _, draft = f:load(req, place)
+    local known = f:known(draft, record)
+    local why = page.stop and draft.answered[page.slug] and applies(page, known) and page.stop(known)
+    if not why then return borough.redirect(place.url) end
+    local paragraphs = {}
+    for para in tostring(why.text or ""):gsub("\r", ""):gmatch("[^\n]+") do paragraphs[#paragraphs + 1] = para end
+    return borough.view(flow.views.stop, { title = why.title, paragraphs = paragraphs,
+                                            back = f:url(place, page.slug, "?change=1") })
+  end))
+
+  app:post(path .. "/:page", route, handler(function(req, place, record, f)
+    local page = f.page[req.params.page]
+    if not page then return borough.status(404) end
+    local id, draft = f:load(req, place)
     local change = req.query.change == "1"
-    local sub = setmetatable({ items = {}, item = {} }, { __index = flow.form })
-    for i, name in ipairs(page.names) do sub.items[i] = flow.form.item[name]; sub.item[name] = sub.items[i] end
-    local known = plain(draft.values)
+    local sub = setmetatable({ items = {}, item = {} }, { __index = f.form })
+    for i, name in ipairs(page.names) do sub.items[i] = f.form.item[name]; sub.item[name] = sub.items[i] end
+    local known = f:known(draft, record)
     local values, errors, raw = sub:read(req, known)
     if not values then
-      return flow:page_view(req, place, page, known, { errors = errors, raw = raw, change = change })
+      return f:page_view(req, place, page, known, { errors = errors, raw = raw, change = change })
     end
     for _, name in ipairs(page.names) do
       draft.values[name] = values[name] == nil and json.null or values[name]
       known[name] = values[name]
     end
     draft.answered[page.slug] = true
-    local cookie = flow:save(place, id, draft)
+    local cookie = f:save(place, id, draft)
     local to
-    if change then       -- back to check answers, unless the change brings a new question
-      local nextp = flow:next_page(known, draft.answered)
-      to = nextp and flow:url(place, nextp.slug, "?change=1") or flow:url(place, "check")
+    if page.stop and page.stop(known) then
+      to = f:url(place, page.slug .. "/stop")
+    elseif change then       -- back to check answers, unless the change brings a new question
+      local nextp = f:next_page(known, draft.answered)
+      to = nextp and f:url(place, nextp.slug, "?change=1") or f:url(place, "check")
     else
-      local nextp = flow:next_page(known, draft.answered, flow:index_of(page), true)
-      to = nextp and flow:url(place, nextp.slug) or flow:url(place, "check")
+      local nextp = f:next_page(known, draft.answered, f:index_of(page), true)
+      to = nextp and f:url(place, nextp.slug) or f:url(place, "check")
     end
     local res = borough.redirect(to)
     if cookie then res.headers["Set-Cookie"] = cookie end
@@ -935,8 +1123,10 @@ function Flow:mount(app, path, opts)
   return self
 end
 
-function Flow:check_page(place, draft, errors)
-  local values = plain(draft.values)
+function Flow:check_page(place, draft, errors, record)
+  local values = self:known(draft, record)
+  local stop = self:stopped(values, draft.answered)
+  if stop then return borough.redirect(self:url(place, stop.slug .. "/stop")) end
   local missing = self:next_page(values, draft.answered)
   if missing then return borough.redirect(self:url(place, missing.slug)) end
   local rows = {}
@@ -975,8 +1165,10 @@ end
 -- changes it) through the entity, so its checks, rules and audit trail
 -- apply, and deletes the draft, in one transaction.
 function Flow:send(req, place, record, id, draft)
-  local values = plain(draft.values)
-  if not id or self:next_page(values, draft.answered) then return borough.redirect(place.url) end
+  local values = self:known(draft, record)
+  if not id or self:next_page(values, draft.answered) or self:stopped(values, draft.answered) then
+    return borough.redirect(place.url)
+  end
   local record_values = self:collect(values)
   local ref, errs
   for _ = 1, 5 do
@@ -991,7 +1183,12 @@ function Flow:send(req, place, record, id, draft)
         saved, why = self.entity:create(record_values)
       end
       if self.entity and not saved then return nil, why end
-      if self.on_submit then self.on_submit(saved or record_values, req, ref) end
+      if self.on_submit then
+        local done, problem = self.on_submit(saved or record_values, req, ref)
+        if done == false or (done == nil and problem ~= nil) then
+          return nil, type(problem) == "table" and problem or { { field = "", message = tostring(problem) } }
+        end
+      end
       drafts.delete(id, place.key)
       return true
     end)
@@ -1009,7 +1206,7 @@ function Flow:send(req, place, record, id, draft)
                           index = page and self:index_of(page) or 0 }
     end
     table.sort(list, function(a, b) return a.index < b.index end)   -- as the pages come
-    return self:check_page(place, draft, list)
+    return self:check_page(place, draft, list, record)
   end
   local res = borough.redirect(self:url(place, "done"))
   res.headers["Set-Cookie"] = {

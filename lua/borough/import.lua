@@ -20,7 +20,12 @@
 -- imported, committed in batches (so other writers are not kept waiting)
 -- and the bad ones reported.
 --
--- Returns a summary { rows, imported, rejected, rejects = { { line,
+-- key = "account_ref" (a unique field): a row whose key matches a record
+-- already there (or one earlier in the file) updates that record's fields
+-- the file has, instead of adding another, so a list imported again
+-- updates and never duplicates (summary.updated counts them).
+--
+-- Returns a summary { rows, imported, updated, rejected, rejects = { { line,
 -- column, message }, ... }, ignored_columns = { ... }, committed }, or nil
 -- and a message when the file cannot be imported at all. Other options:
 -- max_rejects (how many rejects the summary keeps, 1000), on_reject(line,
@@ -97,10 +102,14 @@ end
 --- Imports CSV (text, a file of req.files, or a reader from
 -- borough.csv.reader) into entity e.
 local import_options = { mapping = "table", skip_bad_rows = "boolean", max_rejects = "integer",
-                         on_reject = "function", progress = "function" }
+                         on_reject = "function", progress = "function", key = "string" }
 
 function M.run(e, source, opts)
   opts = options.check(e.name .. ":import", opts, import_options)
+  local key = opts.key
+  if key and not (e.field[key] and e.field[key].unique) then
+    options.fail(e.name .. ":import", ("key = \"%s\" must be a unique field of %s"):format(key, e.name))
+  end
   local reader = source
   if type(source) == "string" then
     reader = borough.csv.reader(source)
@@ -115,8 +124,10 @@ function M.run(e, source, opts)
   local cols, ignored, used, index = map_columns(e, header, opts.mapping)
   if not cols then return nil, ignored end
 
-  local summary = { rows = 0, imported = 0, rejected = 0, rejects = json.array({}), ignored_columns = ignored,
-                    committed = false }
+  local summary = { rows = 0, imported = 0, updated = 0, rejected = 0, rejects = json.array({}),
+                    ignored_columns = ignored, committed = false }
+  if key and not index[key] then return nil, ("The file has no column for %s, which finds the records it updates")
+                                             :format(fields.lower(e.field[key].label)) end
   local max_rejects = opts.max_rejects or 1000
   local on_reject, progress = opts.on_reject, opts.progress
   local ncols = #header
@@ -158,6 +169,22 @@ function M.run(e, source, opts)
       created, created_err = system_value("created_at")
       updated, updated_err = system_value("updated_at")
       if id and id <= 0 then id, id_err = nil, "ID must be a whole number above 0" end
+    end
+    local known = key and values[key] and values[key]:find("%S") and e:find { [key] = values[key] }
+    if known then          -- (a row for a record already there, with key)
+      local changes = {}
+      for i = 1, ncols do
+        local name = names[i]
+        if name and not system[name] then changes[name] = values[name] end
+      end
+      local record, errs = e:update(known.id, changes)
+      if record then
+        summary.updated = summary.updated + 1
+        return
+      end
+      summary.rejected = summary.rejected + 1
+      for _, err in ipairs(errs) do reject(at, err.field and used[err.field] or "", err.message) end
+      return
     end
     local clean, errors = e:validate(values)
     if clean and not (id_err or created_err or updated_err) then
@@ -207,7 +234,7 @@ function M.run(e, source, opts)
 
   -- Rows whose values are all read in C go in without Lua per row
   -- (Entity:_insert_rows); it stops at any other row and hands it over.
-  local fast = not kept and e:_rows_insertable()
+  local fast = not kept and not key and e:_rows_insertable()
 
   -- The next row for import_row: read by the reader, or handed over by
   -- _insert_rows after it imported as many as it could (reading up to
@@ -288,12 +315,12 @@ function M.run(e, source, opts)
     local ok, err = pcall(db.tx, all_rows)
     if not ok then
       if err ~= rollback then error(err, 0) end
-      summary.valid = summary.imported
-      summary.imported = 0
+      summary.valid = summary.imported + summary.updated
+      summary.imported, summary.updated = 0, 0
       return summary
     end
   end
-  summary.committed = summary.imported > 0
+  summary.committed = summary.imported + summary.updated > 0
   return summary
 end
 

@@ -52,6 +52,32 @@ end
 -- CSV files for people to download (borough/download.lua).
 borough.download = require "borough.download"
 
+-- Questions kept as data (a scheme's, a form's a manager edits), asked by
+-- borough.flow (borough/questions.lua).
+borough.questions = require "borough.questions"
+
+-- Building blocks that keep records of their own: UK bank details and the
+-- modulus check's table (borough.bank), single-use links (borough.links),
+-- budgets (borough.budget), payment runs (borough.payments) and flags for
+-- a second person to clear (borough.flags). Each declares its entities
+-- when the app first names it, so only the apps that use one have its
+-- tables; that must be while the app loads (models.lua or app.lua), when
+-- tables are made.
+local own_records = { bank = "borough.bank", links = "borough.links", budget = "borough.budget",
+                      payments = "borough.payments", flags = "borough.flags" }
+local loaded = false
+setmetatable(borough, { __index = function(_, k)
+  local name = own_records[k]
+  if not name then return nil end
+  if loaded then
+    error(("borough.%s keeps records of its own: name it while the app loads (local %s = borough.%s at the "
+           .. "top of models.lua), so that its tables are made"):format(k, k, k), 2)
+  end
+  local m = require(name)
+  rawset(borough, k, m)
+  return m
+end })
+
 -- Background jobs (app:job, app:every), GOV.UK Notify, and their globals
 -- `jobs` and `notify` (DESIGN.md); `http` is core/lhttp.c's.
 local options = require "borough.options"
@@ -240,6 +266,7 @@ end
 --- Called by the server once app.lua has returned the app: compiles every
 -- view, so that a template mistake stops the load with its file:line.
 function borough._loaded(app)
+  loaded = true
   options.check_roles(app.roles)
   layout.set_service(app)
   view.load_all()

@@ -26,12 +26,15 @@
 --
 -- What the pages show (borough.pages(Entity, spec)): title; columns (field
 -- names, or id, created_at, updated_at; the first links to the record);
--- filters (choice and yes/no fields, and the workflow's state: a select
--- each above the list); fields (the form's fields, as borough.form takes
+-- filters (choice, yes/no and reference fields, and the workflow's
+-- state: a select each above the list; a reference's choices are the
+-- other entity's records, read as the list is shown); fields (the form's fields, as borough.form takes
 -- them; all by default, but with a workflow not its state, due date or
 -- steps' fields); show (the fields of the details page; all by default);
 -- per_page (25); create = false, edit = false (no such pages); delete =
--- true; views = { list =, record = }; workflow (a borough.workflow of this
+-- true; details = false (no details page: the app declares its own at
+-- <path>/:id, where the list links and a save returns); views = { list =,
+-- record = }; workflow (a borough.workflow of this
 -- entity): the details page shows the state, the steps the person may take
 -- now and the history, and the workflow is mounted at the same path.
 -- Fields declared secret = true are left out of every default (columns,
@@ -59,7 +62,7 @@ local reserved = { q = true, sort = true, dir = true, page = true, saved = true,
 local spec_options = {
   title = "string", columns = "table", filters = "table", fields = "table", show = "table",
   per_page = "integer", create = "boolean", edit = "boolean", delete = "boolean", workflow = "table",
-  views = "table",
+  views = "table", details = "boolean",
 }
 local mount_options = { public = "boolean", role = "role", max_body = "number" }
 
@@ -104,9 +107,9 @@ function M.new(e, spec)
   for i, name in ipairs(spec.filters or {}) do
     local f = e.field[name]
     local state = flow and name == flow.state_field
-    if not (state or (f and (f.type == "choice" or f.type == "boolean"))) then
-      options.fail(what, ("filters names '%s': only choice and yes/no fields, and the workflow's state, "
-                          .. "filter a list"):format(tostring(name)))
+    if not (state or (f and (f.type == "choice" or f.type == "boolean" or f.type == "reference"))) then
+      options.fail(what, ("filters names '%s': only choice, yes/no and reference fields, and the workflow's "
+                          .. "state, filter a list"):format(tostring(name)))
     end
     if reserved[name] then options.fail(what, ("a field called %s cannot be a filter (the list's own)"):format(name)) end
     local choices = {}
@@ -114,6 +117,12 @@ function M.new(e, spec)
       for j, st in ipairs(flow.states) do choices[j] = { value = st.name, text = st.label } end
     elseif f.type == "boolean" then
       choices = { { value = "yes", text = t("form.yes"), stored = true }, { value = "no", text = t("form.no"), stored = false } }
+    elseif f.type == "reference" then
+      choices = function()       -- the records there are now, by their first field
+        local list = {}
+        for j, o in ipairs(form.choices(f)) do list[j] = { value = o.value, text = o.text, stored = tonumber(o.value) } end
+        return list
+      end
     else
       for j, o in ipairs(f.options) do choices[j] = { value = o, text = form.option_text(f, o) } end
     end
@@ -169,10 +178,14 @@ end
 
 -- The filters chosen in the query: conditions for where, and each filter's
 -- value as the query has it (a value not among the choices is no filter).
+local function choices_of(fl)
+  return type(fl.choices) == "function" and fl.choices() or fl.choices
+end
+
 function Pages:chosen(q)
   local conds, values = {}, {}
   for _, fl in ipairs(self.filters) do
-    for _, c in ipairs(fl.choices) do
+    for _, c in ipairs(q[fl.name] and choices_of(fl) or {}) do
       if q[fl.name] == c.value then
         conds[fl.name] = c.stored == nil and c.value or c.stored
         values[fl.name] = c.value
@@ -187,7 +200,7 @@ function Pages:filters_html(values)
   local out = {}
   for i, fl in ipairs(self.filters) do
     local items = { { value = "", text = t("pages.filter_all") } }
-    for _, c in ipairs(fl.choices) do
+    for _, c in ipairs(choices_of(fl)) do
       items[#items + 1] = { value = c.value, text = c.text, selected = values[fl.name] == c.value }
     end
     out[i] = tostring(govuk.select { id = "filter-" .. fl.name:gsub("_", "-"), name = fl.name,
@@ -333,7 +346,7 @@ function Pages:mount(app, path, opts)
   end
 
   -- the details of one record
-  app:get(path .. "/:id", route, function(req)
+  if spec.details ~= false then app:get(path .. "/:id", route, function(req)
     local r = e:find(req.params.id)
     if not r then return borough.status(404) end
     local rows = {}
@@ -357,7 +370,7 @@ function Pages:mount(app, path, opts)
       saved = req.query.saved == "1" and t("pages.saved", { label = label }) or nil,
       state = flow and flow:tag(r), steps = flow and flow:buttons(r), history = flow and flow:history_table(r),
     })
-  end)
+  end) end
 
   if can_edit then
     app:get(path .. "/:id/edit", file_route, function(req)

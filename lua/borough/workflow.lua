@@ -42,16 +42,22 @@
 -- who), fields = names of the entity's fields that must be filled in for
 -- this step (they are checked as the entity checks them, and required here
 -- even if the entity does not require them), note = true (a note may be
--- added; it is kept in the history), after = function(case, move) }.
--- `after` runs in the same transaction after the move: anything it writes
--- (an email through notify, a follow-up record, a reminder with
--- jobs.enqueue) commits with the move or not at all.
+-- added; it is kept in the history), not_by = steps (a step's name or a
+-- list: whoever took one of them on this case may not take this one, the
+-- "four eyes" rule: the person who approves is never the one who
+-- assessed), after = function(case, move) }. `after` runs in the same
+-- transaction after the move: anything it writes (an email through
+-- notify, a follow-up record, a reminder with jobs.enqueue) commits with
+-- the move or not at all; returning nil and a message (or errors) undoes
+-- the move and says why (a budget that would be overspent).
 --
 -- Moving:
 --   flow:start(values [, opts])          -> case | nil, errors (a new case in the first state)
 --   flow:move(case, "send", values [, opts]) -> case | nil, errors, why
---       why is "forbidden" (the user has none of the step's roles),
+--       why is "forbidden" (the user has none of the step's roles, or
+--       took a step of not_by on this case),
 --       "conflict" (the case is not in a state the step starts from),
+--       "refused" (the step's after said no, and why),
 --       "invalid" (errors for the fields, as the entity gives them) or
 --       "missing" (no such case).
 --   opts.user: the user moving the case (default: the signed-in user,
@@ -130,7 +136,7 @@ local workflow_spec = { entity = { "table", "string" }, name = "string", states 
                         state_field = "string", due_field = "string" }
 local state_spec = { colour = "string", due = { "string", "number" } }
 local step_spec = { from = { "string", "table" }, to = "string", role = "role", fields = "table", note = "boolean",
-                    after = "function" }
+                    after = "function", not_by = { "string", "table" } }
 
 --- borough.workflow{ entity =, states =, steps =, name =, state_field =
 -- "state", due_field = "due_at" } -> the workflow; flow:mount(app, path,
@@ -184,7 +190,7 @@ function M.new(spec)
       options.fail(swhat, "say who may take it: role = \"manager\", a list of roles, or \"public\" for anyone")
     end
     local step = { name = name, label = s[2] or name, to = s.to, roles = list_of(s.role),
-                   fields = s.fields or {}, note = s.note, after = s.after, from = {} }
+                   fields = s.fields or {}, note = s.note, after = s.after, from = {}, not_by = list_of(s.not_by) }
     if not flow.state[step.to] then
       options.fail(what, ("step %s goes to an unknown state %s"):format(step.name, tostring(step.to)))
     end
@@ -201,6 +207,13 @@ function M.new(spec)
     end
     if #step.fields > 0 then step.form = form.new(e, step.fields) end     -- its page's fields
     flow.steps[i], flow.step[step.name] = step, step
+  end
+  for _, step in ipairs(flow.steps) do
+    for _, other in ipairs(step.not_by or {}) do
+      if not flow.step[other] then
+        options.fail(what, ("step %s: not_by names an unknown step %s"):format(step.name, tostring(other)))
+      end
+    end
   end
   return flow
 end
@@ -222,12 +235,26 @@ function M.has_role(user, roles)
   return false
 end
 
+-- Whether user took one of the steps of `not_by` on the case (and so may
+-- not take the step that names them).
+local function took(flow, case_id, user, not_by)
+  if not not_by or not user or not user.id then return false end
+  for _, name in ipairs(not_by) do
+    if Moves:count { workflow = flow.name, case_id = case_id, step = name, user_id = tostring(user.id) } > 0 then
+      return true
+    end
+  end
+  return false
+end
+
 --- The steps user may take from the case's state now, in declared order.
 function Flow:steps_for(case, user)
   user = user or current_user()
   local state, out = case[self.state_field], {}
   for _, step in ipairs(self.steps) do
-    if (step.from[state] or step.from["*"]) and M.has_role(user, step.roles) then out[#out + 1] = step end
+    if (step.from[state] or step.from["*"]) and M.has_role(user, step.roles) and not took(self, case.id, user, step.not_by) then
+      out[#out + 1] = step
+    end
   end
   return out
 end
@@ -235,7 +262,7 @@ end
 -- ---- moving ----
 
 local function one_error(message)
-  return { { message = message } }
+  return { { field = "", message = message } }
 end
 
 -- The changes a move makes to the case: the step's fields, the new state,
@@ -312,6 +339,9 @@ function Flow:move(case, step_name, values, opts)
       return nil, one_error(t("workflow.conflict", { label = self.entity.label, state = self:label(from):lower(),
                                                      step = step.label:lower() })), "conflict"
     end
+    if took(self, now.id, user, step.not_by) then
+      return nil, one_error(t("workflow.not_by", { step = step.label:lower(), label = self.entity.label })), "forbidden"
+    end
     local changes, errors = changes_for(self, now, step, values)
     if not changes then return nil, errors, "invalid" end
     local updated, why = self.entity:update(now.id, changes)
@@ -319,8 +349,11 @@ function Flow:move(case, step_name, values, opts)
     local note = step.note and values.note and tostring(values.note):match("^%s*(.-)%s*$") or nil
     local move = record_move(self, now.id, step.name, from, step.to, user, note ~= "" and note or nil)
     if step.after then
-      step.after(updated, { step = step.name, from = from, to = step.to, user = user, note = move.note,
-                            values = values, at = move.created_at })
+      local ok, why = step.after(updated, { step = step.name, from = from, to = step.to, user = user, note = move.note,
+                                            values = values, at = move.created_at })
+      if ok == false or (ok == nil and why ~= nil) then
+        return nil, type(why) == "table" and why or one_error(tostring(why)), "refused"
+      end
     end
     return updated
   end)
@@ -497,7 +530,10 @@ function Flow:mount(app, path, opts)
     if not case or not step then return borough.status(404) end
     local allowed = false
     for _, s in ipairs(self:steps_for(case)) do allowed = allowed or s == step end
-    if not allowed then return borough.status(M.has_role(current_user(), step.roles) and 409 or 403) end
+    if not allowed then
+      local user = current_user()
+      return borough.status((not M.has_role(user, step.roles) or took(self, case.id, user, step.not_by)) and 403 or 409)
+    end
     return page(case, step, {}, {})
   end)
   app:post(path .. "/:id/steps/:step", route_opts, function(req)
@@ -512,7 +548,7 @@ function Flow:mount(app, path, opts)
     local moved, why
     moved, errors, why = self:move(case, step.name, values)
     if not moved then
-      if why == "invalid" then return page(case, step, raw, errors, 400) end
+      if why == "invalid" or why == "refused" then return page(case, step, raw, errors, why == "refused" and 409 or 400) end
       return borough.status(statuses[why] or 400, errors[1].message)
     end
     return borough.redirect(options.target(what, opts.redirect and opts.redirect(moved)

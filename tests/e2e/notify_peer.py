@@ -206,3 +206,15 @@ class NotifyPeer:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+def windows_ok(times, limit=3000, window=60.0):
+    """The most arrivals in any window of the given length (of the times a
+    peer accepted notifications: at most Notify's limit, when a sender keeps it)."""
+    times = sorted(times)
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        most = max(most, i - j + 1)
+    return most

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 from lib import SLOW, Client, Server, borough, get, metrics, post_json, query, run, staff_cookie, test, wait_for
-from notify_peer import NotifyPeer
+from notify_peer import NotifyPeer, windows_ok
 
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
 
@@ -476,17 +476,6 @@ def messages_an_older_version_kept_in_plain_text_are_sealed_at_start():
             shutil.rmtree(s.tmp, ignore_errors=True)
     finally:
         peer.stop()
-
-
-def windows_ok(times, limit=3000, window=60.0):
-    """The most arrivals in any window of the given length."""
-    times = sorted(times)
-    most, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        most = max(most, i - j + 1)
-    return most
 
 
 @test

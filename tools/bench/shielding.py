@@ -105,9 +105,10 @@ def free_port():
     return port
 
 
-def sign_in(port):
+def sign_in(port, mount="/shielding", email=EMAIL):
+    """Signs in through the app's sign-in page; returns the Cookie header value (session and CSRF cookies)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", "/shielding/_account/sign-in")
+    c.request("GET", mount + "/_account/sign-in")
     r = c.getresponse()
     page = r.read().decode()
     cookies = {}
@@ -116,8 +117,8 @@ def sign_in(port):
             name, value = v.split(";")[0].split("=", 1)
             cookies[name] = value
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    action = re.search(r'<form method="post" action="([^"]*)"', page).group(1) or "/shielding/_account/sign-in"
-    body = urllib.parse.urlencode({"csrf_token": token, "email": EMAIL, "password": PASSWORD})
+    action = re.search(r'<form method="post" action="([^"]*)"', page).group(1) or mount + "/_account/sign-in"
+    body = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": PASSWORD})
     c.request("POST", action.replace("&amp;", "&"), body, {
         "Content-Type": "application/x-www-form-urlencoded",
         "Cookie": "; ".join("%s=%s" % kv for kv in cookies.items())})

@@ -146,6 +146,7 @@ return {
   ["form.done_title"] = "Wedi’i gyflwyno",
   ["form.reference"] = "Eich cyfeirnod",
   ["form.expired"] = "Ni chadwyd eich atebion. Dechreuwch eto.",
+  ["form.file"] = "Ffeil %{type}",
   ["form.file_kept"] = "Wedi’i lwytho: %{name}",
   ["form.not_provided"] = "Heb ei ddarparu",
   ["pages.add"] = "Ychwanegu %{label}",
@@ -179,6 +180,7 @@ return {
   ["workflow.forbidden"] = "Nid oes gennych ganiatâd i %{step}",
   ["workflow.conflict"] = "Mae’r %{label} hwn yn %{state}: ni ellir %{step} nawr",
   ["workflow.missing"] = "Nid oes %{label} o’r fath",
+  ["workflow.not_by"] = "Rhaid i rywun arall %{step}: rydych chi eisoes wedi gweithio ar y %{label} hwn",
 
   -- siartiau (borough.chart)
   ["chart.show_data"] = "Dangos y data",
@@ -191,4 +193,13 @@ return {
   ["chart.rag.item"] = "Eitem",
   ["chart.rag.status"] = "Statws",
   ["chart.rag.count"] = "Nifer",
+
+  -- single-use links (borough.links)
+  ["links.unknown.title"] = "Nid yw’r ddolen hon yn gweithio",
+  ["links.unknown.text"] = "Gwiriwch eich bod wedi copïo’r ddolen gyfan o’r e-bost neu’r neges destun a anfonwyd atoch.",
+  ["links.used.title"] = "Mae’r ddolen hon wedi cael ei defnyddio’n barod",
+  ["links.used.text"] = "Mae pob dolen yn gweithio unwaith. Os ydych wedi anfon eich atebion, nid oes angen i chi wneud dim byd arall: gwnaethom anfon e-bost atoch pan gawsom nhw.",
+  ["links.expired.title"] = "Mae’r ddolen hon wedi dod i ben",
+  ["links.expired.text"] = "Mae dolenni’n gweithio am amser cyfyngedig, i gadw eich manylion yn ddiogel.",
+  ["links.contact"] = "Cysylltwch â ni os oes angen dolen newydd arnoch.",
 }

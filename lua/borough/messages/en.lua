@@ -146,6 +146,7 @@ return {
   ["form.done_title"] = "Submitted",
   ["form.reference"] = "Your reference number",
   ["form.expired"] = "Your answers were not kept. Start again.",
+  ["form.file"] = "A %{type} file",
   ["form.file_kept"] = "Uploaded: %{name}",
   ["form.not_provided"] = "Not provided",
   ["pages.add"] = "Add %{label}",
@@ -179,6 +180,7 @@ return {
   ["workflow.forbidden"] = "You do not have permission to %{step}",
   ["workflow.conflict"] = "This %{label} is %{state}: it cannot %{step} now",
   ["workflow.missing"] = "There is no such %{label}",
+  ["workflow.not_by"] = "Someone else must %{step}: you have already worked on this %{label}",
 
   -- charts (borough.chart)
   ["chart.show_data"] = "Show the data",
@@ -191,4 +193,13 @@ return {
   ["chart.rag.item"] = "Item",
   ["chart.rag.status"] = "Status",
   ["chart.rag.count"] = "Number",
+
+  -- single-use links (borough.links)
+  ["links.unknown.title"] = "This link does not work",
+  ["links.unknown.text"] = "Check that you copied the whole link from the email or text message we sent you.",
+  ["links.used.title"] = "This link has already been used",
+  ["links.used.text"] = "Each link works once. If you have sent your answers, you do not need to do anything else: we emailed you when we received them.",
+  ["links.expired.title"] = "This link has expired",
+  ["links.expired.text"] = "Links work for a limited time, to keep your details safe.",
+  ["links.contact"] = "Contact us if you need a new link.",
 }
