@@ -69,4 +69,9 @@ bool bo_str_eq(bo_str s, const char *lit);
 /* Monotonic milliseconds, for deadlines outside a uv loop. */
 uint64_t bo_now_ms(void);
 
+/* Unix time in milliseconds, and as the platform's tables write it:
+   "2024-04-01T09:30:00.123Z" (out holds at least 25 bytes). */
+int64_t bo_unix_ms(void);
+void bo_iso_time(int64_t ms, char *out, size_t cap);
+
 #endif

@@ -174,7 +174,7 @@ static int user_add(const bo_cli *cli, bo_db *db, const char *email, const char 
     if (!hash)
         return 1;
     char now[24], err[512];
-    snprintf(now, sizeof now, "%lld", (long long)bo_session_now());
+    snprintf(now, sizeof now, "%lld", (long long)bo_unix_ms());
     const char *v[] = { email, name, hash, now };
     int n = run(db, "INSERT INTO users (email, name, password_hash, created_ms, password_ms) "
                     "VALUES (?1, ?2, ?3, ?4, ?4)", 4, v, err, sizeof err);
@@ -198,7 +198,7 @@ static int user_password(const bo_cli *cli, bo_db *db, const char *email, const 
     if (!hash)
         return 1;
     char now[24], err[512];
-    snprintf(now, sizeof now, "%lld", (long long)bo_session_now());
+    snprintf(now, sizeof now, "%lld", (long long)bo_unix_ms());
     const char *v[] = { hash, now, email };
     int n = run(db, "UPDATE users SET password_hash = ?1, password_ms = ?2 WHERE email = ?3", 3, v, err, sizeof err);
     free(hash);

@@ -297,7 +297,7 @@ void bo_conn_flush(bo_conn *c)
     c->write_active = true;
     /* A client that stops reading is dropped after the send timeout. */
     c->deadline = c->phase == PH_IDLE || c->phase == PH_RUNNING
-                      ? uv_now(&c->worker->loop) + server_of(c)->cfg.send_timeout_ms
+                      ? uv_now(&c->worker->loop) + c->worker->cfg->send_timeout_ms
                       : c->deadline;
 }
 
@@ -484,13 +484,13 @@ static void next_request(bo_conn *c)
     bo_http_request_reset(&c->http);
     bo_http_parser_reset(&c->parser);
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&c->worker->loop) + server_of(c)->cfg.idle_timeout_ms;
+    c->deadline = uv_now(&c->worker->loop) + c->worker->cfg->idle_timeout_ms;
 }
 
 /* Parses and runs as many requests as data holds; returns bytes consumed. */
 static size_t parse_some(bo_conn *c, const char *data, size_t len)
 {
-    bo_server *s = server_of(c);
+    const bo_config *cfg = c->worker->cfg;
     size_t total = 0;
     c->in_process = true;
     while (!c->closing && !c->req.active && !c->close_after_write) {
@@ -510,9 +510,9 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
         if (ev == BO_HTTP_AGAIN) {
             if (c->phase == PH_IDLE && total < len) {
                 c->phase = PH_HEAD;
-                c->deadline = now + s->cfg.header_timeout_ms;
+                c->deadline = now + cfg->header_timeout_ms;
             } else if (c->phase == PH_BODY && used > 0) {
-                c->deadline = now + s->cfg.body_timeout_ms;
+                c->deadline = now + cfg->body_timeout_ms;
             }
             break;
         }
@@ -555,7 +555,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
             }
             if (c->http.has_body && c->http.expect_continue && c->http.http_minor >= 1)
                 bo_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            c->deadline = now + s->cfg.body_timeout_ms;
+            c->deadline = now + cfg->body_timeout_ms;
             continue;
         }
         /* BO_HTTP_DONE */
@@ -642,7 +642,7 @@ static bool tls_handshake(bo_conn *c)
         return false;
     }
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&c->worker->loop) + server_of(c)->cfg.header_timeout_ms;
+    c->deadline = uv_now(&c->worker->loop) + c->worker->cfg->header_timeout_ms;
     return true;
 }
 
@@ -771,7 +771,7 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
         break;
     case PH_HANDSHAKE:
         bo_log(BO_LOG_INFO, NULL, "%s: closed: the TLS handshake took longer than %.1f s", c->ip,
-               (double)server_of(c)->cfg.handshake_timeout_ms / 1000);
+               (double)c->worker->cfg->handshake_timeout_ms / 1000);
         bo_conn_close(c);
         break;
     case PH_HEAD:
@@ -798,6 +798,7 @@ static void on_shed_closed(uv_handle_t *h)
 void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
 {
     bo_server *s = w->server;
+    const bo_config *cfg = w->cfg;
     bo_conn *c = bo_calloc(1, sizeof *c);
     uv_tcp_init(&w->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
@@ -805,9 +806,9 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
         return;
     }
     bool to_https = listener == (uv_stream_t *)&w->redirect;
-    bool tls = s->cfg.tls_cert && !to_https;
+    bool tls = cfg->tls_cert && !to_https;
     unsigned open = atomic_fetch_add(&s->conns, 1) + 1;
-    if (open > s->cfg.max_conns || w->stopping) {
+    if (open > cfg->max_conns || w->stopping) {
         /* Shed the newest politely: a 503 it can read (over HTTPS, where
            it could not read one before a handshake, just the close). */
         static const char busy[] =
@@ -846,7 +847,7 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
     w->conns = c;
     w->nconns++;
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&w->loop) + s->cfg.header_timeout_ms;
+    c->deadline = uv_now(&w->loop) + cfg->header_timeout_ms;
     c->to_https = to_https;
     if (tls) {
         char err[200];
@@ -858,7 +859,7 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
             return;
         }
         c->phase = PH_HANDSHAKE;
-        c->deadline = uv_now(&w->loop) + s->cfg.handshake_timeout_ms;
+        c->deadline = uv_now(&w->loop) + cfg->handshake_timeout_ms;
     }
     start_reading(c);
 }

@@ -77,9 +77,4 @@ void bo_job_ended(struct bo_job *job);
    database (0 and 0 when it has no job tables). */
 int bo_jobs_count(bo_db *db, int64_t *waiting, int64_t *failed);
 
-/* Unix time in milliseconds, and as the platform's tables write it:
-   "2024-04-01T09:30:00.123Z" (out holds at least 25 bytes). */
-int64_t bo_unix_ms(void);
-void bo_iso_time(int64_t ms, char *out, size_t cap);
-
 #endif

@@ -206,7 +206,7 @@ static bo_request *current(lua_State *L, const char *fn)
 
 static bo_db *platform(lua_State *L, bo_request *r)
 {
-    bo_db *db = bo_session_db(r->worker);
+    bo_db *db = bo_worker_platform_db(r->worker);
     if (!db)
         luaL_error(L, "the platform database is not available (see the log)");
     return db;
@@ -237,7 +237,7 @@ static void throttle_keys(const char *email, const char *ip, char account[EMAIL_
    is throttled. */
 static int throttled(bo_db *db, const char *account, const char *address)
 {
-    int64_t now = bo_session_now(), until = 0, at;
+    int64_t now = bo_unix_ms(), until = 0, at;
     if (bo_session_failures(db, account, WINDOW_MS, &at) >= ACCOUNT_LIMIT)
         until = at;
     if (bo_session_failures(db, address, WINDOW_MS, &at) >= ADDRESS_LIMIT && at > until)
@@ -254,7 +254,7 @@ int64_t bo_lauth_push_session(lua_State *L, bo_request *r, bo_db *db, int64_t id
     int64_t sid;
     if (r->user)
         bo_session_end(db, r->user->session);
-    if (bo_session_create(db, id, r->conn->ip, &r->worker->server->cfg.sessions, token, &sid, err, sizeof err) < 0)
+    if (bo_session_create(db, id, r->conn->ip, &r->worker->cfg->sessions, token, &sid, err, sizeof err) < 0)
         luaL_error(L, "cannot start a session: %s", err);
     bo_lreq_csrf_rotate(L, r);
     bo_session_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
@@ -567,7 +567,7 @@ static int set_hash(bo_db *db, int64_t id, const char *hash)
         return SQLITE_ERROR;
     }
     sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, bo_session_now());
+    sqlite3_bind_int64(stmt, 2, bo_unix_ms());
     sqlite3_bind_int64(stmt, 3, id);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
@@ -1241,7 +1241,7 @@ static int test_session(lua_State *L)
         sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, bo_session_now());
+        sqlite3_bind_int64(st, 4, bo_unix_ms());
         if (sqlite3_step(st) == SQLITE_ROW)
             id = sqlite3_column_int64(st, 0);
     }

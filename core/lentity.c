@@ -476,8 +476,8 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
 }
 
 /* A row of the platform audit log (platformdb.h) by whoever is acting
-   now, about this app, through the worker's connection to borough.db (a
-   command's call opens one for the row). Raises if it cannot be written:
+   now, about this app, through the generation's connection to borough.db
+   (opened on first use). Raises if it cannot be written:
    what must be audited does not happen unaudited. */
 static void platform_log(lua_State *L, const char *action, const char *detail)
 {
@@ -485,16 +485,11 @@ static void platform_log(lua_State *L, const char *action, const char *detail)
     bo_request *r = bo_lapi_current(L);
     push_actor(L, r);
     const char *who = lua_tostring(L, -2);
-    if (!r)
-        r = bo_lapi_task(L);
     char err[512];
-    bo_db *db = r && r->worker ? bo_session_db(r->worker) : NULL, *own = NULL;
-    if (!db && r && r->worker)
-        luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
-    if (!db && bo_platformdb_open(&own, g->paths->data_dir, err, sizeof err) < 0)
+    bo_db *db = bo_gen_platform_db(g, err, sizeof err);
+    if (!db)
         luaL_error(L, "the platform audit log: %s", err);
-    int rc = bo_platformdb_audit(db ? db : own, who, action, g->info->name, detail, err, sizeof err);
-    bo_db_close(own);
+    int rc = bo_platformdb_audit(db, who, action, g->info->name, detail, err, sizeof err);
     if (rc < 0)
         luaL_error(L, "the platform audit log: %s", err);
     lua_pop(L, 2);
@@ -653,7 +648,7 @@ void bo_lentity_export_end(bo_request *r)
                               x->entities.len ? x->entities.data : "", x->entities.len ? ": " : "", x->what, x->rows,
                               x->rows == 1 ? "" : "s", x->columns, x->complete ? "" : ", cut short");
     char err[512];
-    bo_db *db = r->worker ? bo_session_db(r->worker) : NULL;
+    bo_db *db = r->gen ? bo_gen_platform_db(r->gen, err, sizeof err) : NULL;
     int rc = db ? bo_platformdb_audit(db, user ? user : "public", "export", app, detail, err, sizeof err) : BO_EDB;
     if (rc < 0)
         bo_log(BO_LOG_ERROR, app, "the platform audit log could not record a download (%s): %s", detail,

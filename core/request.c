@@ -60,7 +60,7 @@ static const char *page_lang(bo_request *r)
 /* A message of lua/borough/messages/ in the request's language. */
 static const char *msg(bo_request *r, const char *key)
 {
-    return bo_i18n(r->worker->server->cfg.lib_dir, page_lang(r), key);
+    return bo_i18n(r->worker->cfg->lib_dir, page_lang(r), key);
 }
 
 void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text)
@@ -240,7 +240,7 @@ static void serve_assets(bo_request *r)
 {
     bo_conn *c = r->conn;
     const bo_http_request *h = r->http;
-    const bo_config *cfg = &r->worker->server->cfg;
+    const bo_config *cfg = r->worker->cfg;
     const char *path = bo_http_str(h, h->path) + 8;             /* after "/assets/" */
     size_t len = h->path_len - 8;
     if (h->method != HTTP_GET && h->method != HTTP_HEAD) {
@@ -279,7 +279,7 @@ static void serve_metrics(bo_request *r)
 {
     bo_conn *c = r->conn;
     bo_server *s = r->worker->server;
-    if (!bo_metrics_allowed(s->cfg.metrics_from, s->cfg.nmetrics_from, c->ip)) {
+    if (!bo_metrics_allowed(r->worker->cfg->metrics_from, r->worker->cfg->nmetrics_from, c->ip)) {
         error_page(r, 403);
         return;
     }
@@ -335,9 +335,9 @@ static void admit(bo_request *r)
     size_t n;
     const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
     if (token) {
-        bo_db *db = bo_session_db(r->worker);
+        bo_db *db = bo_worker_platform_db(r->worker);
         if (db)
-            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
+            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->cfg->sessions);
     }
     if (ro->public_)
         return;
@@ -467,7 +467,7 @@ static void finish(bo_request *r)
     uint64_t ns = uv_hrtime() - r->start_ns;
     if (!r->job)
         bo_metrics_request(r->metrics, r->response_status, ns);
-    if (!r->job && w->server->cfg.access_log) {
+    if (!r->job && w->cfg->access_log) {
         const bo_http_request *h = r->http;
         char path[512];
         size_t n = h->path_len < sizeof path - 1 ? h->path_len : sizeof path - 1;

@@ -4,8 +4,6 @@
 #include "session.h"
 #include "crypto.h"
 #include "log.h"
-#include "server.h"
-#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +11,6 @@
 #include <time.h>
 
 #define TOUCH_MS (60 * 1000)      /* last use is written at most this often */
-
-int64_t bo_session_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool bo_user_has_role(const bo_user *u, const char *role, size_t len)
 {
@@ -41,21 +32,6 @@ bool bo_user_has_any_role(const bo_user *u, const char *list)
         p += strspn(p, " ");
     }
     return false;
-}
-
-bo_db *bo_session_db(bo_worker *w)
-{
-    if (w->platform_db)
-        return w->platform_db;
-    char err[512];
-    char *path = bo_sprintf("%s/borough.db", w->server->cfg.data_dir);
-    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
-    free(path);
-    if (rc < 0) {
-        bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->server->cfg.data_dir, err);
-        w->platform_db = NULL;
-    }
-    return w->platform_db;
 }
 
 /* Runs a prepared statement with integer parameters to its end. */
@@ -98,7 +74,7 @@ bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char 
     sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, app, -1, SQLITE_STATIC);
     bo_user *u = NULL;
-    int64_t now = bo_session_now(), sid = 0, seen = 0;
+    int64_t now = bo_unix_ms(), sid = 0, seen = 0;
     bool expired = false;
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
@@ -163,7 +139,7 @@ int bo_session_create(bo_db *db, int64_t user_id, const char *ip, const bo_sessi
     }
     bo_base64url_encode(raw, sizeof raw, token);
     bo_sha256(token, BO_SESSION_TOKEN_CHARS, hash);
-    int64_t now = bo_session_now();
+    int64_t now = bo_unix_ms();
     int64_t old[2] = { now - (int64_t)lim->idle_ms, now - (int64_t)lim->max_ms };
     exec_ints(db, "DELETE FROM sessions WHERE seen_ms < ?1 OR created_ms < ?2", 2, old);
     sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
@@ -216,7 +192,7 @@ int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *
         return 0;
     }
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, bo_session_now() - window_ms);
+    sqlite3_bind_int64(stmt, 2, bo_unix_ms() - window_ms);
     int count = 0;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         count = sqlite3_column_int(stmt, 0);
@@ -231,7 +207,7 @@ int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *
 int bo_session_fail(bo_db *db, const char *key, int64_t window_ms)
 {
     static const char sql[] = "INSERT INTO sign_in_failures (key, at_ms) VALUES (?, ?)";
-    int64_t now = bo_session_now(), old = now - window_ms;
+    int64_t now = bo_unix_ms(), old = now - window_ms;
     exec_ints(db, "DELETE FROM sign_in_failures WHERE at_ms < ?1", 1, &old);
     char err[256];
     sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
