@@ -11,7 +11,6 @@
  */
 #include "conn.h"
 #include "log.h"
-#include "lreq.h"
 #include "server.h"
 #include "worker.h"
 
@@ -546,7 +545,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
                 break;
             }
             c->parser.max_body = limit;
-            int refuse = bo_lreq_body_begin(&c->req, &c->parser);
+            int refuse = bo_request_body_begin(&c->req, &c->parser);
             if (refuse) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;

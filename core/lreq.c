@@ -422,12 +422,11 @@ static int l_csrf_token(lua_State *L)
 
 /* ---- uploads (see multipart.h) ---- */
 
-#define MAX_RULES 32
 static const char rules_key = 0;      /* registry[&rules_key] = { [route index] = { rule, ... } } */
 
 typedef struct rules_read {
     int route;
-    bo_upload_rule rules[MAX_RULES];
+    bo_upload_rule rules[BO_UPLOAD_RULES_MAX];
     unsigned n;
 } rules_read;
 
@@ -439,7 +438,7 @@ static int read_rules(lua_State *L)
         lua_rawgeti(L, -1, rr->route) != LUA_TTABLE)
         return 0;
     int t = lua_gettop(L);
-    for (lua_Integer i = 1; rr->n < MAX_RULES && lua_rawgeti(L, t, i) == LUA_TTABLE; i++) {
+    for (lua_Integer i = 1; rr->n < BO_UPLOAD_RULES_MAX && lua_rawgeti(L, t, i) == LUA_TTABLE; i++) {
         bo_upload_rule *u = &rr->rules[rr->n];
         lua_getfield(L, -1, "field");
         lua_getfield(L, -2, "max");
@@ -477,34 +476,21 @@ static int l_file_types(lua_State *L)
     return 1;
 }
 
-int bo_lreq_body_begin(bo_request *r, bo_http_parser *p)
+int bo_lreq_upload_rules(bo_gen *g, unsigned route, bo_upload_rule *rules, unsigned cap)
 {
-    const bo_http_request *h = r->http;
-    size_t ct_len;
-    const char *ct = bo_http_header_get(h, "content-type", &ct_len);
-    if (r->target != BO_TARGET_ROUTE || r->refusal || !h->has_body || !ct || ct_len < 19 ||
-        strncasecmp(ct, "multipart/form-data", 19) != 0)
-        return 0;               /* (a refused request's small body is read into memory and dropped) */
-    bo_gen *g = r->gen;
-    lua_State *L = g->sb.L;
     rules_read rr;
     memset(&rr, 0, sizeof rr);
-    rr.route = (int)r->match.route->index;
+    rr.route = (int)route;
+    lua_State *L = g->sb.L;
     lua_pushcfunction(L, read_rules);
     lua_pushlightuserdata(L, &rr);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         lua_pop(L, 1);
-        return 500;
+        return -1;
     }
-    const bo_gen_route *ro = &g->route_opts[r->match.route->index];
-    char *tmp = bo_sprintf("%s/%s/files/tmp", g->paths->data_dir, g->info->name);
-    bo_multipart *m;
-    int rc = bo_multipart_new(&m, ct, ct_len, tmp, rr.rules, rr.n, ro->max_body, BO_FILE_ALL);
-    free(tmp);
-    if (rc < 0)
-        return 400;
-    bo_http_stream_multipart(p, m);
-    return 0;
+    unsigned n = rr.n < cap ? rr.n : cap;
+    memcpy(rules, rr.rules, n * sizeof *rules);
+    return (int)n;
 }
 
 /* Pushes req.files: field name -> { name, size, type, content_type, error,

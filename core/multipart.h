@@ -51,6 +51,9 @@ const char *bo_file_type_media(unsigned type);
 unsigned bo_file_type_of(const char *name);
 
 /* What a field may hold. */
+/* The most upload rules a route may declare. */
+#define BO_UPLOAD_RULES_MAX 32
+
 typedef struct bo_upload_rule {
     char field[64];
     uint64_t max;          /* bytes */

@@ -7,12 +7,12 @@
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
-#include "https.h"
 #include "i18n.h"
 #include "jobs.h"
 #include "lapi.h"
 #include "lentity.h"
 #include "log.h"
+#include "multipart.h"
 #include "lreq.h"
 #include "server.h"
 #include "session.h"
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define STATIC_MAX (32 * 1024 * 1024)
@@ -164,6 +165,30 @@ void bo_request_moved(bo_request *r, bo_buf *loc)
     bo_conn_response_header(r->conn, "Location", 8, loc->data, loc->len);
     bo_conn_response_end(r->conn, NULL, 0);
     bo_buf_free(loc);
+}
+
+/* The redirect listener's answer: 301 or 308 to
+   https://<its host>[:<the HTTPS port>]<path>?<query>, or 400 when it
+   names no valid host. */
+static void redirect_to_https(bo_request *r)
+{
+    const bo_http_request *h = r->http;
+    size_t hlen = 0;
+    const char *host = bo_http_header_get(h, "host", &hlen);
+    size_t name_len = host ? bo_http_host_name_length(host, hlen) : 0;
+    if (name_len == 0) {
+        bo_request_respond_page(r, 400, bo_http_reason(400), "");
+        return;
+    }
+    bo_buf loc;
+    bo_buf_init(&loc);
+    bo_buf_append(&loc, "https://", 8);
+    bo_buf_append(&loc, host, name_len);
+    int port = r->worker->server->port;
+    if (port != 443)
+        bo_buf_printf(&loc, ":%d", port);
+    bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
+    bo_request_moved(r, &loc);
 }
 
 static void redirect_to_slash(bo_request *r)
@@ -435,6 +460,32 @@ size_t bo_request_route(bo_request *r)
         return route_error(r, 405);
     }
     return route_error(r, rc == BO_EINVAL ? 400 : 404);
+}
+
+/* ---- the body ---- */
+
+int bo_request_body_begin(bo_request *r, bo_http_parser *p)
+{
+    const bo_http_request *h = r->http;
+    size_t ct_len;
+    const char *ct = bo_http_header_get(h, "content-type", &ct_len);
+    if (r->target != BO_TARGET_ROUTE || r->refusal || !h->has_body || !ct || ct_len < 19 ||
+        strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return 0;               /* (a refused request's small body is read into memory and dropped) */
+    bo_gen *g = r->gen;
+    bo_upload_rule rules[BO_UPLOAD_RULES_MAX];
+    int n = bo_lreq_upload_rules(g, r->match.route->index, rules, BO_UPLOAD_RULES_MAX);
+    if (n < 0)
+        return 500;
+    const bo_gen_route *ro = &g->route_opts[r->match.route->index];
+    char *tmp = bo_sprintf("%s/%s/files/tmp", g->paths->data_dir, g->info->name);
+    bo_multipart *m;
+    int rc = bo_multipart_new(&m, ct, ct_len, tmp, rules, (unsigned)n, ro->max_body, BO_FILE_ALL);
+    free(tmp);
+    if (rc < 0)
+        return 400;
+    bo_http_stream_multipart(p, m);
+    return 0;
 }
 
 /* ---- finishing ---- */
@@ -913,7 +964,7 @@ void bo_request_run(bo_request *r)
         bo_request_respond_page(r, 204, "", "");
         break;
     case BO_TARGET_HTTPS:
-        bo_https_redirect(r);
+        redirect_to_https(r);
         break;
     case BO_TARGET_ERROR:
     default:

@@ -121,6 +121,12 @@ size_t bo_request_route(bo_request *r);
 /* Gives the request a new id (routing does; the connection's own answers
    to requests it could not route do too). */
 void bo_request_new_id(bo_request *r);
+/* Called once the head is routed, before any body byte: a multipart body
+   to an app route that lets the request in is set to stream to a
+   multipart parser with the route's upload rules (file parts to temporary
+   files); any other body is gathered by the parser. Returns 0, or the
+   status to refuse the body with. */
+int bo_request_body_begin(bo_request *r, bo_http_parser *p);
 /* Runs the request once its body is complete; may finish synchronously. */
 void bo_request_run(bo_request *r);
 /* Forgets a routed request whose body never arrived complete (parse error,
