@@ -28,6 +28,7 @@ static const char *const error_names[BO_ERROR_COUNT] = {
     "not permitted",
     "closed",
     "verification failed",
+    "constraint failed",
 };
 
 const char *bo_strerror(int err)

@@ -323,24 +323,24 @@ static int p_insert(lua_State *L)
     int64_t now = bo_unix_ms();
     bo_iso_time(now, created, sizeof created);
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text64(stmt, 2, args, alen, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_int64(stmt, 3, attempts);
-        sqlite3_bind_int64(stmt, 4, (int64_t)(backoff * 1000 + 0.5));
-        sqlite3_bind_int64(stmt, 5, now + (int64_t)(delay * 1000));
-        sqlite3_bind_text(stmt, 6, created, -1, SQLITE_STATIC);
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        bo_stmt_bind_text(stmt, 2, args, alen);
+        bo_stmt_bind_int64(stmt, 3, attempts);
+        bo_stmt_bind_int64(stmt, 4, (int64_t)(backoff * 1000 + 0.5));
+        bo_stmt_bind_int64(stmt, 5, now + (int64_t)(delay * 1000));
+        bo_stmt_bind_text(stmt, 6, created, -1);
+        rc = bo_stmt_step(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        bo_stmt_reset(stmt);
     }
     bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return luaL_error(L, "jobs.enqueue: %s", err);
-    lua_pushinteger(L, sqlite3_last_insert_rowid(bo_db_sqlite(db)));
+    lua_pushinteger(L, bo_db_last_insert_id(db));
     if (task->worker && task->worker->jobs)
         bo_jobs_kick(task->worker->jobs);
     return 1;
@@ -414,19 +414,19 @@ static runner_app *app_state(bo_jobs *j, const char *name, const char *data_dir)
 }
 
 /* Steps a statement to its end; logs a failure. Returns the SQLite code. */
-static int step_done(runner_app *a, sqlite3_stmt *stmt, const char *what)
+static int step_done(runner_app *a, bo_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        bo_log(BO_LOG_ERROR, a->name, "jobs: %s: %s", what, sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(stmt);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE && rc != BO_DB_ROW)
+        bo_log(BO_LOG_ERROR, a->name, "jobs: %s: %s", what, bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
     return rc;
 }
 
-static sqlite3_stmt *prepare(runner_app *a, const char *sql, size_t len)
+static bo_stmt *prepare(runner_app *a, const char *sql, size_t len)
 {
     char err[512];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
     if (!stmt)
         bo_log(BO_LOG_ERROR, a->name, "jobs: %s", err);
     return stmt;
@@ -444,16 +444,16 @@ static void recover(bo_jobs *j, runner_app *a)
         "claimed_by = NULL, error = 'interrupted: the server stopped while it ran', "
         "finished_at = CASE WHEN attempts >= max_attempts THEN ?2 END "
         "WHERE state = 'running' AND (claimed_by IS NULL OR substr(claimed_by, 1, length(?1)) <> ?1)";
-    sqlite3_stmt *stmt = PREPARE(a, sql);
+    bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char prefix[16], now[32];
     snprintf(prefix, sizeof prefix, "%s.", j->w->server->run_id);
     bo_iso_time(bo_unix_ms(), now, sizeof now);
-    sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, now, -1, SQLITE_STATIC);
-    if (step_done(a, stmt, "recovering interrupted jobs") == SQLITE_DONE) {
-        int n = sqlite3_changes(bo_db_sqlite(a->db));
+    bo_stmt_bind_text(stmt, 1, prefix, -1);
+    bo_stmt_bind_text(stmt, 2, now, -1);
+    if (step_done(a, stmt, "recovering interrupted jobs") == BO_DB_DONE) {
+        int n = bo_db_changes(a->db);
         if (n > 0)
             bo_log(BO_LOG_WARN, a->name, "%d job%s interrupted by a stop or crash queued again", n, n == 1 ? "" : "s");
     }
@@ -477,16 +477,16 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
         bo_log(BO_LOG_WARN, a->name, "jobs: schedule %s: %s", s->name, err);
         return;
     }
-    sqlite3_stmt *stmt = PREPARE(a, get);
+    bo_stmt *stmt = PREPARE(a, get);
     if (!stmt)
         goto fail;
-    sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    bool known = rc == SQLITE_ROW;
-    bool same = known && strcmp((const char *)sqlite3_column_text(stmt, 0), s->text) == 0;
-    int64_t next_at = known ? sqlite3_column_int64(stmt, 1) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    bo_stmt_bind_text(stmt, 1, s->name, -1);
+    int rc = bo_stmt_step(stmt);
+    bool known = rc == BO_DB_ROW;
+    bool same = known && strcmp((const char *)bo_stmt_column_text(stmt, 0), s->text) == 0;
+    int64_t next_at = known ? bo_stmt_column_int64(stmt, 1) : 0;
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_ROW && rc != BO_DB_DONE)
         goto fail;
     int64_t tick = 0;                  /* the tick this worker claims, if any */
     if (!same) {
@@ -501,12 +501,12 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
     }
     if (!(stmt = PREPARE(a, put)))
         goto fail;
-    sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, s->text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, next_at);
+    bo_stmt_bind_text(stmt, 1, s->name, -1);
+    bo_stmt_bind_text(stmt, 2, s->text, -1);
+    bo_stmt_bind_int64(stmt, 3, next_at);
     if (tick)
-        sqlite3_bind_int64(stmt, 4, tick);
-    if (step_done(a, stmt, "schedule") != SQLITE_DONE)
+        bo_stmt_bind_int64(stmt, 4, tick);
+    if (step_done(a, stmt, "schedule") != BO_DB_DONE)
         goto fail;
     if (tick) {
         if (!(stmt = PREPARE(a, add)))
@@ -514,13 +514,13 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
         char args[48], created[32];
         snprintf(args, sizeof args, "{\"tick\":%lld}", (long long)tick);
         bo_iso_time(now_ms, created, sizeof created);
-        sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, args, -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 3, s->attempts);
-        sqlite3_bind_int64(stmt, 4, s->backoff_ms);
-        sqlite3_bind_int64(stmt, 5, now_ms);
-        sqlite3_bind_text(stmt, 6, created, -1, SQLITE_STATIC);
-        if (step_done(a, stmt, "schedule") != SQLITE_DONE)
+        bo_stmt_bind_text(stmt, 1, s->name, -1);
+        bo_stmt_bind_text(stmt, 2, args, -1);
+        bo_stmt_bind_int64(stmt, 3, s->attempts);
+        bo_stmt_bind_int64(stmt, 4, s->backoff_ms);
+        bo_stmt_bind_int64(stmt, 5, now_ms);
+        bo_stmt_bind_text(stmt, 6, created, -1);
+        if (step_done(a, stmt, "schedule") != BO_DB_DONE)
             goto fail;
     }
     if (bo_db_commit(a->db, err, sizeof err) < 0) {
@@ -595,41 +595,41 @@ static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
         "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
         "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1) "
         "RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
-    sqlite3_stmt *stmt = PREPARE(a, due);
+    bo_stmt *stmt = PREPARE(a, due);
     if (!stmt)
         return false;
-    sqlite3_bind_int64(stmt, 1, now);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
+    bo_stmt_bind_int64(stmt, 1, now);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_ROW)
         return false;
     if (!(stmt = PREPARE(a, claim)))
         return false;
     char started[32];
     bo_iso_time(now, started, sizeof started);
-    sqlite3_bind_text(stmt, 1, j->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, started, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, now);
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        if (rc != SQLITE_DONE && rc != SQLITE_BUSY)
-            bo_log(BO_LOG_ERROR, a->name, "jobs: claiming: %s", sqlite3_errmsg(bo_db_sqlite(a->db)));
-        sqlite3_reset(stmt);
+    bo_stmt_bind_text(stmt, 1, j->claimer, -1);
+    bo_stmt_bind_text(stmt, 2, started, -1);
+    bo_stmt_bind_int64(stmt, 3, now);
+    rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_ROW) {
+        if (rc != BO_DB_DONE && rc != BO_EBUSY)
+            bo_log(BO_LOG_ERROR, a->name, "jobs: claiming: %s", bo_db_errmsg(a->db));
+        bo_stmt_reset(stmt);
         return false;
     }
     struct bo_job *job = bo_calloc(1, sizeof *job);
     job->runner = j;
     job->app = a;
-    job->id = sqlite3_column_int64(stmt, 0);
-    job->name = bo_strdup((const char *)sqlite3_column_text(stmt, 1));
-    job->every = strcmp((const char *)sqlite3_column_text(stmt, 2), "every") == 0;
-    job->args = bo_strdup((const char *)sqlite3_column_text(stmt, 3));
-    job->attempt = sqlite3_column_int(stmt, 4);
-    job->max_attempts = sqlite3_column_int(stmt, 5);
-    job->backoff_ms = sqlite3_column_int64(stmt, 6);
-    while (sqlite3_step(stmt) == SQLITE_ROW)
+    job->id = bo_stmt_column_int64(stmt, 0);
+    job->name = bo_strdup((const char *)bo_stmt_column_text(stmt, 1));
+    job->every = strcmp((const char *)bo_stmt_column_text(stmt, 2), "every") == 0;
+    job->args = bo_strdup((const char *)bo_stmt_column_text(stmt, 3));
+    job->attempt = bo_stmt_column_int64(stmt, 4);
+    job->max_attempts = bo_stmt_column_int64(stmt, 5);
+    job->backoff_ms = bo_stmt_column_int64(stmt, 6);
+    while (bo_stmt_step(stmt) == BO_DB_ROW)
         ;
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     snprintf(job->via, sizeof job->via, "%s %s #%lld", job->every ? "schedule" : "job", job->name,
              (long long)job->id);
 
@@ -651,14 +651,14 @@ static void prune(runner_app *a, int64_t now)
 {
     static const char sql[] =
         "DELETE FROM _borough_jobs WHERE (state = 'done' AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)";
-    sqlite3_stmt *stmt = PREPARE(a, sql);
+    bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char done[32], failed[32];
     bo_iso_time(now - KEEP_DONE_DAYS * 86400000LL, done, sizeof done);
     bo_iso_time(now - KEEP_FAILED_DAYS * 86400000LL, failed, sizeof failed);
-    sqlite3_bind_text(stmt, 1, done, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, failed, -1, SQLITE_STATIC);
+    bo_stmt_bind_text(stmt, 1, done, -1);
+    bo_stmt_bind_text(stmt, 2, failed, -1);
     step_done(a, stmt, "pruning");
 }
 
@@ -814,11 +814,11 @@ void bo_job_ended(struct bo_job *job)
     char at[32];
     bo_iso_time(now, at, sizeof at);
     const char *what = job->every ? "schedule" : "job";
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     if (!job->error) {
         if ((stmt = PREPARE(a, done))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_text(stmt, 2, at, -1, SQLITE_STATIC);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_text(stmt, 2, at, -1);
             step_done(a, stmt, "recording a job done");
         }
         bo_counter_add(&m->jobs_done, 1);
@@ -827,10 +827,10 @@ void bo_job_ended(struct bo_job *job)
            its attempt is given back and it runs again at once. */
         int64_t delay = job->killed ? 0 : retry_delay(job);
         if ((stmt = PREPARE(a, retry))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_int64(stmt, 2, now + delay);
-            sqlite3_bind_text(stmt, 3, job->error, -1, SQLITE_STATIC);
-            sqlite3_bind_int(stmt, 4, job->killed ? 1 : 0);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_int64(stmt, 2, now + delay);
+            bo_stmt_bind_text(stmt, 3, job->error, -1);
+            bo_stmt_bind_int64(stmt, 4, job->killed ? 1 : 0);
             step_done(a, stmt, "queueing a job again");
         }
         if (!job->killed) {
@@ -840,9 +840,9 @@ void bo_job_ended(struct bo_job *job)
         }
     } else {
         if ((stmt = PREPARE(a, failed))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_text(stmt, 2, at, -1, SQLITE_STATIC);
-            sqlite3_bind_text(stmt, 3, job->error, -1, SQLITE_STATIC);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_text(stmt, 2, at, -1);
+            bo_stmt_bind_text(stmt, 3, job->error, -1);
             step_done(a, stmt, "recording a job failed");
         }
         bo_counter_add(&m->jobs_failed, 1);
@@ -872,14 +872,14 @@ int bo_jobs_count(bo_db *db, int64_t *waiting, int64_t *failed)
         "FROM _borough_jobs";
     *waiting = *failed = 0;
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return BO_ENOENT;              /* no job tables */
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *waiting = sqlite3_column_int64(stmt, 0);
-        *failed = sqlite3_column_int64(stmt, 1);
+    int rc = bo_stmt_step(stmt);
+    if (rc == BO_DB_ROW) {
+        *waiting = bo_stmt_column_int64(stmt, 0);
+        *failed = bo_stmt_column_int64(stmt, 1);
     }
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW ? 0 : bo_db_error(rc);
+    bo_stmt_reset(stmt);
+    return rc == BO_DB_ROW ? 0 : (rc);
 }

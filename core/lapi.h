@@ -12,7 +12,7 @@
 struct bo_gen;
 struct bo_request;
 struct bo_db;
-struct sqlite3_stmt;
+struct bo_stmt;
 
 /* Installs the globals into a new app state; runs in protected mode. */
 int bo_lapi_open(lua_State *L);
@@ -24,7 +24,7 @@ int bo_ldb_open(lua_State *L);
 struct bo_db *bo_ldb_get(lua_State *L);
 /* Raises db.*'s error for a failed step of stmt (reset first), or the
    sandbox's own when the request's budget ran out meanwhile. */
-int bo_ldb_error(lua_State *L, struct bo_db *db, struct sqlite3_stmt *stmt);
+int bo_ldb_error(lua_State *L, struct bo_db *db, struct bo_stmt *stmt);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
 

@@ -537,22 +537,22 @@ static user_row find_user(bo_db *db, const char *sql, const char *email, int64_t
 {
     user_row u = { 0 };
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return u;
     }
     if (email)
-        sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 1, email, -1);
     else
-        sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        u.id = sqlite3_column_int64(stmt, 0);
-        u.disabled = sqlite3_column_int(stmt, 1) != 0;
-        u.hash = bo_strdup((const char *)sqlite3_column_text(stmt, 2));
+        bo_stmt_bind_int64(stmt, 1, id);
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        u.id = bo_stmt_column_int64(stmt, 0);
+        u.disabled = bo_stmt_column_int64(stmt, 1) != 0;
+        u.hash = bo_strdup((const char *)bo_stmt_column_text(stmt, 2));
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return u;
 }
 
@@ -561,19 +561,19 @@ static int set_hash(bo_db *db, int64_t id, const char *hash)
 {
     static const char sql[] = "UPDATE users SET password_hash = ?, password_ms = ? WHERE id = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
-        return SQLITE_ERROR;
+        return BO_EDB;
     }
-    sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, bo_unix_ms());
-    sqlite3_bind_int64(stmt, 3, id);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_bind_text_copy(stmt, 1, hash, -1);
+    bo_stmt_bind_int64(stmt, 2, bo_unix_ms());
+    bo_stmt_bind_int64(stmt, 3, id);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return rc;
 }
 
@@ -725,7 +725,7 @@ static int change_done(lua_State *L, int status, lua_KContext ctx)
     int rc = set_hash(db, r->user->id, w->new_hash);
     b->w = NULL;
     work_unref(w);
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return luaL_error(L, "cannot change the password (see the log)");
     /* Every session of the account ends; this browser gets a new one. */
     bo_session_end_user(db, r->user->id);
@@ -1232,42 +1232,42 @@ static int test_session(lua_State *L)
     bo_hex(raw, 16, random_pw);
     char *hash = bo_password_hash(random_pw, 32, err, sizeof err);
     int rc = hash ? 0 : BO_EINVAL;
-    sqlite3 *s = bo_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
+    bo_db *s = db;
+    bo_stmt *st = NULL;
     int64_t id = 0;
-    if (rc == 0 && sqlite3_prepare_v2(s,
+    if (rc == 0 && bo_stmt_prepare(s,
             "INSERT INTO users (email, name, password_hash, created_ms, password_ms) VALUES (?1, ?2, ?3, ?4, ?4) "
-            "ON CONFLICT (email) DO UPDATE SET name = ?2, disabled = 0 RETURNING id", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, bo_unix_ms());
-        if (sqlite3_step(st) == SQLITE_ROW)
-            id = sqlite3_column_int64(st, 0);
+            "ON CONFLICT (email) DO UPDATE SET name = ?2, disabled = 0 RETURNING id", -1, &st) == BO_OK) {
+        bo_stmt_bind_text_copy(st, 1, email, -1);
+        bo_stmt_bind_text_copy(st, 2, name, -1);
+        bo_stmt_bind_text_copy(st, 3, hash, -1);
+        bo_stmt_bind_int64(st, 4, bo_unix_ms());
+        if (bo_stmt_step(st) == BO_DB_ROW)
+            id = bo_stmt_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    bo_stmt_finalize(st);
     free(hash);
     if (id) {
         st = NULL;
-        if (sqlite3_prepare_v2(s, "DELETE FROM user_roles WHERE user_id = ? AND app = ?", -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
-            sqlite3_step(st);
+        if (bo_stmt_prepare(s, "DELETE FROM user_roles WHERE user_id = ? AND app = ?", -1, &st) == BO_OK) {
+            bo_stmt_bind_int64(st, 1, id);
+            bo_stmt_bind_text_copy(st, 2, app, -1);
+            bo_stmt_step(st);
         }
-        sqlite3_finalize(st);
+        bo_stmt_finalize(st);
         lua_Integer n = luaL_len(L, 3);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, 3, i);
             const char *role = lua_tostring(L, -1);
             st = NULL;
-            if (role && sqlite3_prepare_v2(s, "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?, ?, ?)",
-                                           -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, role, -1, SQLITE_TRANSIENT);
-                sqlite3_step(st);
+            if (role && bo_stmt_prepare(s, "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?, ?, ?)",
+                                           -1, &st) == BO_OK) {
+                bo_stmt_bind_int64(st, 1, id);
+                bo_stmt_bind_text_copy(st, 2, app, -1);
+                bo_stmt_bind_text_copy(st, 3, role, -1);
+                bo_stmt_step(st);
             }
-            sqlite3_finalize(st);
+            bo_stmt_finalize(st);
             lua_pop(L, 1);
         }
     }
@@ -1275,7 +1275,7 @@ static int test_session(lua_State *L)
     int64_t sid;
     bo_session_limits lim = { BO_SESSION_IDLE_DEFAULT, BO_SESSION_MAX_DEFAULT };
     if (!id && rc == 0)
-        snprintf(err, sizeof err, "cannot make the account: %s", sqlite3_errmsg(s));
+        snprintf(err, sizeof err, "cannot make the account: %s", bo_db_errmsg(s));
     else if (id)
         rc = bo_session_create(db, id, "127.0.0.1", &lim, token, &sid, err, sizeof err);
     bo_db_close(db);

@@ -121,25 +121,25 @@ static void give_back_time(lua_State *L, uint64_t since_ns)
 /* Binds the values at first..last (checked by check_values) to the
    statement's parameters from param on; allocates nothing in Lua, so
    cannot raise. */
-static int bind_values(lua_State *L, int first, int last, sqlite3_stmt *stmt, int param)
+static int bind_values(lua_State *L, int first, int last, bo_stmt *stmt, int param)
 {
-    int rc = SQLITE_OK;
-    for (int i = first; rc == SQLITE_OK && i <= last; i++, param++) {
+    int rc = BO_OK;
+    for (int i = first; rc == BO_OK && i <= last; i++, param++) {
         switch (lua_type(L, i)) {
         case LUA_TSTRING: {
             size_t slen;
             const char *s = lua_tolstring(L, i, &slen);
-            rc = sqlite3_bind_text64(stmt, param, s, slen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            rc = bo_stmt_bind_text_copy(stmt, param, s, slen);
             break;
         }
         case LUA_TNUMBER:
-            rc = sqlite3_bind_int64(stmt, param, lua_tointeger(L, i));
+            rc = bo_stmt_bind_int64(stmt, param, lua_tointeger(L, i));
             break;
         case LUA_TBOOLEAN:
-            rc = sqlite3_bind_int(stmt, param, lua_toboolean(L, i));
+            rc = bo_stmt_bind_int64(stmt, param, lua_toboolean(L, i));
             break;
         default:
-            rc = sqlite3_bind_null(stmt, param);
+            rc = bo_stmt_bind_null(stmt, param);
             break;
         }
     }
@@ -172,24 +172,24 @@ static int p_exec(lua_State *L)
     bool paused = bo_db_pause_progress(db, true);
     /* Nothing below can raise until the statement is finalized: the values
        were checked above and reading them allocates nothing. */
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(bo_db_sqlite(db), sql, (int)len, 0, &stmt, NULL);
-    if (rc == SQLITE_OK)
+    bo_stmt *stmt = NULL;
+    int rc = bo_stmt_prepare(db, sql, (int)len, &stmt);
+    if (rc == BO_OK)
         rc = bind_values(L, 2, lua_gettop(L), stmt, 1);
-    if (rc == SQLITE_OK) {
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    if (rc == BO_OK) {
+        while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW)
             ;
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
+        if (rc == BO_DB_DONE)
+            rc = BO_OK;
     }
     char err[512];
-    if (rc != SQLITE_OK)
-        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_finalize(stmt);
+    if (rc != BO_OK)
+        snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+    bo_stmt_finalize(stmt);
     bo_db_pause_progress(db, paused);
     bo_db_set_platform(db, was);
     give_back_time(L, start);
-    if (rc != SQLITE_OK)
+    if (rc != BO_OK)
         return luaL_error(L, "%s", err);
     return 0;
 }
@@ -257,18 +257,18 @@ static const char *encode_fields(lua_State *L, int idx, bo_buf *b, size_t *len)
 /* Runs the audit statement bound so far (rc: how the binding went, or
    an error with err already set when stmt is NULL), puts the platform
    flag back to was, and raises if the row could not be written. */
-static int write_audit(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int rc, bool was, char err[512])
+static int write_audit(lua_State *L, bo_db *db, bo_stmt *stmt, int rc, bool was, char err[512])
 {
     if (stmt) {
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, 512, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_clear_bindings(stmt);
-        sqlite3_reset(stmt);
+        if (rc == BO_OK)
+            rc = bo_stmt_step(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, 512, "%s", bo_db_errmsg(db));
+        bo_stmt_clear(stmt);
+        bo_stmt_reset(stmt);
     }
     bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return luaL_error(L, "the audit trail could not be written: %s", err);
     return 0;
 }
@@ -297,21 +297,21 @@ static int p_audit(lua_State *L)
     utc_now(at);
     char err[512];
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 1, at, -1);
+        bo_stmt_bind_text_copy(stmt, 2, who, -1);
         if (via)
-            sqlite3_bind_text(stmt, 3, via, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 5, id);
-        sqlite3_bind_text(stmt, 6, action, -1, SQLITE_TRANSIENT);
+            bo_stmt_bind_text_copy(stmt, 3, via, -1);
+        bo_stmt_bind_text_copy(stmt, 4, entity, -1);
+        bo_stmt_bind_int64(stmt, 5, id);
+        bo_stmt_bind_text_copy(stmt, 6, action, -1);
         if (before)
-            sqlite3_bind_text64(stmt, 7, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            bo_stmt_bind_text_copy(stmt, 7, before, blen);
         if (after)
-            sqlite3_bind_text64(stmt, 8, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
-        rc = SQLITE_OK;
+            bo_stmt_bind_text_copy(stmt, 8, after, alen);
+        rc = BO_OK;
     }
     return write_audit(L, db, stmt, rc, was, err);
 }
@@ -339,14 +339,14 @@ static int p_audit_rows(lua_State *L)
     char at[32], err[512];
     utc_now(at);
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, via, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, action, -1, SQLITE_STATIC);
+        bo_stmt_bind_text_copy(stmt, 1, at, -1);
+        bo_stmt_bind_text(stmt, 2, who, -1);
+        bo_stmt_bind_text(stmt, 3, via, -1);
+        bo_stmt_bind_text(stmt, 4, entity, -1);
+        bo_stmt_bind_text(stmt, 5, action, -1);
         rc = bind_values(L, 4, nvalues, stmt, 6);
     }
     return write_audit(L, db, stmt, rc, was, err);
@@ -461,11 +461,11 @@ static int p_key_id(lua_State *L)
 static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
 {
     static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'blind_key'";
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     int made_with = 0;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
-        made_with = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
+    if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK && bo_stmt_step(stmt) == BO_DB_ROW)
+        made_with = bo_stmt_column_int64(stmt, 0);
+    bo_stmt_finalize(stmt);
     if (made_with == 0)
         return;
     int current = bo_keyring_current(keys_here(L, g));
@@ -766,13 +766,13 @@ static void push_stored_fingerprint(lua_State *L, bo_db *db)
 {
     static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'schema'";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
-        lua_pushlstring(L, (const char *)sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (stmt && bo_stmt_step(stmt) == BO_DB_ROW)
+        lua_pushlstring(L, (const char *)bo_stmt_column_text(stmt, 0), (size_t)bo_stmt_column_bytes(stmt, 0));
     else
         lua_pushnil(L);
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
 }
 
 /* Runs script (the platform's) with its rights; raises on failure after
@@ -792,14 +792,14 @@ static void platform_script(lua_State *L, bo_db *db, const char *sql, const char
 /* True if the database holds no table of the app's own yet. */
 static bool database_is_new(bo_db *db)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
                       "AND name NOT LIKE '\\_borough\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
     bool fresh = false;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        fresh = sqlite3_column_int64(stmt, 0) == 0;
-    sqlite3_finalize(stmt);
+    if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK &&
+        bo_stmt_step(stmt) == BO_DB_ROW)
+        fresh = bo_stmt_column_int64(stmt, 0) == 0;
+    bo_stmt_finalize(stmt);
     return fresh;
 }
 
@@ -807,17 +807,17 @@ static bool database_is_new(bo_db *db)
    migrations ran with the check deferred). */
 static void check_references(lua_State *L, bo_db *db, const char *where)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), "PRAGMA foreign_key_check", -1, 0, &stmt, NULL) != SQLITE_OK) {
-        sqlite3_finalize(stmt);
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, "PRAGMA foreign_key_check", -1, &stmt) != BO_OK) {
+        bo_stmt_finalize(stmt);
         return;
     }
     char msg[512] = "";
-    if (sqlite3_step(stmt) == SQLITE_ROW)
+    if (bo_stmt_step(stmt) == BO_DB_ROW)
         snprintf(msg, sizeof msg, "%s: after the migrations, row %lld of %s refers to a missing record of %s",
-                 where, (long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
-                 (const char *)sqlite3_column_text(stmt, 2));
-    sqlite3_finalize(stmt);
+                 where, (long long)bo_stmt_column_int64(stmt, 1), (const char *)bo_stmt_column_text(stmt, 0),
+                 (const char *)bo_stmt_column_text(stmt, 2));
+    bo_stmt_finalize(stmt);
     if (msg[0]) {
         bo_db_rollback(db);
         luaL_error(L, "%s", msg);

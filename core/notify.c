@@ -627,20 +627,20 @@ static void seed(sender_app *a, limiter *l, int64_t now)
     snprintf(a->seeded_key, sizeof a->seeded_key, "%s", l->key);
     static const char sql[] = "SELECT last_try FROM _borough_outbox WHERE last_try > ?1 ORDER BY last_try";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, now - WINDOW_MS);
+    bo_stmt_bind_int64(stmt, 1, now - WINDOW_MS);
     size_t cap = l->n + 64, n = 0;
     int64_t *all = bo_malloc(sizeof *all * cap);
     for (unsigned k = 0; k < l->n; k++)
         all[n++] = l->times[(l->head + k) % l->limit];
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    while (bo_stmt_step(stmt) == BO_DB_ROW) {
         if (n == cap)
             all = bo_realloc(all, sizeof *all * (cap *= 2));
-        all[n++] = sqlite3_column_int64(stmt, 0);
+        all[n++] = bo_stmt_column_int64(stmt, 0);
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     qsort(all, n, sizeof *all, compare_times);
     l->n = 0;
     l->head = 0;
@@ -666,10 +666,10 @@ static bool has_outbox(sender_app *a)
 {
     static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name = '_borough_outbox'";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    bool yes = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bool yes = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     return yes;
 }
 
@@ -687,9 +687,9 @@ static bool seal_plain(bo_notify *n, sender_app *a)
         return true;
     char err[512];
     const bo_keyring *k = bo_keyring_shared(n->server->paths.data_dir, err, sizeof err);
-    sqlite3_stmt *sel = k ? bo_db_prepare(a->db, find, sizeof find - 1, err, sizeof err) : NULL;
-    sqlite3_stmt *one = sel ? bo_db_prepare(a->db, get, sizeof get - 1, err, sizeof err) : NULL;
-    sqlite3_stmt *upd = one ? bo_db_prepare(a->db, seal, sizeof seal - 1, err, sizeof err) : NULL;
+    bo_stmt *sel = k ? bo_db_prepare(a->db, find, sizeof find - 1, err, sizeof err) : NULL;
+    bo_stmt *one = sel ? bo_db_prepare(a->db, get, sizeof get - 1, err, sizeof err) : NULL;
+    bo_stmt *upd = one ? bo_db_prepare(a->db, seal, sizeof seal - 1, err, sizeof err) : NULL;
     if (!upd || bo_db_begin(a->db, err, sizeof err) < 0) {
         bo_log(BO_LOG_ERROR, a->name, "notify: the outbox cannot be sealed: %s", err);
         return false;
@@ -698,39 +698,40 @@ static bool seal_plain(bo_notify *n, sender_app *a)
     size_t nids = 0, cap = 64;
     int64_t *ids = bo_malloc(cap * sizeof *ids);
     int rc;
-    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    while ((rc = bo_stmt_step(sel)) == BO_DB_ROW) {
         if (nids == cap)
             ids = bo_realloc(ids, (cap *= 2) * sizeof *ids);
-        ids[nids++] = sqlite3_column_int64(sel, 0);
+        ids[nids++] = bo_stmt_column_int64(sel, 0);
     }
-    sqlite3_reset(sel);
+    bo_stmt_reset(sel);
     char aad[2][300];
     bo_notify_aad(aad[0], sizeof aad[0], a->name, "recipient");
     bo_notify_aad(aad[1], sizeof aad[1], a->name, "body");
-    for (size_t i = 0; i < nids && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(one, 1, ids[i]);
-        if ((rc = sqlite3_step(one)) != SQLITE_ROW)
+    for (size_t i = 0; i < nids && rc == BO_DB_DONE; i++) {
+        bo_stmt_bind_int64(one, 1, ids[i]);
+        if ((rc = bo_stmt_step(one)) != BO_DB_ROW)
             break;
-        sqlite3_bind_int64(upd, 1, ids[i]);
+        bo_stmt_bind_int64(upd, 1, ids[i]);
         for (int c = 0; c < 2; c++) {
-            const char *v = (const char *)sqlite3_column_text(one, c);
-            size_t len = (size_t)sqlite3_column_bytes(one, c);
+            const char *v = (const char *)bo_stmt_column_text(one, c);
+            size_t len = (size_t)bo_stmt_column_bytes(one, c);
             char *s = v && len && bo_sealed_key_id(v, len) < 0 ? bo_seal(k, aad[c], v, len) : NULL;
-            if (s)
-                sqlite3_bind_text(upd, c + 2, s, -1, free);
-            else
-                sqlite3_bind_text(upd, c + 2, v ? v : "", (int)len, SQLITE_TRANSIENT);
+            if (s) {
+                bo_stmt_bind_text_copy(upd, c + 2, s, -1);
+                free(s);
+            } else
+                bo_stmt_bind_text_copy(upd, c + 2, v ? v : "", (int)len);
         }
-        rc = sqlite3_step(upd);
-        sqlite3_reset(upd);
-        sqlite3_reset(one);
+        rc = bo_stmt_step(upd);
+        bo_stmt_reset(upd);
+        bo_stmt_reset(one);
     }
     free(ids);
-    bool ok = rc == SQLITE_DONE;
+    bool ok = rc == BO_DB_DONE;
     if (!ok)
-        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(one);
-    sqlite3_clear_bindings(upd);
+        snprintf(err, sizeof err, "%s", bo_db_errmsg(a->db));
+    bo_stmt_reset(one);
+    bo_stmt_clear(upd);
     long long sealed = ok ? (long long)nids : 0;
     if (ok && bo_db_commit(a->db, err, sizeof err) < 0)
         ok = false;
@@ -767,10 +768,10 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
     }
     static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name IN ('_borough_outbox', '_borough_jobs')";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    a->has_tables = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    a->has_tables = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     /* Nothing is sent before the messages an older version kept in plain
        text are sealed. */
     if (a->has_tables && !seal_plain(n, a))
@@ -785,13 +786,13 @@ static void gauges(sender_app *a)
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')), count(*) FILTER (WHERE state = 'failed') "
         "FROM _borough_outbox";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
     if (stmt) {
-        if (sqlite3_step(stmt) == SQLITE_ROW) {
-            bo_gauge_set(&a->metrics->outbox_depth, (uint64_t)sqlite3_column_int64(stmt, 0));
-            bo_gauge_set(&a->metrics->outbox_failed, (uint64_t)sqlite3_column_int64(stmt, 1));
+        if (bo_stmt_step(stmt) == BO_DB_ROW) {
+            bo_gauge_set(&a->metrics->outbox_depth, (uint64_t)bo_stmt_column_int64(stmt, 0));
+            bo_gauge_set(&a->metrics->outbox_failed, (uint64_t)bo_stmt_column_int64(stmt, 1));
         }
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     }
     int64_t waiting, failed;
     if (bo_jobs_count(a->db, &waiting, &failed) == 0) {
@@ -800,9 +801,9 @@ static void gauges(sender_app *a)
     }
 }
 
-static char *column_dup(sqlite3_stmt *stmt, int i)
+static char *column_dup(bo_stmt *stmt, int i)
 {
-    const unsigned char *t = sqlite3_column_text(stmt, i);
+    const char *t = bo_stmt_column_text(stmt, i);
     return t ? bo_strdup((const char *)t) : NULL;
 }
 
@@ -829,59 +830,59 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     char err[256];
     drop_batch(a);
     a->rows = bo_calloc(BATCH, sizeof *a->rows);
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, due, sizeof due - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, due, sizeof due - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
         return;
     }
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 3, BATCH);
-    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+    bo_stmt_bind_int64(stmt, 1, now);
+    bo_stmt_bind_text(stmt, 2, n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 3, BATCH);
+    while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
-        r->id = sqlite3_column_int64(stmt, 0);
-        snprintf(r->kind, sizeof r->kind, "%s", (const char *)sqlite3_column_text(stmt, 1));
+        r->id = bo_stmt_column_int64(stmt, 0);
+        snprintf(r->kind, sizeof r->kind, "%s", (const char *)bo_stmt_column_text(stmt, 1));
         r->body = column_dup(stmt, 2);
         r->reference = column_dup(stmt, 3);
-        r->attempts = sqlite3_column_int(stmt, 4);
-        snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(stmt, 5));
-        r->created_ms = sqlite3_column_int64(stmt, 6);
+        r->attempts = bo_stmt_column_int64(stmt, 4);
+        snprintf(r->state, sizeof r->state, "%s", (const char *)bo_stmt_column_text(stmt, 5));
+        r->created_ms = bo_stmt_column_int64(stmt, 6);
         r->act = strcmp(r->state, "sending") == 0 ? ACT_LOOKUP : ACT_SEND;
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     if (a->nrows > 0 || !polling)
         return;
     if (!(stmt = bo_db_prepare(a->db, polls, sizeof polls - 1, err, sizeof err)))
         return;
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_int(stmt, 2, BATCH);
-    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+    bo_stmt_bind_int64(stmt, 1, now);
+    bo_stmt_bind_int64(stmt, 2, BATCH);
+    while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
-        r->id = sqlite3_column_int64(stmt, 0);
+        r->id = bo_stmt_column_int64(stmt, 0);
         r->notify_id = column_dup(stmt, 1);
-        r->polls = sqlite3_column_int(stmt, 2);
-        r->created_ms = sqlite3_column_int64(stmt, 3);
+        r->polls = bo_stmt_column_int64(stmt, 2);
+        r->created_ms = bo_stmt_column_int64(stmt, 3);
         r->act = ACT_POLL;
         snprintf(r->state, sizeof r->state, "sent");
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
 }
 
 /* Runs a prepared update on the app's outbox; returns the rows changed. */
-static int run(sender_app *a, sqlite3_stmt *stmt, const char *what)
+static int run(sender_app *a, bo_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    int changed = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(a->db)) : 0;
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, a->name, "notify: %s: %s", what, sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(stmt);
+    int rc = bo_stmt_step(stmt);
+    int changed = rc == BO_DB_DONE ? bo_db_changes(a->db) : 0;
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, a->name, "notify: %s: %s", what, bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
     return changed;
 }
 
-static sqlite3_stmt *prep(sender_app *a, const char *sql, size_t len)
+static bo_stmt *prep(sender_app *a, const char *sql, size_t len)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
     if (!stmt)
         bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
     return stmt;
@@ -896,21 +897,21 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
         "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR claimed_by <> ?2)";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     if (r->act == ACT_POLL) {
         if (!(stmt = PREP(a, poll)))
             return false;
-        sqlite3_bind_int64(stmt, 1, r->id);
-        sqlite3_bind_int64(stmt, 2, now + 3600 * 1000);    /* not again while this one runs */
-        sqlite3_bind_int64(stmt, 3, now);
+        bo_stmt_bind_int64(stmt, 1, r->id);
+        bo_stmt_bind_int64(stmt, 2, now + 3600 * 1000);    /* not again while this one runs */
+        bo_stmt_bind_int64(stmt, 3, now);
         return run(a, stmt, "claiming a status check") == 1;
     }
     if (!(stmt = PREP(a, send)))
         return false;
-    sqlite3_bind_int64(stmt, 1, r->id);
-    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite3_bind_text(stmt, 4, r->state, -1, SQLITE_STATIC);
+    bo_stmt_bind_int64(stmt, 1, r->id);
+    bo_stmt_bind_text(stmt, 2, n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 3, now);
+    bo_stmt_bind_text(stmt, 4, r->state, -1);
     if (run(a, stmt, "claiming a message") != 1)
         return false;
     r->attempts++;
@@ -963,18 +964,18 @@ static void mark_sent(exchange *x, const char *notify_id, const char *status, in
         "UPDATE _borough_outbox SET state = 'sent', claimed_by = NULL, notify_id = ?2, sent_at = ?3, "
         "status = coalesce(status, ?4), status_at = coalesce(status_at, ?3), poll_at = ?5, error = NULL "
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?6";
-    sqlite3_stmt *stmt = PREP(x->a, sql);
+    bo_stmt *stmt = PREP(x->a, sql);
     if (!stmt)
         return;
     char at[32];
     bo_iso_time(now, at, sizeof at);
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_text(stmt, 2, notify_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_TRANSIENT);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_text_copy(stmt, 2, notify_id, -1);
+    bo_stmt_bind_text_copy(stmt, 3, at, -1);
+    bo_stmt_bind_text_copy(stmt, 4, status, -1);
     if (x->poll_ok && !final_status(status))
-        sqlite3_bind_int64(stmt, 5, now + (int64_t)(x->poll_s * 1000));
-    sqlite3_bind_text(stmt, 6, x->n->claimer, -1, SQLITE_STATIC);
+        bo_stmt_bind_int64(stmt, 5, now + (int64_t)(x->poll_s * 1000));
+    bo_stmt_bind_text(stmt, 6, x->n->claimer, -1);
     run(x->a, stmt, "recording a message sent");
     bo_counter_add(&x->a->metrics->notify_sent, 1);
 }
@@ -993,15 +994,15 @@ static void requeue(exchange *x, const char *why, int64_t now, bool give_back, i
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
     sender_app *a = x->a;
     if (!give_back && now - x->r.created_ms > (int64_t)(x->give_up_s * 1000)) {
-        sqlite3_stmt *stmt = PREP(a, failed);
+        bo_stmt *stmt = PREP(a, failed);
         if (!stmt)
             return;
         char msg[600];
         snprintf(msg, sizeof msg, "gave up after %d attempts over %.0f hours: %s", x->r.attempts,
                  x->give_up_s / 3600, why);
-        sqlite3_bind_int64(stmt, 1, x->r.id);
-        sqlite3_bind_text(stmt, 2, msg, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+        bo_stmt_bind_int64(stmt, 1, x->r.id);
+        bo_stmt_bind_text_copy(stmt, 2, msg, -1);
+        bo_stmt_bind_text(stmt, 3, x->n->claimer, -1);
         if (run(a, stmt, "recording a message failed"))
             bo_log(BO_LOG_ERROR, a->name, "notify: message #%lld failed for good: %s", (long long)x->r.id, msg);
         bo_counter_add(&a->metrics->notify_failed, 1);
@@ -1014,14 +1015,14 @@ static void requeue(exchange *x, const char *why, int64_t now, bool give_back, i
         if (delay_ms > MAX_RETRY_MS)
             delay_ms = MAX_RETRY_MS;
     }
-    sqlite3_stmt *stmt = PREP(a, again);
+    bo_stmt *stmt = PREP(a, again);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_int64(stmt, 2, now + delay_ms);
-    sqlite3_bind_text(stmt, 3, why, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, x->n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 5, give_back ? 1 : 0);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_int64(stmt, 2, now + delay_ms);
+    bo_stmt_bind_text_copy(stmt, 3, why, -1);
+    bo_stmt_bind_text(stmt, 4, x->n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 5, give_back ? 1 : 0);
     run(a, stmt, "queueing a message again");
     if (!give_back)
         bo_counter_add(&a->metrics->notify_retried, 1);
@@ -1032,12 +1033,12 @@ static void fail_for_good(exchange *x, const char *why)
     static const char sql[] =
         "UPDATE _borough_outbox SET state = 'failed', claimed_by = NULL, error = ?2 "
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
-    sqlite3_stmt *stmt = PREP(x->a, sql);
+    bo_stmt *stmt = PREP(x->a, sql);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_text(stmt, 2, why, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_text_copy(stmt, 2, why, -1);
+    bo_stmt_bind_text(stmt, 3, x->n->claimer, -1);
     run(x->a, stmt, "recording a message failed");
     bo_counter_add(&x->a->metrics->notify_failed, 1);
     bo_log(BO_LOG_WARN, x->a->name, "notify: message #%lld refused: %s", (long long)x->r.id, why);
@@ -1057,19 +1058,19 @@ static void record_status(exchange *x, const char *status, int64_t now, bool sto
     if (next > MAX_POLL_MS)
         next = MAX_POLL_MS;
     bool more = !stop_polling && next > 0 && now - x->r.created_ms < POLL_FOR_MS && !(status && final_status(status));
-    sqlite3_stmt *stmt = status ? PREP(x->a, sql) : PREP(x->a, stop);
+    bo_stmt *stmt = status ? PREP(x->a, sql) : PREP(x->a, stop);
     if (!stmt)
         return;
     char at[32];
     bo_iso_time(now, at, sizeof at);
-    sqlite3_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
     if (status) {
-        sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 2, status, -1);
+        bo_stmt_bind_text_copy(stmt, 3, at, -1);
         if (more)
-            sqlite3_bind_int64(stmt, 4, now + next);
+            bo_stmt_bind_int64(stmt, 4, now + next);
     } else if (more) {
-        sqlite3_bind_int64(stmt, 2, now + next);
+        bo_stmt_bind_int64(stmt, 2, now + next);
     }
     run(x->a, stmt, "recording a status");
 }
@@ -1308,14 +1309,14 @@ static void purge(sender_app *a, const bo_notify_app_conf *conf, int64_t now)
     a->next_purge = now + (keep < 1000 ? 1000 : keep > MAX_PURGE_EVERY_MS ? MAX_PURGE_EVERY_MS : keep);
     if (!has_outbox(a))
         return;
-    sqlite3_stmt *stmt = PREP(a, sql);
+    bo_stmt *stmt = PREP(a, sql);
     if (!stmt)
         return;
     char cutoff[32];
     bo_iso_time(now - keep, cutoff, sizeof cutoff);
-    sqlite3_bind_int64(stmt, 1, now - keep);
-    sqlite3_bind_text(stmt, 2, cutoff, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 3, POLL_FOR_MS);
+    bo_stmt_bind_int64(stmt, 1, now - keep);
+    bo_stmt_bind_text_copy(stmt, 2, cutoff, -1);
+    bo_stmt_bind_int64(stmt, 3, POLL_FOR_MS);
     int purged = run(a, stmt, "purging the personal data of messages done");
     if (purged)
         bo_log(BO_LOG_INFO, a->name, "notify: the recipients and personalisation of %d message%s done are purged",

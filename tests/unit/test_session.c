@@ -25,10 +25,10 @@ static void sql(const char *text)
 static int64_t number(const char *text)
 {
     char err[256];
-    sqlite3_stmt *st = bo_db_prepare(db, text, strlen(text), err, sizeof err);
-    int64_t v = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    bo_stmt *st = bo_db_prepare(db, text, strlen(text), err, sizeof err);
+    int64_t v = st && bo_stmt_step(st) == BO_DB_ROW ? bo_stmt_column_int64(st, 0) : -1;
     if (st)
-        sqlite3_reset(st);
+        bo_stmt_reset(st);
     return v;
 }
 
