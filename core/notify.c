@@ -28,6 +28,7 @@
 #include "crypto.h"
 #include "httpc.h"
 #include "jobs.h"
+#include "json.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -352,135 +353,6 @@ void bo_notify_conf_forget(void)
     free(conf_dir);
     conf_dir = NULL;
     pthread_mutex_unlock(&conf_lock);
-}
-
-/* ---- a little JSON reading ---- */
-
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* The end of the value starting at p, or NULL if it is malformed. */
-static const char *skip_value(const char *p, const char *end, int depth)
-{
-    p = skip_ws(p, end);
-    if (p >= end || depth > 32)
-        return NULL;
-    if (*p == '"') {
-        for (p++; p < end; p++) {
-            if (*p == '\\')
-                p++;
-            else if (*p == '"')
-                return p + 1;
-        }
-        return NULL;
-    }
-    if (*p == '{' || *p == '[') {
-        char close = *p == '{' ? '}' : ']';
-        p = skip_ws(p + 1, end);
-        if (p < end && *p == close)
-            return p + 1;
-        for (;;) {
-            if (close == '}') {
-                if (!(p = skip_value(p, end, depth + 1)))      /* the key */
-                    return NULL;
-                p = skip_ws(p, end);
-                if (p >= end || *p != ':')
-                    return NULL;
-                p++;
-            }
-            if (!(p = skip_value(p, end, depth + 1)))
-                return NULL;
-            p = skip_ws(p, end);
-            if (p < end && *p == ',') {
-                p = skip_ws(p + 1, end);
-                continue;
-            }
-            return p < end && *p == close ? p + 1 : NULL;
-        }
-    }
-    const char *start = p;
-    while (p < end && !strchr(",}] \t\r\n", *p))
-        p++;
-    return p > start ? p : NULL;
-}
-
-const char *bo_json_at(const char *json, size_t len, const char *const *path, size_t *vlen)
-{
-    const char *p = json, *end = json + len;
-    for (; *path; path++) {
-        p = skip_ws(p, end);
-        if (p >= end)
-            return NULL;
-        if (strcmp(*path, "#0") == 0) {
-            if (*p != '[')
-                return NULL;
-            p = skip_ws(p + 1, end);
-            if (p >= end || *p == ']')
-                return NULL;
-            continue;
-        }
-        if (*p != '{')
-            return NULL;
-        p = skip_ws(p + 1, end);
-        size_t klen = strlen(*path);
-        for (;;) {
-            if (p >= end || *p != '"')
-                return NULL;
-            const char *kend = skip_value(p, end, 0);
-            if (!kend)
-                return NULL;
-            bool match = (size_t)(kend - p) == klen + 2 && memcmp(p + 1, *path, klen) == 0;
-            p = skip_ws(kend, end);
-            if (p >= end || *p != ':')
-                return NULL;
-            p = skip_ws(p + 1, end);
-            if (match)
-                break;
-            if (!(p = skip_value(p, end, 0)))
-                return NULL;
-            p = skip_ws(p, end);
-            if (p >= end || *p != ',')
-                return NULL;
-            p = skip_ws(p + 1, end);
-        }
-    }
-    p = skip_ws(p, end);
-    const char *vend = skip_value(p, end, 0);
-    if (!vend)
-        return NULL;
-    *vlen = (size_t)(vend - p);
-    return p;
-}
-
-bool bo_json_string(const char *v, size_t vlen, char *out, size_t cap)
-{
-    if (!v || vlen < 2 || v[0] != '"' || v[vlen - 1] != '"' || cap == 0)
-        return false;
-    size_t n = 0;
-    for (size_t i = 1; i + 1 < vlen; i++) {
-        char c = v[i];
-        if (c == '\\') {
-            c = v[++i];
-            switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'u': c = '?'; i += 4; break;      /* ids and statuses are ASCII */
-            default: break;                         /* \" \\ \/ */
-            }
-        }
-        if (n + 1 >= cap)
-            return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return true;
 }
 
 /* ---- the sender ---- */
@@ -933,14 +805,21 @@ static void exchange_free(exchange *x)
     free(x);
 }
 
+/* The JSON document of a response's body, or NULL (none, or not JSON). */
+static bo_jval *response_json(const bo_httpc_result *res)
+{
+    bo_jval *doc = NULL;
+    if (res->body.data && bo_json_parse(res->body.data, res->body.len, &doc, NULL, 0) < 0)
+        doc = NULL;
+    return doc;
+}
+
 /* Notify's own words for a refusal: errors[0].message, or the status. */
-static void refusal(const bo_httpc_result *res, char *out, size_t cap)
+static void refusal(const bo_httpc_result *res, const bo_jval *doc, char *out, size_t cap)
 {
     static const char *const path[] = { "errors", "#0", "message", NULL };
-    size_t vlen;
-    const char *v = res->body.data ? bo_json_at(res->body.data, res->body.len, path, &vlen) : NULL;
     char msg[400];
-    if (v && bo_json_string(v, vlen, msg, sizeof msg))
+    if (bo_jval_copy_string(bo_jval_at(doc, path), msg, sizeof msg))
         snprintf(out, cap, "Notify answered %d: %s", res->status, msg);
     else
         snprintf(out, cap, "Notify answered %d", res->status);
@@ -1085,10 +964,11 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     int64_t now = bo_unix_ms();
     int s = res->error ? 0 : res->status;
     char why[600];
+    bo_jval *doc = res->error ? NULL : response_json(res);
     if (res->error)
         snprintf(why, sizeof why, "%s", res->message ? res->message : bo_strerror(res->error));
     else
-        refusal(res, why, sizeof why);
+        refusal(res, doc, why, sizeof why);
     if (s == 401 || s == 403) {
         /* The key (or the clock) is wrong: nothing of this app's can be
            sent until it is put right, so nothing is failed for it. */
@@ -1112,10 +992,8 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
             requeue(x, why, now, false, -1);
     } else if (x->r.act == ACT_SEND) {
         static const char *const id_path[] = { "id", NULL };
-        size_t vlen;
-        const char *v = s == 201 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
         char id[64];
-        if (v && bo_json_string(v, vlen, id, sizeof id)) {
+        if (s == 201 && bo_jval_copy_string(bo_jval_at(doc, id_path), id, sizeof id)) {
             a->warned_auth = false;
             mark_sent(x, id, "created", now);
         } else if (s >= 400 && s < 500) {
@@ -1126,13 +1004,10 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     } else if (x->r.act == ACT_LOOKUP) {
         static const char *const id_path[] = { "notifications", "#0", "id", NULL };
         static const char *const status_path[] = { "notifications", "#0", "status", NULL };
-        size_t vlen, slen;
-        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
-        const char *sv = v ? bo_json_at(res->body.data, res->body.len, status_path, &slen) : NULL;
         char id[64], status[40] = "created";
-        if (v && bo_json_string(v, vlen, id, sizeof id)) {
-            if (sv)
-                bo_json_string(sv, slen, status, sizeof status);
+        if (s == 200 && bo_jval_copy_string(bo_jval_at(doc, id_path), id, sizeof id)) {
+            if (!bo_jval_copy_string(bo_jval_at(doc, status_path), status, sizeof status))
+                strcpy(status, "created");
             bo_log(BO_LOG_INFO, a->name, "notify: message #%lld had reached Notify before the restart (%s)",
                    (long long)x->r.id, id);
             mark_sent(x, id, status, now);
@@ -1143,14 +1018,13 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
         }
     } else {                                        /* ACT_POLL */
         static const char *const status_path[] = { "status", NULL };
-        size_t vlen;
-        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, status_path, &vlen) : NULL;
         char status[40];
-        if (v && bo_json_string(v, vlen, status, sizeof status))
+        if (s == 200 && bo_jval_copy_string(bo_jval_at(doc, status_path), status, sizeof status))
             record_status(x, status, now, false);
         else
             record_status(x, NULL, now, s == 404);  /* 404: past Notify's retention */
     }
+    bo_jval_free(doc);
     exchange_free(x);
     if (!n->stopping)
         pump(n);

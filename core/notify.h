@@ -108,12 +108,4 @@ void bo_notify_start(bo_notify **out, uv_loop_t *loop, struct bo_server *s);
    have closed. */
 void bo_notify_stop(bo_notify *n);
 
-/* Finds the value at path in JSON text: each step a key of an object, or
-   "#0" for the first element of an array. Returns a pointer to the value
-   and its length in *vlen, or NULL. */
-const char *bo_json_at(const char *json, size_t len, const char *const *path, size_t *vlen);
-/* Copies the JSON string value v (from bo_json_at) into out, unescaped;
-   false if it is not a string or does not fit. */
-bool bo_json_string(const char *v, size_t vlen, char *out, size_t cap);
-
 #endif

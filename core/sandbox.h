@@ -14,6 +14,7 @@
 #define BO_SANDBOX_H
 
 #include "bo.h"
+#include "meter.h"
 #include "pool.h"
 #include "snapshot.h"
 
@@ -45,6 +46,7 @@ typedef struct bo_sandbox {
     size_t mem_peak;
     bo_budget *budget;        /* the run now executing; never NULL */
     bo_budget idle;           /* used when no run is current (finalizers) */
+    bo_meter meter;           /* how C code charges the current budget (meter.h) */
     bo_limits limits;
     char *app_dir;            /* absolute; require() looks here first */
     char *lib_dir;            /* absolute; the platform's lua/ */
