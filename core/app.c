@@ -11,7 +11,7 @@
 #include "buf.h"
 #include "lapi.h"
 #include "loadcache.h"
-#include "jobs.h"
+#include "ljobs.h"
 #include "lentity.h"
 #include "log.h"
 #include "platformdb.h"
@@ -318,7 +318,7 @@ static int run_app(lua_State *L)
     load_ctx *c = lua_touserdata(L, 1);
     bo_gen *g = c->g;
     lua_settop(L, 0);
-    bo_lapi_open(L);
+    bo_lapi_open_libs(L, g->paths->libs);
 
     lua_pushstring(L, c->info->name);
     lua_setfield(L, LUA_REGISTRYINDEX, "bo.app_name");

@@ -47,12 +47,14 @@ typedef struct bo_app_info {
 } bo_app_info;
 
 /* Where things live; shared by every load. */
+/* Where a load finds things, and what it opens into each new state. */
 typedef struct bo_paths {
     const char *data_dir;  /* data/: app databases under data/<app>/ */
     const char *lib_dir;   /* lua/: the platform library */
     const char *public_url;  /* the site's address from outside, without a trailing
                                 slash, for absolute links (borough.url); NULL when no
                                 server runs (check, import) */
+    const struct luaL_Reg *libs;  /* the platform's C libraries (linit.h) */
 } bo_paths;
 
 typedef struct bo_gen_route {

@@ -122,7 +122,7 @@ size_t bo_conn_pending(const bo_conn *c)
 
 static void on_request_timer_closed(uv_handle_t *h)
 {
-    bo_conn *c = (bo_conn *)((char *)h - offsetof(bo_conn, req.timer));
+    bo_conn *c = (bo_conn *)((char *)h - offsetof(bo_conn, req.task.timer));
     bo_worker_forget(c->worker, c);
     bo_buf_free(&c->in);
     bo_buf_free(&c->out);
@@ -147,8 +147,8 @@ void bo_conn_close(bo_conn *c)
     c->closing = true;
     if (c->phase == PH_BODY)
         bo_request_abort(&c->req);
-    if (c->req.active && c->req.wait == BO_WAIT_DRAIN)
-        bo_request_drained(&c->req);   /* the pump learns the client is gone */
+    if (c->req.active && c->req.task.wait == BO_WAIT_DRAIN)
+        bo_task_drained(&c->req.task);   /* the pump learns the client is gone */
     if (c->tls && !c->write_active && bo_tls_established(c->tls)) {
         /* close_notify, if the socket takes it now: the client learns the
            session ended here, not that it was cut. */
@@ -183,8 +183,8 @@ static void after_output(bo_conn *c)
 {
     if (c->closing)
         return;
-    if (c->req.active && c->req.wait == BO_WAIT_DRAIN && bo_conn_pending(c) < BO_CONN_OUT_HIGH / 2)
-        bo_request_drained(&c->req);
+    if (c->req.active && c->req.task.wait == BO_WAIT_DRAIN && bo_conn_pending(c) < BO_CONN_OUT_HIGH / 2)
+        bo_task_drained(&c->req.task);
     if (bo_conn_pending(c) == 0 && !c->req.active &&
         (c->close_after_write || (c->eof && !held_back(c))))
         bo_conn_close(c);
@@ -470,7 +470,7 @@ static void respond_and_close(bo_conn *c, int status, const char *why, bool rout
     char body[160];
     int n = snprintf(body, sizeof body, "%d %s: %s\n", status, bo_http_reason(status), why);
     bo_conn_response_end(c, body, (size_t)n);
-    bo_log_set_request(c->req.id);
+    bo_log_set_request(c->req.task.id);
     bo_log(BO_LOG_INFO, NULL, "%s: %d %s (%s)", c->ip, status, bo_http_reason(status), why);
     bo_log_set_request(NULL);
     bo_conn_flush(c);
@@ -758,7 +758,7 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
     if (c->closing || !c->deadline || now < c->deadline)
         return;
     if (c->write_active) {
-        bo_log_set_request(c->req.id[0] ? c->req.id : NULL);
+        bo_log_set_request(c->req.task.id[0] ? c->req.task.id : NULL);
         bo_log(BO_LOG_INFO, NULL, "%s: closed, the client stopped reading", c->ip);
         bo_log_set_request(NULL);
         bo_conn_close(c);

@@ -5,7 +5,7 @@
  * borough._auth() returns (nil to anyone asking after it).
  *
  * Hashing (argon2id, about 45 ms and 19 MiB) runs on libuv's thread pool
- * while the request waits (bo_request_wait_io), so a sign-in never stalls
+ * while the request waits (bo_task_wait_io), so a sign-in never stalls
  * the worker's other connections. An address nobody has an account for is
  * checked against a dummy hash made with the same parameters, so the time
  * an answer takes does not tell whether the account exists; throttling
@@ -135,11 +135,11 @@ static void after_work(uv_work_t *req, int status)
     BO_UNUSED(status);
     auth_work *w = req->data;
     if (!w->abandoned)
-        bo_request_wake(w->r);
+        bo_task_wake(&w->r->task);
     work_unref(w);
 }
 
-/* bo_request_wait_io's cancel: the request ends first. */
+/* bo_task_wait_io's cancel: the request ends first. */
 static void cancel_work(void *ctx)
 {
     auth_work *w = ctx;
@@ -189,7 +189,7 @@ static int start_work(lua_State *L, bo_request *r, char *hash, const char *passw
         on_work(&w->req);            /* cannot queue: do it here, once */
         return -lua_gettop(L);
     }
-    bo_request_wait_io(r, cancel_work, w);
+    bo_task_wait_io(&r->task, cancel_work, w);
     return lua_gettop(L);
 }
 
@@ -1180,7 +1180,7 @@ static int l_auth(lua_State *L)
     return 1;
 }
 
-void bo_lauth_open(lua_State *L)
+int bo_lauth_open(lua_State *L)
 {
     static const luaL_Reg private_fns[] = {
         { "sign_in", p_sign_in },
@@ -1203,10 +1203,8 @@ void bo_lauth_open(lua_State *L)
     luaL_newlib(L, private_fns);
     bo_lsso_open(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
-    lua_getglobal(L, "borough");
     lua_pushcfunction(L, l_auth);
-    lua_setfield(L, -2, "_auth");
-    lua_pop(L, 1);
+    return 1;
 }
 
 /* ---- borough test ---- */

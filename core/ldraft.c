@@ -16,7 +16,6 @@
 #include "app.h"
 #include "crypto.h"
 #include "db.h"
-#include "jobs.h"
 #include "lapi.h"
 #include "log.h"
 #include "sandbox.h"
@@ -196,7 +195,7 @@ static int l_take(lua_State *L)
     return 1;
 }
 
-void bo_ldraft_open(lua_State *L)
+int bo_ldraft_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "save", p_save },
@@ -208,5 +207,5 @@ void bo_ldraft_open(lua_State *L)
     luaL_newlib(L, fns);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
     lua_pushcfunction(L, l_take);
-    lua_setfield(L, -2, "_drafts");
+    return 1;
 }

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "platformdb.h"
-#include "request.h"
+#include "task.h"
 #include "session.h"
 #include "sandbox.h"
 
@@ -32,7 +32,6 @@
 #include <time.h>
 #include <uv.h>
 
-const char *(*bo_audit_user)(struct bo_request *r);
 
 /* Registry keys (their addresses). */
 static const char platform_key = 0;     /* the private table, until taken */
@@ -195,17 +194,12 @@ static int p_exec(lua_State *L)
 }
 
 /* Who is writing now, and through what (see lentity.h). */
-static void push_actor(lua_State *L, bo_request *r)
+static void push_actor(lua_State *L)
 {
-    const char *user = r && bo_audit_user ? bo_audit_user(r) : NULL;
-    if (user) {
-        lua_pushstring(L, user);
-        lua_pushstring(L, r->id);
-        return;
-    }
-    if (r) {
-        lua_pushliteral(L, "public");
-        lua_pushstring(L, r->id);
+    bo_task *t = bo_task_of(L);
+    if (t) {
+        lua_pushstring(L, t->who ? t->who : "public");
+        lua_pushstring(L, t->via ? t->via : t->id);
         return;
     }
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &who_key) != LUA_TSTRING) {
@@ -286,7 +280,7 @@ static int p_audit(lua_State *L)
     size_t blen = 0, alen = 0;
     const char *before = encode_fields(L, 4, &s->before, &blen);
     const char *after = encode_fields(L, 5, &s->after, &alen);
-    push_actor(L, bo_lapi_current(L));
+    push_actor(L);
     const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
 
     bo_db *db = bo_ldb_get(L);
@@ -332,7 +326,7 @@ static int p_audit_rows(lua_State *L)
     const char *sql = lua_pushfstring(L,
         "INSERT INTO _borough_audit (at, who, via, entity, record_id, action, after) "
         "SELECT ?1, ?2, ?3, ?4, s.id, ?5, s.after FROM (%s) AS s ORDER BY s.id", select);
-    push_actor(L, bo_lapi_current(L));
+    push_actor(L);
     const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
     /* (the text, who and via stay anchored on the stack until the end) */
     bo_db *db = bo_ldb_get(L);
@@ -482,8 +476,7 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
 static void platform_log(lua_State *L, const char *action, const char *detail)
 {
     bo_gen *g = gen_here(L);
-    bo_request *r = bo_lapi_current(L);
-    push_actor(L, r);
+    push_actor(L);
     const char *who = lua_tostring(L, -2);
     char err[512];
     bo_db *db = bo_gen_platform_db(g, err, sizeof err);
@@ -573,12 +566,12 @@ static void export_free(bo_export *x)
     free(x);
 }
 
-/* The request a download's private function is called in: the current one,
-   if it sends a response (a job has none). */
-static bo_request *download_request(lua_State *L)
+/* The task a download's private function is called in, if it serves a
+   request (a job sends no response). */
+static bo_task *download_task(lua_State *L)
 {
-    bo_request *r = bo_lapi_current(L);
-    return r && !r->job ? r : NULL;
+    bo_task *t = bo_task_of(L);
+    return t && t->request ? t : NULL;
 }
 
 /* export_begin(what, columns): the request's response is a download (its
@@ -587,7 +580,7 @@ static bo_request *download_request(lua_State *L)
 static int p_export_begin(lua_State *L)
 {
     const char *what = luaL_checkstring(L, 1), *columns = luaL_checkstring(L, 2);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (!r)
         return 0;
     export_free(r->export);
@@ -605,7 +598,7 @@ static int p_export_rows(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 1);
     bool done = lua_toboolean(L, 2);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (r && r->export) {
         r->export->rows += n;
         r->export->complete |= done;
@@ -619,7 +612,7 @@ static int p_loaded(lua_State *L)
 {
     size_t n;
     const char *name = luaL_checklstring(L, 1, &n);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (!r || !r->export)
         return 0;
     bo_buf *b = &r->export->entities;
@@ -636,13 +629,13 @@ static int p_loaded(lua_State *L)
     return 0;
 }
 
-void bo_lentity_export_end(bo_request *r)
+void bo_lentity_export_end(bo_task *r)
 {
     bo_export *x = r->export;
     r->export = NULL;
     if (!x)
         return;
-    const char *user = bo_audit_user ? bo_audit_user(r) : NULL;
+    const char *user = r->who;
     const char *app = r->gen ? r->gen->info->name : NULL;
     char *detail = bo_sprintf("%.*s%s%s of %lld row%s (%s)%s", (int)x->entities.len,
                               x->entities.len ? x->entities.data : "", x->entities.len ? ": " : "", x->what, x->rows,
@@ -661,9 +654,9 @@ void bo_lentity_export_end(bo_request *r)
    job, a command, the load). Row rules apply while it is not nil. */
 static int p_request(lua_State *L)
 {
-    bo_request *r = bo_lapi_current(L);
-    if (r)
-        lua_pushstring(L, r->id);
+    bo_task *t = bo_task_of(L);
+    if (t && t->request)
+        lua_pushstring(L, t->id);
     else
         lua_pushnil(L);
     return 1;
@@ -691,7 +684,7 @@ static int l_platform(lua_State *L)
     return 1;
 }
 
-void bo_lentity_open(lua_State *L)
+int bo_lentity_open(lua_State *L)
 {
     static const luaL_Reg private_fns[] = {
         { "exec", p_exec },
@@ -722,14 +715,8 @@ void bo_lentity_open(lua_State *L)
     luaL_newlib(L, private_fns);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &platform_key);
 
-    lua_getglobal(L, "borough");
     lua_pushcfunction(L, l_platform);
-    lua_setfield(L, -2, "_platform");
-    bo_lcsv_open(L);
-    lua_setfield(L, -2, "csv");
-    bo_lfields_open(L);
-    lua_setfield(L, -2, "_fields");
-    lua_pop(L, 1);
+    return 1;
 }
 
 void bo_lentity_set_actor(lua_State *L, const char *who, const char *via)

@@ -10,9 +10,8 @@
 #include "crypto.h"
 #include "lapi.h"
 #include "lentity.h"
-#include "notify.h"
-#include "jobs.h"
-#include "request.h"
+#include "outbox.h"
+#include "task.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
@@ -77,7 +76,7 @@ static int p_add(lua_State *L)
     for (int i = 0; i < 5; i++)
         v[i] = luaL_checklstring(L, i + 1, &len[i]);
     bo_sandbox *sb = bo_sandbox_of(L);
-    if (!sb || !sb->task)
+    if (!bo_task_of(L))
         return luaL_error(L, "notify: messages can only be sent while a request or a job runs");
     bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
@@ -269,7 +268,7 @@ static int p_settings(lua_State *L)
     return 1;
 }
 
-void bo_lnotify_open(lua_State *L)
+int bo_lnotify_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "reference", p_reference },
@@ -281,5 +280,5 @@ void bo_lnotify_open(lua_State *L)
         { NULL, NULL },
     };
     luaL_newlib(L, fns);
-    lua_setfield(L, -2, "_notify");
+    return 1;
 }

@@ -25,8 +25,12 @@ struct bo_upload_rule;
 
 struct bo_request;
 
-/* Prepares a new app state (metatables, the stream pump). */
-void bo_lreq_open(lua_State *L);
+/* Prepares a new app state (metatables, the stream pump) and pushes the
+   borough functions that need the request (borough.user, csrf_token, file,
+   redirect, url, ...); and borough.csv's upload (a reader over one of the
+   request's own uploads). */
+int bo_lreq_open(lua_State *L);
+int bo_lreq_csv_open(lua_State *L);
 
 /* The function a request's coroutine starts with: its argument is the
    request (light userdata); it builds req and calls the route's handler. */
@@ -63,8 +67,5 @@ void bo_lreq_csrf_rotate(lua_State *L, struct bo_request *r);
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);
 
-/* Sets bo_audit_user (lentity.h) so that the record audit trail names who
-   is signed in; called once at start, before any worker runs. */
-void bo_lreq_identify_writers(void);
 
 #endif

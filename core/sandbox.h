@@ -52,13 +52,13 @@ typedef struct bo_sandbox {
     char *lib_dir;            /* absolute; the platform's lua/ */
     const struct bo_snapshot *snapshot; /* the app's source (borrowed), or NULL: the disk */
     void *owner;              /* the app generation, for the bindings */
-    void *current;            /* the request running now, or NULL */
-    void *task;               /* the request or job (a bo_request) whose coroutine
-                                 runs now: what a platform function that waits
-                                 waits for; NULL outside one */
+    void *current;            /* the request running now (a bo_request), or NULL */
+    void *task;               /* the task (task.h) whose coroutine runs now, a
+                                 request's or a job's: what a platform function
+                                 that waits waits for; NULL outside one */
     void (*abandon_wait)(void *task); /* forgets the wait task recorded, when its
                                  yield could not reach task's coroutine (set by
-                                 task's owner) */
+                                 task.c) */
 } bo_sandbox;
 
 /* Creates the state: allowed libraries, require, hooks, the yield sentinel.

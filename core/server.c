@@ -11,6 +11,7 @@
 #include "lreq.h"
 #include "lsso.h"
 #include "httpc.h"
+#include "linit.h"
 #include "log.h"
 #include "notify.h"
 #include "crypto.h"
@@ -942,9 +943,9 @@ int bo_server_run(const bo_config *cfg)
     s->cfg = *cfg;
     s->paths.data_dir = cfg->data_dir;
     s->paths.lib_dir = cfg->lib_dir;
+    s->paths.libs = bo_platform_libs;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
-    bo_lreq_identify_writers();
     unsigned char rnd[3] = { 0 };
     if (getrandom(rnd, sizeof rnd, 0) < 0)
         memset(rnd, 0, sizeof rnd);

@@ -334,7 +334,7 @@ static void on_sweep(uv_timer_t *t)
         /* Time is up: end what still waits, close what is still open. */
         for (bo_conn *c = w->conns, *next; c; c = next) {
             next = c->next;
-            bo_request_kill(&c->req, "the server is stopping");
+            bo_task_kill(&c->req.task, "the server is stopping");
         }
         bo_jobs_kill(w->jobs, "the server is stopping");
         for (bo_conn *c = w->conns, *next; c; c = next) {
