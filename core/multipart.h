@@ -117,7 +117,4 @@ bo_upload *bo_multipart_file(bo_multipart *m, unsigned i);
    kept) or BO_EIO. */
 int bo_multipart_keep(bo_multipart *m, unsigned i, const char *files_dir);
 
-/* Judges a whole file's type from its content (for files already stored). */
-unsigned bo_file_sniff_fd(int fd, const char *name);
-
 #endif
