@@ -204,17 +204,17 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
         return bo_cli_fail(cli, "%s", err);
     int rc = resealed ? bo_db_begin(db, err, sizeof err) : 0;
     int current = bo_keyring_current(k);
-    sqlite3 *s = bo_db_sqlite(db);
+    bo_db *s = db;
     for (size_t t = 0; t < BO_COUNT(platform_secrets) && rc == 0; t++) {
-        sqlite3_stmt *sel = NULL, *upd = NULL;
-        if (sqlite3_prepare_v2(s, platform_secrets[t].select, -1, &sel, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s, platform_secrets[t].update, -1, &upd, NULL) != SQLITE_OK) {
-            snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+        bo_stmt *sel = NULL, *upd = NULL;
+        if (bo_stmt_prepare(s, platform_secrets[t].select, -1, &sel) != BO_OK ||
+            bo_stmt_prepare(s, platform_secrets[t].update, -1, &upd) != BO_OK) {
+            snprintf(err, sizeof err, "borough.db: %s", bo_db_errmsg(s));
             rc = BO_EDB;
         }
-        while (rc == 0 && sqlite3_step(sel) == SQLITE_ROW) {
-            const char *v = (const char *)sqlite3_column_text(sel, 2);
-            size_t len = (size_t)sqlite3_column_bytes(sel, 2);
+        while (rc == 0 && bo_stmt_step(sel) == BO_DB_ROW) {
+            const char *v = (const char *)bo_stmt_column_text(sel, 2);
+            size_t len = (size_t)bo_stmt_column_bytes(sel, 2);
             int id = bo_sealed_key_id(v, len);
             if (!resealed) {
                 int i = 0;
@@ -229,23 +229,23 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
             if (id == current)
                 continue;
             char aad[64];
-            bo_platformdb_totp_aad(aad, sizeof aad, sqlite3_column_int64(sel, 1));
+            bo_platformdb_totp_aad(aad, sizeof aad, bo_stmt_column_int64(sel, 1));
             bo_buf plain;
             bo_buf_init(&plain);
             char why[256];
             if (bo_unseal(k, aad, v, len, &plain, why, sizeof why) < 0) {
                 snprintf(err, sizeof err, "borough.db: the two-factor secret of account %lld: %s",
-                         (long long)sqlite3_column_int64(sel, 1), why);
+                         (long long)bo_stmt_column_int64(sel, 1), why);
                 rc = BO_EPERM;
             } else {
                 char *sealed = bo_seal(k, aad, plain.data, plain.len);
-                sqlite3_bind_text(upd, 1, sealed, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
-                if (sqlite3_step(upd) != SQLITE_DONE) {
-                    snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+                bo_stmt_bind_text_copy(upd, 1, sealed, -1);
+                bo_stmt_bind_int64(upd, 2, bo_stmt_column_int64(sel, 0));
+                if (bo_stmt_step(upd) != BO_DB_DONE) {
+                    snprintf(err, sizeof err, "borough.db: %s", bo_db_errmsg(s));
                     rc = BO_EDB;
                 }
-                sqlite3_reset(upd);
+                bo_stmt_reset(upd);
                 free(sealed);
                 (*resealed)++;
             }
@@ -253,8 +253,8 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
                 memset(plain.data, 0, plain.len);
             bo_buf_free(&plain);
         }
-        sqlite3_finalize(sel);
-        sqlite3_finalize(upd);
+        bo_stmt_finalize(sel);
+        bo_stmt_finalize(upd);
     }
     if (resealed && rc == 0)
         rc = bo_db_commit(db, err, sizeof err);

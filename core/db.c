@@ -697,6 +697,11 @@ int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len)
     return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_STATIC));
 }
 
+int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
+{
+    return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_TRANSIENT));
+}
+
 int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
 {
     return db_error(sqlite3_bind_value(ST(s), i, sqlite3_column_value(ST(src), col)));

@@ -77,8 +77,8 @@ int bo_stmt_prepare(bo_db *db, const char *sql, int len, bo_stmt **out);
 void bo_stmt_finalize(bo_stmt *s);
 
 /* Binding the 1-based parameter i. A text or blob given by reference must
-   stay unchanged until the statement is reset or bound again;
-   bo_stmt_bind_text_copy copies it. len < 0: the text runs to its NUL; a NULL text or blob
+   stay unchanged until the statement is reset or bound again; the _copy
+   forms copy it. len < 0: the text runs to its NUL; a NULL text or blob
    binds NULL. Return 0 or BO_E*. */
 int bo_stmt_bind_int64(bo_stmt *s, int i, int64_t v);
 int bo_stmt_bind_double(bo_stmt *s, int i, double v);
@@ -86,6 +86,7 @@ int bo_stmt_bind_null(bo_stmt *s, int i);
 int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len);
 int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len);
 int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len);
+int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len);
 /* Binds parameter i of s to column col of src's current row, as it is. */
 int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col);
 /* The number of parameters the statement takes. */

@@ -279,19 +279,19 @@ static int second_factor(bo_db *db, int64_t id)
                               "EXISTS (SELECT 1 FROM user_roles WHERE user_id = ?1 AND role = 'admin') "
                               "FROM users WHERE id = ?1";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return 2;        /* cannot tell: ask for the stronger */
     }
-    sqlite3_bind_int64(stmt, 1, id);
+    bo_stmt_bind_int64(stmt, 1, id);
     bool enrolled = false, admin = false;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        enrolled = sqlite3_column_int(stmt, 0) != 0;
-        admin = sqlite3_column_int(stmt, 1) != 0;
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        enrolled = bo_stmt_column_int64(stmt, 0) != 0;
+        admin = bo_stmt_column_int64(stmt, 1) != 0;
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     if (enrolled)
         return 1;
     if (admin)
@@ -320,25 +320,25 @@ static void push_pending(lua_State *L, bo_request *r, bo_db *db, int64_t id)
         luaL_error(L, "no randomness from the kernel");
     bo_base64url_encode(raw, sizeof raw, token);
     bo_sha256(token, strlen(token), hash);
-    int64_t now = bo_session_now(), old = now - PENDING_MS;
-    sqlite3_stmt *stmt = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, sizeof err);
+    int64_t now = bo_unix_ms(), old = now - PENDING_MS;
+    bo_stmt *stmt = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, sizeof err);
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, old);
-        sqlite3_step(stmt);
-        sqlite3_reset(stmt);
+        bo_stmt_bind_int64(stmt, 1, old);
+        bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
     }
     stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, id);
-        sqlite3_bind_int64(stmt, 3, now);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_blob_copy(stmt, 1, hash, sizeof hash);
+        bo_stmt_bind_int64(stmt, 2, id);
+        bo_stmt_bind_int64(stmt, 3, now);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
-    if (rc != SQLITE_DONE)
-        luaL_error(L, "cannot record the sign-in: %s", stmt ? sqlite3_errmsg(bo_db_sqlite(db)) : err);
+    if (rc != BO_DB_DONE)
+        luaL_error(L, "cannot record the sign-in: %s", stmt ? bo_db_errmsg(db) : err);
     pending_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
     lua_pushstring(L, cookie);
 }
@@ -376,25 +376,25 @@ static pending find_pending(bo_db *db, bo_request *r)
         return p;
     bo_sha256(token, len, p.hash);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return p;
     }
-    sqlite3_bind_blob(stmt, 1, p.hash, sizeof p.hash, SQLITE_TRANSIENT);
-    if (sqlite3_step(stmt) == SQLITE_ROW && bo_session_now() - sqlite3_column_int64(stmt, 1) < PENDING_MS) {
+    bo_stmt_bind_blob_copy(stmt, 1, p.hash, sizeof p.hash);
+    if (bo_stmt_step(stmt) == BO_DB_ROW && bo_unix_ms() - bo_stmt_column_int64(stmt, 1) < PENDING_MS) {
         p.found = true;
-        p.id = sqlite3_column_int64(stmt, 0);
-        const char *secret = (const char *)sqlite3_column_text(stmt, 2);
+        p.id = bo_stmt_column_int64(stmt, 0);
+        const char *secret = (const char *)bo_stmt_column_text(stmt, 2);
         p.secret = secret ? bo_strdup(secret) : NULL;
-        snprintf(p.email, sizeof p.email, "%s", (const char *)sqlite3_column_text(stmt, 3));
-        p.password = sqlite3_column_int(stmt, 4) != 0;
-        const char *totp = (const char *)sqlite3_column_text(stmt, 5);
+        snprintf(p.email, sizeof p.email, "%s", (const char *)bo_stmt_column_text(stmt, 3));
+        p.password = bo_stmt_column_int64(stmt, 4) != 0;
+        const char *totp = (const char *)bo_stmt_column_text(stmt, 5);
         p.totp = totp ? bo_strdup(totp) : NULL;
-        p.step = sqlite3_column_int64(stmt, 6);
+        p.step = bo_stmt_column_int64(stmt, 6);
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return p;
 }
 
@@ -402,22 +402,22 @@ static pending find_pending(bo_db *db, bo_request *r)
 static int exec_hash(bo_db *db, const char *sql, const uint8_t *hash, int n, const int64_t *values)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return BO_EDB;
     }
     int i = 1;
     if (hash)
-        sqlite3_bind_blob(stmt, i++, hash, 32, SQLITE_TRANSIENT);
+        bo_stmt_bind_blob_copy(stmt, i++, hash, 32);
     for (int j = 0; j < n; j++)
-        sqlite3_bind_int64(stmt, i++, values[j]);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+        bo_stmt_bind_int64(stmt, i++, values[j]);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 static const bo_keyring *keyring(lua_State *L, bo_request *r)
@@ -490,14 +490,14 @@ static int check_code(bo_db *db, const bo_keyring *k, const pending *p, const ch
         int64_t step;
         if (!open_secret(k, p->id, p->totp, key))
             return BO_EVERIFY;
-        int rc = bo_totp_check(key, sizeof key, code, bo_session_now() / 1000, p->step, &step);
+        int rc = bo_totp_check(key, sizeof key, code, bo_unix_ms() / 1000, p->step, &step);
         memset(key, 0, sizeof key);
         if (rc)
             return BO_EVERIFY;
         /* Only if no other request used this step meanwhile. */
         static const char sql[] = "UPDATE users SET totp_step = ?1 WHERE id = ?2 AND totp_step < ?1";
         int64_t v[2] = { step, p->id };
-        if (exec_hash(db, sql, NULL, 2, v) < 0 || sqlite3_changes(bo_db_sqlite(db)) != 1)
+        if (exec_hash(db, sql, NULL, 2, v) < 0 || bo_db_changes(db) != 1)
             return BO_EVERIFY;
         return 0;
     }
@@ -507,20 +507,20 @@ static int check_code(bo_db *db, const bo_keyring *k, const pending *p, const ch
     recovery_hash(p->id, code, hash);
     static const char use[] = "UPDATE recovery_codes SET used_ms = ?3 WHERE code_hash = ?1 AND user_id = ?2 "
                               "AND used_ms IS NULL";
-    int64_t v[2] = { p->id, bo_session_now() };
-    if (exec_hash(db, use, hash, 2, v) < 0 || sqlite3_changes(bo_db_sqlite(db)) != 1)
+    int64_t v[2] = { p->id, bo_unix_ms() };
+    if (exec_hash(db, use, hash, 2, v) < 0 || bo_db_changes(db) != 1)
         return BO_EVERIFY;
     *recovery = true;
     char err[256];
     static const char count[] = "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ms IS NULL";
-    sqlite3_stmt *stmt = bo_db_prepare(db, count, sizeof count - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, count, sizeof count - 1, err, sizeof err);
     *left = 0;
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, p->id);
-        if (sqlite3_step(stmt) == SQLITE_ROW)
-            *left = sqlite3_column_int(stmt, 0);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_int64(stmt, 1, p->id);
+        if (bo_stmt_step(stmt) == BO_DB_ROW)
+            *left = bo_stmt_column_int64(stmt, 0);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     return 0;
 }
@@ -938,18 +938,18 @@ static pending setup_pending(lua_State *L, bo_request *r, bo_db *db)
     static const char sql[] = "SELECT token_hash FROM two_factor_pending WHERE user_id = ? ORDER BY created_ms DESC, "
                               "rowid DESC LIMIT 1";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, r->user->id);
-        if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+        bo_stmt_bind_int64(stmt, 1, r->user->id);
+        if (bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_bytes(stmt, 0) == 32) {
             p.found = true;
-            memcpy(p.hash, sqlite3_column_blob(stmt, 0), 32);
+            memcpy(p.hash, bo_stmt_column_blob(stmt, 0), 32);
             p.id = r->user->id;
             snprintf(p.email, sizeof p.email, "%s", r->user->email);
             p.password = true;
         }
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     return p;
 }
@@ -984,17 +984,17 @@ static int p_totp_setup(lua_State *L)
         char *sealed = bo_seal(k, aad, key, sizeof key);
         static const char sql[] = "UPDATE two_factor_pending SET secret = ? WHERE token_hash = ?";
         char err[256];
-        sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-        int rc = SQLITE_ERROR;
+        bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+        int rc = BO_EDB;
         if (stmt) {
-            sqlite3_bind_text(stmt, 1, sealed, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_blob(stmt, 2, p.hash, 32, SQLITE_TRANSIENT);
-            rc = sqlite3_step(stmt);
-            sqlite3_reset(stmt);
-            sqlite3_clear_bindings(stmt);
+            bo_stmt_bind_text_copy(stmt, 1, sealed, -1);
+            bo_stmt_bind_blob_copy(stmt, 2, p.hash, 32);
+            rc = bo_stmt_step(stmt);
+            bo_stmt_reset(stmt);
+            bo_stmt_clear(stmt);
         }
         free(sealed);
-        if (rc != SQLITE_DONE) {
+        if (rc != BO_DB_DONE) {
             memset(key, 0, sizeof key);
             pending_release(&p);
             return luaL_error(L, "cannot keep the new secret (see the log)");
@@ -1040,15 +1040,15 @@ static int enrol(lua_State *L, bo_db *db, const pending *p, int64_t step)
     int rc = bo_db_begin(db, err, sizeof err);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *stmt = bo_db_prepare(db, set_sql, sizeof set_sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, set_sql, sizeof set_sql - 1, err, sizeof err);
     rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, p->secret, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, step);
-        sqlite3_bind_int64(stmt, 3, p->id);
-        rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : BO_EDB;
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_text_copy(stmt, 1, p->secret, -1);
+        bo_stmt_bind_int64(stmt, 2, step);
+        bo_stmt_bind_int64(stmt, 3, p->id);
+        rc = bo_stmt_step(stmt) == BO_DB_DONE ? 0 : BO_EDB;
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     if (rc == 0)
         rc = exec_hash(db, "DELETE FROM recovery_codes WHERE user_id = ?", NULL, 1, &p->id);
@@ -1112,7 +1112,7 @@ static int p_totp_confirm(lua_State *L)
     uint8_t key[BO_TOTP_SECRET_BYTES];
     int64_t step;
     bool ok = normal_code(typed, code, sizeof code) && open_secret(k, p.id, p.secret, key);
-    ok = ok && bo_totp_check(key, sizeof key, code, bo_session_now() / 1000, -1, &step) == 0;
+    ok = ok && bo_totp_check(key, sizeof key, code, bo_unix_ms() / 1000, -1, &step) == 0;
     memset(key, 0, sizeof key);
     if (!ok) {
         int n = code_failed(L, db, r, &p, "wrong code while setting up");
@@ -1150,17 +1150,17 @@ static int p_account(lua_State *L)
         return 0;
     bo_db *db = platform(L, r);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return luaL_error(L, "borough.db: %s", err);
-    sqlite3_bind_int64(stmt, 1, r->user->id);
+    bo_stmt_bind_int64(stmt, 1, r->user->id);
     bool password = false, totp = false;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        password = sqlite3_column_int(stmt, 0) != 0;
-        totp = sqlite3_column_int(stmt, 1) != 0;
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        password = bo_stmt_column_int64(stmt, 0) != 0;
+        totp = bo_stmt_column_int64(stmt, 1) != 0;
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     lua_createtable(L, 0, 3);
     lua_pushboolean(L, password);
     lua_setfield(L, -2, "password");
