@@ -11,9 +11,10 @@
 #include "buf.h"
 #include "lapi.h"
 #include "loadcache.h"
-#include "jobs.h"
+#include "ljobs.h"
 #include "lentity.h"
 #include "log.h"
+#include "platformdb.h"
 #include "netaddr.h"
 
 #include <dirent.h>
@@ -317,7 +318,7 @@ static int run_app(lua_State *L)
     load_ctx *c = lua_touserdata(L, 1);
     bo_gen *g = c->g;
     lua_settop(L, 0);
-    bo_lapi_open(L);
+    bo_lapi_open_libs(L, g->paths->libs);
 
     lua_pushstring(L, c->info->name);
     lua_setfield(L, LUA_REGISTRYINDEX, "bo.app_name");
@@ -425,6 +426,7 @@ void bo_gen_free(bo_gen *g)
     if (g->db)
         bo_db_on_evict(g->db, NULL, NULL);
     bo_db_close(g->db);
+    bo_db_close(g->platform_db);
     bo_routes_free(&g->routes);
     bo_jobs_gen_free(g);
     for (unsigned i = 0; i < g->nroutes; i++) {
@@ -445,6 +447,13 @@ bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen)
     if (!g->db && bo_db_open(&g->db, g->db_path, BO_DB_APP | BO_DB_CREATE, err, errlen) < 0)
         return NULL;
     return g->db;
+}
+
+bo_db *bo_gen_platform_db(bo_gen *g, char *err, size_t errlen)
+{
+    if (!g->platform_db && bo_platformdb_open(&g->platform_db, g->paths->data_dir, err, errlen) < 0)
+        return NULL;
+    return g->platform_db;
 }
 
 lua_State *bo_gen_thread(bo_gen *g, int *ref)

@@ -47,12 +47,14 @@ typedef struct bo_app_info {
 } bo_app_info;
 
 /* Where things live; shared by every load. */
+/* Where a load finds things, and what it opens into each new state. */
 typedef struct bo_paths {
     const char *data_dir;  /* data/: app databases under data/<app>/ */
     const char *lib_dir;   /* lua/: the platform library */
     const char *public_url;  /* the site's address from outside, without a trailing
                                 slash, for absolute links (borough.url); NULL when no
                                 server runs (check, import) */
+    const struct luaL_Reg *libs;  /* the platform's C libraries (linit.h) */
 } bo_paths;
 
 typedef struct bo_gen_route {
@@ -73,6 +75,9 @@ typedef struct bo_gen {
     const bo_paths *paths;
     char *db_path;
     bo_db *db;             /* opened on first use */
+    bo_db *platform_db;    /* data/borough.db for the platform audit rows app code
+                              causes (reads of sealed fields, downloads), opened
+                              on first use */
     unsigned inflight;     /* requests running on this generation */
     bool retired;          /* replaced; freed when inflight drops to 0 */
     bool primary;          /* the main thread's load: may migrate */
@@ -113,6 +118,9 @@ void bo_gen_free(bo_gen *g);
 
 /* Opens the app database on first use; returns NULL with err set on failure. */
 bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen);
+/* Opens data/borough.db (created and migrated if missing) on first use;
+   returns NULL with err set on failure. */
+bo_db *bo_gen_platform_db(bo_gen *g, char *err, size_t errlen);
 
 /* A thread to run a request on (from the pool or new), referenced in the
    registry; *ref receives the reference. */

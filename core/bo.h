@@ -29,7 +29,7 @@ enum {
     BO_ENOENT = -4,    /* no such file, app, route or row */
     BO_ELIMIT = -5,    /* a configured limit was reached */
     BO_EPARSE = -6,    /* input could not be parsed */
-    BO_EDB = -7,       /* SQLite reported an error */
+    BO_EDB = -7,       /* the database reported an error */
     BO_ELUA = -8,      /* Lua code raised an error */
     BO_EBUSY = -9,     /* resource busy; try again */
     BO_ETIMEDOUT = -10,
@@ -37,7 +37,8 @@ enum {
     BO_EPERM = -12,    /* refused by policy (sandbox, authorizer) */
     BO_ECLOSED = -13,  /* the peer or the object is gone */
     BO_EVERIFY = -14,  /* a signature, token or code did not verify */
-    BO_ERROR_COUNT = 15
+    BO_ECONSTRAINT = -15, /* a database constraint refused the change */
+    BO_ERROR_COUNT = 16
 };
 
 /* Returns a static English description of a BO_E* code. */
@@ -68,5 +69,10 @@ bool bo_str_eq(bo_str s, const char *lit);
 
 /* Monotonic milliseconds, for deadlines outside a uv loop. */
 uint64_t bo_now_ms(void);
+
+/* Unix time in milliseconds, and as the platform's tables write it:
+   "2024-04-01T09:30:00.123Z" (out holds at least 25 bytes). */
+int64_t bo_unix_ms(void);
+void bo_iso_time(int64_t ms, char *out, size_t cap);
 
 #endif

@@ -26,32 +26,32 @@ static int show(const bo_cli *cli, bo_db *db, const char *app, const char *since
     static const char sql[] =
         "SELECT id, at, who, action, app, detail FROM (SELECT * FROM platform_audit "
         "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY id DESC LIMIT ?3) ORDER BY id";
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), sql, -1, &stmt, NULL) != SQLITE_OK)
-        return bo_cli_fail(cli, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, sql, -1, &stmt) != BO_OK)
+        return bo_cli_fail(cli, "%s", bo_db_errmsg(db));
     if (app)
-        sqlite3_bind_text(stmt, 1, app, -1, SQLITE_STATIC);
+        bo_stmt_bind_text(stmt, 1, app, -1);
     if (since)
-        sqlite3_bind_text(stmt, 2, since, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-        printf("%6lld  %.19s  ", (long long)sqlite3_column_int64(stmt, 0), (const char *)sqlite3_column_text(stmt, 1));
-        put_clean((const char *)sqlite3_column_text(stmt, 2));
+        bo_stmt_bind_text(stmt, 2, since, -1);
+    bo_stmt_bind_int64(stmt, 3, (int64_t)limit);
+    while (bo_stmt_step(stmt) == BO_DB_ROW) {
+        printf("%6lld  %.19s  ", (long long)bo_stmt_column_int64(stmt, 0), (const char *)bo_stmt_column_text(stmt, 1));
+        put_clean((const char *)bo_stmt_column_text(stmt, 2));
         fputs("  ", stdout);
-        put_clean((const char *)sqlite3_column_text(stmt, 3));
-        const char *a = (const char *)sqlite3_column_text(stmt, 4);
+        put_clean((const char *)bo_stmt_column_text(stmt, 3));
+        const char *a = (const char *)bo_stmt_column_text(stmt, 4);
         if (a) {
             fputs("  ", stdout);
             put_clean(a);
         }
-        const char *d = (const char *)sqlite3_column_text(stmt, 5);
+        const char *d = (const char *)bo_stmt_column_text(stmt, 5);
         if (d) {
             fputs(": ", stdout);
             put_clean(d);
         }
         putchar('\n');
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     return 0;
 }
 

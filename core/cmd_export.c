@@ -47,7 +47,7 @@ typedef struct export_field {
 
 typedef struct export_ctx {
     const bo_cli *cli;
-    sqlite3 *db;               /* the backup copy */
+    bo_db *db;                 /* the backup copy */
     lua_State *L;              /* for the JSON encoder */
     bool json;
     const char *out;
@@ -86,44 +86,44 @@ static int close_file(export_ctx *x, FILE *f, const char *name)
 
 /* One CSV cell of column i of the current row of stmt, as the importer
    reads it back. */
-static void csv_cell(bo_buf *b, sqlite3_stmt *stmt, int i, const export_field *f)
+static void csv_cell(bo_buf *b, bo_stmt *stmt, int i, const export_field *f)
 {
-    int type = sqlite3_column_type(stmt, i);
-    if (type == SQLITE_NULL)
+    int type = bo_stmt_column_type(stmt, i);
+    if (type == BO_DB_NULL)
         return;
-    if (type == SQLITE_INTEGER && is_type(f, "money")) {
-        long long p = sqlite3_column_int64(stmt, i);
+    if (type == BO_DB_INTEGER && is_type(f, "money")) {
+        long long p = bo_stmt_column_int64(stmt, i);
         unsigned long long a = p < 0 ? 0ULL - (unsigned long long)p : (unsigned long long)p;
         bo_buf_printf(b, "%s%llu.%02llu", p < 0 ? "-" : "", a / 100, a % 100);
-    } else if (type == SQLITE_INTEGER && is_type(f, "boolean")) {
-        bo_buf_puts(b, sqlite3_column_int64(stmt, i) ? "yes" : "no");
-    } else if (type == SQLITE_INTEGER) {
-        bo_buf_put_int(b, sqlite3_column_int64(stmt, i));
-    } else if (type == SQLITE_FLOAT) {
-        bo_buf_printf(b, "%.17g", sqlite3_column_double(stmt, i));
+    } else if (type == BO_DB_INTEGER && is_type(f, "boolean")) {
+        bo_buf_puts(b, bo_stmt_column_int64(stmt, i) ? "yes" : "no");
+    } else if (type == BO_DB_INTEGER) {
+        bo_buf_put_int(b, bo_stmt_column_int64(stmt, i));
+    } else if (type == BO_DB_FLOAT) {
+        bo_buf_printf(b, "%.17g", bo_stmt_column_double(stmt, i));
     } else {
-        bo_csv_put_field(b, (const char *)sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+        bo_csv_put_field(b, (const char *)bo_stmt_column_blob(stmt, i), (size_t)bo_stmt_column_bytes(stmt, i));
     }
 }
 
 /* Pushes column i of the current row as Lua sees it. */
-static void push_cell(lua_State *L, sqlite3_stmt *stmt, int i, const export_field *f)
+static void push_cell(lua_State *L, bo_stmt *stmt, int i, const export_field *f)
 {
-    switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_NULL:
+    switch (bo_stmt_column_type(stmt, i)) {
+    case BO_DB_NULL:
         bo_json_push_null(L);
         break;
-    case SQLITE_INTEGER:
+    case BO_DB_INTEGER:
         if (is_type(f, "boolean"))
-            lua_pushboolean(L, sqlite3_column_int64(stmt, i) != 0);
+            lua_pushboolean(L, bo_stmt_column_int64(stmt, i) != 0);
         else
-            lua_pushinteger(L, sqlite3_column_int64(stmt, i));
+            lua_pushinteger(L, bo_stmt_column_int64(stmt, i));
         break;
-    case SQLITE_FLOAT:
-        lua_pushnumber(L, sqlite3_column_double(stmt, i));
+    case BO_DB_FLOAT:
+        lua_pushnumber(L, bo_stmt_column_double(stmt, i));
         break;
     default:
-        lua_pushlstring(L, (const char *)sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+        lua_pushlstring(L, (const char *)bo_stmt_column_blob(stmt, i), (size_t)bo_stmt_column_bytes(stmt, i));
         break;
     }
 }
@@ -132,10 +132,10 @@ static void push_cell(lua_State *L, sqlite3_stmt *stmt, int i, const export_fiel
    of objects. fields[i] describes column i (NULL: no type). Columns named
    in json_columns hold JSON text and are embedded as values. Returns the
    row count, or -1 with x->err set. */
-static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_field **fields,
+static long long write_rows(export_ctx *x, bo_stmt *stmt, FILE *f, export_field **fields,
                             const char *what, bool json_columns)
 {
-    int ncols = sqlite3_column_count(stmt);
+    int ncols = bo_stmt_column_count(stmt);
     lua_State *L = x->L;
     bo_buf *b = &x->line;
     long long rows = 0;
@@ -144,7 +144,7 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
         for (int i = 0; i < ncols; i++) {
             if (i)
                 bo_buf_putc(b, ',');
-            const char *name = sqlite3_column_name(stmt, i);
+            const char *name = bo_stmt_column_name(stmt, i);
             bo_csv_put_field(b, name, strlen(name));
         }
         bo_buf_append(b, "\r\n", 2);
@@ -156,13 +156,13 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
         lua_createtable(L, 0, 1);
         lua_createtable(L, ncols, 0);
         for (int i = 0; i < ncols; i++) {
-            lua_pushstring(L, sqlite3_column_name(stmt, i));
+            lua_pushstring(L, bo_stmt_column_name(stmt, i));
             lua_rawseti(L, -2, i + 1);
         }
         lua_setfield(L, -2, "__columns");
     }
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
         b->len = 0;
         if (!x->json) {
             for (int i = 0; i < ncols; i++) {
@@ -175,11 +175,11 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
             lua_settop(L, 1);
             lua_createtable(L, 0, ncols);
             for (int i = 0; i < ncols; i++) {
-                const char *name = sqlite3_column_name(stmt, i);
-                bool embed = json_columns && sqlite3_column_type(stmt, i) == SQLITE_TEXT &&
+                const char *name = bo_stmt_column_name(stmt, i);
+                bool embed = json_columns && bo_stmt_column_type(stmt, i) == BO_DB_TEXT &&
                              (strcmp(name, "before") == 0 || strcmp(name, "after") == 0);
-                if (!embed || bo_json_decode(L, (const char *)sqlite3_column_text(stmt, i),
-                                             (size_t)sqlite3_column_bytes(stmt, i), x->err, sizeof x->err) < 0)
+                if (!embed || bo_json_decode(L, (const char *)bo_stmt_column_text(stmt, i),
+                                             (size_t)bo_stmt_column_bytes(stmt, i), x->err, sizeof x->err) < 0)
                     push_cell(L, stmt, i, fields ? fields[i] : NULL);
                 lua_setfield(L, -2, name);
             }
@@ -190,7 +190,7 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
                 char why[sizeof x->err];
                 memcpy(why, x->err, sizeof why);
                 snprintf(x->err, sizeof x->err, "%s row %lld: %.300s", what, rows + 1, why);
-                sqlite3_reset(stmt);
+                bo_stmt_reset(stmt);
                 return -1;
             }
         }
@@ -199,8 +199,8 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
     }
     if (x->json)
         fputs(rows ? "\n]\n" : "]\n", f);
-    if (rc != SQLITE_DONE) {
-        snprintf(x->err, sizeof x->err, "%s: %s", what, sqlite3_errmsg(x->db));
+    if (rc != BO_DB_DONE) {
+        snprintf(x->err, sizeof x->err, "%s: %s", what, bo_db_errmsg(x->db));
         return -1;
     }
     return rows;
@@ -210,14 +210,13 @@ static long long write_rows(export_ctx *x, sqlite3_stmt *stmt, FILE *f, export_f
 
 static bool has_table(export_ctx *x, const char *name)
 {
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     bool found = false;
-    if (sqlite3_prepare_v2(x->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &stmt,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(stmt) == SQLITE_ROW;
+    if (bo_stmt_prepare(x->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        found = bo_stmt_step(stmt) == BO_DB_ROW;
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     return found;
 }
 
@@ -226,20 +225,20 @@ static bool has_table(export_ctx *x, const char *name)
 static long long export_entity(export_ctx *x, const char *name, FILE *f)
 {
     /* Its fields, from what the platform recorded at the last load. */
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     export_field *fields = NULL;
     size_t nfields = 0;
-    if (sqlite3_prepare_v2(x->db, "SELECT name, type FROM _borough_fields WHERE entity = ? ORDER BY position", -1,
-                           &stmt, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
+    if (bo_stmt_prepare(x->db, "SELECT name, type FROM _borough_fields WHERE entity = ? ORDER BY position", -1,
+                           &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        while (bo_stmt_step(stmt) == BO_DB_ROW) {
             fields = bo_realloc(fields, (nfields + 1) * sizeof *fields);
-            fields[nfields].name = bo_strdup((const char *)sqlite3_column_text(stmt, 0));
-            fields[nfields].type = bo_strdup((const char *)sqlite3_column_text(stmt, 1));
+            fields[nfields].name = bo_strdup((const char *)bo_stmt_column_text(stmt, 0));
+            fields[nfields].type = bo_strdup((const char *)bo_stmt_column_text(stmt, 1));
             nfields++;
         }
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     /* The columns: id, the recorded fields that the table has, timestamps. */
     bo_buf sql;
     bo_buf_init(&sql);
@@ -260,11 +259,11 @@ static long long export_entity(export_ctx *x, const char *name, FILE *f)
     bo_buf_printf(&sql, ", \"created_at\", \"updated_at\" FROM \"%s\" ORDER BY \"id\"", name);
     bo_buf_putc(&sql, '\0');
     long long rows = -1;
-    if (sqlite3_prepare_v2(x->db, sql.data, -1, &stmt, NULL) != SQLITE_OK)
-        snprintf(x->err, sizeof x->err, "%s: %s", name, sqlite3_errmsg(x->db));
+    if (bo_stmt_prepare(x->db, sql.data, -1, &stmt) != BO_OK)
+        snprintf(x->err, sizeof x->err, "%s: %s", name, bo_db_errmsg(x->db));
     else
         rows = write_rows(x, stmt, f, cols, name, false);
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     bo_buf_free(&sql);
     free(cols);
     for (size_t i = 0; i < nfields; i++) {
@@ -277,42 +276,34 @@ static long long export_entity(export_ctx *x, const char *name, FILE *f)
 
 /* SQL bo_unseal(entity, field, value): the value of an encrypted field,
    opened; an error if it does not open. */
-static void sql_unseal(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+static int sql_unseal(void *ud, int argc, const char *const *argv, const size_t *lens, bo_buf *out)
 {
     (void)argc;
-    export_ctx *x = sqlite3_user_data(ctx);
-    if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
+    export_ctx *x = ud;
+    if (!argv[2])
+        return 1;
+    char *aad = bo_sprintf("%s/%s/%s", x->app, argv[0] ? argv[0] : "", argv[1] ? argv[1] : "");
+    char err[256];
+    int rc = 0;
+    if (bo_unseal(x->keys, aad, argv[2], lens[2], out, err, sizeof err) < 0) {
+        out->len = 0;
+        bo_buf_printf(out, "%s cannot be opened: %s", aad, err);
+        rc = -1;
     }
-    const char *sealed = (const char *)sqlite3_value_text(argv[2]);
-    char *aad = bo_sprintf("%s/%s/%s", x->app, (const char *)sqlite3_value_text(argv[0]),
-                           (const char *)sqlite3_value_text(argv[1]));
-    bo_buf plain;
-    bo_buf_init(&plain);
-    char err[256], msg[600];
-    if (bo_unseal(x->keys, aad, sealed, (size_t)sqlite3_value_bytes(argv[2]), &plain, err, sizeof err) < 0) {
-        snprintf(msg, sizeof msg, "%s cannot be opened: %s", aad, err);
-        sqlite3_result_error(ctx, msg, -1);
-    } else {
-        sqlite3_result_text(ctx, plain.data ? plain.data : "", (int)plain.len, SQLITE_TRANSIENT);
-    }
-    if (plain.data)
-        memset(plain.data, 0, plain.len);
-    bo_buf_free(&plain);
     free(aad);
+    return rc;
 }
 
 /* Finds what the copy seals and loads the keys to open it; 0 or -1 with
    x->err. */
 static int prepare_unseal(export_ctx *x, const char *data)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(x->db, "SELECT value FROM _borough_meta WHERE key = 'sealed'", -1, &stmt, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) > 0)
-        x->sealed = bo_sprintf(" %s ", (const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(x->db, "SELECT value FROM _borough_meta WHERE key = 'sealed'", -1, &stmt) ==
+            BO_OK &&
+        bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_bytes(stmt, 0) > 0)
+        x->sealed = bo_sprintf(" %s ", (const char *)bo_stmt_column_text(stmt, 0));
+    bo_stmt_finalize(stmt);
     if (!x->sealed)
         return 0;
     char err[400];
@@ -320,34 +311,34 @@ static int prepare_unseal(export_ctx *x, const char *data)
         snprintf(x->err, sizeof x->err, "%s has encrypted fields and their keys cannot be read: %s", x->app, err);
         return -1;
     }
-    sqlite3_create_function_v2(x->db, "bo_unseal", 3, SQLITE_UTF8, x, sql_unseal, NULL, NULL, NULL);
+    bo_db_create_function(x->db, "bo_unseal", 3, sql_unseal, x);
     return 0;
 }
 
 /* Runs a query whose rows become an array of objects at the top of L
    (for the manifest). */
-static void push_query(lua_State *L, sqlite3 *db, const char *sql, const char *arg)
+static void push_query(lua_State *L, bo_db *db, const char *sql, const char *arg)
 {
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     lua_newtable(L);
     bo_json_mark_array(L, -1);
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    if (bo_stmt_prepare(db, sql, -1, &stmt) != BO_OK)
         return;
     if (arg)
-        sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+        bo_stmt_bind_text(stmt, 1, arg, -1);
     lua_Integer n = 0;
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-        lua_createtable(L, 0, sqlite3_column_count(stmt));
-        for (int i = 0; i < sqlite3_column_count(stmt); i++) {
-            if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+    while (bo_stmt_step(stmt) == BO_DB_ROW) {
+        lua_createtable(L, 0, bo_stmt_column_count(stmt));
+        for (int i = 0; i < bo_stmt_column_count(stmt); i++) {
+            if (bo_stmt_column_type(stmt, i) == BO_DB_NULL)
                 continue;
-            const char *name = sqlite3_column_name(stmt, i);
+            const char *name = bo_stmt_column_name(stmt, i);
             if (strcmp(name, "options") == 0 &&
-                bo_json_decode(L, (const char *)sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i),
+                bo_json_decode(L, (const char *)bo_stmt_column_text(stmt, i), (size_t)bo_stmt_column_bytes(stmt, i),
                                NULL, 0) == 0) {
                 /* decoded */
             } else if (strcmp(name, "required") == 0 || strcmp(name, "unique") == 0) {
-                lua_pushboolean(L, sqlite3_column_int(stmt, i));
+                lua_pushboolean(L, bo_stmt_column_int64(stmt, i));
             } else {
                 push_cell(L, stmt, i, NULL);
             }
@@ -355,7 +346,7 @@ static void push_query(lua_State *L, sqlite3 *db, const char *sql, const char *a
         }
         lua_rawseti(L, -2, ++n);
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
 }
 
 /* The whole export from the copy; returns 0 or -1 with x->err set. */
@@ -373,15 +364,15 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     lua_newtable(L);                                    /* 2: its entity list */
     bo_json_mark_array(L, 2);
     if (has_table(x, "_borough_entities")) {
-        sqlite3_stmt *list;
-        if (sqlite3_prepare_v2(x->db,
+        bo_stmt *list;
+        if (bo_stmt_prepare(x->db,
                                "SELECT name, label, search FROM _borough_entities ORDER BY declared DESC, position, name",
-                               -1, &list, NULL) != SQLITE_OK) {
-            snprintf(x->err, sizeof x->err, "%s", sqlite3_errmsg(x->db));
+                               -1, &list) != BO_OK) {
+            snprintf(x->err, sizeof x->err, "%s", bo_db_errmsg(x->db));
             return -1;
         }
-        while (sqlite3_step(list) == SQLITE_ROW) {
-            char *name = bo_strdup((const char *)sqlite3_column_text(list, 0));
+        while (bo_stmt_step(list) == BO_DB_ROW) {
+            char *name = bo_strdup((const char *)bo_stmt_column_text(list, 0));
             if (!has_table(x, name)) {
                 free(name);
                 continue;
@@ -400,7 +391,7 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
                 lua_createtable(L, 0, 5);
                 lua_pushstring(L, name);
                 lua_setfield(L, -2, "name");
-                lua_pushstring(L, (const char *)sqlite3_column_text(list, 1));
+                lua_pushstring(L, (const char *)bo_stmt_column_text(list, 1));
                 lua_setfield(L, -2, "label");
                 lua_pushstring(L, file);
                 lua_setfield(L, -2, "file");
@@ -417,11 +408,11 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
             free(file);
             free(name);
             if (rows < 0) {
-                sqlite3_finalize(list);
+                bo_stmt_finalize(list);
                 return -1;
             }
         }
-        sqlite3_finalize(list);
+        bo_stmt_finalize(list);
     }
     lua_setfield(L, 1, "entities");
 
@@ -429,11 +420,11 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     if (has_table(x, "_borough_audit")) {
         char *file = bo_sprintf("audit-trail.%s", ext);
         FILE *f = create_file(x, file);
-        sqlite3_stmt *stmt = NULL;
+        bo_stmt *stmt = NULL;
         long long rows = -1;
-        if (f && sqlite3_prepare_v2(x->db,
+        if (f && bo_stmt_prepare(x->db,
                                     "SELECT id, at, who, via, entity, record_id, action, before, after "
-                                    "FROM _borough_audit ORDER BY id", -1, &stmt, NULL) == SQLITE_OK) {
+                                    "FROM _borough_audit ORDER BY id", -1, &stmt) == BO_OK) {
             lua_State *T = lua_newthread(L);
             lua_State *saved = x->L;
             x->L = T;
@@ -441,9 +432,9 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
             x->L = saved;
             lua_pop(L, 1);
         } else if (f) {
-            snprintf(x->err, sizeof x->err, "audit trail: %s", sqlite3_errmsg(x->db));
+            snprintf(x->err, sizeof x->err, "audit trail: %s", bo_db_errmsg(x->db));
         }
-        sqlite3_finalize(stmt);
+        bo_stmt_finalize(stmt);
         if (f && close_file(x, f, file) < 0)
             rows = -1;
         if (rows < 0) {
@@ -464,13 +455,12 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     FILE *f = create_file(x, "schema.sql");
     if (!f)
         return -1;
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(x->db, "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid", -1, &stmt,
-                           NULL) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW)
-            fprintf(f, "%s;\n", (const char *)sqlite3_column_text(stmt, 0));
+    bo_stmt *stmt;
+    if (bo_stmt_prepare(x->db, "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid", -1, &stmt) == BO_OK) {
+        while (bo_stmt_step(stmt) == BO_DB_ROW)
+            fprintf(f, "%s;\n", (const char *)bo_stmt_column_text(stmt, 0));
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     if (close_file(x, f, "schema.sql") < 0)
         return -1;
     lua_pushliteral(L, "schema.sql");
@@ -493,34 +483,18 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     return close_file(x, f, "manifest.json");
 }
 
-/* Copies the live database into path with the online backup API. */
-static int backup(export_ctx *x, const char *src_path, const char *path, sqlite3 **copy)
+/* Copies the live database into path, consistently (one snapshot). */
+static int backup(export_ctx *x, const char *src_path, const char *path, bo_db **copy)
 {
     bo_db *src;
     if (bo_db_open(&src, src_path, 0, x->err, sizeof x->err) < 0)
         return -1;
-    int rc = sqlite3_open_v2(path, copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_backup *bk = sqlite3_backup_init(*copy, "main", bo_db_sqlite(src), "main");
-        if (!bk) {
-            rc = sqlite3_errcode(*copy);
-        } else {
-            /* One step copies every page under one read transaction: one snapshot. */
-            do {
-                rc = sqlite3_backup_step(bk, -1);
-                if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-                    sqlite3_sleep(20);
-            } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-            sqlite3_backup_finish(bk);
-            if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        }
-    }
-    if (rc != SQLITE_OK)
-        snprintf(x->err, sizeof x->err, "cannot copy %s: %s", src_path,
-                 *copy ? sqlite3_errmsg(*copy) : sqlite3_errstr(rc));
+    char err[400];
+    int rc = bo_db_backup(src, path, copy, err, sizeof err);
+    if (rc < 0)
+        snprintf(x->err, sizeof x->err, "cannot copy %s: %s", src_path, err);
     bo_db_close(src);
-    return rc == SQLITE_OK ? 0 : -1;
+    return rc < 0 ? -1 : 0;
 }
 
 static const char *user_name(void)
@@ -575,7 +549,8 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
     long long nentities = 0, nrecords = 0, naudit = 0;
     if (backup(&x, src, copy_path, &x.db) == 0) {
         /* The copy is ours alone: a rollback journal keeps OUT to one file. */
-        sqlite3_exec(x.db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        char jerr[200];
+        bo_db_exec_script(x.db, "PRAGMA journal_mode=DELETE", jerr, sizeof jerr);
         x.L = luaL_newstate();
         if (!x.L) {
             fprintf(stderr, "borough export: out of memory\n");
@@ -585,7 +560,7 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
             status = 0;
         lua_close(x.L);
     }
-    sqlite3_close(x.db);
+    bo_db_close(x.db);
     free(x.sealed);
     bo_keyring_free(x.keys);
     if (status != 0) {

@@ -70,28 +70,28 @@ typedef struct app_db {
 
 static char *meta(bo_db *db, const char *key)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     char *value = NULL;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT value FROM _borough_meta WHERE key = ?", -1, &stmt, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(stmt) == SQLITE_ROW)
-            value = bo_strdup((const char *)sqlite3_column_text(stmt, 0));
+    if (bo_stmt_prepare(db, "SELECT value FROM _borough_meta WHERE key = ?", -1, &stmt) ==
+        BO_OK) {
+        bo_stmt_bind_text(stmt, 1, key, -1);
+        if (bo_stmt_step(stmt) == BO_DB_ROW)
+            value = bo_strdup((const char *)bo_stmt_column_text(stmt, 0));
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     return value;
 }
 
 static bool has_table(bo_db *db, const char *name)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     bool yes = false;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
-                           &stmt, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        yes = sqlite3_step(stmt) == SQLITE_ROW;
+    if (bo_stmt_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                           &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     return yes;
 }
 
@@ -167,15 +167,15 @@ static bool next_field(const char **p, char entity[64], char field[64])
 
 static bool has_column(bo_db *db, const char *table, const char *column)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     bool yes = false;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &stmt, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
-        yes = sqlite3_step(stmt) == SQLITE_ROW;
+    if (bo_stmt_prepare(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &stmt) ==
+        BO_OK) {
+        bo_stmt_bind_text(stmt, 1, table, -1);
+        bo_stmt_bind_text(stmt, 2, column, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     return yes;
 }
 
@@ -204,17 +204,17 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
         return bo_cli_fail(cli, "%s", err);
     int rc = resealed ? bo_db_begin(db, err, sizeof err) : 0;
     int current = bo_keyring_current(k);
-    sqlite3 *s = bo_db_sqlite(db);
+    bo_db *s = db;
     for (size_t t = 0; t < BO_COUNT(platform_secrets) && rc == 0; t++) {
-        sqlite3_stmt *sel = NULL, *upd = NULL;
-        if (sqlite3_prepare_v2(s, platform_secrets[t].select, -1, &sel, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s, platform_secrets[t].update, -1, &upd, NULL) != SQLITE_OK) {
-            snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+        bo_stmt *sel = NULL, *upd = NULL;
+        if (bo_stmt_prepare(s, platform_secrets[t].select, -1, &sel) != BO_OK ||
+            bo_stmt_prepare(s, platform_secrets[t].update, -1, &upd) != BO_OK) {
+            snprintf(err, sizeof err, "borough.db: %s", bo_db_errmsg(s));
             rc = BO_EDB;
         }
-        while (rc == 0 && sqlite3_step(sel) == SQLITE_ROW) {
-            const char *v = (const char *)sqlite3_column_text(sel, 2);
-            size_t len = (size_t)sqlite3_column_bytes(sel, 2);
+        while (rc == 0 && bo_stmt_step(sel) == BO_DB_ROW) {
+            const char *v = (const char *)bo_stmt_column_text(sel, 2);
+            size_t len = (size_t)bo_stmt_column_bytes(sel, 2);
             int id = bo_sealed_key_id(v, len);
             if (!resealed) {
                 int i = 0;
@@ -229,23 +229,23 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
             if (id == current)
                 continue;
             char aad[64];
-            bo_platformdb_totp_aad(aad, sizeof aad, sqlite3_column_int64(sel, 1));
+            bo_platformdb_totp_aad(aad, sizeof aad, bo_stmt_column_int64(sel, 1));
             bo_buf plain;
             bo_buf_init(&plain);
             char why[256];
             if (bo_unseal(k, aad, v, len, &plain, why, sizeof why) < 0) {
                 snprintf(err, sizeof err, "borough.db: the two-factor secret of account %lld: %s",
-                         (long long)sqlite3_column_int64(sel, 1), why);
+                         (long long)bo_stmt_column_int64(sel, 1), why);
                 rc = BO_EPERM;
             } else {
                 char *sealed = bo_seal(k, aad, plain.data, plain.len);
-                sqlite3_bind_text(upd, 1, sealed, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
-                if (sqlite3_step(upd) != SQLITE_DONE) {
-                    snprintf(err, sizeof err, "borough.db: %s", sqlite3_errmsg(s));
+                bo_stmt_bind_text_copy(upd, 1, sealed, -1);
+                bo_stmt_bind_int64(upd, 2, bo_stmt_column_int64(sel, 0));
+                if (bo_stmt_step(upd) != BO_DB_DONE) {
+                    snprintf(err, sizeof err, "borough.db: %s", bo_db_errmsg(s));
                     rc = BO_EDB;
                 }
-                sqlite3_reset(upd);
+                bo_stmt_reset(upd);
                 free(sealed);
                 (*resealed)++;
             }
@@ -253,8 +253,8 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
                 memset(plain.data, 0, plain.len);
             bo_buf_free(&plain);
         }
-        sqlite3_finalize(sel);
-        sqlite3_finalize(upd);
+        bo_stmt_finalize(sel);
+        bo_stmt_finalize(upd);
     }
     if (resealed && rc == 0)
         rc = bo_db_commit(db, err, sizeof err);
@@ -286,11 +286,11 @@ static int count_app(app_db *a, void *ud)
         char *sql = bo_sprintf("SELECT \"%s\" FROM \"%s\" WHERE \"%s\" IS NOT NULL AND \"%s\" <> ''", field,
                                entity, field, field);
         bool outbox = strcmp(entity, OUTBOX) == 0;
-        sqlite3_stmt *stmt = NULL;
-        if (sqlite3_prepare_v2(bo_db_sqlite(a->db), sql, -1, &stmt, NULL) == SQLITE_OK) {
-            while (sqlite3_step(stmt) == SQLITE_ROW) {
-                int id = bo_sealed_key_id((const char *)sqlite3_column_text(stmt, 0),
-                                          (size_t)sqlite3_column_bytes(stmt, 0));
+        bo_stmt *stmt = NULL;
+        if (bo_stmt_prepare(a->db, sql, -1, &stmt) == BO_OK) {
+            while (bo_stmt_step(stmt) == BO_DB_ROW) {
+                int id = bo_sealed_key_id((const char *)bo_stmt_column_text(stmt, 0),
+                                          (size_t)bo_stmt_column_bytes(stmt, 0));
                 if (id < 0 && outbox)
                     continue;                  /* kept in plain text by an older version: sealed by nothing */
                 int i = 0;
@@ -302,7 +302,7 @@ static int count_app(app_db *a, void *ud)
                     u->other++;
             }
         }
-        sqlite3_finalize(stmt);
+        bo_stmt_finalize(stmt);
         free(sql);
     }
     if (a->blind_key)
@@ -364,36 +364,36 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
                               "AND \"%s\" <> '' ORDER BY \"id\" LIMIT %d", field, entity, field, field, BATCH);
     char *update = bo_sprintf("UPDATE \"%s\" SET \"%s\" = ?%s%s%s WHERE \"id\" = ?", entity, field,
                               reindex ? ", \"" : "", reindex ? blind_col : "", reindex ? "\" = ?" : "");
-    sqlite3 *s = bo_db_sqlite(a->db);
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    int rc = sqlite3_prepare_v2(s, select, -1, &sel, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s, update, -1, &upd, NULL);
+    bo_db *s = a->db;
+    bo_stmt *sel = NULL, *upd = NULL;
+    int rc = bo_stmt_prepare(s, select, -1, &sel);
+    if (rc == BO_OK)
+        rc = bo_stmt_prepare(s, update, -1, &upd);
     free(select);
     free(update);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s.%s: %s", a->name, entity, field, sqlite3_errmsg(s));
-        sqlite3_finalize(sel);
-        sqlite3_finalize(upd);
+    if (rc != BO_OK) {
+        snprintf(err, errlen, "%s: %s.%s: %s", a->name, entity, field, bo_db_errmsg(s));
+        bo_stmt_finalize(sel);
+        bo_stmt_finalize(upd);
         return BO_EDB;
     }
     /* A batch is read in full before any row of it is written. */
-    sqlite3_int64 after = 0;
+    int64_t after = 0;
     long long n;
     bo_buf plain;
     bo_buf_init(&plain);
     int result = 0;
     do {
         n = 0;
-        sqlite3_int64 *ids = bo_calloc(BATCH, sizeof *ids);
+        int64_t *ids = bo_calloc(BATCH, sizeof *ids);
         char **values = bo_calloc(BATCH, sizeof *values);
-        sqlite3_bind_int64(sel, 1, after);
-        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-            ids[n] = sqlite3_column_int64(sel, 0);
-            values[n] = bo_strdup((const char *)sqlite3_column_text(sel, 1));
+        bo_stmt_bind_int64(sel, 1, after);
+        while ((rc = bo_stmt_step(sel)) == BO_DB_ROW) {
+            ids[n] = bo_stmt_column_int64(sel, 0);
+            values[n] = bo_strdup((const char *)bo_stmt_column_text(sel, 1));
             n++;
         }
-        sqlite3_reset(sel);
+        bo_stmt_reset(sel);
         for (long long i = 0; i < n && result == 0; i++) {
             after = ids[i];
             size_t len = strlen(values[i]);
@@ -410,24 +410,24 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
                 break;
             }
             char *sealed = stale ? bo_seal(r->k, aad, plain.data ? plain.data : "", plain.len) : NULL;
-            sqlite3_bind_text(upd, 1, sealed ? sealed : values[i], -1, SQLITE_TRANSIENT);
+            bo_stmt_bind_text_copy(upd, 1, sealed ? sealed : values[i], -1);
             int last = 2;
             if (reindex) {
                 char index[BO_BLIND_INDEX_CHARS + 1];
                 bo_blind_index(r->k, aad, plain.data ? plain.data : "", plain.len, index);
-                sqlite3_bind_text(upd, 2, index, -1, SQLITE_TRANSIENT);
+                bo_stmt_bind_text_copy(upd, 2, index, -1);
                 last = 3;
                 r->indexed++;
             }
-            sqlite3_bind_int64(upd, last, ids[i]);
+            bo_stmt_bind_int64(upd, last, ids[i]);
             if (plain.data)
                 memset(plain.data, 0, plain.len);
             free(sealed);
-            if (sqlite3_step(upd) != SQLITE_DONE) {
-                snprintf(err, errlen, "%s: %s.%s: %s", a->name, entity, field, sqlite3_errmsg(s));
+            if (bo_stmt_step(upd) != BO_DB_DONE) {
+                snprintf(err, errlen, "%s: %s.%s: %s", a->name, entity, field, bo_db_errmsg(s));
                 result = BO_EDB;
             }
-            sqlite3_reset(upd);
+            bo_stmt_reset(upd);
             if (stale)
                 r->resealed++;
         }
@@ -437,8 +437,8 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
         free(ids);
     } while (result == 0 && n == BATCH);
     bo_buf_free(&plain);
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
+    bo_stmt_finalize(sel);
+    bo_stmt_finalize(upd);
     return result;
 }
 

@@ -75,17 +75,17 @@ static int sso_show(const bo_cli *cli, bo_db *db)
            s.two_factor_all ? "every password account" : "holders of the role admin");
     bo_sso_settings_free(&s);
     static const char sql[] = "SELECT value, app, role FROM sso_role_map ORDER BY value, app, role";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return bo_cli_fail(cli, "%s", err);
     int n = 0;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
         if (n++ == 0)
             printf("role mapping:\n");
-        printf("  %s -> %s:%s\n", sqlite3_column_text(stmt, 0), sqlite3_column_text(stmt, 1),
-               sqlite3_column_text(stmt, 2));
+        printf("  %s -> %s:%s\n", bo_stmt_column_text(stmt, 0), bo_stmt_column_text(stmt, 1),
+               bo_stmt_column_text(stmt, 2));
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     if (n == 0)
         printf("role mapping: none (borough sso map VALUE APP ROLE)\n");
     return 0;
@@ -147,18 +147,18 @@ static int sso_map(const bo_cli *cli, bo_db *db, const char *value, const char *
         return bo_cli_fail(cli, "%s", err);
     const char *sql = remove ? "DELETE FROM sso_role_map WHERE value = ?1 AND app = ?2 AND role = ?3"
                              : "INSERT OR IGNORE INTO sso_role_map (value, app, role) VALUES (?1, ?2, ?3)";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     int changes = -1, taken = 0;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, value, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, app, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, role, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(stmt) == SQLITE_DONE)
-            changes = sqlite3_changes(bo_db_sqlite(db));
+        bo_stmt_bind_text_copy(stmt, 1, value, -1);
+        bo_stmt_bind_text_copy(stmt, 2, app, -1);
+        bo_stmt_bind_text_copy(stmt, 3, role, -1);
+        if (bo_stmt_step(stmt) == BO_DB_DONE)
+            changes = bo_db_changes(db);
         else
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+            snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     if (changes > 0 && remove) {
         /* Whoever has the role through this value loses it now, not at
@@ -166,15 +166,15 @@ static int sso_map(const bo_cli *cli, bo_db *db, const char *value, const char *
         static const char strip[] = "DELETE FROM user_roles WHERE app = ?2 AND role = ?3 AND source = 'sso ' || ?1";
         stmt = bo_db_prepare(db, strip, sizeof strip - 1, err, sizeof err);
         if (stmt) {
-            sqlite3_bind_text(stmt, 1, value, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 2, app, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 3, role, -1, SQLITE_TRANSIENT);
-            if (sqlite3_step(stmt) == SQLITE_DONE)
-                taken = sqlite3_changes(bo_db_sqlite(db));
+            bo_stmt_bind_text_copy(stmt, 1, value, -1);
+            bo_stmt_bind_text_copy(stmt, 2, app, -1);
+            bo_stmt_bind_text_copy(stmt, 3, role, -1);
+            if (bo_stmt_step(stmt) == BO_DB_DONE)
+                taken = bo_db_changes(db);
             else
                 changes = -1;
-            sqlite3_reset(stmt);
-            sqlite3_clear_bindings(stmt);
+            bo_stmt_reset(stmt);
+            bo_stmt_clear(stmt);
         } else {
             changes = -1;
         }
@@ -332,13 +332,13 @@ static int64_t account_id(bo_db *db, const char *email)
 {
     static const char sql[] = "SELECT id FROM users WHERE email = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return 0;
-    sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
-    int64_t id = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_bind_text_copy(stmt, 1, email, -1);
+    int64_t id = bo_stmt_step(stmt) == BO_DB_ROW ? bo_stmt_column_int64(stmt, 0) : 0;
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return id;
 }
 
@@ -362,31 +362,31 @@ static int sso_link(const bo_cli *cli, bo_db *db, const char *email, const char 
     const char *sql = unlink ? "DELETE FROM sso_identities WHERE user_id = ?1"
                              : "INSERT INTO sso_identities (issuer, claim, subject, user_id, created_ms) "
                                "VALUES (?2, ?3, ?4, ?1, ?5)";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, id);
+        bo_stmt_bind_int64(stmt, 1, id);
         if (!unlink) {
-            sqlite3_bind_text(stmt, 2, s.issuer, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 3, s.subject_claim, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 4, subject, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(stmt, 5, bo_session_now());
+            bo_stmt_bind_text_copy(stmt, 2, s.issuer, -1);
+            bo_stmt_bind_text_copy(stmt, 3, s.subject_claim, -1);
+            bo_stmt_bind_text_copy(stmt, 4, subject, -1);
+            bo_stmt_bind_int64(stmt, 5, bo_unix_ms());
         }
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        rc = bo_stmt_step(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     char detail[700];
     snprintf(detail, sizeof detail, "%s %s%s%s", email, unlink ? "" : s.subject_claim, unlink ? "" : " ",
              unlink ? "" : subject);
     bo_sso_settings_free(&s);
-    if (rc == SQLITE_CONSTRAINT)
+    if (rc == BO_ECONSTRAINT)
         return bo_cli_fail(cli, "that identity is already linked to an account (borough sso unlink it first)");
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return bo_cli_fail(cli, "%s", err);
-    int changes = sqlite3_changes(bo_db_sqlite(db));
+    int changes = bo_db_changes(db);
     if (unlink && changes == 0) {
         printf("%s is not linked to the provider\n", email);
         return 0;

@@ -122,19 +122,19 @@ static char *new_hash(const bo_cli *cli, const char *file, const char *email)
    -1 with err. */
 static int run(bo_db *db, const char *sql, int n, const char *const *values, char *err, size_t errlen)
 {
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
     if (!stmt)
         return -1;
     for (int i = 0; i < n; i++)
-        sqlite3_bind_text(stmt, i + 1, values[i], -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    if (rc == SQLITE_CONSTRAINT)
+        bo_stmt_bind_text_copy(stmt, i + 1, values[i], -1);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE && rc != BO_DB_ROW)
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    if (rc == BO_ECONSTRAINT)
         return -2;
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? sqlite3_changes(bo_db_sqlite(db)) : -1;
+    return rc == BO_DB_DONE || rc == BO_DB_ROW ? bo_db_changes(db) : -1;
 }
 
 /* The id of the account with email, or 0. */
@@ -142,13 +142,13 @@ static int64_t user_id(bo_db *db, const char *email)
 {
     char err[256];
     static const char sql[] = "SELECT id FROM users WHERE email = ?";
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return 0;
-    sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
-    int64_t id = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_bind_text_copy(stmt, 1, email, -1);
+    int64_t id = bo_stmt_step(stmt) == BO_DB_ROW ? bo_stmt_column_int64(stmt, 0) : 0;
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return id;
 }
 
@@ -174,7 +174,7 @@ static int user_add(const bo_cli *cli, bo_db *db, const char *email, const char 
     if (!hash)
         return 1;
     char now[24], err[512];
-    snprintf(now, sizeof now, "%lld", (long long)bo_session_now());
+    snprintf(now, sizeof now, "%lld", (long long)bo_unix_ms());
     const char *v[] = { email, name, hash, now };
     int n = run(db, "INSERT INTO users (email, name, password_hash, created_ms, password_ms) "
                     "VALUES (?1, ?2, ?3, ?4, ?4)", 4, v, err, sizeof err);
@@ -198,7 +198,7 @@ static int user_password(const bo_cli *cli, bo_db *db, const char *email, const 
     if (!hash)
         return 1;
     char now[24], err[512];
-    snprintf(now, sizeof now, "%lld", (long long)bo_session_now());
+    snprintf(now, sizeof now, "%lld", (long long)bo_unix_ms());
     const char *v[] = { hash, now, email };
     int n = run(db, "UPDATE users SET password_hash = ?1, password_ms = ?2 WHERE email = ?3", 3, v, err, sizeof err);
     free(hash);
@@ -250,19 +250,19 @@ static int user_list(const bo_cli *cli, bo_db *db)
         "  (SELECT app, role FROM user_roles WHERE user_id = u.id ORDER BY app, role)) "
         "FROM users u ORDER BY u.email";
     char err[512];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return bo_cli_fail(cli, "%s", err);
     int rc, n = 0;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *roles = (const char *)sqlite3_column_text(stmt, 3);
-        printf("%s\t%s\t%s\t%s\n", sqlite3_column_text(stmt, 0), sqlite3_column_text(stmt, 1),
-               sqlite3_column_int(stmt, 2) ? "disabled" : "active", roles ? roles : "-");
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        const char *roles = (const char *)bo_stmt_column_text(stmt, 3);
+        printf("%s\t%s\t%s\t%s\n", bo_stmt_column_text(stmt, 0), bo_stmt_column_text(stmt, 1),
+               bo_stmt_column_int64(stmt, 2) ? "disabled" : "active", roles ? roles : "-");
         n++;
     }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return bo_cli_fail(cli, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_DONE)
+        return bo_cli_fail(cli, "%s", bo_db_errmsg(db));
     if (n == 0)
         printf("No accounts yet: borough user add EMAIL --name NAME\n");
     return 0;

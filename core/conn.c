@@ -11,7 +11,6 @@
  */
 #include "conn.h"
 #include "log.h"
-#include "lreq.h"
 #include "server.h"
 #include "worker.h"
 
@@ -123,7 +122,7 @@ size_t bo_conn_pending(const bo_conn *c)
 
 static void on_request_timer_closed(uv_handle_t *h)
 {
-    bo_conn *c = (bo_conn *)((char *)h - offsetof(bo_conn, req.timer));
+    bo_conn *c = (bo_conn *)((char *)h - offsetof(bo_conn, req.task.timer));
     bo_worker_forget(c->worker, c);
     bo_buf_free(&c->in);
     bo_buf_free(&c->out);
@@ -148,8 +147,8 @@ void bo_conn_close(bo_conn *c)
     c->closing = true;
     if (c->phase == PH_BODY)
         bo_request_abort(&c->req);
-    if (c->req.active && c->req.wait == BO_WAIT_DRAIN)
-        bo_request_drained(&c->req);   /* the pump learns the client is gone */
+    if (c->req.active && c->req.task.wait == BO_WAIT_DRAIN)
+        bo_task_drained(&c->req.task);   /* the pump learns the client is gone */
     if (c->tls && !c->write_active && bo_tls_established(c->tls)) {
         /* close_notify, if the socket takes it now: the client learns the
            session ended here, not that it was cut. */
@@ -184,8 +183,8 @@ static void after_output(bo_conn *c)
 {
     if (c->closing)
         return;
-    if (c->req.active && c->req.wait == BO_WAIT_DRAIN && bo_conn_pending(c) < BO_CONN_OUT_HIGH / 2)
-        bo_request_drained(&c->req);
+    if (c->req.active && c->req.task.wait == BO_WAIT_DRAIN && bo_conn_pending(c) < BO_CONN_OUT_HIGH / 2)
+        bo_task_drained(&c->req.task);
     if (bo_conn_pending(c) == 0 && !c->req.active &&
         (c->close_after_write || (c->eof && !held_back(c))))
         bo_conn_close(c);
@@ -297,7 +296,7 @@ void bo_conn_flush(bo_conn *c)
     c->write_active = true;
     /* A client that stops reading is dropped after the send timeout. */
     c->deadline = c->phase == PH_IDLE || c->phase == PH_RUNNING
-                      ? uv_now(&c->worker->loop) + server_of(c)->cfg.send_timeout_ms
+                      ? uv_now(&c->worker->loop) + c->worker->cfg->send_timeout_ms
                       : c->deadline;
 }
 
@@ -471,7 +470,7 @@ static void respond_and_close(bo_conn *c, int status, const char *why, bool rout
     char body[160];
     int n = snprintf(body, sizeof body, "%d %s: %s\n", status, bo_http_reason(status), why);
     bo_conn_response_end(c, body, (size_t)n);
-    bo_log_set_request(c->req.id);
+    bo_log_set_request(c->req.task.id);
     bo_log(BO_LOG_INFO, NULL, "%s: %d %s (%s)", c->ip, status, bo_http_reason(status), why);
     bo_log_set_request(NULL);
     bo_conn_flush(c);
@@ -484,13 +483,13 @@ static void next_request(bo_conn *c)
     bo_http_request_reset(&c->http);
     bo_http_parser_reset(&c->parser);
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&c->worker->loop) + server_of(c)->cfg.idle_timeout_ms;
+    c->deadline = uv_now(&c->worker->loop) + c->worker->cfg->idle_timeout_ms;
 }
 
 /* Parses and runs as many requests as data holds; returns bytes consumed. */
 static size_t parse_some(bo_conn *c, const char *data, size_t len)
 {
-    bo_server *s = server_of(c);
+    const bo_config *cfg = c->worker->cfg;
     size_t total = 0;
     c->in_process = true;
     while (!c->closing && !c->req.active && !c->close_after_write) {
@@ -510,9 +509,9 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
         if (ev == BO_HTTP_AGAIN) {
             if (c->phase == PH_IDLE && total < len) {
                 c->phase = PH_HEAD;
-                c->deadline = now + s->cfg.header_timeout_ms;
+                c->deadline = now + cfg->header_timeout_ms;
             } else if (c->phase == PH_BODY && used > 0) {
-                c->deadline = now + s->cfg.body_timeout_ms;
+                c->deadline = now + cfg->body_timeout_ms;
             }
             break;
         }
@@ -546,7 +545,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
                 break;
             }
             c->parser.max_body = limit;
-            int refuse = bo_lreq_body_begin(&c->req, &c->parser);
+            int refuse = bo_request_body_begin(&c->req, &c->parser);
             if (refuse) {
                 bo_request_abort(&c->req);
                 c->phase = PH_IDLE;
@@ -555,7 +554,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
             }
             if (c->http.has_body && c->http.expect_continue && c->http.http_minor >= 1)
                 bo_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            c->deadline = now + s->cfg.body_timeout_ms;
+            c->deadline = now + cfg->body_timeout_ms;
             continue;
         }
         /* BO_HTTP_DONE */
@@ -642,7 +641,7 @@ static bool tls_handshake(bo_conn *c)
         return false;
     }
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&c->worker->loop) + server_of(c)->cfg.header_timeout_ms;
+    c->deadline = uv_now(&c->worker->loop) + c->worker->cfg->header_timeout_ms;
     return true;
 }
 
@@ -759,7 +758,7 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
     if (c->closing || !c->deadline || now < c->deadline)
         return;
     if (c->write_active) {
-        bo_log_set_request(c->req.id[0] ? c->req.id : NULL);
+        bo_log_set_request(c->req.task.id[0] ? c->req.task.id : NULL);
         bo_log(BO_LOG_INFO, NULL, "%s: closed, the client stopped reading", c->ip);
         bo_log_set_request(NULL);
         bo_conn_close(c);
@@ -771,7 +770,7 @@ void bo_conn_sweep(bo_conn *c, uint64_t now)
         break;
     case PH_HANDSHAKE:
         bo_log(BO_LOG_INFO, NULL, "%s: closed: the TLS handshake took longer than %.1f s", c->ip,
-               (double)server_of(c)->cfg.handshake_timeout_ms / 1000);
+               (double)c->worker->cfg->handshake_timeout_ms / 1000);
         bo_conn_close(c);
         break;
     case PH_HEAD:
@@ -798,6 +797,7 @@ static void on_shed_closed(uv_handle_t *h)
 void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
 {
     bo_server *s = w->server;
+    const bo_config *cfg = w->cfg;
     bo_conn *c = bo_calloc(1, sizeof *c);
     uv_tcp_init(&w->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
@@ -805,9 +805,9 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
         return;
     }
     bool to_https = listener == (uv_stream_t *)&w->redirect;
-    bool tls = s->cfg.tls_cert && !to_https;
+    bool tls = cfg->tls_cert && !to_https;
     unsigned open = atomic_fetch_add(&s->conns, 1) + 1;
-    if (open > s->cfg.max_conns || w->stopping) {
+    if (open > cfg->max_conns || w->stopping) {
         /* Shed the newest politely: a 503 it can read (over HTTPS, where
            it could not read one before a handshake, just the close). */
         static const char busy[] =
@@ -846,7 +846,7 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
     w->conns = c;
     w->nconns++;
     c->phase = PH_IDLE;
-    c->deadline = uv_now(&w->loop) + s->cfg.header_timeout_ms;
+    c->deadline = uv_now(&w->loop) + cfg->header_timeout_ms;
     c->to_https = to_https;
     if (tls) {
         char err[200];
@@ -858,7 +858,7 @@ void bo_conn_accept(bo_worker *w, uv_stream_t *listener)
             return;
         }
         c->phase = PH_HANDSHAKE;
-        c->deadline = uv_now(&w->loop) + s->cfg.handshake_timeout_ms;
+        c->deadline = uv_now(&w->loop) + cfg->handshake_timeout_ms;
     }
     start_reading(c);
 }

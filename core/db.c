@@ -11,6 +11,8 @@
 #include "db.h"
 #include "log.h"
 
+#include <sqlite3.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +67,12 @@ void bo_db_global_init(void)
     sqlite3_initialize();
 }
 
-int bo_db_error(int rc)
+/* Translates an SQLite result code into a BO_E* code. */
+static int db_error(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK: return BO_OK;
+    case SQLITE_CONSTRAINT: return BO_ECONSTRAINT;
     case SQLITE_NOMEM: return BO_ENOMEM;
     case SQLITE_BUSY: case SQLITE_LOCKED: return BO_EBUSY;
     case SQLITE_CANTOPEN: return BO_ENOENT;
@@ -198,7 +202,7 @@ static int pragma(bo_db *db, const char *sql, char *err, size_t errlen)
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return bo_db_error(rc);
+        return db_error(rc);
     }
     return 0;
 }
@@ -247,7 +251,7 @@ int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t 
     *out = db;
     return 0;
 fail:
-    rc = bo_db_error(rc);
+    rc = db_error(rc);
     if (rc == 0)
         rc = BO_EDB;
 fail_code:
@@ -290,9 +294,27 @@ void bo_db_close(bo_db *db)
     free(db);
 }
 
-sqlite3 *bo_db_sqlite(bo_db *db)
+const char *bo_db_version(void)
 {
-    return db->sqlite;
+    static char v[40];
+    if (!v[0])
+        snprintf(v, sizeof v, "SQLite %s", sqlite3_libversion());
+    return v;
+}
+
+const char *bo_db_errmsg(bo_db *db)
+{
+    return db->denied ? db->denied : sqlite3_errmsg(db->sqlite);
+}
+
+int64_t bo_db_changes(bo_db *db)
+{
+    return sqlite3_changes64(db->sqlite);
+}
+
+int64_t bo_db_last_insert_id(bo_db *db)
+{
+    return sqlite3_last_insert_rowid(db->sqlite);
 }
 
 void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud)
@@ -408,17 +430,17 @@ static const char *refused_statement(const char *sql, size_t len)
     return NULL;
 }
 
-static sqlite3_stmt *cache_hit(bo_db *db, cache_entry *e, unsigned recent)
+static bo_stmt *cache_hit(bo_db *db, cache_entry *e, unsigned recent)
 {
     e->used = ++db->tick;
     db->recent[recent] = e;
     db->last = e;
     sqlite3_reset(e->stmt);
     sqlite3_clear_bindings(e->stmt);
-    return e->stmt;
+    return (bo_stmt *)e->stmt;
 }
 
-sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
+bo_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
 {
     unsigned recent = (unsigned)((uintptr_t)sql >> 4) & (RECENT_SLOTS - 1);
     cache_entry *r = db->recent[recent];
@@ -471,11 +493,12 @@ sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, s
     db->cached++;
     db->recent[recent] = e;
     db->last = e;
-    return stmt;
+    return (bo_stmt *)stmt;
 }
 
-int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt)
+int *bo_db_stmt_user_ref(bo_db *db, bo_stmt *st)
 {
+    sqlite3_stmt *stmt = (sqlite3_stmt *)st;
     if (db->last && db->last->stmt == stmt)
         return &db->last->user_ref;
     const char *sql = sqlite3_sql(stmt);
@@ -497,7 +520,7 @@ int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen)
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return bo_db_error(rc);
+        return db_error(rc);
     }
     return 0;
 }
@@ -530,7 +553,7 @@ int bo_db_run_app_script(bo_db *db, const char *sql, size_t len, int *line, char
             *line = 1;
             for (const char *q = sql; q < p; q++)
                 *line += *q == '\n';
-            return bo_db_error(rc);
+            return db_error(rc);
         }
         sqlite3_finalize(stmt);
         p = tail ? tail : end;
@@ -547,7 +570,7 @@ bool bo_db_set_platform(bo_db *db, bool on)
 int bo_db_begin(bo_db *db, char *err, size_t errlen)
 {
     const char *sql = db->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT bo_tx";
-    int rc = bo_db_error(tx_exec(db, sql, err, errlen));
+    int rc = db_error(tx_exec(db, sql, err, errlen));
     if (rc == 0)
         db->tx_depth++;
     return rc;
@@ -560,7 +583,7 @@ int bo_db_commit(bo_db *db, char *err, size_t errlen)
         return BO_EINVAL;
     }
     const char *sql = db->tx_depth == 1 ? "COMMIT" : "RELEASE bo_tx";
-    int rc = bo_db_error(tx_exec(db, sql, err, errlen));
+    int rc = db_error(tx_exec(db, sql, err, errlen));
     if (rc == 0)
         db->tx_depth--;
     return rc;
@@ -575,7 +598,7 @@ int bo_db_rollback(bo_db *db)
     db->tx_depth--;
     if (db->tx_depth == 0 && !sqlite3_get_autocommit(db->sqlite))
         tx_exec(db, "ROLLBACK", NULL, 0);
-    return bo_db_error(rc);
+    return db_error(rc);
 }
 
 /* A log this long (about 40 MiB of 4 KiB pages) is cut back once copied. */
@@ -595,7 +618,7 @@ int bo_db_checkpoint(bo_db *db, int *frames)
     }
     if (frames)
         *frames = log;
-    return bo_db_error(rc);
+    return db_error(rc);
 }
 
 int bo_db_tx_depth(const bo_db *db)
@@ -613,4 +636,230 @@ void bo_db_rollback_all(bo_db *db)
     if (!sqlite3_get_autocommit(db->sqlite))
         tx_exec(db, "ROLLBACK", NULL, 0);
     db->tx_depth = 0;
+}
+
+/* ---- statements ---- */
+
+#define ST(s) ((sqlite3_stmt *)(s))
+
+int bo_stmt_prepare(bo_db *db, const char *sql, int len, bo_stmt **out)
+{
+    sqlite3_stmt *stmt = NULL;
+    db->denied = NULL;
+    int rc = sqlite3_prepare_v2(db->sqlite, sql, len, &stmt, NULL);
+    *out = (bo_stmt *)stmt;
+    if (rc == SQLITE_OK && !stmt)
+        rc = SQLITE_MISUSE;        /* no statement in the text */
+    return db_error(rc);
+}
+
+void bo_stmt_finalize(bo_stmt *s)
+{
+    sqlite3_finalize(ST(s));
+}
+
+int bo_stmt_bind_int64(bo_stmt *s, int i, int64_t v)
+{
+    return db_error(sqlite3_bind_int64(ST(s), i, v));
+}
+
+int bo_stmt_bind_double(bo_stmt *s, int i, double v)
+{
+    return db_error(sqlite3_bind_double(ST(s), i, v));
+}
+
+int bo_stmt_bind_null(bo_stmt *s, int i)
+{
+    return db_error(sqlite3_bind_null(ST(s), i));
+}
+
+static int bind_text(bo_stmt *s, int i, const char *p, int64_t len, void (*how)(void *))
+{
+    if (!p)
+        return db_error(sqlite3_bind_null(ST(s), i));
+    if (len < 0)
+        len = (int64_t)strlen(p);
+    return db_error(sqlite3_bind_text64(ST(s), i, p, (sqlite3_uint64)len, how, SQLITE_UTF8));
+}
+
+int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len)
+{
+    return bind_text(s, i, p, len, SQLITE_STATIC);
+}
+
+int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len)
+{
+    return bind_text(s, i, p, len, SQLITE_TRANSIENT);
+}
+
+int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len)
+{
+    return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_STATIC));
+}
+
+int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
+{
+    return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_TRANSIENT));
+}
+
+int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
+{
+    return db_error(sqlite3_bind_value(ST(s), i, sqlite3_column_value(ST(src), col)));
+}
+
+int bo_stmt_param_count(bo_stmt *s)
+{
+    return sqlite3_bind_parameter_count(ST(s));
+}
+
+int bo_stmt_step(bo_stmt *s)
+{
+    int rc = sqlite3_step(ST(s));
+    if (rc == SQLITE_ROW)
+        return BO_DB_ROW;
+    if (rc == SQLITE_DONE)
+        return BO_DB_DONE;
+    rc = db_error(rc);
+    return rc ? rc : BO_EDB;
+}
+
+void bo_stmt_reset(bo_stmt *s)
+{
+    sqlite3_reset(ST(s));
+}
+
+void bo_stmt_clear(bo_stmt *s)
+{
+    sqlite3_clear_bindings(ST(s));
+}
+
+int bo_stmt_column_count(bo_stmt *s)
+{
+    return sqlite3_column_count(ST(s));
+}
+
+const char *bo_stmt_column_name(bo_stmt *s, int col)
+{
+    return sqlite3_column_name(ST(s), col);
+}
+
+bo_db_type bo_stmt_column_type(bo_stmt *s, int col)
+{
+    switch (sqlite3_column_type(ST(s), col)) {
+    case SQLITE_INTEGER: return BO_DB_INTEGER;
+    case SQLITE_FLOAT: return BO_DB_FLOAT;
+    case SQLITE_TEXT: return BO_DB_TEXT;
+    case SQLITE_BLOB: return BO_DB_BLOB;
+    default: return BO_DB_NULL;
+    }
+}
+
+int64_t bo_stmt_column_int64(bo_stmt *s, int col)
+{
+    return sqlite3_column_int64(ST(s), col);
+}
+
+double bo_stmt_column_double(bo_stmt *s, int col)
+{
+    return sqlite3_column_double(ST(s), col);
+}
+
+const char *bo_stmt_column_text(bo_stmt *s, int col)
+{
+    return (const char *)sqlite3_column_text(ST(s), col);
+}
+
+const void *bo_stmt_column_blob(bo_stmt *s, int col)
+{
+    return sqlite3_column_blob(ST(s), col);
+}
+
+int bo_stmt_column_bytes(bo_stmt *s, int col)
+{
+    return sqlite3_column_bytes(ST(s), col);
+}
+
+int64_t bo_stmt_generation(bo_stmt *s)
+{
+    return sqlite3_stmt_status(ST(s), SQLITE_STMTSTATUS_REPREPARE, 0);
+}
+
+void bo_db_reset_busy(bo_db *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db->sqlite, NULL); st; st = sqlite3_next_stmt(db->sqlite, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
+/* ---- functions, backups ---- */
+
+typedef struct text_fn {
+    bo_db_text_fn fn;
+    void *ud;
+} text_fn;
+
+#define FN_MAX_ARGS 8
+
+static void text_fn_call(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    text_fn *f = sqlite3_user_data(ctx);
+    const char *args[FN_MAX_ARGS];
+    size_t lens[FN_MAX_ARGS];
+    for (int i = 0; i < argc && i < FN_MAX_ARGS; i++) {
+        args[i] = sqlite3_value_type(argv[i]) == SQLITE_NULL ? NULL : (const char *)sqlite3_value_text(argv[i]);
+        lens[i] = args[i] ? (size_t)sqlite3_value_bytes(argv[i]) : 0;
+    }
+    bo_buf out;
+    bo_buf_init(&out);
+    int rc = f->fn(f->ud, argc, args, lens, &out);
+    if (rc == 0)
+        sqlite3_result_text64(ctx, out.data ? out.data : "", out.len, SQLITE_TRANSIENT, SQLITE_UTF8);
+    else if (rc > 0)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_error(ctx, out.data ? out.data : "error", (int)out.len);
+    if (out.data)
+        memset(out.data, 0, out.len);
+    bo_buf_free(&out);
+}
+
+int bo_db_create_function(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud)
+{
+    if (nargs > FN_MAX_ARGS)
+        return BO_EINVAL;
+    text_fn *f = bo_malloc(sizeof *f);
+    f->fn = fn;
+    f->ud = ud;
+    return db_error(sqlite3_create_function_v2(db->sqlite, name, nargs, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+                                               text_fn_call, NULL, NULL, free));
+}
+
+int bo_db_backup(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen)
+{
+    bo_db *db = bo_calloc(1, sizeof *db);
+    *copy = NULL;
+    int rc = sqlite3_open_v2(path, &db->sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_backup *bk = sqlite3_backup_init(db->sqlite, "main", src->sqlite, "main");
+        if (!bk) {
+            rc = sqlite3_errcode(db->sqlite);
+        } else {
+            do {
+                rc = sqlite3_backup_step(bk, -1);
+                if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                    sqlite3_sleep(20);
+            } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+            sqlite3_backup_finish(bk);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s", db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db->sqlite);
+        free(db);
+        return db_error(rc) ? db_error(rc) : BO_EDB;
+    }
+    *copy = db;
+    return 0;
 }

@@ -6,17 +6,40 @@
  * text. A progress callback lets the owner interrupt a long statement (the
  * Lua bindings use it to hold SQL to the request's budget).
  *
- * All SQL of the platform goes through here and lua/, so another engine can
- * slot in behind the same interface later.
+ * All SQL of the platform goes through here and lua/: no other module
+ * names SQLite (tests/e2e/test_layers.py checks it), so another engine
+ * (PostgreSQL over libpq) can slot in behind the same interface. The
+ * interface is the engine's common ground: statements with positional
+ * parameters (?1, ?2, ...), typed binds and columns of five kinds, steps
+ * that yield rows, the connection's changes and last id, transactions.
+ * The SQL text itself (the dialect) is the caller's.
  */
 #ifndef BO_DB_H
 #define BO_DB_H
 
 #include "bo.h"
-
-#include <sqlite3.h>
+#include "buf.h"
 
 typedef struct bo_db bo_db;
+typedef struct bo_stmt bo_stmt;     /* a prepared statement */
+
+/* What bo_stmt_step returns, besides a negative BO_E* code (BO_EBUSY: the
+   database is locked past the busy timeout; BO_ECONSTRAINT: a constraint
+   refused the change; BO_ELIMIT: interrupted by the progress check;
+   BO_EPERM: refused by the authorizer; BO_EDB: anything else). */
+enum {
+    BO_DB_DONE = 0,           /* the statement has run to its end */
+    BO_DB_ROW = 1,            /* a row is ready to be read */
+};
+
+/* The type of a column's value in the current row. */
+typedef enum bo_db_type {
+    BO_DB_NULL,
+    BO_DB_INTEGER,
+    BO_DB_FLOAT,
+    BO_DB_TEXT,
+    BO_DB_BLOB,
+} bo_db_type;
 
 /* Process-wide SQLite settings; call once, before any connection opens. */
 void bo_db_global_init(void);
@@ -31,13 +54,78 @@ enum {
    with the reason in err. The new handle is freed with bo_db_close(). */
 int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen);
 void bo_db_close(bo_db *db);
-sqlite3 *bo_db_sqlite(bo_db *db);
+
+/* The engine and its version, for `borough version`. */
+const char *bo_db_version(void);
+/* The message of the last failure on db. */
+const char *bo_db_errmsg(bo_db *db);
+/* Rows changed by the last INSERT, UPDATE or DELETE, and the id of the
+   last row inserted, on db. */
+int64_t bo_db_changes(bo_db *db);
+int64_t bo_db_last_insert_id(bo_db *db);
 
 /* Returns the cached statement for sql (reset, bindings cleared), preparing
    it on first use, or NULL with the reason in err. Exactly one statement is
    allowed; a second one, or a statement the app may not run (VACUUM), is an
    error. The statement stays owned by the cache. */
-sqlite3_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen);
+bo_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen);
+
+/* Prepares sql (len bytes, or up to its NUL when len < 0) outside the
+   cache, for a statement run once; free it with bo_stmt_finalize. Returns
+   0 and *out, or a BO_E* code (the message in bo_db_errmsg). */
+int bo_stmt_prepare(bo_db *db, const char *sql, int len, bo_stmt **out);
+void bo_stmt_finalize(bo_stmt *s);
+
+/* Binding the 1-based parameter i. A text or blob given by reference must
+   stay unchanged until the statement is reset or bound again; the _copy
+   forms copy it. len < 0: the text runs to its NUL; a NULL text or blob
+   binds NULL. Return 0 or BO_E*. */
+int bo_stmt_bind_int64(bo_stmt *s, int i, int64_t v);
+int bo_stmt_bind_double(bo_stmt *s, int i, double v);
+int bo_stmt_bind_null(bo_stmt *s, int i);
+int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len);
+int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len);
+int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len);
+int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len);
+/* Binds parameter i of s to column col of src's current row, as it is. */
+int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col);
+/* The number of parameters the statement takes. */
+int bo_stmt_param_count(bo_stmt *s);
+
+/* Runs the statement to its next row: BO_DB_ROW, BO_DB_DONE, or BO_E*. */
+int bo_stmt_step(bo_stmt *s);
+/* Makes the statement ready to run again (bindings kept); clears them. */
+void bo_stmt_reset(bo_stmt *s);
+void bo_stmt_clear(bo_stmt *s);
+
+/* The current row's columns (0-based). Text is NUL-terminated and, like a
+   blob, valid until the next step, reset or column call on that column. */
+int bo_stmt_column_count(bo_stmt *s);
+const char *bo_stmt_column_name(bo_stmt *s, int col);
+bo_db_type bo_stmt_column_type(bo_stmt *s, int col);
+int64_t bo_stmt_column_int64(bo_stmt *s, int col);
+double bo_stmt_column_double(bo_stmt *s, int col);
+const char *bo_stmt_column_text(bo_stmt *s, int col);
+const void *bo_stmt_column_blob(bo_stmt *s, int col);
+int bo_stmt_column_bytes(bo_stmt *s, int col);
+/* A number that changes when the engine had to prepare the statement
+   again (the schema changed), so what was learnt of its columns is stale. */
+int64_t bo_stmt_generation(bo_stmt *s);
+
+/* Resets every statement of db still in the middle of its rows (a run of
+   app code that failed half way). */
+void bo_db_reset_busy(bo_db *db);
+
+/* A scalar SQL function over text: fills out with the result and returns
+   0, returns 1 for SQL NULL, or -1 with a message in out. */
+typedef int (*bo_db_text_fn)(void *ud, int argc, const char *const *argv, const size_t *lens, bo_buf *out);
+/* Makes name(arg, ...) with nargs arguments callable in db's SQL. */
+int bo_db_create_function(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud);
+
+/* Copies the whole of src, consistently, into a new database file at path,
+   opened as *copy (plain: no WAL, no authorizer; close with bo_db_close).
+   Returns 0, or a BO_E* code with the reason in err. */
+int bo_db_backup(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen);
 
 /* Runs one or more statements without results (platform use: schema,
    migrations; the authorizer still applies to app connections). */
@@ -58,10 +146,10 @@ bool bo_db_set_platform(bo_db *db, bool on);
 typedef void (*bo_db_evict_fn)(void *ud, int user_ref);
 void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud);
 /* A small integer the owner may attach to the cached statement for sql. */
-int *bo_db_stmt_user_ref(bo_db *db, sqlite3_stmt *stmt);
+int *bo_db_stmt_user_ref(bo_db *db, bo_stmt *stmt);
 
 /* Registers a progress check run every few thousand VM steps; returning
-   non-zero interrupts the statement (it fails with SQLITE_INTERRUPT). */
+   non-zero interrupts the statement (it fails with BO_ELIMIT). */
 void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud);
 /* Suspends the progress check (the platform's schema work at load is not
    the app's to pay for); returns the previous setting. */
@@ -83,8 +171,5 @@ void bo_db_rollback_all(bo_db *db);
    also tries (without waiting) to truncate it. *frames receives the frames
    in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
-
-/* Translates an SQLite result code into a BO_E* code. */
-int bo_db_error(int rc);
 
 #endif

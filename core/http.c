@@ -649,3 +649,33 @@ const char *bo_http_reason(int status)
     default: return "Unknown";
     }
 }
+
+size_t bo_http_host_name_length(const char *v, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && v[0] == '[') {
+        for (i = 1; i < len && v[i] != ']'; i++)
+            if (!strchr("0123456789abcdefABCDEF:.", v[i]))
+                return 0;
+        if (i == len || i == 1)
+            return 0;
+        i++;
+    } else {
+        for (; i < len && v[i] != ':'; i++) {
+            char ch = v[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                  ch == '.'))
+                return 0;
+        }
+        if (i == 0)
+            return 0;
+    }
+    if (i < len) {
+        if (v[i] != ':' || i + 1 == len)
+            return 0;
+        for (size_t j = i + 1; j < len; j++)
+            if (v[j] < '0' || v[j] > '9')
+                return 0;
+    }
+    return i <= 255 ? i : 0;
+}

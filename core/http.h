@@ -104,4 +104,9 @@ static inline const char *bo_http_str(const bo_http_request *r, uint32_t off)
 /* The standard reason phrase for a status code ("Not Found"). */
 const char *bo_http_reason(int status);
 
+/* The length of the host name in a Host header value (without its port),
+   or 0 when it is not a DNS name, an IPv4 address or a bracketed IPv6
+   address, optionally followed by ":digits". */
+size_t bo_http_host_name_length(const char *v, size_t len);
+
 #endif

@@ -1,12 +1,8 @@
 /*
- * https.c - the server's certificate and the redirect listener's answer
- * (see https.h).
+ * https.c - the server's certificate (see https.h).
  */
 #include "https.h"
-#include "conn.h"
 #include "log.h"
-#include "request.h"
-#include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,57 +87,3 @@ void bo_https_cert_unref(bo_https_cert *cert)
 }
 
 /* ---- the redirect listener ---- */
-
-/* The length of the host name in a Host header value (without its port),
-   or 0 when it is not a DNS name, an IPv4 address or a bracketed IPv6
-   address, optionally followed by ":digits". */
-static size_t host_name_length(const char *v, size_t len)
-{
-    size_t i = 0;
-    if (len > 0 && v[0] == '[') {
-        for (i = 1; i < len && v[i] != ']'; i++)
-            if (!strchr("0123456789abcdefABCDEF:.", v[i]))
-                return 0;
-        if (i == len || i == 1)
-            return 0;
-        i++;
-    } else {
-        for (; i < len && v[i] != ':'; i++) {
-            char ch = v[i];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-                  ch == '.'))
-                return 0;
-        }
-        if (i == 0)
-            return 0;
-    }
-    if (i < len) {
-        if (v[i] != ':' || i + 1 == len)
-            return 0;
-        for (size_t j = i + 1; j < len; j++)
-            if (v[j] < '0' || v[j] > '9')
-                return 0;
-    }
-    return i <= 255 ? i : 0;
-}
-
-void bo_https_redirect(bo_request *r)
-{
-    const bo_http_request *h = r->http;
-    size_t hlen = 0;
-    const char *host = bo_http_header_get(h, "host", &hlen);
-    size_t name_len = host ? host_name_length(host, hlen) : 0;
-    if (name_len == 0) {
-        bo_request_respond_page(r, 400, bo_http_reason(400), "");
-        return;
-    }
-    bo_buf loc;
-    bo_buf_init(&loc);
-    bo_buf_append(&loc, "https://", 8);
-    bo_buf_append(&loc, host, name_len);
-    int port = r->worker->server->port;
-    if (port != 443)
-        bo_buf_printf(&loc, ":%d", port);
-    bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
-    bo_request_moved(r, &loc);
-}

@@ -1,7 +1,6 @@
 /*
  * https.h - what the server needs for HTTPS besides the TLS engine (tls.h):
- * its certificate, and the plain-HTTP listener that sends browsers to
- * HTTPS.
+ * its certificate.
  *
  * The certificate and key (`serve --tls-cert FILE --tls-key FILE`) are
  * loaded once into a TLS configuration that every worker shares. A reload
@@ -11,10 +10,9 @@
  * when its last connection closes. The TLS side of a connection itself
  * (handshake, records) lives in conn.c, behind its `tls` pointer.
  *
- * The redirect listener (`--redirect-http HOST:PORT`) answers every request
- * with a redirect to the same path and query over HTTPS (301 for GET and
- * HEAD, 308 otherwise, so a form's POST is repeated as a POST), except
- * `GET /healthz`, which it answers itself for load balancers.
+ * The redirect listener (`--redirect-http HOST:PORT`) is a listener of each
+ * worker whose requests request.c answers with a redirect to the same path
+ * and query over HTTPS, beside the platform's other redirects.
  */
 #ifndef BO_HTTPS_H
 #define BO_HTTPS_H
@@ -25,7 +23,6 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
-struct bo_request;
 
 typedef struct bo_https_cert {
     atomic_int refs;
@@ -48,10 +45,5 @@ bool bo_https_cert_changed(const bo_https_cert *cert, const char *cert_file, con
 bo_https_cert *bo_https_cert_ref(bo_https_cert *cert);
 /* Drops a reference; the last one frees it (cert may be NULL). */
 void bo_https_cert_unref(bo_https_cert *cert);
-
-/* Answers a request that came to the redirect listener: 301 or 308 to
-   https://<its host>[:<the HTTPS port>]<path>?<query>, or 400 when it
-   names no valid host. */
-void bo_https_redirect(struct bo_request *r);
 
 #endif

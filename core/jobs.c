@@ -1,18 +1,7 @@
 /*
  * jobs.c - background jobs (see jobs.h).
  *
- * The tables, in the app's own database (the platform's: app SQL may read
- * them, never write them):
- *
- *   _borough_jobs       one row per job: its handler (name; kind 'job' for
- *                       jobs.enqueue, 'every' for a schedule's tick), its
- *                       arguments as JSON, its state (queued, running, done,
- *                       failed), attempts made and allowed, the delay before
- *                       a retry (doubling after each failure), when it may
- *                       run next (run_at, unix ms), who runs it (claimed_by,
- *                       "<run id>.<worker>") and its last error.
- *   _borough_schedules  one row per schedule (by name): its text and the
- *                       time of its next tick (next_at, unix seconds).
+ * The tables and the declarations are ljobs.c's.
  *
  * A runner per worker polls every POLL_MS. For each app the worker serves
  * whose generation declares jobs, it
@@ -26,21 +15,22 @@
  *      (and one server, since a data folder has one) runs each tick. Ticks
  *      missed while the server was down run once, not once each;
  *   3. claims due jobs, one UPDATE ... RETURNING each, while the app has
- *      fewer than PER_APP runs on this worker, and starts each on a
- *      bo_request without a connection (request.c), whose coroutine body is
+ *      fewer than PER_APP runs on this worker, and starts each as a task
+ *      (task.h, the coroutine a request runs on too), whose body is
  *      job_main: the handler, its arguments decoded, called with lua_callk
  *      so it may wait.
- * When a run ends, bo_job_ended records the outcome on the runner's own
+ * When a run ends, job_ended records the outcome on the runner's own
  * connection to the database (the platform's, without the app's
  * authorizer), counts it for /metrics and frees the run.
  */
 #include "jobs.h"
 #include "app.h"
+#include "ljobs.h"
 #include "json.h"
 #include "lapi.h"
 #include "lentity.h"
 #include "log.h"
-#include "request.h"
+#include "task.h"
 #include "sandbox.h"
 #include "server.h"
 #include "worker.h"
@@ -59,317 +49,6 @@
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define KEEP_DONE_DAYS 7
 #define KEEP_FAILED_DAYS 30
-
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS _borough_jobs (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  name TEXT NOT NULL,\n"
-    "  kind TEXT NOT NULL,\n"
-    "  args TEXT NOT NULL,\n"
-    "  state TEXT NOT NULL,\n"
-    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
-    "  max_attempts INTEGER NOT NULL,\n"
-    "  backoff_ms INTEGER NOT NULL,\n"
-    "  run_at INTEGER NOT NULL,\n"
-    "  claimed_by TEXT,\n"
-    "  created_at TEXT NOT NULL,\n"
-    "  started_at TEXT,\n"
-    "  finished_at TEXT,\n"
-    "  error TEXT\n"
-    ");\n"
-    "CREATE INDEX IF NOT EXISTS _borough_jobs_due ON _borough_jobs (state, run_at);\n"
-    "CREATE TABLE IF NOT EXISTS _borough_schedules (\n"
-    "  name TEXT PRIMARY KEY,\n"
-    "  schedule TEXT NOT NULL,\n"
-    "  next_at INTEGER NOT NULL,\n"
-    "  last_at INTEGER\n"
-    ");\n";
-
-/* ---- time ---- */
-
-int64_t bo_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void bo_iso_time(int64_t ms, char *out, size_t cap)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
-             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000));
-}
-
-/* Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms,
-   as lua/borough/fields.lua has them). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int64_t year_of_days(int64_t z)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    return yoe + era * 400 + (mp >= 10);
-}
-
-/* The day (since the epoch) of the last Sunday of month m of year y. */
-static int64_t last_sunday(int64_t y, int m)
-{
-    int64_t last = days_from_civil(y, m + 1, 1) - 1;
-    return last - (last + 4) % 7;            /* 1970-01-01 was a Thursday */
-}
-
-/* Seconds UK time is ahead of UTC at the UTC time t: BST runs from 01:00
-   UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
-   October. */
-static int64_t uk_offset(int64_t t)
-{
-    int64_t y = year_of_days(t / 86400);
-    int64_t starts = last_sunday(y, 3) * 86400 + 3600, ends = last_sunday(y, 10) * 86400 + 3600;
-    return t >= starts && t < ends ? 3600 : 0;
-}
-
-/* ---- declarations ---- */
-
-typedef struct job_handler {
-    char *name;
-    int ref;                           /* the function, in the registry */
-    int attempts;
-    int64_t backoff_ms;
-} job_handler;
-
-typedef struct schedule {
-    char *name;
-    char *text;
-    int ref;
-    int64_t every;                     /* seconds, or 0 for a time of day */
-    int at;                            /* minutes after midnight, UK time */
-    unsigned days;                     /* bit 0 Monday ... bit 6 Sunday */
-    int attempts;
-    int64_t backoff_ms;
-    int64_t next_due;                  /* this worker's idea of next_at (seconds) */
-} schedule;
-
-typedef struct bo_gen_jobs {
-    job_handler *handlers;
-    unsigned nhandlers;
-    schedule *schedules;
-    unsigned nschedules;
-} bo_gen_jobs;
-
-/* The first tick of s strictly after t (unix seconds). */
-static int64_t next_tick(const schedule *s, int64_t t)
-{
-    if (s->every > 0)
-        return (t / s->every + 1) * s->every;
-    int64_t day = (t + uk_offset(t)) / 86400;
-    for (int k = 0; k < 9; k++) {
-        int64_t d = day + k;
-        int weekday = (int)((d + 3) % 7);  /* 0: Monday */
-        if (!(s->days & (1u << weekday)))
-            continue;
-        int64_t local = d * 86400 + s->at * 60;
-        int64_t utc = local - uk_offset(local - 3600);
-        if (utc > t)
-            return utc;
-    }
-    return t + 86400;                  /* unreachable with a non-empty day set */
-}
-
-static int64_t int_field(lua_State *L, int t, const char *name, int64_t dflt)
-{
-    lua_getfield(L, t, name);
-    int64_t v = lua_isnumber(L, -1) ? (int64_t)lua_tonumber(L, -1) : dflt;
-    lua_pop(L, 1);
-    return v;
-}
-
-static int64_t backoff_field(lua_State *L, int t)
-{
-    lua_getfield(L, t, "backoff");
-    lua_Number v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 30;
-    lua_pop(L, 1);
-    return (int64_t)(v * 1000 + 0.5);
-}
-
-static char *string_field(lua_State *L, int t, const char *name)
-{
-    lua_getfield(L, t, name);
-    char *s = bo_strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
-    lua_pop(L, 1);
-    return s;
-}
-
-/* Runs the job schema with the platform's rights. */
-static int create_tables(bo_db *db, char *err, size_t errlen)
-{
-    bool was = bo_db_set_platform(db, true);
-    bool paused = bo_db_pause_progress(db, true);
-    int rc = bo_db_exec_script(db, schema, err, errlen);
-    bo_db_pause_progress(db, paused);
-    bo_db_set_platform(db, was);
-    return rc;
-}
-
-void bo_jobs_load(lua_State *L, int app, bo_gen *g)
-{
-    app = lua_absindex(L, app);
-    bo_gen_jobs *j = bo_calloc(1, sizeof *j);
-    g->jobs = j;
-    if (lua_getfield(L, app, "jobs") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
-        j->handlers = bo_calloc((size_t)n + 1, sizeof *j->handlers);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            int t = lua_gettop(L);
-            job_handler *h = &j->handlers[j->nhandlers++];
-            h->ref = LUA_NOREF;
-            h->name = string_field(L, t, "name");
-            h->attempts = (int)int_field(L, t, "attempts", 5);
-            h->backoff_ms = backoff_field(L, t);
-            lua_getfield(L, t, "fn");
-            h->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    if (lua_getfield(L, app, "schedules") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
-        j->schedules = bo_calloc((size_t)n + 1, sizeof *j->schedules);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            int t = lua_gettop(L);
-            schedule *s = &j->schedules[j->nschedules++];
-            s->ref = LUA_NOREF;
-            s->name = string_field(L, t, "name");
-            s->text = string_field(L, t, "text");
-            s->every = int_field(L, t, "every", 0);
-            s->at = (int)int_field(L, t, "at", 0);
-            s->days = (unsigned)int_field(L, t, "days", 127);
-            s->attempts = (int)int_field(L, t, "attempts", 5);
-            s->backoff_ms = backoff_field(L, t);
-            lua_getfield(L, t, "fn");
-            s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    if (g->primary && (j->nhandlers || j->nschedules)) {
-        char err[512];
-        if (create_tables(bo_ldb_get(L), err, sizeof err) < 0)
-            luaL_error(L, "%s/app.lua: cannot create the job tables: %s", g->info->dir, err);
-    }
-}
-
-void bo_jobs_gen_free(bo_gen *g)
-{
-    bo_gen_jobs *j = g->jobs;
-    if (!j)
-        return;
-    for (unsigned i = 0; i < j->nhandlers; i++)
-        free(j->handlers[i].name);
-    for (unsigned i = 0; i < j->nschedules; i++) {
-        free(j->schedules[i].name);
-        free(j->schedules[i].text);
-    }
-    free(j->handlers);
-    free(j->schedules);
-    free(j);
-    g->jobs = NULL;
-}
-
-static job_handler *find_handler(bo_gen *g, const char *name)
-{
-    for (unsigned i = 0; g->jobs && i < g->jobs->nhandlers; i++)
-        if (strcmp(g->jobs->handlers[i].name, name) == 0)
-            return &g->jobs->handlers[i];
-    return NULL;
-}
-
-static schedule *find_schedule(bo_gen *g, const char *name)
-{
-    for (unsigned i = 0; g->jobs && i < g->jobs->nschedules; i++)
-        if (strcmp(g->jobs->schedules[i].name, name) == 0)
-            return &g->jobs->schedules[i];
-    return NULL;
-}
-
-/* ---- jobs.enqueue's C half ---- */
-
-/* insert(name, args_json, delay_s, attempts|nil, backoff_s|nil) -> id: a
-   queued job, in the caller's transaction if one is open. */
-static int p_insert(lua_State *L)
-{
-    const char *name = luaL_checkstring(L, 1);
-    size_t alen;
-    const char *args = luaL_checklstring(L, 2, &alen);
-    lua_Number delay = luaL_checknumber(L, 3);
-    bo_sandbox *sb = bo_sandbox_of(L);
-    bo_request *task = sb ? sb->task : NULL;
-    bo_gen *g = sb ? sb->owner : NULL;
-    if (!task || !g)
-        return luaL_error(L, "jobs.enqueue can only be called while a request or a job runs");
-    job_handler *h = find_handler(g, name);
-    if (!h)
-        return luaL_error(L, "jobs.enqueue: no job named %s", name);
-    lua_Integer attempts = luaL_optinteger(L, 4, h->attempts);
-    lua_Number backoff = luaL_optnumber(L, 5, (lua_Number)h->backoff_ms / 1000.0);
-    luaL_argcheck(L, attempts >= 1 && attempts <= 100, 4, "attempts must be from 1 to 100");
-    luaL_argcheck(L, backoff > 0 && backoff <= 86400, 5, "backoff must be more than 0 and at most 86400 seconds");
-    luaL_argcheck(L, delay >= 0 && delay <= 366.0 * 86400, 3, "delay must be from 0 to a year in seconds");
-    bo_db *db = bo_ldb_get(L);
-    static const char sql[] =
-        "INSERT INTO _borough_jobs (name, kind, args, state, attempts, max_attempts, backoff_ms, run_at, created_at) "
-        "VALUES (?1, 'job', ?2, 'queued', 0, ?3, ?4, ?5, ?6)";
-    char err[512], created[32];
-    int64_t now = bo_unix_ms();
-    bo_iso_time(now, created, sizeof created);
-    bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
-    if (stmt) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text64(stmt, 2, args, alen, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_int64(stmt, 3, attempts);
-        sqlite3_bind_int64(stmt, 4, (int64_t)(backoff * 1000 + 0.5));
-        sqlite3_bind_int64(stmt, 5, now + (int64_t)(delay * 1000));
-        sqlite3_bind_text(stmt, 6, created, -1, SQLITE_STATIC);
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
-    }
-    bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
-        return luaL_error(L, "jobs.enqueue: %s", err);
-    lua_pushinteger(L, sqlite3_last_insert_rowid(bo_db_sqlite(db)));
-    if (task->worker && task->worker->jobs)
-        bo_jobs_kick(task->worker->jobs);
-    return 1;
-}
-
-void bo_jobs_open(lua_State *L)
-{
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, p_insert);
-    lua_setfield(L, -2, "insert");
-    lua_setfield(L, -2, "_jobs");
-}
 
 /* ---- the runner ---- */
 
@@ -394,7 +73,8 @@ struct bo_jobs {
 };
 
 struct bo_job {
-    bo_request req;
+    bo_task task;                      /* the run's coroutine (task.id names the run) */
+    bo_gen *gen;                       /* the generation it runs on (inflight counted) */
     bo_jobs *runner;
     runner_app *app;
     struct bo_job *prev, *next;
@@ -431,19 +111,19 @@ static runner_app *app_state(bo_jobs *j, const char *name, const char *data_dir)
 }
 
 /* Steps a statement to its end; logs a failure. Returns the SQLite code. */
-static int step_done(runner_app *a, sqlite3_stmt *stmt, const char *what)
+static int step_done(runner_app *a, bo_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        bo_log(BO_LOG_ERROR, a->name, "jobs: %s: %s", what, sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(stmt);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE && rc != BO_DB_ROW)
+        bo_log(BO_LOG_ERROR, a->name, "jobs: %s: %s", what, bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
     return rc;
 }
 
-static sqlite3_stmt *prepare(runner_app *a, const char *sql, size_t len)
+static bo_stmt *prepare(runner_app *a, const char *sql, size_t len)
 {
     char err[512];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
     if (!stmt)
         bo_log(BO_LOG_ERROR, a->name, "jobs: %s", err);
     return stmt;
@@ -461,16 +141,16 @@ static void recover(bo_jobs *j, runner_app *a)
         "claimed_by = NULL, error = 'interrupted: the server stopped while it ran', "
         "finished_at = CASE WHEN attempts >= max_attempts THEN ?2 END "
         "WHERE state = 'running' AND (claimed_by IS NULL OR substr(claimed_by, 1, length(?1)) <> ?1)";
-    sqlite3_stmt *stmt = PREPARE(a, sql);
+    bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char prefix[16], now[32];
     snprintf(prefix, sizeof prefix, "%s.", j->w->server->run_id);
     bo_iso_time(bo_unix_ms(), now, sizeof now);
-    sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, now, -1, SQLITE_STATIC);
-    if (step_done(a, stmt, "recovering interrupted jobs") == SQLITE_DONE) {
-        int n = sqlite3_changes(bo_db_sqlite(a->db));
+    bo_stmt_bind_text(stmt, 1, prefix, -1);
+    bo_stmt_bind_text(stmt, 2, now, -1);
+    if (step_done(a, stmt, "recovering interrupted jobs") == BO_DB_DONE) {
+        int n = bo_db_changes(a->db);
         if (n > 0)
             bo_log(BO_LOG_WARN, a->name, "%d job%s interrupted by a stop or crash queued again", n, n == 1 ? "" : "s");
     }
@@ -479,7 +159,7 @@ static void recover(bo_jobs *j, runner_app *a)
 
 /* Turns the due tick of s (if it is still due in the database) into a job
    row, and moves the schedule to its next tick; see the top of the file. */
-static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
+static void claim_tick(runner_app *a, bo_schedule *s, int64_t now_ms)
 {
     static const char get[] = "SELECT schedule, next_at FROM _borough_schedules WHERE name = ?1";
     static const char put[] =
@@ -494,23 +174,23 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
         bo_log(BO_LOG_WARN, a->name, "jobs: schedule %s: %s", s->name, err);
         return;
     }
-    sqlite3_stmt *stmt = PREPARE(a, get);
+    bo_stmt *stmt = PREPARE(a, get);
     if (!stmt)
         goto fail;
-    sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    bool known = rc == SQLITE_ROW;
-    bool same = known && strcmp((const char *)sqlite3_column_text(stmt, 0), s->text) == 0;
-    int64_t next_at = known ? sqlite3_column_int64(stmt, 1) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    bo_stmt_bind_text(stmt, 1, s->name, -1);
+    int rc = bo_stmt_step(stmt);
+    bool known = rc == BO_DB_ROW;
+    bool same = known && strcmp((const char *)bo_stmt_column_text(stmt, 0), s->text) == 0;
+    int64_t next_at = known ? bo_stmt_column_int64(stmt, 1) : 0;
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_ROW && rc != BO_DB_DONE)
         goto fail;
     int64_t tick = 0;                  /* the tick this worker claims, if any */
     if (!same) {
-        next_at = next_tick(s, now);   /* a new (or changed) schedule starts from now */
+        next_at = bo_schedule_next_tick(s, now);   /* a new (or changed) schedule starts from now */
     } else if (next_at <= now) {
         tick = next_at;
-        next_at = next_tick(s, now);
+        next_at = bo_schedule_next_tick(s, now);
     } else {
         bo_db_commit(a->db, err, sizeof err);
         s->next_due = next_at;
@@ -518,12 +198,12 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
     }
     if (!(stmt = PREPARE(a, put)))
         goto fail;
-    sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, s->text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, next_at);
+    bo_stmt_bind_text(stmt, 1, s->name, -1);
+    bo_stmt_bind_text(stmt, 2, s->text, -1);
+    bo_stmt_bind_int64(stmt, 3, next_at);
     if (tick)
-        sqlite3_bind_int64(stmt, 4, tick);
-    if (step_done(a, stmt, "schedule") != SQLITE_DONE)
+        bo_stmt_bind_int64(stmt, 4, tick);
+    if (step_done(a, stmt, "schedule") != BO_DB_DONE)
         goto fail;
     if (tick) {
         if (!(stmt = PREPARE(a, add)))
@@ -531,13 +211,13 @@ static void claim_tick(runner_app *a, schedule *s, int64_t now_ms)
         char args[48], created[32];
         snprintf(args, sizeof args, "{\"tick\":%lld}", (long long)tick);
         bo_iso_time(now_ms, created, sizeof created);
-        sqlite3_bind_text(stmt, 1, s->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, args, -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 3, s->attempts);
-        sqlite3_bind_int64(stmt, 4, s->backoff_ms);
-        sqlite3_bind_int64(stmt, 5, now_ms);
-        sqlite3_bind_text(stmt, 6, created, -1, SQLITE_STATIC);
-        if (step_done(a, stmt, "schedule") != SQLITE_DONE)
+        bo_stmt_bind_text(stmt, 1, s->name, -1);
+        bo_stmt_bind_text(stmt, 2, args, -1);
+        bo_stmt_bind_int64(stmt, 3, s->attempts);
+        bo_stmt_bind_int64(stmt, 4, s->backoff_ms);
+        bo_stmt_bind_int64(stmt, 5, now_ms);
+        bo_stmt_bind_text(stmt, 6, created, -1);
+        if (step_done(a, stmt, "schedule") != BO_DB_DONE)
             goto fail;
     }
     if (bo_db_commit(a->db, err, sizeof err) < 0) {
@@ -553,7 +233,7 @@ fail:
 
 static void on_run_closed(uv_handle_t *h)
 {
-    struct bo_job *job = (struct bo_job *)((char *)h - offsetof(struct bo_job, req.timer));
+    struct bo_job *job = (struct bo_job *)((char *)h - offsetof(struct bo_job, task.timer));
     free(job->name);
     free(job->args);
     free(job->error);
@@ -572,12 +252,11 @@ static int job_done(lua_State *co, int status, lua_KContext ctx)
    tick, handler(job). */
 static int job_main(lua_State *co)
 {
-    bo_request *r = lua_touserdata(co, 1);
-    struct bo_job *job = r->job;
-    bo_gen *g = r->gen;
+    struct bo_job *job = lua_touserdata(co, 1);
+    bo_gen *g = job->gen;
     lua_settop(co, 0);
-    job_handler *h = job->every ? NULL : find_handler(g, job->name);
-    schedule *s = job->every ? find_schedule(g, job->name) : NULL;
+    bo_job_handler *h = job->every ? NULL : bo_jobs_find_handler(g, job->name);
+    bo_schedule *s = job->every ? bo_jobs_find_schedule(g, job->name) : NULL;
     if (!h && !s)
         return luaL_error(co, "the app declares no %s named %s any more", job->every ? "schedule" : "job", job->name);
     lua_rawgeti(co, LUA_REGISTRYINDEX, h ? h->ref : s->ref);
@@ -604,6 +283,63 @@ static int job_main(lua_State *co)
     return job_done(co, LUA_OK, 0);
 }
 
+/* ---- a run's task (task.h) ---- */
+
+static void job_ended(struct bo_job *job);
+static void job_failed(struct bo_job *job, const char *why);
+
+static struct bo_job *job_of(bo_task *t)
+{
+    return (struct bo_job *)((char *)t - offsetof(struct bo_job, task));
+}
+
+/* Ends the run: its task, then the generation it held, then its row. */
+static void run_over(struct bo_job *job)
+{
+    bo_task_end(&job->task);
+    job->task.gen = NULL;
+    bo_worker_gen_release(job->runner->w, job->gen);
+    job->gen = NULL;
+    bo_log_set_request(NULL);
+    job_ended(job);
+}
+
+static void on_returned(bo_task *t, int nres)
+{
+    BO_UNUSED(nres);
+    lua_settop(t->co, 0);              /* a job's results go nowhere */
+    run_over(job_of(t));
+}
+
+static bool on_failing(bo_task *t, const char *why)
+{
+    job_failed(job_of(t), why);        /* before the thread (and why with it) goes */
+    return true;
+}
+
+static void on_failed(bo_task *t)
+{
+    run_over(job_of(t));
+}
+
+static void on_describe(bo_task *t, char *out, size_t cap)
+{
+    snprintf(out, cap, "job %s", job_of(t)->name);
+}
+
+static void on_jobs_queued(bo_task *t)
+{
+    bo_jobs_kick(job_of(t)->runner);
+}
+
+static const bo_task_ops job_ops = {
+    .returned = on_returned,
+    .failing = on_failing,
+    .failed = on_failed,
+    .describe = on_describe,
+    .jobs_queued = on_jobs_queued,
+};
+
 /* Claims one due job of a and starts it; false if there was none. */
 static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
 {
@@ -612,54 +348,61 @@ static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
         "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
         "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1) "
         "RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
-    sqlite3_stmt *stmt = PREPARE(a, due);
+    bo_stmt *stmt = PREPARE(a, due);
     if (!stmt)
         return false;
-    sqlite3_bind_int64(stmt, 1, now);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
+    bo_stmt_bind_int64(stmt, 1, now);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_ROW)
         return false;
     if (!(stmt = PREPARE(a, claim)))
         return false;
     char started[32];
     bo_iso_time(now, started, sizeof started);
-    sqlite3_bind_text(stmt, 1, j->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, started, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, now);
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        if (rc != SQLITE_DONE && rc != SQLITE_BUSY)
-            bo_log(BO_LOG_ERROR, a->name, "jobs: claiming: %s", sqlite3_errmsg(bo_db_sqlite(a->db)));
-        sqlite3_reset(stmt);
+    bo_stmt_bind_text(stmt, 1, j->claimer, -1);
+    bo_stmt_bind_text(stmt, 2, started, -1);
+    bo_stmt_bind_int64(stmt, 3, now);
+    rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_ROW) {
+        if (rc != BO_DB_DONE && rc != BO_EBUSY)
+            bo_log(BO_LOG_ERROR, a->name, "jobs: claiming: %s", bo_db_errmsg(a->db));
+        bo_stmt_reset(stmt);
         return false;
     }
     struct bo_job *job = bo_calloc(1, sizeof *job);
     job->runner = j;
     job->app = a;
-    job->id = sqlite3_column_int64(stmt, 0);
-    job->name = bo_strdup((const char *)sqlite3_column_text(stmt, 1));
-    job->every = strcmp((const char *)sqlite3_column_text(stmt, 2), "every") == 0;
-    job->args = bo_strdup((const char *)sqlite3_column_text(stmt, 3));
-    job->attempt = sqlite3_column_int(stmt, 4);
-    job->max_attempts = sqlite3_column_int(stmt, 5);
-    job->backoff_ms = sqlite3_column_int64(stmt, 6);
-    while (sqlite3_step(stmt) == SQLITE_ROW)
+    job->id = bo_stmt_column_int64(stmt, 0);
+    job->name = bo_strdup((const char *)bo_stmt_column_text(stmt, 1));
+    job->every = strcmp((const char *)bo_stmt_column_text(stmt, 2), "every") == 0;
+    job->args = bo_strdup((const char *)bo_stmt_column_text(stmt, 3));
+    job->attempt = bo_stmt_column_int64(stmt, 4);
+    job->max_attempts = bo_stmt_column_int64(stmt, 5);
+    job->backoff_ms = bo_stmt_column_int64(stmt, 6);
+    while (bo_stmt_step(stmt) == BO_DB_ROW)
         ;
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     snprintf(job->via, sizeof job->via, "%s %s #%lld", job->every ? "schedule" : "job", job->name,
              (long long)job->id);
 
-    bo_request_init(&job->req, NULL, j->w);
-    job->req.job = job;
-    snprintf(job->req.id, sizeof job->req.id, "%sj%llx", j->w->id_prefix, (unsigned long long)job->id);
+    bo_task_init(&job->task, &j->w->loop, &job_ops, "the job ran for too long (limits.time)");
+    snprintf(job->task.id, sizeof job->task.id, "%sj%llx", j->w->id_prefix, (unsigned long long)job->id);
     job->next = j->runs;
     if (j->runs)
         j->runs->prev = job;
     j->runs = job;
     j->nruns++;
     a->running++;
-    bo_request_run_job(&job->req, wa->gen, wa->metrics, job_main);
+    job->gen = wa->gen;
+    wa->gen->inflight++;
+    bo_task *t = &job->task;
+    t->gen = wa->gen;
+    t->metrics = wa->metrics;
+    t->request = NULL;
+    t->who = "system";
+    t->via = job->via;
+    bo_task_start(t, job_main, job);
     return true;
 }
 
@@ -668,14 +411,14 @@ static void prune(runner_app *a, int64_t now)
 {
     static const char sql[] =
         "DELETE FROM _borough_jobs WHERE (state = 'done' AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)";
-    sqlite3_stmt *stmt = PREPARE(a, sql);
+    bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char done[32], failed[32];
     bo_iso_time(now - KEEP_DONE_DAYS * 86400000LL, done, sizeof done);
     bo_iso_time(now - KEEP_FAILED_DAYS * 86400000LL, failed, sizeof failed);
-    sqlite3_bind_text(stmt, 1, done, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, failed, -1, SQLITE_STATIC);
+    bo_stmt_bind_text(stmt, 1, done, -1);
+    bo_stmt_bind_text(stmt, 2, failed, -1);
     step_done(a, stmt, "pruning");
 }
 
@@ -697,7 +440,7 @@ static void poll_apps(bo_jobs *j)
             a->next_prune = now + PRUNE_EVERY_MS;
         }
         for (unsigned k = 0; k < g->jobs->nschedules; k++) {
-            schedule *s = &g->jobs->schedules[k];
+            bo_schedule *s = &g->jobs->schedules[k];
             if (now / 1000 >= s->next_due)
                 claim_tick(a, s, now);
         }
@@ -748,7 +491,7 @@ void bo_jobs_kill(bo_jobs *j, const char *why)
     for (struct bo_job *job = j->runs, *next; job; job = next) {
         next = job->next;
         job->killed = true;
-        bo_request_kill(&job->req, why);
+        bo_task_kill(&job->task, why);
     }
 }
 
@@ -781,26 +524,8 @@ void bo_jobs_close(bo_jobs *j)
 
 /* ---- the end of a run ---- */
 
-static int set_actor(lua_State *L)
-{
-    bo_lentity_set_actor(L, "system", lua_touserdata(L, 1));
-    return 0;
-}
-
-void bo_job_enter(struct bo_job *job, lua_State *L)
-{
-    lua_pushcfunction(L, set_actor);
-    lua_pushlightuserdata(L, job->via);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-        lua_pop(L, 1);
-}
-
-const char *bo_job_name(const struct bo_job *job)
-{
-    return job->name;
-}
-
-void bo_job_failed(struct bo_job *job, const char *why)
+/* The run raised why: kept for the job's row. */
+static void job_failed(struct bo_job *job, const char *why)
 {
     free(job->error);
     job->error = bo_strdup(why ? why : "(an error without a message)");
@@ -815,11 +540,12 @@ static int64_t retry_delay(const struct bo_job *job)
     return d < MAX_DELAY_MS ? d : MAX_DELAY_MS;
 }
 
-void bo_job_ended(struct bo_job *job)
+/* The run is over: its outcome is recorded and the job freed. */
+static void job_ended(struct bo_job *job)
 {
     bo_jobs *j = job->runner;
     runner_app *a = job->app;
-    bo_metrics_app *m = job->req.metrics;
+    bo_metrics_app *m = job->task.metrics;
     static const char done[] =
         "UPDATE _borough_jobs SET state = 'done', claimed_by = NULL, finished_at = ?2, error = NULL WHERE id = ?1";
     static const char retry[] =
@@ -831,11 +557,11 @@ void bo_job_ended(struct bo_job *job)
     char at[32];
     bo_iso_time(now, at, sizeof at);
     const char *what = job->every ? "schedule" : "job";
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     if (!job->error) {
         if ((stmt = PREPARE(a, done))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_text(stmt, 2, at, -1, SQLITE_STATIC);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_text(stmt, 2, at, -1);
             step_done(a, stmt, "recording a job done");
         }
         bo_counter_add(&m->jobs_done, 1);
@@ -844,10 +570,10 @@ void bo_job_ended(struct bo_job *job)
            its attempt is given back and it runs again at once. */
         int64_t delay = job->killed ? 0 : retry_delay(job);
         if ((stmt = PREPARE(a, retry))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_int64(stmt, 2, now + delay);
-            sqlite3_bind_text(stmt, 3, job->error, -1, SQLITE_STATIC);
-            sqlite3_bind_int(stmt, 4, job->killed ? 1 : 0);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_int64(stmt, 2, now + delay);
+            bo_stmt_bind_text(stmt, 3, job->error, -1);
+            bo_stmt_bind_int64(stmt, 4, job->killed ? 1 : 0);
             step_done(a, stmt, "queueing a job again");
         }
         if (!job->killed) {
@@ -857,9 +583,9 @@ void bo_job_ended(struct bo_job *job)
         }
     } else {
         if ((stmt = PREPARE(a, failed))) {
-            sqlite3_bind_int64(stmt, 1, job->id);
-            sqlite3_bind_text(stmt, 2, at, -1, SQLITE_STATIC);
-            sqlite3_bind_text(stmt, 3, job->error, -1, SQLITE_STATIC);
+            bo_stmt_bind_int64(stmt, 1, job->id);
+            bo_stmt_bind_text(stmt, 2, at, -1);
+            bo_stmt_bind_text(stmt, 3, job->error, -1);
             step_done(a, stmt, "recording a job failed");
         }
         bo_counter_add(&m->jobs_failed, 1);
@@ -875,28 +601,9 @@ void bo_job_ended(struct bo_job *job)
     j->nruns--;
     a->running--;
     bool more = !j->stopping;
-    bo_request_close(&job->req, on_run_closed);
+    bo_task_close(&job->task, on_run_closed);
     if (more)
         bo_jobs_kick(j);               /* room for another run of the app */
 }
 
 /* ---- /metrics ---- */
-
-int bo_jobs_count(bo_db *db, int64_t *waiting, int64_t *failed)
-{
-    static const char sql[] =
-        "SELECT count(*) FILTER (WHERE state IN ('queued', 'running')), count(*) FILTER (WHERE state = 'failed') "
-        "FROM _borough_jobs";
-    *waiting = *failed = 0;
-    char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    if (!stmt)
-        return BO_ENOENT;              /* no job tables */
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *waiting = sqlite3_column_int64(stmt, 0);
-        *failed = sqlite3_column_int64(stmt, 1);
-    }
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW ? 0 : bo_db_error(rc);
-}

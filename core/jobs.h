@@ -1,10 +1,8 @@
 /*
- * jobs.h - background jobs: one-off work queued by jobs.enqueue(name, args)
- * for a handler declared with app:job(name, fn), and recurring work declared
- * with app:every(schedule, fn). Both are durable in the app's own database
- * (tables _borough_jobs and _borough_schedules) and run by the workers, each
- * run a coroutine with the app's limits on a bo_request without a
- * connection (request.h), so it may wait on http.request or borough.sleep.
+ * jobs.h - the runner of background jobs (declared and queued as ljobs.h
+ * says), one per worker. Each run is a task (task.h) with the app's limits,
+ * the same coroutine, budget and waits as a request's, so it may wait on
+ * http.request or borough.sleep.
  *
  * Every worker runs a job runner (bo_jobs): a timer that claims due jobs in
  * SQLite (an UPDATE ... RETURNING, so exactly one worker gets each), turns
@@ -18,7 +16,6 @@
 #define BO_JOBS_H
 
 #include "bo.h"
-#include "db.h"
 
 #include <lua.h>
 
@@ -27,20 +24,6 @@ struct bo_worker;
 struct bo_job;
 
 typedef struct bo_jobs bo_jobs;
-
-/* ---- declarations, at load ---- */
-
-/* Reads the handlers and schedules app:job and app:every put in the app
-   table at index app into g (what the runner and jobs.enqueue use); the
-   primary load also creates the job tables when there are any. Raises a Lua
-   error on failure; runs in protected mode. */
-void bo_jobs_load(lua_State *L, int app, struct bo_gen *g);
-/* Frees what bo_jobs_load kept in g. */
-void bo_jobs_gen_free(struct bo_gen *g);
-
-/* Puts borough._jobs (the C half of lua/borough/jobs.lua) into the borough
-   table at the top of the stack. */
-void bo_jobs_open(lua_State *L);
 
 /* ---- the runner, one per worker ---- */
 
@@ -58,28 +41,5 @@ unsigned bo_jobs_running(const bo_jobs *j);
 void bo_jobs_close(bo_jobs *j);
 /* A job was queued on this worker: poll soon. */
 void bo_jobs_kick(bo_jobs *j);
-
-/* ---- the run of one job (request.c calls these) ---- */
-
-/* The run's coroutine is about to resume on state L (the audit trail names
-   the job as the actor). */
-void bo_job_enter(struct bo_job *job, lua_State *L);
-/* The run raised why (copied). */
-void bo_job_failed(struct bo_job *job, const char *why);
-/* The name the job was declared with (app:job or app:every). */
-const char *bo_job_name(const struct bo_job *job);
-/* The run is over: its outcome is recorded and the job freed. */
-void bo_job_ended(struct bo_job *job);
-
-/* ---- for /metrics ---- */
-
-/* Counts jobs queued or running, and jobs that failed for good, in an app
-   database (0 and 0 when it has no job tables). */
-int bo_jobs_count(bo_db *db, int64_t *waiting, int64_t *failed);
-
-/* Unix time in milliseconds, and as the platform's tables write it:
-   "2024-04-01T09:30:00.123Z" (out holds at least 25 bytes). */
-int64_t bo_unix_ms(void);
-void bo_iso_time(int64_t ms, char *out, size_t cap);
 
 #endif

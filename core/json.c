@@ -32,15 +32,15 @@
  * pushing values as it goes; on error it restores the stack and reports the
  * 1-based byte position where the input went wrong.
  *
- * Both are metered in a sandboxed state, as pattern matching is (the count
+ * Both are metered in a metered state (meter.h), as pattern matching is (the count
  * hook never fires inside C): the encoder charges each value and the bytes
  * of each string as it walks, and stops when the request's budget is spent;
  * the decoder, whose work is bounded by the text it was given, charges its
- * values once it is done. A spent budget raises the sandbox's error after
+ * values once it is done. A spent budget raises the run's error after
  * the coder has put everything back.
  */
 #include "json.h"
-#include "sandbox.h"
+#include "meter.h"
 
 #include <lauxlib.h>
 #include <limits.h>
@@ -283,7 +283,7 @@ typedef struct encoder {
     int columns_name;
     char *err;
     size_t errlen;
-    bo_sandbox *sb;     /* the budget to charge, or NULL outside a sandbox */
+    bo_meter *meter;    /* the budget to charge, or NULL when the state is not metered */
     uint64_t pending;   /* steps not yet charged */
     bool spent;         /* stopped because the budget ran out */
 } encoder;
@@ -654,21 +654,22 @@ static int encode_table(encoder *e, int t)
     return rc;
 }
 
-/* Charges steps of work to the sandbox's budget, in batches; fails the
-   encode when the budget is spent. */
+/* Charges steps of work to the run's budget (meter.h), in batches; fails
+   the encode when the budget is spent. */
 static int meter(encoder *e, size_t steps)
 {
-    if (!e->sb)
+    if (!e->meter)
         return 0;
     e->pending += steps;
     if (e->pending < METER_BATCH)
         return 0;
     unsigned n = e->pending > UINT32_MAX ? UINT32_MAX : (unsigned)e->pending;
     e->pending = 0;
-    if (!bo_sandbox_over_budget(e->sb, n))
+    const char *spent = e->meter->charge(e->meter, n);
+    if (!spent)
         return 0;
     e->spent = true;
-    return enc_fail(e, "%s", e->sb->budget->spent);
+    return enc_fail(e, "%s", spent);
 }
 
 static int encode_value(encoder *e, int idx)
@@ -725,7 +726,7 @@ static int encode_root(lua_State *L, int idx, bo_buf *out, int indent, char *err
                        size_t errlen)
 {
     size_t start = out->len;
-    encoder e = { L, out, start, NULL, indent, 0, 0, 0, 0, err, errlen, bo_sandbox_of(L), 0, false };
+    encoder e = { L, out, start, NULL, indent, 0, 0, 0, 0, err, errlen, bo_meter_of(L), 0, false };
     int top = lua_gettop(L);
 
     if (lua_type(L, idx) == LUA_TTABLE) {
@@ -749,8 +750,8 @@ static int encode_root(lua_State *L, int idx, bo_buf *out, int indent, char *err
     }
     if (rc)
         out->len = start;
-    if (e.sb && (e.spent || e.pending))
-        bo_sandbox_charge(L, (unsigned)e.pending);   /* raises if the budget is spent */
+    if (e.meter && (e.spent || e.pending))
+        e.meter->charge_or_raise(L, (unsigned)e.pending);   /* raises if the budget is spent */
     return rc ? BO_EINVAL : 0;
 }
 
@@ -1216,6 +1217,7 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
                   (const unsigned char *)text + len, NULL, 0, 0, 0, 0, err, errlen, NULL };
     int top = lua_gettop(L);
     luaL_checkstack(L, 4, NULL);
+    bo_meter *m = bo_meter_of(L);
     push_mark(L, &key_array_mt, "json.array");
     d.array_mt = lua_gettop(L);
     push_mark(L, &key_object_mt, "json.object");
@@ -1231,9 +1233,9 @@ int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t
         bo_buf_reset(&d.sc->str, KEEP_BUF_BYTES);
     if (rc)
         lua_settop(L, top);
-    if (bo_sandbox_of(L)) {
+    if (m) {
         uint64_t steps = d.values * STEPS_PER_VALUE + len / STRING_BYTES_PER_STEP;
-        bo_sandbox_charge(L, steps > UINT32_MAX ? UINT32_MAX : (unsigned)steps);
+        m->charge_or_raise(L, steps > UINT32_MAX ? UINT32_MAX : (unsigned)steps);
     }
     if (rc)
         return BO_EPARSE;
@@ -1426,6 +1428,30 @@ const char *bo_jval_string(const bo_jval *obj, const char *key)
 {
     const bo_jval *v = bo_jval_get(obj, key);
     return v && v->type == BO_JSON_STRING ? v->str : NULL;
+}
+
+const bo_jval *bo_jval_at(const bo_jval *v, const char *const *path)
+{
+    for (; v && *path; path++) {
+        if ((*path)[0] == '#') {
+            if (v->type != BO_JSON_ARRAY)
+                return NULL;
+            unsigned long i = strtoul(*path + 1, NULL, 10);
+            for (v = v->first; v && i > 0; i--)
+                v = v->next;
+        } else {
+            v = bo_jval_get(v, *path);
+        }
+    }
+    return v;
+}
+
+bool bo_jval_copy_string(const bo_jval *v, char *out, size_t cap)
+{
+    if (!v || v->type != BO_JSON_STRING || v->len >= cap || memchr(v->str, '\0', v->len))
+        return false;
+    memcpy(out, v->str, v->len + 1);
+    return true;
 }
 
 /* ---- The Lua library ---- */

@@ -56,12 +56,12 @@ typedef struct bo_jval {
 
 /* Appends the JSON text of the value at idx to out. Returns 0, or BO_EINVAL
    with a message in err (NUL-terminated, truncated to errlen). May raise a
-   Lua error only for out-of-memory inside the Lua state, or in a sandboxed
+   Lua error only for out-of-memory inside the Lua state, or in a metered
    state when the run's budget is spent (the work is charged to it). */
 int bo_json_encode(lua_State *L, int idx, bo_buf *out, char *err, size_t errlen);
 
 /* Decodes text and pushes the value. Returns 0, or BO_EPARSE with a message
-   naming the byte position in err (nothing pushed). In a sandboxed state
+   naming the byte position in err (nothing pushed). In a metered state (meter.h)
    the work is charged to the run's budget, which raises when it is spent. */
 int bo_json_decode(lua_State *L, const char *text, size_t len, char *err, size_t errlen);
 
@@ -74,6 +74,12 @@ const bo_jval *bo_jval_get(const bo_jval *obj, const char *key);
 /* The member key of obj if it is a string, else NULL. */
 const char *bo_jval_string(const bo_jval *obj, const char *key);
 
+/* The value at path under v: each step a member's name, or "#n" for the
+   n-th (0-based) element of an array; NULL if there is none. */
+const bo_jval *bo_jval_at(const bo_jval *v, const char *const *path);
+/* Copies the string v into out (NUL-terminated); false if v is not a
+   string, holds a NUL byte, or does not fit in cap bytes. */
+bool bo_jval_copy_string(const bo_jval *v, char *out, size_t cap);
 /* Pushes json.null (a light userdata shared by every state). */
 void bo_json_push_null(lua_State *L);
 

@@ -1,50 +1,29 @@
 /*
  * lapi.c - the platform's C functions for app code: the C half of the
- * borough table (response makers, escape, url, sleep, token, sha256) and
- * log. bo_lapi_open installs them with json and db as globals of a new app
- * state.
+ * borough table (response makers, escape, sleep, token, sha256) and log;
+ * and the loop that opens the platform's libraries into a new app state
+ * from one table (the table itself is linit.c's, as Lua's own linit.c
+ * lists its libraries).
  */
 #include "lapi.h"
-#include "ldraft.h"
-#include "jobs.h"
-#include "lentity.h"
-#include "lhttp.h"
-#include "lnotify.h"
 #include "app.h"
 #include "buf.h"
 #include "crypto.h"
 #include "http.h"
 #include "json.h"
-#include "loadcache.h"
 #include "log.h"
-#include "lreq.h"
-#include "lview.h"
-#include "request.h"
 #include "router.h"
 #include "safeurl.h"
 #include "sandbox.h"
+#include "task.h"
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char scratch_key = 0;
-static const char mount_key = 0;     /* registry[&mount_key] = the prefix borough.app declared */
 static const char response_mt_key = 0;   /* registry[&response_mt_key] = the responses' metatable */
-static const char settled_key = 0;   /* registry[&settled_key] = true: no app path can start with the
-                                        mount, so a path that does is already a URL (borough._url_settled) */
-
-struct bo_request *bo_lapi_current(lua_State *L)
-{
-    bo_sandbox *sb = bo_sandbox_of(L);
-    return sb ? sb->current : NULL;
-}
-
-struct bo_request *bo_lapi_task(lua_State *L)
-{
-    bo_sandbox *sb = bo_sandbox_of(L);
-    return sb ? sb->task : NULL;
-}
 
 /* A buffer owned by the state (freed by __gc), reused by encoders: nothing
    leaks if a Lua error interrupts its user. */
@@ -83,7 +62,7 @@ static int response_index(lua_State *L)
    the response metatable: a response an app may change before returning
    it (docs/apps.md, "Responses"); type and body are left out when NULL or
    0. */
-static void push_response(lua_State *L, lua_Integer status, const char *type, int body)
+void bo_lapi_push_response(lua_State *L, lua_Integer status, const char *type, int body)
 {
     lua_createtable(L, 0, 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &response_mt_key);
@@ -116,7 +95,7 @@ static int l_json(lua_State *L)
     if (bo_json_encode(L, 1, b, err, sizeof err) < 0)
         return luaL_error(L, "borough.json: %s", err);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
-    push_response(L, status, "application/json", lua_gettop(L));
+    bo_lapi_push_response(L, status, "application/json", lua_gettop(L));
     return 1;
 }
 
@@ -125,29 +104,7 @@ static int l_text(lua_State *L)
 {
     luaL_checkstring(L, 1);
     lua_Integer status = opt_status(L, 2, 200, 200, 599);
-    push_response(L, status, "text/plain; charset=utf-8", 1);
-    return 1;
-}
-
-/* borough.redirect(url [, status]): 302 after GET, 303 after a form post. */
-static int l_redirect(lua_State *L)
-{
-    size_t len;
-    const char *url = luaL_checklstring(L, 1, &len);
-    for (size_t i = 0; i < len; i++)
-        if (url[i] == '\r' || url[i] == '\n' || url[i] == '\0')
-            return luaL_argerror(L, 1, "a redirect URL may not contain CR, LF or NUL");
-    bo_request *r = bo_lapi_current(L);
-    int method = r ? r->http->method : HTTP_GET;
-    lua_Integer dflt = (method == HTTP_GET || method == HTTP_HEAD) ? 302 : 303;
-    lua_Integer status = luaL_optinteger(L, 2, dflt);
-    luaL_argcheck(L, status == 301 || status == 302 || status == 303 || status == 307 || status == 308,
-                  2, "a redirect status is 301, 302, 303, 307 or 308");
-    push_response(L, status, NULL, 0);
-    lua_createtable(L, 0, 1);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "Location");
-    lua_setfield(L, -2, "headers");
+    bo_lapi_push_response(L, status, "text/plain; charset=utf-8", 1);
     return 1;
 }
 
@@ -165,7 +122,7 @@ static int l_status(lua_State *L)
         luaL_checkstring(L, 2);
         lua_pushvalue(L, 2);
     }
-    push_response(L, status, "text/html; charset=utf-8", lua_gettop(L));
+    bo_lapi_push_response(L, status, "text/html; charset=utf-8", lua_gettop(L));
     return 1;
 }
 
@@ -258,89 +215,6 @@ static int l_url_allowed(lua_State *L)
     return 1;
 }
 
-/* borough.url(path [, { absolute = true }]): path inside the app, as a URL
-   path from the site root. In a request the prefix is the one the request
-   came in by; at load time it is the one borough.app{...} declared (the
-   server reads the manifest only once app.lua has returned), else the app's
-   configured mount. Once the app has loaded, if none of its routes can
-   start with its mount, a path that already does is returned as it is:
-   borough.url never doubles the mount. With absolute = true the
-   URL is whole, for links sent out in emails and text messages: the site's
-   public URL (never the request's Host header) or, for an app on a host of
-   its own, that host; it is known while a request or a job runs. */
-static int l_url(lua_State *L)
-{
-    size_t plen;
-    const char *path = luaL_checklstring(L, 1, &plen);
-    luaL_argcheck(L, path[0] == '/', 1, "an app path starts with '/'");
-    bool absolute = false;
-    if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        lua_pushnil(L);
-        while (lua_next(L, 2)) {
-            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "absolute") != 0)
-                return luaL_error(L, "borough.url: unknown option '%s' (the option is absolute)",
-                                  luaL_tolstring(L, -2, NULL));
-            lua_pop(L, 1);
-        }
-        lua_getfield(L, 2, "absolute");
-        absolute = lua_toboolean(L, -1);
-    }
-    lua_settop(L, 1);
-    bo_sandbox *sb = bo_sandbox_of(L);
-    bo_gen *g = sb ? sb->owner : NULL;
-    bo_request *r = bo_lapi_current(L);
-    if (r) {
-        lua_pushlstring(L, bo_http_str(r->http, r->http->path), r->rest);
-    } else if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mount_key) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        lua_pushstring(L, g && g->info->mount ? g->info->mount : "");
-    }
-    size_t mlen;
-    const char *mount = lua_tolstring(L, 2, &mlen);
-    /* (strchr finds the terminator too: the path may be the mount itself.) */
-    bool settled = lua_rawgetp(L, LUA_REGISTRYINDEX, &settled_key) == LUA_TBOOLEAN && lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (settled && mlen > 0 && plen >= mlen && memcmp(path, mount, mlen) == 0 && strchr("/?#", path[mlen]))
-        lua_settop(L, 1);                 /* already from the site root */
-    else
-        lua_rotate(L, 1, 1);              /* the prefix, then the path */
-    if (absolute) {
-        const char *base = g ? g->paths->public_url : NULL;
-        if (!base || !bo_lapi_task(L))
-            return luaL_error(L, "borough.url: an absolute URL is made while a request or a job runs "
-                                 "(the site's public URL is the server's: --public-url)");
-        if (g->info->host) {              /* an app on a host of its own */
-            lua_pushfstring(L, "%s://%s", strncmp(base, "https:", 6) == 0 ? "https" : "http", g->info->host);
-        } else {
-            lua_pushstring(L, base);
-        }
-        lua_insert(L, 1);
-    }
-    lua_concat(L, lua_gettop(L));
-    return 1;
-}
-
-/* borough._declare_mount(prefix): remembers the URL prefix borough.app{...}
-   declared ("" for the root or a host-only app) for borough.url at load time. */
-static int l_declare_mount(lua_State *L)
-{
-    luaL_checkstring(L, 1);
-    lua_settop(L, 1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &mount_key);
-    return 0;
-}
-
-/* borough._url_settled(): called once the app has loaded and none of its
-   routes can start with its mount: borough.url then returns a path that
-   already starts with the mount as it is. */
-static int l_url_settled(lua_State *L)
-{
-    lua_pushboolean(L, 1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &settled_key);
-    return 0;
-}
-
 /* Where a request that slept carries on: one that was ended while it slept
    (its time ran out, the server is stopping) fails here, so that the error
    names the line that called borough.sleep. */
@@ -359,14 +233,14 @@ static int l_sleep(lua_State *L)
 {
     lua_Number secs = luaL_checknumber(L, 1);
     luaL_argcheck(L, secs >= 0 && isfinite(secs), 1, "seconds must be a positive number");
-    bo_request *r = bo_lapi_task(L);
-    if (!r)
+    bo_task *t = bo_task_of(L);
+    if (!t)
         return luaL_error(L, "borough.sleep can only wait while a request or a job runs");
     if (!lua_isyieldable(L))
         return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
     if (secs > 1e9)                    /* past any time limit; keeps the cast defined */
         secs = 1e9;
-    bo_request_wait(r, BO_WAIT_SLEEP, (uint64_t)ceil(secs * 1000.0));
+    bo_task_wait(t, BO_WAIT_SLEEP, (uint64_t)ceil(secs * 1000.0));
     bo_sandbox_push_sentinel(L);
     return lua_yieldk(L, 1, 0, sleep_done);
 }
@@ -456,10 +330,8 @@ static int l_sha256(lua_State *L)
 static const luaL_Reg borough_fns[] = {
     { "json", l_json },
     { "text", l_text },
-    { "redirect", l_redirect },
     { "status", l_status },
     { "escape", l_escape },
-    { "url", l_url },
     { "sleep", l_sleep },
     { "token", l_token },
     { "sha256", l_sha256 },
@@ -467,8 +339,6 @@ static const luaL_Reg borough_fns[] = {
     { "_app_where", l_app_where },
     { "_check_route", l_check_route },
     { "_url_allowed", l_url_allowed },
-    { "_declare_mount", l_declare_mount },
-    { "_url_settled", l_url_settled },
     { NULL, NULL },
 };
 
@@ -518,21 +388,48 @@ int bo_lapi_open(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &response_mt_key);
 
     luaL_newlib(L, borough_fns);
-    bo_jobs_open(L);
-    bo_lnotify_open(L);
-    bo_ldraft_open(L);
-    bo_lview_open(L);
-    bo_loadcache_open(L);
-    lua_setglobal(L, "borough");
+    return 1;
+}
+
+int bo_lapi_log_open(lua_State *L)
+{
     luaL_newlib(L, log_fns);
-    lua_setglobal(L, "log");
-    bo_json_open(L);
-    lua_setglobal(L, "json");
-    bo_ldb_open(L);
-    lua_setglobal(L, "db");
-    bo_lhttp_open(L);
-    lua_setglobal(L, "http");
-    bo_lentity_open(L);
-    bo_lreq_open(L);
-    return 0;
+    return 1;
+}
+
+/* Each library's value goes to its name: a global, or "g.x" for field x
+   of the global g; a table given where a table already is
+   adds its fields to it (several modules put functions into borough). */
+void bo_lapi_open_libs(lua_State *L, const luaL_Reg *libs)
+{
+    for (const luaL_Reg *lib = libs; lib->name; lib++) {
+        const char *name = lib->name, *dot = strchr(name, '.');
+        if (dot) {
+            char parent[32];
+            snprintf(parent, sizeof parent, "%.*s", (int)(dot - name), name);
+            lua_getglobal(L, parent);
+            name = dot + 1;
+        } else {
+            lua_pushglobaltable(L);
+        }
+        int into = lua_gettop(L);
+        luaL_checktype(L, into, LUA_TTABLE);
+        lib->func(L);
+        lua_pushstring(L, name);
+        if (lua_rawget(L, into) == LUA_TTABLE && lua_istable(L, -2)) {
+            lua_pushnil(L);            /* merge: the new table's fields into the old */
+            while (lua_next(L, -3)) {
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, -4);
+            }
+            lua_pop(L, 2);
+        } else {
+            lua_pop(L, 1);
+            lua_pushstring(L, name);
+            lua_insert(L, -2);
+            lua_rawset(L, into);
+        }
+        lua_pop(L, 1);
+    }
 }

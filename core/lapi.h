@@ -1,21 +1,32 @@
 /*
  * lapi.h - the platform API as app code sees it: the globals borough, json,
- * log and db. The C parts live in lapi.c (borough.*, log.*), ldb.c (db.*) and
- * json.c (json.*); the Lua part of borough (borough.app and the building
- * blocks) is lua/borough/init.lua, loaded on top.
+ * log, db and http. The C parts live in lapi.c (borough.*, log.*), ldb.c
+ * (db.*), json.c (json.*) and the modules linit.c lists; the Lua part of
+ * borough (borough.app and the building blocks) is lua/borough/init.lua,
+ * loaded on top.
  */
 #ifndef BO_LAPI_H
 #define BO_LAPI_H
 
+#include <lauxlib.h>
 #include <lua.h>
 
 struct bo_gen;
-struct bo_request;
 struct bo_db;
-struct sqlite3_stmt;
+struct bo_stmt;
 
-/* Installs the globals into a new app state; runs in protected mode. */
+/* Opens each library of libs (a table ending with {NULL, NULL}) into a new
+   app state, in order: its function pushes one value, stored at its name,
+   a global or "g.x" (field x of the global g); a table given where a table
+   already is adds its fields to it. Runs in protected mode. */
+void bo_lapi_open_libs(lua_State *L, const luaL_Reg *libs);
+/* Push the C half of the borough table (borough.json, text, status,
+   escape, sleep, ...), and the log table. */
 int bo_lapi_open(lua_State *L);
+int bo_lapi_log_open(lua_State *L);
+/* Pushes {status = status, type = type, body = <the value at body>}; type
+   and body are left out when NULL or 0. */
+void bo_lapi_push_response(lua_State *L, lua_Integer status, const char *type, int body);
 
 /* Pushes the db table (ldb.c). */
 int bo_ldb_open(lua_State *L);
@@ -24,15 +35,8 @@ int bo_ldb_open(lua_State *L);
 struct bo_db *bo_ldb_get(lua_State *L);
 /* Raises db.*'s error for a failed step of stmt (reset first), or the
    sandbox's own when the request's budget ran out meanwhile. */
-int bo_ldb_error(lua_State *L, struct bo_db *db, struct sqlite3_stmt *stmt);
+int bo_ldb_error(lua_State *L, struct bo_db *db, struct bo_stmt *stmt);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
-
-/* The request running on this state now, or NULL (at load). */
-struct bo_request *bo_lapi_current(lua_State *L);
-/* The request or job whose coroutine runs now (what a platform function
-   that waits waits for), or NULL (at load). A job's is a bo_request without
-   a connection (r->job set). */
-struct bo_request *bo_lapi_task(lua_State *L);
 
 #endif

@@ -5,7 +5,7 @@
  * borough._auth() returns (nil to anyone asking after it).
  *
  * Hashing (argon2id, about 45 ms and 19 MiB) runs on libuv's thread pool
- * while the request waits (bo_request_wait_io), so a sign-in never stalls
+ * while the request waits (bo_task_wait_io), so a sign-in never stalls
  * the worker's other connections. An address nobody has an account for is
  * checked against a dummy hash made with the same parameters, so the time
  * an answer takes does not tell whether the account exists; throttling
@@ -135,11 +135,11 @@ static void after_work(uv_work_t *req, int status)
     BO_UNUSED(status);
     auth_work *w = req->data;
     if (!w->abandoned)
-        bo_request_wake(w->r);
+        bo_task_wake(&w->r->task);
     work_unref(w);
 }
 
-/* bo_request_wait_io's cancel: the request ends first. */
+/* bo_task_wait_io's cancel: the request ends first. */
 static void cancel_work(void *ctx)
 {
     auth_work *w = ctx;
@@ -189,7 +189,7 @@ static int start_work(lua_State *L, bo_request *r, char *hash, const char *passw
         on_work(&w->req);            /* cannot queue: do it here, once */
         return -lua_gettop(L);
     }
-    bo_request_wait_io(r, cancel_work, w);
+    bo_task_wait_io(&r->task, cancel_work, w);
     return lua_gettop(L);
 }
 
@@ -206,7 +206,7 @@ static bo_request *current(lua_State *L, const char *fn)
 
 static bo_db *platform(lua_State *L, bo_request *r)
 {
-    bo_db *db = bo_session_db(r->worker);
+    bo_db *db = bo_worker_platform_db(r->worker);
     if (!db)
         luaL_error(L, "the platform database is not available (see the log)");
     return db;
@@ -237,7 +237,7 @@ static void throttle_keys(const char *email, const char *ip, char account[EMAIL_
    is throttled. */
 static int throttled(bo_db *db, const char *account, const char *address)
 {
-    int64_t now = bo_session_now(), until = 0, at;
+    int64_t now = bo_unix_ms(), until = 0, at;
     if (bo_session_failures(db, account, WINDOW_MS, &at) >= ACCOUNT_LIMIT)
         until = at;
     if (bo_session_failures(db, address, WINDOW_MS, &at) >= ADDRESS_LIMIT && at > until)
@@ -254,7 +254,7 @@ int64_t bo_lauth_push_session(lua_State *L, bo_request *r, bo_db *db, int64_t id
     int64_t sid;
     if (r->user)
         bo_session_end(db, r->user->session);
-    if (bo_session_create(db, id, r->conn->ip, &r->worker->server->cfg.sessions, token, &sid, err, sizeof err) < 0)
+    if (bo_session_create(db, id, r->conn->ip, &r->worker->cfg->sessions, token, &sid, err, sizeof err) < 0)
         luaL_error(L, "cannot start a session: %s", err);
     bo_lreq_csrf_rotate(L, r);
     bo_session_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
@@ -279,19 +279,19 @@ static int second_factor(bo_db *db, int64_t id)
                               "EXISTS (SELECT 1 FROM user_roles WHERE user_id = ?1 AND role = 'admin') "
                               "FROM users WHERE id = ?1";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return 2;        /* cannot tell: ask for the stronger */
     }
-    sqlite3_bind_int64(stmt, 1, id);
+    bo_stmt_bind_int64(stmt, 1, id);
     bool enrolled = false, admin = false;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        enrolled = sqlite3_column_int(stmt, 0) != 0;
-        admin = sqlite3_column_int(stmt, 1) != 0;
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        enrolled = bo_stmt_column_int64(stmt, 0) != 0;
+        admin = bo_stmt_column_int64(stmt, 1) != 0;
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     if (enrolled)
         return 1;
     if (admin)
@@ -320,25 +320,25 @@ static void push_pending(lua_State *L, bo_request *r, bo_db *db, int64_t id)
         luaL_error(L, "no randomness from the kernel");
     bo_base64url_encode(raw, sizeof raw, token);
     bo_sha256(token, strlen(token), hash);
-    int64_t now = bo_session_now(), old = now - PENDING_MS;
-    sqlite3_stmt *stmt = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, sizeof err);
+    int64_t now = bo_unix_ms(), old = now - PENDING_MS;
+    bo_stmt *stmt = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, sizeof err);
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, old);
-        sqlite3_step(stmt);
-        sqlite3_reset(stmt);
+        bo_stmt_bind_int64(stmt, 1, old);
+        bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
     }
     stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, id);
-        sqlite3_bind_int64(stmt, 3, now);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_blob_copy(stmt, 1, hash, sizeof hash);
+        bo_stmt_bind_int64(stmt, 2, id);
+        bo_stmt_bind_int64(stmt, 3, now);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
-    if (rc != SQLITE_DONE)
-        luaL_error(L, "cannot record the sign-in: %s", stmt ? sqlite3_errmsg(bo_db_sqlite(db)) : err);
+    if (rc != BO_DB_DONE)
+        luaL_error(L, "cannot record the sign-in: %s", stmt ? bo_db_errmsg(db) : err);
     pending_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
     lua_pushstring(L, cookie);
 }
@@ -376,25 +376,25 @@ static pending find_pending(bo_db *db, bo_request *r)
         return p;
     bo_sha256(token, len, p.hash);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return p;
     }
-    sqlite3_bind_blob(stmt, 1, p.hash, sizeof p.hash, SQLITE_TRANSIENT);
-    if (sqlite3_step(stmt) == SQLITE_ROW && bo_session_now() - sqlite3_column_int64(stmt, 1) < PENDING_MS) {
+    bo_stmt_bind_blob_copy(stmt, 1, p.hash, sizeof p.hash);
+    if (bo_stmt_step(stmt) == BO_DB_ROW && bo_unix_ms() - bo_stmt_column_int64(stmt, 1) < PENDING_MS) {
         p.found = true;
-        p.id = sqlite3_column_int64(stmt, 0);
-        const char *secret = (const char *)sqlite3_column_text(stmt, 2);
+        p.id = bo_stmt_column_int64(stmt, 0);
+        const char *secret = (const char *)bo_stmt_column_text(stmt, 2);
         p.secret = secret ? bo_strdup(secret) : NULL;
-        snprintf(p.email, sizeof p.email, "%s", (const char *)sqlite3_column_text(stmt, 3));
-        p.password = sqlite3_column_int(stmt, 4) != 0;
-        const char *totp = (const char *)sqlite3_column_text(stmt, 5);
+        snprintf(p.email, sizeof p.email, "%s", (const char *)bo_stmt_column_text(stmt, 3));
+        p.password = bo_stmt_column_int64(stmt, 4) != 0;
+        const char *totp = (const char *)bo_stmt_column_text(stmt, 5);
         p.totp = totp ? bo_strdup(totp) : NULL;
-        p.step = sqlite3_column_int64(stmt, 6);
+        p.step = bo_stmt_column_int64(stmt, 6);
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return p;
 }
 
@@ -402,22 +402,22 @@ static pending find_pending(bo_db *db, bo_request *r)
 static int exec_hash(bo_db *db, const char *sql, const uint8_t *hash, int n, const int64_t *values)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return BO_EDB;
     }
     int i = 1;
     if (hash)
-        sqlite3_bind_blob(stmt, i++, hash, 32, SQLITE_TRANSIENT);
+        bo_stmt_bind_blob_copy(stmt, i++, hash, 32);
     for (int j = 0; j < n; j++)
-        sqlite3_bind_int64(stmt, i++, values[j]);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+        bo_stmt_bind_int64(stmt, i++, values[j]);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 static const bo_keyring *keyring(lua_State *L, bo_request *r)
@@ -490,14 +490,14 @@ static int check_code(bo_db *db, const bo_keyring *k, const pending *p, const ch
         int64_t step;
         if (!open_secret(k, p->id, p->totp, key))
             return BO_EVERIFY;
-        int rc = bo_totp_check(key, sizeof key, code, bo_session_now() / 1000, p->step, &step);
+        int rc = bo_totp_check(key, sizeof key, code, bo_unix_ms() / 1000, p->step, &step);
         memset(key, 0, sizeof key);
         if (rc)
             return BO_EVERIFY;
         /* Only if no other request used this step meanwhile. */
         static const char sql[] = "UPDATE users SET totp_step = ?1 WHERE id = ?2 AND totp_step < ?1";
         int64_t v[2] = { step, p->id };
-        if (exec_hash(db, sql, NULL, 2, v) < 0 || sqlite3_changes(bo_db_sqlite(db)) != 1)
+        if (exec_hash(db, sql, NULL, 2, v) < 0 || bo_db_changes(db) != 1)
             return BO_EVERIFY;
         return 0;
     }
@@ -507,20 +507,20 @@ static int check_code(bo_db *db, const bo_keyring *k, const pending *p, const ch
     recovery_hash(p->id, code, hash);
     static const char use[] = "UPDATE recovery_codes SET used_ms = ?3 WHERE code_hash = ?1 AND user_id = ?2 "
                               "AND used_ms IS NULL";
-    int64_t v[2] = { p->id, bo_session_now() };
-    if (exec_hash(db, use, hash, 2, v) < 0 || sqlite3_changes(bo_db_sqlite(db)) != 1)
+    int64_t v[2] = { p->id, bo_unix_ms() };
+    if (exec_hash(db, use, hash, 2, v) < 0 || bo_db_changes(db) != 1)
         return BO_EVERIFY;
     *recovery = true;
     char err[256];
     static const char count[] = "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ms IS NULL";
-    sqlite3_stmt *stmt = bo_db_prepare(db, count, sizeof count - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, count, sizeof count - 1, err, sizeof err);
     *left = 0;
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, p->id);
-        if (sqlite3_step(stmt) == SQLITE_ROW)
-            *left = sqlite3_column_int(stmt, 0);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_int64(stmt, 1, p->id);
+        if (bo_stmt_step(stmt) == BO_DB_ROW)
+            *left = bo_stmt_column_int64(stmt, 0);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     return 0;
 }
@@ -537,22 +537,22 @@ static user_row find_user(bo_db *db, const char *sql, const char *email, int64_t
 {
     user_row u = { 0 };
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return u;
     }
     if (email)
-        sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 1, email, -1);
     else
-        sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        u.id = sqlite3_column_int64(stmt, 0);
-        u.disabled = sqlite3_column_int(stmt, 1) != 0;
-        u.hash = bo_strdup((const char *)sqlite3_column_text(stmt, 2));
+        bo_stmt_bind_int64(stmt, 1, id);
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        u.id = bo_stmt_column_int64(stmt, 0);
+        u.disabled = bo_stmt_column_int64(stmt, 1) != 0;
+        u.hash = bo_strdup((const char *)bo_stmt_column_text(stmt, 2));
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return u;
 }
 
@@ -561,19 +561,19 @@ static int set_hash(bo_db *db, int64_t id, const char *hash)
 {
     static const char sql[] = "UPDATE users SET password_hash = ?, password_ms = ? WHERE id = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
-        return SQLITE_ERROR;
+        return BO_EDB;
     }
-    sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, bo_session_now());
-    sqlite3_bind_int64(stmt, 3, id);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_bind_text_copy(stmt, 1, hash, -1);
+    bo_stmt_bind_int64(stmt, 2, bo_unix_ms());
+    bo_stmt_bind_int64(stmt, 3, id);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return rc;
 }
 
@@ -725,7 +725,7 @@ static int change_done(lua_State *L, int status, lua_KContext ctx)
     int rc = set_hash(db, r->user->id, w->new_hash);
     b->w = NULL;
     work_unref(w);
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return luaL_error(L, "cannot change the password (see the log)");
     /* Every session of the account ends; this browser gets a new one. */
     bo_session_end_user(db, r->user->id);
@@ -938,18 +938,18 @@ static pending setup_pending(lua_State *L, bo_request *r, bo_db *db)
     static const char sql[] = "SELECT token_hash FROM two_factor_pending WHERE user_id = ? ORDER BY created_ms DESC, "
                               "rowid DESC LIMIT 1";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (stmt) {
-        sqlite3_bind_int64(stmt, 1, r->user->id);
-        if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+        bo_stmt_bind_int64(stmt, 1, r->user->id);
+        if (bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_bytes(stmt, 0) == 32) {
             p.found = true;
-            memcpy(p.hash, sqlite3_column_blob(stmt, 0), 32);
+            memcpy(p.hash, bo_stmt_column_blob(stmt, 0), 32);
             p.id = r->user->id;
             snprintf(p.email, sizeof p.email, "%s", r->user->email);
             p.password = true;
         }
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     return p;
 }
@@ -984,17 +984,17 @@ static int p_totp_setup(lua_State *L)
         char *sealed = bo_seal(k, aad, key, sizeof key);
         static const char sql[] = "UPDATE two_factor_pending SET secret = ? WHERE token_hash = ?";
         char err[256];
-        sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-        int rc = SQLITE_ERROR;
+        bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+        int rc = BO_EDB;
         if (stmt) {
-            sqlite3_bind_text(stmt, 1, sealed, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_blob(stmt, 2, p.hash, 32, SQLITE_TRANSIENT);
-            rc = sqlite3_step(stmt);
-            sqlite3_reset(stmt);
-            sqlite3_clear_bindings(stmt);
+            bo_stmt_bind_text_copy(stmt, 1, sealed, -1);
+            bo_stmt_bind_blob_copy(stmt, 2, p.hash, 32);
+            rc = bo_stmt_step(stmt);
+            bo_stmt_reset(stmt);
+            bo_stmt_clear(stmt);
         }
         free(sealed);
-        if (rc != SQLITE_DONE) {
+        if (rc != BO_DB_DONE) {
             memset(key, 0, sizeof key);
             pending_release(&p);
             return luaL_error(L, "cannot keep the new secret (see the log)");
@@ -1040,15 +1040,15 @@ static int enrol(lua_State *L, bo_db *db, const pending *p, int64_t step)
     int rc = bo_db_begin(db, err, sizeof err);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *stmt = bo_db_prepare(db, set_sql, sizeof set_sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, set_sql, sizeof set_sql - 1, err, sizeof err);
     rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, p->secret, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, step);
-        sqlite3_bind_int64(stmt, 3, p->id);
-        rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : BO_EDB;
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_text_copy(stmt, 1, p->secret, -1);
+        bo_stmt_bind_int64(stmt, 2, step);
+        bo_stmt_bind_int64(stmt, 3, p->id);
+        rc = bo_stmt_step(stmt) == BO_DB_DONE ? 0 : BO_EDB;
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     if (rc == 0)
         rc = exec_hash(db, "DELETE FROM recovery_codes WHERE user_id = ?", NULL, 1, &p->id);
@@ -1112,7 +1112,7 @@ static int p_totp_confirm(lua_State *L)
     uint8_t key[BO_TOTP_SECRET_BYTES];
     int64_t step;
     bool ok = normal_code(typed, code, sizeof code) && open_secret(k, p.id, p.secret, key);
-    ok = ok && bo_totp_check(key, sizeof key, code, bo_session_now() / 1000, -1, &step) == 0;
+    ok = ok && bo_totp_check(key, sizeof key, code, bo_unix_ms() / 1000, -1, &step) == 0;
     memset(key, 0, sizeof key);
     if (!ok) {
         int n = code_failed(L, db, r, &p, "wrong code while setting up");
@@ -1150,17 +1150,17 @@ static int p_account(lua_State *L)
         return 0;
     bo_db *db = platform(L, r);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return luaL_error(L, "borough.db: %s", err);
-    sqlite3_bind_int64(stmt, 1, r->user->id);
+    bo_stmt_bind_int64(stmt, 1, r->user->id);
     bool password = false, totp = false;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        password = sqlite3_column_int(stmt, 0) != 0;
-        totp = sqlite3_column_int(stmt, 1) != 0;
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        password = bo_stmt_column_int64(stmt, 0) != 0;
+        totp = bo_stmt_column_int64(stmt, 1) != 0;
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     lua_createtable(L, 0, 3);
     lua_pushboolean(L, password);
     lua_setfield(L, -2, "password");
@@ -1180,7 +1180,7 @@ static int l_auth(lua_State *L)
     return 1;
 }
 
-void bo_lauth_open(lua_State *L)
+int bo_lauth_open(lua_State *L)
 {
     static const luaL_Reg private_fns[] = {
         { "sign_in", p_sign_in },
@@ -1203,10 +1203,8 @@ void bo_lauth_open(lua_State *L)
     luaL_newlib(L, private_fns);
     bo_lsso_open(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
-    lua_getglobal(L, "borough");
     lua_pushcfunction(L, l_auth);
-    lua_setfield(L, -2, "_auth");
-    lua_pop(L, 1);
+    return 1;
 }
 
 /* ---- borough test ---- */
@@ -1232,42 +1230,42 @@ static int test_session(lua_State *L)
     bo_hex(raw, 16, random_pw);
     char *hash = bo_password_hash(random_pw, 32, err, sizeof err);
     int rc = hash ? 0 : BO_EINVAL;
-    sqlite3 *s = bo_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
+    bo_db *s = db;
+    bo_stmt *st = NULL;
     int64_t id = 0;
-    if (rc == 0 && sqlite3_prepare_v2(s,
+    if (rc == 0 && bo_stmt_prepare(s,
             "INSERT INTO users (email, name, password_hash, created_ms, password_ms) VALUES (?1, ?2, ?3, ?4, ?4) "
-            "ON CONFLICT (email) DO UPDATE SET name = ?2, disabled = 0 RETURNING id", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, bo_session_now());
-        if (sqlite3_step(st) == SQLITE_ROW)
-            id = sqlite3_column_int64(st, 0);
+            "ON CONFLICT (email) DO UPDATE SET name = ?2, disabled = 0 RETURNING id", -1, &st) == BO_OK) {
+        bo_stmt_bind_text_copy(st, 1, email, -1);
+        bo_stmt_bind_text_copy(st, 2, name, -1);
+        bo_stmt_bind_text_copy(st, 3, hash, -1);
+        bo_stmt_bind_int64(st, 4, bo_unix_ms());
+        if (bo_stmt_step(st) == BO_DB_ROW)
+            id = bo_stmt_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    bo_stmt_finalize(st);
     free(hash);
     if (id) {
         st = NULL;
-        if (sqlite3_prepare_v2(s, "DELETE FROM user_roles WHERE user_id = ? AND app = ?", -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
-            sqlite3_step(st);
+        if (bo_stmt_prepare(s, "DELETE FROM user_roles WHERE user_id = ? AND app = ?", -1, &st) == BO_OK) {
+            bo_stmt_bind_int64(st, 1, id);
+            bo_stmt_bind_text_copy(st, 2, app, -1);
+            bo_stmt_step(st);
         }
-        sqlite3_finalize(st);
+        bo_stmt_finalize(st);
         lua_Integer n = luaL_len(L, 3);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, 3, i);
             const char *role = lua_tostring(L, -1);
             st = NULL;
-            if (role && sqlite3_prepare_v2(s, "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?, ?, ?)",
-                                           -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, role, -1, SQLITE_TRANSIENT);
-                sqlite3_step(st);
+            if (role && bo_stmt_prepare(s, "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?, ?, ?)",
+                                           -1, &st) == BO_OK) {
+                bo_stmt_bind_int64(st, 1, id);
+                bo_stmt_bind_text_copy(st, 2, app, -1);
+                bo_stmt_bind_text_copy(st, 3, role, -1);
+                bo_stmt_step(st);
             }
-            sqlite3_finalize(st);
+            bo_stmt_finalize(st);
             lua_pop(L, 1);
         }
     }
@@ -1275,7 +1273,7 @@ static int test_session(lua_State *L)
     int64_t sid;
     bo_session_limits lim = { BO_SESSION_IDLE_DEFAULT, BO_SESSION_MAX_DEFAULT };
     if (!id && rc == 0)
-        snprintf(err, sizeof err, "cannot make the account: %s", sqlite3_errmsg(s));
+        snprintf(err, sizeof err, "cannot make the account: %s", bo_db_errmsg(s));
     else if (id)
         rc = bo_session_create(db, id, "127.0.0.1", &lim, token, &sid, err, sizeof err);
     bo_db_close(db);

@@ -14,9 +14,9 @@
 
 struct bo_request;
 
-/* Installs borough._auth (the private table, given once) in a new app
-   state; called by bo_lreq_open. */
-void bo_lauth_open(lua_State *L);
+/* Pushes borough._auth, the function that gives auth.lua its private
+   table once. */
+int bo_lauth_open(lua_State *L);
 
 /* Starts a session for account id in the request r (running in L), ending
    the request's current one: a new token at every sign-in, and a new CSRF

@@ -8,9 +8,6 @@
  */
 #include "lcsv.h"
 #include "csv.h"
-#include "http.h"
-#include "multipart.h"
-#include "request.h"
 #include "sandbox.h"
 
 #include <errno.h>
@@ -186,36 +183,6 @@ static int buf_gc(lua_State *L)
     return 0;
 }
 
-/* borough.csv.upload(file) -> a reader over a file of this request's
-   req.files (an upload page's CSV, read where it was streamed to), or nil
-   and why. Only the request's own uploads can be read: apps open no files. */
-static int l_upload(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    bo_sandbox *sb = bo_sandbox_of(L);
-    bo_request *r = sb ? sb->current : NULL;
-    bo_multipart *m = r && r->http ? r->http->multipart : NULL;
-    lua_getfield(L, 1, "_index");
-    int isnum;
-    lua_Integer i = lua_tointegerx(L, -1, &isnum);
-    lua_pop(L, 1);
-    bo_upload *f = m && isnum && i >= 0 ? bo_multipart_file(m, (unsigned)i) : NULL;
-    if (!f)
-        return luaL_argerror(L, 1, "not a file of this request's req.files");
-    if (f->error || !f->tmp_path) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "the file was not accepted, or was already kept");
-        return 2;
-    }
-    char err[256];
-    if (bo_lcsv_push_file(L, f->tmp_path, err, sizeof err) < 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    return 1;
-}
-
 /* borough.csv.line(values) -> one CSV record ending in CRLF; nil is an
    empty field, other values are converted as tostring does. */
 static int l_line(lua_State *L)
@@ -252,7 +219,6 @@ int bo_lcsv_open(lua_State *L)
         { "reader", l_reader },
         { "rows", l_rows },
         { "line", l_line },
-        { "upload", l_upload },
         { NULL, NULL },
     };
     if (luaL_newmetatable(L, READER_MT)) {

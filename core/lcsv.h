@@ -12,6 +12,9 @@
  *   r:position() -> bytes read, total bytes
  *   borough.csv.line{ "a", "b,c" } -> 'a,"b,c"\r\n'
  *
+ * borough.csv.upload(file), a reader over one of the request's own
+ * uploads, needs the request: lreq.c adds it.
+ *
  * Reading charges the request's budget by the bytes and fields read.
  */
 #ifndef BO_LCSV_H
@@ -25,8 +28,9 @@ struct bo_csv;
 /* Pushes the borough.csv table. */
 int bo_lcsv_open(lua_State *L);
 
-/* Pushes a reader over the file at path, mapped read-only (for commands;
-   apps cannot open files). Returns 0, or a BO_E* code with the reason in
+/* Pushes a reader over the file at path, mapped read-only (for commands,
+   and borough.csv.upload over an upload's temporary file; apps cannot open
+   files). Returns 0, or a BO_E* code with the reason in
    err and nothing pushed. */
 int bo_lcsv_push_file(lua_State *L, const char *path, char *err, size_t errlen);
 

@@ -55,35 +55,35 @@ bo_db *bo_ldb_get(lua_State *L)
 
 /* Raises the error for a failed step or prepare; the statement is reset so
    it holds no lock or snapshot. */
-static int db_error(lua_State *L, bo_db *db, sqlite3_stmt *stmt, const char *msg)
+static int db_error(lua_State *L, bo_db *db, bo_stmt *stmt, const char *msg)
 {
     bo_sandbox *sb = bo_sandbox_of(L);
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     if (sb && sb->budget->spent) {
         bo_sandbox_poison(L, sb->budget->spent);
         return luaL_error(L, "%s", sb->budget->spent);
     }
-    return luaL_error(L, "db: %s", msg ? msg : sqlite3_errmsg(bo_db_sqlite(db)));
+    return luaL_error(L, "db: %s", msg ? msg : bo_db_errmsg(db));
 }
 
-int bo_ldb_error(lua_State *L, bo_db *db, sqlite3_stmt *stmt)
+int bo_ldb_error(lua_State *L, bo_db *db, bo_stmt *stmt)
 {
     return db_error(L, db, stmt, NULL);
 }
 
-static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
+static bo_stmt *prepare_and_bind(lua_State *L, bo_db *db)
 {
     size_t len;
     const char *sql = luaL_checklstring(L, 1, &len);
     char err[512];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
     if (!stmt)
         db_error(L, db, NULL, err);
     int top = lua_gettop(L);
-    int wanted = sqlite3_bind_parameter_count(stmt);
+    int wanted = bo_stmt_param_count(stmt);
     if (top - 1 != wanted) {
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
         luaL_error(L, "db: the SQL has %d parameter%s but %d value%s given", wanted,
                    wanted == 1 ? "" : "s", top - 1, top - 1 == 1 ? " was" : "s were");
     }
@@ -91,16 +91,16 @@ static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
         int rc;
         switch (lua_type(L, i)) {
         case LUA_TNIL:
-            rc = sqlite3_bind_null(stmt, i - 1);
+            rc = bo_stmt_bind_null(stmt, i - 1);
             break;
         case LUA_TBOOLEAN:
-            rc = sqlite3_bind_int(stmt, i - 1, lua_toboolean(L, i));
+            rc = bo_stmt_bind_int64(stmt, i - 1, lua_toboolean(L, i));
             break;
         case LUA_TNUMBER:
             if (lua_isinteger(L, i))
-                rc = sqlite3_bind_int64(stmt, i - 1, lua_tointeger(L, i));
+                rc = bo_stmt_bind_int64(stmt, i - 1, lua_tointeger(L, i));
             else
-                rc = sqlite3_bind_double(stmt, i - 1, lua_tonumber(L, i));
+                rc = bo_stmt_bind_double(stmt, i - 1, lua_tonumber(L, i));
             break;
         case LUA_TSTRING: {
             /* Not copied: the string stays on this call's stack while the
@@ -108,7 +108,7 @@ static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
                each time it hands the statement out (bo_db_prepare). */
             size_t n;
             const char *s = lua_tolstring(L, i, &n);
-            rc = sqlite3_bind_text64(stmt, i - 1, s, n, SQLITE_STATIC, SQLITE_UTF8);
+            rc = bo_stmt_bind_text(stmt, i - 1, s, n);
             break;
         }
         case LUA_TLIGHTUSERDATA: {
@@ -117,17 +117,17 @@ static sqlite3_stmt *prepare_and_bind(lua_State *L, bo_db *db)
             bool is_null = lua_rawequal(L, -1, i);
             lua_pop(L, 1);
             if (is_null) {
-                rc = sqlite3_bind_null(stmt, i - 1);
+                rc = bo_stmt_bind_null(stmt, i - 1);
                 break;
             }
         }
         /* fall through */
         default:
-            sqlite3_reset(stmt);
+            bo_stmt_reset(stmt);
             luaL_error(L, "db: cannot bind a %s (parameter %d)", luaL_typename(L, i), i - 1);
             return NULL;
         }
-        if (rc != SQLITE_OK)
+        if (rc != BO_OK)
             db_error(L, db, stmt, NULL);
     }
     return stmt;
@@ -137,13 +137,13 @@ static const char stamp_key = 0;    /* mt[&stamp_key] = the statement's re-prepa
 
 /* Pushes the shared row metatable for stmt's columns. Call it after the first
    step: SQLite re-prepares a statement whose schema changed (ALTER TABLE, or
-   another connection's migration) inside sqlite3_step, and its columns may
+   another connection's migration) inside a step, and its columns may
    change with it. The cached table is rebuilt when the re-prepare count has
    moved since it was made. */
-static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
+static void push_row_mt(lua_State *L, bo_db *db, bo_stmt *stmt, int ncols)
 {
     int *ref = bo_db_stmt_user_ref(db, stmt);
-    lua_Integer stamp = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
+    lua_Integer stamp = bo_stmt_generation(stmt);
     if (ref && *ref > 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
         lua_rawgetp(L, -1, &stamp_key);
@@ -158,7 +158,7 @@ static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
     lua_createtable(L, 0, 2);
     lua_createtable(L, ncols, 0);
     for (int i = 0; i < ncols; i++) {
-        lua_pushstring(L, sqlite3_column_name(stmt, i));
+        lua_pushstring(L, bo_stmt_column_name(stmt, i));
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "__columns");
@@ -174,24 +174,24 @@ static void push_row_mt(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int ncols)
 
 /* Pushes the current row; keys come from the __columns table at cols, so no
    column name is hashed again per row. */
-static void push_row(lua_State *L, sqlite3_stmt *stmt, int ncols, int mt, int cols)
+static void push_row(lua_State *L, bo_stmt *stmt, int ncols, int mt, int cols)
 {
     lua_createtable(L, 0, ncols);
     for (int i = 0; i < ncols; i++) {
-        int type = sqlite3_column_type(stmt, i);
-        if (type == SQLITE_NULL)
+        int type = bo_stmt_column_type(stmt, i);
+        if (type == BO_DB_NULL)
             continue;   /* NULL: the key is absent */
         lua_rawgeti(L, cols, i + 1);
         switch (type) {
-        case SQLITE_INTEGER:
-            lua_pushinteger(L, sqlite3_column_int64(stmt, i));
+        case BO_DB_INTEGER:
+            lua_pushinteger(L, bo_stmt_column_int64(stmt, i));
             break;
-        case SQLITE_FLOAT:
-            lua_pushnumber(L, sqlite3_column_double(stmt, i));
+        case BO_DB_FLOAT:
+            lua_pushnumber(L, bo_stmt_column_double(stmt, i));
             break;
         default: {
-            const void *p = sqlite3_column_blob(stmt, i);
-            lua_pushlstring(L, p ? p : "", (size_t)sqlite3_column_bytes(stmt, i));
+            const void *p = bo_stmt_column_blob(stmt, i);
+            lua_pushlstring(L, p ? p : "", (size_t)bo_stmt_column_bytes(stmt, i));
             break;
         }
         }
@@ -205,24 +205,24 @@ static void push_row(lua_State *L, sqlite3_stmt *stmt, int ncols, int mt, int co
 static int l_query(lua_State *L)
 {
     bo_db *db = db_of(L);
-    sqlite3_stmt *stmt = prepare_and_bind(L, db);
-    int rc = sqlite3_step(stmt);        /* columns are known after it (see push_row_mt) */
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    bo_stmt *stmt = prepare_and_bind(L, db);
+    int rc = bo_stmt_step(stmt);        /* columns are known after it (see push_row_mt) */
+    if (rc != BO_DB_ROW && rc != BO_DB_DONE)
         return db_error(L, db, stmt, NULL);
-    int ncols = sqlite3_column_count(stmt);
+    int ncols = bo_stmt_column_count(stmt);
     push_row_mt(L, db, stmt, ncols);
     int mt = lua_gettop(L);
     lua_getfield(L, mt, "__columns");
     int cols = lua_gettop(L);
     lua_newtable(L);
     lua_Integer n = 0;
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
+    for (; rc == BO_DB_ROW; rc = bo_stmt_step(stmt)) {
         push_row(L, stmt, ncols, mt, cols);
         lua_rawseti(L, -2, ++n);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return db_error(L, db, stmt, NULL);
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     bo_json_mark_array(L, -1);
     return 1;
 }
@@ -231,19 +231,19 @@ static int l_query(lua_State *L)
 static int l_one(lua_State *L)
 {
     bo_db *db = db_of(L);
-    sqlite3_stmt *stmt = prepare_and_bind(L, db);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        int ncols = sqlite3_column_count(stmt);     /* after the step (see push_row_mt) */
+    bo_stmt *stmt = prepare_and_bind(L, db);
+    int rc = bo_stmt_step(stmt);
+    if (rc == BO_DB_ROW) {
+        int ncols = bo_stmt_column_count(stmt);     /* after the step (see push_row_mt) */
         push_row_mt(L, db, stmt, ncols);
         lua_getfield(L, -1, "__columns");
         push_row(L, stmt, ncols, lua_gettop(L) - 1, lua_gettop(L));
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
         return 1;
     }
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return db_error(L, db, stmt, NULL);
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     lua_pushnil(L);
     return 1;
 }
@@ -252,16 +252,16 @@ static int l_one(lua_State *L)
 static int l_exec(lua_State *L)
 {
     bo_db *db = db_of(L);
-    sqlite3_stmt *stmt = prepare_and_bind(L, db);
+    bo_stmt *stmt = prepare_and_bind(L, db);
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW)
         ;
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return db_error(L, db, stmt, NULL);
-    sqlite3_reset(stmt);
-    sqlite3 *s = bo_db_sqlite(db);
-    lua_pushinteger(L, sqlite3_changes64(s));
-    lua_pushinteger(L, sqlite3_last_insert_rowid(s));
+    bo_stmt_reset(stmt);
+    bo_db *s = db;
+    lua_pushinteger(L, bo_db_changes(s));
+    lua_pushinteger(L, bo_db_last_insert_id(s));
     return 2;
 }
 
@@ -316,9 +316,6 @@ void bo_ldb_abandon(bo_gen *g)
 {
     if (!g->db)
         return;
-    sqlite3 *s = bo_db_sqlite(g->db);
-    for (sqlite3_stmt *st = sqlite3_next_stmt(s, NULL); st; st = sqlite3_next_stmt(s, st))
-        if (sqlite3_stmt_busy(st))
-            sqlite3_reset(st);
+    bo_db_reset_busy(g->db);
     bo_db_rollback_all(g->db);
 }

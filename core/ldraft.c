@@ -16,7 +16,6 @@
 #include "app.h"
 #include "crypto.h"
 #include "db.h"
-#include "jobs.h"
 #include "lapi.h"
 #include "log.h"
 #include "sandbox.h"
@@ -49,28 +48,28 @@ static int run(lua_State *L, const char *sql, int ntext, const char **text, cons
     bo_db *db = bo_ldb_get(L);
     char err[256] = "";
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt && bo_db_exec_script(db, schema, err, sizeof err) == 0)
         stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
-    int rc = SQLITE_ERROR, pushed = 0;
+    int rc = BO_EDB, pushed = 0;
     if (stmt) {
         for (int i = 0; i < ntext; i++)
-            sqlite3_bind_text64(stmt, i + 1, text[i], len[i], SQLITE_STATIC, SQLITE_UTF8);
+            bo_stmt_bind_text(stmt, i + 1, text[i], len[i]);
         for (int i = 0; i < nint; i++)
-            sqlite3_bind_int64(stmt, ntext + i + 1, ints[i]);
-        rc = sqlite3_step(stmt);
-        if (select && rc == SQLITE_ROW) {
-            lua_pushlstring(L, (const char *)sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+            bo_stmt_bind_int64(stmt, ntext + i + 1, ints[i]);
+        rc = bo_stmt_step(stmt);
+        if (select && rc == BO_DB_ROW) {
+            lua_pushlstring(L, (const char *)bo_stmt_column_text(stmt, 0), (size_t)bo_stmt_column_bytes(stmt, 0));
             pushed = 1;
-            rc = SQLITE_DONE;
+            rc = BO_DB_DONE;
         }
-        if (rc != SQLITE_DONE)
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
     bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE) {
+    if (rc != BO_DB_DONE) {
         if (pushed)
             lua_pop(L, 1);
         return luaL_error(L, "drafts: %s", err);
@@ -196,7 +195,7 @@ static int l_take(lua_State *L)
     return 1;
 }
 
-void bo_ldraft_open(lua_State *L)
+int bo_ldraft_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "save", p_save },
@@ -208,5 +207,5 @@ void bo_ldraft_open(lua_State *L)
     luaL_newlib(L, fns);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
     lua_pushcfunction(L, l_take);
-    lua_setfield(L, -2, "_drafts");
+    return 1;
 }

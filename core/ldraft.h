@@ -8,8 +8,8 @@
 
 #include <lua.h>
 
-/* Puts borough._drafts (a function that hands out the private table once)
-   into the borough table at the top of the stack. */
-void bo_ldraft_open(lua_State *L);
+/* Pushes borough._drafts, a function that hands out the private table
+   once. */
+int bo_ldraft_open(lua_State *L);
 
 #endif

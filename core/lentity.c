@@ -21,7 +21,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "platformdb.h"
-#include "request.h"
+#include "task.h"
 #include "session.h"
 #include "sandbox.h"
 
@@ -32,7 +32,6 @@
 #include <time.h>
 #include <uv.h>
 
-const char *(*bo_audit_user)(struct bo_request *r);
 
 /* Registry keys (their addresses). */
 static const char platform_key = 0;     /* the private table, until taken */
@@ -121,25 +120,25 @@ static void give_back_time(lua_State *L, uint64_t since_ns)
 /* Binds the values at first..last (checked by check_values) to the
    statement's parameters from param on; allocates nothing in Lua, so
    cannot raise. */
-static int bind_values(lua_State *L, int first, int last, sqlite3_stmt *stmt, int param)
+static int bind_values(lua_State *L, int first, int last, bo_stmt *stmt, int param)
 {
-    int rc = SQLITE_OK;
-    for (int i = first; rc == SQLITE_OK && i <= last; i++, param++) {
+    int rc = BO_OK;
+    for (int i = first; rc == BO_OK && i <= last; i++, param++) {
         switch (lua_type(L, i)) {
         case LUA_TSTRING: {
             size_t slen;
             const char *s = lua_tolstring(L, i, &slen);
-            rc = sqlite3_bind_text64(stmt, param, s, slen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            rc = bo_stmt_bind_text_copy(stmt, param, s, slen);
             break;
         }
         case LUA_TNUMBER:
-            rc = sqlite3_bind_int64(stmt, param, lua_tointeger(L, i));
+            rc = bo_stmt_bind_int64(stmt, param, lua_tointeger(L, i));
             break;
         case LUA_TBOOLEAN:
-            rc = sqlite3_bind_int(stmt, param, lua_toboolean(L, i));
+            rc = bo_stmt_bind_int64(stmt, param, lua_toboolean(L, i));
             break;
         default:
-            rc = sqlite3_bind_null(stmt, param);
+            rc = bo_stmt_bind_null(stmt, param);
             break;
         }
     }
@@ -172,40 +171,35 @@ static int p_exec(lua_State *L)
     bool paused = bo_db_pause_progress(db, true);
     /* Nothing below can raise until the statement is finalized: the values
        were checked above and reading them allocates nothing. */
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(bo_db_sqlite(db), sql, (int)len, 0, &stmt, NULL);
-    if (rc == SQLITE_OK)
+    bo_stmt *stmt = NULL;
+    int rc = bo_stmt_prepare(db, sql, (int)len, &stmt);
+    if (rc == BO_OK)
         rc = bind_values(L, 2, lua_gettop(L), stmt, 1);
-    if (rc == SQLITE_OK) {
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    if (rc == BO_OK) {
+        while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW)
             ;
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
+        if (rc == BO_DB_DONE)
+            rc = BO_OK;
     }
     char err[512];
-    if (rc != SQLITE_OK)
-        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_finalize(stmt);
+    if (rc != BO_OK)
+        snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+    bo_stmt_finalize(stmt);
     bo_db_pause_progress(db, paused);
     bo_db_set_platform(db, was);
     give_back_time(L, start);
-    if (rc != SQLITE_OK)
+    if (rc != BO_OK)
         return luaL_error(L, "%s", err);
     return 0;
 }
 
 /* Who is writing now, and through what (see lentity.h). */
-static void push_actor(lua_State *L, bo_request *r)
+static void push_actor(lua_State *L)
 {
-    const char *user = r && bo_audit_user ? bo_audit_user(r) : NULL;
-    if (user) {
-        lua_pushstring(L, user);
-        lua_pushstring(L, r->id);
-        return;
-    }
-    if (r) {
-        lua_pushliteral(L, "public");
-        lua_pushstring(L, r->id);
+    bo_task *t = bo_task_of(L);
+    if (t) {
+        lua_pushstring(L, t->who ? t->who : "public");
+        lua_pushstring(L, t->via ? t->via : t->id);
         return;
     }
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &who_key) != LUA_TSTRING) {
@@ -257,18 +251,18 @@ static const char *encode_fields(lua_State *L, int idx, bo_buf *b, size_t *len)
 /* Runs the audit statement bound so far (rc: how the binding went, or
    an error with err already set when stmt is NULL), puts the platform
    flag back to was, and raises if the row could not be written. */
-static int write_audit(lua_State *L, bo_db *db, sqlite3_stmt *stmt, int rc, bool was, char err[512])
+static int write_audit(lua_State *L, bo_db *db, bo_stmt *stmt, int rc, bool was, char err[512])
 {
     if (stmt) {
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            snprintf(err, 512, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_clear_bindings(stmt);
-        sqlite3_reset(stmt);
+        if (rc == BO_OK)
+            rc = bo_stmt_step(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, 512, "%s", bo_db_errmsg(db));
+        bo_stmt_clear(stmt);
+        bo_stmt_reset(stmt);
     }
     bo_db_set_platform(db, was);
-    if (rc != SQLITE_DONE)
+    if (rc != BO_DB_DONE)
         return luaL_error(L, "the audit trail could not be written: %s", err);
     return 0;
 }
@@ -286,7 +280,7 @@ static int p_audit(lua_State *L)
     size_t blen = 0, alen = 0;
     const char *before = encode_fields(L, 4, &s->before, &blen);
     const char *after = encode_fields(L, 5, &s->after, &alen);
-    push_actor(L, bo_lapi_current(L));
+    push_actor(L);
     const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
 
     bo_db *db = bo_ldb_get(L);
@@ -297,21 +291,21 @@ static int p_audit(lua_State *L)
     utc_now(at);
     char err[512];
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 1, at, -1);
+        bo_stmt_bind_text_copy(stmt, 2, who, -1);
         if (via)
-            sqlite3_bind_text(stmt, 3, via, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 5, id);
-        sqlite3_bind_text(stmt, 6, action, -1, SQLITE_TRANSIENT);
+            bo_stmt_bind_text_copy(stmt, 3, via, -1);
+        bo_stmt_bind_text_copy(stmt, 4, entity, -1);
+        bo_stmt_bind_int64(stmt, 5, id);
+        bo_stmt_bind_text_copy(stmt, 6, action, -1);
         if (before)
-            sqlite3_bind_text64(stmt, 7, before, blen, SQLITE_TRANSIENT, SQLITE_UTF8);
+            bo_stmt_bind_text_copy(stmt, 7, before, blen);
         if (after)
-            sqlite3_bind_text64(stmt, 8, after, alen, SQLITE_TRANSIENT, SQLITE_UTF8);
-        rc = SQLITE_OK;
+            bo_stmt_bind_text_copy(stmt, 8, after, alen);
+        rc = BO_OK;
     }
     return write_audit(L, db, stmt, rc, was, err);
 }
@@ -332,21 +326,21 @@ static int p_audit_rows(lua_State *L)
     const char *sql = lua_pushfstring(L,
         "INSERT INTO _borough_audit (at, who, via, entity, record_id, action, after) "
         "SELECT ?1, ?2, ?3, ?4, s.id, ?5, s.after FROM (%s) AS s ORDER BY s.id", select);
-    push_actor(L, bo_lapi_current(L));
+    push_actor(L);
     const char *who = lua_tostring(L, -2), *via = lua_tostring(L, -1);
     /* (the text, who and via stay anchored on the stack until the end) */
     bo_db *db = bo_ldb_get(L);
     char at[32], err[512];
     utc_now(at);
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
-    int rc = SQLITE_ERROR;
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    int rc = BO_EDB;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, at, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, who, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, via, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, entity, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, action, -1, SQLITE_STATIC);
+        bo_stmt_bind_text_copy(stmt, 1, at, -1);
+        bo_stmt_bind_text(stmt, 2, who, -1);
+        bo_stmt_bind_text(stmt, 3, via, -1);
+        bo_stmt_bind_text(stmt, 4, entity, -1);
+        bo_stmt_bind_text(stmt, 5, action, -1);
         rc = bind_values(L, 4, nvalues, stmt, 6);
     }
     return write_audit(L, db, stmt, rc, was, err);
@@ -461,11 +455,11 @@ static int p_key_id(lua_State *L)
 static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
 {
     static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'blind_key'";
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     int made_with = 0;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
-        made_with = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
+    if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK && bo_stmt_step(stmt) == BO_DB_ROW)
+        made_with = bo_stmt_column_int64(stmt, 0);
+    bo_stmt_finalize(stmt);
     if (made_with == 0)
         return;
     int current = bo_keyring_current(keys_here(L, g));
@@ -476,25 +470,19 @@ static void check_blind_key(lua_State *L, bo_gen *g, bo_db *db)
 }
 
 /* A row of the platform audit log (platformdb.h) by whoever is acting
-   now, about this app, through the worker's connection to borough.db (a
-   command's call opens one for the row). Raises if it cannot be written:
+   now, about this app, through the generation's connection to borough.db
+   (opened on first use). Raises if it cannot be written:
    what must be audited does not happen unaudited. */
 static void platform_log(lua_State *L, const char *action, const char *detail)
 {
     bo_gen *g = gen_here(L);
-    bo_request *r = bo_lapi_current(L);
-    push_actor(L, r);
+    push_actor(L);
     const char *who = lua_tostring(L, -2);
-    if (!r)
-        r = bo_lapi_task(L);
     char err[512];
-    bo_db *db = r && r->worker ? bo_session_db(r->worker) : NULL, *own = NULL;
-    if (!db && r && r->worker)
-        luaL_error(L, "the platform audit log: borough.db cannot be opened (see the log)");
-    if (!db && bo_platformdb_open(&own, g->paths->data_dir, err, sizeof err) < 0)
+    bo_db *db = bo_gen_platform_db(g, err, sizeof err);
+    if (!db)
         luaL_error(L, "the platform audit log: %s", err);
-    int rc = bo_platformdb_audit(db ? db : own, who, action, g->info->name, detail, err, sizeof err);
-    bo_db_close(own);
+    int rc = bo_platformdb_audit(db, who, action, g->info->name, detail, err, sizeof err);
     if (rc < 0)
         luaL_error(L, "the platform audit log: %s", err);
     lua_pop(L, 2);
@@ -578,12 +566,12 @@ static void export_free(bo_export *x)
     free(x);
 }
 
-/* The request a download's private function is called in: the current one,
-   if it sends a response (a job has none). */
-static bo_request *download_request(lua_State *L)
+/* The task a download's private function is called in, if it serves a
+   request (a job sends no response). */
+static bo_task *download_task(lua_State *L)
 {
-    bo_request *r = bo_lapi_current(L);
-    return r && !r->job ? r : NULL;
+    bo_task *t = bo_task_of(L);
+    return t && t->request ? t : NULL;
 }
 
 /* export_begin(what, columns): the request's response is a download (its
@@ -592,7 +580,7 @@ static bo_request *download_request(lua_State *L)
 static int p_export_begin(lua_State *L)
 {
     const char *what = luaL_checkstring(L, 1), *columns = luaL_checkstring(L, 2);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (!r)
         return 0;
     export_free(r->export);
@@ -610,7 +598,7 @@ static int p_export_rows(lua_State *L)
 {
     lua_Integer n = luaL_checkinteger(L, 1);
     bool done = lua_toboolean(L, 2);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (r && r->export) {
         r->export->rows += n;
         r->export->complete |= done;
@@ -624,7 +612,7 @@ static int p_loaded(lua_State *L)
 {
     size_t n;
     const char *name = luaL_checklstring(L, 1, &n);
-    bo_request *r = download_request(L);
+    bo_task *r = download_task(L);
     if (!r || !r->export)
         return 0;
     bo_buf *b = &r->export->entities;
@@ -641,19 +629,19 @@ static int p_loaded(lua_State *L)
     return 0;
 }
 
-void bo_lentity_export_end(bo_request *r)
+void bo_lentity_export_end(bo_task *r)
 {
     bo_export *x = r->export;
     r->export = NULL;
     if (!x)
         return;
-    const char *user = bo_audit_user ? bo_audit_user(r) : NULL;
+    const char *user = r->who;
     const char *app = r->gen ? r->gen->info->name : NULL;
     char *detail = bo_sprintf("%.*s%s%s of %lld row%s (%s)%s", (int)x->entities.len,
                               x->entities.len ? x->entities.data : "", x->entities.len ? ": " : "", x->what, x->rows,
                               x->rows == 1 ? "" : "s", x->columns, x->complete ? "" : ", cut short");
     char err[512];
-    bo_db *db = r->worker ? bo_session_db(r->worker) : NULL;
+    bo_db *db = r->gen ? bo_gen_platform_db(r->gen, err, sizeof err) : NULL;
     int rc = db ? bo_platformdb_audit(db, user ? user : "public", "export", app, detail, err, sizeof err) : BO_EDB;
     if (rc < 0)
         bo_log(BO_LOG_ERROR, app, "the platform audit log could not record a download (%s): %s", detail,
@@ -666,9 +654,9 @@ void bo_lentity_export_end(bo_request *r)
    job, a command, the load). Row rules apply while it is not nil. */
 static int p_request(lua_State *L)
 {
-    bo_request *r = bo_lapi_current(L);
-    if (r)
-        lua_pushstring(L, r->id);
+    bo_task *t = bo_task_of(L);
+    if (t && t->request)
+        lua_pushstring(L, t->id);
     else
         lua_pushnil(L);
     return 1;
@@ -696,7 +684,7 @@ static int l_platform(lua_State *L)
     return 1;
 }
 
-void bo_lentity_open(lua_State *L)
+int bo_lentity_open(lua_State *L)
 {
     static const luaL_Reg private_fns[] = {
         { "exec", p_exec },
@@ -727,14 +715,8 @@ void bo_lentity_open(lua_State *L)
     luaL_newlib(L, private_fns);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &platform_key);
 
-    lua_getglobal(L, "borough");
     lua_pushcfunction(L, l_platform);
-    lua_setfield(L, -2, "_platform");
-    bo_lcsv_open(L);
-    lua_setfield(L, -2, "csv");
-    bo_lfields_open(L);
-    lua_setfield(L, -2, "_fields");
-    lua_pop(L, 1);
+    return 1;
 }
 
 void bo_lentity_set_actor(lua_State *L, const char *who, const char *via)
@@ -771,13 +753,13 @@ static void push_stored_fingerprint(lua_State *L, bo_db *db)
 {
     static const char sql[] = "SELECT value FROM _borough_meta WHERE key = 'schema'";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
-        lua_pushlstring(L, (const char *)sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (stmt && bo_stmt_step(stmt) == BO_DB_ROW)
+        lua_pushlstring(L, (const char *)bo_stmt_column_text(stmt, 0), (size_t)bo_stmt_column_bytes(stmt, 0));
     else
         lua_pushnil(L);
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
 }
 
 /* Runs script (the platform's) with its rights; raises on failure after
@@ -797,14 +779,14 @@ static void platform_script(lua_State *L, bo_db *db, const char *sql, const char
 /* True if the database holds no table of the app's own yet. */
 static bool database_is_new(bo_db *db)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
                       "AND name NOT LIKE '\\_borough\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
     bool fresh = false;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), sql, -1, 0, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        fresh = sqlite3_column_int64(stmt, 0) == 0;
-    sqlite3_finalize(stmt);
+    if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK &&
+        bo_stmt_step(stmt) == BO_DB_ROW)
+        fresh = bo_stmt_column_int64(stmt, 0) == 0;
+    bo_stmt_finalize(stmt);
     return fresh;
 }
 
@@ -812,17 +794,17 @@ static bool database_is_new(bo_db *db)
    migrations ran with the check deferred). */
 static void check_references(lua_State *L, bo_db *db, const char *where)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v3(bo_db_sqlite(db), "PRAGMA foreign_key_check", -1, 0, &stmt, NULL) != SQLITE_OK) {
-        sqlite3_finalize(stmt);
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, "PRAGMA foreign_key_check", -1, &stmt) != BO_OK) {
+        bo_stmt_finalize(stmt);
         return;
     }
     char msg[512] = "";
-    if (sqlite3_step(stmt) == SQLITE_ROW)
+    if (bo_stmt_step(stmt) == BO_DB_ROW)
         snprintf(msg, sizeof msg, "%s: after the migrations, row %lld of %s refers to a missing record of %s",
-                 where, (long long)sqlite3_column_int64(stmt, 1), (const char *)sqlite3_column_text(stmt, 0),
-                 (const char *)sqlite3_column_text(stmt, 2));
-    sqlite3_finalize(stmt);
+                 where, (long long)bo_stmt_column_int64(stmt, 1), (const char *)bo_stmt_column_text(stmt, 0),
+                 (const char *)bo_stmt_column_text(stmt, 2));
+    bo_stmt_finalize(stmt);
     if (msg[0]) {
         bo_db_rollback(db);
         luaL_error(L, "%s", msg);

@@ -22,10 +22,11 @@
  * other load (a worker's) only checks the fingerprint, so a worker never
  * changes the schema.
  *
- * Who. The audit trail records who made each write: the signed-in user of
- * the current request (bo_audit_user, set by sign-in), "public" for a
- * request nobody is signed in to, or the actor a command set with
- * bo_lentity_set_actor ("system" when nothing says otherwise).
+ * Who. The audit trail records who made each write: the running task's
+ * `who` and `via` (task.h: the signed-in user of a request, "public" for a
+ * request nobody is signed in to, "system" for a job), or the actor a
+ * command set with bo_lentity_set_actor ("system" when nothing says
+ * otherwise).
  */
 #ifndef BO_LENTITY_H
 #define BO_LENTITY_H
@@ -33,16 +34,11 @@
 #include <lua.h>
 
 struct bo_gen;
-struct bo_request;
+struct bo_task;
 
-/* Returns the id of the user signed in to request r, or NULL. NULL until
-   sign-in sets it. */
-extern const char *(*bo_audit_user)(struct bo_request *r);
-
-/* Installs borough._platform, borough.csv and borough._fields (lfields.h)
-   into a new app state (called by bo_lapi_open after the borough table
-   exists). */
-void bo_lentity_open(lua_State *L);
+/* Pushes borough._platform, the function that hands entity.lua its private
+   functions once. */
+int bo_lentity_open(lua_State *L);
 
 /* The schema step of a load (see above). Runs in protected mode inside the
    load; raises a Lua error whose message names the file and line at fault. */
@@ -71,11 +67,11 @@ void bo_lentity_log_reads(lua_State *L, const char *what, lua_Integer *ids, size
    the platform audit log will say. */
 typedef struct bo_export bo_export;
 
-/* The request r ends (however: sent whole, cut short by an error, the time
+/* The task t ends (however: sent whole, cut short by an error, the time
    limit or the client going away): writes the export row of its download,
    if it sent one, and frees it. An export row that cannot be written is
-   logged as an error (the response is gone by then). Called by request.c
-   before r lets go of its generation. */
-void bo_lentity_export_end(struct bo_request *r);
+   logged as an error (the response is gone by then). Called by
+   bo_task_end, before the owner lets go of its generation. */
+void bo_lentity_export_end(struct bo_task *t);
 
 #endif

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <time.h>
 
 #if LUA_FLOAT_TYPE != LUA_FLOAT_DOUBLE || LUA_INT_TYPE != LUA_INT_LONGLONG
@@ -1099,21 +1098,21 @@ static bool read_record(lua_State *L, const plan *p, int uv, const bo_csv *csv, 
 }
 
 /* Binds the n values of read_record to parameters 1..n. Cannot raise. */
-static int bind_values(sqlite3_stmt *stmt, const read_out *out, int n)
+static int bind_values(bo_stmt *stmt, const read_out *out, int n)
 {
-    int rc = SQLITE_OK;
-    for (int j = 0; rc == SQLITE_OK && j < n; j++) {
+    int rc = BO_OK;
+    for (int j = 0; rc == BO_OK && j < n; j++) {
         const read_out *o = &out[j];
         if (o->type == V_BOOLEAN)
-            rc = sqlite3_bind_int(stmt, j + 1, o->boolean);
+            rc = bo_stmt_bind_int64(stmt, j + 1, o->boolean);
         else if (o->type == V_NUMBER && o->num.is_int)
-            rc = sqlite3_bind_int64(stmt, j + 1, o->num.i);
+            rc = bo_stmt_bind_int64(stmt, j + 1, o->num.i);
         else if (o->type == V_NUMBER)
-            rc = sqlite3_bind_double(stmt, j + 1, o->num.d);
+            rc = bo_stmt_bind_double(stmt, j + 1, o->num.d);
         else if (o->type == V_NONE)
-            rc = sqlite3_bind_null(stmt, j + 1);
+            rc = bo_stmt_bind_null(stmt, j + 1);
         else
-            rc = sqlite3_bind_text64(stmt, j + 1, o->p, o->n, SQLITE_STATIC, SQLITE_UTF8);
+            rc = bo_stmt_bind_text(stmt, j + 1, o->p, o->n);
     }
     return rc;
 }
@@ -1168,10 +1167,10 @@ static int l_insert_rows(lua_State *L)
 
     bo_db *db = bo_ldb_get(L);
     char err[512];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sqllen, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sqllen, err, sizeof err);
     if (!stmt)
         return luaL_error(L, "db: %s", err);
-    if (sqlite3_bind_parameter_count(stmt) != p->n + 2)
+    if (bo_stmt_param_count(stmt) != p->n + 2)
         return luaL_error(L, "insert_rows: the statement does not take the fields and two timestamps");
 
     char today[16] = "", stamp[32];
@@ -1193,24 +1192,24 @@ static int l_insert_rows(lua_State *L)
                keeps a pointer into a string the stack has let go. */
             timestamp(stamp, &second);
             int step = bind_values(stmt, out, p->n);
-            if (step == SQLITE_OK)
-                step = sqlite3_bind_text(stmt, p->n + 1, stamp, -1, SQLITE_STATIC);
-            if (step == SQLITE_OK)
-                step = sqlite3_bind_text(stmt, p->n + 2, stamp, -1, SQLITE_STATIC);
-            if (step == SQLITE_OK)
-                step = sqlite3_step(stmt);
-            sqlite3_reset(stmt);
-            sqlite3_clear_bindings(stmt);
-            if (step != SQLITE_DONE && (step & 0xff) != SQLITE_CONSTRAINT)
+            if (step == BO_OK)
+                step = bo_stmt_bind_text(stmt, p->n + 1, stamp, -1);
+            if (step == BO_OK)
+                step = bo_stmt_bind_text(stmt, p->n + 2, stamp, -1);
+            if (step == BO_OK)
+                step = bo_stmt_step(stmt);
+            bo_stmt_reset(stmt);
+            bo_stmt_clear(stmt);
+            if (step != BO_DB_DONE && step != BO_ECONSTRAINT)
                 return bo_ldb_error(L, db, stmt);
-            ok = step == SQLITE_DONE;
+            ok = step == BO_DB_DONE;
         }
         lua_settop(L, base);
         if (!ok) {
             handed = true;
             break;
         }
-        last = sqlite3_last_insert_rowid(bo_db_sqlite(db));
+        last = bo_db_last_insert_id(db);
         if (!inserted++)
             first = last;
         lua_pushinteger(L, last);

@@ -8,7 +8,7 @@
  *
  * The data flow: l_request checks the arguments, starts the exchange with a
  * pending call (a userdata, so a Lua error can never leak it: its __gc
- * cancels the exchange), records the wait with bo_request_wait_io (the wall
+ * cancels the exchange), records the wait with bo_task_wait_io (the wall
  * clock or a server stop cancels the exchange before the coroutine resumes
  * to fail) and yields. on_done copies the result into the call and wakes the
  * request; the continuation (request_done) turns it into Lua values inside
@@ -22,9 +22,8 @@
 #include "app.h"
 #include "httpc.h"
 #include "lapi.h"
-#include "request.h"
+#include "task.h"
 #include "sandbox.h"
-#include "worker.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -44,7 +43,7 @@ static const char call_mt_key = 0;
 /* One exchange, from start to the continuation that reads its result. */
 typedef struct lhttp_call {
     bo_httpc *h;            /* in flight, or NULL */
-    bo_request *r;          /* the request or job waiting for it */
+    bo_task *r;             /* the request or job waiting for it */
     bool starting;          /* inside bo_httpc_start: a completion must not wake r */
     bool done;              /* the result fields are set */
     int error;
@@ -84,10 +83,10 @@ static void on_done(bo_httpc *h, const bo_httpc_result *res, void *ud)
     bo_buf_append(&c->body, res->body.data, res->body.len);
     c->url = res->url ? bo_strdup(res->url) : NULL;
     if (!c->starting)
-        bo_request_wake(c->r);
+        bo_task_wake(c->r);
 }
 
-/* bo_request_wait_io's cancel: the request ends before the response came. */
+/* bo_task_wait_io's cancel: the request ends before the response came. */
 static void cancel(void *ctx)
 {
     lhttp_call *c = ctx;
@@ -203,7 +202,7 @@ static int l_request(lua_State *L)
         if (lua_type(L, -2) != LUA_TSTRING || !in_list(fields, lua_tostring(L, -2), false))
             return luaL_error(L, "http.request: unknown option '%s' (the options are method, url, headers, "
                                  "body, timeout, max_size and redirects)", luaL_tolstring(L, -2, NULL));
-    bo_request *r = bo_lapi_task(L);
+    bo_task *r = bo_task_of(L);
     if (!r)
         return luaL_error(L, "http.request can only be used while a request or a job runs");
     if (!lua_isyieldable(L))
@@ -299,7 +298,7 @@ static int l_request(lua_State *L)
     };
     c->r = r;
     c->starting = true;
-    int rc = bo_httpc_start(&c->h, &r->worker->loop, &o, on_done, c, err, sizeof err);
+    int rc = bo_httpc_start(&c->h, r->loop, &o, on_done, c, err, sizeof err);
     c->starting = false;
     if (rc < 0) {
         c->h = NULL;
@@ -309,7 +308,7 @@ static int l_request(lua_State *L)
     }
     if (c->done)                      /* failed at once (on_done ran inside start) */
         return push_result(L, c);
-    bo_request_wait_io(r, cancel, c);
+    bo_task_wait_io(r, cancel, c);
     bo_sandbox_push_sentinel(L);
     return lua_yieldk(L, 1, call, request_done);
 }

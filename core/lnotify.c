@@ -10,9 +10,8 @@
 #include "crypto.h"
 #include "lapi.h"
 #include "lentity.h"
-#include "notify.h"
-#include "jobs.h"
-#include "request.h"
+#include "outbox.h"
+#include "task.h"
 #include "sandbox.h"
 
 #include <lauxlib.h>
@@ -44,25 +43,25 @@ static int p_reference(lua_State *L)
     return 1;
 }
 
-/* Inserts one queued message; SQLITE_DONE, or the failing code. */
+/* Inserts one queued message; BO_DB_DONE, or the failing code. */
 static int insert(bo_db *db, const char **v, const size_t *len, int64_t now, int *changes)
 {
     static const char sql[] =
         "INSERT INTO _borough_outbox (kind, recipient, template_id, body, reference, state, next_at, created_at, "
         "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?6) ON CONFLICT (reference) DO NOTHING";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
-        return SQLITE_ERROR;
+        return BO_EDB;
     char at[32];
     bo_iso_time(now, at, sizeof at);
     for (int i = 0; i < 5; i++)
-        sqlite3_bind_text64(stmt, i + 1, v[i], len[i], SQLITE_STATIC, SQLITE_UTF8);
-    sqlite3_bind_int64(stmt, 6, now);
-    sqlite3_bind_text(stmt, 7, at, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    *changes = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(db)) : 0;
-    sqlite3_reset(stmt);
+        bo_stmt_bind_text(stmt, i + 1, v[i], len[i]);
+    bo_stmt_bind_int64(stmt, 6, now);
+    bo_stmt_bind_text(stmt, 7, at, -1);
+    int rc = bo_stmt_step(stmt);
+    *changes = rc == BO_DB_DONE ? bo_db_changes(db) : 0;
+    bo_stmt_reset(stmt);
     return rc;
 }
 
@@ -77,7 +76,7 @@ static int p_add(lua_State *L)
     for (int i = 0; i < 5; i++)
         v[i] = luaL_checklstring(L, i + 1, &len[i]);
     bo_sandbox *sb = bo_sandbox_of(L);
-    if (!sb || !sb->task)
+    if (!bo_task_of(L))
         return luaL_error(L, "notify: messages can only be sent while a request or a job runs");
     bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
@@ -97,27 +96,27 @@ static int p_add(lua_State *L)
     len[3] = strlen(body);
     int64_t now = bo_unix_ms();
     bool was = bo_db_set_platform(db, true);
-    int changes = 0, rc = SQLITE_ERROR;
+    int changes = 0, rc = BO_EDB;
     if (bo_db_begin(db, err, sizeof err) == 0) {
         rc = insert(db, v, len, now, &changes);
-        if (rc != SQLITE_DONE) {
+        if (rc != BO_DB_DONE) {
             /* No outbox yet (or the transaction that made it rolled back). */
             bool paused = bo_db_pause_progress(db, true);
             if (bo_db_exec_script(db, bo_notify_outbox_schema, err, sizeof err) == 0)
                 rc = insert(db, v, len, now, &changes);
             bo_db_pause_progress(db, paused);
         }
-        if (rc != SQLITE_DONE && !err[0])
-            snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        if (rc == SQLITE_DONE && bo_db_commit(db, err, sizeof err) < 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_DONE)
+        if (rc != BO_DB_DONE && !err[0])
+            snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        if (rc == BO_DB_DONE && bo_db_commit(db, err, sizeof err) < 0)
+            rc = BO_EDB;
+        if (rc != BO_DB_DONE)
             bo_db_rollback(db);
     }
     bo_db_set_platform(db, was);
     free(recipient);
     free(body);
-    if (rc != SQLITE_DONE) {
+    if (rc != BO_DB_DONE) {
         if (sb->budget->spent)
             return luaL_error(L, "%s", sb->budget->spent);
         return luaL_error(L, "notify: the message could not be kept: %s", err);
@@ -127,7 +126,7 @@ static int p_add(lua_State *L)
         lua_pushfstring(L, "a message with the reference %s is already in the outbox", v[4]);
         return 2;
     }
-    lua_pushinteger(L, sqlite3_last_insert_rowid(bo_db_sqlite(db)));
+    lua_pushinteger(L, bo_db_last_insert_id(db));
     return 1;
 }
 
@@ -225,18 +224,18 @@ static int p_record_status(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     char err[256];
     bool was = bo_db_set_platform(db, true);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    int rc = SQLITE_ERROR, changes = 0;
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int rc = BO_EDB, changes = 0;
     if (stmt) {
-        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+        bo_stmt_bind_text(stmt, 1, id, -1);
         if (ref)
-            sqlite3_bind_text(stmt, 2, ref, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+            bo_stmt_bind_text(stmt, 2, ref, -1);
+        bo_stmt_bind_text(stmt, 3, status, -1);
         if (at)
-            sqlite3_bind_text(stmt, 4, at, -1, SQLITE_STATIC);
-        rc = sqlite3_step(stmt);
-        changes = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(db)) : 0;
-        sqlite3_reset(stmt);
+            bo_stmt_bind_text(stmt, 4, at, -1);
+        rc = bo_stmt_step(stmt);
+        changes = rc == BO_DB_DONE ? bo_db_changes(db) : 0;
+        bo_stmt_reset(stmt);
     }
     bo_db_set_platform(db, was);
     lua_pushinteger(L, changes);   /* no outbox yet: nothing of ours */
@@ -269,7 +268,7 @@ static int p_settings(lua_State *L)
     return 1;
 }
 
-void bo_lnotify_open(lua_State *L)
+int bo_lnotify_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "reference", p_reference },
@@ -281,5 +280,5 @@ void bo_lnotify_open(lua_State *L)
         { NULL, NULL },
     };
     luaL_newlib(L, fns);
-    lua_setfield(L, -2, "_notify");
+    return 1;
 }

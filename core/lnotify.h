@@ -8,7 +8,7 @@
 
 #include <lua.h>
 
-/* Puts borough._notify into the borough table at the top of the stack. */
-void bo_lnotify_open(lua_State *L);
+/* Pushes borough._notify, the C half of lua/borough/notify.lua. */
+int bo_lnotify_open(lua_State *L);
 
 #endif

@@ -97,10 +97,12 @@ static int l_put(lua_State *L)
     return 0;
 }
 
-void bo_loadcache_open(lua_State *L)
+int bo_loadcache_open(lua_State *L)
 {
+    lua_createtable(L, 0, 2);
     lua_pushcfunction(L, l_get);
     lua_setfield(L, -2, "_load_cache_get");
     lua_pushcfunction(L, l_put);
     lua_setfield(L, -2, "_load_cache_put");
+    return 1;
 }

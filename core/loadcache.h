@@ -29,7 +29,7 @@ const char *bo_loadcache_get(const bo_loadcache *c, const char *key, size_t *len
 void bo_loadcache_put(bo_loadcache **c, const char *key, const char *value, size_t len);
 void bo_loadcache_free(bo_loadcache *c);
 
-/* Adds _load_cache_get/_load_cache_put to the table on top of the stack. */
-void bo_loadcache_open(lua_State *L);
+/* Pushes a table of borough._load_cache_get and _load_cache_put. */
+int bo_loadcache_open(lua_State *L);
 
 #endif

@@ -23,7 +23,6 @@
 
 static atomic_int log_json;
 static atomic_int log_level = BO_LOG_INFO;
-static atomic_int log_fd = 2;
 
 static _Thread_local const char *request_id;
 static _Thread_local bo_buf *batch;      /* this thread's access lines, when it batches */
@@ -36,7 +35,6 @@ static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void bo_log_set_json(int on) { atomic_store(&log_json, on); }
 void bo_log_set_level(int level) { atomic_store(&log_level, level); }
-void bo_log_set_fd(int fd) { atomic_store(&log_fd, fd); }
 
 static void put_time(bo_buf *b)
 {
@@ -83,9 +81,8 @@ static void put_plain_text(bo_buf *b, const char *s, size_t n)
 
 static void write_out(const char *p, size_t left)
 {
-    int fd = atomic_load(&log_fd);
     while (left > 0) {
-        ssize_t n = write(fd, p, left);
+        ssize_t n = write(STDERR_FILENO, p, left);
         if (n <= 0)
             break;
         p += n;

@@ -14,8 +14,6 @@ enum { BO_LOG_DEBUG, BO_LOG_INFO, BO_LOG_WARN, BO_LOG_ERROR };
 /* Chooses the format of every later line: 0 text (the default), 1 JSON. */
 void bo_log_set_json(int on);
 void bo_log_set_level(int level);
-/* Sends lines to fd instead of stderr (the CLI keeps stderr for its own use). */
-void bo_log_set_fd(int fd);
 
 /* Sets (or clears, with NULL) the request id this thread is serving; every
    line logged meanwhile carries it. The string must outlive the setting. */

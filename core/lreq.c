@@ -7,13 +7,16 @@
 #include "crypto.h"
 #include "csrf.h"
 #include "json.h"
+#include "lapi.h"
 #include "lauth.h"
+#include "lcsv.h"
 #include "lentity.h"
 #include "log.h"
 #include "multipart.h"
 #include "request.h"
 #include "sandbox.h"
 #include "session.h"
+#include "task.h"
 
 #include <lauxlib.h>
 #include <errno.h>
@@ -422,12 +425,11 @@ static int l_csrf_token(lua_State *L)
 
 /* ---- uploads (see multipart.h) ---- */
 
-#define MAX_RULES 32
 static const char rules_key = 0;      /* registry[&rules_key] = { [route index] = { rule, ... } } */
 
 typedef struct rules_read {
     int route;
-    bo_upload_rule rules[MAX_RULES];
+    bo_upload_rule rules[BO_UPLOAD_RULES_MAX];
     unsigned n;
 } rules_read;
 
@@ -439,7 +441,7 @@ static int read_rules(lua_State *L)
         lua_rawgeti(L, -1, rr->route) != LUA_TTABLE)
         return 0;
     int t = lua_gettop(L);
-    for (lua_Integer i = 1; rr->n < MAX_RULES && lua_rawgeti(L, t, i) == LUA_TTABLE; i++) {
+    for (lua_Integer i = 1; rr->n < BO_UPLOAD_RULES_MAX && lua_rawgeti(L, t, i) == LUA_TTABLE; i++) {
         bo_upload_rule *u = &rr->rules[rr->n];
         lua_getfield(L, -1, "field");
         lua_getfield(L, -2, "max");
@@ -477,34 +479,21 @@ static int l_file_types(lua_State *L)
     return 1;
 }
 
-int bo_lreq_body_begin(bo_request *r, bo_http_parser *p)
+int bo_lreq_upload_rules(bo_gen *g, unsigned route, bo_upload_rule *rules, unsigned cap)
 {
-    const bo_http_request *h = r->http;
-    size_t ct_len;
-    const char *ct = bo_http_header_get(h, "content-type", &ct_len);
-    if (r->target != BO_TARGET_ROUTE || r->refusal || !h->has_body || !ct || ct_len < 19 ||
-        strncasecmp(ct, "multipart/form-data", 19) != 0)
-        return 0;               /* (a refused request's small body is read into memory and dropped) */
-    bo_gen *g = r->gen;
-    lua_State *L = g->sb.L;
     rules_read rr;
     memset(&rr, 0, sizeof rr);
-    rr.route = (int)r->match.route->index;
+    rr.route = (int)route;
+    lua_State *L = g->sb.L;
     lua_pushcfunction(L, read_rules);
     lua_pushlightuserdata(L, &rr);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         lua_pop(L, 1);
-        return 500;
+        return -1;
     }
-    const bo_gen_route *ro = &g->route_opts[r->match.route->index];
-    char *tmp = bo_sprintf("%s/%s/files/tmp", g->paths->data_dir, g->info->name);
-    bo_multipart *m;
-    int rc = bo_multipart_new(&m, ct, ct_len, tmp, rr.rules, rr.n, ro->max_body, BO_FILE_ALL);
-    free(tmp);
-    if (rc < 0)
-        return 400;
-    bo_http_stream_multipart(p, m);
-    return 0;
+    unsigned n = rr.n < cap ? rr.n : cap;
+    memcpy(rules, rr.rules, n * sizeof *rules);
+    return (int)n;
 }
 
 /* Pushes req.files: field name -> { name, size, type, content_type, error,
@@ -883,7 +872,7 @@ static int req_index(lua_State *L)
     } else if (strcmp(k, "ip") == 0) {
         lua_pushstring(L, r->conn->ip);
     } else if (strcmp(k, "id") == 0) {
-        lua_pushstring(L, r->id);
+        lua_pushstring(L, r->task.id);
     } else if (strcmp(k, "mount") == 0) {
         lua_pushlstring(L, path, r->rest);
     } else if (strcmp(k, "host") == 0) {
@@ -1147,7 +1136,7 @@ static int stream_write(lua_State *L)
     if (bo_conn_pending(r->conn) >= BO_CONN_OUT_HIGH) {
         bo_conn_flush(r->conn);
         if (bo_conn_pending(r->conn) >= BO_CONN_OUT_HIGH) {
-            r->wait = BO_WAIT_DRAIN;
+            r->task.wait = BO_WAIT_DRAIN;
             bo_sandbox_push_sentinel(L);
             return lua_yield(L, 1);
         }
@@ -1194,19 +1183,150 @@ static void platform_headers(lua_State *L, bo_request *r)
     }
 }
 
-/* bo_audit_user (lentity.h): the record audit trail names the signed-in
-   member of staff by email address. */
-static const char *audit_user(bo_request *r)
+/* ---- borough.* that need the request ---- */
+
+static const char mount_key = 0;     /* registry[&mount_key] = the prefix borough.app declared */
+static const char settled_key = 0;   /* registry[&settled_key] = true: no app path can start with the
+                                        mount, so a path that does is already a URL (borough._url_settled) */
+
+/* borough.redirect(url [, status]): 302 after GET, 303 after a form post. */
+static int l_redirect(lua_State *L)
 {
-    return r->user ? r->user->email : NULL;
+    size_t len;
+    const char *url = luaL_checklstring(L, 1, &len);
+    for (size_t i = 0; i < len; i++)
+        if (url[i] == '\r' || url[i] == '\n' || url[i] == '\0')
+            return luaL_argerror(L, 1, "a redirect URL may not contain CR, LF or NUL");
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    int method = r ? r->http->method : HTTP_GET;
+    lua_Integer dflt = (method == HTTP_GET || method == HTTP_HEAD) ? 302 : 303;
+    lua_Integer status = luaL_optinteger(L, 2, dflt);
+    luaL_argcheck(L, status == 301 || status == 302 || status == 303 || status == 307 || status == 308,
+                  2, "a redirect status is 301, 302, 303, 307 or 308");
+    bo_lapi_push_response(L, status, NULL, 0);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "Location");
+    lua_setfield(L, -2, "headers");
+    return 1;
 }
 
-void bo_lreq_identify_writers(void)
+/* borough.url(path [, { absolute = true }]): path inside the app, as a URL
+   path from the site root. In a request the prefix is the one the request
+   came in by; at load time it is the one borough.app{...} declared (the
+   server reads the manifest only once app.lua has returned), else the app's
+   configured mount. Once the app has loaded, if none of its routes can
+   start with its mount, a path that already does is returned as it is:
+   borough.url never doubles the mount. With absolute = true the
+   URL is whole, for links sent out in emails and text messages: the site's
+   public URL (never the request's Host header) or, for an app on a host of
+   its own, that host; it is known while a request or a job runs. */
+static int l_url(lua_State *L)
 {
-    bo_audit_user = audit_user;
+    size_t plen;
+    const char *path = luaL_checklstring(L, 1, &plen);
+    luaL_argcheck(L, path[0] == '/', 1, "an app path starts with '/'");
+    bool absolute = false;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "absolute") != 0)
+                return luaL_error(L, "borough.url: unknown option '%s' (the option is absolute)",
+                                  luaL_tolstring(L, -2, NULL));
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, 2, "absolute");
+        absolute = lua_toboolean(L, -1);
+    }
+    lua_settop(L, 1);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
+    bo_request *r = sb ? sb->current : NULL;
+    if (r) {
+        lua_pushlstring(L, bo_http_str(r->http, r->http->path), r->rest);
+    } else if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mount_key) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushstring(L, g && g->info->mount ? g->info->mount : "");
+    }
+    size_t mlen;
+    const char *mount = lua_tolstring(L, 2, &mlen);
+    /* (strchr finds the terminator too: the path may be the mount itself.) */
+    bool settled = lua_rawgetp(L, LUA_REGISTRYINDEX, &settled_key) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (settled && mlen > 0 && plen >= mlen && memcmp(path, mount, mlen) == 0 && strchr("/?#", path[mlen]))
+        lua_settop(L, 1);                 /* already from the site root */
+    else
+        lua_rotate(L, 1, 1);              /* the prefix, then the path */
+    if (absolute) {
+        const char *base = g ? g->paths->public_url : NULL;
+        if (!base || !bo_task_of(L))
+            return luaL_error(L, "borough.url: an absolute URL is made while a request or a job runs "
+                                 "(the site's public URL is the server's: --public-url)");
+        if (g->info->host) {              /* an app on a host of its own */
+            lua_pushfstring(L, "%s://%s", strncmp(base, "https:", 6) == 0 ? "https" : "http", g->info->host);
+        } else {
+            lua_pushstring(L, base);
+        }
+        lua_insert(L, 1);
+    }
+    lua_concat(L, lua_gettop(L));
+    return 1;
 }
 
-void bo_lreq_open(lua_State *L)
+/* borough._declare_mount(prefix): remembers the URL prefix borough.app{...}
+   declared ("" for the root or a host-only app) for borough.url at load time. */
+static int l_declare_mount(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &mount_key);
+    return 0;
+}
+
+/* borough._url_settled(): called once the app has loaded and none of its
+   routes can start with its mount: borough.url then returns a path that
+   already starts with the mount as it is. */
+static int l_url_settled(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &settled_key);
+    return 0;
+}
+
+
+/* borough.csv.upload(file) -> a reader over a file of this request's
+   req.files (an upload page's CSV, read where it was streamed to), or nil
+   and why. Only the request's own uploads can be read: apps open no files. */
+static int l_upload(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_request *r = sb ? sb->current : NULL;
+    bo_multipart *m = r && r->http ? r->http->multipart : NULL;
+    lua_getfield(L, 1, "_index");
+    int isnum;
+    lua_Integer i = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    bo_upload *f = m && isnum && i >= 0 ? bo_multipart_file(m, (unsigned)i) : NULL;
+    if (!f)
+        return luaL_argerror(L, 1, "not a file of this request's req.files");
+    if (f->error || !f->tmp_path) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the file was not accepted, or was already kept");
+        return 2;
+    }
+    char err[256];
+    if (bo_lcsv_push_file(L, f->tmp_path, err, sizeof err) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    return 1;
+}
+
+int bo_lreq_open(lua_State *L)
 {
     lua_createtable(L, 0, 2);
     lua_pushcfunction(L, req_index);
@@ -1224,16 +1344,25 @@ void bo_lreq_open(lua_State *L)
         { "_file_types", l_file_types },
         { "keep_file", l_keep_file },
         { "file", l_file },
+        { "redirect", l_redirect },
+        { "url", l_url },
+        { "_declare_mount", l_declare_mount },
+        { "_url_settled", l_url_settled },
         { NULL, NULL },
     };
-    lua_getglobal(L, "borough");
-    luaL_setfuncs(L, borough_fns, 0);
-    lua_pop(L, 1);
-
     if (luaL_loadbufferx(L, pump_source, sizeof pump_source - 1, "=stream", "t") != LUA_OK)
         lua_error(L);
     lua_pushcfunction(L, stream_write);
     lua_call(L, 1, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &pump_key);
-    bo_lauth_open(L);
+    luaL_newlib(L, borough_fns);
+    return 1;
+}
+
+int bo_lreq_csv_open(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_upload);
+    lua_setfield(L, -2, "upload");
+    return 1;
 }

@@ -20,10 +20,17 @@
 
 #include <lua.h>
 
+struct bo_gen;
+struct bo_upload_rule;
+
 struct bo_request;
 
-/* Prepares a new app state (metatables, the stream pump). */
-void bo_lreq_open(lua_State *L);
+/* Prepares a new app state (metatables, the stream pump) and pushes the
+   borough functions that need the request (borough.user, csrf_token, file,
+   redirect, url, ...); and borough.csv's upload (a reader over one of the
+   request's own uploads). */
+int bo_lreq_open(lua_State *L);
+int bo_lreq_csv_open(lua_State *L);
 
 /* The function a request's coroutine starts with: its argument is the
    request (light userdata); it builds req and calls the route's handler. */
@@ -47,10 +54,9 @@ const char *bo_lreq_lang(const bo_http_request *h);
 const char *bo_lreq_cookie(const bo_http_request *h, const char *name, size_t *len);
 const char *bo_lreq_lang_asked(const bo_http_request *h);
 
-/* Called once a request's head is routed, before its body: a multipart
-   body to an app route is set to stream to a multipart parser with the
-   route's upload rules. Returns 0, or the status to refuse it with. */
-int bo_lreq_body_begin(struct bo_request *r, bo_http_parser *p);
+/* Copies the upload rules the app declared for route (its index in g) into
+   rules (at most cap). Returns how many, or -1 if they could not be read. */
+int bo_lreq_upload_rules(struct bo_gen *g, unsigned route, struct bo_upload_rule *rules, unsigned cap);
 
 /* Gives the browser a new CSRF nonce (the response sets the cookie; tokens
    made later in the request use it): sign-in and sign-out call it, so no
@@ -61,8 +67,5 @@ void bo_lreq_csrf_rotate(lua_State *L, struct bo_request *r);
 /* Cuts the req handle of a finished request. */
 void bo_lreq_release(struct bo_request *r);
 
-/* Sets bo_audit_user (lentity.h) so that the record audit trail names who
-   is signed in; called once at start, before any worker runs. */
-void bo_lreq_identify_writers(void);
 
 #endif

@@ -15,7 +15,7 @@
  *   sso_info()                       what the sign-in page offers
  *
  * Every exchange with the provider runs on the worker's loop (httpc.c)
- * while the sign-in's coroutine waits (bo_request_wait_io), exactly as
+ * while the sign-in's coroutine waits (bo_task_wait_io), exactly as
  * http.request does, so the worker serves others meanwhile. The
  * exchanges of one step share a deadline of five seconds, so a provider
  * that is down, slow or answers nonsense gives the person a plain page in
@@ -270,10 +270,10 @@ static void on_done(bo_httpc *h, const bo_httpc_result *res, void *ud)
     bo_buf_append(&c->body, res->body.data, res->body.len);
     c->wait_ns += uv_hrtime() - c->wait_from_ns;
     if (!c->starting)
-        bo_request_wake(c->r);
+        bo_task_wake(&c->r->task);
 }
 
-/* bo_request_wait_io's cancel: the request ends before the answer came. */
+/* bo_task_wait_io's cancel: the request ends before the answer came. */
 static void cancel(void *ctx)
 {
     sso_call *c = ctx;
@@ -352,7 +352,7 @@ static int drive(lua_State *L, sso_call *c, int idx)
     int n = c->run(L, c);
     if (n != WAIT)
         return n;
-    bo_request_wait_io(c->r, cancel, c);
+    bo_task_wait_io(&c->r->task, cancel, c);
     bo_sandbox_push_sentinel(L);
     return lua_yieldk(L, 1, idx, resume_k);
 }
@@ -370,7 +370,7 @@ static bo_request *current(lua_State *L, const char *fn)
 
 static bo_db *platform(lua_State *L, bo_request *r)
 {
-    bo_db *db = bo_session_db(r->worker);
+    bo_db *db = bo_worker_platform_db(r->worker);
     if (!db)
         luaL_error(L, "the platform database is not available (see the log)");
     return db;

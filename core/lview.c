@@ -207,10 +207,12 @@ static int l_site(lua_State *L)
     return 1;
 }
 
-void bo_lview_open(lua_State *L)
+int bo_lview_open(lua_State *L)
 {
+    lua_createtable(L, 0, 2);
     lua_pushcfunction(L, l_site);
     lua_setfield(L, -2, "_site");
     lua_pushcfunction(L, l_view_sources);
     lua_setfield(L, -2, "_view_sources");
+    return 1;
 }

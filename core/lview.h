@@ -10,7 +10,7 @@
 
 #include <lua.h>
 
-/* Adds borough._view_sources to the borough table on top of the stack. */
-void bo_lview_open(lua_State *L);
+/* Pushes a table of borough._site and borough._view_sources. */
+int bo_lview_open(lua_State *L);
 
 #endif

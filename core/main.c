@@ -7,7 +7,6 @@
 #include "db.h"
 
 #include <lua.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,8 @@ static int cmd_version(int argc, char **argv, const bo_cli *cli)
     BO_UNUSED(argv);
     if (argc > 0)
         return bo_cli_usage(cli, "takes no arguments");
-    printf("borough %s (Lua %s.%s, SQLite %s, libuv %s)\n", BO_VERSION, LUA_VERSION_MAJOR,
-           LUA_VERSION_MINOR, sqlite3_libversion(), uv_version_string());
+    printf("borough %s (Lua %s.%s, %s, libuv %s)\n", BO_VERSION, LUA_VERSION_MAJOR,
+           LUA_VERSION_MINOR, bo_db_version(), uv_version_string());
     return 0;
 }
 

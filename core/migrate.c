@@ -191,22 +191,22 @@ static int platform_exec(bo_db *db, const char *sql, const char *arg, const char
 {
     bool was = bo_db_set_platform(db, true);
     int rc = 0;
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
     if (!stmt) {
         rc = BO_EDB;
     } else {
         if (arg)
-            sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_TRANSIENT);
+            bo_stmt_bind_text_copy(stmt, 1, arg, -1);
         if (arg2)
-            sqlite3_bind_text(stmt, 2, arg2, -1, SQLITE_TRANSIENT);
-        int step = sqlite3_step(stmt);
-        if (step != SQLITE_DONE && step != SQLITE_ROW) {
-            snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-            rc = bo_db_error(step);
-        } else if (step == SQLITE_ROW) {
+            bo_stmt_bind_text_copy(stmt, 2, arg2, -1);
+        int step = bo_stmt_step(stmt);
+        if (step != BO_DB_DONE && step != BO_DB_ROW) {
+            snprintf(err, errlen, "%s", bo_db_errmsg(db));
+            rc = (step);
+        } else if (step == BO_DB_ROW) {
             rc = 1;
         }
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     }
     bo_db_set_platform(db, was);
     return rc;

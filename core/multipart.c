@@ -544,31 +544,6 @@ out:
     return type;
 }
 
-unsigned bo_file_sniff_fd(int fd, const char *name)
-{
-    unsigned char head[16];
-    ssize_t n = pread(fd, head, sizeof head, 0);
-    if (n <= 0)
-        return 0;
-    unsigned t = signature_type(head, (size_t)n);
-    if (t == (BO_FILE_DOCX | BO_FILE_XLSX))
-        return zip_type(fd);
-    if (t)
-        return t;
-    /* Text: the whole file is judged. */
-    bo_multipart probe;
-    memset(&probe, 0, sizeof probe);
-    probe.text_ok = true;
-    char buf[65536];
-    off_t off = 0;
-    ssize_t r;
-    while (probe.text_ok && (r = pread(fd, buf, sizeof buf, off)) > 0) {
-        judge_text(&probe, (const unsigned char *)buf, (size_t)r);
-        off += r;
-    }
-    return text_type(&probe, name);
-}
-
 static void end_part(bo_multipart *m)
 {
     if (!m->is_file)

@@ -51,6 +51,9 @@ const char *bo_file_type_media(unsigned type);
 unsigned bo_file_type_of(const char *name);
 
 /* What a field may hold. */
+/* The most upload rules a route may declare. */
+#define BO_UPLOAD_RULES_MAX 32
+
 typedef struct bo_upload_rule {
     char field[64];
     uint64_t max;          /* bytes */
@@ -113,8 +116,5 @@ bo_upload *bo_multipart_file(bo_multipart *m, unsigned i);
    and sets its ref. Returns 0, BO_EINVAL (it has an error or is already
    kept) or BO_EIO. */
 int bo_multipart_keep(bo_multipart *m, unsigned i, const char *files_dir);
-
-/* Judges a whole file's type from its content (for files already stored). */
-unsigned bo_file_sniff_fd(int fd, const char *name);
 
 #endif

@@ -25,9 +25,11 @@
  * cache's, which workers read too (the callback route).
  */
 #include "notify.h"
+#include "outbox.h"
 #include "crypto.h"
 #include "httpc.h"
-#include "jobs.h"
+#include "ljobs.h"
+#include "json.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONF_MAX (64 * 1024)
 #define TICK_MS 100
 #define FETCH_IDLE_MS 250        /* how soon to look again after finding nothing to send */
 #define GAUGE_MS 1000
@@ -56,432 +57,6 @@
 #define POLL_FOR_MS (7LL * 86400 * 1000)
 #define MAX_RESPONSE (1024 * 1024)
 #define MAX_PURGE_EVERY_MS (600 * 1000)    /* the purge looks at most this long apart */
-
-const char bo_notify_outbox_schema[] =
-    "CREATE TABLE IF NOT EXISTS _borough_outbox (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  kind TEXT NOT NULL,\n"
-    "  recipient TEXT NOT NULL,\n"
-    "  template_id TEXT NOT NULL,\n"
-    "  body TEXT NOT NULL,\n"
-    "  reference TEXT NOT NULL UNIQUE,\n"
-    "  state TEXT NOT NULL,\n"
-    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
-    "  next_at INTEGER NOT NULL,\n"
-    "  claimed_by TEXT,\n"
-    "  last_try INTEGER,\n"
-    "  created_at TEXT NOT NULL,\n"
-    "  created_ms INTEGER NOT NULL,\n"
-    "  sent_at TEXT,\n"
-    "  notify_id TEXT,\n"
-    "  status TEXT,\n"
-    "  status_at TEXT,\n"
-    "  poll_at INTEGER,\n"
-    "  polls INTEGER NOT NULL DEFAULT 0,\n"
-    "  error TEXT\n"
-    ");\n"
-    "CREATE INDEX IF NOT EXISTS _borough_outbox_due ON _borough_outbox (state, next_at);\n"
-    "CREATE INDEX IF NOT EXISTS _borough_outbox_notify_id ON _borough_outbox (notify_id);\n"
-    "CREATE INDEX IF NOT EXISTS _borough_outbox_poll ON _borough_outbox (poll_at) WHERE poll_at IS NOT NULL;\n"
-    "CREATE INDEX IF NOT EXISTS _borough_outbox_last_try ON _borough_outbox (last_try);\n";
-
-void bo_notify_aad(char *out, size_t cap, const char *app, const char *column)
-{
-    snprintf(out, cap, "%s/_borough_outbox/%s", app, column);
-}
-
-/* ---- settings ---- */
-
-static void app_conf_init(bo_notify_app_conf *a)
-{
-    memset(a, 0, sizeof *a);
-    a->base_url = bo_strdup(BO_NOTIFY_DEFAULT_URL);
-    a->rate_limit = 3000;
-    a->timeout_s = 30;
-    a->retry_s = 10;
-    a->poll_s = 60;
-    a->give_up_s = 86400;
-    a->purge_s = 7 * 86400;
-}
-
-static void app_conf_free(bo_notify_app_conf *a)
-{
-    free(a->app);
-    free(a->api_key);
-    free(a->base_url);
-    free(a->callback_token);
-}
-
-static void app_conf_copy(bo_notify_app_conf *dst, const bo_notify_app_conf *src, const char *app)
-{
-    *dst = *src;
-    dst->app = app ? bo_strdup(app) : NULL;
-    dst->api_key = src->api_key ? bo_strdup(src->api_key) : NULL;
-    dst->base_url = bo_strdup(src->base_url);
-    dst->callback_token = src->callback_token ? bo_strdup(src->callback_token) : NULL;
-}
-
-void bo_notify_conf_unref(bo_notify_conf *c)
-{
-    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
-        return;
-    app_conf_free(&c->defaults);
-    for (unsigned i = 0; i < c->napps; i++)
-        app_conf_free(&c->apps[i]);
-    free(c->apps);
-    free(c->error);
-    free(c);
-}
-
-static bool parse_seconds(const char *v, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= 0 && d <= max))
-        return false;
-    *out = d;
-    return true;
-}
-
-/* Sets one key of a; NULL, or why the value is refused. */
-static const char *set_key(bo_notify_app_conf *a, const char *key, const char *v)
-{
-    if (strcmp(key, "api_key") == 0) {
-        if (bo_notify_key_parse(v, a->service_id, a->secret) < 0)
-            return "api_key is not a Notify API key (it looks like name-<service id>-<secret>)";
-        free(a->api_key);
-        a->api_key = bo_strdup(v);
-    } else if (strcmp(key, "base_url") == 0) {
-        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-            return "base_url must start with https:// (or http://)";
-        size_t n = strlen(v);
-        while (n > 8 && v[n - 1] == '/')
-            n--;
-        free(a->base_url);
-        a->base_url = bo_strndup(v, n);
-    } else if (strcmp(key, "callback_token") == 0) {
-        if (strlen(v) < 16)
-            return "callback_token must be at least 16 characters (Notify asks for 10; make it long and random)";
-        free(a->callback_token);
-        a->callback_token = bo_strdup(v);
-    } else if (strcmp(key, "rate_limit") == 0) {
-        double d;
-        if (!parse_seconds(v, 1000000, &d) || d < 1 || d != (int)d)
-            return "rate_limit must be a whole number of requests per minute";
-        a->rate_limit = (int)d;
-    } else if (strcmp(key, "timeout") == 0) {
-        if (!parse_seconds(v, 600, &a->timeout_s) || a->timeout_s <= 0)
-            return "timeout must be a number of seconds, more than 0 and at most 600";
-    } else if (strcmp(key, "retry_delay") == 0) {
-        if (!parse_seconds(v, 3600, &a->retry_s) || a->retry_s <= 0)
-            return "retry_delay must be a number of seconds, more than 0 and at most 3600";
-    } else if (strcmp(key, "poll_after") == 0) {
-        if (!parse_seconds(v, 86400, &a->poll_s))
-            return "poll_after must be a number of seconds (0: never poll)";
-    } else if (strcmp(key, "give_up_after") == 0) {
-        if (!parse_seconds(v, 30 * 86400, &a->give_up_s) || a->give_up_s <= 0)
-            return "give_up_after must be a number of seconds, at most 30 days";
-    } else if (strcmp(key, "purge_after") == 0) {
-        if (!parse_seconds(v, 3660 * 86400, &a->purge_s))
-            return "purge_after must be a number of seconds, at most 10 years (0: as soon as a message is done)";
-    } else {
-        return "unknown setting (the settings are api_key, base_url, callback_token, rate_limit, timeout, "
-               "retry_delay, poll_after, give_up_after and purge_after)";
-    }
-    return NULL;
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-bo_notify_conf *bo_notify_conf_parse(const char *text, size_t len, char *err, size_t errlen)
-{
-    bo_notify_conf *c = bo_calloc(1, sizeof *c);
-    atomic_init(&c->refs, 1);
-    app_conf_init(&c->defaults);
-    bo_notify_app_conf *cur = &c->defaults;
-    char *copy = bo_strndup(text, len);
-    int lineno = 0;
-    for (char *line = copy, *next; line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        lineno++;
-        for (char *h = line; (h = strchr(h, '#'));) {     /* a comment: "#" at the start or after a space */
-            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
-                *h = '\0';
-                break;
-            }
-            h++;
-        }
-        char *s = trim(line);
-        if (!*s)
-            continue;
-        if (*s == '[') {
-            char *end = strchr(s, ']');
-            char *name = end ? (*end = '\0', trim(s + 1)) : NULL;
-            if (!end || !*name || *trim(end + 1) || strchr(name, '/')) {
-                snprintf(err, errlen, "notify.conf:%d: a section is an app's name in brackets, like [grants]", lineno);
-                goto fail;
-            }
-            for (unsigned i = 0; i < c->napps; i++)
-                if (strcmp(c->apps[i].app, name) == 0) {
-                    snprintf(err, errlen, "notify.conf:%d: [%s] appears twice", lineno, name);
-                    goto fail;
-                }
-            c->apps = bo_realloc(c->apps, sizeof *c->apps * (c->napps + 1));
-            app_conf_copy(&c->apps[c->napps], &c->defaults, name);
-            cur = &c->apps[c->napps++];
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, errlen, "notify.conf:%d: expected key = value", lineno);
-            goto fail;
-        }
-        *eq = '\0';
-        char *key = trim(s), *value = trim(eq + 1);
-        const char *why = set_key(cur, key, value);
-        if (why) {
-            snprintf(err, errlen, "notify.conf:%d: %s", lineno, why);
-            goto fail;
-        }
-    }
-    free(copy);
-    return c;
-fail:
-    free(copy);
-    bo_notify_conf_unref(c);
-    return NULL;
-}
-
-const bo_notify_app_conf *bo_notify_conf_app(const bo_notify_conf *c, const char *app)
-{
-    for (unsigned i = 0; i < c->napps; i++)
-        if (strcmp(c->apps[i].app, app) == 0)
-            return &c->apps[i];
-    return &c->defaults;
-}
-
-static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
-static bo_notify_conf *conf_cur;
-static char *conf_dir;
-static uint64_t conf_checked;
-static struct stat conf_st;
-static bool conf_exists;
-static uint64_t conf_version;
-
-/* Reads path into a new conf; a missing file is the defaults. */
-static bo_notify_conf *conf_read(const char *path, bool exists)
-{
-    char err[512];
-    bo_notify_conf *c = NULL;
-    if (exists) {
-        FILE *f = fopen(path, "rb");
-        char *text = bo_malloc(CONF_MAX + 1);
-        size_t n = f ? fread(text, 1, CONF_MAX + 1, f) : 0;
-        if (!f)
-            snprintf(err, sizeof err, "%s: %s", path, strerror(errno));
-        else if (n > CONF_MAX)
-            snprintf(err, sizeof err, "%s: over %d KiB", path, CONF_MAX / 1024);
-        else
-            c = bo_notify_conf_parse(text, n, err, sizeof err);
-        if (f)
-            fclose(f);
-        free(text);
-        if (!c)
-            bo_log(BO_LOG_ERROR, NULL, "%s; no message is sent until it is put right", err);
-        else if (conf_st.st_mode & 077)
-            bo_log(BO_LOG_WARN, NULL, "%s can be read by other users: it holds API keys (chmod 600 it)", path);
-    }
-    if (!c) {
-        c = bo_calloc(1, sizeof *c);
-        atomic_init(&c->refs, 1);
-        app_conf_init(&c->defaults);
-        if (exists)
-            c->error = bo_strdup(err);
-    }
-    return c;
-}
-
-bo_notify_conf *bo_notify_conf_get(const char *data_dir)
-{
-    pthread_mutex_lock(&conf_lock);
-    uint64_t now = bo_now_ms();
-    if (!conf_cur || strcmp(conf_dir, data_dir) != 0 || now - conf_checked >= 1000) {
-        conf_checked = now;
-        char *path = bo_sprintf("%s/notify.conf", data_dir);
-        struct stat st;
-        bool exists = stat(path, &st) == 0;
-        bool changed = !conf_cur || strcmp(conf_dir, data_dir) != 0 || exists != conf_exists ||
-                       (exists && (st.st_mtim.tv_sec != conf_st.st_mtim.tv_sec ||
-                                   st.st_mtim.tv_nsec != conf_st.st_mtim.tv_nsec ||
-                                   st.st_size != conf_st.st_size || st.st_ino != conf_st.st_ino));
-        if (changed) {
-            conf_exists = exists;
-            if (exists)
-                conf_st = st;
-            bo_notify_conf *c = conf_read(path, exists);
-            c->version = ++conf_version;
-            bo_notify_conf_unref(conf_cur);
-            conf_cur = c;
-            free(conf_dir);
-            conf_dir = bo_strdup(data_dir);
-        }
-        free(path);
-    }
-    bo_notify_conf *c = conf_cur;
-    atomic_fetch_add(&c->refs, 1);
-    pthread_mutex_unlock(&conf_lock);
-    return c;
-}
-
-void bo_notify_conf_forget(void)
-{
-    pthread_mutex_lock(&conf_lock);
-    bo_notify_conf_unref(conf_cur);
-    conf_cur = NULL;
-    free(conf_dir);
-    conf_dir = NULL;
-    pthread_mutex_unlock(&conf_lock);
-}
-
-/* ---- a little JSON reading ---- */
-
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* The end of the value starting at p, or NULL if it is malformed. */
-static const char *skip_value(const char *p, const char *end, int depth)
-{
-    p = skip_ws(p, end);
-    if (p >= end || depth > 32)
-        return NULL;
-    if (*p == '"') {
-        for (p++; p < end; p++) {
-            if (*p == '\\')
-                p++;
-            else if (*p == '"')
-                return p + 1;
-        }
-        return NULL;
-    }
-    if (*p == '{' || *p == '[') {
-        char close = *p == '{' ? '}' : ']';
-        p = skip_ws(p + 1, end);
-        if (p < end && *p == close)
-            return p + 1;
-        for (;;) {
-            if (close == '}') {
-                if (!(p = skip_value(p, end, depth + 1)))      /* the key */
-                    return NULL;
-                p = skip_ws(p, end);
-                if (p >= end || *p != ':')
-                    return NULL;
-                p++;
-            }
-            if (!(p = skip_value(p, end, depth + 1)))
-                return NULL;
-            p = skip_ws(p, end);
-            if (p < end && *p == ',') {
-                p = skip_ws(p + 1, end);
-                continue;
-            }
-            return p < end && *p == close ? p + 1 : NULL;
-        }
-    }
-    const char *start = p;
-    while (p < end && !strchr(",}] \t\r\n", *p))
-        p++;
-    return p > start ? p : NULL;
-}
-
-const char *bo_json_at(const char *json, size_t len, const char *const *path, size_t *vlen)
-{
-    const char *p = json, *end = json + len;
-    for (; *path; path++) {
-        p = skip_ws(p, end);
-        if (p >= end)
-            return NULL;
-        if (strcmp(*path, "#0") == 0) {
-            if (*p != '[')
-                return NULL;
-            p = skip_ws(p + 1, end);
-            if (p >= end || *p == ']')
-                return NULL;
-            continue;
-        }
-        if (*p != '{')
-            return NULL;
-        p = skip_ws(p + 1, end);
-        size_t klen = strlen(*path);
-        for (;;) {
-            if (p >= end || *p != '"')
-                return NULL;
-            const char *kend = skip_value(p, end, 0);
-            if (!kend)
-                return NULL;
-            bool match = (size_t)(kend - p) == klen + 2 && memcmp(p + 1, *path, klen) == 0;
-            p = skip_ws(kend, end);
-            if (p >= end || *p != ':')
-                return NULL;
-            p = skip_ws(p + 1, end);
-            if (match)
-                break;
-            if (!(p = skip_value(p, end, 0)))
-                return NULL;
-            p = skip_ws(p, end);
-            if (p >= end || *p != ',')
-                return NULL;
-            p = skip_ws(p + 1, end);
-        }
-    }
-    p = skip_ws(p, end);
-    const char *vend = skip_value(p, end, 0);
-    if (!vend)
-        return NULL;
-    *vlen = (size_t)(vend - p);
-    return p;
-}
-
-bool bo_json_string(const char *v, size_t vlen, char *out, size_t cap)
-{
-    if (!v || vlen < 2 || v[0] != '"' || v[vlen - 1] != '"' || cap == 0)
-        return false;
-    size_t n = 0;
-    for (size_t i = 1; i + 1 < vlen; i++) {
-        char c = v[i];
-        if (c == '\\') {
-            c = v[++i];
-            switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'u': c = '?'; i += 4; break;      /* ids and statuses are ASCII */
-            default: break;                         /* \" \\ \/ */
-            }
-        }
-        if (n + 1 >= cap)
-            return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return true;
-}
 
 /* ---- the sender ---- */
 
@@ -627,20 +202,20 @@ static void seed(sender_app *a, limiter *l, int64_t now)
     snprintf(a->seeded_key, sizeof a->seeded_key, "%s", l->key);
     static const char sql[] = "SELECT last_try FROM _borough_outbox WHERE last_try > ?1 ORDER BY last_try";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, now - WINDOW_MS);
+    bo_stmt_bind_int64(stmt, 1, now - WINDOW_MS);
     size_t cap = l->n + 64, n = 0;
     int64_t *all = bo_malloc(sizeof *all * cap);
     for (unsigned k = 0; k < l->n; k++)
         all[n++] = l->times[(l->head + k) % l->limit];
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    while (bo_stmt_step(stmt) == BO_DB_ROW) {
         if (n == cap)
             all = bo_realloc(all, sizeof *all * (cap *= 2));
-        all[n++] = sqlite3_column_int64(stmt, 0);
+        all[n++] = bo_stmt_column_int64(stmt, 0);
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     qsort(all, n, sizeof *all, compare_times);
     l->n = 0;
     l->head = 0;
@@ -666,10 +241,10 @@ static bool has_outbox(sender_app *a)
 {
     static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name = '_borough_outbox'";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    bool yes = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bool yes = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     return yes;
 }
 
@@ -687,9 +262,9 @@ static bool seal_plain(bo_notify *n, sender_app *a)
         return true;
     char err[512];
     const bo_keyring *k = bo_keyring_shared(n->server->paths.data_dir, err, sizeof err);
-    sqlite3_stmt *sel = k ? bo_db_prepare(a->db, find, sizeof find - 1, err, sizeof err) : NULL;
-    sqlite3_stmt *one = sel ? bo_db_prepare(a->db, get, sizeof get - 1, err, sizeof err) : NULL;
-    sqlite3_stmt *upd = one ? bo_db_prepare(a->db, seal, sizeof seal - 1, err, sizeof err) : NULL;
+    bo_stmt *sel = k ? bo_db_prepare(a->db, find, sizeof find - 1, err, sizeof err) : NULL;
+    bo_stmt *one = sel ? bo_db_prepare(a->db, get, sizeof get - 1, err, sizeof err) : NULL;
+    bo_stmt *upd = one ? bo_db_prepare(a->db, seal, sizeof seal - 1, err, sizeof err) : NULL;
     if (!upd || bo_db_begin(a->db, err, sizeof err) < 0) {
         bo_log(BO_LOG_ERROR, a->name, "notify: the outbox cannot be sealed: %s", err);
         return false;
@@ -698,39 +273,40 @@ static bool seal_plain(bo_notify *n, sender_app *a)
     size_t nids = 0, cap = 64;
     int64_t *ids = bo_malloc(cap * sizeof *ids);
     int rc;
-    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    while ((rc = bo_stmt_step(sel)) == BO_DB_ROW) {
         if (nids == cap)
             ids = bo_realloc(ids, (cap *= 2) * sizeof *ids);
-        ids[nids++] = sqlite3_column_int64(sel, 0);
+        ids[nids++] = bo_stmt_column_int64(sel, 0);
     }
-    sqlite3_reset(sel);
+    bo_stmt_reset(sel);
     char aad[2][300];
     bo_notify_aad(aad[0], sizeof aad[0], a->name, "recipient");
     bo_notify_aad(aad[1], sizeof aad[1], a->name, "body");
-    for (size_t i = 0; i < nids && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(one, 1, ids[i]);
-        if ((rc = sqlite3_step(one)) != SQLITE_ROW)
+    for (size_t i = 0; i < nids && rc == BO_DB_DONE; i++) {
+        bo_stmt_bind_int64(one, 1, ids[i]);
+        if ((rc = bo_stmt_step(one)) != BO_DB_ROW)
             break;
-        sqlite3_bind_int64(upd, 1, ids[i]);
+        bo_stmt_bind_int64(upd, 1, ids[i]);
         for (int c = 0; c < 2; c++) {
-            const char *v = (const char *)sqlite3_column_text(one, c);
-            size_t len = (size_t)sqlite3_column_bytes(one, c);
+            const char *v = (const char *)bo_stmt_column_text(one, c);
+            size_t len = (size_t)bo_stmt_column_bytes(one, c);
             char *s = v && len && bo_sealed_key_id(v, len) < 0 ? bo_seal(k, aad[c], v, len) : NULL;
-            if (s)
-                sqlite3_bind_text(upd, c + 2, s, -1, free);
-            else
-                sqlite3_bind_text(upd, c + 2, v ? v : "", (int)len, SQLITE_TRANSIENT);
+            if (s) {
+                bo_stmt_bind_text_copy(upd, c + 2, s, -1);
+                free(s);
+            } else
+                bo_stmt_bind_text_copy(upd, c + 2, v ? v : "", (int)len);
         }
-        rc = sqlite3_step(upd);
-        sqlite3_reset(upd);
-        sqlite3_reset(one);
+        rc = bo_stmt_step(upd);
+        bo_stmt_reset(upd);
+        bo_stmt_reset(one);
     }
     free(ids);
-    bool ok = rc == SQLITE_DONE;
+    bool ok = rc == BO_DB_DONE;
     if (!ok)
-        snprintf(err, sizeof err, "%s", sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(one);
-    sqlite3_clear_bindings(upd);
+        snprintf(err, sizeof err, "%s", bo_db_errmsg(a->db));
+    bo_stmt_reset(one);
+    bo_stmt_clear(upd);
     long long sealed = ok ? (long long)nids : 0;
     if (ok && bo_db_commit(a->db, err, sizeof err) < 0)
         ok = false;
@@ -767,10 +343,10 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
     }
     static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name IN ('_borough_outbox', '_borough_jobs')";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    a->has_tables = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    a->has_tables = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
     if (stmt)
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     /* Nothing is sent before the messages an older version kept in plain
        text are sealed. */
     if (a->has_tables && !seal_plain(n, a))
@@ -785,13 +361,13 @@ static void gauges(sender_app *a)
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')), count(*) FILTER (WHERE state = 'failed') "
         "FROM _borough_outbox";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
     if (stmt) {
-        if (sqlite3_step(stmt) == SQLITE_ROW) {
-            bo_gauge_set(&a->metrics->outbox_depth, (uint64_t)sqlite3_column_int64(stmt, 0));
-            bo_gauge_set(&a->metrics->outbox_failed, (uint64_t)sqlite3_column_int64(stmt, 1));
+        if (bo_stmt_step(stmt) == BO_DB_ROW) {
+            bo_gauge_set(&a->metrics->outbox_depth, (uint64_t)bo_stmt_column_int64(stmt, 0));
+            bo_gauge_set(&a->metrics->outbox_failed, (uint64_t)bo_stmt_column_int64(stmt, 1));
         }
-        sqlite3_reset(stmt);
+        bo_stmt_reset(stmt);
     }
     int64_t waiting, failed;
     if (bo_jobs_count(a->db, &waiting, &failed) == 0) {
@@ -800,9 +376,9 @@ static void gauges(sender_app *a)
     }
 }
 
-static char *column_dup(sqlite3_stmt *stmt, int i)
+static char *column_dup(bo_stmt *stmt, int i)
 {
-    const unsigned char *t = sqlite3_column_text(stmt, i);
+    const char *t = bo_stmt_column_text(stmt, i);
     return t ? bo_strdup((const char *)t) : NULL;
 }
 
@@ -829,59 +405,59 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     char err[256];
     drop_batch(a);
     a->rows = bo_calloc(BATCH, sizeof *a->rows);
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, due, sizeof due - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, due, sizeof due - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
         return;
     }
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 3, BATCH);
-    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+    bo_stmt_bind_int64(stmt, 1, now);
+    bo_stmt_bind_text(stmt, 2, n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 3, BATCH);
+    while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
-        r->id = sqlite3_column_int64(stmt, 0);
-        snprintf(r->kind, sizeof r->kind, "%s", (const char *)sqlite3_column_text(stmt, 1));
+        r->id = bo_stmt_column_int64(stmt, 0);
+        snprintf(r->kind, sizeof r->kind, "%s", (const char *)bo_stmt_column_text(stmt, 1));
         r->body = column_dup(stmt, 2);
         r->reference = column_dup(stmt, 3);
-        r->attempts = sqlite3_column_int(stmt, 4);
-        snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(stmt, 5));
-        r->created_ms = sqlite3_column_int64(stmt, 6);
+        r->attempts = bo_stmt_column_int64(stmt, 4);
+        snprintf(r->state, sizeof r->state, "%s", (const char *)bo_stmt_column_text(stmt, 5));
+        r->created_ms = bo_stmt_column_int64(stmt, 6);
         r->act = strcmp(r->state, "sending") == 0 ? ACT_LOOKUP : ACT_SEND;
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
     if (a->nrows > 0 || !polling)
         return;
     if (!(stmt = bo_db_prepare(a->db, polls, sizeof polls - 1, err, sizeof err)))
         return;
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_int(stmt, 2, BATCH);
-    while (a->nrows < BATCH && sqlite3_step(stmt) == SQLITE_ROW) {
+    bo_stmt_bind_int64(stmt, 1, now);
+    bo_stmt_bind_int64(stmt, 2, BATCH);
+    while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
-        r->id = sqlite3_column_int64(stmt, 0);
+        r->id = bo_stmt_column_int64(stmt, 0);
         r->notify_id = column_dup(stmt, 1);
-        r->polls = sqlite3_column_int(stmt, 2);
-        r->created_ms = sqlite3_column_int64(stmt, 3);
+        r->polls = bo_stmt_column_int64(stmt, 2);
+        r->created_ms = bo_stmt_column_int64(stmt, 3);
         r->act = ACT_POLL;
         snprintf(r->state, sizeof r->state, "sent");
     }
-    sqlite3_reset(stmt);
+    bo_stmt_reset(stmt);
 }
 
 /* Runs a prepared update on the app's outbox; returns the rows changed. */
-static int run(sender_app *a, sqlite3_stmt *stmt, const char *what)
+static int run(sender_app *a, bo_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    int changed = rc == SQLITE_DONE ? sqlite3_changes(bo_db_sqlite(a->db)) : 0;
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, a->name, "notify: %s: %s", what, sqlite3_errmsg(bo_db_sqlite(a->db)));
-    sqlite3_reset(stmt);
+    int rc = bo_stmt_step(stmt);
+    int changed = rc == BO_DB_DONE ? bo_db_changes(a->db) : 0;
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, a->name, "notify: %s: %s", what, bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
     return changed;
 }
 
-static sqlite3_stmt *prep(sender_app *a, const char *sql, size_t len)
+static bo_stmt *prep(sender_app *a, const char *sql, size_t len)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(a->db, sql, len, err, sizeof err);
     if (!stmt)
         bo_log(BO_LOG_ERROR, a->name, "notify: %s", err);
     return stmt;
@@ -896,21 +472,21 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
         "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR claimed_by <> ?2)";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
-    sqlite3_stmt *stmt;
+    bo_stmt *stmt;
     if (r->act == ACT_POLL) {
         if (!(stmt = PREP(a, poll)))
             return false;
-        sqlite3_bind_int64(stmt, 1, r->id);
-        sqlite3_bind_int64(stmt, 2, now + 3600 * 1000);    /* not again while this one runs */
-        sqlite3_bind_int64(stmt, 3, now);
+        bo_stmt_bind_int64(stmt, 1, r->id);
+        bo_stmt_bind_int64(stmt, 2, now + 3600 * 1000);    /* not again while this one runs */
+        bo_stmt_bind_int64(stmt, 3, now);
         return run(a, stmt, "claiming a status check") == 1;
     }
     if (!(stmt = PREP(a, send)))
         return false;
-    sqlite3_bind_int64(stmt, 1, r->id);
-    sqlite3_bind_text(stmt, 2, n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite3_bind_text(stmt, 4, r->state, -1, SQLITE_STATIC);
+    bo_stmt_bind_int64(stmt, 1, r->id);
+    bo_stmt_bind_text(stmt, 2, n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 3, now);
+    bo_stmt_bind_text(stmt, 4, r->state, -1);
     if (run(a, stmt, "claiming a message") != 1)
         return false;
     r->attempts++;
@@ -932,14 +508,21 @@ static void exchange_free(exchange *x)
     free(x);
 }
 
+/* The JSON document of a response's body, or NULL (none, or not JSON). */
+static bo_jval *response_json(const bo_httpc_result *res)
+{
+    bo_jval *doc = NULL;
+    if (res->body.data && bo_json_parse(res->body.data, res->body.len, &doc, NULL, 0) < 0)
+        doc = NULL;
+    return doc;
+}
+
 /* Notify's own words for a refusal: errors[0].message, or the status. */
-static void refusal(const bo_httpc_result *res, char *out, size_t cap)
+static void refusal(const bo_httpc_result *res, const bo_jval *doc, char *out, size_t cap)
 {
     static const char *const path[] = { "errors", "#0", "message", NULL };
-    size_t vlen;
-    const char *v = res->body.data ? bo_json_at(res->body.data, res->body.len, path, &vlen) : NULL;
     char msg[400];
-    if (v && bo_json_string(v, vlen, msg, sizeof msg))
+    if (bo_jval_copy_string(bo_jval_at(doc, path), msg, sizeof msg))
         snprintf(out, cap, "Notify answered %d: %s", res->status, msg);
     else
         snprintf(out, cap, "Notify answered %d", res->status);
@@ -963,18 +546,18 @@ static void mark_sent(exchange *x, const char *notify_id, const char *status, in
         "UPDATE _borough_outbox SET state = 'sent', claimed_by = NULL, notify_id = ?2, sent_at = ?3, "
         "status = coalesce(status, ?4), status_at = coalesce(status_at, ?3), poll_at = ?5, error = NULL "
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?6";
-    sqlite3_stmt *stmt = PREP(x->a, sql);
+    bo_stmt *stmt = PREP(x->a, sql);
     if (!stmt)
         return;
     char at[32];
     bo_iso_time(now, at, sizeof at);
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_text(stmt, 2, notify_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_TRANSIENT);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_text_copy(stmt, 2, notify_id, -1);
+    bo_stmt_bind_text_copy(stmt, 3, at, -1);
+    bo_stmt_bind_text_copy(stmt, 4, status, -1);
     if (x->poll_ok && !final_status(status))
-        sqlite3_bind_int64(stmt, 5, now + (int64_t)(x->poll_s * 1000));
-    sqlite3_bind_text(stmt, 6, x->n->claimer, -1, SQLITE_STATIC);
+        bo_stmt_bind_int64(stmt, 5, now + (int64_t)(x->poll_s * 1000));
+    bo_stmt_bind_text(stmt, 6, x->n->claimer, -1);
     run(x->a, stmt, "recording a message sent");
     bo_counter_add(&x->a->metrics->notify_sent, 1);
 }
@@ -993,15 +576,15 @@ static void requeue(exchange *x, const char *why, int64_t now, bool give_back, i
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
     sender_app *a = x->a;
     if (!give_back && now - x->r.created_ms > (int64_t)(x->give_up_s * 1000)) {
-        sqlite3_stmt *stmt = PREP(a, failed);
+        bo_stmt *stmt = PREP(a, failed);
         if (!stmt)
             return;
         char msg[600];
         snprintf(msg, sizeof msg, "gave up after %d attempts over %.0f hours: %s", x->r.attempts,
                  x->give_up_s / 3600, why);
-        sqlite3_bind_int64(stmt, 1, x->r.id);
-        sqlite3_bind_text(stmt, 2, msg, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+        bo_stmt_bind_int64(stmt, 1, x->r.id);
+        bo_stmt_bind_text_copy(stmt, 2, msg, -1);
+        bo_stmt_bind_text(stmt, 3, x->n->claimer, -1);
         if (run(a, stmt, "recording a message failed"))
             bo_log(BO_LOG_ERROR, a->name, "notify: message #%lld failed for good: %s", (long long)x->r.id, msg);
         bo_counter_add(&a->metrics->notify_failed, 1);
@@ -1014,14 +597,14 @@ static void requeue(exchange *x, const char *why, int64_t now, bool give_back, i
         if (delay_ms > MAX_RETRY_MS)
             delay_ms = MAX_RETRY_MS;
     }
-    sqlite3_stmt *stmt = PREP(a, again);
+    bo_stmt *stmt = PREP(a, again);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_int64(stmt, 2, now + delay_ms);
-    sqlite3_bind_text(stmt, 3, why, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, x->n->claimer, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 5, give_back ? 1 : 0);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_int64(stmt, 2, now + delay_ms);
+    bo_stmt_bind_text_copy(stmt, 3, why, -1);
+    bo_stmt_bind_text(stmt, 4, x->n->claimer, -1);
+    bo_stmt_bind_int64(stmt, 5, give_back ? 1 : 0);
     run(a, stmt, "queueing a message again");
     if (!give_back)
         bo_counter_add(&a->metrics->notify_retried, 1);
@@ -1032,12 +615,12 @@ static void fail_for_good(exchange *x, const char *why)
     static const char sql[] =
         "UPDATE _borough_outbox SET state = 'failed', claimed_by = NULL, error = ?2 "
         "WHERE id = ?1 AND state = 'sending' AND claimed_by = ?3";
-    sqlite3_stmt *stmt = PREP(x->a, sql);
+    bo_stmt *stmt = PREP(x->a, sql);
     if (!stmt)
         return;
-    sqlite3_bind_int64(stmt, 1, x->r.id);
-    sqlite3_bind_text(stmt, 2, why, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, x->n->claimer, -1, SQLITE_STATIC);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_text_copy(stmt, 2, why, -1);
+    bo_stmt_bind_text(stmt, 3, x->n->claimer, -1);
     run(x->a, stmt, "recording a message failed");
     bo_counter_add(&x->a->metrics->notify_failed, 1);
     bo_log(BO_LOG_WARN, x->a->name, "notify: message #%lld refused: %s", (long long)x->r.id, why);
@@ -1057,19 +640,19 @@ static void record_status(exchange *x, const char *status, int64_t now, bool sto
     if (next > MAX_POLL_MS)
         next = MAX_POLL_MS;
     bool more = !stop_polling && next > 0 && now - x->r.created_ms < POLL_FOR_MS && !(status && final_status(status));
-    sqlite3_stmt *stmt = status ? PREP(x->a, sql) : PREP(x->a, stop);
+    bo_stmt *stmt = status ? PREP(x->a, sql) : PREP(x->a, stop);
     if (!stmt)
         return;
     char at[32];
     bo_iso_time(now, at, sizeof at);
-    sqlite3_bind_int64(stmt, 1, x->r.id);
+    bo_stmt_bind_int64(stmt, 1, x->r.id);
     if (status) {
-        sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, at, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 2, status, -1);
+        bo_stmt_bind_text_copy(stmt, 3, at, -1);
         if (more)
-            sqlite3_bind_int64(stmt, 4, now + next);
+            bo_stmt_bind_int64(stmt, 4, now + next);
     } else if (more) {
-        sqlite3_bind_int64(stmt, 2, now + next);
+        bo_stmt_bind_int64(stmt, 2, now + next);
     }
     run(x->a, stmt, "recording a status");
 }
@@ -1084,10 +667,11 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     int64_t now = bo_unix_ms();
     int s = res->error ? 0 : res->status;
     char why[600];
+    bo_jval *doc = res->error ? NULL : response_json(res);
     if (res->error)
         snprintf(why, sizeof why, "%s", res->message ? res->message : bo_strerror(res->error));
     else
-        refusal(res, why, sizeof why);
+        refusal(res, doc, why, sizeof why);
     if (s == 401 || s == 403) {
         /* The key (or the clock) is wrong: nothing of this app's can be
            sent until it is put right, so nothing is failed for it. */
@@ -1111,10 +695,8 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
             requeue(x, why, now, false, -1);
     } else if (x->r.act == ACT_SEND) {
         static const char *const id_path[] = { "id", NULL };
-        size_t vlen;
-        const char *v = s == 201 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
         char id[64];
-        if (v && bo_json_string(v, vlen, id, sizeof id)) {
+        if (s == 201 && bo_jval_copy_string(bo_jval_at(doc, id_path), id, sizeof id)) {
             a->warned_auth = false;
             mark_sent(x, id, "created", now);
         } else if (s >= 400 && s < 500) {
@@ -1125,13 +707,10 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     } else if (x->r.act == ACT_LOOKUP) {
         static const char *const id_path[] = { "notifications", "#0", "id", NULL };
         static const char *const status_path[] = { "notifications", "#0", "status", NULL };
-        size_t vlen, slen;
-        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, id_path, &vlen) : NULL;
-        const char *sv = v ? bo_json_at(res->body.data, res->body.len, status_path, &slen) : NULL;
         char id[64], status[40] = "created";
-        if (v && bo_json_string(v, vlen, id, sizeof id)) {
-            if (sv)
-                bo_json_string(sv, slen, status, sizeof status);
+        if (s == 200 && bo_jval_copy_string(bo_jval_at(doc, id_path), id, sizeof id)) {
+            if (!bo_jval_copy_string(bo_jval_at(doc, status_path), status, sizeof status))
+                strcpy(status, "created");
             bo_log(BO_LOG_INFO, a->name, "notify: message #%lld had reached Notify before the restart (%s)",
                    (long long)x->r.id, id);
             mark_sent(x, id, status, now);
@@ -1142,14 +721,13 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
         }
     } else {                                        /* ACT_POLL */
         static const char *const status_path[] = { "status", NULL };
-        size_t vlen;
-        const char *v = s == 200 ? bo_json_at(res->body.data ? res->body.data : "", res->body.len, status_path, &vlen) : NULL;
         char status[40];
-        if (v && bo_json_string(v, vlen, status, sizeof status))
+        if (s == 200 && bo_jval_copy_string(bo_jval_at(doc, status_path), status, sizeof status))
             record_status(x, status, now, false);
         else
             record_status(x, NULL, now, s == 404);  /* 404: past Notify's retention */
     }
+    bo_jval_free(doc);
     exchange_free(x);
     if (!n->stopping)
         pump(n);
@@ -1308,14 +886,14 @@ static void purge(sender_app *a, const bo_notify_app_conf *conf, int64_t now)
     a->next_purge = now + (keep < 1000 ? 1000 : keep > MAX_PURGE_EVERY_MS ? MAX_PURGE_EVERY_MS : keep);
     if (!has_outbox(a))
         return;
-    sqlite3_stmt *stmt = PREP(a, sql);
+    bo_stmt *stmt = PREP(a, sql);
     if (!stmt)
         return;
     char cutoff[32];
     bo_iso_time(now - keep, cutoff, sizeof cutoff);
-    sqlite3_bind_int64(stmt, 1, now - keep);
-    sqlite3_bind_text(stmt, 2, cutoff, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 3, POLL_FOR_MS);
+    bo_stmt_bind_int64(stmt, 1, now - keep);
+    bo_stmt_bind_text_copy(stmt, 2, cutoff, -1);
+    bo_stmt_bind_int64(stmt, 3, POLL_FOR_MS);
     int purged = run(a, stmt, "purging the personal data of messages done");
     if (purged)
         bo_log(BO_LOG_INFO, a->name, "notify: the recipients and personalisation of %d message%s done are purged",

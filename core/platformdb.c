@@ -155,14 +155,14 @@ static void put_part(bo_buf *b, const char *s, size_t n)
 /* The hash of a row (hex, 65 bytes with the NUL) after the row with hash
    prev. The six columns of stmt from col on are id, at, who, action, app,
    detail. */
-static void row_hash(sqlite3_stmt *stmt, int col, const char *prev, char out[65])
+static void row_hash(bo_stmt *stmt, int col, const char *prev, char out[65])
 {
     bo_buf b;
     bo_buf_init(&b);
     bo_buf_puts(&b, prev);
     for (int i = col; i < col + 6; i++) {
-        const char *v = (const char *)sqlite3_column_text(stmt, i);
-        put_part(&b, v, (size_t)sqlite3_column_bytes(stmt, i));
+        const char *v = (const char *)bo_stmt_column_text(stmt, i);
+        put_part(&b, v, (size_t)bo_stmt_column_bytes(stmt, i));
     }
     uint8_t digest[32];
     bo_sha256(b.data, b.len, digest);
@@ -176,39 +176,39 @@ static void row_hash(sqlite3_stmt *stmt, int col, const char *prev, char out[65]
    the file by hand stays unchained and `borough audit verify` names it. */
 static int chain_old_rows(bo_db *db, char *err, size_t errlen)
 {
-    sqlite3 *s = bo_db_sqlite(db);
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    int rc = sqlite3_prepare_v2(s, "SELECT id, id, at, who, action, app, detail FROM platform_audit ORDER BY id",
-                                -1, &sel, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s, "UPDATE platform_audit SET hash = ? WHERE id = ?", -1, &upd, NULL);
+    bo_db *s = db;
+    bo_stmt *sel = NULL, *upd = NULL;
+    int rc = bo_stmt_prepare(s, "SELECT id, id, at, who, action, app, detail FROM platform_audit ORDER BY id",
+                                -1, &sel);
+    if (rc == BO_OK)
+        rc = bo_stmt_prepare(s, "UPDATE platform_audit SET hash = ? WHERE id = ?", -1, &upd);
     char prev[65] = ZERO_HASH;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    while (rc == BO_OK && (rc = bo_stmt_step(sel)) == BO_DB_ROW) {
         char hash[65];
         row_hash(sel, 1, prev, hash);
-        sqlite3_bind_text(upd, 1, hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
-        rc = sqlite3_step(upd) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        sqlite3_reset(upd);
+        bo_stmt_bind_text_copy(upd, 1, hash, -1);
+        bo_stmt_bind_int64(upd, 2, bo_stmt_column_int64(sel, 0));
+        rc = bo_stmt_step(upd) == BO_DB_DONE ? BO_OK : BO_EDB;
+        bo_stmt_reset(upd);
         memcpy(prev, hash, sizeof prev);
     }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-    if (rc != SQLITE_OK)
-        snprintf(err, errlen, "chaining the audit log: %s", sqlite3_errmsg(s));
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
-    return rc == SQLITE_OK ? 0 : BO_EDB;
+    if (rc == BO_DB_DONE)
+        rc = BO_OK;
+    if (rc != BO_OK)
+        snprintf(err, errlen, "chaining the audit log: %s", bo_db_errmsg(s));
+    bo_stmt_finalize(sel);
+    bo_stmt_finalize(upd);
+    return rc == BO_OK ? 0 : BO_EDB;
 }
 
 static bool has_chain(bo_db *db)
 {
-    sqlite3_stmt *stmt = NULL;
+    bo_stmt *stmt = NULL;
     bool yes = false;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), "SELECT 1 FROM pragma_table_info('platform_audit') WHERE name = 'hash'",
-                           -1, &stmt, NULL) == SQLITE_OK)
-        yes = sqlite3_step(stmt) == SQLITE_ROW;
-    sqlite3_finalize(stmt);
+    if (bo_stmt_prepare(db, "SELECT 1 FROM pragma_table_info('platform_audit') WHERE name = 'hash'",
+                           -1, &stmt) == BO_OK)
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
+    bo_stmt_finalize(stmt);
     return yes;
 }
 
@@ -261,45 +261,45 @@ int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const ch
     int rc = bo_db_begin(db, err, errlen);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *last = bo_db_prepare(db, last_sql, sizeof last_sql - 1, err, errlen);
-    sqlite3_stmt *now = last ? bo_db_prepare(db, now_sql, sizeof now_sql - 1, err, errlen) : NULL;
-    sqlite3_stmt *ins = now ? bo_db_prepare(db, insert_sql, sizeof insert_sql - 1, err, errlen) : NULL;
+    bo_stmt *last = bo_db_prepare(db, last_sql, sizeof last_sql - 1, err, errlen);
+    bo_stmt *now = last ? bo_db_prepare(db, now_sql, sizeof now_sql - 1, err, errlen) : NULL;
+    bo_stmt *ins = now ? bo_db_prepare(db, insert_sql, sizeof insert_sql - 1, err, errlen) : NULL;
     if (!ins) {
         bo_db_rollback(db);
         return BO_EDB;
     }
     /* The row as it will be stored, made by one SELECT so its canonical
        form is read back exactly as verify will read it. */
-    sqlite3_int64 id = 1;
+    int64_t id = 1;
     char prev[65] = ZERO_HASH;
-    int step = sqlite3_step(last);
-    if (step == SQLITE_ROW) {
-        id = sqlite3_column_int64(last, 0) + 1;
-        const char *h = (const char *)sqlite3_column_text(last, 1);
+    int step = bo_stmt_step(last);
+    if (step == BO_DB_ROW) {
+        id = bo_stmt_column_int64(last, 0) + 1;
+        const char *h = (const char *)bo_stmt_column_text(last, 1);
         snprintf(prev, sizeof prev, "%s", h ? h : "");
     }
-    sqlite3_reset(last);
-    sqlite3_bind_int64(now, 1, id);
+    bo_stmt_reset(last);
+    bo_stmt_bind_int64(now, 1, id);
     const char *values[] = { who, action, app, detail };
     for (int i = 0; i < 4; i++)
-        sqlite3_bind_text(now, i + 2, values[i], -1, SQLITE_TRANSIENT);
-    step = sqlite3_step(now);
-    if (step == SQLITE_ROW) {
+        bo_stmt_bind_text_copy(now, i + 2, values[i], -1);
+    step = bo_stmt_step(now);
+    if (step == BO_DB_ROW) {
         char hash[65];
         row_hash(now, 0, prev, hash);
-        sqlite3_bind_int64(ins, 1, id);
+        bo_stmt_bind_int64(ins, 1, id);
         for (int i = 1; i < 6; i++)
-            sqlite3_bind_value(ins, i + 1, sqlite3_column_value(now, i));
-        sqlite3_bind_text(ins, 7, hash, -1, SQLITE_TRANSIENT);
-        step = sqlite3_step(ins);
+            bo_stmt_bind_column(ins, i + 1, now, i);
+        bo_stmt_bind_text_copy(ins, 7, hash, -1);
+        step = bo_stmt_step(ins);
     }
-    if (step != SQLITE_DONE)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(ins);
-    sqlite3_reset(now);
-    if (step != SQLITE_DONE) {
+    if (step != BO_DB_DONE)
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+    bo_stmt_reset(ins);
+    bo_stmt_reset(now);
+    if (step != BO_DB_DONE) {
         bo_db_rollback(db);
-        return bo_db_error(step);
+        return (step);
     }
     return bo_db_commit(db, err, errlen);
 }
@@ -314,17 +314,17 @@ int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[6
     static const char sql[] = "SELECT id, hash, id, at, who, action, app, detail FROM platform_audit ORDER BY id";
     *bad = 0;
     *rows = 0;
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(bo_db_sqlite(db), sql, -1, &stmt, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, sql, -1, &stmt) != BO_OK) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
         return BO_EDB;
     }
     char prev[65] = ZERO_HASH;
-    sqlite3_int64 expect = 1;
+    int64_t expect = 1;
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        sqlite3_int64 id = sqlite3_column_int64(stmt, 0);
-        const char *stored = (const char *)sqlite3_column_text(stmt, 1);
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        int64_t id = bo_stmt_column_int64(stmt, 0);
+        const char *stored = (const char *)bo_stmt_column_text(stmt, 1);
         char hash[65];
         row_hash(stmt, 2, prev, hash);
         (*rows)++;
@@ -342,12 +342,12 @@ int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[6
         memcpy(prev, hash, sizeof prev);
         expect = id + 1;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        sqlite3_finalize(stmt);
+    if (rc != BO_DB_ROW && rc != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        bo_stmt_finalize(stmt);
         return BO_EDB;
     }
-    sqlite3_finalize(stmt);
+    bo_stmt_finalize(stmt);
     memcpy(last, prev, 65);
     return 0;
 }

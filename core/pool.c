@@ -23,11 +23,6 @@ static inline size_t class_of(size_t n)
     return (n - 1) >> 4;
 }
 
-void bo_pool_init(bo_pool *p)
-{
-    memset(p, 0, sizeof *p);
-}
-
 void *bo_pool_alloc(bo_pool *p, size_t n)
 {
     if (POOLING && n <= BO_POOL_MAX) {

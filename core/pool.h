@@ -28,7 +28,6 @@ typedef struct bo_pool {
     size_t pooled;              /* bytes on the free lists */
 } bo_pool;
 
-void bo_pool_init(bo_pool *p);
 /* Returns a block of n > 0 bytes, or NULL if malloc fails. */
 void *bo_pool_alloc(bo_pool *p, size_t n);
 /* Takes back a block of n bytes (the size it was asked for). */

@@ -7,12 +7,13 @@
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
-#include "https.h"
 #include "i18n.h"
 #include "jobs.h"
+#include "task.h"
 #include "lapi.h"
 #include "lentity.h"
 #include "log.h"
+#include "multipart.h"
 #include "lreq.h"
 #include "server.h"
 #include "session.h"
@@ -24,28 +25,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define STATIC_MAX (32 * 1024 * 1024)
 
-static void resume(bo_request *r, int nargs);
+
+static const bo_task_ops request_ops;
 
 void bo_request_init(bo_request *r, bo_conn *c, bo_worker *w)
 {
     memset(r, 0, sizeof *r);
     r->conn = c;
     r->worker = w;
-    r->co_ref = LUA_NOREF;
     r->handle_ref = LUA_NOREF;
     bo_buf_init(&r->scratch);
-    uv_timer_init(&w->loop, &r->timer);
-    r->timer.data = r;
+    bo_task_init(&r->task, &w->loop, &request_ops, "the request ran for too long (limits.time)");
 }
 
 void bo_request_close(bo_request *r, void (*done)(uv_handle_t *))
 {
     bo_buf_free(&r->scratch);
-    uv_close((uv_handle_t *)&r->timer, done);
+    bo_task_close(&r->task, done);
 }
 
 /* ---- pages ---- */
@@ -60,7 +61,7 @@ static const char *page_lang(bo_request *r)
 /* A message of lua/borough/messages/ in the request's language. */
 static const char *msg(bo_request *r, const char *key)
 {
-    return bo_i18n(r->worker->server->cfg.lib_dir, page_lang(r), key);
+    return bo_i18n(r->worker->cfg->lib_dir, page_lang(r), key);
 }
 
 void bo_request_respond_page(bo_request *r, int status, const char *title, const char *text)
@@ -110,7 +111,7 @@ static void error_page(bo_request *r, int status)
         const char *ref = msg(r, "error.500.reference");
         const char *at = strstr(ref, "%{id}");
         snprintf(text, sizeof text, "<p>%s</p>\n<p>%.*s%s%s</p>", msg(r, key), at ? (int)(at - ref) : (int)strlen(ref),
-                 ref, at ? r->id : "", at ? at + 5 : "");
+                 ref, at ? r->task.id : "", at ? at + 5 : "");
     } else {
         snprintf(text, sizeof text, "<p>%s</p>", msg(r, key));
     }
@@ -164,6 +165,30 @@ void bo_request_moved(bo_request *r, bo_buf *loc)
     bo_conn_response_header(r->conn, "Location", 8, loc->data, loc->len);
     bo_conn_response_end(r->conn, NULL, 0);
     bo_buf_free(loc);
+}
+
+/* The redirect listener's answer: 301 or 308 to
+   https://<its host>[:<the HTTPS port>]<path>?<query>, or 400 when it
+   names no valid host. */
+static void redirect_to_https(bo_request *r)
+{
+    const bo_http_request *h = r->http;
+    size_t hlen = 0;
+    const char *host = bo_http_header_get(h, "host", &hlen);
+    size_t name_len = host ? bo_http_host_name_length(host, hlen) : 0;
+    if (name_len == 0) {
+        bo_request_respond_page(r, 400, bo_http_reason(400), "");
+        return;
+    }
+    bo_buf loc;
+    bo_buf_init(&loc);
+    bo_buf_append(&loc, "https://", 8);
+    bo_buf_append(&loc, host, name_len);
+    int port = r->worker->server->port;
+    if (port != 443)
+        bo_buf_printf(&loc, ":%d", port);
+    bo_buf_append(&loc, bo_http_str(h, h->path), h->path_len);
+    bo_request_moved(r, &loc);
 }
 
 static void redirect_to_slash(bo_request *r)
@@ -240,7 +265,7 @@ static void serve_assets(bo_request *r)
 {
     bo_conn *c = r->conn;
     const bo_http_request *h = r->http;
-    const bo_config *cfg = &r->worker->server->cfg;
+    const bo_config *cfg = r->worker->cfg;
     const char *path = bo_http_str(h, h->path) + 8;             /* after "/assets/" */
     size_t len = h->path_len - 8;
     if (h->method != HTTP_GET && h->method != HTTP_HEAD) {
@@ -279,7 +304,7 @@ static void serve_metrics(bo_request *r)
 {
     bo_conn *c = r->conn;
     bo_server *s = r->worker->server;
-    if (!bo_metrics_allowed(s->cfg.metrics_from, s->cfg.nmetrics_from, c->ip)) {
+    if (!bo_metrics_allowed(r->worker->cfg->metrics_from, r->worker->cfg->nmetrics_from, c->ip)) {
         error_page(r, 403);
         return;
     }
@@ -301,7 +326,7 @@ __attribute__((always_inline)) static inline void make_id(bo_request *r)
 {
     bo_worker *w = r->worker;
     size_t n = strlen(w->id_prefix);
-    memcpy(r->id, w->id_prefix, n);
+    memcpy(r->task.id, w->id_prefix, n);
     char hex[17];
     int h = 16;
     uint64_t v = ++w->requests;
@@ -310,7 +335,7 @@ __attribute__((always_inline)) static inline void make_id(bo_request *r)
         hex[--h] = "0123456789abcdef"[v & 15];
         v >>= 4;
     } while (v);
-    memcpy(r->id + n, hex + h, (size_t)(17 - h));
+    memcpy(r->task.id + n, hex + h, (size_t)(17 - h));
 }
 
 void bo_request_new_id(bo_request *r)
@@ -335,9 +360,9 @@ static void admit(bo_request *r)
     size_t n;
     const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
     if (token) {
-        bo_db *db = bo_session_db(r->worker);
+        bo_db *db = bo_worker_platform_db(r->worker);
         if (db)
-            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->server->cfg.sessions);
+            r->user = bo_session_lookup(db, token, n, r->app->name, &r->worker->cfg->sessions);
     }
     if (ro->public_)
         return;
@@ -361,7 +386,6 @@ size_t bo_request_route(bo_request *r)
     r->match.route = NULL;
     r->match.nparams = 0;
     r->match.allowed = 0;
-    r->wait = BO_WAIT_NONE;
     r->streaming = false;
     r->response_status = 0;
     r->response_bytes = 0;
@@ -437,37 +461,41 @@ size_t bo_request_route(bo_request *r)
     return route_error(r, rc == BO_EINVAL ? 400 : 404);
 }
 
-/* ---- finishing ---- */
+/* ---- the body ---- */
 
-/* No transaction outlives the turn of app code that opened it. One still
-   open when the coroutine stops (to wait, or at its end) would hold the
-   app's write lock and take in the writes of every request after it, none
-   of them ever committed: it is rolled back, and the route or job named. */
-static void end_open_tx(bo_request *r)
+int bo_request_body_begin(bo_request *r, bo_http_parser *p)
 {
+    const bo_http_request *h = r->http;
+    size_t ct_len;
+    const char *ct = bo_http_header_get(h, "content-type", &ct_len);
+    if (r->target != BO_TARGET_ROUTE || r->refusal || !h->has_body || !ct || ct_len < 19 ||
+        strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return 0;               /* (a refused request's small body is read into memory and dropped) */
     bo_gen *g = r->gen;
-    if (!g || !g->db || !bo_db_in_tx(g->db))
-        return;
-    bo_ldb_abandon(g);
-    if (r->job) {
-        bo_log(BO_LOG_ERROR, g->info->name, "job %s left a transaction open; it was rolled back",
-               bo_job_name(r->job));
-    } else {
-        const bo_http_request *h = r->http;
-        bo_log(BO_LOG_ERROR, g->info->name, "%s %s (route %s) left a transaction open; it was rolled back",
-               h->method_name ? h->method_name : "-", bo_http_str(h, h->path),
-               r->match.route ? r->match.route->pattern : "-");
-    }
+    bo_upload_rule rules[BO_UPLOAD_RULES_MAX];
+    int n = bo_lreq_upload_rules(g, r->match.route->index, rules, BO_UPLOAD_RULES_MAX);
+    if (n < 0)
+        return 500;
+    const bo_gen_route *ro = &g->route_opts[r->match.route->index];
+    char *tmp = bo_sprintf("%s/%s/files/tmp", g->paths->data_dir, g->info->name);
+    bo_multipart *m;
+    int rc = bo_multipart_new(&m, ct, ct_len, tmp, rules, (unsigned)n, ro->max_body, BO_FILE_ALL);
+    free(tmp);
+    if (rc < 0)
+        return 400;
+    bo_http_stream_multipart(p, m);
+    return 0;
 }
+
+/* ---- finishing ---- */
 
 static void finish(bo_request *r)
 {
     bo_worker *w = r->worker;
     bo_conn *c = r->conn;
     uint64_t ns = uv_hrtime() - r->start_ns;
-    if (!r->job)
-        bo_metrics_request(r->metrics, r->response_status, ns);
-    if (!r->job && w->server->cfg.access_log) {
+    bo_metrics_request(r->metrics, r->response_status, ns);
+    if (w->cfg->access_log) {
         const bo_http_request *h = r->http;
         char path[512];
         size_t n = h->path_len < sizeof path - 1 ? h->path_len : sizeof path - 1;
@@ -480,36 +508,26 @@ static void finish(bo_request *r)
             .status = r->response_status,
             .ms = (double)ns / 1e6,
             .bytes = r->response_bytes,
-            .request_id = r->id,
+            .request_id = r->task.id,
             .ip = c->ip,
         };
         bo_log_access(&line);
     }
-    if (r->export)
-        bo_lentity_export_end(r);
+    bo_task_end(&r->task);
+    r->task.gen = NULL;
     if (r->gen) {
-        end_open_tx(r);
         if (r->handle)
             bo_lreq_release(r);
-        if (r->co) {
-            bo_gen_thread_release(r->gen, r->co, r->co_ref, true);
-            r->co = NULL;
-        }
         bo_worker_gen_release(w, r->gen);
         r->gen = NULL;
     }
-    uv_timer_stop(&r->timer);
     free(r->user);
     r->user = NULL;
     r->refusal = BO_REFUSAL_NONE;
-    r->wait = BO_WAIT_NONE;
     r->target = BO_TARGET_NONE;
     r->active = false;
     bo_log_set_request(NULL);
-    if (r->job)
-        bo_job_ended(r->job);
-    else
-        bo_conn_request_done(c);
+    bo_conn_request_done(c);
 }
 
 void bo_request_abort(bo_request *r)
@@ -524,61 +542,44 @@ void bo_request_abort(bo_request *r)
     r->target = BO_TARGET_NONE;
 }
 
-/* Builds "message\n<traceback>" for the log; runs on the main state. */
-static int traceback(lua_State *L)
+/* ---- the handler's coroutine (task.h) ---- */
+
+static bo_request *request_of(bo_task *t)
 {
-    lua_State *co = lua_touserdata(L, 1);
-    luaL_traceback(L, co, lua_tostring(L, 2), 0);
-    return 1;
+    return (bo_request *)((char *)t - offsetof(bo_request, task));
 }
 
-/* The handler failed: log why, answer 500 if nothing was sent yet. */
-static void fail(bo_request *r, const char *why)
+/* The handler failed: is the client still there to be told? */
+static bool on_failing(bo_task *t, const char *why)
 {
-    bo_gen *g = r->gen;
+    BO_UNUSED(why);
+    return bo_conn_alive(request_of(t)->conn);
+}
+
+/* After the failure is logged: 500 if nothing was sent yet. */
+static void on_failed(bo_task *t)
+{
+    bo_request *r = request_of(t);
     bo_conn *c = r->conn;
-    lua_State *L = g->sb.L;
-    bool gone = !r->job && !bo_conn_alive(c);
-    bo_counter_add(&r->metrics->lua_errors, 1);
-    if (r->job)
-        bo_job_failed(r->job, why);   /* before the thread (and why with it) goes */
-    if (gone) {
-        bo_log(BO_LOG_INFO, g->info->name, "%s (the client had gone)", why);
-    } else {
-        lua_pushcfunction(L, traceback);
-        lua_pushlightuserdata(L, r->co);
-        lua_pushstring(L, why);
-        bool traced = lua_pcall(L, 2, 1, 0) == LUA_OK;
-        const char *text = traced ? lua_tostring(L, -1) : why;
-        const char *nl = strchr(text, '\n');
-        bo_log(BO_LOG_ERROR, g->info->name, "%.*s", nl ? (int)(nl - text) : (int)strlen(text), text);
-        if (nl)
-            bo_log(BO_LOG_DEBUG, g->info->name, "%s", nl + 1);
-        lua_pop(L, 1);
+    if (bo_conn_alive(c)) {
+        if (r->streaming)
+            c->close_after_write = true;   /* the client sees the body cut short */
+        else
+            error_page(r, 500);
     }
-    bo_ldb_abandon(g);
-    bo_gen_thread_release(g, r->co, r->co_ref, false);
-    r->co = NULL;
-    /* A state left near its memory cap (globals kept growing) is replaced. */
-    if (g->sb.mem_used > g->sb.mem_limit / 2) {
-        bo_sandbox_collect(&g->sb);
-        if (g->sb.mem_used > g->sb.mem_limit / 10 * 9)
-            g->poisoned = true;
-    }
-    if (r->job || !bo_conn_alive(c))
-        return;
+    finish(r);
+}
+
+/* The handler returned: its results become the response (or, for a
+   streamed body, the pump runs on the same coroutine, which may wait). */
+static void on_returned(bo_task *t, int nres)
+{
+    bo_request *r = request_of(t);
+    bo_conn *c = r->conn;
+    lua_State *co = t->co;
     if (r->streaming) {
-        c->close_after_write = true;   /* the client sees the body cut short */
-        return;
-    }
-    error_page(r, 500);
-}
-
-static void respond(bo_request *r, int nres)
-{
-    bo_conn *c = r->conn;
-    lua_State *co = r->co;
-    if (r->job) {                      /* a job's results go nowhere */
+        if (bo_conn_alive(c))
+            bo_conn_response_stream_end(c);
         lua_settop(co, 0);
         finish(r);
         return;
@@ -592,204 +593,47 @@ static void respond(bo_request *r, int nres)
     lua_insert(co, -(nres + 1));
     lua_pushlightuserdata(co, r);
     lua_insert(co, -(nres + 1));
-    bo_sandbox *sb = &r->gen->sb;
-    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
-    sb->current = r;
-    int status = lua_pcall(co, nres + 1, 1, 0);
-    sb->current = NULL;
-    bo_sandbox_leave(sb, prev);
-    if (status != LUA_OK) {
+    if (bo_task_pcall(t, nres + 1) != LUA_OK) {
         c->out.len = mark;                 /* drop the half-made head */
         r->response_status = 0;
-        fail(r, lua_tostring(co, -1) ? lua_tostring(co, -1) : "invalid response");
-        finish(r);
+        bo_task_fail(t, lua_tostring(co, -1) ? lua_tostring(co, -1) : "invalid response");
         return;
     }
     if (lua_isfunction(co, -1)) {
-        /* Stream: run the pump on the same coroutine, which may wait. */
         r->streaming = true;
         lua_insert(co, 1);       /* the body function alone stays, at 1 */
         lua_settop(co, 1);
         bo_lreq_push_pump(co);
         lua_insert(co, 1);
-        resume(r, 1);
+        bo_task_resume(t, 1);
         return;
     }
     lua_settop(co, 0);
     finish(r);
 }
 
-/* Spends the waiting request's budget, so that its handler fails with why
-   where it waited. The budget must be the sandbox's current one while it is
-   marked: between resumes the sandbox holds its idle budget, which must not
-   be the one spent. */
-static void poison(bo_request *r, const char *why)
+static void on_describe(bo_task *t, char *out, size_t cap)
 {
-    bo_sandbox *sb = &r->gen->sb;
-    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
-    bo_sandbox_poison(r->co, why);
-    bo_sandbox_leave(sb, prev);
+    bo_request *r = request_of(t);
+    const bo_http_request *h = r->http;
+    snprintf(out, cap, "%s %.*s (route %s)", h->method_name ? h->method_name : "-", (int)h->path_len,
+             bo_http_str(h, h->path), r->match.route ? r->match.route->pattern : "-");
 }
 
-/* Abandons the operation a request waits for (BO_WAIT_IO), so that its
-   completion never comes. */
-static void cancel_io(bo_request *r)
+static void on_jobs_queued(bo_task *t)
 {
-    void (*cancel)(void *) = r->io_cancel;
-    r->io_cancel = NULL;
-    if (r->wait == BO_WAIT_IO && cancel)
-        cancel(r->io_ctx);
-    r->io_ctx = NULL;
+    bo_worker *w = request_of(t)->worker;
+    if (w->jobs)
+        bo_jobs_kick(w->jobs);
 }
 
-static void arm_timer(bo_request *r);
-
-static void on_timer(uv_timer_t *t)
-{
-    bo_request *r = t->data;
-    if (r->wait == BO_WAIT_NONE)
-        return;
-    bool late = r->budget.deadline_ns && uv_hrtime() >= r->budget.deadline_ns;
-    if (r->wait == BO_WAIT_IO) {
-        if (!late) {                   /* only the deadline ends an I/O wait */
-            arm_timer(r);
-            return;
-        }
-        cancel_io(r);
-    }
-    if (late)
-        poison(r, r->job ? "the job ran for too long (limits.time)" : "the request ran for too long (limits.time)");
-    r->wait = BO_WAIT_NONE;
-    resume(r, 0);
-}
-
-static void arm_timer(bo_request *r)
-{
-    /* Loop time is cached at the top of each loop iteration and lags the
-       clock by however long this iteration has run: refresh it so that
-       borough.sleep(s) never wakes before s has passed. Loop time and
-       uv_hrtime() are the same monotonic clock, and loop time is whole
-       milliseconds rounded down, so with the +1 a timer set for the
-       deadline cannot fire before on_timer sees the deadline passed. */
-    uv_update_time(&r->worker->loop);
-    uint64_t now = uv_now(&r->worker->loop) * 1000000ULL;
-    uint64_t left = UINT64_MAX;
-    if (r->budget.deadline_ns)
-        left = r->budget.deadline_ns > now ? (r->budget.deadline_ns - now) / 1000000 + 1 : 0;
-    /* A sleep gets one more millisecond, for the same rounding down. */
-    uint64_t sleep_ms = r->wait_ms ? r->wait_ms + 1 : 0;
-    uint64_t due = r->wait == BO_WAIT_SLEEP && sleep_ms < left ? sleep_ms : left;
-    if (due == UINT64_MAX)
-        return;
-    uv_timer_start(&r->timer, on_timer, due, 0);
-}
-
-void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms)
-{
-    r->wait = kind;
-    r->wait_ms = ms;
-    r->drained = false;
-}
-
-void bo_request_wait_io(bo_request *r, void (*cancel)(void *ctx), void *ctx)
-{
-    r->wait = BO_WAIT_IO;
-    r->wait_ms = 0;
-    r->io_cancel = cancel;
-    r->io_ctx = ctx;
-    r->drained = false;
-}
-
-void bo_request_wake(bo_request *r)
-{
-    if (!r->active || r->wait != BO_WAIT_IO)
-        return;
-    r->io_cancel = NULL;
-    r->io_ctx = NULL;
-    uv_timer_stop(&r->timer);
-    r->wait = BO_WAIT_NONE;
-    resume(r, 0);
-}
-
-void bo_request_kill(bo_request *r, const char *why)
-{
-    if (!r->active || r->wait == BO_WAIT_NONE)
-        return;
-    uv_timer_stop(&r->timer);
-    cancel_io(r);
-    poison(r, why);
-    r->wait = BO_WAIT_NONE;
-    resume(r, 0);
-}
-
-void bo_request_drained(bo_request *r)
-{
-    if (r->wait != BO_WAIT_DRAIN || r->drained)
-        return;
-    /* Resumed from the loop, never from inside the caller's write path. */
-    r->drained = true;
-    uv_timer_start(&r->timer, on_timer, 0, 0);
-}
-
-/* sandbox.h's abandon_wait: a wait r recorded could not reach its
-   coroutine (it was made in an app's coroutine inside db.tx, a metamethod
-   or an iterator): the operation is abandoned, so its end never wakes r,
-   or the request after it on the same connection. */
-static void abandon_wait(void *task)
-{
-    bo_request *r = task;
-    cancel_io(r);
-    r->wait = BO_WAIT_NONE;
-}
-
-static void resume(bo_request *r, int nargs)
-{
-    bo_gen *g = r->gen;
-    bo_sandbox *sb = &g->sb;
-    lua_State *co = r->co;
-    bo_budget *prev = bo_sandbox_enter(sb, &r->budget);
-    sb->current = r->job ? NULL : r;   /* what req and responses see: never a job */
-    sb->task = r;                      /* what waits go to */
-    sb->abandon_wait = abandon_wait;
-    bo_log_set_request(r->id);
-    r->wait = BO_WAIT_NONE;
-    if (r->job)
-        bo_job_enter(r->job, sb->L);
-    int nres = 0;
-    int status = lua_resume(co, sb->L, nargs, &nres);
-    sb->current = NULL;
-    sb->task = NULL;
-    bo_sandbox_leave(sb, prev);
-    end_open_tx(r);
-
-    if (status == LUA_YIELD) {
-        bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && r->wait != BO_WAIT_NONE;
-        lua_pop(co, nres);
-        if (platform) {
-            /* A new wait (whoever recorded it): no drain has been seen for it
-               yet, or a streamed body would sleep through the next one. */
-            r->drained = false;
-            arm_timer(r);
-            bo_log_set_request(NULL);
-            return;
-        }
-        lua_pushliteral(co, "coroutine.yield was called outside a coroutine the app created");
-        status = LUA_ERRRUN;
-    }
-    if (status != LUA_OK) {
-        fail(r, lua_tostring(co, -1) ? lua_tostring(co, -1) : "(an error without a message)");
-        finish(r);
-        return;
-    }
-    if (r->streaming) {
-        if (bo_conn_alive(r->conn))
-            bo_conn_response_stream_end(r->conn);
-        lua_settop(co, 0);
-        finish(r);
-        return;
-    }
-    respond(r, nres);
-}
+static const bo_task_ops request_ops = {
+    .returned = on_returned,
+    .failing = on_failing,
+    .failed = on_failed,
+    .describe = on_describe,
+    .jobs_queued = on_jobs_queued,
+};
 
 /* 303 to the app's sign-in page, which sends the person back here after
    (?next= holds this path and query, %-encoded). */
@@ -831,31 +675,13 @@ static void redirect_to_sign_in(bo_request *r)
 
 static void run_route(bo_request *r)
 {
-    bo_gen *g = r->gen;
-    bo_budget_start(&r->budget, &g->sb.limits);
-    r->co = bo_gen_thread(g, &r->co_ref);
-    lua_pushcfunction(r->co, bo_lreq_main);
-    lua_pushlightuserdata(r->co, r);
-    resume(r, 1);
-}
-
-void bo_request_run_job(bo_request *r, bo_gen *g, bo_metrics_app *metrics, lua_CFunction main)
-{
-    r->target = BO_TARGET_NONE;
-    r->app = g->info;
-    r->metrics = metrics;
-    r->gen = g;
-    g->inflight++;
-    r->wait = BO_WAIT_NONE;
-    r->streaming = false;
-    r->start_ns = uv_hrtime();
-    r->active = true;
-    bo_log_set_request(r->id);
-    bo_budget_start(&r->budget, &g->sb.limits);
-    r->co = bo_gen_thread(g, &r->co_ref);
-    lua_pushcfunction(r->co, main);
-    lua_pushlightuserdata(r->co, r);
-    resume(r, 1);
+    bo_task *t = &r->task;
+    t->gen = r->gen;
+    t->metrics = r->metrics;
+    t->request = r;
+    t->who = r->user ? r->user->email : "public";
+    t->via = t->id;
+    bo_task_start(t, bo_lreq_main, r);
 }
 
 void bo_request_run(bo_request *r)
@@ -864,7 +690,7 @@ void bo_request_run(bo_request *r)
     const bo_http_request *h = r->http;
     bool safe = h->method == HTTP_GET || h->method == HTTP_HEAD;
     r->active = true;
-    bo_log_set_request(r->id);
+    bo_log_set_request(r->task.id);
     switch (r->target) {
     case BO_TARGET_ROUTE:
         if (r->refusal == BO_REFUSAL_SIGN_IN) {
@@ -913,7 +739,7 @@ void bo_request_run(bo_request *r)
         bo_request_respond_page(r, 204, "", "");
         break;
     case BO_TARGET_HTTPS:
-        bo_https_redirect(r);
+        redirect_to_https(r);
         break;
     case BO_TARGET_ERROR:
     default:

@@ -1,9 +1,9 @@
 /*
  * request.h - one request's life after its head is parsed: choosing who
- * answers (built-in pages, an app's static files, an app route), running the
- * route's handler as a Lua coroutine on the app's generation, waiting when
- * the handler waits (borough.sleep; outbound I/O later), enforcing the wall
- * clock while it waits, and turning the result into a response.
+ * answers (built-in pages, an app's static files, an app route), where its
+ * body goes, running the route's handler on the app's generation as a task
+ * (task.h: the coroutine, its waits and its budget, shared with jobs), and
+ * turning the handler's result into a response.
  *
  * A bo_request is embedded in its connection (one request at a time per
  * connection; pipelined requests queue in the connection's buffer). The
@@ -19,6 +19,7 @@
 #include "http.h"
 #include "router.h"
 #include "sandbox.h"
+#include "task.h"
 
 #include <lua.h>
 #include <uv.h>
@@ -42,15 +43,6 @@ typedef enum bo_target {
     BO_TARGET_HTTPS,       /* the redirect listener: to the same URL over HTTPS */
 } bo_target;
 
-/* What the handler waits for while its coroutine is suspended. */
-typedef enum bo_wait {
-    BO_WAIT_NONE,
-    BO_WAIT_SLEEP,
-    BO_WAIT_DRAIN,         /* a streamed body waits for the client to read */
-    BO_WAIT_IO,            /* an operation another module started (outbound HTTP) */
-} bo_wait;
-
-struct bo_job;
 struct bo_user;
 
 /* Why the platform answers in place of a route's handler (the route's
@@ -84,28 +76,17 @@ typedef struct bo_request {
     uint32_t rest_len;
     bo_route_match match;
     bo_buf scratch;                 /* decoded route params */
-    lua_State *co;                  /* the handler's coroutine */
-    int co_ref;
+    bo_task task;                   /* the handler's coroutine, its waits and budget (task.h);
+                                       task.id is the request id */
     int handle_ref;                 /* the Lua handle that req tables point through */
     void *handle;
-    bo_budget budget;
-    bo_wait wait;
-    uint64_t wait_ms;
-    void (*io_cancel)(void *ctx);   /* BO_WAIT_IO: abandons the operation waited for */
-    void *io_ctx;
     struct bo_user *user;           /* who is signed in (session.h), or NULL; owned */
-    struct bo_export *export;       /* a download being sent (lentity.h), or NULL; owned */
     bo_refusal refusal;             /* BO_TARGET_ROUTE: the handler is not to run */
-    struct bo_job *job;             /* set for a background job's run: no connection
-                                       (conn and http are NULL), results discarded */
-    bool drained;
     bool streaming;                 /* the head is sent; the pump runs */
-    uv_timer_t timer;               /* sleeps, and the wall clock while waiting */
     uint64_t start_ns;
     int response_status;
     uint64_t response_bytes;
     bool active;
-    char id[32];
 } bo_request;
 
 /* Sets up the embedded request of a new connection (its timer included). */
@@ -121,43 +102,17 @@ size_t bo_request_route(bo_request *r);
 /* Gives the request a new id (routing does; the connection's own answers
    to requests it could not route do too). */
 void bo_request_new_id(bo_request *r);
+/* Called once the head is routed, before any body byte: a multipart body
+   to an app route that lets the request in is set to stream to a
+   multipart parser with the route's upload rules (file parts to temporary
+   files); any other body is gathered by the parser. Returns 0, or the
+   status to refuse the body with. */
+int bo_request_body_begin(bo_request *r, bo_http_parser *p);
 /* Runs the request once its body is complete; may finish synchronously. */
 void bo_request_run(bo_request *r);
 /* Forgets a routed request whose body never arrived complete (parse error,
    timeout, closed connection). */
 void bo_request_abort(bo_request *r);
-
-/* Records what a suspending platform function waits for; for a sleep,
-   ms is its length. The wall-clock cap still applies while it waits. */
-void bo_request_wait(bo_request *r, bo_wait kind, uint64_t ms);
-
-/* Records that the running coroutine waits for an operation another module
-   has started (an outbound HTTP exchange). If the request must end first (its
-   wall clock runs out, the server stops), cancel(ctx) is called to abandon
-   the operation, so that its completion never comes, before the coroutine is
-   resumed to fail where it waited. Otherwise the module calls
-   bo_request_wake() when the operation completes; the platform function that
-   waited pushes its results in its continuation (lua_yieldk), inside the
-   coroutine, so a memory error there stays in protected mode. */
-void bo_request_wait_io(bo_request *r, void (*cancel)(void *ctx), void *ctx);
-/* The operation r waits for (bo_request_wait_io) has completed: resumes its
-   coroutine. Call it from a loop callback, never from inside Lua code. */
-void bo_request_wake(bo_request *r);
-
-/* Runs a background job (jobs.c) on r, which has no connection: r->job is
-   set, r->id names the run, and g is the generation it runs on (counted in
-   its inflight until the run ends). main(co) is the coroutine's body; it
-   finds r as a light userdata at index 1. Results are discarded; a failure
-   is handed to bo_job_failed(), and bo_job_ended() runs when the run is
-   over (possibly before this returns). */
-void bo_request_run_job(bo_request *r, struct bo_gen *g, struct bo_metrics_app *metrics, lua_CFunction main);
-
-/* Ends a waiting request at once (the server is stopping): its handler
-   fails with why at the point where it waited. */
-void bo_request_kill(bo_request *r, const char *why);
-
-/* The connection has written enough for a waiting streamed body to go on. */
-void bo_request_drained(bo_request *r);
 
 /* Where an app's sign-in page is, under its mount (lua/borough/auth.lua). */
 #define BO_SIGN_IN_PATH "/_account/sign-in"

@@ -52,6 +52,7 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -763,8 +764,19 @@ static void remove_field(lua_State *L, int table, const char *name)
 }
 
 /* Builds the environment; run under lua_pcall. */
+/* bo_meter's charge: the sandbox's current budget. */
+static const char *meter_charge(bo_meter *m, unsigned steps)
+{
+    bo_sandbox *sb = (bo_sandbox *)((char *)m - offsetof(bo_sandbox, meter));
+    return bo_sandbox_over_budget(sb, steps) ? sb->budget->spent : NULL;
+}
+
 static int setup(lua_State *L)
 {
+    bo_sandbox *sb = bo_sandbox_of(L);
+    sb->meter.charge = meter_charge;
+    sb->meter.charge_or_raise = bo_sandbox_charge;
+    bo_meter_install(L, &sb->meter);
     open_lib(L, LUA_GNAME, luaopen_base);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
     open_lib(L, LUA_TABLIBNAME, luaopen_table);

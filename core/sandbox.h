@@ -14,6 +14,7 @@
 #define BO_SANDBOX_H
 
 #include "bo.h"
+#include "meter.h"
 #include "pool.h"
 #include "snapshot.h"
 
@@ -45,18 +46,19 @@ typedef struct bo_sandbox {
     size_t mem_peak;
     bo_budget *budget;        /* the run now executing; never NULL */
     bo_budget idle;           /* used when no run is current (finalizers) */
+    bo_meter meter;           /* how C code charges the current budget (meter.h) */
     bo_limits limits;
     char *app_dir;            /* absolute; require() looks here first */
     char *lib_dir;            /* absolute; the platform's lua/ */
     const struct bo_snapshot *snapshot; /* the app's source (borrowed), or NULL: the disk */
     void *owner;              /* the app generation, for the bindings */
-    void *current;            /* the request running now, or NULL */
-    void *task;               /* the request or job (a bo_request) whose coroutine
-                                 runs now: what a platform function that waits
-                                 waits for; NULL outside one */
+    void *current;            /* the request running now (a bo_request), or NULL */
+    void *task;               /* the task (task.h) whose coroutine runs now, a
+                                 request's or a job's: what a platform function
+                                 that waits waits for; NULL outside one */
     void (*abandon_wait)(void *task); /* forgets the wait task recorded, when its
                                  yield could not reach task's coroutine (set by
-                                 task's owner) */
+                                 task.c) */
 } bo_sandbox;
 
 /* Creates the state: allowed libraries, require, hooks, the yield sentinel.

@@ -11,6 +11,7 @@
 #include "lreq.h"
 #include "lsso.h"
 #include "httpc.h"
+#include "linit.h"
 #include "log.h"
 #include "notify.h"
 #include "crypto.h"
@@ -31,27 +32,6 @@
 
 /* How often the WAL keeper checkpoints every app database. */
 #define WAL_CHECKPOINT_MS 2000
-
-void bo_config_defaults(bo_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->apps_dir = "apps";
-    cfg->data_dir = "data";
-    cfg->host = "127.0.0.1";
-    cfg->port = 8080;
-    cfg->workers = (int)uv_available_parallelism();
-    cfg->max_conns = 10000;
-    cfg->header_timeout_ms = 10000;
-    cfg->body_timeout_ms = 10000;
-    cfg->idle_timeout_ms = 15000;
-    cfg->send_timeout_ms = 30000;
-    cfg->drain_ms = 10000;
-    cfg->handshake_timeout_ms = 10000;
-    cfg->sessions.idle_ms = BO_SESSION_IDLE_DEFAULT;
-    cfg->sessions.max_ms = BO_SESSION_MAX_DEFAULT;
-    cfg->access_log = true;
-    cfg->control = true;
-}
 
 /* ---- the catalog ---- */
 
@@ -963,9 +943,9 @@ int bo_server_run(const bo_config *cfg)
     s->cfg = *cfg;
     s->paths.data_dir = cfg->data_dir;
     s->paths.lib_dir = cfg->lib_dir;
+    s->paths.libs = bo_platform_libs;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
-    bo_lreq_identify_writers();
     unsigned char rnd[3] = { 0 };
     if (getrandom(rnd, sizeof rnd, 0) < 0)
         memset(rnd, 0, sizeof rnd);

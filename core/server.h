@@ -3,6 +3,8 @@
  * workers, and the main thread's loop (signals, the control socket, --watch,
  * reloads, graceful stop).
  *
+ * The configuration is config.h's bo_config, copied into the server.
+ *
  * The main thread loads every app folder once to judge it (and to migrate
  * its database), publishes the result as an immutable catalog, and starts
  * the workers, which each build their own generation of every good app
@@ -23,6 +25,7 @@
 #define BO_SERVER_H
 
 #include "app.h"
+#include "config.h"
 #include "control.h"
 #include "https.h"
 #include "metrics.h"
@@ -35,42 +38,6 @@
 #include <stdatomic.h>
 
 struct bo_server;
-
-typedef struct bo_config {
-    const char *apps_dir;
-    const char *data_dir;
-    const char *lib_dir;
-    const char *host;           /* listen address */
-    int port;                   /* 0: any free port (logged) */
-    int workers;
-    unsigned max_conns;
-    uint64_t header_timeout_ms;
-    uint64_t body_timeout_ms;
-    uint64_t idle_timeout_ms;
-    uint64_t send_timeout_ms;
-    uint64_t drain_ms;
-    uint64_t handshake_timeout_ms;  /* a TLS handshake must end within it */
-    bo_session_limits sessions;     /* staff sessions' idle and absolute timeouts */
-    const char *tls_cert;       /* with tls_key: serve HTTPS (PEM files) */
-    const char *tls_key;
-    const char *redirect_host;  /* a plain-HTTP listener redirecting to HTTPS, or NULL */
-    int redirect_port;
-    const char *public_url;     /* --public-url: the site's address from outside, or NULL
-                                   (then site.conf's public_url, else the listen address) */
-    bool access_log;
-    bool watch;                 /* reload when files under apps_dir change */
-    bool control;               /* open the control socket (on by default) */
-    const char *only_app;       /* serve this one app folder, not apps_dir's apps */
-    bo_cidr metrics_from[16];   /* who may read /metrics; none given: loopback */
-    unsigned nmetrics_from;
-    /* Called on the main thread once every worker listens (borough test). */
-    void (*on_ready)(struct bo_server *s, void *ud);
-    void *ready_ud;
-} bo_config;
-
-/* Fills the defaults of DESIGN.md (apps, data, 127.0.0.1:8080, one worker
-   per core). */
-void bo_config_defaults(bo_config *cfg);
 
 /* The apps the server serves now: immutable, reference counted. apps[i]
    is the version serving (or an info carrying the error that keeps the app

@@ -4,8 +4,6 @@
 #include "session.h"
 #include "crypto.h"
 #include "log.h"
-#include "server.h"
-#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +11,6 @@
 #include <time.h>
 
 #define TOUCH_MS (60 * 1000)      /* last use is written at most this often */
-
-int64_t bo_session_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool bo_user_has_role(const bo_user *u, const char *role, size_t len)
 {
@@ -43,38 +34,23 @@ bool bo_user_has_any_role(const bo_user *u, const char *list)
     return false;
 }
 
-bo_db *bo_session_db(bo_worker *w)
-{
-    if (w->platform_db)
-        return w->platform_db;
-    char err[512];
-    char *path = bo_sprintf("%s/borough.db", w->server->cfg.data_dir);
-    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
-    free(path);
-    if (rc < 0) {
-        bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->server->cfg.data_dir, err);
-        w->platform_db = NULL;
-    }
-    return w->platform_db;
-}
-
 /* Runs a prepared statement with integer parameters to its end. */
 static int exec_ints(bo_db *db, const char *sql, int n, const int64_t *values)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return BO_EDB;
     }
     for (int i = 0; i < n; i++)
-        sqlite3_bind_int64(stmt, i + 1, values[i]);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+        bo_stmt_bind_int64(stmt, i + 1, values[i]);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char *app,
@@ -90,32 +66,32 @@ bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char 
     uint8_t hash[32];
     bo_sha256(token, len, hash);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return NULL;
     }
-    sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, app, -1, SQLITE_STATIC);
+    bo_stmt_bind_blob(stmt, 1, hash, sizeof hash);
+    bo_stmt_bind_text(stmt, 2, app, -1);
     bo_user *u = NULL;
-    int64_t now = bo_session_now(), sid = 0, seen = 0;
+    int64_t now = bo_unix_ms(), sid = 0, seen = 0;
     bool expired = false;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        sid = sqlite3_column_int64(stmt, 0);
-        int64_t created = sqlite3_column_int64(stmt, 2);
-        seen = sqlite3_column_int64(stmt, 3);
+    int rc = bo_stmt_step(stmt);
+    if (rc == BO_DB_ROW) {
+        sid = bo_stmt_column_int64(stmt, 0);
+        int64_t created = bo_stmt_column_int64(stmt, 2);
+        seen = bo_stmt_column_int64(stmt, 3);
         if (now - created >= (int64_t)lim->max_ms || now - seen >= (int64_t)lim->idle_ms) {
             expired = true;
         } else {
-            const char *email = (const char *)sqlite3_column_text(stmt, 4);
-            const char *name = (const char *)sqlite3_column_text(stmt, 5);
-            const char *roles = (const char *)sqlite3_column_text(stmt, 6);
+            const char *email = (const char *)bo_stmt_column_text(stmt, 4);
+            const char *name = (const char *)bo_stmt_column_text(stmt, 5);
+            const char *roles = (const char *)bo_stmt_column_text(stmt, 6);
             size_t el = strlen(email ? email : ""), nl = strlen(name ? name : ""), rl = strlen(roles ? roles : "");
             char *p = bo_malloc(sizeof *u + el + nl + rl + 5);
             u = (bo_user *)p;
             p += sizeof *u;
-            u->id = sqlite3_column_int64(stmt, 1);
+            u->id = bo_stmt_column_int64(stmt, 1);
             u->session = sid;
             memcpy(u->session_hash, hash, sizeof hash);
             u->email = p;
@@ -132,11 +108,11 @@ bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char 
                 *p++ = ' ';
             *p = '\0';
         }
-    } else if (rc != SQLITE_DONE) {
-        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", sqlite3_errmsg(bo_db_sqlite(db)));
+    } else if (rc != BO_DB_DONE) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     if (expired) {
         bo_session_end(db, sid);
     } else if (u) {
@@ -163,28 +139,28 @@ int bo_session_create(bo_db *db, int64_t user_id, const char *ip, const bo_sessi
     }
     bo_base64url_encode(raw, sizeof raw, token);
     bo_sha256(token, BO_SESSION_TOKEN_CHARS, hash);
-    int64_t now = bo_session_now();
+    int64_t now = bo_unix_ms();
     int64_t old[2] = { now - (int64_t)lim->idle_ms, now - (int64_t)lim->max_ms };
     exec_ints(db, "DELETE FROM sessions WHERE seen_ms < ?1 OR created_ms < ?2", 2, old);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_blob(stmt, 1, hash, sizeof hash, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, user_id);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite3_bind_int64(stmt, 4, now);
+    bo_stmt_bind_blob(stmt, 1, hash, sizeof hash);
+    bo_stmt_bind_int64(stmt, 2, user_id);
+    bo_stmt_bind_int64(stmt, 3, now);
+    bo_stmt_bind_int64(stmt, 4, now);
     if (ip)
-        sqlite3_bind_text(stmt, 5, ip, -1, SQLITE_STATIC);
+        bo_stmt_bind_text(stmt, 5, ip, -1);
     else
-        sqlite3_bind_null(stmt, 5);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    if (rc != SQLITE_DONE)
-        return bo_db_error(rc);
-    *id = sqlite3_last_insert_rowid(bo_db_sqlite(db));
+        bo_stmt_bind_null(stmt, 5);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    if (rc != BO_DB_DONE)
+        return (rc);
+    *id = bo_db_last_insert_id(db);
     return 0;
 }
 
@@ -210,41 +186,41 @@ int bo_session_failures(bo_db *db, const char *key, int64_t window_ms, int64_t *
     static const char sql[] = "SELECT count(*), min(at_ms) FROM sign_in_failures WHERE key = ? AND at_ms > ?";
     char err[256];
     *free_at_ms = 0;
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return 0;
     }
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, bo_session_now() - window_ms);
+    bo_stmt_bind_text(stmt, 1, key, -1);
+    bo_stmt_bind_int64(stmt, 2, bo_unix_ms() - window_ms);
     int count = 0;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        count = sqlite3_column_int(stmt, 0);
+    if (bo_stmt_step(stmt) == BO_DB_ROW) {
+        count = bo_stmt_column_int64(stmt, 0);
         if (count)
-            *free_at_ms = sqlite3_column_int64(stmt, 1) + window_ms;
+            *free_at_ms = bo_stmt_column_int64(stmt, 1) + window_ms;
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return count;
 }
 
 int bo_session_fail(bo_db *db, const char *key, int64_t window_ms)
 {
     static const char sql[] = "INSERT INTO sign_in_failures (key, at_ms) VALUES (?, ?)";
-    int64_t now = bo_session_now(), old = now - window_ms;
+    int64_t now = bo_unix_ms(), old = now - window_ms;
     exec_ints(db, "DELETE FROM sign_in_failures WHERE at_ms < ?1", 1, &old);
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt) {
         bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
         return BO_EDB;
     }
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+    bo_stmt_bind_text(stmt, 1, key, -1);
+    bo_stmt_bind_int64(stmt, 2, now);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 int bo_session_forgive(bo_db *db, const char *key, bool all)
@@ -255,12 +231,12 @@ int bo_session_forgive(bo_db *db, const char *key, bool all)
     const char *sql = all ? every : newest;
     size_t len = all ? sizeof every - 1 : sizeof newest - 1;
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, len, err, sizeof err);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+    bo_stmt_bind_text(stmt, 1, key, -1);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }

@@ -13,7 +13,7 @@
  * account end sessions at once (their rows are deleted).
  *
  * Each worker reads sessions through its own connection to borough.db
- * (bo_session_db), once per request that carries the cookie; requests
+ * (bo_worker_platform_db), once per request that carries the cookie; requests
  * without it cost nothing.
  *
  * Throttling counts failed sign-ins per key ("account:<email>",
@@ -23,23 +23,13 @@
 #define BO_SESSION_H
 
 #include "bo.h"
+#include "config.h"
 #include "db.h"
 
 #include <stdint.h>
 
 #define BO_SESSION_COOKIE "borough_session"
 #define BO_SESSION_TOKEN_CHARS 43           /* base64url of 32 bytes */
-
-struct bo_worker;
-
-/* How long sessions last (serve --session-idle / --session-max). */
-typedef struct bo_session_limits {
-    uint64_t idle_ms;      /* default 30 minutes */
-    uint64_t max_ms;       /* default 12 hours */
-} bo_session_limits;
-
-#define BO_SESSION_IDLE_DEFAULT (30 * 60 * 1000ULL)
-#define BO_SESSION_MAX_DEFAULT (12 * 3600 * 1000ULL)
 
 /* The member of staff signed in to a request, with their roles in the app
    the request is for. One allocation; free with free(). */
@@ -56,13 +46,6 @@ typedef struct bo_user {
 bool bo_user_has_role(const bo_user *u, const char *role, size_t len);
 /* True if u has any of the space-separated roles in list. */
 bool bo_user_has_any_role(const bo_user *u, const char *list);
-
-/* The current time in Unix milliseconds (the clock sessions use). */
-int64_t bo_session_now(void);
-
-/* The worker's connection to borough.db, opened on first use; NULL (after
-   logging why) if it cannot be opened. Owned by the worker. */
-bo_db *bo_session_db(struct bo_worker *w);
 
 /* Finds the session of token (the cookie's value, len bytes) and its user,
    with the user's roles in app. Ends an expired session; slides the idle

@@ -177,13 +177,13 @@ int bo_sso_settings_load(bo_db *db, bo_sso_settings *s, char *err, size_t errlen
     memset(s, 0, sizeof *s);
     s->algs = BO_JWS_RS256;
     s->passwords = true;
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(stmt, 0);
-        const char *v = (const char *)sqlite3_column_text(stmt, 1);
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        const char *k = (const char *)bo_stmt_column_text(stmt, 0);
+        const char *v = (const char *)bo_stmt_column_text(stmt, 1);
         if (!k || !v)
             continue;
         char **field = strcmp(k, "issuer") == 0 ? &s->issuer
@@ -208,9 +208,9 @@ int bo_sso_settings_load(bo_db *db, bo_sso_settings *s, char *err, size_t errlen
             s->two_factor_all = strcmp(v, "all") == 0;
         }
     }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    bo_stmt_reset(stmt);
+    if (rc != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
         bo_sso_settings_free(s);
         return BO_EDB;
     }
@@ -244,17 +244,17 @@ bool bo_sso_settings_on(const bo_sso_settings *s)
 /* Runs sql with text parameters (NULL binds NULL) to its end. */
 static int run_text(bo_db *db, const char *sql, int n, const char *const *values, char *err, size_t errlen)
 {
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
     if (!stmt)
         return BO_EDB;
     for (int i = 0; i < n; i++)
-        sqlite3_bind_text(stmt, i + 1, values[i], -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : bo_db_error(rc);
+        bo_stmt_bind_text_copy(stmt, i + 1, values[i], -1);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE && rc != BO_DB_ROW)
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE || rc == BO_DB_ROW ? 0 : (rc);
 }
 
 int bo_sso_setting_store(bo_db *db, const char *key, const char *value, char *err, size_t errlen)
@@ -283,15 +283,15 @@ char *bo_sso_setting_get(bo_db *db, const char *key)
 {
     static const char sql[] = "SELECT value FROM sign_in_settings WHERE key = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return NULL;
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
+    bo_stmt_bind_text_copy(stmt, 1, key, -1);
     char *v = NULL;
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        v = bo_strdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    if (bo_stmt_step(stmt) == BO_DB_ROW)
+        v = bo_strdup((const char *)bo_stmt_column_text(stmt, 0));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return v;
 }
 
@@ -365,43 +365,43 @@ int bo_sso_flow_save(bo_db *db, const char *state, const char *browser, const ch
     uint8_t sh[32], bh[32];
     bo_sha256(state, strlen(state), sh);
     bo_sha256(browser, strlen(browser), bh);
-    sqlite3_stmt *old = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, errlen);
+    bo_stmt *old = bo_db_prepare(db, old_sql, sizeof old_sql - 1, err, errlen);
     if (!old)
         return BO_EDB;
-    sqlite3_bind_int64(old, 1, now_ms() - BO_SSO_FLOW_MS);
-    sqlite3_step(old);
-    sqlite3_reset(old);
-    sqlite3_stmt *count = bo_db_prepare(db, count_sql, sizeof count_sql - 1, err, errlen);
+    bo_stmt_bind_int64(old, 1, now_ms() - BO_SSO_FLOW_MS);
+    bo_stmt_step(old);
+    bo_stmt_reset(old);
+    bo_stmt *count = bo_db_prepare(db, count_sql, sizeof count_sql - 1, err, errlen);
     if (!count)
         return BO_EDB;
-    sqlite3_bind_text(count, 1, client, -1, SQLITE_TRANSIENT);
-    int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : 0;
-    sqlite3_reset(count);
-    sqlite3_clear_bindings(count);
+    bo_stmt_bind_text_copy(count, 1, client, -1);
+    int64_t n = bo_stmt_step(count) == BO_DB_ROW ? bo_stmt_column_int64(count, 0) : 0;
+    bo_stmt_reset(count);
+    bo_stmt_clear(count);
     if (n >= BO_SSO_FLOWS_PER_CLIENT) {
         snprintf(err, errlen, "%lld sign-ins begun from %s in ten minutes and not finished", (long long)n, client);
         return BO_ELIMIT;
     }
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_blob(stmt, 1, sh, sizeof sh, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(stmt, 2, bh, sizeof bh, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, f->nonce, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, f->verifier, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 5, f->redirect_uri, -1, SQLITE_TRANSIENT);
+    bo_stmt_bind_blob_copy(stmt, 1, sh, sizeof sh);
+    bo_stmt_bind_blob_copy(stmt, 2, bh, sizeof bh);
+    bo_stmt_bind_text_copy(stmt, 3, f->nonce, -1);
+    bo_stmt_bind_text_copy(stmt, 4, f->verifier, -1);
+    bo_stmt_bind_text_copy(stmt, 5, f->redirect_uri, -1);
     if (f->next)
-        sqlite3_bind_text(stmt, 6, f->next, -1, SQLITE_TRANSIENT);
+        bo_stmt_bind_text_copy(stmt, 6, f->next, -1);
     else
-        sqlite3_bind_null(stmt, 6);
-    sqlite3_bind_int64(stmt, 7, f->created_ms);
-    sqlite3_bind_text(stmt, 8, client, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+        bo_stmt_bind_null(stmt, 6);
+    bo_stmt_bind_int64(stmt, 7, f->created_ms);
+    bo_stmt_bind_text_copy(stmt, 8, client, -1);
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE)
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 int bo_sso_flow_take(bo_db *db, const char *state, const char *browser, bo_sso_flow *out, char *err,
@@ -412,35 +412,35 @@ int bo_sso_flow_take(bo_db *db, const char *state, const char *browser, bo_sso_f
     memset(out, 0, sizeof *out);
     uint8_t sh[32];
     bo_sha256(state, strlen(state), sh);
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_blob(stmt, 1, sh, sizeof sh, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt), result = 0;
+    bo_stmt_bind_blob_copy(stmt, 1, sh, sizeof sh);
+    int rc = bo_stmt_step(stmt), result = 0;
     bool same_browser = false;
-    if (rc == SQLITE_ROW) {
+    if (rc == BO_DB_ROW) {
         uint8_t bh[32];
         if (browser)
             bo_sha256(browser, strlen(browser), bh);
-        const void *stored = sqlite3_column_blob(stmt, 0);
-        same_browser = browser && stored && sqlite3_column_bytes(stmt, 0) == 32 && bo_equal_ct(stored, bh, 32);
-        snprintf(out->nonce, sizeof out->nonce, "%s", (const char *)sqlite3_column_text(stmt, 1));
-        snprintf(out->verifier, sizeof out->verifier, "%s", (const char *)sqlite3_column_text(stmt, 2));
-        out->redirect_uri = bo_strdup((const char *)sqlite3_column_text(stmt, 3));
-        const char *next = (const char *)sqlite3_column_text(stmt, 4);
+        const void *stored = bo_stmt_column_blob(stmt, 0);
+        same_browser = browser && stored && bo_stmt_column_bytes(stmt, 0) == 32 && bo_equal_ct(stored, bh, 32);
+        snprintf(out->nonce, sizeof out->nonce, "%s", (const char *)bo_stmt_column_text(stmt, 1));
+        snprintf(out->verifier, sizeof out->verifier, "%s", (const char *)bo_stmt_column_text(stmt, 2));
+        out->redirect_uri = bo_strdup((const char *)bo_stmt_column_text(stmt, 3));
+        const char *next = (const char *)bo_stmt_column_text(stmt, 4);
         out->next = next ? bo_strdup(next) : NULL;
-        out->created_ms = sqlite3_column_int64(stmt, 5);
-        rc = sqlite3_step(stmt);
-    } else if (rc == SQLITE_DONE) {
+        out->created_ms = bo_stmt_column_int64(stmt, 5);
+        rc = bo_stmt_step(stmt);
+    } else if (rc == BO_DB_DONE) {
         result = BO_ENOENT;
         snprintf(err, errlen, "no sign-in in flight has this state (never begun, or already used)");
     }
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        result = bo_db_error(rc);
+    if (rc != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        result = (rc);
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     if (result == 0 && !same_browser) {
         snprintf(err, errlen, "the sign-in was begun in another browser (its cookie is %s)",
                  browser ? "another" : "missing");
@@ -468,15 +468,15 @@ void bo_sso_flow_release(bo_sso_flow *f)
 static char *one_text(bo_db *db, const char *sql, int64_t id)
 {
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt)
         return NULL;
-    sqlite3_bind_int64(stmt, 1, id);
+    bo_stmt_bind_int64(stmt, 1, id);
     char *v = NULL;
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
-        v = bo_strdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    if (bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_text(stmt, 0))
+        v = bo_strdup((const char *)bo_stmt_column_text(stmt, 0));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return v;
 }
 
@@ -514,24 +514,24 @@ static int map_roles(bo_db *db, int64_t id, const bo_jval *values, char *err, si
     static const char clear[] = "DELETE FROM user_roles WHERE user_id = ? AND source IS NOT NULL";
     static const char add[] = "INSERT OR IGNORE INTO user_roles (user_id, app, role, source) "
                               "SELECT ?1, app, role, 'sso ' || value FROM sso_role_map WHERE value = ?2";
-    sqlite3_stmt *stmt = bo_db_prepare(db, clear, sizeof clear - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, clear, sizeof clear - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    for (const bo_jval *v = values ? values->first : NULL; v && rc == SQLITE_DONE; v = v->next) {
+    bo_stmt_bind_int64(stmt, 1, id);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    for (const bo_jval *v = values ? values->first : NULL; v && rc == BO_DB_DONE; v = v->next) {
         if (!(stmt = bo_db_prepare(db, add, sizeof add - 1, err, errlen)))
             return BO_EDB;
-        sqlite3_bind_int64(stmt, 1, id);
-        sqlite3_bind_text(stmt, 2, v->str, (int)v->len, SQLITE_TRANSIENT);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_int64(stmt, 1, id);
+        bo_stmt_bind_text_copy(stmt, 2, v->str, (int)v->len);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
-    if (rc != SQLITE_DONE)
-        return fail(bo_db_error(rc), err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    if (rc != BO_DB_DONE)
+        return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
     return 0;
 }
 
@@ -569,23 +569,23 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
     }
     int64_t now = now_ms();
 
-    sqlite3_stmt *stmt = bo_db_prepare(db, find_sql, sizeof find_sql - 1, err, errlen);
+    bo_stmt *stmt = bo_db_prepare(db, find_sql, sizeof find_sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 2, claim, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, subject, -1, SQLITE_TRANSIENT);
+    bo_stmt_bind_text_copy(stmt, 1, issuer, -1);
+    bo_stmt_bind_text_copy(stmt, 2, claim, -1);
+    bo_stmt_bind_text_copy(stmt, 3, subject, -1);
     bool disabled = false;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        out->user_id = sqlite3_column_int64(stmt, 0);
-        disabled = sqlite3_column_int(stmt, 1) != 0;
-        snprintf(out->email, sizeof out->email, "%s", (const char *)sqlite3_column_text(stmt, 2));
+    int rc = bo_stmt_step(stmt);
+    if (rc == BO_DB_ROW) {
+        out->user_id = bo_stmt_column_int64(stmt, 0);
+        disabled = bo_stmt_column_int64(stmt, 1) != 0;
+        snprintf(out->email, sizeof out->email, "%s", (const char *)bo_stmt_column_text(stmt, 2));
     }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(bo_db_error(rc), err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    if (rc != BO_DB_ROW && rc != BO_DB_DONE)
+        return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
     if (disabled)
         return fail(BO_EPERM, err, errlen, "the account %s is disabled", out->email);
 
@@ -594,11 +594,11 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
     if (email) {
         if (!(stmt = bo_db_prepare(db, taken_sql, sizeof taken_sql - 1, err, errlen)))
             return BO_EDB;
-        sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, out->user_id);
-        taken = sqlite3_step(stmt) == SQLITE_ROW;
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        bo_stmt_bind_text_copy(stmt, 1, email, -1);
+        bo_stmt_bind_int64(stmt, 2, out->user_id);
+        taken = bo_stmt_step(stmt) == BO_DB_ROW;
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
     }
 
     if (!out->user_id) {
@@ -611,28 +611,28 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
                         email, subject);
         if (!(stmt = bo_db_prepare(db, add_user_sql, sizeof add_user_sql - 1, err, errlen)))
             return BO_EDB;
-        sqlite3_bind_text(stmt, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 3, now);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        if (rc != SQLITE_DONE)
-            return fail(bo_db_error(rc), err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
-        out->user_id = sqlite3_last_insert_rowid(bo_db_sqlite(db));
+        bo_stmt_bind_text_copy(stmt, 1, email, -1);
+        bo_stmt_bind_text_copy(stmt, 2, name, -1);
+        bo_stmt_bind_int64(stmt, 3, now);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
+        if (rc != BO_DB_DONE)
+            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+        out->user_id = bo_db_last_insert_id(db);
         out->created = true;
         if (!(stmt = bo_db_prepare(db, add_identity_sql, sizeof add_identity_sql - 1, err, errlen)))
             return BO_EDB;
-        sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, claim, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 3, subject, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 4, out->user_id);
-        sqlite3_bind_int64(stmt, 5, now);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        if (rc != SQLITE_DONE)
-            return fail(bo_db_error(rc), err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+        bo_stmt_bind_text_copy(stmt, 1, issuer, -1);
+        bo_stmt_bind_text_copy(stmt, 2, claim, -1);
+        bo_stmt_bind_text_copy(stmt, 3, subject, -1);
+        bo_stmt_bind_int64(stmt, 4, out->user_id);
+        bo_stmt_bind_int64(stmt, 5, now);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
+        if (rc != BO_DB_DONE)
+            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
         snprintf(out->email, sizeof out->email, "%s", email);
     } else {
         /* The name and email as the provider has them now; an address
@@ -644,16 +644,16 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
         if (!(stmt = bo_db_prepare(db, refresh_sql, sizeof refresh_sql - 1, err, errlen)))
             return BO_EDB;
         if (name)
-            sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+            bo_stmt_bind_text_copy(stmt, 1, name, -1);
         else
-            sqlite3_bind_text(stmt, 1, new_email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(stmt, 2, new_email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 3, out->user_id);
-        rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        if (rc != SQLITE_DONE)
-            return fail(bo_db_error(rc), err, errlen, "%s", sqlite3_errmsg(bo_db_sqlite(db)));
+            bo_stmt_bind_text_copy(stmt, 1, new_email, -1);
+        bo_stmt_bind_text_copy(stmt, 2, new_email, -1);
+        bo_stmt_bind_int64(stmt, 3, out->user_id);
+        rc = bo_stmt_step(stmt);
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
+        if (rc != BO_DB_DONE)
+            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
         snprintf(out->email, sizeof out->email, "%s", new_email);
     }
 
@@ -694,26 +694,26 @@ int bo_sso_session_mark(bo_db *db, int64_t id)
 {
     static const char sql[] = "UPDATE sessions SET sso = 1 WHERE id = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return BO_EDB;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? 0 : bo_db_error(rc);
+    bo_stmt_bind_int64(stmt, 1, id);
+    int rc = bo_stmt_step(stmt);
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return rc == BO_DB_DONE ? 0 : (rc);
 }
 
 bool bo_sso_session_is(bo_db *db, int64_t id)
 {
     static const char sql[] = "SELECT sso FROM sessions WHERE id = ?";
     char err[256];
-    sqlite3_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     if (!stmt)
         return false;
-    sqlite3_bind_int64(stmt, 1, id);
-    bool yes = sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0;
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    bo_stmt_bind_int64(stmt, 1, id);
+    bool yes = bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_int64(stmt, 0) != 0;
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
     return yes;
 }

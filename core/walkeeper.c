@@ -51,7 +51,7 @@ static void on_tick(uv_timer_t *t)
         int rc = bo_db_checkpoint(w->db, NULL);
         if (rc < 0 && rc != BO_EBUSY)
             bo_log(BO_LOG_WARN, cat->apps[i]->name, "checkpoint: %s",
-                   sqlite3_errmsg(bo_db_sqlite(w->db)));
+                   bo_db_errmsg(w->db));
     }
     bo_catalog_unref(cat);
 }

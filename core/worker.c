@@ -334,7 +334,7 @@ static void on_sweep(uv_timer_t *t)
         /* Time is up: end what still waits, close what is still open. */
         for (bo_conn *c = w->conns, *next; c; c = next) {
             next = c->next;
-            bo_request_kill(&c->req, "the server is stopping");
+            bo_task_kill(&c->req.task, "the server is stopping");
         }
         bo_jobs_kill(w->jobs, "the server is stopping");
         for (bo_conn *c = w->conns, *next; c; c = next) {
@@ -354,7 +354,7 @@ static void on_sweep(uv_timer_t *t)
 static void begin_stop(bo_worker *w)
 {
     w->stopping = true;
-    w->stop_deadline = uv_now(&w->loop) + w->server->cfg.drain_ms;
+    w->stop_deadline = uv_now(&w->loop) + w->cfg->drain_ms;
     uv_close((uv_handle_t *)&w->listener, NULL);
     if (w->has_redirect)
         uv_close((uv_handle_t *)&w->redirect, NULL);
@@ -423,6 +423,7 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd, int redire
     memset(w, 0, sizeof *w);
     w->id = id;
     w->server = s;
+    w->cfg = &s->cfg;
     w->listen_fd = listen_fd;
     snprintf(w->id_prefix, sizeof w->id_prefix, "%s.%d-", s->run_id, id);
     int rc = uv_loop_init(&w->loop);
@@ -481,4 +482,19 @@ void bo_worker_join(bo_worker *w)
 void bo_worker_free(bo_worker *w)
 {
     bo_metrics_free(&w->metrics);
+}
+
+bo_db *bo_worker_platform_db(bo_worker *w)
+{
+    if (w->platform_db)
+        return w->platform_db;
+    char err[512];
+    char *path = bo_sprintf("%s/borough.db", w->cfg->data_dir);
+    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
+    free(path);
+    if (rc < 0) {
+        bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->cfg->data_dir, err);
+        w->platform_db = NULL;
+    }
+    return w->platform_db;
 }

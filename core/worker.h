@@ -16,6 +16,7 @@
 #define BO_WORKER_H
 
 #include "app.h"
+#include "config.h"
 #include "metrics.h"
 #include "router.h"
 
@@ -38,6 +39,7 @@ typedef struct bo_worker_build bo_worker_build;
 typedef struct bo_worker {
     int id;
     struct bo_server *server;
+    const bo_config *cfg;       /* the server's configuration (config.h) */
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_tcp_t redirect;          /* the plain-HTTP listener that redirects to HTTPS */
@@ -60,7 +62,8 @@ typedef struct bo_worker {
     atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */
     bo_worker_build *building;  /* generations being built on the thread pool, or NULL */
     struct bo_jobs *jobs;       /* the background job runner (jobs.c) */
-    bo_db *platform_db;         /* its connection to data/borough.db (sessions), or NULL
+    bo_db *platform_db;         /* its connection to data/borough.db (sessions), or NULL:
+                                   bo_worker_platform_db opens it on first use
                                    until first used (session.c) */
     bool resync;                /* a newer catalog came while building */
     bo_gen **retired;           /* replaced generations still running requests */
@@ -96,5 +99,10 @@ const char *bo_worker_date(bo_worker *w);
 void bo_worker_gen_release(bo_worker *w, bo_gen *g);
 /* Removes a closed connection from the worker's list. */
 void bo_worker_forget(bo_worker *w, struct bo_conn *c);
+
+/* The worker's connection to data/borough.db (sessions, the platform audit
+   log), opened on first use; NULL (after logging why) if it cannot be
+   opened. Owned by the worker. */
+bo_db *bo_worker_platform_db(bo_worker *w);
 
 #endif

@@ -62,10 +62,6 @@ function view.safe(html)
   return setmetatable({ body = html == nil and "" or tostring(html) }, Safe)
 end
 
-function view.is_safe(v)
-  return getmetatable(v) == Safe
-end
-
 -------------------------------------------------------------------------------
 -- The run-time helpers compiled views call.
 -------------------------------------------------------------------------------
@@ -792,14 +788,6 @@ end
 
 -- Code is collected as lines, each with the template line it came from, so
 -- that an error at run time can be reported at the template's line.
-local Gen = {}
-Gen.__index = Gen
-
-function Gen:emit(line, code)
-  local c = self.code
-  c[#c + 1] = code
-  self.lines[#c] = line
-end
 
 local function scope_new(parent)
   return { vars = {}, parent = parent }
@@ -809,7 +797,7 @@ end
 -- the line map (Lua line -> template line).
 local function compile(src, path)
   local items = lex(src, path)
-  local gen = setmetatable({ code = {}, lines = {} }, Gen)
+  local gen = {}            -- what the whole template needs (its includes)
   local funcs = {}          -- { name =, code = {...}, lines = {...} } for blocks
   local cur = { code = {}, lines = {} }
   local stack = {}          -- open tags

@@ -52,7 +52,7 @@ TEST(app_sql_cannot_open_or_end_a_transaction_however_written)
     /* A trigger's BEGIN ... END is not transaction control. */
     CHECK_EQ_INT(bo_db_exec_script(db, "CREATE TABLE t (a)", err, sizeof err), 0);
     const char *trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END";
-    sqlite3_stmt *st = bo_db_prepare(db, trigger, strlen(trigger), err, sizeof err);
+    bo_stmt *st = bo_db_prepare(db, trigger, strlen(trigger), err, sizeof err);
     CHECK(st != NULL);
     /* A migration file is judged the same way, its line named. */
     int line = 0;
@@ -76,10 +76,10 @@ TEST(the_platform_still_holds_transactions_on_an_app_connection)
     CHECK_EQ_INT(bo_db_exec_script(db, "INSERT INTO t VALUES (2)", err, sizeof err), 0);
     CHECK_EQ_INT(bo_db_commit(db, err, sizeof err), 0);
     CHECK(!bo_db_in_tx(db));
-    sqlite3_stmt *st = bo_db_prepare(db, "SELECT group_concat(a) FROM t", 29, err, sizeof err);
-    CHECK(st && sqlite3_step(st) == SQLITE_ROW);
-    CHECK_STR((const char *)sqlite3_column_text(st, 0), "2");
-    sqlite3_reset(st);
+    bo_stmt *st = bo_db_prepare(db, "SELECT group_concat(a) FROM t", 29, err, sizeof err);
+    CHECK(st && bo_stmt_step(st) == BO_DB_ROW);
+    CHECK_STR((const char *)bo_stmt_column_text(st, 0), "2");
+    bo_stmt_reset(st);
     close_db(db, path);
 }
 
@@ -96,9 +96,9 @@ TEST(a_transaction_left_open_is_rolled_back_whole)
     bo_db_rollback_all(db);
     CHECK(!bo_db_in_tx(db));
     CHECK_EQ_INT(bo_db_tx_depth(db), 0);
-    sqlite3_stmt *st = bo_db_prepare(db, "SELECT count(*) FROM t", 22, err, sizeof err);
-    CHECK(st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0);
-    sqlite3_reset(st);
+    bo_stmt *st = bo_db_prepare(db, "SELECT count(*) FROM t", 22, err, sizeof err);
+    CHECK(st && bo_stmt_step(st) == BO_DB_ROW && bo_stmt_column_int64(st, 0) == 0);
+    bo_stmt_reset(st);
     close_db(db, path);
 }
 

@@ -8,6 +8,7 @@
 #include "unit.h"
 
 #include "json.h"
+#include "meter.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -1189,7 +1190,107 @@ TEST(tree_errors)
     bo_buf_free(&b);
 }
 
+/* bo_jval_at walks members and array elements; bo_jval_copy_string
+   copies only a string that fits. (What notify.c reads from Notify's
+   answers.) */
+TEST(tree_paths)
+{
+    static const char doc[] = "{\"errors\":[{\"message\":\"bad key\"},{\"message\":\"second\"}],"
+                              "\"id\":\"abc\",\"n\":5,\"nul\":\"a\\u0000b\"}";
+    bo_jval *v;
+    char err[128], out[16];
+    CHECK_EQ_INT(bo_json_parse(doc, sizeof doc - 1, &v, err, sizeof err), 0);
+    static const char *const first[] = { "errors", "#0", "message", NULL };
+    static const char *const second[] = { "errors", "#1", "message", NULL };
+    static const char *const third[] = { "errors", "#2", "message", NULL };
+    static const char *const not_array[] = { "id", "#0", NULL };
+    static const char *const id[] = { "id", NULL }, *const n[] = { "n", NULL }, *const nul[] = { "nul", NULL };
+    CHECK(bo_jval_copy_string(bo_jval_at(v, first), out, sizeof out));
+    CHECK_STR(out, "bad key");
+    CHECK(bo_jval_copy_string(bo_jval_at(v, second), out, sizeof out));
+    CHECK_STR(out, "second");
+    CHECK(bo_jval_at(v, third) == NULL);
+    CHECK(bo_jval_at(v, not_array) == NULL);
+    CHECK(bo_jval_copy_string(bo_jval_at(v, id), out, 4));         /* "abc" and its NUL */
+    CHECK(!bo_jval_copy_string(bo_jval_at(v, id), out, 3));        /* does not fit */
+    CHECK(!bo_jval_copy_string(bo_jval_at(v, n), out, sizeof out)); /* not a string */
+    CHECK(!bo_jval_copy_string(bo_jval_at(v, nul), out, sizeof out));
+    CHECK(!bo_jval_copy_string(NULL, out, sizeof out));
+    bo_jval_free(v);
+}
+
+/* The coder charges its work through the state's meter (meter.h), and a
+   spent budget fails the encode with the meter's reason. */
+static unsigned long long metered;
+static const char *spent_after;
+static const char *count_steps(bo_meter *m, unsigned steps)
+{
+    (void)m;
+    metered += steps;
+    return spent_after && metered > 1000 ? spent_after : NULL;
+}
+static void charge_or_raise(lua_State *L, unsigned steps)
+{
+    metered += steps;
+    if (spent_after && metered > 1000)
+        luaL_error(L, "%s", spent_after);
+}
+static int encode_top(lua_State *L)
+{
+    bo_buf *out = lua_touserdata(L, 1);
+    char err[160];
+    bo_json_encode(L, 2, out, err, sizeof err);
+    return 0;
+}
+static int install_meter(lua_State *L)
+{
+    bo_meter_install(L, lua_touserdata(L, 1));
+    return 0;
+}
+
+TEST(charges_the_meter)
+{
+    lua_State *L = luaL_newstate();
+    bo_buf out;
+    bo_buf_init(&out);
+    char err[160];
+    CHECK(bo_meter_of(L) == NULL);
+    lua_createtable(L, 5000, 0);
+    for (int i = 1; i <= 5000; i++) {
+        lua_pushinteger(L, i);
+        lua_rawseti(L, -2, i);
+    }
+    CHECK_EQ_INT(bo_json_encode(L, -1, &out, err, sizeof err), 0);   /* not metered: nothing charged */
+    CHECK_EQ_INT(metered, 0);
+    static bo_meter m = { count_steps, charge_or_raise };
+    lua_pushcfunction(L, install_meter);
+    lua_pushlightuserdata(L, &m);
+    CHECK_EQ_INT(lua_pcall(L, 1, 0, 0), LUA_OK);
+    CHECK(bo_meter_of(L) == &m);
+    out.len = 0;
+    CHECK_EQ_INT(bo_json_encode(L, -1, &out, err, sizeof err), 0);
+    CHECK(metered >= 5000);
+    metered = 0;
+    CHECK_EQ_INT(bo_json_decode(L, out.data, out.len, err, sizeof err), 0);
+    CHECK(metered >= 5000);
+    lua_pop(L, 1);
+    metered = 0;
+    spent_after = "the budget is spent";
+    out.len = 0;
+    lua_pushcfunction(L, encode_top);
+    lua_pushlightuserdata(L, &out);
+    lua_pushvalue(L, -3);
+    CHECK_EQ_INT(lua_pcall(L, 2, 0, 0), LUA_ERRRUN);
+    CHECK(strstr(lua_tostring(L, -1), "the budget is spent") != NULL);
+    lua_pop(L, 1);
+    spent_after = NULL;
+    bo_buf_free(&out);
+    lua_close(L);
+}
+
 static const unit_case cases[] = {
+    UNIT_CASE(tree_paths)
+    UNIT_CASE(charges_the_meter)
     UNIT_CASE(tree_values)
     UNIT_CASE(tree_errors)
     UNIT_CASE(encodes_scalars)

@@ -25,10 +25,10 @@ static void sql(const char *text)
 static int64_t number(const char *text)
 {
     char err[256];
-    sqlite3_stmt *st = bo_db_prepare(db, text, strlen(text), err, sizeof err);
-    int64_t v = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    bo_stmt *st = bo_db_prepare(db, text, strlen(text), err, sizeof err);
+    int64_t v = st && bo_stmt_step(st) == BO_DB_ROW ? bo_stmt_column_int64(st, 0) : -1;
     if (st)
-        sqlite3_reset(st);
+        bo_stmt_reset(st);
     return v;
 }
 
@@ -82,7 +82,7 @@ TEST(idle_and_absolute_time_end_a_session)
     bo_user *u = bo_session_lookup(db, token, strlen(token), "cases", &lim);
     CHECK(u != NULL);
     free(u);
-    CHECK(bo_session_now() - number("SELECT seen_ms FROM sessions") < 5000);
+    CHECK(bo_unix_ms() - number("SELECT seen_ms FROM sessions") < 5000);
     /* Used 31 minutes ago: ended, and its row gone. */
     sql("UPDATE sessions SET seen_ms = seen_ms - 31 * 60000");
     CHECK(bo_session_lookup(db, token, strlen(token), "cases", &lim) == NULL);
@@ -121,7 +121,7 @@ TEST(failures_are_counted_within_the_window)
         bo_session_fail(db, "account:a@b.c", 60000);
     bo_session_fail(db, "account:other@b.c", 60000);
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 3);
-    CHECK(free_at > bo_session_now() + 55000 && free_at <= bo_session_now() + 60000);
+    CHECK(free_at > bo_unix_ms() + 55000 && free_at <= bo_unix_ms() + 60000);
     sql("UPDATE sign_in_failures SET at_ms = at_ms - 61000 WHERE rowid = (SELECT min(rowid) FROM sign_in_failures)");
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 2);
     CHECK_EQ_INT(bo_session_forgive(db, "account:a@b.c", false), 0);     /* the newest only */

@@ -31,12 +31,12 @@ static void sql(const char *text)
 static char *text(const char *query)
 {
     char err[256];
-    sqlite3_stmt *st = bo_db_prepare(db, query, strlen(query), err, sizeof err);
+    bo_stmt *st = bo_db_prepare(db, query, strlen(query), err, sizeof err);
     char *v = NULL;
-    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = bo_strdup((const char *)sqlite3_column_text(st, 0));
+    if (st && bo_stmt_step(st) == BO_DB_ROW && bo_stmt_column_text(st, 0))
+        v = bo_strdup((const char *)bo_stmt_column_text(st, 0));
     if (st)
-        sqlite3_reset(st);
+        bo_stmt_reset(st);
     return v;
 }
 
