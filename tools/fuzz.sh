@@ -1,0 +1,42 @@
+#!/bin/sh
+# tools/fuzz.sh SECONDS NAME... - runs each libFuzzer harness build-fuzz/NAME
+# (made by `make fuzz`) for SECONDS, one after another, one process each
+# (the machine is shared). New inputs go to build-fuzz/corpus/NAME/ (the
+# kept seeds in tests/fuzz/corpus/NAME/ are read, never written), crash
+# reproducers to build-fuzz/crashes/NAME/ (copy those worth keeping to
+# tests/fuzz/crashes/NAME/, named for what they show), the output to build-fuzz/NAME.log.
+# Ends with a table: executions, coverage (cov: edges, ft: features) and
+# crashes per harness; exits 1 if any harness found something.
+set -u
+seconds=$1
+shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+found=0
+summary=""
+for name in "$@"; do
+  mkdir -p "build-fuzz/corpus/$name" "build-fuzz/crashes/$name"
+  dict=""
+  [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
+  echo "fuzz: $name for ${seconds}s (build-fuzz/$name.log)"
+  touch "build-fuzz/.start-$name"
+  # rss_limit: the harnesses hold a few Lua states and buffers, far less.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "build-fuzz/$name" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
+    -timeout=10 -artifact_prefix="build-fuzz/crashes/$name/" $dict \
+    "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"build-fuzz/$name.log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/$name.log" | tail -1)
+  last=$(grep -E '^#[0-9]+' "build-fuzz/$name.log" | grep -E 'cov: ' | tail -1)
+  cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+  ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+  crashes=$(find "build-fuzz/crashes/$name" -type f -newer "build-fuzz/.start-$name" | wc -l)
+  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+    found=1
+    echo "fuzz: $name FOUND SOMETHING (exit $rc); see build-fuzz/$name.log and build-fuzz/crashes/$name/"
+  fi
+  summary="$summary$(printf '%-12s %12s execs  cov: %-6s ft: %-7s crashes: %s' "$name" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$crashes")
+"
+done
+printf '%s' "$summary"
+exit $found
