@@ -596,8 +596,8 @@ bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, siz
             /* Framing before the error gives the reason, however the bytes
                arrived; in a trailer that includes the byte http-parser
                stopped at (a separator in a name, a control character). */
-            bool trailer = e == HPE_INVALID_HEADER_TOKEN && n < len;
-            if (p->req->chunked && check_chunk_framing(p, p->frame_from, data + n + trailer) < 0)
+            bool at_header = e == HPE_INVALID_HEADER_TOKEN && n < len;
+            if (p->req->chunked && check_chunk_framing(p, p->frame_from, data + n + at_header) < 0)
                 return BO_HTTP_ERROR;
             /* http-parser reports a chunk size that overflows as a bad length. */
             if (e == HPE_INVALID_CONTENT_LENGTH && p->req->chunked)

@@ -7,7 +7,9 @@ set -eu
 # Build: the C libraries of DESIGN.md; nodejs and npm fetch GOV.UK Frontend
 # (vendor/package.json). Tests: python3 (the end-to-end client), sqlite3
 # (inspecting databases), curl and openssl (TLS peers), chromium (the
-# accessibility test, with tests/browser/package.json).
+# accessibility test, with tests/browser/package.json). Arguments add
+# packages: `make fuzz` asks for clang, libclang-rt-dev (libFuzzer and the
+# sanitizer runtimes) and llvm (llvm-symbolizer).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
 libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium"
 # A machine may have node and npm from elsewhere (nodesource): keep those.
