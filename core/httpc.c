@@ -134,6 +134,12 @@ static void fail(bo_httpc *h, int error, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(h->message, sizeof h->message, fmt, ap);
     va_end(ap);
+    /* Nothing of a response read in part: its header list may not even be
+       terminated. */
+    h->res.status = 0;
+    h->res.nheaders = 0;
+    h->res.headers.len = 0;
+    h->res.body.len = 0;
     h->res.error = error;
     h->res.message = h->message;
     finish(h);

@@ -45,7 +45,8 @@ typedef struct bo_httpc_options {
 } bo_httpc_options;
 
 typedef struct bo_httpc_result {
-    int error;                   /* 0, or a BO_E* code with message set */
+    int error;                   /* 0, or a BO_E* code with message set (and
+                                    then no status, headers or body) */
     const char *message;         /* why it failed, for people */
     int status;
     bo_buf headers;              /* "name\0value\0" pairs, names lower-case */

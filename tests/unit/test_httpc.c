@@ -151,6 +151,9 @@ static void answer(peer *p)
     } else if (strcmp(path, "/trailer") == 0) {
         sendf(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Twice: a\r\n\r\n"
                  "3\r\nabc\r\n0\r\nX-Twice: t\r\nX-Other: o\r\n\r\n");
+    } else if (strcmp(path, "/hang-in-head") == 0) {
+        sendf(p, "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2");
+        return;   /* and no more */
     } else if (strcmp(path, "/hang") == 0) {
         return;   /* never answers */
     } else {
@@ -222,6 +225,7 @@ typedef struct outcome {
     size_t body_len;
     char header_twice[64];
     bool headers_laid_out;     /* the "name\0value\0" list ends where its buffer does */
+    size_t nheaders;
     char url[256];
 } outcome;
 
@@ -233,6 +237,7 @@ static void on_done(bo_httpc *h, const bo_httpc_result *r, void *ud)
     o->error = r->error;
     snprintf(o->message, sizeof o->message, "%s", r->message ? r->message : "");
     o->status = r->status;
+    o->nheaders = r->nheaders;
     o->body_len = r->body.len < sizeof o->body ? r->body.len : sizeof o->body;
     memcpy(o->body, r->body.data ? r->body.data : "", o->body_len);
     snprintf(o->url, sizeof o->url, "%s", r->url ? r->url : "");
@@ -376,7 +381,15 @@ TEST(malformed_responses_are_refused)
             printf("  %s: error %d status %d url %s\n", bad[i], result.error, result.status, result.url);
         CHECK_EQ_INT(result.error, BO_EPARSE);
         CHECK(strstr(result.message, "a malformed response from 127.0.0.1") != NULL);
+        CHECK_EQ_INT(result.status, 0);      /* nothing half read */
+        CHECK_EQ_INT(result.nheaders, 0);
     }
+    /* A response cut short in its head: nothing of it (the header list was
+       left unterminated). */
+    fetch("GET", "/hang-in-head", NULL, 300, 0, NULL);
+    CHECK_EQ_INT(result.error, BO_ETIMEDOUT);
+    CHECK_EQ_INT(result.nheaders, 0);
+    CHECK_EQ_INT(result.body_len, 0);
     fetch("GET", "/interim", NULL, 0, 0, NULL);
     CHECK_EQ_INT(result.error, 0);
     CHECK_EQ_INT(result.status, 200);
