@@ -29,7 +29,7 @@ APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan fuzz fuzz-build bench bench-tls bench-shielding clean
+.PHONY: all deps run test unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -120,6 +120,10 @@ fuzz:
 	@tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/%)
+
+# The minimised corpus kept in tests/fuzz/corpus/ from a run's findings.
+fuzz-merge: fuzz-build
+	@tools/fuzz.sh merge $(FUZZ_TARGETS)
 
 # Pattern-rule objects would otherwise be deleted as intermediates.
 .SECONDARY: $(FUZZ_OBJS) $(BUILD)/fuzz_replay.o

@@ -7,11 +7,39 @@
 # tests/fuzz/crashes/NAME/, named for what they show), the output to build-fuzz/NAME.log.
 # Ends with a table: executions, coverage (cov: edges, ft: features) and
 # crashes per harness; exits 1 if any harness found something.
+#
+# tools/fuzz.sh merge NAME... - replaces the minimised corpus kept in
+# tests/fuzz/corpus/NAME/ (the files named by their SHA-1; the seeds, with
+# names that say what they are, stay) with libFuzzer's -merge=1 of the seeds,
+# that corpus and build-fuzz/corpus/NAME/: the fewest inputs that reach
+# everything they reach (make fuzz-merge).
 set -u
-seconds=$1
-shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+if [ "$1" = merge ]; then
+  shift
+  for name in "$@"; do
+    out="build-fuzz/merge/$name"
+    rm -rf "$out"
+    mkdir -p "$out" "build-fuzz/corpus/$name"
+    ASAN_OPTIONS=detect_leaks=1 "build-fuzz/$name" -merge=1 -rss_limit_mb=2048 -timeout=10 "$out" \
+      "tests/fuzz/corpus/$name" "build-fuzz/corpus/$name" >"build-fuzz/$name-merge.log" 2>&1 ||
+      { echo "fuzz: merging $name failed; see build-fuzz/$name-merge.log"; exit 1; }
+    find "tests/fuzz/corpus/$name" -type f -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
+    seeds=$(cd "tests/fuzz/corpus/$name" && cat -- * 2>/dev/null | wc -c)
+    for f in "$out"/*; do
+      sum=$(basename "$f")
+      # An input that is one of the seeds already is not kept twice.
+      if ! (cd "tests/fuzz/corpus/$name" && sha1sum -- * 2>/dev/null) | grep -q "^$sum "; then
+        cp "$f" "tests/fuzz/corpus/$name/$sum"
+      fi
+    done
+    echo "fuzz: $name: $(ls "tests/fuzz/corpus/$name" | wc -l) files, $(cat "tests/fuzz/corpus/$name"/* | wc -c) bytes (seeds $seeds bytes)"
+  done
+  exit 0
+fi
+seconds=$1
+shift
 found=0
 summary=""
 for name in "$@"; do
@@ -30,7 +58,12 @@ for name in "$@"; do
   last=$(grep -E '^#[0-9]+' "build-fuzz/$name.log" | grep -E 'cov: ' | tail -1)
   cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
   ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-  crashes=$(find "build-fuzz/crashes/$name" -type f -newer "build-fuzz/.start-$name" | wc -l)
+  # crash-, leak-, timeout- and oom- files are findings; a slow- file only
+  # says one input once took over 10 s (a busy machine can do that).
+  crashes=$(find "build-fuzz/crashes/$name" -type f -newer "build-fuzz/.start-$name" ! -name 'slow-unit-*' | wc -l)
+  slow=$(find "build-fuzz/crashes/$name" -type f -newer "build-fuzz/.start-$name" -name 'slow-unit-*' | wc -l)
+  [ "$slow" -eq 0 ] || echo "fuzz: $name: $slow input(s) once ran over 10 s (build-fuzz/crashes/$name/slow-unit-*): rerun each to see"
+
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     found=1
     echo "fuzz: $name FOUND SOMETHING (exit $rc); see build-fuzz/$name.log and build-fuzz/crashes/$name/"
