@@ -105,7 +105,8 @@ static void run(const char *data, size_t len, size_t max_body, unsigned seed, bo
             FUZZ_CHECK(used <= n);
             consumed += used;
             if (ev == BO_HTTP_AGAIN) {
-                FUZZ_CHECK(used == n || p.phase == 0);   /* a head waits for its end */
+                /* All taken, but a head waits whole for its end (phase 0: http.c's PHASE_HEAD). */
+                FUZZ_CHECK(used == n || p.phase == 0);
                 break;
             }
             if (ev == BO_HTTP_ERROR) {
