@@ -20,12 +20,16 @@ OBJS    := $(SRCS:core/%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
+# Fuzz harnesses (tests/fuzz/<name>.c): `make test` replays their kept inputs
+# with the normal build (build/test_fuzz_<name>); `make fuzz` runs libFuzzer.
+FUZZ_NAMES := $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
+REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/test_fuzz_%)
 
 APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan bench bench-tls bench-shielding bench-grants clean
+.PHONY: all deps run test unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding bench-grants clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -50,6 +54,15 @@ $(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icore -o $@ $< $(LIBOBJS) $(PKG_LIBS) $(LIBS)
 
+$(BUILD)/fuzz_replay.o: tests/fuzz/replay.c | $(BUILD)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_fuzz_%: tests/fuzz/%.c $(BUILD)/fuzz_replay.o $(LIBOBJS) | $(BUILD)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icore -DFUZZ_ROOT='"$(CURDIR)"' -o $@ $< \
+	  $(BUILD)/fuzz_replay.o $(LIBOBJS) $(PKG_LIBS) $(LIBS)
+
 $(BUILD):
 	mkdir -p $@
 
@@ -60,19 +73,19 @@ run: all
 	./borough serve $(APPS) --listen $(LISTEN) --data $(DATA)
 
 unit: all
-	@$(MAKE) --no-print-directory $(UNITS)
+	@$(MAKE) --no-print-directory $(UNITS) $(REPLAYS)
 
 # The whole suite: C unit tests, Lua tests and end-to-end tests against the
 # real server. BOROUGH names the binary under test.
 test: all
-	@$(MAKE) --no-print-directory $(UNITS)
+	@$(MAKE) --no-print-directory $(UNITS) $(REPLAYS)
 	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run
 
 # The same suite with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build-asan/borough \
-	  $(UNIT_SRCS:tests/unit/%.c=build-asan/%)
+	  $(UNIT_SRCS:tests/unit/%.c=build-asan/%) $(FUZZ_NAMES:%=build-asan/test_fuzz_%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  BOROUGH=$(CURDIR)/build-asan/borough BUILD=build-asan SANITIZED=1 tests/run
 
@@ -92,7 +105,45 @@ bench-shielding: all
 bench-grants: all
 	tools/bench/grants.py
 
-clean:
-	rm -rf build build-asan borough
 
--include $(OBJS:.o=.d) $(UNITS:=.d)
+# libFuzzer with AddressSanitizer and UndefinedBehaviorSanitizer (Debian's
+# clang): each harness in turn for FUZZ_SECONDS, new inputs kept under
+# build-fuzz/corpus/, crashes under build-fuzz/crashes/ (tools/fuzz.sh).
+# FUZZ_TARGETS picks harnesses: make fuzz FUZZ_TARGETS="http csv".
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) -MMD -MP
+FUZZ_OBJS    := $(filter-out build-fuzz/obj/main.o,$(SRCS:core/%.c=build-fuzz/obj/%.o))
+
+# Debian's clang, its libFuzzer and sanitizer runtimes (libclang-rt-dev) and
+# llvm-symbolizer (llvm) for readable stacks: needed by make fuzz alone.
+fuzz:
+	@tools/deps.sh clang libclang-rt-dev llvm
+	@$(MAKE) --no-print-directory fuzz-build
+	@tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/%)
+
+# The minimised corpus kept in tests/fuzz/corpus/ from a run's findings.
+fuzz-merge: fuzz-build
+	@tools/fuzz.sh merge $(FUZZ_TARGETS)
+
+# Pattern-rule objects would otherwise be deleted as intermediates.
+.SECONDARY: $(FUZZ_OBJS) $(BUILD)/fuzz_replay.o
+
+build-fuzz/obj/%.o: core/%.c
+	@mkdir -p $(@D)
+	@$(if $(V),,echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	@$(if $(V),,echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Icore -DFUZZ_ROOT='"$(CURDIR)"' -o $@ $< \
+	  $(FUZZ_OBJS) $(PKG_LIBS) $(LIBS)
+
+clean:
+	rm -rf build build-asan build-fuzz borough
+
+-include $(OBJS:.o=.d) $(UNITS:=.d) $(REPLAYS:=.d) $(FUZZ_OBJS:.o=.d)

@@ -147,7 +147,7 @@ static long long write_rows(export_ctx *x, bo_stmt *stmt, FILE *f, export_field 
             const char *name = bo_stmt_column_name(stmt, i);
             bo_csv_put_field(b, name, strlen(name));
         }
-        bo_buf_append(b, "\r\n", 2);
+        bo_csv_end_record(b, 0);
         fwrite(b->data, 1, b->len, f);
     } else {
         fputs("[", f);
@@ -170,7 +170,7 @@ static long long write_rows(export_ctx *x, bo_stmt *stmt, FILE *f, export_field 
                     bo_buf_putc(b, ',');
                 csv_cell(b, stmt, i, fields ? fields[i] : NULL);
             }
-            bo_buf_append(b, "\r\n", 2);
+            bo_csv_end_record(b, 0);
         } else {
             lua_settop(L, 1);
             lua_createtable(L, 0, ncols);

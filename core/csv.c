@@ -151,6 +151,7 @@ int bo_csv_next(bo_csv *c, bo_csv_record *rec)
     if (c->pos >= c->len)
         return BO_CSV_END;
     c->buf.len = 0;
+    bo_buf_reserve(&c->buf, 1);   /* fields point into it even when all are empty */
     c->nfields = 0;
     for (;;) {
         size_t off = c->buf.len;
@@ -203,7 +204,10 @@ int bo_csv_next(bo_csv *c, bo_csv_record *rec)
 
 void bo_csv_put_field(bo_buf *out, const char *s, size_t len)
 {
-    bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
+    /* A leading byte order mark is quoted too: at the start of a file a
+       reader would take it for the mark and drop it. */
+    bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ' ||
+                             (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0));
     for (size_t i = 0; i < len && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
     if (!quote) {
@@ -221,4 +225,11 @@ void bo_csv_put_field(bo_buf *out, const char *s, size_t len)
     }
     bo_buf_append(out, s + run, len - run);
     bo_buf_putc(out, '"');
+}
+
+void bo_csv_end_record(bo_buf *out, size_t start)
+{
+    if (out->len == start)
+        bo_buf_append(out, "\"\"", 2);
+    bo_buf_append(out, "\r\n", 2);
 }

@@ -62,15 +62,21 @@ void bo_csv_free(bo_csv *c);
    BO_CSV_END. */
 int bo_csv_next(bo_csv *c, bo_csv_record *rec);
 
-/* The bytes of field i of the current record. */
+/* The bytes of field i of the current record (never NULL, even when no
+   field of the record has a byte). */
 static inline const char *bo_csv_field_ptr(const bo_csv *c, size_t i)
 {
     return c->buf.data + c->fields[i].off;
 }
 
 /* Appends one field to out, quoted when it holds a comma, a quote, a line
-   break, or leading or trailing spaces. */
+   break, or leading or trailing spaces, or begins with a byte order mark. */
 void bo_csv_put_field(bo_buf *out, const char *s, size_t len);
+
+/* Ends the record that starts at out->len == start (its fields written with
+   bo_csv_put_field and commas) with CRLF. A record of one empty field is
+   written as "": an empty line is no record at all to a reader. */
+void bo_csv_end_record(bo_buf *out, size_t start);
 
 /* Returns true if s[0..len) is well-formed UTF-8 without NUL bytes. */
 bool bo_utf8_valid(const char *s, size_t len);

@@ -23,6 +23,10 @@ enum { PHASE_HEAD, PHASE_BODY, PHASE_DONE, PHASE_ERROR };
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 /* Where check_chunk_framing() is: in a line, after its CR, or after chunk data. */
 enum { CF_LINE_START, CF_LINE, CF_CR, CF_DATA_END, CF_DATA_END_CR };
+/* What check_chunk_framing() knows of the line it is in (bits): past the
+   last chunk, in a size line's digits, a digit seen, a digit not 0 seen,
+   in a trailer's name. */
+enum { CL_TRAILERS = 1, CL_DIGITS = 2, CL_SIZE = 4, CL_NONZERO = 8, CL_NAME = 16 };
 
 /* Framing allowed around body data in a chunked body: a fixed allowance
    for sizes, extensions and trailers, plus a multiple of the data. */
@@ -150,11 +154,11 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     bo_http_parser *p = parser_of(hp);
     bo_http_request *r = p->req;
+    if (p->phase == PHASE_BODY)
+        return 0;   /* a trailer: not kept; check_chunk_framing() judges it in order */
     for (size_t i = 0; i < n; i++)
         if (!is_tchar((unsigned char)at[i]))
             return fail(p, 400, "invalid character in a header name");
-    if (p->phase == PHASE_BODY)
-        return 0;   /* a trailer: checked, not kept (bo_http_parse counts it as framing) */
     if (p->last_callback == CB_FIELD) {
         bo_http_header *h = &r->headers[r->nheaders - 1];
         extend(r, at, n);
@@ -175,13 +179,13 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     bo_http_parser *p = parser_of(hp);
     bo_http_request *r = p->req;
+    if (p->phase == PHASE_BODY)
+        return 0;   /* a trailer: not kept; check_chunk_framing() judges it in order */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)at[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return fail(p, 400, "invalid character in a header value");
     }
-    if (p->phase == PHASE_BODY)
-        return 0;   /* a trailer */
     bo_http_header *h = &r->headers[r->nheaders - 1];
     if (p->last_callback == CB_VALUE) {
         extend(r, at, n);
@@ -321,9 +325,13 @@ static int on_headers_complete(http_parser *hp)
  * size lines with their extensions, the CRLF after each chunk's data, the
  * trailers and the final CRLF. http-parser 2.9 takes these loosely unless
  * built strict (any two bytes after chunk data, a bare CR or LF in a size
- * line or a trailer, folded trailers), so here every line must end in CRLF,
- * may not start with whitespace and holds no control character but HT, and
- * chunk data must be followed by CRLF. The state carries over between calls.
+ * line or a trailer, folded trailers, a space in a trailer's name), so here
+ * every line must end in CRLF, may not start with whitespace and holds no
+ * control character but HT, a trailer's name holds only token characters,
+ * and chunk data must be followed by CRLF. The state carries over between
+ * calls. Every check is made here, byte after byte, on bytes http-parser
+ * has taken (none in its callbacks), so the first bad byte gives the
+ * reason for a refusal however the bytes arrive.
  */
 static int check_chunk_framing(bo_http_parser *p, const char *s, const char *end)
 {
@@ -339,19 +347,38 @@ static int check_chunk_framing(bo_http_parser *p, const char *s, const char *end
         case CF_CR:
             if (c != '\n')
                 return fail(p, 400, "bare CR in chunked framing");
+            /* After the last chunk's size line (all zeros) come the trailers. */
+            if ((p->chunk_line & (CL_TRAILERS | CL_SIZE | CL_NONZERO)) == CL_SIZE)
+                p->chunk_line = CL_TRAILERS;
+            p->chunk_line &= CL_TRAILERS;
             p->chunk_state = CF_LINE_START;
             break;
         default:
-            if (c == '\r')
+            if (c == '\r') {
                 p->chunk_state = CF_CR;
-            else if (c == '\n')
+                break;
+            }
+            if (c == '\n')
                 return fail(p, 400, "bare LF in chunked framing");
-            else if ((c < 0x20 && c != '\t') || c == 0x7f)
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
                 return fail(p, 400, "invalid character in chunked framing");
-            else if (p->chunk_state == CF_LINE_START && (c == ' ' || c == '\t'))
-                return fail(p, 400, "obsolete line folding");
-            else
-                p->chunk_state = CF_LINE;
+            if (p->chunk_state == CF_LINE_START) {
+                if (c == ' ' || c == '\t')
+                    return fail(p, 400, "obsolete line folding");
+                p->chunk_line = p->chunk_line & CL_TRAILERS ? CL_TRAILERS | CL_NAME : CL_DIGITS;
+            }
+            if (p->chunk_line & CL_NAME) {
+                if (c == ':')
+                    p->chunk_line &= ~CL_NAME;
+                else if (!is_tchar(c))
+                    return fail(p, 400, "invalid character in a header name");
+            } else if (p->chunk_line & CL_DIGITS) {
+                if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+                    p->chunk_line |= CL_SIZE | (c != '0' ? CL_NONZERO : 0);
+                else
+                    p->chunk_line &= ~CL_DIGITS;
+            }
+            p->chunk_state = CF_LINE;
             break;
         }
     }
@@ -368,16 +395,20 @@ static int on_body(http_parser *hp, const char *at, size_t n)
         if (hp->content_length == 0)
             p->chunk_state = CF_DATA_END;   /* this chunk's data is complete */
     }
-    if (p->body_bytes + n > p->max_body)
-        return fail(p, 413, "body over the limit");
-    p->body_bytes += n;
-    if (p->req->multipart) {
-        int rc = bo_multipart_feed(p->req->multipart, at, n);
+    /* The bytes within the limit go on first, so that what they hold (a
+       malformed multipart part) decides the answer before the limit does,
+       however the body arrives. */
+    size_t take = n < p->max_body - p->body_bytes ? n : p->max_body - p->body_bytes;
+    p->body_bytes += take;
+    if (p->req->multipart && take) {
+        int rc = bo_multipart_feed(p->req->multipart, at, take);
         if (rc < 0)
             return fail(p, rc == BO_ELIMIT ? 413 : rc == BO_EIO ? 500 : 400, bo_multipart_error(p->req->multipart));
-        return 0;
+    } else if (!p->req->multipart) {
+        bo_buf_append(&p->req->body, at, take);
     }
-    bo_buf_append(&p->req->body, at, n);
+    if (take < n)
+        return fail(p, 413, "body over the limit");
     return 0;
 }
 
@@ -417,6 +448,7 @@ void bo_http_parser_reset(bo_http_parser *p)
     p->body_bytes = 0;
     p->framing_bytes = 0;
     p->chunk_state = CF_LINE_START;
+    p->chunk_line = 0;
     p->frame_from = NULL;
     p->message_complete = false;
     p->status = 0;
@@ -561,8 +593,11 @@ bo_http_event bo_http_parse(bo_http_parser *p, const char *data, size_t len, siz
             return BO_HTTP_ERROR;
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
         if (e != HPE_OK && e != HPE_PAUSED) {
-            /* Framing before the error gives the reason, however the bytes arrived. */
-            if (p->req->chunked && check_chunk_framing(p, p->frame_from, data + n) < 0)
+            /* Framing before the error gives the reason, however the bytes
+               arrived; in a trailer that includes the byte http-parser
+               stopped at (a separator in a name, a control character). */
+            bool at_header = e == HPE_INVALID_HEADER_TOKEN && n < len;
+            if (p->req->chunked && check_chunk_framing(p, p->frame_from, data + n + at_header) < 0)
                 return BO_HTTP_ERROR;
             /* http-parser reports a chunk size that overflows as a bad length. */
             if (e == HPE_INVALID_CONTENT_LENGTH && p->req->chunked)

@@ -67,6 +67,7 @@ typedef struct bo_http_parser {
     size_t body_bytes;
     size_t framing_bytes;       /* chunk sizes, extensions and trailers */
     int chunk_state;            /* where the strict check of chunked framing is */
+    int chunk_line;             /* ... and what it knows of the line it is in */
     const char *frame_from;     /* during a parse: framing not yet checked */
     bool message_complete;
     int status;                 /* with BO_HTTP_ERROR: 400, 413, 414, 417, 431, 501, 505 */

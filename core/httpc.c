@@ -10,7 +10,6 @@
 #include "httpc.h"
 #include "log.h"
 
-#include <http_parser.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +57,7 @@ struct bo_httpc {
     bo_buf out;                /* bytes to write */
     bo_buf writing;            /* bytes of the write in flight */
     bo_buf in;                 /* read buffer */
-    http_parser parser;
-    bool in_value;
-    bool complete;
+    bo_httpc_reader reader;    /* reader.res is NULL until connected */
     char *location;
 
     bo_httpc_result res;
@@ -138,6 +135,12 @@ static void fail(bo_httpc *h, int error, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(h->message, sizeof h->message, fmt, ap);
     va_end(ap);
+    /* Nothing of a response read in part: its header list may not even be
+       terminated. */
+    h->res.status = 0;
+    h->res.nheaders = 0;
+    h->res.headers.len = 0;
+    h->res.body.len = 0;
     h->res.error = error;
     h->res.message = h->message;
     finish(h);
@@ -279,20 +282,51 @@ static void send_request(bo_httpc *h)
 
 /* ---- the response ---- */
 
-static bo_httpc *of_parser(http_parser *p)
+static bo_httpc_reader *of_parser(http_parser *p)
 {
     return p->data;
 }
 
+static int refuse(bo_httpc_reader *r, int error, const char *why)
+{
+    if (!r->error) {
+        r->error = error;
+        r->why = why;
+    }
+    return -1;
+}
+
+/* A name or value with a byte http-parser lets through (a space in a name,
+   a control character first in a value): refused in http-parser's own
+   words, so that the reason is the same whichever of the two sees it first
+   (which depends on how the bytes arrive). */
+static int bad_header(bo_httpc_reader *r)
+{
+    return refuse(r, BO_EPARSE, http_errno_description(HPE_INVALID_HEADER_TOKEN));
+}
+
+/* RFC 9110 token characters, the only ones allowed in a field name. */
+static bool is_tchar(unsigned char c)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr(extra, c));
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
-    bo_httpc *h = of_parser(p);
-    bo_buf *b = &h->res.headers;
-    if (h->in_value || h->res.nheaders == 0) {
-        if (h->res.nheaders > 0)
+    bo_httpc_reader *r = of_parser(p);
+    bo_buf *b = &r->res->headers;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return bad_header(r);
+    if (r->in_body)
+        return 0;                            /* a trailer */
+    if (r->in_value || r->res->nheaders == 0) {
+        if (r->res->nheaders > 0)
             bo_buf_putc(b, '\0');            /* end of the previous value */
-        h->res.nheaders++;
-        h->in_value = false;
+        r->res->nheaders++;
+        r->in_value = false;
     } else {
         b->len--;                            /* continue the name: drop its NUL */
     }
@@ -302,37 +336,63 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* A value holds no control character but HT: a NUL would end it early in
+   the "name\0value\0" list, and every later name and value would shift. */
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
-    bo_httpc *h = of_parser(p);
-    h->in_value = true;
-    bo_buf_append(&h->res.headers, at, n);
+    bo_httpc_reader *r = of_parser(p);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)at[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return bad_header(r);
+    }
+    if (r->in_body)
+        return 0;                            /* a trailer */
+    r->in_value = true;
+    bo_buf_append(&r->res->headers, at, n);
     return 0;
 }
 
 static int on_headers_complete(http_parser *p)
 {
-    bo_httpc *h = of_parser(p);
-    if (h->res.nheaders > 0)
-        bo_buf_putc(&h->res.headers, '\0');
-    h->res.status = p->status_code;
-    return strcmp(h->method, "HEAD") == 0 ? 1 : 0;   /* 1: no body follows */
+    bo_httpc_reader *r = of_parser(p);
+    if (p->status_code < 100 || p->status_code > 599)
+        return refuse(r, BO_EPARSE, "a status code outside 100..599");
+    if (p->status_code == 101)
+        return refuse(r, BO_EPARSE, "101 Switching Protocols, which was not asked for");
+    if (r->res->nheaders > 0)
+        bo_buf_putc(&r->res->headers, '\0');
+    r->res->status = p->status_code;
+    r->interim = p->status_code < 200;
+    r->in_body = true;
+    return r->head && !r->interim ? 1 : 0;   /* 1: no body follows */
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
-    bo_httpc *h = of_parser(p);
-    if (h->res.body.len + n > h->max_response) {
-        fail(h, BO_ELIMIT, "the response from %s is over %zu bytes", h->host, h->max_response);
-        return -1;
-    }
-    bo_buf_append(&h->res.body, at, n);
+    bo_httpc_reader *r = of_parser(p);
+    if (r->res->body.len + n > r->max_response)
+        return refuse(r, BO_ELIMIT, "over the limit");
+    bo_buf_append(&r->res->body, at, n);
     return 0;
 }
 
+/* An interim response (100 Continue, 103 Early Hints) is forgotten; the
+   final one follows on the same connection. */
 static int on_message_complete(http_parser *p)
 {
-    of_parser(p)->complete = true;
+    bo_httpc_reader *r = of_parser(p);
+    if (r->interim) {
+        r->res->status = 0;
+        r->res->nheaders = 0;
+        r->res->headers.len = 0;
+        r->in_value = false;
+        r->in_body = false;
+        r->interim = false;
+        return 0;
+    }
+    r->complete = true;
+    http_parser_pause(p, 1);    /* what follows the response is not read */
     return 0;
 }
 
@@ -344,7 +404,36 @@ static const http_parser_settings response_settings = {
     .on_message_complete = on_message_complete,
 };
 
-static const char *result_header(const bo_httpc_result *r, const char *name)
+void bo_httpc_reader_init(bo_httpc_reader *r, bo_httpc_result *res, bool head, size_t max_response)
+{
+    memset(r, 0, sizeof *r);
+    http_parser_init(&r->parser, HTTP_RESPONSE);
+    r->parser.data = r;
+    r->res = res;
+    r->head = head;
+    r->max_response = max_response;
+}
+
+int bo_httpc_reader_feed(bo_httpc_reader *r, const char *data, size_t len)
+{
+    if (r->error)
+        return r->error;
+    if (r->complete)
+        return 1;
+    http_parser_execute(&r->parser, &response_settings, data, len);
+    if (r->error)
+        return r->error;
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (r->complete)
+        return 1;
+    if (e != HPE_OK) {
+        refuse(r, BO_EPARSE, http_errno_description(e));
+        return r->error;
+    }
+    return 0;
+}
+
+const char *bo_httpc_result_header(const bo_httpc_result *r, const char *name)
 {
     const char *p = r->headers.data;
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -377,7 +466,7 @@ static void on_hop_closed(uv_handle_t *handle);
 static void response_complete(bo_httpc *h)
 {
     int s = h->res.status;
-    const char *location = result_header(&h->res, "location");
+    const char *location = bo_httpc_result_header(&h->res, "location");
     if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && location && h->max_redirects > 0) {
         if (h->redirects >= h->max_redirects) {
             fail(h, BO_ELIMIT, "too many redirects (more than %d) from %s", h->max_redirects, h->url);
@@ -403,16 +492,12 @@ static void response_complete(bo_httpc *h)
 
 static void parse(bo_httpc *h, const char *data, size_t len)
 {
-    size_t n = http_parser_execute(&h->parser, &response_settings, data, len);
-    if (h->finished)
-        return;
-    if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK && !h->complete) {
-        fail(h, BO_EPARSE, "a malformed response from %s: %s", h->host,
-             http_errno_description(HTTP_PARSER_ERRNO(&h->parser)));
-        return;
-    }
-    BO_UNUSED(n);
-    if (h->complete)
+    int rc = bo_httpc_reader_feed(&h->reader, data, len);
+    if (rc == BO_ELIMIT)
+        fail(h, BO_ELIMIT, "the response from %s is over %zu bytes", h->host, h->max_response);
+    else if (rc < 0)
+        fail(h, rc, "a malformed response from %s: %s", h->host, h->reader.why);
+    else if (rc == 1)
         response_complete(h);
 }
 
@@ -430,9 +515,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (h->finished)
         return;
     if (nread < 0) {
-        if (nread == UV_EOF && h->parser.data) {
+        if (nread == UV_EOF && h->reader.res) {
             parse(h, NULL, 0);               /* a body that ends at close */
-            if (!h->finished && !h->complete)
+            if (!h->finished && !h->reader.complete)
                 fail(h, BO_EIO, "%s closed the connection before the response was complete", h->host);
             return;
         }
@@ -464,7 +549,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             break;
         if (n == BO_ECLOSED) {
             parse(h, NULL, 0);
-            if (!h->finished && !h->complete)
+            if (!h->finished && !h->reader.complete)
                 fail(h, BO_EIO, "%s closed the connection before the response was complete", h->host);
             return;
         }
@@ -473,7 +558,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         parse(h, plain, (size_t)n);
-        if (h->finished || h->complete)
+        if (h->finished || h->reader.complete)
             return;
     }
 }
@@ -490,8 +575,7 @@ static void on_connect(uv_connect_t *c, int status)
         fail(h, BO_EIO, "cannot connect to %s:%s: %s", h->host, h->port, uv_strerror(status));
         return;
     }
-    http_parser_init(&h->parser, HTTP_RESPONSE);
-    h->parser.data = h;
+    bo_httpc_reader_init(&h->reader, &h->res, strcmp(h->method, "HEAD") == 0, h->max_response);
     uv_read_start((uv_stream_t *)&h->tcp, on_alloc, on_read);
     if (h->https) {
         char err[200];
@@ -573,13 +657,12 @@ static void start_hop(bo_httpc *h)
     h->tls = NULL;
     h->out.len = 0;
     h->in.len = 0;
-    h->complete = false;
-    h->in_value = false;
+    h->reader.res = NULL;
+    h->reader.complete = false;
     h->res.status = 0;
     h->res.nheaders = 0;
     h->res.headers.len = 0;
     h->res.body.len = 0;
-    h->parser.data = NULL;
     if (h->https && !h->tls_config) {
         fail(h, BO_EINVAL, "https is not available here (no TLS configuration)");
         return;

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "tls.h"
 
+#include <http_parser.h>
 #include <uv.h>
 
 typedef struct bo_httpc bo_httpc;
@@ -52,7 +53,8 @@ typedef struct bo_httpc_options {
 } bo_httpc_options;
 
 typedef struct bo_httpc_result {
-    int error;                   /* 0, or a BO_E* code with message set */
+    int error;                   /* 0, or a BO_E* code with message set (and
+                                    then no status, headers or body) */
     const char *message;         /* why it failed, for people */
     int status;
     bo_buf headers;              /* "name\0value\0" pairs, names lower-case */
@@ -60,6 +62,37 @@ typedef struct bo_httpc_result {
     bo_buf body;
     char *url;                   /* the final URL after redirects */
 } bo_httpc_result;
+
+/* The reading of one response, apart from the connection, so that tests can
+   feed it bytes (tests/fuzz/httpc.c): http-parser underneath, and the
+   client's own checks on top (a status in 100..599, token names, no control
+   characters in values); interim 1xx responses are skipped, trailers are
+   checked but not kept. */
+typedef struct bo_httpc_reader {
+    http_parser parser;
+    bo_httpc_result *res;        /* borrowed: status, headers and body land here */
+    size_t max_response;         /* body bytes */
+    bool head;                   /* the answer to HEAD: no body follows */
+    bool in_value;
+    bool in_body;                /* past the head: fields now are trailers, not kept */
+    bool interim;                /* the response being read is a 1xx */
+    bool complete;
+    int error;                   /* BO_EPARSE or BO_ELIMIT once refused */
+    const char *why;             /* ... and why */
+} bo_httpc_reader;
+
+/* Starts reading a response into res (its status, headers and body are
+   expected empty). */
+void bo_httpc_reader_init(bo_httpc_reader *r, bo_httpc_result *res, bool head, size_t max_response);
+/* Reads the next len bytes of the response; len 0 says the connection has
+   closed. Returns 1 once the response is complete, 0 while more is needed,
+   or BO_EPARSE (malformed) or BO_ELIMIT (a body over max_response) with
+   r->why set; after that it takes nothing more. */
+int bo_httpc_reader_feed(bo_httpc_reader *r, const char *data, size_t len);
+
+/* The value of the first response header called name (lower case), or
+   NULL. */
+const char *bo_httpc_result_header(const bo_httpc_result *r, const char *name);
 
 /* Called once when the exchange ends, successfully or not. The result is
    borrowed until the callback returns. */

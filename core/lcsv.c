@@ -203,7 +203,7 @@ static int l_line(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    bo_buf_append(out, "\r\n", 2);
+    bo_csv_end_record(out, 0);
     lua_pushlstring(L, out->data, out->len);
     return 1;
 }

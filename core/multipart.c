@@ -326,6 +326,7 @@ static int begin_part(bo_multipart *m, const char *hdr, size_t n)
             free(name);
             return fail(m, BO_ELIMIT, "text fields too large");
         }
+        bo_buf_reserve(&m->text, 1);   /* name and value point into it, even empty */
         text_field *tf = &m->fields[m->nfields++];
         tf->name = m->text.len;
         tf->name_len = nl;
@@ -436,8 +437,10 @@ static int part_data(bo_multipart *m, const char *data, size_t n)
             return 0;
         }
     }
-    if (f->error == BO_UPLOAD_TOO_LARGE)
+    if (f->error == BO_UPLOAD_TOO_LARGE) {
+        f->size += n;       /* its whole size, however the body arrives */
         return 0;
+    }
     if (f->size + n > f->max) {
         f->error = BO_UPLOAD_TOO_LARGE;
         f->size += n;

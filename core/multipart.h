@@ -70,7 +70,7 @@ typedef enum bo_upload_error {
 typedef struct bo_upload {
     char *field;           /* the form field's name */
     char *name;            /* the file name the browser sent (no folders, no control characters) */
-    uint64_t size;
+    uint64_t size;         /* bytes sent (all of them, for one over its limit) */
     unsigned type;         /* BO_FILE_* of the content, or 0 */
     bo_upload_error error;
     uint64_t max;          /* the limit it was held to */

@@ -9,7 +9,9 @@ set -eu
 # (inspecting databases), curl and openssl (TLS peers), chromium (the
 # accessibility test, with tests/browser/package.json), qrencode and
 # zbar-tools (test_qr checks core/qr.c's symbols bit for bit against
-# qrencode and reads them back with zbarimg).
+# qrencode and reads them back with zbarimg). Arguments add packages:
+# `make fuzz` asks for clang, libclang-rt-dev (libFuzzer and the sanitizer
+# runtimes) and llvm (llvm-symbolizer).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
 libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium
 qrencode zbar-tools"

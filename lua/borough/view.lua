@@ -27,7 +27,8 @@
 -- it becomes about:invalid#blocked (javascript: and data: included).
 -- Output inside <script> or <style>, in an event handler or style
 -- attribute, in an unquoted attribute value, in a comment or between
--- attributes is a compile error: there is no safe way to escape it.
+-- attributes is a compile error: there is no safe way to escape it. So is
+-- output right after a "<", where a value would become a tag's name.
 --
 -- Every view is compiled when the app loads, so a mistake stops the load
 -- (and `borough check`) with "apps/x/views/page.html:12: message". Compiled
@@ -610,14 +611,52 @@ function Parser:node()
   return n
 end
 
+-- Lua's own parser gives up on code nested about 200 levels deep, with a
+-- message that names no line ("C stack overflow"); a template's expression
+-- (its parentheses, calls, lists, `and`/`or`, chains of operators or
+-- filters) is refused well before. Returns how deep code nests its
+-- brackets, strings skipped.
+local MAX_NESTING = 30
+local function nesting(code)
+  local depth, deepest, i = 0, 0, 1
+  while true do
+    i = find(code, '[%(%)%[%]{}"]', i)
+    if not i then return deepest end
+    local c = code:sub(i, i)
+    if c == '"' then
+      local escape
+      repeat   -- to the closing quote, over \" and \\
+        i = find(code, '[\\"]', i + 1)
+        escape = code:sub(i, i) == "\\"
+        if escape then i = i + 1 end
+      until not escape
+    elseif c == "(" or c == "[" or c == "{" then
+      depth = depth + 1
+      if depth > deepest then deepest = depth end
+    else
+      depth = depth - 1
+    end
+    i = i + 1
+  end
+end
+
+-- Checks the Lua code of a whole expression (not a part of one).
+function Parser:whole(code)
+  self.level = self.level - 1
+  if self.level == 0 and nesting(code) > MAX_NESTING then self:err("the expression is nested too deeply") end
+  return code
+end
+
 -- An expression as Lua code for its value.
 function Parser:expr()
-  return value_of(self:node())
+  self.level = (self.level or 0) + 1
+  return self:whole(value_of(self:node()))
 end
 
 --- Compiles a condition.
 function Parser:cond()
-  return cond_of(self:node())
+  self.level = (self.level or 0) + 1
+  return self:whole(cond_of(self:node()))
 end
 
 ---- the HTML context tracker
@@ -655,6 +694,11 @@ end
 -- positions in s where the value of a URL attribute starts (just after its
 -- opening quote: { at = i, open = true }) and ends (its closing quote).
 function Ctx:feed(s, urls)
+  -- Text that ended in an open "<" (state "open <") goes on from there; the
+  -- positions given in `urls` stay positions in s.
+  local shift = 0
+  local pending = self.state:match("^open (.*)$")
+  if pending then s, self.state, shift = pending .. s, "text", #pending end
   local i, n = 1, #s
   while i <= n do
     local st = self.state
@@ -670,6 +714,11 @@ function Ctx:feed(s, urls)
           self.state = "tag"
           self.tagname = s:sub(a + 1, a + 1) ~= "/" and name:lower() or nil
           i = a + 1 + #name + (s:sub(a + 1, a + 1) == "/" and 1 or 0)
+        elseif find(s, "^[/!%-?]*$", a + 1) then
+          -- The text ends in "<" (or "</", "<!-"): output here would begin
+          -- a tag (a value "img src=x onerror=..." after "<").
+          self.state = "open " .. s:sub(a)
+          return
         else
           i = a + 1
         end
@@ -708,7 +757,7 @@ function Ctx:feed(s, urls)
             if q == '"' or q == "'" then
               self.state, self.attr, self.quote = "attr", name:lower(), q
               i = i + 1
-              if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = i, open = true } end
+              if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = i - shift, open = true } end
             elseif i <= n then
               -- an unquoted value: skip it
               local v = s:match("^[^%s>]+", i) or ""
@@ -722,7 +771,7 @@ function Ctx:feed(s, urls)
     elseif st == "attr" then
       local a = find(s, self.quote, i, true)
       if not a then return end
-      if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = a, open = false } end
+      if urls and url_attrs[self.attr] then urls[#urls + 1] = { at = a - shift, open = false } end
       self.state, self.attr, self.quote = "tag", nil, nil
       i = a + 1
     elseif st == "unquoted" then
@@ -745,6 +794,7 @@ function Ctx:escaper()
   end
   if st == "raw" then return nil, "inside <" .. self.rawtag .. ">" end
   if st == "comment" then return nil, "inside an HTML comment" end
+  if st:sub(1, 5) == "open " then return nil, "right after '<' (a tag's name cannot come from a value)" end
   if st == "unquoted" then return nil, "in an unquoted attribute value (put the value in quotes)" end
   return nil, "between attributes of a tag (put it inside a quoted attribute value)"
 end
@@ -793,9 +843,18 @@ local function scope_new(parent)
   return { vars = {}, parent = parent }
 end
 
+local MAX_TAG_NESTING = 20
+
 -- Compiles one template's source into Lua source. Returns the source and
 -- the line map (Lua line -> template line).
 local function compile(src, path)
+  -- A view is UTF-8 text, as the page it makes is: one saved in another
+  -- encoding is refused at the line of its first byte that is not.
+  local utf8_ok, bad = utf8.len(src)
+  if not utf8_ok then
+    local _, breaks = src:sub(1, bad):gsub("\n", "")
+    fail(path, breaks + 1, "the view is not UTF-8 text (save it as UTF-8)")
+  end
   local items = lex(src, path)
   local gen = {}            -- what the whole template needs (its includes)
   local funcs = {}          -- { name =, code = {...}, lines = {...} } for blocks
@@ -853,6 +912,8 @@ local function compile(src, path)
   end
 
   local function open(kind, line, extra)
+    -- Each open tag nests the Lua made (see MAX_NESTING).
+    if #stack >= MAX_TAG_NESTING then fail(path, line, "tags are nested too deeply (more than %d)", MAX_TAG_NESTING) end
     local frame = { kind = kind, line = line, ctx = ctx:key(), ctx_obj = ctx:copy() }
     for k, v in pairs(extra or {}) do frame[k] = v end
     stack[#stack + 1] = frame

@@ -639,6 +639,60 @@ def an_export_imports_into_an_empty_data_folder_row_by_row():
         assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'lovelace'", data=fresh) == [(1,)]
 
 
+NOTES_APP = lua('''
+    local app = borough.app { title = "Notes", mount = "/notes", public = true }
+    local download = require "borough.download"
+    local Notes = borough.entity "notes" { { "note", "text" } }
+    app:post("/", { csrf = false }, function(req)
+      return borough.json(Notes:create(json.decode(req.body)))
+    end)
+    -- A download of one column, as an app offers one.
+    app:get("/notes.csv", function(req)
+      return download.csv("notes.csv", { "note" }, function(after)
+        local page = Notes:where({}, { after = after, per_page = 500 })
+        local rows = {}
+        for i, r in ipairs(page) do rows[i] = { r.note } end
+        return rows, page[#page] and page[#page].id
+      end)
+    end)
+    app:post("/import", { csrf = false }, function(req)
+      local summary, err = Notes:import(req.body)
+      if not summary then return borough.json({ error = err }, 400) end
+      return borough.json({ imported = summary.imported, rows = summary.rows })
+    end)
+    app:get("/all", function(req)
+      local out = {}
+      for i, r in ipairs(Notes:where({}, { per_page = 100 })) do out[i] = r.note or "(none)" end
+      return borough.json(out)
+    end)
+    return app
+''')
+
+
+@test
+def a_one_column_download_with_an_empty_value_imports_every_row():
+    # A record of one empty field was written as an empty line, which a CSV
+    # reader skips: the import lost that row (found by tests/fuzz/csv.c).
+    d = tempfile.mkdtemp(prefix="borough-import-")
+    try:
+        write_tree(d, {"apps": {"notes": {"app.lua": NOTES_APP}}})
+        with Server(os.path.join(d, "apps")) as s:
+            for note in ["first", None, "third"]:
+                post(s.port, "/notes/", {"note": note} if note else {})
+            c = Client(s.port)
+            r = c.request("GET", "/notes/notes.csv")
+            assert r.status == 200, r
+            assert r.body == b'note\r\nfirst\r\n""\r\nthird\r\n', r.body
+            r = c.request("POST", "/notes/import", {"Content-Type": "text/csv"}, r.body)
+            assert r.status == 200, r
+            assert json.loads(r.body) == {"imported": 3, "rows": 3}, r.body
+            r = c.request("GET", "/notes/all")
+            assert json.loads(r.body) == ["first", "(none)", "third"] * 2, r.body
+            c.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @test
 def export_is_consistent_while_the_server_writes():
     with Tmp() as t, Server(os.path.join(t.dir, "apps"), workers=2) as s:

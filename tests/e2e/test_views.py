@@ -274,6 +274,21 @@ BROKEN = [
      "branch.html:1: {% endif %} leaves the HTML in a different state than {% if %} on line 1 (an unclosed tag or quote?)"),
     ("outside.html", '{% extends "ok" %}\ntext', "outside.html:2: a view that extends another may hold only blocks outside {% block %}"),
     ("loopvar.html", "{{ loop.index }}", "loopvar.html:1: 'loop' is only defined inside {% for %}"),
+    # Saved in Windows-1252 ("\xa3" is a pound sign there): the load failed
+    # inside the platform (found by tests/fuzz/template.c).
+    ("latin1.html", b"<p>{{ x }}</p>\n<p>\xa35</p>",
+     "latin1.html:2: the view is not UTF-8 text (save it as UTF-8)"),
+    # Lua code nested too deeply failed to load with "C stack overflow", no
+    # file nor line (found by tests/fuzz/template.c), or with Lua's "too many
+    # local variables".
+    ("chain.html", "x\n{{ " + " - ".join(["x"] * 250) + " }}", "chain.html:2: the expression is nested too deeply"),
+    ("or.html", "{{ " + " or ".join(["x"] * 80) + " }}", "or.html:1: the expression is nested too deeply"),
+    ("deep.html", "{{ " + "(" * 40 + "x" + ")" * 40 + " }}", "deep.html:1: the expression is nested too deeply"),
+    ("fors.html", "{% for a in x %}" * 30 + "{% endfor %}" * 30, "fors.html:1: tags are nested too deeply (more than 20)"),
+    # "<{{ x }}>" was taken as text, but x = "img src=x onerror=..." makes a
+    # tag of it (found by tests/fuzz/template.c).
+    ("tagname.html", "<p>\n<{{ x }}>", "tagname.html:2: {{ }} cannot be used right after '<' (a tag's name cannot come from a value)"),
+    ("endtag.html", "</{{ x }}>", "endtag.html:1: {{ }} cannot be used right after '<' (a tag's name cannot come from a value)"),
 ]
 
 

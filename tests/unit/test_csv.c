@@ -148,6 +148,9 @@ TEST(writer_quotes_only_when_needed)
         { "cr\r", "\"cr\r\"" },
         { " padded ", "\" padded \"" },
         { "caf\xC3\xA9", "caf\xC3\xA9" },
+        /* A byte order mark first would be skipped if the record began a
+           file (found by tests/fuzz/csv.c). */
+        { "\xEF\xBB\xBFid", "\"\xEF\xBB\xBFid\"" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bo_buf b;
@@ -182,6 +185,49 @@ TEST(writer_output_reads_back)
     bo_buf_free(&b);
 }
 
+/* Fields of a record that has no bytes at all still point into the
+   reader's buffer (found by tests/fuzz/csv.c: they were NULL + 0, which
+   memchr and memcpy may not be given). */
+TEST(empty_fields_point_into_a_buffer)
+{
+    static const char *const texts[] = { ",\n", "\"\"\n", "\"\",,\"\"\r\n" };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        bo_csv c;
+        bo_csv_init(&c, texts[t], strlen(texts[t]));
+        bo_csv_record rec;
+        CHECK_EQ_INT(bo_csv_next(&c, &rec), BO_CSV_ROW);
+        for (size_t i = 0; i < c.nfields; i++) {
+            CHECK(bo_csv_field_ptr(&c, i) != NULL);
+            CHECK_EQ_INT(c.fields[i].len, 0);
+        }
+        bo_csv_free(&c);
+    }
+}
+
+/* A record whose only field is empty must not be written as an empty line,
+   which a reader skips: export then import would lose the row. */
+TEST(writer_keeps_a_record_of_one_empty_field)
+{
+    bo_buf b;
+    bo_buf_init(&b);
+    const char *const rows[][2] = { { "a", "b" }, { "", NULL }, { "", "" }, { "z", NULL } };
+    for (size_t r = 0; r < 4; r++) {
+        size_t start = b.len;
+        for (size_t i = 0; i < 2 && rows[r][i]; i++) {
+            if (i)
+                bo_buf_putc(&b, ',');
+            bo_csv_put_field(&b, rows[r][i], strlen(rows[r][i]));
+        }
+        bo_csv_end_record(&b, start);
+    }
+    bo_buf_putc(&b, '\0');
+    CHECK_STR(b.data, "a,b\r\n\"\"\r\n,\r\nz\r\n");
+    char *got = render(b.data, b.len - 1);
+    CHECK_STR(got, "1:[a|b] 2:[] 3:[|] 4:[z]");
+    free(got);
+    bo_buf_free(&b);
+}
+
 TEST(utf8_validation)
 {
     CHECK(bo_utf8_valid("", 0));
@@ -209,6 +255,8 @@ static const unit_case cases[] = {
     UNIT_CASE(too_many_fields)
     UNIT_CASE(writer_quotes_only_when_needed)
     UNIT_CASE(writer_output_reads_back)
+    UNIT_CASE(empty_fields_point_into_a_buffer)
+    UNIT_CASE(writer_keeps_a_record_of_one_empty_field)
     UNIT_CASE(utf8_validation)
 };
 

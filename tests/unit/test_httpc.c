@@ -132,6 +132,28 @@ static void answer(peer *p)
         free(big);
     } else if (strcmp(path, "/garbage") == 0) {
         sendf(p, "HTTQ/9 what\r\n\r\n");
+    } else if (strcmp(path, "/nul-header") == 0) {
+        /* A value starting with NUL: the "name\0value\0" list would shift. */
+        static const char r[] = "HTTP/1.1 302 Found\r\nX-A: \0/evil\r\nX-B: /ok\r\nLocation: /ok\r\n"
+                                "Content-Length: 0\r\n\r\n";
+        send_out(p, r, sizeof r - 1);
+    } else if (strcmp(path, "/ctl-header") == 0) {
+        sendf(p, "HTTP/1.1 200 OK\r\nX-A: a\001b\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/space-name") == 0) {
+        sendf(p, "HTTP/1.1 302 Found\r\nLocation : /ok\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/status-99") == 0) {
+        sendf(p, "HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok");
+    } else if (strcmp(path, "/status-600") == 0) {
+        sendf(p, "HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok");
+    } else if (strcmp(path, "/interim") == 0) {
+        sendf(p, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    } else if (strcmp(path, "/trailer") == 0) {
+        sendf(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Twice: a\r\n\r\n"
+                 "3\r\nabc\r\n0\r\nX-Twice: t\r\nX-Other: o\r\n\r\n");
+    } else if (strcmp(path, "/hang-in-head") == 0) {
+        sendf(p, "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2");
+        return;   /* and no more */
     } else if (strcmp(path, "/hang") == 0) {
         return;   /* never answers */
     } else {
@@ -202,6 +224,8 @@ typedef struct outcome {
     char body[128 * 1024];
     size_t body_len;
     char header_twice[64];
+    bool headers_laid_out;     /* the "name\0value\0" list ends where its buffer does */
+    size_t nheaders;
     char url[256];
 } outcome;
 
@@ -213,6 +237,7 @@ static void on_done(bo_httpc *h, const bo_httpc_result *r, void *ud)
     o->error = r->error;
     snprintf(o->message, sizeof o->message, "%s", r->message ? r->message : "");
     o->status = r->status;
+    o->nheaders = r->nheaders;
     o->body_len = r->body.len < sizeof o->body ? r->body.len : sizeof o->body;
     memcpy(o->body, r->body.data ? r->body.data : "", o->body_len);
     snprintf(o->url, sizeof o->url, "%s", r->url ? r->url : "");
@@ -226,6 +251,7 @@ static void on_done(bo_httpc *h, const bo_httpc_result *r, void *ud)
         }
         p = v + strlen(v) + 1;
     }
+    o->headers_laid_out = r->nheaders == 0 || p == r->headers.data + r->headers.len;
 }
 
 static bool allow_local(void *ud, const char *host, int p)
@@ -270,6 +296,7 @@ TEST(get_and_headers)
     CHECK_EQ_INT(result.status, 200);
     CHECK_MEM(result.body, result.body_len, "hello");
     CHECK_STR(result.header_twice, "a;b;");
+    CHECK(result.headers_laid_out);
 }
 
 TEST(post_sends_the_body)
@@ -299,6 +326,13 @@ TEST(chunked_and_close_delimited)
     fetch("GET", "/close", NULL, 0, 0, NULL);
     CHECK_EQ_INT(result.error, 0);
     CHECK_MEM(result.body, result.body_len, "until the end");
+    /* Trailers are not headers: they were added to the list after its end,
+       misaligning it (found by tests/fuzz/httpc.c). */
+    fetch("GET", "/trailer", NULL, 0, 0, NULL);
+    CHECK_EQ_INT(result.error, 0);
+    CHECK_MEM(result.body, result.body_len, "abc");
+    CHECK_STR(result.header_twice, "a;");
+    CHECK(result.headers_laid_out);
 }
 
 TEST(redirects_are_followed_and_bounded)
@@ -331,6 +365,35 @@ TEST(limits_and_timeouts)
     CHECK(strstr(result.message, "within 0.3 s") != NULL);
     fetch("GET", "/garbage", NULL, 0, 0, NULL);
     CHECK_EQ_INT(result.error, BO_EPARSE);
+}
+
+/* What the response parser refuses (found by tests/fuzz/httpc.c): a header
+   value with a control character (one starting with NUL shifted every later
+   name and value, so that location could read as another header's value),
+   a space before the colon, a status outside 100..599; interim 1xx
+   responses are skipped for the final one. */
+TEST(malformed_responses_are_refused)
+{
+    static const char *const bad[] = { "/nul-header", "/ctl-header", "/space-name", "/status-99", "/status-600" };
+    for (size_t i = 0; i < BO_COUNT(bad); i++) {
+        fetch("GET", bad[i], NULL, 0, 0, NULL);
+        if (result.error != BO_EPARSE)
+            printf("  %s: error %d status %d url %s\n", bad[i], result.error, result.status, result.url);
+        CHECK_EQ_INT(result.error, BO_EPARSE);
+        CHECK(strstr(result.message, "a malformed response from 127.0.0.1") != NULL);
+        CHECK_EQ_INT(result.status, 0);      /* nothing half read */
+        CHECK_EQ_INT(result.nheaders, 0);
+    }
+    /* A response cut short in its head: nothing of it (the header list was
+       left unterminated). */
+    fetch("GET", "/hang-in-head", NULL, 300, 0, NULL);
+    CHECK_EQ_INT(result.error, BO_ETIMEDOUT);
+    CHECK_EQ_INT(result.nheaders, 0);
+    CHECK_EQ_INT(result.body_len, 0);
+    fetch("GET", "/interim", NULL, 0, 0, NULL);
+    CHECK_EQ_INT(result.error, 0);
+    CHECK_EQ_INT(result.status, 200);
+    CHECK_MEM(result.body, result.body_len, "hello");
 }
 
 TEST(refusals_before_anything_is_sent)
@@ -430,6 +493,7 @@ static const unit_case cases[] = {
     UNIT_CASE(chunked_and_close_delimited)
     UNIT_CASE(redirects_are_followed_and_bounded)
     UNIT_CASE(limits_and_timeouts)
+    UNIT_CASE(malformed_responses_are_refused)
     UNIT_CASE(refusals_before_anything_is_sent)
     UNIT_CASE(connection_refused)
     UNIT_CASE(cancel_runs_no_callback)

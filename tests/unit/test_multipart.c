@@ -227,6 +227,49 @@ TEST(holds_each_field_to_its_limits)
     bo_multipart_free(m);
 }
 
+/* A file over its limit reports its whole size, however the body arrives
+   (found by tests/fuzz/multipart.c: it was the bytes up to the piece that
+   crossed the limit). */
+TEST(a_file_over_its_limit_reports_its_whole_size)
+{
+    char big[3000];
+    memset(big, 'a', sizeof big);
+    char *head = bo_sprintf("--" B "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n");
+    size_t pieces[] = { sizeof big, 1, 7, 1000, 1999 };
+    for (size_t i = 0; i < BO_COUNT(pieces); i++) {
+        bo_upload_rule rule = { "f", 2000, BO_FILE_TXT };
+        bo_multipart *m;
+        CHECK_EQ_INT(bo_multipart_new(&m, CT, strlen(CT), tmp, &rule, 1, 1 << 20, BO_FILE_ALL), 0);
+        CHECK_EQ_INT(bo_multipart_feed(m, head, strlen(head)), 0);
+        for (size_t at = 0; at < sizeof big; at += pieces[i])
+            CHECK_EQ_INT(bo_multipart_feed(m, big + at, at + pieces[i] < sizeof big ? pieces[i] : sizeof big - at), 0);
+        CHECK_EQ_INT(bo_multipart_feed(m, "\r\n--" B "--", strlen(B) + 6), 0);
+        bo_upload *f = bo_multipart_file(m, 0);
+        CHECK_EQ_INT(f->error, BO_UPLOAD_TOO_LARGE);
+        CHECK_EQ_INT(f->size, sizeof big);
+        bo_multipart_free(m);
+    }
+    free(head);
+}
+
+/* An empty text field's name and value point into the parser's text even
+   when no field has a byte (they were NULL + 0). */
+TEST(empty_fields_point_into_the_text)
+{
+    static const char part[] = "--" B "\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n\r\n--" B "--";
+    bo_multipart *m;
+    CHECK_EQ_INT(bo_multipart_new(&m, CT, strlen(CT), tmp, NULL, 0, 100, BO_FILE_ALL), 0);
+    CHECK_EQ_INT(bo_multipart_feed(m, part, sizeof part - 1), 0);
+    CHECK_EQ_INT(bo_multipart_nfields(m), 1);
+    const char *name = NULL, *value = NULL;
+    size_t nlen = 1, vlen = 1;
+    bo_multipart_field_at(m, 0, &name, &nlen, &value, &vlen);
+    CHECK(name != NULL && value != NULL);
+    CHECK_EQ_INT(nlen, 0);
+    CHECK_EQ_INT(vlen, 0);
+    bo_multipart_free(m);
+}
+
 TEST(refuses_malformed_and_unfinished_bodies)
 {
     bo_multipart *m;
@@ -305,6 +348,8 @@ static const unit_case cases[] = {
     UNIT_CASE(judges_types_from_the_content)
     UNIT_CASE(judges_office_files_by_the_zip_directory)
     UNIT_CASE(holds_each_field_to_its_limits)
+    UNIT_CASE(a_file_over_its_limit_reports_its_whole_size)
+    UNIT_CASE(empty_fields_point_into_the_text)
     UNIT_CASE(refuses_malformed_and_unfinished_bodies)
     UNIT_CASE(csrf_tokens_round_trip_and_refuse_the_rest)
 };
