@@ -156,7 +156,7 @@ FAILURES = {
     "endless loop at load": ({"app.lua": "while true do end\n"},
                              r"apps/hello/app\.lua:1: the code ran too many instructions .*"),
     "memory at load": ({"app.lua": 'local app = borough.app { public = true, mount = "/hello", limits = { memory = 4000000 } }\n'
-                        'local t = {} for i = 1, 1e7 do t[i] = ("x"):rep(64) .. i end\nreturn app\n'},
+                        'local t = {} for i = 1, 1e7 do t[i] = ("x"):rep(4096) .. i end\nreturn app\n'},
                        r"apps/hello/app\.lua: not enough memory while loading the app \(limits\.memory\)"),
 }
 
