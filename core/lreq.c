@@ -11,8 +11,10 @@
 #include "lauth.h"
 #include "lcsv.h"
 #include "lentity.h"
+#include "levents.h"
 #include "log.h"
 #include "multipart.h"
+#include "stream.h"
 #include "request.h"
 #include "sandbox.h"
 #include "session.h"
@@ -1078,6 +1080,11 @@ int bo_lreq_respond(lua_State *co)
     lua_pushliteral(co, "body");
     int bt = lua_rawget(co, 2);
     int body = lua_gettop(co);
+    const char *channels = bt == LUA_TUSERDATA ? bo_levents_channels(co, body) : NULL;
+    if (channels) {
+        bo_stream_respond(r, channels);   /* an event stream (app:events): the platform's response */
+        return 0;
+    }
     if ((bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file")) ||
         (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA))
         return bad_result(co, r, lua_pushfstring(co, "the response body must be a string or a function, not a %s",
