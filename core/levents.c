@@ -58,17 +58,21 @@ static void announce(void *ud)
 }
 
 /* Runs sql with the platform's rights, binding channel and data (texts)
-   then ints; makes the table first if it is missing. Returns BO_DB_DONE or
-   the failing code (the message in err). */
+   then ints; makes the table first if it is missing (also when a statement
+   prepared while it existed finds it gone: a transaction that made it was
+   rolled back). Returns BO_DB_DONE or the failing code (the message in
+   err). */
 static int run(bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen, int nint,
                const int64_t *ints, char *err, size_t errlen)
 {
     bool was = bo_db_set_platform(db, true);
-    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
-    if (!stmt && bo_db_exec_script(db, schema, err, errlen) == 0)
-        stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
     int rc = BO_EDB;
-    if (stmt) {
+    for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
+        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
+            break;
+        bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+        if (!stmt)
+            continue;
         int i = 1;
         if (channel) {
             bo_stmt_bind_text(stmt, i++, channel, -1);

@@ -144,6 +144,11 @@ static bool queue(bo_stream *s, const char *text, size_t len)
 {
     bo_conn *c = s->conn;
     bo_conn_response_chunk(c, text, len);
+    if (bo_conn_pending(c) <= BO_STREAM_QUEUE_MAX / 4)
+        return true;
+    bo_conn_flush(c);                  /* what the kernel takes is not queued here */
+    if (c->closing)
+        return false;                  /* the write failed: s is gone */
     if (bo_conn_pending(c) <= BO_STREAM_QUEUE_MAX)
         return true;
     bo_log_set_request(NULL);
@@ -264,7 +269,8 @@ bo_hub *bo_hub_new(bo_worker *w)
     h->wake.data = h;
     uv_timer_init(&w->loop, &h->tick);
     h->tick.data = h;
-    uv_timer_start(&h->tick, on_tick, POLL_MS, POLL_MS);
+    uint64_t every = w->cfg->heartbeat_ms < POLL_MS ? w->cfg->heartbeat_ms : POLL_MS;
+    uv_timer_start(&h->tick, on_tick, every, every);
     h->last_beat = uv_now(&w->loop);
     bo_bus_join(h->bus, &h->wake);
     return h;
