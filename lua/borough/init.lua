@@ -56,6 +56,12 @@ borough.download = require "borough.download"
 -- them by (borough/events.lua; app:events below).
 borough.events = require "borough.events"
 
+-- A data feed of chosen entities for BI tools, for API tokens
+-- (borough/feed.lua): borough.feed { Entity, ... }:mount(app, "/_feed").
+function borough.feed(spec)
+  return require("borough.feed").new(spec)
+end
+
 -- Questions kept as data (a scheme's, a form's a manager edits), asked by
 -- borough.flow (borough/questions.lua).
 borough.questions = require "borough.questions"
