@@ -396,6 +396,8 @@ static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
         reset(s, newest, "gone");
         return;
     }
+    if (!s->app->db)
+        return;                 /* the app has no database yet: nothing was published */
     static const char sql[] = "SELECT id, channel, data, at_ms FROM " BO_EVENTS_TABLE " WHERE id >= ?1 ORDER BY id "
                               "LIMIT " STR(REPLAY_ROWS);
     char err[256];

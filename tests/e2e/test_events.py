@@ -192,6 +192,24 @@ def a_resume_the_table_cannot_serve_gets_a_reset():
 
 
 @test
+def a_resume_before_the_app_has_a_database_does_not_crash_the_server():
+    # An app that has never written has no database file yet: a stream that
+    # asks to resume (the page's ?last_event_id=0, or a Last-Event-ID) gets
+    # the stream, and the server goes on serving.
+    with Server({"live": APP}) as s:
+        assert not os.path.exists(os.path.join(s.data_dir, "live", "app.db"))
+        page = open_stream(s.port, "/live/public?last_event_id=0")
+        assert page.status == 200 and page.retry
+        resumed = open_stream(s.port, headers={"Last-Event-ID": "3"})
+        ev = resumed.next_event()
+        assert ev["event"] == "borough-reset" and json.loads(ev["data"]) == {"reason": "unknown"}, ev
+        assert get(s.port, "/healthz").status == 200
+        publish(s.port)
+        assert page.next_data() == ("measures", {"n": 1})
+        assert resumed.next_data() == ("measures", {"n": 1})
+
+
+@test
 def heartbeats_keep_the_stream_open():
     with Server({"live": APP}, args=["--heartbeat", "0.3"]) as s:
         st = open_stream(s.port)
