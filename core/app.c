@@ -45,6 +45,7 @@ bo_app_info *bo_app_info_new(const char *dir)
     info->title = bo_strdup(info->name);
     info->limits = bo_limits_default;
     info->max_body = BO_DEFAULT_MAX_BODY;
+    info->max_streams = BO_DEFAULT_MAX_STREAMS;
     return info;
 }
 
@@ -207,6 +208,7 @@ static void read_manifest(lua_State *L, load_ctx *c, const char *where)
         info->limits.wall_ms = 1000 * opt_limit(L, t, "time", bo_limits_default.wall_ms / 1000,
                                                 bo_limits_max.wall_ms / 1000, where);
         info->max_body = opt_limit(L, t, "body", BO_DEFAULT_MAX_BODY, 1024ULL * 1024 * 1024, where);
+        info->max_streams = (unsigned)opt_limit(L, t, "streams", BO_DEFAULT_MAX_STREAMS, BO_MAX_STREAMS_MAX, where);
     }
     lua_pop(L, 1);
 }
@@ -260,6 +262,9 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
                 ro->public_ = lua_toboolean(L, -1);
             if (lua_getfield(L, o, "csrf") != LUA_TNIL)
                 ro->csrf = lua_toboolean(L, -1);
+            /* token: set by borough.feed, never by an app's own route */
+            if (lua_getfield(L, o, "token") != LUA_TNIL && (ro->token = lua_toboolean(L, -1)))
+                ro->public_ = false;
             int rt = lua_getfield(L, o, "role");
             if (rt == LUA_TSTRING || rt == LUA_TTABLE) {
                 /* "assessor", or { "assessor", "manager" }: kept as
@@ -293,7 +298,7 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
                     luaL_error(L, "%s max_body must be a positive number of bytes", at);
                 ro->max_body = (size_t)mb;
             }
-            lua_pop(L, 4);
+            lua_pop(L, 5);
         }
         lua_pop(L, 1);
         if (lua_getfield(L, r, "handler") != LUA_TFUNCTION)

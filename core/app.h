@@ -25,6 +25,9 @@
 struct sockaddr;
 
 #define BO_DEFAULT_MAX_BODY (1024 * 1024)
+/* Event streams an app may have open at once unless limits.streams says. */
+#define BO_DEFAULT_MAX_STREAMS 1000
+#define BO_MAX_STREAMS_MAX 100000
 
 typedef struct bo_app_info {
     atomic_int refs;
@@ -36,6 +39,7 @@ typedef struct bo_app_info {
     char *error;           /* why it did not load ("apps/x/app.lua:12: ..."), or NULL */
     bo_limits limits;
     size_t max_body;
+    unsigned max_streams;  /* event streams open at once, all workers (limits.streams) */
     bool public_;
     char **allow_hosts;    /* hosts http.request may reach: "host", "host:port",
                               "*.domain" (lower case) */
@@ -55,12 +59,16 @@ typedef struct bo_paths {
                                 slash, for absolute links (borough.url); NULL when no
                                 server runs (check, import) */
     const struct luaL_Reg *libs;  /* the platform's C libraries (linit.h) */
+    struct bo_bus *bus;    /* live updates: the server's bus (bus.h), or NULL when no
+                              server runs */
 } bo_paths;
 
 typedef struct bo_gen_route {
     int handler_ref;       /* the handler function, in the registry */
     bool public_;
     bool csrf;
+    bool token;            /* for other systems with an API token (apitoken.h), not
+                              people: Authorization: Bearer, never a cookie */
     char *role;
     size_t max_body;
     char *where;           /* "apps/x/app.lua:12:", the app's line that declared it */
@@ -84,6 +92,8 @@ typedef struct bo_gen {
     bool judging;          /* while the load that judges a new version runs: it
                               may fill info->cache */
     bool poisoned;         /* its state is near the memory cap: replace it */
+    bool events_pending;   /* events published in a transaction not yet committed
+                              (levents.c announces them when it commits) */
     char *static_root;     /* resolved <app>/static, or NULL */
     struct bo_gen_jobs *jobs;   /* handlers and schedules it declares (jobs.c) */
     lua_State **pool;      /* finished request threads, ready for reuse */

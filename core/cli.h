@@ -49,5 +49,6 @@ int bo_cmd_user(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_keys(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_audit(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_sso(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_token(int argc, char **argv, const bo_cli *cli);
 
 #endif

@@ -27,7 +27,7 @@ int bo_cmd_check(int argc, char **argv, const bo_cli *cli)
         free(lib);
         return bo_cli_fail(cli, "cannot make a temporary folder: %s", strerror(errno));
     }
-    bo_paths paths = { tmp, lib, NULL, bo_platform_libs };
+    bo_paths paths = { tmp, lib, NULL, bo_platform_libs, NULL };
     bo_log_set_level(BO_LOG_ERROR);
     int broken = bo_server_check(path, &paths);
     if (bo_cli_remove_tree(tmp) != 0)

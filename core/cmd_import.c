@@ -340,7 +340,7 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli)
         goto out;
     }
     bo_log_set_level(BO_LOG_WARN);
-    bo_paths paths = { o.data_dir, lib, NULL, bo_platform_libs };
+    bo_paths paths = { o.data_dir, lib, NULL, bo_platform_libs, NULL };
     info = bo_app_info_new(dir);
     char err[2048];
     if (bo_gen_load(&g, info, &paths, true, true, err, sizeof err) < 0) {

@@ -106,6 +106,13 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
                 return bo_cli_usage(cli, "--metrics-from may be given at most %zu times", BO_COUNT(cfg.metrics_from));
             if (bo_cidr_parse(v, &cfg.metrics_from[cfg.nmetrics_from++]) < 0)
                 return bo_cli_usage(cli, "--metrics-from wants an address range such as 10.0.0.0/8, not %s", v);
+        } else if (strcmp(a, "--heartbeat") == 0) {
+            if (bo_cli_parse_seconds(v, &cfg.heartbeat_ms) < 0 || cfg.heartbeat_ms == 0)
+                return bo_cli_usage(cli, "--heartbeat wants seconds, not %s", v);
+        } else if (strcmp(a, "--max-streams") == 0) {
+            if (bo_cli_parse_uint(v, 1000000, &n) < 0)
+                return bo_cli_usage(cli, "--max-streams wants a number, not %s", v);
+            cfg.max_streams = (unsigned)n;
         } else if (strcmp(a, "--drain") == 0) {
             if (bo_cli_parse_seconds(v, &cfg.drain_ms) < 0)
                 return bo_cli_usage(cli, "--drain wants seconds, not %s", v);

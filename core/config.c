@@ -23,6 +23,8 @@ void bo_config_defaults(bo_config *cfg)
     cfg->handshake_timeout_ms = 10000;
     cfg->sessions.idle_ms = BO_SESSION_IDLE_DEFAULT;
     cfg->sessions.max_ms = BO_SESSION_MAX_DEFAULT;
+    cfg->heartbeat_ms = 15000;
+    cfg->max_streams = 1000;
     cfg->access_log = true;
     cfg->control = true;
 }

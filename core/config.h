@@ -40,6 +40,8 @@ typedef struct bo_config {
     uint64_t drain_ms;
     uint64_t handshake_timeout_ms;  /* a TLS handshake must end within it */
     bo_session_limits sessions;     /* staff sessions' idle and absolute timeouts */
+    uint64_t heartbeat_ms;      /* an event stream gets a comment this often (--heartbeat) */
+    unsigned max_streams;       /* event streams one worker holds open (--max-streams) */
     const char *tls_cert;       /* with tls_key: serve HTTPS (PEM files) */
     const char *tls_key;
     const char *redirect_host;  /* a plain-HTTP listener redirecting to HTTPS, or NULL */

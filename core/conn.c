@@ -3,7 +3,8 @@
  *
  * Phases: HANDSHAKE (HTTPS only: the TLS handshake), IDLE (between
  * requests), HEAD (a request has begun), BODY (head done, body arriving),
- * RUNNING (the request is being answered). Each phase may carry a deadline,
+ * RUNNING (the request is being answered), STREAM (an event stream holds
+ * the connection: stream.h). Each phase may carry a deadline,
  * checked by the worker's sweep: a handshake that does not finish in time
  * and a silent keep-alive connection are closed quietly, a head or body
  * that arrives too slowly gets 408, and a client that stops reading its
@@ -12,6 +13,7 @@
 #include "conn.h"
 #include "log.h"
 #include "server.h"
+#include "stream.h"
 #include "worker.h"
 
 #include <assert.h>
@@ -21,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { PH_IDLE, PH_HEAD, PH_BODY, PH_RUNNING, PH_HANDSHAKE };
+enum { PH_IDLE, PH_HEAD, PH_BODY, PH_RUNNING, PH_HANDSHAKE, PH_STREAM };
 
 /* Headers the app may set in place of the server's defaults. */
 enum {
@@ -145,6 +147,10 @@ void bo_conn_close(bo_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->stream) {
+        bo_stream_closed(c->stream);
+        c->stream = NULL;
+    }
     if (c->phase == PH_BODY)
         bo_request_abort(&c->req);
     if (c->req.active && c->req.task.wait == BO_WAIT_DRAIN)
@@ -295,7 +301,7 @@ void bo_conn_flush(bo_conn *c)
     }
     c->write_active = true;
     /* A client that stops reading is dropped after the send timeout. */
-    c->deadline = c->phase == PH_IDLE || c->phase == PH_RUNNING
+    c->deadline = c->phase == PH_IDLE || c->phase == PH_RUNNING || c->phase == PH_STREAM
                       ? uv_now(&c->worker->loop) + c->worker->cfg->send_timeout_ms
                       : c->deadline;
 }
@@ -492,7 +498,7 @@ static size_t parse_some(bo_conn *c, const char *data, size_t len)
     const bo_config *cfg = c->worker->cfg;
     size_t total = 0;
     c->in_process = true;
-    while (!c->closing && !c->req.active && !c->close_after_write) {
+    while (!c->closing && !c->req.active && !c->close_after_write && !c->stream) {
         /* A client behind on reading its answers: before a new request,
            hand what is queued to the kernel, and stop if it will not take it
            all. A write is then in flight, and its callback goes on
@@ -590,7 +596,7 @@ static void parse_kept(bo_conn *c)
    of a handshake, head or body, close now. */
 static void peer_finished(bo_conn *c)
 {
-    if (c->phase == PH_HEAD || c->phase == PH_BODY || c->phase == PH_HANDSHAKE) {
+    if (c->phase == PH_HEAD || c->phase == PH_BODY || c->phase == PH_HANDSHAKE || c->phase == PH_STREAM) {
         bo_conn_close(c);
         return;
     }
@@ -609,9 +615,11 @@ static inline void take_input(bo_conn *c, const char *data, size_t len)
        what still comes (the unread body of a refused request) is dropped. */
     if (c->close_after_write && !c->req.active)
         return;
+    if (c->stream)
+        return;                        /* the stream's connection reads no requests */
     if (c->in.len == 0) {
         size_t used = parse_some(c, data, len);
-        if (used < len && !c->closing && !(c->close_after_write && !c->req.active))
+        if (used < len && !c->closing && !c->stream && !(c->close_after_write && !c->req.active))
             bo_buf_append(&c->in, data + used, len - used);
     } else {
         bo_buf_append(&c->in, data, len);
@@ -734,6 +742,15 @@ void bo_conn_request_done(bo_conn *c)
         maybe_free(c);
         return;
     }
+    if (c->stream) {
+        /* The request opened an event stream: the stream has the
+           connection now. What the client pipelined after it is dropped. */
+        c->phase = PH_STREAM;
+        c->deadline = 0;
+        c->in.len = 0;
+        bo_conn_flush(c);
+        return;
+    }
     if (!c->keep_alive)
         c->close_after_write = true;
     next_request(c);
@@ -749,6 +766,10 @@ void bo_conn_drain(bo_conn *c)
 {
     if (c->closing)
         return;
+    if (c->stream && c->phase == PH_STREAM) {
+        bo_stream_end(c->stream, "the server is stopping");
+        return;
+    }
     if ((c->phase == PH_IDLE || c->phase == PH_HANDSHAKE) && !c->req.active && bo_conn_pending(c) == 0)
         bo_conn_close(c);
 }

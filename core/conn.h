@@ -12,6 +12,12 @@
  * running on it: a handler may still be running (or waiting) when the
  * client goes away; its response is then dropped.
  *
+ * An event stream (stream.h) takes its connection over once the request
+ * that opened it ends: the connection then reads no more requests (bytes
+ * the client sends are dropped; pipelined requests after the stream's are
+ * never answered), writes what the stream queues, and closes when the
+ * stream ends or the client leaves.
+ *
  * HTTPS: a connection accepted while the server has a certificate carries a
  * TLS engine (tls.h) and begins in a handshake phase with its own
  * deadline. What the socket reads goes through the engine before the
@@ -64,6 +70,8 @@ typedef struct bo_conn {
     unsigned set_headers;           /* which standard headers the app set */
     size_t response_start;          /* offset in out where it began */
     bool streaming;                 /* chunked (or close-delimited) body */
+    struct bo_stream *stream;       /* an event stream that took the connection over
+                                       (stream.h), or NULL */
     char ip[48];
 } bo_conn;
 
@@ -72,7 +80,7 @@ void bo_conn_accept(struct bo_worker *w, uv_stream_t *listener);
 /* Closes now (unsent output is dropped). Safe to call twice. */
 void bo_conn_close(bo_conn *c);
 /* Graceful stop: an idle connection closes now, a busy one after its
-   current response. */
+   current response, an event stream's at once (its body ended). */
 void bo_conn_drain(bo_conn *c);
 /* Checks the phase deadline against the loop time. */
 void bo_conn_sweep(bo_conn *c, uint64_t now);

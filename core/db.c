@@ -58,6 +58,8 @@ struct bo_db {
     int (*progress)(void *);
     void *progress_ud;
     bool progress_paused;
+    void (*committed)(void *);  /* after each outermost COMMIT (bo_db_on_commit) */
+    void *committed_ud;
 };
 
 void bo_db_global_init(void)
@@ -329,6 +331,12 @@ void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud)
     db->progress_ud = ud;
 }
 
+void bo_db_on_commit(bo_db *db, void (*fn)(void *), void *ud)
+{
+    db->committed = fn;
+    db->committed_ud = ud;
+}
+
 bool bo_db_pause_progress(bo_db *db, bool pause)
 {
     bool was = db->progress_paused;
@@ -586,6 +594,8 @@ int bo_db_commit(bo_db *db, char *err, size_t errlen)
     int rc = db_error(tx_exec(db, sql, err, errlen));
     if (rc == 0)
         db->tx_depth--;
+    if (rc == 0 && db->tx_depth == 0 && db->committed)
+        db->committed(db->committed_ud);
     return rc;
 }
 

@@ -155,6 +155,12 @@ void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud);
    the app's to pay for); returns the previous setting. */
 bool bo_db_pause_progress(bo_db *db, bool pause);
 
+/* Registers a function run after each outermost transaction of db commits
+   (bo_db_commit at depth 1), so that what the transaction made can be
+   announced only once others can read it (live updates). One per
+   connection; NULL removes it. */
+void bo_db_on_commit(bo_db *db, void (*fn)(void *), void *ud);
+
 /* Transactions: BEGIN IMMEDIATE at depth 0, savepoints inside. */
 int bo_db_begin(bo_db *db, char *err, size_t errlen);
 int bo_db_commit(bo_db *db, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include "lcsv.h"
 #include "ldraft.h"
 #include "lentity.h"
+#include "levents.h"
 #include "lfields.h"
 #include "lhttp.h"
 #include "ljobs.h"
@@ -32,6 +33,7 @@ const luaL_Reg bo_platform_libs[] = {
     { "borough._jobs", bo_ljobs_open },
     { "borough._notify", bo_lnotify_open },
     { "borough._drafts", bo_ldraft_open },
+    { "borough._events", bo_levents_open },
     { "borough._platform", bo_lentity_open },
     { "borough._auth", bo_lauth_open },
     { "borough._fields", bo_lfields_open },

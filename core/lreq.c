@@ -2,6 +2,7 @@
  * lreq.c - the req table and the handler's response (see lreq.h).
  */
 #include "lreq.h"
+#include "apitoken.h"
 #include "app.h"
 #include "conn.h"
 #include "crypto.h"
@@ -11,8 +12,10 @@
 #include "lauth.h"
 #include "lcsv.h"
 #include "lentity.h"
+#include "levents.h"
 #include "log.h"
 #include "multipart.h"
+#include "stream.h"
 #include "request.h"
 #include "sandbox.h"
 #include "session.h"
@@ -887,6 +890,28 @@ static int req_index(lua_State *L)
         if (!r->user)
             return 0;
         push_user(L, r->user);
+    } else if (strcmp(k, "token") == 0) {
+        /* The API token of a route for other systems (borough.feed):
+           { id =, name =, entities = { "a", "b" } } */
+        if (!r->token)
+            return 0;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, r->token->id);
+        lua_setfield(L, -2, "id");
+        lua_pushstring(L, r->token->name);
+        lua_setfield(L, -2, "name");
+        lua_newtable(L);
+        int i = 0;
+        for (const char *p = r->token->entities; *p;) {
+            p += strspn(p, " ");
+            size_t n = strcspn(p, " ");
+            if (n) {
+                lua_pushlstring(L, p, n);
+                lua_rawseti(L, -2, ++i);
+            }
+            p += n;
+        }
+        lua_setfield(L, -2, "entities");
     } else if (strcmp(k, "secure") == 0) {
         lua_pushboolean(L, bo_conn_secure(r->conn));
     } else if (strcmp(k, "scheme") == 0) {
@@ -1078,6 +1103,11 @@ int bo_lreq_respond(lua_State *co)
     lua_pushliteral(co, "body");
     int bt = lua_rawget(co, 2);
     int body = lua_gettop(co);
+    const char *channels = bt == LUA_TUSERDATA ? bo_levents_channels(co, body) : NULL;
+    if (channels) {
+        bo_stream_respond(r, channels);   /* an event stream (app:events): the platform's response */
+        return 0;
+    }
     if ((bt == LUA_TUSERDATA && !luaL_testudata(co, body, "borough.file")) ||
         (bt != LUA_TNIL && bt != LUA_TSTRING && bt != LUA_TFUNCTION && bt != LUA_TUSERDATA))
         return bad_result(co, r, lua_pushfstring(co, "the response body must be a string or a function, not a %s",

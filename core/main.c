@@ -33,7 +33,7 @@ static const struct command {
       "borough serve [APPS_DIR] [--listen HOST:PORT] [--data DIR] [--workers N]\n"
       "                     [--log-format text|json] [--no-access-log] [--max-conns N]\n"
       "                     [--header-timeout S] [--body-timeout S] [--idle-timeout S] [--drain S]\n"
-      "                     [--session-idle S] [--session-max S]\n"
+      "                     [--session-idle S] [--session-max S] [--heartbeat S] [--max-streams N]\n"
       "                     [--watch] [--metrics-from CIDR]... [--public-url URL]\n"
       "                     [--tls-cert FILE --tls-key FILE [--redirect-http HOST:PORT] [--handshake-timeout S]]" },
     { "reload", bo_cmd_reload, "borough reload [APP] [--data DIR] [--rollback]" },
@@ -60,6 +60,10 @@ static const struct command {
       "       borough sso set KEY=VALUE ... | unset KEY ... [--data DIR]\n"
       "       borough sso map VALUE APP ROLE [--remove] [--data DIR]\n"
       "       borough sso link EMAIL SUBJECT | unlink EMAIL [--data DIR]" },
+    { "token", bo_cmd_token,
+      "borough token create APP --entities A,B --name NAME [--role R,S] [--expires 90d|12h] [--data DIR]\n"
+      "       borough token list [APP] [--data DIR]\n"
+      "       borough token revoke ID [--data DIR]" },
     { "version", cmd_version, "borough version" },
     { "help", cmd_help, "borough help" },
 };

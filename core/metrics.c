@@ -88,6 +88,7 @@ typedef struct sum_app {
     uint64_t lua_errors, reloads, reload_failures, generations;
     uint64_t jobs_done, jobs_retried, jobs_failed, notify_sent, notify_retried, notify_failed;
     uint64_t outbox_depth, outbox_failed, jobs_waiting, jobs_dead;
+    uint64_t streams, streams_dropped, streams_refused;
     sum_code *codes;
     unsigned ncodes;
 } sum_app;
@@ -177,6 +178,9 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             s->outbox_failed += bo_counter_get(&a->outbox_failed);
             s->jobs_waiting += bo_counter_get(&a->jobs_waiting);
             s->jobs_dead += bo_counter_get(&a->jobs_dead);
+            s->streams += bo_counter_get(&a->streams);
+            s->streams_dropped += bo_counter_get(&a->streams_dropped);
+            s->streams_refused += bo_counter_get(&a->streams_refused);
             unsigned nc = atomic_load_explicit(&a->ncodes, memory_order_acquire);
             for (unsigned j = 0; j < nc; j++) {
                 bo_metrics_code *c = &a->codes[j];
@@ -277,6 +281,13 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
         put_app(out, "borough_generations_loaded", apps[i].name);
         bo_buf_printf(out, "} %llu\n", (unsigned long long)apps[i].generations);
     }
+    put_help(out, "borough_event_streams", "gauge", "Event streams (live updates) open now, by app.");
+    for (unsigned i = 0; i < napps; i++) {
+        if (strcmp(apps[i].name, "-") == 0)
+            continue;
+        put_app(out, "borough_event_streams", apps[i].name);
+        bo_buf_printf(out, "} %llu\n", (unsigned long long)apps[i].streams);
+    }
     /* Jobs and notifications: counters, by outcome; gauges, by state. */
     static const struct { const char *name, *type, *help, *label, *value; size_t off; } work[] = {
         { "borough_jobs_total", "counter", "Job runs that ended, by app and outcome (done, retry, failed).",
@@ -295,6 +306,10 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
           "Messages in the app's outbox by state: waiting (not yet accepted by Notify) or failed for good.",
           "state", "waiting", offsetof(sum_app, outbox_depth) },
         { "borough_outbox_depth", NULL, NULL, "state", "failed", offsetof(sum_app, outbox_failed) },
+        { "borough_event_streams_ended_total", "counter",
+          "Event streams the server ended or refused, by app and why: dropped (the client read too slowly) "
+          "or refused (a cap was reached: 503).", "why", "dropped", offsetof(sum_app, streams_dropped) },
+        { "borough_event_streams_ended_total", NULL, NULL, "why", "refused", offsetof(sum_app, streams_refused) },
     };
     for (size_t k = 0; k < BO_COUNT(work); k++) {
         if (work[k].type)

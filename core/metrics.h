@@ -72,6 +72,9 @@ typedef struct bo_metrics_app {
     bo_counter outbox_failed;               /*   accepted; messages refused for good; */
     bo_counter jobs_waiting;                /*   jobs queued or running; */
     bo_counter jobs_dead;                   /*   jobs failed for good */
+    bo_counter streams;                     /* a gauge: event streams open (workers, stream.c) */
+    bo_counter streams_dropped;             /* streams dropped: the client read too slowly */
+    bo_counter streams_refused;             /* streams refused: a cap was reached */
     atomic_uint ncodes;
     bo_metrics_code codes[BO_METRICS_CODES];
 } bo_metrics_app;

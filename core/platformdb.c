@@ -138,6 +138,33 @@ static const struct {
       "  created_ms INTEGER NOT NULL,\n"
       "  secret TEXT\n"
       ");\n" },
+    /* API tokens (apitoken.c): for an app's data feed, each acting as its
+       own service account (a users row with no password, whose roles in
+       the app the admin gives), scoped to entities (" a b "), with an
+       expiry. Only the SHA-256 of a token is kept, and its first characters
+       to recognise it by. Every use is counted (uses, used_ms, used_ip);
+       audited_ms is when the last "token use" audit row was written (one an
+       hour at most). Times are Unix milliseconds. */
+    { "040_api_tokens",
+      "CREATE TABLE api_tokens (\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  token_hash BLOB NOT NULL UNIQUE,\n"
+      "  prefix TEXT NOT NULL,\n"
+      "  app TEXT NOT NULL,\n"
+      "  name TEXT NOT NULL,\n"
+      "  entities TEXT NOT NULL,\n"
+      "  user_id INTEGER NOT NULL REFERENCES users (id),\n"
+      "  created_ms INTEGER NOT NULL,\n"
+      "  created_by TEXT NOT NULL,\n"
+      "  expires_ms INTEGER NOT NULL,\n"
+      "  revoked_ms INTEGER,\n"
+      "  revoked_by TEXT,\n"
+      "  used_ms INTEGER,\n"
+      "  used_ip TEXT,\n"
+      "  uses INTEGER NOT NULL DEFAULT 0,\n"
+      "  audited_ms INTEGER NOT NULL DEFAULT 0\n"
+      ");\n"
+      "CREATE INDEX api_tokens_app ON api_tokens (app);\n" },
 };
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"

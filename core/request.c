@@ -4,6 +4,7 @@
  * coroutines that may wait and be resumed.
  */
 #include "request.h"
+#include "apitoken.h"
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
@@ -358,6 +359,24 @@ static void admit(bo_request *r)
 {
     const bo_gen_route *ro = &r->gen->route_opts[r->match.route->index];
     size_t n;
+    if (ro->token) {
+        /* A route for other systems (a data feed): an API token in the
+           Authorization header, never a session cookie. */
+        const bo_http_request *h = r->http;
+        const char *auth = bo_http_header_get(h, "authorization", &n);
+        bo_db *db = bo_worker_platform_db(r->worker);
+        char what[300];
+        snprintf(what, sizeof what, "%s %.*s", h->method_name ? h->method_name : "-", (int)h->path_len,
+                 bo_http_str(h, h->path));
+        r->token_refusal = db ? bo_apitoken_admit(db, r->app->name, auth, auth ? n : 0, r->conn->ip, what, &r->user,
+                                                  &r->token)
+                              : BO_APITOKEN_UNKNOWN;
+        if (r->token_refusal != BO_APITOKEN_OK)
+            r->refusal = BO_REFUSAL_TOKEN;
+        else if (ro->role && !bo_user_has_any_role(r->user, ro->role))
+            r->refusal = BO_REFUSAL_ROLE;
+        return;
+    }
     const char *token = bo_lreq_cookie(r->http, BO_SESSION_COOKIE, &n);
     if (token) {
         bo_db *db = bo_worker_platform_db(r->worker);
@@ -523,6 +542,8 @@ static void finish(bo_request *r)
     }
     free(r->user);
     r->user = NULL;
+    free(r->token);
+    r->token = NULL;
     r->refusal = BO_REFUSAL_NONE;
     r->target = BO_TARGET_NONE;
     r->active = false;
@@ -538,6 +559,8 @@ void bo_request_abort(bo_request *r)
     }
     free(r->user);
     r->user = NULL;
+    free(r->token);
+    r->token = NULL;
     r->refusal = BO_REFUSAL_NONE;
     r->target = BO_TARGET_NONE;
 }
@@ -673,6 +696,29 @@ static void redirect_to_sign_in(bo_request *r)
     bo_buf_free(&loc);
 }
 
+/* 401 for a route for API tokens without a live one (RFC 6750): what
+   went wrong, in the header and as JSON, for the tool's log. */
+static void token_refused(bo_request *r)
+{
+    bo_conn *c = r->conn;
+    const char *text = bo_apitoken_refusal_text(r->token_refusal);
+    bool missing = r->token_refusal == BO_APITOKEN_MISSING;
+    bo_buf v;
+    bo_buf_init(&v);
+    bo_buf_printf(&v, "Bearer realm=\"%s\"", r->app->name);
+    if (!missing)
+        bo_buf_printf(&v, ", error=\"invalid_token\", error_description=\"%s\"", text);
+    bo_conn_response_begin(c, 401);
+    bo_conn_response_header(c, "WWW-Authenticate", 16, v.data, v.len);
+    bo_conn_response_header(c, "Content-Type", 12, "application/json", 16);
+    v.len = 0;
+    bo_buf_printf(&v, "{\"error\":\"%s\",\"message\":\"%s\"}\n", missing ? "unauthorized" : "invalid_token", text);
+    bo_conn_response_end(c, v.data, v.len);
+    bo_buf_free(&v);
+    bo_log(BO_LOG_INFO, r->app->name, "%s: %.*s refused: %s", c->ip, (int)r->http->path_len,
+           bo_http_str(r->http, r->http->path), text);
+}
+
 static void run_route(bo_request *r)
 {
     bo_task *t = &r->task;
@@ -695,6 +741,10 @@ void bo_request_run(bo_request *r)
     case BO_TARGET_ROUTE:
         if (r->refusal == BO_REFUSAL_SIGN_IN) {
             redirect_to_sign_in(r);
+            break;
+        }
+        if (r->refusal == BO_REFUSAL_TOKEN) {
+            token_refused(r);
             break;
         }
         run_route(r);                /* a role refusal: the app's 403 page */

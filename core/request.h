@@ -44,6 +44,7 @@ typedef enum bo_target {
 } bo_target;
 
 struct bo_user;
+struct bo_apitoken;
 
 /* Why the platform answers in place of a route's handler (the route's
    `public` and `role` options, judged once the head is read, before any
@@ -52,6 +53,7 @@ typedef enum bo_refusal {
     BO_REFUSAL_NONE,
     BO_REFUSAL_SIGN_IN,    /* not signed in, the route is not public: 303 to sign in */
     BO_REFUSAL_ROLE,       /* signed in without a role the route needs: 403 page */
+    BO_REFUSAL_TOKEN,      /* a route for API tokens without a live one: 401 */
 } bo_refusal;
 
 /* The most body bytes read (into memory, then dropped) for a refused
@@ -81,6 +83,9 @@ typedef struct bo_request {
     int handle_ref;                 /* the Lua handle that req tables point through */
     void *handle;
     struct bo_user *user;           /* who is signed in (session.h), or NULL; owned */
+    struct bo_apitoken *token;      /* on a route for API tokens: the token (apitoken.h),
+                                       whose service account is user; owned */
+    int token_refusal;              /* BO_REFUSAL_TOKEN: why (bo_apitoken_refusal) */
     bo_refusal refusal;             /* BO_TARGET_ROUTE: the handler is not to run */
     bool streaming;                 /* the head is sent; the pump runs */
     uint64_t start_ns;

@@ -7,6 +7,7 @@
  * the client once every worker has taken it (check_waits).
  */
 #include "server.h"
+#include "bus.h"
 #include "assets.h"
 #include "lreq.h"
 #include "lsso.h"
@@ -944,6 +945,7 @@ int bo_server_run(const bo_config *cfg)
     s->paths.data_dir = cfg->data_dir;
     s->paths.lib_dir = cfg->lib_dir;
     s->paths.libs = bo_platform_libs;
+    s->paths.bus = bo_bus_new();
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     pthread_mutex_init(&s->lock, NULL);
     unsigned char rnd[3] = { 0 };
@@ -1043,6 +1045,7 @@ out:
     free(s->public_url);
     free(s->workers);
     free(fds);
+    bo_bus_free(s->paths.bus);
     pthread_mutex_destroy(&s->lock);
     free(s);
     return status;

@@ -127,6 +127,44 @@ bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char 
     return u;
 }
 
+int bo_session_valid(bo_db *db, int64_t id, const uint8_t hash[32], const char *app, const char *roles,
+                     const bo_session_limits *lim)
+{
+    static const char sql[] =
+        "SELECT s.created_ms, s.seen_ms, "
+        "(SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = u.id AND app = ?3) "
+        "FROM sessions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.id = ?1 AND s.token_hash = ?2 AND u.disabled = 0";
+    char err[256];
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    if (!stmt) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", err);
+        return BO_EDB;
+    }
+    bo_stmt_bind_int64(stmt, 1, id);
+    bo_stmt_bind_blob(stmt, 2, hash, 32);
+    bo_stmt_bind_text(stmt, 3, app, -1);
+    int valid = 0, rc = bo_stmt_step(stmt);
+    if (rc == BO_DB_ROW) {
+        int64_t now = bo_unix_ms();
+        valid = now - bo_stmt_column_int64(stmt, 0) < (int64_t)lim->max_ms &&
+                now - bo_stmt_column_int64(stmt, 1) < (int64_t)lim->idle_ms;
+        if (valid && roles) {
+            const char *have = bo_stmt_column_text(stmt, 2);
+            char *spaced = bo_sprintf(" %s ", have ? have : "");
+            bo_user u = { .roles = spaced };
+            valid = bo_user_has_any_role(&u, roles);
+            free(spaced);
+        }
+    } else if (rc != BO_DB_DONE) {
+        bo_log(BO_LOG_ERROR, NULL, "borough.db: %s", bo_db_errmsg(db));
+        valid = BO_EDB;
+    }
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return valid;
+}
+
 int bo_session_create(bo_db *db, int64_t user_id, const char *ip, const bo_session_limits *lim,
                       char token[BO_SESSION_TOKEN_CHARS + 1], int64_t *id, char *err, size_t errlen)
 {

@@ -54,6 +54,15 @@ bool bo_user_has_any_role(const bo_user *u, const char *list);
 bo_user *bo_session_lookup(bo_db *db, const char *token, size_t len, const char *app,
                            const bo_session_limits *lim);
 
+/* Whether session id, whose token hashes to hash, still stands: not ended,
+   within its idle and absolute times, its account enabled and, when roles
+   (space-separated) is not NULL, still holding one of them in app. Only
+   reads: a long-lived event stream checks its session this way without
+   keeping it alive. Returns 1 or 0, or a negative BO_E* code when the
+   database cannot say. */
+int bo_session_valid(bo_db *db, int64_t id, const uint8_t hash[32], const char *app, const char *roles,
+                     const bo_session_limits *lim);
+
 /* Starts a session for user_id from address ip (may be NULL): writes the new
    token (BO_SESSION_TOKEN_CHARS + NUL) into token and its row id into *id.
    Also removes sessions that have expired. Returns 0 or a BO_E* code with

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "server.h"
+#include "stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static void free_gen(bo_worker *w, bo_gen *g)
 
 static void retire(bo_worker *w, bo_gen *g)
 {
+    bo_hub_retire(w->hub, g);          /* its event streams end: their clients reconnect */
     if (g->inflight == 0) {
         free_gen(w, g);
         return;
@@ -312,6 +314,7 @@ static void on_connection(uv_stream_t *listener, int status)
 static void finish_stop(bo_worker *w)
 {
     bo_jobs_close(w->jobs);
+    bo_hub_close(w->hub);
     if (!uv_is_closing((uv_handle_t *)&w->sweep))
         uv_close((uv_handle_t *)&w->sweep, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->flush))
@@ -411,6 +414,8 @@ static void worker_main(void *arg)
     w->retired = NULL;
     w->nretired = 0;
     bo_mounts_free(&w->mounts);
+    bo_hub_free(w->hub);
+    w->hub = NULL;
     if (w->platform_db)
         bo_db_close(w->platform_db);
     w->platform_db = NULL;
@@ -440,6 +445,7 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd, int redire
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
     uv_prepare_init(&w->loop, &w->flush);
+    w->hub = bo_hub_new(w);
     uv_tcp_init(&w->loop, &w->listener);
     w->listener.data = w;
     rc = uv_tcp_open(&w->listener, listen_fd);

@@ -62,6 +62,7 @@ typedef struct bo_worker {
     atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */
     bo_worker_build *building;  /* generations being built on the thread pool, or NULL */
     struct bo_jobs *jobs;       /* the background job runner (jobs.c) */
+    struct bo_hub *hub;         /* its event streams and their hub (stream.c) */
     bo_db *platform_db;         /* its connection to data/borough.db (sessions), or NULL:
                                    bo_worker_platform_db opens it on first use
                                    until first used (session.c) */

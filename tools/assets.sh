@@ -19,7 +19,7 @@ out="$root/vendor/public"
 
 govuk_version=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$root/vendor/node_modules/govuk-frontend/package.json" | head -1)
 stamp="$out/.stamp"
-inputs="$src/govuk-frontend.min.css $src/govuk-frontend.min.js $root/vendor/src/borough-init.mjs $root/vendor/src/borough.css $0"
+inputs="$src/govuk-frontend.min.css $src/govuk-frontend.min.js $root/vendor/src/borough-init.mjs $root/vendor/src/borough-live.mjs $root/vendor/src/borough.css $0"
 if [ -f "$stamp" ] && [ -f "$out/VERSION" ]; then
   newer=$(find $inputs -newer "$stamp" 2>/dev/null | head -1)
   [ -z "$newer" ] && exit 0
@@ -38,7 +38,7 @@ if grep -q 'GDS Transport' "$tmp/govuk-frontend.min.css"; then
   exit 1
 fi
 cp "$src/govuk-frontend.min.js" "$tmp/govuk-frontend.min.js"
-cp "$root/vendor/src/borough-init.mjs" "$root/vendor/src/borough.css" "$tmp/"
+cp "$root/vendor/src/borough-init.mjs" "$root/vendor/src/borough-live.mjs" "$root/vendor/src/borough.css" "$tmp/"
 cp "$src/assets/images/"* "$tmp/images/"
 cp "$src/assets/manifest.json" "$tmp/"
 

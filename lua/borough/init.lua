@@ -52,6 +52,16 @@ end
 -- CSV files for people to download (borough/download.lua).
 borough.download = require "borough.download"
 
+-- Live updates: events published on channels, and the streams pages follow
+-- them by (borough/events.lua; app:events below).
+borough.events = require "borough.events"
+
+-- A data feed of chosen entities for BI tools, for API tokens
+-- (borough/feed.lua): borough.feed { Entity, ... }:mount(app, "/_feed").
+function borough.feed(spec)
+  return require("borough.feed").new(spec)
+end
+
 -- Questions kept as data (a scheme's, a form's a manager edits), asked by
 -- borough.flow (borough/questions.lua).
 borough.questions = require "borough.questions"
@@ -94,7 +104,7 @@ local manifest_fields = {
   roles = "table", limits = "table", lang = "string", allow_hosts = "table",
 }
 
-local limit_fields = { memory = true, instructions = true, time = true, body = true }
+local limit_fields = { memory = true, instructions = true, time = true, body = true, streams = true }
 
 -- A mount is "/" or a path of segments made of letters, digits and - _ . ~
 -- ("." and ".." are not segments); trailing slashes do not count. The server
@@ -147,7 +157,7 @@ local function check_field(k, v)
   elseif k == "limits" then
     for name, n in pairs(v) do
       if not limit_fields[name] then
-        error(("borough.app: unknown limit '%s' (limits are memory, instructions, time and body)")
+        error(("borough.app: unknown limit '%s' (limits are memory, instructions, time, body and streams)")
               :format(tostring(name)), 3)
       end
       if math.type(n) == "float" then n = math.tointeger(n) end
@@ -225,6 +235,15 @@ function App:post(pattern, opts, handler) add(self, "POST", pattern, opts, handl
 function App:put(pattern, opts, handler) add(self, "PUT", pattern, opts, handler) return self end
 function App:patch(pattern, opts, handler) add(self, "PATCH", pattern, opts, handler) return self end
 function App:delete(pattern, opts, handler) add(self, "DELETE", pattern, opts, handler) return self end
+
+--- app:events(pattern, [opts,] fn): an event stream (live updates) at
+-- GET pattern; fn(req) returns the channels the connection follows. See
+-- borough/events.lua.
+function App:events(pattern, opts, fn)
+  local checked, handler = borough.events.route(pattern, opts, fn)
+  add(self, "GET", pattern, checked, handler)
+  return self
+end
 
 --- app:job(name, [opts,] fn): the handler of one-off jobs queued with
 -- jobs.enqueue(name, args); app:every(schedule, [opts,] fn): recurring

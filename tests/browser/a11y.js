@@ -7,7 +7,9 @@
 //   ["goto", "/tutorial/feedback"], ["fill", "#comments", "text"], ["check", "#rating"],
 //   ["click", "button.govuk-button"], ["viewport", 375, 667], ["upload", "#list", "/tmp/list.csv"],
 //   ["audit", "name"], ["look", "name"], ["wait_url", "regexp"],
-//   ["hold", "regexp"], ["release"], ["remember", "#secret"], ["totp", "#code", 1] ],
+//   ["hold", "regexp"], ["release"], ["remember", "#secret"], ["totp", "#code", 1],
+//   ["mark"], ["expect_mark"], ["wait_stream"], ["request", "POST", "/path", "a=1"],
+//   ["wait_text", "#count", "text"] ],
 //   "args": ["--extra-chromium-flag", ...] }
 // A "goto" to a full URL (https://...) leaves the site (an identity
 // provider's sign-in page). Every "audit" writes OUT_DIR/<name>.png (the
@@ -18,7 +20,12 @@
 // stays to be audited, until "release". "remember" keeps the text of an
 // element (a TOTP secret in base32, as a set-up page shows it) and "totp"
 // fills an input with the RFC 6238 code of the remembered secret, now or
-// so many 30-second steps away. Prints one JSON object:
+// so many 30-second steps away. "mark" marks the page's window and
+// "expect_mark" fails unless the mark is still there (the page was not
+// loaded again); "wait_stream" waits until the server has an event stream
+// open (/metrics); "request" sends a request from another client than the
+// page (no cookies; a form body); "wait_text" waits until the element
+// shows the text (live updates). Prints one JSON object:
 // { pages: [{ name, url, title, text, violations: [{ id, impact, help,
 // nodes: [html...] }] }] }, text being what <main> (else <body>) shows.
 
@@ -56,9 +63,30 @@ async function main() {
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const page = await context.newPage();
     let remembered = "";
-    for (const [op, a, b] of scenario.steps) {
+    for (const step of scenario.steps) {
+      const [op, a, b] = step;
       if (op === "goto") {
         await page.goto(/^https?:/.test(a) ? a : scenario.base + a, { waitUntil: "load" });
+      } else if (op === "mark") {
+        await page.evaluate(() => { window.boroughMark = true; });
+      } else if (op === "expect_mark") {
+        if (!(await page.evaluate(() => window.boroughMark === true))) throw new Error("the page was loaded again");
+      } else if (op === "wait_stream") {
+        for (let i = 0; ; i++) {
+          const text = await (await fetch(scenario.base + "/metrics")).text();
+          if (/^borough_event_streams\{[^}]*\} [1-9]/m.test(text)) break;
+          if (i > 200) throw new Error("no event stream opened");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } else if (op === "request") {
+        const res = await fetch(scenario.base + b, { method: a, body: step[3], redirect: "manual",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+        if (res.status >= 400) throw new Error(a + " " + b + ": " + res.status);
+      } else if (op === "wait_text") {
+        await page.waitForFunction(([sel, text]) => {
+          const el = document.querySelector(sel);
+          return el && el.textContent.includes(text);
+        }, [a, b], { timeout: 15000 });
       } else if (op === "remember") {
         remembered = await page.innerText(a);
       } else if (op === "totp") {

@@ -1091,7 +1091,7 @@ MANIFEST_ERRORS = {
     "l1": ('local app = borough.app { public = true, limits = { memory = -1 } }', r"limits\.memory must be a positive whole number"),
     "l2": ('local app = borough.app { public = true, limits = { time = 1.5 } }', r"limits\.time must be a positive whole number"),
     "l3": ('local app = borough.app { public = true, limits = { cpu = 1 } }',
-           r"unknown limit 'cpu' \(limits are memory, instructions, time and body\)"),
+           r"unknown limit 'cpu' \(limits are memory, instructions, time, body and streams\)"),
     "p1": ('local app = borough.app { public = "yes" }', r"public must be a boolean, not a string"),
     "r1": ('local app = borough.app { public = true, roles = "admin" }', r"roles must be a table, not a string"),
     "s1": ('local app = borough.app "Grants"', r'borough\.app expects a table such as \{ title = "Grants" \}'),

@@ -42,6 +42,7 @@ def frontend_files_are_served_immutable_with_their_types():
         for path, ctype in (("govuk-frontend.min.css", "text/css; charset=utf-8"),
                             ("govuk-frontend.min.js", "text/javascript; charset=utf-8"),
                             ("borough-init.mjs", "text/javascript; charset=utf-8"),
+                            ("borough-live.mjs", "text/javascript; charset=utf-8"),
                             ("borough.css", "text/css; charset=utf-8"),
                             ("images/govuk-crest.svg", "image/svg+xml; charset=utf-8"),
                             ("manifest.json", "application/json; charset=utf-8")):

@@ -1,0 +1,201 @@
+/*
+ * levents.c - borough._events (see levents.h): publishing an event in the
+ * caller's transaction, the newest event's id, and the body of a stream
+ * response.
+ */
+#include "levents.h"
+#include "app.h"
+#include "bus.h"
+#include "db.h"
+#include "lapi.h"
+#include "sandbox.h"
+#include "task.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PRUNE_EVERY 64     /* every so many ids, old rows go */
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS " BO_EVENTS_TABLE " (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  channel TEXT NOT NULL,\n"
+    "  data TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL\n"
+    ");\n";
+
+bool bo_levents_channel_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > BO_EVENT_CHANNEL_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_-.:/", c)) ||
+            c == '\0')
+            return false;
+    }
+    return true;
+}
+
+static bo_gen *gen_of(lua_State *L)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (!sb || !sb->owner)
+        luaL_error(L, "borough.events is only available to apps");
+    return sb->owner;
+}
+
+/* bo_db_on_commit's function: the transaction that published has
+   committed, so the rows can be read: wake every worker's hub. */
+static void announce(void *ud)
+{
+    bo_gen *g = ud;
+    if (!g->events_pending)
+        return;
+    g->events_pending = false;
+    bo_bus_kick(g->paths->bus, g->info->name);
+}
+
+/* Runs sql with the platform's rights, binding channel and data (texts)
+   then ints; makes the table first if it is missing (also when a statement
+   prepared while it existed finds it gone: a transaction that made it was
+   rolled back). Returns BO_DB_DONE or the failing code (the message in
+   err). */
+static int run(bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen, int nint,
+               const int64_t *ints, char *err, size_t errlen)
+{
+    bool was = bo_db_set_platform(db, true);
+    int rc = BO_EDB;
+    for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
+        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
+            break;
+        bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+        if (!stmt)
+            continue;
+        int i = 1;
+        if (channel) {
+            bo_stmt_bind_text(stmt, i++, channel, -1);
+            bo_stmt_bind_text(stmt, i++, data, (int64_t)dlen);
+        }
+        for (int k = 0; k < nint; k++)
+            bo_stmt_bind_int64(stmt, i++, ints[k]);
+        rc = bo_stmt_step(stmt);
+        if (rc != BO_DB_DONE)
+            snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
+    }
+    bo_db_set_platform(db, was);
+    return rc;
+}
+
+/* publish(channel, text) -> the event's id. Inside db.tx the row joins the
+   transaction and is announced when it commits; outside, it is committed
+   and announced at once. */
+static int p_publish(lua_State *L)
+{
+    size_t clen, dlen;
+    const char *channel = luaL_checklstring(L, 1, &clen);
+    const char *data = luaL_checklstring(L, 2, &dlen);
+    if (!bo_levents_channel_ok(channel, clen))
+        return luaL_error(L, "borough.events.publish: a channel is 1 to %d letters, digits and _ - . : /, not %s",
+                          BO_EVENT_CHANNEL_MAX, luaL_tolstring(L, 1, NULL));
+    if (dlen > BO_EVENT_DATA_MAX)
+        return luaL_error(L, "borough.events.publish: the data is %d bytes; an event holds at most %d (publish "
+                             "what changed, and let the page read the rest)", (int)dlen, BO_EVENT_DATA_MAX);
+    if (!bo_task_of(L))
+        return luaL_error(L, "borough.events.publish: only while a request or a job runs");
+    bo_gen *g = gen_of(L);
+    bo_db *db = bo_ldb_get(L);
+    char err[512];
+    int64_t now = bo_unix_ms();
+    if (run(db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
+            1, &now, err, sizeof err) != BO_DB_DONE)
+        return luaL_error(L, "borough.events.publish: %s", err);
+    int64_t id = bo_db_last_insert_id(db);
+    if (id % PRUNE_EVERY == 0) {
+        int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
+        if (run(db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
+                keep, err, sizeof err) != BO_DB_DONE)
+            return luaL_error(L, "borough.events.publish: %s", err);
+    }
+    if (bo_db_in_tx(db)) {
+        g->events_pending = true;
+        bo_db_on_commit(db, announce, g);
+    } else {
+        bo_bus_kick(g->paths->bus, g->info->name);
+    }
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* last_id() -> the newest event's id (0 before the first). */
+static int p_last_id(lua_State *L)
+{
+    gen_of(L);
+    bo_db *db = bo_ldb_get(L);
+    static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
+    char err[256];
+    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    int64_t id = 0;
+    if (stmt) {                 /* no table: nothing was ever published */
+        if (bo_stmt_step(stmt) == BO_DB_ROW)
+            id = bo_stmt_column_int64(stmt, 0);
+        bo_stmt_reset(stmt);
+    }
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* stream(channels) -> the body of a response that opens an event stream
+   following channels (a list of names). */
+static int p_stream(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    if (n < 1 || n > BO_STREAM_CHANNELS_MAX)
+        return luaL_error(L, "a stream follows 1 to %d channels, not %d", BO_STREAM_CHANNELS_MAX, (int)n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, ' ');
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        lua_rawgeti(L, 1, i);
+        const char *c = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING || !bo_levents_channel_ok(c, len))
+            return luaL_error(L, "channel %d: a channel is 1 to %d letters, digits and _ - . : /", (int)i,
+                              BO_EVENT_CHANNEL_MAX);
+        lua_pop(L, 1);
+        luaL_addlstring(&b, c, len);
+        luaL_addchar(&b, ' ');
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *packed = lua_tolstring(L, -1, &len);
+    char *ud = lua_newuserdatauv(L, len + 1, 0);
+    memcpy(ud, packed, len + 1);
+    if (luaL_newmetatable(L, "borough.stream")) {
+        lua_pushliteral(L, "a platform metatable");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+const char *bo_levents_channels(lua_State *L, int idx)
+{
+    return luaL_testudata(L, idx, "borough.stream");
+}
+
+int bo_levents_open(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        { "publish", p_publish },
+        { "last_id", p_last_id },
+        { "stream", p_stream },
+        { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    return 1;
+}
