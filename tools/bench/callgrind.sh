@@ -13,19 +13,8 @@ work=$(mktemp -d /tmp/borough-callgrind.XXXXXX)
 if [[ -n ${KEEP:-} ]]; then echo "callgrind output: $work/cg.$n"; else trap 'rm -rf "$work"' EXIT; fi
 /work/shared/bench/tools/seed.sh "$work/seed.db" >/dev/null 2>&1 || "$root/../shared/bench/tools/seed.sh" "$work/seed.db" >/dev/null
 
-count() {  # count N -> total instructions of a server run that answers N requests
-  local data=$work/data-$1 port
-  mkdir -p "$data/bench"
-  cp "$work/seed.db" "$data/bench/app.db"
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$root/borough" serve "$root/tools/bench/apps" \
-    --listen 127.0.0.1:0 --data "$data" --workers 1 --no-access-log >"$work/log.$1" 2>&1 &
-  local pid=$!
-  for _ in $(seq 300); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/log.$1" | grep -o '[0-9]*$' || true)
-    [[ -n $port ]] && break
-    sleep 0.1
-  done
-  python3 - "$port" "$workload" "$1" <<'PY'
+send() {  # send PORT N -> N requests of the workload over one connection
+  python3 - "$1" "$workload" "$2" <<'PY'
 import socket, sys
 port, workload, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 s = socket.create_connection(("127.0.0.1", port))
@@ -50,6 +39,26 @@ for i in range(n):
         rest += s.recv(65536)
 s.close()
 PY
+}
+
+count() {  # count N -> total instructions of a server run that answers N requests
+  local data=$work/data-$1 port
+  mkdir -p "$data/bench"
+  cp "$work/seed.db" "$data/bench/app.db"
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$root/borough" serve "$root/tools/bench/apps" \
+    --listen 127.0.0.1:0 --data "$data" --workers 1 --no-access-log >"$work/log.$1" 2>&1 &
+  local pid=$!
+  for _ in $(seq 300); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/log.$1" | grep -o '[0-9]*$' || true)
+    [[ -n $port ]] && break
+    sleep 0.1
+  done
+  # One request first, so everything that happens once (the app loaded by
+  # the judge and by the worker, in an order that varies, a first statement
+  # prepared) is behind us; then the counters start from zero.
+  send "$port" 1
+  callgrind_control --zero "$pid" >/dev/null
+  send "$port" "$1"
   kill -TERM "$pid"
   wait "$pid" || true
   callgrind_annotate "$work/cg.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
