@@ -114,13 +114,14 @@ def main():
     measures = {}
     for i in range(1, a.measures + 1):
         d = i if i <= ndept else rnd.randint(1, ndept)
+        asked = {m[5] for m in measures.get(d, [])}
         if rnd.random() < 0.6:
-            q, good, amber, red = rnd.choice(NUMBERS)
-            m = (i, "number", good, amber, red)
+            q, good, amber, red = rnd.choice([n for n in NUMBERS if n[0] not in asked] or NUMBERS)
+            m = (i, "number", good, amber, red, q)
             w.writerow([i, d, q, "number", good, amber, red])
         else:
-            q, kind, good = rnd.choice(OTHERS)
-            m = (i, kind, good, None, None)
+            q, kind, good = rnd.choice([o for o in OTHERS if o[0] not in asked] or OTHERS)
+            m = (i, kind, good, None, None, q)
             w.writerow([i, d, q, kind, good, "", ""])
         measures.setdefault(d, []).append(m)
     f.close()
@@ -143,12 +144,14 @@ def main():
             sent_at = "%sT%02d:%02d:00Z" % (date, hour, rnd.randint(0, 59) if hour > 16 or not late else rnd.randint(1, 59))
             uid += 1
             ratings = []
-            for (mid_, kind, good, amber, red) in measures.get(d, []):
+            for (mid_, kind, good, amber, red, q) in measures.get(d, []):
                 aid += 1
                 number, text = "", ""
                 if kind == "number":
                     centre = amber if good == "lower" else amber + 5
                     number = max(0, int(rnd.gauss(centre * 0.8 if good == "lower" else centre, max(2, centre / 4))))
+                    if "%" in q:
+                        number = min(100, number)
                 elif kind == "rag":
                     text = rnd.choices(["green", "amber", "red"], [7, 2, 1])[0]
                 elif kind == "yes_no":

@@ -103,6 +103,8 @@ app:get("/measures", { role = VIEWERS }, function(req)
   return borough.view("measures", { title = "Measures", measures = list })
 end)
 
+local MONTHS = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+
 app:get("/measures/:id", { role = VIEWERS }, function(req)
   local x = m.Measures:find(req.params.id)
   if not x then return borough.status(404) end
@@ -117,7 +119,9 @@ app:get("/measures/:id", { role = VIEWERS }, function(req)
     values[i] = a and a.number
     rows[#rows + 1] = a and { date = day, text = a.number or a.text, tag = a.rag and rag.tag(a.rag) }
   end
-  local trend = x.kind == "number" and chart.line { title = x.name, id = "trend", labels = days,
+  local labels = {}
+  for i, day in ipairs(days) do labels[i] = tonumber(day:sub(9)) .. " " .. MONTHS[tonumber(day:sub(6, 7))] end
+  local trend = x.kind == "number" and chart.line { title = x.name, id = "trend", labels = labels,
     series = { { name = x.name, values = values } },
     summary = ("%s each day for the last 30 days, for %s."):format(x.name, m.department_names()[x.department]) }
   return borough.view("measure", { title = x.name, measure = x, trend = trend, rows = rows,
