@@ -32,7 +32,9 @@ app:get("/updates", { role = "manager" }, function(req)
     local u = m.Updates:find { department = d.id, date = today }
     list[i] = { department = d, update = u, status = STATUS[returns.status(today, m.DEADLINE, u and u.sent_at)] }
   end
-  return borough.view("updates", { title = "Your updates", departments = list, deadline = m.DEADLINE })
+  local sent = req.query.sent and m.Departments:find(req.query.sent)
+  return borough.view("updates", { title = "Your updates", departments = list, deadline = m.DEADLINE,
+                                   sent = sent and sent.name })
 end)
 
 -- The update page of a department its manager may send; nil for any other.
@@ -139,7 +141,7 @@ end)
 app:get("/late", { role = COMMAND }, function(req)
   local days = returns.days(returns.today(), 14)
   local sent = {}
-  for _, u in ipairs(m.Updates:where({ date = { ge = days[1] } }, { per_page = 500 })) do
+  for _, u in ipairs(m.all(m.Updates, { date = { ge = days[1] } })) do
     sent[u.department .. " " .. u.date] = u
   end
   local rows = {}

@@ -71,7 +71,7 @@ M.Answers = borough.entity "answers" {
   indexes = { { "measure", "date" } },
   { "update", "reference", to = "updates", required = true, index = true },
   { "measure", "reference", to = "measures", required = true },
-  { "date", "date", required = true },
+  { "date", "date", required = true, index = true },
   { "number", "number" },
   { "text", "long_text", max_length = 2000 },
   { "rag", "choice", options = M.RATINGS, label = "Rating" },
@@ -82,6 +82,17 @@ function M.rating(m, a)
   if m.kind == "number" then return rag.judge(a.number, { good = m.good, amber = m.amber, red = m.red }) end
   if m.kind == "rag" then return a.text end
   if m.kind == "yes_no" and m.good and a.text then return a.text == m.good and "green" or "red" end
+end
+
+--- Every record of entity that matches conds, a page of 500 at a time.
+function M.all(entity, conds)
+  local list, after = {}, nil
+  repeat
+    local page, info = entity:where(conds, { after = after, per_page = 500 })
+    table.move(page, 1, #page, #list + 1, list)
+    after = page[#page] and page[#page].id
+  until not info.more
+  return list
 end
 
 --- Department names by id.
@@ -184,14 +195,14 @@ end
 -- (on time, late, due, missing) and its answers with their measures.
 function M.position(today, now)
   local sent = {}
-  for _, u in ipairs(M.Updates:where({ date = today }, { per_page = 500 })) do sent[u.department] = u end
+  for _, u in ipairs(M.all(M.Updates, { date = today })) do sent[u.department] = u end
   local measures, answers = {}, {}
   for _, m in ipairs(M.Measures:all { per_page = 500 }) do
     local list = measures[m.department] or {}
     list[#list + 1] = m
     measures[m.department] = list
   end
-  for _, a in ipairs(M.Answers:where({ date = today }, { per_page = 500 })) do answers[a.measure] = a end
+  for _, a in ipairs(M.all(M.Answers, { date = today })) do answers[a.measure] = a end
   local rows = {}
   for i, d in ipairs(M.Departments:all { order = "name", per_page = 500 }) do
     local u = sent[d.id]

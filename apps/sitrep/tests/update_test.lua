@@ -25,6 +25,7 @@ t.test("the update is saved with each answer rated and the worst rating on the u
   t.login(table.unpack(F.manager))
   local r = send(lib, ms, { ["m" .. ms.absent.id] = "7", ["m" .. ms.open.id] = "no", ["m" .. ms.note.id] = "Quiet" })
   t.eq(r.status, 303)
+  t.contains(t.get("/" .. r:header("location")).body, "Update sent for Libraries")
   local u = m.Updates:find { department = lib.id }
   t.eq(u.date, borough.returns.today())
   t.eq(u.sent_by, "Mo Manager")
