@@ -183,7 +183,7 @@ app:get("/export.csv", { role = COMMAND }, function(req)
   end)
 end)
 
-borough.feed { m.Departments, m.Measures, m.Updates, m.Answers }:mount(app, "/feed", { role = "reporting" })
+borough.feed { m.Departments, m.Measures, m.Updates, m.Answers }:mount(app, "/_feed", { role = "reporting" })
 
 -- Setting up: departments, their managers and measures -------------------------
 

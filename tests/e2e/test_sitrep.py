@@ -84,7 +84,7 @@ def generated_data_imports_whole_and_the_feed_pages_through_it():
             assert status == 0, err
             tok = tok.strip()
             h = {"Authorization": "Bearer " + tok}
-            ids, link, pages = [], "/sitrep/feed/updates.json", 0
+            ids, link, pages = [], "/sitrep/_feed/updates.json", 0
             while link:
                 r = Client(s.port).get(link, h)
                 assert r.status == 200, r
@@ -94,17 +94,17 @@ def generated_data_imports_whole_and_the_feed_pages_through_it():
                 link = link and (urlsplit(link).path + "?" + urlsplit(link).query)
                 pages += 1
             assert ids == list(range(1, 1201)) and pages == 3, (pages, ids[:3], ids[-3:])
-            first = json.loads(Client(s.port).get("/sitrep/feed/updates.json?per_page=1", h).body)["value"][0]
+            first = json.loads(Client(s.port).get("/sitrep/_feed/updates.json?per_page=1", h).body)["value"][0]
             assert set(first) >= {"department", "date", "sent_at", "late", "rag", "escalate", "issue"}, first
-            r = Client(s.port).get("/sitrep/feed/answers.csv", h)
+            r = Client(s.port).get("/sitrep/_feed/answers.csv", h)
             assert r.status == 200 and r.body.count(b"\n") == counts["answers"] + 1, (r.status, r.body[:200])
-            r = Client(s.port).get("/sitrep/feed/updates.json?escalate=gold", h)
+            r = Client(s.port).get("/sitrep/_feed/updates.json?escalate=gold", h)
             assert r.status == 200 and all(row["escalate"] == "gold" for row in json.loads(r.body)["value"])
             # no token, a session cookie, or a token without the role: refused
-            assert Client(s.port).get("/sitrep/feed/updates.json").status == 401
+            assert Client(s.port).get("/sitrep/_feed/updates.json").status == 401
             status, other, err = borough("token", "create", "sitrep", "--entities", "updates", "--name", "No role",
                                          "--data", s.data_dir)
-            r = Client(s.port).get("/sitrep/feed/updates.json", {"Authorization": "Bearer " + other.strip()})
+            r = Client(s.port).get("/sitrep/_feed/updates.json", {"Authorization": "Bearer " + other.strip()})
             assert r.status == 403, r
             assert os.path.exists(os.path.join(out, "answers.csv"))
     finally:

@@ -14,8 +14,8 @@
      after, per stream; then a manager sends today's update (a form POST)
      and the time from sending it until the last stream has the event;
   4. the data feed: an API token of the BI tool (role reporting) pages
-     through `/sitrep/feed/updates.json` (500 a page, by the next link)
-     and reads `/sitrep/feed/answers.csv` whole, timed.
+     through `/sitrep/_feed/updates.json` (500 a page, by the next link)
+     and reads `/sitrep/_feed/answers.csv` whole, timed.
 
 Each measurement runs ROUNDS times and the best round is reported (the host
 is shared and noisy). Usage: tools/bench/sitrep.py [--updates N]
@@ -160,7 +160,7 @@ def fan_out(port, streams, manager, fields):
 def feed_paging(port, token):
     h = {"Authorization": "Bearer " + token}
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    t0, link, rows, pages = time.perf_counter(), "/sitrep/feed/updates.json", 0, 0
+    t0, link, rows, pages = time.perf_counter(), "/sitrep/_feed/updates.json", 0, 0
     while link:
         c.request("GET", link, headers=h)
         r = c.getresponse()
@@ -170,7 +170,7 @@ def feed_paging(port, token):
         link = nxt and urllib.parse.urlsplit(nxt).path + "?" + urllib.parse.urlsplit(nxt).query
     json_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    c.request("GET", "/sitrep/feed/answers.csv", headers=h)
+    c.request("GET", "/sitrep/_feed/answers.csv", headers=h)
     body = c.getresponse().read()
     return json_s, rows, pages, time.perf_counter() - t0, body.count(b"\n") - 1
 

@@ -113,6 +113,8 @@ t.test("a manager cannot open or send another department's update", function()
   values.csrf_token = csrf
   t.eq(t.post("/departments/" .. lib.id .. "/update", values).status, 404)
   t.eq(m.Updates:count {}, 0)
-  -- and the entity's rule holds even if a page forgot: Ola may not write Libraries' update
+  -- the test the page and the entity's write rules share
   t.eq(m.member_of({ email = "ola@example.org" }, lib.id), false)
+  t.eq(m.member_of({ email = "ola@example.org" }, waste.id), true)
+  t.eq(m.member_of(nil, waste.id), nil)
 end)
