@@ -31,3 +31,10 @@ t.test("a reminder goes to each manager of a department that has not sent today'
   t.contains(r:header("location"), "reminded=0")
   t.eq(db.one("SELECT count(*) AS n FROM _borough_outbox").n, 2)
 end)
+
+t.test("the reminders are scheduled for 14:00 every day", function()
+  t.login("admin@example.org", { roles = { "admin" } })
+  local r = t.get("/_jobs")
+  t.eq(r.status, 200)
+  t.contains(r.body, "every day at 14:00")
+end)
