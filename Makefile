@@ -29,7 +29,7 @@ APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding bench-grants bench-live clean
+.PHONY: all deps run test unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding bench-grants bench-live bench-sitrep clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -108,6 +108,10 @@ bench-grants: all
 # Live updates and the data feed: one publish to 500 event streams, 12,000 rows paged (docs/performance.md, "Live updates").
 bench-live: all
 	tools/bench/live.py
+
+# The situation report: its dashboard over 12,000 updates, 500 event streams, the data feed (docs/performance.md, "SitRep").
+bench-sitrep: all
+	tools/bench/sitrep.py
 
 # libFuzzer with AddressSanitizer and UndefinedBehaviorSanitizer (Debian's
 # clang): each harness in turn for FUZZ_SECONDS, new inputs kept under

@@ -56,6 +56,11 @@ borough.download = require "borough.download"
 -- them by (borough/events.lua; app:events below).
 borough.events = require "borough.events"
 
+-- Red, amber and green by thresholds (borough/rag.lua), and returns due by a
+-- deadline each day (borough/returns.lua).
+borough.rag = require "borough.rag"
+borough.returns = require "borough.returns"
+
 -- A data feed of chosen entities for BI tools, for API tokens
 -- (borough/feed.lua): borough.feed { Entity, ... }:mount(app, "/_feed").
 function borough.feed(spec)

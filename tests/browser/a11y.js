@@ -9,7 +9,7 @@
 //   ["audit", "name"], ["look", "name"], ["wait_url", "regexp"],
 //   ["hold", "regexp"], ["release"], ["remember", "#secret"], ["totp", "#code", 1],
 //   ["mark"], ["expect_mark"], ["wait_stream"], ["request", "POST", "/path", "a=1"],
-//   ["wait_text", "#count", "text"] ],
+//   ["wait_text", "#count", "text"], ["browser", "other"] ],
 //   "args": ["--extra-chromium-flag", ...] }
 // A "goto" to a full URL (https://...) leaves the site (an identity
 // provider's sign-in page). Every "audit" writes OUT_DIR/<name>.png (the
@@ -25,7 +25,9 @@
 // loaded again); "wait_stream" waits until the server has an event stream
 // open (/metrics); "request" sends a request from another client than the
 // page (no cookies; a form body); "wait_text" waits until the element
-// shows the text (live updates). Prints one JSON object:
+// shows the text (live updates). "browser" goes on in another browser
+// (a context of its own, with its own cookies), made on first use; the
+// first is "main". Prints one JSON object:
 // { pages: [{ name, url, title, text, violations: [{ id, impact, help,
 // nodes: [html...] }] }] }, text being what <main> (else <body>) shows.
 
@@ -60,12 +62,18 @@ async function main() {
   try {
     // The pages' Content-Security-Policy allows only their own scripts:
     // axe is put in through the DevTools protocol, which the CSP does not judge.
-    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
-    const page = await context.newPage();
+    const contexts = {};
+    async function open() {
+      const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+      return context.newPage();
+    }
+    let page = contexts.main = await open();
     let remembered = "";
     for (const step of scenario.steps) {
       const [op, a, b] = step;
-      if (op === "goto") {
+      if (op === "browser") {
+        page = contexts[a] || (contexts[a] = await open());      // another browser: its own cookies
+      } else if (op === "goto") {
         await page.goto(/^https?:/.test(a) ? a : scenario.base + a, { waitUntil: "load" });
       } else if (op === "mark") {
         await page.evaluate(() => { window.boroughMark = true; });
