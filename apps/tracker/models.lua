@@ -38,7 +38,7 @@ M.Projects = borough.entity "projects" {
   indexes = { { "portfolio", "name" } },
   validate = function(p)
     local prog = p.programme and M.Programmes:find(p.programme)
-    if prog and prog.portfolio ~= p.portfolio then return { programme = "Select a programme of this portfolio" } end
+    if prog and p.portfolio and prog.portfolio ~= p.portfolio then return { programme = "Select a programme of this portfolio" } end
     if p.start_on and p.end_on and p.end_on < p.start_on then return { end_on = "The end date must be after the start date" } end
   end,
   { "name", "text", required = true, max_length = 150 },
@@ -57,7 +57,7 @@ M.Projects = borough.entity "projects" {
 -- checked: a record cannot claim a portfolio its project is not in).
 local function of_project(r)
   local p = M.Projects:find(r.project)
-  if p and p.portfolio ~= r.portfolio then return { project = "The project is in another portfolio" } end
+  if p and r.portfolio and p.portfolio ~= r.portfolio then return { project = "The project is in another portfolio" } end
 end
 
 local function project_entity(name, spec)
