@@ -210,7 +210,7 @@ function Group:mount(app, path, opts)
       head = { { text = t("members.name") }, { text = t("members.email") }, { text = t("members.level") },
                { html = '<span class="govuk-visually-hidden">' .. escape(t("members.actions")) .. "</span>" } },
       rows = rows } or nil
-    ctx.form = form:html { errors = ctx.errors, raw = ctx.raw, submit = t("members.add"),
+    ctx.form = form:html { values = { level = "member" }, errors = ctx.errors, raw = ctx.raw, submit = t("members.add"),
                            action = borough.url(here) }
     return borough.view("borough/members", ctx, status)
   end
