@@ -153,6 +153,17 @@ app:get("/portfolios/:id/updates.csv", function(req)
     columns = { "project", "month", "rag", "rag_reason", "progress", "next_steps", "author" } })
 end)
 
+-- The data feed for the council's BI tool (`borough token create tracker`):
+-- a token reads what its account's roles and memberships give it, like a
+-- person: with council_wide, every portfolio; with neither, nothing.
+borough.feed {
+  { Portfolios, fields = { "name" } },
+  { Projects, fields = { "name", "portfolio", "programme", "manager", "rag", "rag_reason", "start_on", "end_on", "budget" },
+    filters = { "portfolio", "rag" } },
+  { m.Updates, fields = { "project", "portfolio", "month", "rag", "rag_reason" }, filters = { "portfolio", "project" } },
+  { m.Milestones, fields = { "project", "portfolio", "title", "due_on", "done_on" }, filters = { "portfolio", "project" } },
+}:mount(app, "/_feed")
+
 -- Projects ---------------------------------------------------------------------
 
 local ProjectForm = borough.form(Projects, { "name", "programme", "manager", "summary", "start_on", "end_on", "budget" })

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The delivery tracker (apps/tracker): its own tests under `borough test`;
 the fake portfolios of tools/gen_tracker.py imported by `borough import`;
+the data feed paged through by an API token, which reads only what its
+roles give it;
 and in Debian's chromium (tests/browser/a11y.js, axe-core for WCAG 2.1 A
 and AA), in English and in Welsh: a portfolio manager reads the board and
 the briefing, makes a project's monthly update (the board's chart and
@@ -9,6 +11,7 @@ member; every page of another portfolio answers as a page that does not exist; t
 council-wide view sees every portfolio; the portfolio office adds one.
 No axe violation on any page, charts included; screenshots in
 build/a11y-tracker/."""
+import json
 import os
 import re
 import shutil
@@ -18,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, borough, Server  # noqa: E402
+from lib import test, run, borough, Client, Server  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -65,6 +68,45 @@ def the_fake_portfolios_import_whole():
         members = con.execute("SELECT count(*) FROM group_members WHERE kind = 'portfolios' AND level = 'manager'").fetchone()[0]
         con.close()
         assert (astray, wrong, members) == (0, 0, 3), (astray, wrong, members)
+
+
+def feed_token(data, role=None):
+    args = ["token", "create", "tracker", "--entities", "portfolios,projects,updates,milestones", "--name", "BI " + str(role),
+            "--data", data] + (["--role", role] if role else [])
+    status, out, err = borough(*args)
+    assert status == 0, err
+    return out.strip()
+
+
+@test
+def the_data_feed_pages_through_the_projects_a_token_may_read():
+    with Server(os.path.join(ROOT, "apps")) as s:
+        counts = generate_and_import(s.tmp, s.data_dir, 3, 7, 4)
+        wide, bare = feed_token(s.data_dir, "council_wide"), feed_token(s.data_dir)
+
+        def get(path, tok):
+            r = Client(s.port).get("/tracker/_feed/" + path, {"Authorization": "Bearer " + tok})
+            assert r.status == 200, (path, r.status, r.body[:300])
+            return r.body
+
+        ids, path = [], "projects.json?per_page=5"
+        while path:
+            doc = json.loads(get(path, wide))
+            ids += [p["id"] for p in doc["value"]]
+            link = doc.get("@odata.nextLink")
+            path = link and link.split("/_feed/", 1)[1]
+        assert ids == list(range(1, counts["projects"] + 1)), ids
+        first = json.loads(get("projects.json?per_page=1", wide))["value"][0]
+        assert sorted(first) == sorted(["id", "name", "portfolio", "programme", "manager", "rag", "rag_reason", "start_on",
+                                        "end_on", "budget", "created_at", "updated_at"]), first
+        two = json.loads(get("projects.json?portfolio=2", wide))["value"]
+        assert len(two) == 7 and {p["portfolio"] for p in two} == {2}, two
+        updates = get("updates.csv", wide).decode()
+        assert updates.count("\n") == counts["updates"] + 1, updates[:200]
+        # a token with neither the council-wide view nor a membership reads nothing
+        for entity in ("portfolios", "projects", "updates", "milestones"):
+            assert json.loads(get(entity + ".json", bare))["value"] == [], entity
+        assert Client(s.port).get("/tracker/_feed/projects.json").status == 401
 
 
 def sign_in(email):
