@@ -129,6 +129,11 @@ local function board(req, name)
   return view(name, ctx)
 end
 app:get("/portfolios/:id", function(req) return board(req, "board") end)
+-- The board follows its portfolio's monthly updates as they are made.
+app:events("/portfolios/:id/live", function(req)
+  local p = Portfolios:find(req.params.id)
+  return p and { m.channel(p.id) } or borough.status(404)
+end)
 app:get("/portfolios/:id/briefing", function(req) return board(req, "briefing") end)
 
 local ProgrammeForm = borough.form(m.Programmes, { "name", "sro" })

@@ -120,6 +120,9 @@ function M.all(E, conds)
   return out
 end
 
+--- The channel of portfolio id's live updates: the event names only the project.
+function M.channel(id) return "portfolio:" .. id end
+
 --- This month's update of project p: the project takes its status and reason.
 function M.record_update(p, values, user)
   return db.tx(function()
@@ -130,6 +133,7 @@ function M.record_update(p, values, user)
     if not u then return nil, errors end
     local ok, why = M.Projects:update(p.id, { rag = u.rag, rag_reason = u.rag_reason })
     if not ok then return nil, why end
+    borough.events.publish(M.channel(p.portfolio), { project = p.id })   -- boards open on it read theirs again
     return u
   end)
 end

@@ -2,7 +2,9 @@
 """The delivery tracker (apps/tracker): its own tests under `borough test`;
 the fake portfolios of tools/gen_tracker.py imported by `borough import`;
 the data feed paged through by an API token, which reads only what its
-roles give it;
+roles give it; a monthly update reaching the open boards of its
+portfolio (an event stream), whose stream another portfolio's member is
+refused;
 and in Debian's chromium (tests/browser/a11y.js, axe-core for WCAG 2.1 A
 and AA), in English and in Welsh: a portfolio manager reads the board and
 the briefing, makes a project's monthly update (the board's chart and
@@ -19,9 +21,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, borough, Client, Server  # noqa: E402
+from lib import test, run, borough, Client, Server, staff_cookie  # noqa: E402
+from sselib import Stream  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,6 +111,31 @@ def the_data_feed_pages_through_the_projects_a_token_may_read():
         for entity in ("portfolios", "projects", "updates", "milestones"):
             assert json.loads(get(entity + ".json", bare))["value"] == [], entity
         assert Client(s.port).get("/tracker/_feed/projects.json").status == 401
+
+
+@test
+def a_monthly_update_reaches_the_open_boards_of_its_portfolio():
+    with Server(os.path.join(ROOT, "apps")) as s:
+        generate_and_import(s.tmp, s.data_dir, 2, 3, 2)
+        mine = staff_cookie(s, "tracker", email="manager1@example.org")
+        theirs = staff_cookie(s, "tracker", email="manager2@example.org")
+        board = Client(s.port).get("/tracker/portfolios/1", mine)
+        live = re.search(r'data-borough-live="([^"]+)"', board.body.decode()).group(1).replace("&amp;", "&")
+        assert live.startswith("/tracker/portfolios/1/live?last_event_id="), live
+        stream = Stream(s.port, live, mine).head()
+        assert stream.status == 200, stream.status
+        refused = Stream(s.port, "/tracker/portfolios/1/live", theirs).head()
+        assert refused.status == 404, refused.status     # another portfolio's board
+        refused.close()
+        form = Client(s.port).get("/tracker/projects/1/update", mine)
+        cookies = [mine["Cookie"]] + [v.split(";")[0] for v in form.headers.get("set-cookie", [])]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.body.decode()).group(1)
+        body = urllib.parse.urlencode({"csrf_token": token, "rag": "red", "rag_reason": "Stopped"}).encode()
+        r = Client(s.port).request("POST", "/tracker/projects/1/update", {
+            "Cookie": "; ".join(cookies), "Content-Type": "application/x-www-form-urlencoded"}, body)
+        assert r.status == 303, (r.status, r.body[:500])
+        assert stream.next_data() == ("portfolio:1", {"project": 1})
+        stream.close()
 
 
 def sign_in(email):

@@ -85,3 +85,16 @@ t.test("the briefing: red and amber projects with their reasons, high risks and 
   t.contains(page.body, "Projects by status")
   t.no_match(page.body, "Find a project")             -- no navigation: a page to print
 end)
+
+t.test("a monthly update is announced to the boards of its portfolio only; another's stream is not found", function()
+  F.setup()
+  local mo = F.as(t, "mo@example.org")
+  local board = mo:get("/portfolios/" .. F.housing.id)
+  t.match(board.body, 'data%-borough%-live="/tracker/portfolios/' .. F.housing.id .. '/live%?last_event_id=%d+"')
+  local before = db.one("SELECT coalesce(max(id), 0) AS n FROM _borough_events").n
+  t.eq(mo:submit(mo:get("/projects/" .. F.flats.id .. "/update"), { rag = "red", rag_reason = "Stopped" }).status, 303)
+  local e = db.one("SELECT channel, data FROM _borough_events WHERE id > ?", before)
+  t.eq({ e.channel, json.decode(e.data) }, { "portfolio:" .. F.housing.id, { project = F.flats.id } })
+  t.eq(mo:get("/portfolios/" .. F.safeguarding.id .. "/live").status, 404)
+  t.eq(mo:get("/portfolios/99999/live").status, 404)
+end)
