@@ -74,12 +74,13 @@ borough.questions = require "borough.questions"
 -- Building blocks that keep records of their own: UK bank details and the
 -- modulus check's table (borough.bank), single-use links (borough.links),
 -- budgets (borough.budget), payment runs (borough.payments) and flags for
--- a second person to clear (borough.flags). Each declares its entities
+-- a second person to clear (borough.flags), groups kept apart by
+-- membership (borough.members). Each declares its entities
 -- when the app first names it, so only the apps that use one have its
 -- tables; that must be while the app loads (models.lua or app.lua), when
 -- tables are made.
 local own_records = { bank = "borough.bank", links = "borough.links", budget = "borough.budget",
-                      payments = "borough.payments", flags = "borough.flags" }
+                      payments = "borough.payments", flags = "borough.flags", members = "borough.members" }
 local loaded = false
 setmetatable(borough, { __index = function(_, k)
   local name = own_records[k]

@@ -168,6 +168,22 @@ return {
   ["pages.deleted"] = "Mae’r %{label} wedi’i ddileu",
   ["pages.back_to_list"] = "Yn ôl i’r rhestr",
 
+  -- groups kept apart by membership (borough.members)
+  ["members.title"] = "Aelodau %{name}",
+  ["members.intro"] = "Dim ond y bobl a restrir yma, a’r rhai y mae’r cyngor wedi rhoi golwg iddynt ar bob %{label}, sy’n gallu gweld y %{label} hwn a’i gofnodion.",
+  ["members.current"] = "Pwy sy’n gallu ei weld",
+  ["members.name"] = "Enw",
+  ["members.email"] = "Cyfeiriad e-bost",
+  ["members.level"] = "Mynediad",
+  ["members.actions"] = "Camau gweithredu",
+  ["members.member"] = "Aelod",
+  ["members.manager"] = "Rheolwr",
+  ["members.add"] = "Ychwanegu aelod neu newid eu mynediad",
+  ["members.remove"] = "Tynnu",
+  ["members.added"] = "Mae %{email} wedi’i ychwanegu",
+  ["members.removed"] = "Mae %{email} wedi’i dynnu",
+  ["members.last_manager"] = "Ychwanegwch reolwr arall cyn i chi dynnu’r un olaf",
+
   -- llifoedd gwaith (borough.workflow)
   ["workflow.note"] = "Nodyn (dewisol)",
   ["workflow.now"] = "Nawr:",

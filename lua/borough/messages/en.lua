@@ -168,6 +168,22 @@ return {
   ["pages.deleted"] = "The %{label} has been deleted",
   ["pages.back_to_list"] = "Back to the list",
 
+  -- groups kept apart by membership (borough.members)
+  ["members.title"] = "Members of %{name}",
+  ["members.intro"] = "Only the people listed here, and those the council has given a view of every %{label}, can see this %{label} and its records.",
+  ["members.current"] = "Who can see it",
+  ["members.name"] = "Name",
+  ["members.email"] = "Email address",
+  ["members.level"] = "Access",
+  ["members.actions"] = "Actions",
+  ["members.member"] = "Member",
+  ["members.manager"] = "Manager",
+  ["members.add"] = "Add a member or change their access",
+  ["members.remove"] = "Remove",
+  ["members.added"] = "%{email} has been added",
+  ["members.removed"] = "%{email} has been removed",
+  ["members.last_manager"] = "Add another manager before you remove the last one",
+
   -- workflows (borough.workflow)
   ["workflow.note"] = "Note (optional)",
   ["workflow.now"] = "Now:",

@@ -1,7 +1,9 @@
 -- The fixture of the building blocks council apps share (tests/e2e/test_grants.py
 -- runs its tests): bank details, single-use links, budgets, payment runs,
--- flags, questions as data in a flow, and imports that update.
-local app = borough.app { title = "Council pieces", mount = "/council", roles = { "officer", "checker" } }
+-- flags, questions as data in a flow, imports that update, and groups kept
+-- apart by membership.
+local app = borough.app { title = "Council pieces", mount = "/council",
+                          roles = { "officer", "checker", "auditor", "coordinator" } }
 local m = require "models"
 
 borough.flow {
@@ -26,5 +28,8 @@ borough.flow {
 
 borough.pages(m.Cases, { columns = { "name", "team", "state" }, filters = { "team", "state" }, workflow = m.Flow })
   :mount(app, "/cases", { role = { "officer", "checker" } })
+
+borough.pages(m.Notes, { columns = { "text", "team" } }):mount(app, "/notes")
+m.Access:mount(app, "/teams", { back = function() return "/notes" end })
 
 return app

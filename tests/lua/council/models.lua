@@ -1,8 +1,20 @@
 local M = {}
 local bank, links, budget, payments, flags = borough.bank, borough.links, borough.budget, borough.payments, borough.flags
+local members = borough.members
 
 M.Teams = borough.entity "teams" {
   { "team_name", "text", required = true, unique = true },
+}
+
+-- Teams kept apart by membership: a team's notes are for its members; an
+-- auditor reads every team's, a coordinator manages every team.
+M.Access = members.of("teams", { all = "auditor", admin = "coordinator" })
+M.Notes = borough.entity "team_notes" {
+  label = "note",
+  rules = M.Access:rules("team"),
+  search = { "text" },
+  { "text", "text", required = true },
+  { "team", "reference", to = "teams", required = true, index = true },
 }
 
 M.Cases = borough.entity "cases" {
