@@ -57,7 +57,7 @@ count() {  # count N -> total instructions of a server run that answers N reques
   # the judge and by the worker, in an order that varies, a first statement
   # prepared) is behind us; then the counters start from zero.
   send "$port" 1
-  callgrind_control --zero "$pid" >/dev/null
+  callgrind_control --zero "$pid" >/dev/null 2>&1
   send "$port" "$1"
   kill -TERM "$pid"
   wait "$pid" || true
