@@ -112,7 +112,7 @@ local function board(req, name)
   local months, red, amber = m.trend(p.id, 12)
   local c = b.counts
   local ctx = { title = p.name, p = p, b = b, manager = Access:is(req.user, p.id, "manager"),
-    programmes = {}, today = os.date("%d %B %Y"),
+    programmes = {}, today = os.time(),
     rag = #items > 0 and chart.rag { title = "Projects by status", items = items,
       summary = ("%d projects: %d red, %d amber and %d green."):format(#items, c.red, c.amber, c.green) },
     trend = chart.line { title = "Red and amber projects, month by month", labels = months,

@@ -209,11 +209,19 @@ end
 local month_names = { "January", "February", "March", "April", "May", "June", "July",
                       "August", "September", "October", "November", "December" }
 
+--- fields.month_name(m [, short]): month m (1-12) named in the language of
+-- the page being made ("December" or "Rhagfyr"; short: "Dec", "Rhag").
+function fields.month_name(m, short)
+  local t = borough.t          -- set once borough.i18n has loaded
+  if t then return t((short and "date.month_short." or "date.month.") .. m) end
+  return short and month_names[m]:sub(1, 3) or month_names[m]
+end
+
 --- "2024-04-01" -> "1 April 2024", as GOV.UK writes dates.
 function fields.format_date(iso)
   local y, m, d = iso:match("^(%d+)-(%d+)-(%d+)$")
   if not y then return iso end
-  return ("%d %s %d"):format(tonumber(d), month_names[tonumber(m)], tonumber(y))
+  return ("%d %s %d"):format(tonumber(d), fields.month_name(tonumber(m)), tonumber(y))
 end
 
 --- "2024-04-01T09:30:00Z" (UTC) -> "1 April 2024 at 10:30am" (UK time), as GOV.UK writes times.
@@ -226,7 +234,7 @@ function fields.format_datetime(iso)
   local yy, mm, dd = civil_from_days(t // 86400)
   local hour, minute = t % 86400 // 3600, t % 3600 // 60
   local clock = ("%d:%02d%s"):format((hour + 11) % 12 + 1, minute, hour < 12 and "am" or "pm")
-  return ("%d %s %d at %s"):format(dd, month_names[mm], yy, clock)
+  return ("%d %s %d at %s"):format(dd, fields.month_name(mm), yy, clock)
 end
 
 local function iso_date(y, m, d)

@@ -279,16 +279,27 @@ function F.urlencode(v)
   return view.urlencode(text_of(v))
 end
 -- A date as entities keep it ("2024-04-01", or "2024-04-01T09:30:00Z",
--- shown in UK time), or seconds since 1970.
+-- shown in UK time), or seconds since 1970. With no format, as GOV.UK
+-- writes dates ("7 December 2026"); in a format, %B and %b name the month
+-- in the page's language, the rest is os.date's.
 function F.date(v, fmt)
+  local fields = require "borough.fields"
+  local t, utc
   if type(v) == "string" and not tonumber(v) then
-    local fields = require "borough.fields"
-    local t = fields.seconds(v)
+    t = fields.seconds(v)
     if not t then return v end
     if v:find("T", 1, true) then t = t + fields.uk_offset(t) end
-    return os.date("!" .. (fmt or "%d %B %Y"), t)
+    utc = "!"
+  else
+    t, utc = tonumber(v) or 0, ""
   end
-  return os.date(fmt or "%d %B %Y", tonumber(v) or 0)
+  local d = os.date(utc .. "*t", t)
+  if not fmt then return ("%d %s %d"):format(d.day, fields.month_name(d.month), d.year) end
+  fmt = fmt:gsub("%%([%%Bb])", function(c)
+    if c == "%" then return "%%" end
+    return fields.month_name(d.month, c == "b")
+  end)
+  return os.date(utc .. fmt, t)
 end
 function F.dump(v) return json.encode(v) end
 function F.indent(v) return v end   -- whitespace only: kept for pasted Nunjucks

@@ -95,6 +95,7 @@ VIEWS = {
     "trim.html": "a  {{- \" b \" -}}  c\n{%- if true %} d {% endif -%}\n e",
     "runtime.html": "line one\nline two {{ value }}\n",
     "shadow.html": "{{ t }}|{{ site }}|{{ t('back_link.text') if not t else '' }}",
+    "dates.html": '{{ d | date }}|{{ dt | date }}|{{ d | date("%d %B %Y") }}|{{ d | date("%b %Y, 100%%") }}|{{ dt | date("%H:%M") }}',
     "govuk_import.html": '{% from "govuk/components/tag/macro.njk" import govukTag %}ok',
 }
 
@@ -223,6 +224,14 @@ def filters_calls_tables_and_set():
         assert body(s.port, "set", {"name": "N", "list": ["x", "y"]}) == "T: Nxy"
         assert body(s.port, "trim") == "a b c d e"
         assert body(s.port, "govuk_import") == "ok"
+        # Dates as GOV.UK writes them, months in the page's language; a
+        # datetime in UK time (BST in July).
+        ctx = {"d": "2026-12-07", "dt": "2026-07-01T23:30:00Z"}
+        assert body(s.port, "dates", ctx) == "7 December 2026|2 July 2026|07 December 2026|Dec 2026, 100%|00:30"
+        c = Client(s.port)
+        cy = c.get("/v/dates?lang=cy&ctx=" + quote(json.dumps(ctx)))
+        c.close()
+        assert cy.status == 200 and cy.text == "7 Rhagfyr 2026|2 Gorffennaf 2026|07 Rhagfyr 2026|Rhag 2026, 100%|00:30", cy
         # The context hides a helper of the same name.
         assert body(s.port, "shadow", {"t": "mine", "site": "ours"}) == "mine|ours|"
 

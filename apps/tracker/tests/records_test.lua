@@ -28,7 +28,7 @@ t.test("members add and change milestones, risks and issues, and document links"
   t.contains(r.body, "Enter a link to the document, starting with https://")
   t.eq(mo:submit(mo:get(base .. "/documents/new"), { title = "Business case", url = "https://docs.example.org/case" }).status, 303)
   local page = mo:get(base).body
-  for _, text in ipairs { "Planning permission", "02 January 2024", "Issue: Land contaminated", "Olu Owner",
+  for _, text in ipairs { "Planning permission", "2 January 2024", "Issue: Land contaminated", "Olu Owner",
                           'href="https://docs.example.org/case">Business case</a>' } do t.contains(page, text) end
   -- the record's changes are in its audit trail, by whom
   t.eq(m.Risks:history(risk.id)[2].after.status, "closed")
