@@ -64,6 +64,7 @@ void bo_app_info_unref(bo_app_info *info)
     free(info->mount);
     free(info->host);
     free(info->title);
+    free(info->description);
     free(info->error);
     for (unsigned i = 0; i < info->nallow_hosts; i++)
         free(info->allow_hosts[i]);
@@ -165,6 +166,7 @@ static void read_manifest(lua_State *L, load_ctx *c, const char *where)
 {
     bo_app_info *info = c->info;
     opt_string(L, 1, "title", &info->title, where);
+    opt_string(L, 1, "description", &info->description, where);
     char *host = NULL, *mount = NULL;
     opt_string(L, 1, "host", &host, where);
     if (opt_string(L, 1, "mount", &mount, where)) {
@@ -490,6 +492,11 @@ void bo_gen_thread_release(bo_gen *g, lua_State *co, int ref, bool clean)
     }
     lua_resetthread(co);
     luaL_unref(g->sb.L, LUA_REGISTRYINDEX, ref);
+}
+
+char *bo_app_site_dir(const char *lib_dir)
+{
+    return bo_sprintf("%s/%s", lib_dir, BO_SITE_DIR);
 }
 
 static int compare_names(const void *a, const void *b)
