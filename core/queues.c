@@ -3,7 +3,6 @@
  */
 #include "queues.h"
 #include "platformdb.h"
-#include "session.h"
 
 #include <dirent.h>
 #include <stdio.h>
