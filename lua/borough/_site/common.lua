@@ -143,9 +143,9 @@ end
 
 local cached, cached_version
 
---- M.apps(): the catalog's apps and a map from name to app, read again
--- only when the server publishes a new catalog (the front door's case:
--- an anonymous visit is one catalog version check and one render).
+--- M.apps(): the catalog's apps, a map from name to app, and the
+-- catalog's version; read again only when the server publishes a new
+-- catalog (the front door's case).
 function M.apps()
   local version = M.P.catalog_version()
   if version ~= cached_version then
@@ -154,7 +154,7 @@ function M.apps()
     for _, a in ipairs(list) do by_name[a.name] = a end
     cached, cached_version = { list = list, by_name = by_name }, version
   end
-  return cached.list, cached.by_name
+  return cached.list, cached.by_name, cached_version
 end
 
 return M

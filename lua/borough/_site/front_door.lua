@@ -2,14 +2,19 @@
 -- visitor may use, by title, each with the one line its manifest's
 -- description gives: the public ones, and for a signed-in person also
 -- those they hold a role in; a sign-in link for staff, and for the site's
--- admin a link to the console. The catalog is read again only when the
--- server publishes a new one, so an anonymous visit costs one page render.
+-- admin a link to the console.
+--
+-- It is every newcomer's first page, so an anonymous visit is cheap: the
+-- page an anonymous visitor sees depends only on the catalog and the
+-- language, and is made once for each until the server publishes a new
+-- catalog.
 local common = require "common"
+local i18n = require "borough.i18n"
 local t = common.t
 
-return function(req)
-  local list = common.apps()
-  local mine = req.user and common.P.my_apps() or {}
+local anonymous, anonymous_version = {}, nil
+
+local function page(req, list, mine)
   local apps = {}
   for _, a in ipairs(list) do
     if not a.platform and a.mount and (a.public or mine[a.name]) then
@@ -25,4 +30,17 @@ return function(req)
     console_href = req.user and req.user.roles.admin and "/_admin" or nil,
     sign_in_href = "/_account/sign-in",
   })
+end
+
+return function(req)
+  local list, _, version = common.apps()
+  if req.user then return page(req, list, common.P.my_apps()) end
+  if version ~= anonymous_version then anonymous, anonymous_version = {}, version end
+  local lang = i18n.lang()
+  local body = anonymous[lang]
+  if not body then
+    body = page(req, list, {}).body
+    anonymous[lang] = body
+  end
+  return borough.status(200, body)
 end
