@@ -172,6 +172,41 @@ def every_action_needs_its_csrf_token():
         assert not query(platform_db(s), "SELECT 1 FROM users WHERE email = 'eve@example.gov.uk'")
 
 
+@test
+def no_other_app_gets_the_consoles_functions():
+    nosy = r'''
+local app = borough.app { title = "Nosy", mount = "/nosy", public = true }
+app:get("/", function(req)
+  local ok, why = pcall(require, "borough._site.common")
+  return tostring(borough._admin) .. " | " .. tostring(ok) .. " | " .. tostring(why):match("[^\n]*")
+end)
+return app
+'''
+    with Server({"nosy": {"app.lua": nosy}}) as s:
+        r = get(s.port, "/nosy/")
+        assert r.status == 200 and r.text.startswith("nil | false | "), r.text
+        assert re.search(r"_site/common\.lua:\d+: attempt to call a nil value \(field '_admin'\)$", r.text), r.text
+
+
+@test
+def the_welsh_messages_have_every_english_key():
+    keys = {}
+    for lang in ("en", "cy"):
+        text = open(os.path.join(ROOT, "lua", "borough", "_site", "messages", lang + ".lua")).read()
+        keys[lang] = re.findall(r'\["([a-z0-9_.]+)"\] =', text)
+        assert len(keys[lang]) == len(set(keys[lang])), lang
+    assert sorted(keys["en"]) == sorted(keys["cy"]), set(keys["en"]) ^ set(keys["cy"])
+    # Every key the pages use is in them.
+    used = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, "lua", "borough", "_site")):
+        for f in files:
+            if f.endswith((".lua", ".html")) and "messages" not in folder:
+                used |= set(re.findall(r'["\'](admin\.[a-z0-9_.]+[a-z0-9_]|site\.[a-z0-9_]+)["\']', open(os.path.join(folder, f)).read()))
+    missing = [k for k in used if k not in keys["en"] and k + "_one" not in keys["en"]
+               and not any(x.startswith(k + ".") for x in keys["en"])]
+    assert not missing, missing
+
+
 # ---------------------------------------------------------------------------
 # Apps
 # ---------------------------------------------------------------------------

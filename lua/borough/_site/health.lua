@@ -52,7 +52,8 @@ return function(req)
   return common.page("health", "admin/health", {
     title = t("admin.health.title"), all = words(st.all),
     up = t("admin.health.up", { span = common.span(st.now_ms - st.started_ms), since = common.when(st.started_ms) }),
-    workers = t("admin.health.workers", { n = st.workers, open = st.open_connections }),
+    workers = common.counted("admin.health.workers", st.workers) .. ", "
+      .. common.counted("admin.health.open", st.open_connections),
     platform_db = common.size(st.platform_db_bytes), cert = cert, cert_warning = st.cert_expires
       and st.cert_expires * 1000 - st.now_ms < 14 * 86400 * 1000 or nil,
     apps = apps,
