@@ -248,6 +248,7 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
         int m = method ? method_of(method) : -1;
         if (m < 0 || !pattern)
             luaL_error(L, "%s: malformed route entry %d", where, (int)i);
+        bool start = m == HTTP_GET && strcmp(pattern, "/") == 0;
         char why[256];
         if (bo_routes_add(&g->routes, m, pattern, (int)g->nroutes, why, sizeof why) < 0)
             luaL_error(L, "%s %s", at, why);
@@ -303,6 +304,8 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
             lua_pop(L, 5);
         }
         lua_pop(L, 1);
+        if (c->fill_info && start)
+            c->info->open_start = ro->public_;      /* the front door lists the app */
         if (lua_getfield(L, r, "handler") != LUA_TFUNCTION)
             luaL_error(L, "%s the handler must be a function", at);
         ro->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -52,6 +52,7 @@ typedef struct bo_app_info {
     size_t max_body;
     unsigned max_streams;  /* event streams open at once, all workers (limits.streams) */
     bool public_;
+    bool open_start;       /* its start page (GET / under its mount) needs no sign-in */
     char **allow_hosts;    /* hosts http.request may reach: "host", "host:port",
                               "*.domain" (lower case) */
     unsigned nallow_hosts;

@@ -187,7 +187,7 @@ static res_box *box_push(lua_State *L, int kind)
 /* ---- the catalog and the front door ---- */
 
 /* catalog(): a list of the apps of the server's catalog, each { name,
-   title, description, mount, host, public, platform, serving, error,
+   title, description, mount, host, public, open_start, platform, serving, error,
    generation, version, loaded_ms, previous_generation, previous_version,
    last = { at_ms, ok, rollback, generation, error } }, and the catalog's
    version number. For anyone: the front door lists apps from it. */
@@ -208,6 +208,7 @@ static int a_catalog(lua_State *L)
         set_string(L, "mount", info->mount ? (info->mount[0] ? info->mount : "/") : NULL);
         set_string(L, "host", info->host);
         set_boolean(L, "public", info->public_);
+        set_boolean(L, "open_start", info->open_start);
         set_boolean(L, "platform", info->platform);
         set_boolean(L, "serving", info->error == NULL);
         set_string(L, "error", info->error);

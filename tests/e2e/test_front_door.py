@@ -1,6 +1,7 @@
 """The site's front door at "/" (lua/borough/_site/front_door.lua) against
 the real server: what an anonymous visitor, a member of staff and the
-site's admin each see (public apps, those the person holds a role in,
+site's admin each see (apps whose start page is public, whatever the rest
+of the app is; those the person holds a role in;
 each with its manifest's description; a sign-in link; the console's
 link); an app that holds the root keeps "/" and its own sign-in while the
 console stays at /_admin; the manifest's description checked at load; the
@@ -33,7 +34,25 @@ app:get("/", function(req) return "allotments" end)
 return app
 '''
 
-TREE = {"potholes": {"app.lua": PUBLIC}, "cases": {"app.lua": PRIVATE}, "allotments": {"app.lua": QUIET}}
+# Staff pages, but a start page anyone may use (as the grants app has).
+OPEN_START = r'''
+local app = borough.app { title = "Parking permits", mount = "/permits", roles = { "officer" },
+                          description = "Apply for a parking permit for your street" }
+app:get("/", { public = true }, function(req) return "permits" end)
+app:get("/queue", { role = "officer" }, function(req) return "queue" end)
+return app
+'''
+
+# Public pages, but a start page for staff.
+STAFF_START = r'''
+local app = borough.app { title = "Inspections", mount = "/inspections", public = true, roles = { "officer" } }
+app:get("/", { role = "officer" }, function(req) return "inspections" end)
+app:get("/about", function(req) return "about" end)
+return app
+'''
+
+TREE = {"potholes": {"app.lua": PUBLIC}, "cases": {"app.lua": PRIVATE}, "allotments": {"app.lua": QUIET},
+        "permits": {"app.lua": OPEN_START}, "inspections": {"app.lua": STAFF_START}}
 
 
 def listed(r):
@@ -57,6 +76,7 @@ def an_anonymous_visitor_sees_the_public_apps_and_a_sign_in_link():
     with Server(TREE) as s:
         r = get(s.port, "/")
         assert listed(r) == [("/allotments/", "Allotments", None),
+                             ("/permits/", "Parking permits", "Apply for a parking permit for your street"),
                              ("/potholes/", "Report a pothole", "Tell us about a pothole or a damaged pavement")], r.text
         assert staff_links(r) == [("/_account/sign-in", "Sign in to staff services")]
         assert "<title>Services - Services</title>" in r.text
@@ -80,13 +100,14 @@ def staff_also_see_the_apps_they_hold_a_role_in():
         r = get(s.port, "/", h)
         assert listed(r) == [("/allotments/", "Allotments", None),
                              ("/cases/", "Cases", "The casework of the housing team"),
+                             ("/permits/", "Parking permits", "Apply for a parking permit for your street"),
                              ("/potholes/", "Report a pothole", "Tell us about a pothole or a damaged pavement")]
         assert staff_links(r) == []
         assert "Signed in as Bea Officer" in r.text
         assert r.header("cache-control") == "no-store", r      # the server's, for anyone signed in
         # Staff without a role there do not.
         h = staff_cookie(s, "potholes", email="sam@example.gov.uk")
-        assert [x[1] for x in listed(get(s.port, "/", h))] == ["Allotments", "Report a pothole"]
+        assert [x[1] for x in listed(get(s.port, "/", h))] == ["Allotments", "Parking permits", "Report a pothole"]
 
 
 @test
@@ -95,7 +116,7 @@ def the_sites_admin_gets_a_link_to_the_console():
         h = staff_cookie(s, "_site", roles=("admin",), email="ada@example.gov.uk", name="Ada Admin")
         r = get(s.port, "/", h)
         assert staff_links(r) == [("/_admin", "Go to the admin console")], r.text
-        assert [x[1] for x in listed(r)] == ["Allotments", "Report a pothole"]
+        assert [x[1] for x in listed(r)] == ["Allotments", "Parking permits", "Report a pothole"]
         # admin of an app is not the site's admin.
         h = staff_cookie(s, "cases", roles=("officer",), email="colin@example.gov.uk")
         assert borough("user", "role", "colin@example.gov.uk", "cases", "admin", "--data", s.data_dir)[0] == 0

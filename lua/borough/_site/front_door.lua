@@ -1,7 +1,7 @@
 --- The site's front door (GET / when no app holds the root): the apps a
 -- visitor may use, by title, each with the one line its manifest's
--- description gives: the public ones, and for a signed-in person also
--- those they hold a role in; a sign-in link for staff, and for the site's
+-- description gives: those whose start page is public, and for a
+-- signed-in person also those they hold a role in; a sign-in link for staff, and for the site's
 -- admin a link to the console.
 --
 -- It is every newcomer's first page, so an anonymous visit is cheap: the
@@ -17,7 +17,7 @@ local anonymous, anonymous_version = {}, nil
 local function page(req, list, mine)
   local apps = {}
   for _, a in ipairs(list) do
-    if not a.platform and a.mount and (a.public or mine[a.name]) then
+    if not a.platform and a.mount and (a.open_start or mine[a.name]) then
       apps[#apps + 1] = {
         title = a.title, description = a.description, serving = a.serving,
         href = a.mount == "/" and "/" or (a.mount .. "/"),
