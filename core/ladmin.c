@@ -1,5 +1,5 @@
 /*
- * ladmin.c - the admin console's C half (lua/borough/_site/admin.lua): the
+ * ladmin.c - the admin console's C half (lua/borough/_site/): the
  * privileged functions only the platform's own app receives, given once as
  * the private table borough._admin() returns (nil to anyone asking after
  * it, and never installed in any other app's state).
