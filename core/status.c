@@ -73,6 +73,7 @@ void bo_status_gather(bo_server *s, bo_status *out)
         char *path = bo_sprintf("%s/%s/app.db", s->cfg.data_dir, a->info->name);
         a->db_bytes = bo_status_db_bytes(path);
         free(path);
+        a->reloaded = bo_server_reload_note(s, a->info->name, &a->note, a->error, sizeof a->error);
     }
     char *path = bo_sprintf("%s/borough.db", s->cfg.data_dir);
     out->platform_db_bytes = bo_status_db_bytes(path);
@@ -127,6 +128,26 @@ static void put_span(bo_buf *out, int64_t ms)
         bo_buf_printf(out, "%lld minute%s", (long long)m, m == 1 ? "" : "s");
     else
         bo_buf_puts(out, "less than a minute");
+}
+
+/* "  last reload: 2026-12-07 21:58 UTC, reloaded, generation 2 serves"; a
+   refused one says why ("apps/x/app.lua:12: ...") and what still serves. */
+static void put_reload(bo_buf *out, const bo_reload_note *n)
+{
+    char when[32];
+    time_t t = (time_t)(n->at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    bo_buf_printf(out, "  last %s: %s, ", n->rollback ? "rollback" : "reload", when);
+    if (n->ok)
+        bo_buf_printf(out, "%s, generation %llu serves\n", n->rollback ? "rolled back" : "reloaded",
+                      (unsigned long long)n->generation);
+    else if (n->generation)
+        bo_buf_printf(out, "refused: %s; generation %llu still serves\n", n->error ? n->error : "?",
+                      (unsigned long long)n->generation);
+    else
+        bo_buf_printf(out, "refused: %s\n", n->error ? n->error : "?");
 }
 
 /* "1234 requests, 3 client errors (4xx), 1 server error (5xx); half within
@@ -189,11 +210,15 @@ void bo_status_text(const bo_status *st, bo_buf *out)
         bo_buf_printf(out, "app %s: ", info->name);
         if (info->error) {
             bo_buf_printf(out, "unavailable: %s\n", info->error);
+            if (a->reloaded)
+                put_reload(out, &a->note);
             continue;
         }
         bo_buf_printf(out, "generation %llu, version %.12s, at %s\n", (unsigned long long)info->generation,
                       info->snapshot ? info->snapshot->hash : "?",
                       info->mount ? (info->mount[0] ? info->mount : "/") : info->host ? info->host : "?");
+        if (a->reloaded)
+            put_reload(out, &a->note);
         if (a->m) {
             bo_buf_puts(out, "  requests: ");
             put_requests(out, a->m);

@@ -16,6 +16,9 @@ typedef struct bo_status_app {
     bo_app_info *info;          /* borrowed from the status's catalog */
     const bo_metrics_summary *m;    /* its figures since the start, or NULL: none yet */
     int64_t db_bytes;           /* data/<app>/app.db and its WAL, or -1 if it has none */
+    bool reloaded;              /* note holds its last reload since the start */
+    bo_reload_note note;        /* (bo_server_reload_note); note.error points into error */
+    char error[1024];
 } bo_status_app;
 
 typedef struct bo_status {

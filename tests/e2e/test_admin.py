@@ -257,12 +257,21 @@ def reload_and_rollback_from_the_page_show_the_outcome():
         # What `borough check` prints is what the page shows.
         status, out, err = borough("check", os.path.join(s.apps_dir, "grants"))
         assert status == 1 and err.startswith(where + " unexpected symbol near '='"), err
+        # And `borough status`, the Apps page's twin, says the same.
+        status, out, err = borough("status", "--data", s.data_dir)
+        assert status == 0, err
+        assert re.search(r"^app grants: generation 2, version %s, at /grants\n  last reload: "
+                         r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, refused: %s unexpected symbol near '='; "
+                         r"generation 2 still serves$" % (v2.group(1), re.escape(where)), out, re.M), out
+        assert "app cases: generation 1" in out and "last reload" not in out.split("app cases:")[1].split("\napp ")[0], out
         # Roll back: the version before serves again.
         r = post(b, "/_admin/apps", "/_admin/apps/grants/rollback")
         text = main_text(r)
         assert text.startswith("Success grants was rolled back grants: rolled back to generation 1"), text
         assert "Version %s , generation 1" % v1.group(1) in text, text
         assert get(s.port, "/grants/").text == "grants v1"
+        status, out, err = borough("status", "--data", s.data_dir)
+        assert re.search(r"^  last rollback: .* UTC, rolled back, generation 1 serves$", out, re.M), out
         # An app with nothing to roll back to: refused, and said.
         r = post(b, "/_admin/apps", "/_admin/apps/cases/rollback")
         assert main_text(r).startswith("Important cases was not rolled back cases: there is no earlier version to "
