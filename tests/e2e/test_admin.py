@@ -10,6 +10,7 @@ the audit log filtered, paged and verified (a tampered row found); health;
 the CLI twin of every console action (and back); every page in Chromium,
 checked with axe in English and Welsh, by an admin who signs in with a
 password and sets two-factor codes up first."""
+import glob
 import json
 import os
 import re
@@ -724,6 +725,47 @@ def every_console_action_has_its_command_line_twin_and_back():
     # And each sub-command of those in scope has a console page or action.
     for sub in ("add", "password", "role", "list", "show", "disable", "enable", "2fa-reset", "sessions-end"):
         assert any(("user %s" % sub) in w for w in list(TWINS.values()) + list(READS.values())), sub
+
+
+# The console's C functions (core/ladmin.c) may call, of the modules that
+# act (accounts.h, queues.h, platformdb.h, status.h, control.h, the server's
+# reload notes, passwords), only what the command line calls too: in its
+# commands (core/cmd_*.c, core/cli.c's asking the server), or in the server
+# answering them over the control socket (core/server.c). These only read, for the pages' filters:
+READ_ONLY = {"bo_platformdb_audit_names": "the apps and actions the Audit page's filters offer"}
+ACTING = r"\b(bo_(?:accounts?|queue|platformdb|status|control|server_reload_note|password)\w*)\("
+
+
+@test
+def every_console_function_calls_the_code_its_command_calls():
+    core = os.path.join(ROOT, "core")
+    ladmin = open(os.path.join(core, "ladmin.c")).read()
+    table = re.search(r"private_fns\[\] = \{(.*?)\{ NULL", ladmin, re.S).group(1)
+    fns = re.findall(r'\{ "(\w+)", (\w+) \}', table)
+    assert len(fns) >= 20, fns
+    cli = "".join(open(f).read() for f in glob.glob(os.path.join(core, "cmd_*.c")) +
+                  [os.path.join(core, "cli.c"), os.path.join(core, "server.c")])
+    lauth = open(os.path.join(core, "lauth.c")).read()
+    # Each static function of ladmin.c by name, its text.
+    statics = {m.group(1): m.group(0) for m in
+               re.finditer(r"^static [\w *]*?\b(\w+)\([^;{]*\)\n\{\n.*?^\}\n", ladmin, re.S | re.M)}
+    for name, c in fns:
+        assert c in statics, c
+        # Its text and that of the static functions it reaches (a shared
+        # helper, the continuation of the one that waits).
+        seen, todo, text = set(), [c], ""
+        while todo:
+            f = todo.pop()
+            if f in seen:
+                continue
+            seen.add(f)
+            text += statics[f]
+            todo += [g for g in re.findall(r"\b(\w+)\b", statics[f]) if g in statics and g not in seen]
+        if "bo_lauth_hash(" in text:          # hashes on the thread pool, as `borough user` does on its own
+            assert re.search(r"bo_password_hash\(", lauth) and re.search(r"bo_password_problem\(", lauth)
+            text += " bo_password_hash( bo_password_problem("
+        for call in set(re.findall(ACTING, text)) - set(READ_ONLY):
+            assert re.search(r"\b%s\(" % call, cli), "%s (%s) calls %s, which no command calls" % (name, c, call)
 
 
 @test
