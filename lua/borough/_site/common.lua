@@ -26,8 +26,8 @@ M.SECTIONS = {
   { key = "queues", path = "/_admin/queues" },
   { key = "audit", path = "/_admin/audit" },
   { key = "health", path = "/_admin/health" },
-  -- API tokens (the data feed's) get their section here, with its page,
-  -- once the platform keeps them: { key = "tokens", path = "/_admin/tokens" }.
+  -- API tokens (the data feed's, core/apitoken.c, `borough token`) get
+  -- their section here, with its page: { key = "tokens", path = "/_admin/tokens" }.
 }
 
 --- M.page(section, view, ctx [, status]): a console page: the sections'
