@@ -64,6 +64,7 @@ void bo_app_info_unref(bo_app_info *info)
     free(info->mount);
     free(info->host);
     free(info->title);
+    free(info->description);
     free(info->error);
     for (unsigned i = 0; i < info->nallow_hosts; i++)
         free(info->allow_hosts[i]);
@@ -165,6 +166,7 @@ static void read_manifest(lua_State *L, load_ctx *c, const char *where)
 {
     bo_app_info *info = c->info;
     opt_string(L, 1, "title", &info->title, where);
+    opt_string(L, 1, "description", &info->description, where);
     char *host = NULL, *mount = NULL;
     opt_string(L, 1, "host", &host, where);
     if (opt_string(L, 1, "mount", &mount, where)) {
@@ -246,6 +248,7 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
         int m = method ? method_of(method) : -1;
         if (m < 0 || !pattern)
             luaL_error(L, "%s: malformed route entry %d", where, (int)i);
+        bool start = m == HTTP_GET && strcmp(pattern, "/") == 0;
         char why[256];
         if (bo_routes_add(&g->routes, m, pattern, (int)g->nroutes, why, sizeof why) < 0)
             luaL_error(L, "%s %s", at, why);
@@ -301,6 +304,8 @@ static void compile_routes(lua_State *L, load_ctx *c, const char *where)
             lua_pop(L, 5);
         }
         lua_pop(L, 1);
+        if (c->fill_info && start)
+            c->info->open_start = ro->public_;      /* the front door lists the app */
         if (lua_getfield(L, r, "handler") != LUA_TFUNCTION)
             luaL_error(L, "%s the handler must be a function", at);
         ro->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -490,6 +495,11 @@ void bo_gen_thread_release(bo_gen *g, lua_State *co, int ref, bool clean)
     }
     lua_resetthread(co);
     luaL_unref(g->sb.L, LUA_REGISTRYINDEX, ref);
+}
+
+char *bo_app_site_dir(const char *lib_dir)
+{
+    return bo_sprintf("%s/%s", lib_dir, BO_SITE_DIR);
 }
 
 static int compare_names(const void *a, const void *b)

@@ -29,6 +29,16 @@ struct sockaddr;
 #define BO_DEFAULT_MAX_STREAMS 1000
 #define BO_MAX_STREAMS_MAX 100000
 
+/* The platform's own app: its folder under the platform library, its name
+   (reserved: an apps folder may not hold a folder of that name), the path
+   prefix it always answers (the admin console), and the one it answers
+   with "/" itself (sign-in) when no app holds the root. It sees whole
+   paths, as if mounted at the root; no app may mount at either prefix. */
+#define BO_SITE_APP "_site"
+#define BO_SITE_DIR "borough/_site"
+#define BO_SITE_ADMIN "/_admin"
+#define BO_SITE_ACCOUNT "/_account"
+
 typedef struct bo_app_info {
     atomic_int refs;
     char *name;            /* the folder name */
@@ -36,15 +46,20 @@ typedef struct bo_app_info {
     char *mount;           /* normalised: "" for the root, "/grants"; NULL if host-only */
     char *host;            /* virtual host, or NULL */
     char *title;
+    char *description;     /* the manifest's one line for the front door, or NULL */
     char *error;           /* why it did not load ("apps/x/app.lua:12: ..."), or NULL */
     bo_limits limits;
     size_t max_body;
     unsigned max_streams;  /* event streams open at once, all workers (limits.streams) */
     bool public_;
+    bool open_start;       /* its start page (GET / under its mount) needs no sign-in */
     char **allow_hosts;    /* hosts http.request may reach: "host", "host:port",
                               "*.domain" (lower case) */
     unsigned nallow_hosts;
     uint64_t generation;   /* counts loads of this folder */
+    int64_t loaded_ms;     /* when this version was judged (Unix ms), or 0 */
+    bool platform;         /* the platform's own app (BO_SITE_APP): the front door and
+                              /_admin, given the console's bindings (ladmin.h) */
     bo_snapshot *snapshot; /* the source every generation of it loads from (owned),
                               or NULL to read the folder itself */
     struct bo_loadcache *cache; /* left by the judging load for the others (owned) */
@@ -137,6 +152,9 @@ bo_db *bo_gen_platform_db(bo_gen *g, char *err, size_t errlen);
 lua_State *bo_gen_thread(bo_gen *g, int *ref);
 /* Gives a thread back: pooled if it finished cleanly, else released. */
 void bo_gen_thread_release(bo_gen *g, lua_State *co, int ref, bool clean);
+
+/* The folder of the platform's own app under the library lib_dir (new). */
+char *bo_app_site_dir(const char *lib_dir);
 
 /* Lists the app folders under apps_dir (those holding app.lua), sorted by
    name. Returns the count and a new array of new strings, or -1 with err. */

@@ -2,15 +2,20 @@
  * cli.c - helpers shared by the commands (see cli.h).
  */
 #include "cli.h"
+#include "control.h"
+#include "platformdb.h"
 
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int bo_cli_usage(const bo_cli *cli, const char *fmt, ...)
@@ -41,27 +46,82 @@ bool bo_cli_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool bo_cli_role_name_ok(const char *s)
+const char *bo_cli_who(char *buf, size_t cap)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || !(s[0] >= 'a' && s[0] <= 'z'))
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-            return false;
-    return true;
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(buf, cap, "cli:%s", pw ? pw->pw_name : "unknown");
+    return buf;
 }
 
-bool bo_cli_app_name_ok(const char *s)
+int bo_cli_audit(const bo_cli *cli, bo_db *db, const char *action, const char *app, const char *detail)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || s[0] == '.')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-              *p == '-' || *p == '.'))
-            return false;
-    return true;
+    char who[80], err[512];
+    if (bo_platformdb_audit(db, bo_cli_who(who, sizeof who), action, app, detail, err, sizeof err) < 0)
+        return bo_cli_fail(cli, "the platform audit log: %s", err);
+    return 0;
+}
+
+/* A reload judges the new version of every changed app on the server's main
+   thread; this only guards against a server that stopped answering. */
+#define ANSWER_TIMEOUT_S 300
+
+int bo_cli_ask_server(const bo_cli *cli, const char *data, const char *request, bo_buf *said)
+{
+    int fd = -1;
+    char err[512];
+    if (bo_control_connect(data, &fd, err, sizeof err) < 0)
+        return bo_cli_fail(cli, "%s", err);
+    struct timeval tv = { ANSWER_TIMEOUT_S, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    size_t n = strlen(request);
+    if (send(fd, request, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+        int e = errno;
+        close(fd);
+        return bo_cli_fail(cli, "cannot talk to the server: %s", strerror(e));
+    }
+    FILE *in = fdopen(fd, "r");
+    if (!in) {
+        close(fd);
+        return bo_cli_fail(cli, "cannot read the server's answer: %s", strerror(errno));
+    }
+    int status = -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    errno = 0;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        const char *kind;
+        const char *text = bo_control_parse(line, &kind);
+        if (!text)
+            continue;
+        if (strcmp(kind, "exit") == 0) {
+            status = atoi(text);
+            break;
+        }
+        if (kind[0] == 'o') {
+            printf("%s\n", text);
+        } else {
+            fflush(stdout);
+            fprintf(stderr, "%s\n", text);
+        }
+        if (said) {
+            bo_buf_puts(said, text);
+            bo_buf_putc(said, '\n');
+        }
+    }
+    int e = errno;
+    free(line);
+    fclose(in);
+    fflush(stdout);
+    if (status < 0) {
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return bo_cli_fail(cli, "the server did not answer within %d s", ANSWER_TIMEOUT_S);
+        return bo_cli_fail(cli, "the server closed the connection without an answer");
+    }
+    return status;
 }
 
 static char *find_lib(const char *given)

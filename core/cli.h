@@ -8,6 +8,8 @@
 #define BO_CLI_H
 
 #include "bo.h"
+#include "buf.h"
+#include "db.h"
 
 #include <stdint.h>
 
@@ -31,12 +33,19 @@ int bo_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int bo_cli_parse_seconds(const char *s, uint64_t *ms);
 /* Removes a folder and everything under it. */
 int bo_cli_remove_tree(const char *path);
-/* A role name: lower-case letters, digits, '_' and '-', starting with a
-   letter, at most 64 (the rule init.lua applies to a route's role). */
-bool bo_cli_role_name_ok(const char *s);
-/* An app's folder name: letters, digits, '.', '_' and '-', not starting
-   with '.'. */
-bool bo_cli_app_name_ok(const char *s);
+/* Who the command line acts as in the platform audit log:
+   "cli:<operating-system user>". */
+const char *bo_cli_who(char *buf, size_t cap);
+/* Writes a platform audit row naming bo_cli_who; returns 0, or 1 after
+   saying why it could not. */
+int bo_cli_audit(const bo_cli *cli, bo_db *db, const char *action, const char *app, const char *detail);
+
+/* Sends the request line to the server running with the data folder data
+   (control.h) and relays its answer: "out" lines to stdout, "err" lines
+   to stderr, each also appended to said (if not NULL) followed by '\n'.
+   Returns the exit status the server gives, or 1 after saying why there
+   is none (no server, no answer). */
+int bo_cli_ask_server(const bo_cli *cli, const char *data, const char *request, bo_buf *said);
 
 int bo_cmd_serve(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_check(int argc, char **argv, const bo_cli *cli);
@@ -50,5 +59,8 @@ int bo_cmd_keys(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_audit(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_sso(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_token(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_status(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_outbox(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_jobs(int argc, char **argv, const bo_cli *cli);
 
 #endif

@@ -3,49 +3,17 @@
  * server running with that data folder to reload (or roll back) over its
  * control socket (control.h), relays its answer lines to stdout and stderr
  * and exits with the status it gives. The server answers once every worker
- * serves the outcome, so when this returns every new request sees it.
+ * serves the outcome, so when this returns every new request sees it. The
+ * platform audit log records the request and its outcome, as it does for
+ * the admin console's Reload and Roll back buttons.
  */
 #include "cli.h"
 #include "control.h"
+#include "platformdb.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-/* A reload judges the new version of every changed app on the server's main
-   thread; this only guards against a server that stopped answering. */
-#define ANSWER_TIMEOUT_S 300
-
-static int connect_to(const bo_cli *cli, const char *data, int *out)
-{
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%s", data, BO_CONTROL_NAME);
-    if (n < 0 || (size_t)n >= sizeof addr.sun_path)
-        return bo_cli_fail(cli, "the data folder path %s is too long for its control socket", data);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return bo_cli_fail(cli, "cannot make a socket: %s", strerror(errno));
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        int e = errno;
-        close(fd);
-        if (e == ENOENT || e == ECONNREFUSED)
-            return bo_cli_fail(cli, "no server is running with the data folder %s (%s: %s)", data,
-                               addr.sun_path, strerror(e));
-        return bo_cli_fail(cli, "cannot reach the server at %s: %s", addr.sun_path, strerror(e));
-    }
-    struct timeval tv = { ANSWER_TIMEOUT_S, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    *out = fd;
-    return 0;
-}
 
 int bo_cmd_reload(int argc, char **argv, const bo_cli *cli)
 {
@@ -70,54 +38,36 @@ int bo_cmd_reload(int argc, char **argv, const bo_cli *cli)
         return bo_cli_usage(cli, "--rollback needs the APP to roll back");
     if (app && (!app[0] || strpbrk(app, "/ \t\r\n") || app[0] == '.'))
         return bo_cli_usage(cli, "%s is not an app name (the name of a folder in the apps folder)", app);
-
-    int fd = -1;
-    int rc = connect_to(cli, data, &fd);
-    if (rc != 0)
-        return rc;
     char line[BO_CONTROL_LINE_MAX];
-    int n = app ? snprintf(line, sizeof line, "%s %s\n", rollback ? "rollback" : "reload", app)
-                : snprintf(line, sizeof line, "reload\n");
-    if (n < 0 || (size_t)n >= sizeof line) {
-        close(fd);
+    int n = app ? snprintf(line, sizeof line, "%s %s", rollback ? "rollback" : "reload", app)
+                : snprintf(line, sizeof line, "reload");
+    if (n < 0 || (size_t)n >= sizeof line)
         return bo_cli_usage(cli, "the app name is too long");
-    }
-    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
-        int e = errno;
-        close(fd);
-        return bo_cli_fail(cli, "cannot talk to the server: %s", strerror(e));
-    }
-    FILE *in = fdopen(fd, "r");
-    if (!in) {
-        close(fd);
-        return bo_cli_fail(cli, "cannot read the server's answer: %s", strerror(errno));
-    }
-    int status = -1;
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    errno = 0;
-    while ((len = getline(&text, &cap, in)) > 0) {
-        if (text[len - 1] == '\n')
-            text[--len] = '\0';
-        if (strncmp(text, "out ", 4) == 0) {
-            printf("%s\n", text + 4);
-        } else if (strncmp(text, "err ", 4) == 0) {
-            fflush(stdout);
-            fprintf(stderr, "%s\n", text + 4);
-        } else if (strncmp(text, "exit ", 5) == 0) {
-            status = atoi(text + 5);
-            break;
+    bo_buf said;
+    bo_buf_init(&said);
+    int status = bo_cli_ask_server(cli, data, line, &said);
+    if (said.len) {
+        /* A server answered: the audit log keeps what it said, on one line. */
+        bo_buf detail;
+        bo_buf_init(&detail);
+        for (size_t i = 0; i < said.len; i++) {
+            if (said.data[i] != '\n')
+                bo_buf_putc(&detail, said.data[i]);
+            else if (i + 1 < said.len)
+                bo_buf_puts(&detail, "; ");
         }
+        bo_buf_putc(&detail, '\0');
+        bo_db *db;
+        char err[512];
+        if (bo_platformdb_open(&db, data, err, sizeof err) < 0) {
+            status = bo_cli_fail(cli, "%s", err);
+        } else {
+            if (bo_cli_audit(cli, db, rollback ? "app-rollback" : "app-reload", app, detail.data))
+                status = 1;
+            bo_db_close(db);
+        }
+        bo_buf_free(&detail);
     }
-    int e = errno;
-    free(text);
-    fclose(in);
-    fflush(stdout);
-    if (status < 0) {
-        if (e == EAGAIN || e == EWOULDBLOCK)
-            return bo_cli_fail(cli, "the server did not answer within %d s", ANSWER_TIMEOUT_S);
-        return bo_cli_fail(cli, "the server closed the connection without an answer");
-    }
+    bo_buf_free(&said);
     return status;
 }

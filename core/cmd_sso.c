@@ -23,6 +23,7 @@
  * mapping at each sign-in, so changes need no restart. Every change goes to
  * the platform audit log, naming the operating-system user who made it.
  */
+#include "accounts.h"
 #include "cli.h"
 #include "crypto.h"
 #include "httpc.h"
@@ -32,7 +33,6 @@
 #include "session.h"
 #include "sso.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +40,6 @@
 
 #define TEST_TIMEOUT_MS 10000
 
-static int audit(const bo_cli *cli, bo_db *db, const char *action, const char *app, const char *detail)
-{
-    char who[80], err[512];
-    struct passwd *pw = getpwuid(getuid());
-    snprintf(who, sizeof who, "cli:%s", pw ? pw->pw_name : "unknown");
-    if (bo_platformdb_audit(db, who, action, app, detail, err, sizeof err) < 0)
-        return bo_cli_fail(cli, "the platform audit log: %s", err);
-    return 0;
-}
 
 /* ---- show ---- */
 
@@ -123,7 +114,7 @@ static int sso_set(const bo_cli *cli, bo_db *db, char **args, int n, bool unset)
             return bo_cli_fail(cli, "%s", err);
         char detail[1200];
         snprintf(detail, sizeof detail, "%s%s%s", args[i], value ? " = " : "", value ? value : "");
-        if (audit(cli, db, unset ? "sso-unset" : "sso-set", NULL, detail))
+        if (bo_cli_audit(cli, db, unset ? "sso-unset" : "sso-set", NULL, detail))
             return 1;
         printf(value ? "%s = %s\n" : "%s unset\n", args[i], value);
     }
@@ -136,9 +127,9 @@ static int sso_map(const bo_cli *cli, bo_db *db, const char *value, const char *
 {
     if (!*value || strlen(value) > 256)
         return bo_cli_fail(cli, "the value wants 1 to 256 characters: a group's id or name, or an app role");
-    if (!bo_cli_app_name_ok(app))
+    if (!bo_account_app_ok(app))
         return bo_cli_fail(cli, "%s is not an app name (the app's folder name, such as grants)", app);
-    if (!bo_cli_role_name_ok(role))
+    if (!bo_account_role_ok(role))
         return bo_cli_fail(cli, "%s is not a role name: lower-case letters, digits, '_' and '-', "
                                 "starting with a letter", role);
     char err[512];
@@ -192,7 +183,7 @@ static int sso_map(const bo_cli *cli, bo_db *db, const char *value, const char *
     char detail[600];
     snprintf(detail, sizeof detail, "%s -> %s%s", value, role,
              remove ? (taken ? ", taken from those who had it" : "") : "");
-    if (audit(cli, db, remove ? "sso-unmap" : "sso-map", app, detail))
+    if (bo_cli_audit(cli, db, remove ? "sso-unmap" : "sso-map", app, detail))
         return 1;
     if (remove)
         printf("%s no longer gives %s in %s; %d account%s lost it\n", value, role, app, taken, taken == 1 ? "" : "s");
@@ -391,7 +382,7 @@ static int sso_link(const bo_cli *cli, bo_db *db, const char *email, const char 
         printf("%s is not linked to the provider\n", email);
         return 0;
     }
-    if (audit(cli, db, unlink ? "sso-unlink" : "sso-link", NULL, detail))
+    if (bo_cli_audit(cli, db, unlink ? "sso-unlink" : "sso-link", NULL, detail))
         return 1;
     if (unlink)
         printf("%s is no longer linked to the provider\n", email);

@@ -231,6 +231,7 @@ static void run_app(run *r, const char *lib)
     cfg.workers = 1;
     cfg.access_log = false;
     cfg.control = false;
+    cfg.site = false;
     cfg.drain_ms = 2000;
     cfg.on_ready = on_ready;
     cfg.ready_ud = r;

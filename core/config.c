@@ -27,4 +27,5 @@ void bo_config_defaults(bo_config *cfg)
     cfg->max_streams = 1000;
     cfg->access_log = true;
     cfg->control = true;
+    cfg->site = true;
 }

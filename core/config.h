@@ -51,6 +51,8 @@ typedef struct bo_config {
     bool access_log;
     bool watch;                 /* reload when files under apps_dir change */
     bool control;               /* open the control socket (on by default) */
+    bool site;                  /* serve the platform's own app, the front door and
+                                   /_admin (on, but for `borough check` and `borough test`) */
     const char *only_app;       /* serve this one app folder, not apps_dir's apps */
     bo_cidr metrics_from[16];   /* who may read /metrics; none given: loopback */
     unsigned nmetrics_from;

@@ -336,3 +336,49 @@ void bo_control_close(bo_control *c)
         close_client(cl);
     }
 }
+
+/* ---- the client's side ---- */
+
+int bo_control_connect(const char *data_dir, int *fd, char *err, size_t errlen)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%s", data_dir, BO_CONTROL_NAME);
+    if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
+        snprintf(err, errlen, "the data folder path %s is too long for its control socket", data_dir);
+        return BO_EINVAL;
+    }
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        snprintf(err, errlen, "cannot make a socket: %s", strerror(errno));
+        return BO_EIO;
+    }
+    if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        int e = errno;
+        close(s);
+        if (e == ENOENT || e == ECONNREFUSED) {
+            snprintf(err, errlen, "no server is running with the data folder %s (%s: %s)", data_dir, addr.sun_path,
+                     strerror(e));
+            return BO_ENOENT;
+        }
+        snprintf(err, errlen, "cannot reach the server at %s: %s", addr.sun_path, strerror(e));
+        return BO_EIO;
+    }
+    *fd = s;
+    return 0;
+}
+
+const char *bo_control_parse(char *line, const char **kind)
+{
+    static const char *const kinds[] = { "out", "err", "exit" };
+    for (size_t i = 0; i < BO_COUNT(kinds); i++) {
+        size_t n = strlen(kinds[i]);
+        if (strncmp(line, kinds[i], n) == 0 && line[n] == ' ') {
+            *kind = kinds[i];
+            return line + n + 1;
+        }
+    }
+    *kind = NULL;
+    return NULL;
+}

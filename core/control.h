@@ -12,6 +12,7 @@
  *                       removed ones unmount
  *     reload APP        that app only, even if unchanged
  *     rollback APP      back to the version that served before this one
+ *     status            what /healthz and /metrics say, in words (status.h)
  *
  * and the server answers with lines "out TEXT" (for the client's standard
  * output) and "err TEXT" (for its standard error), then "exit N" (the
@@ -60,6 +61,19 @@ int bo_control_open(bo_control *c, uv_loop_t *loop, const char *path, bo_control
 /* Stops listening, removes the socket file and closes every client that has
    not been ended (the handler must have ended those it holds). */
 void bo_control_close(bo_control *c);
+
+/* The client's side: connects to the control socket of the server using
+   data_dir (blocking; a Unix socket answers at once). Returns 0 and the
+   connected socket in *fd (close-on-exec), or BO_ENOENT (no server runs
+   with that data folder) / BO_EIO / BO_EINVAL (the path is too long for a
+   socket) with one line in err. `borough reload` and `borough status`
+   wait for the answer on it; the admin console reads it on its loop. */
+int bo_control_connect(const char *data_dir, int *fd, char *err, size_t errlen);
+
+/* Reads one answer line (without its newline): sets *kind to "out",
+   "err" or "exit" and returns its text (inside line), or NULL for a line
+   of no kind. */
+const char *bo_control_parse(char *line, const char **kind);
 
 /* Queues one answer line; kind is "out" or "err". */
 void bo_control_reply(bo_control_client *cl, const char *kind, const char *fmt, ...)

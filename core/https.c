@@ -55,6 +55,7 @@ int bo_https_cert_load(bo_https_cert **out, const char *cert_file, const char *k
     c->tls = tls;
     c->cert_st = cert_st;
     c->key_st = key_st;
+    c->expires = bo_tls_config_expiry(tls);
     *out = c;
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct bo_https_cert {
     bo_tls_config *tls;         /* the server configuration (owned) */
     struct stat cert_st;        /* the files as loaded, to notice a change */
     struct stat key_st;
+    int64_t expires;            /* the certificate's notAfter, Unix seconds */
 } bo_https_cert;
 
 /* Loads cert_file (a PEM chain, the server's certificate first) and

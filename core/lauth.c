@@ -78,6 +78,7 @@ typedef struct auth_work {
     size_t new_len;
     char *new_hash;        /* the result of that */
     int verified;          /* bo_password_verify's result */
+    bool hash_only;        /* no check: hash new_password (bo_lauth_hash) */
     char err[160];
 } auth_work;
 
@@ -115,6 +116,10 @@ static void work_unref(auth_work *w)
 static void on_work(uv_work_t *req)
 {
     auth_work *w = req->data;
+    if (w->hash_only) {
+        w->new_hash = bo_password_hash(w->new_password, w->new_len, w->err, sizeof w->err);
+        return;
+    }
     const char *hash = w->hash;
     if (!hash) {
         pthread_once(&dummy_once, make_dummy);
@@ -165,7 +170,7 @@ static int work_gc(lua_State *L)
 /* Pushes a box (its __gc lets go of the work) and starts the work; the
    caller yields. Returns the box's stack index. */
 static int start_work(lua_State *L, bo_request *r, char *hash, const char *password, size_t len,
-                      const char *new_password, size_t new_len)
+                      const char *new_password, size_t new_len, bool hash_only)
 {
     work_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->w = NULL;
@@ -176,7 +181,8 @@ static int start_work(lua_State *L, bo_request *r, char *hash, const char *passw
     w->r = r;
     w->verified = BO_EPERM;
     w->hash = hash;
-    w->password = bo_strndup(password, len);
+    w->hash_only = hash_only;
+    w->password = password ? bo_strndup(password, len) : NULL;
     w->len = len;
     if (new_password) {
         w->new_password = bo_strndup(new_password, new_len);
@@ -670,7 +676,7 @@ static int p_sign_in(lua_State *L)
         u.hash = NULL;
     }
     lua_settop(L, 2);
-    int box = start_work(L, r, u.hash, password, plen, NULL, 0);
+    int box = start_work(L, r, u.hash, password, plen, NULL, 0, false);
     if (box < 0)
         return sign_in_done(L, LUA_OK, -box);
     bo_sandbox_push_sentinel(L);
@@ -777,7 +783,7 @@ static int p_change_password(lua_State *L)
     if (clen > BO_PASSWORD_MAX)
         clen = BO_PASSWORD_MAX + 1;
     lua_settop(L, 2);
-    int box = start_work(L, r, u.hash, cur, clen, new_password, nlen);
+    int box = start_work(L, r, u.hash, cur, clen, new_password, nlen, false);
     if (box < 0)
         return change_done(L, LUA_OK, -box);
     bo_sandbox_push_sentinel(L);
@@ -794,6 +800,44 @@ static int p_password_problem(lua_State *L)
         return 0;
     lua_pushstring(L, problem);
     return 1;
+}
+
+/* bo_lauth_hash's continuation: the hash made on the pool. */
+static int hash_done(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    work_box *b = lua_touserdata(L, (int)(ctx < 0 ? -ctx : ctx));
+    auth_work *w = b->w;
+    if (!w || w->abandoned)
+        return luaL_error(L, "the request ended before the password was hashed");
+    b->w = NULL;
+    if (!w->new_hash) {
+        bo_log(BO_LOG_ERROR, NULL, "password hash: %s", w->err);
+        work_unref(w);
+        return luaL_error(L, "the password could not be hashed (see the log)");
+    }
+    lua_pushstring(L, w->new_hash);
+    work_unref(w);
+    return 1;
+}
+
+int bo_lauth_hash(lua_State *L)
+{
+    size_t len;
+    const char *password = luaL_checklstring(L, 1, &len);
+    const char *problem = bo_password_problem(password, len, luaL_optstring(L, 2, NULL));
+    if (problem) {
+        luaL_pushfail(L);
+        lua_pushstring(L, problem);
+        return 2;
+    }
+    bo_request *r = current(L, "hash_password");
+    lua_settop(L, 1);
+    int box = start_work(L, r, NULL, NULL, 0, password, len, true);
+    if (box < 0)
+        return hash_done(L, LUA_OK, -box);
+    bo_sandbox_push_sentinel(L);
+    return lua_yieldk(L, 1, box, hash_done);
 }
 
 /* ---- two-factor codes: the second step and setting up ---- */

@@ -24,6 +24,11 @@ int bo_lauth_open(lua_State *L);
    Raises if the session cannot be made. */
 int64_t bo_lauth_push_session(lua_State *L, struct bo_request *r, bo_db *db, int64_t id);
 
+/* hash_password(password [, email]) for the admin console (ladmin.c):
+   the password's argon2id hash, made on the thread pool while the request
+   waits; or nil and the policy's message (password.h) when it is refused. */
+int bo_lauth_hash(lua_State *L);
+
 /* Installs borough._test_session for `borough test` (cmd_test.c): accounts
    and sessions made directly in data_dir/borough.db for app. */
 void bo_lauth_test_open(lua_State *L, const char *data_dir, const char *app);

@@ -10,6 +10,7 @@
  * app states (app.c, in the lua layer) receive it through bo_paths.
  */
 #include "linit.h"
+#include "ladmin.h"
 #include "lapi.h"
 #include "lauth.h"
 #include "lcsv.h"
@@ -36,6 +37,7 @@ const luaL_Reg bo_platform_libs[] = {
     { "borough._events", bo_levents_open },
     { "borough._platform", bo_lentity_open },
     { "borough._auth", bo_lauth_open },
+    { "borough._admin", bo_ladmin_open },     /* the platform's own app only (nil for others) */
     { "borough._fields", bo_lfields_open },
     { "borough.csv", bo_lcsv_open },
     { "borough.csv", bo_lreq_csv_open },      /* upload */

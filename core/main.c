@@ -46,15 +46,24 @@ static const struct command {
     { "test", bo_cmd_test, "borough test [PATH]" },
     { "keys", bo_cmd_keys, "borough keys list|rotate|retire ID [--data DIR]" },
     { "audit", bo_cmd_audit,
-      "borough audit [--app APP] [--since DATE] [--limit N] [--data DIR]\n"
+      "borough audit [--who TEXT] [--app APP] [--action ACTION] [--since DATE] [--until DATE]\n"
+      "                     [--limit N] [--data DIR]\n"
       "       borough audit verify [--data DIR]" },
     { "user", bo_cmd_user,
       "borough user add EMAIL --name NAME [--password-file FILE] [--data DIR]\n"
       "       borough user password EMAIL [--password-file FILE] [--data DIR]\n"
       "       borough user role EMAIL APP ROLE [--remove] [--data DIR]\n"
-      "       borough user list [--data DIR]\n"
+      "       borough user list [SEARCH] [--data DIR]\n"
+      "       borough user show EMAIL [--data DIR]\n"
       "       borough user disable|enable EMAIL [--data DIR]\n"
-      "       borough user 2fa-reset EMAIL [--data DIR]" },
+      "       borough user 2fa-reset|sessions-end EMAIL [--data DIR]" },
+    { "outbox", bo_cmd_outbox,
+      "borough outbox list [APP] [--state STATE] [--limit N] [--data DIR]\n"
+      "       borough outbox retry|cancel APP ID [--data DIR]" },
+    { "jobs", bo_cmd_jobs,
+      "borough jobs list [APP] [--state STATE] [--limit N] [--data DIR]\n"
+      "       borough jobs retry|cancel APP ID [--data DIR]" },
+    { "status", bo_cmd_status, "borough status [--data DIR]" },
     { "sso", bo_cmd_sso,
       "borough sso show|test [--data DIR]\n"
       "       borough sso set KEY=VALUE ... | unset KEY ... [--data DIR]\n"

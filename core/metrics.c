@@ -4,6 +4,7 @@
  */
 #include "metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,42 +78,26 @@ void bo_metrics_request(bo_metrics_app *a, int status, uint64_t ns)
 
 /* ---- rendering ---- */
 
-typedef struct sum_code {
-    int code;
-    uint64_t buckets[BO_METRICS_BUCKETS + 1];
-    uint64_t sum_us;
-} sum_code;
-
-typedef struct sum_app {
-    const char *name;
-    uint64_t lua_errors, reloads, reload_failures, generations;
-    uint64_t jobs_done, jobs_retried, jobs_failed, notify_sent, notify_retried, notify_failed;
-    uint64_t outbox_depth, outbox_failed, jobs_waiting, jobs_dead;
-    uint64_t streams, streams_dropped, streams_refused;
-    sum_code *codes;
-    unsigned ncodes;
-} sum_app;
-
 static int compare_sum_apps(const void *a, const void *b)
 {
-    return strcmp(((const sum_app *)a)->name, ((const sum_app *)b)->name);
+    return strcmp(((const bo_metrics_summary *)a)->name, ((const bo_metrics_summary *)b)->name);
 }
 
 static int compare_codes(const void *a, const void *b)
 {
-    int x = ((const sum_code *)a)->code, y = ((const sum_code *)b)->code;
+    int x = ((const bo_metrics_code_sum *)a)->code, y = ((const bo_metrics_code_sum *)b)->code;
     if ((x < 0) != (y < 0))
         return x < 0 ? 1 : -1;          /* "other" (-1) last */
     return (x > y) - (x < y);
 }
 
-static sum_app *find_sum(sum_app **apps, unsigned *n, const char *name)
+static bo_metrics_summary *find_sum(bo_metrics_summary **apps, unsigned *n, const char *name)
 {
     for (unsigned i = 0; i < *n; i++)
         if (strcmp((*apps)[i].name, name) == 0)
             return &(*apps)[i];
     *apps = bo_realloc(*apps, sizeof **apps * (*n + 1));
-    sum_app *s = &(*apps)[(*n)++];
+    bo_metrics_summary *s = &(*apps)[(*n)++];
     memset(s, 0, sizeof *s);
     s->name = name;
     return s;
@@ -153,17 +138,17 @@ static void put_help(bo_buf *out, const char *name, const char *type, const char
     bo_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
-                       const bo_metrics_app_state *states, unsigned nstates, unsigned open_conns)
+/* Adds the rows of the tables into *pa (by name). */
+static void sum_tables(bo_metrics_summary **pa, unsigned *pn, bo_metrics *const *tables, unsigned ntables)
 {
-    sum_app *apps = NULL;
-    unsigned napps = 0;
+    bo_metrics_summary *apps = *pa;
+    unsigned napps = *pn;
     for (unsigned t = 0; t < ntables; t++) {
         bo_metrics *m = tables[t];
         unsigned n = atomic_load_explicit(&m->napps, memory_order_acquire);
         for (unsigned i = 0; i < n; i++) {
             bo_metrics_app *a = m->apps[i];
-            sum_app *s = find_sum(&apps, &napps, a->name);
+            bo_metrics_summary *s = find_sum(&apps, &napps, a->name);
             s->lua_errors += bo_counter_get(&a->lua_errors);
             s->reloads += bo_counter_get(&a->reloads);
             s->reload_failures += bo_counter_get(&a->reload_failures);
@@ -184,7 +169,7 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             unsigned nc = atomic_load_explicit(&a->ncodes, memory_order_acquire);
             for (unsigned j = 0; j < nc; j++) {
                 bo_metrics_code *c = &a->codes[j];
-                sum_code *sc = NULL;
+                bo_metrics_code_sum *sc = NULL;
                 for (unsigned k = 0; k < s->ncodes && !sc; k++)
                     if (s->codes[k].code == c->code)
                         sc = &s->codes[k];
@@ -200,18 +185,81 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
             }
         }
     }
-    for (unsigned i = 0; i < nstates; i++)
-        find_sum(&apps, &napps, states[i].name);
+    *pa = apps;
+    *pn = napps;
+}
+
+static void sort_sums(bo_metrics_summary *apps, unsigned napps)
+{
     if (napps > 1)
         qsort(apps, napps, sizeof *apps, compare_sum_apps);
     for (unsigned i = 0; i < napps; i++)
         if (apps[i].ncodes > 1)
             qsort(apps[i].codes, apps[i].ncodes, sizeof *apps[i].codes, compare_codes);
+}
+
+bo_metrics_summary *bo_metrics_sum(bo_metrics *const *tables, unsigned ntables, unsigned *n)
+{
+    bo_metrics_summary *apps = NULL;
+    *n = 0;
+    sum_tables(&apps, n, tables, ntables);
+    sort_sums(apps, *n);
+    for (unsigned i = 0; i < *n; i++) {
+        bo_metrics_summary *a = &apps[i];
+        a->name = bo_strdup(a->name);     /* the rows' names live as long as their tables */
+        for (unsigned j = 0; j < a->ncodes; j++) {
+            uint64_t total = 0;
+            for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++) {
+                total += a->codes[j].buckets[b];
+                a->buckets[b] += a->codes[j].buckets[b];
+            }
+            a->requests += total;
+            int code = a->codes[j].code;
+            if (code >= 500 || code < 0)
+                a->server_errors += total;
+            else if (code >= 400)
+                a->client_errors += total;
+        }
+    }
+    return apps;
+}
+
+void bo_metrics_summary_free(bo_metrics_summary *apps, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        free((char *)apps[i].name);
+        free(apps[i].codes);
+    }
+    free(apps);
+}
+
+double bo_metrics_quantile(const bo_metrics_summary *a, double q)
+{
+    if (a->requests == 0)
+        return 0;
+    uint64_t want = (uint64_t)ceil(q * (double)a->requests), cum = 0;
+    for (unsigned b = 0; b < BO_METRICS_BUCKETS; b++) {
+        cum += a->buckets[b];
+        if (cum >= want)
+            return bo_metrics_bounds[b];
+    }
+    return INFINITY;
+}
+
+void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
+                       const bo_metrics_app_state *states, unsigned nstates, unsigned open_conns)
+{
+    bo_metrics_summary *apps = NULL;
+    unsigned napps = 0;
+    sum_tables(&apps, &napps, tables, ntables);
+    for (unsigned i = 0; i < nstates; i++)
+        find_sum(&apps, &napps, states[i].name);
+    sort_sums(apps, napps);
 
     put_help(out, "borough_requests_total", "counter", "Requests answered, by app and status code.");
     for (unsigned i = 0; i < napps; i++) {
         for (unsigned j = 0; j < apps[i].ncodes; j++) {
-            sum_code *c = &apps[i].codes[j];
+            bo_metrics_code_sum *c = &apps[i].codes[j];
             uint64_t total = 0;
             for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++)
                 total += c->buckets[b];
@@ -224,7 +272,7 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
              "Time from a request's head to its response, by app and status code.");
     for (unsigned i = 0; i < napps; i++) {
         for (unsigned j = 0; j < apps[i].ncodes; j++) {
-            sum_code *c = &apps[i].codes[j];
+            bo_metrics_code_sum *c = &apps[i].codes[j];
             uint64_t cum = 0;
             for (unsigned b = 0; b <= BO_METRICS_BUCKETS; b++) {
                 cum += c->buckets[b];
@@ -245,12 +293,12 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
     }
     static const struct { const char *name, *help; size_t off; } counters[] = {
         { "borough_lua_errors_total", "Handlers that raised an error or broke a limit, by app.",
-          offsetof(sum_app, lua_errors) },
+          offsetof(bo_metrics_summary, lua_errors) },
         { "borough_reloads_total", "New versions put into service by a reload or a rollback, by app.",
-          offsetof(sum_app, reloads) },
+          offsetof(bo_metrics_summary, reloads) },
         { "borough_reload_failures_total",
           "Versions a reload refused (the running one kept serving), by app.",
-          offsetof(sum_app, reload_failures) },
+          offsetof(bo_metrics_summary, reload_failures) },
     };
     for (size_t k = 0; k < BO_COUNT(counters); k++) {
         put_help(out, counters[k].name, "counter", counters[k].help);
@@ -291,25 +339,25 @@ void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,
     /* Jobs and notifications: counters, by outcome; gauges, by state. */
     static const struct { const char *name, *type, *help, *label, *value; size_t off; } work[] = {
         { "borough_jobs_total", "counter", "Job runs that ended, by app and outcome (done, retry, failed).",
-          "outcome", "done", offsetof(sum_app, jobs_done) },
-        { "borough_jobs_total", NULL, NULL, "outcome", "retry", offsetof(sum_app, jobs_retried) },
-        { "borough_jobs_total", NULL, NULL, "outcome", "failed", offsetof(sum_app, jobs_failed) },
+          "outcome", "done", offsetof(bo_metrics_summary, jobs_done) },
+        { "borough_jobs_total", NULL, NULL, "outcome", "retry", offsetof(bo_metrics_summary, jobs_retried) },
+        { "borough_jobs_total", NULL, NULL, "outcome", "failed", offsetof(bo_metrics_summary, jobs_failed) },
         { "borough_jobs", "gauge", "Jobs by app and state: waiting (queued or running) or failed for good.",
-          "state", "waiting", offsetof(sum_app, jobs_waiting) },
-        { "borough_jobs", NULL, NULL, "state", "failed", offsetof(sum_app, jobs_dead) },
+          "state", "waiting", offsetof(bo_metrics_summary, jobs_waiting) },
+        { "borough_jobs", NULL, NULL, "state", "failed", offsetof(bo_metrics_summary, jobs_dead) },
         { "borough_notifications_total", "counter",
           "Notify sends that ended, by app and outcome (sent, retry, failed).", "outcome", "sent",
-          offsetof(sum_app, notify_sent) },
-        { "borough_notifications_total", NULL, NULL, "outcome", "retry", offsetof(sum_app, notify_retried) },
-        { "borough_notifications_total", NULL, NULL, "outcome", "failed", offsetof(sum_app, notify_failed) },
+          offsetof(bo_metrics_summary, notify_sent) },
+        { "borough_notifications_total", NULL, NULL, "outcome", "retry", offsetof(bo_metrics_summary, notify_retried) },
+        { "borough_notifications_total", NULL, NULL, "outcome", "failed", offsetof(bo_metrics_summary, notify_failed) },
         { "borough_outbox_depth", "gauge",
           "Messages in the app's outbox by state: waiting (not yet accepted by Notify) or failed for good.",
-          "state", "waiting", offsetof(sum_app, outbox_depth) },
-        { "borough_outbox_depth", NULL, NULL, "state", "failed", offsetof(sum_app, outbox_failed) },
+          "state", "waiting", offsetof(bo_metrics_summary, outbox_depth) },
+        { "borough_outbox_depth", NULL, NULL, "state", "failed", offsetof(bo_metrics_summary, outbox_failed) },
         { "borough_event_streams_ended_total", "counter",
           "Event streams the server ended or refused, by app and why: dropped (the client read too slowly) "
-          "or refused (a cap was reached: 503).", "why", "dropped", offsetof(sum_app, streams_dropped) },
-        { "borough_event_streams_ended_total", NULL, NULL, "why", "refused", offsetof(sum_app, streams_refused) },
+          "or refused (a cap was reached: 503).", "why", "dropped", offsetof(bo_metrics_summary, streams_dropped) },
+        { "borough_event_streams_ended_total", NULL, NULL, "why", "refused", offsetof(bo_metrics_summary, streams_refused) },
     };
     for (size_t k = 0; k < BO_COUNT(work); k++) {
         if (work[k].type)

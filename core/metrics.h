@@ -107,6 +107,37 @@ typedef struct bo_metrics_app_state {
     bool up;                                /* a good version serves */
 } bo_metrics_app_state;
 
+/* The tables summed by app: what a scrape shows, for the status summary
+   (server.c) to put in words. */
+typedef struct bo_metrics_code_sum {
+    int code;                               /* -1: "other" */
+    uint64_t buckets[BO_METRICS_BUCKETS + 1];
+    uint64_t sum_us;
+} bo_metrics_code_sum;
+
+typedef struct bo_metrics_summary {
+    const char *name;                       /* the app ("-": requests no app answered) */
+    uint64_t lua_errors, reloads, reload_failures, generations;
+    uint64_t jobs_done, jobs_retried, jobs_failed, notify_sent, notify_retried, notify_failed;
+    uint64_t outbox_depth, outbox_failed, jobs_waiting, jobs_dead;
+    uint64_t streams, streams_dropped, streams_refused;
+    bo_metrics_code_sum *codes;             /* by status code */
+    unsigned ncodes;
+    /* Filled by bo_metrics_sum: every request, those answered 4xx and 5xx,
+       and the latency of all of them per bucket. */
+    uint64_t requests, client_errors, server_errors;
+    uint64_t buckets[BO_METRICS_BUCKETS + 1];
+} bo_metrics_summary;
+
+/* Sums the tables by app: returns a new array of *n summaries in name
+   order (free with bo_metrics_summary_free). */
+bo_metrics_summary *bo_metrics_sum(bo_metrics *const *tables, unsigned ntables, unsigned *n);
+void bo_metrics_summary_free(bo_metrics_summary *apps, unsigned n);
+/* The latency under which the fraction q of a's requests were answered:
+   the upper bound of the bucket that holds it, in seconds (INFINITY past
+   the last bound; 0 when there were no requests). */
+double bo_metrics_quantile(const bo_metrics_summary *a, double q);
+
 /* Appends the Prometheus text exposition of the tables (summed), the app
    states and the open connection count to out. */
 void bo_metrics_render(bo_buf *out, bo_metrics *const *tables, unsigned ntables,

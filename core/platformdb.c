@@ -378,3 +378,90 @@ int bo_platformdb_verify(bo_db *db, long long *bad, long long *rows, char last[6
     memcpy(last, prev, 65);
     return 0;
 }
+
+/* ---- reading the log ---- */
+
+bool bo_platformdb_audit_date_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 10 || n > 24 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789-:T.Z", s[i]))
+            return false;
+    return true;
+}
+
+#define AUDIT_WHERE                                                                                         \
+    "(?1 IS NULL OR instr(lower(who), lower(?1)) > 0) AND (?2 IS NULL OR app = ?2) AND "                     \
+    "(?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) AND "                                           \
+    "(?5 IS NULL OR at < CASE WHEN length(?5) = 10 THEN date(?5, '+1 day') ELSE ?5 END)"
+
+static void bind_filter(bo_stmt *stmt, const bo_audit_filter *f)
+{
+    const char *v[] = { f->who, f->app, f->action, f->since, f->until };
+    for (int i = 0; i < 5; i++)
+        bo_stmt_bind_text_copy(stmt, i + 1, v[i] && *v[i] ? v[i] : NULL, -1);
+}
+
+int bo_platformdb_audit_list(bo_db *db, const bo_audit_filter *f, unsigned offset, unsigned limit,
+                             bo_audit_fn fn, void *ud, unsigned *total, char *err, size_t errlen)
+{
+    static const char list_sql[] = "SELECT id, at, who, action, app, detail FROM platform_audit WHERE " AUDIT_WHERE
+                                   " ORDER BY id DESC LIMIT ?6 OFFSET ?7";
+    static const char count_sql[] = "SELECT count(*) FROM platform_audit WHERE " AUDIT_WHERE;
+    static const bo_audit_filter none = { 0 };
+    if (!f)
+        f = &none;
+    if (total) {
+        bo_stmt *stmt = bo_db_prepare(db, count_sql, sizeof count_sql - 1, err, errlen);
+        if (!stmt)
+            return BO_EDB;
+        bind_filter(stmt, f);
+        *total = bo_stmt_step(stmt) == BO_DB_ROW ? (unsigned)bo_stmt_column_int64(stmt, 0) : 0;
+        bo_stmt_reset(stmt);
+        bo_stmt_clear(stmt);
+    }
+    bo_stmt *stmt = bo_db_prepare(db, list_sql, sizeof list_sql - 1, err, errlen);
+    if (!stmt)
+        return BO_EDB;
+    bind_filter(stmt, f);
+    bo_stmt_bind_int64(stmt, 6, limit);
+    bo_stmt_bind_int64(stmt, 7, offset);
+    int rc, stop = 0;
+    while (!stop && (rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        bo_audit_row row = {
+            bo_stmt_column_int64(stmt, 0), bo_stmt_column_text(stmt, 1),
+            bo_stmt_column_text(stmt, 2), bo_stmt_column_text(stmt, 3),
+            bo_stmt_column_text(stmt, 4), bo_stmt_column_text(stmt, 5),
+        };
+        stop = fn(ud, &row);
+    }
+    if (!stop && rc != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        stop = BO_EDB;
+    }
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    return stop;
+}
+
+int bo_platformdb_audit_names(bo_db *db, bool apps, int (*fn)(void *ud, const char *name), void *ud, char *err,
+                              size_t errlen)
+{
+    static const char actions_sql[] = "SELECT DISTINCT action FROM platform_audit ORDER BY action";
+    static const char apps_sql[] = "SELECT DISTINCT app FROM platform_audit WHERE app IS NOT NULL ORDER BY app";
+    const char *sql = apps ? apps_sql : actions_sql;
+    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
+    if (!stmt)
+        return BO_EDB;
+    int rc, stop = 0;
+    while (!stop && (rc = bo_stmt_step(stmt)) == BO_DB_ROW)
+        stop = fn(ud, bo_stmt_column_text(stmt, 0));
+    if (!stop && rc != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        stop = BO_EDB;
+    }
+    bo_stmt_reset(stmt);
+    return stop;
+}

@@ -25,6 +25,44 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
 int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const char *app,
                         const char *detail, char *err, size_t errlen);
 
+/* Which rows of the audit log to show; NULL (or "") fields do not filter.
+   who matches any part of who made it (any case); since and until are a
+   day ("2026-11-26") or a time ("2026-11-26T09:30"), until a day meaning
+   to its end. */
+typedef struct bo_audit_filter {
+    const char *who;
+    const char *app;
+    const char *action;
+    const char *since;
+    const char *until;
+} bo_audit_filter;
+
+typedef struct bo_audit_row {
+    int64_t id;
+    const char *at;        /* "2026-11-26T09:30:00.123Z" */
+    const char *who;
+    const char *action;
+    const char *app;       /* or NULL */
+    const char *detail;    /* or NULL */
+} bo_audit_row;
+
+typedef int (*bo_audit_fn)(void *ud, const bo_audit_row *row);
+
+/* Whether s is a day or time the filter takes. */
+bool bo_platformdb_audit_date_ok(const char *s);
+
+/* Calls fn for the rows that match f, newest first, skipping offset and
+   at most limit; *total (if not NULL) gets how many match. Returns 0,
+   fn's first non-zero, or BO_EDB with err. `borough audit` and the admin
+   console's Audit page both read the log through this. */
+int bo_platformdb_audit_list(bo_db *db, const bo_audit_filter *f, unsigned offset, unsigned limit,
+                             bo_audit_fn fn, void *ud, unsigned *total, char *err, size_t errlen);
+
+/* Calls fn(ud, name) for each action (or with apps set, each app) the log
+   names, in order. */
+int bo_platformdb_audit_names(bo_db *db, bool apps, int (*fn)(void *ud, const char *name), void *ud, char *err,
+                              size_t errlen);
+
 /* Where the sealed two-factor secret of account user_id belongs (the AAD
    it is sealed with, so it opens for that account only): lauth.c seals
    and opens it, `borough keys` counts and seals it again. */

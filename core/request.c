@@ -127,7 +127,7 @@ static void home_page(bo_request *r)
     bo_buf_puts(&list, "<p>These services run here:</p>\n<ul>\n");
     for (unsigned i = 0; i < w->napps; i++) {
         bo_app_info *info = w->apps[i].info;
-        if (!info->mount)
+        if (!info->mount || info->platform)
             continue;
         bo_buf_puts(&list, "<li><a href=\"");
         bo_buf_puts(&list, info->mount[0] ? info->mount : "");
@@ -433,14 +433,18 @@ size_t bo_request_route(bo_request *r)
     size_t host_len = 0, rest_off = 0;
     const char *host = bo_http_header_get(h, "host", &host_len);
     const bo_mount *m = bo_mounts_find(&w->mounts, host, host_len, path, plen, &rest_off);
+    int index = m ? m->index : -1;
     if (!m) {
-        if (plen == 1 && path[0] == '/') {
+        if (plen != 1 || path[0] != '/')
+            return route_error(r, 404);
+        if (w->site < 0 || w->has_root) {
             r->target = BO_TARGET_HOME;
             return BO_DEFAULT_MAX_BODY;
         }
-        return route_error(r, 404);
+        index = w->site;                     /* the front door */
+        rest_off = 0;
     }
-    bo_worker_app *a = &w->apps[m->index];
+    bo_worker_app *a = &w->apps[index];
     r->app = a->info;
     r->metrics = a->metrics;
     if (!a->gen)

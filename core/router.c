@@ -352,8 +352,16 @@ int bo_mounts_add(bo_mounts *ms, const char *host, const char *prefix, int index
         }
     }
     ms->items = bo_realloc(ms->items, sizeof *ms->items * (ms->count + 1));
-    ms->items[ms->count++] = (bo_mount){ h, p, strlen(p), index };
+    ms->items[ms->count++] = (bo_mount){ h, p, strlen(p), index, false };
     return 0;
+}
+
+int bo_mounts_add_whole(bo_mounts *ms, const char *prefix, int index)
+{
+    int rc = bo_mounts_add(ms, NULL, prefix, index);
+    if (rc == 0)
+        ms->items[ms->count - 1].whole = true;
+    return rc;
 }
 
 const bo_mount *bo_mounts_find(const bo_mounts *ms, const char *host, size_t host_len,
@@ -383,6 +391,6 @@ const bo_mount *bo_mounts_find(const bo_mounts *ms, const char *host, size_t hos
             best = m;
     }
     if (best)
-        *rest_off = best->prefix_len;
+        *rest_off = best->whole ? 0 : best->prefix_len;
     return best;
 }

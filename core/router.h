@@ -83,6 +83,7 @@ typedef struct bo_mount {
     char *prefix;               /* "" for the root, else "/name" without a trailing slash */
     size_t prefix_len;
     int index;                  /* the owner's handle for this app */
+    bool whole;                 /* the app sees the whole path (its own mount is the root) */
 } bo_mount;
 
 typedef struct bo_mounts {
@@ -95,8 +96,13 @@ void bo_mounts_free(bo_mounts *ms);
 /* Adds a mount by host (when host is not NULL) or by path prefix. Returns 0,
    BO_EEXIST if that host or prefix is taken, BO_EINVAL for a bad prefix. */
 int bo_mounts_add(bo_mounts *ms, const char *host, const char *prefix, int index);
+/* Adds a path prefix whose app answers as if mounted at the root: a
+   request under it goes to that app with the whole path (the platform's
+   /_admin, while another app holds "/"). Returns as bo_mounts_add. */
+int bo_mounts_add_whole(bo_mounts *ms, const char *prefix, int index);
 /* Finds the mount for a request. host may be NULL or carry a port. Returns
-   the mount or NULL; *rest_off is where the in-app path starts in path. */
+   the mount or NULL; *rest_off is where the in-app path starts in path
+   (0 under a whole mount). */
 const bo_mount *bo_mounts_find(const bo_mounts *ms, const char *host, size_t host_len,
                                const char *path, size_t path_len, size_t *rest_off);
 /* Normalises a declared mount to the stored form ("/hello/" -> "/hello",

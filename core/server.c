@@ -17,6 +17,7 @@
 #include "notify.h"
 #include "crypto.h"
 #include "platformdb.h"
+#include "status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,17 @@ static uint64_t next_generation(const bo_catalog *cur, int ci)
     return g + 1;
 }
 
+/* Whether dir is the platform's own app (BO_SITE_DIR under the library). */
+static bool is_site_dir(const char *dir, const bo_paths *paths)
+{
+    if (!paths->lib_dir)
+        return false;
+    char *site = bo_app_site_dir(paths->lib_dir);
+    bool yes = strcmp(dir, site) == 0;
+    free(site);
+    return yes;
+}
+
 /* Settles the entry of the app folder dir: reads its source and, unless it
    is unchanged (and force is off), loads it on this thread as the primary
    load (which migrates its database). ci is its index in cur, or -1. */
@@ -161,6 +173,8 @@ static void judge(entry *e, const char *dir, const bo_catalog *cur, int ci, bool
     bo_app_info *info = bo_app_info_new(dir);
     info->snapshot = snap;
     info->generation = next_generation(cur, ci);
+    info->loaded_ms = bo_unix_ms();
+    info->platform = is_site_dir(dir, paths);
     bo_gen *g;
     int rc = bo_gen_load(&g, info, paths, true, true, err, sizeof err);
     e->ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -201,10 +215,27 @@ static void refuse(entry *e, char *msg)
     bo_app_info_unref(info);
 }
 
-/* Two apps may not share a mount or a host. Apps whose version does not
-   change claim theirs first (they are serving); then new versions, in name
-   order: one that conflicts is refused, and the check starts again, since
-   the version it returns to may claim other paths. */
+/* Whose mount is the platform's own app's (BO_SITE_ADMIN or
+   BO_SITE_ACCOUNT, or under one): NULL if neither. */
+static const char *platform_mount(const char *mount)
+{
+    static const struct { const char *prefix, *whose; } taken[] = {
+        { BO_SITE_ADMIN, "the admin console" }, { BO_SITE_ACCOUNT, "the site's sign-in pages" },
+    };
+    for (size_t i = 0; i < BO_COUNT(taken); i++) {
+        size_t n = strlen(taken[i].prefix);
+        if (strncmp(mount, taken[i].prefix, n) == 0 && (mount[n] == '\0' || mount[n] == '/'))
+            return taken[i].whose;
+    }
+    return NULL;
+}
+
+/* Two apps may not share a mount or a host, and no app may mount at the
+   platform's own paths. Apps whose version does not change claim theirs
+   first (they are serving); then new versions, in name order: one that
+   conflicts is refused, and the check starts again, since the version it
+   returns to may claim other paths. The platform's own app claims
+   nothing: it takes the root only when no app does (worker.c). */
 static void check_mounts(entry *entries, unsigned n)
 {
     for (bool again = true; again;) {
@@ -215,16 +246,18 @@ static void check_mounts(entry *entries, unsigned n)
             for (unsigned i = 0; i < n && !again; i++) {
                 entry *e = &entries[i];
                 bo_app_info *info = e->info;
-                if (info->error || e->loaded != (pass == 1))
+                if (info->error || info->platform || e->loaded != (pass == 1))
                     continue;
-                const char *what = NULL, *kind = NULL;
+                const char *what = NULL, *kind = NULL, *whose = "another app";
                 if (info->host && bo_mounts_add(&seen, info->host, NULL, (int)i) < 0)
                     what = info->host, kind = "host";
+                else if (info->mount && platform_mount(info->mount))
+                    what = info->mount, kind = "mount", whose = platform_mount(info->mount);
                 else if (info->mount && bo_mounts_add(&seen, NULL, info->mount[0] ? info->mount : "/", (int)i) < 0)
                     what = info->mount[0] ? info->mount : "/", kind = "mount";
                 if (!what)
                     continue;
-                refuse(e, bo_sprintf("%s/app.lua: %s %s is already used by another app", info->dir, kind, what));
+                refuse(e, bo_sprintf("%s/app.lua: %s %s is already used by %s", info->dir, kind, what, whose));
                 again = e->info != NULL && !e->info->error;
             }
         }
@@ -252,24 +285,51 @@ static bool catalog_same(const bo_catalog *a, const bo_catalog *b)
     return true;
 }
 
-/* The app folders to serve: the apps folder's, or the one app folder. */
-static int scan_dirs(const bo_config *cfg, char ***dirs, char *err, size_t errlen)
-{
-    if (cfg->only_app) {
-        size_t n = strlen(cfg->only_app);
-        while (n > 1 && cfg->only_app[n - 1] == '/')
-            n--;
-        *dirs = bo_calloc(1, sizeof **dirs);
-        (*dirs)[0] = bo_strndup(cfg->only_app, n);
-        return 1;
-    }
-    return bo_app_scan(cfg->apps_dir, dirs, err, errlen);
-}
-
 static const char *base_name(const char *dir)
 {
     const char *slash = strrchr(dir, '/');
     return slash ? slash + 1 : dir;
+}
+
+static int compare_base_names(const void *a, const void *b)
+{
+    return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
+}
+
+/* The app folders to serve, in name order: the apps folder's (or the one
+   app folder), and the platform's own app when cfg->site is on. A folder
+   named like the platform's app is left out, with a line in the log. */
+static int scan_dirs(const bo_config *cfg, char ***dirs, char *err, size_t errlen)
+{
+    int n;
+    if (cfg->only_app) {
+        size_t len = strlen(cfg->only_app);
+        while (len > 1 && cfg->only_app[len - 1] == '/')
+            len--;
+        *dirs = bo_calloc(2, sizeof **dirs);
+        (*dirs)[0] = bo_strndup(cfg->only_app, len);
+        n = 1;
+    } else {
+        n = bo_app_scan(cfg->apps_dir, dirs, err, errlen);
+        if (n < 0)
+            return n;
+        *dirs = bo_realloc(*dirs, sizeof **dirs * (size_t)(n + 1));
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcmp(base_name((*dirs)[i]), BO_SITE_APP) != 0)
+            continue;
+        bo_log(BO_LOG_ERROR, NULL, "%s: the name %s is the platform's own app (the front door and %s); "
+               "rename the folder", (*dirs)[i], BO_SITE_APP, BO_SITE_ADMIN);
+        free((*dirs)[i]);
+        memmove(&(*dirs)[i], &(*dirs)[i + 1], sizeof **dirs * (size_t)(n - i - 1));
+        n--;
+        i--;
+    }
+    if (cfg->site && cfg->lib_dir) {
+        (*dirs)[n++] = bo_app_site_dir(cfg->lib_dir);
+        qsort(*dirs, (size_t)n, sizeof **dirs, compare_base_names);
+    }
+    return n;
 }
 
 /* Settles an entry for every app folder in dirs (all of them, or only the
@@ -331,12 +391,57 @@ struct bo_reload_wait {
     int status;
 };
 
-/* Where a reload's outcome goes: the log, and the client that asked. */
+/* Where a reload's outcome goes: the log, the client that asked, and the
+   server's notes. */
 typedef struct outcome {
     bo_control_client *client;
     bo_metrics *metrics;        /* NULL at start: loading is not reloading */
+    bo_server *server;          /* NULL at start */
     int status;
 } outcome;
+
+/* Keeps the outcome of e's reload as the last of its app (bo_reload_note). */
+static void note(bo_server *s, const entry *e)
+{
+    const char *app = e->info->name;
+    pthread_mutex_lock(&s->lock);
+    bo_reload_note *n = NULL;
+    for (unsigned i = 0; i < s->nnotes && !n; i++)
+        if (strcmp(s->notes[i].app, app) == 0)
+            n = &s->notes[i];
+    if (!n) {
+        s->notes = bo_realloc(s->notes, sizeof *s->notes * (s->nnotes + 1));
+        n = &s->notes[s->nnotes++];
+        n->app = bo_strdup(app);
+        n->error = NULL;
+    }
+    free(n->error);
+    n->at_ms = bo_unix_ms();
+    n->ok = e->error == NULL;
+    n->rollback = e->rollback;
+    n->generation = e->error ? (e->running ? e->running->generation : 0) : e->info->generation;
+    n->error = e->error ? bo_strdup(e->error) : NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool bo_server_reload_note(bo_server *s, const char *app, bo_reload_note *out, char *error, size_t cap)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    for (unsigned i = 0; i < s->nnotes && !found; i++) {
+        if (strcmp(s->notes[i].app, app) != 0)
+            continue;
+        *out = s->notes[i];
+        out->app = NULL;
+        if (out->error) {
+            snprintf(error, cap, "%s", s->notes[i].error);
+            out->error = error;
+        }
+        found = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
 
 static void tell(outcome *o, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -376,6 +481,8 @@ static void report(outcome *o, entry *entries, unsigned n, char **gone, unsigned
             report_gone(o, gone[gi++]);
         const char *name = e->info->name;
         bo_metrics_app *row = o->metrics ? bo_metrics_app_row(o->metrics, name) : NULL;
+        if (o->server && (e->error || e->loaded))
+            note(o->server, e);
         if (e->error) {
             o->status = 1;
             bo_log(BO_LOG_ERROR, name, "%s", e->error);
@@ -405,7 +512,7 @@ static void report(outcome *o, entry *entries, unsigned n, char **gone, unsigned
                        where_of(e->info), g, e->ms);
                 tell(o, "out", "%s: mounted at %s (generation %llu)", name, where_of(e->info), g);
             }
-        } else if (e->unchanged && all) {
+        } else if (e->unchanged && all && !e->info->platform) {
             tell(o, "out", "%s: unchanged (generation %llu)", name, (unsigned long long)e->info->generation);
         }
     }
@@ -480,7 +587,7 @@ static void reload_cert(bo_server *s, outcome *o)
 static void reload(bo_server *s, const char *app, bo_control_client *client)
 {
     uint64_t started = uv_hrtime();
-    outcome o = { client, &s->metrics, 0 };
+    outcome o = { client, &s->metrics, s, 0 };
     if (!app)
         reload_cert(s, &o);
     bo_catalog *cur = s->catalog;
@@ -521,7 +628,7 @@ static void reload(bo_server *s, const char *app, bo_control_client *client)
 static void rollback(bo_server *s, const char *app, bo_control_client *client)
 {
     uint64_t started = uv_hrtime();
-    outcome o = { client, &s->metrics, 0 };
+    outcome o = { client, &s->metrics, s, 0 };
     bo_catalog *cur = s->catalog;
     int at = find_app(cur, app);
     if (at < 0 || !cur->previous[at]) {
@@ -626,7 +733,22 @@ static void on_control(void *ud, bo_control_client *cl, const char *line)
         bo_control_end(cl, 1);
         return;
     }
-    if (n == 1 && strcmp(verb, "reload") == 0) {
+    if (n == 1 && strcmp(verb, "status") == 0) {
+        bo_status st;
+        bo_status_gather(s, &st);
+        bo_buf text;
+        bo_buf_init(&text);
+        bo_status_text(&st, &text);
+        bo_status_free(&st);
+        for (size_t at = 0; at < text.len;) {
+            const char *part = text.data + at;
+            size_t len = (size_t)((const char *)memchr(part, '\n', text.len - at) - part);
+            bo_control_reply(cl, "out", "%.*s", (int)len, part);
+            at += len + 1;
+        }
+        bo_buf_free(&text);
+        bo_control_end(cl, 0);
+    } else if (n == 1 && strcmp(verb, "reload") == 0) {
         reload(s, NULL, cl);
     } else if (n == 2 && (strcmp(verb, "reload") == 0 || strcmp(verb, "rollback") == 0)) {
         if (!valid_app_name(app)) {
@@ -638,7 +760,7 @@ static void on_control(void *ud, bo_control_client *cl, const char *line)
             rollback(s, app, cl);
         }
     } else {
-        bo_control_reply(cl, "err", "borough: unknown request (expected reload [APP] or rollback APP)");
+        bo_control_reply(cl, "err", "borough: unknown request (expected reload [APP], rollback APP or status)");
         bo_control_end(cl, 2);
     }
 }
@@ -947,6 +1069,7 @@ int bo_server_run(const bo_config *cfg)
     s->paths.libs = bo_platform_libs;
     s->paths.bus = bo_bus_new();
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
+    s->started_ms = bo_unix_ms();
     pthread_mutex_init(&s->lock, NULL);
     unsigned char rnd[3] = { 0 };
     if (getrandom(rnd, sizeof rnd, 0) < 0)
@@ -1044,6 +1167,11 @@ out:
     bo_https_cert_unref(s->cert);
     free(s->public_url);
     free(s->workers);
+    for (unsigned i = 0; i < s->nnotes; i++) {
+        free(s->notes[i].app);
+        free(s->notes[i].error);
+    }
+    free(s->notes);
     free(fds);
     bo_bus_free(s->paths.bus);
     pthread_mutex_destroy(&s->lock);
@@ -1069,6 +1197,7 @@ int bo_server_check(const char *path, const bo_paths *paths)
     bo_config_defaults(&cfg);
     cfg.apps_dir = path;
     cfg.only_app = is_app ? path : NULL;
+    cfg.site = false;
     char err[512];
     bo_catalog *c = first_catalog(&cfg, paths, report_to_stderr, err, sizeof err);
     if (!c) {

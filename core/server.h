@@ -55,10 +55,22 @@ void bo_catalog_unref(bo_catalog *c);
 
 typedef struct bo_reload_wait bo_reload_wait;
 
+/* The outcome of the last reload or rollback asked for each app (not the
+   first load at start, which the catalog's info tells): for the admin
+   console. */
+typedef struct bo_reload_note {
+    char *app;
+    int64_t at_ms;              /* when it was judged (Unix ms) */
+    bool ok;                    /* a new version (or the earlier one) serves */
+    bool rollback;
+    uint64_t generation;        /* the generation serving after it (0: none) */
+    char *error;                /* why it was refused ("apps/x/app.lua:12: ..."), or NULL */
+} bo_reload_note;
+
 typedef struct bo_server {
     bo_config cfg;
     bo_paths paths;
-    pthread_mutex_t lock;       /* guards catalog and cert */
+    pthread_mutex_t lock;       /* guards catalog, cert and notes */
     bo_catalog *catalog;
     bo_worker *workers;
     int nworkers;
@@ -78,6 +90,9 @@ typedef struct bo_server {
     bo_watch watch;             /* --watch */
     bo_metrics metrics;         /* the main thread's: reloads */
     bo_reload_wait *waits;      /* reloads published, not yet taken by every worker */
+    bo_reload_note *notes;      /* by app, in the order first noted (guarded by lock) */
+    unsigned nnotes;
+    int64_t started_ms;         /* when the server started (Unix ms) */
     atomic_int ready;
     atomic_int done;
     bool announced;
@@ -102,6 +117,12 @@ bo_https_cert *bo_server_cert(bo_server *s);
 
 /* Returns a new reference to the current catalog. */
 bo_catalog *bo_server_catalog(bo_server *s);
+
+/* The last reload of app (see bo_reload_note), copied into *out, its
+   error (if any) into error (cap bytes, cut short if need be; out->error
+   points there) and out->app set to NULL; false if none was asked for
+   since the start. Any thread. */
+bool bo_server_reload_note(bo_server *s, const char *app, bo_reload_note *out, char *error, size_t cap);
 
 /* Loads the apps, binds, runs until stopped. Returns the exit status. */
 int bo_server_run(const bo_config *cfg);

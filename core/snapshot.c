@@ -4,6 +4,7 @@
  * each folder, so at most one folder and one file are open at a time.
  */
 #include "snapshot.h"
+#include "crypto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -164,6 +165,16 @@ int bo_snapshot_read(bo_snapshot **out, const char *dir, char *err, size_t errle
        ("a/b" against "a-c"): sort once more for the binary search. */
     if (s->nfiles > 1)
         qsort(s->files, s->nfiles, sizeof *s->files, compare_files);
+    /* The version the admin console and `borough status` show. */
+    uint8_t *list = bo_malloc((size_t)s->nfiles * 64 + 1);
+    for (unsigned i = 0; i < s->nfiles; i++) {
+        bo_sha256(s->files[i].path, strlen(s->files[i].path) + 1, list + 64 * (size_t)i);  /* with its NUL */
+        bo_sha256(s->files[i].data, s->files[i].len, list + 64 * (size_t)i + 32);
+    }
+    uint8_t digest[32];
+    bo_sha256(list, (size_t)s->nfiles * 64, digest);
+    bo_hex(digest, sizeof digest, s->hash);
+    free(list);
     *out = s;
     return 0;
 }

@@ -42,6 +42,8 @@ typedef struct bo_snapshot {
     bo_snapshot_file *files;    /* sorted by path (strcmp) */
     unsigned nfiles;
     size_t bytes;               /* the sum of the files' lengths */
+    char hash[65];              /* the version: hex SHA-256 of the SHA-256 of each file's
+                                   path (with its NUL) and of its bytes, in path order */
 } bo_snapshot;
 
 /* Reads the source files of the app folder dir. Returns 0 and a new

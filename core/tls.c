@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
@@ -222,6 +223,16 @@ int bo_tls_config_client(bo_tls_config **out, const char *ca_file, char *err, si
     mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     *out = c;
     return 0;
+}
+
+int64_t bo_tls_config_expiry(const bo_tls_config *c)
+{
+    if (!c->server || c->chain.version == 0)
+        return 0;
+    const mbedtls_x509_time *t = &c->chain.valid_to;
+    struct tm tm = { .tm_year = t->year - 1900, .tm_mon = t->mon - 1, .tm_mday = t->day,
+                     .tm_hour = t->hour, .tm_min = t->min, .tm_sec = t->sec };
+    return (int64_t)timegm(&tm);
 }
 
 void bo_tls_config_free(bo_tls_config *c)

@@ -33,6 +33,9 @@ int bo_tls_config_server(bo_tls_config **out, const char *cert_file, const char 
    system store). */
 int bo_tls_config_client(bo_tls_config **out, const char *ca_file, char *err, size_t errlen);
 void bo_tls_config_free(bo_tls_config *cfg);
+/* When the first certificate of a server configuration's chain (its own)
+   stops being valid, in Unix seconds (UTC); 0 for a client configuration. */
+int64_t bo_tls_config_expiry(const bo_tls_config *cfg);
 
 /* A new engine for one connection. hostname (clients) is sent as SNI and
    checked against the server's certificate. Returns NULL only if mbedTLS

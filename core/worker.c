@@ -164,7 +164,9 @@ static void build_free(bo_worker_build *b)
 /* Swaps in the catalog of b at once: generations kept (same info), built,
    or (when this worker could not build the new version) the running one of
    the same folder; rebuilds the mounts, retires what it replaces and tells
-   the main thread. */
+   the main thread. The platform's own app answers under /_admin (whole
+   paths) and, when no app holds the root, under /_account and at "/"
+   itself (request.c). */
 static void install(bo_worker *w, bo_worker_build *b)
 {
     bo_server *s = w->server;
@@ -174,6 +176,7 @@ static void install(bo_worker *w, bo_worker_build *b)
     bo_mounts mounts;
     bo_mounts_init(&mounts);
     bool has_root = false;
+    int site = -1;              /* the platform's own app, if it loaded */
     for (unsigned i = 0; i < cat->napps; i++) {
         bo_app_info *info = cat->apps[i];
         for (unsigned j = 0; j < w->napps && !apps[i].gen; j++) {
@@ -203,6 +206,10 @@ static void install(bo_worker *w, bo_worker_build *b)
         apps[i].metrics = bo_metrics_app_row(&w->metrics, info->name);
         if (b->errors[i])
             bo_counter_add(&apps[i].metrics->reload_failures, 1);
+        if (info->platform) {
+            site = apps[i].gen ? (int)i : -1;       /* mounted below, once the root is known */
+            continue;
+        }
         if (info->host)
             bo_mounts_add(&mounts, info->host, NULL, (int)i);
         if (info->mount) {
@@ -210,12 +217,18 @@ static void install(bo_worker *w, bo_worker_build *b)
             has_root |= info->mount[0] == '\0';
         }
     }
+    if (site >= 0) {
+        bo_mounts_add_whole(&mounts, BO_SITE_ADMIN, site);
+        if (!has_root)
+            bo_mounts_add_whole(&mounts, BO_SITE_ACCOUNT, site);
+    }
     free_apps(w->apps, w->napps, w);
     bo_mounts_free(&w->mounts);
     w->apps = apps;
     w->napps = cat->napps;
     w->mounts = mounts;
     w->has_root = has_root;
+    w->site = site;
     w->catalog_version = cat->version;
     if (failed)
         atomic_store(&w->failed_version, cat->version);
@@ -436,6 +449,7 @@ int bo_worker_init(bo_worker *w, bo_server *s, int id, int listen_fd, int redire
         return BO_EIO;
     w->read_buf = bo_malloc(BO_READ_BUF_SIZE);
     bo_mounts_init(&w->mounts);
+    w->site = -1;
     bo_metrics_init(&w->metrics);
     w->metrics_none = bo_metrics_app_row(&w->metrics, NULL);
     atomic_init(&w->synced_version, 0);

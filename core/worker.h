@@ -57,6 +57,8 @@ typedef struct bo_worker {
     unsigned napps;
     bo_mounts mounts;
     bool has_root;              /* an app mounts at "/" */
+    int site;                   /* the platform's own app (its index), or -1 when it did not
+                                   load here: it answers "/" too if no app holds the root */
     uint64_t catalog_version;
     atomic_uint_fast64_t synced_version;    /* catalog_version, for the main thread */
     atomic_uint_fast64_t failed_version;    /* the last catalog an app of failed to load here */

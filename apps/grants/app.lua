@@ -6,6 +6,7 @@
 -- different approver decide; approvals never overspend a scheme's budget;
 -- finance pays in runs. Records and rules are in models.lua.
 local app = borough.app { title = "Business grants", mount = "/grants",
+                          description = "Apply for a grant for your business, and follow your application",
                           roles = { "assessor", "approver", "finance", "manager" } }
 local m = require "models"
 local Apps, Schemes, Flow = m.Applications, m.Schemes, m.Flow

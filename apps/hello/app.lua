@@ -1,6 +1,7 @@
 -- The smallest complete borough app: two routes, one with a parameter.
 -- Served at http://127.0.0.1:8080/hello/ by `make run`.
-local app = borough.app { public = true, title = "Hello", mount = "/hello" }
+local app = borough.app { public = true, title = "Hello", mount = "/hello",
+                          description = "The smallest borough app: a page and a greeting" }
 
 app:get("/", function(req)
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -5,6 +5,7 @@
 -- models.lua; each page below prepares its data and hands it to a view.
 local app = borough.app {
   title = "Shielding support", mount = "/shielding",
+  description = "Call residents on the shielding list, record their needs and refer them to partners",
   roles = { "call_handler", "visiting_officer", "manager" },
 }
 local m = require "models"

@@ -6,6 +6,7 @@
 -- and rules are in models.lua; each page below prepares data for a view.
 local app = borough.app {
   title = "SitRep", mount = "/sitrep",
+  description = "Each department's daily situation report by 16:00, and the position for command",
   roles = { "manager", "command", "coordinator", "reporting" },
 }
 local m = require "models"

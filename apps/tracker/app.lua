@@ -7,6 +7,7 @@
 -- owners, a monthly update and links to its documents. Records and the
 -- board's figures are in models.lua.
 local app = borough.app { title = "Delivery tracker", mount = "/tracker",
+                          description = "The council's portfolios of projects: status, milestones and monthly updates",
                           roles = { "council_wide", "portfolio_office" } }
 local m = require "models"
 local Portfolios, Projects, Access = m.Portfolios, m.Projects, m.Access

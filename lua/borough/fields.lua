@@ -186,6 +186,10 @@ local function last_sunday(y, m)
   return last - (last + 4) % 7       -- 1970-01-01 was a Thursday (4)
 end
 
+--- fields.days_from_civil(y, m, d): days since 1970-01-01 of a date, and
+-- fields.civil_from_days(days): the date back (y, m, d).
+fields.days_from_civil, fields.civil_from_days = days_from_civil, civil_from_days
+
 --- Seconds UK time is ahead of UTC at the UTC time t (0 or 3600).
 function fields.uk_offset(t)
   local y = civil_from_days(t // 86400)

@@ -13,7 +13,8 @@
 --   return app
 --
 -- Manifest fields (all optional):
---   title   shown on the server's home page and in page titles
+--   title   shown on the site's front door and in page titles
+--   description  one line for the front door: what the app is for
 --   mount   the path the app answers under (default "/<folder>"; "/" for the root)
 --   host    a virtual host (e.g. "grants.example.gov.uk") the app answers on
 --   public  true if routes need no sign-in unless a route says otherwise
@@ -106,7 +107,7 @@ local App = {}
 App.__index = App
 
 local manifest_fields = {
-  title = "string", mount = "string", host = "string", public = "boolean",
+  title = "string", description = "string", mount = "string", host = "string", public = "boolean",
   roles = "table", limits = "table", lang = "string", allow_hosts = "table",
 }
 

@@ -27,6 +27,19 @@ function layout.service()
   return service_info
 end
 
+--- layout.with_service(service, fn, ...): fn(...) (which renders a page)
+-- with the header naming service ({ name =, url = }) instead of the app:
+-- for the pages of one app that are a part of the site of their own (the
+-- platform's admin console). Rendering never waits, so no other page sees it.
+function layout.with_service(service, fn, ...)
+  local before = service_info
+  service_info = service
+  local ok, res = pcall(fn, ...)
+  service_info = before
+  if not ok then error(res, 0) end
+  return res
+end
+
 function layout.assets()
   return layout.site().assets or "/assets"
 end

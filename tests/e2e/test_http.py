@@ -607,11 +607,13 @@ def home_page_lists_mounted_apps():
         assert r.status == 200 and r.header("content-type") == "text/html; charset=utf-8", r
         assert_security(r)
         text = r.text
-        assert "<title>borough</title>" in text and "<h1>borough</h1>" in text, text
-        assert '<li><a href="/hello/">Hello</a></li>' in text, text
-        assert '<li><a href="/t/">Tests &amp; &lt;Co&gt; &quot;quoted&quot;</a></li>' in text, text
-        assert '<a href="/plain/x/">' in text, text
-        assert "<Co>" not in text and text.count("<li>") == 3, text
+        # The site's front door (lua/borough/_site): the public apps, by title.
+        assert "<title>Services - Services</title>" in text, text
+        links = re.findall(r'<h2 class="govuk-heading-m govuk-!-margin-bottom-1"><a class="govuk-link" href="([^"]*)">'
+                           r'([^<]*)</a></h2>', text)
+        assert links == [("/hello/", "Hello"), ("/plain/x/", "plain"),
+                         ("/t/", "Tests &amp; &lt;Co&gt; &quot;quoted&quot;")], links
+        assert "<Co>" not in text, text
         r = Client(s.port).request("HEAD", "/")
         assert r.status == 200 and r.body == b"" and int(r.header("content-length")) == len(text.encode())
         r = Client(s.port).request("POST", "/", body="x")
@@ -661,7 +663,7 @@ def server_without_apps_answers_healthz_and_home():
         assert_text(c.get("/healthz"), 200, "ok\n")
         r = c.get("/")
         assert r.status == 200, r
-        assert "<li>No apps yet: add a folder with an app.lua to the apps folder.</li>" in r.text, r.text
+        assert '<p class="govuk-body">There are no services here yet.</p>' in r.text, r.text
         assert_security(r)
         r = c.get("/anything")
         assert r.status == 404 and r.text == NOT_FOUND_PAGE, r

@@ -125,7 +125,7 @@ def new_folders_mount_and_removed_ones_unmount():
         assert reload(s) == (0, "alpha: unmounted\ngamma: unchanged (generation 1)\n", "")
         assert body(s.port, "/alpha/")[0] == 404
         home = body(s.port, "/")[1]
-        assert '<a href="/gamma/">Hello</a>' in home and "/alpha/" not in home, home
+        assert 'href="/gamma/">Hello</a>' in home and "/alpha/" not in home, home
         # One new app by name.
         write(s, "delta/app.lua", versioned("d1", "/delta"))
         assert reload(s, "delta") == (0, "delta: mounted at /delta (generation 1)\n", "")
@@ -440,7 +440,7 @@ def a_socket_left_by_a_dead_server_is_replaced_and_a_live_one_is_not():
 @test
 def bad_input_on_the_control_socket_is_answered_and_harmless():
     with Server({"hello": {"app.lua": versioned("v1")}}) as s:
-        usage = b"err borough: unknown request (expected reload [APP] or rollback APP)\nexit 2\n"
+        usage = b"err borough: unknown request (expected reload [APP], rollback APP or status)\nexit 2\n"
         assert control(s, b"\n") == usage
         assert control(s, b"hello\n") == usage
         assert control(s, b"reload a b\n") == usage

@@ -622,6 +622,27 @@ TEST(mounts_by_prefix)
     CHECK_EQ_INT(ms.count, 0);
 }
 
+/* A whole mount (the platform's /_admin beside an app at the root): its
+   app sees the whole path, and the longest prefix still wins. */
+TEST(mounts_whole)
+{
+    bo_mounts ms;
+    bo_mounts_init(&ms);
+    CHECK_EQ_INT(bo_mounts_add(&ms, NULL, "/", 0), 0);
+    CHECK_EQ_INT(bo_mounts_add_whole(&ms, "/_admin", 1), 0);
+    CHECK_EQ_INT(bo_mounts_add(&ms, NULL, "/grants", 2), 0);
+    CHECK(ms.items[1].whole && !ms.items[0].whole && !ms.items[2].whole);
+    CHECK_STR(find(&ms, NULL, "/_admin"), "#1+0");
+    CHECK_STR(find(&ms, NULL, "/_admin/apps/x"), "#1+0");
+    CHECK_STR(find(&ms, NULL, "/_adminx"), "#0+0");
+    CHECK_STR(find(&ms, NULL, "/grants/a"), "#2+7");
+    CHECK_STR(find(&ms, NULL, "/"), "#0+0");
+    CHECK_EQ_INT(bo_mounts_add_whole(&ms, "/_admin/", 3), BO_EEXIST);
+    CHECK_EQ_INT(bo_mounts_add_whole(&ms, "_admin", 3), BO_EINVAL);
+    CHECK_EQ_INT(ms.count, 3);
+    bo_mounts_free(&ms);
+}
+
 TEST(mounts_by_host)
 {
     bo_mounts ms;
@@ -697,6 +718,7 @@ static const unit_case cases[] = {
     UNIT_CASE(url_decode_path)
     UNIT_CASE(mount_normalise)
     UNIT_CASE(mounts_by_prefix)
+    UNIT_CASE(mounts_whole)
     UNIT_CASE(mounts_by_host)
     UNIT_CASE(mount_clashes)
 };
