@@ -3,6 +3,7 @@
  * accounts.h).
  */
 #include "accounts.h"
+#include "apitoken.h"
 #include "platformdb.h"
 #include "session.h"
 #include "sso.h"
@@ -208,6 +209,10 @@ int bo_account_add(bo_db *db, const char *who, const char *email, const char *na
         snprintf(err, errlen, "%s is not an email address such as jo.bloggs@example.gov.uk", email);
         return BO_EINVAL;
     }
+    if (bo_apitoken_is_account(email)) {
+        snprintf(err, errlen, "%s is the form of an API token's service account, not a person's address", email);
+        return BO_EINVAL;
+    }
     if (!name || !*name || strlen(name) > BO_ACCOUNT_NAME_MAX) {
         snprintf(err, errlen, "the name must be 1 to %d characters", BO_ACCOUNT_NAME_MAX);
         return BO_EINVAL;
@@ -229,6 +234,13 @@ int bo_account_add(bo_db *db, const char *who, const char *email, const char *na
 int bo_account_set_password(bo_db *db, const char *who, const char *email, const char *hash, char *err,
                             size_t errlen)
 {
+    /* No one signs in as a token: it is stopped by revoking it or disabling
+       its account, never given a password. */
+    if (bo_apitoken_is_account(email)) {
+        snprintf(err, errlen, "%s is an API token's service account: it has no password (revoke the token with "
+                              "borough token revoke)", email);
+        return BO_EINVAL;
+    }
     int64_t id = find(db, email, err, errlen);
     if (!id)
         return BO_ENOENT;

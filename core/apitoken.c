@@ -11,6 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
+#define ACCOUNT_DOMAIN ".token.invalid"
+
+bool bo_apitoken_is_account(const char *email)
+{
+    size_t n = strlen(email), k = sizeof ACCOUNT_DOMAIN - 1;
+    return n > k && strchr(email, '@') && strcasecmp(email + n - k, ACCOUNT_DOMAIN) == 0;
+}
+
 #define HOUR_MS (3600 * 1000LL)
 #define NAME_MAX_LEN 100
 
@@ -116,7 +124,7 @@ static void account_email(const char *name, const char *app, char *out, size_t c
     bo_random(rnd, sizeof rnd);
     char hex[5];
     bo_hex(rnd, sizeof rnd, hex);
-    snprintf(out, cap, "%s%s%s@%s.token.invalid", n ? slug : "token", "-", hex, app);
+    snprintf(out, cap, "%s%s%s@%s" ACCOUNT_DOMAIN, n ? slug : "token", "-", hex, app);
 }
 
 int bo_apitoken_create(bo_db *db, const char *who, const char *app, const char *name, const char *entities,

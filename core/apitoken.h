@@ -28,6 +28,11 @@
 #define BO_APITOKEN_CHARS (8 + 43)          /* "borough_" and base64url of 32 bytes */
 #define BO_APITOKEN_MAX_DAYS 366
 
+/* Service accounts are named "...@APP.token.invalid" (a reserved domain, so
+   no one's mail): true when email is such a name. accounts.c refuses them a
+   password, and refuses to make a person's account that looks like one. */
+bool bo_apitoken_is_account(const char *email);
+
 /* The token behind a request: its id, its name and the entities it is for
    (" a b ", each with a space either side). One allocation; free with
    free(). */

@@ -235,8 +235,18 @@ def row_rules_and_the_mounts_role_apply_to_the_tokens_account():
         # A token without the mount's role: 403.
         r = feed(s, "measures.json", token(s, role="viewer", name="Excel"))
         assert r.status == 403, r
-        # The account signs no one in: it has no password.
+        # The account signs no one in: it has no password, and cannot be
+        # given one; nor can a person's account take its form.
         assert platform(s, "SELECT password_hash FROM users WHERE email = ?", email)[0]["password_hash"] == ""
+        pw = os.path.join(s.data_dir, "pw.txt")
+        with open(pw, "w") as f:
+            f.write("a long enough passphrase for a person\n")
+        status, out, err = borough("user", "password", email, "--password-file", pw, "--data", s.data_dir)
+        assert (status, out) == (1, "") and "is an API token's service account: it has no password" in err, err
+        assert platform(s, "SELECT password_hash FROM users WHERE email = ?", email)[0]["password_hash"] == ""
+        status, out, err = borough("user", "add", "x@sitrep.token.invalid", "--name", "X", "--password-file", pw,
+                                   "--data", s.data_dir)
+        assert status == 1 and "the form of an API token's service account" in err, err
 
 
 @test
