@@ -63,7 +63,7 @@
 /* The sliding window of one API key: the times of its last requests. */
 typedef struct limiter {
     char key[128];
-    int64_t *times;            /* a ring of limit entries */
+    int64_t *times;            /* a ring of limit entries: when each request ended, or began while in flight */
     unsigned limit, n, head;   /* head: the oldest */
     int64_t paused_until;      /* after a 429 */
 } limiter;
@@ -111,6 +111,9 @@ typedef struct exchange {
     bool poll_ok;              /* a status poll may follow a send */
     uint64_t conf_version;     /* of the settings it was sent with */
     double retry_s, give_up_s, poll_s;
+    limiter *l;                /* the key's window, and this request's entry in it */
+    unsigned slot;
+    int64_t began;
 } exchange;
 
 struct bo_notify {
@@ -177,14 +180,30 @@ static int64_t limiter_next(const limiter *l, int64_t now)
     return at;
 }
 
-static void limiter_add(limiter *l, int64_t t)
+/* Enters a request begun at t; returns its entry. */
+static unsigned limiter_add(limiter *l, int64_t t)
 {
+    unsigned slot;
     if (l->n < l->limit) {
-        l->times[(l->head + l->n++) % l->limit] = t;
+        slot = (l->head + l->n++) % l->limit;
     } else {
-        l->times[l->head] = t;
+        slot = l->head;
         l->head = (l->head + 1) % l->limit;
     }
+    l->times[slot] = t;
+    return slot;
+}
+
+/* A request entered at began ended at now: its entry moves to now. Notify
+   counts a request when it arrives, which is after it began and before it
+   ended; a window of entries at their ends can hold no more than Notify
+   counts in any of its windows, however long requests take on the way.
+   (The ring stays safe unsorted: a new request takes the head only once
+   the head has left the window.) */
+static void limiter_done(limiter *l, unsigned slot, int64_t began, int64_t now)
+{
+    if (l && slot < l->limit && l->times[slot] == began && now > began)
+        l->times[slot] = now;
 }
 
 static int compare_times(const void *a, const void *b)
@@ -665,6 +684,7 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     bo_notify *n = x->n;
     sender_app *a = x->a;
     int64_t now = bo_unix_ms();
+    limiter_done(x->l, x->slot, x->began, now);
     int s = res->error ? 0 : res->status;
     char why[600];
     bo_jval *doc = res->error ? NULL : response_json(res);
@@ -760,11 +780,15 @@ static bool open_body(bo_notify *n, exchange *x)
 }
 
 /* Starts the exchange of a claimed row. */
-static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf *conf, uint64_t version)
+static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf *conf, uint64_t version,
+                  limiter *l, int64_t began)
 {
     exchange *x = bo_calloc(1, sizeof *x);
     x->n = n;
     x->a = a;
+    x->l = l;
+    x->began = began;
+    x->slot = limiter_add(l, began);
     x->r = *r;
     memset(r, 0, sizeof *r);                        /* the row's strings move to x */
     x->poll_ok = conf->poll_s > 0 && !conf->callback_token;
@@ -856,10 +880,8 @@ static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *con
         if (limiter_next(l, now) > now)
             return;
         row *r = &a->rows[a->next++];
-        if (claim(n, a, r, now)) {
-            limiter_add(l, now);
-            start(n, a, r, conf, version);
-        }
+        if (claim(n, a, r, now))
+            start(n, a, r, conf, version, l, now);
         row_clear(r);
         if (a->next >= a->nrows)
             a->next_fetch = now;                    /* more may be waiting */
