@@ -88,7 +88,7 @@ function M.create(req)
   local list = {}
   local app = by_name[v.app]
   if not app or app.platform then list[#list + 1] = { "app", t("admin.tokens.error.app") } end
-  if v.name == "" or utf8.len(v.name) == nil or utf8.len(v.name) > 100 or v.name:find("%c") then
+  if v.name == "" or #v.name > 100 or not utf8.len(v.name) or v.name:find("%c") then
     list[#list + 1] = { "name", t("admin.tokens.error.name") }
   end
   local entities = words(v.entities, "^[a-z][a-z0-9_]*$")
