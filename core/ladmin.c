@@ -15,6 +15,8 @@
  *                                 `borough outbox` and `borough jobs` (queues.h)
  *   audit, audit_names, verify    `borough audit` (platformdb.h)
  *   status                        `borough status` (status.h)
+ *   tokens, create_token, revoke_token
+ *                                 `borough token` (apitoken.h)
  *
  * and every change writes its platform audit row naming the admin by email
  * address, as the command line's name the operating-system user. All but
@@ -35,6 +37,7 @@
  */
 #include "ladmin.h"
 #include "accounts.h"
+#include "apitoken.h"
 #include "app.h"
 #include "conn.h"
 #include "control.h"
@@ -653,6 +656,78 @@ static int a_cancel(lua_State *L)
     return queue_change(L, false);
 }
 
+/* ---- API tokens ---- */
+
+static int list_token(void *ud, const bo_apitoken_row *t)
+{
+    lua_State *L = ud;
+    lua_createtable(L, 0, 14);
+    set_integer(L, "id", t->id);
+    set_string(L, "app", t->app);
+    set_string(L, "name", t->name);
+    set_string(L, "prefix", t->prefix);
+    set_string(L, "entities", t->entities);
+    set_string(L, "email", t->email);
+    set_string(L, "roles", t->roles);
+    set_integer(L, "created_ms", t->created_ms);
+    set_string(L, "created_by", t->created_by);
+    set_integer(L, "expires_ms", t->expires_ms);
+    set_integer(L, "revoked_ms", t->revoked_ms);
+    set_integer(L, "used_ms", t->used_ms);
+    set_integer(L, "uses", t->uses);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    return 0;
+}
+
+/* tokens([app]): every token (or app's), newest first, as `borough token
+   list` shows them: { id, app, name, prefix (its first characters),
+   entities (" a b "), email, roles, created_ms, created_by, expires_ms,
+   revoked_ms, used_ms, uses } (0 for a time that has not come). Never the
+   token: only its SHA-256 is kept. */
+static int a_tokens(lua_State *L)
+{
+    bo_request *r = admin(L, "tokens");
+    const char *app = luaL_optstring(L, 1, NULL);
+    lua_newtable(L);
+    char err[512];
+    if (bo_apitoken_list(platform(L, r), app, list_token, L, err, sizeof err) < 0)
+        return luaL_error(L, "%s", err);
+    return 1;
+}
+
+/* create_token(app, name, entities, roles, days): true, the token (shown
+   this once), its id and its account's email; or nil, "invalid" and why. */
+static int a_create_token(lua_State *L)
+{
+    bo_request *r = admin(L, "create_token");
+    const char *app = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2), *entities = luaL_checkstring(L, 3);
+    const char *roles = luaL_optstring(L, 4, NULL);
+    lua_Integer days = luaL_checkinteger(L, 5);
+    char err[512], token[BO_APITOKEN_CHARS + 1], email[300];
+    int64_t id = 0;
+    /* Out of range (bo_apitoken_create says which range) without overflowing. */
+    int64_t ms = days < 1 || days > BO_APITOKEN_MAX_DAYS + 1 ? 0 : (int64_t)days * 24 * 3600 * 1000;
+    int rc = bo_apitoken_create(platform(L, r), r->user->email, app, name, entities, roles, ms, token, &id, email,
+                                sizeof email, err, sizeof err);
+    int n = answer(L, rc, err);
+    if (rc >= 0) {
+        lua_pushstring(L, token);
+        lua_pushinteger(L, id);
+        lua_pushstring(L, email);
+        n += 3;
+    }
+    return n;
+}
+
+/* revoke_token(id) */
+static int a_revoke_token(lua_State *L)
+{
+    bo_request *r = admin(L, "revoke_token");
+    lua_Integer id = luaL_checkinteger(L, 1);
+    char err[512];
+    return answer(L, bo_apitoken_revoke(platform(L, r), r->user->email, id, err, sizeof err), err);
+}
+
 /* ---- health ---- */
 
 static void push_figures(lua_State *L, const bo_metrics_summary *m)
@@ -992,6 +1067,9 @@ int bo_ladmin_open(lua_State *L)
         { "retry", a_retry },
         { "cancel", a_cancel },
         { "status", a_status },
+        { "tokens", a_tokens },
+        { "create_token", a_create_token },
+        { "revoke_token", a_revoke_token },
         { NULL, NULL },
     };
     lua_createtable(L, 0, 2);

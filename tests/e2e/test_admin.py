@@ -7,6 +7,8 @@ people (add, search, roles and where single sign-on's came from, disable,
 end sessions, reset two-factor, a new password); every app's outbox and
 jobs (queued, failed, stuck; retry, cancel; personal details never shown);
 the audit log filtered, paged and verified (a tampered row found); health;
+API tokens (made and shown once, working on the app's feed, listed without
+their secret, revoked after a confirmation);
 the CLI twin of every console action (and back); every page in Chromium,
 checked with axe in English and Welsh, by an admin who signs in with a
 password and sets two-factor codes up first."""
@@ -95,7 +97,7 @@ def post(b, page, action, fields=None):
 
 PAGES = ["/_admin", "/_admin/apps", "/_admin/people", "/_admin/people/new", "/_admin/people/" + ADMIN,
          "/_admin/queues", "/_admin/queues/jobs/grants", "/_admin/queues/outbox/grants", "/_admin/audit",
-         "/_admin/health"]
+         "/_admin/health", "/_admin/tokens", "/_admin/tokens/new"]
 
 
 @test
@@ -160,6 +162,8 @@ def every_action_needs_its_csrf_token():
             ("/_admin/queues/jobs/grants/1/retry", {}),
             ("/_admin/queues/outbox/grants/1/cancel", {}),
             ("/_admin/audit/verify", {}),
+            ("/_admin/tokens/new", {"app": "cases", "name": "Power BI", "entities": "cases", "days": "90"}),
+            ("/_admin/tokens/1/revoke", {}),
         ]:
             r = b.request("POST", path, fields)
             assert r.status == 403, (path, r)
@@ -171,6 +175,7 @@ def every_action_needs_its_csrf_token():
         assert bea["disabled"] == 0
         assert query(platform_db(s), "SELECT role FROM user_roles WHERE user_id = ?", bea["id"]) == [{"role": "officer"}]
         assert not query(platform_db(s), "SELECT 1 FROM users WHERE email = 'eve@example.gov.uk'")
+        assert not query(platform_db(s), "SELECT 1 FROM api_tokens")
 
 
 @test
@@ -661,6 +666,134 @@ def health_names_the_certificates_expiry():
 
 
 # ---------------------------------------------------------------------------
+# API tokens
+# ---------------------------------------------------------------------------
+
+FEED = r"""
+local app = borough.app { title = "SitRep", mount = "/sitrep", roles = { "reporting" } }
+local Measures = borough.entity "measures" {
+  { "name", "text", required = true },
+  rules = { read = function(user) return user and user.roles.reporting and true or false end },
+}
+borough.feed { Measures }:mount(app, "/_feed")
+app:post("/seed", { public = true, csrf = false }, function(req)
+  Measures:create { name = "beds open" }
+  return "ok"
+end)
+return app
+"""
+
+
+def token_list(s):
+    status, out, err = borough("token", "list", "--data", s.data_dir)
+    assert status == 0, err
+    return out
+
+
+@test
+def tokens_are_made_shown_once_listed_and_revoked_from_the_console():
+    tree = dict(TREE, sitrep={"app.lua": FEED})
+    with Server(tree) as s:
+        b = admin_browser(s)
+        assert Client(s.port).request("POST", "/sitrep/seed").status == 200
+        r = b.get("/_admin/tokens")
+        assert r.status == 200 and "There are 0 tokens." in main_text(r), main_text(r)
+        # The form offers the apps the server knows, not the console itself.
+        r = b.get("/_admin/tokens/new")
+        assert '<option value="sitrep">SitRep (sitrep)</option>' in r.text, r.text
+        assert '<option value="_site"' not in r.text
+        assert 'value="90"' in r.text
+        # Errors as GOV.UK's summary, each linked to its field; nothing made.
+        r = post(b, "/_admin/tokens/new", "/_admin/tokens/new",
+                 {"app": "_site", "name": "", "entities": "Measures", "roles": "Bad Role", "days": "400"})
+        assert r.status == 400, r
+        text = main_text(r)
+        for field, msg in [("app", "Choose an app"), ("name", "Enter what the token is for"),
+                           ("entities", "Enter the entities it may read"), ("roles", "Enter roles as lower-case"),
+                           ("days", "Enter a number of days from 1 to 366")]:
+            assert ('href="#%s">%s' % (field, msg)) in r.text, (field, r.text)
+        assert text.startswith("There is a problem"), text
+        assert "<title>Error: Create a token" in r.text
+        assert not query(platform_db(s), "SELECT 1 FROM api_tokens")
+        # Made: shown this once, in a panel, with what it is for.
+        r = post(b, "/_admin/tokens/new", "/_admin/tokens/new",
+                 {"app": "sitrep", "name": "Power BI", "entities": "measures", "roles": "reporting", "days": "30"})
+        assert r.status == 200, r
+        assert r.header("cache-control") == "no-store", r
+        m = re.search(r'<code id="token"[^>]*>(borough_[A-Za-z0-9_-]{43})</code>', r.text)
+        assert m, r.text
+        tok = m.group(1)
+        text = main_text(r)
+        assert "govuk-panel" in r.text and text.startswith("Token created Token number 1"), text
+        assert "This is the only time the token is shown" in text, text
+        assert re.search(r"Its account power-bi-[0-9a-f]{4}@sitrep\.token\.invalid", text), text
+        # It opens the app's feed, as its account with the role given.
+        feed = Client(s.port).get("/sitrep/_feed/measures.json", {"Authorization": "Bearer " + tok})
+        assert feed.status == 200 and json.loads(feed.body)["value"][0]["name"] == "beds open", feed
+        # Listed here and by the command line, never with its secret: only its first characters.
+        r = b.get("/_admin/tokens")
+        text = main_text(r)
+        assert tok not in r.text and tok[:12] + "…" in text, text
+        assert re.search(r"1\. Power BI %s… Active App: sitrep Entities: measures Roles: reporting "
+                         r"power-bi-[0-9a-f]{4}@sitrep\.token\.invalid Made .* by %s Expires .* "
+                         r"Last used: .* Uses: 1 Revoke" % (re.escape(tok[:12]), re.escape(ADMIN)), text), text
+        assert "1    sitrep       Power BI             %s...  entities: measures; roles: reporting" % tok[:12] \
+            in token_list(s), token_list(s)
+        # Revoke: a page asks first; the POST stops it at once.
+        r = b.get("/_admin/tokens/1/revoke")
+        assert r.status == 200 and main_text(r).startswith("Revoke token 1, Power BI?"), main_text(r)
+        assert "stops working at once" in main_text(r)
+        assert Client(s.port).get("/sitrep/_feed/measures.json", {"Authorization": "Bearer " + tok}).status == 200
+        r = post(b, "/_admin/tokens/1/revoke", "/_admin/tokens/1/revoke")
+        assert r.status == 200 and main_text(r).startswith("Success Token 1 is revoked"), main_text(r)
+        assert re.search(r"1\. Power BI .* Revoked App: sitrep .* Revoked \d", main_text(r)), main_text(r)
+        assert "/_admin/tokens/1/revoke" not in r.text
+        feed = Client(s.port).get("/sitrep/_feed/measures.json", {"Authorization": "Bearer " + tok})
+        assert feed.status == 401, feed
+        assert "; revoked; used 2 times" in token_list(s), token_list(s)
+        # Twice, or one that is not there.
+        r = post(b, "/_admin/tokens/new", "/_admin/tokens/1/revoke")
+        assert r.status == 200 and main_text(r).startswith("Success Token 1 was revoked already"), main_text(r)
+        assert post(b, "/_admin/tokens/new", "/_admin/tokens/9/revoke").status == 404
+        assert b.get("/_admin/tokens/9/revoke").status == 404
+        # The audit rows are the command line's, naming the admin.
+        rows = [(a["who"], a["action"], a["app"], a["detail"]) for a in audit_rows(s)
+                if a["action"] in ("token create", "token revoke")]
+        assert len(rows) == 2, rows
+        assert rows[0][:3] == (ADMIN, "token create", "sitrep"), rows
+        assert re.fullmatch(r'API token #1 "Power BI" \(%s\.\.\.\) made for entities measures as '
+                            r'power-bi-[0-9a-f]{4}@sitrep\.token\.invalid, roles reporting; expires \d{4}-\d\d-\d\d'
+                            % re.escape(tok[:12]), rows[0][3]), rows[0][3]
+        assert rows[1] == (ADMIN, "token revoke", "sitrep", 'API token #1 "Power BI" revoked'), rows
+        # And one the command line made, the console revokes.
+        status, out, err = borough("token", "create", "sitrep", "--entities", "measures", "--name", "Excel",
+                                   "--data", s.data_dir)
+        assert status == 0, err
+        assert "2. Excel" in main_text(b.get("/_admin/tokens"))
+        r = post(b, "/_admin/tokens/2/revoke", "/_admin/tokens/2/revoke")
+        assert main_text(r).startswith("Success Token 2 is revoked"), main_text(r)
+        assert Client(s.port).get("/sitrep/_feed/", {"Authorization": "Bearer " + out.strip()}).status == 401
+
+
+@test
+def only_the_sites_admin_reaches_the_tokens():
+    with Server(TREE) as s:
+        admin_browser(s)
+        h = staff_cookie(s, "cases", roles=("admin", "officer"), email="colin@example.gov.uk")
+        for path in ("/_admin/tokens", "/_admin/tokens/new", "/_admin/tokens/1/revoke"):
+            assert get(s.port, path, h).status == 403, path
+        # A POST with a good CSRF token of the person's own session is still refused.
+        b = Browser(s.port)
+        b.cookies["borough_session"] = h["Cookie"].split("=", 1)[1]
+        for path, fields in [("/_admin/tokens/new", {"app": "cases", "name": "x", "entities": "a", "days": "9"}),
+                             ("/_admin/tokens/1/revoke", {})]:
+            r = post(b, "/_account/sign-out", path, fields)
+            assert r.status == 403 and "The form may have expired" not in r.text, (path, r)
+        assert not query(platform_db(s), "SELECT 1 FROM api_tokens")
+        assert not [a for a in audit_rows(s) if a["action"].startswith("token ")]
+
+
+# ---------------------------------------------------------------------------
 # The console has no power the command line lacks, and the reverse
 # ---------------------------------------------------------------------------
 
@@ -681,6 +814,8 @@ TWINS = {
     "/_admin/queues/:kind/:app/:id/retry": "borough outbox|jobs retry APP ID",
     "/_admin/queues/:kind/:app/:id/cancel": "borough outbox|jobs cancel APP ID",
     "/_admin/audit/verify": "borough audit verify",
+    "/_admin/tokens/new": "borough token create APP --entities A,B --name NAME",
+    "/_admin/tokens/:id/revoke": "borough token revoke ID",
 }
 READS = {
     "/_admin/apps": "borough status",
@@ -690,12 +825,12 @@ READS = {
     "/_admin/queues/:kind/:app": "borough outbox|jobs list APP --state STATE",
     "/_admin/audit": "borough audit --who --app --action --since --until",
     "/_admin/health": "borough status",
+    "/_admin/tokens": "borough token list [APP]",
 }
 # Commands outside the console's scope, and why.
 ELSEWHERE = {"serve": "runs the server", "check": "an author's", "new": "an author's", "test": "an author's",
              "import": "data in bulk", "export": "data in bulk", "keys": "key custody on the server",
-             "sso": "sign-in settings with secrets on the server", "version": "", "help": "",
-             "token": "API tokens for data feeds (issue 16): their console page is still to come"}
+             "sso": "sign-in settings with secrets on the server", "version": "", "help": ""}
 
 
 @test
@@ -704,7 +839,8 @@ def every_console_action_has_its_command_line_twin_and_back():
     posts = set(re.findall(r'app:post\("([^"]+)"', source))
     gets = set(re.findall(r'app:get\("(/_admin[^"]*)"', source))
     assert posts == set(TWINS), sorted(posts ^ set(TWINS))
-    assert gets - {"/_admin", "/_admin/people/new"} == set(READS), sorted((gets - {"/_admin", "/_admin/people/new"}) ^ set(READS))
+    forms = {"/_admin", "/_admin/people/new", "/_admin/tokens/new", "/_admin/tokens/:id/revoke"}   # forms and a confirmation
+    assert gets - forms == set(READS), sorted((gets - forms) ^ set(READS))
     status, usage, _ = borough("help")
     assert status == 0
     # Each twin names a command the command line has, with its words.
@@ -726,15 +862,17 @@ def every_console_action_has_its_command_line_twin_and_back():
     # And each sub-command of those in scope has a console page or action.
     for sub in ("add", "password", "role", "list", "show", "disable", "enable", "2fa-reset", "sessions-end"):
         assert any(("user %s" % sub) in w for w in list(TWINS.values()) + list(READS.values())), sub
+    for sub in ("create", "list", "revoke"):
+        assert any(("token %s" % sub) in w for w in list(TWINS.values()) + list(READS.values())), sub
 
 
 # The console's C functions (core/ladmin.c) may call, of the modules that
-# act (accounts.h, queues.h, platformdb.h, status.h, control.h, the server's
-# reload notes, passwords), only what the command line calls too: in its
+# act (accounts.h, queues.h, platformdb.h, status.h, control.h, apitoken.h,
+# the server's reload notes, passwords), only what the command line calls too: in its
 # commands (core/cmd_*.c, core/cli.c's asking the server), or in the server
 # answering them over the control socket (core/server.c). These only read, for the pages' filters:
 READ_ONLY = {"bo_platformdb_audit_names": "the apps and actions the Audit page's filters offer"}
-ACTING = r"\b(bo_(?:accounts?|queue|platformdb|status|control|server_reload_note|password)\w*)\("
+ACTING = r"\b(bo_(?:accounts?|queue|platformdb|status|control|apitoken|server_reload_note|password)\w*)\("
 
 
 @test
@@ -743,7 +881,8 @@ def every_console_function_calls_the_code_its_command_calls():
     ladmin = open(os.path.join(core, "ladmin.c")).read()
     table = re.search(r"private_fns\[\] = \{(.*?)\{ NULL", ladmin, re.S).group(1)
     fns = re.findall(r'\{ "(\w+)", (\w+) \}', table)
-    assert len(fns) >= 20, fns
+    assert len(fns) >= 24, fns
+    assert {"tokens", "create_token", "revoke_token"} <= {n for n, _ in fns}, fns
     cli = "".join(open(f).read() for f in glob.glob(os.path.join(core, "cmd_*.c")) +
                   [os.path.join(core, "cli.c"), os.path.join(core, "server.c")])
     lauth = open(os.path.join(core, "lauth.c")).read()
@@ -839,6 +978,13 @@ def in_chromium_every_page_passes_axe_in_english_and_welsh():
                 ["goto", "/_admin/audit"], ["audit", "audit-" + lang],
                 ["click", "form[action='/_admin/audit/verify'] button"], ["audit", "audit-verified-" + lang],
                 ["goto", "/_admin/health"], ["audit", "health-" + lang],
+                ["goto", "/_admin/tokens/new"], ["click", "form button.govuk-button"],
+                ["audit", "token-new-errors-" + lang],
+                ["select", "#app", "cases"], ["fill", "#name", "Power BI " + lang], ["fill", "#entities", "cases"],
+                ["click", "form button.govuk-button"], ["audit", "token-made-" + lang],
+                ["goto", "/_admin/tokens"], ["audit", "tokens-" + lang],
+                ["click", "a[href$='/revoke']"], ["audit", "token-revoke-" + lang],
+                ["click", "form button.govuk-button"], ["audit", "tokens-revoked-" + lang],
             ]
         pages = {p["name"]: p for p in run_scenario(s.port, steps, os.path.join(ROOT, "build", "a11y", "admin"))}
         for page in pages.values():
@@ -852,6 +998,13 @@ def in_chromium_every_page_passes_axe_in_english_and_welsh():
         assert pages["person-new-errors-en"]["title"].startswith("Error: Add a person")
         assert pages["person-new-errors-cy"]["title"].startswith("Gwall: Ychwanegu person")
         assert "Mae’r log archwilio yn gyfan" in pages["audit-verified-cy"]["text"]
+        assert pages["token-new-errors-en"]["title"].startswith("Error: Create a token")
+        assert pages["token-new-errors-cy"]["title"].startswith("Gwall: Creu tocyn")
+        assert "This is the only time the token is shown" in pages["token-made-en"]["text"]
+        assert "Dyma’r unig dro y dangosir y tocyn" in pages["token-made-cy"]["text"]
+        assert pages["token-revoke-cy"]["title"].startswith("Dirymu tocyn 2, Power BI cy?"), pages["token-revoke-cy"]["title"]
+        assert "Success Token 1 is revoked" in pages["tokens-revoked-en"]["text"]
+        assert "Llwyddiant Mae tocyn 2 wedi’i ddirymu" in pages["tokens-revoked-cy"]["text"]
         for name, page in pages.items():
             assert "claimant@example.com" not in page["text"], name
 

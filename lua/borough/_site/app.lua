@@ -26,6 +26,7 @@ local people = require "people"
 local queues = require "queues"
 local audit = require "audit"
 local health = require "health"
+local tokens = require "tokens"
 
 app:get("/", front_door)
 
@@ -60,6 +61,13 @@ app:post("/_admin/queues/:kind/:app/:id/cancel", ADMIN, queues.cancel)
 -- The platform audit log, and the check of its hash chain.
 app:get("/_admin/audit", ADMIN, audit.list)
 app:post("/_admin/audit/verify", ADMIN, audit.verify)
+
+-- API tokens for apps' data feeds: list, make (shown once), revoke.
+app:get("/_admin/tokens", ADMIN, tokens.list)
+app:get("/_admin/tokens/new", ADMIN, tokens.new)
+app:post("/_admin/tokens/new", ADMIN, tokens.create)
+app:get("/_admin/tokens/:id/revoke", ADMIN, tokens.confirm)
+app:post("/_admin/tokens/:id/revoke", ADMIN, tokens.revoke)
 
 -- What /healthz and /metrics say, in words.
 app:get("/_admin/health", ADMIN, health)

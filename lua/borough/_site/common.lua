@@ -10,8 +10,8 @@ local fields = require "borough.fields"
 local M = {}
 
 --- The console's functions: one front end to the actions `borough user`,
--- `borough reload`, `borough outbox|jobs`, `borough audit` and
--- `borough status` have (core/ladmin.c lists them).
+-- `borough reload`, `borough outbox|jobs`, `borough audit`,
+-- `borough token` and `borough status` have (core/ladmin.c lists them).
 M.P = assert(borough._admin(), "the admin console's functions were already taken")
 
 local t = i18n.t
@@ -25,9 +25,8 @@ M.SECTIONS = {
   { key = "people", path = "/_admin/people" },
   { key = "queues", path = "/_admin/queues" },
   { key = "audit", path = "/_admin/audit" },
+  { key = "tokens", path = "/_admin/tokens" },
   { key = "health", path = "/_admin/health" },
-  -- API tokens (the data feed's, core/apitoken.c, `borough token`) get
-  -- their section here, with its page: { key = "tokens", path = "/_admin/tokens" }.
 }
 
 --- M.page(section, view, ctx [, status]): a console page: the sections'
@@ -107,6 +106,21 @@ function M.size(n)
   if n < 1e6 then return ("%.1f kB"):format(n / 1e3) end
   if n < 1e9 then return ("%.1f MB"):format(n / 1e6) end
   return ("%.1f GB"):format(n / 1e9)
+end
+
+-- ---- forms ----
+
+--- M.errors_of(list): a form's errors, { { field, text }, ... }, as the
+-- GOV.UK error summary's list (each a link to its field) and a map from
+-- field to text for each field's message; nil and {} when there are none.
+function M.errors_of(list)
+  if #list == 0 then return nil, {} end
+  local summary, by_field = {}, {}
+  for _, e in ipairs(list) do
+    summary[#summary + 1] = { text = e[2], href = "#" .. e[1] }
+    by_field[e[1]] = e[2]
+  end
+  return summary, by_field
 end
 
 -- ---- lists ----

@@ -19,16 +19,6 @@ local function person_href(email)
   return "/_admin/people/" .. borough.urlencode(email)
 end
 
-local function errors_of(list)
-  if #list == 0 then return nil, {} end
-  local summary, by_field = {}, {}
-  for _, e in ipairs(list) do
-    summary[#summary + 1] = { text = e[2], href = "#" .. e[1] }
-    by_field[e[1]] = e[2]
-  end
-  return summary, by_field
-end
-
 function M.list(req)
   local q = (req.query.q or ""):match("^%s*(.-)%s*$")
   local page = common.page_number(req)
@@ -51,7 +41,7 @@ end
 -- ---- adding someone ----
 
 local function new_page(req, values, list, status)
-  local summary, by_field = errors_of(list or {})
+  local summary, by_field = common.errors_of(list or {})
   return common.page("people", "admin/person_new", {
     title = t("admin.people.add.title"), action = "/_admin/people/new", values = values or {},
     errors = summary, field_errors = by_field,
@@ -114,7 +104,7 @@ function M.show(req, email, done, list, status)
   for _, app in ipairs(common.apps()) do
     apps[#apps + 1] = { value = app.name, text = app.platform and t("admin.people.site_app") or (app.title .. " (" .. app.name .. ")") }
   end
-  local summary, by_field = errors_of(list or {})
+  local summary, by_field = common.errors_of(list or {})
   local signs_in = {}
   if a.password then signs_in[#signs_in + 1] = t("admin.people.with_password") end
   if a.sso then signs_in[#signs_in + 1] = t("admin.people.with_sso") end
