@@ -2,7 +2,7 @@
 # all a newcomer needs; both install missing Debian packages first (deps).
 
 CC      ?= cc
-PKGS    := lua5.4 sqlite3 libuv
+PKGS    := lua5.4 sqlite3 libuv libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wvla -Wno-unused-parameter
 OPT     ?= -O2 -g

@@ -97,14 +97,12 @@ static runner_app *app_state(bo_jobs *j, const char *name, const char *data_dir)
             return j->apps[i];
     runner_app *a = bo_calloc(1, sizeof *a);
     a->name = bo_strdup(name);
-    char *path = bo_sprintf("%s/%s/app.db", data_dir, name);
     char err[512];
-    if (bo_db_open(&a->db, path, 0, err, sizeof err) < 0) {
+    if (bo_db_open_app(&a->db, data_dir, name, 0, err, sizeof err) < 0) {
         bo_log(BO_LOG_ERROR, name, "jobs: %s", err);
         a->db = NULL;
         a->failed = true;
     }
-    free(path);
     j->apps = bo_realloc(j->apps, sizeof *j->apps * (j->napps + 1));
     j->apps[j->napps++] = a;
     return a;

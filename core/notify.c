@@ -349,14 +349,12 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
         return false;
     a->next_open = now + 1000;
     if (!a->db) {
-        char *path = bo_sprintf("%s/%s/app.db", n->server->paths.data_dir, a->name);
-        struct stat st;
+        const char *data = n->server->paths.data_dir;
         char err[512];
-        if (stat(path, &st) == 0 && bo_db_open(&a->db, path, 0, err, sizeof err) < 0) {
+        if (bo_db_app_made(data, a->name) && bo_db_open_app(&a->db, data, a->name, 0, err, sizeof err) < 0) {
             bo_log(BO_LOG_WARN, a->name, "notify: %s", err);
             a->db = NULL;
         }
-        free(path);
         if (!a->db)
             return false;
     }

@@ -509,9 +509,7 @@ bo_db *bo_worker_platform_db(bo_worker *w)
     if (w->platform_db)
         return w->platform_db;
     char err[512];
-    char *path = bo_sprintf("%s/borough.db", w->cfg->data_dir);
-    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
-    free(path);
+    int rc = bo_db_open_platform(&w->platform_db, w->cfg->data_dir, 0, err, sizeof err);
     if (rc < 0) {
         bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->cfg->data_dir, err);
         w->platform_db = NULL;
