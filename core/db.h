@@ -239,9 +239,11 @@ struct bo_db_waiter {
 };
 int bo_stmt_start(bo_stmt *s, bo_db_waiter *w);
 /* Commits the outermost transaction (an inner one, as bo_db_commit). 0
-   (done), BO_DB_PENDING (then bo_db_commit(db) finishes it after ready),
-   or BO_E* with the reason in err. */
+   (done), BO_DB_PENDING (the transaction is no longer the caller's; after
+   ready, bo_db_commit_finish says how it ended), or BO_E* with the reason
+   in err. */
 int bo_db_commit_start(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);
+int bo_db_commit_finish(bo_db *db, char *err, size_t errlen);
 void bo_db_cancel(bo_db_waiter *w);
 /* Takes away (and returns) the transaction the running caller holds, so
    another may run; gives it back. NULL when it holds none. */

@@ -35,6 +35,7 @@ typedef struct bo_db_ops {
     /* Non-blocking use (db.h: bo_stmt_start and its kin). */
     int (*start)(bo_stmt *s, bo_db_waiter *w);
     int (*commit_start)(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);
+    int (*commit_finish)(bo_db *db, char *err, size_t errlen);
     void (*cancel)(bo_db_waiter *w);
     void *(*detach)(bo_db *db);
     void (*attach)(bo_db *db, void *held);

@@ -175,6 +175,8 @@ struct pg_db {
     /* a commit that waits for its answer */
     bo_db_waiter *commit_waiter;
     pg_conn *commit_conn;
+    int commit_rc;                 /* how it ended */
+    char commit_error[512];
 };
 
 #define DB(d) ((pg_db *)(d))
@@ -903,6 +905,13 @@ static void conn_done(pg_conn *c)
     if (was_commit) {
         db->commit_conn = NULL;
         db->commit_waiter = NULL;
+        db->commit_rc = 0;
+        if (c->error[0]) {
+            db->commit_rc = c->failed ? BO_EIO : error_of(c->sqlstate);
+            if (db->commit_rc == 0)
+                db->commit_rc = BO_EDB;
+            snprintf(db->commit_error, sizeof db->commit_error, "%s", c->error);
+        }
     }
     if (abandoned && c->failed)
         conn_remove(db, c);
@@ -2079,6 +2088,7 @@ static int pg_commit_start(bo_db *d, bo_db_waiter *w, char *err, size_t errlen)
     c->waiter = w;
     db->commit_conn = c;
     db->commit_waiter = w;
+    db->commit_rc = 0;
     /* the transaction is over for the caller; the answer says how */
     c->tx_depth = c->tx_sent = 0;
     c->pinned = false;
@@ -2086,6 +2096,16 @@ static int pg_commit_start(bo_db *d, bo_db_waiter *w, char *err, size_t errlen)
     db->cur = NULL;
     snprintf(err, errlen, "%s", "");
     return BO_DB_PENDING;
+}
+
+static int pg_commit_finish(bo_db *d, char *err, size_t errlen)
+{
+    pg_db *db = DB(d);
+    if (db->commit_rc < 0)
+        snprintf(err, errlen, "%s", db->commit_error);
+    int rc = db->commit_rc;
+    db->commit_rc = 0;
+    return rc;
 }
 
 static void pg_cancel(bo_db_waiter *w)
@@ -2149,6 +2169,7 @@ static const bo_db_ops pg_ops = {
     .checkpoint = pg_checkpoint,
     .start = pg_start,
     .commit_start = pg_commit_start,
+    .commit_finish = pg_commit_finish,
     .cancel = pg_cancel,
     .detach = pg_detach,
     .attach = pg_attach,

@@ -824,6 +824,14 @@ static int sq_commit_start(bo_db *d, bo_db_waiter *w, char *err, size_t errlen)
     return sq_commit(d, err, errlen);
 }
 
+static int sq_commit_finish(bo_db *d, char *err, size_t errlen)
+{
+    BO_UNUSED(d);
+    BO_UNUSED(err);
+    BO_UNUSED(errlen);
+    return 0;
+}
+
 static void sq_cancel(bo_db_waiter *w)
 {
     BO_UNUSED(w);
@@ -864,6 +872,7 @@ static const bo_db_ops sq_ops = {
     .checkpoint = sq_checkpoint,
     .start = sq_start,
     .commit_start = sq_commit_start,
+    .commit_finish = sq_commit_finish,
     .cancel = sq_cancel,
     .detach = sq_detach,
     .attach = sq_attach,
