@@ -956,7 +956,9 @@ static int launch(pg_conn *c, pg_stmt *s, bo_db_waiter *w)
 
 /* ---- opening ---- */
 
-/* The platform's schema and functions, made once per database. */
+/* The platform's schema and functions, made once per database and again
+   when this version of them is new to it. */
+#define BOOTSTRAP_VERSION "1"
 static const char bootstrap_sql[] =
     "CREATE SCHEMA IF NOT EXISTS borough;\n"
     "CREATE SCHEMA IF NOT EXISTS borough_fn;\n"
@@ -1014,7 +1016,24 @@ static const char bootstrap_sql[] =
     "END $$;\n"
     "CREATE OR REPLACE FUNCTION borough_fn.last_id() RETURNS bigint LANGUAGE plpgsql AS $$\n"
     "BEGIN RETURN lastval(); EXCEPTION WHEN others THEN RETURN NULL; END $$;\n"
-    "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA borough_fn FROM PUBLIC;\n";
+    "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA borough_fn FROM PUBLIC;\n"
+    /* Full-text search (lua/borough/sql.lua): words as they are, lower case,
+       without diacritics where the server has unaccent (a trusted
+       extension: the database's owner may add it). */
+    "DO $$ BEGIN\n"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace\n"
+    "                 WHERE n.nspname = 'borough_fn' AND c.cfgname = 'search') THEN\n"
+    "    CREATE TEXT SEARCH CONFIGURATION borough_fn.search (COPY = pg_catalog.simple);\n"
+    "    BEGIN\n"
+    "      CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA borough_fn;\n"
+    "      ALTER TEXT SEARCH CONFIGURATION borough_fn.search ALTER MAPPING FOR hword, hword_part, word\n"
+    "        WITH borough_fn.unaccent, pg_catalog.simple;\n"
+    "    EXCEPTION WHEN others THEN NULL;\n"
+    "    END;\n"
+    "  END IF;\n"
+    "END $$;\n"
+    "INSERT INTO borough.secrets VALUES ('bootstrap', '" BOOTSTRAP_VERSION "')\n"
+    "  ON CONFLICT (name) DO UPDATE SET value = excluded.value;\n";
 
 static int bootstrapped_for(PGconn *pg, char *err, size_t errlen)
 {
@@ -1022,9 +1041,14 @@ static int bootstrapped_for(PGconn *pg, char *err, size_t errlen)
     if (rc == 0)
         rc = simple(pg, "SELECT pg_advisory_xact_lock(7150337)", 0, NULL, err, errlen);
     if (rc == 0) {
-        PGresult *r = PQexec(pg, "SELECT 1 FROM pg_namespace WHERE nspname = 'borough_fn'");
+        PGresult *r = PQexec(pg, "SELECT 1 FROM pg_namespace n WHERE nspname = 'borough_fn' AND EXISTS "
+                                 "(SELECT 1 FROM borough.secrets WHERE name = 'bootstrap' AND value = '"
+                                 BOOTSTRAP_VERSION "')");
         bool have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
         PQclear(r);
+        if (!have)      /* the query failed (no schema yet): the transaction goes on */
+            PQclear(PQexec(pg, "ROLLBACK")), PQclear(PQexec(pg, "BEGIN")),
+                PQclear(PQexec(pg, "SELECT pg_advisory_xact_lock(7150337)"));
         if (!have) {
             r = PQexec(pg, bootstrap_sql);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {

@@ -162,7 +162,7 @@ static void claim_tick(runner_app *a, bo_schedule *s, int64_t now_ms)
     static const char get[] = "SELECT schedule, next_at FROM _borough_schedules WHERE name = ?1";
     static const char put[] =
         "INSERT INTO _borough_schedules (name, schedule, next_at, last_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (name) DO UPDATE SET schedule = ?2, next_at = ?3, last_at = coalesce(?4, last_at)";
+        "ON CONFLICT (name) DO UPDATE SET schedule = ?2, next_at = ?3, last_at = coalesce(?4, _borough_schedules.last_at)";
     static const char add[] =
         "INSERT INTO _borough_jobs (name, kind, args, state, attempts, max_attempts, backoff_ms, run_at, created_at) "
         "VALUES (?1, 'every', ?2, 'queued', 0, ?3, ?4, ?5, ?6)";
@@ -342,10 +342,17 @@ static const bo_task_ops job_ops = {
 static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
 {
     static const char due[] = "SELECT 1 FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?1 LIMIT 1";
+    /* The outer state check makes a job taken at the same moment by another
+       node (PostgreSQL: the row it locked first) no match; SKIP LOCKED lets
+       each node take the next free one instead of waiting. */
     static const char claim[] =
         "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
         "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1) "
-        "RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
+        "AND state = 'queued' RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
+    static const char claim_pg[] =
+        "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
+        "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) AND state = 'queued' RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
     bo_stmt *stmt = PREPARE(a, due);
     if (!stmt)
         return false;
@@ -354,7 +361,7 @@ static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
     bo_stmt_reset(stmt);
     if (rc != BO_DB_ROW)
         return false;
-    if (!(stmt = PREPARE(a, claim)))
+    if (!(stmt = bo_db_dialect() == BO_POSTGRES ? PREPARE(a, claim_pg) : PREPARE(a, claim)))
         return false;
     char started[32];
     bo_iso_time(now, started, sizeof started);

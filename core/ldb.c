@@ -510,6 +510,9 @@ int bo_ldb_open(lua_State *L)
     luaL_newlib(L, db_fns);
     bo_json_push_null(L);            /* db.NULL is json.null: one sentinel for "no value" */
     lua_setfield(L, -2, "NULL");
+    /* which engine the SQL runs on: lua/borough/sql.lua writes what differs */
+    lua_pushstring(L, bo_db_dialect() == BO_POSTGRES ? "postgresql" : "sqlite");
+    lua_setfield(L, -2, "dialect");
     return 1;
 }
 

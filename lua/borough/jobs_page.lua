@@ -19,7 +19,7 @@ local function jobs_page(app, req)
               .. "CAST(strftime('%s', finished_at) AS INTEGER) AS finished, error",
   })
   local next_at = {}
-  if #app.schedules > 0 and db.one("SELECT 1 AS yes FROM sqlite_master WHERE name = '_borough_schedules'") then
+  if #app.schedules > 0 and require("borough.sql").table_exists("_borough_schedules") then
     for _, s in ipairs(db.query("SELECT name, next_at FROM _borough_schedules")) do next_at[s.name] = s.next_at end
   end
   local schedules = {}

@@ -26,7 +26,7 @@ function M.listing(req, t)
   local page = math.max(1, math.tointeger(tonumber(req.query.page or "1") or 1) or 1)
   local state = t.labels[req.query.state or ""] and req.query.state or nil
   local counts, rows = {}, {}
-  if db.one("SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = ?", t.table) then
+  if require("borough.sql").table_exists(t.table) then
     for _, r in ipairs(db.query("SELECT state, count(*) AS n FROM " .. t.table .. " GROUP BY state")) do
       counts[r.state] = r.n
     end
