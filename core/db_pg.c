@@ -1939,14 +1939,13 @@ static int pg_commit(bo_db *d, char *err, size_t errlen)
     if (c->tx_depth > 1) {                   /* RELEASE goes before the next statement */
         sql_info info = { .text = (char *)"RELEASE bo_tx" };
         pg_stmt *s = stmt_new(db, NULL, &info);
-        s->own.text = NULL;
-        s->entry = NULL;
         int rc = 0;
         if (send_stmt(c, s) == 0)
             wait_blocking(c);
         c->in_use = true;
         finish(c);
         rc = s->error;
+        s->own.text = NULL;             /* static: not freed with s */
         stmt_free(s);
         c->tx_depth--;
         c->tx_sent--;
@@ -1991,12 +1990,12 @@ static int pg_rollback(bo_db *d)
     if (c->tx_depth > 1) {
         sql_info info = { .text = (char *)"ROLLBACK TO bo_tx" };
         pg_stmt *s = stmt_new(db, NULL, &info);
-        s->own.text = NULL;
         if (send_stmt(c, s) == 0)
             wait_blocking(c);
         c->in_use = true;
         finish(c);
         rc = s->error;
+        s->own.text = NULL;             /* static: not freed with s */
         stmt_free(s);
         c->tx_depth--;
         c->tx_sent--;

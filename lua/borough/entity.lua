@@ -884,7 +884,7 @@ function Entity:delete(id)
   end
   local ok, done, why = pcall(db.tx, delete_in_tx, self, rid)
   if ok then return done, why end
-  if type(done) == "string" and done:find("FOREIGN KEY constraint failed", 1, true) then
+  if type(done) == "string" and sql.foreign_key_failed(done) then
     return nil, ("This %s cannot be deleted because other records refer to it"):format(fields.lower(self.label))
   end
   error(done, 0)

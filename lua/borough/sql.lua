@@ -61,6 +61,12 @@ function M.table_exists(name)
   return db.one("SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = ?", name) ~= nil
 end
 
+--- Whether msg, an error of a statement, says a foreign key refused it.
+function M.foreign_key_failed(msg)
+  if pg then return msg:find("violates foreign key constraint", 1, true) ~= nil end
+  return msg:find("FOREIGN KEY constraint failed", 1, true) ~= nil
+end
+
 --- JSON built by the database: an object of name, value pairs, and the
 -- literals true and false.
 M.json_object = pg and "json_build_object" or "json_object"
@@ -147,6 +153,20 @@ function M.remember_search(exec, name, made)
   else
     exec("DELETE FROM \"_borough_meta\" WHERE \"key\" = ?", "search " .. name)
   end
+end
+
+--- SQLite: FTS5 holds the terms of the records it is given in memory until
+-- they take `hashsize` bytes (1 MiB unless set), then writes them out as a
+-- segment, which it merges with others as they add up: a million records
+-- made hundreds of segments and merged them over and over. An import sets
+-- it to 64 MiB for its one statement and back to what it was (returned) in
+-- the same transaction. PostgreSQL's GIN index has no such setting: nil.
+function M.search_memory(name, bytes)
+  if pg then return nil end
+  local fts = quote(name)
+  local was = db.one("SELECT v FROM " .. quote(name .. "_config") .. " WHERE k = 'hashsize'")
+  db.exec("INSERT INTO " .. fts .. " (" .. fts .. ", rank) VALUES ('hashsize', ?)", bytes)
+  return was and was.v or 1024 * 1024
 end
 
 --- The search words as the engine's query: each a prefix, all required.
