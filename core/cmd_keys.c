@@ -82,19 +82,6 @@ static char *meta(bo_db *db, const char *key)
     return value;
 }
 
-static bool has_table(bo_db *db, const char *name)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    if (bo_stmt_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
-                           &stmt) == BO_OK) {
-        bo_stmt_bind_text(stmt, 1, name, -1);
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    }
-    bo_stmt_finalize(stmt);
-    return yes;
-}
-
 static void app_close(app_db *a)
 {
     bo_db_close(a->db);
@@ -125,7 +112,7 @@ static int each_app(const bo_cli *cli, const char *data, int (*fn)(app_db *, voi
                 rc = bo_cli_fail(cli, "%s", err);
             } else {
                 a.sealed = meta(a.db, "sealed");
-                if (has_table(a.db, OUTBOX)) {
+                if (bo_db_has_table(a.db, OUTBOX)) {
                     char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
                     free(a.sealed);
                     a.sealed = all;

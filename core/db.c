@@ -494,6 +494,18 @@ void bo_db_rollback_all(bo_db *db)
     db->ops->rollback_all(db);
 }
 
+bool bo_db_has_table(bo_db *db, const char *name)
+{
+    bo_stmt *stmt = NULL;
+    bool yes = false;
+    if (bo_stmt_prepare(db, db->ops->has_table_sql, -1, &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
+    }
+    bo_stmt_finalize(stmt);
+    return yes;
+}
+
 int bo_db_checkpoint(bo_db *db, int *frames)
 {
     return db->ops->checkpoint(db, frames);

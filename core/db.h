@@ -255,5 +255,7 @@ void bo_db_attach(bo_db *db, void *held);
    also tries (without waiting) to truncate it. *frames receives the frames
    in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
+/* Whether db's own schema (the app's, or the platform's) has the table name. */
+bool bo_db_has_table(bo_db *db, const char *name);
 
 #endif

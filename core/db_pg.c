@@ -703,7 +703,9 @@ static void note_error(pg_conn *c, PGresult *r)
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
     const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    snprintf(c->error, sizeof c->error, "%s", primary ? primary : PQresultErrorMessage(r));
+    /* A privilege refused reads as SQLite's authorizer says it, with why. */
+    snprintf(c->error, sizeof c->error, "%s%s", state && strcmp(state, "42501") == 0 ? "not authorized: " : "",
+             primary ? primary : PQresultErrorMessage(r));
 }
 
 /* Reads what has arrived. Returns 1 when the exchange is complete, 0 when
@@ -2190,6 +2192,7 @@ static const bo_db_ops pg_ops = {
     .create_function = pg_create_function,
     .backup = pg_backup,
     .checkpoint = pg_checkpoint,
+    .has_table_sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1",
     .start = pg_start,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,

@@ -870,6 +870,7 @@ static const bo_db_ops sq_ops = {
     .create_function = sq_create_function,
     .backup = sq_backup,
     .checkpoint = sq_checkpoint,
+    .has_table_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
     .start = sq_start,
     .commit_start = sq_commit_start,
     .commit_finish = sq_commit_finish,

@@ -258,13 +258,7 @@ static sender_app *app_of(bo_notify *n, const char *name)
 
 static bool has_outbox(sender_app *a)
 {
-    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name = '_borough_outbox'";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    bool yes = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
-    if (stmt)
-        bo_stmt_reset(stmt);
-    return yes;
+    return bo_db_has_table(a->db, "_borough_outbox");
 }
 
 /* Seals the recipients and bodies an outbox holds in plain text (kept by
@@ -358,12 +352,7 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
         if (!a->db)
             return false;
     }
-    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name IN ('_borough_outbox', '_borough_jobs')";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    a->has_tables = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
-    if (stmt)
-        bo_stmt_reset(stmt);
+    a->has_tables = bo_db_has_table(a->db, "_borough_outbox") || bo_db_has_table(a->db, "_borough_jobs");
     /* Nothing is sent before the messages an older version kept in plain
        text are sealed. */
     if (a->has_tables && !seal_plain(n, a))

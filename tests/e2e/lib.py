@@ -40,12 +40,23 @@ def test(fn):
     return fn
 
 
+def sqlite_only(fn):
+    """Marks a test of SQLite's own machinery (its authorizer, its file, its
+    pragmas): skipped on a run against PostgreSQL, where test_pg covers the
+    same ground in the database's own terms. Goes below @test."""
+    fn.sqlite_only = True
+    return fn
+
+
 def run():
     only = sys.argv[1:]
     passed = failed = 0
     suite = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     for fn in _tests:
         if only and fn.__name__ not in only:
+            continue
+        if getattr(fn, "sqlite_only", False) and pglib.shared():
+            print("skip %s/%s (SQLite only)" % (suite, fn.__name__))
             continue
         t0 = time.time()
         try:
