@@ -238,7 +238,9 @@ static const struct {
     { "REAL", "DOUBLE PRECISION" },
     { "INTEGER", "BIGINT" },
     { "LIKE", "ILIKE" },
-    { "NOCASE", "borough.nocase" },
+    { "NOCASE", "borough_fn.nocase" },
+    { "julianday", "borough_fn.julianday" },
+    { "group_concat", "string_agg" },   /* with its separator: group_concat(x, ', ') */
 };
 
 /* Statements an app's SQL may not start with here: they change the
@@ -960,7 +962,7 @@ static int launch(pg_conn *c, pg_stmt *s, bo_db_waiter *w)
 
 /* The platform's schema and functions, made once per database and again
    when this version of them is new to it. */
-#define BOOTSTRAP_VERSION "1"
+#define BOOTSTRAP_VERSION "2"
 static const char bootstrap_sql[] =
     "CREATE SCHEMA IF NOT EXISTS borough;\n"
     "CREATE SCHEMA IF NOT EXISTS borough_fn;\n"
@@ -968,12 +970,6 @@ static const char bootstrap_sql[] =
     "CREATE TABLE IF NOT EXISTS borough.secrets (name text PRIMARY KEY, value text NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS borough.app_roles (app text PRIMARY KEY, role text NOT NULL,\n"
     "  password text NOT NULL);\n"
-    "DO $$ BEGIN\n"
-    "  CREATE COLLATION IF NOT EXISTS borough.nocase (provider = icu, locale = 'und-u-ks-level2',\n"
-    "    deterministic = false);\n"
-    "EXCEPTION WHEN others THEN\n"
-    "  CREATE COLLATION IF NOT EXISTS borough.nocase FROM \"C\";\n"
-    "END $$;\n"
     "INSERT INTO borough.secrets VALUES ('owner', current_user) ON CONFLICT DO NOTHING;\n"
     "INSERT INTO borough.secrets VALUES ('platform_key', md5(random()::text || clock_timestamp()::text)\n"
     "  || md5(random()::text || pg_backend_pid()::text)) ON CONFLICT DO NOTHING;\n"
@@ -1019,6 +1015,18 @@ static const char bootstrap_sql[] =
     "CREATE OR REPLACE FUNCTION borough_fn.last_id() RETURNS bigint LANGUAGE plpgsql AS $$\n"
     "BEGIN RETURN lastval(); EXCEPTION WHEN others THEN RETURN NULL; END $$;\n"
     "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA borough_fn FROM PUBLIC;\n"
+    /* SQLite's functions of the portable subset PostgreSQL lacks, for every
+       role (docs/apps.md), and the case-blind collation (NOCASE). */
+    "CREATE OR REPLACE FUNCTION borough_fn.julianday(t text) RETURNS double precision LANGUAGE sql STABLE\n"
+    "  SET TimeZone = 'UTC' AS\n"
+    "  $$ SELECT extract(epoch FROM CAST(t AS timestamptz)) / 86400 + 2440587.5 $$;\n"
+    "GRANT EXECUTE ON FUNCTION borough_fn.julianday(text) TO PUBLIC;\n"
+    "DO $$ BEGIN\n"
+    "  CREATE COLLATION IF NOT EXISTS borough_fn.nocase (provider = icu, locale = 'und-u-ks-level2',\n"
+    "    deterministic = false);\n"
+    "EXCEPTION WHEN others THEN\n"
+    "  CREATE COLLATION IF NOT EXISTS borough_fn.nocase FROM \"C\";\n"
+    "END $$;\n"
     /* Full-text search (lua/borough/sql.lua): words as they are, lower case,
        without diacritics where the server has unaccent (a trusted
        extension: the database's owner may add it). */

@@ -67,6 +67,12 @@ function M.foreign_key_failed(msg)
   return msg:find("FOREIGN KEY constraint failed", 1, true) ~= nil
 end
 
+--- The seconds since 1970 of an ISO 8601 time in column col (NULL stays NULL).
+function M.epoch(col)
+  if pg then return "CAST(extract(epoch FROM CAST(" .. col .. " AS timestamptz)) AS BIGINT)" end
+  return "CAST(strftime('%s', " .. col .. ") AS INTEGER)"
+end
+
 --- JSON built by the database: an object of name, value pairs, and the
 -- literals true and false.
 M.json_object = pg and "json_build_object" or "json_object"
