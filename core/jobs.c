@@ -30,6 +30,7 @@
 #include "lapi.h"
 #include "lentity.h"
 #include "log.h"
+#include "nodes.h"
 #include "task.h"
 #include "sandbox.h"
 #include "server.h"
@@ -57,6 +58,7 @@ typedef struct runner_app {
     bo_db *db;                         /* the platform's connection, or NULL */
     bool failed;                       /* it could not be opened (logged once) */
     bool recovered;                    /* jobs left running by an earlier server are queued again */
+    int64_t next_beat;                 /* PostgreSQL: this node's next beat (nodes.h) and look for dead ones' jobs */
     unsigned running;
     int64_t next_prune;
 } runner_app;
@@ -130,23 +132,27 @@ static bo_stmt *prepare(runner_app *a, const char *sql, size_t len)
 #define PREPARE(a, sql) prepare((a), (sql), sizeof(sql) - 1)
 
 /* Queues again what a server before this one left running (it stopped or
-   died during the run): the attempt counts, so a job that keeps killing
-   its server ends up failed. */
+   died during the run), or, on PostgreSQL, another node that stopped
+   beating (nodes.h): the attempt counts, so a job that keeps killing its
+   server ends up failed. */
 static void recover(bo_jobs *j, runner_app *a)
 {
     static const char sql[] =
         "UPDATE _borough_jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
         "claimed_by = NULL, error = 'interrupted: the server stopped while it ran', "
         "finished_at = CASE WHEN attempts >= max_attempts THEN ?2 END "
-        "WHERE state = 'running' AND (claimed_by IS NULL OR substr(claimed_by, 1, length(?1)) <> ?1)";
+        "WHERE state = 'running' AND (claimed_by IS NULL OR (substr(claimed_by, 1, length(?1)) <> ?1 AND "
+        BO_NODE_DEAD("claimed_by", "?3") "))";
     bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char prefix[16], now[32];
     snprintf(prefix, sizeof prefix, "%s.", j->w->server->run_id);
-    bo_iso_time(bo_unix_ms(), now, sizeof now);
+    int64_t now_ms = bo_unix_ms();
+    bo_iso_time(now_ms, now, sizeof now);
     bo_stmt_bind_text(stmt, 1, prefix, -1);
     bo_stmt_bind_text(stmt, 2, now, -1);
+    bo_stmt_bind_int64(stmt, 3, now_ms - BO_NODE_LEASE_MS);
     if (step_done(a, stmt, "recovering interrupted jobs") == BO_DB_DONE) {
         int n = bo_db_changes(a->db);
         if (n > 0)
@@ -438,6 +444,15 @@ static void poll_apps(bo_jobs *j)
         if (a->failed)
             continue;
         int64_t now = bo_unix_ms();
+        if (bo_db_dialect() == BO_POSTGRES && now >= a->next_beat) {
+            /* Several nodes: this one says it is alive, and takes over
+               the jobs of those that stopped saying so. */
+            char err[256];
+            if (bo_nodes_beat(a->db, w->server->run_id, now, err, sizeof err) < 0)
+                bo_log(BO_LOG_WARN, a->name, "jobs: %s", err);
+            a->next_beat = now + BO_NODE_BEAT_MS;
+            a->recovered = false;
+        }
         if (!a->recovered)
             recover(j, a);
         if (w->id == 1 && now >= a->next_prune) {

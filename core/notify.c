@@ -32,6 +32,7 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "nodes.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -89,6 +90,7 @@ typedef struct sender_app {
     bool has_tables;           /* it has an outbox or job tables */
     int64_t next_open;         /* when to look for them again */
     int64_t next_gauge;
+    int64_t next_beat;         /* PostgreSQL: when this node next says it is alive (nodes.h) */
     int64_t next_fetch;
     int64_t next_purge;
     double purge_s;            /* the setting the last purge used: a new one purges at once */
@@ -403,8 +405,8 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
 {
     static const char due[] =
         "SELECT id, kind, body, reference, attempts, state, created_ms FROM _borough_outbox "
-        "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR claimed_by <> ?2) "
-        "ORDER BY id LIMIT ?3";
+        "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR "
+        "(claimed_by <> ?2 AND " BO_NODE_DEAD("claimed_by", "?4") ")) ORDER BY id LIMIT ?3";
     static const char polls[] =
         "SELECT id, notify_id, polls, created_ms FROM _borough_outbox "
         "WHERE poll_at IS NOT NULL AND poll_at <= ?1 AND state = 'sent' ORDER BY poll_at LIMIT ?2";
@@ -419,6 +421,7 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     bo_stmt_bind_int64(stmt, 1, now);
     bo_stmt_bind_text(stmt, 2, n->claimer, -1);
     bo_stmt_bind_int64(stmt, 3, BATCH);
+    bo_stmt_bind_int64(stmt, 4, now - BO_NODE_LEASE_MS);
     while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
         r->id = bo_stmt_column_int64(stmt, 0);
@@ -476,7 +479,8 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
 {
     static const char send[] =
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
-        "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR claimed_by <> ?2)";
+        "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR (claimed_by <> ?2 AND "
+        BO_NODE_DEAD("claimed_by", "?5") "))";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
     bo_stmt *stmt;
     if (r->act == ACT_POLL) {
@@ -493,6 +497,7 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
     bo_stmt_bind_text(stmt, 2, n->claimer, -1);
     bo_stmt_bind_int64(stmt, 3, now);
     bo_stmt_bind_text(stmt, 4, r->state, -1);
+    bo_stmt_bind_int64(stmt, 5, now - BO_NODE_LEASE_MS);
     if (run(a, stmt, "claiming a message") != 1)
         return false;
     r->attempts++;
@@ -850,6 +855,12 @@ static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *con
     if (a->paused_until > now && a->paused_conf != version) {
         a->paused_until = 0;                        /* the settings changed: try the new ones */
         a->warned_auth = false;
+    }
+    if (now >= a->next_beat) {
+        char err[256];
+        if (bo_nodes_beat(a->db, n->claimer, now, err, sizeof err) < 0)
+            bo_log(BO_LOG_WARN, a->name, "notify: %s", err);
+        a->next_beat = now + BO_NODE_BEAT_MS;
     }
     limiter *l = limiter_of(n, conf);
     seed(a, l, now);
