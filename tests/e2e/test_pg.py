@@ -220,7 +220,7 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         # Jobs that take a while, spread over the nodes: some will be running
         # on the node that dies.
         for i in range(30):
-            enqueue(nodes[i % 3].port, i, wait=0.3)
+            enqueue(nodes[i % 3].port, i, wait=3)
         acked, failures, stop = [], [], threading.Event()
         threads = [threading.Thread(target=writer, args=(nodes[i % 3].port, i, acked, failures, stop))
                    for i in range(6)]
@@ -254,6 +254,7 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         assert sorted(set(marks)) == list(range(30)), sorted(marks)
         twice = [n for n in set(marks) if marks.count(n) > 1]
         interrupted = CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE attempts > 1")
+        assert interrupted[0]["n"] > 0            # the dead node's running jobs were taken over
         assert len(twice) <= interrupted[0]["n"], (twice, interrupted)
     finally:
         for n in nodes:
