@@ -602,7 +602,11 @@ static int send_prefix(pg_conn *c, bool platform_write)
 {
     pg_db *db = c->db;
     while (c->tx_sent < c->tx_depth) {
-        const char *sql = c->tx_sent == 0 ? "BEGIN" : "SAVEPOINT bo_tx";
+        /* a name per depth: ROLLBACK TO keeps its savepoint, and the next
+           one out must not find that one first */
+        char sql[32] = "BEGIN";
+        if (c->tx_sent > 0)
+            snprintf(sql, sizeof sql, "SAVEPOINT bo_tx%d", c->tx_sent);
         if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
             return -1;
         c->slots[c->nslots++] = SLOT_PREFIX;
@@ -1947,7 +1951,9 @@ static int pg_commit(bo_db *d, char *err, size_t errlen)
         return 0;
     }
     if (c->tx_depth > 1) {                   /* RELEASE goes before the next statement */
-        sql_info info = { .text = (char *)"RELEASE bo_tx" };
+        char text[32];
+        snprintf(text, sizeof text, "RELEASE bo_tx%d", c->tx_depth - 1);
+        sql_info info = { .text = text };
         pg_stmt *s = stmt_new(db, NULL, &info);
         int rc = 0;
         if (send_stmt(c, s) == 0)
@@ -1955,7 +1961,7 @@ static int pg_commit(bo_db *d, char *err, size_t errlen)
         c->in_use = true;
         finish(c);
         rc = s->error;
-        s->own.text = NULL;             /* static: not freed with s */
+        s->own.text = NULL;             /* on the stack: not freed with s */
         stmt_free(s);
         c->tx_depth--;
         c->tx_sent--;
@@ -1998,14 +2004,16 @@ static int pg_rollback(bo_db *d)
     }
     int rc = 0;
     if (c->tx_depth > 1) {
-        sql_info info = { .text = (char *)"ROLLBACK TO bo_tx" };
+        char text[32];
+        snprintf(text, sizeof text, "ROLLBACK TO bo_tx%d", c->tx_depth - 1);
+        sql_info info = { .text = text };
         pg_stmt *s = stmt_new(db, NULL, &info);
         if (send_stmt(c, s) == 0)
             wait_blocking(c);
         c->in_use = true;
         finish(c);
         rc = s->error;
-        s->own.text = NULL;             /* static: not freed with s */
+        s->own.text = NULL;             /* on the stack: not freed with s */
         stmt_free(s);
         c->tx_depth--;
         c->tx_sent--;
