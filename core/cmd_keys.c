@@ -90,44 +90,47 @@ static void app_close(app_db *a)
     a->sealed = NULL;
 }
 
-/* Calls fn for each app database of data (data/<app>/app.db) that has
-   encrypted fields; stops at the first non-zero return. */
+typedef struct each_ctx {
+    const bo_cli *cli;
+    const char *data;
+    int (*fn)(app_db *, void *);
+    void *ud;
+} each_ctx;
+
+static int each_one(const char *name, void *ud)
+{
+    each_ctx *x = ud;
+    app_db a = { .db = NULL };
+    snprintf(a.name, sizeof a.name, "%s", name);
+    char err[512];
+    if (bo_db_open_app(&a.db, x->data, name, 0, err, sizeof err) < 0)
+        return bo_cli_fail(x->cli, "%s", err);
+    a.sealed = meta(a.db, "sealed");
+    if (bo_db_has_table(a.db, OUTBOX)) {
+        char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
+        free(a.sealed);
+        a.sealed = all;
+    }
+    char *bk = meta(a.db, "blind_key");
+    a.blind_key = bk ? atoi(bk) : 0;
+    free(bk);
+    int rc = 0;
+    if (a.sealed && a.sealed[0])
+        rc = x->fn(&a, x->ud);
+    app_close(&a);
+    return rc;
+}
+
+/* Calls fn for each app database of data (data/<app>/app.db, or its schema
+   on PostgreSQL) that has encrypted fields; stops at the first non-zero
+   return. */
 static int each_app(const bo_cli *cli, const char *data, int (*fn)(app_db *, void *), void *ud)
 {
-    DIR *d = opendir(data);
-    if (!d)
-        return bo_cli_fail(cli, "cannot read the data folder %s: %s", data, strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || strlen(de->d_name) >= 256)
-            continue;
-        char *path = bo_sprintf("%s/%s/app.db", data, de->d_name);
-        struct stat st;
-        app_db a = { .db = NULL };
-        snprintf(a.name, sizeof a.name, "%s", de->d_name);
-        char err[512];
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (bo_db_open(&a.db, path, 0, err, sizeof err) < 0) {
-                rc = bo_cli_fail(cli, "%s", err);
-            } else {
-                a.sealed = meta(a.db, "sealed");
-                if (bo_db_has_table(a.db, OUTBOX)) {
-                    char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
-                    free(a.sealed);
-                    a.sealed = all;
-                }
-                char *bk = meta(a.db, "blind_key");
-                a.blind_key = bk ? atoi(bk) : 0;
-                free(bk);
-                if (a.sealed && a.sealed[0])
-                    rc = fn(&a, ud);
-                app_close(&a);
-            }
-        }
-        free(path);
-    }
-    closedir(d);
+    each_ctx x = { cli, data, fn, ud };
+    char err[512];
+    int rc = bo_db_each_app(data, each_one, &x, err, sizeof err);
+    if (rc < 0)
+        return bo_cli_fail(cli, "%s", err);
     return rc;
 }
 

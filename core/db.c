@@ -7,6 +7,8 @@
 #include "db_impl.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +198,63 @@ int bo_db_open_platform(bo_db **out, const char *data_dir, unsigned flags, char 
     char *path = bo_sprintf("%s/borough.db", data_dir);
     rc = bo_sqlite_open(out, path, flags, err, errlen);
     free(path);
+    return rc;
+}
+
+int bo_db_each_app(const char *data_dir, int (*fn)(const char *app, void *ud), void *ud, char *err,
+                   size_t errlen)
+{
+    const char *url;
+    int rc = where(data_dir, &url, err, errlen);
+    if (rc < 0)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    if (url) {                      /* the apps the platform made a role and schema for */
+        bo_db *db = NULL;
+        bo_stmt *stmt = NULL;
+        rc = bo_pg_open(&db, url, NULL, 0, err, errlen);
+        if (rc == 0 && (rc = bo_stmt_prepare(db, "SELECT app FROM borough.app_roles ORDER BY app", -1, &stmt)) == 0) {
+            int step;
+            while ((step = bo_stmt_step(stmt)) == BO_DB_ROW) {
+                names = bo_realloc(names, (n + 1) * sizeof *names);
+                names[n++] = bo_strdup(bo_stmt_column_text(stmt, 0));
+            }
+            if (step != BO_DB_DONE) {
+                snprintf(err, errlen, "%s", bo_db_errmsg(db));
+                rc = BO_EDB;
+            }
+        } else if (db) {
+            snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        }
+        bo_stmt_finalize(stmt);
+        bo_db_close(db);
+    } else {                        /* data/<app>/app.db */
+        DIR *d = opendir(data_dir);
+        if (!d) {
+            snprintf(err, errlen, "cannot read the data folder %s: %s", data_dir, strerror(errno));
+            return BO_EIO;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.' || strlen(de->d_name) >= 256)
+                continue;
+            char *path = bo_sprintf("%s/%s/app.db", data_dir, de->d_name);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+                names = bo_realloc(names, (n + 1) * sizeof *names);
+                names[n++] = bo_strdup(de->d_name);
+            }
+            free(path);
+        }
+        closedir(d);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = fn(names[i], ud);
+        free(names[i]);
+    }
+    free(names);
     return rc;
 }
 

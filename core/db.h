@@ -86,6 +86,11 @@ int bo_db_open_app(bo_db **out, const char *data_dir, const char *app, unsigned 
 /* Whether app has a database yet: its file on SQLite; on PostgreSQL
    always (its schema is made when it is opened). */
 bool bo_db_app_made(const char *data_dir, const char *app);
+/* Calls fn for each app that has a database (data_dir/<app>/app.db, or an
+   app schema on PostgreSQL), stopping at the first non-zero return, which
+   it returns; or a BO_E* code with the reason in err. */
+int bo_db_each_app(const char *data_dir, int (*fn)(const char *app, void *ud), void *ud, char *err,
+                   size_t errlen);
 /* Opens the platform's database: data_dir/borough.db, or the schema
    `borough`. */
 int bo_db_open_platform(bo_db **out, const char *data_dir, unsigned flags, char *err, size_t errlen);

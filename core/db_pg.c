@@ -641,7 +641,9 @@ static int send_stmt(pg_conn *c, pg_stmt *s)
 {
     pg_db *db = c->db;
     sql_info *info = s->entry ? &s->entry->info : &s->own;
-    bool platform_app = db->app && (db->base.flags & BO_DB_APP) && db->base.platform;
+    /* (a savepoint's end goes alone: after a failure the server refuses
+       all but it, the platform's unlocking too) */
+    bool platform_app = db->app && (db->base.flags & BO_DB_APP) && db->base.platform && !info->tx_control;
     c->nslots = c->slot = 0;
     c->got_null = false;
     c->error[0] = c->sqlstate[0] = '\0';
@@ -1953,7 +1955,7 @@ static int pg_commit(bo_db *d, char *err, size_t errlen)
     if (c->tx_depth > 1) {                   /* RELEASE goes before the next statement */
         char text[32];
         snprintf(text, sizeof text, "RELEASE bo_tx%d", c->tx_depth - 1);
-        sql_info info = { .text = text };
+        sql_info info = { .text = text, .tx_control = true };
         pg_stmt *s = stmt_new(db, NULL, &info);
         int rc = 0;
         if (send_stmt(c, s) == 0)
@@ -2006,7 +2008,7 @@ static int pg_rollback(bo_db *d)
     if (c->tx_depth > 1) {
         char text[32];
         snprintf(text, sizeof text, "ROLLBACK TO bo_tx%d", c->tx_depth - 1);
-        sql_info info = { .text = text };
+        sql_info info = { .text = text, .tx_control = true };
         pg_stmt *s = stmt_new(db, NULL, &info);
         if (send_stmt(c, s) == 0)
             wait_blocking(c);
