@@ -665,7 +665,8 @@ static int send_stmt(pg_conn *c, pg_stmt *s)
     }
     if (!ok)
         goto broken;
-    c->slots[c->nslots++] = SLOT_STMT;
+    /* (the DDL's carrier returns a row of void: the statement has none) */
+    c->slots[c->nslots++] = ddl_route ? SLOT_PREFIX : SLOT_STMT;
     if (info->insert && !ddl_route) {
         if (!PQsendQueryParams(c->pg, "SELECT borough_fn.last_id()", 0, NULL, NULL, NULL, NULL, 0))
             goto broken;

@@ -1636,7 +1636,9 @@ local function sync(fresh, migrated)
     end
   end
   local was = sealed_before()
-  for _, e in ipairs(declared) do
+  -- PostgreSQL wants a referred table made before the reference to it;
+  -- SQLite takes them in the order declared (which its export keeps).
+  for _, e in ipairs(sql.postgres and import_order() or declared) do
     sync_table(e)
     seal_existing(e, was)
     sync_indexes(e)
