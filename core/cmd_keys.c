@@ -155,20 +155,6 @@ static bool next_field(const char **p, char entity[64], char field[64])
     return true;
 }
 
-static bool has_column(bo_db *db, const char *table, const char *column)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    if (bo_stmt_prepare(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &stmt) ==
-        BO_OK) {
-        bo_stmt_bind_text(stmt, 1, table, -1);
-        bo_stmt_bind_text(stmt, 2, column, -1);
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    }
-    bo_stmt_finalize(stmt);
-    return yes;
-}
-
 /* ---- the platform's own sealed values ---- */
 
 /* The two-factor secrets in data/borough.db: each table, the query of its
@@ -271,7 +257,7 @@ static int count_app(app_db *a, void *ud)
     const char *p = a->sealed;
     char entity[64], field[64];
     while (next_field(&p, entity, field)) {
-        if (!entity[0] || !has_column(a->db, entity, field))
+        if (!entity[0] || !bo_db_has_column(a->db, entity, field))
             continue;
         char *sql = bo_sprintf("SELECT \"%s\" FROM \"%s\" WHERE \"%s\" IS NOT NULL AND \"%s\" <> ''", field,
                                entity, field, field);
@@ -348,7 +334,7 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
     int current = bo_keyring_current(r->k);
     char blind_col[80];
     snprintf(blind_col, sizeof blind_col, "%s__blind", field);
-    bool reindex = a->blind_key != current && has_column(a->db, entity, blind_col);
+    bool reindex = a->blind_key != current && bo_db_has_column(a->db, entity, blind_col);
     bool outbox = strcmp(entity, OUTBOX) == 0;
     char *select = bo_sprintf("SELECT \"id\", \"%s\" FROM \"%s\" WHERE \"id\" > ? AND \"%s\" IS NOT NULL "
                               "AND \"%s\" <> '' ORDER BY \"id\" LIMIT %d", field, entity, field, field, BATCH);
@@ -444,7 +430,7 @@ static int rotate_app(app_db *a, void *ud)
     char entity[64], field[64];
     int rc = 0;
     while (rc == 0 && next_field(&p, entity, field))
-        if (entity[0] && has_column(a->db, entity, field))
+        if (entity[0] && bo_db_has_column(a->db, entity, field))
             rc = rotate_field(r, a, entity, field, err, sizeof err);
     if (rc == 0 && a->blind_key && a->blind_key != current) {
         char *sql = bo_sprintf("UPDATE _borough_meta SET value = '%d' WHERE key = 'blind_key'", current);

@@ -565,6 +565,19 @@ bool bo_db_has_table(bo_db *db, const char *name)
     return yes;
 }
 
+bool bo_db_has_column(bo_db *db, const char *table, const char *column)
+{
+    bo_stmt *stmt = NULL;
+    bool yes = false;
+    if (bo_stmt_prepare(db, db->ops->has_column_sql, -1, &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, table, -1);
+        bo_stmt_bind_text(stmt, 2, column, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
+    }
+    bo_stmt_finalize(stmt);
+    return yes;
+}
+
 int bo_db_checkpoint(bo_db *db, int *frames)
 {
     return db->ops->checkpoint(db, frames);

@@ -262,5 +262,7 @@ void bo_db_attach(bo_db *db, void *held);
 int bo_db_checkpoint(bo_db *db, int *frames);
 /* Whether db's own schema (the app's, or the platform's) has the table name. */
 bool bo_db_has_table(bo_db *db, const char *name);
+/* Whether the table of db's own schema has the column. */
+bool bo_db_has_column(bo_db *db, const char *table, const char *column);
 
 #endif

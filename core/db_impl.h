@@ -32,8 +32,10 @@ typedef struct bo_db_ops {
     int (*create_function)(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud);
     int (*backup)(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen);
     int (*checkpoint)(bo_db *db, int *frames);
-    /* One row when the database's own schema has the table ?1. */
+    /* One row when the database's own schema has the table ?1; the table ?1
+       has the column ?2. */
     const char *has_table_sql;
+    const char *has_column_sql;
     /* Non-blocking use (db.h: bo_stmt_start and its kin). */
     int (*start)(bo_stmt *s, bo_db_waiter *w);
     int (*commit_start)(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);

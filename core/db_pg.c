@@ -2212,6 +2212,8 @@ static const bo_db_ops pg_ops = {
     .backup = pg_backup,
     .checkpoint = pg_checkpoint,
     .has_table_sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1",
+    .has_column_sql = "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                      "AND table_name = ?1 AND column_name = ?2",
     .start = pg_start,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,

@@ -871,6 +871,7 @@ static const bo_db_ops sq_ops = {
     .backup = sq_backup,
     .checkpoint = sq_checkpoint,
     .has_table_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+    .has_column_sql = "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
     .start = sq_start,
     .commit_start = sq_commit_start,
     .commit_finish = sq_commit_finish,

@@ -241,20 +241,6 @@ static int chain_old_rows(bo_db *db, char *err, size_t errlen)
     return rc == BO_OK ? 0 : BO_EDB;
 }
 
-static bool has_chain(bo_db *db)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    const char *sql = bo_db_dialect() == BO_POSTGRES
-                          ? "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                            "AND table_name = 'platform_audit' AND column_name = 'hash'"
-                          : "SELECT 1 FROM pragma_table_info('platform_audit') WHERE name = 'hash'";
-    if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK)
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    bo_stmt_finalize(stmt);
-    return yes;
-}
-
 int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errlen)
 {
     *out = NULL;
@@ -275,7 +261,7 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
     }
     unsigned applied;
     if ((rc = bo_db_begin(db, err, errlen)) == 0) {
-        bool chained = has_chain(db);
+        bool chained = bo_db_has_column(db, "platform_audit", "hash");
         if ((rc = bo_migrate_prepare(db, err, errlen)) == 0 &&
             (rc = bo_migrate_apply(db, &m, false, &applied, err, errlen)) == 0 &&
             (chained || (rc = chain_old_rows(db, err, errlen)) == 0))
