@@ -135,6 +135,11 @@ static int where(const char *data_dir, const char **url, char *err, size_t errle
     return rc;
 }
 
+bool bo_db_unreachable(void)
+{
+    return pg_url && bo_pg_unreachable();
+}
+
 bo_dialect bo_db_dialect(void)
 {
     return pg_url ? BO_POSTGRES : BO_SQLITE;

@@ -75,6 +75,9 @@ typedef enum bo_dialect {
 int bo_db_locate(const char *data_dir, const char *url, char *err, size_t errlen);
 /* The engine in use (after bo_db_locate or the first open). */
 bo_dialect bo_db_dialect(void);
+/* PostgreSQL: whether the server could not be reached at the last try (and
+   is not tried again before a backoff); always false on SQLite. */
+bool bo_db_unreachable(void);
 /* The URL in use with any password left out, for log lines; NULL on SQLite. */
 const char *bo_db_url_shown(void);
 

@@ -91,6 +91,7 @@ void bo_sqlite_global_init(void);
 /* name: the app (its schema and role), or NULL for the platform's schema. */
 int bo_pg_open(bo_db **out, const char *url, const char *name, unsigned flags, char *err, size_t errlen);
 const char *bo_pg_version(void);
+bool bo_pg_unreachable(void);
 
 /* SQL text: skips spaces, comments and empty statements (';') as the
    engines do before a statement; whether the statement at p starts with

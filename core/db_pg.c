@@ -50,6 +50,7 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -495,9 +496,115 @@ static void quiet(void *ud, const char *message)
     BO_UNUSED(message);
 }
 
+/* Whether the server can be reached, shared by every connection of the
+   process: after a failed connection, others are tried again only after a
+   backoff (100 ms doubling to BACKOFF_MAX_MS), and meanwhile fail at once,
+   so a request needing the database gets its 503 quickly however the
+   server is lost, and /healthz says the node is not ready. */
+#define BACKOFF_MAX_MS 2000
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t down_since, next_try, backoff;
+static char *probe_url;                 /* the platform's login, for the probe */
+static bool probing;
+
+static void reached(bool ok, const char *why);
+
+/* While the server is away, a thread of its own tries it again at each
+   backoff, so the node comes back (and /healthz says so) without waiting
+   for a request to try. */
+static void *probe_main(void *arg)
+{
+    BO_UNUSED(arg);
+    for (;;) {
+        pthread_mutex_lock(&reach_lock);
+        int64_t wait = next_try - bo_unix_ms();
+        pthread_mutex_unlock(&reach_lock);
+        if (wait > 0) {
+            struct timespec ts = { (time_t)(wait / 1000), (long)(wait % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+        const char *vals[] = { probe_url, CONNECT_TIMEOUT_S, "borough probe", NULL };
+        PGconn *pg = PQconnectdbParams(keys, vals, 1);
+        bool ok = pg && PQstatus(pg) == CONNECTION_OK;
+        PQfinish(pg);
+        pthread_mutex_lock(&reach_lock);
+        bool still_down = down_since != 0;
+        if (ok || !still_down)
+            probing = false;
+        pthread_mutex_unlock(&reach_lock);
+        if (ok || !still_down) {
+            if (ok)
+                reached(true, NULL);
+            return NULL;
+        }
+        reached(false, "probe");
+    }
+}
+
+bool bo_pg_unreachable(void)
+{
+    pthread_mutex_lock(&reach_lock);
+    bool down = down_since != 0;
+    pthread_mutex_unlock(&reach_lock);
+    return down;
+}
+
+/* false (with why in err) when a connection may not be tried yet. */
+static bool may_try(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&reach_lock);
+    int64_t now = bo_unix_ms(), wait = down_since && now < next_try ? next_try - now : 0;
+    pthread_mutex_unlock(&reach_lock);
+    if (wait > 0)
+        snprintf(err, errlen, "the database is unreachable (trying again in %lld ms)", (long long)wait);
+    return wait == 0;
+}
+
+static void reached(bool ok, const char *why)
+{
+    pthread_mutex_lock(&reach_lock);
+    int64_t now = bo_unix_ms();
+    bool was_down = down_since != 0;
+    if (ok) {
+        down_since = backoff = 0;
+    } else {
+        if (!was_down)
+            down_since = now;
+        backoff = backoff ? backoff * 2 : 100;
+        if (backoff > BACKOFF_MAX_MS)
+            backoff = BACKOFF_MAX_MS;
+        next_try = now + backoff;
+    }
+    int64_t since = down_since;
+    bool probe = !ok && !probing && probe_url;
+    if (probe)
+        probing = true;
+    pthread_mutex_unlock(&reach_lock);
+    if (probe) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, probe_main, NULL) != 0) {
+            pthread_mutex_lock(&reach_lock);
+            probing = false;
+            pthread_mutex_unlock(&reach_lock);
+        }
+        pthread_attr_destroy(&attr);
+    }
+    if (ok && was_down)
+        bo_log(BO_LOG_INFO, NULL, "the database is reachable again");
+    else if (!ok && !was_down)
+        bo_log(BO_LOG_ERROR, NULL, "the database is unreachable: %s; trying again with backoff", why);
+    BO_UNUSED(since);
+}
+
 static PGconn *connect_as(const char *url, const char *user, const char *password, const char *schema,
                           char *err, size_t errlen)
 {
+    if (!may_try(err, errlen))
+        return NULL;
     char opts[300];
     snprintf(opts, sizeof opts, "-c search_path=\"%s\",pg_catalog -c statement_timeout=%d "
                                 "-c idle_in_transaction_session_timeout=120000", schema, STATEMENT_TIMEOUT_MS);
@@ -521,9 +628,20 @@ static PGconn *connect_as(const char *url, const char *user, const char *passwor
         size_t l = strlen(err);
         while (l > 0 && err[l - 1] == '\n')
             err[--l] = '\0';
+        /* refused for a reason of its own (a wrong password, no such
+           database) is an answer: the server is there */
+        bool answered = pg && PQconnectionNeedsPassword(pg);
         PQfinish(pg);
+        reached(answered, err);
         return NULL;
     }
+    if (!user) {
+        pthread_mutex_lock(&reach_lock);
+        if (!probe_url)
+            probe_url = bo_strdup(url);     /* kept for the process's life */
+        pthread_mutex_unlock(&reach_lock);
+    }
+    reached(true, NULL);
     PQsetClientEncoding(pg, "UTF8");
     PQsetNoticeProcessor(pg, quiet, NULL);
     return pg;
@@ -631,6 +749,8 @@ static int send_prefix(pg_conn *c, bool platform_write)
 
 static void conn_broken(pg_conn *c, const char *why)
 {
+    if (!c->failed)
+        reached(false, why);
     c->failed = true;
     if (!c->error[0])
         snprintf(c->error, sizeof c->error, "the connection to the database was lost: %s", why);
@@ -712,6 +832,8 @@ static void note_error(pg_conn *c, PGresult *r)
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
     const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0))
+        reached(false, primary ? primary : state);  /* the server is going away */
     /* A privilege refused reads as SQLite's authorizer says it, with why. */
     snprintf(c->error, sizeof c->error, "%s%s", state && strcmp(state, "42501") == 0 ? "not authorized: " : "",
              primary ? primary : PQresultErrorMessage(r));

@@ -261,4 +261,61 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
             n.stop()
 
 
+@test
+def while_the_database_is_away_requests_get_503_quickly_and_the_node_comes_back():
+    with Server(apps("alpha"), workers=2) as s:
+        db = database(s)
+        acked, failures, stop = [], [], threading.Event()
+        statuses = []
+
+        def write():
+            n = 0
+            c = Client(s.port)
+            while not stop.is_set():
+                t0 = time.time()
+                r = c.post_form("/alpha/notes", {"text": "w%d" % n})
+                statuses.append((r.status, time.time() - t0))
+                if r.status == 200:
+                    acked.append((json.loads(r.body)["id"], "w%d" % n))
+                n += 1
+                if r.header("connection") == "close":
+                    c.close()
+                    c = Client(s.port)
+            c.close()
+        t = threading.Thread(target=write)
+        t.start()
+        wait_for(lambda: len(acked) >= 50, what="writes before the stop")
+        CLUSTER.stop()
+        try:
+            wait_for(lambda: s_get(s, "/healthz").status == 503, what="/healthz to say not ready")
+            down = len(statuses)
+            wait_for(lambda: len(statuses) >= down + 20, what="requests while the database is away")
+            away = statuses[down:down + 20]
+            assert all(st == 503 for st, _ in away), away
+            assert max(d for _, d in away) < 1 * SLOW, away        # quickly, no hung worker
+        finally:
+            CLUSTER.start()
+        wait_for(lambda: s_get(s, "/healthz").status == 200, timeout=20, what="/healthz ready again")
+        back = len(acked)
+        wait_for(lambda: len(acked) >= back + 50, timeout=20, what="writes after the restart")
+        stop.set()
+        t.join()
+        rows = {r["id"]: r["text"] for r in CLUSTER.query(db, "SELECT id, text FROM app_alpha.notes")}
+        missing = [(i, x) for i, x in acked if rows.get(i) != x]
+        assert not missing, missing[:5]
+        assert set(st for st, _ in statuses) <= {200, 503}, set(st for st, _ in statuses)
+        # Jobs carry on.
+        enqueue(s.port, 7)
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha.marks WHERE n = 7")[0]["n"] == 1,
+                 what="a job after the restart")
+
+
+def s_get(s, path):
+    c = Client(s.port)
+    try:
+        return c.get(path)
+    finally:
+        c.close()
+
+
 run()
