@@ -111,6 +111,7 @@ struct pg_conn {
     int poll_fd;
     bool in_use;               /* a statement's exchange is in flight or held */
     bool pinned;               /* held by a transaction */
+    int64_t outage;            /* outages_now() when it was made */
     int tx_depth;              /* transactions asked for (BEGIN sent when sent > 0) */
     int tx_sent;               /* of them, those the server knows of */
     bool tx_aborted;           /* a statement failed inside the transaction */
@@ -504,6 +505,15 @@ static void quiet(void *ud, const char *message)
 #define BACKOFF_MAX_MS 2000
 static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t down_since, next_try, backoff;
+static int64_t outages;                 /* how many times the server went away */
+
+static int64_t outages_now(void)
+{
+    pthread_mutex_lock(&reach_lock);
+    int64_t n = outages;
+    pthread_mutex_unlock(&reach_lock);
+    return n;
+}
 static char *probe_url;                 /* the platform's login, for the probe */
 static bool probing;
 
@@ -569,8 +579,10 @@ static void reached(bool ok, const char *why)
     if (ok) {
         down_since = backoff = 0;
     } else {
-        if (!was_down)
+        if (!was_down) {
             down_since = now;
+            outages++;
+        }
         backoff = backoff ? backoff * 2 : 100;
         if (backoff > BACKOFF_MAX_MS)
             backoff = BACKOFF_MAX_MS;
@@ -661,6 +673,7 @@ static pg_conn *conn_open(pg_db *db, char *err, size_t errlen)
     c->db = db;
     c->pg = pg;
     c->poll_fd = -1;
+    c->outage = outages_now();
     c->next = db->conns;
     db->conns = c;
     db->nconns++;
@@ -683,15 +696,21 @@ static void conn_remove(pg_db *db, pg_conn *c)
 /* An idle connection (opening one while there are fewer than max), or NULL. */
 static pg_conn *conn_idle(pg_db *db, int max, char *err, size_t errlen)
 {
+    /* an idle connection older than the last outage is dead (the server
+       restarted or failed over meanwhile), whether it knows it yet or not */
+    int64_t outage = outages_now();
+    for (pg_conn *c = db->conns; c; c = c->next)
+        if (!c->in_use && !c->pinned && c->outage != outage)
+            c->failed = true;
     for (pg_conn *c = db->conns; c; c = c->next)
         if (!c->in_use && !c->pinned && !c->failed)
             return c;
-    /* a broken idle connection is replaced */
-    for (pg_conn *c = db->conns; c; c = c->next)
-        if (c->failed && !c->in_use && !c->pinned) {
+    /* broken idle connections are replaced */
+    for (pg_conn *c = db->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->failed && !c->in_use && !c->pinned)
             conn_remove(db, c);
-            break;
-        }
+    }
     if (db->nconns >= max) {
         snprintf(err, errlen, "all %d connections to the database are busy", db->nconns);
         return NULL;
@@ -1381,6 +1400,7 @@ int bo_pg_open(bo_db **out, const char *url, const char *name, unsigned flags, c
             c->db = db;
             c->pg = pg;
             c->poll_fd = -1;
+            c->outage = outages_now();
             db->conns = c;
             db->nconns = 1;
             pg = NULL;

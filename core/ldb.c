@@ -62,10 +62,20 @@ bo_db *bo_ldb_get(lua_State *L)
     return db_of(L);
 }
 
+/* Notes on the task that a database call failed while the server was away
+   (its request answers 503, not 500). */
+static void note_away(lua_State *L)
+{
+    bo_task *t = bo_task_of(L);
+    if (t && bo_db_unreachable())
+        t->db_away = true;
+}
+
 /* Raises the error for a failed step or prepare; the statement is reset so
    it holds no lock or snapshot. */
 static int db_error(lua_State *L, bo_db *db, bo_stmt *stmt, const char *msg)
 {
+    note_away(L);
     bo_sandbox *sb = bo_sandbox_of(L);
     if (stmt)
         bo_stmt_reset(stmt);
@@ -449,13 +459,13 @@ static int tx_end(lua_State *L, int status, lua_KContext ctx)
         lua_pop(L, 1);
         if (rc < 0) {
             bo_db_rollback(db);
-            return luaL_error(L, "db.tx: %s", err);
+            return note_away(L), luaL_error(L, "db.tx: %s", err);
         }
         return nres;
     }
     if (bo_db_commit(db, err, sizeof err) < 0) {
         bo_db_rollback(db);
-        return luaL_error(L, "db.tx: %s", err);
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
     }
     return nres;
 }
@@ -469,7 +479,7 @@ static int tx_commit_cont(lua_State *L, int status, lua_KContext ctx)
     lua_settop(L, (int)ctx - 1);
     char err[512];
     if (bo_db_commit_finish(db, err, sizeof err) < 0)
-        return luaL_error(L, "db.tx: %s", err);
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
     return lua_gettop(L) - 1;
 }
 
@@ -479,7 +489,7 @@ static int l_tx(lua_State *L)
     bo_db *db = db_of(L);
     char err[512];
     if (bo_db_begin(db, err, sizeof err) < 0)
-        return luaL_error(L, "db.tx: %s", err);
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
     int base = lua_gettop(L);
     lua_pushvalue(L, 1);
     lua_rotate(L, 2, 1);            /* fn, fn, args... */

@@ -593,7 +593,7 @@ static void on_failed(bo_task *t)
         if (r->streaming)
             c->close_after_write = true;   /* the client sees the body cut short */
         else
-            error_page(r, bo_db_unreachable() ? 503 : 500);   /* (503: the database is away) */
+            error_page(r, t->db_away || bo_db_unreachable() ? 503 : 500);   /* (503: the database is away) */
     }
     finish(r);
 }

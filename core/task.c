@@ -305,6 +305,7 @@ void bo_task_start(bo_task *t, lua_CFunction main, void *arg)
 {
     bo_gen *g = t->gen;
     t->wait = BO_WAIT_NONE;
+    t->db_away = false;
     bo_log_set_request(t->id);
     bo_budget_start(&t->budget, &g->sb.limits);
     t->co = bo_gen_thread(g, &t->co_ref);

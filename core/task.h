@@ -85,6 +85,7 @@ struct bo_task {
     void *db_held;                  /* the transaction the task holds on its app's database
                                        while it waits (bo_db_detach) */
     bool drained;
+    bool db_away;                   /* a database call failed with the server away (a 503) */
     uv_loop_t *loop;
     uv_timer_t timer;               /* sleeps, and the wall clock while waiting */
 };
