@@ -134,10 +134,12 @@ class Cluster:
         return self.url(name)
 
     def url(self, name):
-        return "postgresql:///%s?host=%s&user=%s" % (name, self.sock, name)
+        port = "&port=%d" % self.tcp_port if self.tcp_port else ""
+        return "postgresql:///%s?host=%s&user=%s%s" % (name, self.sock, name, port)
 
     def psql(self, db, sql):
-        p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-U", "postgres",
+        p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sock,
+                            "-p", str(self.tcp_port or 5432), "-U", "postgres",
                             "-d", db, "-At", "-c", sql],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if p.returncode != 0:
