@@ -600,7 +600,7 @@ int bo_db_commit_start(bo_db *db, bo_db_waiter *w, char *err, size_t errlen)
 
 int bo_db_commit_finish(bo_db *db, char *err, size_t errlen)
 {
-    return db->ops->commit_finish(db, err, errlen);
+    return committed(db, db->ops->commit_finish(db, err, errlen));
 }
 
 void bo_db_cancel(bo_db_waiter *w)
