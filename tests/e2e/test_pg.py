@@ -5,6 +5,7 @@ login role), and work taken by exactly one node of several.
 
 Runs on the cluster of a `make test-postgres` run, or on a throwaway one of
 its own (tests/e2e/pglib.py) under `make test`."""
+import atexit
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from lib import SLOW, Client, Server, post_json, query, run, test, wait_for
 
 if not pglib.shared():
     _own = pglib.Cluster().start()
+    atexit.register(_own.close)           # stopped and removed however the suite ends
     os.environ["BOROUGH_TEST_PG"] = _own.path
     os.environ.update(_own.env())
 CLUSTER = pglib.shared()
