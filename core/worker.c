@@ -432,6 +432,9 @@ static void worker_main(void *arg)
     if (w->platform_db)
         bo_db_close(w->platform_db);
     w->platform_db = NULL;
+    /* the handles those closed (a PostgreSQL connection's socket watch)
+       finish closing, so the loop closes in bo_worker_join */
+    uv_run(&w->loop, UV_RUN_NOWAIT);
     bo_log_batch_end();
     bo_server_worker_done(w->server);
 }
