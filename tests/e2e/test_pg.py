@@ -8,6 +8,7 @@ its own (tests/e2e/pglib.py) under `make test`."""
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -222,7 +223,7 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         # Jobs that take a while, spread over the nodes: some will be running
         # on the node that dies.
         for i in range(30):
-            enqueue(nodes[i % 3].port, i, wait=3)
+            enqueue(nodes[i % 3].port, i, wait=5)
         acked, failures, stop = [], [], threading.Event()
         threads = [threading.Thread(target=writer, args=(nodes[i % 3].port, i, acked, failures, stop))
                    for i in range(6)]
@@ -232,6 +233,11 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         while len(acked) < 300 and time.time() < deadline:
             time.sleep(0.01)
         victim = nodes[1]
+        # (kill it while it runs a job: its run id opens its requests' ids)
+        run_id = re.search(r"id=([0-9a-f]+)\.", victim.log()).group(1)
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE state = 'running' "
+                                           "AND claimed_by LIKE ?", run_id + ".%")[0]["n"] > 0,
+                 timeout=20, what="a job running on the node to kill")
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait()
         # The other two keep serving.
