@@ -2,7 +2,7 @@
 # all a newcomer needs; both install missing Debian packages first (deps).
 
 CC      ?= cc
-PKGS    := lua5.4 sqlite3 libuv
+PKGS    := lua5.4 sqlite3 libuv libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wvla -Wno-unused-parameter
 OPT     ?= -O2 -g
@@ -29,7 +29,7 @@ APPS    ?= apps
 LISTEN  ?= 127.0.0.1:8080
 DATA    ?= data
 
-.PHONY: all deps run test unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding bench-grants bench-live bench-sitrep clean
+.PHONY: all deps run test test-postgres unit asan fuzz fuzz-build fuzz-merge bench bench-tls bench-shielding bench-grants bench-live bench-sitrep clean
 .DELETE_ON_ERROR:
 
 all: deps
@@ -80,6 +80,12 @@ unit: all
 test: all
 	@$(MAKE) --no-print-directory $(UNITS) $(REPLAYS)
 	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run
+
+# The platform's storage suites against PostgreSQL, on a throwaway cluster
+# the suite starts itself (tests/e2e/pglib.py); SUITES="a b" picks others.
+test-postgres: all
+	@$(MAKE) --no-print-directory $(UNITS)
+	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run --postgres $(SUITES)
 
 # The same suite with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps

@@ -280,7 +280,7 @@ int bo_account_set_role(bo_db *db, const char *who, const char *email, const cha
     int rc = bo_db_begin(db, err, errlen);
     if (rc == 0)
         rc = run(db, remove ? "DELETE FROM user_roles WHERE user_id = ?1 AND app = ?2 AND role = ?3"
-                            : "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?1, ?2, ?3)",
+                            : "INSERT INTO user_roles (user_id, app, role) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                  3, v, err, errlen);
     *changed = rc > 0;
     snprintf(detail, sizeof detail, "%s %s", email, role);

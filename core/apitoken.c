@@ -180,7 +180,7 @@ int bo_apitoken_create(bo_db *db, const char *who, const char *app, const char *
         size_t len = strcspn(p, " ");
         char *role = bo_strndup(p, len);
         const char *role_text[] = { app, role };
-        rc = exec(db, "INSERT OR IGNORE INTO user_roles (app, role, user_id) VALUES (?1, ?2, ?3)", 2, role_text, 1,
+        rc = exec(db, "INSERT INTO user_roles (app, role, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", 2, role_text, 1,
                   &uid, err, errlen);
         free(role);
         p += len + 1;

@@ -454,7 +454,8 @@ void bo_gen_free(bo_gen *g)
 
 bo_db *bo_gen_db(bo_gen *g, char *err, size_t errlen)
 {
-    if (!g->db && bo_db_open(&g->db, g->db_path, BO_DB_APP | BO_DB_CREATE, err, errlen) < 0)
+    if (!g->db && bo_db_open_app(&g->db, g->paths->data_dir, g->info->name, BO_DB_APP | BO_DB_CREATE, err,
+                                 errlen) < 0)
         return NULL;
     return g->db;
 }

@@ -241,9 +241,11 @@ int bo_site_parse(bo_site *s, const char *text, size_t len)
             field = &s->public_url;
             ok = bo_public_url_valid(v);
             s->bad_public_url = !ok;
+        } else if (strcmp(k, "database") == 0) {
+            continue;       /* where the data is: read by db.c */
         } else {
             s->error = bo_sprintf("site.conf:%d: unknown setting '%s' (name, url, logo, colour, link_colour, "
-                                  "public_url)", line, k);
+                                  "public_url, database)", line, k);
             return BO_EPARSE;
         }
         if (!ok) {

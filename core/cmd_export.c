@@ -208,18 +208,6 @@ static long long write_rows(export_ctx *x, bo_stmt *stmt, FILE *f, export_field 
 
 /* ---- reading the copy ---- */
 
-static bool has_table(export_ctx *x, const char *name)
-{
-    bo_stmt *stmt;
-    bool found = false;
-    if (bo_stmt_prepare(x->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &stmt) == BO_OK) {
-        bo_stmt_bind_text(stmt, 1, name, -1);
-        found = bo_stmt_step(stmt) == BO_DB_ROW;
-    }
-    bo_stmt_finalize(stmt);
-    return found;
-}
-
 /* Exports one entity; adds its entry to the manifest's entity list (the
    table on top of x->L's stack, under the row metatable slot). */
 static long long export_entity(export_ctx *x, const char *name, FILE *f)
@@ -363,7 +351,7 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     lua_setfield(L, 1, "format");
     lua_newtable(L);                                    /* 2: its entity list */
     bo_json_mark_array(L, 2);
-    if (has_table(x, "_borough_entities")) {
+    if (bo_db_has_table(x->db, "_borough_entities")) {
         bo_stmt *list;
         if (bo_stmt_prepare(x->db,
                                "SELECT name, label, search FROM _borough_entities ORDER BY declared DESC, position, name",
@@ -373,7 +361,7 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
         }
         while (bo_stmt_step(list) == BO_DB_ROW) {
             char *name = bo_strdup((const char *)bo_stmt_column_text(list, 0));
-            if (!has_table(x, name)) {
+            if (!bo_db_has_table(x->db, name)) {
                 free(name);
                 continue;
             }
@@ -417,7 +405,7 @@ static int export_all(export_ctx *x, const char *app, long long *nentities, long
     lua_setfield(L, 1, "entities");
 
     /* The audit trail. */
-    if (has_table(x, "_borough_audit")) {
+    if (bo_db_has_table(x->db, "_borough_audit")) {
         char *file = bo_sprintf("audit-trail.%s", ext);
         FILE *f = create_file(x, file);
         bo_stmt *stmt = NULL;

@@ -82,19 +82,6 @@ static char *meta(bo_db *db, const char *key)
     return value;
 }
 
-static bool has_table(bo_db *db, const char *name)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    if (bo_stmt_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
-                           &stmt) == BO_OK) {
-        bo_stmt_bind_text(stmt, 1, name, -1);
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    }
-    bo_stmt_finalize(stmt);
-    return yes;
-}
-
 static void app_close(app_db *a)
 {
     bo_db_close(a->db);
@@ -103,44 +90,47 @@ static void app_close(app_db *a)
     a->sealed = NULL;
 }
 
-/* Calls fn for each app database of data (data/<app>/app.db) that has
-   encrypted fields; stops at the first non-zero return. */
+typedef struct each_ctx {
+    const bo_cli *cli;
+    const char *data;
+    int (*fn)(app_db *, void *);
+    void *ud;
+} each_ctx;
+
+static int each_one(const char *name, void *ud)
+{
+    each_ctx *x = ud;
+    app_db a = { .db = NULL };
+    snprintf(a.name, sizeof a.name, "%s", name);
+    char err[512];
+    if (bo_db_open_app(&a.db, x->data, name, 0, err, sizeof err) < 0)
+        return bo_cli_fail(x->cli, "%s", err);
+    a.sealed = meta(a.db, "sealed");
+    if (bo_db_has_table(a.db, OUTBOX)) {
+        char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
+        free(a.sealed);
+        a.sealed = all;
+    }
+    char *bk = meta(a.db, "blind_key");
+    a.blind_key = bk ? atoi(bk) : 0;
+    free(bk);
+    int rc = 0;
+    if (a.sealed && a.sealed[0])
+        rc = x->fn(&a, x->ud);
+    app_close(&a);
+    return rc;
+}
+
+/* Calls fn for each app database of data (data/<app>/app.db, or its schema
+   on PostgreSQL) that has encrypted fields; stops at the first non-zero
+   return. */
 static int each_app(const bo_cli *cli, const char *data, int (*fn)(app_db *, void *), void *ud)
 {
-    DIR *d = opendir(data);
-    if (!d)
-        return bo_cli_fail(cli, "cannot read the data folder %s: %s", data, strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || strlen(de->d_name) >= 256)
-            continue;
-        char *path = bo_sprintf("%s/%s/app.db", data, de->d_name);
-        struct stat st;
-        app_db a = { .db = NULL };
-        snprintf(a.name, sizeof a.name, "%s", de->d_name);
-        char err[512];
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (bo_db_open(&a.db, path, 0, err, sizeof err) < 0) {
-                rc = bo_cli_fail(cli, "%s", err);
-            } else {
-                a.sealed = meta(a.db, "sealed");
-                if (has_table(a.db, OUTBOX)) {
-                    char *all = bo_sprintf("%s " OUTBOX ".recipient " OUTBOX ".body", a.sealed ? a.sealed : "");
-                    free(a.sealed);
-                    a.sealed = all;
-                }
-                char *bk = meta(a.db, "blind_key");
-                a.blind_key = bk ? atoi(bk) : 0;
-                free(bk);
-                if (a.sealed && a.sealed[0])
-                    rc = fn(&a, ud);
-                app_close(&a);
-            }
-        }
-        free(path);
-    }
-    closedir(d);
+    each_ctx x = { cli, data, fn, ud };
+    char err[512];
+    int rc = bo_db_each_app(data, each_one, &x, err, sizeof err);
+    if (rc < 0)
+        return bo_cli_fail(cli, "%s", err);
     return rc;
 }
 
@@ -163,20 +153,6 @@ static bool next_field(const char **p, char entity[64], char field[64])
     snprintf(field, 64, "%.*s", (int)(end - dot - 1), dot + 1);
     *p = end;
     return true;
-}
-
-static bool has_column(bo_db *db, const char *table, const char *column)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    if (bo_stmt_prepare(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &stmt) ==
-        BO_OK) {
-        bo_stmt_bind_text(stmt, 1, table, -1);
-        bo_stmt_bind_text(stmt, 2, column, -1);
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    }
-    bo_stmt_finalize(stmt);
-    return yes;
 }
 
 /* ---- the platform's own sealed values ---- */
@@ -281,7 +257,7 @@ static int count_app(app_db *a, void *ud)
     const char *p = a->sealed;
     char entity[64], field[64];
     while (next_field(&p, entity, field)) {
-        if (!entity[0] || !has_column(a->db, entity, field))
+        if (!entity[0] || !bo_db_has_column(a->db, entity, field))
             continue;
         char *sql = bo_sprintf("SELECT \"%s\" FROM \"%s\" WHERE \"%s\" IS NOT NULL AND \"%s\" <> ''", field,
                                entity, field, field);
@@ -358,7 +334,7 @@ static int rotate_field(rotation *r, app_db *a, const char *entity, const char *
     int current = bo_keyring_current(r->k);
     char blind_col[80];
     snprintf(blind_col, sizeof blind_col, "%s__blind", field);
-    bool reindex = a->blind_key != current && has_column(a->db, entity, blind_col);
+    bool reindex = a->blind_key != current && bo_db_has_column(a->db, entity, blind_col);
     bool outbox = strcmp(entity, OUTBOX) == 0;
     char *select = bo_sprintf("SELECT \"id\", \"%s\" FROM \"%s\" WHERE \"id\" > ? AND \"%s\" IS NOT NULL "
                               "AND \"%s\" <> '' ORDER BY \"id\" LIMIT %d", field, entity, field, field, BATCH);
@@ -454,7 +430,7 @@ static int rotate_app(app_db *a, void *ud)
     char entity[64], field[64];
     int rc = 0;
     while (rc == 0 && next_field(&p, entity, field))
-        if (entity[0] && has_column(a->db, entity, field))
+        if (entity[0] && bo_db_has_column(a->db, entity, field))
             rc = rotate_field(r, a, entity, field, err, sizeof err);
     if (rc == 0 && a->blind_key && a->blind_key != current) {
         char *sql = bo_sprintf("UPDATE _borough_meta SET value = '%d' WHERE key = 'blind_key'", current);

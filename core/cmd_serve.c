@@ -3,6 +3,7 @@
  */
 #include "assets.h"
 #include "cli.h"
+#include "db.h"
 #include "log.h"
 #include "server.h"
 
@@ -34,6 +35,7 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
 {
     bo_config cfg;
     char host[256], redirect_host[256];
+    const char *database = NULL;
     bo_config_defaults(&cfg);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -74,6 +76,8 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
             cfg.public_url = v;
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
+        } else if (strcmp(a, "--database") == 0) {
+            database = v;
         } else if (strcmp(a, "--workers") == 0) {
             if (bo_cli_parse_uint(v, 256, &n) < 0 || n == 0)
                 return bo_cli_usage(cli, "--workers wants a number from 1 to 256, not %s", v);
@@ -126,6 +130,9 @@ int bo_cmd_serve(int argc, char **argv, const bo_cli *cli)
         return bo_cli_usage(cli, "--redirect-http redirects to HTTPS: it needs --tls-cert and --tls-key");
     if (!bo_cli_is_dir(cfg.apps_dir))
         return bo_cli_fail(cli, "the apps folder %s does not exist", cfg.apps_dir);
+    char err[300];
+    if (bo_db_locate(cfg.data_dir, database, err, sizeof err) < 0)
+        return bo_cli_usage(cli, "%s", err);
     char *lib = bo_cli_lib(cli);
     if (!lib)
         return 1;

@@ -137,7 +137,7 @@ static int sso_map(const bo_cli *cli, bo_db *db, const char *value, const char *
     if (rc < 0)
         return bo_cli_fail(cli, "%s", err);
     const char *sql = remove ? "DELETE FROM sso_role_map WHERE value = ?1 AND app = ?2 AND role = ?3"
-                             : "INSERT OR IGNORE INTO sso_role_map (value, app, role) VALUES (?1, ?2, ?3)";
+                             : "INSERT INTO sso_role_map (value, app, role) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
     bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     int changes = -1, taken = 0;
     if (stmt) {

@@ -1,403 +1,271 @@
 /*
- * db.c - SQLite connections with the platform's pragmas, the app authorizer
- * and a statement cache (see db.h).
- *
- * The cache is an open-addressing table keyed by SQL text (FNV-1a), sized
- * for CACHE_SLOTS statements; when full, the least recently used half is
- * finalized. Statements are only ever used by the connection's own thread
- * and are fully stepped or reset before control returns to the event loop,
- * so one cached statement is never shared by two running requests.
+ * db.c - the front of the SQL seam (db.h): where the databases are (SQLite
+ * files, or a PostgreSQL database), opening them on the engine in use, and
+ * every statement and connection call passed to the engine's table
+ * (db_impl.h). The engines themselves are db_sqlite.c and db_pg.c.
  */
-#include "db.h"
-#include "log.h"
+#include "db_impl.h"
 
-#include <sqlite3.h>
-
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#define CACHE_SLOTS 256              /* a power of two */
-#define CACHE_MAX (CACHE_SLOTS / 2)
-#define BUSY_TIMEOUT_MS 5000
-#define MAX_VALUE_BYTES (64 * 1024 * 1024)
-#define PROGRESS_EVERY 10000
+/* ---- where the databases are ---- */
 
-typedef struct cache_entry {
-    char *sql;                 /* NULL when the slot is free */
-    size_t len;
-    uint64_t hash;
-    uint64_t used;             /* last use tick, for eviction */
-    sqlite3_stmt *stmt;
-    int user_ref;
-    bool platform;             /* prepared for the platform (bo_db_set_platform) */
-} cache_entry;
-
-#define RECENT_SLOTS 16           /* a power of two */
-
-struct bo_db {
-    sqlite3 *sqlite;
-    /* The entry last prepared for a given SQL string address: app SQL is
-       mostly string constants, whose address does not change, so a hit
-       costs one comparison of the text instead of hashing it. */
-    cache_entry *recent[RECENT_SLOTS];
-    cache_entry *last;         /* the entry bo_db_prepare returned last */
-    unsigned flags;
-    bool platform;             /* the platform's own statements are running */
-    bool tx_control;           /* bo_db_begin/commit/rollback are running */
-    const char *denied;        /* why the authorizer refused the last statement */
-    int tx_depth;
-    uint64_t tick;
-    unsigned cached;
-    cache_entry slots[CACHE_SLOTS];
-    bo_db_evict_fn evict;
-    void *evict_ud;
-    int (*progress)(void *);
-    void *progress_ud;
-    bool progress_paused;
-    void (*committed)(void *);  /* after each outermost COMMIT (bo_db_on_commit) */
-    void *committed_ud;
-};
+static pthread_mutex_t where_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool located;
+static char *pg_url;            /* NULL: SQLite under the data folder */
+static char *pg_url_shown;
 
 void bo_db_global_init(void)
 {
-    /* Statistics would take a global mutex on every SQLite allocation. */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    sqlite3_initialize();
+    bo_sqlite_global_init();
 }
 
-/* Translates an SQLite result code into a BO_E* code. */
-static int db_error(int rc)
+/* site.conf's database line (key = value, # comments), or NULL. */
+static char *site_conf_database(const char *data_dir)
 {
-    switch (rc & 0xff) {
-    case SQLITE_OK: return BO_OK;
-    case SQLITE_CONSTRAINT: return BO_ECONSTRAINT;
-    case SQLITE_NOMEM: return BO_ENOMEM;
-    case SQLITE_BUSY: case SQLITE_LOCKED: return BO_EBUSY;
-    case SQLITE_CANTOPEN: return BO_ENOENT;
-    case SQLITE_AUTH: case SQLITE_PERM: case SQLITE_READONLY: return BO_EPERM;
-    case SQLITE_INTERRUPT: return BO_ELIMIT;
-    case SQLITE_IOERR: return BO_EIO;
-    default: return BO_EDB;
+    char *path = bo_sprintf("%s/site.conf", data_dir);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return NULL;
+    char line[2048];
+    char *found = NULL;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (strncmp(p, "database", 8) != 0)
+            continue;
+        p += 8;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '=')
+            continue;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        size_t n = strlen(p);
+        while (n > 0 && isspace((unsigned char)p[n - 1]))
+            n--;
+        if (n > 0)
+            found = bo_strndup(p, n);
     }
+    fclose(f);
+    return found;
 }
 
-/* PRAGMAs an app may run: ones that take a name as their argument, and
-   read-only values queried without an argument. */
-static const char *const pragmas_with_name[] = {
-    "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", NULL
-};
-static const char *const pragmas_read_only[] = {
-    "user_version", "data_version", "page_count", "page_size", "freelist_count",
-    "journal_mode", "foreign_keys", "schema_version", "encoding", "table_list",
-    "synchronous", "busy_timeout", "compile_options", NULL
-};
-
-static bool in_list(const char *const *list, const char *name)
+/* The URL with its password (user:password@) left out. */
+static char *without_password(const char *url)
 {
-    for (; *list; list++)
-        if (strcasecmp(*list, name) == 0)
-            return true;
-    return false;
-}
-
-/* True for the platform's own tables in an app database (the audit trail,
-   the migration record): an app reads them but never writes them. */
-static bool platform_table(const char *name)
-{
-    return name && strncasecmp(name, "_borough_", 9) == 0;
-}
-
-/* Writes to the schema table are not judged here: SQLite reports every
-   CREATE, DROP and ALTER as an INSERT, DELETE or UPDATE of sqlite_schema, so
-   refusing those would refuse all DDL. A direct write to the schema table is
-   refused by SQLite itself unless writable_schema is on, which
-   SQLITE_DBCONFIG_DEFENSIVE and the PRAGMA allowlist both rule out.
-   While the platform runs its own statements (db->platform) it may write
-   its tables and set pragmas; app code never runs then.
-   Transaction control (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE) is
-   the platform's alone (db.tx), however the SQL is written: SQLite's own
-   parse names the statement here, not its text. A transaction an app
-   opened would outlive its request, hold the write lock and swallow the
-   writes of later requests. */
-static int app_authorizer(void *ud, int action, const char *a, const char *b, const char *dbname,
-                          const char *trigger)
-{
-    bo_db *db = ud;
-    BO_UNUSED(dbname);
-    BO_UNUSED(trigger);
-    switch (action) {
-    case SQLITE_INSERT:
-    case SQLITE_UPDATE:
-    case SQLITE_DELETE:
-    case SQLITE_DROP_TABLE:
-    case SQLITE_CREATE_TABLE:
-        return platform_table(a) && !db->platform ? SQLITE_DENY : SQLITE_OK;
-    case SQLITE_ALTER_TABLE:
-    case SQLITE_CREATE_INDEX:
-    case SQLITE_DROP_INDEX:
-    case SQLITE_CREATE_TRIGGER:
-    case SQLITE_DROP_TRIGGER:
-        return (platform_table(a) || platform_table(b)) && !db->platform ? SQLITE_DENY : SQLITE_OK;
-    case SQLITE_ATTACH:
-    case SQLITE_DETACH:
-        return SQLITE_DENY;
-    case SQLITE_TRANSACTION:
-    case SQLITE_SAVEPOINT:
-        if (db->tx_control)
-            return SQLITE_OK;
-        db->denied = "transaction statements are not allowed; use db.tx(fn) for a transaction";
-        return SQLITE_DENY;
-    case SQLITE_PRAGMA:
-        if (db->platform || in_list(pragmas_with_name, a))
-            return SQLITE_OK;
-        return (in_list(pragmas_read_only, a) && b == NULL) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_FUNCTION:
-        return (strcasecmp(b, "load_extension") == 0 || strcasecmp(b, "fts3_tokenizer") == 0)
-                   ? SQLITE_DENY : SQLITE_OK;
-    case SQLITE_CREATE_VTABLE:
-    case SQLITE_DROP_VTABLE:
-        return (strcasecmp(b, "fts5") == 0 || strcasecmp(b, "fts4") == 0 || strcasecmp(b, "rtree") == 0)
-                   ? SQLITE_OK : SQLITE_DENY;
-    default:
-        return SQLITE_OK;
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    char *out;
+    if (at && (!slash || at < slash) && colon && colon < at)
+        out = bo_sprintf("%.*s:***%s", (int)(colon - url), url, at);
+    else
+        out = bo_strdup(url);
+    /* password=... among the parameters */
+    char *pw = strstr(out, "password=");
+    if (pw && (pw == out || pw[-1] == '?' || pw[-1] == '&')) {
+        char *end = strchr(pw, '&');
+        char *rest = end ? bo_strdup(end) : bo_strdup("");
+        strcpy(pw + 9, "***");
+        char *joined = bo_sprintf("%s%s", out, rest);
+        free(rest);
+        free(out);
+        out = joined;
     }
+    return out;
 }
 
-static int progress_trampoline(void *ud)
+static int locate(const char *data_dir, const char *url, char *err, size_t errlen)
 {
-    bo_db *db = ud;
-    return db->progress && !db->progress_paused ? db->progress(db->progress_ud) : 0;
+    char *found = NULL;
+    if (url && *url)
+        found = bo_strdup(url);
+    else if (getenv("BOROUGH_DATABASE") && *getenv("BOROUGH_DATABASE"))
+        found = bo_strdup(getenv("BOROUGH_DATABASE"));
+    else if (data_dir)
+        found = site_conf_database(data_dir);
+    if (found && strcmp(found, "sqlite") == 0) {
+        free(found);
+        found = NULL;
+    }
+    if (found && strncmp(found, "postgresql://", 13) != 0 && strncmp(found, "postgres://", 11) != 0) {
+        snprintf(err, errlen, "the database must be a postgresql:// URL (or none, for SQLite under the data "
+                              "folder), not '%.60s'", found);
+        free(found);
+        return BO_EINVAL;
+    }
+    free(pg_url);
+    free(pg_url_shown);
+    pg_url = found;
+    pg_url_shown = found ? without_password(found) : NULL;
+    located = true;
+    return 0;
 }
 
-/* mkdir -p for the folder that will hold path (owner-only). */
-static int make_parent(const char *path)
+int bo_db_locate(const char *data_dir, const char *url, char *err, size_t errlen)
 {
-    char *dir = bo_strdup(path);
-    char *slash = strrchr(dir, '/');
+    pthread_mutex_lock(&where_lock);
+    int rc = locate(data_dir, url, err, errlen);
+    pthread_mutex_unlock(&where_lock);
+    return rc;
+}
+
+/* The URL to use, locating it on first need. */
+static int where(const char *data_dir, const char **url, char *err, size_t errlen)
+{
     int rc = 0;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++) {
-            if (*p != '/')
-                continue;
-            *p = '\0';
-            if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                rc = -1;
-            *p = '/';
-        }
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            rc = -1;
-    }
-    free(dir);
+    pthread_mutex_lock(&where_lock);
+    if (!located)
+        rc = locate(data_dir, NULL, err, errlen);
+    *url = pg_url;
+    pthread_mutex_unlock(&where_lock);
     return rc;
 }
 
-static int pragma(bo_db *db, const char *sql, char *err, size_t errlen)
+bool bo_db_unreachable(void)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return db_error(rc);
-    }
-    return 0;
+    return pg_url && bo_pg_unreachable();
 }
 
-int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen)
+bo_dialect bo_db_dialect(void)
 {
-    *out = NULL;
-    int oflags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    oflags |= (flags & BO_DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if (flags & BO_DB_CREATE) {
-        oflags |= SQLITE_OPEN_CREATE;
-        if (make_parent(path) < 0) {
-            snprintf(err, errlen, "cannot create the folder for %s: %s", path, strerror(errno));
-            return BO_EIO;
-        }
-    }
-    bo_db *db = bo_calloc(1, sizeof *db);
-    db->flags = flags;
-    int rc = sqlite3_open_v2(path, &db->sqlite, oflags, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
-        goto fail;
-    }
-    sqlite3_extended_result_codes(db->sqlite, 1);
-    sqlite3_busy_timeout(db->sqlite, BUSY_TIMEOUT_MS);
-    sqlite3_limit(db->sqlite, SQLITE_LIMIT_ATTACHED, 0);
-    sqlite3_limit(db->sqlite, SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
-    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-    if (!(flags & BO_DB_READONLY)) {
-        if ((rc = pragma(db, "PRAGMA journal_mode=WAL", err, errlen)) < 0)
-            goto fail_code;
-    }
-    /* When the log restarts, its file is cut back to this size. */
-    if (!(flags & BO_DB_READONLY) &&
-        (rc = pragma(db, "PRAGMA journal_size_limit=67108864", err, errlen)) < 0)
-        goto fail_code;
-    if ((rc = pragma(db, "PRAGMA synchronous=NORMAL", err, errlen)) < 0 ||
-        (rc = pragma(db, "PRAGMA foreign_keys=ON", err, errlen)) < 0)
-        goto fail_code;
-    sqlite3_progress_handler(db->sqlite, PROGRESS_EVERY, progress_trampoline, db);
-    if (flags & BO_DB_APP)
-        sqlite3_set_authorizer(db->sqlite, app_authorizer, db);
-    *out = db;
-    return 0;
-fail:
-    rc = db_error(rc);
-    if (rc == 0)
-        rc = BO_EDB;
-fail_code:
-    bo_db_close(db);
-    return rc;
+    return pg_url ? BO_POSTGRES : BO_SQLITE;
 }
 
-static void entry_clear(bo_db *db, cache_entry *e)
+const char *bo_db_url_shown(void)
 {
-    if (db->evict && e->user_ref)
-        db->evict(db->evict_ud, e->user_ref);
-    sqlite3_finalize(e->stmt);
-    free(e->sql);
-    memset(e, 0, sizeof *e);
-}
-
-/* Runs the platform's own transaction statement sql. */
-static int tx_exec(bo_db *db, const char *sql, char *err, size_t errlen)
-{
-    db->tx_control = true;
-    char *msg = NULL;
-    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, err ? &msg : NULL);
-    db->tx_control = false;
-    if (rc != SQLITE_OK && err)
-        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
-    sqlite3_free(msg);
-    return rc;
-}
-
-void bo_db_close(bo_db *db)
-{
-    if (!db)
-        return;
-    for (unsigned i = 0; i < CACHE_SLOTS; i++)
-        if (db->slots[i].sql)
-            entry_clear(db, &db->slots[i]);
-    if (!sqlite3_get_autocommit(db->sqlite))
-        tx_exec(db, "ROLLBACK", NULL, 0);
-    sqlite3_close_v2(db->sqlite);
-    free(db);
+    return pg_url_shown;
 }
 
 const char *bo_db_version(void)
 {
-    static char v[40];
-    if (!v[0])
-        snprintf(v, sizeof v, "SQLite %s", sqlite3_libversion());
-    return v;
+    return pg_url ? bo_pg_version() : bo_sqlite_version();
 }
 
-const char *bo_db_errmsg(bo_db *db)
+int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen)
 {
-    return db->denied ? db->denied : sqlite3_errmsg(db->sqlite);
+    return bo_sqlite_open(out, path, flags, err, errlen);
 }
 
-int64_t bo_db_changes(bo_db *db)
+int bo_db_open_app(bo_db **out, const char *data_dir, const char *app, unsigned flags, char *err,
+                   size_t errlen)
 {
-    return sqlite3_changes64(db->sqlite);
+    const char *url;
+    *out = NULL;
+    int rc = where(data_dir, &url, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (url)
+        return bo_pg_open(out, url, app, flags, err, errlen);
+    char *path = bo_sprintf("%s/%s/app.db", data_dir, app);
+    rc = bo_sqlite_open(out, path, flags, err, errlen);
+    free(path);
+    return rc;
 }
 
-int64_t bo_db_last_insert_id(bo_db *db)
+bool bo_db_app_made(const char *data_dir, const char *app)
 {
-    return sqlite3_last_insert_rowid(db->sqlite);
+    const char *url;
+    char err[256];
+    if (where(data_dir, &url, err, sizeof err) < 0)
+        return false;
+    if (url)
+        return true;
+    char *path = bo_sprintf("%s/%s/app.db", data_dir, app);
+    struct stat st;
+    bool made = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    return made;
 }
 
-void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud)
+int bo_db_open_platform(bo_db **out, const char *data_dir, unsigned flags, char *err, size_t errlen)
 {
-    db->evict = fn;
-    db->evict_ud = ud;
+    const char *url;
+    *out = NULL;
+    int rc = where(data_dir, &url, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (url)
+        return bo_pg_open(out, url, NULL, flags, err, errlen);
+    char *path = bo_sprintf("%s/borough.db", data_dir);
+    rc = bo_sqlite_open(out, path, flags, err, errlen);
+    free(path);
+    return rc;
 }
 
-void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud)
+int bo_db_each_app(const char *data_dir, int (*fn)(const char *app, void *ud), void *ud, char *err,
+                   size_t errlen)
 {
-    db->progress = fn;
-    db->progress_ud = ud;
-}
-
-void bo_db_on_commit(bo_db *db, void (*fn)(void *), void *ud)
-{
-    db->committed = fn;
-    db->committed_ud = ud;
-}
-
-bool bo_db_pause_progress(bo_db *db, bool pause)
-{
-    bool was = db->progress_paused;
-    db->progress_paused = pause;
-    return was;
-}
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static int compare_ticks(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Finalizes the least recently used half, then rehashes the survivors. */
-static void cache_shrink(bo_db *db)
-{
-    uint64_t ticks[CACHE_SLOTS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < CACHE_SLOTS; i++)
-        if (db->slots[i].sql)
-            ticks[n++] = db->slots[i].used;
-    qsort(ticks, n, sizeof *ticks, compare_ticks);
-    uint64_t cut = ticks[n / 2];
-    cache_entry keep[CACHE_SLOTS];
-    unsigned kept = 0;
-    for (unsigned i = 0; i < CACHE_SLOTS; i++) {
-        cache_entry *e = &db->slots[i];
-        if (!e->sql)
-            continue;
-        if (e->used >= cut) {
-            keep[kept++] = *e;
-            memset(e, 0, sizeof *e);
-        } else {
-            entry_clear(db, e);
+    const char *url;
+    int rc = where(data_dir, &url, err, errlen);
+    if (rc < 0)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    if (url) {                      /* the apps the platform made a role and schema for */
+        bo_db *db = NULL;
+        bo_stmt *stmt = NULL;
+        rc = bo_pg_open(&db, url, NULL, 0, err, errlen);
+        if (rc == 0 && (rc = bo_stmt_prepare(db, "SELECT app FROM borough.app_roles ORDER BY app", -1, &stmt)) == 0) {
+            int step;
+            while ((step = bo_stmt_step(stmt)) == BO_DB_ROW) {
+                names = bo_realloc(names, (n + 1) * sizeof *names);
+                names[n++] = bo_strdup(bo_stmt_column_text(stmt, 0));
+            }
+            if (step != BO_DB_DONE) {
+                snprintf(err, errlen, "%s", bo_db_errmsg(db));
+                rc = BO_EDB;
+            }
+        } else if (db) {
+            snprintf(err, errlen, "%s", bo_db_errmsg(db));
         }
+        bo_stmt_finalize(stmt);
+        bo_db_close(db);
+    } else {                        /* data/<app>/app.db */
+        DIR *d = opendir(data_dir);
+        if (!d) {
+            snprintf(err, errlen, "cannot read the data folder %s: %s", data_dir, strerror(errno));
+            return BO_EIO;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.' || strlen(de->d_name) >= 256)
+                continue;
+            char *path = bo_sprintf("%s/%s/app.db", data_dir, de->d_name);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+                names = bo_realloc(names, (n + 1) * sizeof *names);
+                names[n++] = bo_strdup(de->d_name);
+            }
+            free(path);
+        }
+        closedir(d);
     }
-    db->cached = 0;
-    memset(db->recent, 0, sizeof db->recent);
-    db->last = NULL;
-    for (unsigned i = 0; i < kept; i++) {
-        unsigned slot = (unsigned)keep[i].hash & (CACHE_SLOTS - 1);
-        while (db->slots[slot].sql)
-            slot = (slot + 1) & (CACHE_SLOTS - 1);
-        db->slots[slot] = keep[i];
-        db->cached++;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = fn(names[i], ud);
+        free(names[i]);
     }
+    free(names);
+    return rc;
 }
 
-/* Skips whitespace, SQL comments and empty statements (';'), as SQLite
-   does before a statement. */
-static const char *skip_space(const char *p, const char *end)
+/* ---- SQL text ---- */
+
+const char *bo_sql_skip_space(const char *p, const char *end)
 {
     for (;;) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == ';'))
@@ -416,8 +284,7 @@ static const char *skip_space(const char *p, const char *end)
     }
 }
 
-/* True if the statement at p (left bytes) starts with the keyword kw. */
-static bool starts_with_keyword(const char *p, size_t left, const char *kw)
+bool bo_sql_keyword(const char *p, size_t left, const char *kw)
 {
     size_t n = strlen(kw);
     return left >= n && strncasecmp(p, kw, n) == 0 &&
@@ -425,451 +292,329 @@ static bool starts_with_keyword(const char *p, size_t left, const char *kw)
                            (p[n] >= '0' && p[n] <= '9') || p[n] == '_'));
 }
 
-/* Why an app may not run this statement, or NULL. VACUUM could write
-   anywhere (VACUUM INTO) and stalls every writer. SQLite's authorizer has
-   no code for VACUUM, so its first keyword decides, found past what SQLite
-   itself skips (spaces, comments, empty statements). Everything else is
-   the authorizer's to judge. */
-static const char *refused_statement(const char *sql, size_t len)
+/* VACUUM could write anywhere (VACUUM INTO) and stalls every writer.
+   SQLite's authorizer has no code for VACUUM, so its first keyword
+   decides, found past what the engine itself skips. */
+const char *bo_sql_refused(const char *sql, size_t len)
 {
-    const char *p = skip_space(sql, sql + len);
-    if (starts_with_keyword(p, (size_t)(sql + len - p), "VACUUM"))
+    const char *p = bo_sql_skip_space(sql, sql + len);
+    if (bo_sql_keyword(p, (size_t)(sql + len - p), "VACUUM"))
         return "VACUUM is not allowed";
     return NULL;
 }
 
-static bo_stmt *cache_hit(bo_db *db, cache_entry *e, unsigned recent)
+/* ---- the calls, passed to the engine ---- */
+
+void bo_db_close(bo_db *db)
 {
-    e->used = ++db->tick;
-    db->recent[recent] = e;
-    db->last = e;
-    sqlite3_reset(e->stmt);
-    sqlite3_clear_bindings(e->stmt);
-    return (bo_stmt *)e->stmt;
+    if (db)
+        db->ops->close(db);
+}
+
+const char *bo_db_errmsg(bo_db *db)
+{
+    return db->ops->errmsg(db);
+}
+
+int64_t bo_db_changes(bo_db *db)
+{
+    return db->ops->changes(db);
+}
+
+int64_t bo_db_last_insert_id(bo_db *db)
+{
+    return db->ops->last_insert_id(db);
 }
 
 bo_stmt *bo_db_prepare(bo_db *db, const char *sql, size_t len, char *err, size_t errlen)
 {
-    unsigned recent = (unsigned)((uintptr_t)sql >> 4) & (RECENT_SLOTS - 1);
-    cache_entry *r = db->recent[recent];
-    if (r && r->sql && r->len == len && r->platform == db->platform && memcmp(r->sql, sql, len) == 0)
-        return cache_hit(db, r, recent);
-    uint64_t h = fnv1a(sql, len) ^ db->platform;
-    unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
-    while (db->slots[slot].sql) {
-        cache_entry *e = &db->slots[slot];
-        if (e->hash == h && e->len == len && e->platform == db->platform && memcmp(e->sql, sql, len) == 0)
-            return cache_hit(db, e, recent);
-        slot = (slot + 1) & (CACHE_SLOTS - 1);
-    }
-    const char *refused = (db->flags & BO_DB_APP) ? refused_statement(sql, len) : NULL;
-    if (refused) {
-        snprintf(err, errlen, "%s", refused);
-        return NULL;
-    }
-    sqlite3_stmt *stmt = NULL;
-    const char *tail = NULL;
-    db->denied = NULL;
-    int rc = sqlite3_prepare_v3(db->sqlite, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s", db->denied ? db->denied : sqlite3_errmsg(db->sqlite));
-        return NULL;
-    }
-    if (!stmt) {
-        snprintf(err, errlen, "no SQL statement given");
-        return NULL;
-    }
-    if (tail && skip_space(tail, sql + len) != sql + len) {
-        sqlite3_finalize(stmt);
-        snprintf(err, errlen, "only one SQL statement is allowed per call");
-        return NULL;
-    }
-    if (db->cached >= CACHE_MAX) {
-        cache_shrink(db);
-        slot = (unsigned)h & (CACHE_SLOTS - 1);
-        while (db->slots[slot].sql)
-            slot = (slot + 1) & (CACHE_SLOTS - 1);
-    }
-    cache_entry *e = &db->slots[slot];
-    e->sql = bo_strndup(sql, len);
-    e->len = len;
-    e->hash = h;
-    e->used = ++db->tick;
-    e->stmt = stmt;
-    e->user_ref = 0;
-    e->platform = db->platform;
-    db->cached++;
-    db->recent[recent] = e;
-    db->last = e;
-    return (bo_stmt *)stmt;
+    return db->ops->prepare(db, sql, len, err, errlen);
 }
 
-int *bo_db_stmt_user_ref(bo_db *db, bo_stmt *st)
+int bo_stmt_prepare(bo_db *db, const char *sql, int len, bo_stmt **out)
 {
-    sqlite3_stmt *stmt = (sqlite3_stmt *)st;
-    if (db->last && db->last->stmt == stmt)
-        return &db->last->user_ref;
-    const char *sql = sqlite3_sql(stmt);
-    size_t len = strlen(sql);
-    uint64_t h = fnv1a(sql, len) ^ db->platform;
-    unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
-    while (db->slots[slot].sql) {
-        if (db->slots[slot].stmt == stmt)
-            return &db->slots[slot].user_ref;
-        slot = (slot + 1) & (CACHE_SLOTS - 1);
-    }
-    return NULL;
+    return db->ops->stmt_prepare(db, sql, len, out);
+}
+
+void bo_stmt_finalize(bo_stmt *s)
+{
+    if (s)
+        s->db->ops->finalize(s);
+}
+
+int bo_stmt_bind_int64(bo_stmt *s, int i, int64_t v)
+{
+    return s->db->ops->bind_int64(s, i, v);
+}
+
+int bo_stmt_bind_double(bo_stmt *s, int i, double v)
+{
+    return s->db->ops->bind_double(s, i, v);
+}
+
+int bo_stmt_bind_null(bo_stmt *s, int i)
+{
+    return s->db->ops->bind_null(s, i);
+}
+
+static int bind_text(bo_stmt *s, int i, const char *p, int64_t len, bool copy)
+{
+    if (!p)
+        return s->db->ops->bind_null(s, i);
+    if (len < 0)
+        len = (int64_t)strlen(p);
+    return s->db->ops->bind_text(s, i, p, len, copy);
+}
+
+int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len)
+{
+    return bind_text(s, i, p, len, false);
+}
+
+int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len)
+{
+    return bind_text(s, i, p, len, true);
+}
+
+int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len)
+{
+    return s->db->ops->bind_blob(s, i, p, len, false);
+}
+
+int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
+{
+    return s->db->ops->bind_blob(s, i, p, len, true);
+}
+
+int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
+{
+    return s->db->ops->bind_column(s, i, src, col);
+}
+
+int bo_stmt_param_count(bo_stmt *s)
+{
+    return s->db->ops->param_count(s);
+}
+
+int bo_stmt_step(bo_stmt *s)
+{
+    return s->db->ops->step(s);
+}
+
+void bo_stmt_reset(bo_stmt *s)
+{
+    s->db->ops->reset(s);
+}
+
+void bo_stmt_clear(bo_stmt *s)
+{
+    s->db->ops->clear(s);
+}
+
+int bo_stmt_column_count(bo_stmt *s)
+{
+    return s->db->ops->column_count(s);
+}
+
+const char *bo_stmt_column_name(bo_stmt *s, int col)
+{
+    return s->db->ops->column_name(s, col);
+}
+
+bo_db_type bo_stmt_column_type(bo_stmt *s, int col)
+{
+    return s->db->ops->column_type(s, col);
+}
+
+int64_t bo_stmt_column_int64(bo_stmt *s, int col)
+{
+    return s->db->ops->column_int64(s, col);
+}
+
+double bo_stmt_column_double(bo_stmt *s, int col)
+{
+    return s->db->ops->column_double(s, col);
+}
+
+const char *bo_stmt_column_text(bo_stmt *s, int col)
+{
+    return s->db->ops->column_text(s, col);
+}
+
+const void *bo_stmt_column_blob(bo_stmt *s, int col)
+{
+    return s->db->ops->column_blob(s, col);
+}
+
+int bo_stmt_column_bytes(bo_stmt *s, int col)
+{
+    return s->db->ops->column_bytes(s, col);
+}
+
+int64_t bo_stmt_generation(bo_stmt *s)
+{
+    return s->db->ops->generation(s);
+}
+
+void bo_db_reset_busy(bo_db *db)
+{
+    db->ops->reset_busy(db);
+}
+
+int bo_db_create_function(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud)
+{
+    return db->ops->create_function(db, name, nargs, fn, ud);
+}
+
+int bo_db_backup(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen)
+{
+    return src->ops->backup(src, path, copy, err, errlen);
 }
 
 int bo_db_exec_script(bo_db *db, const char *sql, char *err, size_t errlen)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return db_error(rc);
-    }
-    return 0;
+    return db->ops->exec_script(db, sql, err, errlen);
 }
 
 int bo_db_run_app_script(bo_db *db, const char *sql, size_t len, int *line, char *err, size_t errlen)
 {
-    const char *end = sql + len, *p = sql;
-    *line = 0;
-    for (;;) {
-        p = skip_space(p, end);
-        if (p >= end)
-            return 0;
-        const char *refused = (db->flags & BO_DB_APP) ? refused_statement(p, (size_t)(end - p)) : NULL;
-        sqlite3_stmt *stmt = NULL;
-        const char *tail = end;
-        db->denied = NULL;
-        int rc = refused ? SQLITE_AUTH
-                         : sqlite3_prepare_v3(db->sqlite, p, (int)(end - p), 0, &stmt, &tail);
-        if (!refused)
-            refused = db->denied;
-        if (rc == SQLITE_OK && stmt) {
-            while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-                ;
-            if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        }
-        if (rc != SQLITE_OK) {
-            snprintf(err, errlen, "%s", refused ? refused : sqlite3_errmsg(db->sqlite));
-            sqlite3_finalize(stmt);
-            *line = 1;
-            for (const char *q = sql; q < p; q++)
-                *line += *q == '\n';
-            return db_error(rc);
-        }
-        sqlite3_finalize(stmt);
-        p = tail ? tail : end;
-    }
+    return db->ops->run_app_script(db, sql, len, line, err, errlen);
 }
 
 bool bo_db_set_platform(bo_db *db, bool on)
 {
     bool was = db->platform;
     db->platform = on;
+    if (was != on)
+        db->ops->set_platform(db, on);
+    return was;
+}
+
+void bo_db_on_evict(bo_db *db, bo_db_evict_fn fn, void *ud)
+{
+    db->evict = fn;
+    db->evict_ud = ud;
+}
+
+int *bo_db_stmt_user_ref(bo_db *db, bo_stmt *stmt)
+{
+    return db->ops->stmt_user_ref(db, stmt);
+}
+
+void bo_db_on_commit(bo_db *db, void (*fn)(void *), void *ud)
+{
+    db->committed = fn;
+    db->committed_ud = ud;
+}
+
+void bo_db_on_progress(bo_db *db, int (*fn)(void *), void *ud)
+{
+    db->progress = fn;
+    db->progress_ud = ud;
+}
+
+bool bo_db_pause_progress(bo_db *db, bool pause)
+{
+    bool was = db->progress_paused;
+    db->progress_paused = pause;
     return was;
 }
 
 int bo_db_begin(bo_db *db, char *err, size_t errlen)
 {
-    const char *sql = db->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT bo_tx";
-    int rc = db_error(tx_exec(db, sql, err, errlen));
-    if (rc == 0)
-        db->tx_depth++;
+    return db->ops->begin(db, err, errlen);
+}
+
+/* After the outermost commit: the hook of bo_db_on_commit. */
+static int committed(bo_db *db, int rc)
+{
+    if (rc == 0 && db->committed && db->ops->tx_depth(db) == 0)
+        db->committed(db->committed_ud);
     return rc;
 }
 
 int bo_db_commit(bo_db *db, char *err, size_t errlen)
 {
-    if (db->tx_depth == 0) {
-        snprintf(err, errlen, "no transaction is open");
-        return BO_EINVAL;
-    }
-    const char *sql = db->tx_depth == 1 ? "COMMIT" : "RELEASE bo_tx";
-    int rc = db_error(tx_exec(db, sql, err, errlen));
-    if (rc == 0)
-        db->tx_depth--;
-    if (rc == 0 && db->tx_depth == 0 && db->committed)
-        db->committed(db->committed_ud);
-    return rc;
+    return committed(db, db->ops->commit(db, err, errlen));
 }
 
 int bo_db_rollback(bo_db *db)
 {
-    if (db->tx_depth == 0)
-        return BO_EINVAL;
-    const char *sql = db->tx_depth == 1 ? "ROLLBACK" : "ROLLBACK TO bo_tx; RELEASE bo_tx";
-    int rc = tx_exec(db, sql, NULL, 0);
-    db->tx_depth--;
-    if (db->tx_depth == 0 && !sqlite3_get_autocommit(db->sqlite))
-        tx_exec(db, "ROLLBACK", NULL, 0);
-    return db_error(rc);
-}
-
-/* A log this long (about 40 MiB of 4 KiB pages) is cut back once copied. */
-#define TRUNCATE_FRAMES 10000
-
-int bo_db_checkpoint(bo_db *db, int *frames)
-{
-    int log = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-    if (rc == SQLITE_OK && log >= TRUNCATE_FRAMES && copied == log) {
-        /* Everything is copied: try (without waiting) to reset the file. */
-        sqlite3_busy_timeout(db->sqlite, 0);
-        rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
-        sqlite3_busy_timeout(db->sqlite, BUSY_TIMEOUT_MS);
-        if ((rc & 0xff) == SQLITE_BUSY)
-            rc = SQLITE_OK;
-    }
-    if (frames)
-        *frames = log;
-    return db_error(rc);
+    return db->ops->rollback(db);
 }
 
 int bo_db_tx_depth(const bo_db *db)
 {
-    return db->tx_depth;
+    return db->ops->tx_depth((bo_db *)db);
 }
 
 bool bo_db_in_tx(bo_db *db)
 {
-    return db->tx_depth > 0 || !sqlite3_get_autocommit(db->sqlite);
+    return db->ops->in_tx(db);
 }
 
 void bo_db_rollback_all(bo_db *db)
 {
-    if (!sqlite3_get_autocommit(db->sqlite))
-        tx_exec(db, "ROLLBACK", NULL, 0);
-    db->tx_depth = 0;
+    db->ops->rollback_all(db);
 }
 
-/* ---- statements ---- */
-
-#define ST(s) ((sqlite3_stmt *)(s))
-
-int bo_stmt_prepare(bo_db *db, const char *sql, int len, bo_stmt **out)
+bool bo_db_has_table(bo_db *db, const char *name)
 {
-    sqlite3_stmt *stmt = NULL;
-    db->denied = NULL;
-    int rc = sqlite3_prepare_v2(db->sqlite, sql, len, &stmt, NULL);
-    *out = (bo_stmt *)stmt;
-    if (rc == SQLITE_OK && !stmt)
-        rc = SQLITE_MISUSE;        /* no statement in the text */
-    return db_error(rc);
-}
-
-void bo_stmt_finalize(bo_stmt *s)
-{
-    sqlite3_finalize(ST(s));
-}
-
-int bo_stmt_bind_int64(bo_stmt *s, int i, int64_t v)
-{
-    return db_error(sqlite3_bind_int64(ST(s), i, v));
-}
-
-int bo_stmt_bind_double(bo_stmt *s, int i, double v)
-{
-    return db_error(sqlite3_bind_double(ST(s), i, v));
-}
-
-int bo_stmt_bind_null(bo_stmt *s, int i)
-{
-    return db_error(sqlite3_bind_null(ST(s), i));
-}
-
-static int bind_text(bo_stmt *s, int i, const char *p, int64_t len, void (*how)(void *))
-{
-    if (!p)
-        return db_error(sqlite3_bind_null(ST(s), i));
-    if (len < 0)
-        len = (int64_t)strlen(p);
-    return db_error(sqlite3_bind_text64(ST(s), i, p, (sqlite3_uint64)len, how, SQLITE_UTF8));
-}
-
-int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len)
-{
-    return bind_text(s, i, p, len, SQLITE_STATIC);
-}
-
-int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len)
-{
-    return bind_text(s, i, p, len, SQLITE_TRANSIENT);
-}
-
-int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len)
-{
-    return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_STATIC));
-}
-
-int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
-{
-    return db_error(sqlite3_bind_blob64(ST(s), i, p, (sqlite3_uint64)len, SQLITE_TRANSIENT));
-}
-
-int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
-{
-    return db_error(sqlite3_bind_value(ST(s), i, sqlite3_column_value(ST(src), col)));
-}
-
-int bo_stmt_param_count(bo_stmt *s)
-{
-    return sqlite3_bind_parameter_count(ST(s));
-}
-
-int bo_stmt_step(bo_stmt *s)
-{
-    int rc = sqlite3_step(ST(s));
-    if (rc == SQLITE_ROW)
-        return BO_DB_ROW;
-    if (rc == SQLITE_DONE)
-        return BO_DB_DONE;
-    rc = db_error(rc);
-    return rc ? rc : BO_EDB;
-}
-
-void bo_stmt_reset(bo_stmt *s)
-{
-    sqlite3_reset(ST(s));
-}
-
-void bo_stmt_clear(bo_stmt *s)
-{
-    sqlite3_clear_bindings(ST(s));
-}
-
-int bo_stmt_column_count(bo_stmt *s)
-{
-    return sqlite3_column_count(ST(s));
-}
-
-const char *bo_stmt_column_name(bo_stmt *s, int col)
-{
-    return sqlite3_column_name(ST(s), col);
-}
-
-bo_db_type bo_stmt_column_type(bo_stmt *s, int col)
-{
-    switch (sqlite3_column_type(ST(s), col)) {
-    case SQLITE_INTEGER: return BO_DB_INTEGER;
-    case SQLITE_FLOAT: return BO_DB_FLOAT;
-    case SQLITE_TEXT: return BO_DB_TEXT;
-    case SQLITE_BLOB: return BO_DB_BLOB;
-    default: return BO_DB_NULL;
+    bo_stmt *stmt = NULL;
+    bool yes = false;
+    if (bo_stmt_prepare(db, db->ops->has_table_sql, -1, &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, name, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
     }
+    bo_stmt_finalize(stmt);
+    return yes;
 }
 
-int64_t bo_stmt_column_int64(bo_stmt *s, int col)
+bool bo_db_has_column(bo_db *db, const char *table, const char *column)
 {
-    return sqlite3_column_int64(ST(s), col);
-}
-
-double bo_stmt_column_double(bo_stmt *s, int col)
-{
-    return sqlite3_column_double(ST(s), col);
-}
-
-const char *bo_stmt_column_text(bo_stmt *s, int col)
-{
-    return (const char *)sqlite3_column_text(ST(s), col);
-}
-
-const void *bo_stmt_column_blob(bo_stmt *s, int col)
-{
-    return sqlite3_column_blob(ST(s), col);
-}
-
-int bo_stmt_column_bytes(bo_stmt *s, int col)
-{
-    return sqlite3_column_bytes(ST(s), col);
-}
-
-int64_t bo_stmt_generation(bo_stmt *s)
-{
-    return sqlite3_stmt_status(ST(s), SQLITE_STMTSTATUS_REPREPARE, 0);
-}
-
-void bo_db_reset_busy(bo_db *db)
-{
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db->sqlite, NULL); st; st = sqlite3_next_stmt(db->sqlite, st))
-        if (sqlite3_stmt_busy(st))
-            sqlite3_reset(st);
-}
-
-/* ---- functions, backups ---- */
-
-typedef struct text_fn {
-    bo_db_text_fn fn;
-    void *ud;
-} text_fn;
-
-#define FN_MAX_ARGS 8
-
-static void text_fn_call(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    text_fn *f = sqlite3_user_data(ctx);
-    const char *args[FN_MAX_ARGS];
-    size_t lens[FN_MAX_ARGS];
-    for (int i = 0; i < argc && i < FN_MAX_ARGS; i++) {
-        args[i] = sqlite3_value_type(argv[i]) == SQLITE_NULL ? NULL : (const char *)sqlite3_value_text(argv[i]);
-        lens[i] = args[i] ? (size_t)sqlite3_value_bytes(argv[i]) : 0;
+    bo_stmt *stmt = NULL;
+    bool yes = false;
+    if (bo_stmt_prepare(db, db->ops->has_column_sql, -1, &stmt) == BO_OK) {
+        bo_stmt_bind_text(stmt, 1, table, -1);
+        bo_stmt_bind_text(stmt, 2, column, -1);
+        yes = bo_stmt_step(stmt) == BO_DB_ROW;
     }
-    bo_buf out;
-    bo_buf_init(&out);
-    int rc = f->fn(f->ud, argc, args, lens, &out);
-    if (rc == 0)
-        sqlite3_result_text64(ctx, out.data ? out.data : "", out.len, SQLITE_TRANSIENT, SQLITE_UTF8);
-    else if (rc > 0)
-        sqlite3_result_null(ctx);
-    else
-        sqlite3_result_error(ctx, out.data ? out.data : "error", (int)out.len);
-    if (out.data)
-        memset(out.data, 0, out.len);
-    bo_buf_free(&out);
+    bo_stmt_finalize(stmt);
+    return yes;
 }
 
-int bo_db_create_function(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud)
+int bo_db_checkpoint(bo_db *db, int *frames)
 {
-    if (nargs > FN_MAX_ARGS)
-        return BO_EINVAL;
-    text_fn *f = bo_malloc(sizeof *f);
-    f->fn = fn;
-    f->ud = ud;
-    return db_error(sqlite3_create_function_v2(db->sqlite, name, nargs, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
-                                               text_fn_call, NULL, NULL, free));
+    return db->ops->checkpoint(db, frames);
 }
 
-int bo_db_backup(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen)
+int bo_stmt_start(bo_stmt *s, bo_db_waiter *w)
 {
-    bo_db *db = bo_calloc(1, sizeof *db);
-    *copy = NULL;
-    int rc = sqlite3_open_v2(path, &db->sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_backup *bk = sqlite3_backup_init(db->sqlite, "main", src->sqlite, "main");
-        if (!bk) {
-            rc = sqlite3_errcode(db->sqlite);
-        } else {
-            do {
-                rc = sqlite3_backup_step(bk, -1);
-                if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-                    sqlite3_sleep(20);
-            } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-            sqlite3_backup_finish(bk);
-            if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-        }
-    }
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s", db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
-        sqlite3_close_v2(db->sqlite);
-        free(db);
-        return db_error(rc) ? db_error(rc) : BO_EDB;
-    }
-    *copy = db;
-    return 0;
+    return s->db->ops->start(s, w);
+}
+
+int bo_db_commit_start(bo_db *db, bo_db_waiter *w, char *err, size_t errlen)
+{
+    return db->ops->commit_start(db, w, err, errlen);
+}
+
+int bo_db_commit_finish(bo_db *db, char *err, size_t errlen)
+{
+    return committed(db, db->ops->commit_finish(db, err, errlen));
+}
+
+void bo_db_cancel(bo_db_waiter *w)
+{
+    if (w->impl)
+        ((bo_db *)w->impl)->ops->cancel(w);
+}
+
+void *bo_db_detach(bo_db *db)
+{
+    return db->ops->detach(db);
+}
+
+void bo_db_attach(bo_db *db, void *held)
+{
+    db->ops->attach(db, held);
 }

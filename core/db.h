@@ -1,18 +1,35 @@
 /*
- * db.h - the core's SQLite connection: one per app per worker (and one for
- * the platform database). Opening sets WAL, synchronous=NORMAL, foreign keys,
- * a busy timeout and, for app connections, the authorizer that keeps an app
- * inside its own file. Statements are prepared once and cached by their SQL
- * text. A progress callback lets the owner interrupt a long statement (the
- * Lua bindings use it to hold SQL to the request's budget).
+ * db.h - the core's database connection: one per app per worker (and one
+ * for the platform database), on one of two engines.
+ *
+ * SQLite (db_sqlite.c), the embedded default: data/<app>/app.db and
+ * data/borough.db. Opening sets WAL, synchronous=NORMAL, foreign keys, a
+ * busy timeout and, for app connections, the authorizer that keeps an app
+ * inside its own file.
+ *
+ * PostgreSQL (db_pg.c), chosen by the operator (serve --database, the
+ * BOROUGH_DATABASE variable, or site.conf's database line): one database
+ * for several nodes; the platform's tables in the schema `borough`, each
+ * app's in a schema of its own reached through a login role of its own
+ * that can reach nothing else (docs/security.md). A connection handle is a
+ * small pool of connections; statements can run without blocking the
+ * caller's loop (bo_stmt_start), and a transaction holds one connection
+ * for the task that opened it across its waits (bo_db_detach/attach).
+ *
+ * Both: statements are prepared once and cached by their SQL text; a
+ * progress callback lets the owner interrupt a long statement (the Lua
+ * bindings use it to hold SQL to the request's budget).
  *
  * All SQL of the platform goes through here and lua/: no other module
- * names SQLite (tests/e2e/test_layers.py checks it), so another engine
- * (PostgreSQL over libpq) can slot in behind the same interface. The
- * interface is the engine's common ground: statements with positional
+ * names SQLite or libpq (tests/e2e/test_layers.py checks it). The
+ * interface is the engines' common ground: statements with positional
  * parameters (?1, ?2, ...), typed binds and columns of five kinds, steps
  * that yield rows, the connection's changes and last id, transactions.
- * The SQL text itself (the dialect) is the caller's.
+ * The SQL text is the caller's, in the portable subset docs/apps.md
+ * describes; the PostgreSQL engine translates what differs only in
+ * spelling (placeholders, type names, an INTEGER PRIMARY KEY), and
+ * bo_db_dialect tells callers which engine they write for where more
+ * differs.
  */
 #ifndef BO_DB_H
 #define BO_DB_H
@@ -41,8 +58,45 @@ typedef enum bo_db_type {
     BO_DB_BLOB,
 } bo_db_type;
 
-/* Process-wide SQLite settings; call once, before any connection opens. */
+/* Process-wide engine settings; call once, before any connection opens. */
 void bo_db_global_init(void);
+
+typedef enum bo_dialect {
+    BO_SQLITE,
+    BO_POSTGRES,
+} bo_dialect;
+
+/* Where the databases of data_dir are: url if given (serve --database),
+   else $BOROUGH_DATABASE, else data_dir/site.conf's `database` line, else
+   SQLite files under data_dir. Call once at start (before threads); a
+   command that never calls it gets the same answer on first open.
+   Returns 0, or BO_EINVAL with the reason in err (a URL that is not
+   postgresql://). */
+int bo_db_locate(const char *data_dir, const char *url, char *err, size_t errlen);
+/* The engine in use (after bo_db_locate or the first open). */
+bo_dialect bo_db_dialect(void);
+/* PostgreSQL: whether the server could not be reached at the last try (and
+   is not tried again before a backoff); always false on SQLite. */
+bool bo_db_unreachable(void);
+/* The URL in use with any password left out, for log lines; NULL on SQLite. */
+const char *bo_db_url_shown(void);
+
+/* Opens app's database: data_dir/<app>/app.db, or on PostgreSQL the app's
+   schema (made with its role on first use), as the app (BO_DB_APP: the
+   app's role and the authorizer) or as the platform. */
+int bo_db_open_app(bo_db **out, const char *data_dir, const char *app, unsigned flags, char *err,
+                   size_t errlen);
+/* Whether app has a database yet: its file on SQLite; on PostgreSQL
+   always (its schema is made when it is opened). */
+bool bo_db_app_made(const char *data_dir, const char *app);
+/* Calls fn for each app that has a database (data_dir/<app>/app.db, or an
+   app schema on PostgreSQL), stopping at the first non-zero return, which
+   it returns; or a BO_E* code with the reason in err. */
+int bo_db_each_app(const char *data_dir, int (*fn)(const char *app, void *ud), void *ud, char *err,
+                   size_t errlen);
+/* Opens the platform's database: data_dir/borough.db, or the schema
+   `borough`. */
+int bo_db_open_platform(bo_db **out, const char *data_dir, unsigned flags, char *err, size_t errlen);
 
 enum {
     BO_DB_APP = 1 << 0,       /* an app's database: authorizer on */
@@ -50,8 +104,9 @@ enum {
     BO_DB_CREATE = 1 << 2,    /* create the file (and its folder) if missing */
 };
 
-/* Opens path with the pragmas above. Returns 0 and *out, or a BO_E* code
-   with the reason in err. The new handle is freed with bo_db_close(). */
+/* Opens the SQLite file at path with the pragmas above, whatever engine
+   the data folder uses (an export's copy). Returns 0 and *out, or a BO_E*
+   code with the reason in err. The new handle is freed with bo_db_close(). */
 int bo_db_open(bo_db **out, const char *path, unsigned flags, char *err, size_t errlen);
 void bo_db_close(bo_db *db);
 
@@ -172,10 +227,45 @@ bool bo_db_in_tx(bo_db *db);
 /* Rolls back whatever transaction is open, savepoints and all. */
 void bo_db_rollback_all(bo_db *db);
 
+/* ---- without blocking (PostgreSQL; SQLite always runs at once) ----
+
+   A statement (or a commit) started with a waiter either runs at once (0:
+   step it as usual) or is sent and answered later (BO_DB_PENDING): the
+   waiter's ready(w) is called from w->loop once the whole result is in,
+   and only then may the statement be stepped (or the commit finished).
+   bo_db_cancel abandons what w waits for: ready never comes, the result is
+   dropped when it arrives. While the caller waits, other callers may use
+   the same bo_db; a transaction's connection stays with whoever opened
+   it: the caller detaches it before its wait and attaches it again when
+   it runs (task.c does this for every task). */
+enum { BO_DB_PENDING = 2 };
+typedef struct bo_db_waiter bo_db_waiter;
+struct bo_db_waiter {
+    void (*ready)(bo_db_waiter *w);
+    void *loop;                /* the uv_loop_t the answer comes on */
+    void *impl;                /* the engine's */
+};
+int bo_stmt_start(bo_stmt *s, bo_db_waiter *w);
+/* Commits the outermost transaction (an inner one, as bo_db_commit). 0
+   (done), BO_DB_PENDING (the transaction is no longer the caller's; after
+   ready, bo_db_commit_finish says how it ended), or BO_E* with the reason
+   in err. */
+int bo_db_commit_start(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);
+int bo_db_commit_finish(bo_db *db, char *err, size_t errlen);
+void bo_db_cancel(bo_db_waiter *w);
+/* Takes away (and returns) the transaction the running caller holds, so
+   another may run; gives it back. NULL when it holds none. */
+void *bo_db_detach(bo_db *db);
+void bo_db_attach(bo_db *db, void *held);
+
 /* Copies committed WAL frames into the database without blocking readers or
    writers (a PASSIVE checkpoint); when the log is long and fully copied,
    also tries (without waiting) to truncate it. *frames receives the frames
    in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
+/* Whether db's own schema (the app's, or the platform's) has the table name. */
+bool bo_db_has_table(bo_db *db, const char *name);
+/* Whether the table of db's own schema has the column. */
+bool bo_db_has_column(bo_db *db, const char *table, const char *column);
 
 #endif

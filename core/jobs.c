@@ -30,6 +30,7 @@
 #include "lapi.h"
 #include "lentity.h"
 #include "log.h"
+#include "nodes.h"
 #include "task.h"
 #include "sandbox.h"
 #include "server.h"
@@ -57,6 +58,7 @@ typedef struct runner_app {
     bo_db *db;                         /* the platform's connection, or NULL */
     bool failed;                       /* it could not be opened (logged once) */
     bool recovered;                    /* jobs left running by an earlier server are queued again */
+    int64_t next_beat;                 /* PostgreSQL: this node's next beat (nodes.h) and look for dead ones' jobs */
     unsigned running;
     int64_t next_prune;
 } runner_app;
@@ -97,14 +99,12 @@ static runner_app *app_state(bo_jobs *j, const char *name, const char *data_dir)
             return j->apps[i];
     runner_app *a = bo_calloc(1, sizeof *a);
     a->name = bo_strdup(name);
-    char *path = bo_sprintf("%s/%s/app.db", data_dir, name);
     char err[512];
-    if (bo_db_open(&a->db, path, 0, err, sizeof err) < 0) {
+    if (bo_db_open_app(&a->db, data_dir, name, 0, err, sizeof err) < 0) {
         bo_log(BO_LOG_ERROR, name, "jobs: %s", err);
         a->db = NULL;
         a->failed = true;
     }
-    free(path);
     j->apps = bo_realloc(j->apps, sizeof *j->apps * (j->napps + 1));
     j->apps[j->napps++] = a;
     return a;
@@ -132,23 +132,27 @@ static bo_stmt *prepare(runner_app *a, const char *sql, size_t len)
 #define PREPARE(a, sql) prepare((a), (sql), sizeof(sql) - 1)
 
 /* Queues again what a server before this one left running (it stopped or
-   died during the run): the attempt counts, so a job that keeps killing
-   its server ends up failed. */
+   died during the run), or, on PostgreSQL, another node that stopped
+   beating (nodes.h): the attempt counts, so a job that keeps killing its
+   server ends up failed. */
 static void recover(bo_jobs *j, runner_app *a)
 {
     static const char sql[] =
         "UPDATE _borough_jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
         "claimed_by = NULL, error = 'interrupted: the server stopped while it ran', "
         "finished_at = CASE WHEN attempts >= max_attempts THEN ?2 END "
-        "WHERE state = 'running' AND (claimed_by IS NULL OR substr(claimed_by, 1, length(?1)) <> ?1)";
+        "WHERE state = 'running' AND (claimed_by IS NULL OR (substr(claimed_by, 1, length(?1)) <> ?1 AND "
+        BO_NODE_DEAD("claimed_by", "?3") "))";
     bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
     char prefix[16], now[32];
     snprintf(prefix, sizeof prefix, "%s.", j->w->server->run_id);
-    bo_iso_time(bo_unix_ms(), now, sizeof now);
+    int64_t now_ms = bo_unix_ms();
+    bo_iso_time(now_ms, now, sizeof now);
     bo_stmt_bind_text(stmt, 1, prefix, -1);
     bo_stmt_bind_text(stmt, 2, now, -1);
+    bo_stmt_bind_int64(stmt, 3, now_ms - BO_NODE_LEASE_MS);
     if (step_done(a, stmt, "recovering interrupted jobs") == BO_DB_DONE) {
         int n = bo_db_changes(a->db);
         if (n > 0)
@@ -164,7 +168,7 @@ static void claim_tick(runner_app *a, bo_schedule *s, int64_t now_ms)
     static const char get[] = "SELECT schedule, next_at FROM _borough_schedules WHERE name = ?1";
     static const char put[] =
         "INSERT INTO _borough_schedules (name, schedule, next_at, last_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (name) DO UPDATE SET schedule = ?2, next_at = ?3, last_at = coalesce(?4, last_at)";
+        "ON CONFLICT (name) DO UPDATE SET schedule = ?2, next_at = ?3, last_at = coalesce(?4, _borough_schedules.last_at)";
     static const char add[] =
         "INSERT INTO _borough_jobs (name, kind, args, state, attempts, max_attempts, backoff_ms, run_at, created_at) "
         "VALUES (?1, 'every', ?2, 'queued', 0, ?3, ?4, ?5, ?6)";
@@ -344,10 +348,17 @@ static const bo_task_ops job_ops = {
 static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
 {
     static const char due[] = "SELECT 1 FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?1 LIMIT 1";
+    /* The outer state check makes a job taken at the same moment by another
+       node (PostgreSQL: the row it locked first) no match; SKIP LOCKED lets
+       each node take the next free one instead of waiting. */
     static const char claim[] =
         "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
         "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1) "
-        "RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
+        "AND state = 'queued' RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
+    static const char claim_pg[] =
+        "UPDATE _borough_jobs SET state = 'running', attempts = attempts + 1, claimed_by = ?1, started_at = ?2 "
+        "WHERE id = (SELECT id FROM _borough_jobs WHERE state = 'queued' AND run_at <= ?3 ORDER BY run_at, id LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) AND state = 'queued' RETURNING id, name, kind, args, attempts, max_attempts, backoff_ms";
     bo_stmt *stmt = PREPARE(a, due);
     if (!stmt)
         return false;
@@ -356,7 +367,7 @@ static bool claim_one(bo_jobs *j, runner_app *a, bo_worker_app *wa, int64_t now)
     bo_stmt_reset(stmt);
     if (rc != BO_DB_ROW)
         return false;
-    if (!(stmt = PREPARE(a, claim)))
+    if (!(stmt = bo_db_dialect() == BO_POSTGRES ? PREPARE(a, claim_pg) : PREPARE(a, claim)))
         return false;
     char started[32];
     bo_iso_time(now, started, sizeof started);
@@ -433,6 +444,15 @@ static void poll_apps(bo_jobs *j)
         if (a->failed)
             continue;
         int64_t now = bo_unix_ms();
+        if (bo_db_dialect() == BO_POSTGRES && now >= a->next_beat) {
+            /* Several nodes: this one says it is alive, and takes over
+               the jobs of those that stopped saying so. */
+            char err[256];
+            if (bo_nodes_beat(a->db, w->server->run_id, now, err, sizeof err) < 0)
+                bo_log(BO_LOG_WARN, a->name, "jobs: %s", err);
+            a->next_beat = now + BO_NODE_BEAT_MS;
+            a->recovered = false;
+        }
         if (!a->recovered)
             recover(j, a);
         if (w->id == 1 && now >= a->next_prune) {

@@ -236,7 +236,7 @@ static int l_sleep(lua_State *L)
     bo_task *t = bo_task_of(L);
     if (!t)
         return luaL_error(L, "borough.sleep can only wait while a request or a job runs");
-    if (!lua_isyieldable(L))
+    if (!bo_ldb_can_wait(L))
         return luaL_error(L, "borough.sleep cannot wait here (inside db.tx, a metamethod or an iterator)");
     if (secs > 1e9)                    /* past any time limit; keeps the cast defined */
         secs = 1e9;

@@ -10,6 +10,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
 
 struct bo_gen;
 struct bo_db;
@@ -38,5 +39,9 @@ struct bo_db *bo_ldb_get(lua_State *L);
 int bo_ldb_error(lua_State *L, struct bo_db *db, struct bo_stmt *stmt);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
+/* Whether app code at L may wait (sleep, outbound HTTP): it can yield and
+   holds no transaction (on PostgreSQL db.tx lets fn yield, for its
+   statements only). */
+bool bo_ldb_can_wait(lua_State *L);
 
 #endif

@@ -1302,7 +1302,7 @@ static int test_session(lua_State *L)
             lua_rawgeti(L, 3, i);
             const char *role = lua_tostring(L, -1);
             st = NULL;
-            if (role && bo_stmt_prepare(s, "INSERT OR IGNORE INTO user_roles (user_id, app, role) VALUES (?, ?, ?)",
+            if (role && bo_stmt_prepare(s, "INSERT INTO user_roles (user_id, app, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                            -1, &st) == BO_OK) {
                 bo_stmt_bind_int64(st, 1, id);
                 bo_stmt_bind_text_copy(st, 2, app, -1);

@@ -7,12 +7,21 @@
  * metatable whose __columns lists the columns in SELECT order, so
  * borough.json(row) keeps that order. Statement time counts against the
  * request's budget: the progress handler interrupts SQL when it is spent.
+ *
+ * On PostgreSQL a statement of a request or a job does not block the
+ * worker: it is sent (bo_stmt_start), the task waits (bo_task_wait_db) and
+ * yields, and the continuation reads the rows once the answer is in; the
+ * worker serves others meanwhile. db.tx then runs fn with lua_pcallk, so
+ * fn's statements can wait too, and its commit waits the same way. Where
+ * the coroutine cannot yield (at load, in a metamethod or an iterator, in
+ * `borough test`), the statement runs and waits in place.
  */
 #include "app.h"
 #include "db.h"
 #include "json.h"
 #include "lapi.h"
 #include "sandbox.h"
+#include "task.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -53,10 +62,20 @@ bo_db *bo_ldb_get(lua_State *L)
     return db_of(L);
 }
 
+/* Notes on the task that a database call failed while the server was away
+   (its request answers 503, not 500). */
+static void note_away(lua_State *L)
+{
+    bo_task *t = bo_task_of(L);
+    if (t && bo_db_unreachable())
+        t->db_away = true;
+}
+
 /* Raises the error for a failed step or prepare; the statement is reset so
    it holds no lock or snapshot. */
 static int db_error(lua_State *L, bo_db *db, bo_stmt *stmt, const char *msg)
 {
+    note_away(L);
     bo_sandbox *sb = bo_sandbox_of(L);
     if (stmt)
         bo_stmt_reset(stmt);
@@ -201,11 +220,129 @@ static void push_row(lua_State *L, bo_stmt *stmt, int ncols, int mt, int cols)
     lua_setmetatable(L, -2);
 }
 
+/* ---- waiting for the database (PostgreSQL) ---- */
+
+static const char wait_mt_key = 0;
+
+/* A statement or commit in flight for a task; a userdata, so a coroutine
+   dropped while it waits cannot leak it (its __gc abandons the answer). */
+typedef struct db_wait {
+    bo_db_waiter w;
+    bo_task *task;
+    bo_stmt *stmt;
+    bool waiting;
+    bool done;
+} db_wait;
+
+static void wait_ready(bo_db_waiter *w)
+{
+    db_wait *dw = (db_wait *)w;
+    dw->waiting = false;
+    dw->done = true;
+    bo_task_wake(dw->task);
+}
+
+/* bo_task_wait_db's cancel: the task ends before the answer came. */
+static void wait_cancel(void *ctx)
+{
+    db_wait *dw = ctx;
+    if (dw->waiting)
+        bo_db_cancel(&dw->w);
+    dw->waiting = false;
+}
+
+static int wait_gc(lua_State *L)
+{
+    wait_cancel(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Starts stmt without blocking when the caller is a task that can yield:
+   returns the waiting userdata's index (the caller yields), or 0 when the
+   statement runs in place (SQLite, or no task). */
+static int start(lua_State *L, bo_stmt *stmt)
+{
+    bo_task *t = bo_task_of(L);
+    if (!t || !lua_isyieldable(L) || bo_db_dialect() != BO_POSTGRES)
+        return 0;
+    db_wait *dw = lua_newuserdatauv(L, sizeof *dw, 0);
+    memset(dw, 0, sizeof *dw);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &wait_mt_key);
+    lua_setmetatable(L, -2);
+    dw->w.ready = wait_ready;
+    dw->w.loop = t->loop;
+    dw->task = t;
+    dw->stmt = stmt;
+    if (bo_stmt_start(stmt, &dw->w) != BO_DB_PENDING) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    dw->waiting = true;
+    bo_task_wait_db(t, wait_cancel, dw);
+    return lua_gettop(L);
+}
+
+/* Yields for the answer; k carries on with the statement at the
+   continuation's stack index ctx. */
+static int wait_answer(lua_State *L, int idx, lua_KFunction k)
+{
+    bo_sandbox_push_sentinel(L);
+    return lua_yieldk(L, 1, idx, k);
+}
+
+/* The waiting userdata at idx, after the wait: NULL when it was abandoned
+   (the error is raised). */
+static db_wait *answered(lua_State *L, int idx)
+{
+    bo_sandbox *sb = bo_sandbox_of(L);
+    db_wait *dw = lua_touserdata(L, idx);
+    if (sb && sb->budget->spent) {
+        bo_sandbox_poison(L, sb->budget->spent);
+        luaL_error(L, "%s", sb->budget->spent);
+    }
+    if (!dw->done)
+        luaL_error(L, "db: the statement was abandoned");
+    return dw;
+}
+
+static int query_rows(lua_State *L, bo_db *db, bo_stmt *stmt);
+static int one_row(lua_State *L, bo_db *db, bo_stmt *stmt);
+static int exec_done(lua_State *L, bo_db *db, bo_stmt *stmt);
+
+static int query_cont(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    db_wait *dw = answered(L, (int)ctx);
+    return query_rows(L, db_of(L), dw->stmt);
+}
+
+static int one_cont(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    db_wait *dw = answered(L, (int)ctx);
+    return one_row(L, db_of(L), dw->stmt);
+}
+
+static int exec_cont(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    db_wait *dw = answered(L, (int)ctx);
+    return exec_done(L, db_of(L), dw->stmt);
+}
+
 /* db.query(sql, ...) -> array of rows */
 static int l_query(lua_State *L)
 {
     bo_db *db = db_of(L);
     bo_stmt *stmt = prepare_and_bind(L, db);
+    int w = start(L, stmt);
+    if (w)
+        return wait_answer(L, w, query_cont);
+    return query_rows(L, db, stmt);
+}
+
+static int query_rows(lua_State *L, bo_db *db, bo_stmt *stmt)
+{
     int rc = bo_stmt_step(stmt);        /* columns are known after it (see push_row_mt) */
     if (rc != BO_DB_ROW && rc != BO_DB_DONE)
         return db_error(L, db, stmt, NULL);
@@ -232,6 +369,14 @@ static int l_one(lua_State *L)
 {
     bo_db *db = db_of(L);
     bo_stmt *stmt = prepare_and_bind(L, db);
+    int w = start(L, stmt);
+    if (w)
+        return wait_answer(L, w, one_cont);
+    return one_row(L, db, stmt);
+}
+
+static int one_row(lua_State *L, bo_db *db, bo_stmt *stmt)
+{
     int rc = bo_stmt_step(stmt);
     if (rc == BO_DB_ROW) {
         int ncols = bo_stmt_column_count(stmt);     /* after the step (see push_row_mt) */
@@ -253,6 +398,14 @@ static int l_exec(lua_State *L)
 {
     bo_db *db = db_of(L);
     bo_stmt *stmt = prepare_and_bind(L, db);
+    int w = start(L, stmt);
+    if (w)
+        return wait_answer(L, w, exec_cont);
+    return exec_done(L, db, stmt);
+}
+
+static int exec_done(lua_State *L, bo_db *db, bo_stmt *stmt)
+{
     int rc;
     while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW)
         ;
@@ -270,17 +423,15 @@ static int l_exec(lua_State *L)
    convention, and returns them; rolls back and re-raises if fn raises.
    Nested calls use savepoints: an inner failure undoes only the inner part.
    fn cannot wait (sleep, outbound I/O): a transaction never spans a yield. */
-static int l_tx(lua_State *L)
+static int tx_commit_cont(lua_State *L, int status, lua_KContext ctx);
+
+/* fn has returned (or failed) inside db.tx: the stack is the function
+   (index 1) and fn's results, or the error on top. */
+static int tx_end(lua_State *L, int status, lua_KContext ctx)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
+    BO_UNUSED(ctx);
     bo_db *db = db_of(L);
-    char err[512];
-    if (bo_db_begin(db, err, sizeof err) < 0)
-        return luaL_error(L, "db.tx: %s", err);
-    int base = lua_gettop(L);
-    lua_pushvalue(L, 1);
-    lua_rotate(L, 2, 1);            /* fn, fn, args... */
-    if (lua_pcall(L, base - 1, LUA_MULTRET, 0) != LUA_OK) {
+    if (status != LUA_OK && status != LUA_YIELD) {
         bo_db_rollback(db);
         return lua_error(L);
     }
@@ -289,11 +440,65 @@ static int l_tx(lua_State *L)
         bo_db_rollback(db);         /* nil, err: the work failed as expected */
         return nres;
     }
+    char err[512];
+    bo_task *t = bo_task_of(L);
+    if (t && lua_isyieldable(L) && bo_db_dialect() == BO_POSTGRES && bo_db_tx_depth(db) == 1) {
+        db_wait *dw = lua_newuserdatauv(L, sizeof *dw, 0);
+        memset(dw, 0, sizeof *dw);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &wait_mt_key);
+        lua_setmetatable(L, -2);
+        dw->w.ready = wait_ready;
+        dw->w.loop = t->loop;
+        dw->task = t;
+        int rc = bo_db_commit_start(db, &dw->w, err, sizeof err);
+        if (rc == BO_DB_PENDING) {
+            dw->waiting = true;
+            bo_task_wait_db(t, wait_cancel, dw);
+            return wait_answer(L, lua_gettop(L), tx_commit_cont);
+        }
+        lua_pop(L, 1);
+        if (rc < 0) {
+            bo_db_rollback(db);
+            return note_away(L), luaL_error(L, "db.tx: %s", err);
+        }
+        return nres;
+    }
     if (bo_db_commit(db, err, sizeof err) < 0) {
         bo_db_rollback(db);
-        return luaL_error(L, "db.tx: %s", err);
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
     }
     return nres;
+}
+
+/* The commit's answer is in: fn's results are below the waiting userdata. */
+static int tx_commit_cont(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    answered(L, (int)ctx);
+    bo_db *db = db_of(L);
+    lua_settop(L, (int)ctx - 1);
+    char err[512];
+    if (bo_db_commit_finish(db, err, sizeof err) < 0)
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
+    return lua_gettop(L) - 1;
+}
+
+static int l_tx(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    bo_db *db = db_of(L);
+    char err[512];
+    if (bo_db_begin(db, err, sizeof err) < 0)
+        return note_away(L), luaL_error(L, "db.tx: %s", err);
+    int base = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 2, 1);            /* fn, fn, args... */
+    int status;
+    if (bo_db_dialect() == BO_POSTGRES)  /* fn's statements may wait for their answers */
+        status = lua_pcallk(L, base - 1, LUA_MULTRET, 0, 0, tx_end);
+    else
+        status = lua_pcall(L, base - 1, LUA_MULTRET, 0);
+    return tx_end(L, status, 0);
 }
 
 static const luaL_Reg db_fns[] = {
@@ -306,10 +511,28 @@ static const luaL_Reg db_fns[] = {
 
 int bo_ldb_open(lua_State *L)
 {
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, wait_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "borough.db_wait");
+    lua_setfield(L, -2, "__name");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &wait_mt_key);
     luaL_newlib(L, db_fns);
     bo_json_push_null(L);            /* db.NULL is json.null: one sentinel for "no value" */
     lua_setfield(L, -2, "NULL");
+    /* which engine the SQL runs on: lua/borough/sql.lua writes what differs */
+    lua_pushstring(L, bo_db_dialect() == BO_POSTGRES ? "postgresql" : "sqlite");
+    lua_setfield(L, -2, "dialect");
     return 1;
+}
+
+bool bo_ldb_can_wait(lua_State *L)
+{
+    if (!lua_isyieldable(L))
+        return false;
+    bo_sandbox *sb = bo_sandbox_of(L);
+    bo_gen *g = sb ? sb->owner : NULL;
+    return !(g && g->db && bo_db_in_tx(g->db));
 }
 
 void bo_ldb_abandon(bo_gen *g)

@@ -48,7 +48,11 @@ static int run(lua_State *L, const char *sql, int ntext, const char **text, cons
     bo_db *db = bo_ldb_get(L);
     char err[256] = "";
     bool was = bo_db_set_platform(db, true);
-    bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
+    /* (SQLite's prepare fails on a missing table; PostgreSQL's only when
+       the statement runs, too late inside a transaction: it is asked) */
+    bo_stmt *stmt = bo_db_dialect() == BO_POSTGRES && !bo_db_has_table(db, "_borough_drafts")
+                        ? NULL
+                        : bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     if (!stmt && bo_db_exec_script(db, schema, err, sizeof err) == 0)
         stmt = bo_db_prepare(db, sql, strlen(sql), err, sizeof err);
     int rc = BO_EDB, pushed = 0;

@@ -780,8 +780,11 @@ static void platform_script(lua_State *L, bo_db *db, const char *sql, const char
 static bool database_is_new(bo_db *db)
 {
     bo_stmt *stmt = NULL;
-    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                      "AND name NOT LIKE '\\_borough\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+    const char *sql = bo_db_dialect() == BO_POSTGRES
+                          ? "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+                            "AND tablename NOT LIKE '\\_borough\\_%' ESCAPE '\\'"
+                          : "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                            "AND name NOT LIKE '\\_borough\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
     bool fresh = false;
     if (bo_stmt_prepare(db, sql, -1, &stmt) == BO_OK &&
         bo_stmt_step(stmt) == BO_DB_ROW)
@@ -791,9 +794,12 @@ static bool database_is_new(bo_db *db)
 }
 
 /* Raises if any row refers to a record that does not exist (after the
-   migrations ran with the check deferred). */
+   migrations ran with the check deferred). PostgreSQL checks each
+   reference as it is written, so there is nothing left to check. */
 static void check_references(lua_State *L, bo_db *db, const char *where)
 {
+    if (bo_db_dialect() == BO_POSTGRES)
+        return;
     bo_stmt *stmt = NULL;
     if (bo_stmt_prepare(db, "PRAGMA foreign_key_check", -1, &stmt) != BO_OK) {
         bo_stmt_finalize(stmt);
@@ -882,7 +888,8 @@ void bo_lentity_load(lua_State *L, bo_gen *g)
         luaL_error(L, "%s: cannot start the schema transaction: %s", dir, err);
     bool fresh = database_is_new(db);
     platform_script(L, db, platform_tables, models);
-    platform_script(L, db, "PRAGMA defer_foreign_keys = ON", models);
+    if (bo_db_dialect() == BO_SQLITE)
+        platform_script(L, db, "PRAGMA defer_foreign_keys = ON", models);
     bool paused = bo_db_pause_progress(db, true);
     unsigned applied = 0;
     int rc = bo_migrate_prepare(db, err, sizeof err);
@@ -913,7 +920,8 @@ void bo_lentity_load(lua_State *L, bo_gen *g)
         }
         check_references(L, db, models);
         lua_pushcfunction(L, p_exec);
-        lua_pushliteral(L, "INSERT OR REPLACE INTO _borough_meta (key, value) VALUES ('schema', ?)");
+        lua_pushliteral(L, "INSERT INTO _borough_meta (key, value) VALUES ('schema', ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
         lua_pushvalue(L, fingerprint);
         set_loading(L, true);
         call_or_rollback(L, db, 2, 0);

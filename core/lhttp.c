@@ -205,7 +205,7 @@ static int l_request(lua_State *L)
     bo_task *r = bo_task_of(L);
     if (!r)
         return luaL_error(L, "http.request can only be used while a request or a job runs");
-    if (!lua_isyieldable(L))
+    if (!bo_ldb_can_wait(L))
         return luaL_error(L, "http.request cannot wait here (inside db.tx, a metamethod or an iterator)");
 
     if (lua_getfield(L, 1, "url") != LUA_TSTRING)                       /* 2 */

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "lapi.h"
 #include "task.h"
+#include "nodes.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ static const char schema[] =
     "  schedule TEXT NOT NULL,\n"
     "  next_at INTEGER NOT NULL,\n"
     "  last_at INTEGER\n"
-    ");\n";
+    ");\n" BO_NODES_SCHEMA;
 
 /* ---- time ---- */
 

@@ -97,20 +97,25 @@ static int p_add(lua_State *L)
     int64_t now = bo_unix_ms();
     bool was = bo_db_set_platform(db, true);
     int changes = 0, rc = BO_EDB;
-    if (bo_db_begin(db, err, sizeof err) == 0) {
+    bool open = bo_db_begin(db, err, sizeof err) == 0;
+    if (open) {
         rc = insert(db, v, len, now, &changes);
         if (rc != BO_DB_DONE) {
-            /* No outbox yet (or the transaction that made it rolled back). */
+            /* No outbox yet (or the transaction that made it rolled back).
+               The failed insert is undone first: PostgreSQL refuses every
+               statement after a failure until then. */
+            bo_db_rollback(db);
             bool paused = bo_db_pause_progress(db, true);
-            if (bo_db_exec_script(db, bo_notify_outbox_schema, err, sizeof err) == 0)
+            open = bo_db_begin(db, err, sizeof err) == 0;
+            if (open && bo_db_exec_script(db, bo_notify_outbox_schema, err, sizeof err) == 0)
                 rc = insert(db, v, len, now, &changes);
             bo_db_pause_progress(db, paused);
         }
         if (rc != BO_DB_DONE && !err[0])
             snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
-        if (rc == BO_DB_DONE && bo_db_commit(db, err, sizeof err) < 0)
+        if (open && rc == BO_DB_DONE && bo_db_commit(db, err, sizeof err) < 0)
             rc = BO_EDB;
-        if (rc != BO_DB_DONE)
+        if (open && rc != BO_DB_DONE)
             bo_db_rollback(db);
     }
     bo_db_set_platform(db, was);

@@ -199,6 +199,11 @@ static int platform_exec(bo_db *db, const char *sql, const char *arg, const char
             bo_stmt_bind_text_copy(stmt, 1, arg, -1);
         if (arg2)
             bo_stmt_bind_text_copy(stmt, 2, arg2, -1);
+        if (bo_stmt_param_count(stmt) == 3) {          /* the time, for the record */
+            char at[32];
+            bo_iso_time(bo_unix_ms(), at, sizeof at);
+            bo_stmt_bind_text_copy(stmt, 3, at, -1);
+        }
         int step = bo_stmt_step(stmt);
         if (step != BO_DB_DONE && step != BO_DB_ROW) {
             snprintf(err, errlen, "%s", bo_db_errmsg(db));
@@ -253,8 +258,7 @@ int bo_migrate_apply(bo_db *db, const bo_migrations *m, bool baseline, unsigned 
             (*applied)++;
         }
         rc = platform_exec(db,
-                           "INSERT INTO _borough_migrations (name, applied_at, how) "
-                           "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?)",
+                           "INSERT INTO _borough_migrations (name, how, applied_at) VALUES (?, ?, ?)",
                            mi->name, baseline ? "baseline" : "run", err, errlen);
         if (rc < 0)
             return rc;

@@ -257,14 +257,15 @@ static int random_hex(char *out, size_t n)
 static int open_temp(bo_multipart *m, bo_upload *f)
 {
     if (mkdir(m->tmp_dir, 0700) != 0 && errno != EEXIST) {
-        /* data/<app>/files/ may not exist yet either. */
-        char *parent = bo_strdup(m->tmp_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash) {
-            *slash = '\0';
-            mkdir(parent, 0700);
+        /* data/<app>/files/ may not exist yet either, nor data/<app>/ (on
+           PostgreSQL no app.db made it): each missing folder, outermost first. */
+        char *path = bo_strdup(m->tmp_dir);
+        for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+            *p = '\0';
+            mkdir(path, 0700);
+            *p = '/';
         }
-        free(parent);
+        free(path);
         if (mkdir(m->tmp_dir, 0700) != 0 && errno != EEXIST)
             return BO_EIO;
     }

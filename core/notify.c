@@ -32,6 +32,7 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "nodes.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -89,6 +90,7 @@ typedef struct sender_app {
     bool has_tables;           /* it has an outbox or job tables */
     int64_t next_open;         /* when to look for them again */
     int64_t next_gauge;
+    int64_t next_beat;         /* PostgreSQL: when this node next says it is alive (nodes.h) */
     int64_t next_fetch;
     int64_t next_purge;
     double purge_s;            /* the setting the last purge used: a new one purges at once */
@@ -258,13 +260,7 @@ static sender_app *app_of(bo_notify *n, const char *name)
 
 static bool has_outbox(sender_app *a)
 {
-    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name = '_borough_outbox'";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    bool yes = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
-    if (stmt)
-        bo_stmt_reset(stmt);
-    return yes;
+    return bo_db_has_table(a->db, "_borough_outbox");
 }
 
 /* Seals the recipients and bodies an outbox holds in plain text (kept by
@@ -349,23 +345,16 @@ static bool open_db(bo_notify *n, sender_app *a, int64_t now)
         return false;
     a->next_open = now + 1000;
     if (!a->db) {
-        char *path = bo_sprintf("%s/%s/app.db", n->server->paths.data_dir, a->name);
-        struct stat st;
+        const char *data = n->server->paths.data_dir;
         char err[512];
-        if (stat(path, &st) == 0 && bo_db_open(&a->db, path, 0, err, sizeof err) < 0) {
+        if (bo_db_app_made(data, a->name) && bo_db_open_app(&a->db, data, a->name, 0, err, sizeof err) < 0) {
             bo_log(BO_LOG_WARN, a->name, "notify: %s", err);
             a->db = NULL;
         }
-        free(path);
         if (!a->db)
             return false;
     }
-    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE name IN ('_borough_outbox', '_borough_jobs')";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(a->db, sql, sizeof sql - 1, err, sizeof err);
-    a->has_tables = stmt && bo_stmt_step(stmt) == BO_DB_ROW;
-    if (stmt)
-        bo_stmt_reset(stmt);
+    a->has_tables = bo_db_has_table(a->db, "_borough_outbox") || bo_db_has_table(a->db, "_borough_jobs");
     /* Nothing is sent before the messages an older version kept in plain
        text are sealed. */
     if (a->has_tables && !seal_plain(n, a))
@@ -416,8 +405,8 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
 {
     static const char due[] =
         "SELECT id, kind, body, reference, attempts, state, created_ms FROM _borough_outbox "
-        "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR claimed_by <> ?2) "
-        "ORDER BY id LIMIT ?3";
+        "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR "
+        "(claimed_by <> ?2 AND " BO_NODE_DEAD("claimed_by", "?4") ")) ORDER BY id LIMIT ?3";
     static const char polls[] =
         "SELECT id, notify_id, polls, created_ms FROM _borough_outbox "
         "WHERE poll_at IS NOT NULL AND poll_at <= ?1 AND state = 'sent' ORDER BY poll_at LIMIT ?2";
@@ -432,6 +421,7 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     bo_stmt_bind_int64(stmt, 1, now);
     bo_stmt_bind_text(stmt, 2, n->claimer, -1);
     bo_stmt_bind_int64(stmt, 3, BATCH);
+    bo_stmt_bind_int64(stmt, 4, now - BO_NODE_LEASE_MS);
     while (a->nrows < BATCH && bo_stmt_step(stmt) == BO_DB_ROW) {
         row *r = &a->rows[a->nrows++];
         r->id = bo_stmt_column_int64(stmt, 0);
@@ -489,7 +479,8 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
 {
     static const char send[] =
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
-        "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR claimed_by <> ?2)";
+        "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR (claimed_by <> ?2 AND "
+        BO_NODE_DEAD("claimed_by", "?5") "))";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
     bo_stmt *stmt;
     if (r->act == ACT_POLL) {
@@ -506,6 +497,7 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
     bo_stmt_bind_text(stmt, 2, n->claimer, -1);
     bo_stmt_bind_int64(stmt, 3, now);
     bo_stmt_bind_text(stmt, 4, r->state, -1);
+    bo_stmt_bind_int64(stmt, 5, now - BO_NODE_LEASE_MS);
     if (run(a, stmt, "claiming a message") != 1)
         return false;
     r->attempts++;
@@ -863,6 +855,12 @@ static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *con
     if (a->paused_until > now && a->paused_conf != version) {
         a->paused_until = 0;                        /* the settings changed: try the new ones */
         a->warned_auth = false;
+    }
+    if (now >= a->next_beat) {
+        char err[256];
+        if (bo_nodes_beat(a->db, n->claimer, now, err, sizeof err) < 0)
+            bo_log(BO_LOG_WARN, a->name, "notify: %s", err);
+        a->next_beat = now + BO_NODE_BEAT_MS;
     }
     limiter *l = limiter_of(n, conf);
     seed(a, l, now);

@@ -5,6 +5,7 @@
 #include "outbox.h"
 #include "jwt.h"
 #include "log.h"
+#include "nodes.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,7 +43,7 @@ const char bo_notify_outbox_schema[] =
     "CREATE INDEX IF NOT EXISTS _borough_outbox_due ON _borough_outbox (state, next_at);\n"
     "CREATE INDEX IF NOT EXISTS _borough_outbox_notify_id ON _borough_outbox (notify_id);\n"
     "CREATE INDEX IF NOT EXISTS _borough_outbox_poll ON _borough_outbox (poll_at) WHERE poll_at IS NOT NULL;\n"
-    "CREATE INDEX IF NOT EXISTS _borough_outbox_last_try ON _borough_outbox (last_try);\n";
+    "CREATE INDEX IF NOT EXISTS _borough_outbox_last_try ON _borough_outbox (last_try);\n" BO_NODES_SCHEMA;
 
 void bo_notify_aad(char *out, size_t cap, const char *app, const char *column)
 {

@@ -20,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The platform schema, oldest first. Append; never edit one that shipped. */
+/* The platform schema, oldest first. Append; never edit one that shipped.
+   SQL in the portable subset serves both engines (db_pg.c translates its
+   spelling); where PostgreSQL needs other SQL (triggers), sql_pg has it. */
 static const struct {
     const char *name;
     const char *sql;
+    const char *sql_pg;
 } platform_migrations[] = {
     { "001_platform_audit",
       "CREATE TABLE platform_audit (\n"
@@ -34,7 +37,7 @@ static const struct {
       "  app TEXT,\n"
       "  detail TEXT\n"
       ");\n"
-      "CREATE INDEX platform_audit_at ON platform_audit (at);\n" },
+      "CREATE INDEX platform_audit_at ON platform_audit (at);\n", NULL },
     /* Staff accounts (cmd_user.c), their roles in each app, sessions
        (session.c: only the SHA-256 of a token is kept) and failed sign-ins
        (for throttling). Times are Unix milliseconds. */
@@ -67,7 +70,7 @@ static const struct {
       "  key TEXT NOT NULL,\n"
       "  at_ms INTEGER NOT NULL\n"
       ");\n"
-      "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at_ms);\n" },
+      "CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at_ms);\n", NULL },
     /* The audit log's hash chain. Rows made before it are chained by
        bo_platformdb_open, once, in the same transaction (the trigger lets
        a row without a hash get one). */
@@ -77,7 +80,17 @@ static const struct {
       "WHEN OLD.hash IS NOT NULL\n"
       "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n"
       "CREATE TRIGGER platform_audit_no_delete BEFORE DELETE ON platform_audit\n"
-      "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n" },
+      "BEGIN SELECT RAISE(ABORT, 'the platform audit log is append-only'); END;\n",
+      "ALTER TABLE platform_audit ADD COLUMN hash TEXT;\n"
+      "CREATE FUNCTION platform_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+      "BEGIN\n"
+      "  IF TG_OP = 'DELETE' OR OLD.hash IS NOT NULL THEN\n"
+      "    RAISE EXCEPTION 'the platform audit log is append-only';\n"
+      "  END IF;\n"
+      "  RETURN NEW;\n"
+      "END $$;\n"
+      "CREATE TRIGGER platform_audit_no_change BEFORE UPDATE OR DELETE ON platform_audit\n"
+      "FOR EACH ROW EXECUTE FUNCTION platform_audit_append_only();\n" },
     /* Single sign-on (sso.c) and two-factor codes (lauth.c). The settings
        of `borough sso set`; the operator's mapping from a value of the
        provider's groups (or roles) claim to a role in an app; accounts'
@@ -137,7 +150,7 @@ static const struct {
       "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
       "  created_ms INTEGER NOT NULL,\n"
       "  secret TEXT\n"
-      ");\n" },
+      ");\n", NULL },
     /* API tokens (apitoken.c): for an app's data feed, each acting as its
        own service account (a users row with no password, whose roles in
        the app the admin gives), scoped to entities (" a b "), with an
@@ -164,7 +177,7 @@ static const struct {
       "  uses INTEGER NOT NULL DEFAULT 0,\n"
       "  audited_ms INTEGER NOT NULL DEFAULT 0\n"
       ");\n"
-      "CREATE INDEX api_tokens_app ON api_tokens (app);\n" },
+      "CREATE INDEX api_tokens_app ON api_tokens (app);\n", NULL },
 };
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -228,24 +241,11 @@ static int chain_old_rows(bo_db *db, char *err, size_t errlen)
     return rc == BO_OK ? 0 : BO_EDB;
 }
 
-static bool has_chain(bo_db *db)
-{
-    bo_stmt *stmt = NULL;
-    bool yes = false;
-    if (bo_stmt_prepare(db, "SELECT 1 FROM pragma_table_info('platform_audit') WHERE name = 'hash'",
-                           -1, &stmt) == BO_OK)
-        yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    bo_stmt_finalize(stmt);
-    return yes;
-}
-
 int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errlen)
 {
     *out = NULL;
-    char *path = bo_sprintf("%s/borough.db", data_dir);
     bo_db *db;
-    int rc = bo_db_open(&db, path, BO_DB_CREATE, err, errlen);
-    free(path);
+    int rc = bo_db_open_platform(&db, data_dir, BO_DB_CREATE, err, errlen);
     if (rc < 0)
         return rc;
     bo_migrations m = { 0 };
@@ -253,12 +253,15 @@ int bo_platformdb_open(bo_db **out, const char *data_dir, char *err, size_t errl
     m.list = bo_calloc(m.n, sizeof *m.list);
     for (size_t i = 0; i < m.n; i++) {
         m.list[i].name = bo_strdup(platform_migrations[i].name);
-        m.list[i].sql = bo_strdup(platform_migrations[i].sql);
+        const char *sql = platform_migrations[i].sql;
+        if (bo_db_dialect() == BO_POSTGRES && platform_migrations[i].sql_pg)
+            sql = platform_migrations[i].sql_pg;
+        m.list[i].sql = bo_strdup(sql);
         m.list[i].len = strlen(m.list[i].sql);
     }
     unsigned applied;
     if ((rc = bo_db_begin(db, err, errlen)) == 0) {
-        bool chained = has_chain(db);
+        bool chained = bo_db_has_column(db, "platform_audit", "hash");
         if ((rc = bo_migrate_prepare(db, err, errlen)) == 0 &&
             (rc = bo_migrate_apply(db, &m, false, &applied, err, errlen)) == 0 &&
             (chained || (rc = chain_old_rows(db, err, errlen)) == 0))
@@ -282,7 +285,8 @@ int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const ch
                         const char *detail, char *err, size_t errlen)
 {
     static const char last_sql[] = "SELECT id, hash FROM platform_audit ORDER BY id DESC LIMIT 1";
-    static const char now_sql[] = "SELECT ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?";
+    static const char now_sql[] = "SELECT CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), "
+                                  "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)";
     static const char insert_sql[] = "INSERT INTO platform_audit (id, at, who, action, app, detail, hash) "
                                      "VALUES (?, ?, ?, ?, ?, ?, ?)";
     int rc = bo_db_begin(db, err, errlen);
@@ -307,8 +311,10 @@ int bo_platformdb_audit(bo_db *db, const char *who, const char *action, const ch
     }
     bo_stmt_reset(last);
     bo_stmt_bind_int64(now, 1, id);
-    const char *values[] = { who, action, app, detail };
-    for (int i = 0; i < 4; i++)
+    char at[32];
+    bo_iso_time(bo_unix_ms(), at, sizeof at);
+    const char *values[] = { at, who, action, app, detail };
+    for (int i = 0; i < 5; i++)
         bo_stmt_bind_text_copy(now, i + 2, values[i], -1);
     step = bo_stmt_step(now);
     if (step == BO_DB_ROW) {

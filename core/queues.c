@@ -40,17 +40,11 @@ const char *bo_queue_name(bo_queue q)
 int bo_queue_open(bo_db **out, const char *data_dir, const char *app, char *err, size_t errlen)
 {
     *out = NULL;
-    char *path = bo_sprintf("%s/%s/app.db", data_dir, app);
-    struct stat st;
-    int rc;
-    if (stat(path, &st) < 0) {
-        snprintf(err, errlen, "the app %s has no database yet (no %s)", app, path);
-        rc = BO_ENOENT;
-    } else {
-        rc = bo_db_open(out, path, 0, err, errlen);
+    if (!bo_db_app_made(data_dir, app)) {
+        snprintf(err, errlen, "the app %s has no database yet (no %s/%s/app.db)", app, data_dir, app);
+        return BO_ENOENT;
     }
-    free(path);
-    return rc;
+    return bo_db_open_app(out, data_dir, app, 0, err, errlen);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -58,47 +52,33 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int bo_queue_apps(const char *data_dir, char ***names, char *err, size_t errlen)
+typedef struct names_ctx {
+    char **names;
+    int n;
+} names_ctx;
+
+static int add_name(const char *app, void *ud)
 {
-    *names = NULL;
-    DIR *d = opendir(data_dir);
-    if (!d) {
-        snprintf(err, errlen, "cannot open the data folder %s", data_dir);
-        return -1;
-    }
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *path = bo_sprintf("%s/%s/app.db", data_dir, e->d_name);
-        struct stat st;
-        bool has = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-        free(path);
-        if (!has)
-            continue;
-        *names = bo_realloc(*names, sizeof **names * (size_t)(n + 1));
-        (*names)[n++] = bo_strdup(e->d_name);
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(*names, (size_t)n, sizeof **names, compare_names);
-    return n;
+    names_ctx *x = ud;
+    x->names = bo_realloc(x->names, sizeof *x->names * (size_t)(x->n + 1));
+    x->names[x->n++] = bo_strdup(app);
+    return 0;
 }
 
-/* Whether the app has made the table yet (its first message or job does). */
-static bool has_table(bo_db *db, const char *table)
+int bo_queue_apps(const char *data_dir, char ***names, char *err, size_t errlen)
 {
-    static const char sql[] = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    if (!stmt)
-        return false;
-    bo_stmt_bind_text(stmt, 1, table, -1);
-    bool yes = bo_stmt_step(stmt) == BO_DB_ROW;
-    bo_stmt_reset(stmt);
-    bo_stmt_clear(stmt);
-    return yes;
+    names_ctx x = { NULL, 0 };
+    if (bo_db_each_app(data_dir, add_name, &x, err, errlen) < 0) {
+        for (int i = 0; i < x.n; i++)
+            free(x.names[i]);
+        free(x.names);
+        *names = NULL;
+        return -1;
+    }
+    if (x.n > 1)
+        qsort(x.names, (size_t)x.n, sizeof *x.names, compare_names);
+    *names = x.names;
+    return x.n;
 }
 
 static const char *text(bo_stmt *stmt, int col)
@@ -110,7 +90,7 @@ int bo_queue_list(bo_db *db, bo_queue q, const char *filter, unsigned offset, un
                   void *ud, char *err, size_t errlen)
 {
     const queue_sql *s = &sqls[q];
-    if (!has_table(db, s->table))
+    if (!bo_db_has_table(db, s->table))
         return 0;
     bool stuck = filter && strcmp(filter, "stuck") == 0;
     char *sql = bo_sprintf("SELECT %s FROM %s WHERE (?1 IS NULL OR state = ?1) AND "
@@ -160,7 +140,7 @@ int bo_queue_count(bo_db *db, bo_queue q, bo_queue_counts *out, char *err, size_
 {
     memset(out, 0, sizeof *out);
     const queue_sql *s = &sqls[q];
-    if (!has_table(db, s->table))
+    if (!bo_db_has_table(db, s->table))
         return 0;
     char *sql = bo_sprintf("SELECT state, count(*), count(*) FILTER (WHERE %s < ?1) FROM %s GROUP BY state",
                            s->since, s->table);
@@ -215,7 +195,7 @@ static int look_up(bo_db *db, bo_queue q, int64_t id, found *f, char *err, size_
 {
     const queue_sql *s = &sqls[q];
     memset(f, 0, sizeof *f);
-    if (!has_table(db, s->table)) {
+    if (!bo_db_has_table(db, s->table)) {
         snprintf(err, errlen, "there is no %s %lld", s->name, (long long)id);
         return BO_ENOENT;
     }

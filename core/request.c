@@ -8,6 +8,7 @@
 #include "app.h"
 #include "assets.h"
 #include "conn.h"
+#include "db.h"
 #include "i18n.h"
 #include "jobs.h"
 #include "task.h"
@@ -592,7 +593,7 @@ static void on_failed(bo_task *t)
         if (r->streaming)
             c->close_after_write = true;   /* the client sees the body cut short */
         else
-            error_page(r, 500);
+            error_page(r, t->db_away || bo_db_unreachable() ? 503 : 500);   /* (503: the database is away) */
     }
     finish(r);
 }
@@ -757,6 +758,14 @@ void bo_request_run(bo_request *r)
         if (!safe) {
             r->match.allowed = (1u << HTTP_GET) | (1u << HTTP_HEAD);
             error_page(r, 405);
+            break;
+        }
+        /* not ready while the database (PostgreSQL) cannot be reached */
+        if (bo_db_unreachable()) {
+            bo_conn_response_begin(c, 503);
+            bo_conn_response_header(c, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+            bo_conn_response_header(c, "Cache-Control", 13, "no-store", 8);
+            bo_conn_response_end(c, "not ready: the database is unreachable\n", 39);
             break;
         }
         bo_conn_response_begin(c, 200);

@@ -954,6 +954,8 @@ static void on_worker_event(uv_async_t *a)
         s->announced = true;
         const char *h = s->cfg.host;
         bool v6 = strchr(h, ':') != NULL;
+        if (bo_db_url_shown())
+            bo_log(BO_LOG_INFO, NULL, "database: %s", bo_db_url_shown());
         bo_log(BO_LOG_INFO, NULL, "listening on %s://%s%s%s:%d/ with %d worker%s", s->cert ? "https" : "http",
                v6 ? "[" : "", h, v6 ? "]" : "", s->port, s->nworkers, s->nworkers == 1 ? "" : "s");
         if (s->redirect_port) {

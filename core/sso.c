@@ -512,8 +512,9 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 static int map_roles(bo_db *db, int64_t id, const bo_jval *values, char *err, size_t errlen)
 {
     static const char clear[] = "DELETE FROM user_roles WHERE user_id = ? AND source IS NOT NULL";
-    static const char add[] = "INSERT OR IGNORE INTO user_roles (user_id, app, role, source) "
-                              "SELECT ?1, app, role, 'sso ' || value FROM sso_role_map WHERE value = ?2";
+    static const char add[] = "INSERT INTO user_roles (user_id, app, role, source) "
+                              "SELECT ?1, app, role, 'sso ' || value FROM sso_role_map WHERE value = ?2 "
+                              "ON CONFLICT DO NOTHING";
     bo_stmt *stmt = bo_db_prepare(db, clear, sizeof clear - 1, err, errlen);
     if (!stmt)
         return BO_EDB;

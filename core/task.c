@@ -21,6 +21,7 @@ void bo_task_init(bo_task *t, uv_loop_t *loop, const bo_task_ops *ops, const cha
     t->co = NULL;
     t->co_ref = LUA_NOREF;
     t->wait = BO_WAIT_NONE;
+    t->db_held = NULL;
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
 }
@@ -45,6 +46,10 @@ bo_task *bo_task_of(lua_State *L)
 static void end_open_tx(bo_task *t)
 {
     bo_gen *g = t->gen;
+    if (g && g->db && t->db_held) {          /* held across a wait that ended otherwise */
+        bo_db_attach(g->db, t->db_held);
+        t->db_held = NULL;
+    }
     if (!g || !g->db || !bo_db_in_tx(g->db))
         return;
     bo_ldb_abandon(g);
@@ -130,7 +135,7 @@ static void cancel_io(bo_task *t)
 {
     void (*cancel)(void *) = t->io_cancel;
     t->io_cancel = NULL;
-    if (t->wait == BO_WAIT_IO && cancel)
+    if ((t->wait == BO_WAIT_IO || t->wait == BO_WAIT_DB) && cancel)
         cancel(t->io_ctx);
     t->io_ctx = NULL;
 }
@@ -143,7 +148,7 @@ static void on_timer(uv_timer_t *timer)
     if (t->wait == BO_WAIT_NONE)
         return;
     bool late = t->budget.deadline_ns && uv_hrtime() >= t->budget.deadline_ns;
-    if (t->wait == BO_WAIT_IO) {
+    if (t->wait == BO_WAIT_IO || t->wait == BO_WAIT_DB) {
         if (!late) {                   /* only the deadline ends an I/O wait */
             arm_timer(t);
             return;
@@ -193,9 +198,15 @@ void bo_task_wait_io(bo_task *t, void (*cancel)(void *ctx), void *ctx)
     t->drained = false;
 }
 
+void bo_task_wait_db(bo_task *t, void (*cancel)(void *ctx), void *ctx)
+{
+    bo_task_wait_io(t, cancel, ctx);
+    t->wait = BO_WAIT_DB;
+}
+
 void bo_task_wake(bo_task *t)
 {
-    if (t->wait != BO_WAIT_IO)
+    if (t->wait != BO_WAIT_IO && t->wait != BO_WAIT_DB)
         return;
     t->io_cancel = NULL;
     t->io_ctx = NULL;
@@ -248,12 +259,21 @@ static void resume(bo_task *t, int nargs)
     sb->abandon_wait = abandon_wait;
     bo_log_set_request(t->id);
     t->wait = BO_WAIT_NONE;
+    if (g->db && t->db_held) {            /* the transaction it held while it waited */
+        bo_db_attach(g->db, t->db_held);
+        t->db_held = NULL;
+    }
     int nres = 0;
     int status = lua_resume(co, sb->L, nargs, &nres);
     sb->current = NULL;
     sb->task = NULL;
     bo_sandbox_leave(sb, prev);
-    end_open_tx(t);
+    /* A transaction stays with the task across a wait for the database
+       (PostgreSQL), and no other: it is handed back when the task runs. */
+    if (status == LUA_YIELD && t->wait == BO_WAIT_DB && g->db)
+        t->db_held = bo_db_detach(g->db);
+    else
+        end_open_tx(t);
 
     if (status == LUA_YIELD) {
         bool platform = nres >= 1 && bo_sandbox_is_sentinel(co, -nres) && t->wait != BO_WAIT_NONE;
@@ -285,6 +305,7 @@ void bo_task_start(bo_task *t, lua_CFunction main, void *arg)
 {
     bo_gen *g = t->gen;
     t->wait = BO_WAIT_NONE;
+    t->db_away = false;
     bo_log_set_request(t->id);
     bo_budget_start(&t->budget, &g->sb.limits);
     t->co = bo_gen_thread(g, &t->co_ref);

@@ -41,6 +41,7 @@ typedef enum bo_wait {
     BO_WAIT_SLEEP,
     BO_WAIT_DRAIN,         /* a streamed body waits for the client to read */
     BO_WAIT_IO,            /* an operation another module started (outbound HTTP) */
+    BO_WAIT_DB,            /* a statement on the database (PostgreSQL), the same way */
 } bo_wait;
 
 typedef struct bo_task bo_task;
@@ -79,9 +80,12 @@ struct bo_task {
     bo_budget budget;
     bo_wait wait;
     uint64_t wait_ms;
-    void (*io_cancel)(void *ctx);   /* BO_WAIT_IO: abandons the operation waited for */
+    void (*io_cancel)(void *ctx);   /* BO_WAIT_IO, _DB: abandons the operation waited for */
     void *io_ctx;
+    void *db_held;                  /* the transaction the task holds on its app's database
+                                       while it waits (bo_db_detach) */
     bool drained;
+    bool db_away;                   /* a database call failed with the server away (a 503) */
     uv_loop_t *loop;
     uv_timer_t timer;               /* sleeps, and the wall clock while waiting */
 };
@@ -126,6 +130,9 @@ void bo_task_wait(bo_task *t, bo_wait kind, uint64_t ms);
    platform function pushes its results in its continuation (lua_yieldk),
    inside the coroutine, so a memory error there stays protected. */
 void bo_task_wait_io(bo_task *t, void (*cancel)(void *ctx), void *ctx);
+/* The same for a statement on the database: the task keeps its
+   transaction (if any) across this wait, and only this one. */
+void bo_task_wait_db(bo_task *t, void (*cancel)(void *ctx), void *ctx);
 /* The operation t waits for has completed: resumes the coroutine. Call it
    from a loop callback, never from inside Lua code. */
 void bo_task_wake(bo_task *t);

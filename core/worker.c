@@ -432,6 +432,9 @@ static void worker_main(void *arg)
     if (w->platform_db)
         bo_db_close(w->platform_db);
     w->platform_db = NULL;
+    /* the handles those closed (a PostgreSQL connection's socket watch)
+       finish closing, so the loop closes in bo_worker_join */
+    uv_run(&w->loop, UV_RUN_NOWAIT);
     bo_log_batch_end();
     bo_server_worker_done(w->server);
 }
@@ -509,9 +512,7 @@ bo_db *bo_worker_platform_db(bo_worker *w)
     if (w->platform_db)
         return w->platform_db;
     char err[512];
-    char *path = bo_sprintf("%s/borough.db", w->cfg->data_dir);
-    int rc = bo_db_open(&w->platform_db, path, 0, err, sizeof err);
-    free(path);
+    int rc = bo_db_open_platform(&w->platform_db, w->cfg->data_dir, 0, err, sizeof err);
     if (rc < 0) {
         bo_log(BO_LOG_ERROR, NULL, "worker %d: %s/borough.db: %s", w->id, w->cfg->data_dir, err);
         w->platform_db = NULL;

@@ -9,12 +9,15 @@ set -eu
 # (inspecting databases), curl and openssl (TLS peers), chromium (the
 # accessibility test, with tests/browser/package.json), qrencode and
 # zbar-tools (test_qr checks core/qr.c's symbols bit for bit against
-# qrencode and reads them back with zbarimg). Arguments add packages:
+# qrencode and reads them back with zbarimg). PostgreSQL, the second
+# backend: libpq-dev to build against, postgresql-15 for the throwaway
+# cluster the tests start themselves (tests/e2e/pglib.py; no system service
+# is used; its psql is how the tests look inside it). Arguments add packages:
 # `make fuzz` asks for clang, libclang-rt-dev (libFuzzer and the sanitizer
 # runtimes) and llvm (llvm-symbolizer).
 pkgs="build-essential pkg-config liblua5.4-dev libsqlite3-dev libuv1-dev
-libhttp-parser-dev libmbedtls-dev libargon2-dev python3 sqlite3 curl openssl chromium
-qrencode zbar-tools"
+libhttp-parser-dev libmbedtls-dev libargon2-dev libpq-dev python3 sqlite3 curl openssl chromium
+qrencode zbar-tools postgresql-15"
 # A machine may have node and npm from elsewhere (nodesource): keep those.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 [ $# -gt 0 ] && pkgs="$pkgs $*"

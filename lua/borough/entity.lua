@@ -46,6 +46,7 @@
 
 local fields = require "borough.fields"
 local options = require "borough.options"
+local sql = require "borough.sql"
 
 -- The platform's private functions (see core/lentity.h): taken once, here,
 -- before any app code runs, and kept in this file's locals.
@@ -251,29 +252,23 @@ local function prepare_sql(e)
     if f.encrypted then
       v = "CASE WHEN " .. v .. " IS NOT NULL THEN '(encrypted)' END"
     elseif f.type == "boolean" then
-      v = "CASE " .. v .. " WHEN 0 THEN json('false') WHEN 1 THEN json('true') END"
+      v = "CASE " .. v .. " WHEN 0 THEN " .. sql.json_false .. " WHEN 1 THEN " .. sql.json_true .. " END"
     end
     members[i] = "'" .. f.name:gsub("'", "''") .. "', " .. v
   end
-  e.sql.audit_after = "SELECT \"id\" AS id, json_object(" .. table.concat(members, ", ") .. ") AS after FROM " .. t
+  e.sql.audit_after = "SELECT \"id\" AS id, " .. sql.json_object .. "(" .. table.concat(members, ", ")
+                      .. ") AS after FROM " .. t
   for _, f in ipairs(e.fields) do
     if f.unique then
       e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.blind or f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
     end
   end
   if e.search_fields then
-    local cols, qmarks = {}, {}
-    for i, name in ipairs(e.search_fields) do
-      cols[i] = quote(name)
-      qmarks[i] = "?"
-    end
-    local fts = quote(e.name .. "_fts")
-    e.sql.fts_insert = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") VALUES (?, "
-                       .. table.concat(qmarks, ", ") .. ")"
-    e.sql.fts_delete = "DELETE FROM " .. fts .. " WHERE rowid = ?"
-    e.sql.fts_clear = "DELETE FROM " .. fts
-    e.sql.fts_fill = "INSERT INTO " .. fts .. " (rowid, " .. table.concat(cols, ", ") .. ") SELECT \"id\", "
-                     .. table.concat(cols, ", ") .. " FROM " .. t
+    local cols = {}
+    for i, name in ipairs(e.search_fields) do cols[i] = quote(name) end
+    local s = sql.search_sql(t, quote(e.name .. "_fts"), cols)
+    e.sql.fts_make, e.sql.fts_id = s.make, s.id
+    e.sql.fts_insert, e.sql.fts_delete, e.sql.fts_clear, e.sql.fts_fill = s.insert, s.delete, s.clear, s.fill
   end
 end
 
@@ -766,7 +761,7 @@ function Entity:_bulk_written(ids, first, last)
   if first then
     where, args = " WHERE \"id\" BETWEEN ? AND ?", { first, last }
   elseif #ids > 0 then
-    where, args = " WHERE \"id\" IN (SELECT \"value\" FROM json_each(?))", { json.encode(ids) }
+    where, args = " WHERE \"id\" IN (" .. sql.ids_in_json .. ")", { json.encode(ids) }
   else
     return
   end
@@ -889,7 +884,7 @@ function Entity:delete(id)
   end
   local ok, done, why = pcall(db.tx, delete_in_tx, self, rid)
   if ok then return done, why end
-  if type(done) == "string" and done:find("FOREIGN KEY constraint failed", 1, true) then
+  if type(done) == "string" and sql.foreign_key_failed(done) then
     return nil, ("This %s cannot be deleted because other records refer to it"):format(fields.lower(self.label))
   end
   error(done, 0)
@@ -1129,8 +1124,8 @@ function Entity:count_by(name, conds)
   return out
 end
 
--- Search text as an FTS5 query: each word (letters and digits) a quoted
--- prefix, all of them required. Nothing the person typed is FTS5 syntax.
+-- Search text as a full-text query (sql.search_query): each word (letters
+-- and digits) a quoted prefix, all of them required. Nothing the person typed is FTS5 syntax.
 -- One-character words are left out when there are longer ones: "j smith"
 -- would otherwise read every word that starts with "j".
 local function search_query(text)
@@ -1142,9 +1137,9 @@ local function search_query(text)
   end
   local terms = {}
   for _, word in ipairs(words) do
-    if not long or utf8.len(word) ~= 1 then terms[#terms + 1] = '"' .. word .. '"*' end
+    if not long or utf8.len(word) ~= 1 then terms[#terms + 1] = word end
   end
-  return #terms > 0 and table.concat(terms, " ") or nil
+  return #terms > 0 and sql.search_query(terms) or nil
 end
 
 -- Ranking the matches (bm25) costs a few microseconds each: beyond this
@@ -1175,24 +1170,27 @@ function Entity:search(text, opts)
   end
   local filter = #parts > 0 and (" AND " .. table.concat(parts, " AND ")) or ""
   local function unranked(order)
-    local sql = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
-                .. fts .. ".\"rowid\" WHERE " .. fts .. " MATCH ?" .. filter .. order .. " LIMIT ? OFFSET ?"
-    local records, info = fetch(self, sql, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
+    local text = self.sql.select_qualified .. " FROM " .. fts .. " JOIN " .. t .. " ON " .. t .. ".\"id\" = "
+                 .. fts .. "." .. quote(self.sql.fts_id) .. " WHERE " .. sql.search_match(fts, 1) .. filter .. order
+                 .. " LIMIT ? OFFSET ?"
+    local records, info = fetch(self, text, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
     info.ranked = false
     return records, info
   end
   if opts.order then return unranked(order_by(self, opts.order, t .. ".")) end
   -- Ranked among the first RANK_AT_MOST + 1 matches, which also counts them
   -- (one pass over the index); more than that, and they are not ranked.
-  local sql = self.sql.select_qualified .. ", \"m\".\"n\" AS \"_matches\" FROM (SELECT \"rowid\" AS \"rid\", "
-              .. "\"rank\" AS \"r\", count(*) OVER () AS \"n\" FROM (SELECT \"rowid\", \"rank\" FROM " .. fts
-              .. " WHERE " .. fts .. " MATCH ? LIMIT " .. (RANK_AT_MOST + 1) .. ")) AS \"m\" JOIN " .. t .. " ON "
-              .. t .. ".\"id\" = \"m\".\"rid\"" .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
-              .. " ORDER BY \"m\".\"r\", \"m\".\"rid\" LIMIT ? OFFSET ?"
-  local records, info = fetch(self, sql, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
+  local id = fts .. "." .. quote(self.sql.fts_id)
+  local text = self.sql.select_qualified .. ", \"m\".\"n\" AS \"_matches\" FROM (SELECT \"rid\", \"r\", "
+               .. "count(*) OVER () AS \"n\" FROM (SELECT " .. id .. " AS \"rid\", " .. sql.search_rank(fts, 1)
+               .. " AS \"r\" FROM " .. fts .. " WHERE " .. sql.search_match(fts, 1) .. " LIMIT " .. (RANK_AT_MOST + 1)
+               .. ") AS \"f\") AS \"m\" JOIN " .. t .. " ON " .. t .. ".\"id\" = \"m\".\"rid\""
+               .. (#parts > 0 and (" WHERE " .. table.concat(parts, " AND ")) or "")
+               .. " ORDER BY \"m\".\"r\", \"m\".\"rid\" LIMIT ? OFFSET ?"
+  local records, info = fetch(self, text, { n = args.n + 1, query, table.unpack(args, 1, args.n) }, page, per_page)
   local first = records[1]
   if (first and first._matches > RANK_AT_MOST) or (not first and #parts > 0) then
-    return unranked(" ORDER BY " .. fts .. ".\"rowid\"")
+    return unranked(" ORDER BY " .. id)
   end
   for _, r in ipairs(records) do r._matches = nil end
   info.ranked = true
@@ -1406,7 +1404,7 @@ end
 
 local function sync_table(e)
   local exec = platform.exec
-  local info = db.query("PRAGMA table_info(" .. quote(e.name) .. ")")
+  local info = sql.columns(e.name)
   if #info == 0 then
     local cols = { "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT" }
     for _, f in ipairs(e.fields) do cols[#cols + 1] = column_sql(f) end
@@ -1423,7 +1421,7 @@ local function sync_table(e)
            .. "(it has no id primary key); choose another name"):format(e.source, e.name), 0)
   end
   local refs = {}
-  for _, fk in ipairs(db.query("PRAGMA foreign_key_list(" .. quote(e.name) .. ")")) do refs[fk.from] = fk.table end
+  for _, fk in ipairs(sql.foreign_keys(e.name)) do refs[fk.from] = fk.table end
   for _, f in ipairs(e.fields) do
     local c = cols[f.name]
     if not c then
@@ -1481,8 +1479,7 @@ local function sync_indexes(e)
     add(name, ("CREATE INDEX %s ON %s (%s)"):format(quote(name), t, table.concat(cols, ", ")))
   end
   local have = {}
-  for _, row in ipairs(db.query("SELECT \"name\" FROM \"sqlite_master\" WHERE \"type\" = 'index' AND \"tbl_name\" = ? "
-                                .. "AND \"name\" LIKE 'bo\\_%' ESCAPE '\\'", e.name)) do
+  for _, row in ipairs(sql.platform_indexes(e.name)) do
     have[row.name] = true
     if not want[row.name] then exec("DROP INDEX " .. quote(row.name)) end
   end
@@ -1511,20 +1508,14 @@ local function sync_search(e)
   local exec = platform.exec
   local name = e.name .. "_fts"
   local fts = quote(name)
-  local want = nil
-  if e.search_fields then
-    local cols = {}
-    for i, f in ipairs(e.search_fields) do cols[i] = quote(f) end
-    -- Prefix indexes of 2 and 3 characters: "gr sm" finds Grace Smith
-    -- without reading every word that starts with "gr".
-    want = ("CREATE VIRTUAL TABLE %s USING fts5(%s, tokenize='unicode61 remove_diacritics 2', prefix='2 3')")
-           :format(fts, table.concat(cols, ", "))
-  end
-  local have = db.one("SELECT \"sql\" FROM \"sqlite_master\" WHERE \"name\" = ?", name)
-  if (have and have.sql) == want then return false end
+  -- SQLite: prefix indexes of 2 and 3 characters, so "gr sm" finds Grace
+  -- Smith without reading every word that starts with "gr" (sql.lua).
+  local want = e.search_fields and table.concat(e.sql.fts_make, ";\n") or nil
+  if sql.search_made(name) == want then return false end
   exec("DROP TABLE IF EXISTS " .. fts)
+  sql.remember_search(exec, name, want)
   if not want then return false end
-  exec(want)
+  for _, statement in ipairs(e.sql.fts_make) do exec(statement) end
   exec(e.sql.fts_fill)
   return true
 end
@@ -1567,9 +1558,8 @@ local function seal_existing(e, was)
         return f.name, already and v or seal(e, f, v)
       end)
       for _, side in ipairs({ "before", "after" }) do
-        platform.exec("UPDATE \"_borough_audit\" SET " .. quote(side) .. " = json_set(" .. quote(side)
-                      .. ", ?, '(encrypted)') WHERE \"entity\" = ? AND json_type(" .. quote(side) .. ", ?) = 'text'",
-                      "$." .. f.name, e.name, "$." .. f.name)
+        local text, args = sql.redact_audit(side, f.name, e.name)
+        platform.exec(text, table.unpack(args))
       end
     elseif was[key] and not f.encrypted then
       if f.encrypted == nil then
@@ -1601,25 +1591,28 @@ local function record_declarations(was)
     local entity, field = key:match("^([%w_]+)%.([%w_]+)$")
     local e = registry[entity]
     if entity and not (e and e.field[field]) then
-      for _, c in ipairs(db.query("PRAGMA table_info(" .. quote(entity) .. ")")) do
+      for _, c in ipairs(sql.columns(entity)) do
         if c.name == field then sealed[#sealed + 1] = key end
       end
     end
   end
   table.sort(sealed)
-  exec("INSERT OR REPLACE INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('sealed', ?)", table.concat(sealed, " "))
+  exec("INSERT INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('sealed', ?) "
+       .. "ON CONFLICT (\"key\") DO UPDATE SET \"value\" = excluded.\"value\"", table.concat(sealed, " "))
   for _, e in ipairs(declared) do
     if e.lookups[1] then
       -- The key the blind indexes are made with (borough keys rotate changes it).
-      exec("INSERT OR IGNORE INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('blind_key', ?)",
+      exec("INSERT INTO \"_borough_meta\" (\"key\", \"value\") VALUES ('blind_key', ?) ON CONFLICT DO NOTHING",
            tostring(platform.key_id()))
       break
     end
   end
-  exec("UPDATE \"_borough_entities\" SET \"declared\" = 0, \"position\" = 1000000 + rowid")
+  exec("UPDATE \"_borough_entities\" SET \"declared\" = 0, \"position\" = CASE WHEN \"position\" < 1000000 "
+       .. "THEN 1000000 + \"position\" ELSE \"position\" END")
   for position, e in ipairs(import_order()) do
-    exec("INSERT OR REPLACE INTO \"_borough_entities\" (\"name\", \"position\", \"label\", \"search\", \"declared\") "
-         .. "VALUES (?, ?, ?, ?, 1)", e.name, position, e.label,
+    exec("INSERT INTO \"_borough_entities\" (\"name\", \"position\", \"label\", \"search\", \"declared\") "
+         .. "VALUES (?, ?, ?, ?, 1) ON CONFLICT (\"name\") DO UPDATE SET \"position\" = excluded.\"position\", "
+         .. "\"label\" = excluded.\"label\", \"search\" = excluded.\"search\", \"declared\" = 1", e.name, position, e.label,
          e.search_fields and table.concat(e.search_fields, ",") or nil)
     exec("DELETE FROM \"_borough_fields\" WHERE \"entity\" = ?", e.name)
     for i, f in ipairs(e.fields) do
@@ -1643,7 +1636,9 @@ local function sync(fresh, migrated)
     end
   end
   local was = sealed_before()
-  for _, e in ipairs(declared) do
+  -- PostgreSQL wants a referred table made before the reference to it;
+  -- SQLite takes them in the order declared (which its export keeps).
+  for _, e in ipairs(sql.postgres and import_order() or declared) do
     sync_table(e)
     seal_existing(e, was)
     sync_indexes(e)

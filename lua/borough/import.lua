@@ -34,6 +34,7 @@
 
 local fields = require "borough.fields"
 local options = require "borough.options"
+local sql = require "borough.sql"
 
 local M = {}
 
@@ -282,26 +283,13 @@ function M.run(e, source, opts)
     return true
   end
 
-  -- FTS5 holds the terms of the records it is given in memory until they
-  -- take `hashsize` bytes (1 MiB unless set), then writes them out as a
-  -- segment, which it merges with others as they add up: a million
-  -- records made hundreds of segments and merged them over and over. For
-  -- the one statement of an import it may hold 64 MiB; the setting goes
-  -- back to what it was in the same transaction.
-  local function search_memory(bytes)
-    local fts = '"' .. e.name .. '_fts"'
-    local was = db.one('SELECT v FROM "' .. e.name .. '_fts_config" WHERE k = \'hashsize\'')
-    db.exec("INSERT INTO " .. fts .. " (" .. fts .. ", rank) VALUES ('hashsize', ?)", bytes)
-    return was and was.v or 1024 * 1024
-  end
-
   local rollback = {}
   local function all_rows()
     while db.tx(batch) do end
     if not opts.skip_bad_rows and summary.rejected == 0 then
-      local was = e.search_fields and search_memory(64 * 1024 * 1024)
+      local was = e.search_fields and sql.search_memory(e.name .. "_fts", 64 * 1024 * 1024)
       written()
-      if was then search_memory(was) end
+      if was then sql.search_memory(e.name .. "_fts", was) end
     end
     if progress then      -- (the bar's 100%, once the search index has them too)
       local read, total = reader:position()

@@ -3,6 +3,7 @@
 
 local govuk = require "borough.govuk"
 local staff = require "borough.staff_page"
+local sql = require "borough.sql"
 
 local M = {}
 
@@ -15,11 +16,10 @@ local function jobs_page(app, req)
   local list = staff.listing(req, {
     table = "_borough_jobs", path = "/_jobs", labels = kinds.labels, order = { "queued", "running", "done", "failed" },
     columns = "id, name, kind, args, state, attempts, max_attempts, run_at, "
-              .. "CAST(strftime('%s', created_at) AS INTEGER) AS made, "
-              .. "CAST(strftime('%s', finished_at) AS INTEGER) AS finished, error",
+              .. sql.epoch("created_at") .. " AS made, " .. sql.epoch("finished_at") .. " AS finished, error",
   })
   local next_at = {}
-  if #app.schedules > 0 and db.one("SELECT 1 AS yes FROM sqlite_master WHERE name = '_borough_schedules'") then
+  if #app.schedules > 0 and sql.table_exists("_borough_schedules") then
     for _, s in ipairs(db.query("SELECT name, next_at FROM _borough_schedules")) do next_at[s.name] = s.next_at end
   end
   local schedules = {}

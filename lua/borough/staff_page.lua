@@ -4,6 +4,7 @@
 
 local govuk = require "borough.govuk"
 local fields = require "borough.fields"
+local sql = require "borough.sql"
 
 local M = {}
 
@@ -26,16 +27,16 @@ function M.listing(req, t)
   local page = math.max(1, math.tointeger(tonumber(req.query.page or "1") or 1) or 1)
   local state = t.labels[req.query.state or ""] and req.query.state or nil
   local counts, rows = {}, {}
-  if db.one("SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = ?", t.table) then
+  if sql.table_exists(t.table) then
     for _, r in ipairs(db.query("SELECT state, count(*) AS n FROM " .. t.table .. " GROUP BY state")) do
       counts[r.state] = r.n
     end
-    local sql = "SELECT " .. t.columns .. " FROM " .. t.table .. (state and " WHERE state = ?" or "")
+    local text = "SELECT " .. t.columns .. " FROM " .. t.table .. (state and " WHERE state = ?" or "")
       .. " ORDER BY id DESC LIMIT ? OFFSET ?"
     if state then
-      rows = db.query(sql, state, PER_PAGE + 1, (page - 1) * PER_PAGE)
+      rows = db.query(text, state, PER_PAGE + 1, (page - 1) * PER_PAGE)
     else
-      rows = db.query(sql, PER_PAGE + 1, (page - 1) * PER_PAGE)
+      rows = db.query(text, PER_PAGE + 1, (page - 1) * PER_PAGE)
     end
   end
   local more = #rows > PER_PAGE

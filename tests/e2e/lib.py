@@ -25,6 +25,8 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pglib  # noqa: E402
 BOROUGH = os.environ.get("BOROUGH", os.path.join(ROOT, "borough"))
 SANITIZED = os.environ.get("SANITIZED") == "1"
 # Sanitizer builds run slower: stretch every wait.
@@ -38,12 +40,23 @@ def test(fn):
     return fn
 
 
+def sqlite_only(fn):
+    """Marks a test of SQLite's own machinery (its authorizer, its file, its
+    pragmas): skipped on a run against PostgreSQL, where test_pg covers the
+    same ground in the database's own terms. Goes below @test."""
+    fn.sqlite_only = True
+    return fn
+
+
 def run():
     only = sys.argv[1:]
     passed = failed = 0
     suite = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     for fn in _tests:
         if only and fn.__name__ not in only:
+            continue
+        if getattr(fn, "sqlite_only", False) and pglib.shared():
+            print("skip %s/%s (SQLite only)" % (suite, fn.__name__))
             continue
         t0 = time.time()
         try:
@@ -99,6 +112,7 @@ class Server:
         self.port = None
 
     def start(self):
+        use_postgres(self.data_dir)
         cmd = [BOROUGH, "serve", self.apps_dir, "--listen", "127.0.0.1:0", "--data", self.data_dir,
                "--workers", str(self.workers)] + self.args
         env = dict(os.environ)
@@ -307,8 +321,65 @@ def post_json(port, path, doc):
         c.close()
 
 
+def use_postgres(data_dir):
+    """On a run against PostgreSQL (tests/run --postgres), gives data_dir a
+    database of its own in the run's cluster, named by site.conf's database
+    line, which every command given --data data_dir then uses. Does nothing
+    on SQLite, or when data_dir has its database already."""
+    cluster = pglib.shared()
+    if not cluster or pglib.database_of(data_dir):
+        return
+    os.makedirs(data_dir, exist_ok=True)
+    url = cluster.new_database()
+    with open(os.path.join(data_dir, "site.conf"), "a") as f:
+        f.write("database = %s\n" % url)
+
+
+def write_site_conf(data_dir, text):
+    """Writes data_dir/site.conf, keeping its database line (PostgreSQL)."""
+    url = pglib.database_of(data_dir)
+    with open(os.path.join(data_dir, "site.conf"), "w") as f:
+        f.write(text)
+        if url:
+            f.write("\ndatabase = %s\n" % url)
+
+
+def _postgres_of(db_path):
+    """(cluster, database, schema) standing for the SQLite file db_path
+    (data/borough.db, data/<app>/app.db) on PostgreSQL, or None."""
+    cluster = pglib.shared()
+    if not cluster:
+        return None
+    path = os.path.abspath(db_path)
+    if os.path.basename(path) == "borough.db":
+        data, schema = os.path.dirname(path), "borough"
+    else:
+        data, schema = os.path.dirname(os.path.dirname(path)), '"app_%s"' % os.path.basename(os.path.dirname(path))
+    url = pglib.database_of(data)
+    return (cluster, pglib.name_of(url), schema) if url else None
+
+
+def execute(db_path, sql, *args):
+    """Runs a statement in the database db_path stands for (SQLite file, or
+    its schema on PostgreSQL), as the tests' own hand."""
+    pg = _postgres_of(db_path)
+    if pg:
+        pg[0].execute(pg[1], sql, *args, schema=pg[2])
+        return
+    db = sqlite3.connect(db_path, timeout=10)
+    try:
+        with db:
+            db.execute(sql, args)
+    finally:
+        db.close()
+
+
 def query(db_path, sql, *args):
-    """The rows of sql in the SQLite database at db_path, as dicts."""
+    """The rows of sql in the SQLite database at db_path (or on PostgreSQL,
+    in the schema it stands for), as dicts."""
+    pg = _postgres_of(db_path)
+    if pg:
+        return pg[0].query(pg[1], sql, *args, schema=pg[2])
     db = sqlite3.connect(db_path, timeout=10)
     try:
         db.row_factory = sqlite3.Row
@@ -449,10 +520,8 @@ def staff_cookie(server, app, roles=(), email="staff@example.gov.uk", name="Sam 
         assert status == 0, err
     token = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
     now = int(time.time() * 1000)
-    db = sqlite3.connect(os.path.join(server.data_dir, "borough.db"), timeout=10)
-    with db:
-        uid = db.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()[0]
-        db.execute("INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, ?, ?, ?)",
-                   (hashlib.sha256(token.encode()).digest(), uid, now, now))
-    db.close()
+    path = os.path.join(server.data_dir, "borough.db")
+    uid = query(path, "SELECT id FROM users WHERE email = ?", email)[0]["id"]
+    execute(path, "INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, ?, ?, ?)",
+            hashlib.sha256(token.encode()).digest(), uid, now, now)
     return {"Cookie": "borough_session=" + token}

@@ -25,7 +25,7 @@ import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, raw, Server, Client, BOROUGH, write_tree  # noqa: E402
+from lib import test, run, raw, Server, Client, BOROUGH, write_tree, query, execute  # noqa: E402
 
 
 def lua(text):
@@ -193,14 +193,12 @@ def sign_in_all(data):
         assert r.returncode == 0, r.stderr
         r = borough("user", "role", email, "grants", role, "--data", data)
         assert r.returncode == 0, r.stderr
-    db = sqlite3.connect(os.path.join(data, "borough.db"))
+    path = os.path.join(data, "borough.db")
     now = int(time.time() * 1000)
     for name, token in TOKENS.items():
-        uid = db.execute("SELECT id FROM users WHERE email = ?", (name + "@council.example",)).fetchone()[0]
-        db.execute("INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, ?, ?, ?)",
-                   (hashlib.sha256(token.encode()).digest(), uid, now, now))
-    db.commit()
-    db.close()
+        uid = query(path, "SELECT id FROM users WHERE email = ?", name + "@council.example")[0]["id"]
+        execute(path, "INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, ?, ?, ?)",
+                hashlib.sha256(token.encode()).digest(), uid, now, now)
 
 
 def call(port, method, path, who=None, doc=None):
@@ -253,18 +251,10 @@ class Grants:
         return sqlite3.connect(os.path.join(self.data, "grants", "app.db"))
 
     def rows(self, sql, *args):
-        db = self.db()
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+        return [tuple(r.values()) for r in query(os.path.join(self.data, "grants", "app.db"), sql, *args)]
 
     def platform(self, sql, *args):
-        db = sqlite3.connect(os.path.join(self.data, "borough.db"))
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+        return [tuple(r.values()) for r in query(os.path.join(self.data, "borough.db"), sql, *args)]
 
     def __enter__(self):
         return self.start()

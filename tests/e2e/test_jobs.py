@@ -205,7 +205,7 @@ app:every("every 1 second", function(job)
 end)
 app:every("every day at 07:00", { name = "morning" }, function(job) end)
 app:get("/ticks", function()
-  local ok, rows = pcall(db.query, "SELECT tick FROM ticks ORDER BY rowid")
+  local ok, rows = pcall(db.query, "SELECT tick FROM ticks ORDER BY tick")
   return borough.json(ok and rows or json.array({}))
 end)
 '''

@@ -4,8 +4,9 @@
 The table of layers is the one docs/architecture.md prints under "## Layers",
 so the page stays true to the code: every module of core/ sits in exactly one
 layer there, and a module includes only headers of its own layer or of the
-layers below it. The SQL seam is checked here too: no file of core/ but db.c
-names SQLite (sqlite3.h or a sqlite3_ symbol)."""
+layers below it. The SQL seam is checked here too: no file of core/ but
+db_sqlite.c names SQLite (sqlite3.h or a sqlite3_ symbol), none but db_pg.c
+names libpq, and only db.c and the two engines include db_impl.h."""
 import os
 import re
 import sys
@@ -87,19 +88,45 @@ def includes_go_down_only():
     assert not bad, "includes that go up a layer:\n  " + "\n  ".join(bad)
 
 
-@test
-def sqlite_only_behind_db():
-    """core/db.c is the only SQL seam: no other file includes sqlite3.h or
-    calls sqlite3_*, so a second engine can be added behind db.h."""
+def named_outside(pattern, allowed):
+    """Lines of core/ matching pattern in files other than allowed."""
     bad = []
     for f in sorted(os.listdir(CORE)):
-        if not f.endswith((".c", ".h")) or f == "db.c":
+        if not f.endswith((".c", ".h")) or f in allowed:
             continue
         for n, line in enumerate(open(os.path.join(CORE, f)), 1):
-            if re.search(r"\bsqlite3\w*|<sqlite3\.h>|\bSQLITE_\w+", line):
+            if re.search(pattern, line):
                 bad.append("core/%s:%d: %s" % (f, n, line.strip()))
-    shown = bad[:20] + (["... and %d more" % (len(bad) - 20)] if len(bad) > 20 else [])
-    assert not bad, "SQLite named outside core/db.c (%d lines):\n  %s" % (len(bad), "\n  ".join(shown))
+    return bad
+
+
+def shown(bad):
+    return "\n  ".join(bad[:20] + (["... and %d more" % (len(bad) - 20)] if len(bad) > 20 else []))
+
+
+@test
+def sqlite_only_behind_db():
+    """core/db_sqlite.c is SQLite's one file behind the SQL seam (db.h): no
+    other file includes sqlite3.h or calls sqlite3_*."""
+    bad = named_outside(r"\bsqlite3\w*|<sqlite3\.h>|\bSQLITE_\w+", {"db_sqlite.c"})
+    assert not bad, "SQLite named outside core/db_sqlite.c (%d lines):\n  %s" % (len(bad), shown(bad))
+
+
+@test
+def libpq_only_behind_db():
+    """core/db_pg.c is libpq's one file: no other file includes libpq-fe.h
+    or calls PQ* functions."""
+    bad = named_outside(r"<libpq-fe\.h>|\bPQ[a-z]\w*\(|\bPGconn\b|\bPGresult\b", {"db_pg.c"})
+    assert not bad, "libpq named outside core/db_pg.c (%d lines):\n  %s" % (len(bad), shown(bad))
+
+
+@test
+def engines_only_behind_the_front():
+    """db_impl.h, the engines' table, is included by db.c and the engines
+    alone: everyone else goes through db.h."""
+    bad = [b for b in named_outside(r'#\s*include\s+"db_impl\.h"', {"db.c", "db_sqlite.c", "db_pg.c"})
+           if not b.startswith("core/db_impl.h")]
+    assert not bad, "db_impl.h included outside the seam:\n  " + "\n  ".join(bad)
 
 
 run()

@@ -12,7 +12,7 @@ import signal
 import time
 from collections import Counter
 
-from lib import SLOW, Client, Server, borough, get, metrics, post_json, query, run, staff_cookie, test, wait_for
+from lib import SLOW, Client, Server, borough, execute, get, metrics, post_json, query, run, staff_cookie, test, wait_for
 from notify_peer import NotifyPeer, windows_ok
 
 TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
@@ -412,13 +412,10 @@ def key_rotation_reseals_the_outbox_so_the_old_key_can_be_retired():
         status, out, err = borough("keys", "retire", "1", *data)
         assert status == 0, (out, err)
         # A message an older version kept in plain text is sealed by a rotation too.
-        import sqlite3
-        db = sqlite3.connect(os.path.join(s.data_dir, "grants", "app.db"))
-        with db:
-            db.execute("UPDATE _borough_outbox SET recipient = 'grace@example.com', body = ?",
-                       (json.dumps({"email_address": "grace@example.com", "template_id": TEMPLATE,
-                                    "reference": "rot-1", "personalisation": {"name": "Grace Hopper"}}),))
-        db.close()
+        execute(os.path.join(s.data_dir, "grants", "app.db"),
+                "UPDATE _borough_outbox SET recipient = 'grace@example.com', body = ?",
+                json.dumps({"email_address": "grace@example.com", "template_id": TEMPLATE,
+                            "reference": "rot-1", "personalisation": {"name": "Grace Hopper"}}))
         status, out, err = borough("keys", "rotate", *data)
         assert status == 0 and "2 values sealed again" in out, (out, err)
         m = outbox(s.data_dir)[0]

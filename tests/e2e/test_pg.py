@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""PostgreSQL as the shared database of several borough nodes: the sandbox
+held by the database itself (each app's schema reached through its own
+login role), and work taken by exactly one node of several.
+
+Runs on the cluster of a `make test-postgres` run, or on a throwaway one of
+its own (tests/e2e/pglib.py) under `make test`."""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pglib
+from lib import SLOW, Client, Server, post_json, query, run, test, wait_for
+
+if not pglib.shared():
+    _own = pglib.Cluster().start()
+    atexit.register(_own.close)           # stopped and removed however the suite ends
+    os.environ["BOROUGH_TEST_PG"] = _own.path
+    os.environ.update(_own.env())
+CLUSTER = pglib.shared()
+
+NOTES = '''
+local app = borough.app { title = "%(name)s", mount = "/%(name)s", public = true, allow_hosts = { "127.0.0.1" } }
+local Notes = borough.entity "notes" {
+  { "text", "text", required = true },
+}
+app:post("/notes", { csrf = false }, function(req)
+  local r, errors = Notes:create({ text = req.form.text })
+  if not r then return borough.json({ errors = errors }, 422) end
+  return borough.json({ id = r.id })
+end)
+app:post("/sql", { csrf = false }, function(req)
+  local ok, err = pcall(function() return db.query(req.body) end)
+  return borough.json({ ok = ok, error = not ok and tostring(err) or nil })
+end)
+app:job("mark", function(args, job)
+  db.exec("CREATE TABLE IF NOT EXISTS marks (id INTEGER PRIMARY KEY, n INTEGER, node TEXT)")
+  db.exec("INSERT INTO marks (n, node) VALUES (?, ?)", args.n, args.node or "")
+  if args.wait then borough.sleep(args.wait) end
+end)
+app:post("/enqueue", { csrf = false }, function(req)
+  local args = json.decode(req.body)
+  return borough.json({ id = jobs.enqueue("mark", args) })
+end)
+return app
+'''
+
+
+def apps(*names):
+    return {n: {"app.lua": NOTES % {"name": n}} for n in names}
+
+
+def database(s):
+    return pglib.name_of(pglib.database_of(s.data_dir))
+
+
+def psql_as(db, role, password, sql):
+    """Runs sql on db logged in as role (the app's own login); returns
+    (ok, output)."""
+    env = dict(os.environ, PGPASSWORD=password)
+    env.pop("PGPASSFILE", None)
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", CLUSTER.sock, "-U", role, "-d", db,
+                        "-At", "-c", "SET search_path = app_alpha; " + sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return p.returncode == 0, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def node_like(first, apps_dir):
+    """A second node of first's deployment: the same apps and database, the
+    same keys file (what each node keeps locally: docs/operations.md)."""
+    s = Server(apps_dir)
+    os.makedirs(s.data_dir)
+    for name in os.listdir(first.data_dir):
+        path = os.path.join(first.data_dir, name)
+        if os.path.isfile(path):
+            shutil.copy(path, os.path.join(s.data_dir, name))
+    return s
+
+
+@test
+def an_apps_own_login_cannot_leave_its_schema_or_forge_platform_rows():
+    with Server(apps("alpha", "beta")) as s:
+        c = Client(s.port)
+        for app in ("alpha", "beta"):
+            r = c.post_form("/%s/notes" % app, {"text": "from " + app})
+            assert r.status == 200, r
+        c.close()
+        db = database(s)
+        roles = {r["app"]: r for r in CLUSTER.query(db, "SELECT app, role, password FROM borough.app_roles")}
+        assert set(roles) >= {"alpha", "beta"}, roles
+        alpha = roles["alpha"]
+        # The app's own login reads and writes its own schema...
+        ok, out = psql_as(db, alpha["role"], alpha["password"], "SELECT text FROM notes")
+        assert ok and out.strip() == "from alpha", out
+        ok, out = psql_as(db, alpha["role"], alpha["password"], "SELECT count(*) FROM _borough_audit")
+        assert ok and out.strip() == "1", out
+        # ...and nothing else, whatever it sends.
+        owner = CLUSTER.query(db, "SELECT value FROM borough.secrets WHERE name = 'owner'")[0]["value"]
+        refused = [
+            "SET ROLE %s" % owner,
+            "SET ROLE postgres",
+            "SET SESSION AUTHORIZATION %s" % owner,
+            "RESET ROLE; SELECT * FROM borough.users",
+            "SELECT set_config('role', '%s', false); SELECT * FROM borough.users" % owner,
+            "SELECT * FROM borough.users",
+            "SELECT * FROM borough.secrets",
+            "SELECT * FROM borough.app_roles",
+            "SELECT text FROM app_beta.notes",
+            "INSERT INTO app_beta.notes (text) VALUES ('from alpha')",
+            "CREATE TABLE app_beta.mine (x int)",
+            "COPY (SELECT 1) TO PROGRAM 'touch /tmp/borough-pg-pwned'",
+            "COPY notes TO '/tmp/borough-pg-pwned'",
+            "SELECT pg_read_file('/etc/hostname')",
+            "SELECT pg_ls_dir('.')",
+            "CREATE EXTENSION dblink",
+            "SELECT dblink_connect('dbname=postgres')",
+            "INSERT INTO _borough_audit (entity, record_id, action, at, who) VALUES ('notes', 1, 'delete', 'x', 'x')",
+            "UPDATE _borough_audit SET who = 'someone else'",
+            "DELETE FROM _borough_audit",
+            "TRUNCATE _borough_audit",
+            "ALTER TABLE _borough_audit DISABLE TRIGGER ALL",
+            "DROP TRIGGER borough_guard ON _borough_audit",
+            "DROP TABLE _borough_audit",
+            "SELECT borough_fn.unlock('a guess'); DELETE FROM _borough_audit",
+            "SELECT set_config('borough.unlocked', 'x', false); DELETE FROM _borough_audit",
+            "CREATE ROLE sneaky LOGIN",
+            "ALTER ROLE %s SUPERUSER" % alpha["role"],
+            "GRANT %s TO %s" % (owner, alpha["role"]),
+        ]
+        wrong = []
+        for sql in refused:
+            ok, out = psql_as(db, alpha["role"], alpha["password"], sql)
+            if ok:
+                wrong.append("%r was allowed: %s" % (sql, out.strip()))
+        assert not wrong, "\n".join(wrong)
+        assert not os.path.exists("/tmp/borough-pg-pwned")
+        # Everything is as it was.
+        assert CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_audit") == [{"n": 1}]
+        assert CLUSTER.query(db, "SELECT text FROM app_beta.notes") == [{"text": "from beta"}]
+        # From app code, the statements outside the portable subset are
+        # refused before they reach the database, naming the app's line.
+        c = Client(s.port)
+        for sql in ("SET ROLE postgres", "RESET ROLE", "COPY notes TO PROGRAM 'true'", "SELECT $1",
+                    "SELECT 1; SELECT 2", "BEGIN"):
+            r = c.request("POST", "/alpha/sql", body=sql.encode())
+            doc = json.loads(r.body)
+            assert doc["ok"] is False and "app.lua:" in doc["error"], (sql, doc)
+        r = c.request("POST", "/alpha/sql", body=b"SELECT pg_read_file('/etc/hostname')")
+        doc = json.loads(r.body)
+        assert doc["ok"] is False and "not authorized" in doc["error"] and "app.lua:" in doc["error"], doc
+        r = c.request("POST", "/alpha/sql", body=b"SELECT text FROM app_beta.notes")
+        assert json.loads(r.body)["ok"] is False, r.body
+        c.close()
+
+
+def enqueue(port, n, **extra):
+    r = post_json(port, "/alpha/enqueue", dict(n=n, **extra))
+    assert r.status == 200, r
+
+
+@test
+def each_job_runs_on_exactly_one_of_two_nodes():
+    with Server(apps("alpha"), workers=2) as a:
+        db = database(a)
+
+        def marks():
+            try:
+                return CLUSTER.query(db, "SELECT n, node FROM app_alpha.marks")
+            except AssertionError:
+                return []
+        # A job running on the first node when the second starts is the
+        # first node's still: the second does not take it over.
+        enqueue(a.port, -1, wait=4)
+        wait_for(lambda: len(marks()) == 1, timeout=10, what="the long job to start")
+        with node_like(a, a.apps_dir) as b:
+            for i in range(60):
+                enqueue((a if i % 2 else b).port, i)
+            wait_for(lambda: len(marks()) >= 61, timeout=30, what="sixty jobs")
+            wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs "
+                                               "WHERE state <> 'done'")[0]["n"] == 0, what="every job done")
+            ns = sorted(m["n"] for m in marks())
+            assert ns == list(range(-1, 60)), ns       # each once, none twice
+            claimers = {r["claimed_by"] for r in CLUSTER.query(db, "SELECT claimed_by FROM app_alpha._borough_jobs")}
+            assert claimers == {None}, claimers
+            runs = {r["state"] for r in CLUSTER.query(db, "SELECT state FROM app_alpha._borough_jobs")}
+            assert runs == {"done"}, runs
+
+
+def writer(port, client, acked, failures, stop):
+    c = None
+    n = 0
+    while not stop.is_set():
+        try:
+            if c is None:
+                c = Client(port)
+            r = c.post_form("/alpha/notes", {"text": "%d-%d" % (client, n)})
+            if r.status == 200:
+                acked.append((json.loads(r.body)["id"], "%d-%d" % (client, n)))
+            else:
+                failures.append((client, r.status))
+            n += 1
+        except Exception:
+            c = None                        # the node died: this writer stops
+            return
+
+
+@test
+def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
+    a = Server(apps("alpha"), workers=2, expect_exit=None)
+    a.start()
+    nodes = [a]
+    try:
+        for _ in range(2):
+            n = node_like(a, a.apps_dir)
+            n.expect_exit = None
+            nodes.append(n.start())
+        db = database(a)
+        # Jobs that take a while, spread over the nodes: some will be running
+        # on the node that dies.
+        for i in range(30):
+            enqueue(nodes[i % 3].port, i, wait=5)
+        acked, failures, stop = [], [], threading.Event()
+        threads = [threading.Thread(target=writer, args=(nodes[i % 3].port, i, acked, failures, stop))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 10 * SLOW
+        while len(acked) < 300 and time.time() < deadline:
+            time.sleep(0.01)
+        victim = nodes[1]
+        # (kill it while it runs a job: its run id opens its requests' ids)
+        run_id = re.search(r"id=([0-9a-f]+)\.", victim.log()).group(1)
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE state = 'running' "
+                                           "AND claimed_by LIKE ?", run_id + ".%")[0]["n"] > 0,
+                 timeout=20, what="a job running on the node to kill")
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        # The other two keep serving.
+        before = len(acked)
+        wait_for(lambda: len(acked) >= before + 100, timeout=10, what="writes after the kill")
+        stop.set()
+        for t in threads:
+            t.join()
+        assert len(acked) >= 300, len(acked)
+        assert not failures, failures[:5]
+        rows = {r["id"]: r["text"] for r in CLUSTER.query(db, "SELECT id, text FROM app_alpha.notes")}
+        missing = [(i, t) for i, t in acked if rows.get(i) != t]
+        assert not missing, missing[:5]
+        audits = CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_audit WHERE action = 'create'")
+        assert audits[0]["n"] == len(rows), (audits, len(rows))
+        # Every job is done, the killed node's taken over once its beat
+        # stopped; one runs twice only if it was running when its node died.
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs "
+                                           "WHERE state <> 'done'")[0]["n"] == 0, timeout=40,
+                 what="every job done")
+        marks = [m["n"] for m in CLUSTER.query(db, "SELECT n FROM app_alpha.marks")]
+        assert sorted(set(marks)) == list(range(30)), sorted(marks)
+        twice = [n for n in set(marks) if marks.count(n) > 1]
+        interrupted = CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE attempts > 1")
+        assert interrupted[0]["n"] > 0            # the dead node's running jobs were taken over
+        assert len(twice) <= interrupted[0]["n"], (twice, interrupted)
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+@test
+def while_the_database_is_away_requests_get_503_quickly_and_the_node_comes_back():
+    with Server(apps("alpha"), workers=2) as s:
+        db = database(s)
+        acked, failures, stop = [], [], threading.Event()
+        statuses = []
+
+        def write():
+            n = 0
+            c = Client(s.port)
+            while not stop.is_set():
+                t0 = time.time()
+                r = c.post_form("/alpha/notes", {"text": "w%d" % n})
+                statuses.append((r.status, time.time() - t0))
+                if r.status == 200:
+                    acked.append((json.loads(r.body)["id"], "w%d" % n))
+                n += 1
+                if r.header("connection") == "close":
+                    c.close()
+                    c = Client(s.port)
+            c.close()
+        t = threading.Thread(target=write)
+        t.start()
+        wait_for(lambda: len(acked) >= 50, what="writes before the stop")
+        CLUSTER.stop()
+        try:
+            wait_for(lambda: s_get(s, "/healthz").status == 503, what="/healthz to say not ready")
+            down = len(statuses)
+            wait_for(lambda: len(statuses) >= down + 20, what="requests while the database is away")
+            away = statuses[down:down + 20]
+            assert all(st == 503 for st, _ in away), away
+            assert max(d for _, d in away) < 1 * SLOW, away        # quickly, no hung worker
+        finally:
+            CLUSTER.start()
+        wait_for(lambda: s_get(s, "/healthz").status == 200, timeout=20, what="/healthz ready again")
+        back = len(acked)
+        wait_for(lambda: len(acked) >= back + 50, timeout=20, what="writes after the restart")
+        stop.set()
+        t.join()
+        rows = {r["id"]: r["text"] for r in CLUSTER.query(db, "SELECT id, text FROM app_alpha.notes")}
+        missing = [(i, x) for i, x in acked if rows.get(i) != x]
+        assert not missing, missing[:5]
+        assert set(st for st, _ in statuses) <= {200, 503}, set(st for st, _ in statuses)
+        # Jobs carry on.
+        enqueue(s.port, 7)
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha.marks WHERE n = 7")[0]["n"] == 1,
+                 what="a job after the restart")
+
+
+def s_get(s, path):
+    c = Client(s.port)
+    try:
+        return c.get(path)
+    finally:
+        c.close()
+
+
+run()
