@@ -1145,10 +1145,18 @@ static const char bootstrap_sql[] =
     "CREATE OR REPLACE FUNCTION borough_fn.platform_exec(key text, script text) RETURNS void\n"
     "  LANGUAGE plpgsql SECURITY DEFINER AS $$\n"
     "DECLARE t record; app_role text := session_user;\n"
+    "  app_path text := pg_catalog.current_setting('search_path');\n"
     "BEGIN\n"
     "  IF NOT coalesce(borough_fn.key_ok(key), false) THEN\n"
     "    RAISE EXCEPTION 'only the platform changes its tables' USING ERRCODE = '42501';\n"
     "  END IF;\n"
+    /* The owner's rights run the script: with the app's schema alone on
+       the path (and temporary objects last), PostgreSQL's own names are
+       found first, so nothing the app made (a function or operator named as
+       one of PostgreSQL's) runs with them, and the platform's tables are
+       still made in the app's schema. */
+    "  PERFORM pg_catalog.set_config('search_path',\n"
+    "    pg_catalog.quote_ident(pg_catalog.current_schema()) || ', pg_temp', true);\n"
     "  EXECUTE script;\n"
     "  FOR t IN SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
     "      WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE '\\_borough\\_%'\n"
@@ -1159,6 +1167,7 @@ static const char bootstrap_sql[] =
     "    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I', t.nspname, t.relname, app_role);\n"
     "  END LOOP;\n"
     "  EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), app_role);\n"
+    "  PERFORM pg_catalog.set_config('search_path', app_path, true);\n"
     "END $$;\n"
     "CREATE OR REPLACE FUNCTION borough_fn.last_id() RETURNS bigint LANGUAGE plpgsql AS $$\n"
     "BEGIN RETURN lastval(); EXCEPTION WHEN others THEN RETURN NULL; END $$;\n"
