@@ -893,14 +893,14 @@ def every_console_function_calls_the_code_its_command_calls():
         assert c in statics, c
         # Its text and that of the static functions it reaches (a shared
         # helper, the continuation of the one that waits).
-        seen, todo, text = set(), [c], ""
-        while todo:
-            f = todo.pop()
+        seen, to_read, text = set(), [c], ""
+        while to_read:
+            f = to_read.pop()
             if f in seen:
                 continue
             seen.add(f)
             text += statics[f]
-            todo += [g for g in re.findall(r"\b(\w+)\b", statics[f]) if g in statics and g not in seen]
+            to_read += [g for g in re.findall(r"\b(\w+)\b", statics[f]) if g in statics and g not in seen]
         if "bo_lauth_hash(" in text:          # hashes on the thread pool, as `borough user` does on its own
             assert re.search(r"bo_password_hash\(", lauth) and re.search(r"bo_password_problem\(", lauth)
             text += " bo_password_hash( bo_password_problem("
