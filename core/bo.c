@@ -96,6 +96,17 @@ char *bo_sprintf(const char *fmt, ...)
     return s;
 }
 
+int bo_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 bool bo_str_ieq(bo_str s, const char *lit)
 {
     size_t n = strlen(lit);

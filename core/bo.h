@@ -53,6 +53,10 @@ char *bo_strndup(const char *s, size_t n);
 /* Returns a new string made with printf formatting; free with free(). */
 char *bo_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Writes the message into err (when err has room) and returns code: for
+   `return bo_fail(BO_EINVAL, err, errlen, "...", ...);`. */
+int bo_fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* A borrowed slice of bytes: never owns its memory. */
 typedef struct bo_str {
     const char *ptr;

@@ -10,7 +10,6 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/rsa.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,20 +66,6 @@ const char *bo_jws_alg_name(unsigned alg)
         if (alg == algorithms[i].bit)
             return algorithms[i].name;
     return NULL;
-}
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
 }
 
 /* ---- key sets ---- */
@@ -142,17 +127,17 @@ static int rsa_key(jwk *k, const bo_jval *key, const char *name, char *err, size
     long elen = member_bytes(key, "e", e, sizeof e);
     int rc = BO_EINVAL;
     if (nlen < 0 || (size_t)nlen > RSA_MAX_BYTES) {
-        fail(rc, err, errlen, "key %s: \"n\" is missing, not base64url or longer than %d bits",
-             name, BO_JWK_RSA_MAX_BITS);
+        bo_fail(rc, err, errlen, "key %s: \"n\" is missing, not base64url or longer than %d bits",
+                name, BO_JWK_RSA_MAX_BITS);
         goto out;
     }
     if (elen <= 0 || (size_t)elen > sizeof k->e) {
-        fail(rc, err, errlen, "key %s: \"e\" is missing, not base64url or longer than 4 bytes", name);
+        bo_fail(rc, err, errlen, "key %s: \"e\" is missing, not base64url or longer than 4 bytes", name);
         goto out;
     }
     memcpy(k->e, e, (size_t)elen);
     if (n[0] == 0 || k->e[0] == 0) {
-        fail(rc, err, errlen, "key %s: \"n\" or \"e\" has a leading zero byte", name);
+        bo_fail(rc, err, errlen, "key %s: \"n\" or \"e\" has a leading zero byte", name);
         goto out;
     }
     mbedtls_rsa_context rsa;
@@ -164,12 +149,12 @@ static int rsa_key(jwk *k, const bo_jval *key, const char *name, char *err, size
         bits = mbedtls_mpi_bitlen(&rsa.N);
     mbedtls_rsa_free(&rsa);
     if (!ok) {
-        fail(rc, err, errlen, "key %s: not a valid RSA public key", name);
+        bo_fail(rc, err, errlen, "key %s: not a valid RSA public key", name);
         goto out;
     }
     if (bits < BO_JWK_RSA_MIN_BITS) {
-        fail(rc, err, errlen, "key %s: RSA key of %zu bits (at least %d needed)", name, bits,
-             BO_JWK_RSA_MIN_BITS);
+        bo_fail(rc, err, errlen, "key %s: RSA key of %zu bits (at least %d needed)", name, bits,
+                BO_JWK_RSA_MIN_BITS);
         goto out;
     }
     k->n = n;
@@ -186,7 +171,7 @@ static int ec_key(jwk *k, const bo_jval *key, const char *name, char *err, size_
     uint8_t *x = k->point + 1, *y = k->point + 1 + P256_BYTES;
     if (member_bytes(key, "x", x, P256_BYTES + 1) != P256_BYTES ||
         member_bytes(key, "y", y, P256_BYTES + 1) != P256_BYTES)
-        return fail(BO_EINVAL, err, errlen, "key %s: \"x\" and \"y\" must be 32 bytes of base64url", name);
+        return bo_fail(BO_EINVAL, err, errlen, "key %s: \"x\" and \"y\" must be 32 bytes of base64url", name);
     k->point[0] = 0x04;
     mbedtls_ecp_group grp;
     mbedtls_ecp_point q;
@@ -198,7 +183,7 @@ static int ec_key(jwk *k, const bo_jval *key, const char *name, char *err, size_
     mbedtls_ecp_point_free(&q);
     mbedtls_ecp_group_free(&grp);
     if (!ok)
-        return fail(BO_EINVAL, err, errlen, "key %s: the point is not on the P-256 curve", name);
+        return bo_fail(BO_EINVAL, err, errlen, "key %s: the point is not on the P-256 curve", name);
     return 0;
 }
 
@@ -207,15 +192,15 @@ static int ec_key(jwk *k, const bo_jval *key, const char *name, char *err, size_
 static int read_key(jwk *k, const bo_jval *key, size_t i, char *err, size_t errlen)
 {
     if (key->type != BO_JSON_OBJECT)
-        return fail(BO_EPARSE, err, errlen, "key %zu is not an object", i + 1);
+        return bo_fail(BO_EPARSE, err, errlen, "key %zu is not an object", i + 1);
     const char *kty = bo_jval_string(key, "kty");
     if (!kty)
-        return fail(BO_EPARSE, err, errlen, "key %zu has no \"kty\"", i + 1);
+        return bo_fail(BO_EPARSE, err, errlen, "key %zu has no \"kty\"", i + 1);
     const bo_jval *kid = bo_jval_get(key, "kid");
     if (kid && (kid->type != BO_JSON_STRING || kid->len == 0 || kid->len > MAX_KID ||
                 strlen(kid->str) != kid->len))
-        return fail(BO_EPARSE, err, errlen, "key %zu: \"kid\" must be a string of 1 to %d bytes", i + 1,
-                    MAX_KID);
+        return bo_fail(BO_EPARSE, err, errlen, "key %zu: \"kid\" must be a string of 1 to %d bytes", i + 1,
+                       MAX_KID);
     if (strcmp(kty, "RSA") == 0) {
         k->kty = KTY_RSA;
         k->algs = RSA_ALGS;
@@ -254,15 +239,15 @@ int bo_jwks_parse(const char *text, size_t len, bo_jwks **out, char *err, size_t
 {
     *out = NULL;
     if (len > BO_JWKS_MAX_TEXT)
-        return fail(BO_EPARSE, err, errlen, "key set larger than %d bytes", BO_JWKS_MAX_TEXT);
+        return bo_fail(BO_EPARSE, err, errlen, "key set larger than %d bytes", BO_JWKS_MAX_TEXT);
     bo_jval *doc;
     char jerr[96];
     if (bo_json_parse(text, len, &doc, jerr, sizeof jerr))
-        return fail(BO_EPARSE, err, errlen, "key set is not JSON: %s", jerr);
+        return bo_fail(BO_EPARSE, err, errlen, "key set is not JSON: %s", jerr);
     const bo_jval *list = bo_jval_get(doc, "keys");
     if (!list || list->type != BO_JSON_ARRAY) {
         bo_jval_free(doc);
-        return fail(BO_EPARSE, err, errlen, "not a key set (no \"keys\" array)");
+        return bo_fail(BO_EPARSE, err, errlen, "not a key set (no \"keys\" array)");
     }
     bo_jwks *ks = bo_calloc(1, sizeof *ks);
     size_t i = 0;
@@ -278,7 +263,7 @@ int bo_jwks_parse(const char *text, size_t len, bo_jwks **out, char *err, size_t
             continue;
         if (ks->count == BO_JWKS_MAX_KEYS) {
             jwk_clear(&k);
-            rc = fail(BO_ELIMIT, err, errlen, "more than %d keys", BO_JWKS_MAX_KEYS);
+            rc = bo_fail(BO_ELIMIT, err, errlen, "more than %d keys", BO_JWKS_MAX_KEYS);
             break;
         }
         ks->keys[ks->count++] = k;
@@ -380,24 +365,24 @@ static int read_header(const char *text, size_t len, unsigned algs, bo_jws *out,
     bo_jval *h;
     char jerr[96];
     if (bo_json_parse(text, len, &h, jerr, sizeof jerr))
-        return fail(BO_EPARSE, err, errlen, "header is not JSON: %s", jerr);
+        return bo_fail(BO_EPARSE, err, errlen, "header is not JSON: %s", jerr);
     int rc = 0;
     const bo_jval *alg = bo_jval_get(h, "alg"), *kid = bo_jval_get(h, "kid"), *typ = bo_jval_get(h, "typ");
     if (h->type != BO_JSON_OBJECT || !alg || alg->type != BO_JSON_STRING) {
-        rc = fail(BO_EPARSE, err, errlen, "header has no \"alg\"");
+        rc = bo_fail(BO_EPARSE, err, errlen, "header has no \"alg\"");
     } else if ((kid && (kid->type != BO_JSON_STRING || kid->len > MAX_KID || strlen(kid->str) != kid->len)) ||
                (typ && typ->type != BO_JSON_STRING)) {
-        rc = fail(BO_EPARSE, err, errlen, "header \"kid\" or \"typ\" is not a string");
+        rc = bo_fail(BO_EPARSE, err, errlen, "header \"kid\" or \"typ\" is not a string");
     } else if (strcmp(alg->str, "none") == 0) {
-        rc = fail(BO_EPERM, err, errlen, "unsigned token (alg \"none\") refused");
+        rc = bo_fail(BO_EPERM, err, errlen, "unsigned token (alg \"none\") refused");
     } else if (strncmp(alg->str, "HS", 2) == 0) {
-        rc = fail(BO_EPERM, err, errlen, "shared-secret algorithm %.16s refused", alg->str);
+        rc = bo_fail(BO_EPERM, err, errlen, "shared-secret algorithm %.16s refused", alg->str);
     } else if (!bo_jws_alg(alg->str)) {
-        rc = fail(BO_EPERM, err, errlen, "algorithm \"%.16s\" not supported", alg->str);
+        rc = bo_fail(BO_EPERM, err, errlen, "algorithm \"%.16s\" not supported", alg->str);
     } else if (!(bo_jws_alg(alg->str) & algs)) {
-        rc = fail(BO_EPERM, err, errlen, "algorithm %s not accepted here", alg->str);
+        rc = bo_fail(BO_EPERM, err, errlen, "algorithm %s not accepted here", alg->str);
     } else if (bo_jval_get(h, "crit")) {
-        rc = fail(BO_EPERM, err, errlen, "header \"crit\" extensions are not supported");
+        rc = bo_fail(BO_EPERM, err, errlen, "header \"crit\" extensions are not supported");
     } else {
         out->alg = bo_jws_alg(alg->str);
         out->kid = kid ? bo_strdup(kid->str) : NULL;
@@ -412,21 +397,21 @@ int bo_jws_verify(const char *token, size_t len, const bo_jwks *keys, unsigned a
 {
     memset(out, 0, sizeof *out);
     if (len > BO_JWS_MAX_TOKEN)
-        return fail(BO_EPARSE, err, errlen, "token longer than %d characters", BO_JWS_MAX_TOKEN);
+        return bo_fail(BO_EPARSE, err, errlen, "token longer than %d characters", BO_JWS_MAX_TOKEN);
     const char *dot1 = memchr(token, '.', len);
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
-        return fail(BO_EPARSE, err, errlen, "not a compact JWS (three parts separated by dots)");
+        return bo_fail(BO_EPARSE, err, errlen, "not a compact JWS (three parts separated by dots)");
     size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1);
     size_t slen = len - (size_t)(dot2 + 1 - token);
     if (hlen == 0 || hlen > MAX_HEADER_CHARS || !base64url_chars(token, hlen) ||
         !base64url_chars(dot1 + 1, plen) || !base64url_chars(dot2 + 1, slen))
-        return fail(BO_EPARSE, err, errlen, "a part is empty, too long or not base64url");
+        return bo_fail(BO_EPARSE, err, errlen, "a part is empty, too long or not base64url");
 
     size_t n;
     uint8_t *header = decode_part(token, hlen, &n);
     if (!header)
-        return fail(BO_EPARSE, err, errlen, "header is not base64url");
+        return bo_fail(BO_EPARSE, err, errlen, "header is not base64url");
     int rc = read_header((const char *)header, n, algs, out, err, errlen);
     free(header);
     if (rc)
@@ -436,7 +421,7 @@ int bo_jws_verify(const char *token, size_t len, const bo_jwks *keys, unsigned a
     uint8_t *sig = decode_part(dot2 + 1, slen, &siglen);
     if (!sig || siglen == 0) {
         free(sig);
-        rc = fail(BO_EPARSE, err, errlen, "signature is missing or not base64url");
+        rc = bo_fail(BO_EPARSE, err, errlen, "signature is missing or not base64url");
         goto fail;
     }
     uint8_t hash[32];
@@ -462,19 +447,19 @@ int bo_jws_verify(const char *token, size_t len, const bo_jwks *keys, unsigned a
     if (rc == 0) {
         out->payload = (char *)decode_part(dot1 + 1, plen, &out->payload_len);
         if (!out->payload) {
-            rc = fail(BO_EPARSE, err, errlen, "payload is not base64url");
+            rc = bo_fail(BO_EPARSE, err, errlen, "payload is not base64url");
             goto fail;
         }
         return 0;
     }
     if (tried)
-        rc = fail(BO_EVERIFY, err, errlen, "bad signature");
+        rc = bo_fail(BO_EVERIFY, err, errlen, "bad signature");
     else if (out->kid && kid_keys)
-        rc = fail(BO_EPERM, err, errlen, "key \"%s\" cannot verify %s", out->kid, bo_jws_alg_name(out->alg));
+        rc = bo_fail(BO_EPERM, err, errlen, "key \"%s\" cannot verify %s", out->kid, bo_jws_alg_name(out->alg));
     else if (out->kid)
-        rc = fail(BO_ENOENT, err, errlen, "no key \"%s\" in the key set", out->kid);
+        rc = bo_fail(BO_ENOENT, err, errlen, "no key \"%s\" in the key set", out->kid);
     else
-        rc = fail(BO_ENOENT, err, errlen, "no key in the key set for %s", bo_jws_alg_name(out->alg));
+        rc = bo_fail(BO_ENOENT, err, errlen, "no key in the key set for %s", bo_jws_alg_name(out->alg));
 fail:
     bo_jws_release(out);
     return rc;

@@ -85,93 +85,111 @@ static int64_t wall_ms(void)
 
 /* ---- what the process knows of the provider ---- */
 
-typedef struct provider {
+/* A document fetched from the provider and shared by the workers: the
+   discovery document of an issuer, or the key set at a jwks_uri. The
+   cache holds the newest of each kind; a call takes a reference while
+   it uses one, so a newer document can replace it meanwhile. */
+typedef struct cached {
     atomic_int refs;
-    char *issuer;
+    char *key;               /* the issuer, or the key set's address */
+    int64_t until;           /* fresh until (wall clock, ms) */
+    void (*release)(struct cached *);   /* frees what the kind adds */
+} cached;
+
+typedef struct provider {
+    cached base;             /* base.key: the issuer */
     char *authorization;
     char *token;
     char *jwks_uri;
     char *end_session;       /* NULL: the provider offers no RP-initiated logout */
-    int64_t until;           /* fresh until (wall clock, ms) */
 } provider;
 
 typedef struct keyset {
-    atomic_int refs;
-    char *jwks_uri;
+    cached base;             /* base.key: the jwks_uri */
     bo_jwks *keys;
-    int64_t until;
 } keyset;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static provider *cached_provider;
-static keyset *cached_keys;
+static cached *cached_provider;
+static cached *cached_keys;
 static int64_t refetch_after;
 
-static void provider_unref(provider *p)
+static void cached_unref(cached *d)
 {
-    if (!p || atomic_fetch_sub(&p->refs, 1) > 1)
+    if (!d || atomic_fetch_sub(&d->refs, 1) > 1)
         return;
-    free(p->issuer);
+    d->release(d);
+    free(d->key);
+    free(d);
+}
+
+/* A new reference to the document in *slot if it is key's and still fresh. */
+static cached *cache_get(cached **slot, const char *key)
+{
+    pthread_mutex_lock(&cache_lock);
+    cached *d = *slot;
+    if (d && (strcmp(d->key, key) != 0 || wall_ms() >= d->until))
+        d = NULL;
+    if (d)
+        atomic_fetch_add(&d->refs, 1);
+    pthread_mutex_unlock(&cache_lock);
+    return d;
+}
+
+/* Puts d in *slot (the cache takes a reference of its own). */
+static void cache_put(cached **slot, cached *d)
+{
+    atomic_fetch_add(&d->refs, 1);
+    pthread_mutex_lock(&cache_lock);
+    cached *old = *slot;
+    *slot = d;
+    pthread_mutex_unlock(&cache_lock);
+    cached_unref(old);
+}
+
+static void provider_release(cached *d)
+{
+    provider *p = (provider *)d;
     free(p->authorization);
     free(p->token);
     free(p->jwks_uri);
     free(p->end_session);
-    free(p);
 }
 
-static void keyset_unref(keyset *k)
+static void keyset_release(cached *d)
 {
-    if (!k || atomic_fetch_sub(&k->refs, 1) > 1)
-        return;
-    free(k->jwks_uri);
-    bo_jwks_free(k->keys);
-    free(k);
+    bo_jwks_free(((keyset *)d)->keys);
 }
 
-/* A new reference to the cached document of issuer if it is still fresh. */
+/* A new cached document of the kind release frees, fresh for ttl_ms. */
+static void *cached_new(size_t size, const char *key, int64_t ttl_ms, void (*release)(cached *))
+{
+    cached *d = bo_calloc(1, size);
+    atomic_init(&d->refs, 1);
+    d->key = bo_strdup(key);
+    d->until = wall_ms() + ttl_ms;
+    d->release = release;
+    return d;
+}
+
 static provider *provider_get(const char *issuer)
 {
-    pthread_mutex_lock(&cache_lock);
-    provider *p = cached_provider;
-    if (p && (strcmp(p->issuer, issuer) != 0 || wall_ms() >= p->until))
-        p = NULL;
-    if (p)
-        atomic_fetch_add(&p->refs, 1);
-    pthread_mutex_unlock(&cache_lock);
-    return p;
-}
-
-/* Caches p (the cache takes a reference of its own). */
-static void provider_put(provider *p)
-{
-    atomic_fetch_add(&p->refs, 1);
-    pthread_mutex_lock(&cache_lock);
-    provider *old = cached_provider;
-    cached_provider = p;
-    pthread_mutex_unlock(&cache_lock);
-    provider_unref(old);
+    return (provider *)cache_get(&cached_provider, issuer);
 }
 
 static keyset *keys_get(const char *jwks_uri)
 {
-    pthread_mutex_lock(&cache_lock);
-    keyset *k = cached_keys;
-    if (k && (strcmp(k->jwks_uri, jwks_uri) != 0 || wall_ms() >= k->until))
-        k = NULL;
-    if (k)
-        atomic_fetch_add(&k->refs, 1);
-    pthread_mutex_unlock(&cache_lock);
-    return k;
+    return (keyset *)cache_get(&cached_keys, jwks_uri);
 }
 
-static void keys_put(keyset *k)
+static void provider_unref(provider *p)
 {
-    atomic_fetch_add(&k->refs, 1);
-    pthread_mutex_lock(&cache_lock);
-    keyset *old = cached_keys;
-    cached_keys = k;
-    pthread_mutex_unlock(&cache_lock);
-    keyset_unref(old);
+    cached_unref(p ? &p->base : NULL);
+}
+
+static void keyset_unref(keyset *k)
+{
+    cached_unref(k ? &k->base : NULL);
 }
 
 /* Whether a token naming a key the set lacks may fetch the set again now
@@ -190,14 +208,14 @@ static bool refetch_allowed(void)
 void bo_lsso_cache_free(void)
 {
     pthread_mutex_lock(&cache_lock);
-    provider *p = cached_provider;
-    keyset *k = cached_keys;
+    cached *p = cached_provider;
+    cached *k = cached_keys;
     cached_provider = NULL;
     cached_keys = NULL;
     refetch_after = 0;
     pthread_mutex_unlock(&cache_lock);
-    provider_unref(p);
-    keyset_unref(k);
+    cached_unref(p);
+    cached_unref(k);
 }
 
 /* ---- one call from auth.lua, and its exchanges ---- */
@@ -477,15 +495,12 @@ static provider *take_discovery(sso_call *c, char *why, size_t cap)
     else if (end && !https_member(doc, "end_session_endpoint"))
         snprintf(why, cap, "discovery: end_session_endpoint is not an https URL");
     else {
-        p = bo_calloc(1, sizeof *p);
-        atomic_init(&p->refs, 1);
-        p->issuer = bo_strdup(issuer);
+        p = cached_new(sizeof *p, issuer, DISCOVERY_TTL_MS, provider_release);
         p->authorization = bo_strdup(authz);
         p->token = bo_strdup(token);
         p->jwks_uri = bo_strdup(jwks);
         p->end_session = end ? bo_strdup(end->str) : NULL;
-        p->until = wall_ms() + DISCOVERY_TTL_MS;
-        provider_put(p);
+        cache_put(&cached_provider, &p->base);
     }
     bo_jval_free(doc);
     return p;
@@ -507,12 +522,9 @@ static keyset *take_keys(sso_call *c, char *why, size_t cap)
         snprintf(why, cap, "key set: %s", err);
         return NULL;
     }
-    keyset *k = bo_calloc(1, sizeof *k);
-    atomic_init(&k->refs, 1);
-    k->jwks_uri = bo_strdup(c->p->jwks_uri);
+    keyset *k = cached_new(sizeof *k, c->p->jwks_uri, KEYS_TTL_MS, keyset_release);
     k->keys = keys;
-    k->until = wall_ms() + KEYS_TTL_MS;
-    keys_put(k);
+    cache_put(&cached_keys, &k->base);
     return k;
 }
 
@@ -794,7 +806,7 @@ static int finish_run(lua_State *L, sso_call *c)
             break;
         default: {          /* the token, the account, the session */
             bo_oidc_expect e = {
-                .issuer = c->p->issuer,
+                .issuer = c->p->base.key,
                 .client_id = c->s.client_id,
                 .nonce = c->flow.nonce,
                 .now = wall_ms() / 1000,
@@ -822,7 +834,7 @@ static int finish_run(lua_State *L, sso_call *c)
             bo_db *db = platform(L, r);
             bo_sso_account a;
             uint64_t t_account = uv_hrtime();
-            rc = bo_sso_account_sign_in(db, &c->s, c->p->issuer, &claims, &a, err, sizeof err);
+            rc = bo_sso_account_sign_in(db, &c->s, c->p->base.key, &claims, &a, err, sizeof err);
             const char *email = claims.email;
             if (rc < 0) {
                 kind = rc == BO_EPERM ? "disabled" : rc == BO_EEXIST ? "conflict" : rc == BO_EINVAL ? "claims"

@@ -5,7 +5,6 @@
 #include "crypto.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,20 +32,6 @@ int bo_pkce_challenge(const char *verifier, char out[BO_PKCE_CHALLENGE_CHARS + 1
     bo_sha256(verifier, n, hash);
     bo_base64url_encode(hash, sizeof hash, out);
     return 0;
-}
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
 }
 
 /* A NumericDate claim: a JSON number of seconds, as whole seconds (a
@@ -90,12 +75,12 @@ static int read_claims(bo_oidc_claims *c, char *err, size_t errlen)
     for (size_t i = 0; i < BO_COUNT(strings); i++) {
         const bo_jval *v = bo_jval_get(c->claims, strings[i]);
         if (v && v->type != BO_JSON_STRING)
-            return fail(BO_EPARSE, err, errlen, "claim \"%s\" is not a string", strings[i]);
+            return bo_fail(BO_EPARSE, err, errlen, "claim \"%s\" is not a string", strings[i]);
     }
     c->groups = bo_jval_get(c->claims, "groups");
     c->roles = bo_jval_get(c->claims, "roles");
     if ((c->groups && !string_array(c->groups)) || (c->roles && !string_array(c->roles)))
-        return fail(BO_EPARSE, err, errlen, "claim \"groups\" or \"roles\" is not an array of strings");
+        return bo_fail(BO_EPARSE, err, errlen, "claim \"groups\" or \"roles\" is not an array of strings");
     c->sub = bo_jval_string(c->claims, "sub");
     c->oid = bo_jval_string(c->claims, "oid");
     c->name = bo_jval_string(c->claims, "name");
@@ -108,14 +93,14 @@ int bo_oidc_check(const char *payload, size_t len, const bo_oidc_expect *e, bo_o
 {
     memset(out, 0, sizeof *out);
     if (!e->issuer || !e->client_id || !e->nonce || e->skew < 0)
-        return fail(BO_EINVAL, err, errlen, "issuer, client id and nonce are required");
+        return bo_fail(BO_EINVAL, err, errlen, "issuer, client id and nonce are required");
     char jerr[96];
     if (bo_json_parse(payload, len, &out->claims, jerr, sizeof jerr))
-        return fail(BO_EPARSE, err, errlen, "claims are not JSON: %s", jerr);
+        return bo_fail(BO_EPARSE, err, errlen, "claims are not JSON: %s", jerr);
     const bo_jval *claims = out->claims;
     int rc;
     if (claims->type != BO_JSON_OBJECT) {
-        rc = fail(BO_EPARSE, err, errlen, "claims are not a JSON object");
+        rc = bo_fail(BO_EPARSE, err, errlen, "claims are not a JSON object");
         goto fail;
     }
     if ((rc = read_claims(out, err, errlen)))
@@ -123,11 +108,11 @@ int bo_oidc_check(const char *payload, size_t len, const bo_oidc_expect *e, bo_o
 
     const char *iss = bo_jval_string(claims, "iss");
     if (!iss || !equal_str(iss, e->issuer)) {
-        rc = fail(BO_EVERIFY, err, errlen, "issuer (\"iss\") is not %s", e->issuer);
+        rc = bo_fail(BO_EVERIFY, err, errlen, "issuer (\"iss\") is not %s", e->issuer);
         goto fail;
     }
     if (!out->sub || out->sub[0] == '\0') {
-        rc = fail(BO_EVERIFY, err, errlen, "no subject (\"sub\")");
+        rc = bo_fail(BO_EVERIFY, err, errlen, "no subject (\"sub\")");
         goto fail;
     }
 
@@ -140,23 +125,23 @@ int bo_oidc_check(const char *payload, size_t len, const bo_oidc_expect *e, bo_o
     } else if (aud && aud->type == BO_JSON_ARRAY) {
         for (const bo_jval *a = aud->first; a; a = a->next) {
             if (a->type != BO_JSON_STRING) {
-                rc = fail(BO_EPARSE, err, errlen, "claim \"aud\" is not a string or an array of strings");
+                rc = bo_fail(BO_EPARSE, err, errlen, "claim \"aud\" is not a string or an array of strings");
                 goto fail;
             }
             audiences++;
             ours = ours || equal_str(a->str, e->client_id);
         }
     } else if (aud) {
-        rc = fail(BO_EPARSE, err, errlen, "claim \"aud\" is not a string or an array of strings");
+        rc = bo_fail(BO_EPARSE, err, errlen, "claim \"aud\" is not a string or an array of strings");
         goto fail;
     }
     if (!ours) {
-        rc = fail(BO_EVERIFY, err, errlen, "audience (\"aud\") does not include this client");
+        rc = bo_fail(BO_EVERIFY, err, errlen, "audience (\"aud\") does not include this client");
         goto fail;
     }
     const char *azp = bo_jval_string(claims, "azp");
     if (azp ? !equal_str(azp, e->client_id) : audiences > 1) {
-        rc = fail(BO_EVERIFY, err, errlen, azp ? "authorized party (\"azp\") is another client"
+        rc = bo_fail(BO_EVERIFY, err, errlen, azp ? "authorized party (\"azp\") is another client"
                                                : "several audiences and no authorized party (\"azp\")");
         goto fail;
     }
@@ -165,27 +150,27 @@ int bo_oidc_check(const char *payload, size_t len, const bo_oidc_expect *e, bo_o
     int has_exp = date_claim(claims, "exp", &exp), has_iat = date_claim(claims, "iat", &iat);
     int has_nbf = date_claim(claims, "nbf", &nbf);
     if (has_exp < 0 || has_iat < 0 || has_nbf < 0) {
-        rc = fail(BO_EPARSE, err, errlen, "claim \"exp\", \"iat\" or \"nbf\" is not a number");
+        rc = bo_fail(BO_EPARSE, err, errlen, "claim \"exp\", \"iat\" or \"nbf\" is not a number");
         goto fail;
     }
     if (!has_exp || !has_iat) {
-        rc = fail(BO_EVERIFY, err, errlen, "no expiry (\"exp\") or issue time (\"iat\")");
+        rc = bo_fail(BO_EVERIFY, err, errlen, "no expiry (\"exp\") or issue time (\"iat\")");
         goto fail;
     }
     if (e->now - e->skew >= exp) {
-        rc = fail(BO_EVERIFY, err, errlen, "expired at %lld (now %lld)", (long long)exp, (long long)e->now);
+        rc = bo_fail(BO_EVERIFY, err, errlen, "expired at %lld (now %lld)", (long long)exp, (long long)e->now);
         goto fail;
     }
     if (iat > e->now + e->skew || (has_nbf && nbf > e->now + e->skew)) {
-        rc = fail(BO_EVERIFY, err, errlen, "issued for later (\"%s\" after %lld)", iat > e->now + e->skew ? "iat" : "nbf",
-                  (long long)e->now);
+        rc = bo_fail(BO_EVERIFY, err, errlen, "issued for later (\"%s\" after %lld)", iat > e->now + e->skew ? "iat" : "nbf",
+                     (long long)e->now);
         goto fail;
     }
 
     const char *nonce = bo_jval_string(claims, "nonce");
     size_t want = strlen(e->nonce);
     if (!nonce || strlen(nonce) != want || !bo_equal_ct(nonce, e->nonce, want)) {
-        rc = fail(BO_EVERIFY, err, errlen, "nonce does not match this sign-in");
+        rc = bo_fail(BO_EVERIFY, err, errlen, "nonce does not match this sign-in");
         goto fail;
     }
     out->exp = exp;

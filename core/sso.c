@@ -8,7 +8,6 @@
 #include "log.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -496,17 +495,6 @@ static const char *claims_email(const bo_oidc_claims *c)
     return NULL;
 }
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* Replaces the account's roles from the mapping with those the claim's
    values map to. Inside the sign-in's transaction. */
 static int map_roles(bo_db *db, int64_t id, const bo_jval *values, char *err, size_t errlen)
@@ -532,7 +520,7 @@ static int map_roles(bo_db *db, int64_t id, const bo_jval *values, char *err, si
         bo_stmt_clear(stmt);
     }
     if (rc != BO_DB_DONE)
-        return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+        return bo_fail((rc), err, errlen, "%s", bo_db_errmsg(db));
     return 0;
 }
 
@@ -553,12 +541,12 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
     bool oid = strcmp(claim, "oid") == 0;
     const char *subject = oid ? c->oid : c->sub;
     if (!subject || !*subject)
-        return fail(BO_EINVAL, err, errlen, "the ID token has no \"%s\" claim (subject_claim)", claim);
+        return bo_fail(BO_EINVAL, err, errlen, "the ID token has no \"%s\" claim (subject_claim)", claim);
     snprintf(out->subject, sizeof out->subject, "%s %.150s", claim, subject);
     bool by_roles = strcmp(s->roles_claim, "roles") == 0;
     const bo_jval *names = bo_jval_get(c->claims, "_claim_names");
     if (!by_roles && names && bo_jval_get(names, "groups"))
-        return fail(BO_ELIMIT, err, errlen, "the provider left out the groups (too many for a token: \"group "
+        return bo_fail(BO_ELIMIT, err, errlen, "the provider left out the groups (too many for a token: \"group "
                                             "overage\"); send only the groups assigned to the application, or use "
                                             "app roles (roles_claim = roles)");
     const char *email = claims_email(c);
@@ -586,9 +574,9 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
     bo_stmt_reset(stmt);
     bo_stmt_clear(stmt);
     if (rc != BO_DB_ROW && rc != BO_DB_DONE)
-        return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+        return bo_fail((rc), err, errlen, "%s", bo_db_errmsg(db));
     if (disabled)
-        return fail(BO_EPERM, err, errlen, "the account %s is disabled", out->email);
+        return bo_fail(BO_EPERM, err, errlen, "the account %s is disabled", out->email);
 
     /* Is the address the claims give used by another account? */
     bool taken = false;
@@ -604,12 +592,12 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
 
     if (!out->user_id) {
         if (!email)
-            return fail(BO_EINVAL, err, errlen, "the provider gave no email address (claim \"email\", "
+            return bo_fail(BO_EINVAL, err, errlen, "the provider gave no email address (claim \"email\", "
                                                 "\"preferred_username\" or \"upn\")");
         if (taken)
-            return fail(BO_EEXIST, err, errlen, "%s already has an account that this identity (%s) is not linked "
+            return bo_fail(BO_EEXIST, err, errlen, "%s already has an account that this identity (%s) is not linked "
                                                 "to: `borough sso link %s '%s'` links them", email, out->subject,
-                        email, subject);
+                           email, subject);
         if (!(stmt = bo_db_prepare(db, add_user_sql, sizeof add_user_sql - 1, err, errlen)))
             return BO_EDB;
         bo_stmt_bind_text_copy(stmt, 1, email, -1);
@@ -619,7 +607,7 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
         bo_stmt_reset(stmt);
         bo_stmt_clear(stmt);
         if (rc != BO_DB_DONE)
-            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+            return bo_fail((rc), err, errlen, "%s", bo_db_errmsg(db));
         out->user_id = bo_db_last_insert_id(db);
         out->created = true;
         if (!(stmt = bo_db_prepare(db, add_identity_sql, sizeof add_identity_sql - 1, err, errlen)))
@@ -633,7 +621,7 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
         bo_stmt_reset(stmt);
         bo_stmt_clear(stmt);
         if (rc != BO_DB_DONE)
-            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+            return bo_fail((rc), err, errlen, "%s", bo_db_errmsg(db));
         snprintf(out->email, sizeof out->email, "%s", email);
     } else {
         /* The name and email as the provider has them now; an address
@@ -654,7 +642,7 @@ static int sign_in_tx(bo_db *db, const bo_sso_settings *s, const char *issuer, c
         bo_stmt_reset(stmt);
         bo_stmt_clear(stmt);
         if (rc != BO_DB_DONE)
-            return fail((rc), err, errlen, "%s", bo_db_errmsg(db));
+            return bo_fail((rc), err, errlen, "%s", bo_db_errmsg(db));
         snprintf(out->email, sizeof out->email, "%s", new_email);
     }
 

@@ -314,6 +314,22 @@ function borough._forbidden(req)
   return r
 end
 
+--- borough.status(code): for an error the platform has words for (the
+-- messages error.<code>.title and .text: 403, 404, 405, 500, 503), its page
+-- in the app's look and the request's language, as the server's own error
+-- pages are; for any other code, or with a body, the plain response.
+local plain_status = borough.status
+function borough.status(code, body)
+  if body == nil and math.type(code) == "integer" and code >= 400 and i18n.has("error." .. code .. ".title") then
+    local r = borough.view("borough/error", { code = code })
+    r.status = code
+    r.headers = r.headers or {}
+    r.headers["Cache-Control"] = "no-store"
+    return r
+  end
+  return plain_status(code, body)
+end
+
 -- The page layout shows a "Sign out" link to whoever is signed in.
 view.globals.signed_in = borough.user
 

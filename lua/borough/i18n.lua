@@ -54,6 +54,11 @@ function i18n.t(key, vars, lang)
   return s
 end
 
+--- i18n.has(key): whether there is such a message (in English at least).
+function i18n.has(key)
+  return tables.en[key] ~= nil
+end
+
 --- i18n.add(lang, messages): adds or replaces messages of a language.
 function i18n.add(lang, messages)
   if not tables[lang] then
