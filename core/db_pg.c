@@ -353,6 +353,10 @@ static const char *translate(const char *sql, size_t len, bool app, sql_info *in
                 continue;
             }
         }
+        if (c == ';' && words == 0) {                  /* an empty statement, as SQLite skips it */
+            p++;
+            continue;
+        }
         if (c == ';') {
             const char *rest = bo_sql_skip_space(p, end);
             if (rest != end) {
