@@ -1195,7 +1195,7 @@ static const char bootstrap_sql[] =
     /* instr: strpos, with the case-blind collation's columns compared as
        they are (PostgreSQL refuses a substring search under it). */
     "CREATE OR REPLACE FUNCTION borough_fn.instr(t text, part text) RETURNS integer LANGUAGE sql IMMUTABLE AS\n"
-    "  $$ SELECT strpos(t COLLATE \"C\", part COLLATE \"C\") $$;\n"
+    "  $$ SELECT pg_catalog.strpos(t COLLATE \"C\", part COLLATE \"C\") $$;\n"
     "GRANT EXECUTE ON FUNCTION borough_fn.instr(text, text) TO PUBLIC;\n"
     "DO $$ BEGIN\n"
     "  CREATE COLLATION IF NOT EXISTS borough_fn.nocase (provider = icu, locale = 'und-u-ks-level2',\n"
