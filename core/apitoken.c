@@ -287,7 +287,7 @@ int bo_apitoken_list(bo_db *db, const char *app, int (*fn)(void *ud, const bo_ap
         "SELECT t.id, t.app, t.name, t.prefix, t.entities, u.email, "
         "(SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = u.id AND app = t.app), "
         "t.created_ms, t.expires_ms, t.revoked_ms, t.used_ms, t.uses, t.created_by "
-        "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE ?1 IS NULL OR t.app = ?1 ORDER BY t.id DESC";
+        "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE CAST(?1 AS TEXT) IS NULL OR t.app = ?1 ORDER BY t.id DESC";
     bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, errlen);
     if (!stmt)
         return BO_EDB;

@@ -144,3 +144,24 @@ void bo_iso_time(int64_t ms, char *out, size_t cap)
              (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
              (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000));
 }
+
+int64_t bo_iso_ms(const char *iso)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return 0;
+    int64_t ms = 0;
+    const char *p = iso + n;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += (*p - '0') * scale;
+    }
+    if (*p == 'Z')
+        p++;
+    if (*p)
+        return 0;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi,
+                     .tm_sec = sec };
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}

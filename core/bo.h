@@ -78,5 +78,8 @@ uint64_t bo_now_ms(void);
    "2024-04-01T09:30:00.123Z" (out holds at least 25 bytes). */
 int64_t bo_unix_ms(void);
 void bo_iso_time(int64_t ms, char *out, size_t cap);
+/* The Unix milliseconds of such a time (the fraction and the Z optional);
+   0 for NULL or anything else. */
+int64_t bo_iso_ms(const char *iso);
 
 #endif

@@ -164,8 +164,8 @@ static const struct {
 } platform_secrets[] = {
     { "SELECT id, id, totp_secret FROM users WHERE totp_secret IS NOT NULL",
       "UPDATE users SET totp_secret = ? WHERE id = ?" },
-    { "SELECT rowid, user_id, secret FROM two_factor_pending WHERE secret IS NOT NULL",
-      "UPDATE two_factor_pending SET secret = ? WHERE rowid = ?" },
+    { "SELECT token_hash, user_id, secret FROM two_factor_pending WHERE secret IS NOT NULL",
+      "UPDATE two_factor_pending SET secret = ? WHERE token_hash = ?" },
 };
 
 /* Counts (count, by the keyring's position, and *other) or, with
@@ -216,7 +216,7 @@ static int each_platform_secret(const bo_cli *cli, const char *data, const bo_ke
             } else {
                 char *sealed = bo_seal(k, aad, plain.data, plain.len);
                 bo_stmt_bind_text_copy(upd, 1, sealed, -1);
-                bo_stmt_bind_int64(upd, 2, bo_stmt_column_int64(sel, 0));
+                bo_stmt_bind_column(upd, 2, sel, 0);
                 if (bo_stmt_step(upd) != BO_DB_DONE) {
                     snprintf(err, sizeof err, "borough.db: %s", bo_db_errmsg(s));
                     rc = BO_EDB;

@@ -191,6 +191,46 @@ bool bo_db_app_made(const char *data_dir, const char *app)
     return made;
 }
 
+int64_t bo_db_bytes(const char *data_dir, const char *app)
+{
+    const char *url;
+    char err[256];
+    if (where(data_dir, &url, err, sizeof err) < 0)
+        return -1;
+    if (!url) {
+        char *path = app ? bo_sprintf("%s/%s/app.db", data_dir, app) : bo_sprintf("%s/borough.db", data_dir);
+        char *wal = bo_sprintf("%s-wal", path);
+        struct stat st;
+        int64_t n = -1;
+        if (stat(path, &st) == 0) {
+            n = (int64_t)st.st_size;
+            if (stat(wal, &st) == 0)
+                n += (int64_t)st.st_size;
+        }
+        free(wal);
+        free(path);
+        return n;
+    }
+    static const char sql[] = "SELECT count(*), coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                              "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE n.nspname = ?1 AND c.relkind IN ('r', 'm')";
+    bo_db *db = NULL;
+    bo_stmt *stmt = NULL;
+    int64_t n = -1;
+    if (bo_pg_unreachable() || bo_pg_open(&db, url, NULL, 0, err, sizeof err) < 0)
+        return -1;
+    char *schema = app ? bo_sprintf("app_%s", app) : bo_strdup("borough");
+    if (bo_stmt_prepare(db, sql, -1, &stmt) == 0) {
+        bo_stmt_bind_text(stmt, 1, schema, -1);
+        if (bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_int64(stmt, 0) > 0)
+            n = bo_stmt_column_int64(stmt, 1);
+        bo_stmt_finalize(stmt);
+    }
+    free(schema);
+    bo_db_close(db);
+    return n;
+}
+
 int bo_db_open_platform(bo_db **out, const char *data_dir, unsigned flags, char *err, size_t errlen)
 {
     const char *url;

@@ -89,6 +89,11 @@ int bo_db_open_app(bo_db **out, const char *data_dir, const char *app, unsigned 
 /* Whether app has a database yet: its file on SQLite; on PostgreSQL
    always (its schema is made when it is opened). */
 bool bo_db_app_made(const char *data_dir, const char *app);
+/* The space app's database takes (app NULL: the platform's): its file and
+   WAL on SQLite; on PostgreSQL its schema's tables with their indexes,
+   asked over a connection of its own. -1 when there is none yet or the
+   server cannot be reached. */
+int64_t bo_db_bytes(const char *data_dir, const char *app);
 /* Calls fn for each app that has a database (data_dir/<app>/app.db, or an
    app schema on PostgreSQL), stopping at the first non-zero return, which
    it returns; or a BO_E* code with the reason in err. */

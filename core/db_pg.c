@@ -70,6 +70,7 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 #define OID_OID 26
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
@@ -83,6 +84,7 @@ typedef struct pg_stmt pg_stmt;
 typedef struct sql_info {
     char *text;                /* translated */
     int nparams;
+    uint64_t named;            /* the parameters the text names (bit i-1: ?i; all past 64) */
     bool insert;               /* an INSERT without RETURNING: its new id is asked for */
     bool platform_ddl;         /* DDL on a _borough_* object */
     bool tx_control;           /* BEGIN, COMMIT, ... (refused) */
@@ -243,6 +245,7 @@ static const struct {
     { "NOCASE", "borough_fn.nocase" },
     { "julianday", "borough_fn.julianday" },
     { "group_concat", "string_agg" },   /* with its separator: group_concat(x, ', ') */
+    { "instr", "borough_fn.instr" },
 };
 
 /* Statements an app's SQL may not start with here: they change the
@@ -324,6 +327,8 @@ static const char *translate(const char *sql, size_t len, bool app, sql_info *in
                 next_param = n;
             if (n > max_param)
                 max_param = n;
+            if (n >= 1 && n <= 64)
+                info->named |= 1ULL << (n - 1);
             bo_buf_printf(&out, "$%d", n);
             prev_integer = false;
             continue;
@@ -347,6 +352,10 @@ static const char *translate(const char *sql, size_t len, bool app, sql_info *in
                 prev_integer = false;
                 continue;
             }
+        }
+        if (c == ';' && words == 0) {                  /* an empty statement, as SQLite skips it */
+            p++;
+            continue;
         }
         if (c == ';') {
             const char *rest = bo_sql_skip_space(p, end);
@@ -799,6 +808,11 @@ static int send_stmt(pg_conn *c, pg_stmt *s)
         const char *v[2] = { db->key, info->text };
         ok = PQsendQueryParams(c->pg, "SELECT borough_fn.platform_exec($1, $2)", 2, NULL, v, NULL, NULL, 0);
     } else {
+        /* SQLite lets a statement skip a parameter (?1 and ?3, no ?2);
+           PostgreSQL wants a type for each, so one never named is text. */
+        for (int i = 0; i < s->nparams && i < 64; i++)
+            if (!(info->named & (1ULL << i)) && !s->types[i])
+                s->types[i] = OID_TEXT;
         ok = PQsendQueryParams(c->pg, info->text, s->nparams, s->types, (const char *const *)s->values,
                                s->lengths, s->formats, 0);
     }
@@ -1110,7 +1124,7 @@ static int launch(pg_conn *c, pg_stmt *s, bo_db_waiter *w)
 
 /* The platform's schema and functions, made once per database and again
    when this version of them is new to it. */
-#define BOOTSTRAP_VERSION "2"
+#define BOOTSTRAP_VERSION "3"
 static const char bootstrap_sql[] =
     "CREATE SCHEMA IF NOT EXISTS borough;\n"
     "CREATE SCHEMA IF NOT EXISTS borough_fn;\n"
@@ -1178,6 +1192,11 @@ static const char bootstrap_sql[] =
     "  SET TimeZone = 'UTC' AS\n"
     "  $$ SELECT extract(epoch FROM CAST(t AS timestamptz)) / 86400 + 2440587.5 $$;\n"
     "GRANT EXECUTE ON FUNCTION borough_fn.julianday(text) TO PUBLIC;\n"
+    /* instr: strpos, with the case-blind collation's columns compared as
+       they are (PostgreSQL refuses a substring search under it). */
+    "CREATE OR REPLACE FUNCTION borough_fn.instr(t text, part text) RETURNS integer LANGUAGE sql IMMUTABLE AS\n"
+    "  $$ SELECT pg_catalog.strpos(t COLLATE \"C\", part COLLATE \"C\") $$;\n"
+    "GRANT EXECUTE ON FUNCTION borough_fn.instr(text, text) TO PUBLIC;\n"
     "DO $$ BEGIN\n"
     "  CREATE COLLATION IF NOT EXISTS borough_fn.nocase (provider = icu, locale = 'und-u-ks-level2',\n"
     "    deterministic = false);\n"

@@ -316,7 +316,7 @@ static void pending_cookie(char *out, size_t cap, const char *token, bool secure
 
 /* Starts a sign-in waiting for the second factor of user id; pushes the
    Set-Cookie value that names it to this browser. */
-static void push_pending(lua_State *L, bo_request *r, bo_db *db, int64_t id)
+static void push_pending(lua_State *L, bo_request *r, bo_db *db, int64_t id, uint8_t hash_out[32])
 {
     static const char old_sql[] = "DELETE FROM two_factor_pending WHERE created_ms < ?";
     static const char sql[] = "INSERT INTO two_factor_pending (token_hash, user_id, created_ms) VALUES (?, ?, ?)";
@@ -347,6 +347,8 @@ static void push_pending(lua_State *L, bo_request *r, bo_db *db, int64_t id)
         luaL_error(L, "cannot record the sign-in: %s", stmt ? bo_db_errmsg(db) : err);
     pending_cookie(cookie, sizeof cookie, token, bo_conn_secure(r->conn));
     lua_pushstring(L, cookie);
+    if (hash_out)
+        memcpy(hash_out, hash, sizeof hash);
 }
 
 /* A sign-in waiting for its second factor, and its account. */
@@ -611,7 +613,7 @@ static int sign_in_done(lua_State *L, int status, lua_KContext ctx)
         int second = second_factor(db, u.id);
         if (second) {
             /* No session yet: the second step finishes the sign-in. */
-            push_pending(L, r, db, u.id);
+            push_pending(L, r, db, u.id, NULL);
             lua_pushboolean(L, 1);
             lua_insert(L, -2);
             lua_pushstring(L, second == 1 ? "two-factor" : "enrol");
@@ -977,24 +979,12 @@ static pending setup_pending(lua_State *L, bo_request *r, bo_db *db)
         lua_pushnil(L);
         return p;
     }
-    push_pending(L, r, db, r->user->id);
     /* find_pending reads the cookie of the request; this one is new. */
-    static const char sql[] = "SELECT token_hash FROM two_factor_pending WHERE user_id = ? ORDER BY created_ms DESC, "
-                              "rowid DESC LIMIT 1";
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-    if (stmt) {
-        bo_stmt_bind_int64(stmt, 1, r->user->id);
-        if (bo_stmt_step(stmt) == BO_DB_ROW && bo_stmt_column_bytes(stmt, 0) == 32) {
-            p.found = true;
-            memcpy(p.hash, bo_stmt_column_blob(stmt, 0), 32);
-            p.id = r->user->id;
-            snprintf(p.email, sizeof p.email, "%s", r->user->email);
-            p.password = true;
-        }
-        bo_stmt_reset(stmt);
-        bo_stmt_clear(stmt);
-    }
+    push_pending(L, r, db, r->user->id, p.hash);
+    p.found = true;
+    p.id = r->user->id;
+    snprintf(p.email, sizeof p.email, "%s", r->user->email);
+    p.password = true;
     return p;
 }
 

@@ -16,21 +16,43 @@ typedef struct queue_sql {
     const char *name;           /* in audit rows: "outbox" or "job" */
     const char *active;         /* the state of one being worked on */
     const char *done;
-    const char *since;          /* when an active one began, Unix ms */
+    const char *since;          /* when an active one began */
     const char *columns;        /* the 15 columns of an item, in bo_queue_item's order */
+    bool iso;                   /* its times are ISO 8601 text (bo_iso_time), else Unix ms */
 } queue_sql;
 
 static const queue_sql sqls[] = {
     [BO_QUEUE_OUTBOX] = {
         "_borough_outbox", "outbox", "sending", "sent", "coalesce(last_try, created_ms)",
         "id, state, kind, template_id, reference, attempts, 0, created_ms, next_at, coalesce(last_try, 0), "
-        "status, status_at, error, recipient = '', coalesce(last_try, created_ms)" },
+        "status, status_at, error, recipient = '', coalesce(last_try, created_ms)", false },
     [BO_QUEUE_JOBS] = {
-        "_borough_jobs", "job", "running", "done", "CAST(strftime('%s', started_at) AS INTEGER) * 1000",
-        "id, state, name, kind, args, attempts, max_attempts, CAST(strftime('%s', created_at) AS INTEGER) * 1000, "
-        "run_at, coalesce(CAST(strftime('%s', coalesce(finished_at, started_at)) AS INTEGER) * 1000, 0), NULL, NULL, "
-        "error, 0, CAST(strftime('%s', started_at) AS INTEGER) * 1000" },
+        "_borough_jobs", "job", "running", "done", "started_at",
+        "id, state, name, kind, args, attempts, max_attempts, created_at, run_at, coalesce(finished_at, started_at), "
+        "NULL, NULL, error, 0, started_at", true },
 };
+
+/* A time of the queue as it is kept: compared in SQL with the column
+   itself, so that neither engine has to convert it (their date functions
+   differ). */
+static void bind_time(bo_stmt *stmt, int i, const queue_sql *s, int64_t ms)
+{
+    char iso[32];
+    if (!s->iso) {
+        bo_stmt_bind_int64(stmt, i, ms);
+        return;
+    }
+    bo_iso_time(ms, iso, sizeof iso);
+    bo_stmt_bind_text_copy(stmt, i, iso, -1);
+}
+
+/* A time column of an item, in Unix ms (0 for none). */
+static int64_t ms_of(bo_stmt *stmt, int col)
+{
+    if (bo_stmt_column_type(stmt, col) == BO_DB_TEXT)
+        return bo_iso_ms(bo_stmt_column_text(stmt, col));
+    return bo_stmt_column_int64(stmt, col);
+}
 
 const char *bo_queue_name(bo_queue q)
 {
@@ -93,7 +115,7 @@ int bo_queue_list(bo_db *db, bo_queue q, const char *filter, unsigned offset, un
     if (!bo_db_has_table(db, s->table))
         return 0;
     bool stuck = filter && strcmp(filter, "stuck") == 0;
-    char *sql = bo_sprintf("SELECT %s FROM %s WHERE (?1 IS NULL OR state = ?1) AND "
+    char *sql = bo_sprintf("SELECT %s FROM %s WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) AND "
                            "(?2 = 0 OR (state = '%s' AND %s < ?3)) ORDER BY id DESC LIMIT ?4 OFFSET ?5",
                            s->columns, s->table, s->active, s->since);
     bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
@@ -103,7 +125,7 @@ int bo_queue_list(bo_db *db, bo_queue q, const char *filter, unsigned offset, un
     int64_t before = bo_unix_ms() - BO_QUEUE_STUCK_MS;
     bo_stmt_bind_text_copy(stmt, 1, stuck ? NULL : filter, -1);
     bo_stmt_bind_int64(stmt, 2, stuck);
-    bo_stmt_bind_int64(stmt, 3, before);
+    bind_time(stmt, 3, s, before);
     bo_stmt_bind_int64(stmt, 4, limit);
     bo_stmt_bind_int64(stmt, 5, offset);
     int rc, stop = 0;
@@ -116,15 +138,15 @@ int bo_queue_list(bo_db *db, bo_queue q, const char *filter, unsigned offset, un
             .reference = text(stmt, 4),
             .attempts = bo_stmt_column_int64(stmt, 5),
             .max_attempts = bo_stmt_column_int64(stmt, 6),
-            .made_ms = bo_stmt_column_int64(stmt, 7),
+            .made_ms = ms_of(stmt, 7),
             .next_ms = bo_stmt_column_int64(stmt, 8),
-            .last_ms = bo_stmt_column_int64(stmt, 9),
+            .last_ms = ms_of(stmt, 9),
             .status = text(stmt, 10),
             .status_at = text(stmt, 11),
             .error = text(stmt, 12),
             .purged = bo_stmt_column_int64(stmt, 13) != 0,
         };
-        it.stuck = strcmp(it.state, s->active) == 0 && bo_stmt_column_int64(stmt, 14) < before;
+        it.stuck = strcmp(it.state, s->active) == 0 && ms_of(stmt, 14) < before;
         stop = fn(ud, &it);
     }
     if (!stop && rc != BO_DB_DONE) {
@@ -148,7 +170,7 @@ int bo_queue_count(bo_db *db, bo_queue q, bo_queue_counts *out, char *err, size_
     free(sql);
     if (!stmt)
         return BO_EDB;
-    bo_stmt_bind_int64(stmt, 1, bo_unix_ms() - BO_QUEUE_STUCK_MS);
+    bind_time(stmt, 1, s, bo_unix_ms() - BO_QUEUE_STUCK_MS);
     int rc;
     while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
         const char *state = text(stmt, 0);
@@ -210,7 +232,7 @@ static int look_up(bo_db *db, bo_queue q, int64_t id, found *f, char *err, size_
     if (rc == BO_DB_ROW) {
         bo_queue_item it = { .id = id, .state = text(stmt, 1), .name = text(stmt, 2), .detail = text(stmt, 3),
                              .purged = bo_stmt_column_int64(stmt, 13) != 0 };
-        it.stuck = strcmp(it.state, s->active) == 0 && bo_stmt_column_int64(stmt, 14) < before;
+        it.stuck = strcmp(it.state, s->active) == 0 && ms_of(stmt, 14) < before;
         find_one(f, &it);
     } else if (rc == BO_DB_DONE) {
         snprintf(err, errlen, "there is no %s %lld", s->name, (long long)id);
@@ -222,9 +244,10 @@ static int look_up(bo_db *db, bo_queue q, int64_t id, found *f, char *err, size_
     return rc == BO_DB_ROW ? 0 : rc == BO_DB_DONE ? BO_ENOENT : BO_EDB;
 }
 
-/* Runs an UPDATE with id (?1), now (?2), the stuck limit (?3) and who
-   (?4); returns the rows changed or BO_EDB. */
-static int change(bo_db *db, const char *sql, int64_t id, const char *who, char *err, size_t errlen)
+/* Runs an UPDATE of queue q with id (?1), now in Unix ms (?2), the stuck
+   limit as the queue keeps times (?3), who (?4) and, if it takes one, now
+   as the queue keeps times (?5); returns the rows changed or BO_EDB. */
+static int change(bo_db *db, bo_queue q, const char *sql, int64_t id, const char *who, char *err, size_t errlen)
 {
     bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
     if (!stmt)
@@ -232,8 +255,10 @@ static int change(bo_db *db, const char *sql, int64_t id, const char *who, char 
     int64_t now = bo_unix_ms();
     bo_stmt_bind_int64(stmt, 1, id);
     bo_stmt_bind_int64(stmt, 2, now);
-    bo_stmt_bind_int64(stmt, 3, now - BO_QUEUE_STUCK_MS);
+    bind_time(stmt, 3, &sqls[q], now - BO_QUEUE_STUCK_MS);
     bo_stmt_bind_text_copy(stmt, 4, who, -1);
+    if (bo_stmt_param_count(stmt) >= 5)
+        bind_time(stmt, 5, &sqls[q], now);
     int rc = bo_stmt_step(stmt);
     if (rc != BO_DB_DONE)
         snprintf(err, errlen, "%s", bo_db_errmsg(db));
@@ -269,8 +294,7 @@ int bo_queue_retry(bo_db *db, bo_db *platform, const char *who, bo_queue q, cons
         [BO_QUEUE_OUTBOX] = "UPDATE _borough_outbox SET claimed_by = NULL, next_at = ?2 "
                             "WHERE id = ?1 AND state = 'sending' AND coalesce(last_try, created_ms) < ?3",
         [BO_QUEUE_JOBS] = "UPDATE _borough_jobs SET state = 'queued', attempts = 0, run_at = ?2, claimed_by = NULL "
-                          "WHERE id = ?1 AND state = 'running' AND "
-                          "CAST(strftime('%s', started_at) AS INTEGER) * 1000 < ?3",
+                          "WHERE id = ?1 AND state = 'running' AND started_at < ?3",
     };
     found f;
     int rc = look_up(db, q, id, &f, err, errlen);
@@ -291,7 +315,7 @@ int bo_queue_retry(bo_db *db, bo_db *platform, const char *who, bo_queue q, cons
                  (long long)id, f.state);
         return BO_EINVAL;
     }
-    rc = change(db, sql, id, who, err, errlen);
+    rc = change(db, q, sql, id, who, err, errlen);
     if (rc == 0) {
         snprintf(err, errlen, "%s %lld changed meanwhile; look again", sqls[q].name, (long long)id);
         return BO_EINVAL;
@@ -308,13 +332,11 @@ int bo_queue_cancel(bo_db *db, bo_db *platform, const char *who, bo_queue q, con
         [BO_QUEUE_OUTBOX] = "UPDATE _borough_outbox SET state = 'failed', claimed_by = NULL, last_try = ?2, "
                             "error = 'cancelled by ' || ?4 WHERE id = ?1 AND state = 'queued'",
         [BO_QUEUE_JOBS] = "UPDATE _borough_jobs SET state = 'failed', claimed_by = NULL, "
-                          "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), error = 'cancelled by ' || ?4 "
-                          "WHERE id = ?1 AND state = 'queued'",
+                          "finished_at = ?5, error = 'cancelled by ' || ?4 WHERE id = ?1 AND state = 'queued'",
     };
     static const char stuck_job_sql[] =
-        "UPDATE _borough_jobs SET state = 'failed', claimed_by = NULL, "
-        "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), error = 'cancelled by ' || ?4 "
-        "WHERE id = ?1 AND state = 'running' AND CAST(strftime('%s', started_at) AS INTEGER) * 1000 < ?3";
+        "UPDATE _borough_jobs SET state = 'failed', claimed_by = NULL, finished_at = ?5, "
+        "error = 'cancelled by ' || ?4 WHERE id = ?1 AND state = 'running' AND started_at < ?3";
     found f;
     int rc = look_up(db, q, id, &f, err, errlen);
     if (rc < 0)
@@ -329,7 +351,7 @@ int bo_queue_cancel(bo_db *db, bo_db *platform, const char *who, bo_queue q, con
                  f.stuck ? "stuck " : "", f.state, q == BO_QUEUE_JOBS ? " or a stuck one" : "");
         return BO_EINVAL;
     }
-    rc = change(db, sql, id, who, err, errlen);
+    rc = change(db, q, sql, id, who, err, errlen);
     if (rc == 0) {
         snprintf(err, errlen, "%s %lld changed meanwhile; look again", sqls[q].name, (long long)id);
         return BO_EINVAL;

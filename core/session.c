@@ -264,8 +264,8 @@ int bo_session_fail(bo_db *db, const char *key, int64_t window_ms)
 int bo_session_forgive(bo_db *db, const char *key, bool all)
 {
     static const char every[] = "DELETE FROM sign_in_failures WHERE key = ?";
-    static const char newest[] = "DELETE FROM sign_in_failures WHERE rowid = "
-                                 "(SELECT max(rowid) FROM sign_in_failures WHERE key = ?1)";
+    static const char newest[] = "DELETE FROM sign_in_failures WHERE id = "
+                                 "(SELECT max(id) FROM sign_in_failures WHERE key = ?1)";
     const char *sql = all ? every : newest;
     size_t len = all ? sizeof every - 1 : sizeof newest - 1;
     char err[256];

@@ -481,7 +481,7 @@ static char *one_text(bo_db *db, const char *sql, int64_t id)
 
 static const char roles_sql[] =
     "SELECT group_concat(r, ', ') FROM (SELECT app || ':' || role AS r FROM user_roles "
-    "WHERE user_id = ? AND source IS NOT NULL ORDER BY app, role)";
+    "WHERE user_id = ? AND source IS NOT NULL ORDER BY app, role) AS mapped";
 
 /* The account's email address from the claims: "email", else an
    address-shaped "preferred_username" or "upn" (Entra's sign-in name). */

@@ -7,21 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-int64_t bo_status_db_bytes(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return -1;
-    int64_t n = (int64_t)st.st_size;
-    char *wal = bo_sprintf("%s-wal", path);
-    if (stat(wal, &st) == 0)
-        n += (int64_t)st.st_size;
-    free(wal);
-    return n;
-}
 
 static void add_up(bo_metrics_summary *all, const bo_metrics_summary *a)
 {
@@ -70,14 +56,10 @@ void bo_status_gather(bo_server *s, bo_status *out)
         for (unsigned j = 0; j < out->nsums && !a->m; j++)
             if (strcmp(out->sums[j].name, a->info->name) == 0)
                 a->m = &out->sums[j];
-        char *path = bo_sprintf("%s/%s/app.db", s->cfg.data_dir, a->info->name);
-        a->db_bytes = bo_status_db_bytes(path);
-        free(path);
+        a->db_bytes = bo_db_bytes(s->cfg.data_dir, a->info->name);
         a->reloaded = bo_server_reload_note(s, a->info->name, &a->note, a->error, sizeof a->error);
     }
-    char *path = bo_sprintf("%s/borough.db", s->cfg.data_dir);
-    out->platform_db_bytes = bo_status_db_bytes(path);
-    free(path);
+    out->platform_db_bytes = bo_db_bytes(s->cfg.data_dir, NULL);
     bo_https_cert *cert = bo_server_cert(s);
     out->cert_expires = cert ? cert->expires : 0;
     bo_https_cert_unref(cert);

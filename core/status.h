@@ -42,7 +42,4 @@ void bo_status_free(bo_status *st);
 /* Appends the status as lines of plain English, each ending in '\n'. */
 void bo_status_text(const bo_status *st, bo_buf *out);
 
-/* The size of a SQLite database file and its WAL, or -1 if it is missing. */
-int64_t bo_status_db_bytes(const char *path);
-
 #endif

@@ -388,6 +388,21 @@ def query(db_path, sql, *args):
         db.close()
 
 
+def stored_bytes(db_path):
+    """What the database db_path stands for holds, as bytes, for a test that
+    looks for text in it: the SQLite file (and its WAL), or on PostgreSQL a
+    dump of the schema it stands for."""
+    pg = _postgres_of(db_path)
+    if pg:
+        return pg[0].dump(pg[1], pg[2].strip('"'))
+    out = b""
+    for path in (db_path, db_path + "-wal"):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                out += f.read()
+    return out
+
+
 def get(port, path, headers=None):
     c = Client(port)
     try:

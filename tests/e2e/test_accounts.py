@@ -13,16 +13,18 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import BOROUGH, SLOW, borough, query, run, test  # noqa: E402
+from lib import BOROUGH, SLOW, borough, execute, query, run, test, use_postgres  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
 
 class Data:
-    """A temporary data folder."""
+    """A temporary data folder (on a run against PostgreSQL, with a database
+    of its own in the run's cluster)."""
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="borough-accounts-")
+        use_postgres(self.dir)
         return self.dir
 
     def __exit__(self, *exc):
@@ -199,11 +201,7 @@ def disable_enable_and_a_new_password():
         pw = (PASSWORD + "\n").encode()
         user(d, "add", "jo@example.gov.uk", "--name", "Jo", stdin=pw)
         db = os.path.join(d, "borough.db")
-        import sqlite3
-        c = sqlite3.connect(db)
-        with c:
-            c.execute("INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (x'00', 1, 0, 0)")
-        c.close()
+        execute(db, "INSERT INTO sessions (token_hash, user_id, created_ms, seen_ms) VALUES (?, 1, 0, 0)", b"\x00")
         assert user(d, "disable", "jo@example.gov.uk") == (0, "Disabled jo@example.gov.uk; their sessions have ended\n", "")
         assert users(d)[0]["disabled"] == 1 and query(db, "SELECT count(*) AS n FROM sessions")[0]["n"] == 0
         assert "\tdisabled\t" in user(d, "list")[1]

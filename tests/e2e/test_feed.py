@@ -11,11 +11,10 @@ import io
 import json
 import os
 import re
-import sqlite3
 import time
 from urllib.parse import urlsplit
 
-from lib import Client, Server, borough, get, query, run, staff_cookie, test
+from lib import Client, Server, borough, execute, get, query, run, staff_cookie, stored_bytes, test
 
 APP = {
     "models.lua": '''
@@ -140,10 +139,8 @@ def updated_since_and_filters_narrow_the_records():
     with Server({"sitrep": app_with()}) as s:
         seed(s, 20)
         t = token(s, role="viewer")
-        db = sqlite3.connect(os.path.join(s.data_dir, "sitrep", "app.db"))
-        with db:
-            db.execute("UPDATE measures SET updated_at = '2030-01-01T09:00:00Z' WHERE id IN (3, 7, 12)")
-        db.close()
+        execute(os.path.join(s.data_dir, "sitrep", "app.db"),
+                "UPDATE measures SET updated_at = '2030-01-01T09:00:00Z' WHERE id IN (3, 7, 12)")
         doc = page(s, "measures.json?updated_since=2030-01-01T08:00:00Z", t)
         assert [r["id"] for r in doc["value"]] == [3, 7, 12], doc
         assert [r["id"] for r in page(s, "measures.json?updated_since=2030-01-01", t)["value"]] == [3, 7, 12]
@@ -197,10 +194,8 @@ def tokens_are_refused_without_scope_after_expiry_and_once_revoked():
         t = token(s, role="viewer", expires="1h")
         assert feed(s, "measures.json", t).status == 200
         tid = platform(s, "SELECT id FROM api_tokens WHERE prefix = ?", t[:12])[0]["id"]
-        db = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
-        with db:
-            db.execute("UPDATE api_tokens SET expires_ms = ? WHERE id = ?", (int(time.time() * 1000) - 1, tid))
-        db.close()
+        execute(os.path.join(s.data_dir, "borough.db"), "UPDATE api_tokens SET expires_ms = ? WHERE id = ?",
+                int(time.time() * 1000) - 1, tid)
         r = feed(s, "measures.json", t)
         assert r.status == 401 and "the token has expired" in r.header("www-authenticate"), r
         other = token(s, role="viewer")
@@ -312,10 +307,7 @@ def every_use_is_counted_and_audited_once_an_hour():
         assert len(uses) == 1, uses
         assert re.fullmatch(r'API token #1 "Power BI" used: GET /sitrep/_feed/measures\.json from 127\.0\.0\.1 '
                             r'\(use 1; the first use of the hour\)', uses[0]["detail"]), uses
-        db = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
-        with db:
-            db.execute("UPDATE api_tokens SET audited_ms = audited_ms - 3600001")
-        db.close()
+        execute(os.path.join(s.data_dir, "borough.db"), "UPDATE api_tokens SET audited_ms = audited_ms - 3600001")
         assert feed(s, "teams.json", t).status == 200
         uses = platform(s, "SELECT detail FROM platform_audit WHERE action = 'token use' ORDER BY id")
         assert len(uses) == 2 and "GET /sitrep/_feed/teams.json" in uses[1]["detail"] and "(use 6;" in uses[1]["detail"]
@@ -331,8 +323,7 @@ def the_command_line_shows_a_token_once_and_keeps_only_its_hash():
         row = platform(s, "SELECT token_hash, prefix, entities, expires_ms - created_ms AS life FROM api_tokens")[0]
         assert row["token_hash"] == hashlib.sha256(t.encode()).digest() and row["prefix"] == t[:12], row
         assert row["entities"] == " measures teams " and row["life"] == 30 * 86400 * 1000, row
-        with open(os.path.join(s.data_dir, "borough.db"), "rb") as f:
-            assert t.encode() not in f.read()
+        assert t.encode() not in stored_bytes(os.path.join(s.data_dir, "borough.db"))
         status, out, err = borough("token", "list", "--data", s.data_dir)
         assert status == 0 and t not in out and t[:12] + "..." in out, out
         assert "entities: measures teams; roles: reporting viewer" in out and "active; used 0 times" in out, out

@@ -16,7 +16,8 @@ import threading
 import time
 
 import pglib
-from lib import SLOW, Client, Server, post_json, query, run, test, wait_for
+from lib import BOROUGH, SLOW, Client, Server, post_json, query, run, test, wait_for
+from ssolib import Browser
 
 if not pglib.shared():
     _own = pglib.Cluster().start()
@@ -156,6 +157,26 @@ def an_apps_own_login_cannot_leave_its_schema_or_forge_platform_rows():
         r = c.request("POST", "/alpha/sql", body=b"SELECT text FROM app_beta.notes")
         assert json.loads(r.body)["ok"] is False, r.body
         c.close()
+
+
+@test
+def sign_in_throttling_counts_the_failures_of_every_node():
+    """Five wrong passwords for one account, three on one node and two on
+    another, throttle it on both: the failures are counted in the shared
+    database, so a guesser gains nothing by spreading guesses over nodes."""
+    with Server(apps("alpha")) as a:
+        p = subprocess.run([BOROUGH, "user", "add", "jo@example.gov.uk", "--name", "Jo", "--data", a.data_dir],
+                           input=b"correct horse battery\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert p.returncode == 0, p.stderr
+        with node_like(a, a.apps_dir) as b:
+            def sign_in(node, password):
+                return Browser(node.port).sign_in_password("jo@example.gov.uk", password, "/alpha")
+            for i in range(5):
+                r = sign_in((a, b)[i % 2], "a wrong guess at it")
+                assert r.status == 400, (i, r)
+            for node in (b, a):
+                r = sign_in(node, "correct horse battery")
+                assert r.status == 429 and b"Too many attempts" in r.body, r
 
 
 def enqueue(port, n, **extra):

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import BOROUGH, Client, Server, query, run, staff_cookie, test  # noqa: E402
+import pglib  # noqa: E402
 
 
 def lua(text):
@@ -287,9 +288,13 @@ def app_sql_cannot_control_transactions_however_it_is_written():
         # Triggers keep their BEGIN ... END: that is not transaction control.
         got = json.loads(c.request("POST", "/t/run", {}, b"CREATE TRIGGER t AFTER INSERT ON notes "
                                    b"BEGIN UPDATE notes SET text = upper(new.text) WHERE id = new.id; END").text)
-        assert got["ok"] is True, got
-        c.request("POST", "/t/write", {}, b"loud")
-        assert notes(s)[-1] == "LOUD", notes(s)
+        loud = not pglib.shared()
+        if loud:
+            assert got["ok"] is True, got
+            c.request("POST", "/t/write", {}, b"loud")
+            assert notes(s)[-1] == "LOUD", notes(s)
+        else:       # SQLite's trigger is outside the portable subset: PostgreSQL's own refusal, not ours
+            assert got["ok"] is False and "transaction statements" not in got["err"], got
         # A job is held to the same rule, and the writes after it are kept.
         r = c.request("POST", "/t/job", {}, b"; BEGIN IMMEDIATE")
         assert r.status == 200, r
@@ -297,7 +302,7 @@ def app_sql_cannot_control_transactions_however_it_is_written():
         s.wait_log(r"job sneak #1 failed")
         assert "left a transaction open" not in s.log(), s.log()
         r = c.request("POST", "/t/write", {}, b"after the job")
-        assert notes(s)[-1] == "AFTER THE JOB", notes(s)
+        assert notes(s)[-1] == ("AFTER THE JOB" if loud else "after the job"), notes(s)
         c.close()
 
 
@@ -532,7 +537,7 @@ def the_sign_in_throttle_counts_an_ipv6_client_by_its_64():
         assert r.status == 400, r
         c.close()
         keys = [row["key"] for row in query(os.path.join(s.data_dir, "borough.db"),
-                                             "SELECT key FROM sign_in_failures ORDER BY rowid")]
+                                             "SELECT key FROM sign_in_failures ORDER BY id")]
         assert "address:::/64" in keys and "address:::1" not in keys, keys
 
 
@@ -657,7 +662,7 @@ def a_wait_that_fails_inside_db_tx_is_forgotten_and_wakes_nothing_later():
     threading.Thread(target=peer.serve_forever, daemon=True).start()
     app = lua('''
         local app = borough.app { title = "W", mount = "/w", public = true, allow_hosts = { "127.0.0.1" } }
-        db.exec("CREATE TABLE IF NOT EXISTS t (a)")
+        db.exec("CREATE TABLE IF NOT EXISTS t (a TEXT)")
         app:get("/", function(req)
           local ok, err = pcall(db.tx, function()
             coroutine.wrap(function() http.request { url = req.query.first } end)()

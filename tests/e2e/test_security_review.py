@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from formlib import Browser  # noqa: E402
-from lib import BOROUGH, Client, Server, query, run, staff_cookie, test  # noqa: E402
+from lib import BOROUGH, Client, Server, execute, query, run, staff_cookie, test  # noqa: E402
 
 MODELS = r'''
 local M = {}
@@ -148,16 +148,12 @@ def drafts_keep_encrypted_answers_sealed():
         # A draft that does not open (altered) is no draft: the flow starts again.
         other = Browser(s.port)
         other.cookies = dict(b.cookies)
-        import sqlite3
-        con = sqlite3.connect(os.path.join(s.data_dir, "review", "app.db"))
-        with con:
-            con.execute("UPDATE _borough_drafts SET data = ?", (rows[0]["data"][:-2] + "AA",))
+        app_db = os.path.join(s.data_dir, "review", "app.db")
+        execute(app_db, "UPDATE _borough_drafts SET data = ?", rows[0]["data"][:-2] + "AA")
         r2 = other.get("/r/refer/check")
         assert r2.status < 500 and "Ann Example" not in r2.text and "9434765919" not in r2.text, r2.text
         assert "does not open" in s.log(), s.log()
-        with con:
-            con.execute("UPDATE _borough_drafts SET data = ?", (rows[0]["data"],))
-        con.close()
+        execute(app_db, "UPDATE _borough_drafts SET data = ?", rows[0]["data"])
         check = b.follow(r)
         assert check.status == 200 and "9434765919" in check.text, check.text[:3000]
         r = b.submit(check)

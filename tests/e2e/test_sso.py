@@ -28,7 +28,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import BOROUGH, ROOT, SLOW, Server, borough, run, test  # noqa: E402
+from lib import BOROUGH, ROOT, SLOW, Server, borough, execute, run, test  # noqa: E402
 from ssolib import MOUNT, SECRET, TREE, Browser, Site, path_of  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 from oidclib import b64url  # noqa: E402
@@ -102,13 +102,11 @@ def the_sign_in_page_offers_the_provider_and_passwords_where_allowed():
         r = Browser(site.port).sign_in_password(KEEPER, PASSWORD)
         assert r.status == 303 and r.header("location") == "/planning/", r
         # One client address cannot fill the database with sign-ins it never finishes.
-        import sqlite3
-        c = sqlite3.connect(os.path.join(site.data_dir, "borough.db"))
-        with c:
-            c.executemany("INSERT INTO sso_flows (state_hash, browser_hash, nonce, verifier, redirect_uri, client, "
-                          "created_ms) VALUES (?, x'00', '', '', '', '127.0.0.1', ?)",
-                          [(os.urandom(32), int(time.time() * 1000)) for _ in range(300)])
-        c.close()
+        now = int(time.time() * 1000)
+        execute(os.path.join(site.data_dir, "borough.db"),
+                "INSERT INTO sso_flows (state_hash, browser_hash, nonce, verifier, redirect_uri, client, created_ms) "
+                "VALUES " + ", ".join(["(?, ?, '', '', '', '127.0.0.1', ?)"] * 300),
+                *[v for _ in range(300) for v in (os.urandom(32), b"\x00", now)])
         r = Browser(site.port).get(MOUNT + "/_account/sso")
         assert r.status == 429 and title_of(r) == "Too many sign-ins have been started from here", r
         plain_page(r)

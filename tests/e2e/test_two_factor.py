@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import ROOT, Server, borough, query, run, test, totp  # noqa: E402
+from lib import ROOT, Server, borough, execute, query, run, stored_bytes, test, totp  # noqa: E402
 from ssolib import Browser  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
@@ -46,6 +46,7 @@ def add_user(s, email=ADA, roles=("admin",)):
 
 def db(s, sql, *args):
     return query(os.path.join(s.data_dir, "borough.db"), sql, *args)
+
 
 
 def audit(s, action):
@@ -120,7 +121,7 @@ def an_admin_sets_codes_up_before_any_session():
         assert row["totp_step"] == int(time.time() // 30)
         hashes = db(s, "SELECT code_hash FROM recovery_codes")
         assert len(hashes) == 10 and all(len(h["code_hash"]) == 32 for h in hashes)
-        dump = open(os.path.join(s.data_dir, "borough.db"), "rb").read()
+        dump = stored_bytes(os.path.join(s.data_dir, "borough.db"))
         assert secret.replace(" ", "").encode() not in dump and codes[0].encode() not in dump
         assert [w for w, _ in audit(s, "two-factor-enrol")] == [ADA]
         assert audit(s, "sign-in") == [(ADA, "after setting up two-factor codes, from 127.0.0.1")]
@@ -198,12 +199,7 @@ def every_password_account_when_the_site_says_all():
         b, r = sign_in(s, "sam@example.gov.uk")
         assert r.status == 303 and r.header("location") == SETUP, r
         # A second step waits ten minutes at most.
-        db_path = os.path.join(s.data_dir, "borough.db")
-        import sqlite3
-        c = sqlite3.connect(db_path)
-        with c:
-            c.execute("UPDATE two_factor_pending SET created_ms = created_ms - 601000")
-        c.close()
+        execute(os.path.join(s.data_dir, "borough.db"), "UPDATE two_factor_pending SET created_ms = created_ms - 601000")
         r = b.get(SETUP)
         assert r.status == 303 and r.header("location") == MOUNT + "/_account/sign-in", r
 

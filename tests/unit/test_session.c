@@ -122,7 +122,7 @@ TEST(failures_are_counted_within_the_window)
     bo_session_fail(db, "account:other@b.c", 60000);
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 3);
     CHECK(free_at > bo_unix_ms() + 55000 && free_at <= bo_unix_ms() + 60000);
-    sql("UPDATE sign_in_failures SET at_ms = at_ms - 61000 WHERE rowid = (SELECT min(rowid) FROM sign_in_failures)");
+    sql("UPDATE sign_in_failures SET at_ms = at_ms - 61000 WHERE id = (SELECT min(id) FROM sign_in_failures)");
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 2);
     CHECK_EQ_INT(bo_session_forgive(db, "account:a@b.c", false), 0);     /* the newest only */
     CHECK_EQ_INT(bo_session_failures(db, "account:a@b.c", 60000, &free_at), 1);
