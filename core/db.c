@@ -583,6 +583,11 @@ bool bo_db_has_column(bo_db *db, const char *table, const char *column)
     return yes;
 }
 
+int bo_db_ids_follow(bo_db *db, const char *table, char *err, size_t errlen)
+{
+    return db->ops->ids_follow(db, table, err, errlen);
+}
+
 int bo_db_checkpoint(bo_db *db, int *frames)
 {
     return db->ops->checkpoint(db, frames);

@@ -263,6 +263,12 @@ void bo_db_attach(bo_db *db, void *held);
    also tries (without waiting) to truncate it. *frames receives the frames
    in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
+/* After rows were written with the ids they had elsewhere (borough
+   migrate-to-postgres), makes the ids the database assigns next in table
+   follow the largest one written: on PostgreSQL, moves the sequence of
+   the table's identity column on; nothing to do on SQLite, whose rowid
+   follows by itself. Returns 0, or a BO_E* code with the reason in err. */
+int bo_db_ids_follow(bo_db *db, const char *table, char *err, size_t errlen);
 /* Whether db's own schema (the app's, or the platform's) has the table name. */
 bool bo_db_has_table(bo_db *db, const char *name);
 /* Whether the table of db's own schema has the column. */

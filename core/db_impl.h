@@ -32,6 +32,7 @@ typedef struct bo_db_ops {
     int (*create_function)(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud);
     int (*backup)(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen);
     int (*checkpoint)(bo_db *db, int *frames);
+    int (*ids_follow)(bo_db *db, const char *table, char *err, size_t errlen);
     /* One row when the database's own schema has the table ?1; the table ?1
        has the column ?2. */
     const char *has_table_sql;

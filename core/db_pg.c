@@ -2249,6 +2249,62 @@ static int pg_checkpoint(bo_db *d, int *frames)
 
 /* ---- without blocking ---- */
 
+/* The identity columns of table (made from INTEGER PRIMARY KEY) are moved
+   on past the largest id. On an app's connection, a platform table's
+   sequence is the platform's: the statement goes through
+   borough_fn.platform_exec, as the platform's DDL does. */
+static int pg_ids_follow(bo_db *d, const char *table, char *err, size_t errlen)
+{
+    pg_db *db = DB(d);
+    bo_buf name, sql;
+    bo_buf_init(&name);
+    bo_buf_init(&sql);
+    quote_ident(&name, table);
+    bo_buf_putc(&name, '\0');
+    bo_stmt *cols = NULL;
+    int rc = pg_stmt_prepare(d,
+                             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) "
+                             "AND attidentity <> '' AND NOT attisdropped", -1, &cols);
+    if (rc == 0)
+        rc = pg_bind_text(cols, 1, name.data, -1, false);
+    int step = BO_DB_DONE;
+    while (rc == 0 && (step = pg_step(cols)) == BO_DB_ROW) {
+        const char *col = pg_column_text(cols, 0);
+        sql.len = 0;
+        bo_buf_puts(&sql, "SELECT setval(pg_get_serial_sequence('");
+        for (const char *p = name.data; *p; p++)
+            bo_buf_append(&sql, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+        bo_buf_puts(&sql, "', '");
+        for (const char *p = col; *p; p++)
+            bo_buf_append(&sql, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+        bo_buf_puts(&sql, "'), coalesce(max(");
+        quote_ident(&sql, col);
+        bo_buf_printf(&sql, "), 0) + 1, false) FROM %s", name.data);
+        bo_buf_putc(&sql, '\0');
+        sql_info info = { .text = bo_strdup(sql.data) };
+        info.platform_ddl = strncmp(table, "_borough_", 9) == 0;
+        bool was = d->platform;
+        d->platform = true;
+        pg_stmt *s = stmt_new(db, NULL, &info);
+        rc = run_blocking(s);
+        if (rc < 0)
+            snprintf(err, errlen, "%s: %s", table, db->errmsg);
+        stmt_free(s);
+        d->platform = was;
+    }
+    if (rc == 0 && step != BO_DB_DONE) {
+        snprintf(err, errlen, "%s: %s", table, db->errmsg);
+        rc = step < 0 ? step : BO_EDB;
+    } else if (cols == NULL && rc < 0) {
+        snprintf(err, errlen, "%s: %s", table, db->errmsg);
+    }
+    if (cols)
+        pg_finalize(cols);
+    bo_buf_free(&name);
+    bo_buf_free(&sql);
+    return rc;
+}
+
 static int pg_start(bo_stmt *st, bo_db_waiter *w)
 {
     pg_stmt *s = ST(st);
@@ -2362,6 +2418,7 @@ static const bo_db_ops pg_ops = {
     .create_function = pg_create_function,
     .backup = pg_backup,
     .checkpoint = pg_checkpoint,
+    .ids_follow = pg_ids_follow,
     .has_table_sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1",
     .has_column_sql = "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
                       "AND table_name = ?1 AND column_name = ?2",

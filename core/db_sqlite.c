@@ -850,6 +850,15 @@ static void sq_attach(bo_db *d, void *held)
     BO_UNUSED(held);
 }
 
+static int sq_ids_follow(bo_db *d, const char *table, char *err, size_t errlen)
+{
+    BO_UNUSED(d);
+    BO_UNUSED(table);
+    BO_UNUSED(err);
+    BO_UNUSED(errlen);
+    return 0;                      /* a rowid follows the largest by itself */
+}
+
 static const bo_db_ops sq_ops = {
     .close = sq_close,
     .errmsg = sq_errmsg,
@@ -870,6 +879,7 @@ static const bo_db_ops sq_ops = {
     .create_function = sq_create_function,
     .backup = sq_backup,
     .checkpoint = sq_checkpoint,
+    .ids_follow = sq_ids_follow,
     .has_table_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
     .has_column_sql = "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
     .start = sq_start,
