@@ -151,7 +151,7 @@ static int source_open(mv *m, const char *path, bo_db **out)
         return -1;
     }
     bo_stmt *s = NULL;
-    if (bo_db_exec_script(*out, "BEGIN", err, sizeof err) < 0 ||
+    if (bo_db_begin_read(*out, err, sizeof err) < 0 ||
         bo_stmt_prepare(*out, "SELECT count(*) FROM sqlite_master", -1, &s) != BO_OK ||
         bo_stmt_step(s) != BO_DB_ROW) {
         snprintf(m->err, sizeof m->err, "%s: %s", path, bo_db_errmsg(*out));
@@ -440,53 +440,14 @@ static int copy_table(mv *m, mv_part *p, mv_table *t, bo_db *dst)
         bo_buf_free(&b);
         return -1;
     }
-    b.len = 0;
-    bo_buf_puts(&b, "INSERT INTO ");
-    quote(&b, t->name);
-    bo_buf_puts(&b, " (");
-    for (int c = 0; c < t->ncols; c++) {
-        if (c)
-            bo_buf_puts(&b, ", ");
-        quote(&b, t->cols[c]);
-    }
-    bo_buf_puts(&b, ") VALUES (");
-    for (int c = 0; c < t->ncols; c++)
-        bo_buf_puts(&b, c ? ", ?" : "?");
-    bo_buf_puts(&b, ")");
-    bo_buf_putc(&b, '\0');
-    char *sel = select_sql(t);
-    bo_stmt *from = NULL, *to = NULL;
-    if (bo_stmt_prepare(p->src, sel, -1, &from) != BO_OK) {
-        snprintf(m->err, sizeof m->err, "%s: %s: %s", part_name(p), t->name, bo_db_errmsg(p->src));
-        rc = -1;
-    } else if (bo_stmt_prepare(dst, b.data, -1, &to) != BO_OK) {
-        snprintf(m->err, sizeof m->err, "%s: %s: %s", part_name(p), t->name, bo_db_errmsg(dst));
-        rc = -1;
-    }
-    int step = BO_DB_DONE;
-    while (rc == 0 && (step = bo_stmt_step(from)) == BO_DB_ROW) {
-        for (int c = 0; c < t->ncols; c++)
-            bo_stmt_bind_column(to, c + 1, from, c);
-        int done = bo_stmt_step(to);
-        if (done != BO_DB_DONE && done != BO_DB_ROW) {
-            snprintf(m->err, sizeof m->err, "%s: %s row %lld: %s", part_name(p), t->name, (long long)t->rows + 1,
-                     bo_db_errmsg(dst));
-            rc = -1;
-        }
-        bo_stmt_reset(to);
-        t->rows++;
-    }
-    if (rc == 0 && step != BO_DB_DONE) {
-        snprintf(m->err, sizeof m->err, "%s: %s: %s", part_name(p), t->name, bo_db_errmsg(p->src));
+    if (bo_db_copy_rows(dst, p->src, t->name, (const char *const *)t->cols, t->ncols, &t->rows, err, sizeof err) < 0) {
+        snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
         rc = -1;
     }
     if (rc == 0 && bo_db_ids_follow(dst, t->name, err, sizeof err) < 0) {
         snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
         rc = -1;
     }
-    bo_stmt_finalize(from);
-    bo_stmt_finalize(to);
-    free(sel);
     bo_buf_free(&b);
     p->rows += t->rows;
     return rc;

@@ -388,7 +388,20 @@ int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
 
 int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
 {
-    return s->db->ops->bind_column(s, i, src, col);
+    if (src->db->ops == s->db->ops)
+        return s->db->ops->bind_column(s, i, src, col);
+    switch (bo_stmt_column_type(src, col)) {        /* from the other engine: by value */
+    case BO_DB_NULL:
+        return bo_stmt_bind_null(s, i);
+    case BO_DB_INTEGER:
+        return bo_stmt_bind_int64(s, i, bo_stmt_column_int64(src, col));
+    case BO_DB_FLOAT:
+        return bo_stmt_bind_double(s, i, bo_stmt_column_double(src, col));
+    case BO_DB_BLOB:
+        return bo_stmt_bind_blob_copy(s, i, bo_stmt_column_blob(src, col), bo_stmt_column_bytes(src, col));
+    default:
+        return bo_stmt_bind_text_copy(s, i, bo_stmt_column_text(src, col), bo_stmt_column_bytes(src, col));
+    }
 }
 
 int bo_stmt_param_count(bo_stmt *s)
@@ -533,6 +546,15 @@ static int committed(bo_db *db, int rc)
     return rc;
 }
 
+int bo_db_begin_read(bo_db *db, char *err, size_t errlen)
+{
+    if (db->ops->tx_depth(db) > 0) {
+        snprintf(err, errlen, "a read snapshot cannot start inside a transaction");
+        return BO_EINVAL;
+    }
+    return db->ops->begin_read(db, err, errlen);
+}
+
 int bo_db_commit(bo_db *db, char *err, size_t errlen)
 {
     return committed(db, db->ops->commit(db, err, errlen));
@@ -568,6 +590,93 @@ bool bo_db_has_table(bo_db *db, const char *name)
     }
     bo_stmt_finalize(stmt);
     return yes;
+}
+
+int bo_db_each_column(bo_db *db, int (*fn)(void *ud, const char *table, const char *column, const char *type),
+                      void *ud, char *err, size_t errlen)
+{
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, db->ops->columns_sql, -1, &stmt) != BO_OK) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        return BO_EDB;
+    }
+    int rc = 0, step;
+    while ((step = bo_stmt_step(stmt)) == BO_DB_ROW && rc == 0)
+        rc = fn(ud, bo_stmt_column_text(stmt, 0), bo_stmt_column_text(stmt, 1), bo_stmt_column_text(stmt, 2));
+    if (rc == 0 && step != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        rc = step < 0 ? step : BO_EDB;
+    }
+    bo_stmt_finalize(stmt);
+    return rc;
+}
+
+static void put_name(bo_buf *b, const char *name)
+{
+    bo_buf_putc(b, '"');
+    for (; *name; name++) {
+        if (*name == '"')
+            bo_buf_putc(b, '"');
+        bo_buf_putc(b, *name);
+    }
+    bo_buf_putc(b, '"');
+}
+
+int bo_db_copy_rows(bo_db *dst, bo_db *src, const char *table, const char *const *cols, int ncols, int64_t *rows,
+                    char *err, size_t errlen)
+{
+    bo_buf sel, ins;
+    bo_buf_init(&sel);
+    bo_buf_init(&ins);
+    bo_buf_puts(&sel, "SELECT ");
+    bo_buf_puts(&ins, "INSERT INTO ");
+    put_name(&ins, table);
+    bo_buf_puts(&ins, " (");
+    for (int c = 0; c < ncols; c++) {
+        bo_buf_puts(&sel, c ? ", " : "");
+        put_name(&sel, cols[c]);
+        bo_buf_puts(&ins, c ? ", " : "");
+        put_name(&ins, cols[c]);
+    }
+    bo_buf_puts(&sel, " FROM ");
+    put_name(&sel, table);
+    bo_buf_putc(&sel, '\0');
+    bo_buf_puts(&ins, ") VALUES (");
+    for (int c = 0; c < ncols; c++)
+        bo_buf_puts(&ins, c ? ", ?" : "?");
+    bo_buf_puts(&ins, ")");
+    bo_buf_putc(&ins, '\0');
+    bo_stmt *from = NULL, *to = NULL;
+    int rc = 0, step = BO_DB_DONE;
+    int64_t n = 0;
+    if (bo_stmt_prepare(src, sel.data, -1, &from) != BO_OK) {
+        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(src));
+        rc = BO_EDB;
+    } else if (bo_stmt_prepare(dst, ins.data, -1, &to) != BO_OK) {
+        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(dst));
+        rc = BO_EDB;
+    }
+    while (rc == 0 && (step = bo_stmt_step(from)) == BO_DB_ROW) {
+        for (int c = 0; c < ncols; c++)
+            bo_stmt_bind_column(to, c + 1, from, c);
+        int done = bo_stmt_step(to);
+        if (done != BO_DB_DONE && done != BO_DB_ROW) {
+            snprintf(err, errlen, "%s row %lld: %s", table, (long long)n + 1, bo_db_errmsg(dst));
+            rc = done < 0 ? done : BO_EDB;
+        }
+        bo_stmt_reset(to);
+        n++;
+    }
+    if (rc == 0 && step != BO_DB_DONE) {
+        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(src));
+        rc = step < 0 ? step : BO_EDB;
+    }
+    bo_stmt_finalize(from);
+    bo_stmt_finalize(to);
+    bo_buf_free(&sel);
+    bo_buf_free(&ins);
+    *rows += n;
+    return rc;
 }
 
 bool bo_db_has_column(bo_db *db, const char *table, const char *column)

@@ -114,6 +114,7 @@ struct pg_conn {
     int64_t outage;            /* outages_now() when it was made */
     int tx_depth;              /* transactions asked for (BEGIN sent when sent > 0) */
     int tx_sent;               /* of them, those the server knows of */
+    bool tx_read;              /* the transaction is bo_db_begin_read's */
     bool tx_aborted;           /* a statement failed inside the transaction */
     /* the exchange in flight */
     int slots[8];
@@ -741,13 +742,15 @@ static int send_prefix(pg_conn *c, bool platform_write)
     while (c->tx_sent < c->tx_depth) {
         /* a name per depth: ROLLBACK TO keeps its savepoint, and the next
            one out must not find that one first */
-        char sql[32] = "BEGIN";
+        char sql[64] = "BEGIN";
         if (c->tx_sent > 0)
             snprintf(sql, sizeof sql, "SAVEPOINT bo_tx%d", c->tx_sent);
+        else if (c->tx_read)
+            snprintf(sql, sizeof sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
             return -1;
         c->slots[c->nslots++] = SLOT_PREFIX;
-        if (c->tx_sent == 0) {
+        if (c->tx_sent == 0 && !c->tx_read) {
             char key[32];
             snprintf(key, sizeof key, "%lld", (long long)db->lock_key);
             const char *v[1] = { key };
@@ -2078,11 +2081,22 @@ static int pg_begin(bo_db *d, char *err, size_t errlen)
     return 0;
 }
 
+/* One snapshot, read only, without the app's write lock: sent before the
+   first statement as BEGIN is. */
+static int pg_begin_read(bo_db *d, char *err, size_t errlen)
+{
+    int rc = pg_begin(d, err, errlen);
+    if (rc == 0)
+        DB(d)->cur->tx_read = true;
+    return rc;
+}
+
 /* Ends the transaction of db->cur at depth 1 and lets its connection go. */
 static void tx_release(pg_db *db)
 {
     pg_conn *c = db->cur;
     c->tx_depth = c->tx_sent = 0;
+    c->tx_read = false;
     c->tx_aborted = false;
     c->pinned = false;
     db->cur = NULL;
@@ -2409,6 +2423,7 @@ static const bo_db_ops pg_ops = {
     .run_app_script = pg_run_app_script,
     .set_platform = pg_set_platform,
     .begin = pg_begin,
+    .begin_read = pg_begin_read,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .tx_depth = pg_tx_depth,
@@ -2422,6 +2437,12 @@ static const bo_db_ops pg_ops = {
     .has_table_sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1",
     .has_column_sql = "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
                       "AND table_name = ?1 AND column_name = ?2",
+    .columns_sql = "SELECT c.table_name, c.column_name, CASE WHEN c.data_type IN ('bigint', 'integer', "
+                   "'smallint', 'boolean') THEN 'INTEGER' WHEN c.data_type IN ('double precision', 'real', "
+                   "'numeric') THEN 'REAL' WHEN c.data_type = 'bytea' THEN 'BLOB' ELSE 'TEXT' END "
+                   "FROM information_schema.columns c JOIN pg_tables t ON t.schemaname = c.table_schema "
+                   "AND t.tablename = c.table_name WHERE c.table_schema = current_schema() "
+                   "ORDER BY c.table_name, c.ordinal_position",
     .start = pg_start,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,
