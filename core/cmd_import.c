@@ -343,6 +343,10 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli)
     bo_paths paths = { o.data_dir, lib, NULL, bo_platform_libs, NULL };
     info = bo_app_info_new(dir);
     char err[2048];
+    if (bo_db_locate(o.data_dir, NULL, err, sizeof err) < 0) {      /* the engine, before the app's code asks */
+        bo_cli_fail(cli, "%s", err);
+        goto out;
+    }
     if (bo_gen_load(&g, info, &paths, true, true, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         goto out;

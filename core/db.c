@@ -414,6 +414,23 @@ int bo_stmt_step(bo_stmt *s)
     return s->db->ops->step(s);
 }
 
+int bo_stmt_step_guarded(bo_stmt *s)
+{
+    bo_db *db = s->db;
+    if (!db->ops->failure_aborts_tx || db->ops->tx_depth(db) == 0)
+        return db->ops->step(s);
+    char err[256];
+    int rc = db->ops->begin(db, err, sizeof err);
+    if (rc < 0)
+        return rc;
+    int step = db->ops->step(s);
+    if (step == BO_DB_DONE || step == BO_DB_ROW)
+        rc = db->ops->commit(db, err, sizeof err);
+    else
+        db->ops->rollback(db);
+    return rc < 0 ? rc : step;
+}
+
 void bo_stmt_reset(bo_stmt *s)
 {
     s->db->ops->reset(s);

@@ -150,6 +150,11 @@ int bo_stmt_param_count(bo_stmt *s);
 
 /* Runs the statement to its next row: BO_DB_ROW, BO_DB_DONE, or BO_E*. */
 int bo_stmt_step(bo_stmt *s);
+/* As bo_stmt_step, for a statement whose failure the caller handles and
+   goes on from inside its transaction (a row a constraint refuses): only
+   the statement is undone, as SQLite always does; on PostgreSQL, where a
+   failed statement aborts the whole transaction, it runs in a savepoint. */
+int bo_stmt_step_guarded(bo_stmt *s);
 /* Makes the statement ready to run again (bindings kept); clears them. */
 void bo_stmt_reset(bo_stmt *s);
 void bo_stmt_clear(bo_stmt *s);

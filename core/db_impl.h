@@ -41,6 +41,9 @@ typedef struct bo_db_ops {
     /* Rows of (table, column, INTEGER|REAL|TEXT|BLOB) of the own schema's
        tables, a table's columns together and in order. */
     const char *columns_sql;
+    /* A failed statement aborts the transaction it is in (PostgreSQL), so
+       bo_stmt_step_guarded puts it in a savepoint. */
+    bool failure_aborts_tx;
     /* Non-blocking use (db.h: bo_stmt_start and its kin). */
     int (*start)(bo_stmt *s, bo_db_waiter *w);
     int (*commit_start)(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);

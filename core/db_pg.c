@@ -1639,8 +1639,10 @@ static int pg_bind_double(bo_stmt *st, int i, double v)
         n = snprintf(buf, sizeof buf, "Infinity");
     else if (v < -1e308 * 10)
         n = snprintf(buf, sizeof buf, "-Infinity");
-    else
-        n = snprintf(buf, sizeof buf, "%.17g", v);
+    else                        /* the shortest text that reads back as v: a NUMERIC keeps it as given */
+        for (int digits = 15; digits <= 17; digits++)
+            if ((n = snprintf(buf, sizeof buf, "%.*g", digits, v)) > 0 && strtod(buf, NULL) == v)
+                break;
     return bind_param(ST(st), i, buf, n, true, 0, 0);
 }
 
@@ -2443,6 +2445,7 @@ static const bo_db_ops pg_ops = {
                    "FROM information_schema.columns c JOIN pg_tables t ON t.schemaname = c.table_schema "
                    "AND t.tablename = c.table_name WHERE c.table_schema = current_schema() "
                    "ORDER BY c.table_name, c.ordinal_position",
+    .failure_aborts_tx = true,
     .start = pg_start,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,
