@@ -271,6 +271,9 @@ static bool word_in(const char *p, size_t n, const char *const *list)
 static const char *translate(const char *sql, size_t len, bool app, sql_info *info)
 {
     memset(info, 0, sizeof *info);
+    const char *refused = app ? bo_sql_refused(sql, len) : NULL;   /* as on SQLite (VACUUM) */
+    if (refused)
+        return refused;
     bo_buf out;
     bo_buf_init(&out);
     const char *p = sql, *end = sql + len;
