@@ -427,19 +427,6 @@ static int copy_table(mv *m, mv_part *p, mv_table *t, bo_db *dst)
             return -1;
         }
     }
-    int64_t there = count_rows(dst, t->name, err, sizeof err);
-    if (there > 0) {
-        b.len = 0;
-        bo_buf_puts(&b, "DELETE FROM ");
-        quote(&b, t->name);
-        bo_buf_putc(&b, '\0');
-        there = bo_db_exec_script(dst, b.data, err, sizeof err) < 0 ? -1 : 0;
-    }
-    if (there < 0) {
-        snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
-        bo_buf_free(&b);
-        return -1;
-    }
     if (bo_db_copy_rows(dst, p->src, t->name, (const char *const *)t->cols, t->ncols, &t->rows, err, sizeof err) < 0) {
         snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
         rc = -1;
@@ -453,7 +440,33 @@ static int copy_table(mv *m, mv_part *p, mv_table *t, bo_db *dst)
     return rc;
 }
 
-/* Copies every table of the part into dst in one transaction. */
+/* Empties the target's table (what its own load wrote, or with --replace
+   what it held); 0 or -1. */
+static int empty_table(mv *m, mv_part *p, mv_table *t, bo_db *dst)
+{
+    char err[512];
+    if (!bo_db_has_table(dst, t->name))
+        return 0;
+    int64_t there = count_rows(dst, t->name, err, sizeof err);
+    if (there > 0) {
+        bo_buf b;
+        bo_buf_init(&b);
+        bo_buf_puts(&b, "DELETE FROM ");
+        quote(&b, t->name);
+        bo_buf_putc(&b, '\0');
+        there = bo_db_exec_script(dst, b.data, err, sizeof err) < 0 ? -1 : 0;
+        bo_buf_free(&b);
+    }
+    if (there < 0) {
+        snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies every table of the part into dst in one transaction: the
+   target's tables emptied first, in the reverse of the order they are
+   filled in (a record before those it refers to). */
 static int copy_part(mv *m, mv_part *p, bo_db *dst)
 {
     char err[512];
@@ -461,6 +474,8 @@ static int copy_part(mv *m, mv_part *p, bo_db *dst)
     int rc = bo_db_begin(dst, err, sizeof err);
     if (rc < 0)
         snprintf(m->err, sizeof m->err, "%s: %s", part_name(p), err);
+    for (size_t i = p->ntables; rc == 0 && i-- > 0;)
+        rc = empty_table(m, p, &p->tables[i], dst);
     for (size_t i = 0; rc == 0 && i < p->ntables; i++)
         rc = copy_table(m, p, &p->tables[i], dst);
     if (rc == 0 && (rc = bo_db_commit(dst, err, sizeof err)) < 0)
@@ -476,24 +491,15 @@ static int copy_part(mv *m, mv_part *p, bo_db *dst)
 static int load_app(mv *m, const char *app, bo_app_info **info, bo_gen **g)
 {
     char *dir = bo_sprintf("%s/%s", m->apps, app);
-    char *probe = bo_sprintf("%s/app.lua", dir);
-    struct stat st;
+    static bo_paths paths;          /* the generation keeps a pointer to it */
+    paths = (bo_paths){ m->data, m->lib, NULL, bo_platform_libs, NULL };
+    *info = bo_app_info_new(dir);
+    char err[2048];
     int rc = 0;
-    if (stat(probe, &st) < 0) {
-        snprintf(m->err, sizeof m->err, "%s/%s/app.db has no app to load: %s is missing (give --apps DIR)", m->data,
-                 app, probe);
+    if (bo_gen_load(g, *info, &paths, true, true, err, sizeof err) < 0) {
+        snprintf(m->err, sizeof m->err, "%.200s: loading it on PostgreSQL: %s", app, err);
         rc = -1;
-    } else {
-        static bo_paths paths;
-        paths = (bo_paths){ m->data, m->lib, NULL, bo_platform_libs, NULL };
-        *info = bo_app_info_new(dir);
-        char err[2048];
-        if (bo_gen_load(g, *info, &paths, true, true, err, sizeof err) < 0) {
-            snprintf(m->err, sizeof m->err, "%.200s: loading it on PostgreSQL: %s", app, err);
-            rc = -1;
-        }
     }
-    free(probe);
     free(dir);
     return rc;
 }
@@ -608,6 +614,15 @@ static int run(mv *m)
     if (rc == 0 && (rc = source_open(m, path, &platform->src)) == 0)
         rc = source_tables(m, platform);
     free(path);
+    for (size_t i = 0; rc == 0 && i < napps; i++) {        /* every app's code, before anything moves */
+        char *probe = bo_sprintf("%s/%s/app.lua", m->apps, apps[i]);
+        if (stat(probe, &st) < 0) {
+            snprintf(m->err, sizeof m->err, "%s/%s/app.db has no app to load: %s is missing (give --apps DIR)",
+                     m->data, apps[i], probe);
+            rc = -1;
+        }
+        free(probe);
+    }
     for (size_t i = 0; rc == 0 && i < napps; i++) {
         parts[i].name = apps[i];
         path = bo_sprintf("%s/%s/app.db", m->data, apps[i]);

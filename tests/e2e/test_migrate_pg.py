@@ -186,13 +186,28 @@ def read_all(port):
         c.close()
 
 
-def installation():
-    """A SQLite installation with data: (tmp, apps, the server still running)."""
+NOTES = '''
+local app = borough.app { title = "Notes", mount = "/alpha", public = true }
+local Notes = borough.entity "notes" { { "text", "text" } }
+app:post("/", { csrf = false }, function(req) return borough.json(Notes:create(json.decode(req.body))) end)
+return app
+'''
+
+
+def installation(second=False):
+    """A SQLite installation with data: (tmp, apps, the server still running).
+    second: with another app, alpha, moved before shield."""
     tmp = os.path.join(CLUSTER.path, "mv-%d" % len(os.listdir(CLUSTER.path)))
     os.makedirs(tmp)
     apps = apps_dir(tmp)
+    if second:
+        os.makedirs(os.path.join(apps, "alpha"))
+        with open(os.path.join(apps, "alpha", "app.lua"), "w") as f:
+            f.write(NOTES)
     s = SQLiteServer(apps).start()
     seed(s)
+    if second:
+        post(s.port, "/alpha/", {"text": "kept once"})
     path = os.path.join(tmp, "password")
     with open(path, "w") as f:
         f.write(PASSWORD + "\n")
@@ -305,14 +320,16 @@ def a_tampered_source_audit_log_moves_nothing():
 
 @test
 def a_failure_leaves_the_part_unmoved_and_the_usage_is_checked():
-    tmp, apps, s = installation()
+    tmp, apps, s = installation(second=True)
     try:
         s.stop()
         url = CLUSTER.new_database()
         # The app's code is needed to make its tables: without it, nothing moves.
         p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", os.path.join(tmp, "none"))
         assert p.returncode == 1 and p.stderr.startswith(
-            "borough migrate-to-postgres: %s/shield/app.db has no app to load: " % s.data_dir), p
+            "borough migrate-to-postgres: %s/alpha/app.db has no app to load: " % s.data_dir), p
+        assert CLUSTER.query(pglib.name_of(url), "SELECT count(*) AS n FROM pg_namespace WHERE nspname LIKE 'app_%'") \
+            == [{"n": 0}]
         p = borough("migrate-to-postgres", "--data", s.data_dir)
         assert p.returncode == 2 and "needs --database" in p.stderr, p
         p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", "mysql://x/y")
@@ -324,8 +341,24 @@ def a_failure_leaves_the_part_unmoved_and_the_usage_is_checked():
         db.close()
         p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", apps)
         assert p.returncode == 1 and p.stderr.startswith("borough migrate-to-postgres: shield: residents row 2: "), p
-        assert CLUSTER.query(pglib.name_of(url), "SELECT count(*) AS n FROM residents", schema="app_shield") == [{"n": 0}]
-        assert CLUSTER.query(pglib.name_of(url), "SELECT count(*) AS n FROM users", schema="borough") == [{"n": 0}]
+        assert p.stdout.startswith("moved alpha: "), p          # the part before it stays moved
+        db = pglib.name_of(url)
+        assert CLUSTER.query(db, "SELECT count(*) AS n FROM residents", schema="app_shield") == [{"n": 0}]
+        assert CLUSTER.query(db, "SELECT count(*) AS n FROM users", schema="borough") == [{"n": 0}]
+        # Mended, it moves again only when told to replace what the first run moved.
+        mend = sqlite3.connect(os.path.join(s.data_dir, "shield", "app.db"))
+        mend.execute("UPDATE residents SET \"grant\" = -500 WHERE id = 2")
+        mend.commit()
+        mend.close()
+        p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", apps)
+        assert (p.returncode, p.stderr) == (1, "borough migrate-to-postgres: the database already holds data (alpha: "
+                                               "_borough_audit has 1 row): move into an empty database, or give --replace\n"), p
+        p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", apps, "--replace")
+        assert p.returncode == 0 and "moved 2 apps and the platform" in p.stdout, p
+        assert CLUSTER.query(db, "SELECT text FROM notes", schema="app_alpha") == [{"text": "kept once"}]
+        assert CLUSTER.query(db, "SELECT count(*) AS n FROM residents", schema="app_shield") == [{"n": 3}]
+        p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", apps, "--replace")
+        assert p.returncode == 1 and "(the platform audit log is append-only)" in p.stderr, p
     finally:
         s.stop()
 
