@@ -2285,7 +2285,7 @@ static int pg_ids_follow(bo_db *d, const char *table, char *err, size_t errlen)
                              "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) "
                              "AND attidentity <> '' AND NOT attisdropped", -1, &cols);
     if (rc == 0)
-        rc = pg_bind_text(cols, 1, name.data, -1, false);
+        rc = pg_bind_text(cols, 1, name.data, (int64_t)strlen(name.data), false);
     int step = BO_DB_DONE;
     while (rc == 0 && (step = pg_step(cols)) == BO_DB_ROW) {
         const char *col = pg_column_text(cols, 0);
