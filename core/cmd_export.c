@@ -5,8 +5,11 @@
  *
  * First a consistent copy of data/APP/app.db is made with SQLite's online
  * backup API (OUT/app.db): it reads one snapshot while writers carry on.
- * Everything else is read from that copy, so the files agree with each
- * other and with the backup:
+ * On PostgreSQL the copy is made from the app's schema, read in one
+ * REPEATABLE READ, READ ONLY transaction (bo_db_begin_read), into a new
+ * SQLite file of its tables (the search index left out). Everything else
+ * is read from that copy, so the files agree with each other and with the
+ * backup, on either engine:
  *   OUT/<entity>.csv|json   one file per entity, in import order
  *   OUT/audit-trail.csv|json  the audit trail
  *   OUT/schema.sql          the database schema
