@@ -122,23 +122,6 @@ static void quote(bo_buf *b, const char *name)
     bo_buf_putc(b, '"');
 }
 
-/* "SELECT "a", "b" FROM "t"" over the table's source columns. */
-static char *select_sql(const mv_table *t)
-{
-    bo_buf b;
-    bo_buf_init(&b);
-    bo_buf_puts(&b, "SELECT ");
-    for (int c = 0; c < t->ncols; c++) {
-        if (c)
-            bo_buf_puts(&b, ", ");
-        quote(&b, t->cols[c]);
-    }
-    bo_buf_puts(&b, " FROM ");
-    quote(&b, t->name);
-    bo_buf_putc(&b, '\0');
-    return b.data;
-}
-
 /* ---- the source ---- */
 
 /* Opens the SQLite file at path and starts the read transaction that
@@ -272,80 +255,82 @@ static int64_t count_rows(bo_db *db, const char *table, char *err, size_t errlen
     return n;
 }
 
+typedef struct digest_ctx {
+    int ncols;
+    int64_t rows;
+    uint64_t sum[4];
+    bo_buf row;
+} digest_ctx;
+
+/* Adds one row to the digest: its values as text (an integer in decimal,
+   a float as the shortest text that reads back the same, text and blobs as
+   their bytes), so the engines' spellings of one value agree. */
+static int digest_row(void *ud, bo_stmt *s)
+{
+    digest_ctx *d = ud;
+    d->row.len = 0;
+    for (int c = 0; c < d->ncols; c++) {
+        char num[40];
+        const char *v = NULL;
+        size_t n = 0;
+        switch (bo_stmt_column_type(s, c)) {
+        case BO_DB_NULL:
+            break;
+        case BO_DB_INTEGER:
+            n = (size_t)snprintf(num, sizeof num, "%lld", (long long)bo_stmt_column_int64(s, c));
+            v = num;
+            break;
+        case BO_DB_FLOAT: {
+            double x = bo_stmt_column_double(s, c);
+            if (x == (double)(long long)x && x > -9e15 && x < 9e15)
+                n = (size_t)snprintf(num, sizeof num, "%lld", (long long)x);
+            else
+                for (int prec = 15; prec <= 17; prec++) {
+                    n = (size_t)snprintf(num, sizeof num, "%.*g", prec, x);
+                    if (strtod(num, NULL) == x)
+                        break;
+                }
+            v = num;
+            break;
+        }
+        default:
+            v = bo_stmt_column_blob(s, c);
+            n = (size_t)bo_stmt_column_bytes(s, c);
+            if (!v)
+                v = "";
+            break;
+        }
+        if (!v) {
+            bo_buf_puts(&d->row, "N;");
+        } else {
+            bo_buf_printf(&d->row, "%zu:", n);
+            bo_buf_append(&d->row, v, n);
+        }
+    }
+    uint8_t h[32];
+    bo_sha256(d->row.data ? d->row.data : "", d->row.len, h);
+    for (int lane = 0; lane < 4; lane++) {
+        uint64_t x = 0;
+        for (int k = 0; k < 8; k++)
+            x = x << 8 | h[lane * 8 + k];
+        d->sum[lane] += x;
+    }
+    d->rows++;
+    return 0;
+}
+
 /* Reads every row of the table's source columns in db: their count and a
    digest that does not depend on the order of the rows (the sum, lane by
-   lane, of each row's SHA-256). A value is compared as its text (an
-   integer in decimal, a float as the shortest text that reads back the
-   same, text and blobs as their bytes), so the engines' spellings of one
-   value agree. Returns 0, or -1 with err. */
+   lane, of each row's SHA-256). Returns 0, or -1 with err. */
 static int digest(bo_db *db, const mv_table *t, int64_t *rows, uint64_t sum[4], char *err, size_t errlen)
 {
-    char *sql = select_sql(t);
-    bo_stmt *s = NULL;
-    bo_buf row;
-    bo_buf_init(&row);
-    *rows = 0;
-    memset(sum, 0, 4 * sizeof *sum);
-    int rc = bo_stmt_prepare(db, sql, -1, &s) == BO_OK ? 0 : -1;
-    int step = BO_DB_DONE;
-    while (rc == 0 && (step = bo_stmt_step(s)) == BO_DB_ROW) {
-        row.len = 0;
-        for (int c = 0; c < t->ncols; c++) {
-            char num[40];
-            const char *v = NULL;
-            size_t n = 0;
-            switch (bo_stmt_column_type(s, c)) {
-            case BO_DB_NULL:
-                break;
-            case BO_DB_INTEGER:
-                n = (size_t)snprintf(num, sizeof num, "%lld", (long long)bo_stmt_column_int64(s, c));
-                v = num;
-                break;
-            case BO_DB_FLOAT: {
-                double d = bo_stmt_column_double(s, c);
-                if (d == (double)(long long)d && d > -9e15 && d < 9e15)
-                    n = (size_t)snprintf(num, sizeof num, "%lld", (long long)d);
-                else
-                    for (int prec = 15; prec <= 17; prec++) {
-                        n = (size_t)snprintf(num, sizeof num, "%.*g", prec, d);
-                        if (strtod(num, NULL) == d)
-                            break;
-                    }
-                v = num;
-                break;
-            }
-            default:
-                v = bo_stmt_column_blob(s, c);
-                n = (size_t)bo_stmt_column_bytes(s, c);
-                if (!v)
-                    v = "";
-                break;
-            }
-            if (!v) {
-                bo_buf_puts(&row, "N;");
-            } else {
-                bo_buf_printf(&row, "%zu:", n);
-                bo_buf_append(&row, v, n);
-            }
-        }
-        uint8_t h[32];
-        bo_sha256(row.data ? row.data : "", row.len, h);
-        for (int lane = 0; lane < 4; lane++) {
-            uint64_t x = 0;
-            for (int k = 0; k < 8; k++)
-                x = x << 8 | h[lane * 8 + k];
-            sum[lane] += x;
-        }
-        (*rows)++;
-    }
-    if (rc < 0 || step != BO_DB_DONE) {
-        snprintf(err, errlen, "%s: %s", t->name, bo_db_errmsg(db));
-        rc = -1;
-    }
-    bo_stmt_finalize(s);
-    bo_buf_free(&row);
-    free(sql);
-    return rc;
+    digest_ctx d = { .ncols = t->ncols };
+    bo_buf_init(&d.row);
+    int rc = bo_db_scan(db, t->name, (const char *const *)t->cols, t->ncols, digest_row, &d, err, errlen);
+    bo_buf_free(&d.row);
+    *rows = d.rows;
+    memcpy(sum, d.sum, sizeof d.sum);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Compares every table of the part on both sides. */

@@ -639,60 +639,108 @@ static void put_name(bo_buf *b, const char *name)
     bo_buf_putc(b, '"');
 }
 
+#define SCAN_PAGE 5000
+
+int bo_db_scan(bo_db *db, const char *table, const char *const *cols, int ncols,
+               int (*fn)(void *ud, bo_stmt *row), void *ud, char *err, size_t errlen)
+{
+    int key = -1;
+    for (int c = 0; c < ncols && key < 0; c++)
+        if (strcmp(cols[c], "id") == 0)
+            key = c;
+    bo_buf sel;
+    bo_buf_init(&sel);
+    bo_buf_puts(&sel, "SELECT ");
+    for (int c = 0; c < ncols; c++) {
+        bo_buf_puts(&sel, c ? ", " : "");
+        put_name(&sel, cols[c]);
+    }
+    bo_buf_puts(&sel, " FROM ");
+    put_name(&sel, table);
+    if (key >= 0)
+        bo_buf_printf(&sel, " WHERE \"id\" > ? ORDER BY \"id\" LIMIT %d", SCAN_PAGE);
+    bo_buf_putc(&sel, '\0');
+    bo_stmt *s = NULL;
+    int rc = 0;
+    if (bo_stmt_prepare(db, sel.data, -1, &s) != BO_OK) {
+        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(db));
+        rc = BO_EDB;
+    }
+    int64_t after = INT64_MIN;
+    for (bool more = true; rc == 0 && more;) {
+        if (key >= 0)
+            bo_stmt_bind_int64(s, 1, after);
+        int step = BO_DB_DONE, n = 0;
+        while (rc == 0 && (step = bo_stmt_step(s)) == BO_DB_ROW) {
+            n++;
+            if (key >= 0)
+                after = bo_stmt_column_int64(s, key);
+            rc = fn(ud, s);
+        }
+        if (rc == 0 && step != BO_DB_DONE) {
+            snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(db));
+            rc = step < 0 ? step : BO_EDB;
+        }
+        bo_stmt_reset(s);
+        more = key >= 0 && n == SCAN_PAGE;
+    }
+    bo_stmt_finalize(s);
+    bo_buf_free(&sel);
+    return rc;
+}
+
+typedef struct copy_ctx {
+    bo_stmt *to;
+    int ncols;
+    const char *table;
+    int64_t n;
+    char *err;
+    size_t errlen;
+} copy_ctx;
+
+static int copy_row(void *ud, bo_stmt *from)
+{
+    copy_ctx *x = ud;
+    for (int c = 0; c < x->ncols; c++)
+        bo_stmt_bind_column(x->to, c + 1, from, c);
+    int done = bo_stmt_step(x->to);
+    bo_stmt_reset(x->to);
+    x->n++;
+    if (done != BO_DB_DONE && done != BO_DB_ROW) {
+        snprintf(x->err, x->errlen, "%s row %lld: %s", x->table, (long long)x->n, bo_db_errmsg(x->to->db));
+        return done < 0 ? done : BO_EDB;
+    }
+    return 0;
+}
+
 int bo_db_copy_rows(bo_db *dst, bo_db *src, const char *table, const char *const *cols, int ncols, int64_t *rows,
                     char *err, size_t errlen)
 {
-    bo_buf sel, ins;
-    bo_buf_init(&sel);
+    bo_buf ins;
     bo_buf_init(&ins);
-    bo_buf_puts(&sel, "SELECT ");
     bo_buf_puts(&ins, "INSERT INTO ");
     put_name(&ins, table);
     bo_buf_puts(&ins, " (");
     for (int c = 0; c < ncols; c++) {
-        bo_buf_puts(&sel, c ? ", " : "");
-        put_name(&sel, cols[c]);
         bo_buf_puts(&ins, c ? ", " : "");
         put_name(&ins, cols[c]);
     }
-    bo_buf_puts(&sel, " FROM ");
-    put_name(&sel, table);
-    bo_buf_putc(&sel, '\0');
     bo_buf_puts(&ins, ") VALUES (");
     for (int c = 0; c < ncols; c++)
         bo_buf_puts(&ins, c ? ", ?" : "?");
     bo_buf_puts(&ins, ")");
     bo_buf_putc(&ins, '\0');
-    bo_stmt *from = NULL, *to = NULL;
-    int rc = 0, step = BO_DB_DONE;
-    int64_t n = 0;
-    if (bo_stmt_prepare(src, sel.data, -1, &from) != BO_OK) {
-        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(src));
-        rc = BO_EDB;
-    } else if (bo_stmt_prepare(dst, ins.data, -1, &to) != BO_OK) {
+    copy_ctx x = { NULL, ncols, table, 0, err, errlen };
+    int rc;
+    if (bo_stmt_prepare(dst, ins.data, -1, &x.to) != BO_OK) {
         snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(dst));
         rc = BO_EDB;
+    } else {
+        rc = bo_db_scan(src, table, cols, ncols, copy_row, &x, err, errlen);
     }
-    while (rc == 0 && (step = bo_stmt_step(from)) == BO_DB_ROW) {
-        for (int c = 0; c < ncols; c++)
-            bo_stmt_bind_column(to, c + 1, from, c);
-        int done = bo_stmt_step(to);
-        if (done != BO_DB_DONE && done != BO_DB_ROW) {
-            snprintf(err, errlen, "%s row %lld: %s", table, (long long)n + 1, bo_db_errmsg(dst));
-            rc = done < 0 ? done : BO_EDB;
-        }
-        bo_stmt_reset(to);
-        n++;
-    }
-    if (rc == 0 && step != BO_DB_DONE) {
-        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(src));
-        rc = step < 0 ? step : BO_EDB;
-    }
-    bo_stmt_finalize(from);
-    bo_stmt_finalize(to);
-    bo_buf_free(&sel);
+    bo_stmt_finalize(x.to);
     bo_buf_free(&ins);
-    *rows += n;
+    *rows += x.n;
     return rc;
 }
 

@@ -288,6 +288,15 @@ int bo_db_ids_follow(bo_db *db, const char *table, char *err, size_t errlen);
    reason in err. */
 int bo_db_each_column(bo_db *db, int (*fn)(void *ud, const char *table, const char *column, const char *type),
                       void *ud, char *err, size_t errlen);
+/* Calls fn(ud, row) for every row of table, with the columns cols[0..ncols)
+   in that order, stopping at fn's first non-zero return, which it returns;
+   or a BO_E* code with the reason in err. With an "id" among cols the rows
+   come in pages of a few thousand, in the order of their ids, so a large
+   table is never held whole (PostgreSQL hands a statement's result over
+   whole); call it inside a transaction (bo_db_begin_read) for one
+   snapshot. */
+int bo_db_scan(bo_db *db, const char *table, const char *const *cols, int ncols,
+               int (*fn)(void *ud, bo_stmt *row), void *ud, char *err, size_t errlen);
 /* Copies every row of table from src into the same table of dst, the
    columns cols[0..ncols) values as stored (each engine's ids, sealed
    values and blind indexes kept), on whichever engines the two are; adds

@@ -167,6 +167,16 @@ TEST(rows_copy_as_stored_and_columns_are_listed_with_their_kind)
     CHECK(bo_db_copy_rows(b, a, "t", names, 5, &rows, err, sizeof err) < 0);
     CHECK(strncmp(err, "t row 1: ", 9) == 0);
     CHECK_EQ_INT(bo_db_ids_follow(b, "t", err, sizeof err), 0);       /* nothing to do on SQLite */
+    /* A table of many pages (read by id, a few thousand rows at a time), ids with gaps. */
+    CHECK_EQ_INT(bo_db_exec_script(a, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT); "
+                                      "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 12001) "
+                                      "INSERT INTO big SELECT i * 3 - 4000, 'r' || i FROM k", err, sizeof err), 0);
+    CHECK_EQ_INT(bo_db_exec_script(b, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT)", err, sizeof err), 0);
+    static const char *const big[] = { "s", "id" };
+    rows = 0;
+    CHECK_EQ_INT(bo_db_copy_rows(b, a, "big", big, 2, &rows, err, sizeof err), 0);
+    CHECK_EQ_INT(rows, 12001);
+    CHECK_EQ_INT(count_of(b, "SELECT count(*) FROM big WHERE s = 'r' || ((id + 4000) / 3)"), 12001);
     close_db(a, a_path);
     close_db(b, b_path);
 }
