@@ -290,8 +290,9 @@ int bo_db_each_column(bo_db *db, int (*fn)(void *ud, const char *table, const ch
                       void *ud, char *err, size_t errlen);
 /* Calls fn(ud, row) for every row of table, with the columns cols[0..ncols)
    in that order, stopping at fn's first non-zero return, which it returns;
-   or a BO_E* code with the reason in err. With an "id" among cols the rows
-   come in pages of a few thousand, in the order of their ids, so a large
+   or a BO_E* code with the reason in err. With an "id" among cols (which
+   must then be the table's key) the rows come in pages of a few thousand,
+   in the order of their ids, so a large
    table is never held whole (PostgreSQL hands a statement's result over
    whole); call it inside a transaction (bo_db_begin_read) for one
    snapshot. */
