@@ -598,7 +598,8 @@ static int run(mv *m)
     char *path = bo_sprintf("%s/borough.db", m->data);
     struct stat st;
     if (stat(path, &st) < 0) {
-        snprintf(m->err, sizeof m->err, "%s is not a borough data folder: %s does not exist", m->data, path);
+        snprintf(m->err, sizeof m->err, "%s does not exist: give the data folder of an installation (borough "
+                 "serve makes its borough.db)", path);
         rc = -1;
     }
     mv_part *platform = &parts[napps];

@@ -344,7 +344,8 @@ def a_failure_leaves_the_part_unmoved_and_the_usage_is_checked():
         db.commit()
         db.close()
         p = borough("migrate-to-postgres", "--data", s.data_dir, "--database", url, "--apps", apps)
-        assert p.returncode == 1 and p.stderr.startswith("borough migrate-to-postgres: shield: residents row 2: "), p
+        assert p.returncode == 1 and p.stderr.startswith(
+            "borough migrate-to-postgres: shield: residents rows 1 to 3: invalid input syntax for type bigint: \"lots\""), p
         assert p.stdout.startswith("moved alpha: "), p          # the part before it stays moved
         db = pglib.name_of(url)
         assert CLUSTER.query(db, "SELECT count(*) AS n FROM residents", schema="app_shield") == [{"n": 0}]
