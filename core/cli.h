@@ -52,6 +52,7 @@ int bo_cmd_check(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_reload(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_import(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_export(int argc, char **argv, const bo_cli *cli);
+int bo_cmd_migrate_to_postgres(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_new(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_test(int argc, char **argv, const bo_cli *cli);
 int bo_cmd_user(int argc, char **argv, const bo_cli *cli);

@@ -5,8 +5,11 @@
  *
  * First a consistent copy of data/APP/app.db is made with SQLite's online
  * backup API (OUT/app.db): it reads one snapshot while writers carry on.
- * Everything else is read from that copy, so the files agree with each
- * other and with the backup:
+ * On PostgreSQL the copy is made from the app's schema, read in one
+ * REPEATABLE READ, READ ONLY transaction (bo_db_begin_read), into a new
+ * SQLite file of its tables (the search index left out). Everything else
+ * is read from that copy, so the files agree with each other and with the
+ * backup, on either engine:
  *   OUT/<entity>.csv|json   one file per entity, in import order
  *   OUT/audit-trail.csv|json  the audit trail
  *   OUT/schema.sql          the database schema
@@ -485,6 +488,97 @@ static int backup(export_ctx *x, const char *src_path, const char *path, bo_db *
     return rc < 0 ? -1 : 0;
 }
 
+/* PostgreSQL: the app's schema, read in one snapshot, into a new SQLite
+   file at path (its tables as columns of the types SQLite keeps; the search
+   index left out), so the rest of the export reads it as it reads a
+   backup. */
+typedef struct pg_table {
+    char *name;
+    char **cols;
+    int ncols;
+} pg_table;
+
+typedef struct pg_tables {
+    pg_table *list;
+    size_t n;
+    bo_buf ddl;
+} pg_tables;
+
+static int add_column(void *ud, const char *table, const char *column, const char *type)
+{
+    pg_tables *ts = ud;
+    size_t len = strlen(table);
+    if (len > 4 && strcmp(table + len - 4, "_fts") == 0)
+        return 0;                      /* the search index (entity names never end so) */
+    pg_table *t = ts->n ? &ts->list[ts->n - 1] : NULL;
+    if (!t || strcmp(t->name, table) != 0) {
+        if (t)
+            bo_buf_puts(&ts->ddl, "\n);\n");
+        ts->list = bo_realloc(ts->list, (ts->n + 1) * sizeof *ts->list);
+        t = &ts->list[ts->n++];
+        memset(t, 0, sizeof *t);
+        t->name = bo_strdup(table);
+        bo_buf_printf(&ts->ddl, "CREATE TABLE \"%s\" (\n  ", table);   /* names are [a-z0-9_] */
+    } else {
+        bo_buf_puts(&ts->ddl, ",\n  ");
+    }
+    t->cols = bo_realloc(t->cols, (size_t)(t->ncols + 1) * sizeof *t->cols);
+    t->cols[t->ncols++] = bo_strdup(column);
+    bool key = strcmp(column, "id") == 0 && strcmp(type, "INTEGER") == 0;
+    bo_buf_printf(&ts->ddl, "\"%s\" %s%s", column, type, key ? " PRIMARY KEY" : "");
+    return 0;
+}
+
+static int snapshot(export_ctx *x, const char *data, const char *path, bo_db **copy)
+{
+    bo_db *src = NULL;
+    pg_tables ts = { NULL, 0, { 0 } };
+    bo_buf_init(&ts.ddl);
+    char err[400];
+    int rc = bo_db_open_app(&src, data, x->app, BO_DB_APP, err, sizeof err);
+    if (rc == 0)
+        rc = bo_db_open(copy, path, BO_DB_CREATE, err, sizeof err);
+    if (rc == 0)
+        rc = bo_db_begin_read(src, err, sizeof err);
+    if (rc == 0)
+        rc = bo_db_each_column(src, add_column, &ts, err, sizeof err);
+    if (rc == 0 && ts.n) {
+        bo_buf_puts(&ts.ddl, "\n);\n");
+        bo_buf_putc(&ts.ddl, '\0');
+        rc = bo_db_exec_script(*copy, ts.ddl.data, err, sizeof err);
+    }
+    if (rc == 0)
+        rc = bo_db_begin(*copy, err, sizeof err);
+    int64_t rows = 0;
+    for (size_t i = 0; rc == 0 && i < ts.n; i++)
+        rc = bo_db_copy_rows(*copy, src, ts.list[i].name, (const char *const *)ts.list[i].cols, ts.list[i].ncols,
+                             &rows, err, sizeof err);
+    if (rc == 0)
+        rc = bo_db_commit(*copy, err, sizeof err);
+    if (rc < 0) {
+        snprintf(x->err, sizeof x->err, "cannot copy %s's data: %s", x->app, err);
+        if (*copy)
+            bo_db_rollback_all(*copy);
+    }
+    if (src)
+        bo_db_rollback_all(src);
+    bo_db_close(src);
+    for (size_t i = 0; i < ts.n; i++) {
+        for (int c = 0; c < ts.list[i].ncols; c++)
+            free(ts.list[i].cols[c]);
+        free(ts.list[i].cols);
+        free(ts.list[i].name);
+    }
+    free(ts.list);
+    bo_buf_free(&ts.ddl);
+    return rc < 0 ? -1 : 0;
+}
+
+static int is_app(const char *name, void *ud)
+{
+    return strcmp(name, ud) == 0;
+}
+
 static const char *user_name(void)
 {
     struct passwd *pw = getpwuid(getuid());
@@ -517,10 +611,16 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
     if (strchr(app, '/') || app[0] == '.')
         return bo_cli_usage(cli, "APP is an app's name (its folder under apps/), not %s", app);
 
-    char *src = bo_sprintf("%s/%s/app.db", data, app);
+    char err[512];
+    if (bo_db_locate(data, NULL, err, sizeof err) < 0)
+        return bo_cli_fail(cli, "%s", err);
+    bool pg = bo_db_dialect() == BO_POSTGRES;
+    char *src = pg ? bo_sprintf("the schema app_%s", app) : bo_sprintf("%s/%s/app.db", data, app);
     struct stat st;
-    if (stat(src, &st) < 0) {
-        int status = bo_cli_fail(cli, "%s has no data: %s does not exist", app, src);
+    int made = pg ? bo_db_each_app(data, is_app, (void *)app, err, sizeof err) : stat(src, &st) == 0;
+    if (made != 1) {
+        int status = made < 0 ? bo_cli_fail(cli, "%s", err)
+                              : bo_cli_fail(cli, "%s has no data: %s does not exist", app, src);
         free(src);
         return status;
     }
@@ -535,7 +635,7 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
     char *copy_path = bo_sprintf("%s/app.db", out);
     int status = 1;
     long long nentities = 0, nrecords = 0, naudit = 0;
-    if (backup(&x, src, copy_path, &x.db) == 0) {
+    if ((pg ? snapshot(&x, data, copy_path, &x.db) : backup(&x, src, copy_path, &x.db)) == 0) {
         /* The copy is ours alone: a rollback journal keeps OUT to one file. */
         char jerr[200];
         bo_db_exec_script(x.db, "PRAGMA journal_mode=DELETE", jerr, sizeof jerr);
@@ -555,7 +655,6 @@ int bo_cmd_export(int argc, char **argv, const bo_cli *cli)
         bo_cli_fail(cli, "%s", x.err);
     } else {
         bo_db *pdb = NULL;
-        char err[512];
         char *detail = bo_sprintf("format=%s out=%s records=%lld audit=%lld", format, out, nrecords, naudit);
         if (bo_platformdb_open(&pdb, data, err, sizeof err) < 0 ||
             bo_platformdb_audit(pdb, user_name(), "export", app, detail, err, sizeof err) < 0)

@@ -343,6 +343,10 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli)
     bo_paths paths = { o.data_dir, lib, NULL, bo_platform_libs, NULL };
     info = bo_app_info_new(dir);
     char err[2048];
+    if (bo_db_locate(o.data_dir, NULL, err, sizeof err) < 0) {      /* the engine, before the app's code asks */
+        bo_cli_fail(cli, "%s", err);
+        goto out;
+    }
     if (bo_gen_load(&g, info, &paths, true, true, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         goto out;
@@ -384,9 +388,9 @@ int bo_cmd_import(int argc, char **argv, const bo_cli *cli)
        (a million rows: system time 9.1 s -> 4.2 s, peak memory 1.07 GB ->
        0.68 GB).
        Temporary b-trees (the batch of ids the search index takes) stay in
-       memory. */
+       memory. (SQLite's own settings: PostgreSQL has none of them.) */
     bo_db *db = g->db;
-    if (db) {
+    if (db && bo_db_dialect() == BO_SQLITE) {
         long long kib = (long long)st.st_size * 8 / 1024;
         kib = kib < 64 * 1024 ? 64 * 1024 : kib > 256 * 1024 ? 256 * 1024 : kib;
         char *pragmas = bo_sprintf("PRAGMA cache_size = -%lld; PRAGMA wal_autocheckpoint = 0; "

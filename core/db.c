@@ -428,7 +428,20 @@ int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len)
 
 int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col)
 {
-    return s->db->ops->bind_column(s, i, src, col);
+    if (src->db->ops == s->db->ops)
+        return s->db->ops->bind_column(s, i, src, col);
+    switch (bo_stmt_column_type(src, col)) {        /* from the other engine: by value */
+    case BO_DB_NULL:
+        return bo_stmt_bind_null(s, i);
+    case BO_DB_INTEGER:
+        return bo_stmt_bind_int64(s, i, bo_stmt_column_int64(src, col));
+    case BO_DB_FLOAT:
+        return bo_stmt_bind_double(s, i, bo_stmt_column_double(src, col));
+    case BO_DB_BLOB:
+        return bo_stmt_bind_blob_copy(s, i, bo_stmt_column_blob(src, col), bo_stmt_column_bytes(src, col));
+    default:
+        return bo_stmt_bind_text_copy(s, i, bo_stmt_column_text(src, col), bo_stmt_column_bytes(src, col));
+    }
 }
 
 int bo_stmt_param_count(bo_stmt *s)
@@ -439,6 +452,23 @@ int bo_stmt_param_count(bo_stmt *s)
 int bo_stmt_step(bo_stmt *s)
 {
     return s->db->ops->step(s);
+}
+
+int bo_stmt_step_guarded(bo_stmt *s)
+{
+    bo_db *db = s->db;
+    if (!db->ops->failure_aborts_tx || db->ops->tx_depth(db) == 0)
+        return db->ops->step(s);
+    char err[256];
+    int rc = db->ops->begin(db, err, sizeof err);
+    if (rc < 0)
+        return rc;
+    int step = db->ops->step(s);
+    if (step == BO_DB_DONE || step == BO_DB_ROW)
+        rc = db->ops->commit(db, err, sizeof err);
+    else
+        db->ops->rollback(db);
+    return rc < 0 ? rc : step;
 }
 
 void bo_stmt_reset(bo_stmt *s)
@@ -573,6 +603,15 @@ static int committed(bo_db *db, int rc)
     return rc;
 }
 
+int bo_db_begin_read(bo_db *db, char *err, size_t errlen)
+{
+    if (db->ops->tx_depth(db) > 0) {
+        snprintf(err, errlen, "a read snapshot cannot start inside a transaction");
+        return BO_EINVAL;
+    }
+    return db->ops->begin_read(db, err, errlen);
+}
+
 int bo_db_commit(bo_db *db, char *err, size_t errlen)
 {
     return committed(db, db->ops->commit(db, err, errlen));
@@ -610,6 +649,236 @@ bool bo_db_has_table(bo_db *db, const char *name)
     return yes;
 }
 
+int bo_db_each_column(bo_db *db, int (*fn)(void *ud, const char *table, const char *column, const char *type),
+                      void *ud, char *err, size_t errlen)
+{
+    bo_stmt *stmt = NULL;
+    if (bo_stmt_prepare(db, db->ops->columns_sql, -1, &stmt) != BO_OK) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        return BO_EDB;
+    }
+    int rc = 0, step;
+    while ((step = bo_stmt_step(stmt)) == BO_DB_ROW && rc == 0)
+        rc = fn(ud, bo_stmt_column_text(stmt, 0), bo_stmt_column_text(stmt, 1), bo_stmt_column_text(stmt, 2));
+    if (rc == 0 && step != BO_DB_DONE) {
+        snprintf(err, errlen, "%s", bo_db_errmsg(db));
+        rc = step < 0 ? step : BO_EDB;
+    }
+    bo_stmt_finalize(stmt);
+    return rc;
+}
+
+static void put_name(bo_buf *b, const char *name)
+{
+    bo_buf_putc(b, '"');
+    for (; *name; name++) {
+        if (*name == '"')
+            bo_buf_putc(b, '"');
+        bo_buf_putc(b, *name);
+    }
+    bo_buf_putc(b, '"');
+}
+
+#define SCAN_PAGE 5000
+
+int bo_db_scan(bo_db *db, const char *table, const char *const *cols, int ncols,
+               int (*fn)(void *ud, bo_stmt *row), void *ud, char *err, size_t errlen)
+{
+    int key = -1;
+    for (int c = 0; c < ncols && key < 0; c++)
+        if (strcmp(cols[c], "id") == 0)
+            key = c;
+    bo_buf sel;
+    bo_buf_init(&sel);
+    bo_buf_puts(&sel, "SELECT ");
+    for (int c = 0; c < ncols; c++) {
+        bo_buf_puts(&sel, c ? ", " : "");
+        put_name(&sel, cols[c]);
+    }
+    bo_buf_puts(&sel, " FROM ");
+    put_name(&sel, table);
+    if (key >= 0)
+        bo_buf_printf(&sel, " WHERE \"id\" > ? ORDER BY \"id\" LIMIT %d", SCAN_PAGE);
+    bo_buf_putc(&sel, '\0');
+    bo_stmt *s = NULL;
+    int rc = 0;
+    if (bo_stmt_prepare(db, sel.data, -1, &s) != BO_OK) {
+        snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(db));
+        rc = BO_EDB;
+    }
+    int64_t after = INT64_MIN;
+    for (bool more = true; rc == 0 && more;) {
+        if (key >= 0)
+            bo_stmt_bind_int64(s, 1, after);
+        int step = BO_DB_DONE, n = 0;
+        while (rc == 0 && (step = bo_stmt_step(s)) == BO_DB_ROW) {
+            n++;
+            if (key >= 0)
+                after = bo_stmt_column_int64(s, key);
+            rc = fn(ud, s);
+        }
+        if (rc == 0 && step != BO_DB_DONE) {
+            snprintf(err, errlen, "%s: %s", table, bo_db_errmsg(db));
+            rc = step < 0 ? step : BO_EDB;
+        }
+        bo_stmt_reset(s);
+        more = key >= 0 && n == SCAN_PAGE;
+    }
+    bo_stmt_finalize(s);
+    bo_buf_free(&sel);
+    return rc;
+}
+
+/* Rows go in by batches: one INSERT of many rows is one round trip to
+   PostgreSQL where a row each was one per row (20,000 records and their
+   audit rows moved by migrate-to-postgres: 18.4 s -> 3.3 s on a local
+   socket). */
+#define COPY_BATCH 250
+#define COPY_VALUES 30000              /* of a statement: within both engines' limits */
+
+typedef struct copy_value {
+    bo_db_type type;
+    int64_t i;
+    double d;
+    size_t off, len;                   /* text or blob: in bytes */
+} copy_value;
+
+typedef struct copy_ctx {
+    bo_db *dst;
+    const char *table;
+    const char *const *cols;
+    int ncols;
+    int batch;                         /* rows a full batch holds */
+    bo_stmt *full;                     /* the INSERT of a full batch */
+    copy_value *values;                /* the rows held, ncols each */
+    int held;
+    bo_buf bytes;
+    int64_t n;                         /* rows inserted */
+    char *err;
+    size_t errlen;
+} copy_ctx;
+
+static bo_stmt *insert_stmt(copy_ctx *x, int rows)
+{
+    bo_buf b;
+    bo_buf_init(&b);
+    bo_buf_puts(&b, "INSERT INTO ");
+    put_name(&b, x->table);
+    bo_buf_puts(&b, " (");
+    for (int c = 0; c < x->ncols; c++) {
+        bo_buf_puts(&b, c ? ", " : "");
+        put_name(&b, x->cols[c]);
+    }
+    bo_buf_puts(&b, ") VALUES ");
+    for (int r = 0; r < rows; r++) {
+        bo_buf_puts(&b, r ? ", (" : "(");
+        for (int c = 0; c < x->ncols; c++)
+            bo_buf_puts(&b, c ? ", ?" : "?");
+        bo_buf_putc(&b, ')');
+    }
+    bo_buf_putc(&b, '\0');
+    bo_stmt *s = NULL;
+    if (bo_stmt_prepare(x->dst, b.data, -1, &s) != BO_OK) {
+        snprintf(x->err, x->errlen, "%s: %s", x->table, bo_db_errmsg(x->dst));
+        s = NULL;
+    }
+    bo_buf_free(&b);
+    return s;
+}
+
+/* Inserts the rows held. */
+static int copy_flush(copy_ctx *x)
+{
+    if (x->held == 0)
+        return 0;
+    bo_stmt *s = x->held == x->batch ? x->full : insert_stmt(x, x->held);
+    if (!s)
+        return BO_EDB;
+    int rc = 0;
+    for (int k = 0; k < x->held * x->ncols && rc == 0; k++) {
+        const copy_value *v = &x->values[k];
+        const char *p = x->bytes.data ? x->bytes.data + v->off : "";
+        switch (v->type) {
+        case BO_DB_NULL:
+            rc = bo_stmt_bind_null(s, k + 1);
+            break;
+        case BO_DB_INTEGER:
+            rc = bo_stmt_bind_int64(s, k + 1, v->i);
+            break;
+        case BO_DB_FLOAT:
+            rc = bo_stmt_bind_double(s, k + 1, v->d);
+            break;
+        case BO_DB_BLOB:
+            rc = bo_stmt_bind_blob(s, k + 1, p, (int64_t)v->len);
+            break;
+        default:
+            rc = bo_stmt_bind_text(s, k + 1, p, (int64_t)v->len);
+            break;
+        }
+    }
+    int done = rc == 0 ? bo_stmt_step(s) : rc;
+    if (done != BO_DB_DONE && done != BO_DB_ROW) {
+        if (x->held == 1)
+            snprintf(x->err, x->errlen, "%s row %lld: %s", x->table, (long long)x->n + 1, bo_db_errmsg(x->dst));
+        else
+            snprintf(x->err, x->errlen, "%s rows %lld to %lld: %s", x->table, (long long)x->n + 1,
+                     (long long)(x->n + x->held), bo_db_errmsg(x->dst));
+        rc = done < 0 ? done : BO_EDB;
+    } else {
+        x->n += x->held;
+    }
+    bo_stmt_reset(s);
+    bo_stmt_clear(s);
+    if (s != x->full)
+        bo_stmt_finalize(s);
+    x->held = 0;
+    x->bytes.len = 0;
+    return rc;
+}
+
+static int copy_row(void *ud, bo_stmt *from)
+{
+    copy_ctx *x = ud;
+    copy_value *row = &x->values[x->held * x->ncols];
+    for (int c = 0; c < x->ncols; c++) {
+        copy_value *v = &row[c];
+        v->type = bo_stmt_column_type(from, c);
+        if (v->type == BO_DB_INTEGER) {
+            v->i = bo_stmt_column_int64(from, c);
+        } else if (v->type == BO_DB_FLOAT) {
+            v->d = bo_stmt_column_double(from, c);
+        } else if (v->type != BO_DB_NULL) {
+            const void *p = v->type == BO_DB_BLOB ? bo_stmt_column_blob(from, c) : bo_stmt_column_text(from, c);
+            v->len = (size_t)bo_stmt_column_bytes(from, c);
+            v->off = x->bytes.len;
+            bo_buf_append(&x->bytes, p ? p : "", v->len);
+            bo_buf_putc(&x->bytes, '\0');    /* bound by reference: text ends at its NUL */
+        }
+    }
+    return ++x->held == x->batch ? copy_flush(x) : 0;
+}
+
+int bo_db_copy_rows(bo_db *dst, bo_db *src, const char *table, const char *const *cols, int ncols, int64_t *rows,
+                    char *err, size_t errlen)
+{
+    copy_ctx x = { .dst = dst, .table = table, .cols = cols, .ncols = ncols, .err = err, .errlen = errlen };
+    x.batch = ncols > 0 && COPY_VALUES / ncols < COPY_BATCH ? COPY_VALUES / ncols : COPY_BATCH;
+    if (x.batch < 1)
+        x.batch = 1;
+    x.values = bo_calloc((size_t)x.batch * (size_t)(ncols > 0 ? ncols : 1), sizeof *x.values);
+    bo_buf_init(&x.bytes);
+    int rc = (x.full = insert_stmt(&x, x.batch)) ? 0 : BO_EDB;
+    if (rc == 0)
+        rc = bo_db_scan(src, table, cols, ncols, copy_row, &x, err, errlen);
+    if (rc == 0)
+        rc = copy_flush(&x);
+    bo_stmt_finalize(x.full);
+    free(x.values);
+    bo_buf_free(&x.bytes);
+    *rows += x.n;
+    return rc;
+}
+
 bool bo_db_has_column(bo_db *db, const char *table, const char *column)
 {
     bo_stmt *stmt = NULL;
@@ -621,6 +890,11 @@ bool bo_db_has_column(bo_db *db, const char *table, const char *column)
     }
     bo_stmt_finalize(stmt);
     return yes;
+}
+
+int bo_db_ids_follow(bo_db *db, const char *table, char *err, size_t errlen)
+{
+    return db->ops->ids_follow(db, table, err, errlen);
 }
 
 int bo_db_checkpoint(bo_db *db, int *frames)

@@ -147,13 +147,19 @@ int bo_stmt_bind_text(bo_stmt *s, int i, const char *p, int64_t len);
 int bo_stmt_bind_text_copy(bo_stmt *s, int i, const char *p, int64_t len);
 int bo_stmt_bind_blob(bo_stmt *s, int i, const void *p, int64_t len);
 int bo_stmt_bind_blob_copy(bo_stmt *s, int i, const void *p, int64_t len);
-/* Binds parameter i of s to column col of src's current row, as it is. */
+/* Binds parameter i of s to column col of src's current row, as it is (src may be on
+   the other engine). */
 int bo_stmt_bind_column(bo_stmt *s, int i, bo_stmt *src, int col);
 /* The number of parameters the statement takes. */
 int bo_stmt_param_count(bo_stmt *s);
 
 /* Runs the statement to its next row: BO_DB_ROW, BO_DB_DONE, or BO_E*. */
 int bo_stmt_step(bo_stmt *s);
+/* As bo_stmt_step, for a statement whose failure the caller handles and
+   goes on from inside its transaction (a row a constraint refuses): only
+   the statement is undone, as SQLite always does; on PostgreSQL, where a
+   failed statement aborts the whole transaction, it runs in a savepoint. */
+int bo_stmt_step_guarded(bo_stmt *s);
 /* Makes the statement ready to run again (bindings kept); clears them. */
 void bo_stmt_reset(bo_stmt *s);
 void bo_stmt_clear(bo_stmt *s);
@@ -223,6 +229,12 @@ void bo_db_on_commit(bo_db *db, void (*fn)(void *), void *ud);
 
 /* Transactions: BEGIN IMMEDIATE at depth 0, savepoints inside. */
 int bo_db_begin(bo_db *db, char *err, size_t errlen);
+/* A transaction that only reads and sees one snapshot of the database
+   throughout, without holding writers back (an export, a move): on SQLite
+   a deferred BEGIN (its first read fixes the snapshot), on PostgreSQL
+   REPEATABLE READ, READ ONLY, without the app's write lock. Only at depth
+   0; ended with bo_db_commit or bo_db_rollback. */
+int bo_db_begin_read(bo_db *db, char *err, size_t errlen);
 int bo_db_commit(bo_db *db, char *err, size_t errlen);
 int bo_db_rollback(bo_db *db);
 int bo_db_tx_depth(const bo_db *db);
@@ -268,6 +280,36 @@ void bo_db_attach(bo_db *db, void *held);
    also tries (without waiting) to truncate it. *frames receives the frames
    in the log. */
 int bo_db_checkpoint(bo_db *db, int *frames);
+/* After rows were written with the ids they had elsewhere (borough
+   migrate-to-postgres), makes the ids the database assigns next in table
+   follow the largest one written: on PostgreSQL, moves the sequence of
+   the table's identity column on; nothing to do on SQLite, whose rowid
+   follows by itself. Returns 0, or a BO_E* code with the reason in err. */
+int bo_db_ids_follow(bo_db *db, const char *table, char *err, size_t errlen);
+/* Calls fn(ud, table, column, type) for each column of each table of db's
+   own schema, a table's columns together and in order. type is INTEGER,
+   REAL, TEXT or BLOB (the SQLite type a column's values fit). Stops at
+   fn's first non-zero return, which it returns; or a BO_E* code with the
+   reason in err. */
+int bo_db_each_column(bo_db *db, int (*fn)(void *ud, const char *table, const char *column, const char *type),
+                      void *ud, char *err, size_t errlen);
+/* Calls fn(ud, row) for every row of table, with the columns cols[0..ncols)
+   in that order, stopping at fn's first non-zero return, which it returns;
+   or a BO_E* code with the reason in err. With an "id" among cols (which
+   must then be the table's key) the rows come in pages of a few thousand,
+   in the order of their ids, so a large
+   table is never held whole (PostgreSQL hands a statement's result over
+   whole); call it inside a transaction (bo_db_begin_read) for one
+   snapshot. */
+int bo_db_scan(bo_db *db, const char *table, const char *const *cols, int ncols,
+               int (*fn)(void *ud, bo_stmt *row), void *ud, char *err, size_t errlen);
+/* Copies every row of table from src into the same table of dst, the
+   columns cols[0..ncols) values as stored (each engine's ids, sealed
+   values and blind indexes kept), on whichever engines the two are; adds
+   the rows copied to *rows. Returns 0, or a BO_E* code with the reason
+   in err ("table row N: ..."). */
+int bo_db_copy_rows(bo_db *dst, bo_db *src, const char *table, const char *const *cols, int ncols, int64_t *rows,
+                    char *err, size_t errlen);
 /* Whether db's own schema (the app's, or the platform's) has the table name. */
 bool bo_db_has_table(bo_db *db, const char *name);
 /* Whether the table of db's own schema has the column. */

@@ -23,6 +23,7 @@ typedef struct bo_db_ops {
     int (*run_app_script)(bo_db *db, const char *sql, size_t len, int *line, char *err, size_t errlen);
     void (*set_platform)(bo_db *db, bool on);
     int (*begin)(bo_db *db, char *err, size_t errlen);
+    int (*begin_read)(bo_db *db, char *err, size_t errlen);
     int (*commit)(bo_db *db, char *err, size_t errlen);
     int (*rollback)(bo_db *db);
     int (*tx_depth)(bo_db *db);
@@ -32,10 +33,17 @@ typedef struct bo_db_ops {
     int (*create_function)(bo_db *db, const char *name, int nargs, bo_db_text_fn fn, void *ud);
     int (*backup)(bo_db *src, const char *path, bo_db **copy, char *err, size_t errlen);
     int (*checkpoint)(bo_db *db, int *frames);
+    int (*ids_follow)(bo_db *db, const char *table, char *err, size_t errlen);
     /* One row when the database's own schema has the table ?1; the table ?1
        has the column ?2. */
     const char *has_table_sql;
     const char *has_column_sql;
+    /* Rows of (table, column, INTEGER|REAL|TEXT|BLOB) of the own schema's
+       tables, a table's columns together and in order. */
+    const char *columns_sql;
+    /* A failed statement aborts the transaction it is in (PostgreSQL), so
+       bo_stmt_step_guarded puts it in a savepoint. */
+    bool failure_aborts_tx;
     /* Non-blocking use (db.h: bo_stmt_start and its kin). */
     int (*start)(bo_stmt *s, bo_db_waiter *w);
     int (*commit_start)(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);

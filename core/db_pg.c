@@ -116,6 +116,7 @@ struct pg_conn {
     int64_t outage;            /* outages_now() when it was made */
     int tx_depth;              /* transactions asked for (BEGIN sent when sent > 0) */
     int tx_sent;               /* of them, those the server knows of */
+    bool tx_read;              /* the transaction is bo_db_begin_read's */
     bool tx_aborted;           /* a statement failed inside the transaction */
     /* the exchange in flight */
     int slots[8];
@@ -273,6 +274,9 @@ static bool word_in(const char *p, size_t n, const char *const *list)
 static const char *translate(const char *sql, size_t len, bool app, sql_info *info)
 {
     memset(info, 0, sizeof *info);
+    const char *refused = app ? bo_sql_refused(sql, len) : NULL;   /* as on SQLite (VACUUM) */
+    if (refused)
+        return refused;
     bo_buf out;
     bo_buf_init(&out);
     const char *p = sql, *end = sql + len;
@@ -750,13 +754,15 @@ static int send_prefix(pg_conn *c, bool platform_write)
     while (c->tx_sent < c->tx_depth) {
         /* a name per depth: ROLLBACK TO keeps its savepoint, and the next
            one out must not find that one first */
-        char sql[32] = "BEGIN";
+        char sql[64] = "BEGIN";
         if (c->tx_sent > 0)
             snprintf(sql, sizeof sql, "SAVEPOINT bo_tx%d", c->tx_sent);
+        else if (c->tx_read)
+            snprintf(sql, sizeof sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
             return -1;
         c->slots[c->nslots++] = SLOT_PREFIX;
-        if (c->tx_sent == 0) {
+        if (c->tx_sent == 0 && !c->tx_read) {
             char key[32];
             snprintf(key, sizeof key, "%lld", (long long)db->lock_key);
             const char *v[1] = { key };
@@ -1655,8 +1661,10 @@ static int pg_bind_double(bo_stmt *st, int i, double v)
         n = snprintf(buf, sizeof buf, "Infinity");
     else if (v < -1e308 * 10)
         n = snprintf(buf, sizeof buf, "-Infinity");
-    else
-        n = snprintf(buf, sizeof buf, "%.17g", v);
+    else                        /* the shortest text that reads back as v: a NUMERIC keeps it as given */
+        for (int digits = 15; digits <= 17; digits++)
+            if ((n = snprintf(buf, sizeof buf, "%.*g", digits, v)) > 0 && strtod(buf, NULL) == v)
+                break;
     return bind_param(ST(st), i, buf, n, true, 0, 0);
 }
 
@@ -2097,11 +2105,22 @@ static int pg_begin(bo_db *d, char *err, size_t errlen)
     return 0;
 }
 
+/* One snapshot, read only, without the app's write lock: sent before the
+   first statement as BEGIN is. */
+static int pg_begin_read(bo_db *d, char *err, size_t errlen)
+{
+    int rc = pg_begin(d, err, errlen);
+    if (rc == 0)
+        DB(d)->cur->tx_read = true;
+    return rc;
+}
+
 /* Ends the transaction of db->cur at depth 1 and lets its connection go. */
 static void tx_release(pg_db *db)
 {
     pg_conn *c = db->cur;
     c->tx_depth = c->tx_sent = 0;
+    c->tx_read = false;
     c->tx_aborted = false;
     c->pinned = false;
     db->cur = NULL;
@@ -2268,6 +2287,62 @@ static int pg_checkpoint(bo_db *d, int *frames)
 
 /* ---- without blocking ---- */
 
+/* The identity columns of table (made from INTEGER PRIMARY KEY) are moved
+   on past the largest id. On an app's connection, a platform table's
+   sequence is the platform's: the statement goes through
+   borough_fn.platform_exec, as the platform's DDL does. */
+static int pg_ids_follow(bo_db *d, const char *table, char *err, size_t errlen)
+{
+    pg_db *db = DB(d);
+    bo_buf name, sql;
+    bo_buf_init(&name);
+    bo_buf_init(&sql);
+    quote_ident(&name, table);
+    bo_buf_putc(&name, '\0');
+    bo_stmt *cols = NULL;
+    int rc = pg_stmt_prepare(d,
+                             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) "
+                             "AND attidentity <> '' AND NOT attisdropped", -1, &cols);
+    if (rc == 0)
+        rc = pg_bind_text(cols, 1, name.data, (int64_t)strlen(name.data), false);
+    int step = BO_DB_DONE;
+    while (rc == 0 && (step = pg_step(cols)) == BO_DB_ROW) {
+        const char *col = pg_column_text(cols, 0);
+        sql.len = 0;
+        bo_buf_puts(&sql, "SELECT setval(pg_get_serial_sequence('");
+        for (const char *p = name.data; *p; p++)
+            bo_buf_append(&sql, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+        bo_buf_puts(&sql, "', '");
+        for (const char *p = col; *p; p++)
+            bo_buf_append(&sql, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+        bo_buf_puts(&sql, "'), coalesce(max(");
+        quote_ident(&sql, col);
+        bo_buf_printf(&sql, "), 0) + 1, false) FROM %s", name.data);
+        bo_buf_putc(&sql, '\0');
+        sql_info info = { .text = bo_strdup(sql.data) };
+        info.platform_ddl = strncmp(table, "_borough_", 9) == 0;
+        bool was = d->platform;
+        d->platform = true;
+        pg_stmt *s = stmt_new(db, NULL, &info);
+        rc = run_blocking(s);
+        if (rc < 0)
+            snprintf(err, errlen, "%s: %s", table, db->errmsg);
+        stmt_free(s);
+        d->platform = was;
+    }
+    if (rc == 0 && step != BO_DB_DONE) {
+        snprintf(err, errlen, "%s: %s", table, db->errmsg);
+        rc = step < 0 ? step : BO_EDB;
+    } else if (cols == NULL && rc < 0) {
+        snprintf(err, errlen, "%s: %s", table, db->errmsg);
+    }
+    if (cols)
+        pg_finalize(cols);
+    bo_buf_free(&name);
+    bo_buf_free(&sql);
+    return rc;
+}
+
 static int pg_start(bo_stmt *st, bo_db_waiter *w)
 {
     pg_stmt *s = ST(st);
@@ -2372,6 +2447,7 @@ static const bo_db_ops pg_ops = {
     .run_app_script = pg_run_app_script,
     .set_platform = pg_set_platform,
     .begin = pg_begin,
+    .begin_read = pg_begin_read,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .tx_depth = pg_tx_depth,
@@ -2381,9 +2457,17 @@ static const bo_db_ops pg_ops = {
     .create_function = pg_create_function,
     .backup = pg_backup,
     .checkpoint = pg_checkpoint,
+    .ids_follow = pg_ids_follow,
     .has_table_sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1",
     .has_column_sql = "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
                       "AND table_name = ?1 AND column_name = ?2",
+    .columns_sql = "SELECT c.table_name, c.column_name, CASE WHEN c.data_type IN ('bigint', 'integer', "
+                   "'smallint', 'boolean') THEN 'INTEGER' WHEN c.data_type IN ('double precision', 'real', "
+                   "'numeric') THEN 'REAL' WHEN c.data_type = 'bytea' THEN 'BLOB' ELSE 'TEXT' END "
+                   "FROM information_schema.columns c JOIN pg_tables t ON t.schemaname = c.table_schema "
+                   "AND t.tablename = c.table_name WHERE c.table_schema = current_schema() "
+                   "ORDER BY c.table_name, c.ordinal_position",
+    .failure_aborts_tx = true,
     .start = pg_start,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,

@@ -525,6 +525,15 @@ static int sq_begin(bo_db *d, char *err, size_t errlen)
     return rc;
 }
 
+static int sq_begin_read(bo_db *d, char *err, size_t errlen)
+{
+    sq_db *db = DB(d);
+    int rc = db_error(tx_exec(db, "BEGIN", err, errlen));
+    if (rc == 0)
+        db->tx_depth++;
+    return rc;
+}
+
 static int sq_commit(bo_db *d, char *err, size_t errlen)
 {
     sq_db *db = DB(d);
@@ -850,6 +859,15 @@ static void sq_attach(bo_db *d, void *held)
     BO_UNUSED(held);
 }
 
+static int sq_ids_follow(bo_db *d, const char *table, char *err, size_t errlen)
+{
+    BO_UNUSED(d);
+    BO_UNUSED(table);
+    BO_UNUSED(err);
+    BO_UNUSED(errlen);
+    return 0;                      /* a rowid follows the largest by itself */
+}
+
 static const bo_db_ops sq_ops = {
     .close = sq_close,
     .errmsg = sq_errmsg,
@@ -861,6 +879,7 @@ static const bo_db_ops sq_ops = {
     .run_app_script = sq_run_app_script,
     .set_platform = sq_set_platform,
     .begin = sq_begin,
+    .begin_read = sq_begin_read,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .tx_depth = sq_tx_depth,
@@ -870,8 +889,14 @@ static const bo_db_ops sq_ops = {
     .create_function = sq_create_function,
     .backup = sq_backup,
     .checkpoint = sq_checkpoint,
+    .ids_follow = sq_ids_follow,
     .has_table_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
     .has_column_sql = "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+    .columns_sql = "SELECT m.name, p.name, CASE WHEN p.type LIKE '%INT%' THEN 'INTEGER' "
+                   "WHEN p.type LIKE '%REAL%' OR p.type LIKE '%FLOA%' OR p.type LIKE '%DOUB%' THEN 'REAL' "
+                   "WHEN p.type LIKE '%BLOB%' OR p.type = '' THEN 'BLOB' ELSE 'TEXT' END "
+                   "FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+                   "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.rowid, p.cid",
     .start = sq_start,
     .commit_start = sq_commit_start,
     .commit_finish = sq_commit_finish,

@@ -1197,7 +1197,7 @@ static int l_insert_rows(lua_State *L)
             if (step == BO_OK)
                 step = bo_stmt_bind_text(stmt, p->n + 2, stamp, -1);
             if (step == BO_OK)
-                step = bo_stmt_step(stmt);
+                step = bo_stmt_step_guarded(stmt);      /* a refused row goes on to Lua */
             bo_stmt_reset(stmt);
             bo_stmt_clear(stmt);
             if (step != BO_DB_DONE && step != BO_ECONSTRAINT)

@@ -42,6 +42,8 @@ static const struct command {
       "borough import APP ENTITY FILE.csv [--mapping FILE | --map COLUMN=FIELD ...] [--skip-bad-rows]\n"
       "                     [--rejects FILE] [--data DIR] [--apps DIR]" },
     { "export", bo_cmd_export, "borough export APP [--format csv|json] OUT [--data DIR]" },
+    { "migrate-to-postgres", bo_cmd_migrate_to_postgres,
+      "borough migrate-to-postgres --database URL [--data DIR] [--apps DIR] [--replace]" },
     { "new", bo_cmd_new, "borough new NAME [--apps DIR]" },
     { "test", bo_cmd_test, "borough test [PATH]" },
     { "keys", bo_cmd_keys, "borough keys list|rotate|retire ID [--data DIR]" },

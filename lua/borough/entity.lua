@@ -254,10 +254,9 @@ local function prepare_sql(e)
     elseif f.type == "boolean" then
       v = "CASE " .. v .. " WHEN 0 THEN " .. sql.json_false .. " WHEN 1 THEN " .. sql.json_true .. " END"
     end
-    members[i] = "'" .. f.name:gsub("'", "''") .. "', " .. v
+    members[i] = { f.name, v, number = f.type == "number" or nil }
   end
-  e.sql.audit_after = "SELECT \"id\" AS id, " .. sql.json_object .. "(" .. table.concat(members, ", ")
-                      .. ") AS after FROM " .. t
+  e.sql.audit_after = "SELECT \"id\" AS id, " .. sql.json_object(members) .. " AS after FROM " .. t
   for _, f in ipairs(e.fields) do
     if f.unique then
       e.sql.unique[f.name] = "SELECT 1 AS found FROM " .. t .. " WHERE " .. quote(f.blind or f.name) .. " = ? AND \"id\" <> ? LIMIT 1"
@@ -727,6 +726,10 @@ function Entity:_insert(clean, id, created_at, updated_at, bulk, allowed)
   n = insert_values(self, clean, args, n) + 2
   args[n - 1], args[n] = created_at, updated_at
   local _, new_id = db.exec(id and self.sql.insert_id or self.sql.insert, table.unpack(args, 1, n))
+  if id then
+    new_id = id
+    sql.ids_follow(self.name)
+  end
   if not bulk then
     if self.search_fields then index_record(self, new_id, clean) end
     platform.audit(self.name, new_id, "create", nil, redacted(self, setmetatable(clean, self.fields_mt)))

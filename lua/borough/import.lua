@@ -189,7 +189,7 @@ function M.run(e, source, opts)
     end
     local clean, errors = e:validate(values)
     if clean and not (id_err or created_err or updated_err) then
-      local ok, record = pcall(e._insert, e, clean, id, created, updated, "bulk")
+      local ok, record = pcall(sql.guarded, e._insert, e, clean, id, created, updated, "bulk")
       if ok then
         summary.imported = summary.imported + 1
         nbatch = nbatch + 1

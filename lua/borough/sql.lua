@@ -61,6 +61,24 @@ function M.table_exists(name)
   return db.one("SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = ?", name) ~= nil
 end
 
+--- After a record was written with an id of its own (an import's id
+-- column), makes the ids the database gives next follow the largest of
+-- table t: SQLite's rowid does by itself, PostgreSQL's identity sequence
+-- has to be moved on.
+function M.ids_follow(t)
+  if not pg then return end
+  db.one("SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT max(\"id\") FROM " .. quote(t) .. ")) AS n", quote(t))
+end
+
+--- Runs fn(...) so that a statement of it that fails leaves the caller's
+-- transaction usable (an import goes on after a row a constraint refused):
+-- PostgreSQL aborts the whole transaction on a failed statement unless it
+-- ran in a savepoint; SQLite only undoes the statement.
+function M.guarded(fn, ...)
+  if pg then return db.tx(fn, ...) end
+  return fn(...)
+end
+
 --- Whether msg, an error of a statement, says a foreign key refused it.
 function M.foreign_key_failed(msg)
   if pg then return msg:find("violates foreign key constraint", 1, true) ~= nil end
@@ -73,9 +91,26 @@ function M.epoch(col)
   return "CAST(strftime('%s', " .. col .. ") AS INTEGER)"
 end
 
---- JSON built by the database: an object of name, value pairs, and the
--- literals true and false.
-M.json_object = pg and "json_build_object" or "json_object"
+--- JSON built by the database: an object of the members (a list of
+-- { name, SQL value }) as json.encode writes one (in order, no spaces, null
+-- for no value), and the literals true and false. SQLite's json_object
+-- writes it so; PostgreSQL's json_build_object puts spaces in (and a
+-- NUMERIC all its digits), so there the text is put together.
+function M.json_object(members)
+  local parts = {}
+  if not pg then
+    for i, m in ipairs(members) do parts[i] = "'" .. m[1]:gsub("'", "''") .. "', " .. m[2] end
+    return "json_object(" .. table.concat(parts, ", ") .. ")"
+  end
+  if #members == 0 then return "'{}'" end
+  for i, m in ipairs(members) do
+    local v = m[2]
+    if m.number then v = "CAST(" .. v .. " AS DOUBLE PRECISION)" end
+    parts[i] = "'" .. (i == 1 and "{" or ",") .. json.encode(m[1]):gsub("'", "''") .. ":' || "
+               .. "coalesce(CAST(to_json(" .. v .. ") AS TEXT), 'null')"
+  end
+  return table.concat(parts, " || ") .. " || '}'"
+end
 M.json_true = pg and "CAST('true' AS json)" or "json('true')"
 M.json_false = pg and "CAST('false' AS json)" or "json('false')"
 

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import shutil
-import sqlite3
+import sqlite3       # an export's app.db copy is SQLite on either engine
 import subprocess
 import sys
 import tempfile
@@ -22,7 +22,35 @@ import textwrap
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, BOROUGH, write_tree  # noqa: E402
+import pglib  # noqa: E402
+from lib import test, run, Server, Client, BOROUGH, write_tree, query, use_postgres  # noqa: E402
+
+PG = pglib.shared() is not None
+
+
+def app_db(data, app="clinic"):
+    """The path lib.query reads the app's database by (its schema on PostgreSQL)."""
+    return os.path.join(data, app, "app.db")
+
+
+def rows_of(path, sql, *args):
+    return [tuple(r.values()) for r in query(path, sql, *args)]
+
+
+def found(path, entity, word):
+    """The ids the entity's full-text index finds for word (a prefix)."""
+    if PG:
+        sql = "SELECT id FROM %s_fts WHERE doc @@ to_tsquery('borough_fn.search', ?) ORDER BY id" % entity
+        return [i for (i,) in rows_of(path, sql, word + ":*")]
+    sql = "SELECT rowid FROM %s_fts WHERE %s_fts MATCH ? ORDER BY rowid" % (entity, entity)
+    return [i for (i,) in rows_of(path, sql, word + "*")]
+
+
+def indexed(path, entity):
+    """The ids in the entity's full-text index, and what it holds of each."""
+    if PG:
+        return rows_of(path, "SELECT id, CAST(doc AS TEXT) AS doc FROM %s_fts ORDER BY id" % entity)
+    return rows_of(path, "SELECT rowid, * FROM %s_fts ORDER BY rowid" % entity)
 
 
 def lua(text):
@@ -103,6 +131,7 @@ class Tmp:
         write_tree(self.dir, {"apps": {"clinic": {"app.lua": APP, "models.lua": MODELS}}})
         self.app = os.path.join(self.dir, "apps", "clinic")
         self.data = os.path.join(self.dir, "data")
+        use_postgres(self.data)
 
     def write(self, name, content):
         path = os.path.join(self.dir, name)
@@ -118,15 +147,8 @@ class Tmp:
         cmd = [BOROUGH] + [a.replace("APP", self.app) for a in args] + ["--data", data or self.data]
         return subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=120)
 
-    def db(self, data=None):
-        return sqlite3.connect(os.path.join(data or self.data, "clinic", "app.db"))
-
     def rows(self, sql, data=None):
-        db = self.db(data)
-        try:
-            return db.execute(sql).fetchall()
-        finally:
-            db.close()
+        return rows_of(app_db(data or self.data), sql)
 
     def __enter__(self):
         return self
@@ -163,7 +185,7 @@ def rfc4180_edge_cases_import():
         audit = t.rows("SELECT who, via, entity, record_id, action FROM _borough_audit ORDER BY id")
         assert audit == [("system", "borough import in.csv", "patients", i, "create") for i in (1, 2, 3)], audit
         # The search index has them too.
-        assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'countess'") == [(1,)]
+        assert found(app_db(t.data), "patients", "countess") == [1]
 
 
 @test
@@ -178,9 +200,12 @@ def imported_records_are_searchable_whatever_their_ids():
         for name in ("gaps.csv", "run.csv"):
             p = t.borough("import", "APP", "patients", name)
             assert p.returncode == 0, p
-        fts = t.rows("SELECT rowid, first_name, last_name FROM patients_fts ORDER BY rowid")
-        assert fts == [(2, "Alan", "Turing"), (7, "Ada", "Lovelace"), (30, "Grace", "Hopper"),
-                       (31, "Katherine", "Johnson"), (32, "Mary", "Jackson")], fts
+        fts = [r[0] for r in indexed(app_db(t.data), "patients")]
+        assert fts == [2, 7, 30, 31, 32], fts
+        for rid, first, last in [(2, "Alan", "Turing"), (7, "Ada", "Lovelace"), (30, "Grace", "Hopper"),
+                                 (31, "Katherine", "Johnson"), (32, "Mary", "Jackson")]:
+            assert found(app_db(t.data), "patients", first.lower()) == [rid], first
+            assert found(app_db(t.data), "patients", last.lower()) == [rid], last
         # A rejected file indexes nothing.
         t.write("bad.csv", "NHS Number,First name,Last name\r\n9990000034,Dorothy,Vaughan\r\n123,,\r\n")
         assert t.borough("import", "APP", "patients", "bad.csv").returncode == 1
@@ -213,8 +238,8 @@ def imported_records_are_audited_as_created_ones_are():
             lines.append(",".join('"%s"' % c.replace('"', '""') for c in cells) + "\r\n")
         return "".join(lines)
 
-    def afters(db):
-        return [a for (a,) in db.execute("SELECT after FROM _borough_audit WHERE entity = 'patients' ORDER BY id")]
+    def afters(data):
+        return [a for (a,) in rows_of(app_db(data), "SELECT after FROM _borough_audit WHERE entity = 'patients' ORDER BY id")]
 
     with Tmp() as t:
         t.write("team.csv", "name\r\nNorth\r\n")
@@ -223,7 +248,7 @@ def imported_records_are_audited_as_created_ones_are():
         for name in ("team.csv", "run.csv", "gaps.csv"):
             p = t.borough("import", "APP", "teams" if name == "team.csv" else "patients", name)
             assert p.returncode == 0, p
-        imported = afters(t.db())
+        imported = afters(t.data)
         # The same values created one by one through the entity, on a server;
         # then batch by batch (skip_bad_rows) by an upload page, a bad row between.
         with Server(os.path.join(t.dir, "apps")) as s:
@@ -238,7 +263,7 @@ def imported_records_are_audited_as_created_ones_are():
             r = c.request("POST", "/clinic/upload/patients?skip=1", {"Content-Type": "text/csv"}, upload)
             assert (json.loads(r.body)["imported"], json.loads(r.body)["rejected"]) == (2, 1), r.body
             c.close()
-            made = afters(sqlite3.connect(os.path.join(s.data_dir, "clinic", "app.db")))
+            made = afters(s.data_dir)
         assert json.loads(made[0])["shielding"] is True and json.loads(made[1])["born"] is None, made
         # By range, then by a list of ids: in the order of the ids (20, 40, 90).
         assert imported == made[:3] + [made[4], made[3], made[5]], (imported, made)
@@ -371,16 +396,15 @@ def the_fast_path_imports_exactly_as_lua_does():
             p = subprocess.run([BOROUGH, "import", app, entity, path, "--skip-bad-rows", "--rejects",
                                 entity + ".csv", "--data", t.data], cwd=t.dir, capture_output=True, text=True)
             assert p.returncode == 0, p
-            db = sqlite3.connect(os.path.join(t.data, "twins", "app.db"))
+            db = app_db(t.data, "twins")
             out[entity] = {
                 "summary": re.sub(r" in \d+\.\d\d s", "", p.stdout).replace(entity, "E"),
                 "rejects": t.read(entity + ".csv").replace("A %s " % entity, "An E "),
-                "rows": db.execute("SELECT * FROM %s ORDER BY id" % entity).fetchall(),
-                "audit": db.execute("SELECT who, via, record_id, action, before, after FROM _borough_audit "
-                                    "WHERE entity = ? ORDER BY id", (entity,)).fetchall(),
-                "search": db.execute("SELECT rowid, * FROM %s_fts ORDER BY rowid" % entity).fetchall(),
+                "rows": rows_of(db, "SELECT * FROM %s ORDER BY id" % entity),
+                "audit": rows_of(db, "SELECT who, via, record_id, action, before, after FROM _borough_audit "
+                                     "WHERE entity = ? ORDER BY id", entity),
+                "search": indexed(db, entity),
             }
-            db.close()
         quick, slow = out["quick"], out["slow"]
         assert [r[1] for r in quick["rows"]] == [good[i] for i in (0, 1, 7)], quick["rows"]
         assert quick["rows"][0][2:7] == ("Ada", "AB1", "abc", "new", "1915-12-10"), quick["rows"][0]
@@ -436,8 +460,8 @@ def command_line_mistakes():
              "borough import: %s: The file is empty\n" % os.path.join(t.dir, "empty.csv")),
             (("export", "clinic"), 2, "borough export: needs APP and OUT\n"),
             (("export", "clinic", "out", "--format", "xml"), 2, "borough export: --format is csv or json, not xml\n"),
-            (("export", "nowhere", "out"), 1,
-             "borough export: nowhere has no data: %s/nowhere/app.db does not exist\n" % t.data),
+            (("export", "nowhere", "out"), 1, "borough export: nowhere has no data: %s does not exist\n"
+             % ("the schema app_nowhere" if PG else t.data + "/nowhere/app.db")),
         ]
         for args, status, stderr in cases:
             p = t.borough(*args)
@@ -513,9 +537,7 @@ def an_upload_page_imports_through_the_same_checks():
         r = c.request("POST", "/clinic/upload/patients", {"Content-Type": "text/csv"}, "Name\r\nx\r\n")
         assert json.loads(r.body) == {"error": "The file has no column for NHS number, which every patient must have"}
         c.close()
-        db = sqlite3.connect(os.path.join(s.data_dir, "clinic", "app.db"))
-        audit = db.execute("SELECT who, via FROM _borough_audit").fetchall()
-        db.close()
+        audit = rows_of(app_db(s.data_dir), "SELECT who, via FROM _borough_audit")
         assert len(audit) == 2 and all(w == "public" and v for w, v in audit), audit
 
 
@@ -557,7 +579,7 @@ def export_writes_every_file():
         p = t.borough("export", "clinic", "out", data=s.data_dir)
         assert p.returncode == 0, p
         assert p.stdout == ("exported 2 entities (5 records), 8 audit entries, the schema and a backup of "
-                            "%s/clinic/app.db to out\n" % s.data_dir), p.stdout
+                            "%s to out\n" % ("the schema app_clinic" if PG else s.data_dir + "/clinic/app.db")), p.stdout
         out = os.path.join(t.dir, "out")
         assert sorted(os.listdir(out)) == ["app.db", "audit-trail.csv", "manifest.json", "patients.csv",
                                            "schema.sql", "teams.csv"]
@@ -592,9 +614,7 @@ def export_writes_every_file():
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert copy.execute("SELECT count(*) FROM patients").fetchone() == (3,)
         copy.close()
-        pdb = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
-        event = pdb.execute("SELECT action, app, detail FROM platform_audit").fetchall()
-        pdb.close()
+        event = rows_of(os.path.join(s.data_dir, "borough.db"), "SELECT action, app, detail FROM platform_audit")
         assert event == [("export", "clinic", "format=csv out=out records=5 audit=8")], event
         p = t.borough("export", "clinic", "out", data=s.data_dir)
         assert (p.returncode, p.stderr) == (1, "borough export: out already exists: export into a new folder\n")
@@ -627,6 +647,7 @@ def an_export_imports_into_an_empty_data_folder_row_by_row():
         assert t.borough("export", "clinic", "out", data=s.data_dir).returncode == 0
         manifest = json.load(open(os.path.join(t.dir, "out", "manifest.json")))
         fresh = os.path.join(t.dir, "fresh")
+        use_postgres(fresh)
         for e in manifest["entities"]:
             p = t.borough("import", "APP", e["name"], os.path.join("out", e["file"]), data=fresh)
             assert p.returncode == 0, p
@@ -636,7 +657,7 @@ def an_export_imports_into_an_empty_data_folder_row_by_row():
             before, after = t.rows(sql, data=s.data_dir), t.rows(sql, data=fresh)
             assert len(before) == e["records"] and before == after, (e["name"], before, after)
         # Search works on the imported data too.
-        assert t.rows("SELECT rowid FROM patients_fts WHERE patients_fts MATCH 'lovelace'", data=fresh) == [(1,)]
+        assert found(app_db(fresh), "patients", "lovelace") == [1]
 
 
 NOTES_APP = lua('''

@@ -11,13 +11,15 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, Client, BOROUGH, write_tree  # noqa: E402
+import pglib  # noqa: E402
+from lib import test, run, Server, Client, BOROUGH, write_tree, query  # noqa: E402
+
+PG = pglib.shared() is not None
 
 
 def lua(text):
@@ -80,15 +82,48 @@ def get(port, path):
 
 
 def db_of(s, app="people"):
-    return sqlite3.connect(os.path.join(s.data_dir, app, "app.db"))
+    """The path lib.query reads the app's database by (its schema on PostgreSQL)."""
+    return os.path.join(s.data_dir, app, "app.db")
+
+
+def rows(db, sql, *args):
+    return [tuple(r.values()) for r in query(db, sql, *args)]
 
 
 def columns(db, table):
-    return [r[1] for r in db.execute("PRAGMA table_info(%s)" % table)]
+    if PG:
+        return [c for (c,) in rows(db, "SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_schema = current_schema() AND table_name = ? "
+                                        "ORDER BY ordinal_position", table)]
+    return [r["name"] for r in query(db, "PRAGMA table_info(%s)" % table)]
 
 
 def indexes(db, table):
-    return sorted(r[1] for r in db.execute("PRAGMA index_list(%s)" % table))
+    """The indexes of table but its primary key's."""
+    if PG:
+        return sorted(i for (i,) in rows(db, "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                                             "WHERE x.indrelid = to_regclass(?) AND NOT x.indisprimary", table))
+    return sorted(r["name"] for r in query(db, "PRAGMA index_list(%s)" % table))
+
+
+def has_table(db, name):
+    if PG:
+        return rows(db, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
+                    name) == [(1,)]
+    return rows(db, "SELECT count(*) FROM sqlite_master WHERE name = ?", name) == [(1,)]
+
+
+def found(db, entity, word):
+    """The ids the entity's full-text index finds for word."""
+    if PG:
+        return [i for (i,) in rows(db, "SELECT id FROM %s_fts WHERE doc @@ to_tsquery('borough_fn.search', ?)"
+                                       % entity, word + ":*")]
+    return [i for (i,) in rows(db, "SELECT rowid FROM %s_fts WHERE %s_fts MATCH ?" % (entity, entity), word)]
+
+
+def engine(sqlite, postgresql):
+    """What the engine in use says."""
+    return postgresql if PG else sqlite
 
 
 def restart(s, apps):
@@ -126,9 +161,8 @@ def additive_changes_apply_at_load():
         assert columns(db, "people") == ["id", "name", "phone_no", "age", "created_at", "updated_at", "email",
                                          "ward"], columns(db, "people")
         assert indexes(db, "people") == ["bo_people_age_index", "bo_people_email_unique", "bo_people_ward_index"]
-        assert db.execute("SELECT rowid FROM people_fts WHERE people_fts MATCH 'ada'").fetchall() == [(1,)]
-        assert [r[0] for r in db.execute("SELECT name FROM _borough_entities ORDER BY position")] == ["wards", "people"]
-        db.close()
+        assert found(db, "people", "ada") == [1]
+        assert [r[0] for r in rows(db, "SELECT name FROM _borough_entities ORDER BY position")] == ["wards", "people"]
         assert "applied" not in s.log()
 
 
@@ -141,13 +175,10 @@ def a_removed_field_keeps_its_data_until_a_migration_drops_it():
         assert get(s.port, "/people/").text == "version 2"
         assert "people.phone_no is in the database but not declared; its data is kept" in s.log(), s.log()
         db = db_of(s)
-        assert db.execute("SELECT phone_no FROM people").fetchall() == [("1",)]
-        db.close()
+        assert rows(db, "SELECT phone_no FROM people") == [("1",)]
         restart(s, people_app(v2, {"002_drop_phone.sql": "ALTER TABLE people DROP COLUMN phone_no;\n"}))
-        db = db_of(s)
         assert "phone_no" not in columns(db, "people")
-        assert db.execute("SELECT name, how FROM _borough_migrations").fetchall() == [("002_drop_phone", "run")]
-        db.close()
+        assert rows(db, "SELECT name, how FROM _borough_migrations") == [("002_drop_phone", "run")]
 
 
 @test
@@ -193,10 +224,9 @@ def migrations_run_once_in_order_and_are_recorded():
         restart(s, people_app(v2, migrations))        # again: nothing runs twice
         assert "applied" not in s.log(), s.log()
         db = db_of(s)
-        assert db.execute("SELECT what FROM upgrades ORDER BY rowid").fetchall() == [("002",), ("phone 0113 496 0000",)]
-        rows = db.execute("SELECT name, how FROM _borough_migrations ORDER BY rowid").fetchall()
-        assert rows == [("001_rename_phone", "run"), ("002_log", "run"), ("010_after", "run")], rows
-        db.close()
+        assert rows(db, "SELECT what FROM upgrades ORDER BY what") == [("002",), ("phone 0113 496 0000",)]
+        done = rows(db, "SELECT name, how FROM _borough_migrations ORDER BY name")
+        assert done == [("001_rename_phone", "run"), ("002_log", "run"), ("010_after", "run")], done
 
 
 @test
@@ -207,26 +237,26 @@ def a_new_database_is_made_from_the_declarations():
         assert post(s.port, {"name": "Ada", "phone": "1"})[0] == 200
         db = db_of(s)
         # The rename describes older data; a new database already has the new shape.
-        assert db.execute("SELECT name, how FROM _borough_migrations").fetchall() == [("001_rename_phone", "baseline")]
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        db.close()
+        assert rows(db, "SELECT name, how FROM _borough_migrations") == [("001_rename_phone", "baseline")]
+        if not PG:
+            assert rows(db, "PRAGMA journal_mode") == [("wal",)]
 
 
 @test
 def a_failing_migration_stops_the_app_and_changes_nothing():
     with Server(people_app(V1)) as s:
         post(s.port, {"name": "Ada"})
-        bad = {"001_ok.sql": "CREATE TABLE extra (x);\n",
+        bad = {"001_ok.sql": "CREATE TABLE extra (x TEXT);\n",
                "002_bad.sql": "-- a comment\nUPDATE people SET name = 'x';\nUPDATE people\n  SET nope = 1;\n"}
         restart(s, people_app(V1.replace('VERSION = "1"', 'VERSION = "2"'), bad))
         r = get(s.port, "/people/")
         assert r.status == UNAVAILABLE, r
-        assert "/people/migrations/002_bad.sql:3: no such column: nope" in s.log(), s.log()
+        assert "/people/migrations/002_bad.sql:3: " + engine(
+            "no such column: nope", 'column "nope" of relation "people" does not exist') in s.log(), s.log()
         db = db_of(s)
-        assert db.execute("SELECT name FROM people").fetchall() == [("Ada",)]           # not half-migrated
-        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM _borough_migrations").fetchone() == (0,)
-        db.close()
+        assert rows(db, "SELECT name FROM people") == [("Ada",)]           # not half-migrated
+        assert not has_table(db, "extra")
+        assert rows(db, "SELECT count(*) FROM _borough_migrations") == [(0,)]
 
 
 @test
@@ -238,29 +268,30 @@ def on_reload_a_failing_migration_leaves_the_old_version_serving():
         rewrite(s, people_app(v2, {"001_bad.sql": "INSERT INTO people (name) VALUES ('Bea');\nSELECT nope FROM people;\n"}))
         s.signal(signal.SIGHUP)
         s.wait_log(r"keeps serving")
-        assert "/people/migrations/001_bad.sql:2: no such column: nope" in s.log(), s.log()
+        assert "/people/migrations/001_bad.sql:2: " + engine(
+            "no such column: nope", 'column "nope" does not exist') in s.log(), s.log()
         assert get(s.port, "/people/").text == "version 1"
         db = db_of(s)
-        assert db.execute("SELECT name FROM people").fetchall() == [("Ada",)]
-        db.close()
+        assert rows(db, "SELECT name FROM people") == [("Ada",)]
         rewrite(s, people_app(v2, {"001_good.sql": "INSERT INTO people (name) VALUES ('Bea');\n"}))
         s.signal(signal.SIGHUP)
         s.wait_log(r"\[people\] applied 1 migration")
         s.wait_log(r"every worker serves the new catalog")
         assert get(s.port, "/people/").text == "version 2"
-        db = db_of(s)
-        assert db.execute("SELECT name FROM people ORDER BY id").fetchall() == [("Ada",), ("Bea",)]
-        db.close()
+        assert rows(db, "SELECT name FROM people ORDER BY id") == [("Ada",), ("Bea",)]
 
 
 @test
 def migrations_are_held_to_app_sql_rules():
     cases = {
-        "001_tx.sql": ("CREATE TABLE a (x);\nBEGIN;\n", "001_tx.sql:2: transaction statements are not allowed; use db.tx(fn) for a transaction"),
-        "001_attach.sql": ("ATTACH DATABASE '/tmp/other.db' AS other;\n", "001_attach.sql:1: not authorized"),
+        "001_tx.sql": ("CREATE TABLE a (x TEXT);\nBEGIN;\n", "001_tx.sql:2: transaction statements are not allowed; use db.tx(fn) for a transaction"),
+        # (PostgreSQL has no ATTACH nor PRAGMA: SQL outside the portable subset is refused as such)
+        "001_attach.sql": ("ATTACH DATABASE '/tmp/other.db' AS other;\n", "001_attach.sql:1: " + engine(
+            "not authorized", "this statement is not in the portable SQL subset (docs/apps.md)")),
         "001_vacuum.sql": ("VACUUM INTO '/tmp/copy.db';\n", "001_vacuum.sql:1: VACUUM is not allowed"),
         "001_audit.sql": ("DELETE FROM _borough_audit;\n", "001_audit.sql:1: not authorized"),
-        "001_fk.sql": ("PRAGMA foreign_keys = OFF;\n", "001_fk.sql:1: not authorized"),
+        "001_fk.sql": ("PRAGMA foreign_keys = OFF;\n", "001_fk.sql:1: " + engine(
+            "not authorized", "this statement is not in the portable SQL subset (docs/apps.md)")),
     }
     for name, (sql, want) in cases.items():
         with Server(people_app(V1)) as s:
@@ -295,12 +326,15 @@ def a_migration_may_not_leave_broken_references():
         assert post(s.port, {"name": "Bea"})[0] == 200
         restart(s, people_app(v2, {"001_orphan.sql": "UPDATE people SET team = 7 WHERE name = 'Bea';\n"}))
         assert get(s.port, "/people/").status == UNAVAILABLE
-        assert "after the migrations, row 2 of people refers to a missing record of teams" in s.log(), s.log()
+        # (SQLite checks the references once the migrations ran, PostgreSQL as each row is written)
+        assert engine("after the migrations, row 2 of people refers to a missing record of teams",
+                      '001_orphan.sql:1: insert or update on table "people" violates foreign key constraint '
+                      '"people_team_fkey"') in s.log(), s.log()
 
 
 @test
 def only_the_main_load_migrates():
-    migrations = {"001_count.sql": "CREATE TABLE loads (n);\nINSERT INTO loads VALUES (1);\n"}
+    migrations = {"001_count.sql": "CREATE TABLE loads (n INTEGER);\nINSERT INTO loads VALUES (1);\n"}
     with Server(people_app(V1)) as s:
         post(s.port, {"name": "Ada"})
         s.stop()
@@ -308,9 +342,7 @@ def only_the_main_load_migrates():
         s.workers = 4
         s.start()
         # Four workers loaded the app after the main thread; the script ran once.
-        db = db_of(s)
-        assert db.execute("SELECT count(*) FROM loads").fetchone() == (1,)
-        db.close()
+        assert rows(db_of(s), "SELECT count(*) FROM loads") == [(1,)]
         assert s.log().count("applied 1 migration") == 1
         for _ in range(8):
             assert get(s.port, "/people/").text == "version 1"
@@ -337,13 +369,13 @@ def check_loads_against_a_throwaway_data_folder():
 @test
 def the_platform_database_is_made_at_start():
     with Server(people_app(V1)) as s:
-        db = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        done = db.execute("SELECT name, how FROM _borough_migrations ORDER BY name").fetchall()
+        db = os.path.join(s.data_dir, "borough.db")
+        if not PG:
+            assert rows(db, "PRAGMA journal_mode") == [("wal",)]
+        done = rows(db, "SELECT name, how FROM _borough_migrations ORDER BY name")
         assert done[:2] == [("001_platform_audit", "run"), ("010_accounts", "run")], done
         assert columns(db, "platform_audit")[:6] == ["id", "at", "who", "action", "app", "detail"]
         assert columns(db, "sessions") == ["id", "token_hash", "user_id", "created_ms", "seen_ms", "ip", "sso"]
-        db.close()
     # A data folder the server cannot use stops it before it listens.
     import tempfile
     tmp = tempfile.mkdtemp(prefix="borough-data-")
