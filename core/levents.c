@@ -54,21 +54,38 @@ static void announce(void *ud)
     if (!g->events_pending)
         return;
     g->events_pending = false;
+    g->events_table = true;
     bo_bus_kick(g->paths->bus, g->info->name);
+}
+
+/* PostgreSQL: whether the events table is missing, asked before a
+   statement on it (a failed statement would end the caller's transaction)
+   until it is known to be committed. SQLite: false (a statement on a
+   missing table fails to prepare, and changes nothing). */
+static bool missing(bo_gen *g, bo_db *db)
+{
+    if (bo_db_dialect() != BO_POSTGRES || g->events_table)
+        return false;
+    if (!bo_db_has_table(db, BO_EVENTS_TABLE))
+        return true;
+    if (!bo_db_in_tx(db))
+        g->events_table = true;
+    return false;
 }
 
 /* Runs sql with the platform's rights, binding channel and data (texts)
    then ints; makes the table first if it is missing (also when a statement
    prepared while it existed finds it gone: a transaction that made it was
-   rolled back). Returns BO_DB_DONE or the failing code (the message in
-   err). */
-static int run(bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen, int nint,
-               const int64_t *ints, char *err, size_t errlen)
+   rolled back), on PostgreSQL before it runs. Returns BO_DB_DONE or the
+   failing code (the message in err). */
+static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen,
+               int nint, const int64_t *ints, char *err, size_t errlen)
 {
     bool was = bo_db_set_platform(db, true);
     int rc = BO_EDB;
+    bool make = missing(g, db);
     for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
-        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
+        if ((attempt > 0 || make) && bo_db_exec_script(db, schema, err, errlen) < 0)
             break;
         bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
         if (!stmt)
@@ -110,13 +127,13 @@ static int p_publish(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     char err[512];
     int64_t now = bo_unix_ms();
-    if (run(db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
+    if (run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
             1, &now, err, sizeof err) != BO_DB_DONE)
         return luaL_error(L, "borough.events.publish: %s", err);
     int64_t id = bo_db_last_insert_id(db);
     if (id % PRUNE_EVERY == 0) {
         int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        if (run(db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
+        if (run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
                 keep, err, sizeof err) != BO_DB_DONE)
             return luaL_error(L, "borough.events.publish: %s", err);
     }
@@ -124,6 +141,7 @@ static int p_publish(lua_State *L)
         g->events_pending = true;
         bo_db_on_commit(db, announce, g);
     } else {
+        g->events_table = true;
         bo_bus_kick(g->paths->bus, g->info->name);
     }
     lua_pushinteger(L, id);
@@ -133,11 +151,11 @@ static int p_publish(lua_State *L)
 /* last_id() -> the newest event's id (0 before the first). */
 static int p_last_id(lua_State *L)
 {
-    gen_of(L);
+    bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
     static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
     char err[256];
-    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = missing(g, db) ? NULL : bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     int64_t id = 0;
     if (stmt) {                 /* no table: nothing was ever published */
         if (bo_stmt_step(stmt) == BO_DB_ROW)

@@ -40,8 +40,9 @@
 
 typedef struct hub_app {
     char *name;
-    char *db_path;
+    const char *data_dir;
     bo_db *db;                  /* the hub's own read-only connection, or NULL */
+    bool has_table;             /* the events table was found */
     int64_t last_id;            /* the newest event the hub has read */
     uint64_t version;           /* the bus's version of the app last seen */
     bo_stream *streams;
@@ -79,15 +80,21 @@ struct bo_hub {
 /* ---- reading events ---- */
 
 /* The hub's connection to a's database, opened on first need; NULL while
-   it cannot be (an app that has never written has no file yet). */
+   it cannot be, or has no events table yet (an app that has never written
+   has no file; one that never published, no table). On PostgreSQL the hub
+   reads the same way, every node its own: an event published on another
+   node is seen at the next tick (POLL_MS). */
 static bo_db *app_db(hub_app *a)
 {
     if (!a->db) {
         char err[256];
-        if (bo_db_open(&a->db, a->db_path, BO_DB_READONLY, err, sizeof err) < 0)
+        if (!bo_db_app_made(a->data_dir, a->name) ||
+            bo_db_open_app(&a->db, a->data_dir, a->name, BO_DB_READONLY, err, sizeof err) < 0)
             a->db = NULL;
     }
-    return a->db;
+    if (a->db && !a->has_table)
+        a->has_table = bo_db_has_table(a->db, BO_EVENTS_TABLE);
+    return a->has_table ? a->db : NULL;
 }
 
 /* The newest and oldest event ids kept (0 and 0 when there are none, or no
@@ -294,7 +301,6 @@ void bo_hub_free(bo_hub *h)
         if (h->apps[i]->db)
             bo_db_close(h->apps[i]->db);
         free(h->apps[i]->name);
-        free(h->apps[i]->db_path);
         free(h->apps[i]);
     }
     free(h->apps);
@@ -303,14 +309,14 @@ void bo_hub_free(bo_hub *h)
 }
 
 /* The hub's entry for app, made on its first stream. */
-static hub_app *app_for(bo_hub *h, const char *name, const char *db_path)
+static hub_app *app_for(bo_hub *h, const char *name)
 {
     for (unsigned i = 0; i < h->napps; i++)
         if (strcmp(h->apps[i]->name, name) == 0)
             return h->apps[i];
     hub_app *a = bo_calloc(1, sizeof *a);
     a->name = bo_strdup(name);
-    a->db_path = bo_strdup(db_path);
+    a->data_dir = h->w->server->paths.data_dir;
     a->version = bo_bus_version(h->bus, name);
     int64_t oldest;
     bounds(a, &a->last_id, &oldest);
@@ -396,8 +402,8 @@ static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
         reset(s, newest, "gone");
         return;
     }
-    if (!s->app->db)
-        return;                 /* the app has no database yet: nothing was published */
+    if (!app_db(s->app))
+        return;                 /* the app has no events table yet: nothing was published */
     static const char sql[] = "SELECT id, channel, data, at_ms FROM " BO_EVENTS_TABLE " WHERE id >= ?1 ORDER BY id "
                               "LIMIT " STR(REPLAY_ROWS);
     char err[256];
@@ -483,7 +489,7 @@ void bo_stream_respond(bo_request *r, const char *channels)
     bo_stream *s = bo_calloc(1, sizeof *s + clen + 1);
     memcpy(s->channels, channels, clen + 1);
     s->conn = c;
-    s->app = app_for(h, info->name, g->db_path);
+    s->app = app_for(h, info->name);
     s->gen = g;
     s->metrics = r->metrics;
     s->started_ms = uv_now(&w->loop);

@@ -15,11 +15,10 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 
-from lib import (BOROUGH, SANITIZED, SLOW, Client, Server, borough, get, metrics, query, reload, run, staff_cookie,
-                 test, wait_for, write_tree)
+from lib import (BOROUGH, SANITIZED, SLOW, Client, Server, borough, execute, get, metrics, query, reload, run,
+                 staff_cookie, test, wait_for, write_tree)
 from sselib import Stream
 
 APP = {"app.lua": '''
@@ -304,10 +303,8 @@ def a_stream_ends_when_its_session_ends_or_loses_the_role():
         kept = open_stream(s.port, "/live/staff", viewer)
         gone = open_stream(s.port, "/live/staff", staff_cookie(s, "live", roles=("viewer",), email="jo@example.gov.uk"))
         # Signed out (elsewhere): the session's row goes.
-        db = sqlite3.connect(os.path.join(s.data_dir, "borough.db"))
-        with db:
-            db.execute("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = 'jo@example.gov.uk')")
-        db.close()
+        execute(os.path.join(s.data_dir, "borough.db"),
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = 'jo@example.gov.uk')")
         assert gone.wait_closed(5) and gone.ended, gone.comments
         assert "the session has ended, or lost the role" in gone.comments
         assert kept.pump(0.5)
