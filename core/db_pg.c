@@ -243,6 +243,7 @@ static const struct {
     { "NOCASE", "borough_fn.nocase" },
     { "julianday", "borough_fn.julianday" },
     { "group_concat", "string_agg" },   /* with its separator: group_concat(x, ', ') */
+    { "instr", "strpos" },
 };
 
 /* Statements an app's SQL may not start with here: they change the

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The platform schema, oldest first. Append; never edit one that shipped.
    SQL in the portable subset serves both engines (db_pg.c translates its
@@ -398,14 +399,27 @@ bool bo_platformdb_audit_date_ok(const char *s)
     return true;
 }
 
+/* (portable SQL: the day after an --until date is worked out here) */
 #define AUDIT_WHERE                                                                                         \
-    "(?1 IS NULL OR instr(lower(who), lower(?1)) > 0) AND (?2 IS NULL OR app = ?2) AND "                     \
-    "(?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) AND "                                           \
-    "(?5 IS NULL OR at < CASE WHEN length(?5) = 10 THEN date(?5, '+1 day') ELSE ?5 END)"
+    "(CAST(?1 AS TEXT) IS NULL OR instr(lower(who), lower(?1)) > 0) AND "                                    \
+    "(CAST(?2 AS TEXT) IS NULL OR app = ?2) AND (CAST(?3 AS TEXT) IS NULL OR action = ?3) AND "              \
+    "(CAST(?4 AS TEXT) IS NULL OR at >= ?4) AND (CAST(?5 AS TEXT) IS NULL OR at < ?5)"
 
 static void bind_filter(bo_stmt *stmt, const bo_audit_filter *f)
 {
     const char *v[] = { f->who, f->app, f->action, f->since, f->until };
+    char next_day[16];
+    struct tm tm = { 0 };
+    /* --until 2026-11-26 takes in the whole of that day */
+    if (v[4] && strlen(v[4]) == 10 && sscanf(v[4], "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) == 3) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        tm.tm_mday += 1;
+        time_t t = timegm(&tm);
+        struct tm day;
+        if (gmtime_r(&t, &day) && strftime(next_day, sizeof next_day, "%Y-%m-%d", &day) == 10)
+            v[4] = next_day;
+    }
     for (int i = 0; i < 5; i++)
         bo_stmt_bind_text_copy(stmt, i + 1, v[i] && *v[i] ? v[i] : NULL, -1);
 }

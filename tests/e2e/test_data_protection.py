@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, raw, Server, Client, BOROUGH, write_tree, query, execute  # noqa: E402
+import pglib  # noqa: E402
 
 
 def lua(text):
@@ -247,9 +248,6 @@ class Grants:
             assert r.status == 200, r.text
         return self
 
-    def db(self):
-        return sqlite3.connect(os.path.join(self.data, "grants", "app.db"))
-
     def rows(self, sql, *args):
         return [tuple(r.values()) for r in query(os.path.join(self.data, "grants", "app.db"), sql, *args)]
 
@@ -267,6 +265,11 @@ class Grants:
 
 
 def file_bytes(data):
+    """What the app's database holds, as bytes: its file and log on SQLite;
+    on PostgreSQL, a dump of the app's schema."""
+    cluster = pglib.shared()
+    if cluster:
+        return cluster.dump(pglib.name_of(pglib.database_of(data)), "app_grants")
     out = b""
     for name in ("app.db", "app.db-wal"):
         path = os.path.join(data, "grants", name)
@@ -320,11 +323,9 @@ def a_value_moved_to_another_column_or_opened_with_another_key_fails_cleanly():
         # Acme's NHS number sealed value copied into Crux's: the associated
         # data names the record's column, not the row, so move it to another
         # column instead (account_number of Crux): it must not open there.
-        db = g.db()
-        sealed = db.execute("SELECT nhs_number FROM applications WHERE id = 1").fetchone()[0]
-        db.execute("UPDATE applications SET account_number = ? WHERE id = 3", (sealed,))
-        db.commit()
-        db.close()
+        sealed = g.rows("SELECT nhs_number FROM applications WHERE id = 1")[0][0]
+        execute(os.path.join(g.data, "grants", "app.db"), "UPDATE applications SET account_number = ? WHERE id = 3",
+                sealed)
         r = call(g.port, "GET", "/grants/apps/3", "admin")
         assert r.status == 500, r.status
         g.server.wait_log(r"applications\.account_number of record 3 cannot be read: the sealed value does not open")
