@@ -100,10 +100,10 @@ static int finish(bo_db *db, int rc, char *err, size_t errlen)
     "(SELECT count(*) FROM sessions WHERE user_id = u.id), "                                                 \
     "coalesce((SELECT max(seen_ms) FROM sessions WHERE user_id = u.id), 0), "                                \
     "(SELECT group_concat(app || ':' || role, ', ') FROM "                                                    \
-    "  (SELECT app, role FROM user_roles WHERE user_id = u.id ORDER BY app, role))"
+    "  (SELECT app, role FROM user_roles WHERE user_id = u.id ORDER BY app, role) AS r)"
 
 /* Who matches a search: the address or the name holds it, in any case. */
-#define SEARCH_WHERE "(?1 IS NULL OR instr(lower(u.email), lower(?1)) > 0 OR instr(lower(u.name), lower(?1)) > 0)"
+#define SEARCH_WHERE "(CAST(?1 AS TEXT) IS NULL OR instr(lower(u.email), lower(?1)) > 0 OR instr(lower(u.name), lower(?1)) > 0)"
 
 static int each_account(bo_stmt *stmt, bo_account_fn fn, void *ud, int *count)
 {
