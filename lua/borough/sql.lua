@@ -67,6 +67,17 @@ function M.foreign_key_failed(msg)
   return msg:find("FOREIGN KEY constraint failed", 1, true) ~= nil
 end
 
+--- After records of table name were inserted with ids of their own (an
+-- import that keeps the file's ids), the ids the database assigns next
+-- come after them: SQLite's AUTOINCREMENT sees to it by itself; on
+-- PostgreSQL the table's identity is moved past them (never back).
+function M.ids_follow(name)
+  if not pg then return end
+  local seq = "pg_get_serial_sequence(CAST(? AS TEXT), 'id')"
+  db.one("SELECT setval(" .. seq .. ", greatest(max(\"id\"), coalesce(pg_sequence_last_value(CAST(" .. seq
+         .. " AS regclass)), 0))) AS id FROM " .. quote(name), quote(name), quote(name))
+end
+
 --- The seconds since 1970 of an ISO 8601 time in column col (NULL stays NULL).
 function M.epoch(col)
   if pg then return "CAST(extract(epoch FROM CAST(" .. col .. " AS timestamptz)) AS BIGINT)" end
