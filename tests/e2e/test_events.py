@@ -13,6 +13,7 @@ page's live region updates when another client submits."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -20,6 +21,7 @@ import time
 from lib import (BOROUGH, SANITIZED, SLOW, Client, Server, borough, execute, get, metrics, query, reload, run,
                  staff_cookie, test, wait_for, write_tree)
 from sselib import Stream
+import pglib
 
 APP = {"app.lua": '''
 local app = borough.app { title = "Live", mount = "/live", roles = { "viewer", "manager" } }
@@ -83,6 +85,29 @@ def worker_of_publish(server, n):
                      re.findall(r"POST /live/publish\S* 200 .* id=\w+\.(\d+)-", server.log()),
                      what="the publish's log line")
     return lines[n - 1]
+
+
+@test
+def an_event_published_on_one_node_reaches_streams_on_the_others():
+    # Nodes on one PostgreSQL database (docs/operations.md): a node's streams
+    # read the events any node publishes, at its next look (a second at
+    # most). On SQLite a data folder has one node: nothing to test.
+    if not pglib.shared():
+        return
+    with Server({"live": APP}) as a:
+        b = Server(a.apps_dir)
+        os.makedirs(b.data_dir)
+        for name in os.listdir(a.data_dir):           # the database line and the keys, as each node keeps them
+            if os.path.isfile(os.path.join(a.data_dir, name)):
+                shutil.copy(os.path.join(a.data_dir, name), os.path.join(b.data_dir, name))
+        with b:
+            on_a, on_b = open_stream(a.port), open_stream(b.port)
+            publish(a.port)
+            for st in (on_a, on_b):
+                assert st.next_data() == ("measures", {"n": 1})
+            publish(b.port, "?n=2")
+            for st in (on_a, on_b):
+                assert [st.next_data(), st.next_data()] == [("measures", {"n": 1}), ("measures", {"n": 2})]
 
 
 @test
