@@ -54,38 +54,50 @@ static void announce(void *ud)
     if (!g->events_pending)
         return;
     g->events_pending = false;
-    g->events_table = true;
     bo_bus_kick(g->paths->bus, g->info->name);
 }
 
-/* PostgreSQL: whether the events table is missing, asked before a
-   statement on it (a failed statement would end the caller's transaction)
-   until it is known to be committed. SQLite: false (a statement on a
-   missing table fails to prepare, and changes nothing). */
-static bool missing(bo_gen *g, bo_db *db)
+/* PostgreSQL: whether the events table is there, asked before a statement
+   on it (a failed statement would end the caller's transaction). make:
+   makes it when it is not, on a connection of its own and committed at
+   once, so that once there it stays, whatever becomes of the caller's
+   transaction (g->events_table). SQLite: true; a statement on a missing
+   table fails to prepare and changes nothing (run makes it then). */
+static bool table_there(bo_gen *g, bo_db *db, bool make, char *err, size_t errlen)
 {
     if (bo_db_dialect() != BO_POSTGRES || g->events_table)
-        return false;
-    if (!bo_db_has_table(db, BO_EVENTS_TABLE))
         return true;
-    if (!bo_db_in_tx(db))
-        g->events_table = true;
-    return false;
+    if (!bo_db_has_table(db, BO_EVENTS_TABLE)) {
+        if (!make)
+            return false;
+        bo_db *own = NULL;
+        int rc = bo_db_open_app(&own, g->paths->data_dir, g->info->name, BO_DB_APP, err, errlen);
+        if (rc == 0) {
+            bo_db_set_platform(own, true);
+            rc = bo_db_exec_script(own, schema, err, errlen);
+        }
+        bo_db_close(own);
+        if (rc < 0)
+            return false;
+    }
+    g->events_table = true;
+    return true;
 }
 
 /* Runs sql with the platform's rights, binding channel and data (texts)
    then ints; makes the table first if it is missing (also when a statement
    prepared while it existed finds it gone: a transaction that made it was
-   rolled back), on PostgreSQL before it runs. Returns BO_DB_DONE or the
+   rolled back); on PostgreSQL, before it runs (table_there). Returns BO_DB_DONE or the
    failing code (the message in err). */
 static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen,
                int nint, const int64_t *ints, char *err, size_t errlen)
 {
+    if (!table_there(g, db, true, err, errlen))
+        return BO_EDB;
     bool was = bo_db_set_platform(db, true);
     int rc = BO_EDB;
-    bool make = missing(g, db);
     for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
-        if ((attempt > 0 || make) && bo_db_exec_script(db, schema, err, errlen) < 0)
+        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
             break;
         bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
         if (!stmt)
@@ -141,7 +153,6 @@ static int p_publish(lua_State *L)
         g->events_pending = true;
         bo_db_on_commit(db, announce, g);
     } else {
-        g->events_table = true;
         bo_bus_kick(g->paths->bus, g->info->name);
     }
     lua_pushinteger(L, id);
@@ -155,7 +166,7 @@ static int p_last_id(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
     char err[256];
-    bo_stmt *stmt = missing(g, db) ? NULL : bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = !table_there(g, db, false, err, sizeof err) ? NULL : bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     int64_t id = 0;
     if (stmt) {                 /* no table: nothing was ever published */
         if (bo_stmt_step(stmt) == BO_DB_ROW)

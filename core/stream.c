@@ -39,6 +39,10 @@
 #define STR(x) STR_(x)
 
 typedef struct hub_app {
+    bo_db_waiter wait;          /* first: the read in flight (PostgreSQL) */
+    bo_stmt *reading;           /* its statement, or NULL */
+    bool again;                 /* a look was asked for while it read */
+    bo_hub *hub;
     char *name;
     const char *data_dir;
     bo_db *db;                  /* the hub's own read-only connection, or NULL */
@@ -166,12 +170,56 @@ static bool queue(bo_stream *s, const char *text, size_t len)
     return false;
 }
 
+/* Sends each event in stmt's answer to a's streams that follow its
+   channel; returns how many rows it read. */
+static int send_rows(bo_hub *h, hub_app *a, bo_stmt *stmt)
+{
+    int n = 0, rc;
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        int64_t id = bo_stmt_column_int64(stmt, 0);
+        const char *channel = bo_stmt_column_text(stmt, 1);
+        const char *data = bo_stmt_column_text(stmt, 2);
+        format_event(&h->event, id, channel ? channel : "", data ? data : "null",
+                     data ? (size_t)bo_stmt_column_bytes(stmt, 2) : 4);
+        for (bo_stream *s = a->streams, *next; s; s = next) {
+            next = s->next;
+            if (s->ending || id <= s->last_id)
+                continue;
+            s->last_id = id;
+            if (channel && follows(s, channel))
+                queue(s, h->event.data, h->event.len);
+        }
+        a->last_id = id;
+        n++;
+    }
+    if (rc < 0)
+        bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
+    return n;
+}
+
+static void flush_streams(hub_app *a)
+{
+    for (bo_stream *s = a->streams, *next; s; s = next) {
+        next = s->next;
+        bo_conn_flush(s->conn);
+    }
+}
+
+static void read_ready(bo_db_waiter *w);
+
 /* Reads a's new events and sends each to the streams that follow its
-   channel, then writes what each stream has queued. */
+   channel, then writes what each stream has queued. On PostgreSQL the
+   read is sent and answered on the worker's loop (read_ready), which does
+   not wait for it; a look asked for meanwhile comes after it. */
 static void deliver(bo_hub *h, hub_app *a)
 {
     static const char sql[] =
         "SELECT id, channel, data FROM " BO_EVENTS_TABLE " WHERE id > ?1 ORDER BY id LIMIT " STR(BATCH);
+    if (a->reading) {
+        a->again = true;
+        return;
+    }
     bo_db *db = app_db(a);
     if (!db || !a->streams)
         return;
@@ -181,34 +229,28 @@ static void deliver(bo_hub *h, hub_app *a)
         if (!stmt)
             break;              /* no table yet: nothing was published */
         bo_stmt_bind_int64(stmt, 1, a->last_id);
-        int n = 0, rc;
-        while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
-            int64_t id = bo_stmt_column_int64(stmt, 0);
-            const char *channel = bo_stmt_column_text(stmt, 1);
-            const char *data = bo_stmt_column_text(stmt, 2);
-            format_event(&h->event, id, channel ? channel : "", data ? data : "null",
-                         data ? (size_t)bo_stmt_column_bytes(stmt, 2) : 4);
-            for (bo_stream *s = a->streams, *next; s; s = next) {
-                next = s->next;
-                if (s->ending || id <= s->last_id)
-                    continue;
-                s->last_id = id;
-                if (channel && follows(s, channel))
-                    queue(s, h->event.data, h->event.len);
-            }
-            a->last_id = id;
-            n++;
+        a->wait.ready = read_ready;
+        a->wait.loop = &h->w->loop;
+        if (bo_stmt_start(stmt, &a->wait) == BO_DB_PENDING) {
+            a->reading = stmt;
+            return;
         }
-        if (rc < 0)
-            bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(db));
-        bo_stmt_reset(stmt);
-        if (n < BATCH)
+        if (send_rows(h, a, stmt) < BATCH)
             break;
     }
-    for (bo_stream *s = a->streams, *next; s; s = next) {
-        next = s->next;
-        bo_conn_flush(s->conn);
-    }
+    flush_streams(a);
+}
+
+static void read_ready(bo_db_waiter *w)
+{
+    hub_app *a = (hub_app *)w;
+    bo_stmt *stmt = a->reading;
+    a->reading = NULL;
+    bool more = send_rows(a->hub, a, stmt) == BATCH || a->again;
+    a->again = false;
+    flush_streams(a);
+    if (more)
+        deliver(a->hub, a);
 }
 
 /* ---- the hub ---- */
@@ -298,6 +340,8 @@ void bo_hub_free(bo_hub *h)
     if (!h)
         return;
     for (unsigned i = 0; i < h->napps; i++) {
+        if (h->apps[i]->reading)
+            bo_db_cancel(&h->apps[i]->wait);
         if (h->apps[i]->db)
             bo_db_close(h->apps[i]->db);
         free(h->apps[i]->name);
@@ -315,6 +359,7 @@ static hub_app *app_for(bo_hub *h, const char *name)
         if (strcmp(h->apps[i]->name, name) == 0)
             return h->apps[i];
     hub_app *a = bo_calloc(1, sizeof *a);
+    a->hub = h;
     a->name = bo_strdup(name);
     a->data_dir = h->w->server->paths.data_dir;
     a->version = bo_bus_version(h->bus, name);
