@@ -139,16 +139,27 @@ static int p_publish(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     char err[512];
     int64_t now = bo_unix_ms();
-    if (run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
-            1, &now, err, sizeof err) != BO_DB_DONE)
+    /* PostgreSQL: events must take their ids in the order they commit, or
+       a hub that read a newer one would pass over an older one committed
+       after it. The app's write lock (db_pg.c) keeps that order for
+       transactions only, so outside db.tx a publish makes one of its own. */
+    bool own_tx = bo_db_dialect() == BO_POSTGRES && !bo_db_in_tx(db);
+    if (own_tx && bo_db_begin(db, err, sizeof err) < 0)
         return luaL_error(L, "borough.events.publish: %s", err);
-    int64_t id = bo_db_last_insert_id(db);
-    if (id % PRUNE_EVERY == 0) {
+    int rc = run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data,
+                 dlen, 1, &now, err, sizeof err);
+    int64_t id = rc == BO_DB_DONE ? bo_db_last_insert_id(db) : 0;
+    if (rc == BO_DB_DONE && id % PRUNE_EVERY == 0) {
         int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        if (run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
-                keep, err, sizeof err) != BO_DB_DONE)
-            return luaL_error(L, "borough.events.publish: %s", err);
+        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
+                 keep, err, sizeof err);
     }
+    if (own_tx && rc != BO_DB_DONE)
+        bo_db_rollback(db);
+    else if (own_tx && bo_db_commit(db, err, sizeof err) < 0)
+        rc = BO_EDB;
+    if (rc != BO_DB_DONE)
+        return luaL_error(L, "borough.events.publish: %s", err);
     if (bo_db_in_tx(db)) {
         g->events_pending = true;
         bo_db_on_commit(db, announce, g);
