@@ -380,6 +380,10 @@ int bo_gen_load(bo_gen **out, bo_app_info *info, const bo_paths *paths, bool pri
     bo_routes_init(&g->routes);
     g->db_path = bo_sprintf("%s/%s/app.db", paths->data_dir, info->name);
 
+    /* db.dialect is set as the state opens: a command has not opened a
+       database yet (a bad URL is reported by the first open) */
+    char ignored[256];
+    bo_db_located(paths->data_dir, ignored, sizeof ignored);
     int rc = bo_sandbox_open(&g->sb, &info->limits, info->dir, paths->lib_dir);
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot create a Lua state: %s", info->dir, bo_strerror(rc));

@@ -109,6 +109,7 @@ typedef struct bo_gen {
     bool poisoned;         /* its state is near the memory cap: replace it */
     bool events_pending;   /* events published in a transaction not yet committed
                               (levents.c announces them when it commits) */
+    bool events_table;     /* the app's events table is there to stay (levents.c) */
     char *static_root;     /* resolved <app>/static, or NULL */
     struct bo_gen_jobs *jobs;   /* handlers and schedules it declares (jobs.c) */
     lua_State **pool;      /* finished request threads, ready for reuse */

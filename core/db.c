@@ -135,6 +135,12 @@ static int where(const char *data_dir, const char **url, char *err, size_t errle
     return rc;
 }
 
+int bo_db_located(const char *data_dir, char *err, size_t errlen)
+{
+    const char *url;
+    return where(data_dir, &url, err, errlen);
+}
+
 bool bo_db_unreachable(void)
 {
     return pg_url && bo_pg_unreachable();

@@ -73,7 +73,11 @@ typedef enum bo_dialect {
    Returns 0, or BO_EINVAL with the reason in err (a URL that is not
    postgresql://). */
 int bo_db_locate(const char *data_dir, const char *url, char *err, size_t errlen);
-/* The engine in use (after bo_db_locate or the first open). */
+/* Locates the database as the first open would, unless it is located
+   already: a command that loads an app calls it before the app's Lua state
+   asks bo_db_dialect. Returns 0, or BO_EINVAL as bo_db_locate. */
+int bo_db_located(const char *data_dir, char *err, size_t errlen);
+/* The engine in use (after bo_db_locate, bo_db_located or the first open). */
 bo_dialect bo_db_dialect(void);
 /* PostgreSQL: whether the server could not be reached at the last try (and
    is not tried again before a backoff); always false on SQLite. */

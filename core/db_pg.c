@@ -407,6 +407,19 @@ static const char *translate(const char *sql, size_t len, bool app, sql_info *in
                 else if (strncasecmp(first, "ALTER", 5) == 0 && ddl_words == 3 && !ddl_name[0])
                     snprintf(ddl_name, sizeof ddl_name, "%.*s", (int)n, w);
             }
+            /* X'00FF41', SQLite's blob literal (here a bit string) */
+            if (n == 1 && (*w == 'x' || *w == 'X') && p < end && *p == '\'') {
+                const char *q = p + 1;
+                while (q < end && *q != '\'')
+                    q++;
+                q = q < end ? q + 1 : end;
+                bo_buf_puts(&out, "decode(");
+                bo_buf_append(&out, p, (size_t)(q - p));
+                bo_buf_puts(&out, ", 'hex')");
+                p = q;
+                prev_integer = false;
+                continue;
+            }
             if (n == 9 && strncasecmp(w, "RETURNING", 9) == 0)
                 returning = true;
             if (app && (word_in(w, n, (const char *const[]){ "GLOB", "MATCH", "REGEXP", "PRAGMA", NULL }))) {

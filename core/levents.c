@@ -57,14 +57,43 @@ static void announce(void *ud)
     bo_bus_kick(g->paths->bus, g->info->name);
 }
 
+/* PostgreSQL: whether the events table is there, asked before a statement
+   on it (a failed statement would end the caller's transaction). make:
+   makes it when it is not, on a connection of its own and committed at
+   once, so that once there it stays, whatever becomes of the caller's
+   transaction (g->events_table). SQLite: true; a statement on a missing
+   table fails to prepare and changes nothing (run makes it then). */
+static bool table_there(bo_gen *g, bo_db *db, bool make, char *err, size_t errlen)
+{
+    if (bo_db_dialect() != BO_POSTGRES || g->events_table)
+        return true;
+    if (!bo_db_has_table(db, BO_EVENTS_TABLE)) {
+        if (!make)
+            return false;
+        bo_db *own = NULL;
+        int rc = bo_db_open_app(&own, g->paths->data_dir, g->info->name, BO_DB_APP, err, errlen);
+        if (rc == 0) {
+            bo_db_set_platform(own, true);
+            rc = bo_db_exec_script(own, schema, err, errlen);
+        }
+        bo_db_close(own);
+        if (rc < 0)
+            return false;
+    }
+    g->events_table = true;
+    return true;
+}
+
 /* Runs sql with the platform's rights, binding channel and data (texts)
    then ints; makes the table first if it is missing (also when a statement
    prepared while it existed finds it gone: a transaction that made it was
-   rolled back). Returns BO_DB_DONE or the failing code (the message in
-   err). */
-static int run(bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen, int nint,
-               const int64_t *ints, char *err, size_t errlen)
+   rolled back); on PostgreSQL, before it runs (table_there). Returns BO_DB_DONE or the
+   failing code (the message in err). */
+static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen,
+               int nint, const int64_t *ints, char *err, size_t errlen)
 {
+    if (!table_there(g, db, true, err, errlen))
+        return BO_EDB;
     bool was = bo_db_set_platform(db, true);
     int rc = BO_EDB;
     for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
@@ -110,16 +139,27 @@ static int p_publish(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     char err[512];
     int64_t now = bo_unix_ms();
-    if (run(db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
-            1, &now, err, sizeof err) != BO_DB_DONE)
+    /* PostgreSQL: events must take their ids in the order they commit, or
+       a hub that read a newer one would pass over an older one committed
+       after it. The app's write lock (db_pg.c) keeps that order for
+       transactions only, so outside db.tx a publish makes one of its own. */
+    bool own_tx = bo_db_dialect() == BO_POSTGRES && !bo_db_in_tx(db);
+    if (own_tx && bo_db_begin(db, err, sizeof err) < 0)
         return luaL_error(L, "borough.events.publish: %s", err);
-    int64_t id = bo_db_last_insert_id(db);
-    if (id % PRUNE_EVERY == 0) {
+    int rc = run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data,
+                 dlen, 1, &now, err, sizeof err);
+    int64_t id = rc == BO_DB_DONE ? bo_db_last_insert_id(db) : 0;
+    if (rc == BO_DB_DONE && id % PRUNE_EVERY == 0) {
         int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        if (run(db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
-                keep, err, sizeof err) != BO_DB_DONE)
-            return luaL_error(L, "borough.events.publish: %s", err);
+        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
+                 keep, err, sizeof err);
     }
+    if (own_tx && rc != BO_DB_DONE)
+        bo_db_rollback(db);
+    else if (own_tx && bo_db_commit(db, err, sizeof err) < 0)
+        rc = BO_EDB;
+    if (rc != BO_DB_DONE)
+        return luaL_error(L, "borough.events.publish: %s", err);
     if (bo_db_in_tx(db)) {
         g->events_pending = true;
         bo_db_on_commit(db, announce, g);
@@ -133,11 +173,11 @@ static int p_publish(lua_State *L)
 /* last_id() -> the newest event's id (0 before the first). */
 static int p_last_id(lua_State *L)
 {
-    gen_of(L);
+    bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
     static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
     char err[256];
-    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bo_stmt *stmt = !table_there(g, db, false, err, sizeof err) ? NULL : bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
     int64_t id = 0;
     if (stmt) {                 /* no table: nothing was ever published */
         if (bo_stmt_step(stmt) == BO_DB_ROW)

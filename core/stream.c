@@ -39,9 +39,14 @@
 #define STR(x) STR_(x)
 
 typedef struct hub_app {
+    bo_db_waiter wait;          /* first: the read in flight (PostgreSQL) */
+    bo_stmt *reading;           /* its statement, or NULL */
+    bool again;                 /* a look was asked for while it read */
+    bo_hub *hub;
     char *name;
-    char *db_path;
+    const char *data_dir;
     bo_db *db;                  /* the hub's own read-only connection, or NULL */
+    bool has_table;             /* the events table was found */
     int64_t last_id;            /* the newest event the hub has read */
     uint64_t version;           /* the bus's version of the app last seen */
     bo_stream *streams;
@@ -79,15 +84,21 @@ struct bo_hub {
 /* ---- reading events ---- */
 
 /* The hub's connection to a's database, opened on first need; NULL while
-   it cannot be (an app that has never written has no file yet). */
+   it cannot be, or has no events table yet (an app that has never written
+   has no file; one that never published, no table). On PostgreSQL the hub
+   reads the same way, every node its own: an event published on another
+   node is seen at the next tick (POLL_MS). */
 static bo_db *app_db(hub_app *a)
 {
     if (!a->db) {
         char err[256];
-        if (bo_db_open(&a->db, a->db_path, BO_DB_READONLY, err, sizeof err) < 0)
+        if (!bo_db_app_made(a->data_dir, a->name) ||
+            bo_db_open_app(&a->db, a->data_dir, a->name, BO_DB_READONLY, err, sizeof err) < 0)
             a->db = NULL;
     }
-    return a->db;
+    if (a->db && !a->has_table)
+        a->has_table = bo_db_has_table(a->db, BO_EVENTS_TABLE);
+    return a->has_table ? a->db : NULL;
 }
 
 /* The newest and oldest event ids kept (0 and 0 when there are none, or no
@@ -159,12 +170,56 @@ static bool queue(bo_stream *s, const char *text, size_t len)
     return false;
 }
 
+/* Sends each event in stmt's answer to a's streams that follow its
+   channel; returns how many rows it read. */
+static int send_rows(bo_hub *h, hub_app *a, bo_stmt *stmt)
+{
+    int n = 0, rc;
+    while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
+        int64_t id = bo_stmt_column_int64(stmt, 0);
+        const char *channel = bo_stmt_column_text(stmt, 1);
+        const char *data = bo_stmt_column_text(stmt, 2);
+        format_event(&h->event, id, channel ? channel : "", data ? data : "null",
+                     data ? (size_t)bo_stmt_column_bytes(stmt, 2) : 4);
+        for (bo_stream *s = a->streams, *next; s; s = next) {
+            next = s->next;
+            if (s->ending || id <= s->last_id)
+                continue;
+            s->last_id = id;
+            if (channel && follows(s, channel))
+                queue(s, h->event.data, h->event.len);
+        }
+        a->last_id = id;
+        n++;
+    }
+    if (rc < 0)
+        bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(a->db));
+    bo_stmt_reset(stmt);
+    return n;
+}
+
+static void flush_streams(hub_app *a)
+{
+    for (bo_stream *s = a->streams, *next; s; s = next) {
+        next = s->next;
+        bo_conn_flush(s->conn);
+    }
+}
+
+static void read_ready(bo_db_waiter *w);
+
 /* Reads a's new events and sends each to the streams that follow its
-   channel, then writes what each stream has queued. */
+   channel, then writes what each stream has queued. On PostgreSQL the
+   read is sent and answered on the worker's loop (read_ready), which does
+   not wait for it; a look asked for meanwhile comes after it. */
 static void deliver(bo_hub *h, hub_app *a)
 {
     static const char sql[] =
         "SELECT id, channel, data FROM " BO_EVENTS_TABLE " WHERE id > ?1 ORDER BY id LIMIT " STR(BATCH);
+    if (a->reading) {
+        a->again = true;
+        return;
+    }
     bo_db *db = app_db(a);
     if (!db || !a->streams)
         return;
@@ -174,34 +229,28 @@ static void deliver(bo_hub *h, hub_app *a)
         if (!stmt)
             break;              /* no table yet: nothing was published */
         bo_stmt_bind_int64(stmt, 1, a->last_id);
-        int n = 0, rc;
-        while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
-            int64_t id = bo_stmt_column_int64(stmt, 0);
-            const char *channel = bo_stmt_column_text(stmt, 1);
-            const char *data = bo_stmt_column_text(stmt, 2);
-            format_event(&h->event, id, channel ? channel : "", data ? data : "null",
-                         data ? (size_t)bo_stmt_column_bytes(stmt, 2) : 4);
-            for (bo_stream *s = a->streams, *next; s; s = next) {
-                next = s->next;
-                if (s->ending || id <= s->last_id)
-                    continue;
-                s->last_id = id;
-                if (channel && follows(s, channel))
-                    queue(s, h->event.data, h->event.len);
-            }
-            a->last_id = id;
-            n++;
+        a->wait.ready = read_ready;
+        a->wait.loop = &h->w->loop;
+        if (bo_stmt_start(stmt, &a->wait) == BO_DB_PENDING) {
+            a->reading = stmt;
+            return;
         }
-        if (rc < 0)
-            bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(db));
-        bo_stmt_reset(stmt);
-        if (n < BATCH)
+        if (send_rows(h, a, stmt) < BATCH)
             break;
     }
-    for (bo_stream *s = a->streams, *next; s; s = next) {
-        next = s->next;
-        bo_conn_flush(s->conn);
-    }
+    flush_streams(a);
+}
+
+static void read_ready(bo_db_waiter *w)
+{
+    hub_app *a = (hub_app *)w;
+    bo_stmt *stmt = a->reading;
+    a->reading = NULL;
+    bool more = send_rows(a->hub, a, stmt) == BATCH || a->again;
+    a->again = false;
+    flush_streams(a);
+    if (more)
+        deliver(a->hub, a);
 }
 
 /* ---- the hub ---- */
@@ -291,10 +340,11 @@ void bo_hub_free(bo_hub *h)
     if (!h)
         return;
     for (unsigned i = 0; i < h->napps; i++) {
+        if (h->apps[i]->reading)
+            bo_db_cancel(&h->apps[i]->wait);
         if (h->apps[i]->db)
             bo_db_close(h->apps[i]->db);
         free(h->apps[i]->name);
-        free(h->apps[i]->db_path);
         free(h->apps[i]);
     }
     free(h->apps);
@@ -303,14 +353,15 @@ void bo_hub_free(bo_hub *h)
 }
 
 /* The hub's entry for app, made on its first stream. */
-static hub_app *app_for(bo_hub *h, const char *name, const char *db_path)
+static hub_app *app_for(bo_hub *h, const char *name)
 {
     for (unsigned i = 0; i < h->napps; i++)
         if (strcmp(h->apps[i]->name, name) == 0)
             return h->apps[i];
     hub_app *a = bo_calloc(1, sizeof *a);
+    a->hub = h;
     a->name = bo_strdup(name);
-    a->db_path = bo_strdup(db_path);
+    a->data_dir = h->w->server->paths.data_dir;
     a->version = bo_bus_version(h->bus, name);
     int64_t oldest;
     bounds(a, &a->last_id, &oldest);
@@ -396,8 +447,8 @@ static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
         reset(s, newest, "gone");
         return;
     }
-    if (!s->app->db)
-        return;                 /* the app has no database yet: nothing was published */
+    if (!app_db(s->app))
+        return;                 /* the app has no events table yet: nothing was published */
     static const char sql[] = "SELECT id, channel, data, at_ms FROM " BO_EVENTS_TABLE " WHERE id >= ?1 ORDER BY id "
                               "LIMIT " STR(REPLAY_ROWS);
     char err[256];
@@ -483,7 +534,7 @@ void bo_stream_respond(bo_request *r, const char *channels)
     bo_stream *s = bo_calloc(1, sizeof *s + clen + 1);
     memcpy(s->channels, channels, clen + 1);
     s->conn = c;
-    s->app = app_for(h, info->name, g->db_path);
+    s->app = app_for(h, info->name);
     s->gen = g;
     s->metrics = r->metrics;
     s->started_ms = uv_now(&w->loop);

@@ -227,10 +227,12 @@ function M.run(e, source, opts)
   end
 
   -- With skip_bad_rows, a batch's records at the end of the batch, in its
-  -- transaction. All or nothing, that is once, at the end: the import is
+  -- transaction (and, where the file gives ids, the ids assigned next come
+  -- after them, for every batch). All or nothing, that is once, at the end: the import is
   -- one transaction, and a record is searchable when it commits.
   local function batch_written()
     if opts.skip_bad_rows then written() end
+    if kept and nbatch > 0 then sql.ids_follow(e.name) end
   end
 
   -- Rows whose values are all read in C go in without Lua per row

@@ -61,15 +61,6 @@ function M.table_exists(name)
   return db.one("SELECT 1 AS yes FROM sqlite_master WHERE type = 'table' AND name = ?", name) ~= nil
 end
 
---- After a record was written with an id of its own (an import's id
--- column), makes the ids the database gives next follow the largest of
--- table t: SQLite's rowid does by itself, PostgreSQL's identity sequence
--- has to be moved on.
-function M.ids_follow(t)
-  if not pg then return end
-  db.one("SELECT setval(pg_get_serial_sequence(?, 'id'), (SELECT max(\"id\") FROM " .. quote(t) .. ")) AS n", quote(t))
-end
-
 --- Runs fn(...) so that a statement of it that fails leaves the caller's
 -- transaction usable (an import goes on after a row a constraint refused):
 -- PostgreSQL aborts the whole transaction on a failed statement unless it
@@ -83,6 +74,17 @@ end
 function M.foreign_key_failed(msg)
   if pg then return msg:find("violates foreign key constraint", 1, true) ~= nil end
   return msg:find("FOREIGN KEY constraint failed", 1, true) ~= nil
+end
+
+--- After records of table name were inserted with ids of their own (an
+-- import that keeps the file's ids), the ids the database assigns next
+-- come after them: SQLite's AUTOINCREMENT sees to it by itself; on
+-- PostgreSQL the table's identity is moved past them (never back).
+function M.ids_follow(name)
+  if not pg then return end
+  local seq = "pg_get_serial_sequence(CAST(? AS TEXT), 'id')"
+  db.one("SELECT setval(" .. seq .. ", greatest(max(\"id\"), coalesce(pg_sequence_last_value(CAST(" .. seq
+         .. " AS regclass)), 0))) AS id FROM " .. quote(name), quote(name), quote(name))
 end
 
 --- The seconds since 1970 of an ISO 8601 time in column col (NULL stays NULL).

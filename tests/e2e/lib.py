@@ -374,6 +374,15 @@ def execute(db_path, sql, *args):
         db.close()
 
 
+def execute_platform(db_path, sql, *args):
+    """execute() on one of the platform's tables in an app's database (as if
+    time had passed for a draft, say): PostgreSQL's guard refuses anyone's
+    writes but the platform's, so its triggers are off for the statement."""
+    if _postgres_of(db_path):
+        sql = "SET LOCAL session_replication_role = replica; " + sql
+    execute(db_path, sql, *args)
+
+
 def query(db_path, sql, *args):
     """The rows of sql in the SQLite database at db_path (or on PostgreSQL,
     in the schema it stands for), as dicts."""
@@ -401,6 +410,16 @@ def stored_bytes(db_path):
             with open(path, "rb") as f:
                 out += f.read()
     return out
+
+
+def table_names(db_path):
+    """The names of the tables in the database db_path stands for, sorted
+    (the platform's _borough_* among them)."""
+    if _postgres_of(db_path):
+        rows = query(db_path, "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
+    else:
+        rows = query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    return sorted(r["name"] for r in rows)
 
 
 def get(port, path, headers=None):

@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import test, run, raw, Server, Client, BOROUGH, write_tree, query, execute  # noqa: E402
+import pglib  # noqa: E402
 
 
 def lua(text):
@@ -247,9 +248,6 @@ class Grants:
             assert r.status == 200, r.text
         return self
 
-    def db(self):
-        return sqlite3.connect(os.path.join(self.data, "grants", "app.db"))
-
     def rows(self, sql, *args):
         return [tuple(r.values()) for r in query(os.path.join(self.data, "grants", "app.db"), sql, *args)]
 
@@ -267,6 +265,11 @@ class Grants:
 
 
 def file_bytes(data):
+    """What the app's database holds, as bytes: its file and log on SQLite;
+    on PostgreSQL, a dump of the app's schema."""
+    cluster = pglib.shared()
+    if cluster:
+        return cluster.dump(pglib.name_of(pglib.database_of(data)), "app_grants")
     out = b""
     for name in ("app.db", "app.db-wal"):
         path = os.path.join(data, "grants", name)
@@ -320,11 +323,9 @@ def a_value_moved_to_another_column_or_opened_with_another_key_fails_cleanly():
         # Acme's NHS number sealed value copied into Crux's: the associated
         # data names the record's column, not the row, so move it to another
         # column instead (account_number of Crux): it must not open there.
-        db = g.db()
-        sealed = db.execute("SELECT nhs_number FROM applications WHERE id = 1").fetchone()[0]
-        db.execute("UPDATE applications SET account_number = ? WHERE id = 3", (sealed,))
-        db.commit()
-        db.close()
+        sealed = g.rows("SELECT nhs_number FROM applications WHERE id = 1")[0][0]
+        execute(os.path.join(g.data, "grants", "app.db"), "UPDATE applications SET account_number = ? WHERE id = 3",
+                sealed)
         r = call(g.port, "GET", "/grants/apps/3", "admin")
         assert r.status == 500, r.status
         g.server.wait_log(r"applications\.account_number of record 3 cannot be read: the sealed value does not open")
@@ -756,8 +757,13 @@ def the_audit_chain_verifies_and_catches_an_edited_deleted_or_inserted_row():
     r = borough("audit", "verify", "--data", g.data)
     assert r.returncode == 0 and re.match(r"the audit log is intact: \d+ rows, last hash [0-9a-f]{64}\n", r.stdout), r
     path = os.path.join(g.data, "borough.db")
+    cluster = pglib.shared()
 
     def tamper(*sql):
+        """Runs sql in one transaction, as someone with the database's own client."""
+        if cluster:
+            execute(path, ";\n".join(sql))
+            return
         db = sqlite3.connect(path)
         try:
             for s in sql:
@@ -766,35 +772,55 @@ def the_audit_chain_verifies_and_catches_an_edited_deleted_or_inserted_row():
         finally:
             db.close()
 
-    # The triggers refuse changes made through SQLite.
+    # Set aside and put back, with the triggers: SQLite's file, PostgreSQL's rows.
+    def backup():
+        if cluster:
+            tamper("CREATE TABLE audit_orig AS SELECT * FROM platform_audit")
+        else:
+            shutil.copy(path, path + ".orig")
+
+    def restore():
+        if cluster:
+            tamper("ALTER TABLE platform_audit DISABLE TRIGGER USER", "DELETE FROM platform_audit",
+                   "INSERT INTO platform_audit SELECT * FROM audit_orig", "ALTER TABLE platform_audit ENABLE TRIGGER USER")
+        else:
+            shutil.copy(path + ".orig", path)
+
+    def untriggered(change):
+        if cluster:
+            return "ALTER TABLE platform_audit DISABLE TRIGGER USER"
+        return "DROP TRIGGER platform_audit_no_" + change
+
+    # The triggers refuse changes made through the database's own client.
     for sql in ("UPDATE platform_audit SET who = 'someone' WHERE id = 2", "DELETE FROM platform_audit WHERE id = 2"):
         try:
             tamper(sql)
+        except (sqlite3.IntegrityError, AssertionError) as e:
+            assert "append-only" in str(e), e
+        else:
             raise AssertionError("not refused: " + sql)
-        except sqlite3.IntegrityError as e:
-            assert "append-only" in str(e)
-    backup = path + ".orig"
-    shutil.copy(path, backup)
+    backup()
     # Edited, with the trigger dropped first.
-    tamper("DROP TRIGGER platform_audit_no_update", "UPDATE platform_audit SET detail = 'nothing' WHERE id = 3")
+    tamper(untriggered("update"), "UPDATE platform_audit SET detail = 'nothing' WHERE id = 3")
     r = borough("audit", "verify", "--data", g.data)
     assert r.returncode == 1 and "row 3 does not match its hash" in r.stderr, r
     # Deleted.
-    shutil.copy(backup, path)
-    tamper("DROP TRIGGER platform_audit_no_delete", "DELETE FROM platform_audit WHERE id = 4")
+    restore()
+    tamper(untriggered("delete"), "DELETE FROM platform_audit WHERE id = 4")
     r = borough("audit", "verify", "--data", g.data)
     assert r.returncode == 1 and "row 5 follows row 3: a row is missing" in r.stderr, r
     # Inserted by hand, even with a plausible hash.
-    shutil.copy(backup, path)
-    tamper("INSERT INTO platform_audit (id, at, who, action, hash) SELECT max(id) + 1, '2026-01-01', 'x', 'y', "
-           "hash FROM platform_audit")
+    restore()
+    tamper("INSERT INTO platform_audit (id, at, who, action, hash) SELECT id + 1, '2026-01-01', 'x', 'y', hash "
+           "FROM platform_audit ORDER BY id DESC LIMIT 1")
     r = borough("audit", "verify", "--data", g.data)
     last = g.platform("SELECT max(id) FROM platform_audit")[0][0]
     assert r.returncode == 1 and ("row %d does not match its hash" % last) in r.stderr, r
-    shutil.copy(backup, path)
+    restore()
     assert borough("audit", "verify", "--data", g.data).returncode == 0
     # New events chain on after the verified ones, from another process.
-    assert borough("user", "list", "--data", g.data).returncode == 0
+    r = borough("user", "list", "--data", g.data)
+    assert r.returncode == 0, r.stderr
     r = borough("audit", "--data", g.data, "--limit", "2")
     assert len(r.stdout.strip().split("\n")) == 2, r.stdout
 

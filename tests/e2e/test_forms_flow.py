@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, Server, query, ROOT  # noqa: E402
+from lib import test, run, Server, execute, execute_platform, query, table_names, ROOT  # noqa: E402
 from formlib import Browser, staff_browser  # noqa: E402
 
 from forms_fixture import TREE  # noqa: E402
@@ -281,12 +281,7 @@ def a_draft_survives_a_reload_and_a_server_restart():
         # another browser has no draft
         assert 'value="Grace Hopper"' not in Browser(s.port).get("/fx/apply/name").text
         # an expired draft is not used
-        db_path = os.path.join(s.data_dir, "fx", "app.db")
-        import sqlite3
-        con = sqlite3.connect(db_path)
-        con.execute("UPDATE _borough_drafts SET expires_at = 0")
-        con.commit()
-        con.close()
+        execute_platform(os.path.join(s.data_dir, "fx", "app.db"), "UPDATE _borough_drafts SET expires_at = 0")
         assert 'value="Grace Hopper"' not in b.get("/fx/apply/name").text
         # an id the server did not make (or whose draft is gone) is replaced, not adopted
         made_up = "0123456789abcdef0123456789abcdef"
@@ -311,7 +306,7 @@ def csrf_refusals_write_nothing():
         assert r.status == 403, r
         r = b.submit(page, {"full_name": "Ada", "csrf_token": "1.00000000000000000000000000000000"})
         assert r.status == 403, r
-        assert db(s, "SELECT count(*) AS n FROM sqlite_master WHERE name = '_borough_drafts'")[0]["n"] == 0
+        assert "_borough_drafts" not in table_names(os.path.join(s.data_dir, "fx", "app.db"))
         # a complete flow whose send lacks the token: no record, the draft kept
         for slug, fields in (("name", {"full_name": "Bo"}), ("date-of-birth", {"date-of-birth-day": "1",
                              "date-of-birth-month": "1", "date-of-birth-year": "1990"}),
@@ -443,14 +438,10 @@ def route_options_and_row_rules_reach_the_generated_pages():
         r = anonymous.get("/fx/residents")
         if b.cookies:                                                 # a platform with sign-in
             assert r.status in (302, 303) and "/_account/sign-in" in r.header("location"), r
-        db_path = os.path.join(s.data_dir, "fx", "app.db")
-        import sqlite3
-        con = sqlite3.connect(db_path)
-        con.execute("INSERT INTO cases (id, title, team, created_at, updated_at) VALUES "
-                    "(1, 'North case', 'north', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z'), "
-                    "(2, 'South case', 'south', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')")
-        con.commit()
-        con.close()
+        execute(os.path.join(s.data_dir, "fx", "app.db"),
+                "INSERT INTO cases (id, title, team, created_at, updated_at) VALUES "
+                "(1, 'North case', 'north', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z'), "
+                "(2, 'South case', 'south', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')")
         t = b.get("/fx/cases").text
         assert "North case" in t and "South case" not in t, t
         assert b.get("/fx/cases/1").status == 200

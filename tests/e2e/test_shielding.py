@@ -10,13 +10,12 @@ screenshots in build/a11y-shielding/."""
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, borough, Server  # noqa: E402
+from lib import test, run, borough, query, Server  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -123,13 +122,14 @@ def a_call_and_a_visit_in_chromium_with_no_axe_violations():
             ]
             pages = {page["name"]: page for page in run_scenario(s.port, steps, out_dir)}
             db = os.path.join(s.data_dir, "shielding", "app.db")
-            con = sqlite3.connect(db)
-            states = dict(con.execute("SELECT first_name, status FROM residents WHERE id <= 3").fetchall())
-            referral = con.execute("SELECT partner, state FROM referrals").fetchall()
-            outbox = con.execute("SELECT kind, recipient LIKE 'bo1.%' FROM _borough_outbox").fetchall()
-            visits = con.execute("SELECT outcome, officer FROM visits").fetchall()
-            residents = con.execute("SELECT count(*) FROM residents").fetchone()[0]
-            con.close()
+
+            def rows(sql):
+                return [tuple(r.values()) for r in query(db, sql)]
+            states = dict(rows("SELECT first_name, status FROM residents WHERE id <= 3"))
+            referral = rows("SELECT partner, state FROM referrals")
+            outbox = rows("SELECT kind, CASE WHEN recipient LIKE 'bo1.%' THEN 1 ELSE 0 END AS sealed FROM _borough_outbox")
+            visits = rows("SELECT outcome, officer FROM visits")
+            residents = rows("SELECT count(*) AS n FROM residents")[0][0]
     finally:
         shutil.rmtree(apps, ignore_errors=True)
     problems = violations(pages.values())

@@ -129,7 +129,8 @@ def an_update_sent_in_one_browser_changes_the_position_open_in_another_and_axe_f
             members = os.path.join(s.tmp, "members.csv")
             with open(members, "w") as f:
                 f.write("Name,Email,Department\nMo Manager,%s,1\nMo Manager,%s,2\n" % (MANAGER, MANAGER))
-            assert borough("import", os.path.join(apps, "sitrep"), "members", members, "--data", s.data_dir)[0] == 0
+            status, _, err = borough("import", os.path.join(apps, "sitrep"), "members", members, "--data", s.data_dir)
+            assert status == 0, err
             pw = os.path.join(s.tmp, "password")
             with open(pw, "w") as f:
                 f.write(PASSWORD + "\n")

@@ -17,14 +17,13 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import test, run, borough, Client, Server, staff_cookie  # noqa: E402
+from lib import test, run, borough, query, use_postgres, Client, Server, staff_cookie  # noqa: E402
 from sselib import Stream  # noqa: E402
 from browserlib import ensure_tools, run_scenario, violations  # noqa: E402
 
@@ -60,17 +59,21 @@ def generate_and_import(tmp, data, portfolios, projects, months):
 @test
 def the_fake_portfolios_import_whole():
     with tempfile.TemporaryDirectory(prefix="borough-tracker-") as tmp:
-        counts = generate_and_import(tmp, os.path.join(tmp, "data"), 3, 7, 4)
+        data = os.path.join(tmp, "data")
+        use_postgres(data)
+        counts = generate_and_import(tmp, data, 3, 7, 4)
         assert counts["portfolios"] == 3 and counts["projects"] == 21 and counts["milestones"] == 126, counts
-        con = sqlite3.connect(os.path.join(tmp, "data", "tracker", "app.db"))
+        db = os.path.join(data, "tracker", "app.db")
+
+        def count(sql):
+            return query(db, sql)[0]["n"]
         # every record of a project is in the project's portfolio; a project's status is its latest update's
-        astray = sum(con.execute("SELECT count(*) FROM %s x JOIN projects p ON p.id = x.project "
-                                 "WHERE x.portfolio <> p.portfolio" % e).fetchone()[0]
+        astray = sum(count("SELECT count(*) AS n FROM %s x JOIN projects p ON p.id = x.project "
+                           "WHERE x.portfolio <> p.portfolio" % e)
                      for e in ("milestones", "risks", "updates", "documents"))
-        wrong = con.execute("SELECT count(*) FROM projects p JOIN updates u ON u.project = p.id AND u.month = "
-                            "(SELECT max(month) FROM updates WHERE project = p.id) WHERE u.rag <> p.rag").fetchone()[0]
-        members = con.execute("SELECT count(*) FROM group_members WHERE kind = 'portfolios' AND level = 'manager'").fetchone()[0]
-        con.close()
+        wrong = count("SELECT count(*) AS n FROM projects p JOIN updates u ON u.project = p.id AND u.month = "
+                      "(SELECT max(month) FROM updates WHERE project = p.id) WHERE u.rag <> p.rag")
+        members = count("SELECT count(*) AS n FROM group_members WHERE kind = 'portfolios' AND level = 'manager'")
         assert (astray, wrong, members) == (0, 0, 3), (astray, wrong, members)
 
 
@@ -219,16 +222,16 @@ def a_portfolio_in_chromium_en_and_cy_with_no_axe_violations():
                                                   ["audit", "office-members"],
                                                   ["goto", "/tracker/portfolios/new?lang=cy"], ["audit", "cy-office-new"]]
         pages = {p["name"]: p for p in run_scenario(s.port, steps, out_dir)}
-        con = sqlite3.connect(os.path.join(s.data_dir, "tracker", "app.db"))
-        update = con.execute("SELECT u.rag, u.rag_reason, p.rag, p.rag_reason FROM updates u JOIN projects p "
-                             "ON p.id = u.project WHERE u.project = 1 ORDER BY u.month DESC LIMIT 1").fetchone()
-        added = [con.execute(sql).fetchone()[0] for sql in (
-            "SELECT count(*) FROM milestones WHERE title = 'Keys handed over' AND portfolio = 1 AND due_on = '2020-02-01'",
-            "SELECT count(*) FROM risks WHERE title = 'Roof leaks' AND kind = 'issue' AND portfolio = 1",
-            "SELECT count(*) FROM documents WHERE title = 'Survey report' AND portfolio = 1",
-            "SELECT count(*) FROM group_members WHERE email = 'nia.new@example.org' AND group_id = 1",
-            "SELECT count(*) FROM portfolios WHERE name = 'Major events'")]
-        con.close()
+        db = os.path.join(s.data_dir, "tracker", "app.db")
+        update = tuple(query(db, "SELECT u.rag, u.rag_reason, p.rag AS p_rag, p.rag_reason AS p_rag_reason "
+                                 "FROM updates u JOIN projects p ON p.id = u.project WHERE u.project = 1 "
+                                 "ORDER BY u.month DESC LIMIT 1")[0].values())
+        added = [query(db, sql)[0]["n"] for sql in (
+            "SELECT count(*) AS n FROM milestones WHERE title = 'Keys handed over' AND portfolio = 1 AND due_on = '2020-02-01'",
+            "SELECT count(*) AS n FROM risks WHERE title = 'Roof leaks' AND kind = 'issue' AND portfolio = 1",
+            "SELECT count(*) AS n FROM documents WHERE title = 'Survey report' AND portfolio = 1",
+            "SELECT count(*) AS n FROM group_members WHERE email = 'nia.new@example.org' AND group_id = 1",
+            "SELECT count(*) AS n FROM portfolios WHERE name = 'Major events'")]
     problems = violations(pages.values())
     assert update == ("red", "The contractor has stopped work") * 2, update
     assert added == [1, 1, 1, 1, 1], added
