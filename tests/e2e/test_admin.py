@@ -817,7 +817,8 @@ READS = {
 }
 # Commands outside the console's scope, and why.
 ELSEWHERE = {"serve": "runs the server", "check": "an author's", "new": "an author's", "test": "an author's",
-             "import": "data in bulk", "export": "data in bulk", "keys": "key custody on the server",
+             "import": "data in bulk", "export": "data in bulk",
+             "migrate-to-postgres": "moving the whole installation, once", "keys": "key custody on the server",
              "sso": "sign-in settings with secrets on the server", "version": "", "help": ""}
 
 

@@ -819,7 +819,7 @@ def db_errors_are_refused_with_clear_messages():
     if pglib.shared():
         engine = {
             "bad_sql": 'db: syntax error at or near "SELEKT"',
-            "vacuum": "db: this statement is not in the portable SQL subset (docs/apps.md)",
+            "vacuum": "db: VACUUM is not allowed",
             "schema_delete": 'db: relation "sqlite_master" does not exist',
             "schema_insert": 'db: relation "sqlite_schema" does not exist',
             "attach": "db: this statement is not in the portable SQL subset (docs/apps.md)",
