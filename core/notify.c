@@ -127,7 +127,7 @@ struct bo_notify {
     limiter **limiters;
     unsigned nlimiters;
     exchange *exchanges;
-    char claimer[16];          /* this process's run id */
+    char claimer[16];          /* this process's claim id (nodes.h) */
     bool stopping;
 };
 
@@ -406,7 +406,7 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     static const char due[] =
         "SELECT id, kind, body, reference, attempts, state, created_ms FROM _borough_outbox "
         "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR "
-        "(claimed_by <> ?2 AND " BO_NODE_DEAD("claimed_by", "?4") ")) ORDER BY id LIMIT ?3";
+        "(claimed_by <> ?2 AND " BO_NODE_FREE("claimed_by", "?4", "substr(?2, 1, 6)") ")) ORDER BY id LIMIT ?3";
     static const char polls[] =
         "SELECT id, notify_id, polls, created_ms FROM _borough_outbox "
         "WHERE poll_at IS NOT NULL AND poll_at <= ?1 AND state = 'sent' ORDER BY poll_at LIMIT ?2";
@@ -480,7 +480,7 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
     static const char send[] =
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
         "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR (claimed_by <> ?2 AND "
-        BO_NODE_DEAD("claimed_by", "?5") "))";
+        BO_NODE_FREE("claimed_by", "?5", "substr(?2, 1, 6)") "))";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
     bo_stmt *stmt;
     if (r->act == ACT_POLL) {
@@ -956,7 +956,7 @@ void bo_notify_start(bo_notify **out, uv_loop_t *loop, bo_server *s)
     bo_notify *n = bo_calloc(1, sizeof *n);
     n->server = s;
     n->loop = loop;
-    snprintf(n->claimer, sizeof n->claimer, "%s", s->run_id);
+    snprintf(n->claimer, sizeof n->claimer, "%s", s->claim_id);
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     uv_timer_start(&n->timer, on_tick, TICK_MS, TICK_MS);

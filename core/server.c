@@ -15,6 +15,7 @@
 #include "linit.h"
 #include "log.h"
 #include "notify.h"
+#include "nodes.h"
 #include "crypto.h"
 #include "platformdb.h"
 #include "status.h"
@@ -1077,6 +1078,9 @@ int bo_server_run(const bo_config *cfg)
     if (getrandom(rnd, sizeof rnd, 0) < 0)
         memset(rnd, 0, sizeof rnd);
     snprintf(s->run_id, sizeof s->run_id, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
+    char node[BO_NODE_ID_LEN + 1];
+    bo_nodes_id(cfg->data_dir, node);
+    snprintf(s->claim_id, sizeof s->claim_id, "%s%s", node, s->run_id);
     signal(SIGPIPE, SIG_IGN);
 
     /* fds[i]: worker i's listening socket; fds[nworkers + i]: its socket

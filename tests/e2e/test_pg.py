@@ -233,10 +233,11 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         while len(acked) < 300 and time.time() < deadline:
             time.sleep(0.01)
         victim = nodes[1]
-        # (kill it while it runs a job: its run id opens its requests' ids)
+        # (kill it while it runs a job: its run id opens its requests' ids,
+        # and follows its node id in its claims)
         run_id = re.search(r"id=([0-9a-f]+)\.", victim.log()).group(1)
         wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE state = 'running' "
-                                           "AND claimed_by LIKE ?", run_id + ".%")[0]["n"] > 0,
+                                           "AND claimed_by LIKE ?", "%" + run_id + ".%")[0]["n"] > 0,
                  timeout=20, what="a job running on the node to kill")
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait()
