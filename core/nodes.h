@@ -55,6 +55,73 @@
    on one host with their own data folders have different ones. */
 void bo_nodes_id(const char *data_dir, char out[BO_NODE_ID_LEN + 1]);
 
+/* ---- GOV.UK Notify's rate limit, shared (PostgreSQL only) ----
+ *
+ * Notify counts an API key's requests in any minute, whichever node sends
+ * them. On PostgreSQL the nodes share each key's window in the platform's
+ * table notify_windows: a row per key with the times (unix ms) of its
+ * requests in the last window. Taking a place is one UPDATE that drops the
+ * times out of the window and adds now only while fewer than the limit
+ * remain; PostgreSQL runs concurrent UPDATEs of one row one after another
+ * and checks the condition again on the row as the one before left it, so
+ * the window never holds more than the limit, however many nodes take at
+ * once. On SQLite one process sends, and notify.c's own window suffices. */
+
+/* Takes a place in key's window of window_ms for a request at now, when
+   fewer than limit are in it. Returns 1 (taken), 0 (full) or BO_EDB with
+   the reason in err. platform: the platform's database. */
+int bo_nodes_window_take(bo_db *platform, const char *key, unsigned limit, int64_t window_ms, int64_t now,
+                         char *err, size_t errlen);
+/* Moves the place taken at from to to (the request ended then: Notify
+   counted it by then), or gives it back (to = 0: no request was made).
+   Returns 0 or BO_EDB with the reason in err. */
+int bo_nodes_window_move(bo_db *platform, const char *key, int64_t from, int64_t to, char *err, size_t errlen);
+
+/* ---- the app versions each node serves (PostgreSQL only) ----
+ *
+ * `borough reload` on one node reaches the others through the platform's
+ * tables (fleet.h runs it): node_reloads has a row per reload asked (its id
+ * is the reload's number, its app NULL for every app); node_registry a row
+ * per node (its node id, a name people read, when it was last seen, the
+ * last reload it carried out); node_apps the version (the source's content
+ * hash, snapshot.h) of each app the node serves. */
+
+/* The version a node serves of one app. */
+typedef struct bo_nodes_app {
+    const char *app;
+    const char *hash;          /* "" when the app does not load */
+} bo_nodes_app;
+
+/* Records that node (its id, and name) is alive at now and, when apps is
+   not NULL, that it serves those n apps having carried out reload number
+   done (all in one transaction). Returns 0 or BO_EDB with err. */
+int bo_nodes_register(bo_db *platform, const char *node, const char *name, int64_t now, int64_t done,
+                      const bo_nodes_app *apps, unsigned n, char *err, size_t errlen);
+/* Forgets node (it stops). */
+void bo_nodes_unregister(bo_db *platform, const char *node);
+/* Records a reload asked on node (app NULL: every app); returns its number
+   (> 0) or BO_EDB with err. */
+int64_t bo_nodes_reload_ask(bo_db *platform, const char *node, const char *app, int64_t now, char *err,
+                            size_t errlen);
+/* The last reload asked: its number (0: none yet) and app (NULL: every
+   app; in app, of appsize bytes). Returns 0 or BO_EDB with err. */
+int bo_nodes_reload_last(bo_db *platform, int64_t *number, char *app, size_t appsize, char *err, size_t errlen);
+
+/* One row of what the nodes alive serve: a node's app, or the node alone
+   (app NULL) when it serves none. */
+typedef struct bo_nodes_row {
+    const char *node;
+    const char *name;
+    int64_t done;              /* the last reload it carried out */
+    const char *app;
+    const char *hash;
+} bo_nodes_row;
+
+/* Calls fn for each app of each node seen after since (unix ms), by node
+   name and app. Returns 0, fn's first non-zero, or BO_EDB with err. */
+int bo_nodes_each(bo_db *platform, int64_t since, int (*fn)(void *ud, const bo_nodes_row *row), void *ud,
+                  char *err, size_t errlen);
+
 /* Records that run_id is alive at now (unix ms) in db; returns 0 or a BO_E*
    code with the reason in err. On PostgreSQL only (a no-op on SQLite). */
 int bo_nodes_beat(bo_db *db, const char *run_id, int64_t now, char *err, size_t errlen);

@@ -87,6 +87,7 @@ typedef struct bo_server {
     uv_signal_t signals[3];
     bo_walkeeper keeper;        /* WAL checkpoints, on the main loop */
     struct bo_notify *notify;   /* the one Notify sender, on the main loop (notify.c) */
+    struct bo_fleet *fleet;     /* PostgreSQL: the other nodes (fleet.h), or NULL */
     bo_control control;         /* `borough reload` talks here */
     bo_watch watch;             /* --watch */
     bo_metrics metrics;         /* the main thread's: reloads */

@@ -17,6 +17,7 @@ import time
 
 import pglib
 from lib import SLOW, Client, Server, post_json, query, run, test, wait_for
+from notify_peer import NotifyPeer, windows_ok
 
 if not pglib.shared():
     _own = pglib.Cluster().start()
@@ -44,6 +45,13 @@ app:job("mark", function(args, job)
   db.exec("INSERT INTO marks (n, node) VALUES (?, ?)", args.n, args.node or "")
   if args.wait then borough.sleep(args.wait) end
 end)
+app:post("/invite", { csrf = false }, function(req)
+  for i = 1, tonumber(req.query.n) do
+    notify.email { email_address = ("business%%d@example.com"):format(i), template_id = "%(template)s",
+                   reference = req.query.from .. "-" .. i }
+  end
+  return borough.json({ queued = tonumber(req.query.n) })
+end)
 app:post("/enqueue", { csrf = false }, function(req)
   local args = json.decode(req.body)
   return borough.json({ id = jobs.enqueue("mark", args) })
@@ -52,8 +60,11 @@ return app
 '''
 
 
+TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
+
+
 def apps(*names):
-    return {n: {"app.lua": NOTES % {"name": n}} for n in names}
+    return {n: {"app.lua": NOTES % {"name": n, "template": TEMPLATE}} for n in names}
 
 
 def database(s):
@@ -322,6 +333,37 @@ def while_the_database_is_away_requests_get_503_quickly_and_the_node_comes_back(
             except AssertionError:
                 return False
         wait_for(marked, what="a job after the restart")
+
+
+@test
+def notifys_rate_limit_holds_across_three_nodes():
+    peer = NotifyPeer().start()
+    a = Server(apps("alpha"))
+    os.makedirs(a.data_dir)
+    with open(os.path.join(a.data_dir, "notify.conf"), "w") as f:
+        f.write("retry_delay = 0.2\ntimeout = 2\npoll_after = 0\nrate_limit = 20\n\n[alpha]\n"
+                "api_key = %s\nbase_url = %s\n" % (peer.api_key, peer.url))
+    os.chmod(os.path.join(a.data_dir, "notify.conf"), 0o600)
+    nodes = []
+    try:
+        nodes.append(a.start())
+        for _ in range(2):
+            nodes.append(node_like(a, a.apps_dir).start())     # the same notify.conf: one key
+        for i, n in enumerate(nodes):
+            r = post_json(n.port, "/alpha/invite?n=20&from=%d" % i, {})
+            assert r.status == 200, r
+        # Each node alone would send its twenty at once; together they send
+        # twenty in the minute, whichever node sends them.
+        wait_for(lambda: len(peer.accepted) >= 20, timeout=20, what="the first twenty")
+        time.sleep(3 * SLOW)
+        assert len(peer.accepted) == 20, len(peer.accepted)
+        assert windows_ok(peer.times, limit=20) <= 20, windows_ok(peer.times, limit=20)
+        refs = [m["body"]["reference"] for m in peer.accepted]
+        assert len(set(refs)) == 20, refs
+    finally:
+        for n in nodes:
+            n.stop()
+        peer.stop()
 
 
 def s_get(s, path):
