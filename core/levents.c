@@ -54,7 +54,22 @@ static void announce(void *ud)
     if (!g->events_pending)
         return;
     g->events_pending = false;
+    g->events_table = true;            /* a publish committed: the table is there */
+    g->events_made_tx = false;
     bo_bus_kick(g->paths->bus, g->info->name);
+}
+
+/* PostgreSQL: whether g's events table is there (looked for until it is).
+   A statement on a missing table would end the caller's transaction there,
+   where SQLite only refuses to prepare it. */
+static bool table_there(bo_gen *g, bo_db *db)
+{
+    if (g->events_table)
+        return true;
+    bool there = bo_db_has_table(db, BO_EVENTS_TABLE);
+    if (there && !g->events_made_tx)
+        g->events_table = true;        /* (made in a transaction: once it commits, announce says) */
+    return there;
 }
 
 /* Runs sql with the platform's rights, binding channel and data (texts)
@@ -62,14 +77,19 @@ static void announce(void *ud)
    prepared while it existed finds it gone: a transaction that made it was
    rolled back). Returns BO_DB_DONE or the failing code (the message in
    err). */
-static int run(bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen, int nint,
-               const int64_t *ints, char *err, size_t errlen)
+static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen,
+               int nint, const int64_t *ints, char *err, size_t errlen)
 {
     bool was = bo_db_set_platform(db, true);
     int rc = BO_EDB;
-    for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
-        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
-            break;
+    bool pg = bo_db_dialect() == BO_POSTGRES;
+    for (int attempt = pg ? 1 : 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
+        if (attempt > 0 && !(pg && table_there(g, db))) {
+            if (bo_db_exec_script(db, schema, err, errlen) < 0)
+                break;
+            if (bo_db_in_tx(db))
+                g->events_made_tx = true;
+        }
         bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
         if (!stmt)
             continue;
@@ -81,8 +101,10 @@ static int run(bo_db *db, const char *sql, const char *channel, const char *data
         for (int k = 0; k < nint; k++)
             bo_stmt_bind_int64(stmt, i++, ints[k]);
         rc = bo_stmt_step(stmt);
-        if (rc != BO_DB_DONE)
+        if (rc != BO_DB_DONE) {
             snprintf(err, errlen, "%s", bo_db_errmsg(db));
+            g->events_table = false;   /* (made in a transaction rolled back since: look again) */
+        }
         bo_stmt_reset(stmt);
         bo_stmt_clear(stmt);
     }
@@ -110,14 +132,14 @@ static int p_publish(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     char err[512];
     int64_t now = bo_unix_ms();
-    if (run(db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data, dlen,
-            1, &now, err, sizeof err) != BO_DB_DONE)
+    if (run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data,
+            dlen, 1, &now, err, sizeof err) != BO_DB_DONE)
         return luaL_error(L, "borough.events.publish: %s", err);
     int64_t id = bo_db_last_insert_id(db);
     if (id % PRUNE_EVERY == 0) {
         int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        if (run(db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
-                keep, err, sizeof err) != BO_DB_DONE)
+        if (run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0,
+                3, keep, err, sizeof err) != BO_DB_DONE)
             return luaL_error(L, "borough.events.publish: %s", err);
     }
     if (bo_db_in_tx(db)) {
@@ -133,11 +155,12 @@ static int p_publish(lua_State *L)
 /* last_id() -> the newest event's id (0 before the first). */
 static int p_last_id(lua_State *L)
 {
-    gen_of(L);
+    bo_gen *g = gen_of(L);
     bo_db *db = bo_ldb_get(L);
     static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
     char err[256];
-    bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bool there = bo_db_dialect() != BO_POSTGRES || table_there(g, db);
+    bo_stmt *stmt = there ? bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err) : NULL;
     int64_t id = 0;
     if (stmt) {                 /* no table: nothing was ever published */
         if (bo_stmt_step(stmt) == BO_DB_ROW)
