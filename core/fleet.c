@@ -35,6 +35,7 @@ struct bo_fleet {
     int64_t recorded_done;
     int64_t next_beat;
     int64_t next_open;
+    bool warned;               /* the database could not be written: said once */
     ask *asks;
 };
 
@@ -67,10 +68,15 @@ static void record(bo_fleet *f, int64_t now, bool versions)
     }
     char err[512];
     if (bo_nodes_register(f->db, f->node, f->name, now, f->done, apps, n, err, sizeof err) < 0) {
-        bo_log(BO_LOG_WARN, NULL, "nodes: recording what this node serves: %s", err);
-    } else if (versions) {
-        f->recorded = c->version;
-        f->recorded_done = f->done;
+        if (!f->warned)                /* once until it works again */
+            bo_log(BO_LOG_WARN, NULL, "nodes: recording what this node serves: %s", err);
+        f->warned = true;
+    } else {
+        f->warned = false;
+        if (versions) {
+            f->recorded = c->version;
+            f->recorded_done = f->done;
+        }
     }
     free(apps);
     f->next_beat = now + BO_NODE_BEAT_MS;

@@ -131,6 +131,7 @@ struct bo_notify {
     exchange *exchanges;
     char claimer[16];          /* this process's claim id (nodes.h) */
     bo_db *platform;           /* PostgreSQL: the platform's database (the shared windows) */
+    bool window_warned;        /* the shared window could not be read: said once */
     bool stopping;
 };
 
@@ -227,8 +228,9 @@ static bool shared_take(bo_notify *n, limiter *l, int64_t now)
     }
     int rc = n->platform ? bo_nodes_window_take(n->platform, l->key, l->limit, WINDOW_MS, now, err, sizeof err)
                          : BO_EDB;
-    if (rc < 0 && n->platform)
-        bo_log(BO_LOG_WARN, NULL, "notify: the nodes' shared window: %s", err);
+    if (rc < 0 && n->platform && !n->window_warned)     /* once until it works again */
+        bo_log(BO_LOG_WARN, NULL, "notify: the nodes' shared window: %s; nothing is sent meanwhile", err);
+    n->window_warned = rc < 0;
     if (rc != 1)
         l->shared_full_until = now + FETCH_IDLE_MS;
     return rc == 1;
