@@ -2,7 +2,9 @@
  * nodes.h - the borough processes (nodes) sharing one database, as the job
  * runner (jobs.c) and the Notify sender (notify.c) see them: which of them
  * are alive, so that work one of them claimed is taken over only when it
- * died, never while it runs.
+ * died, never while it runs. Below that, the platform's tables the nodes
+ * share on PostgreSQL: each Notify key's rate window (notify.c) and the
+ * app versions each node serves (fleet.c).
  *
  * A node claims work under its claim id: its node id (BO_NODE_ID_LEN hex
  * digits, the same each time the same data folder on the same host starts,
