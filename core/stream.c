@@ -65,7 +65,7 @@ typedef struct hub_app {
     bo_stmt *stmt;              /* its statement (cached by db) */
     bo_stream *catching;        /* READ_BOUNDS, READ_MISSED: the stream it is for (NULL: it ended) */
     bool more;                  /* events may be waiting: read again */
-    bool read_once;             /* a read has worked: its table is there */
+    bool read_once;             /* the last read worked (its table is there) */
 } hub_app;
 
 struct bo_stream {
@@ -189,10 +189,10 @@ static void took_new(bo_hub *h, hub_app *a, bo_stmt *stmt)
         a->last_id = id;
         n++;
     }
-    if (rc < 0 && a->read_once)           /* (before the first read works: no table yet) */
+    /* (before a read works: no table yet; after one failed: said once) */
+    if (rc < 0 && a->read_once)
         bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(a->db));
-    if (rc >= 0)
-        a->read_once = true;
+    a->read_once = rc >= 0;
     bo_stmt_reset(stmt);
     a->more = n == BATCH;
     for (bo_stream *s = a->streams, *next; s; s = next) {
