@@ -77,6 +77,7 @@ struct bo_stream {
     int64_t last_id;            /* the newest event it was sent or skipped */
     int64_t session;            /* the session behind it, or 0 (anyone) */
     int64_t from;               /* until it has caught up: the id it resumes after (-1: none) */
+    int64_t opened_ms;          /* when it opened (unix ms) */
     bool page;                  /* ... given by the page (?last_event_id=) */
     bool waiting;               /* it has not caught up yet: no events go to it */
     uint8_t session_hash[32];
@@ -396,9 +397,11 @@ static void caught_up(hub_app *a, bo_stream *s)
         bo_conn_flush(s->conn);        /* (at once, the response that opens it writes it) */
 }
 
-/* Takes the table's bounds for s (the newest and oldest event ids kept; 0
-   and 0 when there are none, or no table yet): whether the events it
-   missed are to be read (else it has caught up: a reset, or nothing). */
+/* Takes the table's bounds for s (the newest event id kept when s opened
+   and the oldest kept; 0 and 0 when there are none, or no table yet):
+   whether the events since are to be read (else it has caught up with a
+   reset). The read may end after s opened: the events published since then
+   go to it too, so that it misses none. */
 static bool took_bounds(hub_app *a, bo_stream *s, bo_stmt *stmt)
 {
     int64_t newest = 0, oldest = 0;
@@ -412,13 +415,13 @@ static bool took_bounds(hub_app *a, bo_stream *s, bo_stmt *stmt)
         return false;
     int64_t from = s->from;
     s->last_id = newest;
-    if (from < 0 || (from == newest && !s->page))
-        return false;
-    if (from > newest) {
+    if (from < 0) {                /* it begins after the newest event when it opened */
+        from = newest;
+        s->page = false;
+    } else if (from > newest) {
         reset(s, newest, "unknown");
         return false;
-    }
-    if (oldest > 0 && from < oldest - 1) {
+    } else if (oldest > 0 && from < oldest - 1) {
         reset(s, newest, "gone");
         return false;
     }
@@ -524,7 +527,8 @@ static void on_read(bo_db_waiter *w)
    else the new events when some may be waiting for its streams. */
 static void read_next(hub_app *a)
 {
-    static const char bounds[] = "SELECT coalesce(max(id), 0), coalesce(min(id), 0) FROM " BO_EVENTS_TABLE;
+    static const char bounds[] =
+        "SELECT coalesce(max(CASE WHEN at_ms <= ?1 THEN id END), 0), coalesce(min(id), 0) FROM " BO_EVENTS_TABLE;
     static const char fresh[] =
         "SELECT id, channel, data FROM " BO_EVENTS_TABLE " WHERE id > ?1 ORDER BY id LIMIT " STR(BATCH);
     while (a->reading == READ_NONE) {
@@ -554,8 +558,7 @@ static void read_next(hub_app *a)
             a->more = false;
             return;
         }
-        if (!s)
-            bo_stmt_bind_int64(stmt, 1, a->last_id);
+        bo_stmt_bind_int64(stmt, 1, s ? s->opened_ms : a->last_id);
         a->catching = s;
         a->reading = s ? READ_BOUNDS : READ_NEW;
         if (!s)
@@ -643,6 +646,7 @@ void bo_stream_respond(bo_request *r, const char *channels)
     int n = snprintf(retry, sizeof retry, "retry: %u\n\n", 2000 + (unsigned)(uv_hrtime() / 1000 % 3000));
     bo_conn_response_chunk(c, retry, (size_t)n);
     s->from = asked_id(r->http, &s->page);
+    s->opened_ms = bo_unix_ms();
     s->waiting = true;
 
     hub_app *a = s->app;
