@@ -109,7 +109,8 @@ typedef struct bo_gen {
     bool poisoned;         /* its state is near the memory cap: replace it */
     bool events_pending;   /* events published in a transaction not yet committed
                               (levents.c announces them when it commits) */
-    bool events_table;     /* the app's events table is there to stay (levents.c) */
+    bool events_table;     /* PostgreSQL: its events table was seen (levents.c) */
+    bool events_made_tx;   /* ... made in a transaction not known to have committed */
     char *static_root;     /* resolved <app>/static, or NULL */
     struct bo_gen_jobs *jobs;   /* handlers and schedules it declares (jobs.c) */
     lua_State **pool;      /* finished request threads, ready for reuse */

@@ -643,8 +643,14 @@ static PGconn *connect_as(const char *url, const char *user, const char *passwor
 {
     if (!may_try(err, errlen))
         return NULL;
+    /* The schema alone on the path, temporary objects last: PostgreSQL
+       then looks in pg_catalog first, so a function or operator an app
+       makes in its schema, named as one of PostgreSQL's, never stands for
+       it in the platform's statements (the owner's rights run those on the
+       platform's connections to the app's schema); new objects go into the
+       schema. As borough_fn.platform_exec pins it. */
     char opts[300];
-    snprintf(opts, sizeof opts, "-c search_path=\"%s\",pg_catalog -c statement_timeout=%d "
+    snprintf(opts, sizeof opts, "-c search_path=\"%s\",pg_temp -c statement_timeout=%d "
                                 "-c idle_in_transaction_session_timeout=120000", schema, STATEMENT_TIMEOUT_MS);
     const char *keys[8], *vals[8];
     int n = 0;

@@ -71,7 +71,7 @@ struct bo_jobs {
     struct bo_job *runs;
     unsigned nruns;
     bool stopping;
-    char claimer[32];                  /* "<run id>.<worker>" */
+    char claimer[32];                  /* "<claim id>.<worker>" */
 };
 
 struct bo_job {
@@ -132,9 +132,9 @@ static bo_stmt *prepare(runner_app *a, const char *sql, size_t len)
 #define PREPARE(a, sql) prepare((a), (sql), sizeof(sql) - 1)
 
 /* Queues again what a server before this one left running (it stopped or
-   died during the run), or, on PostgreSQL, another node that stopped
-   beating (nodes.h): the attempt counts, so a job that keeps killing its
-   server ends up failed. */
+   died during the run), or, on PostgreSQL, an earlier run of this node or
+   another node that stopped beating (nodes.h): the attempt counts, so a job
+   that keeps killing its server ends up failed. */
 static void recover(bo_jobs *j, runner_app *a)
 {
     static const char sql[] =
@@ -142,12 +142,12 @@ static void recover(bo_jobs *j, runner_app *a)
         "claimed_by = NULL, error = 'interrupted: the server stopped while it ran', "
         "finished_at = CASE WHEN attempts >= max_attempts THEN ?2 END "
         "WHERE state = 'running' AND (claimed_by IS NULL OR (substr(claimed_by, 1, length(?1)) <> ?1 AND "
-        BO_NODE_DEAD("claimed_by", "?3") "))";
+        BO_NODE_FREE("claimed_by", "?3", "substr(?1, 1, 6)") "))";
     bo_stmt *stmt = PREPARE(a, sql);
     if (!stmt)
         return;
-    char prefix[16], now[32];
-    snprintf(prefix, sizeof prefix, "%s.", j->w->server->run_id);
+    char prefix[24], now[32];
+    snprintf(prefix, sizeof prefix, "%s.", j->w->server->claim_id);
     int64_t now_ms = bo_unix_ms();
     bo_iso_time(now_ms, now, sizeof now);
     bo_stmt_bind_text(stmt, 1, prefix, -1);
@@ -448,7 +448,7 @@ static void poll_apps(bo_jobs *j)
             /* Several nodes: this one says it is alive, and takes over
                the jobs of those that stopped saying so. */
             char err[256];
-            if (bo_nodes_beat(a->db, w->server->run_id, now, err, sizeof err) < 0)
+            if (bo_nodes_beat(a->db, w->server->claim_id, now, err, sizeof err) < 0)
                 bo_log(BO_LOG_WARN, a->name, "jobs: %s", err);
             a->next_beat = now + BO_NODE_BEAT_MS;
             a->recovered = false;
@@ -483,7 +483,7 @@ void bo_jobs_start(bo_jobs **out, bo_worker *w)
 {
     bo_jobs *j = bo_calloc(1, sizeof *j);
     j->w = w;
-    snprintf(j->claimer, sizeof j->claimer, "%s.%d", w->server->run_id, w->id);
+    snprintf(j->claimer, sizeof j->claimer, "%s.%d", w->server->claim_id, w->id);
     uv_timer_init(&w->loop, &j->timer);
     j->timer.data = j;
     uv_timer_start(&j->timer, on_poll, 100, 0);

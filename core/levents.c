@@ -54,51 +54,42 @@ static void announce(void *ud)
     if (!g->events_pending)
         return;
     g->events_pending = false;
+    g->events_table = true;            /* a publish committed: the table is there */
+    g->events_made_tx = false;
     bo_bus_kick(g->paths->bus, g->info->name);
 }
 
-/* PostgreSQL: whether the events table is there, asked before a statement
-   on it (a failed statement would end the caller's transaction). make:
-   makes it when it is not, on a connection of its own and committed at
-   once, so that once there it stays, whatever becomes of the caller's
-   transaction (g->events_table). SQLite: true; a statement on a missing
-   table fails to prepare and changes nothing (run makes it then). */
-static bool table_there(bo_gen *g, bo_db *db, bool make, char *err, size_t errlen)
+/* PostgreSQL: whether g's events table is there (looked for until it is).
+   A statement on a missing table would end the caller's transaction there,
+   where SQLite only refuses to prepare it. */
+static bool table_there(bo_gen *g, bo_db *db)
 {
-    if (bo_db_dialect() != BO_POSTGRES || g->events_table)
+    if (g->events_table)
         return true;
-    if (!bo_db_has_table(db, BO_EVENTS_TABLE)) {
-        if (!make)
-            return false;
-        bo_db *own = NULL;
-        int rc = bo_db_open_app(&own, g->paths->data_dir, g->info->name, BO_DB_APP, err, errlen);
-        if (rc == 0) {
-            bo_db_set_platform(own, true);
-            rc = bo_db_exec_script(own, schema, err, errlen);
-        }
-        bo_db_close(own);
-        if (rc < 0)
-            return false;
-    }
-    g->events_table = true;
-    return true;
+    bool there = bo_db_has_table(db, BO_EVENTS_TABLE);
+    if (there && !g->events_made_tx)
+        g->events_table = true;        /* (made in a transaction: once it commits, announce says) */
+    return there;
 }
 
 /* Runs sql with the platform's rights, binding channel and data (texts)
    then ints; makes the table first if it is missing (also when a statement
    prepared while it existed finds it gone: a transaction that made it was
-   rolled back); on PostgreSQL, before it runs (table_there). Returns BO_DB_DONE or the
-   failing code (the message in err). */
+   rolled back). Returns BO_DB_DONE or the failing code (the message in
+   err). */
 static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const char *data, size_t dlen,
                int nint, const int64_t *ints, char *err, size_t errlen)
 {
-    if (!table_there(g, db, true, err, errlen))
-        return BO_EDB;
     bool was = bo_db_set_platform(db, true);
     int rc = BO_EDB;
-    for (int attempt = 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
-        if (attempt > 0 && bo_db_exec_script(db, schema, err, errlen) < 0)
-            break;
+    bool pg = bo_db_dialect() == BO_POSTGRES;
+    for (int attempt = pg ? 1 : 0; attempt < 2 && rc != BO_DB_DONE; attempt++) {
+        if (attempt > 0 && !(pg && table_there(g, db))) {
+            if (bo_db_exec_script(db, schema, err, errlen) < 0)
+                break;
+            if (bo_db_in_tx(db))
+                g->events_made_tx = true;
+        }
         bo_stmt *stmt = bo_db_prepare(db, sql, strlen(sql), err, errlen);
         if (!stmt)
             continue;
@@ -110,8 +101,10 @@ static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const
         for (int k = 0; k < nint; k++)
             bo_stmt_bind_int64(stmt, i++, ints[k]);
         rc = bo_stmt_step(stmt);
-        if (rc != BO_DB_DONE)
+        if (rc != BO_DB_DONE) {
             snprintf(err, errlen, "%s", bo_db_errmsg(db));
+            g->events_table = false;   /* (made in a transaction rolled back since: look again) */
+        }
         bo_stmt_reset(stmt);
         bo_stmt_clear(stmt);
     }
@@ -151,13 +144,19 @@ static int p_publish(lua_State *L)
     int64_t id = rc == BO_DB_DONE ? bo_db_last_insert_id(db) : 0;
     if (rc == BO_DB_DONE && id % PRUNE_EVERY == 0) {
         int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0, 3,
-                 keep, err, sizeof err);
+        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0,
+                 3, keep, err, sizeof err);
     }
-    if (own_tx && rc != BO_DB_DONE)
+    if (own_tx && rc != BO_DB_DONE) {
         bo_db_rollback(db);
-    else if (own_tx && bo_db_commit(db, err, sizeof err) < 0)
-        rc = BO_EDB;
+    } else if (own_tx) {
+        if (bo_db_commit(db, err, sizeof err) < 0)
+            rc = BO_EDB;
+        else {
+            g->events_table = true;    /* committed: the table is there to stay */
+            g->events_made_tx = false;
+        }
+    }
     if (rc != BO_DB_DONE)
         return luaL_error(L, "borough.events.publish: %s", err);
     if (bo_db_in_tx(db)) {
@@ -177,7 +176,8 @@ static int p_last_id(lua_State *L)
     bo_db *db = bo_ldb_get(L);
     static const char sql[] = "SELECT coalesce(max(id), 0) FROM " BO_EVENTS_TABLE;
     char err[256];
-    bo_stmt *stmt = !table_there(g, db, false, err, sizeof err) ? NULL : bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
+    bool there = bo_db_dialect() != BO_POSTGRES || table_there(g, db);
+    bo_stmt *stmt = there ? bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err) : NULL;
     int64_t id = 0;
     if (stmt) {                 /* no table: nothing was ever published */
         if (bo_stmt_step(stmt) == BO_DB_ROW)

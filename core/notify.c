@@ -67,6 +67,7 @@ typedef struct limiter {
     int64_t *times;            /* a ring of limit entries: when each request ended, or began while in flight */
     unsigned limit, n, head;   /* head: the oldest */
     int64_t paused_until;      /* after a 429 */
+    int64_t shared_full_until; /* PostgreSQL: the nodes' shared window was full (nodes.h) */
 } limiter;
 
 typedef enum { ACT_SEND, ACT_LOOKUP, ACT_POLL } action;
@@ -116,6 +117,7 @@ typedef struct exchange {
     limiter *l;                /* the key's window, and this request's entry in it */
     unsigned slot;
     int64_t began;
+    bool shared;               /* it holds a place in the nodes' shared window at began */
 } exchange;
 
 struct bo_notify {
@@ -127,7 +129,9 @@ struct bo_notify {
     limiter **limiters;
     unsigned nlimiters;
     exchange *exchanges;
-    char claimer[16];          /* this process's run id */
+    char claimer[16];          /* this process's claim id (nodes.h) */
+    bo_db *platform;           /* PostgreSQL: the platform's database (the shared windows) */
+    bool window_warned;        /* the shared window could not be read: said once */
     bool stopping;
 };
 
@@ -206,6 +210,38 @@ static void limiter_done(limiter *l, unsigned slot, int64_t began, int64_t now)
 {
     if (l && slot < l->limit && l->times[slot] == began && now > began)
         l->times[slot] = now;
+}
+
+/* PostgreSQL: takes a place for a request at now in the window the nodes
+   share for l's key (nodes.h); false when it is full or cannot be read
+   (nothing is sent then). On SQLite, l alone counts: always true. */
+static bool shared_take(bo_notify *n, limiter *l, int64_t now)
+{
+    if (bo_db_dialect() != BO_POSTGRES)
+        return true;
+    if (now < l->shared_full_until)
+        return false;
+    char err[512];
+    if (!n->platform && bo_db_open_platform(&n->platform, n->server->paths.data_dir, 0, err, sizeof err) < 0) {
+        bo_log(BO_LOG_WARN, NULL, "notify: %s", err);
+        n->platform = NULL;
+    }
+    int rc = n->platform ? bo_nodes_window_take(n->platform, l->key, l->limit, WINDOW_MS, now, err, sizeof err)
+                         : BO_EDB;
+    if (rc < 0 && n->platform && !n->window_warned)     /* once until it works again */
+        bo_log(BO_LOG_WARN, NULL, "notify: the nodes' shared window: %s; nothing is sent meanwhile", err);
+    n->window_warned = rc < 0;
+    if (rc != 1)
+        l->shared_full_until = now + FETCH_IDLE_MS;
+    return rc == 1;
+}
+
+/* Moves the shared place taken at began to now, or gives it back (now = 0). */
+static void shared_move(bo_notify *n, limiter *l, int64_t began, int64_t now)
+{
+    char err[512];
+    if (n->platform && bo_nodes_window_move(n->platform, l->key, began, now, err, sizeof err) < 0)
+        bo_log(BO_LOG_WARN, NULL, "notify: the nodes' shared window: %s", err);
 }
 
 static int compare_times(const void *a, const void *b)
@@ -406,7 +442,7 @@ static void fetch(bo_notify *n, sender_app *a, int64_t now, bool polling)
     static const char due[] =
         "SELECT id, kind, body, reference, attempts, state, created_ms FROM _borough_outbox "
         "WHERE state IN ('queued', 'sending') AND next_at <= ?1 AND (state = 'queued' OR claimed_by IS NULL OR "
-        "(claimed_by <> ?2 AND " BO_NODE_DEAD("claimed_by", "?4") ")) ORDER BY id LIMIT ?3";
+        "(claimed_by <> ?2 AND " BO_NODE_FREE("claimed_by", "?4", "substr(?2, 1, 6)") ")) ORDER BY id LIMIT ?3";
     static const char polls[] =
         "SELECT id, notify_id, polls, created_ms FROM _borough_outbox "
         "WHERE poll_at IS NOT NULL AND poll_at <= ?1 AND state = 'sent' ORDER BY poll_at LIMIT ?2";
@@ -480,7 +516,7 @@ static bool claim(bo_notify *n, sender_app *a, row *r, int64_t now)
     static const char send[] =
         "UPDATE _borough_outbox SET state = 'sending', claimed_by = ?2, attempts = attempts + 1, last_try = ?3 "
         "WHERE id = ?1 AND state = ?4 AND (claimed_by IS NULL OR (claimed_by <> ?2 AND "
-        BO_NODE_DEAD("claimed_by", "?5") "))";
+        BO_NODE_FREE("claimed_by", "?5", "substr(?2, 1, 6)") "))";
     static const char poll[] = "UPDATE _borough_outbox SET poll_at = ?2, last_try = ?3 WHERE id = ?1 AND state = 'sent'";
     bo_stmt *stmt;
     if (r->act == ACT_POLL) {
@@ -677,6 +713,8 @@ static void on_response(bo_httpc *h, const bo_httpc_result *res, void *ud)
     sender_app *a = x->a;
     int64_t now = bo_unix_ms();
     limiter_done(x->l, x->slot, x->began, now);
+    if (x->shared && now > x->began)
+        shared_move(n, x->l, x->began, now);
     int s = res->error ? 0 : res->status;
     char why[600];
     bo_jval *doc = res->error ? NULL : response_json(res);
@@ -773,7 +811,7 @@ static bool open_body(bo_notify *n, exchange *x)
 
 /* Starts the exchange of a claimed row. */
 static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf *conf, uint64_t version,
-                  limiter *l, int64_t began)
+                  limiter *l, int64_t began, bool shared)
 {
     exchange *x = bo_calloc(1, sizeof *x);
     x->n = n;
@@ -781,6 +819,7 @@ static void start(bo_notify *n, sender_app *a, row *r, const bo_notify_app_conf 
     x->l = l;
     x->began = began;
     x->slot = limiter_add(l, began);
+    x->shared = shared;
     x->r = *r;
     memset(r, 0, sizeof *r);                        /* the row's strings move to x */
     x->poll_ok = conf->poll_s > 0 && !conf->callback_token;
@@ -875,11 +914,13 @@ static void serve_app(bo_notify *n, sender_app *a, const bo_notify_app_conf *con
                 return;
             }
         }
-        if (limiter_next(l, now) > now)
+        if (limiter_next(l, now) > now || !shared_take(n, l, now))
             return;
         row *r = &a->rows[a->next++];
         if (claim(n, a, r, now))
-            start(n, a, r, conf, version, l, now);
+            start(n, a, r, conf, version, l, now, bo_db_dialect() == BO_POSTGRES);
+        else if (bo_db_dialect() == BO_POSTGRES)
+            shared_move(n, l, now, 0);              /* another node took the row: no request */
         row_clear(r);
         if (a->next >= a->nrows)
             a->next_fetch = now;                    /* more may be waiting */
@@ -956,7 +997,7 @@ void bo_notify_start(bo_notify **out, uv_loop_t *loop, bo_server *s)
     bo_notify *n = bo_calloc(1, sizeof *n);
     n->server = s;
     n->loop = loop;
-    snprintf(n->claimer, sizeof n->claimer, "%s", s->run_id);
+    snprintf(n->claimer, sizeof n->claimer, "%s", s->claim_id);
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     uv_timer_start(&n->timer, on_tick, TICK_MS, TICK_MS);
@@ -979,6 +1020,7 @@ static void on_closed(uv_handle_t *h)
         free(n->limiters[i]);
     }
     free(n->limiters);
+    bo_db_close(n->platform);
     free(n);
 }
 

@@ -179,6 +179,39 @@ static const struct {
       "  audited_ms INTEGER NOT NULL DEFAULT 0\n"
       ");\n"
       "CREATE INDEX api_tokens_app ON api_tokens (app);\n", NULL },
+    /* The nodes' shared window of each Notify API key (nodes.h): the
+       times of its requests in the last minute. Used on PostgreSQL only,
+       where several nodes send with one key. */
+    { "041_notify_windows",
+      "CREATE TABLE notify_windows (\n"
+      "  key TEXT PRIMARY KEY,\n"
+      "  times TEXT NOT NULL\n"
+      ");\n",
+      "CREATE TABLE notify_windows (\n"
+      "  key TEXT PRIMARY KEY,\n"
+      "  times BIGINT[] NOT NULL\n"
+      ");\n" },
+    /* The nodes, the versions of the apps each serves, and the reloads
+       asked on one for all (nodes.h). Used on PostgreSQL only. */
+    { "042_node_registry",
+      "CREATE TABLE node_registry (\n"
+      "  node TEXT PRIMARY KEY,\n"
+      "  name TEXT NOT NULL,\n"
+      "  seen_ms INTEGER NOT NULL,\n"
+      "  done INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE TABLE node_apps (\n"
+      "  node TEXT NOT NULL,\n"
+      "  app TEXT NOT NULL,\n"
+      "  hash TEXT NOT NULL,\n"
+      "  PRIMARY KEY (node, app)\n"
+      ");\n"
+      "CREATE TABLE node_reloads (\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  app TEXT,\n"
+      "  node TEXT NOT NULL,\n"
+      "  at_ms INTEGER NOT NULL\n"
+      ");\n", NULL },
     /* A failed sign-in gets a key of its own, so that a success forgives
        exactly the newest failure of its address on either engine
        (PostgreSQL has no rowid). */

@@ -15,6 +15,8 @@
 #include "linit.h"
 #include "log.h"
 #include "notify.h"
+#include "fleet.h"
+#include "nodes.h"
 #include "crypto.h"
 #include "platformdb.h"
 #include "status.h"
@@ -389,6 +391,8 @@ struct bo_reload_wait {
     uint64_t version;
     uint64_t started_ns;
     int status;
+    bool asked;                 /* a reload asked on the control socket: the other nodes follow */
+    char *app;                  /* the app it reloaded, or NULL (every app) */
 };
 
 /* Where a reload's outcome goes: the log, the client that asked, and the
@@ -398,6 +402,8 @@ typedef struct outcome {
     bo_metrics *metrics;        /* NULL at start: loading is not reloading */
     bo_server *server;          /* NULL at start */
     int status;
+    bool asked;                 /* a reload asked on the control socket (not a rollback) */
+    const char *app;            /* the app it reloads, or NULL (every app) */
 } outcome;
 
 /* Keeps the outcome of e's reload as the last of its app (bo_reload_note). */
@@ -531,14 +537,22 @@ static void publish(bo_server *s, bo_catalog *c)
         bo_worker_wake(&s->workers[i]);
 }
 
+/* Answers the client of a reload that every worker has taken: on
+   PostgreSQL, a reload asked on the control socket goes on to the other
+   nodes, which fleet.c answers for. */
+static void end_reload(bo_server *s, bo_control_client *client, bool asked, const char *app, int status)
+{
+    if (client && !(asked && bo_fleet_ask(s->fleet, app, client, status)))
+        bo_control_end(client, status);
+}
+
 /* Publishes next if it differs from the running catalog and answers the
    client once every worker has taken it (now, if nothing changed). */
 static void finish_reload(bo_server *s, bo_catalog *next, outcome *o, uint64_t started)
 {
     if (catalog_same(next, s->catalog)) {
         bo_catalog_unref(next);
-        if (o->client)
-            bo_control_end(o->client, o->status);
+        end_reload(s, o->client, o->asked, o->app, o->status);
         return;
     }
     bo_reload_wait *w = bo_calloc(1, sizeof *w);
@@ -546,6 +560,8 @@ static void finish_reload(bo_server *s, bo_catalog *next, outcome *o, uint64_t s
     w->version = next->version;
     w->started_ns = started;
     w->status = o->status;
+    w->asked = o->asked;
+    w->app = o->app ? bo_strdup(o->app) : NULL;
     w->next = s->waits;
     s->waits = w;
     publish(s, next);
@@ -587,7 +603,7 @@ static void reload_cert(bo_server *s, outcome *o)
 static void reload(bo_server *s, const char *app, bo_control_client *client)
 {
     uint64_t started = uv_hrtime();
-    outcome o = { client, &s->metrics, s, 0 };
+    outcome o = { client, &s->metrics, s, 0, client != NULL, app };
     if (!app)
         reload_cert(s, &o);
     bo_catalog *cur = s->catalog;
@@ -628,7 +644,7 @@ static void reload(bo_server *s, const char *app, bo_control_client *client)
 static void rollback(bo_server *s, const char *app, bo_control_client *client)
 {
     uint64_t started = uv_hrtime();
-    outcome o = { client, &s->metrics, s, 0 };
+    outcome o = { client, &s->metrics, s, 0, false, app };
     bo_catalog *cur = s->catalog;
     int at = find_app(cur, app);
     if (at < 0 || !cur->previous[at]) {
@@ -702,8 +718,9 @@ static void check_waits(bo_server *s)
                                  "see the server's log");
                 w->status = 1;
             }
-            bo_control_end(w->client, w->status);
+            end_reload(s, w->client, w->asked, w->app, w->status);
         }
+        free(w->app);
         free(w);
     }
 }
@@ -718,6 +735,7 @@ static void drop_waits(bo_server *s)
             bo_control_reply(w->client, "err", "borough: the server is stopping");
             bo_control_end(w->client, 1);
         }
+        free(w->app);
         free(w);
     }
 }
@@ -763,6 +781,12 @@ static void on_control(void *ud, bo_control_client *cl, const char *line)
         bo_control_reply(cl, "err", "borough: unknown request (expected reload [APP], rollback APP or status)");
         bo_control_end(cl, 2);
     }
+}
+
+/* A reload asked on another node (fleet.h). */
+static void fleet_reload(bo_server *s, const char *app)
+{
+    reload(s, app, NULL);
 }
 
 static void on_watch(void *ud)
@@ -940,6 +964,7 @@ static void close_main(bo_server *s)
     bo_watch_stop(&s->watch);
     bo_walkeeper_stop(&s->keeper);
     bo_notify_stop(s->notify);
+    bo_fleet_stop(s->fleet);
     for (size_t i = 0; i < BO_COUNT(s->signals); i++)
         uv_close((uv_handle_t *)&s->signals[i], NULL);
     uv_close((uv_handle_t *)&s->worker_event, NULL);
@@ -1077,6 +1102,9 @@ int bo_server_run(const bo_config *cfg)
     if (getrandom(rnd, sizeof rnd, 0) < 0)
         memset(rnd, 0, sizeof rnd);
     snprintf(s->run_id, sizeof s->run_id, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
+    char node[BO_NODE_ID_LEN + 1];
+    bo_nodes_id(cfg->data_dir, node);
+    snprintf(s->claim_id, sizeof s->claim_id, "%s%s", node, s->run_id);
     signal(SIGPIPE, SIG_IGN);
 
     /* fds[i]: worker i's listening socket; fds[nworkers + i]: its socket
@@ -1127,6 +1155,7 @@ int bo_server_run(const bo_config *cfg)
     }
     bo_walkeeper_start(&s->keeper, &s->loop, s, WAL_CHECKPOINT_MS);
     bo_notify_start(&s->notify, &s->loop, s);
+    bo_fleet_start(&s->fleet, s, fleet_reload);
     uv_async_init(&s->loop, &s->worker_event, on_worker_event);
     s->worker_event.data = s;
     static const int signums[] = { SIGINT, SIGTERM, SIGHUP };

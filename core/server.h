@@ -81,11 +81,13 @@ typedef struct bo_server {
     char *public_url;           /* paths.public_url: owned */
     bo_https_cert *cert;        /* HTTPS: the certificate new connections get (guarded by lock) */
     char run_id[8];             /* random, starts every request id */
+    char claim_id[16];          /* node id + run id: claims work in the database (nodes.h) */
     uv_loop_t loop;             /* the main thread's */
     uv_async_t worker_event;    /* a worker became ready or finished */
     uv_signal_t signals[3];
     bo_walkeeper keeper;        /* WAL checkpoints, on the main loop */
     struct bo_notify *notify;   /* the one Notify sender, on the main loop (notify.c) */
+    struct bo_fleet *fleet;     /* PostgreSQL: the other nodes (fleet.h), or NULL */
     bo_control control;         /* `borough reload` talks here */
     bo_watch watch;             /* --watch */
     bo_metrics metrics;         /* the main thread's: reloads */

@@ -12,6 +12,16 @@
  * client that events it asked for are gone (it resumed from before what
  * the table keeps, or asked for too many), so it should read afresh what
  * it shows.
+ *
+ * Reading. Each worker's hub reads an app's events table through its own
+ * connection (db.h): what the bus kicks (a publish on this node) at once,
+ * and every POLL_MS what other processes wrote (on PostgreSQL, the other
+ * nodes: a client on any node sees every node's events within a second).
+ * One read runs at a time per app, never blocking the worker: it is
+ * started (bo_stmt_start) and its rows are taken when the answer comes
+ * (at once on SQLite). A new stream's catch-up (the table's bounds, then
+ * the events it missed) goes first; meanwhile the app's other streams wait
+ * for the next read, so none misses an event or gets one twice.
  */
 #include "stream.h"
 #include "app.h"
@@ -38,19 +48,24 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* What an app's read in progress is. */
+typedef enum { READ_NONE, READ_NEW, READ_BOUNDS, READ_MISSED } read_kind;
+
 typedef struct hub_app {
-    bo_db_waiter wait;          /* first: the read in flight (PostgreSQL) */
-    bo_stmt *reading;           /* its statement, or NULL */
-    bool again;                 /* a look was asked for while it read */
-    bo_hub *hub;
+    bo_db_waiter wait;          /* first: the read's answer (wait.impl is the engine's) */
+    struct bo_hub *hub;
     char *name;
-    const char *data_dir;
     bo_db *db;                  /* the hub's own read-only connection, or NULL */
-    bool has_table;             /* the events table was found */
     int64_t last_id;            /* the newest event the hub has read */
     uint64_t version;           /* the bus's version of the app last seen */
     bo_stream *streams;
     unsigned nstreams;
+    read_kind reading;          /* the read in progress */
+    bool answered;              /* its answer came later (the streams are flushed) */
+    bo_stmt *stmt;              /* its statement (cached by db) */
+    bo_stream *catching;        /* READ_BOUNDS, READ_MISSED: the stream it is for (NULL: it ended) */
+    bool more;                  /* events may be waiting: read again */
+    bool read_once;             /* the last read worked (its table is there) */
 } hub_app;
 
 struct bo_stream {
@@ -61,6 +76,10 @@ struct bo_stream {
     bo_stream *prev, *next;
     int64_t last_id;            /* the newest event it was sent or skipped */
     int64_t session;            /* the session behind it, or 0 (anyone) */
+    int64_t from;               /* until it has caught up: the id it resumes after (-1: none) */
+    int64_t opened_ms;          /* when it opened (unix ms) */
+    bool page;                  /* ... given by the page (?last_event_id=) */
+    bool waiting;               /* it has not caught up yet: no events go to it */
     uint8_t session_hash[32];
     char *roles;                /* the route's roles ("a b"), or NULL */
     uint64_t started_ms;
@@ -83,40 +102,19 @@ struct bo_hub {
 
 /* ---- reading events ---- */
 
+static void deliver(hub_app *a);
+
 /* The hub's connection to a's database, opened on first need; NULL while
-   it cannot be, or has no events table yet (an app that has never written
-   has no file; one that never published, no table). On PostgreSQL the hub
-   reads the same way, every node its own: an event published on another
-   node is seen at the next tick (POLL_MS). */
+   it cannot be (an app that has never written has no file yet). */
 static bo_db *app_db(hub_app *a)
 {
     if (!a->db) {
         char err[256];
-        if (!bo_db_app_made(a->data_dir, a->name) ||
-            bo_db_open_app(&a->db, a->data_dir, a->name, BO_DB_READONLY, err, sizeof err) < 0)
+        if (bo_db_open_app(&a->db, a->hub->w->server->paths.data_dir, a->name, BO_DB_READONLY, err,
+                           sizeof err) < 0)
             a->db = NULL;
     }
-    if (a->db && !a->has_table)
-        a->has_table = bo_db_has_table(a->db, BO_EVENTS_TABLE);
-    return a->has_table ? a->db : NULL;
-}
-
-/* The newest and oldest event ids kept (0 and 0 when there are none, or no
-   table yet). */
-static void bounds(hub_app *a, int64_t *newest, int64_t *oldest)
-{
-    static const char sql[] = "SELECT coalesce(max(id), 0), coalesce(min(id), 0) FROM " BO_EVENTS_TABLE;
-    *newest = *oldest = 0;
-    bo_db *db = app_db(a);
-    char err[256];
-    bo_stmt *stmt = db ? bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err) : NULL;
-    if (!stmt)
-        return;
-    if (bo_stmt_step(stmt) == BO_DB_ROW) {
-        *newest = bo_stmt_column_int64(stmt, 0);
-        *oldest = bo_stmt_column_int64(stmt, 1);
-    }
-    bo_stmt_reset(stmt);
+    return a->db;
 }
 
 /* Formats one event into out: its id, and the channel and data (JSON) as
@@ -170,9 +168,9 @@ static bool queue(bo_stream *s, const char *text, size_t len)
     return false;
 }
 
-/* Sends each event in stmt's answer to a's streams that follow its
-   channel; returns how many rows it read. */
-static int send_rows(bo_hub *h, hub_app *a, bo_stmt *stmt)
+/* Takes the rows of a's read of new events: sends each to the streams
+   that follow its channel, then writes what each stream has queued. */
+static void took_new(bo_hub *h, hub_app *a, bo_stmt *stmt)
 {
     int n = 0, rc;
     while ((rc = bo_stmt_step(stmt)) == BO_DB_ROW) {
@@ -183,7 +181,7 @@ static int send_rows(bo_hub *h, hub_app *a, bo_stmt *stmt)
                      data ? (size_t)bo_stmt_column_bytes(stmt, 2) : 4);
         for (bo_stream *s = a->streams, *next; s; s = next) {
             next = s->next;
-            if (s->ending || id <= s->last_id)
+            if (s->ending || s->waiting || id <= s->last_id)
                 continue;
             s->last_id = id;
             if (channel && follows(s, channel))
@@ -192,65 +190,17 @@ static int send_rows(bo_hub *h, hub_app *a, bo_stmt *stmt)
         a->last_id = id;
         n++;
     }
-    if (rc < 0)
+    /* (before a read works: no table yet; after one failed: said once) */
+    if (rc < 0 && a->read_once)
         bo_log(BO_LOG_ERROR, a->name, "reading events: %s", bo_db_errmsg(a->db));
+    a->read_once = rc >= 0;
     bo_stmt_reset(stmt);
-    return n;
-}
-
-static void flush_streams(hub_app *a)
-{
+    a->more = n == BATCH;
     for (bo_stream *s = a->streams, *next; s; s = next) {
         next = s->next;
-        bo_conn_flush(s->conn);
+        if (!s->waiting)
+            bo_conn_flush(s->conn);
     }
-}
-
-static void read_ready(bo_db_waiter *w);
-
-/* Reads a's new events and sends each to the streams that follow its
-   channel, then writes what each stream has queued. On PostgreSQL the
-   read is sent and answered on the worker's loop (read_ready), which does
-   not wait for it; a look asked for meanwhile comes after it. */
-static void deliver(bo_hub *h, hub_app *a)
-{
-    static const char sql[] =
-        "SELECT id, channel, data FROM " BO_EVENTS_TABLE " WHERE id > ?1 ORDER BY id LIMIT " STR(BATCH);
-    if (a->reading) {
-        a->again = true;
-        return;
-    }
-    bo_db *db = app_db(a);
-    if (!db || !a->streams)
-        return;
-    for (;;) {
-        char err[256];
-        bo_stmt *stmt = bo_db_prepare(db, sql, sizeof sql - 1, err, sizeof err);
-        if (!stmt)
-            break;              /* no table yet: nothing was published */
-        bo_stmt_bind_int64(stmt, 1, a->last_id);
-        a->wait.ready = read_ready;
-        a->wait.loop = &h->w->loop;
-        if (bo_stmt_start(stmt, &a->wait) == BO_DB_PENDING) {
-            a->reading = stmt;
-            return;
-        }
-        if (send_rows(h, a, stmt) < BATCH)
-            break;
-    }
-    flush_streams(a);
-}
-
-static void read_ready(bo_db_waiter *w)
-{
-    hub_app *a = (hub_app *)w;
-    bo_stmt *stmt = a->reading;
-    a->reading = NULL;
-    bool more = send_rows(a->hub, a, stmt) == BATCH || a->again;
-    a->again = false;
-    flush_streams(a);
-    if (more)
-        deliver(a->hub, a);
 }
 
 /* ---- the hub ---- */
@@ -265,7 +215,7 @@ static void on_wake(uv_async_t *async)
         uint64_t v = bo_bus_version(h->bus, a->name);
         if (v != a->version) {
             a->version = v;
-            deliver(h, a);
+            deliver(a);
         }
     }
 }
@@ -300,7 +250,8 @@ static void on_tick(uv_timer_t *t)
 {
     bo_hub *h = t->data;
     for (unsigned i = 0; i < h->napps; i++)
-        deliver(h, h->apps[i]);
+        if (h->apps[i]->streams)
+            deliver(h->apps[i]);
     uint64_t now = uv_now(&h->w->loop);
     if (now - h->last_beat >= h->w->cfg->heartbeat_ms) {
         h->last_beat = now;
@@ -330,6 +281,13 @@ void bo_hub_close(bo_hub *h)
     if (!h || h->closed)
         return;
     h->closed = true;
+    for (unsigned i = 0; i < h->napps; i++) {
+        hub_app *a = h->apps[i];
+        if (a->reading != READ_NONE) {     /* its answer is dropped when it comes */
+            bo_db_cancel(&a->wait);
+            a->reading = READ_NONE;
+        }
+    }
     bo_bus_leave(h->bus, &h->wake);
     uv_close((uv_handle_t *)&h->wake, NULL);
     uv_close((uv_handle_t *)&h->tick, NULL);
@@ -340,8 +298,6 @@ void bo_hub_free(bo_hub *h)
     if (!h)
         return;
     for (unsigned i = 0; i < h->napps; i++) {
-        if (h->apps[i]->reading)
-            bo_db_cancel(&h->apps[i]->wait);
         if (h->apps[i]->db)
             bo_db_close(h->apps[i]->db);
         free(h->apps[i]->name);
@@ -361,10 +317,7 @@ static hub_app *app_for(bo_hub *h, const char *name)
     hub_app *a = bo_calloc(1, sizeof *a);
     a->hub = h;
     a->name = bo_strdup(name);
-    a->data_dir = h->w->server->paths.data_dir;
     a->version = bo_bus_version(h->bus, name);
-    int64_t oldest;
-    bounds(a, &a->last_id, &oldest);
     h->apps = bo_realloc(h->apps, sizeof *h->apps * (h->napps + 1));
     h->apps[h->napps++] = a;
     return a;
@@ -429,47 +382,75 @@ static void reset(bo_stream *s, int64_t newest, const char *why)
     s->last_id = newest;
 }
 
-/* Sends s the events after the one it asks to resume after, or a reset
-   when they are gone or too many; sets where s goes on from. */
-static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
+/* Where s goes on from, once it caught up: a's streams that were there
+   before it need nothing older. */
+static void caught_up(hub_app *a, bo_stream *s)
 {
-    bool page;
-    int64_t from = asked_id(h, &page), newest, oldest;
-    bounds(s->app, &newest, &oldest);
+    s->waiting = false;
+    bool alone = true;
+    for (bo_stream *o = a->streams; o; o = o->next)
+        if (o != s && !o->waiting)
+            alone = false;
+    if (alone && a->last_id < s->last_id)
+        a->last_id = s->last_id;       /* nothing older is for anyone here */
+    if (a->answered)
+        bo_conn_flush(s->conn);        /* (at once, the response that opens it writes it) */
+}
+
+/* Takes the table's bounds for s (the newest event id kept when s opened
+   and the oldest kept; 0 and 0 when there are none, or no table yet):
+   whether the events since are to be read (else it has caught up with a
+   reset). The read may end after s opened: the events published since then
+   go to it too, so that it misses none. */
+static bool took_bounds(hub_app *a, bo_stream *s, bo_stmt *stmt)
+{
+    int64_t newest = 0, oldest = 0;
+    if (stmt && bo_stmt_step(stmt) == BO_DB_ROW) {
+        newest = bo_stmt_column_int64(stmt, 0);
+        oldest = bo_stmt_column_int64(stmt, 1);
+    }
+    if (stmt)
+        bo_stmt_reset(stmt);
+    if (!s)
+        return false;
+    int64_t from = s->from;
     s->last_id = newest;
-    if (from < 0 || (from == newest && !page))
-        return;
-    if (from > newest) {
+    if (from < 0) {                /* it begins after the newest event when it opened */
+        from = newest;
+        s->page = false;
+    } else if (from > newest) {
         reset(s, newest, "unknown");
-        return;
-    }
-    if (oldest > 0 && from < oldest - 1) {
+        return false;
+    } else if (oldest > 0 && from < oldest - 1) {
         reset(s, newest, "gone");
-        return;
+        return false;
     }
-    if (!app_db(s->app))
-        return;                 /* the app has no events table yet: nothing was published */
-    static const char sql[] = "SELECT id, channel, data, at_ms FROM " BO_EVENTS_TABLE " WHERE id >= ?1 ORDER BY id "
-                              "LIMIT " STR(REPLAY_ROWS);
-    char err[256];
-    bo_stmt *stmt = bo_db_prepare(s->app->db, sql, sizeof sql - 1, err, sizeof err);
-    if (!stmt)
-        return;
-    bo_conn *c = s->conn;
-    size_t mark = c->out.len;
-    uint64_t mark_bytes = c->req.response_bytes;
+    s->from = newest;              /* (kept for took_missed) */
+    s->last_id = from;
+    return a->db != NULL;          /* no database yet: nothing was published */
+}
+
+/* Takes the events s missed (from s->last_id on, up to the newest the
+   bounds saw in s->from) and sends those of its channels, or a reset when
+   they are too many. */
+static void took_missed(hub_app *a, bo_stream *s, bo_stmt *stmt)
+{
+    bo_buf *event = &a->hub->event;
+    int64_t from = s ? s->last_id : 0, newest = s ? s->from : 0;
+    bo_conn *c = s ? s->conn : NULL;
+    size_t mark = c ? c->out.len : 0;
+    uint64_t mark_bytes = c ? c->req.response_bytes : 0;
     int64_t recent = bo_unix_ms() - RECENT_MS, last = from;
     int n = 0;
     bool too_many = false;
-    bo_stmt_bind_int64(stmt, 1, from);
-    while (bo_stmt_step(stmt) == BO_DB_ROW) {
+    while (s && bo_stmt_step(stmt) == BO_DB_ROW) {
         int64_t id = bo_stmt_column_int64(stmt, 0);
         const char *channel = bo_stmt_column_text(stmt, 1);
         last = id;
         /* The event the client saw last is not sent again, unless it is
            the page's newest and so recent that the page may have been
            made before it committed. */
-        if (id == from && (!page || bo_stmt_column_int64(stmt, 3) < recent))
+        if (id == from && (!s->page || bo_stmt_column_int64(stmt, 3) < recent))
             continue;
         if (++n > REPLAY_MAX || c->out.len - mark > BO_STREAM_QUEUE_MAX / 2) {
             too_many = true;
@@ -482,6 +463,8 @@ static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
         bo_conn_response_chunk(c, event->data, event->len);
     }
     bo_stmt_reset(stmt);
+    if (!s)
+        return;
     if (too_many) {
         c->out.len = mark;      /* unsent yet: taken back */
         c->req.response_bytes = mark_bytes;
@@ -489,6 +472,113 @@ static void catch_up(bo_stream *s, const bo_http_request *h, bo_buf *event)
         return;
     }
     s->last_id = last > newest ? last : newest;
+}
+
+static void read_next(hub_app *a);
+
+/* The answer to a's read is in (or came at once): its rows are taken, and
+   the next read starts. */
+static void took(hub_app *a)
+{
+    static const char missed[] = "SELECT id, channel, data, at_ms FROM " BO_EVENTS_TABLE " WHERE id >= ?1 ORDER BY id "
+                                 "LIMIT " STR(REPLAY_ROWS);
+    read_kind kind = a->reading;
+    bo_stmt *stmt = a->stmt;
+    bo_stream *s = a->catching;
+    a->reading = READ_NONE;
+    a->stmt = NULL;
+    if (kind == READ_NEW) {
+        took_new(a->hub, a, stmt);
+    } else if (kind == READ_BOUNDS) {
+        char err[256];
+        bo_stmt *next = took_bounds(a, s, stmt) ? bo_db_prepare(a->db, missed, sizeof missed - 1, err, sizeof err)
+                                                 : NULL;
+        if (next) {
+            bo_stmt_bind_int64(next, 1, s->last_id);
+            a->reading = READ_MISSED;
+            a->stmt = next;
+            int rc = bo_stmt_start(next, &a->wait);
+            if (rc == BO_DB_PENDING)
+                return;
+            took(a);
+            return;
+        }
+        if (s)
+            caught_up(a, s);
+        a->catching = NULL;
+    } else if (kind == READ_MISSED) {
+        took_missed(a, s, stmt);
+        if (s)
+            caught_up(a, s);
+        a->catching = NULL;
+    }
+    read_next(a);
+}
+
+static void on_read(bo_db_waiter *w)
+{
+    hub_app *a = (hub_app *)w;
+    a->answered = true;
+    took(a);
+    a->answered = false;
+}
+
+/* Starts a's next read, if none runs: a waiting stream's catch-up first,
+   else the new events when some may be waiting for its streams. */
+static void read_next(hub_app *a)
+{
+    static const char bounds[] =
+        "SELECT coalesce(max(CASE WHEN at_ms <= ?1 THEN id END), 0), coalesce(min(id), 0) FROM " BO_EVENTS_TABLE;
+    static const char fresh[] =
+        "SELECT id, channel, data FROM " BO_EVENTS_TABLE " WHERE id > ?1 ORDER BY id LIMIT " STR(BATCH);
+    while (a->reading == READ_NONE) {
+        bo_stream *s = NULL, *active = NULL;
+        for (bo_stream *o = a->streams; o; o = o->next) {
+            if (o->waiting && !o->ending)
+                s = o;                 /* the oldest waiting (streams are added at the front) */
+            else if (!o->waiting)
+                active = o;
+        }
+        if (!s && (!a->more || !active))
+            return;
+        bo_db *db = app_db(a);
+        char err[256];
+        bo_stmt *stmt = NULL;
+        if (db && s)
+            stmt = bo_db_prepare(db, bounds, sizeof bounds - 1, err, sizeof err);
+        else if (db)
+            stmt = bo_db_prepare(db, fresh, sizeof fresh - 1, err, sizeof err);
+        if (s && !stmt) {              /* no database or no table yet: nothing was published */
+            a->catching = s;
+            a->reading = READ_BOUNDS;
+            took(a);
+            return;
+        }
+        if (!stmt) {
+            a->more = false;
+            return;
+        }
+        bo_stmt_bind_int64(stmt, 1, s ? s->opened_ms : a->last_id);
+        a->catching = s;
+        a->reading = s ? READ_BOUNDS : READ_NEW;
+        if (!s)
+            a->more = false;           /* (took_new says if there is more) */
+        a->stmt = stmt;
+        a->wait.ready = on_read;
+        a->wait.loop = &a->hub->w->loop;
+        if (bo_stmt_start(stmt, &a->wait) == BO_DB_PENDING)
+            return;
+        took(a);
+        return;
+    }
+}
+
+/* Events may be waiting for a's streams: reads them (now, or after the
+   read in progress). */
+static void deliver(hub_app *a)
+{
+    a->more = true;
+    read_next(a);
 }
 
 /* 503 with Retry-After, for a stream past a cap. */
@@ -555,11 +645,11 @@ void bo_stream_respond(bo_request *r, const char *channels)
     char retry[32];
     int n = snprintf(retry, sizeof retry, "retry: %u\n\n", 2000 + (unsigned)(uv_hrtime() / 1000 % 3000));
     bo_conn_response_chunk(c, retry, (size_t)n);
-    catch_up(s, r->http, &h->event);
+    s->from = asked_id(r->http, &s->page);
+    s->opened_ms = bo_unix_ms();
+    s->waiting = true;
 
     hub_app *a = s->app;
-    if (!a->streams && a->last_id < s->last_id)
-        a->last_id = s->last_id;       /* nothing older is for anyone here */
     s->next = a->streams;
     if (a->streams)
         a->streams->prev = s;
@@ -568,6 +658,7 @@ void bo_stream_respond(bo_request *r, const char *channels)
     h->nstreams++;
     bo_counter_add(&s->metrics->streams, 1);
     c->stream = s;
+    read_next(a);                      /* its catch-up */
 }
 
 void bo_stream_end(bo_stream *s, const char *why)
@@ -589,6 +680,8 @@ void bo_stream_end(bo_stream *s, const char *why)
 void bo_stream_closed(bo_stream *s)
 {
     hub_app *a = s->app;
+    if (a->catching == s)
+        a->catching = NULL;            /* its read's answer is for no one */
     bo_hub *h = s->conn->worker->hub;
     if (s->prev)
         s->prev->next = s->next;

@@ -192,15 +192,6 @@ class Cluster:
             raise AssertionError("pg_dump: %s" % p.stderr.decode())
         return p.stdout
 
-    def dump(self, db, schema):
-        """The rows of every table of schema in db, as pg_dump writes them
-        (bytes): what the database holds, for a test that looks for text in it."""
-        p = subprocess.run([os.path.join(BIN, "pg_dump"), "-h", self.sock, "-p", str(self.tcp_port or 5432),
-                            "-U", "postgres", "--data-only", "--schema", schema, db],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise AssertionError("pg_dump: %s" % p.stderr.decode())
-        return p.stdout
 
 
 def literal(v):

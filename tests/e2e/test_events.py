@@ -68,8 +68,8 @@ return app
 STREAMS_PER_WORKER = re.compile(r"GET /live/(?:public|staff|choose)\S* 200 .* id=\w+\.(\d+)-")
 
 
-def publish(port, query=""):
-    r = Client(port).request("POST", "/live/publish" + query)
+def publish(port, query="", timeout=10):
+    r = Client(port, timeout).request("POST", "/live/publish" + query)
     assert r.status == 200, r
     return r
 
@@ -196,8 +196,9 @@ def last_event_id_resumes_after_the_event_named():
 @test
 def a_resume_the_table_cannot_serve_gets_a_reset():
     with Server({"live": APP}) as s:
-        # More than the table keeps: the oldest go as new ones come.
-        publish(s.port, "?tx=1&n=10200")
+        # More than the table keeps: the oldest go as new ones come (a
+        # round trip each on PostgreSQL: some seconds).
+        publish(s.port, "?tx=1&n=10200", timeout=60)
         rows = query(os.path.join(s.data_dir, "live", "app.db"),
                      "SELECT min(id) AS lo, max(id) AS hi FROM _borough_events")[0]
         assert rows == {"lo": 177, "hi": 10200}, rows      # pruned at 10176: the last 10,000 kept

@@ -12,6 +12,7 @@ import signal
 import time
 from collections import Counter
 
+import pglib
 from lib import SLOW, Client, Server, borough, execute, get, metrics, post_json, query, run, staff_cookie, test, wait_for
 from notify_peer import NotifyPeer, windows_ok
 
@@ -420,14 +421,16 @@ def key_rotation_reseals_the_outbox_so_the_old_key_can_be_retired():
         assert status == 0 and "2 values sealed again" in out, (out, err)
         m = outbox(s.data_dir)[0]
         assert m["recipient"].startswith("bo1.3.") and m["body"].startswith("bo1.3."), m
-        # An export keeps the outbox in its copy of app.db only, sealed.
-        out = os.path.join(s.tmp, "export")
-        status, stdout, err = borough("export", "grants", out, *data)
-        assert status == 0, err
-        assert not [f for f in os.listdir(out) if "outbox" in f], os.listdir(out)
-        with open(os.path.join(out, "app.db"), "rb") as f:
-            copy = f.read()
-        assert b"grace@example.com" not in copy and b"Grace Hopper" not in copy
+        # An export keeps the outbox in its copy of app.db only, sealed
+        # (borough export reads SQLite only for now: docs/operations.md).
+        if not pglib.shared():
+            out = os.path.join(s.tmp, "export")
+            status, stdout, err = borough("export", "grants", out, *data)
+            assert status == 0, err
+            assert not [f for f in os.listdir(out) if "outbox" in f], os.listdir(out)
+            with open(os.path.join(out, "app.db"), "rb") as f:
+                copy = f.read()
+            assert b"grace@example.com" not in copy and b"Grace Hopper" not in copy
         setup.write_conf(peer, "")
         s.start()
         try:
@@ -443,7 +446,6 @@ def key_rotation_reseals_the_outbox_so_the_old_key_can_be_retired():
 
 @test
 def messages_an_older_version_kept_in_plain_text_are_sealed_at_start():
-    import sqlite3
     peer = NotifyPeer().start()
     try:
         setup = Setup(None)
@@ -456,10 +458,8 @@ def messages_an_older_version_kept_in_plain_text_are_sealed_at_start():
             s.stop()
         plain = {"email_address": "old@example.com", "template_id": TEMPLATE, "reference": "old-1",
                  "personalisation": {"name": "Old Timer"}}
-        db = sqlite3.connect(os.path.join(s.data_dir, "grants", "app.db"))
-        with db:
-            db.execute("UPDATE _borough_outbox SET recipient = 'old@example.com', body = ?", (json.dumps(plain),))
-        db.close()
+        execute(os.path.join(s.data_dir, "grants", "app.db"),
+                "UPDATE _borough_outbox SET recipient = 'old@example.com', body = ?", json.dumps(plain))
         setup.write_conf(peer, "")
         s.start()
         try:

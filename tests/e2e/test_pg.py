@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """PostgreSQL as the shared database of several borough nodes: the sandbox
 held by the database itself (each app's schema reached through its own
-login role), and work taken by exactly one node of several.
+login role, nothing the app names like PostgreSQL's own run by the
+platform), work taken by exactly one node of several, Notify's rate limit
+counted across nodes, a reload on one node reaching the others (naming one
+that differs), and live updates reaching clients on every node.
 
 Runs on the cluster of a `make test-postgres` run, or on a throwaway one of
 its own (tests/e2e/pglib.py) under `make test`."""
@@ -16,7 +19,9 @@ import threading
 import time
 
 import pglib
-from lib import BOROUGH, SLOW, Client, Server, post_json, query, run, test, wait_for
+from lib import BOROUGH, SLOW, Client, Server, borough, post_json, query, run, test, wait_for
+from notify_peer import NotifyPeer, windows_ok
+from sselib import Stream
 from ssolib import Browser
 
 if not pglib.shared():
@@ -45,6 +50,13 @@ app:job("mark", function(args, job)
   db.exec("INSERT INTO marks (n, node) VALUES (?, ?)", args.n, args.node or "")
   if args.wait then borough.sleep(args.wait) end
 end)
+app:post("/invite", { csrf = false }, function(req)
+  for i = 1, tonumber(req.query.n) do
+    notify.email { email_address = ("business%%d@example.com"):format(i), template_id = "%(template)s",
+                   reference = req.query.from .. "-" .. i }
+  end
+  return borough.json({ queued = tonumber(req.query.n) })
+end)
 app:post("/enqueue", { csrf = false }, function(req)
   local args = json.decode(req.body)
   return borough.json({ id = jobs.enqueue("mark", args) })
@@ -53,8 +65,11 @@ return app
 '''
 
 
+TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
+
+
 def apps(*names):
-    return {n: {"app.lua": NOTES % {"name": n}} for n in names}
+    return {n: {"app.lua": NOTES % {"name": n, "template": TEMPLATE}} for n in names}
 
 
 def database(s):
@@ -179,6 +194,34 @@ def sign_in_throttling_counts_the_failures_of_every_node():
                 assert r.status == 429 and b"Too many attempts" in r.body, r
 
 
+@test
+def the_platforms_ddl_runs_nothing_an_app_named_like_postgresqls_own():
+    # The platform's DDL in an app's schema runs with the owner's rights
+    # (borough_fn.platform_exec). The app's own login names a function and
+    # an operator in its schema as PostgreSQL's, each noting who ran it:
+    # the platform's DDL, run again when the app reloads, must run neither.
+    with Server(apps("alpha")) as s:
+        db = database(s)
+        alpha = CLUSTER.query(db, "SELECT role, password FROM borough.app_roles WHERE app = 'alpha'")[0]
+        plant = [
+            "CREATE TABLE ran (who text, what text); GRANT INSERT ON ran TO PUBLIC",
+            "CREATE FUNCTION app_alpha.current_schema() RETURNS name LANGUAGE sql AS "
+            "$$ INSERT INTO app_alpha.ran VALUES (current_user, 'current_schema()') RETURNING 'app_alpha'::name $$",
+            "CREATE FUNCTION app_alpha.same(name, name) RETURNS boolean LANGUAGE sql AS "
+            "$$ INSERT INTO app_alpha.ran VALUES (current_user, '=') RETURNING $1::text OPERATOR(pg_catalog.=) $2::text $$; "
+            "CREATE OPERATOR app_alpha.= (LEFTARG = name, RIGHTARG = name, FUNCTION = app_alpha.same)",
+        ]
+        for sql in plant:
+            ok, out = psql_as(db, alpha["role"], alpha["password"], sql)
+            assert ok, (sql, out)
+        status, out, err = borough("reload", "alpha", "--data", s.data_dir)
+        assert status == 0, (out, err)
+        assert s_get(s, "/alpha/notes").status in (404, 405), "alpha serves"
+        # (neither as the owner, nor as the app inside a platform's write)
+        ran = CLUSTER.query(db, "SELECT who, what FROM app_alpha.ran")
+        assert ran == [], ran[:5]
+
+
 def enqueue(port, n, **extra):
     r = post_json(port, "/alpha/enqueue", dict(n=n, **extra))
     assert r.status == 200, r
@@ -254,10 +297,11 @@ def three_nodes_one_killed_under_write_load_lose_nothing_acknowledged():
         while len(acked) < 300 and time.time() < deadline:
             time.sleep(0.01)
         victim = nodes[1]
-        # (kill it while it runs a job: its run id opens its requests' ids)
+        # (kill it while it runs a job: its run id opens its requests' ids,
+        # and follows its node id in its claims)
         run_id = re.search(r"id=([0-9a-f]+)\.", victim.log()).group(1)
         wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM app_alpha._borough_jobs WHERE state = 'running' "
-                                           "AND claimed_by LIKE ?", run_id + ".%")[0]["n"] > 0,
+                                           "AND claimed_by LIKE ?", "%" + run_id + ".%")[0]["n"] > 0,
                  timeout=20, what="a job running on the node to kill")
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait()
@@ -342,6 +386,140 @@ def while_the_database_is_away_requests_get_503_quickly_and_the_node_comes_back(
             except AssertionError:
                 return False
         wait_for(marked, what="a job after the restart")
+
+
+@test
+def notifys_rate_limit_holds_across_three_nodes():
+    peer = NotifyPeer().start()
+    a = Server(apps("alpha"))
+    os.makedirs(a.data_dir)
+    with open(os.path.join(a.data_dir, "notify.conf"), "w") as f:
+        f.write("retry_delay = 0.2\ntimeout = 2\npoll_after = 0\nrate_limit = 20\n\n[alpha]\n"
+                "api_key = %s\nbase_url = %s\n" % (peer.api_key, peer.url))
+    os.chmod(os.path.join(a.data_dir, "notify.conf"), 0o600)
+    nodes = []
+    try:
+        nodes.append(a.start())
+        for _ in range(2):
+            nodes.append(node_like(a, a.apps_dir).start())     # the same notify.conf: one key
+        for i, n in enumerate(nodes):
+            r = post_json(n.port, "/alpha/invite?n=20&from=%d" % i, {})
+            assert r.status == 200, r
+        # Each node alone would send its twenty at once; together they send
+        # twenty in the minute, whichever node sends them.
+        wait_for(lambda: len(peer.accepted) >= 20, timeout=20, what="the first twenty")
+        time.sleep(3 * SLOW)
+        assert len(peer.accepted) == 20, len(peer.accepted)
+        assert windows_ok(peer.times, limit=20) <= 20, windows_ok(peer.times, limit=20)
+        refs = [m["body"]["reference"] for m in peer.accepted]
+        assert len(set(refs)) == 20, refs
+    finally:
+        for n in nodes:
+            n.stop()
+        peer.stop()
+
+
+HELLO = '''
+local app = borough.app { title = "Hello", mount = "/hello", public = true, allow_hosts = { "127.0.0.1" } }
+app:get("/", function() return "%s" end)
+return app
+'''
+
+
+def write_hello(apps_dir, version):
+    path = os.path.join(apps_dir, "hello", "app.lua")
+    with open(path + ".tmp~", "w") as f:
+        f.write(HELLO % version)
+    os.replace(path + ".tmp~", path)
+
+
+@test
+def a_reload_on_one_node_reaches_the_others_and_names_one_that_differs():
+    a = Server({"hello": {"app.lua": HELLO % "v1"}})
+    a.start()
+    nodes = [a]
+    try:
+        db = database(a)
+        own = os.path.join(a.tmp, "apps-of-c")            # the third node's own copy of the apps folder
+        shutil.copytree(a.apps_dir, own)
+        nodes.append(node_like(a, a.apps_dir).start())
+        nodes.append(node_like(a, own).start())
+        a, b, c = nodes
+        wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM borough.node_registry")[0]["n"] == 3,
+                 what="three nodes registered")
+        assert [s_get(n, "/hello/").body for n in nodes] == [b"v1"] * 3
+        # v2 in the folder a and b share; c's copy stays at v1.
+        write_hello(a.apps_dir, "v2")
+        status, out, err = borough("reload", "--data", a.data_dir)
+        assert status == 1, (status, out, err)
+        # b reloaded without being asked; c too, from its own folder.
+        assert [s_get(n, "/hello/").body for n in nodes] == [b"v2", b"v2", b"v1"]
+        lines = out.splitlines()
+        assert "hello: reloaded (generation 2)" in lines, out
+        mine = [ln for ln in lines if re.match(r"node \S+:%d \(this one\): hello [0-9a-f]{12}$" % a.port, ln)]
+        assert len(mine) == 1, out
+        version = mine[0].rsplit(" ", 1)[1]
+        assert re.search(r"^node \S+:%d: hello %s$" % (b.port, version), out, re.M), out
+        differs = re.search(r"^node \S+:%d differs: it serves hello ([0-9a-f]{12}) \(check its apps folder\)$"
+                            % c.port, err, re.M)
+        assert differs and differs.group(1) != version, err
+        # c's folder brought in line: a reload asked on b finds every node the same.
+        write_hello(own, "v2")
+        status, out, err = borough("reload", "hello", "--data", b.data_dir)
+        assert (status, err) == (0, ""), (status, out, err)
+        assert [s_get(n, "/hello/").body for n in nodes] == [b"v2"] * 3
+        for n in nodes:
+            assert re.search(r"^node \S+:%d( \(this one\))?: hello %s$" % (n.port, version), out, re.M), out
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+LIVE = '''
+local app = borough.app { title = "Live", mount = "/live", public = true, allow_hosts = { "127.0.0.1" } }
+app:events("/stream", { public = true }, function(req) return { "measures" } end)
+app:post("/publish", { public = true, csrf = false }, function(req)
+  return tostring(borough.events.publish("measures", { n = tonumber(req.query.n) }))
+end)
+return app
+'''
+
+
+@test
+def an_event_published_on_one_node_reaches_a_stream_on_another():
+    a = Server({"live": {"app.lua": LIVE}}, workers=2)
+    a.start()
+    nodes = [a]
+    streams = []
+    try:
+        b = node_like(a, a.apps_dir).start()
+        nodes.append(b)
+        r = Client(a.port).request("POST", "/live/publish?n=1")
+        assert r.status == 200, r
+        first = int(r.body)
+        # Two streams on node B (one per worker, likely), one on A.
+        for port in (b.port, b.port, a.port):
+            st = Stream(port, "/live/stream").head()
+            assert st.status == 200, st.headers
+            streams.append(st)
+        for n in (2, 3):
+            r = Client(a.port).request("POST", "/live/publish?n=%d" % n)
+            assert r.status == 200, r
+        for st in streams:
+            got = [st.next_event(timeout=5 * SLOW) for _ in range(2)]
+            assert [json.loads(e["data"])["data"]["n"] for e in got] == [2, 3], got
+            assert [int(e["id"]) for e in got] == [first + 1, first + 2], got
+        # A client of node B that resumes after the first event gets the two
+        # it missed, written through node A.
+        st = Stream(b.port, "/live/stream", {"Last-Event-ID": str(first)}).head()
+        streams.append(st)
+        got = [st.next_event(timeout=5 * SLOW) for _ in range(2)]
+        assert [int(e["id"]) for e in got] == [first + 1, first + 2], got
+    finally:
+        for st in streams:
+            st.close()
+        for n in nodes:
+            n.stop()
 
 
 def s_get(s, path):
