@@ -76,13 +76,15 @@ unit: all
 	@$(MAKE) --no-print-directory $(UNITS) $(REPLAYS)
 
 # The whole suite: C unit tests, Lua tests and end-to-end tests against the
-# real server. BOROUGH names the binary under test.
+# real server on SQLite, then the suites that exercise the platform's
+# storage again on PostgreSQL (a throwaway cluster the suite starts itself).
+# BOROUGH names the binary under test. ENGINE=sqlite or ENGINE=postgres
+# runs one engine only; SUITES="a b" picks suites.
 test: all
 	@$(MAKE) --no-print-directory $(UNITS) $(REPLAYS)
-	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run
+	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run $(if $(ENGINE),--$(ENGINE)) $(SUITES)
 
-# The platform's storage suites against PostgreSQL, on a throwaway cluster
-# the suite starts itself (tests/e2e/pglib.py); SUITES="a b" picks others.
+# The storage suites on PostgreSQL alone.
 test-postgres: all
 	@$(MAKE) --no-print-directory $(UNITS)
 	@BOROUGH=$(CURDIR)/borough BUILD=$(BUILD) tests/run --postgres $(SUITES)
@@ -93,7 +95,7 @@ asan: deps
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build-asan/borough \
 	  $(UNIT_SRCS:tests/unit/%.c=build-asan/%) $(FUZZ_NAMES:%=build-asan/test_fuzz_%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  BOROUGH=$(CURDIR)/build-asan/borough BUILD=build-asan SANITIZED=1 tests/run
+	  BOROUGH=$(CURDIR)/build-asan/borough BUILD=build-asan SANITIZED=1 tests/run $(if $(ENGINE),--$(ENGINE)) $(SUITES)
 
 # Both tables of docs/performance.md: plain HTTP (run.sh), then HTTPS (tls.sh).
 bench: all
