@@ -913,6 +913,11 @@ int bo_stmt_start(bo_stmt *s, bo_db_waiter *w)
     return s->db->ops->start(s, w);
 }
 
+bool bo_db_saturated(bo_db *db)
+{
+    return db->ops->saturated && db->ops->saturated(db);
+}
+
 int bo_db_commit_start(bo_db *db, bo_db_waiter *w, char *err, size_t errlen)
 {
     return db->ops->commit_start(db, w, err, errlen);

@@ -267,6 +267,11 @@ struct bo_db_waiter {
     void *impl;                /* the engine's */
 };
 int bo_stmt_start(bo_stmt *s, bo_db_waiter *w);
+/* Whether a statement of db outside a transaction would find no
+   connection now: every one of the pool is held by other callers'
+   transactions or statements (PostgreSQL; never on SQLite). A caller that
+   can wait waits for one to be let go rather than fail. */
+bool bo_db_saturated(bo_db *db);
 /* Commits the outermost transaction (an inner one, as bo_db_commit). 0
    (done), BO_DB_PENDING (the transaction is no longer the caller's; after
    ready, bo_db_commit_finish says how it ended), or BO_E* with the reason

@@ -46,6 +46,7 @@ typedef struct bo_db_ops {
     bool failure_aborts_tx;
     /* Non-blocking use (db.h: bo_stmt_start and its kin). */
     int (*start)(bo_stmt *s, bo_db_waiter *w);
+    bool (*saturated)(bo_db *db);   /* NULL: never (SQLite) */
     int (*commit_start)(bo_db *db, bo_db_waiter *w, char *err, size_t errlen);
     int (*commit_finish)(bo_db *db, char *err, size_t errlen);
     void (*cancel)(bo_db_waiter *w);

@@ -2384,6 +2384,17 @@ static int pg_start(bo_stmt *st, bo_db_waiter *w)
     return launch(c, s, w);
 }
 
+static bool pg_saturated(bo_db *d)
+{
+    pg_db *db = DB(d);
+    if (db->cur || db->nconns < POOL_HARD_MAX)
+        return false;
+    for (pg_conn *c = db->conns; c; c = c->next)
+        if (!c->in_use && !c->pinned)
+            return false;         /* idle (or broken, and so replaced) */
+    return true;
+}
+
 static int pg_commit_start(bo_db *d, bo_db_waiter *w, char *err, size_t errlen)
 {
     pg_db *db = DB(d);
@@ -2488,6 +2499,7 @@ static const bo_db_ops pg_ops = {
                    "ORDER BY c.table_name, c.ordinal_position",
     .failure_aborts_tx = true,
     .start = pg_start,
+    .saturated = pg_saturated,
     .commit_start = pg_commit_start,
     .commit_finish = pg_commit_finish,
     .cancel = pg_cancel,

@@ -330,15 +330,50 @@ static int exec_cont(lua_State *L, int status, lua_KContext ctx)
     return exec_done(L, db_of(L), dw->stmt);
 }
 
-/* db.query(sql, ...) -> array of rows */
-static int l_query(lua_State *L)
+/* db.query, db.one and db.exec: the same start, their own reading. */
+enum { QUERY, ONE, EXEC };
+static const lua_KFunction statement_conts[] = { query_cont, one_cont, exec_cont };
+static int (*const statement_ends[])(lua_State *, bo_db *, bo_stmt *) = { query_rows, one_row, exec_done };
+
+static int statement(lua_State *L, int kind, int tries);
+
+static int statement_retry(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb && sb->budget->spent)
+        return luaL_error(L, "%s", sb->budget->spent);
+    lua_settop(L, (int)(ctx >> 16));
+    return statement(L, (int)(ctx & 0xf), (int)((ctx >> 4) & 0xfff));
+}
+
+/* Runs the statement the arguments give. On PostgreSQL, when every
+   connection of the worker's pool is held by other requests (their
+   transactions wait their turn for the app's write lock), a task waits for
+   one to be let go, looking again after 2, 4, ... then every 50 ms until
+   its time limit, rather than failing; the worker serves others meanwhile. */
+static int statement(lua_State *L, int kind, int tries)
 {
     bo_db *db = db_of(L);
+    bo_task *t = bo_task_of(L);
+    if (t && lua_isyieldable(L) && bo_db_saturated(db)) {
+        bo_task_wait(t, BO_WAIT_SLEEP, tries < 5 ? 2u << tries : 50);
+        lua_KContext ctx = (lua_KContext)kind | (lua_KContext)(tries < 0xfff ? tries + 1 : tries) << 4 |
+                           (lua_KContext)lua_gettop(L) << 16;
+        bo_sandbox_push_sentinel(L);
+        return lua_yieldk(L, 1, ctx, statement_retry);
+    }
     bo_stmt *stmt = prepare_and_bind(L, db);
     int w = start(L, stmt);
     if (w)
-        return wait_answer(L, w, query_cont);
-    return query_rows(L, db, stmt);
+        return wait_answer(L, w, statement_conts[kind]);
+    return statement_ends[kind](L, db, stmt);
+}
+
+/* db.query(sql, ...) -> array of rows */
+static int l_query(lua_State *L)
+{
+    return statement(L, QUERY, 0);
 }
 
 static int query_rows(lua_State *L, bo_db *db, bo_stmt *stmt)
@@ -367,12 +402,7 @@ static int query_rows(lua_State *L, bo_db *db, bo_stmt *stmt)
 /* db.one(sql, ...) -> the first row, or nil */
 static int l_one(lua_State *L)
 {
-    bo_db *db = db_of(L);
-    bo_stmt *stmt = prepare_and_bind(L, db);
-    int w = start(L, stmt);
-    if (w)
-        return wait_answer(L, w, one_cont);
-    return one_row(L, db, stmt);
+    return statement(L, ONE, 0);
 }
 
 static int one_row(lua_State *L, bo_db *db, bo_stmt *stmt)
@@ -396,12 +426,7 @@ static int one_row(lua_State *L, bo_db *db, bo_stmt *stmt)
 /* db.exec(sql, ...) -> changes, last_insert_id */
 static int l_exec(lua_State *L)
 {
-    bo_db *db = db_of(L);
-    bo_stmt *stmt = prepare_and_bind(L, db);
-    int w = start(L, stmt);
-    if (w)
-        return wait_answer(L, w, exec_cont);
-    return exec_done(L, db, stmt);
+    return statement(L, EXEC, 0);
 }
 
 static int exec_done(lua_State *L, bo_db *db, bo_stmt *stmt)
@@ -483,14 +508,39 @@ static int tx_commit_cont(lua_State *L, int status, lua_KContext ctx)
     return lua_gettop(L) - 1;
 }
 
-static int l_tx(lua_State *L)
+static int tx_begin(lua_State *L, int base, int tries);
+
+static int tx_begin_cont(lua_State *L, int status, lua_KContext ctx)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
+    BO_UNUSED(status);
+    bo_sandbox *sb = bo_sandbox_of(L);
+    if (sb && sb->budget->spent)
+        return luaL_error(L, "%s", sb->budget->spent);
+    return tx_begin(L, (int)(ctx & 0xffff), (int)(ctx >> 16));
+}
+
+/* Begins the transaction, then runs fn (index 1; its arguments up to
+   base). On PostgreSQL every connection of the worker's pool may be held
+   by other requests' transactions (db_pg.c): a task then waits for one to
+   end, looking again after 2, 4, ... then every 50 ms, until its time
+   limit, rather than failing; the worker serves others meanwhile. */
+static int tx_begin(lua_State *L, int base, int tries)
+{
+    lua_settop(L, base);
     bo_db *db = db_of(L);
     char err[512];
-    if (bo_db_begin(db, err, sizeof err) < 0)
+    int rc = bo_db_begin(db, err, sizeof err);
+    if (rc == BO_EBUSY && bo_db_tx_depth(db) == 0) {
+        bo_task *t = bo_task_of(L);
+        if (t && lua_isyieldable(L)) {
+            bo_task_wait(t, BO_WAIT_SLEEP, tries < 5 ? 2u << tries : 50);
+            bo_sandbox_push_sentinel(L);
+            return lua_yieldk(L, 1, (lua_KContext)base | (lua_KContext)(tries < 0x7fff ? tries + 1 : tries) << 16,
+                              tx_begin_cont);
+        }
+    }
+    if (rc < 0)
         return note_away(L), luaL_error(L, "db.tx: %s", err);
-    int base = lua_gettop(L);
     lua_pushvalue(L, 1);
     lua_rotate(L, 2, 1);            /* fn, fn, args... */
     int status;
@@ -499,6 +549,12 @@ static int l_tx(lua_State *L)
     else
         status = lua_pcall(L, base - 1, LUA_MULTRET, 0);
     return tx_end(L, status, 0);
+}
+
+static int l_tx(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    return tx_begin(L, lua_gettop(L), 0);
 }
 
 static const luaL_Reg db_fns[] = {
