@@ -330,21 +330,36 @@ static int exec_cont(lua_State *L, int status, lua_KContext ctx)
     return exec_done(L, db_of(L), dw->stmt);
 }
 
-/* db.query, db.one and db.exec: the same start, their own reading. */
-enum { QUERY, ONE, EXEC };
+/* db.query, db.one and db.exec: the same start, their own reading; and
+   db.tx's begin (TX), which may wait for a connection as they may. */
+enum { QUERY, ONE, EXEC, TX };
 static const lua_KFunction statement_conts[] = { query_cont, one_cont, exec_cont };
 static int (*const statement_ends[])(lua_State *, bo_db *, bo_stmt *) = { query_rows, one_row, exec_done };
 
 static int statement(lua_State *L, int kind, int tries);
+static int tx_begin(lua_State *L, int base, int tries);
 
-static int statement_retry(lua_State *L, int status, lua_KContext ctx)
+static int connection_wait_over(lua_State *L, int status, lua_KContext ctx)
 {
     BO_UNUSED(status);
     bo_sandbox *sb = bo_sandbox_of(L);
     if (sb && sb->budget->spent)
         return luaL_error(L, "%s", sb->budget->spent);
-    lua_settop(L, (int)(ctx >> 16));
-    return statement(L, (int)(ctx & 0xf), (int)((ctx >> 4) & 0xfff));
+    int top = (int)(ctx >> 16), kind = (int)(ctx & 0xf), tries = (int)((ctx >> 4) & 0xfff);
+    lua_settop(L, top);
+    return kind == TX ? tx_begin(L, top, tries) : statement(L, kind, tries);
+}
+
+/* The task (which can yield) waits a moment for a connection of the pool
+   to be let go, then tries kind again with the same arguments: after 2,
+   4, ... then every 50 ms, until its time limit. */
+static int wait_for_connection(lua_State *L, int kind, int tries)
+{
+    bo_task_wait(bo_task_of(L), BO_WAIT_SLEEP, tries < 5 ? 2u << tries : 50);
+    lua_KContext ctx = (lua_KContext)kind | (lua_KContext)(tries < 0xfff ? tries + 1 : tries) << 4 |
+                       (lua_KContext)lua_gettop(L) << 16;
+    bo_sandbox_push_sentinel(L);
+    return lua_yieldk(L, 1, ctx, connection_wait_over);
 }
 
 /* Runs the statement the arguments give. On PostgreSQL, when every
@@ -355,14 +370,8 @@ static int statement_retry(lua_State *L, int status, lua_KContext ctx)
 static int statement(lua_State *L, int kind, int tries)
 {
     bo_db *db = db_of(L);
-    bo_task *t = bo_task_of(L);
-    if (t && lua_isyieldable(L) && bo_db_saturated(db)) {
-        bo_task_wait(t, BO_WAIT_SLEEP, tries < 5 ? 2u << tries : 50);
-        lua_KContext ctx = (lua_KContext)kind | (lua_KContext)(tries < 0xfff ? tries + 1 : tries) << 4 |
-                           (lua_KContext)lua_gettop(L) << 16;
-        bo_sandbox_push_sentinel(L);
-        return lua_yieldk(L, 1, ctx, statement_retry);
-    }
+    if (bo_task_of(L) && lua_isyieldable(L) && bo_db_saturated(db))
+        return wait_for_connection(L, kind, tries);
     bo_stmt *stmt = prepare_and_bind(L, db);
     int w = start(L, stmt);
     if (w)
@@ -508,17 +517,6 @@ static int tx_commit_cont(lua_State *L, int status, lua_KContext ctx)
     return lua_gettop(L) - 1;
 }
 
-static int tx_begin(lua_State *L, int base, int tries);
-
-static int tx_begin_cont(lua_State *L, int status, lua_KContext ctx)
-{
-    BO_UNUSED(status);
-    bo_sandbox *sb = bo_sandbox_of(L);
-    if (sb && sb->budget->spent)
-        return luaL_error(L, "%s", sb->budget->spent);
-    return tx_begin(L, (int)(ctx & 0xffff), (int)(ctx >> 16));
-}
-
 /* Begins the transaction, then runs fn (index 1; its arguments up to
    base). On PostgreSQL every connection of the worker's pool may be held
    by other requests' transactions (db_pg.c): a task then waits for one to
@@ -530,15 +528,8 @@ static int tx_begin(lua_State *L, int base, int tries)
     bo_db *db = db_of(L);
     char err[512];
     int rc = bo_db_begin(db, err, sizeof err);
-    if (rc == BO_EBUSY && bo_db_tx_depth(db) == 0) {
-        bo_task *t = bo_task_of(L);
-        if (t && lua_isyieldable(L)) {
-            bo_task_wait(t, BO_WAIT_SLEEP, tries < 5 ? 2u << tries : 50);
-            bo_sandbox_push_sentinel(L);
-            return lua_yieldk(L, 1, (lua_KContext)base | (lua_KContext)(tries < 0x7fff ? tries + 1 : tries) << 16,
-                              tx_begin_cont);
-        }
-    }
+    if (rc == BO_EBUSY && bo_db_tx_depth(db) == 0 && bo_task_of(L) && lua_isyieldable(L))
+        return wait_for_connection(L, TX, tries);
     if (rc < 0)
         return note_away(L), luaL_error(L, "db.tx: %s", err);
     lua_pushvalue(L, 1);
