@@ -7,8 +7,8 @@ unless a test asks for it), fsync off. No system service is used.
         url = c.new_database()            # a fresh login role and database
         rows = c.query("t1", "SELECT 1 AS one")
 
-tests/run starts one cluster for a whole run on PostgreSQL (`make
-test-postgres`) and names its folder in BOROUGH_TEST_PG; lib.Server then
+tests/run starts one cluster for its pass on PostgreSQL (the second pass
+of `make test`) and names its folder in BOROUGH_TEST_PG; lib.Server then
 gives each server a database of its own in it (shared()).
 
 The cluster runs as the `postgres` system user when the tests run as root
