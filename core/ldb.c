@@ -530,7 +530,7 @@ static int tx_begin(lua_State *L, int base, int tries)
     bo_db *db = db_of(L);
     char err[512];
     int rc = bo_db_begin(db, err, sizeof err);
-    if (rc == BO_EBUSY && bo_db_tx_depth(db) == 0 && bo_task_of(L) && lua_isyieldable(L))
+    if (rc == BO_EBUSY && bo_db_saturated(db) && bo_task_of(L) && lua_isyieldable(L))
         return wait_for_connection(L, TX, tries);
     if (rc < 0)
         return note_away(L), luaL_error(L, "db.tx: %s", err);
