@@ -37,6 +37,18 @@ struct bo_db *bo_ldb_get(lua_State *L);
 /* Raises db.*'s error for a failed step of stmt (reset first), or the
    sandbox's own when the request's budget ran out meanwhile. */
 int bo_ldb_error(lua_State *L, struct bo_db *db, struct bo_stmt *stmt);
+/* Waiting for the database without blocking the worker (PostgreSQL), for
+   the platform's functions as for db.*: bo_ldb_start sends stmt when L's
+   task can yield and returns the stack index of its wait (0: step it in
+   place); bo_ldb_commit_start begins the outermost commit the same way
+   (0: committed in place; BO_E*: failed, with err). The caller then
+   returns bo_ldb_wait(L, idx, k); k runs when the answer is in, with
+   ctx = idx, and calls bo_ldb_answered(L, ctx) first (it raises if the
+   wait was abandoned; for a statement it returns it, to step). */
+int bo_ldb_start(lua_State *L, struct bo_stmt *stmt);
+int bo_ldb_commit_start(lua_State *L, struct bo_db *db, char *err, size_t errlen);
+int bo_ldb_wait(lua_State *L, int idx, lua_KFunction k);
+struct bo_stmt *bo_ldb_answered(lua_State *L, int idx);
 /* Rolls back whatever transaction a failed request left open (ldb.c). */
 void bo_ldb_abandon(struct bo_gen *g);
 /* Whether app code at L may wait (sleep, outbound HTTP): it can yield and

@@ -257,14 +257,9 @@ static int wait_gc(lua_State *L)
     return 0;
 }
 
-/* Starts stmt without blocking when the caller is a task that can yield:
-   returns the waiting userdata's index (the caller yields), or 0 when the
-   statement runs in place (SQLite, or no task). */
-static int start(lua_State *L, bo_stmt *stmt)
+/* A new waiting userdata of task t, on the top of L's stack. */
+static db_wait *new_wait(lua_State *L, bo_task *t)
 {
-    bo_task *t = bo_task_of(L);
-    if (!t || !lua_isyieldable(L) || bo_db_dialect() != BO_POSTGRES)
-        return 0;
     db_wait *dw = lua_newuserdatauv(L, sizeof *dw, 0);
     memset(dw, 0, sizeof *dw);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &wait_mt_key);
@@ -272,6 +267,15 @@ static int start(lua_State *L, bo_stmt *stmt)
     dw->w.ready = wait_ready;
     dw->w.loop = t->loop;
     dw->task = t;
+    return dw;
+}
+
+int bo_ldb_start(lua_State *L, bo_stmt *stmt)
+{
+    bo_task *t = bo_task_of(L);
+    if (!t || !lua_isyieldable(L) || bo_db_dialect() != BO_POSTGRES)
+        return 0;
+    db_wait *dw = new_wait(L, t);
     dw->stmt = stmt;
     if (bo_stmt_start(stmt, &dw->w) != BO_DB_PENDING) {
         lua_pop(L, 1);
@@ -282,16 +286,12 @@ static int start(lua_State *L, bo_stmt *stmt)
     return lua_gettop(L);
 }
 
-/* Yields for the answer; k carries on with the statement at the
-   continuation's stack index ctx. */
-static int wait_answer(lua_State *L, int idx, lua_KFunction k)
+int bo_ldb_wait(lua_State *L, int idx, lua_KFunction k)
 {
     bo_sandbox_push_sentinel(L);
     return lua_yieldk(L, 1, idx, k);
 }
 
-/* The waiting userdata at idx, after the wait: NULL when it was abandoned
-   (the error is raised). */
 static db_wait *answered(lua_State *L, int idx)
 {
     bo_sandbox *sb = bo_sandbox_of(L);
@@ -303,6 +303,27 @@ static db_wait *answered(lua_State *L, int idx)
     if (!dw->done)
         luaL_error(L, "db: the statement was abandoned");
     return dw;
+}
+
+bo_stmt *bo_ldb_answered(lua_State *L, int idx)
+{
+    return answered(L, idx)->stmt;
+}
+
+int bo_ldb_commit_start(lua_State *L, bo_db *db, char *err, size_t errlen)
+{
+    bo_task *t = bo_task_of(L);
+    if (!t || !lua_isyieldable(L) || bo_db_dialect() != BO_POSTGRES || bo_db_tx_depth(db) != 1)
+        return bo_db_commit(db, err, errlen) < 0 ? BO_EDB : 0;
+    db_wait *dw = new_wait(L, t);
+    int rc = bo_db_commit_start(db, &dw->w, err, errlen);
+    if (rc == BO_DB_PENDING) {
+        dw->waiting = true;
+        bo_task_wait_db(t, wait_cancel, dw);
+        return lua_gettop(L);
+    }
+    lua_pop(L, 1);
+    return rc < 0 ? rc : 0;
 }
 
 static int query_rows(lua_State *L, bo_db *db, bo_stmt *stmt);
@@ -373,9 +394,9 @@ static int statement(lua_State *L, int kind, int tries)
     if (bo_task_of(L) && lua_isyieldable(L) && bo_db_saturated(db))
         return wait_for_connection(L, kind, tries);
     bo_stmt *stmt = prepare_and_bind(L, db);
-    int w = start(L, stmt);
+    int w = bo_ldb_start(L, stmt);
     if (w)
-        return wait_answer(L, w, statement_conts[kind]);
+        return bo_ldb_wait(L, w, statement_conts[kind]);
     return statement_ends[kind](L, db, stmt);
 }
 
@@ -475,29 +496,10 @@ static int tx_end(lua_State *L, int status, lua_KContext ctx)
         return nres;
     }
     char err[512];
-    bo_task *t = bo_task_of(L);
-    if (t && lua_isyieldable(L) && bo_db_dialect() == BO_POSTGRES && bo_db_tx_depth(db) == 1) {
-        db_wait *dw = lua_newuserdatauv(L, sizeof *dw, 0);
-        memset(dw, 0, sizeof *dw);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &wait_mt_key);
-        lua_setmetatable(L, -2);
-        dw->w.ready = wait_ready;
-        dw->w.loop = t->loop;
-        dw->task = t;
-        int rc = bo_db_commit_start(db, &dw->w, err, sizeof err);
-        if (rc == BO_DB_PENDING) {
-            dw->waiting = true;
-            bo_task_wait_db(t, wait_cancel, dw);
-            return wait_answer(L, lua_gettop(L), tx_commit_cont);
-        }
-        lua_pop(L, 1);
-        if (rc < 0) {
-            bo_db_rollback(db);
-            return note_away(L), luaL_error(L, "db.tx: %s", err);
-        }
-        return nres;
-    }
-    if (bo_db_commit(db, err, sizeof err) < 0) {
+    int w = bo_ldb_commit_start(L, db, err, sizeof err);
+    if (w > 0)
+        return bo_ldb_wait(L, w, tx_commit_cont);
+    if (w < 0) {
         bo_db_rollback(db);
         return note_away(L), luaL_error(L, "db.tx: %s", err);
     }

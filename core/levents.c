@@ -112,9 +112,90 @@ static int run(bo_gen *g, bo_db *db, const char *sql, const char *channel, const
     return rc;
 }
 
+#define INSERT_EVENT "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)"
+
+/* The end of a publish: announces the event (now, or when the caller's
+   transaction commits) and returns its id (stack index 4). */
+static int published(lua_State *L, bo_gen *g, bo_db *db, bool own_tx)
+{
+    if (own_tx) {
+        g->events_table = true;        /* committed: the table is there to stay */
+        g->events_made_tx = false;
+    }
+    if (bo_db_in_tx(db)) {
+        g->events_pending = true;
+        bo_db_on_commit(db, announce, g);
+    } else {
+        bo_bus_kick(g->paths->bus, g->info->name);
+    }
+    lua_settop(L, 4);
+    return 1;
+}
+
+static int publish_committed(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    bo_ldb_answered(L, (int)ctx);
+    bo_db *db = bo_ldb_get(L);
+    char err[512];
+    if (bo_db_commit_finish(db, err, sizeof err) < 0)
+        return luaL_error(L, "borough.events.publish: %s", err);
+    return published(L, gen_of(L), db, true);
+}
+
+/* The row is in (rc, with err): now and then the oldest rows go; a publish
+   of its own commits. Stack: channel, data, own_tx. */
+static int publish_inserted(lua_State *L, bo_gen *g, bo_db *db, int rc, char *err, size_t errlen)
+{
+    bool own_tx = lua_toboolean(L, 3);
+    int64_t now = bo_unix_ms();
+    int64_t id = rc == BO_DB_DONE ? bo_db_last_insert_id(db) : 0;
+    if (rc == BO_DB_DONE && id % PRUNE_EVERY == 0) {
+        int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
+        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0,
+                 3, keep, err, errlen);
+    }
+    if (rc != BO_DB_DONE) {
+        if (own_tx)
+            bo_db_rollback(db);
+        return luaL_error(L, "borough.events.publish: %s", err);
+    }
+    lua_settop(L, 3);
+    lua_pushinteger(L, id);
+    if (!own_tx)
+        return published(L, g, db, false);
+    int w = bo_ldb_commit_start(L, db, err, errlen);
+    if (w > 0)
+        return bo_ldb_wait(L, w, publish_committed);
+    if (w < 0) {
+        bo_db_rollback(db);
+        return luaL_error(L, "borough.events.publish: %s", err);
+    }
+    return published(L, g, db, true);
+}
+
+static int publish_answered(lua_State *L, int status, lua_KContext ctx)
+{
+    BO_UNUSED(status);
+    bo_stmt *stmt = bo_ldb_answered(L, (int)ctx);
+    bo_gen *g = gen_of(L);
+    bo_db *db = bo_ldb_get(L);
+    char err[512] = "";
+    int rc = bo_stmt_step(stmt);
+    if (rc != BO_DB_DONE) {
+        snprintf(err, sizeof err, "%s", bo_db_errmsg(db));
+        g->events_table = false;       /* (made in a transaction rolled back since: look again) */
+    }
+    bo_stmt_reset(stmt);
+    bo_stmt_clear(stmt);
+    lua_settop(L, 3);
+    return publish_inserted(L, g, db, rc, err, sizeof err);
+}
+
 /* publish(channel, text) -> the event's id. Inside db.tx the row joins the
    transaction and is announced when it commits; outside, it is committed
-   and announced at once. */
+   and announced at once. On PostgreSQL the task waits for the database's
+   answers without holding up the worker, as db.* does. */
 static int p_publish(lua_State *L)
 {
     size_t clen, dlen;
@@ -136,37 +217,33 @@ static int p_publish(lua_State *L)
        a hub that read a newer one would pass over an older one committed
        after it. The app's write lock (db_pg.c) keeps that order for
        transactions only, so outside db.tx a publish makes one of its own. */
-    bool own_tx = bo_db_dialect() == BO_POSTGRES && !bo_db_in_tx(db);
+    bool pg = bo_db_dialect() == BO_POSTGRES;
+    bool own_tx = pg && !bo_db_in_tx(db);
     if (own_tx && bo_db_begin(db, err, sizeof err) < 0)
         return luaL_error(L, "borough.events.publish: %s", err);
-    int rc = run(g, db, "INSERT INTO " BO_EVENTS_TABLE " (channel, data, at_ms) VALUES (?1, ?2, ?3)", channel, data,
-                 dlen, 1, &now, err, sizeof err);
-    int64_t id = rc == BO_DB_DONE ? bo_db_last_insert_id(db) : 0;
-    if (rc == BO_DB_DONE && id % PRUNE_EVERY == 0) {
-        int64_t keep[3] = { id - 1, now - BO_EVENTS_KEEP_MS, id - BO_EVENTS_KEEP };
-        rc = run(g, db, "DELETE FROM " BO_EVENTS_TABLE " WHERE id <= ?1 AND (at_ms < ?2 OR id <= ?3)", NULL, NULL, 0,
-                 3, keep, err, sizeof err);
-    }
-    if (own_tx && rc != BO_DB_DONE) {
-        bo_db_rollback(db);
-    } else if (own_tx) {
-        if (bo_db_commit(db, err, sizeof err) < 0)
-            rc = BO_EDB;
-        else {
-            g->events_table = true;    /* committed: the table is there to stay */
-            g->events_made_tx = false;
+    lua_settop(L, 2);
+    lua_pushboolean(L, own_tx);
+    if (pg && table_there(g, db)) {
+        /* the insert is sent, and the task waits for its answer */
+        bool was = bo_db_set_platform(db, true);
+        bo_stmt *stmt = bo_db_prepare(db, INSERT_EVENT, sizeof INSERT_EVENT - 1, err, sizeof err);
+        int w = 0;
+        if (stmt) {
+            bo_stmt_bind_text(stmt, 1, channel, -1);
+            bo_stmt_bind_text(stmt, 2, data, (int64_t)dlen);
+            bo_stmt_bind_int64(stmt, 3, now);
+            w = bo_ldb_start(L, stmt);
+        }
+        bo_db_set_platform(db, was);
+        if (w)
+            return bo_ldb_wait(L, w, publish_answered);
+        if (stmt) {
+            bo_stmt_reset(stmt);
+            bo_stmt_clear(stmt);
         }
     }
-    if (rc != BO_DB_DONE)
-        return luaL_error(L, "borough.events.publish: %s", err);
-    if (bo_db_in_tx(db)) {
-        g->events_pending = true;
-        bo_db_on_commit(db, announce, g);
-    } else {
-        bo_bus_kick(g->paths->bus, g->info->name);
-    }
-    lua_pushinteger(L, id);
-    return 1;
+    int rc = run(g, db, INSERT_EVENT, channel, data, dlen, 1, &now, err, sizeof err);
+    return publish_inserted(L, g, db, rc, err, sizeof err);
 }
 
 /* last_id() -> the newest event's id (0 before the first). */

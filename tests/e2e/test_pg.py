@@ -9,6 +9,7 @@ that differs), and live updates reaching clients on every node.
 Runs on the cluster of a `make test-postgres` run, or on a throwaway one of
 its own (tests/e2e/pglib.py) under `make test`."""
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -520,6 +521,42 @@ def an_event_published_on_one_node_reaches_a_stream_on_another():
             st.close()
         for n in nodes:
             n.stop()
+
+
+@test
+def a_publish_waiting_for_the_database_holds_up_no_other_request():
+    # One worker. Another session holds the app's write lock (as a long
+    # transaction on another node would), so a publish, which takes it to
+    # give events their ids in commit order, waits; meanwhile the same
+    # worker answers other requests. (It did not while publish waited on
+    # the database in place.)
+    with Server({"live": {"app.lua": LIVE}}, workers=1) as s:
+        db = database(s)
+        assert Client(s.port).request("POST", "/live/publish?n=1").status == 200   # the events table is made
+        key = int.from_bytes(hashlib.sha256(b"app_live").digest()[:8], "little", signed=True)
+        holder = subprocess.Popen(["psql", "-X", "-q", "-h", CLUSTER.sock, "-p", str(CLUSTER.tcp_port or 5432),
+                                   "-U", "postgres", "-d", db, "-c",
+                                   "SELECT pg_advisory_lock(%d); SELECT pg_sleep(60)" % key],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
+                                                "AND granted")[0]["n"] == 1, what="the lock held")
+            result = {}
+            publisher = threading.Thread(target=lambda: result.update(
+                r=Client(s.port, timeout=60).request("POST", "/live/publish?n=2")))
+            publisher.start()
+            wait_for(lambda: CLUSTER.query(db, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
+                                                "AND NOT granted")[0]["n"] == 1, what="the publish waiting")
+            assert s_get(s, "/healthz").status == 200
+            assert s_get(s, "/live/nothing").status == 404
+            assert publisher.is_alive() and "r" not in result
+        finally:
+            CLUSTER.query(db, "SELECT pg_terminate_backend(pid) AS ended FROM pg_locks "
+                              "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")
+            holder.wait()
+        publisher.join(30)
+        assert result["r"].status == 200, result
+        assert int(result["r"].body) == 2, result     # (the second event: ids in commit order)
 
 
 def s_get(s, path):
