@@ -21,10 +21,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from urllib.parse import urlencode
 
 import pglib
 from lib import BOROUGH, Client, Server, post_json, run, test
+from ssolib import Browser
 
 if not pglib.shared():
     _own = pglib.Cluster().start()
@@ -126,36 +126,6 @@ def borough(*args):
     return subprocess.run([BOROUGH] + list(args), capture_output=True, text=True, timeout=300)
 
 
-class Browser:
-    """Cookies kept across requests (a staff member's session)."""
-
-    def __init__(self, port):
-        self.port, self.cookies = port, {}
-
-    def request(self, method, path, fields=None):
-        h, body = {}, b""
-        if fields is not None:
-            h["Content-Type"] = "application/x-www-form-urlencoded"
-            body = urlencode(fields).encode()
-        if self.cookies:
-            h["Cookie"] = "; ".join("%s=%s" % kv for kv in sorted(self.cookies.items()))
-        c = Client(self.port)
-        r = c.request(method, path, h, body)
-        c.close()
-        for value in r.headers.get("set-cookie", []):
-            name, _, token = value.split(";")[0].strip().partition("=")
-            self.cookies[name] = token
-        return r
-
-    def sign_in(self, email, password):
-        path = "/shield/_account/sign-in"
-        page = self.request("GET", path)
-        csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page.body).group(1).decode()
-        r = self.request("POST", path, {"email": email, "password": password, "csrf_token": csrf})
-        assert r.status == 303, r
-        return self
-
-
 def post(port, path, doc):
     r = post_json(port, path, doc)
     assert r.status == 200, (path, r)
@@ -234,7 +204,9 @@ def a_running_sqlite_installation_moves_into_postgresql_and_serves_the_same():
     try:
         token = borough("token", "create", "shield", "--entities", "residents", "--name", "feed", "--data", s.data_dir)
         assert token.returncode == 0, token
-        jo = Browser(s.port).sign_in("jo@example.gov.uk", PASSWORD)
+        jo = Browser(s.port)
+        r = jo.sign_in_password("jo@example.gov.uk", PASSWORD, "/shield")
+        assert r.status == 303, r
         assert jo.request("GET", "/shield/me").body == b"jo@example.gov.uk"
         before = read_all(s.port)
         assert before["lovelace"] == [1] and before["nhs"] == [2] and before[1]["nhs_number"] == "9434765919", before
