@@ -174,9 +174,7 @@ static void make_css(bo_site *s)
                         vars, vars[0] ? "}\n" : "", header);
     free(vars);
     free(header);
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (const char *p = s->css; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = bo_fnv1a(s->css, strlen(s->css));
     snprintf(s->etag, sizeof s->etag, "\"%016llx\"", (unsigned long long)h);
 }
 

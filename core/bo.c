@@ -107,6 +107,16 @@ int bo_fail(int code, char *err, size_t errlen, const char *fmt, ...)
     return code;
 }
 
+uint64_t bo_fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 bool bo_str_ieq(bo_str s, const char *lit)
 {
     size_t n = strlen(lit);

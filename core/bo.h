@@ -57,6 +57,9 @@ char *bo_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    `return bo_fail(BO_EINVAL, err, errlen, "...", ...);`. */
 int bo_fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The 64-bit FNV-1a hash of n bytes (caches and ETags; not for secrets). */
+uint64_t bo_fnv1a(const char *s, size_t n);
+
 /* A borrowed slice of bytes: never owns its memory. */
 typedef struct bo_str {
     const char *ptr;

@@ -269,6 +269,23 @@ static bool word_in(const char *p, size_t n, const char *const *list)
     return false;
 }
 
+/* Where the dollar-quoted string starting at p ($tag$ ... $tag$) ends
+   (past its closing tag, or end when it is not closed), or NULL when p does
+   not start one. */
+static const char *dollar_quoted_end(const char *p, const char *end)
+{
+    const char *t = p + 1;
+    while (t < end && ident_char(*t))
+        t++;
+    if (t >= end || *t != '$')
+        return NULL;
+    size_t tag = (size_t)(t + 1 - p);
+    const char *q = t + 1;
+    while (q + tag <= end && memcmp(q, p, tag) != 0)
+        q++;
+    return q + tag <= end ? q + tag : end;
+}
+
 /* Translates sql into info (a new string). Returns NULL, or why the text
    is outside the subset (static). app: judged as an app's statement. */
 static const char *translate(const char *sql, size_t len, bool app, sql_info *info)
@@ -341,21 +358,12 @@ static const char *translate(const char *sql, size_t len, bool app, sql_info *in
             why = "$ is not in the portable subset (write ? for a parameter)";
             break;
         }
-        if (c == '$') {                                 /* $tag$ ... $tag$, copied as it is */
-            const char *t = p + 1;
-            while (t < end && ident_char(*t))
-                t++;
-            if (t < end && *t == '$') {
-                size_t tag = (size_t)(t + 1 - p);
-                const char *q = t + 1;
-                while (q + tag <= end && memcmp(q, p, tag) != 0)
-                    q++;
-                q = q + tag <= end ? q + tag : end;
-                bo_buf_append(&out, p, (size_t)(q - p));
-                p = q;
-                prev_integer = false;
-                continue;
-            }
+        const char *quoted = c == '$' ? dollar_quoted_end(p, end) : NULL;
+        if (quoted) {                                   /* $tag$ ... $tag$, copied as it is */
+            bo_buf_append(&out, p, (size_t)(quoted - p));
+            p = quoted;
+            prev_integer = false;
+            continue;
         }
         if (c == ';' && words == 0) {                  /* an empty statement, as SQLite skips it */
             p++;
@@ -1471,16 +1479,6 @@ int bo_pg_open(bo_db **out, const char *url, const char *name, unsigned flags, c
 
 /* ---- the statement cache ---- */
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static pg_stmt *stmt_new(pg_db *db, cache_entry *e, const sql_info *info)
 {
     pg_stmt *s = bo_calloc(1, sizeof *s);
@@ -1576,7 +1574,7 @@ static void cache_shrink(pg_db *db)
 static bo_stmt *pg_prepare(bo_db *d, const char *sql, size_t len, char *err, size_t errlen)
 {
     pg_db *db = DB(d);
-    uint64_t h = fnv1a(sql, len) ^ d->platform;
+    uint64_t h = bo_fnv1a(sql, len) ^ d->platform;
     cache_entry **bucket = &db->buckets[h % CACHE_MAX];
     cache_entry *e = *bucket;
     while (e && !(e->len == len && e->platform == d->platform && memcmp(e->sql, sql, len) == 0))
@@ -2034,18 +2032,8 @@ static const char *statement_end(const char *p, const char *end)
                 p++;
             p = p + 1 < end ? p + 2 : end;
         } else if (c == '$') {
-            const char *t = p + 1;
-            while (t < end && ident_char(*t))
-                t++;
-            if (t < end && *t == '$') {
-                size_t tag = (size_t)(t + 1 - p);
-                const char *q = t + 1;
-                while (q + tag <= end && memcmp(q, p, tag) != 0)
-                    q++;
-                p = q + tag <= end ? q + tag : end;
-            } else {
-                p++;
-            }
+            const char *quoted = dollar_quoted_end(p, end);
+            p = quoted ? quoted : p + 1;
         } else if (c == ';') {
             return p;
         } else {

@@ -324,16 +324,6 @@ static int64_t sq_last_insert_id(bo_db *d)
     return sqlite3_last_insert_rowid(DB(d)->sqlite);
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static int compare_ticks(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -392,7 +382,7 @@ static bo_stmt *sq_prepare(bo_db *d, const char *sql, size_t len, char *err, siz
     cache_entry *r = db->recent[recent];
     if (r && r->sql && r->len == len && r->platform == d->platform && memcmp(r->sql, sql, len) == 0)
         return cache_hit(db, r, recent);
-    uint64_t h = fnv1a(sql, len) ^ d->platform;
+    uint64_t h = bo_fnv1a(sql, len) ^ d->platform;
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     while (db->slots[slot].sql) {
         cache_entry *e = &db->slots[slot];
@@ -450,7 +440,7 @@ static int *sq_stmt_user_ref(bo_db *d, bo_stmt *st)
         return &db->last->user_ref;
     const char *sql = sqlite3_sql(ST(st));
     size_t len = strlen(sql);
-    uint64_t h = fnv1a(sql, len) ^ d->platform;
+    uint64_t h = bo_fnv1a(sql, len) ^ d->platform;
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     while (db->slots[slot].sql) {
         if (&db->slots[slot].stmt.base == st)

@@ -61,7 +61,10 @@ local function encode(s)
   return (s:gsub("[^%w%-_.~/]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
--- The error summary's list and the fields' messages, from { field = message } in order.
+--- auth.errors_of(list): a form's errors, { { field, text }, ... }, as the
+-- GOV.UK error summary's list (each a link to its field) and a map from
+-- field to text for each field's message; nil and {} when there are none.
+-- (The admin console's forms use it too.)
 local function errors_of(list)
   if #list == 0 then return nil, {} end
   local summary, by_field = {}, {}
@@ -365,5 +368,7 @@ function auth.test_login(client, email, opts)
   client.cookies.borough_session = borough._test_session(email, opts.name or email, roles)
   return client
 end
+
+auth.errors_of = errors_of
 
 return auth

@@ -110,18 +110,9 @@ end
 
 -- ---- forms ----
 
---- M.errors_of(list): a form's errors, { { field, text }, ... }, as the
--- GOV.UK error summary's list (each a link to its field) and a map from
--- field to text for each field's message; nil and {} when there are none.
-function M.errors_of(list)
-  if #list == 0 then return nil, {} end
-  local summary, by_field = {}, {}
-  for _, e in ipairs(list) do
-    summary[#summary + 1] = { text = e[2], href = "#" .. e[1] }
-    by_field[e[1]] = e[2]
-  end
-  return summary, by_field
-end
+--- M.errors_of(list): a form's errors as the GOV.UK error summary and each
+-- field's message (lua/borough/auth.lua, whose sign-in forms use it too).
+M.errors_of = require("borough.auth").errors_of
 
 -- ---- lists ----
 
